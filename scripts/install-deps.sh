@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building, testing and benchmarking ProximaDB need.
+# Idempotent: asks dpkg what is already there and installs only what is missing, so a second
+# run costs a fraction of a second and needs no network. Uses sudo only when not root.
+set -euo pipefail
+
+# Build and test.
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libabsl-dev          # Status/StatusOr, hash maps, synchronization
+  libsqlite3-dev       # the catalog
+  libisal-dev          # CRC32C (crc32_iscsi), hardware accelerated
+  nlohmann-json3-dev   # metadata documents: parse, merge, canonical dump
+  libroaring-dev       # deletion bitmaps in segments
+  libgtest-dev libgmock-dev
+)
+# Benchmarks (`make bench`).
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(libbenchmark-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,66 @@
+#include "env/fault_injection_env.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace proximadb {
+namespace {
+
+const char* OpName(MemEnv::Op op) {
+  using Op = FaultInjectionEnv::Op;
+  switch (op) {
+    case Op::kAppend: return "append";
+    case Op::kSync: return "fsync";
+    case Op::kRename: return "rename";
+    case Op::kSyncDir: return "fsync of directory";
+    case Op::kCreate: return "create";
+    case Op::kRemove: return "remove";
+    case Op::kTruncate: return "truncate";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void FaultInjectionEnv::FailAfter(Op op, std::string path_substring, int skip, int count) {
+  absl::MutexLock l(&fault_mu_);
+  rules_.push_back(Rule{op, std::move(path_substring), skip, count, 0});
+}
+
+void FaultInjectionEnv::FailOneIn(Op op, std::string path_substring, int n, uint64_t seed) {
+  absl::MutexLock l(&fault_mu_);
+  rng_.seed(seed);
+  rules_.push_back(Rule{op, std::move(path_substring), 0, 0, n});
+}
+
+void FaultInjectionEnv::ClearFaults() {
+  absl::MutexLock l(&fault_mu_);
+  rules_.clear();
+}
+
+int FaultInjectionEnv::injected_failures() const {
+  absl::MutexLock l(&fault_mu_);
+  return injected_;
+}
+
+absl::Status FaultInjectionEnv::MaybeFail(Op op, const std::string& path) {
+  absl::MutexLock l(&fault_mu_);
+  for (Rule& r : rules_) {
+    if (r.op != op || path.find(r.path_substring) == std::string::npos) continue;
+    bool fail = false;
+    if (r.one_in > 0) {
+      fail = std::uniform_int_distribution<int>(0, r.one_in - 1)(rng_) == 0;
+    } else if (r.skip > 0) {
+      --r.skip;
+    } else if (r.count > 0) {
+      --r.count;
+      fail = true;
+    }
+    if (fail) {
+      ++injected_;
+      return absl::InternalError(absl::StrCat("injected ", OpName(op), " failure on ", path));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace proximadb

@@ -1,0 +1,48 @@
+// FaultInjectionEnv: a MemEnv (so power loss can be simulated) that also fails chosen
+// operations: "fail the 3rd fsync of a file whose path contains 'MANIFEST'", or a failure one
+// time in N at random. A failed append writes nothing, a failed fsync makes nothing durable, a
+// failed rename renames nothing.
+//
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "env/mem_env.h"
+
+namespace proximadb {
+
+class FaultInjectionEnv : public MemEnv {
+ public:
+  using Op = MemEnv::Op;
+
+  // After `skip` matching calls have succeeded, fails the next `count` calls of `op` whose path
+  // contains `path_substring` (empty matches all paths).
+  void FailAfter(Op op, std::string path_substring, int skip, int count = 1);
+  // Fails each call of `op` (on paths containing `path_substring`) with probability 1/n.
+  void FailOneIn(Op op, std::string path_substring, int n, uint64_t seed);
+  void ClearFaults();
+  // How many operations this Env has failed on purpose.
+  int injected_failures() const;
+
+ protected:
+  absl::Status MaybeFail(Op op, const std::string& path) override;
+
+ private:
+  struct Rule {
+    Op op;
+    std::string path_substring;
+    int skip;
+    int count;
+    int one_in;  // 0: deterministic (skip/count)
+  };
+  mutable absl::Mutex fault_mu_;
+  std::vector<Rule> rules_ ABSL_GUARDED_BY(fault_mu_);
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(fault_mu_);
+  int injected_ ABSL_GUARDED_BY(fault_mu_) = 0;
+};
+
+}  // namespace proximadb

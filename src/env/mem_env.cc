@@ -1,0 +1,241 @@
+#include "env/mem_env.h"
+
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+#include "common/macros.h"
+
+namespace proximadb {
+
+class MemWritableFile final : public WritableFile {
+ public:
+  MemWritableFile(MemEnv* env, std::string path, std::shared_ptr<MemEnv::FileState> file)
+      : env_(env), path_(std::move(path)), file_(std::move(file)) {}
+
+  absl::Status Append(std::string_view data) override {
+    PROXIMADB_RETURN_IF_ERROR(env_->AppendTo(file_, path_, data));
+    size_ += data.size();
+    return absl::OkStatus();
+  }
+  absl::Status Sync() override { return env_->SyncFile(file_, path_); }
+  absl::Status Close() override { return absl::OkStatus(); }
+  uint64_t Size() const override { return size_; }
+
+ private:
+  MemEnv* env_;
+  const std::string path_;
+  std::shared_ptr<MemEnv::FileState> file_;
+  uint64_t size_ = 0;
+};
+
+namespace {
+
+class MemMappedFile final : public MappedFile {
+ public:
+  explicit MemMappedFile(std::string data) : data_(std::move(data)) {}
+  const char* data() const override { return data_.data(); }
+  size_t size() const override { return data_.size(); }
+
+ private:
+  const std::string data_;
+};
+
+class MemFileLock final : public FileLock {
+ public:
+  MemFileLock(std::function<void()> release) : release_(std::move(release)) {}
+  ~MemFileLock() override { release_(); }
+
+ private:
+  std::function<void()> release_;
+};
+
+std::string StripSlash(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+absl::Status NoSuchFile(const std::string& path) {
+  return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+}
+
+}  // namespace
+
+absl::Status MemEnv::MaybeFail(Op, const std::string&) { return absl::OkStatus(); }
+
+absl::Status MemEnv::CheckAlive() const {
+  if (power_lost_) return absl::UnavailableError("simulated power loss: the machine is off");
+  return absl::OkStatus();
+}
+
+absl::Status MemEnv::AppendTo(const std::shared_ptr<FileState>& file, const std::string& path,
+                              std::string_view data) {
+  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kAppend, path));
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+  file->data.append(data);
+  return absl::OkStatus();
+}
+
+absl::Status MemEnv::SyncFile(const std::shared_ptr<FileState>& file, const std::string& path) {
+  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kSync, path));
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+  file->durable = file->data;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<WritableFile>> MemEnv::NewWritableFile(const std::string& path) {
+  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kCreate, path));
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+  if (!dirs_.contains(DirName(path))) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such directory"));
+  }
+  auto file = std::make_shared<FileState>();
+  files_[path] = file;
+  return std::make_unique<MemWritableFile>(this, path, std::move(file));
+}
+
+absl::StatusOr<std::unique_ptr<MappedFile>> MemEnv::MapFile(const std::string& path) {
+  absl::MutexLock l(&mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return NoSuchFile(path);
+  return std::make_unique<MemMappedFile>(it->second->data);
+}
+
+bool MemEnv::FileExists(const std::string& path) {
+  absl::MutexLock l(&mu_);
+  return files_.contains(path) || dirs_.contains(StripSlash(path));
+}
+
+absl::StatusOr<uint64_t> MemEnv::FileSize(const std::string& path) {
+  absl::MutexLock l(&mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return NoSuchFile(path);
+  return it->second->data.size();
+}
+
+absl::StatusOr<std::vector<std::string>> MemEnv::ListDir(const std::string& dir_in) {
+  const std::string dir = StripSlash(dir_in);
+  absl::MutexLock l(&mu_);
+  if (!dirs_.contains(dir)) return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
+  std::vector<std::string> names;
+  for (const auto& [path, file] : files_) {
+    if (DirName(path) == dir) names.push_back(path.substr(path.rfind('/') + 1));
+  }
+  for (const std::string& d : dirs_) {
+    if (d != dir && DirName(d) == dir) names.push_back(d.substr(d.rfind('/') + 1));
+  }
+  return names;
+}
+
+absl::Status MemEnv::CreateDirs(const std::string& dir_in) {
+  std::string dir = StripSlash(dir_in);
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+  while (!dir.empty() && !dirs_.contains(dir)) {
+    dirs_.insert(dir);
+    std::string parent = DirName(dir);
+    if (parent == dir) break;
+    dir = parent;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemEnv::RemoveFile(const std::string& path) {
+  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kRemove, path));
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+  if (files_.erase(path) == 0) return NoSuchFile(path);
+  return absl::OkStatus();
+}
+
+absl::Status MemEnv::RemoveDir(const std::string& dir_in) {
+  const std::string dir = StripSlash(dir_in);
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+  for (const auto& [path, file] : files_) {
+    if (DirName(path) == dir) {
+      return absl::FailedPreconditionError(absl::StrCat("rmdir ", dir, ": not empty"));
+    }
+  }
+  if (dirs_.erase(dir) == 0) return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
+  // Files of a removed directory cannot come back after a power loss.
+  std::erase_if(durable_files_, [&](const auto& e) { return DirName(e.first) == dir; });
+  return absl::OkStatus();
+}
+
+absl::Status MemEnv::RenameFile(const std::string& from, const std::string& to) {
+  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kRename, to));
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+  auto it = files_.find(from);
+  if (it == files_.end()) return NoSuchFile(from);
+  std::shared_ptr<FileState> file = it->second;
+  files_.erase(it);
+  files_[to] = std::move(file);
+  return absl::OkStatus();
+}
+
+absl::Status MemEnv::SyncDir(const std::string& dir_in) {
+  const std::string dir = StripSlash(dir_in);
+  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kSyncDir, dir));
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+  if (!dirs_.contains(dir)) return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
+  std::erase_if(durable_files_, [&](const auto& e) { return DirName(e.first) == dir; });
+  for (const auto& [path, file] : files_) {
+    if (DirName(path) == dir) durable_files_[path] = file;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemEnv::TruncateFile(const std::string& path, uint64_t size) {
+  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kTruncate, path));
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+  auto it = files_.find(path);
+  if (it == files_.end()) return NoSuchFile(path);
+  FileState& f = *it->second;
+  if (size < f.data.size()) f.data.resize(size);
+  f.durable = f.data;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<FileLock>> MemEnv::LockFile(const std::string& path) {
+  absl::MutexLock l(&mu_);
+  if (!locks_.insert(path).second) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is locked"));
+  }
+  return std::make_unique<MemFileLock>([this, path] {
+    absl::MutexLock l(&mu_);
+    locks_.erase(path);
+  });
+}
+
+void MemEnv::SimulatePowerLoss() {
+  absl::MutexLock l(&mu_);
+  power_lost_ = true;
+  files_ = durable_files_;
+  for (auto& [path, file] : files_) file->data = file->durable;
+}
+
+void MemEnv::Restart() {
+  absl::MutexLock l(&mu_);
+  power_lost_ = false;
+}
+
+absl::Status MemEnv::Corrupt(const std::string& path, uint64_t offset, std::string_view bytes) {
+  absl::MutexLock l(&mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return NoSuchFile(path);
+  FileState& f = *it->second;
+  if (offset + bytes.size() > f.data.size()) {
+    return absl::OutOfRangeError(absl::StrCat("corrupt ", path, ": past the end"));
+  }
+  f.data.replace(offset, bytes.size(), bytes);
+  if (offset + bytes.size() <= f.durable.size()) f.durable.replace(offset, bytes.size(), bytes);
+  return absl::OkStatus();
+}
+
+}  // namespace proximadb
