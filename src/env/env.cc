@@ -26,7 +26,9 @@ absl::StatusOr<std::string> Env::ReadFile(const std::string& path) {
   return std::string(file->view());
 }
 
-absl::Status Env::WriteFileAtomically(const std::string& path, std::string_view data) {
+absl::Status Env::WriteFileAtomically(const std::string& path, std::string_view data,
+                                      bool* renamed) {
+  if (renamed != nullptr) *renamed = false;
   const std::string tmp = absl::StrCat(path, ".tmp");
   absl::Status s = [&]() -> absl::Status {
     PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, NewWritableFile(tmp));
@@ -39,6 +41,7 @@ absl::Status Env::WriteFileAtomically(const std::string& path, std::string_view 
     if (FileExists(tmp)) RemoveFile(tmp).IgnoreError();
     return s;
   }
+  if (renamed != nullptr) *renamed = true;
   return SyncDir(DirName(path));
 }
 

@@ -86,7 +86,10 @@ class Env {
 
   // Writes `data` to `path` atomically and durably: temp file, fsync, rename, fsync of the
   // directory. After a crash `path` holds either the old content or the new, never a mix.
-  absl::Status WriteFileAtomically(const std::string& path, std::string_view data);
+  // If `renamed` is given it tells, also on failure, whether the rename happened: then the new
+  // content is in place but may not be durable.
+  absl::Status WriteFileAtomically(const std::string& path, std::string_view data,
+                                   bool* renamed = nullptr);
 
   // Removes `dir` with every file in it (one level; the engine's directories are flat).
   absl::Status RemoveDirRecursively(const std::string& dir);

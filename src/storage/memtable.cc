@@ -1,0 +1,132 @@
+#include "storage/memtable.h"
+
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/macros.h"
+
+namespace proximadb {
+
+struct Memtable::Chunk {
+  Chunk(uint32_t capacity, uint32_t dim) {
+    const size_t vec_bytes = (static_cast<size_t>(capacity) * dim * sizeof(float) + 63) / 64 * 64;
+    vectors = static_cast<float*>(std::aligned_alloc(64, vec_bytes > 0 ? vec_bytes : 64));
+    rows = static_cast<RowInfo*>(std::calloc(capacity, sizeof(RowInfo)));
+    PROXIMADB_CHECK(vectors != nullptr && rows != nullptr);
+    bytes = vec_bytes + capacity * sizeof(RowInfo);
+  }
+  ~Chunk() {
+    std::free(vectors);
+    std::free(rows);
+  }
+  float* vectors;
+  RowInfo* rows;
+  size_t bytes;
+};
+
+Memtable::Memtable(uint32_t dim, IdIndexKind index_kind)
+    : dim_(dim), index_(NewIdIndex(index_kind)) {}
+
+Memtable::~Memtable() {
+  for (auto& c : chunks_) delete c.load(std::memory_order_relaxed);
+}
+
+Memtable::Chunk* Memtable::ChunkFor(uint32_t row, uint32_t* offset) const {
+  // Chunk k holds rows [kFirstChunkRows * (2^k - 1), kFirstChunkRows * (2^(k+1) - 1)).
+  const uint32_t k = std::bit_width(row / kFirstChunkRows + 1) - 1;
+  *offset = row - kFirstChunkRows * ((1u << k) - 1);
+  return chunks_[k].load(std::memory_order_acquire);
+}
+
+const Memtable::RowInfo& Memtable::Row(uint32_t row) const {
+  uint32_t offset;
+  return ChunkFor(row, &offset)->rows[offset];
+}
+
+Memtable::RowInfo& Memtable::MutableRow(uint32_t row) {
+  uint32_t offset;
+  return ChunkFor(row, &offset)->rows[offset];
+}
+
+const float* Memtable::vector(uint32_t row) const {
+  uint32_t offset;
+  return ChunkFor(row, &offset)->vectors + static_cast<size_t>(offset) * dim_;
+}
+
+std::string_view Memtable::id(uint32_t row) const {
+  const RowInfo& r = Row(row);
+  return {r.id, r.id_len};
+}
+
+std::string_view Memtable::metadata(uint32_t row) const {
+  const RowInfo& r = Row(row);
+  return {r.metadata, r.metadata_len};
+}
+
+uint64_t Memtable::deleted_seq(uint32_t row) const {
+  // The row is immutable but for this field; readers may race with MarkDeleted.
+  return std::atomic_ref<uint64_t>(const_cast<RowInfo&>(Row(row)).deleted_seq)
+      .load(std::memory_order_acquire);
+}
+
+std::optional<uint32_t> Memtable::Find(std::string_view id) const {
+  absl::ReaderMutexLock l(&index_mu_);
+  return index_->Find(id);
+}
+
+const char* Memtable::CopyToArena(std::string_view bytes) {
+  if (bytes.empty()) return nullptr;
+  if (bytes.size() > arena_left_) {
+    const size_t block = std::max<size_t>(bytes.size(), 1 << 20);
+    arena_blocks_.push_back(std::make_unique<char[]>(block));
+    arena_ptr_ = arena_blocks_.back().get();
+    arena_left_ = block;
+    memory_bytes_.fetch_add(block, std::memory_order_relaxed);
+  }
+  char* p = arena_ptr_;
+  std::memcpy(p, bytes.data(), bytes.size());
+  arena_ptr_ += bytes.size();
+  arena_left_ -= bytes.size();
+  return p;
+}
+
+uint32_t Memtable::Append(std::string_view id, const char* vector, std::string_view metadata,
+                          uint64_t seq, uint64_t timestamp_us) {
+  const uint32_t row = num_rows_.load(std::memory_order_relaxed);
+  PROXIMADB_CHECK(row < UINT32_MAX);
+  const uint32_t k = std::bit_width(row / kFirstChunkRows + 1) - 1;
+  if (chunks_[k].load(std::memory_order_relaxed) == nullptr) {
+    auto* chunk = new Chunk(kFirstChunkRows << k, dim_);
+    memory_bytes_.fetch_add(chunk->bytes, std::memory_order_relaxed);
+    chunks_[k].store(chunk, std::memory_order_release);
+  }
+  uint32_t offset;
+  Chunk* chunk = ChunkFor(row, &offset);
+  std::memcpy(chunk->vectors + static_cast<size_t>(offset) * dim_, vector, dim_ * sizeof(float));
+  RowInfo& r = chunk->rows[offset];
+  r.id = CopyToArena(id);
+  r.id_len = static_cast<uint32_t>(id.size());
+  r.metadata = CopyToArena(metadata);
+  r.metadata_len = static_cast<uint32_t>(metadata.size());
+  r.insert_seq = seq;
+  r.deleted_seq = kNotDeleted;
+  {
+    absl::MutexLock l(&index_mu_);
+    const size_t before = index_->MemoryBytes();
+    index_->Set(std::string_view(r.id, r.id_len), row);
+    memory_bytes_.fetch_add(index_->MemoryBytes() - before, std::memory_order_relaxed);
+  }
+  if (seq > max_seq_) max_seq_ = seq;
+  if (oldest_write_us_.load(std::memory_order_relaxed) == 0) {
+    oldest_write_us_.store(timestamp_us, std::memory_order_relaxed);
+  }
+  num_rows_.store(row + 1, std::memory_order_release);
+  return row;
+}
+
+void Memtable::MarkDeleted(uint32_t row, uint64_t seq) {
+  std::atomic_ref<uint64_t>(MutableRow(row).deleted_seq).store(seq, std::memory_order_release);
+}
+
+}  // namespace proximadb

@@ -1,0 +1,98 @@
+// Memtable: the newest rows of a collection, in memory, append-only.
+//
+// Rows live in chunks whose capacities double (1024, 2048, 4096, ... rows), so a row never
+// moves once written and a 32-entry directory addresses 4 billion rows. Each chunk holds the
+// vectors contiguously (64-byte aligned) and per-row id, metadata and sequence numbers; id and
+// metadata bytes sit in an append-only arena. An IdIndex maps each id to its newest row.
+//
+// Visibility (MVCC by sequence number): row r exists for a reader at snapshot S when
+// insert_seq(r) <= S < deleted_seq(r). An overwrite appends a new row and marks the old one
+// deleted at the overwrite's sequence number; nothing is updated in place except deleted_seq.
+//
+// Thread-safety: one writer at a time (the collection's commit leader) calls Append and
+// MarkDeleted; any number of readers may concurrently read rows below num_rows() (acquire) and
+// call Find, which takes a shared lock on the id index.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/id_index.h"
+
+namespace proximadb {
+
+inline constexpr uint64_t kNotDeleted = UINT64_MAX;
+
+class Memtable {
+ public:
+  Memtable(uint32_t dim, IdIndexKind index_kind);
+  ~Memtable();
+  Memtable(const Memtable&) = delete;
+  Memtable& operator=(const Memtable&) = delete;
+
+  // Writer side. `vector` points at dim() float32 values, possibly unaligned.
+  uint32_t Append(std::string_view id, const char* vector, std::string_view metadata,
+                  uint64_t seq, uint64_t timestamp_us);
+  void MarkDeleted(uint32_t row, uint64_t seq);
+
+  // Reader side.
+  uint32_t dim() const { return dim_; }
+  uint32_t num_rows() const { return num_rows_.load(std::memory_order_acquire); }
+  std::optional<uint32_t> Find(std::string_view id) const;
+  const float* vector(uint32_t row) const;
+  std::string_view id(uint32_t row) const;
+  std::string_view metadata(uint32_t row) const;
+  uint64_t insert_seq(uint32_t row) const { return Row(row).insert_seq; }
+  uint64_t deleted_seq(uint32_t row) const;
+  bool VisibleAt(uint32_t row, uint64_t snapshot) const {
+    return insert_seq(row) <= snapshot && deleted_seq(row) > snapshot;
+  }
+
+  // Highest sequence number appended (0 if none); writer side only.
+  uint64_t max_seq() const { return max_seq_; }
+  // Timestamp of the oldest write held here, 0 when empty.
+  uint64_t oldest_write_us() const { return oldest_write_us_.load(std::memory_order_relaxed); }
+  size_t MemoryBytes() const { return memory_bytes_.load(std::memory_order_relaxed); }
+
+ private:
+  struct RowInfo {
+    const char* id;
+    const char* metadata;
+    uint32_t id_len;
+    uint32_t metadata_len;
+    uint64_t insert_seq;
+    uint64_t deleted_seq;  // accessed through std::atomic_ref
+  };
+  struct Chunk;
+  static constexpr uint32_t kFirstChunkRows = 1024;
+  static constexpr int kMaxChunks = 22;
+
+  const RowInfo& Row(uint32_t row) const;
+  RowInfo& MutableRow(uint32_t row);
+  Chunk* ChunkFor(uint32_t row, uint32_t* offset) const;
+  const char* CopyToArena(std::string_view bytes);
+
+  const uint32_t dim_;
+  std::array<std::atomic<Chunk*>, kMaxChunks> chunks_{};
+  std::atomic<uint32_t> num_rows_{0};
+  uint64_t max_seq_ = 0;
+  std::atomic<uint64_t> oldest_write_us_{0};
+  std::atomic<size_t> memory_bytes_{0};
+
+  // Arena for id and metadata bytes (writer only).
+  std::vector<std::unique_ptr<char[]>> arena_blocks_;
+  char* arena_ptr_ = nullptr;
+  size_t arena_left_ = 0;
+
+  mutable absl::Mutex index_mu_;
+  std::unique_ptr<IdIndex> index_ ABSL_GUARDED_BY(index_mu_);
+};
+
+}  // namespace proximadb

@@ -1,0 +1,271 @@
+#include "storage/segment.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "common/coding.h"
+#include "common/crc32c.h"
+#include "common/macros.h"
+#include "storage/row_bitmap.h"
+
+namespace proximadb {
+namespace {
+
+constexpr char kMagic[8] = {'P', 'X', 'D', 'B', '-', 'S', 'E', 'G'};
+constexpr size_t kHeaderSize = 64;
+constexpr int kNumSections = 5;  // vectors, ids, metadata, id_order, deletions
+constexpr size_t kFooterSize = kNumSections * 24 + 8 + 4 + 4 + 4 + 4 + 8;
+constexpr size_t kWriteBufferSize = 1 << 20;
+
+enum Section { kVectors = 0, kIds = 1, kMetadata = 2, kIdOrder = 3, kDeletions = 4 };
+
+struct SectionRef {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint32_t crc = 0;
+};
+
+std::string AsBytes(const std::vector<uint64_t>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(uint64_t));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// SegmentBuilder
+
+SegmentBuilder::SegmentBuilder(Env* env, std::string path, uint32_t dim,
+                               std::unique_ptr<WritableFile> file)
+    : env_(env), path_(std::move(path)), dim_(dim), file_(std::move(file)) {}
+
+SegmentBuilder::~SegmentBuilder() {
+  if (!finished_) Abandon();
+}
+
+absl::StatusOr<std::unique_ptr<SegmentBuilder>> SegmentBuilder::Create(Env* env,
+                                                                       std::string path,
+                                                                       uint32_t dim) {
+  PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env->NewWritableFile(path));
+  std::unique_ptr<SegmentBuilder> b(new SegmentBuilder(env, std::move(path), dim, std::move(file)));
+  std::string header(kHeaderSize, '\0');
+  std::memcpy(header.data(), kMagic, 8);
+  EncodeFixed32(header.data() + 8, kSegmentFormatVersion);
+  EncodeFixed32(header.data() + 12, dim);
+  b->buffer_.reserve(kWriteBufferSize);
+  PROXIMADB_RETURN_IF_ERROR(b->Write(header));
+  return b;
+}
+
+absl::Status SegmentBuilder::FlushBuffer() {
+  if (buffer_.empty()) return absl::OkStatus();
+  absl::Status s = file_->Append(buffer_);
+  buffer_.clear();
+  return s;
+}
+
+absl::Status SegmentBuilder::Write(std::string_view bytes) {
+  offset_ += bytes.size();
+  if (buffer_.size() + bytes.size() > kWriteBufferSize) {
+    PROXIMADB_RETURN_IF_ERROR(FlushBuffer());
+    if (bytes.size() > kWriteBufferSize) return file_->Append(bytes);
+  }
+  buffer_.append(bytes);
+  return absl::OkStatus();
+}
+
+absl::Status SegmentBuilder::Add(std::string_view id, const char* vector,
+                                 std::string_view metadata, bool deleted) {
+  PROXIMADB_CHECK(num_rows_ < UINT32_MAX);
+  const std::string_view vec(vector, dim_ * sizeof(float));
+  vectors_crc_ = crc32c::Extend(vectors_crc_, vec.data(), vec.size());
+  PROXIMADB_RETURN_IF_ERROR(Write(vec));
+  ids_.append(id);
+  id_offsets_.push_back(ids_.size());
+  metadata_.append(metadata);
+  metadata_offsets_.push_back(metadata_.size());
+  if (deleted) deleted_rows_.push_back(num_rows_);
+  ++num_rows_;
+  return absl::OkStatus();
+}
+
+absl::Status SegmentBuilder::Finish() {
+  SectionRef sections[kNumSections];
+  sections[kVectors] = {kHeaderSize, offset_ - kHeaderSize, vectors_crc_};
+
+  auto add_section = [&](Section s, std::string_view bytes) -> absl::Status {
+    const size_t pad = (8 - offset_ % 8) % 8;
+    PROXIMADB_RETURN_IF_ERROR(Write(std::string(pad, '\0')));
+    sections[s] = {offset_, bytes.size(), crc32c::Value(bytes)};
+    return Write(bytes);
+  };
+  PROXIMADB_RETURN_IF_ERROR(add_section(kIds, AsBytes(id_offsets_) + ids_));
+  PROXIMADB_RETURN_IF_ERROR(add_section(kMetadata, AsBytes(metadata_offsets_) + metadata_));
+
+  std::vector<uint32_t> order(num_rows_);
+  std::iota(order.begin(), order.end(), 0u);
+  auto id_of = [&](uint32_t row) {
+    return std::string_view(ids_).substr(id_offsets_[row], id_offsets_[row + 1] - id_offsets_[row]);
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return id_of(a) < id_of(b); });
+  PROXIMADB_RETURN_IF_ERROR(add_section(
+      kIdOrder, std::string_view(reinterpret_cast<const char*>(order.data()),
+                                 order.size() * sizeof(uint32_t))));
+
+  PROXIMADB_RETURN_IF_ERROR(add_section(kDeletions, EncodeRowBitmap(deleted_rows_)));
+
+  std::string footer;
+  for (const SectionRef& s : sections) {
+    PutFixed64(&footer, s.offset);
+    PutFixed64(&footer, s.length);
+    PutFixed32(&footer, s.crc);
+    PutFixed32(&footer, 0);
+  }
+  PutFixed64(&footer, num_rows_);
+  PutFixed32(&footer, dim_);
+  PutFixed32(&footer, kSegmentFormatVersion);
+  PutFixed32(&footer, crc32c::Value(footer));
+  PutFixed32(&footer, 0);
+  footer.append(kMagic, 8);
+  PROXIMADB_CHECK(footer.size() == kFooterSize);
+  PROXIMADB_RETURN_IF_ERROR(Write(footer));
+  PROXIMADB_RETURN_IF_ERROR(FlushBuffer());
+  PROXIMADB_RETURN_IF_ERROR(file_->Sync());
+  PROXIMADB_RETURN_IF_ERROR(file_->Close());
+  finished_ = true;
+  return absl::OkStatus();
+}
+
+void SegmentBuilder::Abandon() {
+  file_->Close().IgnoreError();
+  if (env_->FileExists(path_)) env_->RemoveFile(path_).IgnoreError();
+  finished_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Segment
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::string& path,
+                                                       uint64_t number, uint32_t dim) {
+  PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file, env->MapFile(path));
+  auto corrupt = [&](std::string_view why) {
+    return absl::DataLossError(absl::StrCat("segment ", path, " is corrupt: ", std::string(why)));
+  };
+  const char* base = file->data();
+  const size_t size = file->size();
+  if (size < kHeaderSize + kFooterSize) return corrupt("shorter than header and footer");
+  if (std::memcmp(base, kMagic, 8) != 0 || std::memcmp(base + size - 8, kMagic, 8) != 0) {
+    return corrupt("bad magic number");
+  }
+  if (DecodeFixed32(base + 8) != kSegmentFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("segment ", path, " has format version ",
+                                                      DecodeFixed32(base + 8), ", expected ",
+                                                      kSegmentFormatVersion));
+  }
+  const char* footer = base + size - kFooterSize;
+  if (crc32c::Value(footer, kFooterSize - 16) != DecodeFixed32(footer + kFooterSize - 16)) {
+    return corrupt("footer checksum mismatch");
+  }
+  SectionRef sections[kNumSections];
+  uint64_t prev_end = kHeaderSize;
+  for (int i = 0; i < kNumSections; ++i) {
+    const char* p = footer + i * 24;
+    sections[i] = {DecodeFixed64(p), DecodeFixed64(p + 8), DecodeFixed32(p + 16)};
+    const SectionRef& s = sections[i];
+    if (s.offset < prev_end || s.offset % 8 != 0 || s.length > size - kFooterSize - s.offset) {
+      return corrupt(absl::StrCat("section ", i, " out of bounds"));
+    }
+    prev_end = s.offset + s.length;
+    if (crc32c::Value(base + s.offset, s.length) != s.crc) {
+      return corrupt(absl::StrCat("section ", i, " checksum mismatch"));
+    }
+  }
+  const uint64_t num_rows = DecodeFixed64(footer + kNumSections * 24);
+  const uint32_t file_dim = DecodeFixed32(footer + kNumSections * 24 + 8);
+  if (file_dim != dim || DecodeFixed32(base + 12) != dim) {
+    return corrupt(absl::StrCat("dimension ", file_dim, " but the collection has ", dim));
+  }
+  if (num_rows > UINT32_MAX ||
+      sections[kVectors].length != num_rows * dim * sizeof(float) ||
+      sections[kIdOrder].length != num_rows * sizeof(uint32_t)) {
+    return corrupt("section sizes do not match the row count");
+  }
+
+  std::shared_ptr<Segment> seg(new Segment);
+  seg->number_ = number;
+  seg->dim_ = dim;
+  seg->num_rows_ = static_cast<uint32_t>(num_rows);
+
+  // An offsets table of num_rows + 1 entries followed by the bytes it indexes.
+  auto load_strings = [&](const SectionRef& s, const uint64_t** offsets,
+                          const char** bytes) -> absl::Status {
+    const uint64_t table = (num_rows + 1) * sizeof(uint64_t);
+    if (s.length < table) return corrupt("string table too short");
+    *offsets = reinterpret_cast<const uint64_t*>(base + s.offset);
+    *bytes = base + s.offset + table;
+    const uint64_t blob = s.length - table;
+    if ((*offsets)[0] != 0 || (*offsets)[num_rows] != blob) return corrupt("bad string offsets");
+    for (uint64_t i = 0; i < num_rows; ++i) {
+      if ((*offsets)[i] > (*offsets)[i + 1]) return corrupt("bad string offsets");
+    }
+    return absl::OkStatus();
+  };
+  PROXIMADB_RETURN_IF_ERROR(load_strings(sections[kIds], &seg->id_offsets_, &seg->id_bytes_));
+  PROXIMADB_RETURN_IF_ERROR(
+      load_strings(sections[kMetadata], &seg->metadata_offsets_, &seg->metadata_bytes_));
+  seg->vectors_ = reinterpret_cast<const float*>(base + sections[kVectors].offset);
+  seg->id_order_ = reinterpret_cast<const uint32_t*>(base + sections[kIdOrder].offset);
+  for (uint64_t i = 0; i < num_rows; ++i) {
+    if (seg->id_order_[i] >= num_rows) return corrupt("bad id order");
+  }
+
+  seg->deleted_seq_ = std::make_unique<std::atomic<uint64_t>[]>(num_rows);
+  for (uint64_t i = 0; i < num_rows; ++i) seg->deleted_seq_[i].store(UINT64_MAX);
+  std::vector<uint32_t> deleted;
+  if (absl::Status st = DecodeRowBitmap(std::string_view(base + sections[kDeletions].offset,
+                                                         sections[kDeletions].length),
+                                        seg->num_rows_, &deleted);
+      !st.ok()) {
+    return corrupt(std::string(st.message()));
+  }
+  for (uint32_t row : deleted) seg->deleted_seq_[row].store(0);
+  seg->file_ = std::move(file);
+  return seg;
+}
+
+std::string_view Segment::id(uint32_t row) const {
+  return {id_bytes_ + id_offsets_[row], id_offsets_[row + 1] - id_offsets_[row]};
+}
+
+std::string_view Segment::metadata(uint32_t row) const {
+  return {metadata_bytes_ + metadata_offsets_[row],
+          metadata_offsets_[row + 1] - metadata_offsets_[row]};
+}
+
+std::optional<uint32_t> Segment::Find(std::string_view key) const {
+  const uint32_t* end = id_order_ + num_rows_;
+  const uint32_t* it = std::upper_bound(id_order_, end, key, [this](std::string_view k,
+                                                                     uint32_t row) {
+    return k < id(row);
+  });
+  if (it == id_order_ || id(*(it - 1)) != key) return std::nullopt;
+  return *(it - 1);  // equal ids are ordered by row, so this is the newest
+}
+
+std::vector<uint32_t> Segment::DeletedRowsUpTo(uint64_t seq) const {
+  std::vector<uint32_t> rows;
+  for (uint32_t r = 0; r < num_rows_; ++r) {
+    if (deleted_seq(r) <= seq) rows.push_back(r);
+  }
+  return rows;
+}
+
+uint32_t Segment::CountDeletedUpTo(uint64_t seq) const {
+  uint32_t n = 0;
+  for (uint32_t r = 0; r < num_rows_; ++r) n += deleted_seq(r) <= seq;
+  return n;
+}
+
+}  // namespace proximadb

@@ -1,0 +1,119 @@
+// Segments: immutable files written by a flush or a compaction and read through mmap.
+//
+// Layout (docs/segment_format.md has the grammar):
+//   header(64) | vectors | ids | metadata | id_order | deletions | footer(152)
+// Vectors start at byte 64 and are stored row-major as float32, so the section is 64-byte
+// aligned in the file and in the mapping. Every section has a CRC32C in the footer, which is
+// checked when the segment is opened.
+//
+// A segment also carries in-memory deletion state: one deleted_seq per row (kNotDeleted while
+// live), initialized from the file's deletion bitmap and the manifest, and advanced by later
+// writes. Row r is visible to a reader at snapshot S iff deleted_seq(r) > S; every row's insert
+// sequence number is at most any snapshot that can see the segment.
+//
+// Thread-safety: SegmentBuilder is single-threaded. Segment is safe for concurrent readers;
+// MarkDeleted is called by one writer at a time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "env/env.h"
+
+namespace proximadb {
+
+inline constexpr uint32_t kSegmentFormatVersion = 1;
+
+class SegmentBuilder {
+ public:
+  // Creates the file `path` for a segment of `dim`-dimensional vectors.
+  static absl::StatusOr<std::unique_ptr<SegmentBuilder>> Create(Env* env, std::string path,
+                                                                uint32_t dim);
+  ~SegmentBuilder();
+
+  // Adds the next row. `vector` points at dim float32 values, possibly unaligned. A row added
+  // with `deleted` is marked in the segment's deletion bitmap.
+  absl::Status Add(std::string_view id, const char* vector, std::string_view metadata,
+                   bool deleted);
+  // Writes the remaining sections and the footer and fsyncs the file. The caller makes the
+  // directory entry durable.
+  absl::Status Finish();
+  // Removes the partly written file (after an error).
+  void Abandon();
+
+  uint32_t num_rows() const { return num_rows_; }
+
+ private:
+  SegmentBuilder(Env* env, std::string path, uint32_t dim, std::unique_ptr<WritableFile> file);
+  absl::Status Write(std::string_view bytes);
+  absl::Status FlushBuffer();
+
+  Env* env_;
+  const std::string path_;
+  const uint32_t dim_;
+  std::unique_ptr<WritableFile> file_;
+  std::string buffer_;
+  uint64_t offset_ = 0;
+  uint32_t vectors_crc_ = 0;
+  uint32_t num_rows_ = 0;
+  std::string ids_;
+  std::vector<uint64_t> id_offsets_{0};
+  std::string metadata_;
+  std::vector<uint64_t> metadata_offsets_{0};
+  std::vector<uint32_t> deleted_rows_;
+  bool finished_ = false;
+};
+
+class Segment {
+ public:
+  // Maps and verifies segment file `path`; kDataLoss naming the file on any damage.
+  static absl::StatusOr<std::shared_ptr<Segment>> Open(Env* env, const std::string& path,
+                                                       uint64_t number, uint32_t dim);
+
+  uint64_t number() const { return number_; }
+  uint32_t dim() const { return dim_; }
+  uint32_t num_rows() const { return num_rows_; }
+  uint64_t file_size() const { return file_->size(); }
+
+  const float* vector(uint32_t row) const { return vectors_ + static_cast<size_t>(row) * dim_; }
+  std::string_view id(uint32_t row) const;
+  std::string_view metadata(uint32_t row) const;
+  // The newest (highest) row holding `id`, live or not.
+  std::optional<uint32_t> Find(std::string_view id) const;
+
+  uint64_t deleted_seq(uint32_t row) const {
+    return deleted_seq_[row].load(std::memory_order_acquire);
+  }
+  bool VisibleAt(uint32_t row, uint64_t snapshot) const { return deleted_seq(row) > snapshot; }
+  void MarkDeleted(uint32_t row, uint64_t seq) {
+    deleted_seq_[row].store(seq, std::memory_order_release);
+  }
+  // Rows deleted at or before `seq` (what the manifest persists for this segment).
+  std::vector<uint32_t> DeletedRowsUpTo(uint64_t seq) const;
+  uint32_t CountDeletedUpTo(uint64_t seq) const;
+
+  size_t MemoryBytes() const { return num_rows_ * sizeof(std::atomic<uint64_t>); }
+
+ private:
+  Segment() = default;
+
+  uint64_t number_ = 0;
+  uint32_t dim_ = 0;
+  uint32_t num_rows_ = 0;
+  std::unique_ptr<MappedFile> file_;
+  const float* vectors_ = nullptr;
+  const uint64_t* id_offsets_ = nullptr;  // num_rows + 1, into id_bytes_
+  const char* id_bytes_ = nullptr;
+  const uint64_t* metadata_offsets_ = nullptr;
+  const char* metadata_bytes_ = nullptr;
+  const uint32_t* id_order_ = nullptr;  // rows sorted by (id, row)
+  std::unique_ptr<std::atomic<uint64_t>[]> deleted_seq_;
+};
+
+}  // namespace proximadb

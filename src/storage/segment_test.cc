@@ -1,0 +1,136 @@
+#include "storage/segment.h"
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "env/mem_env.h"
+#include "gtest/gtest.h"
+#include "storage/manifest.h"
+
+namespace proximadb {
+namespace {
+
+class SegmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(env_.CreateDirs("/c").ok()); }
+
+  // Writes rows "id<i % distinct>" so that ids repeat, with every third row deleted.
+  void Build(uint32_t dim, uint32_t rows, uint32_t distinct) {
+    auto b = SegmentBuilder::Create(&env_, "/c/seg", dim);
+    ASSERT_TRUE(b.ok()) << b.status();
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist;
+    for (uint32_t i = 0; i < rows; ++i) {
+      std::vector<float> v(dim);
+      for (float& x : v) x = dist(rng);
+      vectors_.push_back(v);
+      ASSERT_TRUE((*b)->Add("id" + std::to_string(i % distinct),
+                            reinterpret_cast<const char*>(v.data()),
+                            "{\"row\":" + std::to_string(i) + "}", i % 3 == 0)
+                      .ok());
+    }
+    ASSERT_TRUE((*b)->Finish().ok());
+  }
+
+  MemEnv env_;
+  std::vector<std::vector<float>> vectors_;
+};
+
+TEST_F(SegmentTest, RoundTrip) {
+  Build(/*dim=*/17, /*rows=*/500, /*distinct=*/200);
+  auto seg = Segment::Open(&env_, "/c/seg", 9, 17);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  const Segment& s = **seg;
+  EXPECT_EQ(s.number(), 9u);
+  ASSERT_EQ(s.num_rows(), 500u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(s.vector(0)) % 64, 0u);  // when the mapping is aligned
+  for (uint32_t r = 0; r < 500; ++r) {
+    ASSERT_EQ(std::vector<float>(s.vector(r), s.vector(r) + 17), vectors_[r]);
+    EXPECT_EQ(s.id(r), "id" + std::to_string(r % 200));
+    EXPECT_EQ(s.metadata(r), "{\"row\":" + std::to_string(r) + "}");
+    EXPECT_EQ(s.VisibleAt(r, 100), r % 3 != 0);
+  }
+  // Find returns the newest row of a repeated id.
+  EXPECT_EQ(s.Find("id5"), 405u);
+  EXPECT_EQ(s.Find("id199"), 399u);
+  EXPECT_EQ(s.Find("id200"), std::nullopt);
+  EXPECT_EQ(s.Find(""), std::nullopt);
+  EXPECT_EQ(s.DeletedRowsUpTo(0).size(), 167u);
+}
+
+TEST_F(SegmentTest, EmptySegment) {
+  Build(4, 0, 1);
+  auto seg = Segment::Open(&env_, "/c/seg", 1, 4);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  EXPECT_EQ((*seg)->num_rows(), 0u);
+  EXPECT_EQ((*seg)->Find("x"), std::nullopt);
+}
+
+TEST_F(SegmentTest, AnyDamagedByteIsDetected) {
+  Build(3, 20, 20);
+  const std::string bytes = *env_.ReadFile("/c/seg");
+  // Flip each byte that belongs to a section or the footer; padding is not checksummed.
+  int detected = 0, flipped = 0;
+  for (size_t off = 64; off < bytes.size(); ++off) {
+    std::string damaged = bytes;
+    damaged[off] ^= 0x20;
+    ASSERT_TRUE(env_.Corrupt("/c/seg", 0, damaged).ok());
+    auto seg = Segment::Open(&env_, "/c/seg", 1, 3);
+    ++flipped;
+    if (!seg.ok()) {
+      ++detected;
+      EXPECT_TRUE(absl::StrContains(seg.status().message(), "/c/seg")) << seg.status();
+    }
+  }
+  // Only alignment padding (at most 7 bytes per section) may go unnoticed.
+  EXPECT_GE(detected, flipped - 4 * 7);
+  ASSERT_TRUE(env_.Corrupt("/c/seg", 0, bytes).ok());
+  EXPECT_TRUE(Segment::Open(&env_, "/c/seg", 1, 3).ok());
+}
+
+TEST_F(SegmentTest, WrongDimensionRejected) {
+  Build(3, 5, 5);
+  EXPECT_EQ(Segment::Open(&env_, "/c/seg", 1, 4).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(ManifestTest, EncodeDecodeAndSwitch) {
+  MemEnv env;
+  ASSERT_TRUE(env.CreateDirs("/c").ok());
+  Manifest m;
+  m.next_file_number = 12;
+  m.covered_seq = 1000;
+  m.wal_start = 11;
+  m.segments.push_back({3, 100, {1, 5, 99}});
+  m.segments.push_back({7, 0, {}});
+  bool installed;
+  ASSERT_TRUE(WriteManifest(&env, "/c", m, &installed).ok());
+  EXPECT_TRUE(installed);
+  auto read = ReadManifest(&env, "/c");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, m);
+
+  // A failed switch leaves the old manifest in place, also after a power loss.
+  Manifest next = m;
+  next.covered_seq = 2000;
+  auto* fenv = &env;
+  fenv->SimulatePowerLoss();
+  EXPECT_FALSE(WriteManifest(&env, "/c", next, &installed).ok());
+  EXPECT_FALSE(installed);
+  fenv->Restart();
+  EXPECT_EQ(*ReadManifest(&env, "/c"), m);
+  EXPECT_FALSE(env.FileExists("/c/MANIFEST.tmp"));
+
+  // Every truncation and every flipped byte is detected.
+  const std::string bytes = EncodeManifest(m);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(DecodeManifest(bytes.substr(0, n), "M").ok()) << n;
+    std::string damaged = bytes;
+    damaged[n] ^= 1;
+    EXPECT_FALSE(DecodeManifest(damaged, "M").ok()) << n;
+  }
+}
+
+}  // namespace
+}  // namespace proximadb
