@@ -1,0 +1,64 @@
+// Collection: a named set of records of one dimension and metric, with its own WAL, memtable
+// and segments. Obtained from Database::GetCollection.
+//
+// Guarantees:
+//   - A write returns OK only once it is in the WAL (fsynced under Durability::kSync), and it is
+//     visible to every read that starts after it returns.
+//   - A batch is all-or-nothing, also across a crash: it is one WAL record.
+//   - Bad input (wrong dimension, NaN/Inf, bad id or metadata) is rejected before anything is
+//     written, with kInvalidArgument naming the record and the field.
+//   - Errors: kNotFound (id), kAlreadyExists (insert of a live id), kInvalidArgument,
+//     kFailedPrecondition (the collection was dropped, or a background failure stopped writes
+//     until the database is reopened; the message says which).
+//
+// Thread-safe: any number of threads may call any method concurrently. Reads never wait for a
+// flush or a compaction.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proximadb/types.h"
+
+namespace proximadb {
+
+// Limits enforced on every write.
+inline constexpr size_t kMaxIdBytes = 512;
+inline constexpr size_t kMaxMetadataBytes = 64 * 1024;
+
+class Collection {
+ public:
+  virtual ~Collection() = default;
+
+  virtual const CollectionConfig& config() const = 0;
+
+  // Insert fails with kAlreadyExists if any id is live; upsert replaces. All-or-nothing.
+  virtual absl::Status Write(std::vector<Record> records, WriteMode mode) = 0;
+  absl::Status Insert(Record record);
+  absl::Status Upsert(Record record);
+
+  virtual absl::StatusOr<Record> Get(std::string_view id) = 0;
+  // The records of the ids that exist, in the order asked; missing ids are left out.
+  virtual absl::StatusOr<std::vector<Record>> GetMany(const std::vector<std::string>& ids) = 0;
+  // Deletes the ids that exist; returns how many that was. One atomic batch.
+  virtual absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids) = 0;
+  // Merges `patch` (a JSON object, RFC 7386 merge patch) into the record's metadata.
+  virtual absl::Status PatchMetadata(std::string_view id, std::string_view patch) = 0;
+  virtual absl::Status ReplaceMetadata(std::string_view id, std::string_view metadata) = 0;
+
+  // Live records, optionally only those matching `filter` (same language as SearchRequest).
+  virtual absl::StatusOr<uint64_t> Count(std::string_view filter = "") = 0;
+  // Exact k-nearest-neighbour search over every live record matching the filter.
+  virtual absl::StatusOr<std::vector<SearchHit>> Search(const SearchRequest& request) = 0;
+
+  // Writes the memtable into a segment now (waits for it).
+  virtual absl::Status Flush() = 0;
+  // Merges all segments into one, dropping deleted rows (waits for it).
+  virtual absl::Status Compact() = 0;
+  virtual CollectionStats Stats() = 0;
+};
+
+}  // namespace proximadb

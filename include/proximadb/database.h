@@ -1,0 +1,57 @@
+// Database: the collections stored in one data directory.
+//
+//   <data_dir>/LOCK                    held while open, so one process owns the directory
+//   <data_dir>/catalog.db              collection definitions (SQLite)
+//   <data_dir>/collections/<uid>/      one directory per collection (WAL, segments, MANIFEST)
+//
+// Opening recovers every collection (segments from the manifest, then the WAL). A background
+// thread flushes collections whose flush policy is due (highest flush_priority first) and
+// compacts their segments.
+//
+// Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proximadb/collection.h"
+#include "proximadb/types.h"
+
+namespace proximadb {
+
+class Env;
+
+struct DatabaseOptions {
+  std::string data_dir = "./data";
+  // All collection file I/O goes through this Env; nullptr means the POSIX one.
+  Env* env = nullptr;
+  // The SQLite catalog always lives on the real file system (SQLite does its own I/O, with its
+  // own crash safety); empty means <data_dir>/catalog.db.
+  std::string catalog_path;
+  Durability durability = Durability::kSync;
+  uint32_t async_sync_interval_ms = 100;
+  // Background flush and compaction; tests turn it off to control timing.
+  bool background_maintenance = true;
+  uint32_t maintenance_interval_ms = 1000;
+};
+
+class Database {
+ public:
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
+  virtual ~Database() = default;
+
+  // Validates and stores a new collection; returns it with created_at_us set.
+  // kAlreadyExists if the name is taken, kInvalidArgument naming the bad setting.
+  virtual absl::StatusOr<CollectionConfig> CreateCollection(const CollectionConfig& config) = 0;
+  virtual std::vector<CollectionConfig> ListCollections() = 0;
+  virtual absl::StatusOr<CollectionConfig> DescribeCollection(std::string_view name) = 0;
+  // Removes the collection and its files. Handles to it fail with kFailedPrecondition after.
+  virtual absl::Status DropCollection(std::string_view name) = 0;
+  // kNotFound naming the collection if it does not exist.
+  virtual absl::StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) = 0;
+};
+
+}  // namespace proximadb

@@ -1,0 +1,94 @@
+// The value types of ProximaDB's public C++ API: collection settings, records, search requests
+// and results, statistics. Plain structs; no behaviour beyond parsing and naming enums.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace proximadb {
+
+enum class DistanceMetric { kCosine, kL2, kDot };
+// Accepts "cosine", "l2" (also "euclidean") and "dot".
+absl::StatusOr<DistanceMetric> ParseDistanceMetric(std::string_view name);
+const char* DistanceMetricName(DistanceMetric metric);
+
+enum class Durability {
+  kSync,   // a write is acknowledged after its WAL record is fsynced (default)
+  kAsync,  // acknowledged once written; fsync every async_sync_interval_ms (may lose that much)
+};
+absl::StatusOr<Durability> ParseDurability(std::string_view name);
+
+struct IndexParams {
+  uint32_t m = 16;
+  uint32_t ef_construction = 200;
+  uint32_t ef_search = 64;
+};
+
+// When a collection's memtable is flushed into a segment; whichever limit is reached first.
+struct FlushPolicy {
+  double max_wal_age_hours = 24.0;     // age of the oldest unflushed write
+  double max_wal_size_mb = 128.0;      // WAL bytes not yet covered by segments
+  uint64_t max_vector_count = 1000000;  // rows in the memtable
+  int flush_priority = 50;              // 1-100; higher is flushed first when several are due
+};
+
+struct CollectionConfig {
+  std::string name;  // ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$
+  uint32_t dimension = 0;  // 1-65536
+  DistanceMetric metric = DistanceMetric::kCosine;
+  std::string indexing_algorithm = "hnsw";
+  IndexParams index;
+  FlushPolicy flush;
+  std::string storage_strategy = "standard";
+  int64_t created_at_us = 0;  // set by the database
+};
+
+// A stored record. `metadata` is a JSON object in compact text form ("{}" when empty).
+struct Record {
+  std::string id;
+  std::vector<float> vector;
+  std::string metadata = "{}";
+};
+
+enum class WriteMode { kInsert, kUpsert };
+
+struct SearchRequest {
+  std::span<const float> vector;
+  uint32_t k = 10;
+  // A JSON object of metadata equalities, e.g. {"user": "alice", "a.b": 3}; empty for none.
+  std::string filter;
+  bool include_vectors = false;
+  bool include_metadata = true;
+};
+
+struct SearchHit {
+  std::string id;
+  // cosine: cosine similarity; dot: inner product (higher is better for both);
+  // l2: Euclidean distance (lower is better). Hits are ordered best first.
+  float score = 0;
+  std::string metadata;        // when include_metadata
+  std::vector<float> vector;   // when include_vectors
+};
+
+struct CollectionStats {
+  uint64_t vector_count = 0;    // live records
+  uint64_t memtable_rows = 0;   // rows (live or superseded) not yet in segments
+  uint64_t segment_count = 0;
+  uint64_t segment_rows = 0;
+  uint64_t deleted_rows = 0;    // dead rows still held by segments (until compaction)
+  uint64_t memory_bytes = 0;
+  uint64_t disk_bytes = 0;      // segments + WAL + manifest
+  uint64_t wal_bytes = 0;       // WAL bytes not yet covered by segments
+  double oldest_unflushed_age_seconds = 0;  // 0 when everything is flushed
+  uint64_t last_seq = 0;
+  uint64_t flushes = 0;
+  uint64_t compactions = 0;
+  std::string background_error;  // empty unless a failure stopped writes
+};
+
+}  // namespace proximadb
