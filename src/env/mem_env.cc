@@ -89,7 +89,10 @@ absl::Status MemEnv::SyncFile(const std::shared_ptr<FileState>& file, const std:
   PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kSync, path));
   absl::MutexLock l(&mu_);
   PROXIMADB_RETURN_IF_ERROR(CheckAlive());
-  file->durable = file->data;
+  // Files only grow by appends between syncs (truncation and Corrupt update both copies), so
+  // `durable` is a prefix of `data` and only the new bytes need copying.
+  file->durable.append(file->data, file->durable.size());
+  ++sync_count_;
   return absl::OkStatus();
 }
 

@@ -45,6 +45,12 @@ class MemEnv : public Env {
   // Ends the outage: the machine is back with whatever was durable.
   void Restart();
 
+  // How many file fsyncs succeeded (to observe group commit).
+  uint64_t sync_count() const {
+    absl::MutexLock l(&mu_);
+    return sync_count_;
+  }
+
   // The operations that FaultInjectionEnv can fail.
   enum class Op { kAppend, kSync, kRename, kSyncDir, kCreate, kRemove, kTruncate };
 
@@ -68,6 +74,7 @@ class MemEnv : public Env {
 
   mutable absl::Mutex mu_;
   bool power_lost_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t sync_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> dirs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<FileState>> files_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<FileState>> durable_files_ ABSL_GUARDED_BY(mu_);

@@ -92,7 +92,7 @@ const char* Memtable::CopyToArena(std::string_view bytes) {
 }
 
 uint32_t Memtable::Append(std::string_view id, const char* vector, std::string_view metadata,
-                          uint64_t seq, uint64_t timestamp_us) {
+                          uint64_t seq) {
   const uint32_t row = num_rows_.load(std::memory_order_relaxed);
   PROXIMADB_CHECK(row < UINT32_MAX);
   const uint32_t k = std::bit_width(row / kFirstChunkRows + 1) - 1;
@@ -118,9 +118,6 @@ uint32_t Memtable::Append(std::string_view id, const char* vector, std::string_v
     memory_bytes_.fetch_add(index_->MemoryBytes() - before, std::memory_order_relaxed);
   }
   if (seq > max_seq_) max_seq_ = seq;
-  if (oldest_write_us_.load(std::memory_order_relaxed) == 0) {
-    oldest_write_us_.store(timestamp_us, std::memory_order_relaxed);
-  }
   num_rows_.store(row + 1, std::memory_order_release);
   return row;
 }

@@ -39,7 +39,7 @@ class Memtable {
 
   // Writer side. `vector` points at dim() float32 values, possibly unaligned.
   uint32_t Append(std::string_view id, const char* vector, std::string_view metadata,
-                  uint64_t seq, uint64_t timestamp_us);
+                  uint64_t seq);
   void MarkDeleted(uint32_t row, uint64_t seq);
 
   // Reader side.
@@ -57,8 +57,6 @@ class Memtable {
 
   // Highest sequence number appended (0 if none); writer side only.
   uint64_t max_seq() const { return max_seq_; }
-  // Timestamp of the oldest write held here, 0 when empty.
-  uint64_t oldest_write_us() const { return oldest_write_us_.load(std::memory_order_relaxed); }
   size_t MemoryBytes() const { return memory_bytes_.load(std::memory_order_relaxed); }
 
  private:
@@ -83,7 +81,6 @@ class Memtable {
   std::array<std::atomic<Chunk*>, kMaxChunks> chunks_{};
   std::atomic<uint32_t> num_rows_{0};
   uint64_t max_seq_ = 0;
-  std::atomic<uint64_t> oldest_write_us_{0};
   std::atomic<size_t> memory_bytes_{0};
 
   // Arena for id and metadata bytes (writer only).

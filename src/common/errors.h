@@ -1,0 +1,29 @@
+// Stable error codes on top of absl::Status. The engine returns the most specific absl code and,
+// where one absl code covers several API error codes, attaches the API code as a payload, which
+// the server maps to its HTTP/gRPC status and to the `code` field of its error body.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace proximadb {
+
+inline constexpr char kErrorCodePayload[] = "type.proximadb.io/error_code";
+
+// Error codes beyond what absl's codes say on their own.
+inline constexpr char kDimensionMismatch[] = "DIMENSION_MISMATCH";
+
+inline absl::Status WithErrorCode(absl::Status status, std::string_view code) {
+  status.SetPayload(kErrorCodePayload, absl::Cord(absl::string_view(code.data(), code.size())));
+  return status;
+}
+
+// The attached code, or "" if none.
+inline std::string ErrorCodeOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kErrorCodePayload);
+  return payload ? std::string(*payload) : std::string();
+}
+
+}  // namespace proximadb

@@ -1,0 +1,51 @@
+#include "common/logging.h"
+
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace proximadb {
+namespace {
+
+std::mutex& SinkMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+std::function<void(LogLevel, std::string_view)>& Sink() {
+  static std::function<void(LogLevel, std::string_view)> sink;
+  return sink;
+}
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kError: return "error";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void Log(LogLevel level, std::string_view message) {
+  std::lock_guard<std::mutex> l(SinkMutex());
+  if (Sink()) {
+    Sink()(level, message);
+    return;
+  }
+  const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  std::fprintf(stderr, "%s [%s] %.*s\n", now.c_str(), LevelName(level),
+               static_cast<int>(message.size()), message.data());
+}
+
+void SetLogSink(std::function<void(LogLevel, std::string_view)> sink) {
+  std::lock_guard<std::mutex> l(SinkMutex());
+  Sink() = std::move(sink);
+}
+
+}  // namespace proximadb

@@ -1,0 +1,327 @@
+// Behaviour of a collection through the public API, on the in-memory Env.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "common/errors.h"
+#include "env/mem_env.h"
+#include "gtest/gtest.h"
+#include "proximadb/database.h"
+
+namespace proximadb {
+namespace {
+
+class CollectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/proximadb-engine-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    tmp_ = tmpl;
+    Reopen();
+    CollectionConfig c;
+    c.name = "docs";
+    c.dimension = 4;
+    c.metric = DistanceMetric::kL2;
+    ASSERT_TRUE(db_->CreateCollection(c).ok());
+    coll_ = *db_->GetCollection("docs");
+  }
+  void TearDown() override {
+    coll_.reset();
+    db_.reset();
+    std::string cmd = "rm -rf " + tmp_;
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  void Reopen() {
+    coll_.reset();
+    db_.reset();
+    DatabaseOptions o;
+    o.env = &env_;
+    o.data_dir = "/data";
+    o.catalog_path = tmp_ + "/catalog.db";
+    o.background_maintenance = false;
+    auto db = Database::Open(o);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    if (auto c = db_->GetCollection("docs"); c.ok()) coll_ = *c;
+  }
+  static Record R(std::string id, std::vector<float> v, std::string meta = "{}") {
+    return Record{std::move(id), std::move(v), std::move(meta)};
+  }
+
+  MemEnv env_;
+  std::string tmp_;
+  std::unique_ptr<Database> db_;
+  std::shared_ptr<Collection> coll_;
+};
+
+TEST_F(CollectionTest, InsertGetUpsertDelete) {
+  ASSERT_TRUE(coll_->Insert(R("a", {1, 2, 3, 4}, R"({"user":"alice"})")).ok());
+  auto dup = coll_->Insert(R("a", {0, 0, 0, 0}));
+  EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(absl::StrContains(dup.message(), "'a'")) << dup;
+
+  auto got = coll_->Get("a");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->vector, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(got->metadata, R"({"user":"alice"})");
+
+  ASSERT_TRUE(coll_->Upsert(R("a", {5, 6, 7, 8})).ok());
+  EXPECT_EQ(coll_->Get("a")->vector, (std::vector<float>{5, 6, 7, 8}));
+  EXPECT_EQ(*coll_->Count(), 1u);
+
+  ASSERT_TRUE(coll_->Insert(R("b", {0, 0, 0, 1})).ok());
+  auto many = coll_->GetMany({"b", "zzz", "a"});
+  ASSERT_TRUE(many.ok());
+  ASSERT_EQ(many->size(), 2u);
+  EXPECT_EQ((*many)[0].id, "b");
+  EXPECT_EQ((*many)[1].id, "a");
+
+  EXPECT_EQ(*coll_->Delete({"a", "zzz", "a"}), 1u);
+  EXPECT_EQ(coll_->Get("a").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*coll_->Count(), 1u);
+  ASSERT_TRUE(coll_->Insert(R("a", {9, 9, 9, 9})).ok());  // an id can come back
+  EXPECT_EQ(coll_->Get("a")->vector[0], 9);
+}
+
+TEST_F(CollectionTest, BadInputIsRejectedAndChangesNothing) {
+  auto dim = coll_->Insert(R("x", {1, 2, 3}));
+  EXPECT_EQ(dim.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorCodeOf(dim), kDimensionMismatch);
+  EXPECT_TRUE(absl::StrContains(dim.message(), "dimension 3")) << dim;
+
+  EXPECT_EQ(coll_->Insert(R("x", {1, NAN, 3, 4})).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(coll_->Insert(R("x", {1, INFINITY, 3, 4})).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(coll_->Insert(R("", {1, 2, 3, 4})).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(coll_->Insert(R(std::string(kMaxIdBytes + 1, 'i'), {1, 2, 3, 4})).code(),
+            absl::StatusCode::kInvalidArgument);
+  auto meta = coll_->Insert(R("x", {1, 2, 3, 4}, "[1,2]"));
+  EXPECT_EQ(meta.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(meta.message(), "metadata of id 'x'")) << meta;
+  EXPECT_EQ(coll_->Insert(R("x", {1, 2, 3, 4}, "{\"a\":")).code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // A batch with one bad record writes nothing; so does an insert batch with a live id.
+  ASSERT_TRUE(coll_->Insert(R("live", {1, 1, 1, 1})).ok());
+  std::vector<Record> batch = {R("n1", {1, 2, 3, 4}), R("n2", {1, 2, 3, NAN})};
+  EXPECT_FALSE(coll_->Write(batch, WriteMode::kUpsert).ok());
+  batch = {R("n1", {1, 2, 3, 4}), R("live", {1, 2, 3, 4})};
+  EXPECT_EQ(coll_->Write(batch, WriteMode::kInsert).code(), absl::StatusCode::kAlreadyExists);
+  batch = {R("n1", {1, 2, 3, 4}), R("n1", {1, 2, 3, 4})};
+  EXPECT_EQ(coll_->Write(batch, WriteMode::kInsert).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(coll_->Get("n1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*coll_->Count(), 1u);
+  EXPECT_EQ(coll_->Stats().last_seq, 1u);  // nothing but the one good insert was logged
+}
+
+TEST_F(CollectionTest, PatchAndReplaceMetadata) {
+  ASSERT_TRUE(coll_->Insert(R("a", {1, 2, 3, 4}, R"({"k":1,"o":{"x":1,"y":2}})")).ok());
+  ASSERT_TRUE(coll_->PatchMetadata("a", R"({"k":null,"o":{"y":3},"n":"new"})").ok());
+  EXPECT_EQ(coll_->Get("a")->metadata, R"({"n":"new","o":{"x":1,"y":3}})");
+  EXPECT_EQ(coll_->Get("a")->vector, (std::vector<float>{1, 2, 3, 4}));
+  ASSERT_TRUE(coll_->ReplaceMetadata("a", R"({"only":true})").ok());
+  EXPECT_EQ(coll_->Get("a")->metadata, R"({"only":true})");
+  EXPECT_EQ(coll_->PatchMetadata("missing", "{}").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(coll_->PatchMetadata("a", "[]").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*coll_->Count(), 1u);
+}
+
+TEST_F(CollectionTest, ExactSearchMatchesBruteForceAcrossLayers) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  std::vector<Record> all;
+  for (int i = 0; i < 600; ++i) {
+    std::vector<float> v(4);
+    for (float& x : v) x = dist(rng);
+    all.push_back(R("id" + std::to_string(i), v, i % 2 ? R"({"p":"odd"})" : R"({"p":"even"})"));
+  }
+  // Spread over two segments, a frozen-then-flushed layer and the memtable, with deletions.
+  ASSERT_TRUE(coll_->Write({all.begin(), all.begin() + 200}, WriteMode::kInsert).ok());
+  ASSERT_TRUE(coll_->Flush().ok());
+  ASSERT_TRUE(coll_->Write({all.begin() + 200, all.begin() + 400}, WriteMode::kInsert).ok());
+  ASSERT_TRUE(coll_->Flush().ok());
+  ASSERT_TRUE(coll_->Write({all.begin() + 400, all.end()}, WriteMode::kInsert).ok());
+  std::vector<std::string> dead;
+  for (int i = 0; i < 600; i += 7) dead.push_back("id" + std::to_string(i));
+  ASSERT_EQ(*coll_->Delete(dead), dead.size());
+
+  const std::vector<float> q = {0.1f, -0.2f, 0.3f, 0.05f};
+  for (std::string filter : {"", R"({"p":"odd"})"}) {
+    std::vector<std::pair<float, std::string>> expected;
+    for (int i = 0; i < 600; ++i) {
+      if (i % 7 == 0 || (!filter.empty() && i % 2 == 0)) continue;
+      float d = 0;
+      for (int j = 0; j < 4; ++j) d += (all[i].vector[j] - q[j]) * (all[i].vector[j] - q[j]);
+      expected.emplace_back(std::sqrt(d), all[i].id);
+    }
+    std::sort(expected.begin(), expected.end());
+    SearchRequest req;
+    req.vector = q;
+    req.k = 10;
+    req.filter = filter;
+    req.include_vectors = true;
+    auto hits = coll_->Search(req);
+    ASSERT_TRUE(hits.ok()) << hits.status();
+    ASSERT_EQ(hits->size(), 10u);
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_EQ((*hits)[i].id, expected[i].second) << i;
+      EXPECT_NEAR((*hits)[i].score, expected[i].first, 1e-4);
+      EXPECT_EQ((*hits)[i].vector.size(), 4u);
+    }
+    EXPECT_EQ(*coll_->Count(filter), filter.empty() ? 600 - dead.size() : expected.size());
+  }
+  SearchRequest bad;
+  std::vector<float> short_q = {1, 2};
+  bad.vector = short_q;
+  EXPECT_EQ(ErrorCodeOf(coll_->Search(bad).status()), kDimensionMismatch);
+  bad.vector = q;
+  bad.filter = R"({"p":{"$gt":1}})";
+  EXPECT_EQ(coll_->Search(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CollectionTest, ScoresPerMetric) {
+  CollectionConfig c;
+  c.dimension = 2;
+  c.name = "cos";
+  c.metric = DistanceMetric::kCosine;
+  ASSERT_TRUE(db_->CreateCollection(c).ok());
+  c.name = "dot";
+  c.metric = DistanceMetric::kDot;
+  ASSERT_TRUE(db_->CreateCollection(c).ok());
+  for (const char* name : {"cos", "dot"}) {
+    auto col = *db_->GetCollection(name);
+    ASSERT_TRUE(col->Insert(R("same", {2, 0})).ok());
+    ASSERT_TRUE(col->Insert(R("orth", {0, 3})).ok());
+    ASSERT_TRUE(col->Insert(R("opp", {-1, 0})).ok());
+    std::vector<float> q = {1, 0};
+    SearchRequest req;
+    req.vector = q;
+    req.k = 3;
+    auto hits = *col->Search(req);
+    ASSERT_EQ(hits.size(), 3u);
+    EXPECT_EQ(hits[0].id, "same");
+    EXPECT_EQ(hits[2].id, "opp");
+    if (std::string(name) == "cos") {
+      EXPECT_NEAR(hits[0].score, 1.0, 1e-6);
+      EXPECT_NEAR(hits[1].score, 0.0, 1e-6);
+      EXPECT_NEAR(hits[2].score, -1.0, 1e-6);
+    } else {
+      EXPECT_NEAR(hits[0].score, 2.0, 1e-6);
+      EXPECT_NEAR(hits[2].score, -1.0, 1e-6);
+    }
+  }
+}
+
+TEST_F(CollectionTest, RecoveryAfterCloseAndReopen) {
+  ASSERT_TRUE(coll_->Insert(R("a", {1, 1, 1, 1}, R"({"v":1})")).ok());
+  ASSERT_TRUE(coll_->Insert(R("b", {2, 2, 2, 2})).ok());
+  Reopen();
+  ASSERT_NE(coll_, nullptr);
+  EXPECT_EQ(coll_->Get("a")->metadata, R"({"v":1})");
+  EXPECT_EQ(*coll_->Count(), 2u);
+
+  // Flush, then overwrite and delete rows that now live in a segment, then write more.
+  ASSERT_TRUE(coll_->Flush().ok());
+  ASSERT_TRUE(coll_->Upsert(R("a", {3, 3, 3, 3}, R"({"v":2})")).ok());
+  ASSERT_EQ(*coll_->Delete({"b"}), 1u);
+  ASSERT_TRUE(coll_->Insert(R("c", {4, 4, 4, 4})).ok());
+  Reopen();
+  EXPECT_EQ(coll_->Get("a")->metadata, R"({"v":2})");
+  EXPECT_EQ(coll_->Get("b").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(coll_->Get("c")->vector[0], 4);
+  EXPECT_EQ(*coll_->Count(), 2u);
+
+  // The deletions reach the manifest at the next flush; then compaction drops the dead rows.
+  ASSERT_TRUE(coll_->Flush().ok());
+  EXPECT_EQ(coll_->Stats().segment_count, 2u);
+  EXPECT_EQ(coll_->Stats().deleted_rows, 2u);  // old 'a' and 'b'
+  Reopen();
+  EXPECT_EQ(coll_->Stats().deleted_rows, 2u);
+  ASSERT_TRUE(coll_->Compact().ok());
+  CollectionStats st = coll_->Stats();
+  EXPECT_EQ(st.segment_count, 1u);
+  EXPECT_EQ(st.segment_rows, 2u);
+  EXPECT_EQ(st.deleted_rows, 0u);
+  Reopen();
+  EXPECT_EQ(coll_->Get("a")->metadata, R"({"v":2})");
+  EXPECT_EQ(coll_->Get("c")->vector[0], 4);
+  EXPECT_EQ(coll_->Get("b").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*coll_->Count(), 2u);
+  // Covered WAL files and compacted segments are gone from the directory.
+  auto dirs = env_.ListDir("/data/collections");
+  ASSERT_TRUE(dirs.ok());
+  ASSERT_EQ(dirs->size(), 1u);
+  int wal = 0, seg = 0;
+  auto files = env_.ListDir("/data/collections/" + (*dirs)[0]);
+  ASSERT_TRUE(files.ok());
+  for (const std::string& name : *files) {
+    wal += name.starts_with("wal-");
+    seg += name.starts_with("seg-");
+  }
+  EXPECT_EQ(seg, 1);
+  EXPECT_EQ(wal, 1);  // the one this open started
+}
+
+TEST_F(CollectionTest, ConcurrentWritersShareFsyncsAndReadTheirWrites) {
+  const int kThreads = 8, kBatches = 40;
+  const uint64_t syncs_before = env_.sync_count();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::string id = "t" + std::to_string(t) + "-" + std::to_string(b);
+        if (!coll_->Insert(R(id, {float(t), float(b), 0, 0})).ok()) ++failures;
+        auto got = coll_->Get(id);  // read-your-writes
+        if (!got.ok() || got->vector[1] != float(b)) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(*coll_->Count(), uint64_t(kThreads * kBatches));
+  EXPECT_EQ(coll_->Stats().last_seq, uint64_t(kThreads * kBatches));
+  // One fsync per batch at most; group commit usually shares them.
+  EXPECT_LE(env_.sync_count() - syncs_before, uint64_t(kThreads * kBatches));
+}
+
+TEST_F(CollectionTest, SearchesRunDuringFlushAndCompaction) {
+  ASSERT_TRUE(coll_->Insert(R("keep", {0, 0, 0, 0})).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> errors{0};
+  std::thread reader([&] {
+    std::vector<float> q = {0, 0, 0, 0};
+    while (!stop) {
+      SearchRequest req;
+      req.vector = q;
+      req.k = 5;
+      auto hits = coll_->Search(req);
+      if (!hits.ok()) ++errors;
+      // "keep" is never touched after it is written, so it must always be found.
+      auto keep = coll_->Get("keep");
+      if (!keep.ok()) ++errors;
+    }
+  });
+  for (int round = 0; round < 30; ++round) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 50; ++i) {
+      batch.push_back(R("r" + std::to_string(i), {float(round), float(i), 1, 1}));
+    }
+    ASSERT_TRUE(coll_->Write(batch, WriteMode::kUpsert).ok());
+    ASSERT_TRUE(coll_->Flush().ok());
+    if (round % 5 == 4) {
+      ASSERT_TRUE(coll_->Compact().ok());
+    }
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(*coll_->Count(), 51u);
+  EXPECT_EQ(coll_->Get("r3")->vector[0], 29);
+}
+
+}  // namespace
+}  // namespace proximadb

@@ -1,0 +1,266 @@
+// Database: the catalog, the collections of one data directory, and the background
+// maintenance thread that flushes and compacts them.
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "catalog/catalog.h"
+#include "common/logging.h"
+#include "common/macros.h"
+#include "engine/collection_impl.h"
+#include "env/env.h"
+#include "proximadb/database.h"
+
+namespace proximadb {
+
+absl::Status Collection::Insert(Record record) {
+  std::vector<Record> batch;
+  batch.push_back(std::move(record));
+  return Write(std::move(batch), WriteMode::kInsert);
+}
+
+absl::Status Collection::Upsert(Record record) {
+  std::vector<Record> batch;
+  batch.push_back(std::move(record));
+  return Write(std::move(batch), WriteMode::kUpsert);
+}
+
+namespace {
+
+absl::Status ValidateConfig(const CollectionConfig& c) {
+  auto bad = [](std::string msg) { return absl::InvalidArgumentError(std::move(msg)); };
+  const std::string& n = c.name;
+  auto name_char = [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+  };
+  if (n.empty() || n.size() > 64 || !name_char(n[0]) ||
+      !std::all_of(n.begin(), n.end(),
+                   [&](char ch) { return name_char(ch) || ch == '_' || ch == '-'; })) {
+    return bad(absl::StrCat("name: '", n,
+                            "' must be 1-64 letters, digits, '_' or '-', starting with a letter "
+                            "or digit"));
+  }
+  if (c.dimension < 1 || c.dimension > 65536) {
+    return bad(absl::StrCat("dimension: ", c.dimension, " is not in 1..65536"));
+  }
+  if (c.indexing_algorithm != "hnsw" && c.indexing_algorithm != "flat") {
+    return bad(absl::StrCat("indexing_algorithm: unknown algorithm '", c.indexing_algorithm,
+                            "' (supported: hnsw, flat)"));
+  }
+  if (c.index.m < 2 || c.index.m > 256) return bad(absl::StrCat("m: ", c.index.m, " is not in 2..256"));
+  if (c.index.ef_construction < 1 || c.index.ef_construction > 10000) {
+    return bad(absl::StrCat("ef_construction: ", c.index.ef_construction, " is not in 1..10000"));
+  }
+  if (c.index.ef_search < 1 || c.index.ef_search > 10000) {
+    return bad(absl::StrCat("ef_search: ", c.index.ef_search, " is not in 1..10000"));
+  }
+  const FlushPolicy& f = c.flush;
+  if (!(f.max_wal_age_hours > 0)) {
+    return bad(absl::StrCat("max_wal_age_hours: ", f.max_wal_age_hours, " must be positive"));
+  }
+  if (!(f.max_wal_size_mb > 0)) {
+    return bad(absl::StrCat("max_wal_size_mb: ", f.max_wal_size_mb, " must be positive"));
+  }
+  if (f.max_vector_count < 1) return bad("max_vector_count: must be at least 1");
+  if (f.flush_priority < 1 || f.flush_priority > 100) {
+    return bad(absl::StrCat("flush_priority: ", f.flush_priority, " is not in 1..100"));
+  }
+  if (c.storage_strategy != "standard") {
+    if (c.storage_strategy == "viper" || c.storage_strategy == "custom") {
+      return absl::UnimplementedError(absl::StrCat(
+          "storage_strategy: '", c.storage_strategy, "' is not implemented yet (use standard)"));
+    }
+    return bad(absl::StrCat("storage_strategy: unknown strategy '", c.storage_strategy,
+                            "' (supported: standard)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CollectionNotFound(std::string_view name) {
+  return absl::NotFoundError(absl::StrCat("collection '", std::string(name), "' not found"));
+}
+
+class DatabaseImpl final : public Database {
+ public:
+  DatabaseImpl(const DatabaseOptions& options, Env* env, std::unique_ptr<FileLock> lock,
+               std::unique_ptr<Catalog> catalog)
+      : options_(options), env_(env), lock_(std::move(lock)), catalog_(std::move(catalog)) {}
+
+  ~DatabaseImpl() override {
+    {
+      absl::MutexLock l(&mu_);
+      stop_ = true;
+    }
+    if (maintenance_.joinable()) maintenance_.join();
+  }
+
+  absl::Status Load() {
+    PROXIMADB_ASSIGN_OR_RETURN(std::vector<CatalogEntry> entries, catalog_->List());
+    absl::MutexLock l(&mu_);
+    std::vector<std::string> known;
+    for (CatalogEntry& e : entries) {
+      known.push_back(e.dir_name);
+      absl::StatusOr<std::shared_ptr<CollectionImpl>> c =
+          CollectionImpl::Open(CollectionOptionsFor(e));
+      if (!c.ok()) {
+        return absl::Status(c.status().code(), absl::StrCat("collection '", e.config.name,
+                                                            "': ", c.status().message()));
+      }
+      collections_[e.config.name] = *std::move(c);
+    }
+    // Directories without a catalog entry are what an interrupted create or drop left.
+    PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> dirs, env_->ListDir(CollectionsDir()));
+    for (const std::string& d : dirs) {
+      if (std::find(known.begin(), known.end(), d) == known.end()) {
+        Log(LogLevel::kInfo, absl::StrCat("removing orphaned collection directory ", d));
+        PROXIMADB_RETURN_IF_ERROR(env_->RemoveDirRecursively(JoinPath(CollectionsDir(), d)));
+      }
+    }
+    if (options_.background_maintenance) {
+      maintenance_ = std::thread([this] { MaintenanceLoop(); });
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<CollectionConfig> CreateCollection(const CollectionConfig& config) override {
+    PROXIMADB_RETURN_IF_ERROR(ValidateConfig(config));
+    absl::MutexLock l(&mu_);
+    if (collections_.contains(config.name)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("collection '", config.name, "' already exists"));
+    }
+    CatalogEntry entry;
+    entry.config = config;
+    entry.config.created_at_us = absl::ToUnixMicros(absl::Now());
+    entry.dir_name = absl::StrFormat("%x-%08x", entry.config.created_at_us,
+                                     static_cast<uint32_t>(rng_()));
+    // The directory first, then the catalog row: a crash in between leaves an orphaned
+    // directory, which the next open removes.
+    CollectionOptions opts = CollectionOptionsFor(entry);
+    absl::StatusOr<std::shared_ptr<CollectionImpl>> c = CollectionImpl::Create(opts);
+    absl::Status s = c.status();
+    if (s.ok()) s = catalog_->Insert(entry);
+    if (!s.ok()) {
+      if (c.ok()) c->reset();
+      if (env_->FileExists(opts.dir)) env_->RemoveDirRecursively(opts.dir).IgnoreError();
+      return s;
+    }
+    collections_[config.name] = *std::move(c);
+    return entry.config;
+  }
+
+  std::vector<CollectionConfig> ListCollections() override {
+    absl::MutexLock l(&mu_);
+    std::vector<CollectionConfig> out;
+    for (const auto& [name, c] : collections_) out.push_back(c->config());
+    return out;
+  }
+
+  absl::StatusOr<CollectionConfig> DescribeCollection(std::string_view name) override {
+    PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, GetCollection(name));
+    return c->config();
+  }
+
+  absl::Status DropCollection(std::string_view name) override {
+    std::shared_ptr<CollectionImpl> c;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = collections_.find(std::string(name));
+      if (it == collections_.end()) return CollectionNotFound(name);
+      // The catalog row goes first: after it, a crash leaves only an orphaned directory.
+      PROXIMADB_RETURN_IF_ERROR(catalog_->Remove(name));
+      c = std::move(it->second);
+      collections_.erase(it);
+    }
+    c->MarkDropped();
+    return env_->RemoveDirRecursively(c->dir());
+  }
+
+  absl::StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) override {
+    absl::MutexLock l(&mu_);
+    auto it = collections_.find(std::string(name));
+    if (it == collections_.end()) return CollectionNotFound(name);
+    return std::static_pointer_cast<Collection>(it->second);
+  }
+
+ private:
+  std::string CollectionsDir() const { return JoinPath(options_.data_dir, "collections"); }
+
+  CollectionOptions CollectionOptionsFor(const CatalogEntry& e) {
+    CollectionOptions o;
+    o.env = env_;
+    o.dir = JoinPath(CollectionsDir(), e.dir_name);
+    o.config = e.config;
+    o.durability = options_.durability;
+    o.async_sync_interval_ms = options_.async_sync_interval_ms;
+    return o;
+  }
+
+  void MaintenanceLoop() {
+    const absl::Duration interval = absl::Milliseconds(options_.maintenance_interval_ms);
+    absl::MutexLock l(&mu_);
+    while (!mu_.AwaitWithTimeout(absl::Condition(&stop_), interval)) {
+      std::vector<std::shared_ptr<CollectionImpl>> all;
+      for (const auto& [name, c] : collections_) all.push_back(c);
+      mu_.Unlock();
+      RunMaintenance(all);
+      mu_.Lock();
+    }
+  }
+
+  void RunMaintenance(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
+    const int64_t now = absl::ToUnixMicros(absl::Now());
+    std::vector<std::shared_ptr<CollectionImpl>> due;
+    for (const auto& c : all) {
+      if (c->FlushDue(now)) due.push_back(c);
+    }
+    std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
+      return a->config().flush.flush_priority > b->config().flush.flush_priority;
+    });
+    for (const auto& c : due) {
+      if (absl::Status s = c->Flush(); !s.ok()) {
+        Log(LogLevel::kError, absl::StrCat("background flush of collection '", c->config().name,
+                                           "' failed: ", s.ToString()));
+      }
+    }
+    for (const auto& c : all) {
+      if (absl::Status s = c->MaybeCompact(); !s.ok()) {
+        Log(LogLevel::kError, absl::StrCat("background compaction of collection '",
+                                           c->config().name, "' failed: ", s.ToString()));
+      }
+    }
+  }
+
+  const DatabaseOptions options_;
+  Env* const env_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<Catalog> catalog_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<CollectionImpl>> collections_ ABSL_GUARDED_BY(mu_);
+  std::mt19937 rng_ ABSL_GUARDED_BY(mu_){std::random_device{}()};
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread maintenance_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+  Env* env = options.env != nullptr ? options.env : Env::Default();
+  PROXIMADB_RETURN_IF_ERROR(env->CreateDirs(JoinPath(options.data_dir, "collections")));
+  PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock,
+                             env->LockFile(JoinPath(options.data_dir, "LOCK")));
+  const std::string catalog_path = options.catalog_path.empty()
+                                       ? JoinPath(options.data_dir, "catalog.db")
+                                       : options.catalog_path;
+  PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<Catalog> catalog, OpenSqliteCatalog(catalog_path));
+  auto db = std::make_unique<DatabaseImpl>(options, env, std::move(lock), std::move(catalog));
+  PROXIMADB_RETURN_IF_ERROR(db->Load());
+  return db;
+}
+
+}  // namespace proximadb

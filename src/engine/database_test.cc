@@ -1,0 +1,162 @@
+// Collections of a database on the real file system: catalog, directories, lock, reopen.
+#include <stdlib.h>
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "env/env.h"
+#include "gtest/gtest.h"
+#include "proximadb/database.h"
+
+namespace proximadb {
+namespace {
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/proximadb-db-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::string cmd = "rm -rf " + dir_;
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  std::unique_ptr<Database> Open() {
+    DatabaseOptions o;
+    o.data_dir = dir_;
+    o.background_maintenance = false;
+    auto db = Database::Open(o);
+    EXPECT_TRUE(db.ok()) << db.status();
+    return db.ok() ? *std::move(db) : nullptr;
+  }
+  static CollectionConfig Config(std::string name, uint32_t dim) {
+    CollectionConfig c;
+    c.name = std::move(name);
+    c.dimension = dim;
+    return c;
+  }
+  std::string dir_;
+};
+
+TEST_F(DatabaseTest, CreateListDescribeDropAndReopen) {
+  auto db = Open();
+  auto created = db->CreateCollection(Config("b-docs", 3));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_GT(created->created_at_us, 0);
+  CollectionConfig c = Config("a_imgs", 8);
+  c.metric = DistanceMetric::kDot;
+  c.flush.flush_priority = 90;
+  ASSERT_TRUE(db->CreateCollection(c).ok());
+  EXPECT_EQ(db->CreateCollection(c).status().code(), absl::StatusCode::kAlreadyExists);
+
+  auto list = db->ListCollections();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "a_imgs");
+  EXPECT_EQ(list[1].name, "b-docs");
+  ASSERT_TRUE((*db->GetCollection("b-docs"))->Insert({"x", {1, 2, 3}, "{}"}).ok());
+
+  db.reset();
+  db = Open();
+  auto desc = db->DescribeCollection("a_imgs");
+  ASSERT_TRUE(desc.ok());
+  EXPECT_EQ(desc->metric, DistanceMetric::kDot);
+  EXPECT_EQ(desc->flush.flush_priority, 90);
+  EXPECT_EQ((*db->GetCollection("b-docs"))->Get("x")->vector[2], 3);
+
+  auto handle = *db->GetCollection("b-docs");
+  ASSERT_TRUE(db->DropCollection("b-docs").ok());
+  EXPECT_EQ(db->GetCollection("b-docs").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(db->DropCollection("b-docs").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(handle->Insert({"y", {1, 2, 3}, "{}"}).code(), absl::StatusCode::kFailedPrecondition);
+  handle.reset();
+  // The same name can be created again and starts empty.
+  ASSERT_TRUE(db->CreateCollection(Config("b-docs", 3)).ok());
+  EXPECT_EQ(*(*db->GetCollection("b-docs"))->Count(), 0u);
+  db.reset();
+  db = Open();
+  EXPECT_EQ(db->ListCollections().size(), 2u);
+  EXPECT_EQ(*(*db->GetCollection("b-docs"))->Count(), 0u);
+}
+
+TEST_F(DatabaseTest, InvalidConfigsNameTheSetting) {
+  auto db = Open();
+  struct Case {
+    CollectionConfig config;
+    std::string field;
+  };
+  std::vector<Case> cases;
+  for (const std::string& bad :
+       std::vector<std::string>{"", "-x", "a b", "a/b", std::string(65, 'a'), "é"}) {
+    cases.push_back({Config(bad, 3), "name"});
+  }
+  cases.push_back({Config("ok", 0), "dimension"});
+  cases.push_back({Config("ok", 65537), "dimension"});
+  CollectionConfig c = Config("ok", 3);
+  c.indexing_algorithm = "ivf";
+  cases.push_back({c, "indexing_algorithm"});
+  c = Config("ok", 3);
+  c.flush.flush_priority = 0;
+  cases.push_back({c, "flush_priority"});
+  c = Config("ok", 3);
+  c.flush.max_wal_size_mb = -1;
+  cases.push_back({c, "max_wal_size_mb"});
+  c = Config("ok", 3);
+  c.storage_strategy = "bogus";
+  cases.push_back({c, "storage_strategy"});
+  for (const Case& k : cases) {
+    auto s = db->CreateCollection(k.config).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.config.name;
+    EXPECT_TRUE(absl::StrContains(s.message(), k.field)) << s;
+  }
+  c = Config("ok", 3);
+  c.storage_strategy = "viper";
+  EXPECT_EQ(db->CreateCollection(c).status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_TRUE(db->ListCollections().empty());
+  EXPECT_TRUE(db->CreateCollection(Config(std::string(64, 'a'), 65536)).ok());
+}
+
+TEST_F(DatabaseTest, OneProcessPerDataDirectory) {
+  auto db = Open();
+  DatabaseOptions o;
+  o.data_dir = dir_;
+  auto second = Database::Open(o);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(second.status().message(), "LOCK")) << second.status();
+}
+
+TEST_F(DatabaseTest, OrphanedCollectionDirectoryIsRemovedOnOpen) {
+  Open().reset();
+  Env* env = Env::Default();
+  const std::string orphan = dir_ + "/collections/left-behind";
+  ASSERT_TRUE(env->CreateDirs(orphan).ok());
+  ASSERT_TRUE(env->WriteFileAtomically(orphan + "/MANIFEST", "x").ok());
+  auto db = Open();
+  EXPECT_FALSE(env->FileExists(orphan));
+}
+
+TEST_F(DatabaseTest, BackgroundFlushHonoursTheVectorCountPolicy) {
+  DatabaseOptions o;
+  o.data_dir = dir_;
+  o.maintenance_interval_ms = 20;
+  auto db = *Database::Open(o);
+  CollectionConfig c = Config("small", 2);
+  c.flush.max_vector_count = 100;
+  ASSERT_TRUE(db->CreateCollection(c).ok());
+  auto coll = *db->GetCollection("small");
+  std::vector<Record> batch;
+  for (int i = 0; i < 250; ++i) batch.push_back({"id" + std::to_string(i), {1, float(i)}, "{}"});
+  ASSERT_TRUE(coll->Write(batch, WriteMode::kInsert).ok());
+  EXPECT_GT(coll->Stats().oldest_unflushed_age_seconds, 0);
+  for (int i = 0; i < 200 && coll->Stats().flushes == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CollectionStats st = coll->Stats();
+  EXPECT_GE(st.flushes, 1u);
+  EXPECT_EQ(st.memtable_rows, 0u);
+  EXPECT_EQ(st.oldest_unflushed_age_seconds, 0);
+  EXPECT_EQ(st.vector_count, 250u);
+}
+
+}  // namespace
+}  // namespace proximadb

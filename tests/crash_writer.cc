@@ -1,0 +1,48 @@
+// The child of crash_test: writes workload batches into a real data directory with sync
+// durability and prints each batch number on stdout once it is acknowledged, until killed.
+//   crash_writer DATA_DIR FIRST_BATCH SEED
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "proximadb/database.h"
+#include "workload.h"
+
+int main(int argc, char** argv) {
+  using namespace proximadb;
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: crash_writer DATA_DIR FIRST_BATCH SEED\n");
+    return 2;
+  }
+  DatabaseOptions o;
+  o.data_dir = argv[1];
+  o.maintenance_interval_ms = 10;  // background flushes and compactions race with the kill
+  auto db = Database::Open(o);
+  if (!db.ok()) {
+    std::fprintf(stderr, "open: %s\n", db.status().ToString().c_str());
+    return 1;
+  }
+  if (!(*db)->GetCollection("crash").ok()) {
+    CollectionConfig c;
+    c.name = "crash";
+    c.dimension = 8;
+    c.flush.max_vector_count = 300;
+    if (auto s = (*db)->CreateCollection(c); !s.ok()) {
+      std::fprintf(stderr, "create: %s\n", s.status().ToString().c_str());
+      return 1;
+    }
+  }
+  auto coll = *(*db)->GetCollection("crash");
+  testing::Workload workload("k", std::strtoull(argv[3], nullptr, 10), 500, 8);
+  for (uint64_t b = std::strtoull(argv[2], nullptr, 10);; ++b) {
+    if (auto s = workload.Apply(*coll, b); !s.ok()) {
+      std::fprintf(stderr, "batch %llu: %s\n", static_cast<unsigned long long>(b),
+                   s.ToString().c_str());
+      return 1;
+    }
+    std::printf("%llu\n", static_cast<unsigned long long>(b));
+    std::fflush(stdout);
+    if (b % 25 == 0) coll->Flush().IgnoreError();
+    if (b % 60 == 0) coll->Compact().IgnoreError();
+  }
+}
