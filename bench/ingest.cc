@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <thread>
@@ -45,7 +46,7 @@ struct Result {
 
 Result Run(const std::string& dir, uint32_t dim, int threads, uint64_t total) {
   constexpr uint64_t kBatch = 1000;
-  std::system(("rm -rf " + dir).c_str());
+  std::filesystem::remove_all(dir);
   DatabaseOptions o;
   o.data_dir = dir;
   o.durability = Durability::kSync;
@@ -106,7 +107,7 @@ Result Run(const std::string& dir, uint32_t dim, int threads, uint64_t total) {
   r.reopen_s = Seconds(Clock::now() - t0);
   if ((*db->GetCollection("bench"))->Stats().vector_count != batches * kBatch) std::abort();
   db.reset();
-  std::system(("rm -rf " + dir).c_str());
+  std::filesystem::remove_all(dir);
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "common/scoped_temp_dir.h"
 #include "gtest/gtest.h"
 #include "proximadb/database.h"
 #include "workload.h"
@@ -24,16 +25,6 @@ constexpr uint64_t kSeed = 7;
 
 class CrashTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/proximadb-crash-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::string cmd = "rm -rf " + dir_;
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
-
   // Runs the writer from batch `first`, kills it `kill_after_ms` after its first ack, and
   // returns the last batch it acknowledged (first - 1 if none).
   uint64_t RunAndKill(uint64_t first, int kill_after_ms) {
@@ -80,7 +71,8 @@ class CrashTest : public ::testing::Test {
     return last;
   }
 
-  std::string dir_;
+  ScopedTempDir tmp_;
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(CrashTest, AcknowledgedWritesSurviveSigkill) {

@@ -3,11 +3,10 @@
 // flushes and compactions first). After the restart the database must open, every
 // acknowledged batch must be there entirely, and at most the one batch each writer had in
 // flight may be there too, entirely or not at all.
-#include <stdlib.h>
-
 #include <atomic>
 #include <thread>
 
+#include "common/scoped_temp_dir.h"
 #include "env/fault_injection_env.h"
 #include "gtest/gtest.h"
 #include "proximadb/database.h"
@@ -23,27 +22,17 @@ constexpr int kWriters = 3;
 
 class PowerLossTest : public ::testing::TestWithParam<int> {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/proximadb-powerloss-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-  }
-  void TearDown() override {
-    std::string cmd = "rm -rf " + tmp_;
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
-
   absl::StatusOr<std::unique_ptr<Database>> Open() {
     DatabaseOptions o;
     o.env = &env_;
     o.data_dir = "/data";
-    o.catalog_path = tmp_ + "/catalog.db";  // SQLite keeps its own durability (see catalog.h)
+    o.catalog_path = tmp_.path() + "/catalog.db";  // SQLite keeps its own durability (see catalog.h)
     o.background_maintenance = false;
     return Database::Open(o);
   }
 
+  ScopedTempDir tmp_;
   FaultInjectionEnv env_;
-  std::string tmp_;
 };
 
 TEST_P(PowerLossTest, AcknowledgedBatchesSurviveAndNoBatchIsHalfApplied) {

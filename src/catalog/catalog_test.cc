@@ -1,8 +1,6 @@
 #include "catalog/catalog.h"
 
-#include <stdlib.h>
-#include <unistd.h>
-
+#include "common/scoped_temp_dir.h"
 #include "gtest/gtest.h"
 
 namespace proximadb {
@@ -10,17 +8,8 @@ namespace {
 
 class CatalogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/proximadb-catalog-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/catalog.db";
-  }
-  void TearDown() override {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  std::string dir_, path_;
+  ScopedTempDir dir_;
+  const std::string path_ = dir_.path() + "/catalog.db";
 };
 
 TEST_F(CatalogTest, InsertListRemoveSurvivesReopen) {

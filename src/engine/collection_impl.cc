@@ -143,14 +143,7 @@ void CollectionImpl::AsyncSyncLoop() {
     }
     if (!s.ok()) {
       absl::MutexLock ml(&mu_);
-      if (bg_error_.ok()) {
-        bg_error_ = absl::FailedPreconditionError(
-            absl::StrCat("collection ", Quote(options_.config.name),
-                         ": background WAL sync failed, writes are stopped until the database is "
-                         "reopened: ",
-                         s.ToString()));
-        Log(LogLevel::kError, bg_error_.message());
-      }
+      StopWrites("background WAL sync failed", s).IgnoreError();  // logged; writes see it
     }
     sync_mu_.Lock();
   }
@@ -258,6 +251,16 @@ void CollectionImpl::MarkDropped() {
   absl::MutexLock bg(&bg_mu_);  // waits for a running flush or compaction
   absl::MutexLock l(&mu_);
   dropped_ = true;
+}
+
+absl::Status CollectionImpl::StopWrites(std::string_view what, const absl::Status& cause) {
+  if (bg_error_.ok()) {
+    bg_error_ = absl::FailedPreconditionError(
+        absl::StrCat("collection ", Quote(options_.config.name), ": ", std::string(what),
+                     ", writes are stopped until the database is reopened: ", cause.ToString()));
+    Log(LogLevel::kError, bg_error_.message());
+  }
+  return bg_error_;
 }
 
 absl::Status CollectionImpl::WriteError() const {
@@ -389,14 +392,7 @@ absl::Status CollectionImpl::Commit(Writer* w) {
       if (s.ok() && options_.durability == Durability::kSync) s = wal_->Sync();
       mu_.Lock();
       wal_bytes_ += wal_->size() - size_before;
-      if (!s.ok()) {
-        bg_error_ = absl::FailedPreconditionError(
-            absl::StrCat("collection ", Quote(options_.config.name),
-                         ": WAL write failed, writes are stopped until the database is "
-                         "reopened: ",
-                         s.ToString()));
-        Log(LogLevel::kError, bg_error_.message());
-      }
+      if (!s.ok()) StopWrites("WAL write failed", s).IgnoreError();  // each writer gets it below
       for (Writer* x : group) {
         if (!x->status.ok() || x->payload.empty()) continue;
         if (s.ok()) {
@@ -684,13 +680,7 @@ absl::Status CollectionImpl::FreezeLocked() {
   // durability a power loss cannot leave a gap in the sequence.
   absl::Status s = wal_->Sync();
   if (s.ok()) s = wal_->Close();
-  if (!s.ok()) {
-    bg_error_ = absl::FailedPreconditionError(
-        absl::StrCat("collection ", Quote(options_.config.name),
-                     ": WAL sync failed, writes are stopped until the database is reopened: ",
-                     s.ToString()));
-    return bg_error_;
-  }
+  if (!s.ok()) return StopWrites("WAL sync failed", s);
   imms_.push_back(Frozen{mem_, last_seq_, number, wal_bytes_, mem_oldest_write_us_});
   {
     absl::MutexLock wl(&wal_mu_);
@@ -719,13 +709,7 @@ absl::Status CollectionImpl::InstallManifest(const Manifest& m, const std::strin
   }
   // The new manifest is in place but may not be durable: keep every file either one names.
   absl::MutexLock l(&mu_);
-  bg_error_ = absl::FailedPreconditionError(
-      absl::StrCat("collection ", Quote(options_.config.name),
-                   ": manifest switch may not be durable, writes are stopped until the database "
-                   "is reopened: ",
-                   s.ToString()));
-  Log(LogLevel::kError, bg_error_.message());
-  return bg_error_;
+  return StopWrites("manifest switch may not be durable", s);
 }
 
 void CollectionImpl::RemoveWalFilesBelow(uint64_t number) {

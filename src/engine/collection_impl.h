@@ -128,6 +128,10 @@ class CollectionImpl final : public Collection {
   View PinView() const ABSL_LOCKS_EXCLUDED(mu_);
   void AsyncSyncLoop();
   absl::Status WriteError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Invariant 6: records the first failure that makes the on-disk state uncertain, logs it, and
+  // returns the error every later write gets.
+  absl::Status StopWrites(std::string_view what, const absl::Status& cause)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const CollectionOptions options_;
   Env* const env_;

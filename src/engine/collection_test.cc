@@ -1,13 +1,11 @@
 // Behaviour of a collection through the public API, on the in-memory Env.
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <random>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "common/errors.h"
+#include "common/scoped_temp_dir.h"
 #include "env/mem_env.h"
 #include "gtest/gtest.h"
 #include "proximadb/database.h"
@@ -18,9 +16,6 @@ namespace {
 class CollectionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/proximadb-engine-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
     Reopen();
     CollectionConfig c;
     c.name = "docs";
@@ -32,8 +27,6 @@ class CollectionTest : public ::testing::Test {
   void TearDown() override {
     coll_.reset();
     db_.reset();
-    std::string cmd = "rm -rf " + tmp_;
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
   void Reopen() {
     coll_.reset();
@@ -41,7 +34,7 @@ class CollectionTest : public ::testing::Test {
     DatabaseOptions o;
     o.env = &env_;
     o.data_dir = "/data";
-    o.catalog_path = tmp_ + "/catalog.db";
+    o.catalog_path = tmp_.path() + "/catalog.db";
     o.background_maintenance = false;
     auto db = Database::Open(o);
     ASSERT_TRUE(db.ok()) << db.status();
@@ -52,8 +45,8 @@ class CollectionTest : public ::testing::Test {
     return Record{std::move(id), std::move(v), std::move(meta)};
   }
 
+  ScopedTempDir tmp_;
   MemEnv env_;
-  std::string tmp_;
   std::unique_ptr<Database> db_;
   std::shared_ptr<Collection> coll_;
 };

@@ -1,9 +1,8 @@
 // Collections of a database on the real file system: catalog, directories, lock, reopen.
-#include <stdlib.h>
-
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "common/scoped_temp_dir.h"
 #include "env/env.h"
 #include "gtest/gtest.h"
 #include "proximadb/database.h"
@@ -13,15 +12,6 @@ namespace {
 
 class DatabaseTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/proximadb-db-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::string cmd = "rm -rf " + dir_;
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
   std::unique_ptr<Database> Open() {
     DatabaseOptions o;
     o.data_dir = dir_;
@@ -36,7 +26,8 @@ class DatabaseTest : public ::testing::Test {
     c.dimension = dim;
     return c;
   }
-  std::string dir_;
+  ScopedTempDir tmp_;
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(DatabaseTest, CreateListDescribeDropAndReopen) {

@@ -1,10 +1,9 @@
 // Failures injected at each I/O step of flush and compaction, torn and corrupt WALs, and the
 // async durability mode, on the fault-injecting in-memory Env.
-#include <stdlib.h>
-
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "common/scoped_temp_dir.h"
 #include "env/fault_injection_env.h"
 #include "gtest/gtest.h"
 #include "proximadb/database.h"
@@ -16,16 +15,9 @@ using Op = FaultInjectionEnv::Op;
 
 class FaultTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/proximadb-fault-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-  }
   void TearDown() override {
     coll_.reset();
     db_.reset();
-    std::string cmd = "rm -rf " + tmp_;
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
   absl::Status Open(Durability durability = Durability::kSync) {
     coll_.reset();
@@ -33,7 +25,7 @@ class FaultTest : public ::testing::Test {
     DatabaseOptions o;
     o.env = env_.get();
     o.data_dir = "/data";
-    o.catalog_path = tmp_ + "/catalog-" + std::to_string(machine_) + ".db";
+    o.catalog_path = tmp_.path() + "/catalog-" + std::to_string(machine_) + ".db";
     o.background_maintenance = false;
     o.durability = durability;
     o.async_sync_interval_ms = 20;
@@ -79,9 +71,9 @@ class FaultTest : public ::testing::Test {
     ++machine_;
   }
 
+  ScopedTempDir tmp_;
   std::unique_ptr<FaultInjectionEnv> env_ = std::make_unique<FaultInjectionEnv>();
   int machine_ = 0;
-  std::string tmp_;
   std::unique_ptr<Database> db_;
   std::shared_ptr<Collection> coll_;
 };
