@@ -3,30 +3,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "simd/distance.h"
+
 
 namespace proximadb {
 namespace {
 
-// Plain loops, vectorized by the compiler for the baseline ISA. The run-time dispatched
-// AVX2/AVX-512 kernels of src/simd (the vector search issue) replace them.
-float L2(const float* a, const float* b, size_t dim) {
-  float s = 0;
-  for (size_t i = 0; i < dim; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
-  return s;
-}
+float L2(const float* a, const float* b, size_t dim) { return simd::Active().l2_sqr(a, b, dim); }
 float Cosine(const float* a, const float* b, size_t dim) {
-  float d = 0, na = 0, nb = 0;
-  for (size_t i = 0; i < dim; ++i) {
-    d += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return na == 0 || nb == 0 ? 1.0f : 1.0f - d / std::sqrt(na * nb);
+  return simd::Active().cosine_distance(a, b, dim);
 }
 float NegativeDot(const float* a, const float* b, size_t dim) {
-  float d = 0;
-  for (size_t i = 0; i < dim; ++i) d += a[i] * b[i];
-  return -d;
+  return -simd::Active().dot(a, b, dim);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Distances for exact search, by metric.
+// Distances for exact search, by metric, on the SIMD kernels of the running CPU (src/simd).
 //
 // Every metric is expressed as a distance where lower is better, so one top-k loop serves all:
 //   l2: squared Euclidean distance; cosine: 1 - cosine similarity; dot: -inner product.

@@ -1,0 +1,17 @@
+// Internals of the run-time dispatch, exposed for tests.
+#pragma once
+
+#include "simd/distance.h"
+
+namespace proximadb::simd {
+
+// The level for a PROXIMADB_SIMD value (nullptr when unset): that level if known and supported,
+// else the best supported one (with a warning on stderr for a bad value).
+Level ChooseLevel(const char* env_value);
+
+// One table per source file.
+extern const Kernels kScalarKernels;
+extern const Kernels kAvx2Kernels;
+extern const Kernels kAvx512Kernels;
+
+}  // namespace proximadb::simd

@@ -1,0 +1,139 @@
+// AVX2 + FMA kernels. Compiled with -mavx2 -mfma; reached only after the CPU check in
+// distance.cc.
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "simd/dispatch.h"
+
+namespace proximadb::simd {
+namespace {
+
+inline float HorizontalSum(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v);
+  __m128 hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+inline int32_t HorizontalSum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+float L2Sqr(const float* a, const float* b, size_t dim) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+    __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+    __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+    s0 = _mm256_fmadd_ps(d0, d0, s0);
+    s1 = _mm256_fmadd_ps(d1, d1, s1);
+    s2 = _mm256_fmadd_ps(d2, d2, s2);
+    s3 = _mm256_fmadd_ps(d3, d3, s3);
+  }
+  for (; i + 8 <= dim; i += 8) {
+    __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    s0 = _mm256_fmadd_ps(d, d, s0);
+  }
+  float s = HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < dim; ++i) {
+    const float d = a[i] - b[i];
+    s += d * d;
+  }
+  return s;
+}
+
+float Dot(const float* a, const float* b, size_t dim) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+  }
+  for (; i + 8 <= dim; i += 8) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  }
+  float s = HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < dim; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float CosineDistance(const float* a, const float* b, size_t dim) {
+  __m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    __m256 x0 = _mm256_loadu_ps(a + i), y0 = _mm256_loadu_ps(b + i);
+    __m256 x1 = _mm256_loadu_ps(a + i + 8), y1 = _mm256_loadu_ps(b + i + 8);
+    d0 = _mm256_fmadd_ps(x0, y0, d0);
+    d1 = _mm256_fmadd_ps(x1, y1, d1);
+    a0 = _mm256_fmadd_ps(x0, x0, a0);
+    a1 = _mm256_fmadd_ps(x1, x1, a1);
+    b0 = _mm256_fmadd_ps(y0, y0, b0);
+    b1 = _mm256_fmadd_ps(y1, y1, b1);
+  }
+  for (; i + 8 <= dim; i += 8) {
+    __m256 x = _mm256_loadu_ps(a + i), y = _mm256_loadu_ps(b + i);
+    d0 = _mm256_fmadd_ps(x, y, d0);
+    a0 = _mm256_fmadd_ps(x, x, a0);
+    b0 = _mm256_fmadd_ps(y, y, b0);
+  }
+  float d = HorizontalSum(_mm256_add_ps(d0, d1));
+  float na = HorizontalSum(_mm256_add_ps(a0, a1));
+  float nb = HorizontalSum(_mm256_add_ps(b0, b1));
+  for (; i < dim; ++i) {
+    d += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  if (na == 0 || nb == 0) return 1.0f;
+  return 1.0f - d / std::sqrt(na * nb);
+}
+
+int32_t L2SqrI8(const int8_t* a, const int8_t* b, size_t dim) {
+  __m256i s = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+    __m256i y = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
+    __m256i d = _mm256_sub_epi16(x, y);  // |d| <= 255 fits in int16
+    s = _mm256_add_epi32(s, _mm256_madd_epi16(d, d));
+  }
+  int32_t r = HorizontalSum(s);
+  for (; i < dim; ++i) {
+    const int32_t d = int32_t{a[i]} - int32_t{b[i]};
+    r += d * d;
+  }
+  return r;
+}
+
+int32_t DotI8(const int8_t* a, const int8_t* b, size_t dim) {
+  __m256i s = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+    __m256i y = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
+    s = _mm256_add_epi32(s, _mm256_madd_epi16(x, y));
+  }
+  int32_t r = HorizontalSum(s);
+  for (; i < dim; ++i) r += int32_t{a[i]} * int32_t{b[i]};
+  return r;
+}
+
+}  // namespace
+
+const Kernels kAvx2Kernels = {Level::kAvx2, &L2Sqr, &Dot, &CosineDistance, &L2SqrI8, &DotI8};
+
+}  // namespace proximadb::simd

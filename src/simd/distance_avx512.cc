@@ -1,0 +1,123 @@
+// AVX-512 kernels (F, BW, DQ, VL). Compiled with those flags; reached only after the CPU check
+// in distance.cc. Tails use masked loads, so no scalar remainder loop is needed.
+// GCC 12's own _mm256_undefined_*() inside the AVX-512 extract/reduce intrinsics trips
+// -Wuninitialized (a known GCC false positive); nothing in this file reads uninitialized data.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "simd/dispatch.h"
+
+namespace proximadb::simd {
+namespace {
+
+inline __mmask16 TailMask(size_t n) { return static_cast<__mmask16>((1u << n) - 1); }
+
+
+float L2Sqr(const float* a, const float* b, size_t dim) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= dim; i += 64) {
+    __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+    __m512 d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+    __m512 d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+    s0 = _mm512_fmadd_ps(d0, d0, s0);
+    s1 = _mm512_fmadd_ps(d1, d1, s1);
+    s2 = _mm512_fmadd_ps(d2, d2, s2);
+    s3 = _mm512_fmadd_ps(d3, d3, s3);
+  }
+  for (; i + 16 <= dim; i += 16) {
+    __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    s0 = _mm512_fmadd_ps(d, d, s0);
+  }
+  if (i < dim) {
+    const __mmask16 m = TailMask(dim - i);
+    __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+    s1 = _mm512_fmadd_ps(d, d, s1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+float Dot(const float* a, const float* b, size_t dim) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= dim; i += 64) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+    s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+  }
+  for (; i + 16 <= dim; i += 16) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+  }
+  if (i < dim) {
+    const __mmask16 m = TailMask(dim - i);
+    s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+float CosineDistance(const float* a, const float* b, size_t dim) {
+  __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    __m512 x0 = _mm512_loadu_ps(a + i), y0 = _mm512_loadu_ps(b + i);
+    __m512 x1 = _mm512_loadu_ps(a + i + 16), y1 = _mm512_loadu_ps(b + i + 16);
+    d0 = _mm512_fmadd_ps(x0, y0, d0);
+    d1 = _mm512_fmadd_ps(x1, y1, d1);
+    a0 = _mm512_fmadd_ps(x0, x0, a0);
+    a1 = _mm512_fmadd_ps(x1, x1, a1);
+    b0 = _mm512_fmadd_ps(y0, y0, b0);
+    b1 = _mm512_fmadd_ps(y1, y1, b1);
+  }
+  for (; i < dim; i += 16) {
+    const __mmask16 m = dim - i >= 16 ? static_cast<__mmask16>(0xffff) : TailMask(dim - i);
+    __m512 x = _mm512_maskz_loadu_ps(m, a + i), y = _mm512_maskz_loadu_ps(m, b + i);
+    d0 = _mm512_fmadd_ps(x, y, d0);
+    a0 = _mm512_fmadd_ps(x, x, a0);
+    b0 = _mm512_fmadd_ps(y, y, b0);
+  }
+  const float d = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+  const float na = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  const float nb = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+  if (na == 0 || nb == 0) return 1.0f;
+  return 1.0f - d / std::sqrt(na * nb);
+}
+
+inline __mmask32 TailMask32(size_t n) { return static_cast<__mmask32>((1ull << n) - 1); }
+
+int32_t L2SqrI8(const int8_t* a, const int8_t* b, size_t dim) {
+  __m512i s = _mm512_setzero_si512();
+  for (size_t i = 0; i < dim; i += 32) {
+    const __mmask32 m = dim - i >= 32 ? ~__mmask32{0} : TailMask32(dim - i);
+    __m512i x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, a + i));
+    __m512i y = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, b + i));
+    __m512i d = _mm512_sub_epi16(x, y);
+    s = _mm512_add_epi32(s, _mm512_madd_epi16(d, d));
+  }
+  return _mm512_reduce_add_epi32(s);
+}
+
+int32_t DotI8(const int8_t* a, const int8_t* b, size_t dim) {
+  __m512i s = _mm512_setzero_si512();
+  for (size_t i = 0; i < dim; i += 32) {
+    const __mmask32 m = dim - i >= 32 ? ~__mmask32{0} : TailMask32(dim - i);
+    __m512i x = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, a + i));
+    __m512i y = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, b + i));
+    s = _mm512_add_epi32(s, _mm512_madd_epi16(x, y));
+  }
+  return _mm512_reduce_add_epi32(s);
+}
+
+}  // namespace
+
+const Kernels kAvx512Kernels = {Level::kAvx512, &L2Sqr, &Dot, &CosineDistance, &L2SqrI8, &DotI8};
+
+}  // namespace proximadb::simd

@@ -1,0 +1,96 @@
+#include "simd/distance.h"
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "simd/dispatch.h"
+
+namespace proximadb::simd {
+namespace {
+
+const size_t kDims[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 100, 127, 128, 768, 1536};
+
+std::vector<const Kernels*> SupportedLevels() {
+  std::vector<const Kernels*> out;
+  for (Level l : {Level::kScalar, Level::kAvx2, Level::kAvx512}) {
+    if (const Kernels* k = ForLevel(l)) out.push_back(k);
+  }
+  return out;
+}
+
+void ExpectClose(float got, float want, const char* what, size_t dim, Level level) {
+  EXPECT_NEAR(got, want, 1e-4f * std::max(1.0f, std::fabs(want)))
+      << what << " dim " << dim << " level " << LevelName(level);
+}
+
+TEST(SimdTest, EveryLevelMatchesScalarOnRandomData) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> f;
+  std::uniform_int_distribution<int> i8(-128, 127);
+  const Kernels& ref = *ForLevel(Level::kScalar);
+  for (const Kernels* k : SupportedLevels()) {
+    for (size_t dim : kDims) {
+      for (int trial = 0; trial < 5; ++trial) {
+        // Offset by one element so that nothing is aligned.
+        std::vector<float> a(dim + 1), b(dim + 1);
+        std::vector<int8_t> x(dim + 1), y(dim + 1);
+        for (size_t i = 0; i <= dim; ++i) {
+          a[i] = f(rng);
+          b[i] = f(rng);
+          x[i] = static_cast<int8_t>(i8(rng));
+          y[i] = static_cast<int8_t>(i8(rng));
+        }
+        const float* pa = a.data() + 1;
+        const float* pb = b.data() + 1;
+        ExpectClose(k->l2_sqr(pa, pb, dim), ref.l2_sqr(pa, pb, dim), "l2", dim, k->level);
+        ExpectClose(k->dot(pa, pb, dim), ref.dot(pa, pb, dim), "dot", dim, k->level);
+        ExpectClose(k->cosine_distance(pa, pb, dim), ref.cosine_distance(pa, pb, dim), "cosine",
+                    dim, k->level);
+        EXPECT_EQ(k->l2_sqr_i8(x.data() + 1, y.data() + 1, dim),
+                  ref.l2_sqr_i8(x.data() + 1, y.data() + 1, dim))
+            << dim << " " << LevelName(k->level);
+        EXPECT_EQ(k->dot_i8(x.data() + 1, y.data() + 1, dim),
+                  ref.dot_i8(x.data() + 1, y.data() + 1, dim))
+            << dim << " " << LevelName(k->level);
+      }
+    }
+  }
+}
+
+TEST(SimdTest, EdgeCases) {
+  for (const Kernels* k : SupportedLevels()) {
+    for (size_t dim : kDims) {
+      std::vector<float> zero(dim, 0.0f), v(dim);
+      for (size_t i = 0; i < dim; ++i) v[i] = 0.5f + static_cast<float>(i % 7);
+      EXPECT_EQ(k->cosine_distance(zero.data(), v.data(), dim), 1.0f) << LevelName(k->level);
+      EXPECT_EQ(k->l2_sqr(v.data(), v.data(), dim), 0.0f) << LevelName(k->level);
+      EXPECT_NEAR(k->cosine_distance(v.data(), v.data(), dim), 0.0f, 1e-6);
+      // int8 extremes do not overflow the int16 intermediate.
+      std::vector<int8_t> lo(dim, -128), hi(dim, 127);
+      EXPECT_EQ(k->l2_sqr_i8(lo.data(), hi.data(), dim), int32_t(dim) * 255 * 255);
+      EXPECT_EQ(k->dot_i8(lo.data(), lo.data(), dim), int32_t(dim) * 128 * 128);
+      EXPECT_EQ(k->dot_i8(lo.data(), hi.data(), dim), -int32_t(dim) * 128 * 127);
+    }
+  }
+}
+
+TEST(SimdTest, EnvironmentVariableForcesALevel) {
+  EXPECT_EQ(ChooseLevel("scalar"), Level::kScalar);
+  Level best = ChooseLevel(nullptr);
+  EXPECT_EQ(ChooseLevel(""), best);
+  EXPECT_EQ(ChooseLevel("bogus"), best);
+  if (CpuSupports(Level::kAvx2)) {
+    EXPECT_EQ(ChooseLevel("avx2"), Level::kAvx2);
+  }
+  if (CpuSupports(Level::kAvx512)) {
+    EXPECT_EQ(ChooseLevel("avx512"), Level::kAvx512);
+  } else {
+    EXPECT_EQ(ChooseLevel("avx512"), best);
+  }
+  EXPECT_EQ(Active().level, ActiveLevel());
+}
+
+}  // namespace
+}  // namespace proximadb::simd
