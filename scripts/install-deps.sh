@@ -12,11 +12,13 @@ packages=(
   libisal-dev          # CRC32C (crc32_iscsi), hardware accelerated
   nlohmann-json3-dev   # metadata documents: parse, merge, canonical dump
   libroaring-dev       # deletion bitmaps in segments
+  zlib1g-dev           # reading the gzip'ed evaluation data sets
   libgtest-dev libgmock-dev
+  dataset-fashion-mnist  # real vectors for the index tests (60,000 + 10,000 x 784)
 )
 # Benchmarks (`make bench`).
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libbenchmark-dev)
+  packages+=(libbenchmark-dev libhnswlib-dev libfaiss-dev)
 fi
 
 missing=()

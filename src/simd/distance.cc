@@ -51,12 +51,18 @@ Level ChooseLevel(const char* env_value) {
 }
 
 Level ActiveLevel() {
+#ifdef PROXIMADB_SIMD_SCALAR_ONLY
+  return Level::kScalar;
+#endif
   static const Level level = ChooseLevel(std::getenv("PROXIMADB_SIMD"));
   return level;
 }
 
 const Kernels* ForLevel(Level level) {
   if (!CpuSupports(level)) return nullptr;
+#ifdef PROXIMADB_SIMD_SCALAR_ONLY  // sanitizer builds compile the reference kernels only
+  return level == Level::kScalar ? &kScalarKernels : nullptr;
+#endif
   switch (level) {
     case Level::kScalar: return &kScalarKernels;
     case Level::kAvx2: return &kAvx2Kernels;

@@ -1,0 +1,485 @@
+#include "index/hnsw.h"
+
+#include <xmmintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <queue>
+
+#include "absl/strings/str_cat.h"
+#include "common/coding.h"
+#include "common/macros.h"
+
+namespace proximadb::index {
+
+struct Hnsw::Candidate {
+  float distance;
+  uint32_t node;
+  bool operator<(const Candidate& o) const { return distance < o.distance; }
+  bool operator>(const Candidate& o) const { return distance > o.distance; }
+};
+
+namespace {
+
+constexpr char kMagic[8] = {'P', 'X', 'D', 'B', 'H', 'N', 'S', 'W'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kHeaderSize = 48;
+constexpr uint32_t kNone = UINT32_MAX;
+
+uint32_t LoadLink(const uint32_t* p) {
+  return std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(p)).load(std::memory_order_relaxed);
+}
+uint32_t LoadCount(const uint32_t* p) {
+  return std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(p)).load(std::memory_order_acquire);
+}
+void Store(uint32_t* p, uint32_t v) {
+  std::atomic_ref<uint32_t>(*p).store(v, std::memory_order_relaxed);
+}
+void StoreCount(uint32_t* p, uint32_t v) {
+  std::atomic_ref<uint32_t>(*p).store(v, std::memory_order_release);
+}
+
+uint64_t Pack(int level, uint32_t node) { return (uint64_t(uint32_t(level)) << 32) | node; }
+
+uint64_t Mix(uint64_t x) {  // splitmix64 finalizer
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+size_t Align8(size_t n) { return (n + 7) / 8 * 8; }
+
+}  // namespace
+
+// Visited sets reused across searches: a tag per node compared with the list's epoch, so a
+// search starts by bumping the epoch instead of clearing the array.
+class Hnsw::VisitedPool {
+ public:
+  explicit VisitedPool(uint32_t n) : n_(n) {}
+
+  struct List {
+    std::unique_ptr<uint16_t[]> tags;
+    uint16_t epoch = 0;
+    bool Visit(uint32_t node) {
+      if (tags[node] == epoch) return false;
+      tags[node] = epoch;
+      return true;
+    }
+  };
+
+  std::unique_ptr<List> Acquire() {
+    std::unique_ptr<List> list;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!free_.empty()) {
+        list = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (!list) {
+      list = std::make_unique<List>();
+      list->tags = std::make_unique<uint16_t[]>(n_);  // zeroed
+    }
+    if (++list->epoch == 0) {
+      std::memset(list->tags.get(), 0, n_ * sizeof(uint16_t));
+      list->epoch = 1;
+    }
+    return list;
+  }
+
+  void Release(std::unique_ptr<List> list) {
+    std::lock_guard<std::mutex> l(mu_);
+    free_.push_back(std::move(list));
+  }
+
+ private:
+  const uint32_t n_;
+  // std::mutex (pthreads) rather than absl::Mutex: ThreadSanitizer sees through it even though
+  // Debian's Abseil is not built with TSan, so index_tsan_test checks the real protocol.
+  std::mutex mu_;
+  std::vector<std::unique_ptr<List>> free_;  // guarded by mu_
+};
+
+Hnsw::Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t capacity,
+           HnswParams params)
+    : Hnsw(vectors, dim, metric, capacity, params, /*loaded=*/false) {
+  level0_owned_ = std::make_unique<uint32_t[]>(static_cast<size_t>(capacity) * (1 + m0_));
+  level0_ = level0_owned_.get();
+  levels_owned_ = std::make_unique<uint8_t[]>(capacity);
+  std::memset(levels_owned_.get(), kAbsent, capacity);
+  levels_ = levels_owned_.get();
+  upper_owned_ = std::make_unique<std::unique_ptr<uint32_t[]>[]>(capacity);
+  locks_ = std::make_unique<std::atomic<uint8_t>[]>(capacity);
+}
+
+Hnsw::Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t capacity,
+           HnswParams params, bool loaded)
+    : vectors_(vectors),
+      dim_(dim),
+      metric_(metric),
+      distance_(DistanceFor(metric)),
+      capacity_(capacity),
+      m_(params.m),
+      m0_(2 * params.m),
+      ef_construction_(params.ef_construction),
+      seed_(params.seed),
+      level_mult_(1.0 / std::log(std::max<double>(params.m, 2))),
+      loaded_(loaded),
+      deleted_(std::make_unique<std::atomic<uint64_t>[]>((capacity + 63) / 64)),
+      visited_(std::make_unique<VisitedPool>(capacity)) {}
+
+Hnsw::~Hnsw() = default;
+
+uint32_t* Hnsw::Links(uint32_t node, int level) const {
+  if (level == 0) return level0_ + static_cast<size_t>(node) * (1 + m0_);
+  const size_t offset = static_cast<size_t>(level - 1) * (1 + m_);
+  if (loaded_) return const_cast<uint32_t*>(upper_blob_ + upper_offsets_[node] + offset);
+  return upper_owned_[node].get() + offset;
+}
+
+void Hnsw::Lock(uint32_t node) const {
+  while (locks_[node].exchange(1, std::memory_order_acquire) != 0) {
+    while (locks_[node].load(std::memory_order_relaxed) != 0) _mm_pause();
+  }
+}
+
+void Hnsw::Unlock(uint32_t node) const { locks_[node].store(0, std::memory_order_release); }
+
+int Hnsw::RandomLevel(uint32_t row) const {
+  // Deterministic per row, so a build is reproducible whatever the thread interleaving.
+  const double u = (static_cast<double>(Mix(seed_ ^ (uint64_t{row} << 1)) >> 11) + 1.0) *
+                   (1.0 / 9007199254740993.0);
+  return std::min(static_cast<int>(-std::log(u) * level_mult_), 30);
+}
+
+void Hnsw::MarkDeleted(uint32_t row) {
+  deleted_[row / 64].fetch_or(uint64_t{1} << (row % 64), std::memory_order_release);
+}
+
+bool Hnsw::IsDeleted(uint32_t row) const {
+  return (deleted_[row / 64].load(std::memory_order_acquire) >> (row % 64)) & 1;
+}
+
+uint32_t Hnsw::GreedyDescend(const float* query, uint32_t entry, int from_level, int to_level,
+                             SearchStats* stats) const {
+  uint32_t cur = entry;
+  float d = distance_(query, Vector(cur), dim_);
+  for (int level = from_level; level >= to_level; --level) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      const uint32_t* links = Links(cur, level);
+      const uint32_t count = LoadCount(links);
+      if (stats) ++stats->expanded;
+      for (uint32_t i = 1; i <= count; ++i) {
+        const uint32_t n = LoadLink(links + i);
+        const float dn = distance_(query, Vector(n), dim_);
+        if (stats) ++stats->distances;
+        if (dn < d) {
+          d = dn;
+          cur = n;
+          changed = true;
+        }
+      }
+    }
+  }
+  return cur;
+}
+
+std::vector<Hnsw::Candidate> Hnsw::SearchLayer(const float* query, uint32_t entry, uint32_t ef,
+                                               int level,
+                                               absl::FunctionRef<bool(uint32_t)> allow,
+                                               SearchStats* stats,
+                                               uint32_t max_distances) const {
+  std::unique_ptr<VisitedPool::List> visited = visited_->Acquire();
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> candidates;
+  std::priority_queue<Candidate> results;  // farthest on top
+  float bound = std::numeric_limits<float>::infinity();
+  uint32_t spent = 0;
+
+  const float d = distance_(query, Vector(entry), dim_);
+  visited->Visit(entry);
+  candidates.push({d, entry});
+  if (allow(entry)) {
+    results.push({d, entry});
+    bound = d;
+  }
+  while (!candidates.empty()) {
+    const Candidate c = candidates.top();
+    if (c.distance > bound && results.size() >= ef) break;
+    candidates.pop();
+    const uint32_t* links = Links(c.node, level);
+    const uint32_t count = LoadCount(links);
+    if (stats) ++stats->expanded;
+    if (count > 0) _mm_prefetch(reinterpret_cast<const char*>(Vector(LoadLink(links + 1))), _MM_HINT_T0);
+    for (uint32_t i = 1; i <= count; ++i) {
+      const uint32_t n = LoadLink(links + i);
+      if (i < count) {
+        _mm_prefetch(reinterpret_cast<const char*>(Vector(LoadLink(links + i + 1))), _MM_HINT_T0);
+      }
+      if (!visited->Visit(n)) continue;
+      const float dn = distance_(query, Vector(n), dim_);
+      if (stats) ++stats->distances;
+      if (max_distances != 0 && ++spent >= max_distances) {
+        stats->budget_exceeded = true;
+        visited_->Release(std::move(visited));
+        return {};
+      }
+      if (results.size() < ef || dn < bound) {
+        candidates.push({dn, n});
+        if (allow(n)) {
+          results.push({dn, n});
+          if (results.size() > ef) results.pop();
+          bound = results.top().distance;
+        }
+      }
+    }
+  }
+  visited_->Release(std::move(visited));
+  std::vector<Candidate> out(results.size());
+  for (size_t i = out.size(); i-- > 0; results.pop()) out[i] = results.top();
+  return out;
+}
+
+std::vector<uint32_t> Hnsw::SelectNeighbors(std::vector<Candidate> candidates,
+                                            uint32_t max) const {
+  std::sort(candidates.begin(), candidates.end());
+  std::vector<uint32_t> selected;
+  selected.reserve(max);
+  for (const Candidate& c : candidates) {
+    if (selected.size() >= max) break;
+    bool diverse = true;
+    for (uint32_t s : selected) {
+      if (distance_(Vector(c.node), Vector(s), dim_) < c.distance) {
+        diverse = false;
+        break;
+      }
+    }
+    if (diverse) selected.push_back(c.node);
+  }
+  return selected;
+}
+
+void Hnsw::Connect(uint32_t node, uint32_t neighbor, int level) {
+  Lock(node);
+  uint32_t* links = Links(node, level);
+  const uint32_t count = links[0];
+  const uint32_t max = MaxLinks(level);
+  if (count < max) {
+    Store(links + 1 + count, neighbor);
+    StoreCount(links, count + 1);
+  } else {
+    std::vector<Candidate> candidates;
+    candidates.reserve(count + 1);
+    candidates.push_back({distance_(Vector(node), Vector(neighbor), dim_), neighbor});
+    for (uint32_t i = 1; i <= count; ++i) {
+      candidates.push_back({distance_(Vector(node), Vector(links[i]), dim_), links[i]});
+    }
+    std::vector<uint32_t> kept = SelectNeighbors(std::move(candidates), max);
+    for (uint32_t i = 0; i < kept.size(); ++i) Store(links + 1 + i, kept[i]);
+    StoreCount(links, static_cast<uint32_t>(kept.size()));
+  }
+  Unlock(node);
+}
+
+void Hnsw::Insert(uint32_t row) {
+  PROXIMADB_CHECK(!loaded_ && row < capacity_ && levels_[row] == kAbsent);
+  const int level = RandomLevel(row);
+  if (level > 0) {
+    upper_owned_[row] = std::make_unique<uint32_t[]>(static_cast<size_t>(level) * (1 + m_));
+  }
+  levels_owned_[row] = static_cast<uint8_t>(level);
+  const float* q = Vector(row);
+
+  uint64_t e = entry_.load(std::memory_order_acquire);
+  if (e == UINT64_MAX) {
+    std::lock_guard<std::mutex> l(entry_mu_);
+    e = entry_.load(std::memory_order_acquire);
+    if (e == UINT64_MAX) {
+      entry_.store(Pack(level, row), std::memory_order_release);
+      inserted_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  const int top = static_cast<int>(e >> 32);
+  uint32_t cur = static_cast<uint32_t>(e);
+  if (level < top) cur = GreedyDescend(q, cur, top, level + 1, nullptr);
+  for (int l = std::min(level, top); l >= 0; --l) {
+    std::vector<Candidate> near =
+        SearchLayer(q, cur, ef_construction_, l, [](uint32_t) { return true; }, nullptr);
+    cur = near.front().node;
+    std::vector<uint32_t> neighbors = SelectNeighbors(std::move(near), m_);
+    Lock(row);
+    uint32_t* links = Links(row, l);
+    for (uint32_t i = 0; i < neighbors.size(); ++i) Store(links + 1 + i, neighbors[i]);
+    StoreCount(links, static_cast<uint32_t>(neighbors.size()));
+    Unlock(row);
+    for (uint32_t n : neighbors) Connect(n, row, l);
+  }
+  if (level > top) {
+    std::lock_guard<std::mutex> l(entry_mu_);
+    if (level > static_cast<int>(entry_.load(std::memory_order_relaxed) >> 32)) {
+      entry_.store(Pack(level, row), std::memory_order_release);
+    }
+  }
+  inserted_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<Hit> Hnsw::Search(const float* query, uint32_t k, uint32_t ef,
+                              absl::FunctionRef<bool(uint32_t)> allow,
+                              SearchStats* stats, uint32_t max_distances) const {
+  const uint64_t e = entry_.load(std::memory_order_acquire);
+  if (e == UINT64_MAX || k == 0) return {};
+  const uint32_t entry =
+      GreedyDescend(query, static_cast<uint32_t>(e), static_cast<int>(e >> 32), 1, stats);
+  std::vector<Candidate> found = SearchLayer(
+      query, entry, std::max(ef, k), 0,
+      [&](uint32_t row) { return !IsDeleted(row) && allow(row); }, stats, max_distances);
+  std::vector<Hit> hits;
+  hits.reserve(std::min<size_t>(k, found.size()));
+  for (size_t i = 0; i < found.size() && i < k; ++i) hits.push_back({found[i].distance, found[i].node});
+  return hits;
+}
+
+// Serialized form (all little-endian, sections 8-byte aligned):
+//   header   := magic:"PXDBHNSW" version:u32 dim:u32 metric:u32 m:u32 capacity:u32
+//               entry_node:u32 top_level:u32 inserted:u32 zero:u32[2]            (48 bytes)
+//   levels   := u8[capacity]                          0xff = row not in the graph
+//   level0   := u32[capacity * (1 + 2m)]              [count, ids...] per row
+//   upper_at := u32[capacity]                         offset of a row's upper lists in upper
+//   upper    := u32[...]                              level * (1 + m) entries per row
+//   deleted  := u64[(capacity + 63) / 64]             bitmap
+std::string Hnsw::Serialize() const {
+  const uint64_t e = entry_.load(std::memory_order_acquire);
+  std::string out(kHeaderSize, '\0');
+  std::memcpy(out.data(), kMagic, 8);
+  const uint32_t header[] = {kFormatVersion,
+                             dim_,
+                             static_cast<uint32_t>(metric_),
+                             m_,
+                             capacity_,
+                             e == UINT64_MAX ? kNone : static_cast<uint32_t>(e),
+                             e == UINT64_MAX ? 0 : static_cast<uint32_t>(e >> 32),
+                             size()};
+  std::memcpy(out.data() + 8, header, sizeof(header));
+  auto append = [&](const void* p, size_t n) {
+    out.append(static_cast<const char*>(p), n);
+    out.resize(Align8(out.size()), '\0');
+  };
+  append(levels_, capacity_);
+  append(level0_, static_cast<size_t>(capacity_) * (1 + m0_) * sizeof(uint32_t));
+  std::vector<uint32_t> upper_at(capacity_, 0), upper;
+  for (uint32_t r = 0; r < capacity_; ++r) {
+    upper_at[r] = static_cast<uint32_t>(upper.size());
+    if (levels_[r] == kAbsent || levels_[r] == 0) continue;
+    const uint32_t* block = Links(r, 1);
+    upper.insert(upper.end(), block, block + levels_[r] * (1 + m_));
+  }
+  append(upper_at.data(), upper_at.size() * sizeof(uint32_t));
+  PutFixed64(&out, upper.size());
+  append(upper.data(), upper.size() * sizeof(uint32_t));
+  std::vector<uint64_t> deleted((capacity_ + 63) / 64);
+  for (size_t i = 0; i < deleted.size(); ++i) deleted[i] = deleted_[i].load();
+  append(deleted.data(), deleted.size() * sizeof(uint64_t));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Hnsw>> Hnsw::Load(std::string_view buffer, const float* vectors,
+                                                 uint32_t dim, DistanceMetric metric) {
+  auto corrupt = [](std::string why) {
+    return absl::DataLossError("HNSW graph is corrupt: " + why);
+  };
+  if (buffer.size() < kHeaderSize || std::memcmp(buffer.data(), kMagic, 8) != 0) {
+    return corrupt("bad magic number");
+  }
+  if (reinterpret_cast<uintptr_t>(buffer.data()) % 8 != 0) {
+    return absl::InvalidArgumentError("HNSW buffer must be 8-byte aligned");
+  }
+  uint32_t h[8];
+  std::memcpy(h, buffer.data() + 8, sizeof(h));
+  const uint32_t version = h[0], file_dim = h[1], m = h[3], capacity = h[4], entry = h[5],
+                 top = h[6], inserted = h[7];
+  if (version != kFormatVersion) return corrupt(absl::StrCat("unknown version ", version));
+  if (file_dim != dim || h[2] != static_cast<uint32_t>(metric)) {
+    return corrupt("dimension or metric does not match the collection");
+  }
+  if (m < 2 || m > 1024 || top > 30 || (entry != kNone && entry >= capacity)) {
+    return corrupt("bad parameters");
+  }
+  HnswParams params;
+  params.m = m;
+  std::unique_ptr<Hnsw> g(new Hnsw(vectors, dim, metric, capacity, params, /*loaded=*/true));
+
+  size_t pos = kHeaderSize;
+  auto take = [&](size_t n) -> const char* {
+    if (pos + n > buffer.size()) return nullptr;
+    const char* p = buffer.data() + pos;
+    pos = Align8(pos + n);
+    return p;
+  };
+  const uint32_t m0 = 2 * m;
+  const auto* levels = reinterpret_cast<const uint8_t*>(take(capacity));
+  auto* level0 = reinterpret_cast<const uint32_t*>(take(size_t{capacity} * (1 + m0) * 4));
+  const auto* upper_at = reinterpret_cast<const uint32_t*>(take(size_t{capacity} * 4));
+  const char* upper_size_p = take(8);
+  if (!levels || !level0 || !upper_at || !upper_size_p) return corrupt("truncated");
+  const uint64_t upper_size = DecodeFixed64(upper_size_p);
+  const auto* upper = reinterpret_cast<const uint32_t*>(take(upper_size * 4));
+  const char* deleted = take(size_t{(capacity + 63) / 64} * 8);
+  if (!upper || !deleted) return corrupt("truncated");
+
+  // Every link must name a row of the graph, and lists must fit their slots.
+  uint32_t present = 0;
+  for (uint32_t r = 0; r < capacity; ++r) {
+    if (levels[r] == kAbsent) continue;
+    ++present;
+    if (levels[r] > top) return corrupt("level above the top level");
+    const uint32_t* l0 = level0 + size_t{r} * (1 + m0);
+    if (l0[0] > m0) return corrupt("level-0 list too long");
+    for (uint32_t i = 1; i <= l0[0]; ++i) {
+      if (l0[i] >= capacity || levels[l0[i]] == kAbsent) return corrupt("bad level-0 link");
+    }
+    if (levels[r] > 0 && uint64_t{upper_at[r]} + uint64_t{levels[r]} * (1 + m) > upper_size) {
+      return corrupt("upper lists out of range");
+    }
+    for (uint32_t lv = 1; lv <= levels[r]; ++lv) {
+      const uint32_t* l = upper + upper_at[r] + size_t{lv - 1} * (1 + m);
+      if (l[0] > m) return corrupt("upper list too long");
+      for (uint32_t i = 1; i <= l[0]; ++i) {
+        if (l[i] >= capacity || levels[l[i]] == kAbsent || levels[l[i]] < lv) {
+          return corrupt("bad upper link");
+        }
+      }
+    }
+  }
+  if (present != inserted || (entry == kNone) != (inserted == 0) ||
+      (entry != kNone && levels[entry] != top)) {
+    return corrupt("entry point or node count inconsistent");
+  }
+  g->levels_ = levels;
+  g->level0_ = const_cast<uint32_t*>(level0);
+  g->upper_offsets_ = upper_at;
+  g->upper_blob_ = upper;
+  for (uint32_t i = 0; i < (capacity + 63) / 64; ++i) {
+    g->deleted_[i].store(DecodeFixed64(deleted + size_t{i} * 8), std::memory_order_relaxed);
+  }
+  if (entry != kNone) g->entry_.store(Pack(static_cast<int>(top), entry));
+  g->inserted_.store(inserted);
+  return g;
+}
+
+size_t Hnsw::MemoryBytes() const {
+  size_t bytes = (capacity_ + 63) / 64 * 8;
+  if (loaded_) return bytes;  // the graph itself is in the caller's buffer
+  bytes += static_cast<size_t>(capacity_) * ((1 + m0_) * sizeof(uint32_t) + 1 + 1 +
+                                             sizeof(std::unique_ptr<uint32_t[]>));
+  for (uint32_t r = 0; r < capacity_; ++r) {
+    if (levels_[r] != kAbsent && levels_[r] > 0) bytes += levels_[r] * (1 + m_) * sizeof(uint32_t);
+  }
+  return bytes;
+}
+
+}  // namespace proximadb::index

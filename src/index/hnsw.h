@@ -1,0 +1,140 @@
+// HNSW (hierarchical navigable small world) graph over vectors stored elsewhere.
+//
+// Layout: level-0 neighbour lists of all nodes in one contiguous array ([count, m0 ids] per
+// node, m0 = 2m), upper-level lists per node; the vectors stay where the caller keeps them
+// (a contiguous row-major array: a segment's mapping, or a benchmark's buffer).
+//
+// Concurrency: Insert may run from many threads at once (each row once); a per-node spinlock
+// guards writers of that node's lists. Readers (Search, and the searches inside Insert) take no
+// locks: list entries and counts are read and written atomically, so a reader sees some
+// consistent-enough version of every list, as in hnswlib. MarkDeleted is thread-safe.
+//
+// Serialize() writes the graph into a byte buffer; Load() searches such a buffer in place
+// (zero-copy), which is how a segment serves its graph from mmap. A loaded index is read-only
+// except for deletions.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "index/distance.h"
+#include "index/flat.h"
+
+namespace proximadb::index {
+
+struct HnswParams {
+  uint32_t m = 16;
+  uint32_t ef_construction = 200;
+  uint64_t seed = 42;
+};
+
+struct SearchStats {
+  uint32_t distances = 0;  // distance computations
+  uint32_t expanded = 0;   // nodes whose neighbour lists were read
+  bool budget_exceeded = false;
+};
+
+class Hnsw {
+ public:
+  // An empty graph for up to `capacity` rows of `vectors` (row-major, `dim` floats each), which
+  // must outlive the index.
+  Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t capacity,
+       HnswParams params);
+  ~Hnsw();
+
+  // Adds row `row` (< capacity) to the graph. Thread-safe; each row at most once.
+  void Insert(uint32_t row);
+  // The row is never returned again but still routes searches. Thread-safe.
+  void MarkDeleted(uint32_t row);
+  bool IsDeleted(uint32_t row) const;
+
+  // The k nearest inserted, undeleted rows that `allow` accepts, best first. The search keeps
+  // expanding until it holds max(ef, k) allowed candidates or the graph is exhausted, so a
+  // restrictive filter costs more visits but never returns fewer than k while k rows qualify
+  // and are reachable.
+  //
+  // With `max_distances` > 0 the search gives up (stats->budget_exceeded, empty result) once it
+  // has computed that many distances: the planner uses this to stop a filtered graph search
+  // that has become dearer than an exact scan of the allowed rows.
+  std::vector<Hit> Search(const float* query, uint32_t k, uint32_t ef,
+                          absl::FunctionRef<bool(uint32_t)> allow,
+                          SearchStats* stats = nullptr, uint32_t max_distances = 0) const;
+  std::vector<Hit> Search(const float* query, uint32_t k, uint32_t ef) const {
+    return Search(query, k, ef, [](uint32_t) { return true; });
+  }
+
+  // The graph (and deletion bitmap) as bytes; call when no Insert is running.
+  std::string Serialize() const;
+  // An index over `buffer` (from Serialize, 8-byte aligned, outliving the index) without copying
+  // it. kDataLoss if the buffer is malformed or does not match `dim`.
+  static absl::StatusOr<std::unique_ptr<Hnsw>> Load(std::string_view buffer,
+                                                    const float* vectors, uint32_t dim,
+                                                    DistanceMetric metric);
+
+  uint32_t size() const { return inserted_.load(std::memory_order_relaxed); }
+  uint32_t capacity() const { return capacity_; }
+  // Bytes of graph structure (links, levels, locks, deletions); not the vectors.
+  size_t MemoryBytes() const;
+
+ private:
+  struct Candidate;
+  class VisitedPool;
+  static constexpr uint8_t kAbsent = 0xff;  // level of a row not inserted
+
+  Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t capacity,
+       HnswParams params, bool loaded);
+  const float* Vector(uint32_t row) const { return vectors_ + static_cast<size_t>(row) * dim_; }
+  uint32_t* Links(uint32_t node, int level) const;
+  uint32_t MaxLinks(int level) const { return level == 0 ? m0_ : m_; }
+  int RandomLevel(uint32_t row) const;
+  // Best-first search of one layer from `entry`; returns up to ef candidates, closest first.
+  std::vector<Candidate> SearchLayer(const float* query, uint32_t entry, uint32_t ef, int level,
+                                     absl::FunctionRef<bool(uint32_t)> allow,
+                                     SearchStats* stats, uint32_t max_distances = 0) const;
+  uint32_t GreedyDescend(const float* query, uint32_t entry, int from_level, int to_level,
+                         SearchStats* stats) const;
+  // HNSW's neighbour-selection heuristic: keeps a candidate only if it is closer to the base
+  // than to every candidate kept so far (diversity), up to `max` of them.
+  std::vector<uint32_t> SelectNeighbors(std::vector<Candidate> candidates, uint32_t max) const;
+  void Connect(uint32_t node, uint32_t neighbor, int level);
+  void Lock(uint32_t node) const;
+  void Unlock(uint32_t node) const;
+
+  const float* const vectors_;
+  const uint32_t dim_;
+  const DistanceMetric metric_;
+  const Distance distance_;
+  const uint32_t capacity_;
+  const uint32_t m_, m0_, ef_construction_;
+  const uint64_t seed_;
+  const double level_mult_;
+  const bool loaded_;
+
+  // Level-0 lists: capacity * (1 + m0) entries, each list [count, ids...].
+  uint32_t* level0_ = nullptr;
+  std::unique_ptr<uint32_t[]> level0_owned_;
+  const uint8_t* levels_ = nullptr;  // per row, kAbsent if not inserted
+  std::unique_ptr<uint8_t[]> levels_owned_;
+  // Upper-level lists: built: one block per node of level * (1 + m) entries; loaded: offsets.
+  std::unique_ptr<std::unique_ptr<uint32_t[]>[]> upper_owned_;
+  const uint32_t* upper_offsets_ = nullptr;
+  const uint32_t* upper_blob_ = nullptr;
+
+  std::unique_ptr<std::atomic<uint64_t>[]> deleted_;  // bitmap
+  mutable std::unique_ptr<std::atomic<uint8_t>[]> locks_;
+
+  // Entry point and top level, packed so that readers see a consistent pair.
+  std::atomic<uint64_t> entry_{UINT64_MAX};
+  std::mutex entry_mu_;  // serializes raising the top level (std::mutex: see VisitedPool)
+  std::atomic<uint32_t> inserted_{0};
+  std::unique_ptr<VisitedPool> visited_;
+};
+
+}  // namespace proximadb::index
