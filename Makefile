@@ -27,7 +27,9 @@ bench:
 	@scripts/install-deps.sh --bench
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DPROXIMADB_BUILD_BENCH=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+	$(BUILD_DIR)/bin/proximadb-simd-bench --benchmark_min_time=0.1
 	$(BUILD_DIR)/bin/proximadb-ingest-bench
+	$(BUILD_DIR)/bin/proximadb-ann-bench --dataset fashion-mnist --json $(BUILD_DIR)/ann-fashion-mnist.jsonl
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -149,6 +149,13 @@ void Hnsw::Lock(uint32_t node) const {
 
 void Hnsw::Unlock(uint32_t node) const { locks_[node].store(0, std::memory_order_release); }
 
+void Hnsw::PrefetchVector(uint32_t row) const {
+  // The first line; the hardware prefetcher follows the rest of a sequential read. (Whole-vector
+  // prefetch two neighbours ahead measured no faster on 784-d data: the search is bound by
+  // memory bandwidth, about 300 ns per 3 KB vector here.)
+  _mm_prefetch(reinterpret_cast<const char*>(Vector(row)), _MM_HINT_T0);
+}
+
 int Hnsw::RandomLevel(uint32_t row) const {
   // Deterministic per row, so a build is reproducible whatever the thread interleaving.
   const double u = (static_cast<double>(Mix(seed_ ^ (uint64_t{row} << 1)) >> 11) + 1.0) *
@@ -189,10 +196,9 @@ uint32_t Hnsw::GreedyDescend(const float* query, uint32_t entry, int from_level,
   return cur;
 }
 
+template <typename Allow>
 std::vector<Hnsw::Candidate> Hnsw::SearchLayer(const float* query, uint32_t entry, uint32_t ef,
-                                               int level,
-                                               absl::FunctionRef<bool(uint32_t)> allow,
-                                               SearchStats* stats,
+                                               int level, const Allow& allow, SearchStats* stats,
                                                uint32_t max_distances) const {
   std::unique_ptr<VisitedPool::List> visited = visited_->Acquire();
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> candidates;
@@ -214,12 +220,10 @@ std::vector<Hnsw::Candidate> Hnsw::SearchLayer(const float* query, uint32_t entr
     const uint32_t* links = Links(c.node, level);
     const uint32_t count = LoadCount(links);
     if (stats) ++stats->expanded;
-    if (count > 0) _mm_prefetch(reinterpret_cast<const char*>(Vector(LoadLink(links + 1))), _MM_HINT_T0);
+    if (count > 0) PrefetchVector(LoadLink(links + 1));
     for (uint32_t i = 1; i <= count; ++i) {
       const uint32_t n = LoadLink(links + i);
-      if (i < count) {
-        _mm_prefetch(reinterpret_cast<const char*>(Vector(LoadLink(links + i + 1))), _MM_HINT_T0);
-      }
+      if (i < count) PrefetchVector(LoadLink(links + i + 1));
       if (!visited->Visit(n)) continue;
       const float dn = distance_(query, Vector(n), dim_);
       if (stats) ++stats->distances;
@@ -328,20 +332,43 @@ void Hnsw::Insert(uint32_t row) {
   inserted_.fetch_add(1, std::memory_order_relaxed);
 }
 
-std::vector<Hit> Hnsw::Search(const float* query, uint32_t k, uint32_t ef,
-                              absl::FunctionRef<bool(uint32_t)> allow,
-                              SearchStats* stats, uint32_t max_distances) const {
+template <typename Allow>
+std::vector<Hit> Hnsw::SearchFrom(const float* query, uint32_t k, uint32_t ef, const Allow& allow,
+                                  SearchStats* stats, uint32_t max_distances) const {
   const uint64_t e = entry_.load(std::memory_order_acquire);
   if (e == UINT64_MAX || k == 0) return {};
   const uint32_t entry =
       GreedyDescend(query, static_cast<uint32_t>(e), static_cast<int>(e >> 32), 1, stats);
-  std::vector<Candidate> found = SearchLayer(
-      query, entry, std::max(ef, k), 0,
-      [&](uint32_t row) { return !IsDeleted(row) && allow(row); }, stats, max_distances);
+  std::vector<Candidate> found =
+      SearchLayer(query, entry, std::max(ef, k), 0, allow, stats, max_distances);
   std::vector<Hit> hits;
   hits.reserve(std::min<size_t>(k, found.size()));
-  for (size_t i = 0; i < found.size() && i < k; ++i) hits.push_back({found[i].distance, found[i].node});
+  for (size_t i = 0; i < found.size() && i < k; ++i) {
+    hits.push_back({found[i].distance, found[i].node});
+  }
   return hits;
+}
+
+std::vector<Hit> Hnsw::Search(const float* query, uint32_t k, uint32_t ef,
+                              SearchStats* stats) const {
+  return SearchFrom(query, k, ef, [this](uint32_t row) { return !IsDeleted(row); }, stats, 0);
+}
+
+std::vector<Hit> Hnsw::Search(const float* query, uint32_t k, uint32_t ef,
+                              absl::FunctionRef<bool(uint32_t)> allow, SearchStats* stats,
+                              uint32_t max_distances) const {
+  return SearchFrom(
+      query, k, ef, [&](uint32_t row) { return !IsDeleted(row) && allow(row); }, stats,
+      max_distances);
+}
+
+std::vector<Hit> Hnsw::Search(const float* query, uint32_t k, uint32_t ef,
+                              const uint64_t* allowed, SearchStats* stats,
+                              uint32_t max_distances) const {
+  return SearchFrom(
+      query, k, ef,
+      [&](uint32_t row) { return ((allowed[row / 64] >> (row % 64)) & 1) && !IsDeleted(row); },
+      stats, max_distances);
 }
 
 // Serialized form (all little-endian, sections 8-byte aligned):

@@ -55,20 +55,23 @@ class Hnsw {
   void MarkDeleted(uint32_t row);
   bool IsDeleted(uint32_t row) const;
 
-  // The k nearest inserted, undeleted rows that `allow` accepts, best first. The search keeps
-  // expanding until it holds max(ef, k) allowed candidates or the graph is exhausted, so a
-  // restrictive filter costs more visits but never returns fewer than k while k rows qualify
+  // The k nearest inserted, undeleted rows, best first.
+  std::vector<Hit> Search(const float* query, uint32_t k, uint32_t ef,
+                          SearchStats* stats = nullptr) const;
+  // The k nearest inserted, undeleted rows that the filter accepts, best first: `allow` is a
+  // predicate, `allowed` a bitmap of rows (bit r of word r / 64), the fast form. The search
+  // keeps expanding until it holds max(ef, k) allowed candidates or the graph is exhausted, so
+  // a restrictive filter costs more visits but never returns fewer than k while k rows qualify
   // and are reachable.
   //
   // With `max_distances` > 0 the search gives up (stats->budget_exceeded, empty result) once it
   // has computed that many distances: the planner uses this to stop a filtered graph search
   // that has become dearer than an exact scan of the allowed rows.
   std::vector<Hit> Search(const float* query, uint32_t k, uint32_t ef,
-                          absl::FunctionRef<bool(uint32_t)> allow,
+                          absl::FunctionRef<bool(uint32_t)> allow, SearchStats* stats = nullptr,
+                          uint32_t max_distances = 0) const;
+  std::vector<Hit> Search(const float* query, uint32_t k, uint32_t ef, const uint64_t* allowed,
                           SearchStats* stats = nullptr, uint32_t max_distances = 0) const;
-  std::vector<Hit> Search(const float* query, uint32_t k, uint32_t ef) const {
-    return Search(query, k, ef, [](uint32_t) { return true; });
-  }
 
   // The graph (and deletion bitmap) as bytes; call when no Insert is running.
   std::string Serialize() const;
@@ -94,16 +97,22 @@ class Hnsw {
   uint32_t* Links(uint32_t node, int level) const;
   uint32_t MaxLinks(int level) const { return level == 0 ? m0_ : m_; }
   int RandomLevel(uint32_t row) const;
-  // Best-first search of one layer from `entry`; returns up to ef candidates, closest first.
+  // Best-first search of one layer from `entry`; returns up to ef candidates that `allow`
+  // accepts, closest first. A template so that the filter check inlines in the hot loop.
+  template <typename Allow>
   std::vector<Candidate> SearchLayer(const float* query, uint32_t entry, uint32_t ef, int level,
-                                     absl::FunctionRef<bool(uint32_t)> allow,
-                                     SearchStats* stats, uint32_t max_distances = 0) const;
+                                     const Allow& allow, SearchStats* stats,
+                                     uint32_t max_distances = 0) const;
+  template <typename Allow>
+  std::vector<Hit> SearchFrom(const float* query, uint32_t k, uint32_t ef, const Allow& allow,
+                              SearchStats* stats, uint32_t max_distances) const;
   uint32_t GreedyDescend(const float* query, uint32_t entry, int from_level, int to_level,
                          SearchStats* stats) const;
   // HNSW's neighbour-selection heuristic: keeps a candidate only if it is closer to the base
   // than to every candidate kept so far (diversity), up to `max` of them.
   std::vector<uint32_t> SelectNeighbors(std::vector<Candidate> candidates, uint32_t max) const;
   void Connect(uint32_t node, uint32_t neighbor, int level);
+  void PrefetchVector(uint32_t row) const;
   void Lock(uint32_t node) const;
   void Unlock(uint32_t node) const;
 

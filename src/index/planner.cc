@@ -41,7 +41,7 @@ PlannedResult PlannedSearch(const Hnsw& graph, const float* vectors, uint32_t di
   PlannedResult r;
   if (allowed == nullptr) {
     r.plan = Plan::kGraph;
-    r.hits = graph.Search(query, k, ef, [](uint32_t) { return true; }, &r.stats);
+    r.hits = graph.Search(query, k, ef, &r.stats);
     return r;
   }
   const size_t exact_cost = allowed->size();
@@ -50,11 +50,10 @@ PlannedResult PlannedSearch(const Hnsw& graph, const float* vectors, uint32_t di
     r.hits = ExactOver(graph, vectors, dim, distance, query, k, *allowed, &r.stats);
     return r;
   }
-  auto allow = [allowed](uint32_t row) {
-    return std::binary_search(allowed->begin(), allowed->end(), row);
-  };
+  std::vector<uint64_t> bitmap((graph.capacity() + 63) / 64, 0);
+  for (uint32_t row : *allowed) bitmap[row / 64] |= uint64_t{1} << (row % 64);
   r.plan = Plan::kGraphExpanded;
-  r.hits = graph.Search(query, k, ef, allow, &r.stats,
+  r.hits = graph.Search(query, k, ef, bitmap.data(), &r.stats,
                         static_cast<uint32_t>(std::min<size_t>(exact_cost, UINT32_MAX)));
   // Over budget, or the traversal ran dry (rows it could not reach): the exact scan decides.
   if (r.stats.budget_exceeded || (r.hits.size() < k && allowed->size() > r.hits.size())) {

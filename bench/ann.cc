@@ -1,0 +1,332 @@
+// bench/ann: ProximaDB's HNSW against hnswlib and FAISS IndexHNSWFlat, same data, same m and
+// ef_construction, one run. Prints a table and writes JSON lines (--json FILE), one object per
+// system and setting.
+//
+//   proximadb-ann-bench [--dataset fashion-mnist | clustered] [--base F.fvecs --queries F.fvecs]
+//                       [--n N --dim D] [--queries-limit Q] [--m 16] [--ef-construction 200]
+//                       [--json FILE] [--no-filtered]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ann_systems.h"
+#include "index/dataset.h"
+#include "index/flat.h"
+#include "index/hnsw.h"
+#include "index/planner.h"
+#include "simd/distance.h"
+
+namespace proximadb::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using index::Dataset;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// --- ProximaDB -------------------------------------------------------------------------------
+
+class ProximaDB final : public AnnSystem {
+ public:
+  std::string name() const override { return "proximadb"; }
+  std::string filter_mode() const override { return "in-graph + planner"; }
+  void Build(const float* data, uint32_t n, uint32_t dim, uint32_t m, uint32_t ef_construction,
+             int threads) override {
+    data_ = data;
+    dim_ = dim;
+    graph_ = std::make_unique<index::Hnsw>(data, dim, DistanceMetric::kL2, n,
+                                           index::HnswParams{.m = m,
+                                                             .ef_construction = ef_construction});
+    std::atomic<uint32_t> next{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&] {
+        for (uint32_t r; (r = next.fetch_add(1)) < n;) graph_->Insert(r);
+      });
+    }
+    for (auto& w : workers) w.join();
+  }
+  void SetEf(uint32_t ef) override { ef_ = ef; }
+  uint32_t Search(const float* query, uint32_t k, uint32_t* out) const override {
+    std::vector<index::Hit> hits = graph_->Search(query, k, ef_);
+    for (size_t i = 0; i < hits.size(); ++i) out[i] = hits[i].row;
+    return static_cast<uint32_t>(hits.size());
+  }
+  uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint32_t>& allowed,
+                          const std::vector<uint8_t>&, uint32_t* out) const override {
+    index::PlannedResult r =
+        index::PlannedSearch(*graph_, data_, dim_, index::DistanceFor(DistanceMetric::kL2), query,
+                             k, ef_, &allowed);
+    for (size_t i = 0; i < r.hits.size(); ++i) out[i] = r.hits[i].row;
+    plans_[static_cast<int>(r.plan)].fetch_add(1, std::memory_order_relaxed);
+    distances_.fetch_add(r.stats.distances, std::memory_order_relaxed);
+    return static_cast<uint32_t>(r.hits.size());
+  }
+  std::string TakeFilterStats() override {
+    uint64_t total = 0, counts[3];
+    for (int i = 0; i < 3; ++i) total += counts[i] = plans_[i].exchange(0);
+    const uint64_t distances = distances_.exchange(0);
+    if (total == 0) return "";
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "; plans exact %.0f%% graph_expanded %.0f%%, %.0f distances/query",
+                  100.0 * counts[0] / total, 100.0 * counts[2] / total, double(distances) / total);
+    return buf;
+  }
+  size_t IndexBytes() const override {
+    return graph_->MemoryBytes() + size_t{graph_->capacity()} * dim_ * sizeof(float);
+  }
+
+ private:
+  const float* data_ = nullptr;
+  uint32_t dim_ = 0;
+  uint32_t ef_ = 10;
+  std::unique_ptr<index::Hnsw> graph_;
+  mutable std::atomic<uint64_t> plans_[3] = {};
+  mutable std::atomic<uint64_t> distances_{0};
+};
+
+// --- Ground truth ----------------------------------------------------------------------------
+
+constexpr uint32_t kK = 10;
+
+// The exact top-k of every query, computed with the flat index on 2 threads and cached.
+std::vector<uint32_t> GroundTruth(const Dataset& d, uint32_t nq, const std::string& cache) {
+  std::vector<uint32_t> truth(size_t{nq} * kK);
+  if (std::ifstream in(cache, std::ios::binary); in) {
+    in.read(reinterpret_cast<char*>(truth.data()), truth.size() * 4);
+    if (in.gcount() == static_cast<std::streamsize>(truth.size() * 4)) return truth;
+  }
+  const auto t0 = Clock::now();
+  std::atomic<uint32_t> next{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 2; ++t) {
+    workers.emplace_back([&] {
+      for (uint32_t q; (q = next.fetch_add(1)) < nq;) {
+        auto hits = index::FlatSearch(d.base.data(), d.base_rows(), d.dim,
+                                      index::DistanceFor(DistanceMetric::kL2),
+                                      d.queries.data() + size_t{q} * d.dim, kK);
+        for (uint32_t i = 0; i < kK; ++i) truth[size_t{q} * kK + i] = hits[i].row;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  std::fprintf(stderr, "ground truth: %u queries in %.1f s (cached in %s)\n", nq,
+               Seconds(Clock::now() - t0), cache.c_str());
+  std::ofstream(cache, std::ios::binary)
+      .write(reinterpret_cast<const char*>(truth.data()), truth.size() * 4);
+  return truth;
+}
+
+// --- Measurement -----------------------------------------------------------------------------
+
+struct Measured {
+  double recall = 0, qps_1t = 0, qps_2t = 0, p50_us = 0, p99_us = 0;
+};
+
+template <typename SearchFn>
+Measured Measure(uint32_t nq, const std::vector<std::vector<uint32_t>>& truth, SearchFn search) {
+  Measured m;
+  std::vector<double> lat(nq);
+  std::vector<uint32_t> out(kK);
+  double hits = 0, wanted = 0;
+  const auto t0 = Clock::now();
+  for (uint32_t q = 0; q < nq; ++q) {
+    const auto s = Clock::now();
+    const uint32_t n = search(q, out.data());
+    lat[q] = Seconds(Clock::now() - s) * 1e6;
+    std::set<uint32_t> want(truth[q].begin(), truth[q].end());
+    for (uint32_t i = 0; i < n; ++i) hits += want.count(out[i]);
+    wanted += want.size();
+  }
+  m.qps_1t = nq / Seconds(Clock::now() - t0);
+  m.recall = wanted > 0 ? hits / wanted : 1.0;
+  std::sort(lat.begin(), lat.end());
+  m.p50_us = lat[nq / 2];
+  m.p99_us = lat[std::min<size_t>(nq - 1, size_t(nq) * 99 / 100)];
+
+  std::atomic<uint32_t> next{0};
+  const auto t1 = Clock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 2; ++t) {
+    workers.emplace_back([&] {
+      std::vector<uint32_t> o(kK);
+      for (uint32_t q; (q = next.fetch_add(1)) < nq;) search(q, o.data());
+    });
+  }
+  for (auto& w : workers) w.join();
+  m.qps_2t = nq / Seconds(Clock::now() - t1);
+  return m;
+}
+
+}  // namespace
+
+std::unique_ptr<AnnSystem> MakeProximaDB() { return std::make_unique<ProximaDB>(); }
+
+}  // namespace proximadb::bench
+
+int main(int argc, char** argv) {
+  using namespace proximadb;
+  using namespace proximadb::bench;
+  std::string dataset = "fashion-mnist", json_path, base_path, query_path;
+  uint32_t m = 16, efc = 200, n = 1000000, dim = 128, queries_limit = 10000;
+  bool filtered = true;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    const std::string a = argv[i];
+    if (a == "--dataset") dataset = next();
+    else if (a == "--json") json_path = next();
+    else if (a == "--base") base_path = next();
+    else if (a == "--queries") query_path = next();
+    else if (a == "--m") m = std::stoul(next());
+    else if (a == "--ef-construction") efc = std::stoul(next());
+    else if (a == "--n") n = std::stoul(next());
+    else if (a == "--dim") dim = std::stoul(next());
+    else if (a == "--queries-limit") queries_limit = std::stoul(next());
+    else if (a == "--no-filtered") filtered = false;
+    else if (a == "--only") only = next();
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+
+  index::Dataset d;
+  if (!base_path.empty()) {
+    auto b = index::ReadFvecs(base_path, &d.dim);
+    uint32_t qd = 0;
+    auto q = index::ReadFvecs(query_path, &qd);
+    if (!b.ok() || !q.ok() || qd != d.dim) {
+      std::fprintf(stderr, "cannot read %s / %s\n", base_path.c_str(), query_path.c_str());
+      return 1;
+    }
+    d.base = *std::move(b);
+    d.queries = *std::move(q);
+    d.name = std::filesystem::path(base_path).stem();
+  } else if (dataset == "fashion-mnist") {
+    auto loaded = index::LoadFashionMnist();
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
+      return 1;
+    }
+    d = *std::move(loaded);
+  } else if (dataset == "clustered") {
+    d = index::MakeClustered(n, std::min<uint32_t>(queries_limit, 10000), dim, 1000, 42);
+  } else {
+    std::fprintf(stderr, "unknown dataset %s\n", dataset.c_str());
+    return 2;
+  }
+  const uint32_t nq = std::min(d.query_rows(), queries_limit);
+  const uint32_t nb = d.base_rows();
+  std::filesystem::create_directories("build/bench-cache");
+  const std::string cache = "build/bench-cache/gt-" + d.name + "-" + std::to_string(nb) + "-" +
+                            std::to_string(nq) + ".bin";
+  std::vector<uint32_t> flat_truth = GroundTruth(d, nq, cache);
+  std::vector<std::vector<uint32_t>> truth(nq);
+  for (uint32_t q = 0; q < nq; ++q) {
+    truth[q].assign(flat_truth.begin() + size_t{q} * kK, flat_truth.begin() + size_t{q + 1} * kK);
+  }
+
+  std::FILE* json = json_path.empty() ? nullptr : std::fopen(json_path.c_str(), "w");
+  std::printf("dataset %s: %u base x %u dims, %u queries, k=%u, m=%u, ef_construction=%u, "
+              "SIMD %s\n",
+              d.name.c_str(), nb, d.dim, nq, kK, m, efc, simd::LevelName(simd::ActiveLevel()));
+  std::printf("hnswlib: Debian 0.6.2 headers compiled -O3 -march=native; faiss: Debian's prebuilt "
+              "1.7.3 (its own flags)\n\n");
+  std::printf("%-10s %7s %7s %9s %10s %10s %9s %9s %9s %12s\n", "system", "build_s", "vec/s",
+              "ef", "recall@10", "qps_1t", "qps_2t", "p50_us", "p99_us", "bytes/vector");
+
+  std::vector<std::unique_ptr<AnnSystem>> systems;
+  systems.push_back(MakeProximaDB());
+  systems.push_back(MakeHnswlib());
+  systems.push_back(MakeFaiss());
+  const uint32_t efs[] = {10, 16, 24, 32, 48, 64, 96, 128, 256};
+  const double selectivities[] = {0.5, 0.1, 0.01, 0.001};
+  for (auto& sys : systems) {
+    if (!only.empty() && sys->name() != only) continue;
+    const auto t0 = Clock::now();
+    sys->Build(d.base.data(), nb, d.dim, m, efc, 2);
+    const double build_s = Seconds(Clock::now() - t0);
+    const size_t bytes = sys->IndexBytes();
+    for (uint32_t ef : efs) {
+      sys->SetEf(ef);
+      Measured r = Measure(nq, truth, [&](uint32_t q, uint32_t* out) {
+        return sys->Search(d.queries.data() + size_t{q} * d.dim, kK, out);
+      });
+      std::printf("%-10s %7.1f %7.0f %9u %10.4f %10.0f %9.0f %9.0f %9.0f %12.0f\n",
+                  sys->name().c_str(), build_s, nb / build_s, ef, r.recall, r.qps_1t, r.qps_2t,
+                  r.p50_us, r.p99_us, double(bytes) / nb);
+      std::fflush(stdout);
+      if (json) {
+        std::fprintf(json,
+                     "{\"system\":\"%s\",\"dataset\":\"%s\",\"m\":%u,\"ef_construction\":%u,"
+                     "\"ef_search\":%u,\"recall_at_10\":%.4f,\"qps_1t\":%.1f,\"qps_2t\":%.1f,"
+                     "\"p50_us\":%.1f,\"p99_us\":%.1f,\"build_s\":%.2f,\"index_bytes\":%zu}\n",
+                     sys->name().c_str(), d.name.c_str(), m, efc, ef, r.recall, r.qps_1t,
+                     r.qps_2t, r.p50_us, r.p99_us, build_s, bytes);
+      }
+    }
+    if (!filtered) continue;
+    // A synthetic label on the real vectors: row r is allowed when hash(r) falls in the first
+    // `selectivity` of the range.
+    sys->SetEf(64);
+    for (double s : selectivities) {
+      std::vector<uint32_t> allowed;
+      std::vector<uint8_t> mask(nb, 0);
+      for (uint32_t r = 0; r < nb; ++r) {
+        if ((r * 2654435761u) % 100000 < s * 100000) {
+          allowed.push_back(r);
+          mask[r] = 1;
+        }
+      }
+      std::vector<std::vector<uint32_t>> ftruth(nq);
+      std::atomic<uint32_t> next{0};
+      std::vector<std::thread> workers;
+      for (int t = 0; t < 2; ++t) {
+        workers.emplace_back([&] {
+          for (uint32_t q; (q = next.fetch_add(1)) < nq;) {
+            for (const auto& h : index::FlatSearch(d.base.data(), nb, d.dim,
+                                                   index::DistanceFor(DistanceMetric::kL2),
+                                                   d.queries.data() + size_t{q} * d.dim, kK,
+                                                   [&](uint32_t r) { return mask[r] != 0; })) {
+              ftruth[q].push_back(h.row);
+            }
+          }
+        });
+      }
+      for (auto& w : workers) w.join();
+      Measured r = Measure(nq, ftruth, [&](uint32_t q, uint32_t* out) {
+        return sys->SearchFiltered(d.queries.data() + size_t{q} * d.dim, kK, allowed, mask, out);
+      });
+      std::printf("%-10s filtered %5.1f%% (%s, ef 64): recall@10 %.4f, qps_1t %.0f, qps_2t %.0f, "
+                  "p50 %.0f us, p99 %.0f us%s\n",
+                  sys->name().c_str(), s * 100, sys->filter_mode().c_str(), r.recall, r.qps_1t,
+                  r.qps_2t, r.p50_us, r.p99_us, sys->TakeFilterStats().c_str());
+      std::fflush(stdout);
+      if (json) {
+        std::fprintf(json,
+                     "{\"system\":\"%s\",\"dataset\":\"%s\",\"m\":%u,\"ef_construction\":%u,"
+                     "\"ef_search\":64,\"selectivity\":%g,\"filter_mode\":\"%s\","
+                     "\"recall_at_10\":%.4f,\"qps_1t\":%.1f,\"qps_2t\":%.1f,\"p50_us\":%.1f,"
+                     "\"p99_us\":%.1f}\n",
+                     sys->name().c_str(), d.name.c_str(), m, efc, s, sys->filter_mode().c_str(),
+                     r.recall, r.qps_1t, r.qps_2t, r.p50_us, r.p99_us);
+      }
+    }
+  }
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("\npeak RSS of the whole run: %.0f MB\n", ru.ru_maxrss / 1024.0);
+  if (json) std::fclose(json);
+  return 0;
+}

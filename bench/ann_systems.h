@@ -1,0 +1,40 @@
+// The systems bench/ann compares, behind one interface. Each peer lives in its own translation
+// unit so that it is compiled the way it is at its best (hnswlib with -O3 -march=native).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace proximadb::bench {
+
+class AnnSystem {
+ public:
+  virtual ~AnnSystem() = default;
+  virtual std::string name() const = 0;
+  // How this system's filtered search works, for the table.
+  virtual std::string filter_mode() const = 0;
+  // Builds an L2 index over data[n * dim] with `threads` threads.
+  virtual void Build(const float* data, uint32_t n, uint32_t dim, uint32_t m,
+                     uint32_t ef_construction, int threads) = 0;
+  // Called (single-threaded) before a series of searches with this ef.
+  virtual void SetEf(uint32_t ef) = 0;
+  // Thread-safe. Writes up to k rows into out, best first; returns how many.
+  virtual uint32_t Search(const float* query, uint32_t k, uint32_t* out) const = 0;
+  // Thread-safe. Only rows with allowed_mask[row] != 0 (`allowed` lists them, ascending).
+  virtual uint32_t SearchFiltered(const float* query, uint32_t k,
+                                  const std::vector<uint32_t>& allowed,
+                                  const std::vector<uint8_t>& allowed_mask,
+                                  uint32_t* out) const = 0;
+  // What the filtered searches since the last call did (plans, distances), or "".
+  virtual std::string TakeFilterStats() { return ""; }
+  // Bytes of the index including its copy or view of the vectors.
+  virtual size_t IndexBytes() const = 0;
+};
+
+std::unique_ptr<AnnSystem> MakeProximaDB();
+std::unique_ptr<AnnSystem> MakeHnswlib();
+std::unique_ptr<AnnSystem> MakeFaiss();
+
+}  // namespace proximadb::bench
