@@ -4,7 +4,7 @@
 //
 //   proximadb-ann-bench [--dataset fashion-mnist | clustered] [--base F.fvecs --queries F.fvecs]
 //                       [--n N --dim D] [--queries-limit Q] [--m 16] [--ef-construction 200]
-//                       [--json FILE] [--no-filtered]
+//                       [--filtered-queries 1000] [--json FILE] [--no-filtered] [--only NAME]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
   using namespace proximadb::bench;
   std::string dataset = "fashion-mnist", json_path, base_path, query_path;
   uint32_t m = 16, efc = 200, n = 1000000, dim = 128, queries_limit = 10000;
+  uint32_t filtered_queries = 1000;
   bool filtered = true;
   std::string only;
   for (int i = 1; i < argc; ++i) {
@@ -193,6 +194,7 @@ int main(int argc, char** argv) {
     else if (a == "--n") n = std::stoul(next());
     else if (a == "--dim") dim = std::stoul(next());
     else if (a == "--queries-limit") queries_limit = std::stoul(next());
+    else if (a == "--filtered-queries") filtered_queries = std::stoul(next());
     else if (a == "--no-filtered") filtered = false;
     else if (a == "--only") only = next();
     else {
@@ -227,6 +229,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const uint32_t nq = std::min(d.query_rows(), queries_limit);
+  const uint32_t nfq = std::min(nq, filtered_queries);  // filtered runs: an ef sweep each
   const uint32_t nb = d.base_rows();
   std::filesystem::create_directories("build/bench-cache");
   const std::string cache = "build/bench-cache/gt-" + d.name + "-" + std::to_string(nb) + "-" +
@@ -251,7 +254,42 @@ int main(int argc, char** argv) {
   systems.push_back(MakeHnswlib());
   systems.push_back(MakeFaiss());
   const uint32_t efs[] = {10, 16, 24, 32, 48, 64, 96, 128, 256};
-  const double selectivities[] = {0.5, 0.1, 0.01, 0.001};
+
+  // Filtered benchmark: a synthetic label on the real vectors; row r is allowed when a hash of
+  // r falls in the first `selectivity` of its range. Exact answers from the flat index.
+  struct Filtered {
+    double selectivity;
+    std::vector<uint32_t> allowed;
+    std::vector<uint8_t> mask;
+    std::vector<std::vector<uint32_t>> truth;
+  };
+  std::vector<Filtered> filters;
+  for (double s : {0.5, 0.1, 0.01, 0.001}) {
+    if (!filtered) break;
+    Filtered f{s, {}, std::vector<uint8_t>(nb, 0), std::vector<std::vector<uint32_t>>(nfq)};
+    for (uint32_t r = 0; r < nb; ++r) {
+      if ((r * 2654435761u) % 100000 < s * 100000) {
+        f.allowed.push_back(r);
+        f.mask[r] = 1;
+      }
+    }
+    std::atomic<uint32_t> next{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 2; ++t) {
+      workers.emplace_back([&] {
+        for (uint32_t q; (q = next.fetch_add(1)) < nfq;) {
+          for (const auto& h : index::FlatSearch(d.base.data(), nb, d.dim,
+                                                 index::DistanceFor(DistanceMetric::kL2),
+                                                 d.queries.data() + size_t{q} * d.dim, kK,
+                                                 [&](uint32_t r) { return f.mask[r] != 0; })) {
+            f.truth[q].push_back(h.row);
+          }
+        }
+      });
+    }
+    for (auto& w : workers) w.join();
+    filters.push_back(std::move(f));
+  }
   for (auto& sys : systems) {
     if (!only.empty() && sys->name() != only) continue;
     const auto t0 = Clock::now();
@@ -277,49 +315,27 @@ int main(int argc, char** argv) {
       }
     }
     if (!filtered) continue;
-    // A synthetic label on the real vectors: row r is allowed when hash(r) falls in the first
-    // `selectivity` of the range.
-    sys->SetEf(64);
-    for (double s : selectivities) {
-      std::vector<uint32_t> allowed;
-      std::vector<uint8_t> mask(nb, 0);
-      for (uint32_t r = 0; r < nb; ++r) {
-        if ((r * 2654435761u) % 100000 < s * 100000) {
-          allowed.push_back(r);
-          mask[r] = 1;
-        }
-      }
-      std::vector<std::vector<uint32_t>> ftruth(nq);
-      std::atomic<uint32_t> next{0};
-      std::vector<std::thread> workers;
-      for (int t = 0; t < 2; ++t) {
-        workers.emplace_back([&] {
-          for (uint32_t q; (q = next.fetch_add(1)) < nq;) {
-            for (const auto& h : index::FlatSearch(d.base.data(), nb, d.dim,
-                                                   index::DistanceFor(DistanceMetric::kL2),
-                                                   d.queries.data() + size_t{q} * d.dim, kK,
-                                                   [&](uint32_t r) { return mask[r] != 0; })) {
-              ftruth[q].push_back(h.row);
-            }
-          }
-        });
-      }
-      for (auto& w : workers) w.join();
-      Measured r = Measure(nq, ftruth, [&](uint32_t q, uint32_t* out) {
+    for (const Filtered& f : filters) for (uint32_t ef : {16u, 32u, 64u}) {
+      sys->SetEf(ef);
+      const double s = f.selectivity;
+      const std::vector<uint32_t>& allowed = f.allowed;
+      const std::vector<uint8_t>& mask = f.mask;
+      const std::vector<std::vector<uint32_t>>& ftruth = f.truth;
+      Measured r = Measure(nfq, ftruth, [&](uint32_t q, uint32_t* out) {
         return sys->SearchFiltered(d.queries.data() + size_t{q} * d.dim, kK, allowed, mask, out);
       });
-      std::printf("%-10s filtered %5.1f%% (%s, ef 64): recall@10 %.4f, qps_1t %.0f, qps_2t %.0f, "
+      std::printf("%-10s filtered %5.1f%% (%s, ef %u): recall@10 %.4f, qps_1t %.0f, qps_2t %.0f, "
                   "p50 %.0f us, p99 %.0f us%s\n",
-                  sys->name().c_str(), s * 100, sys->filter_mode().c_str(), r.recall, r.qps_1t,
-                  r.qps_2t, r.p50_us, r.p99_us, sys->TakeFilterStats().c_str());
+                  sys->name().c_str(), s * 100, sys->filter_mode().c_str(), ef, r.recall,
+                  r.qps_1t, r.qps_2t, r.p50_us, r.p99_us, sys->TakeFilterStats().c_str());
       std::fflush(stdout);
       if (json) {
         std::fprintf(json,
                      "{\"system\":\"%s\",\"dataset\":\"%s\",\"m\":%u,\"ef_construction\":%u,"
-                     "\"ef_search\":64,\"selectivity\":%g,\"filter_mode\":\"%s\","
+                     "\"ef_search\":%u,\"selectivity\":%g,\"filter_mode\":\"%s\","
                      "\"recall_at_10\":%.4f,\"qps_1t\":%.1f,\"qps_2t\":%.1f,\"p50_us\":%.1f,"
                      "\"p99_us\":%.1f}\n",
-                     sys->name().c_str(), d.name.c_str(), m, efc, s, sys->filter_mode().c_str(),
+                     sys->name().c_str(), d.name.c_str(), m, efc, ef, s, sys->filter_mode().c_str(),
                      r.recall, r.qps_1t, r.qps_2t, r.p50_us, r.p99_us);
       }
     }

@@ -194,7 +194,7 @@ absl::Status CollectionImpl::Recover() {
                                               " rows, the manifest says ", entry.num_rows));
     }
     for (uint32_t row : entry.deleted_rows) (*seg)->MarkDeleted(row, 0);
-    live_count_ += (*seg)->num_rows() - (*seg)->CountDeletedUpTo(0);
+    live_count_ += (*seg)->num_rows() - (*seg)->num_deleted();
     segments_.push_back(*std::move(seg));
   }
 
@@ -761,15 +761,19 @@ absl::Status CollectionImpl::FlushFrozen() {
     }
   }
 
+  // The segment list only changes under bg_mu_, which this flush holds; deletions up to
+  // f.last_seq are settled, so the bitmaps can be read without blocking writers.
   Manifest m;
+  std::vector<std::shared_ptr<Segment>> segments;
   {
     absl::MutexLock l(&mu_);
     m.next_file_number = next_file_number_;
-    m.covered_seq = f.last_seq;
-    m.wal_start = f.wal_end;
-    for (const auto& s : segments_) m.segments.push_back(ManifestEntry(*s, f.last_seq));
-    if (seg) m.segments.push_back(ManifestEntry(*seg, f.last_seq));
+    segments = segments_;
   }
+  m.covered_seq = f.last_seq;
+  m.wal_start = f.wal_end;
+  if (seg) segments.push_back(seg);
+  for (const auto& s : segments) m.segments.push_back(ManifestEntry(*s, f.last_seq));
   PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, seg_path));
   {
     absl::MutexLock l(&mu_);
@@ -910,7 +914,7 @@ absl::Status CollectionImpl::Compact() {
     PROXIMADB_RETURN_IF_ERROR(WriteError());
     inputs = segments_;
     if (inputs.empty()) return absl::OkStatus();
-    if (inputs.size() == 1 && inputs[0]->CountDeletedUpTo(last_seq_) == 0) {
+    if (inputs.size() == 1 && inputs[0]->num_deleted() == 0) {
       return absl::OkStatus();  // already one segment without dead rows
     }
   }
@@ -928,7 +932,7 @@ absl::Status CollectionImpl::MaybeCompact() {
     const uint64_t small = std::max<uint64_t>(options_.config.flush.max_vector_count / 2, 1);
     size_t small_count = 0;
     for (const auto& s : segments_) {
-      const uint32_t dead = s->CountDeletedUpTo(last_seq_);
+      const uint32_t dead = s->num_deleted();
       const bool is_heavy = s->num_rows() > 0 && dead >= kCompactionDeadFraction * s->num_rows();
       const bool is_small = s->num_rows() - dead < small;
       if (is_heavy || is_small) inputs.push_back(s);
@@ -967,7 +971,7 @@ CollectionStats CollectionImpl::Stats() {
   st.segment_count = segments_.size();
   for (const auto& s : segments_) {
     st.segment_rows += s->num_rows();
-    st.deleted_rows += s->CountDeletedUpTo(last_seq_);
+    st.deleted_rows += s->num_deleted();
     st.memory_bytes += s->MemoryBytes();
     st.disk_bytes += s->file_size();
   }

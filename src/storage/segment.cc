@@ -230,7 +230,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
       !st.ok()) {
     return corrupt(std::string(st.message()));
   }
-  for (uint32_t row : deleted) seg->deleted_seq_[row].store(0);
+  for (uint32_t row : deleted) seg->MarkDeleted(row, 0);
   seg->file_ = std::move(file);
   return seg;
 }
@@ -262,10 +262,5 @@ std::vector<uint32_t> Segment::DeletedRowsUpTo(uint64_t seq) const {
   return rows;
 }
 
-uint32_t Segment::CountDeletedUpTo(uint64_t seq) const {
-  uint32_t n = 0;
-  for (uint32_t r = 0; r < num_rows_; ++r) n += deleted_seq(r) <= seq;
-  return n;
-}
 
 }  // namespace proximadb

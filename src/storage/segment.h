@@ -91,12 +91,16 @@ class Segment {
     return deleted_seq_[row].load(std::memory_order_acquire);
   }
   bool VisibleAt(uint32_t row, uint64_t snapshot) const { return deleted_seq(row) > snapshot; }
+  // Marks a live row deleted at `seq` (a row is deleted at most once).
   void MarkDeleted(uint32_t row, uint64_t seq) {
-    deleted_seq_[row].store(seq, std::memory_order_release);
+    if (deleted_seq_[row].exchange(seq, std::memory_order_acq_rel) == UINT64_MAX) {
+      num_deleted_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
+  // How many rows are marked deleted, at any sequence number.
+  uint32_t num_deleted() const { return num_deleted_.load(std::memory_order_relaxed); }
   // Rows deleted at or before `seq` (what the manifest persists for this segment).
   std::vector<uint32_t> DeletedRowsUpTo(uint64_t seq) const;
-  uint32_t CountDeletedUpTo(uint64_t seq) const;
 
   size_t MemoryBytes() const { return num_rows_ * sizeof(std::atomic<uint64_t>); }
 
@@ -114,6 +118,7 @@ class Segment {
   const char* metadata_bytes_ = nullptr;
   const uint32_t* id_order_ = nullptr;  // rows sorted by (id, row)
   std::unique_ptr<std::atomic<uint64_t>[]> deleted_seq_;
+  std::atomic<uint32_t> num_deleted_{0};
 };
 
 }  // namespace proximadb
