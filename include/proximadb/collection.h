@@ -51,8 +51,10 @@ class Collection {
 
   // Live records, optionally only those matching `filter` (same language as SearchRequest).
   virtual absl::StatusOr<uint64_t> Count(std::string_view filter = "") = 0;
-  // Exact k-nearest-neighbour search over every live record matching the filter.
-  virtual absl::StatusOr<std::vector<SearchHit>> Search(const SearchRequest& request) = 0;
+  // k nearest live records matching the filter, best first. Segments are searched through
+  // their HNSW graphs when the search is unfiltered and not `exact`; everything else is scanned
+  // exactly, so every acknowledged write is found.
+  virtual absl::StatusOr<SearchResponse> Search(const SearchRequest& request) = 0;
 
   // Writes the memtable into a segment now (waits for it).
   virtual absl::Status Flush() = 0;

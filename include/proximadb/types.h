@@ -64,6 +64,8 @@ struct SearchRequest {
   std::string filter;
   bool include_vectors = false;
   bool include_metadata = true;
+  uint32_t ef = 0;     // HNSW search breadth; 0 means the collection's ef_search
+  bool exact = false;  // scan every record instead of searching the graphs
 };
 
 struct SearchHit {
@@ -73,6 +75,13 @@ struct SearchHit {
   float score = 0;
   std::string metadata;        // when include_metadata
   std::vector<float> vector;   // when include_vectors
+};
+
+struct SearchResponse {
+  std::vector<SearchHit> hits;  // best first
+  // How the search ran: "graph" (segments searched through their HNSW graphs, the memtable
+  // scanned) or "exact" (every record scanned: requested, filtered, or nothing to search).
+  std::string plan;
 };
 
 struct CollectionStats {

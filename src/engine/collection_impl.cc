@@ -1,7 +1,10 @@
 #include "engine/collection_impl.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstring>
+#include <thread>
 #include <queue>
 
 #include "absl/container/flat_hash_map.h"
@@ -11,7 +14,8 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/macros.h"
-#include "engine/distance.h"
+#include "index/distance.h"
+#include "index/hnsw.h"
 #include "filter/filter.h"
 #include "filter/metadata.h"
 #include "storage/file_names.h"
@@ -183,7 +187,7 @@ absl::Status CollectionImpl::Recover() {
 
   for (const ManifestSegment& entry : manifest_.segments) {
     const std::string path = JoinPath(dir, SegmentFileName(entry.number));
-    absl::StatusOr<std::shared_ptr<Segment>> seg = Segment::Open(env_, path, entry.number, dim_);
+    absl::StatusOr<std::shared_ptr<Segment>> seg = Segment::Open(env_, path, entry.number, dim_, options_.config.metric);
     if (absl::IsNotFound(seg.status())) {
       return absl::DataLossError(
           absl::StrCat("segment ", path, " is listed in the manifest but missing"));
@@ -605,7 +609,7 @@ absl::StatusOr<uint64_t> CollectionImpl::Count(std::string_view filter_text) {
   return n;
 }
 
-absl::StatusOr<std::vector<SearchHit>> CollectionImpl::Search(const SearchRequest& req) {
+absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) {
   if (req.vector.size() != dim_) {
     return WithErrorCode(absl::InvalidArgumentError(absl::StrCat(
                              "query vector has dimension ", req.vector.size(), ", collection ",
@@ -620,7 +624,7 @@ absl::StatusOr<std::vector<SearchHit>> CollectionImpl::Search(const SearchReques
   }
   if (req.k == 0) return absl::InvalidArgumentError("k: must be at least 1");
   PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(req.filter));
-  const DistanceFn distance = DistanceFor(options_.config.metric);
+  const index::Distance distance = index::DistanceFor(options_.config.metric);
 
   // Max-heap on distance of the best k so far; a filter is evaluated only for rows that
   // would enter the heap.
@@ -633,29 +637,51 @@ absl::StatusOr<std::vector<SearchHit>> CollectionImpl::Search(const SearchReques
   };
   std::priority_queue<Candidate> heap;
   const float* q = req.vector.data();
+  auto offer = [&](float d, const Memtable* mem, const Segment* seg, uint32_t row) {
+    heap.push({d, mem, seg, row});
+    if (heap.size() > req.k) heap.pop();
+  };
   auto consider = [&](const auto& layer, uint32_t row, const Memtable* mem, const Segment* seg) {
     const float d = distance(q, layer.vector(row), dim_);
     if (heap.size() == req.k && !(d < heap.top().distance)) return;
     if (!filter.matches_all() && !filter.Matches(layer.metadata(row))) return;
-    heap.push({d, mem, seg, row});
-    if (heap.size() > req.k) heap.pop();
+    offer(d, mem, seg, row);
   };
 
+  // Segments with a graph are searched through it, unless the request asks for an exact scan
+  // or filters (filtered graph search needs field indexes to list the allowed rows cheaply).
+  // Small segments, and the memtable (it has no graph yet), are scanned.
+  const uint32_t ef = req.ef != 0 ? req.ef : options_.config.index.ef_search;
+  const bool use_graphs = !req.exact && filter.matches_all();
+  SearchResponse response;
+  response.plan = "exact";
   View v = PinView();
   for (size_t i = 0; i < v.mems.size(); ++i) {
     const Memtable& m = *v.mems[i];
     ForEachVisible(m, v.mem_rows[i], v.seq, [&](uint32_t r) { consider(m, r, &m, nullptr); });
   }
   for (const auto& s : v.segments) {
-    ForEachVisible(*s, s->num_rows(), v.seq, [&](uint32_t r) { consider(*s, r, nullptr, s.get()); });
+    const index::Hnsw* graph = s->graph();
+    if (use_graphs && graph != nullptr && s->num_rows() > 4 * std::max(ef, req.k)) {
+      response.plan = "graph";
+      for (const index::Hit& h : graph->Search(q, req.k, std::max(ef, req.k), [&](uint32_t r) {
+             return s->VisibleAt(r, v.seq);
+           })) {
+        offer(h.distance, nullptr, s.get(), h.row);
+      }
+    } else {
+      ForEachVisible(*s, s->num_rows(), v.seq,
+                     [&](uint32_t r) { consider(*s, r, nullptr, s.get()); });
+    }
   }
 
-  std::vector<SearchHit> hits(heap.size());
+  std::vector<SearchHit>& hits = response.hits;
+  hits.resize(heap.size());
   for (size_t i = hits.size(); i-- > 0; heap.pop()) {
     const Candidate& c = heap.top();
     SearchHit& h = hits[i];
     h.id = std::string(c.mem ? c.mem->id(c.row) : c.seg->id(c.row));
-    h.score = ScoreFromDistance(options_.config.metric, c.distance);
+    h.score = index::ScoreFromDistance(options_.config.metric, c.distance);
     if (req.include_metadata) {
       h.metadata = std::string(c.mem ? c.mem->metadata(c.row) : c.seg->metadata(c.row));
     }
@@ -664,7 +690,7 @@ absl::StatusOr<std::vector<SearchHit>> CollectionImpl::Search(const SearchReques
       h.vector.assign(vec, vec + dim_);
     }
   }
-  return hits;
+  return response;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -690,6 +716,26 @@ absl::Status CollectionImpl::FreezeLocked() {
   mem_oldest_write_us_ = 0;
   wal_bytes_ = 0;
   return absl::OkStatus();
+}
+
+std::string CollectionImpl::BuildGraph(const float* vectors, uint32_t rows,
+                                       absl::FunctionRef<bool(uint32_t)> include) const {
+  if (options_.config.indexing_algorithm != "hnsw" || rows == 0) return "";
+  const IndexParams& p = options_.config.index;
+  index::Hnsw graph(vectors, dim_, options_.config.metric, rows,
+                    index::HnswParams{.m = p.m, .ef_construction = p.ef_construction});
+  // Both cores: a flush or compaction is background work, but the sooner it ends the sooner
+  // its memory goes.
+  std::atomic<uint32_t> next{0};
+  auto work = [&] {
+    for (uint32_t r; (r = next.fetch_add(1, std::memory_order_relaxed)) < rows;) {
+      if (include(r)) graph.Insert(r);
+    }
+  };
+  std::thread helper(work);
+  work();
+  helper.join();
+  return graph.Serialize();
 }
 
 ManifestSegment CollectionImpl::ManifestEntry(const Segment& s, uint64_t up_to_seq) const {
@@ -741,17 +787,23 @@ absl::Status CollectionImpl::FlushFrozen() {
     seg_path = JoinPath(options_.dir, SegmentFileName(seg_number));
     PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentBuilder> builder,
                                SegmentBuilder::Create(env_, seg_path, dim_));
+    std::vector<float> vectors(static_cast<size_t>(rows) * dim_);
     for (uint32_t r = 0; r < rows; ++r) {
       PROXIMADB_RETURN_IF_ERROR(builder->Add(f.mem->id(r),
                                              reinterpret_cast<const char*>(f.mem->vector(r)),
                                              f.mem->metadata(r),
                                              f.mem->deleted_seq(r) <= f.last_seq));
+      std::memcpy(vectors.data() + static_cast<size_t>(r) * dim_, f.mem->vector(r),
+                  dim_ * sizeof(float));
     }
+    builder->SetGraph(BuildGraph(vectors.data(), rows, [&](uint32_t r) {
+      return f.mem->deleted_seq(r) > f.last_seq;
+    }));
     absl::Status s = builder->Finish();
     if (s.ok()) s = env_->SyncDir(options_.dir);
     if (s.ok()) {
       absl::StatusOr<std::shared_ptr<Segment>> opened =
-          Segment::Open(env_, seg_path, seg_number, dim_);
+          Segment::Open(env_, seg_path, seg_number, dim_, options_.config.metric);
       s = opened.status();
       if (s.ok()) seg = *std::move(opened);
     }
@@ -835,21 +887,26 @@ absl::Status CollectionImpl::CompactSegments(std::vector<std::shared_ptr<Segment
   {
     PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentBuilder> builder,
                                SegmentBuilder::Create(env_, path, dim_));
+    std::vector<float> vectors;
     for (const auto& s : inputs) {
       for (uint32_t r = 0; r < s->num_rows(); ++r) {
         if (!s->VisibleAt(r, snapshot)) continue;
         PROXIMADB_RETURN_IF_ERROR(builder->Add(
             s->id(r), reinterpret_cast<const char*>(s->vector(r)), s->metadata(r), false));
+        vectors.insert(vectors.end(), s->vector(r), s->vector(r) + dim_);
         origin.emplace_back(s.get(), r);
       }
     }
+    builder->SetGraph(BuildGraph(vectors.data(), static_cast<uint32_t>(origin.size()),
+                                 [](uint32_t) { return true; }));
     if (origin.empty()) {
       builder->Abandon();
     } else {
       absl::Status st = builder->Finish();
       if (st.ok()) st = env_->SyncDir(options_.dir);
       if (st.ok()) {
-        absl::StatusOr<std::shared_ptr<Segment>> opened = Segment::Open(env_, path, number, dim_);
+        absl::StatusOr<std::shared_ptr<Segment>> opened =
+            Segment::Open(env_, path, number, dim_, options_.config.metric);
         st = opened.status();
         if (st.ok()) out = *std::move(opened);
       }

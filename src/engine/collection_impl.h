@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "env/env.h"
@@ -68,7 +69,7 @@ class CollectionImpl final : public Collection {
   absl::Status PatchMetadata(std::string_view id, std::string_view patch) override;
   absl::Status ReplaceMetadata(std::string_view id, std::string_view metadata) override;
   absl::StatusOr<uint64_t> Count(std::string_view filter) override;
-  absl::StatusOr<std::vector<SearchHit>> Search(const SearchRequest& request) override;
+  absl::StatusOr<SearchResponse> Search(const SearchRequest& request) override;
   absl::Status Flush() override;
   absl::Status Compact() override;
   CollectionStats Stats() override;
@@ -124,6 +125,10 @@ class CollectionImpl final : public Collection {
   absl::Status InstallManifest(const Manifest& m, const std::string& new_file)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
   ManifestSegment ManifestEntry(const Segment& s, uint64_t up_to_seq) const;
+  // The serialized HNSW graph over rows [0, rows) of contiguous `vectors`, holding the rows
+  // `include` accepts; empty when the collection's indexing_algorithm is "flat".
+  std::string BuildGraph(const float* vectors, uint32_t rows,
+                         absl::FunctionRef<bool(uint32_t)> include) const;
   void RemoveWalFilesBelow(uint64_t number);
   View PinView() const ABSL_LOCKS_EXCLUDED(mu_);
   void AsyncSyncLoop();

@@ -156,8 +156,10 @@ TEST_F(CollectionTest, ExactSearchMatchesBruteForceAcrossLayers) {
     req.k = 10;
     req.filter = filter;
     req.include_vectors = true;
-    auto hits = coll_->Search(req);
-    ASSERT_TRUE(hits.ok()) << hits.status();
+    auto response = coll_->Search(req);
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->plan, "exact");  // small segments and filters are scanned
+    const std::vector<SearchHit>* hits = &response->hits;
     ASSERT_EQ(hits->size(), 10u);
     for (int i = 0; i < 10; ++i) {
       EXPECT_EQ((*hits)[i].id, expected[i].second) << i;
@@ -173,6 +175,79 @@ TEST_F(CollectionTest, ExactSearchMatchesBruteForceAcrossLayers) {
   bad.vector = q;
   bad.filter = R"({"p":{"$gt":1}})";
   EXPECT_EQ(coll_->Search(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CollectionTest, UnfilteredSearchUsesSegmentGraphs) {
+  CollectionConfig c;
+  c.name = "g";
+  c.dimension = 16;
+  c.metric = DistanceMetric::kL2;
+  ASSERT_TRUE(db_->CreateCollection(c).ok());
+  auto g = *db_->GetCollection("g");
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist;
+  std::vector<Record> all;
+  for (int i = 0; i < 4000; ++i) {
+    std::vector<float> v(16);
+    for (float& x : v) x = dist(rng);
+    all.push_back(R("v" + std::to_string(i), v));
+  }
+  ASSERT_TRUE(g->Write({all.begin(), all.begin() + 2000}, WriteMode::kInsert).ok());
+  ASSERT_TRUE(g->Flush().ok());
+  ASSERT_TRUE(g->Write({all.begin() + 2000, all.end()}, WriteMode::kInsert).ok());
+  ASSERT_TRUE(g->Flush().ok());
+  std::vector<std::string> dead;
+  for (int i = 0; i < 4000; i += 10) dead.push_back("v" + std::to_string(i));
+  ASSERT_EQ(*g->Delete(dead), dead.size());
+
+  std::vector<std::vector<float>> queries;
+  for (int q = 0; q < 30; ++q) {
+    std::vector<float> v(16);
+    for (float& x : v) x = dist(rng);
+    queries.push_back(v);
+  }
+  // Graph results: recall against the exact scan, never a deleted id.
+  auto run = [&](Collection& coll, bool exact) {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& qv : queries) {
+      SearchRequest req;
+      req.vector = qv;
+      req.k = 10;
+      req.exact = exact;
+      auto response = coll.Search(req);
+      EXPECT_TRUE(response.ok()) << response.status();
+      EXPECT_EQ(response->plan, exact ? "exact" : "graph");
+      std::vector<std::string> ids;
+      for (const SearchHit& h : response->hits) ids.push_back(h.id);
+      out.push_back(ids);
+    }
+    return out;
+  };
+  auto check = [&](Collection& coll) {
+    auto graph = run(coll, false), exact = run(coll, true);
+    double found = 0;
+    for (size_t q = 0; q < queries.size(); ++q) {
+      EXPECT_EQ(graph[q].size(), 10u);
+      for (const std::string& id : graph[q]) {
+        EXPECT_NE(std::stoi(id.substr(1)) % 10, 0) << id << " was deleted";
+        found += std::count(exact[q].begin(), exact[q].end(), id);
+      }
+    }
+    EXPECT_GE(found / (10.0 * queries.size()), 0.95);
+    return graph;
+  };
+  auto before = check(*g);
+  EXPECT_GT(g->Stats().memory_bytes, 4000u * 16 * 4 / 8);  // the graphs are counted
+
+  // The graphs are stored in the segments: after a reopen the same searches give the same ids.
+  g.reset();
+  Reopen();
+  g = *db_->GetCollection("g");
+  EXPECT_EQ(run(*g, false), before);
+  // Compaction rebuilds one graph over the live rows.
+  ASSERT_TRUE(g->Compact().ok());
+  EXPECT_EQ(g->Stats().segment_count, 1u);
+  check(*g);
 }
 
 TEST_F(CollectionTest, ScoresPerMetric) {
@@ -193,7 +268,7 @@ TEST_F(CollectionTest, ScoresPerMetric) {
     SearchRequest req;
     req.vector = q;
     req.k = 3;
-    auto hits = *col->Search(req);
+    auto hits = col->Search(req)->hits;
     ASSERT_EQ(hits.size(), 3u);
     EXPECT_EQ(hits[0].id, "same");
     EXPECT_EQ(hits[2].id, "opp");

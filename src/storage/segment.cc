@@ -15,11 +15,11 @@ namespace {
 
 constexpr char kMagic[8] = {'P', 'X', 'D', 'B', '-', 'S', 'E', 'G'};
 constexpr size_t kHeaderSize = 64;
-constexpr int kNumSections = 5;  // vectors, ids, metadata, id_order, deletions
+constexpr int kNumSections = 6;  // vectors, ids, metadata, id_order, deletions, graph
 constexpr size_t kFooterSize = kNumSections * 24 + 8 + 4 + 4 + 4 + 4 + 8;
 constexpr size_t kWriteBufferSize = 1 << 20;
 
-enum Section { kVectors = 0, kIds = 1, kMetadata = 2, kIdOrder = 3, kDeletions = 4 };
+enum Section { kVectors = 0, kIds = 1, kMetadata = 2, kIdOrder = 3, kDeletions = 4, kGraph = 5 };
 
 struct SectionRef {
   uint64_t offset = 0;
@@ -115,6 +115,7 @@ absl::Status SegmentBuilder::Finish() {
                                  order.size() * sizeof(uint32_t))));
 
   PROXIMADB_RETURN_IF_ERROR(add_section(kDeletions, EncodeRowBitmap(deleted_rows_)));
+  PROXIMADB_RETURN_IF_ERROR(add_section(kGraph, graph_));
 
   std::string footer;
   for (const SectionRef& s : sections) {
@@ -148,7 +149,8 @@ void SegmentBuilder::Abandon() {
 // Segment
 
 absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::string& path,
-                                                       uint64_t number, uint32_t dim) {
+                                                       uint64_t number, uint32_t dim,
+                                                       DistanceMetric metric) {
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file, env->MapFile(path));
   auto corrupt = [&](std::string_view why) {
     return absl::DataLossError(absl::StrCat("segment ", path, " is corrupt: ", std::string(why)));
@@ -231,6 +233,14 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
     return corrupt(std::string(st.message()));
   }
   for (uint32_t row : deleted) seg->MarkDeleted(row, 0);
+  if (sections[kGraph].length > 0) {
+    absl::StatusOr<std::unique_ptr<index::Hnsw>> graph = index::Hnsw::Load(
+        std::string_view(base + sections[kGraph].offset, sections[kGraph].length), seg->vectors_,
+        dim, metric);
+    if (!graph.ok()) return corrupt(std::string(graph.status().message()));
+    if ((*graph)->capacity() != num_rows) return corrupt("graph does not cover the rows");
+    seg->graph_ = *std::move(graph);
+  }
   seg->file_ = std::move(file);
   return seg;
 }

@@ -1,7 +1,7 @@
 // Segments: immutable files written by a flush or a compaction and read through mmap.
 //
 // Layout (docs/segment_format.md has the grammar):
-//   header(64) | vectors | ids | metadata | id_order | deletions | footer(152)
+//   header(64) | vectors | ids | metadata | id_order | deletions | graph | footer(176)
 // Vectors start at byte 64 and are stored row-major as float32, so the section is 64-byte
 // aligned in the file and in the mapping. Every section has a CRC32C in the footer, which is
 // checked when the segment is opened.
@@ -25,10 +25,12 @@
 
 #include "absl/status/statusor.h"
 #include "env/env.h"
+#include "index/hnsw.h"
+#include "proximadb/types.h"
 
 namespace proximadb {
 
-inline constexpr uint32_t kSegmentFormatVersion = 1;
+inline constexpr uint32_t kSegmentFormatVersion = 2;
 
 class SegmentBuilder {
  public:
@@ -44,6 +46,8 @@ class SegmentBuilder {
   // Writes the remaining sections and the footer and fsyncs the file. The caller makes the
   // directory entry durable.
   absl::Status Finish();
+  // The serialized HNSW graph over the rows (index::Hnsw::Serialize), or nothing for none.
+  void SetGraph(std::string graph) { graph_ = std::move(graph); }
   // Removes the partly written file (after an error).
   void Abandon();
 
@@ -67,6 +71,7 @@ class SegmentBuilder {
   std::string metadata_;
   std::vector<uint64_t> metadata_offsets_{0};
   std::vector<uint32_t> deleted_rows_;
+  std::string graph_;
   bool finished_ = false;
 };
 
@@ -74,7 +79,8 @@ class Segment {
  public:
   // Maps and verifies segment file `path`; kDataLoss naming the file on any damage.
   static absl::StatusOr<std::shared_ptr<Segment>> Open(Env* env, const std::string& path,
-                                                       uint64_t number, uint32_t dim);
+                                                       uint64_t number, uint32_t dim,
+                                                       DistanceMetric metric);
 
   uint64_t number() const { return number_; }
   uint32_t dim() const { return dim_; }
@@ -102,7 +108,13 @@ class Segment {
   // Rows deleted at or before `seq` (what the manifest persists for this segment).
   std::vector<uint32_t> DeletedRowsUpTo(uint64_t seq) const;
 
-  size_t MemoryBytes() const { return num_rows_ * sizeof(std::atomic<uint64_t>); }
+  // The HNSW graph over the rows, searched in place in the mapping; nullptr if the segment has
+  // none (exact scans serve it). Deleted rows stay in the graph as routing nodes.
+  const index::Hnsw* graph() const { return graph_.get(); }
+
+  size_t MemoryBytes() const {
+    return num_rows_ * sizeof(std::atomic<uint64_t>) + (graph_ ? graph_->MemoryBytes() : 0);
+  }
 
  private:
   Segment() = default;
@@ -119,6 +131,7 @@ class Segment {
   const uint32_t* id_order_ = nullptr;  // rows sorted by (id, row)
   std::unique_ptr<std::atomic<uint64_t>[]> deleted_seq_;
   std::atomic<uint32_t> num_deleted_{0};
+  std::unique_ptr<index::Hnsw> graph_;
 };
 
 }  // namespace proximadb

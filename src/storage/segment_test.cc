@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "env/mem_env.h"
 #include "gtest/gtest.h"
+#include "index/hnsw.h"
 #include "storage/manifest.h"
 
 namespace proximadb {
@@ -40,7 +41,7 @@ class SegmentTest : public ::testing::Test {
 
 TEST_F(SegmentTest, RoundTrip) {
   Build(/*dim=*/17, /*rows=*/500, /*distinct=*/200);
-  auto seg = Segment::Open(&env_, "/c/seg", 9, 17);
+  auto seg = Segment::Open(&env_, "/c/seg", 9, 17, DistanceMetric::kL2);
   ASSERT_TRUE(seg.ok()) << seg.status();
   const Segment& s = **seg;
   EXPECT_EQ(s.number(), 9u);
@@ -62,7 +63,7 @@ TEST_F(SegmentTest, RoundTrip) {
 
 TEST_F(SegmentTest, EmptySegment) {
   Build(4, 0, 1);
-  auto seg = Segment::Open(&env_, "/c/seg", 1, 4);
+  auto seg = Segment::Open(&env_, "/c/seg", 1, 4, DistanceMetric::kL2);
   ASSERT_TRUE(seg.ok()) << seg.status();
   EXPECT_EQ((*seg)->num_rows(), 0u);
   EXPECT_EQ((*seg)->Find("x"), std::nullopt);
@@ -77,7 +78,7 @@ TEST_F(SegmentTest, AnyDamagedByteIsDetected) {
     std::string damaged = bytes;
     damaged[off] ^= 0x20;
     ASSERT_TRUE(env_.Corrupt("/c/seg", 0, damaged).ok());
-    auto seg = Segment::Open(&env_, "/c/seg", 1, 3);
+    auto seg = Segment::Open(&env_, "/c/seg", 1, 3, DistanceMetric::kL2);
     ++flipped;
     if (!seg.ok()) {
       ++detected;
@@ -87,12 +88,48 @@ TEST_F(SegmentTest, AnyDamagedByteIsDetected) {
   // Only alignment padding (at most 7 bytes per section) may go unnoticed.
   EXPECT_GE(detected, flipped - 4 * 7);
   ASSERT_TRUE(env_.Corrupt("/c/seg", 0, bytes).ok());
-  EXPECT_TRUE(Segment::Open(&env_, "/c/seg", 1, 3).ok());
+  EXPECT_TRUE(Segment::Open(&env_, "/c/seg", 1, 3, DistanceMetric::kL2).ok());
+}
+
+TEST_F(SegmentTest, GraphSectionRoundTripAndDamage) {
+  // 300 rows with a graph over them, searched in place from the mapping after open.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  std::vector<float> all(300 * 8);
+  for (float& x : all) x = dist(rng);
+  index::Hnsw graph(all.data(), 8, DistanceMetric::kL2, 300, index::HnswParams{});
+  for (uint32_t r = 0; r < 300; ++r) graph.Insert(r);
+  auto b = SegmentBuilder::Create(&env_, "/c/seg", 8);
+  ASSERT_TRUE(b.ok());
+  for (uint32_t r = 0; r < 300; ++r) {
+    ASSERT_TRUE((*b)->Add("id" + std::to_string(r), reinterpret_cast<const char*>(&all[r * 8]),
+                          "{}", false)
+                    .ok());
+  }
+  (*b)->SetGraph(graph.Serialize());
+  ASSERT_TRUE((*b)->Finish().ok());
+  auto seg = Segment::Open(&env_, "/c/seg", 1, 8, DistanceMetric::kL2);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  ASSERT_NE((*seg)->graph(), nullptr);
+  EXPECT_EQ((*seg)->graph()->size(), 300u);
+  for (uint32_t q = 0; q < 20; ++q) {
+    auto want = graph.Search(&all[q * 8], 5, 32);
+    auto got = (*seg)->graph()->Search(&all[q * 8], 5, 32);
+    ASSERT_EQ(want.size(), got.size());
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(want[i].row, got[i].row);
+  }
+  // The graph section is checksummed like the others.
+  const std::string bytes = *env_.ReadFile("/c/seg");
+  std::string damaged = bytes;
+  damaged[bytes.size() - 176 - 16] ^= 1;  // inside the last section before the footer
+  ASSERT_TRUE(env_.Corrupt("/c/seg", 0, damaged).ok());
+  EXPECT_EQ(Segment::Open(&env_, "/c/seg", 1, 8, DistanceMetric::kL2).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST_F(SegmentTest, WrongDimensionRejected) {
   Build(3, 5, 5);
-  EXPECT_EQ(Segment::Open(&env_, "/c/seg", 1, 4).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Segment::Open(&env_, "/c/seg", 1, 4, DistanceMetric::kL2).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(ManifestTest, EncodeDecodeAndSwitch) {
