@@ -1,0 +1,136 @@
+// bench/search: search through the public Collection API on Fashion-MNIST (60,000 x 784, L2):
+// ingest, flush (which builds the segment's HNSW graph), reopen (which maps and checks it),
+// then the same queries through the graph and by exact scan: recall@10 against the exact
+// answers, QPS and latency percentiles.
+//
+//   proximadb-search-bench [--queries N] [--dir DIR]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "index/dataset.h"
+#include "proximadb/database.h"
+
+namespace {
+
+using namespace proximadb;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+struct Run {
+  std::vector<std::vector<std::string>> ids;
+  double qps = 0, p50_us = 0, p99_us = 0;
+  std::string plan;
+};
+
+Run Query(Collection& c, const index::Dataset& d, uint32_t nq, bool exact, uint32_t ef) {
+  Run run;
+  std::vector<double> lat;
+  const auto t0 = Clock::now();
+  for (uint32_t q = 0; q < nq; ++q) {
+    SearchRequest req;
+    req.vector = std::span<const float>(d.queries.data() + size_t{q} * d.dim, d.dim);
+    req.k = 10;
+    req.exact = exact;
+    req.ef = ef;
+    req.include_metadata = false;
+    const auto s = Clock::now();
+    auto r = c.Search(req);
+    lat.push_back(Seconds(Clock::now() - s) * 1e6);
+    if (!r.ok()) std::abort();
+    run.plan = r->plan;
+    std::vector<std::string> ids;
+    for (const SearchHit& h : r->hits) ids.push_back(h.id);
+    run.ids.push_back(ids);
+  }
+  run.qps = nq / Seconds(Clock::now() - t0);
+  std::sort(lat.begin(), lat.end());
+  run.p50_us = lat[nq / 2];
+  run.p99_us = lat[std::min<size_t>(nq - 1, size_t{nq} * 99 / 100)];
+  return run;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint32_t nq = 1000;
+  std::string dir = "build/bench-search-data";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--queries")) nq = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+  }
+  auto loaded = index::LoadFashionMnist();
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
+    return 1;
+  }
+  const index::Dataset d = *std::move(loaded);
+  nq = std::min(nq, d.query_rows());
+  std::filesystem::remove_all(dir);
+  DatabaseOptions o;
+  o.data_dir = dir;
+  o.background_maintenance = false;
+  auto db = *Database::Open(o);
+  CollectionConfig c;
+  c.name = "fashion";
+  c.dimension = d.dim;
+  c.metric = DistanceMetric::kL2;
+  if (!db->CreateCollection(c).ok()) return 1;
+  auto coll = *db->GetCollection("fashion");
+
+  auto t0 = Clock::now();
+  for (uint32_t b = 0; b < d.base_rows(); b += 1000) {
+    std::vector<Record> batch;
+    for (uint32_t r = b; r < std::min(b + 1000, d.base_rows()); ++r) {
+      batch.push_back({std::to_string(r),
+                       std::vector<float>(d.base.data() + size_t{r} * d.dim,
+                                          d.base.data() + size_t{r + 1} * d.dim),
+                       "{}"});
+    }
+    if (!coll->Write(std::move(batch), WriteMode::kInsert).ok()) return 1;
+  }
+  const double ingest_s = Seconds(Clock::now() - t0);
+  t0 = Clock::now();
+  if (!coll->Flush().ok()) return 1;
+  const double flush_s = Seconds(Clock::now() - t0);
+  coll.reset();
+  db.reset();
+  t0 = Clock::now();
+  db = *Database::Open(o);
+  const double reopen_s = Seconds(Clock::now() - t0);
+  coll = *db->GetCollection("fashion");
+
+  std::printf("Fashion-MNIST %u x %u in one collection: ingest %.1f s (%.0f vectors/s, sync), "
+              "flush with graph build %.1f s, reopen %.2f s\n",
+              d.base_rows(), d.dim, ingest_s, d.base_rows() / ingest_s, flush_s, reopen_s);
+  const Run exact = Query(*coll, d, nq, true, 0);
+  std::printf("%-6s %5s %10s %10s %9s %9s\n", "plan", "ef", "recall@10", "qps_1t", "p50_us",
+              "p99_us");
+  std::printf("%-6s %5s %10.4f %10.0f %9.0f %9.0f\n", exact.plan.c_str(), "-", 1.0, exact.qps,
+              exact.p50_us, exact.p99_us);
+  for (uint32_t ef : {16u, 32u, 64u, 128u}) {
+    const Run g = Query(*coll, d, nq, false, ef);
+    double found = 0;
+    for (uint32_t q = 0; q < nq; ++q) {
+      std::set<std::string> want(exact.ids[q].begin(), exact.ids[q].end());
+      for (const std::string& id : g.ids[q]) found += want.count(id);
+    }
+    std::printf("%-6s %5u %10.4f %10.0f %9.0f %9.0f\n", g.plan.c_str(), ef, found / (10.0 * nq),
+                g.qps, g.p50_us, g.p99_us);
+  }
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("peak RSS: %.0f MB\n", ru.ru_maxrss / 1024.0);
+  coll.reset();
+  db.reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
