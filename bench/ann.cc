@@ -62,8 +62,10 @@ class ProximaDB final : public AnnSystem {
     for (size_t i = 0; i < hits.size(); ++i) out[i] = hits[i].row;
     return static_cast<uint32_t>(hits.size());
   }
-  uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint32_t>& allowed,
-                          const std::vector<uint8_t>&, uint32_t* out) const override {
+  uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint64_t>& bitmap,
+                          uint32_t count, const std::vector<uint8_t>&,
+                          uint32_t* out) const override {
+    const index::AllowedRows allowed{bitmap.data(), count};
     index::PlannedResult r =
         index::PlannedSearch(*graph_, data_, dim_, index::DistanceFor(DistanceMetric::kL2), query,
                              k, ef_, &allowed);
@@ -259,17 +261,20 @@ int main(int argc, char** argv) {
   // r falls in the first `selectivity` of its range. Exact answers from the flat index.
   struct Filtered {
     double selectivity;
-    std::vector<uint32_t> allowed;
+    std::vector<uint64_t> bitmap;
+    uint32_t count;
     std::vector<uint8_t> mask;
     std::vector<std::vector<uint32_t>> truth;
   };
   std::vector<Filtered> filters;
   for (double s : {0.5, 0.1, 0.01, 0.001}) {
     if (!filtered) break;
-    Filtered f{s, {}, std::vector<uint8_t>(nb, 0), std::vector<std::vector<uint32_t>>(nfq)};
+    Filtered f{s, std::vector<uint64_t>((nb + 63) / 64, 0), 0, std::vector<uint8_t>(nb, 0),
+               std::vector<std::vector<uint32_t>>(nfq)};
     for (uint32_t r = 0; r < nb; ++r) {
       if ((r * 2654435761u) % 100000 < s * 100000) {
-        f.allowed.push_back(r);
+        f.bitmap[r / 64] |= uint64_t{1} << (r % 64);
+        ++f.count;
         f.mask[r] = 1;
       }
     }
@@ -318,11 +323,11 @@ int main(int argc, char** argv) {
     for (const Filtered& f : filters) for (uint32_t ef : {16u, 32u, 64u}) {
       sys->SetEf(ef);
       const double s = f.selectivity;
-      const std::vector<uint32_t>& allowed = f.allowed;
       const std::vector<uint8_t>& mask = f.mask;
       const std::vector<std::vector<uint32_t>>& ftruth = f.truth;
       Measured r = Measure(nfq, ftruth, [&](uint32_t q, uint32_t* out) {
-        return sys->SearchFiltered(d.queries.data() + size_t{q} * d.dim, kK, allowed, mask, out);
+        return sys->SearchFiltered(d.queries.data() + size_t{q} * d.dim, kK, f.bitmap, f.count,
+                                   mask, out);
       });
       std::printf("%-10s filtered %5.1f%% (%s, ef %u): recall@10 %.4f, qps_1t %.0f, qps_2t %.0f, "
                   "p50 %.0f us, p99 %.0f us%s\n",

@@ -42,7 +42,7 @@ class Faiss final : public AnnSystem {
     return Run(query, k, &params, out);
   }
 
-  uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint32_t>&,
+  uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint64_t>&, uint32_t,
                           const std::vector<uint8_t>& mask, uint32_t* out) const override {
     MaskSelector sel(mask);
     faiss::SearchParametersHNSW params;

@@ -45,10 +45,11 @@ class Hnswlib final : public AnnSystem {
     return count;
   }
 
-  uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint32_t>& allowed,
-                          const std::vector<uint8_t>& mask, uint32_t* out) const override {
+  uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint64_t>&,
+                          uint32_t allowed, const std::vector<uint8_t>& mask,
+                          uint32_t* out) const override {
     // Ask for enough neighbours that k of them are allowed on average, twice over.
-    const double selectivity = double(allowed.size()) / n_;
+    const double selectivity = double(allowed) / n_;
     const size_t want = std::min<size_t>(n_, size_t(2 * k / std::max(selectivity, 1e-9)) + k);
     auto pq = index_->searchKnn(query, want);  // searchKnn uses max(ef, want)
     std::vector<uint32_t> rows;

@@ -22,9 +22,10 @@ class AnnSystem {
   virtual void SetEf(uint32_t ef) = 0;
   // Thread-safe. Writes up to k rows into out, best first; returns how many.
   virtual uint32_t Search(const float* query, uint32_t k, uint32_t* out) const = 0;
-  // Thread-safe. Only rows with allowed_mask[row] != 0 (`allowed` lists them, ascending).
+  // Thread-safe. Only the rows the filter allows: allowed_mask[row] != 0, or bit row of
+  // allowed_bitmap (the same set, each system takes the form it can use); `count` of them.
   virtual uint32_t SearchFiltered(const float* query, uint32_t k,
-                                  const std::vector<uint32_t>& allowed,
+                                  const std::vector<uint64_t>& allowed_bitmap, uint32_t count,
                                   const std::vector<uint8_t>& allowed_mask,
                                   uint32_t* out) const = 0;
   // What the filtered searches since the last call did (plans, distances), or "".

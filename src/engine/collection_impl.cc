@@ -718,6 +718,21 @@ absl::Status CollectionImpl::FreezeLocked() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<Segment>> CollectionImpl::FinishSegment(SegmentBuilder& builder,
+                                                                       const std::string& path,
+                                                                       uint64_t number) {
+  absl::Status s = builder.Finish();
+  if (s.ok()) s = env_->SyncDir(options_.dir);  // its name durable before a manifest names it
+  if (s.ok()) {
+    absl::StatusOr<std::shared_ptr<Segment>> opened =
+        Segment::Open(env_, path, number, dim_, options_.config.metric);
+    if (opened.ok()) return opened;
+    s = opened.status();
+  }
+  if (env_->FileExists(path)) env_->RemoveFile(path).IgnoreError();
+  return s;
+}
+
 std::string CollectionImpl::BuildGraph(const float* vectors, uint32_t rows,
                                        absl::FunctionRef<bool(uint32_t)> include) const {
   if (options_.config.indexing_algorithm != "hnsw" || rows == 0) return "";
@@ -799,18 +814,7 @@ absl::Status CollectionImpl::FlushFrozen() {
     builder->SetGraph(BuildGraph(vectors.data(), rows, [&](uint32_t r) {
       return f.mem->deleted_seq(r) > f.last_seq;
     }));
-    absl::Status s = builder->Finish();
-    if (s.ok()) s = env_->SyncDir(options_.dir);
-    if (s.ok()) {
-      absl::StatusOr<std::shared_ptr<Segment>> opened =
-          Segment::Open(env_, seg_path, seg_number, dim_, options_.config.metric);
-      s = opened.status();
-      if (s.ok()) seg = *std::move(opened);
-    }
-    if (!s.ok()) {
-      if (env_->FileExists(seg_path)) env_->RemoveFile(seg_path).IgnoreError();
-      return s;
-    }
+    PROXIMADB_ASSIGN_OR_RETURN(seg, FinishSegment(*builder, seg_path, seg_number));
   }
 
   // The segment list only changes under bg_mu_, which this flush holds; deletions up to
@@ -902,18 +906,7 @@ absl::Status CollectionImpl::CompactSegments(std::vector<std::shared_ptr<Segment
     if (origin.empty()) {
       builder->Abandon();
     } else {
-      absl::Status st = builder->Finish();
-      if (st.ok()) st = env_->SyncDir(options_.dir);
-      if (st.ok()) {
-        absl::StatusOr<std::shared_ptr<Segment>> opened =
-            Segment::Open(env_, path, number, dim_, options_.config.metric);
-        st = opened.status();
-        if (st.ok()) out = *std::move(opened);
-      }
-      if (!st.ok()) {
-        if (env_->FileExists(path)) env_->RemoveFile(path).IgnoreError();
-        return st;
-      }
+      PROXIMADB_ASSIGN_OR_RETURN(out, FinishSegment(*builder, path, number));
     }
   }
 

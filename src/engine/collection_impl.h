@@ -125,6 +125,11 @@ class CollectionImpl final : public Collection {
   absl::Status InstallManifest(const Manifest& m, const std::string& new_file)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
   ManifestSegment ManifestEntry(const Segment& s, uint64_t up_to_seq) const;
+  // Finishes and fsyncs a new segment file, makes its name durable and opens it; on failure
+  // the file is removed (no manifest names it yet).
+  absl::StatusOr<std::shared_ptr<Segment>> FinishSegment(SegmentBuilder& builder,
+                                                         const std::string& path,
+                                                         uint64_t number);
   // The serialized HNSW graph over rows [0, rows) of contiguous `vectors`, holding the rows
   // `include` accepts; empty when the collection's indexing_algorithm is "flat".
   std::string BuildGraph(const float* vectors, uint32_t rows,

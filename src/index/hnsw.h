@@ -83,6 +83,7 @@ class Hnsw {
 
   uint32_t size() const { return inserted_.load(std::memory_order_relaxed); }
   uint32_t capacity() const { return capacity_; }
+  uint32_t m() const { return m_; }
   // Bytes of graph structure (links, levels, locks, deletions); not the vectors.
   size_t MemoryBytes() const;
 

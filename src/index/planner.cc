@@ -16,17 +16,22 @@ const char* PlanName(Plan plan) {
 
 namespace {
 
+// The exact top k over the set bits of the bitmap.
 std::vector<Hit> ExactOver(const Hnsw& graph, const float* vectors, uint32_t dim,
                            Distance distance, const float* query, uint32_t k,
-                           const std::vector<uint32_t>& rows, SearchStats* stats) {
+                           const uint64_t* bitmap, SearchStats* stats) {
   std::priority_queue<Hit> heap;
-  for (uint32_t row : rows) {
-    if (graph.IsDeleted(row)) continue;
-    const float d = distance(query, vectors + static_cast<size_t>(row) * dim, dim);
-    ++stats->distances;
-    if (heap.size() == k && !(Hit{d, row} < heap.top())) continue;
-    heap.push({d, row});
-    if (heap.size() > k) heap.pop();
+  const uint32_t words = (graph.capacity() + 63) / 64;
+  for (uint32_t w = 0; w < words; ++w) {
+    for (uint64_t bits = bitmap[w]; bits != 0; bits &= bits - 1) {
+      const uint32_t row = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+      if (graph.IsDeleted(row)) continue;
+      const float d = distance(query, vectors + static_cast<size_t>(row) * dim, dim);
+      ++stats->distances;
+      if (heap.size() == k && !(Hit{d, row} < heap.top())) continue;
+      heap.push({d, row});
+      if (heap.size() > k) heap.pop();
+    }
   }
   std::vector<Hit> out(heap.size());
   for (size_t i = out.size(); i-- > 0; heap.pop()) out[i] = heap.top();
@@ -37,28 +42,27 @@ std::vector<Hit> ExactOver(const Hnsw& graph, const float* vectors, uint32_t dim
 
 PlannedResult PlannedSearch(const Hnsw& graph, const float* vectors, uint32_t dim,
                             Distance distance, const float* query, uint32_t k, uint32_t ef,
-                            const std::vector<uint32_t>* allowed) {
+                            const AllowedRows* allowed) {
   PlannedResult r;
   if (allowed == nullptr) {
     r.plan = Plan::kGraph;
     r.hits = graph.Search(query, k, ef, &r.stats);
     return r;
   }
-  const size_t exact_cost = allowed->size();
-  if (exact_cost <= static_cast<size_t>(std::max(ef, k)) * 4) {
+  const double exact_cost = allowed->count;
+  const double selectivity = std::max(exact_cost, 1.0) / std::max<uint32_t>(graph.size(), 1);
+  const double graph_estimate = double(std::max(ef, k)) * graph.m() / selectivity;
+  if (exact_cost <= 4.0 * std::max(ef, k) || graph_estimate > exact_cost) {
     r.plan = Plan::kExact;
-    r.hits = ExactOver(graph, vectors, dim, distance, query, k, *allowed, &r.stats);
+    r.hits = ExactOver(graph, vectors, dim, distance, query, k, allowed->bitmap, &r.stats);
     return r;
   }
-  std::vector<uint64_t> bitmap((graph.capacity() + 63) / 64, 0);
-  for (uint32_t row : *allowed) bitmap[row / 64] |= uint64_t{1} << (row % 64);
   r.plan = Plan::kGraphExpanded;
-  r.hits = graph.Search(query, k, ef, bitmap.data(), &r.stats,
-                        static_cast<uint32_t>(std::min<size_t>(exact_cost, UINT32_MAX)));
+  r.hits = graph.Search(query, k, ef, allowed->bitmap, &r.stats, allowed->count);
   // Over budget, or the traversal ran dry (rows it could not reach): the exact scan decides.
-  if (r.stats.budget_exceeded || (r.hits.size() < k && allowed->size() > r.hits.size())) {
+  if (r.stats.budget_exceeded || (r.hits.size() < k && allowed->count > r.hits.size())) {
     r.plan = Plan::kExact;
-    r.hits = ExactOver(graph, vectors, dim, distance, query, k, *allowed, &r.stats);
+    r.hits = ExactOver(graph, vectors, dim, distance, query, k, allowed->bitmap, &r.stats);
   }
   return r;
 }
