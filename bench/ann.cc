@@ -65,7 +65,7 @@ class ProximaDB final : public AnnSystem {
   uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint64_t>& bitmap,
                           uint32_t count, const std::vector<uint8_t>&,
                           uint32_t* out) const override {
-    const index::AllowedRows allowed{bitmap.data(), count};
+    const index::BitmapRows allowed(bitmap.data(), count, graph_->capacity());
     index::PlannedResult r =
         index::PlannedSearch(*graph_, data_, dim_, index::DistanceFor(DistanceMetric::kL2), query,
                              k, ef_, &allowed);

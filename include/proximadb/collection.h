@@ -51,9 +51,12 @@ class Collection {
 
   // Live records, optionally only those matching `filter` (same language as SearchRequest).
   virtual absl::StatusOr<uint64_t> Count(std::string_view filter = "") = 0;
-  // k nearest live records matching the filter, best first. Segments are searched through
-  // their HNSW graphs when the search is unfiltered and not `exact`; everything else is scanned
-  // exactly, so every acknowledged write is found.
+  // k nearest live records matching the filter, best first. Each layer is searched through
+  // its HNSW graph unless the request is `exact` or the layer is small: segments have one
+  // graph, the memtable one per chunk, filled in the background after the write is
+  // acknowledged, with the rows not yet indexed scanned exactly, so every acknowledged write is
+  // found at once. A filter is evaluated through field indexes into a set of rows; the planner
+  // (src/index/planner.h) scans a selective set exactly and traverses the graph otherwise.
   virtual absl::StatusOr<SearchResponse> Search(const SearchRequest& request) = 0;
 
   // Writes the memtable into a segment now (waits for it).

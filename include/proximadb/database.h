@@ -6,7 +6,7 @@
 //
 // Opening recovers every collection (segments from the manifest, then the WAL). A background
 // thread flushes collections whose flush policy is due (highest flush_priority first) and
-// compacts their segments.
+// compacts their segments; another indexes new memtable rows in HNSW graphs.
 //
 // Thread-safe.
 #pragma once
@@ -36,6 +36,9 @@ struct DatabaseOptions {
   // Background flush and compaction; tests turn it off to control timing.
   bool background_maintenance = true;
   uint32_t maintenance_interval_ms = 1000;
+  // Background insertion of acknowledged memtable rows into the memtable's HNSW graphs (until
+  // a row is indexed, searches scan it exactly).
+  bool background_indexing = true;
 };
 
 class Database {

@@ -60,7 +60,8 @@ enum class WriteMode { kInsert, kUpsert };
 struct SearchRequest {
   std::span<const float> vector;
   uint32_t k = 10;
-  // A JSON object of metadata equalities, e.g. {"user": "alice", "a.b": 3}; empty for none.
+  // A metadata filter (the language of src/filter/filter.h, e.g.
+  // {"user": "alice", "price": {"$lt": 20}}); empty for none.
   std::string filter;
   bool include_vectors = false;
   bool include_metadata = true;
@@ -79,14 +80,17 @@ struct SearchHit {
 
 struct SearchResponse {
   std::vector<SearchHit> hits;  // best first
-  // How the search ran: "graph" (segments searched through their HNSW graphs, the memtable
-  // scanned) or "exact" (every record scanned: requested, filtered, or nothing to search).
+  // How the search ran, the most involved plan any layer used: "graph_expanded" (a filtered
+  // traversal of an HNSW graph that expanded until it held k allowed rows), "graph" (unfiltered
+  // graph search), or "exact" (every candidate scanned: requested, a selective filter, or
+  // layers too small or not yet indexed). Every plan returns k hits whenever k records match.
   std::string plan;
 };
 
 struct CollectionStats {
   uint64_t vector_count = 0;    // live records
   uint64_t memtable_rows = 0;   // rows (live or superseded) not yet in segments
+  uint64_t unindexed_rows = 0;  // memtable rows not yet in its HNSW graphs (scanned exactly)
   uint64_t segment_count = 0;
   uint64_t segment_rows = 0;
   uint64_t deleted_rows = 0;    // dead rows still held by segments (until compaction)

@@ -16,6 +16,7 @@
 #include "common/macros.h"
 #include "index/distance.h"
 #include "index/hnsw.h"
+#include "index/planner.h"
 #include "filter/filter.h"
 #include "filter/metadata.h"
 #include "storage/file_names.h"
@@ -100,7 +101,18 @@ class CollectionImpl::Overlay {
 
 CollectionImpl::CollectionImpl(const CollectionOptions& options)
     : options_(options), env_(options.env), dim_(options.config.dimension) {
-  mem_ = std::make_shared<Memtable>(dim_, options_.id_index);
+  mem_ = NewMemtable();
+}
+
+std::shared_ptr<Memtable> CollectionImpl::NewMemtable() const {
+  std::optional<Memtable::GraphOptions> graph;
+  if (options_.config.indexing_algorithm == "hnsw") {
+    const IndexParams& p = options_.config.index;
+    graph = Memtable::GraphOptions{
+        options_.config.metric,
+        index::HnswParams{.m = p.m, .ef_construction = p.ef_construction}};
+  }
+  return std::make_shared<Memtable>(dim_, options_.id_index, graph);
 }
 
 absl::StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Create(
@@ -581,12 +593,115 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::GetMany(const std::vector<st
 
 namespace {
 
-// Calls fn(layer, row) for every row of `layer` visible at `snapshot` among the first `rows`.
-template <typename Layer, typename Fn>
-void ForEachVisible(const Layer& layer, uint32_t rows, uint64_t snapshot, Fn&& fn) {
-  for (uint32_t r = 0; r < rows; ++r) {
-    if (layer.VisibleAt(r, snapshot)) fn(r);
+// The rows of a layer (a memtable chunk, or a whole segment) that a search may return, in the
+// layer's graph numbering (global row = base + local): below `limit`, visible at the snapshot,
+// and in `selected` (the filter's rows, global numbering) unless that is null.
+template <typename Layer>
+class LayerRows final : public index::AllowedRows {
+ public:
+  LayerRows(const Layer& layer, uint64_t snapshot, uint32_t base, uint32_t limit,
+            const Roaring* selected)
+      : layer_(layer), snapshot_(snapshot), base_(base), limit_(limit), selected_(selected) {}
+
+  uint32_t count() const override {
+    if (selected_ == nullptr) return limit_;
+    if (limit_ == 0) return 0;
+    const uint64_t below_end = roaring_bitmap_rank(&selected_->roaring, base_ + limit_ - 1);
+    const uint64_t below_base =
+        base_ == 0 ? 0 : roaring_bitmap_rank(&selected_->roaring, base_ - 1);
+    return static_cast<uint32_t>(below_end - below_base);
   }
+  bool Contains(uint32_t local) const override {
+    return local < limit_ && (selected_ == nullptr || selected_->contains(base_ + local)) &&
+           layer_.VisibleAt(base_ + local, snapshot_);
+  }
+  void ForEach(absl::FunctionRef<void(uint32_t)> fn) const override {
+    if (selected_ == nullptr) {
+      for (uint32_t local = 0; local < limit_; ++local) {
+        if (layer_.VisibleAt(base_ + local, snapshot_)) fn(local);
+      }
+      return;
+    }
+    roaring_uint32_iterator_t* it = roaring_create_iterator(&selected_->roaring);
+    for (bool ok = roaring_move_uint32_iterator_equalorlarger(it, base_);
+         ok && it->has_value && it->current_value < base_ + limit_;
+         ok = roaring_advance_uint32_iterator(it)) {
+      if (layer_.VisibleAt(it->current_value, snapshot_)) fn(it->current_value - base_);
+    }
+    roaring_free_uint32_iterator(it);
+  }
+
+ private:
+  const Layer& layer_;
+  const uint64_t snapshot_;
+  const uint32_t base_, limit_;
+  const Roaring* const selected_;
+};
+
+// The best k candidates over all layers of a view.
+class TopK {
+ public:
+  struct Candidate {
+    float distance;
+    const Memtable* mem;
+    const Segment* seg;
+    uint32_t row;
+    bool operator<(const Candidate& o) const { return distance < o.distance; }
+  };
+  explicit TopK(uint32_t k) : k_(k) {}
+  void Offer(float distance, const Memtable* mem, const Segment* seg, uint32_t row) {
+    if (heap_.size() == k_ && !(distance < heap_.top().distance)) return;
+    heap_.push({distance, mem, seg, row});
+    if (heap_.size() > k_) heap_.pop();
+  }
+  // Best first; empties the heap.
+  std::vector<Candidate> Take() {
+    std::vector<Candidate> out(heap_.size());
+    for (size_t i = out.size(); i-- > 0; heap_.pop()) out[i] = heap_.top();
+    return out;
+  }
+
+ private:
+  const uint32_t k_;
+  std::priority_queue<Candidate> heap_;
+};
+
+// What a search of one layer did; the response reports the most involved plan any layer ran.
+void NotePlan(index::Plan plan, index::Plan* strongest) {
+  auto rank = [](index::Plan p) {
+    return p == index::Plan::kGraphExpanded ? 2 : p == index::Plan::kGraph ? 1 : 0;
+  };
+  if (rank(plan) > rank(*strongest)) *strongest = plan;
+}
+
+// Searches rows [base, base + limit) of a layer whose vectors there are `vectors` (contiguous,
+// row `base` first) through `graph` (over those rows, numbered from 0), or exactly when there is
+// no graph, the request asks for it, or there are few rows.
+template <typename Layer>
+void SearchLayer(const Layer& layer, const Memtable* mem, const Segment* seg, uint64_t snapshot,
+                 uint32_t base, uint32_t limit, const float* vectors, const index::Hnsw* graph,
+                 const Roaring* selected, const SearchRequest& req, uint32_t ef,
+                 index::Distance distance, uint32_t dim, TopK* top, index::Plan* plan) {
+  const LayerRows<Layer> rows(layer, snapshot, base, limit, selected);
+  const float* q = req.vector.data();
+  if (req.exact || graph == nullptr || limit <= 4 * std::max(ef, req.k)) {
+    rows.ForEach([&](uint32_t local) {
+      top->Offer(distance(q, vectors + static_cast<size_t>(local) * dim, dim), mem, seg,
+                 base + local);
+    });
+    return;
+  }
+  index::PlannedResult r;
+  if (selected == nullptr) {
+    // Unfiltered: the graph search skips invisible rows (deleted, or newer than the snapshot).
+    r.plan = index::Plan::kGraph;
+    r.hits = graph->Search(
+        q, req.k, std::max(ef, req.k), [&](uint32_t local) { return rows.Contains(local); });
+  } else {
+    r = index::PlannedSearch(*graph, vectors, dim, distance, q, req.k, ef, &rows);
+  }
+  NotePlan(r.plan, plan);
+  for (const index::Hit& h : r.hits) top->Offer(h.distance, mem, seg, base + h.row);
 }
 
 }  // namespace
@@ -601,10 +716,14 @@ absl::StatusOr<uint64_t> CollectionImpl::Count(std::string_view filter_text) {
   uint64_t n = 0;
   for (size_t i = 0; i < v.mems.size(); ++i) {
     const Memtable& m = *v.mems[i];
-    ForEachVisible(m, v.mem_rows[i], v.seq, [&](uint32_t r) { n += filter.Matches(m.metadata(r)); });
+    const Roaring selected = m.fields().Select(filter, v.mem_rows[i],
+                                               [&](uint32_t r) { return m.metadata(r); });
+    LayerRows<Memtable>(m, v.seq, 0, v.mem_rows[i], &selected).ForEach([&](uint32_t) { ++n; });
   }
   for (const auto& s : v.segments) {
-    ForEachVisible(*s, s->num_rows(), v.seq, [&](uint32_t r) { n += filter.Matches(s->metadata(r)); });
+    const Roaring selected = s->fields().Select(filter, s->num_rows(),
+                                                [&](uint32_t r) { return s->metadata(r); });
+    LayerRows<Segment>(*s, v.seq, 0, s->num_rows(), &selected).ForEach([&](uint32_t) { ++n; });
   }
   return n;
 }
@@ -625,61 +744,51 @@ absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) 
   if (req.k == 0) return absl::InvalidArgumentError("k: must be at least 1");
   PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(req.filter));
   const index::Distance distance = index::DistanceFor(options_.config.metric);
-
-  // Max-heap on distance of the best k so far; a filter is evaluated only for rows that
-  // would enter the heap.
-  struct Candidate {
-    float distance;
-    const Memtable* mem;
-    const Segment* seg;
-    uint32_t row;
-    bool operator<(const Candidate& o) const { return distance < o.distance; }
-  };
-  std::priority_queue<Candidate> heap;
-  const float* q = req.vector.data();
-  auto offer = [&](float d, const Memtable* mem, const Segment* seg, uint32_t row) {
-    heap.push({d, mem, seg, row});
-    if (heap.size() > req.k) heap.pop();
-  };
-  auto consider = [&](const auto& layer, uint32_t row, const Memtable* mem, const Segment* seg) {
-    const float d = distance(q, layer.vector(row), dim_);
-    if (heap.size() == req.k && !(d < heap.top().distance)) return;
-    if (!filter.matches_all() && !filter.Matches(layer.metadata(row))) return;
-    offer(d, mem, seg, row);
-  };
-
-  // Segments with a graph are searched through it, unless the request asks for an exact scan
-  // or filters (filtered graph search needs field indexes to list the allowed rows cheaply).
-  // Small segments, and the memtable (it has no graph yet), are scanned.
   const uint32_t ef = req.ef != 0 ? req.ef : options_.config.index.ef_search;
-  const bool use_graphs = !req.exact && filter.matches_all();
-  SearchResponse response;
-  response.plan = "exact";
+
+  TopK top(req.k);
+  index::Plan plan = index::Plan::kExact;
   View v = PinView();
   for (size_t i = 0; i < v.mems.size(); ++i) {
     const Memtable& m = *v.mems[i];
-    ForEachVisible(m, v.mem_rows[i], v.seq, [&](uint32_t r) { consider(m, r, &m, nullptr); });
-  }
-  for (const auto& s : v.segments) {
-    const index::Hnsw* graph = s->graph();
-    if (use_graphs && graph != nullptr && s->num_rows() > 4 * std::max(ef, req.k)) {
-      response.plan = "graph";
-      for (const index::Hit& h : graph->Search(q, req.k, std::max(ef, req.k), [&](uint32_t r) {
-             return s->VisibleAt(r, v.seq);
-           })) {
-        offer(h.distance, nullptr, s.get(), h.row);
+    const uint32_t rows = v.mem_rows[i];
+    std::optional<Roaring> selected;
+    if (!filter.matches_all()) {
+      selected = m.fields().Select(filter, rows, [&](uint32_t r) { return m.metadata(r); });
+    }
+    const Roaring* sel = selected ? &*selected : nullptr;
+    // Chunk by chunk: the indexed rows of a chunk through its graph, the rest exactly.
+    const uint32_t indexed = std::min(m.indexed_rows(), rows);
+    for (int k = 0; Memtable::ChunkStart(k) < rows; ++k) {
+      const uint32_t base = Memtable::ChunkStart(k);
+      const uint32_t in_chunk = std::min(rows - base, Memtable::ChunkCapacity(k));
+      const uint32_t graphed = indexed > base ? std::min(indexed - base, in_chunk) : 0;
+      const float* vectors = m.chunk_vectors(k);
+      if (graphed > 0) {
+        SearchLayer(m, &m, nullptr, v.seq, base, graphed, vectors, m.chunk_graph(k), sel, req,
+                    ef, distance, dim_, &top, &plan);
       }
-    } else {
-      ForEachVisible(*s, s->num_rows(), v.seq,
-                     [&](uint32_t r) { consider(*s, r, nullptr, s.get()); });
+      if (graphed < in_chunk) {
+        SearchLayer(m, &m, nullptr, v.seq, base + graphed, in_chunk - graphed,
+                    vectors + static_cast<size_t>(graphed) * dim_, nullptr, sel, req, ef,
+                    distance, dim_, &top, &plan);
+      }
     }
   }
+  for (const auto& s : v.segments) {
+    std::optional<Roaring> selected;
+    if (!filter.matches_all()) {
+      selected = s->fields().Select(filter, s->num_rows(),
+                                    [&](uint32_t r) { return s->metadata(r); });
+    }
+    SearchLayer(*s, nullptr, s.get(), v.seq, 0, s->num_rows(), s->vector(0), s->graph(),
+                selected ? &*selected : nullptr, req, ef, distance, dim_, &top, &plan);
+  }
 
-  std::vector<SearchHit>& hits = response.hits;
-  hits.resize(heap.size());
-  for (size_t i = hits.size(); i-- > 0; heap.pop()) {
-    const Candidate& c = heap.top();
-    SearchHit& h = hits[i];
+  SearchResponse response;
+  response.plan = index::PlanName(plan);
+  for (const TopK::Candidate& c : top.Take()) {
+    SearchHit& h = response.hits.emplace_back();
     h.id = std::string(c.mem ? c.mem->id(c.row) : c.seg->id(c.row));
     h.score = index::ScoreFromDistance(options_.config.metric, c.distance);
     if (req.include_metadata) {
@@ -691,6 +800,16 @@ absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) 
     }
   }
   return response;
+}
+
+uint32_t CollectionImpl::IndexMemtable(uint32_t max_rows) {
+  std::shared_ptr<Memtable> mem;
+  {
+    absl::MutexLock l(&mu_);
+    mem = mem_;
+  }
+  absl::MutexLock l(&index_mu_);
+  return mem->IndexRows(max_rows);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -712,7 +831,7 @@ absl::Status CollectionImpl::FreezeLocked() {
     absl::MutexLock wl(&wal_mu_);
     wal_ = std::move(next);
   }
-  mem_ = std::make_shared<Memtable>(dim_, options_.id_index);
+  mem_ = NewMemtable();
   mem_oldest_write_us_ = 0;
   wal_bytes_ = 0;
   return absl::OkStatus();
@@ -1007,11 +1126,13 @@ CollectionStats CollectionImpl::Stats() {
   st.background_error = std::string(bg_error_.message());
   st.wal_bytes = wal_bytes_;
   st.memtable_rows = mem_->num_rows();
-  st.memory_bytes = mem_->MemoryBytes();
+  st.unindexed_rows = mem_->num_rows() - mem_->indexed_rows();
+  st.memory_bytes = mem_->MemoryBytes() + mem_->fields().MemoryBytes();
   int64_t oldest = mem_oldest_write_us_;
   for (const Frozen& f : imms_) {
     st.memtable_rows += f.mem->num_rows();
-    st.memory_bytes += f.mem->MemoryBytes();
+    st.unindexed_rows += f.mem->num_rows() - f.mem->indexed_rows();
+    st.memory_bytes += f.mem->MemoryBytes() + f.mem->fields().MemoryBytes();
     st.wal_bytes += f.wal_bytes;
     if (f.oldest_write_us != 0 && (oldest == 0 || f.oldest_write_us < oldest)) {
       oldest = f.oldest_write_us;

@@ -79,6 +79,9 @@ class CollectionImpl final : public Collection {
   bool FlushDue(int64_t now_us) ABSL_LOCKS_EXCLUDED(mu_);
   // Compacts if the segments call for it (many small ones, or many deleted rows).
   absl::Status MaybeCompact();
+  // For the background indexer: inserts up to `max_rows` rows of the active memtable into its
+  // graphs; returns how many (0 when it is caught up).
+  uint32_t IndexMemtable(uint32_t max_rows) ABSL_LOCKS_EXCLUDED(mu_);
   // Stops writes (the collection was dropped); reads of pinned views stay valid.
   void MarkDropped();
 
@@ -110,6 +113,7 @@ class CollectionImpl final : public Collection {
 
   explicit CollectionImpl(const CollectionOptions& options);
 
+  std::shared_ptr<Memtable> NewMemtable() const;
   absl::Status Recover();
   absl::Status ValidateRecord(Record& r) const;
   absl::Status Commit(Writer* w) ABSL_LOCKS_EXCLUDED(mu_);
@@ -169,6 +173,7 @@ class CollectionImpl final : public Collection {
   uint64_t wal_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in the current WAL file
 
   absl::Mutex bg_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::Mutex index_mu_;  // one IndexMemtable at a time (Memtable::IndexRows' contract)
 
   absl::Mutex sync_mu_;
   bool stop_syncer_ ABSL_GUARDED_BY(sync_mu_) = false;

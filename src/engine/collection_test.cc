@@ -1,9 +1,13 @@
 // Behaviour of a collection through the public API, on the in-memory Env.
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/scoped_temp_dir.h"
 #include "env/mem_env.h"
@@ -36,6 +40,7 @@ class CollectionTest : public ::testing::Test {
     o.data_dir = "/data";
     o.catalog_path = tmp_.path() + "/catalog.db";
     o.background_maintenance = false;
+    o.background_indexing = background_indexing_;
     auto db = Database::Open(o);
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = *std::move(db);
@@ -45,6 +50,7 @@ class CollectionTest : public ::testing::Test {
     return Record{std::move(id), std::move(v), std::move(meta)};
   }
 
+  bool background_indexing_ = false;
   ScopedTempDir tmp_;
   MemEnv env_;
   std::unique_ptr<Database> db_;
@@ -173,7 +179,7 @@ TEST_F(CollectionTest, ExactSearchMatchesBruteForceAcrossLayers) {
   bad.vector = short_q;
   EXPECT_EQ(ErrorCodeOf(coll_->Search(bad).status()), kDimensionMismatch);
   bad.vector = q;
-  bad.filter = R"({"p":{"$gt":1}})";
+  bad.filter = R"({"p":{"$between":1}})";
   EXPECT_EQ(coll_->Search(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -389,6 +395,145 @@ TEST_F(CollectionTest, SearchesRunDuringFlushAndCompaction) {
   EXPECT_EQ(errors, 0);
   EXPECT_EQ(*coll_->Count(), 51u);
   EXPECT_EQ(coll_->Get("r3")->vector[0], 29);
+}
+
+// With the background indexer on: the memtable's rows reach its graphs after the writes are
+// acknowledged, and filtered searches go through field indexes and the planner on every layer.
+class IndexedCollectionTest : public CollectionTest {
+ protected:
+  void SetUp() override {
+    background_indexing_ = true;
+    CollectionTest::SetUp();
+  }
+  // Waits until the background indexer has caught up with `coll`.
+  static void AwaitIndexed(Collection& coll) {
+    for (int i = 0; i < 6000 && coll.Stats().unindexed_rows > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(coll.Stats().unindexed_rows, 0u);
+  }
+};
+
+TEST_F(IndexedCollectionTest, MemtableRowsAreSearchedThroughItsGraphsOnceIndexed) {
+  CollectionConfig c;
+  c.name = "m";
+  c.dimension = 16;
+  c.metric = DistanceMetric::kL2;
+  ASSERT_TRUE(db_->CreateCollection(c).ok());
+  auto m = *db_->GetCollection("m");
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist;
+  std::vector<Record> all;
+  for (int i = 0; i < 5000; ++i) {  // chunks of 1024, 2048 and part of 4096 rows
+    std::vector<float> v(16);
+    for (float& x : v) x = dist(rng);
+    all.push_back(R("v" + std::to_string(i), v));
+  }
+  ASSERT_TRUE(m->Write(all, WriteMode::kInsert).ok());
+  // Searchable at once, indexed or not.
+  SearchRequest req;
+  req.vector = all[4999].vector;
+  req.k = 1;
+  EXPECT_EQ(m->Search(req)->hits.at(0).id, "v4999");
+  AwaitIndexed(*m);
+  EXPECT_EQ(m->Stats().segment_count, 0u);
+
+  std::vector<std::string> dead;
+  for (int i = 0; i < 5000; i += 10) dead.push_back("v" + std::to_string(i));
+  ASSERT_EQ(*m->Delete(dead), dead.size());
+  double found = 0;
+  for (int q = 0; q < 30; ++q) {
+    std::vector<float> qv(16);
+    for (float& x : qv) x = dist(rng);
+    req.vector = qv;
+    req.k = 10;
+    req.exact = false;
+    auto graph = m->Search(req);
+    ASSERT_TRUE(graph.ok()) << graph.status();
+    EXPECT_EQ(graph->plan, "graph");
+    req.exact = true;
+    auto exact = m->Search(req);
+    ASSERT_EQ(graph->hits.size(), 10u);
+    for (const SearchHit& h : graph->hits) {
+      EXPECT_NE(std::stoi(h.id.substr(1)) % 10, 0) << h.id << " was deleted";
+      found += std::count_if(exact->hits.begin(), exact->hits.end(),
+                             [&](const SearchHit& e) { return e.id == h.id; });
+    }
+  }
+  EXPECT_GE(found / 300, 0.95);
+}
+
+TEST_F(IndexedCollectionTest, FilteredSearchReturnsTheMatchingTopKOnEveryLayer) {
+  CollectionConfig c;
+  c.name = "f";
+  c.dimension = 16;
+  c.metric = DistanceMetric::kL2;
+  ASSERT_TRUE(db_->CreateCollection(c).ok());
+  auto f = *db_->GetCollection("f");
+  std::mt19937 rng(13);
+  std::normal_distribution<float> dist;
+  std::vector<Record> all;
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<float> v(16);
+    for (float& x : v) x = dist(rng);
+    all.push_back(R("v" + std::to_string(i), v,
+                    absl::StrCat(R"({"label":)", i % 1000, R"(,"parity":")",
+                                 i % 2 ? "odd" : "even", R"(","tags":["t)", i % 10, R"("]})")));
+  }
+  // Two segments with graphs and an indexed memtable, big enough that the planner traverses
+  // the graphs for the unselective filter.
+  ASSERT_TRUE(f->Write({all.begin(), all.begin() + 8000}, WriteMode::kInsert).ok());
+  ASSERT_TRUE(f->Flush().ok());
+  ASSERT_TRUE(f->Write({all.begin() + 8000, all.begin() + 16000}, WriteMode::kInsert).ok());
+  ASSERT_TRUE(f->Flush().ok());
+  ASSERT_TRUE(f->Write({all.begin() + 16000, all.end()}, WriteMode::kInsert).ok());
+  AwaitIndexed(*f);
+  std::vector<std::string> dead;
+  for (int i = 0; i < 20000; i += 9) dead.push_back("v" + std::to_string(i));
+  ASSERT_EQ(*f->Delete(dead), dead.size());
+
+  struct Case {
+    std::string filter;
+    std::function<bool(int)> matches;
+  };
+  const std::vector<Case> cases = {
+      {R"({"parity":"even"})", [](int i) { return i % 2 == 0; }},                    // 50%
+      {R"({"tags":{"$in":["t3"]}})", [](int i) { return i % 10 == 3; }},             // 10%
+      {R"({"label":{"$gte":100,"$lt":110}})", [](int i) { return i % 1000 / 10 == 10; }},  // 1%
+      {R"({"$and":[{"label":7},{"parity":{"$ne":"even"}}]})",
+       [](int i) { return i % 1000 == 7; }},                                         // 0.1%
+  };
+  std::set<std::string> plans;
+  for (const Case& fc : cases) {
+    uint64_t matching = 0;
+    for (int i = 0; i < 20000; ++i) matching += i % 9 != 0 && fc.matches(i);
+    EXPECT_EQ(*f->Count(fc.filter), matching) << fc.filter;
+    double found = 0;
+    for (int q = 0; q < 20; ++q) {
+      std::vector<float> qv(16);
+      for (float& x : qv) x = dist(rng);
+      SearchRequest req;
+      req.vector = qv;
+      req.k = 10;
+      req.filter = fc.filter;
+      auto got = f->Search(req);
+      ASSERT_TRUE(got.ok()) << got.status();
+      plans.insert(got->plan);
+      req.exact = true;
+      auto exact = f->Search(req);
+      ASSERT_EQ(got->hits.size(), std::min<uint64_t>(10, matching)) << fc.filter;
+      ASSERT_EQ(exact->hits.size(), got->hits.size());
+      for (const SearchHit& h : got->hits) {
+        const int i = std::stoi(h.id.substr(1));
+        EXPECT_TRUE(fc.matches(i) && i % 9 != 0) << fc.filter << " returned " << h.id;
+        found += std::count_if(exact->hits.begin(), exact->hits.end(),
+                               [&](const SearchHit& e) { return e.id == h.id; });
+      }
+    }
+    EXPECT_GE(found / (20.0 * std::min<uint64_t>(10, matching)), 0.9) << fc.filter;
+  }
+  EXPECT_TRUE(plans.contains("graph_expanded"));  // the 50% filter traverses the graphs
+  EXPECT_TRUE(plans.contains("exact"));           // the 0.1% filter scans its few rows
 }
 
 }  // namespace

@@ -97,6 +97,7 @@ class DatabaseImpl final : public Database {
       stop_ = true;
     }
     if (maintenance_.joinable()) maintenance_.join();
+    if (indexer_.joinable()) indexer_.join();
   }
 
   absl::Status Load() {
@@ -123,6 +124,9 @@ class DatabaseImpl final : public Database {
     }
     if (options_.background_maintenance) {
       maintenance_ = std::thread([this] { MaintenanceLoop(); });
+    }
+    if (options_.background_indexing) {
+      indexer_ = std::thread([this] { IndexingLoop(); });
     }
     return absl::OkStatus();
   }
@@ -213,6 +217,23 @@ class DatabaseImpl final : public Database {
     }
   }
 
+  // Indexes new memtable rows, a few hundred per collection in turn so that one busy collection
+  // does not starve the others; sleeps while every collection is caught up.
+  void IndexingLoop() {
+    constexpr uint32_t kRowsPerTurn = 256;
+    const absl::Duration idle = absl::Milliseconds(10);
+    absl::MutexLock l(&mu_);
+    bool worked = false;
+    while (!(worked ? stop_ : mu_.AwaitWithTimeout(absl::Condition(&stop_), idle))) {
+      std::vector<std::shared_ptr<CollectionImpl>> all;
+      for (const auto& [name, c] : collections_) all.push_back(c);
+      mu_.Unlock();
+      worked = false;
+      for (const auto& c : all) worked |= c->IndexMemtable(kRowsPerTurn) > 0;
+      mu_.Lock();
+    }
+  }
+
   void RunMaintenance(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
     const int64_t now = absl::ToUnixMicros(absl::Now());
     std::vector<std::shared_ptr<CollectionImpl>> due;
@@ -245,6 +266,7 @@ class DatabaseImpl final : public Database {
   std::mt19937 rng_ ABSL_GUARDED_BY(mu_){std::random_device{}()};
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread maintenance_;
+  std::thread indexer_;
 };
 
 }  // namespace

@@ -1,108 +1,252 @@
 #include "filter/filter.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-namespace proximadb {
+#include "absl/strings/str_cat.h"
+#include "filter/json_values.h"
 
-struct Filter::Impl {
-  struct Condition {
-    std::vector<std::string> path;
-    nlohmann::json expected;
-  };
-  std::vector<Condition> conditions;
-};
+namespace proximadb {
 
 namespace {
 
-bool ValueEquals(const nlohmann::json& a, const nlohmann::json& b) {
-  if (a.is_number() && b.is_number()) return a.get<double>() == b.get<double>();
-  return a == b;
-}
+using json = nlohmann::json;
 
-std::vector<std::string> SplitPath(const std::string& key) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t dot = key.find('.', start);
-    parts.push_back(key.substr(start, dot - start));
-    if (dot == std::string::npos) return parts;
-    start = dot + 1;
+const char* TypeName(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    default: return "a number";
   }
 }
 
-// Walks `path` from `node`; arrays on the way fan out (any element may lead to a match).
-bool PathMatches(const nlohmann::json& node, const std::vector<std::string>& path, size_t i,
-                 const nlohmann::json& expected) {
-  if (i == path.size()) {
-    if (ValueEquals(node, expected)) return true;
-    if (node.is_array()) {
-      for (const auto& e : node) {
-        if (ValueEquals(e, expected)) return true;
+absl::Status Error(const std::string& where, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
+}
+
+absl::StatusOr<FilterScalar> ParseScalar(const json& v, const std::string& where) {
+  FilterScalar s;
+  if (v.is_null()) {
+    s.type = FilterScalar::kNull;
+  } else if (v.is_boolean()) {
+    s.type = FilterScalar::kBool;
+    s.boolean = v.get<bool>();
+  } else if (v.is_number()) {
+    s.type = FilterScalar::kNumber;
+    s.number = v.get<double>();
+  } else if (v.is_string()) {
+    s.type = FilterScalar::kString;
+    s.string = v.get<std::string>();
+  } else {
+    return Error(where, absl::StrCat("expects a string, number, boolean or null, got ",
+                                     TypeName(v)));
+  }
+  return s;
+}
+
+class Parser {
+ public:
+  std::vector<std::string> paths;
+
+  // An object of field conditions and combinators, ANDed.
+  absl::StatusOr<FilterNode> Object(const json& doc, const std::string& where) {
+    if (!doc.is_object()) {
+      return Error(where, absl::StrCat("expects an object, got ", TypeName(doc)));
+    }
+    FilterNode node;
+    node.kind = FilterNode::kAnd;
+    for (const auto& [key, value] : doc.items()) {
+      const std::string here = absl::StrCat(where, ".", key);
+      if (!key.empty() && key.front() == '$') {
+        if (key == "$and" || key == "$or") {
+          if (!value.is_array() || value.empty()) {
+            return Error(here, absl::StrCat("expects a non-empty array of filters, got ",
+                                            TypeName(value)));
+          }
+          FilterNode group;
+          group.kind = key == "$and" ? FilterNode::kAnd : FilterNode::kOr;
+          for (size_t i = 0; i < value.size(); ++i) {
+            auto child = Object(value[i], absl::StrCat(here, "[", i, "]"));
+            if (!child.ok()) return child.status();
+            group.children.push_back(*std::move(child));
+          }
+          node.children.push_back(std::move(group));
+        } else if (key == "$not") {
+          auto child = Object(value, here);
+          if (!child.ok()) return child.status();
+          FilterNode negation;
+          negation.kind = FilterNode::kNot;
+          negation.children.push_back(*std::move(child));
+          node.children.push_back(std::move(negation));
+        } else {
+          return Error(here, "unknown operator (combinators are $and, $or, $not)");
+        }
+        continue;
       }
+      auto status = Field(key, value, here, &node);
+      if (!status.ok()) return status;
     }
-    return false;
+    return node;
   }
-  if (node.is_object()) {
-    auto it = node.find(path[i]);
-    return it != node.end() && PathMatches(*it, path, i + 1, expected);
-  }
-  if (node.is_array()) {
-    for (const auto& e : node) {
-      if (PathMatches(e, path, i, expected)) return true;
+
+ private:
+  absl::Status Field(const std::string& path, const json& value, const std::string& where,
+                     FilterNode* out) {
+    FilterNode base;
+    base.kind = FilterNode::kCondition;
+    base.path = path;
+    size_t start = 0;
+    while (true) {
+      const size_t dot = path.find('.', start);
+      base.parts.push_back(path.substr(start, dot - start));
+      if (base.parts.back().empty()) return Error(where, "the path has an empty segment");
+      if (dot == std::string::npos) break;
+      start = dot + 1;
     }
+    if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
+
+    if (!value.is_object()) {
+      if (value.is_array()) {
+        return Error(where, "expects a value or an object of operators, got an array (use $in)");
+      }
+      base.op = FilterNode::kEq;
+      auto s = ParseScalar(value, where);
+      if (!s.ok()) return s.status();
+      base.values.push_back(*std::move(s));
+      out->children.push_back(std::move(base));
+      return absl::OkStatus();
+    }
+    if (value.empty()) return Error(where, "expects at least one operator");
+    for (const auto& [op, operand] : value.items()) {
+      const std::string here = absl::StrCat(where, ".", op);
+      if (op.empty() || op.front() != '$') {
+        return Error(where, absl::StrCat("'", op, "' is not an operator; write nested fields "
+                                         "as a dotted path, e.g. \"", path, ".", op, "\""));
+      }
+      FilterNode c = base;
+      if (op == "$eq" || op == "$ne") {
+        c.op = op == "$eq" ? FilterNode::kEq : FilterNode::kNe;
+        auto s = ParseScalar(operand, here);
+        if (!s.ok()) return s.status();
+        c.values.push_back(*std::move(s));
+      } else if (op == "$gt" || op == "$gte" || op == "$lt" || op == "$lte") {
+        c.op = op == "$gt"    ? FilterNode::kGt
+               : op == "$gte" ? FilterNode::kGte
+               : op == "$lt"  ? FilterNode::kLt
+                              : FilterNode::kLte;
+        if (!operand.is_number() && !operand.is_string()) {
+          return Error(here, absl::StrCat("expects a number or a string, got ",
+                                          TypeName(operand)));
+        }
+        c.values.push_back(*ParseScalar(operand, here));
+      } else if (op == "$in" || op == "$nin") {
+        c.op = op == "$in" ? FilterNode::kIn : FilterNode::kNin;
+        if (!operand.is_array()) {
+          return Error(here, absl::StrCat("expects an array, got ", TypeName(operand)));
+        }
+        for (size_t i = 0; i < operand.size(); ++i) {
+          auto s = ParseScalar(operand[i], absl::StrCat(here, "[", i, "]"));
+          if (!s.ok()) return s.status();
+          c.values.push_back(*std::move(s));
+        }
+      } else if (op == "$exists") {
+        c.op = FilterNode::kExists;
+        if (!operand.is_boolean()) {
+          return Error(here, absl::StrCat("expects a boolean, got ", TypeName(operand)));
+        }
+        c.exists = operand.get<bool>();
+      } else {
+        return Error(here, "unknown operator (field operators are $eq, $ne, $gt, $gte, $lt, "
+                           "$lte, $in, $nin, $exists)");
+      }
+      out->children.push_back(std::move(c));
+    }
+    return absl::OkStatus();
   }
-  return false;
+};
+
+bool Evaluate(const FilterNode& node, const json& doc) {
+  switch (node.kind) {
+    case FilterNode::kAnd:
+      for (const FilterNode& c : node.children) {
+        if (!Evaluate(c, doc)) return false;
+      }
+      return true;
+    case FilterNode::kOr:
+      for (const FilterNode& c : node.children) {
+        if (Evaluate(c, doc)) return true;
+      }
+      return false;
+    case FilterNode::kNot:
+      return !Evaluate(node.children[0], doc);
+    case FilterNode::kCondition:
+      break;
+  }
+  bool present = false;
+  std::vector<const json*> values;
+  CollectValues(doc, node.parts, &present, &values);
+  auto any = [&](auto&& pred) {
+    return std::any_of(values.begin(), values.end(), [&](const json* v) { return pred(*v); });
+  };
+  auto equals_any = [&](const std::vector<FilterScalar>& wanted) {
+    return any([&](const json& v) {
+      return std::any_of(wanted.begin(), wanted.end(),
+                         [&](const FilterScalar& s) { return ScalarEquals(v, s); });
+    });
+  };
+  const FilterScalar* operand = node.values.empty() ? nullptr : &node.values[0];
+  switch (node.op) {
+    case FilterNode::kEq: return equals_any(node.values);
+    case FilterNode::kNe: return !equals_any(node.values);
+    case FilterNode::kIn: return equals_any(node.values);
+    case FilterNode::kNin: return !equals_any(node.values);
+    case FilterNode::kExists: return present == node.exists;
+    default:
+      return any([&](const json& v) {
+        const int c = ScalarCompare(v, *operand);
+        if (c == kIncomparable) return false;
+        switch (node.op) {
+          case FilterNode::kGt: return c > 0;
+          case FilterNode::kGte: return c >= 0;
+          case FilterNode::kLt: return c < 0;
+          default: return c <= 0;
+        }
+      });
+  }
 }
 
 }  // namespace
 
-absl::StatusOr<Filter> Filter::Parse(std::string_view json) {
+absl::StatusOr<Filter> Filter::Parse(std::string_view text) {
   Filter f;
-  if (json.empty()) return f;
-  nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return absl::InvalidArgumentError("filter is not valid JSON");
+  if (text.empty()) return f;
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return absl::InvalidArgumentError("filter: not valid JSON");
   if (!doc.is_object()) {
-    return absl::InvalidArgumentError(std::string("filter must be a JSON object, not ") +
-                                      doc.type_name());
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter: expects an object, got ", TypeName(doc)));
   }
   if (doc.empty()) return f;
-  auto impl = std::make_shared<Impl>();
-  for (auto& [key, value] : doc.items()) {
-    if (key.empty() || key.front() == '$') {
-      return absl::InvalidArgumentError("filter: '" + key +
-                                        "' is not supported yet (only field equality is)");
-    }
-    if (value.is_object()) {
-      for (auto& [op, unused] : value.items()) {
-        if (!op.empty() && op.front() == '$') {
-          return absl::InvalidArgumentError("filter: operator '" + op + "' at '" + key +
-                                            "' is not supported yet (only equality is)");
-        }
-      }
-    }
-    for (const std::string& part : SplitPath(key)) {
-      if (part.empty()) {
-        return absl::InvalidArgumentError("filter: path '" + key + "' has an empty segment");
-      }
-    }
-    impl->conditions.push_back({SplitPath(key), value});
-  }
-  f.impl_ = std::move(impl);
+  Parser parser;
+  auto root = parser.Object(doc, "filter");
+  if (!root.ok()) return root.status();
+  f.root_ = std::make_shared<const FilterNode>(*std::move(root));
+  f.paths_ = std::move(parser.paths);
   return f;
 }
 
 bool Filter::Matches(std::string_view metadata) const {
-  if (impl_ == nullptr) return true;
-  nlohmann::json doc = nlohmann::json::parse(metadata, nullptr, /*allow_exceptions=*/false);
+  if (root_ == nullptr) return true;
+  json doc = json::parse(metadata, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) return false;
-  for (const auto& c : impl_->conditions) {
-    if (!PathMatches(doc, c.path, 0, c.expected)) return false;
-  }
-  return true;
+  return Evaluate(*root_, doc);
 }
 
 }  // namespace proximadb

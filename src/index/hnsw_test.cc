@@ -75,20 +75,21 @@ TEST_F(HnswFashionTest, RecallAtDefaultParameters) {
 TEST_F(HnswFashionTest, FilteredSearchReturnsTheAllowedTopK) {
   for (uint32_t modulus : {2u, 10u, 100u, 1000u}) {  // 50%, 10%, 1%, 0.1% allowed
     std::vector<uint64_t> bitmap((kBase + 63) / 64, 0);
-    AllowedRows allowed{bitmap.data(), 0};
+    uint32_t count = 0;
     for (uint32_t r = 0; r < kBase; ++r) {
       if (r % modulus == 3) {
         bitmap[r / 64] |= uint64_t{1} << (r % 64);
-        ++allowed.count;
+        ++count;
       }
     }
+    const BitmapRows allowed(bitmap.data(), count, kBase);
     double total = 0;
     for (uint32_t q = 0; q < 30; ++q) {
       PlannedResult res = PlannedSearch(*graph_, data_->base.data(), data_->dim,
                                         DistanceFor(DistanceMetric::kL2), Query(q), kK, 64,
                                         &allowed);
       std::vector<Hit> truth = Truth(q, [&](uint32_t r) { return r % modulus == 3; });
-      ASSERT_EQ(res.hits.size(), std::min<size_t>(kK, allowed.count)) << modulus;
+      ASSERT_EQ(res.hits.size(), std::min<size_t>(kK, allowed.count())) << modulus;
       for (const Hit& h : res.hits) ASSERT_EQ(h.row % modulus, 3u);
       const double recall = Recall(res.hits, truth);
       if (res.plan == Plan::kExact) {

@@ -1,5 +1,6 @@
 #include "storage/memtable.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -25,11 +26,36 @@ struct Memtable::Chunk {
   size_t bytes;
 };
 
-Memtable::Memtable(uint32_t dim, IdIndexKind index_kind)
-    : dim_(dim), index_(NewIdIndex(index_kind)) {}
+Memtable::Memtable(uint32_t dim, IdIndexKind index_kind, std::optional<GraphOptions> graph)
+    : dim_(dim), graph_options_(graph), index_(NewIdIndex(index_kind)) {}
 
 Memtable::~Memtable() {
   for (auto& c : chunks_) delete c.load(std::memory_order_relaxed);
+  for (auto& g : graphs_) delete g.load(std::memory_order_relaxed);
+}
+
+const float* Memtable::chunk_vectors(int k) const {
+  return chunks_[k].load(std::memory_order_acquire)->vectors;
+}
+
+uint32_t Memtable::IndexRows(uint32_t max_rows) {
+  if (!graph_options_) return 0;
+  const uint32_t from = indexed_rows_.load(std::memory_order_relaxed);
+  const uint32_t to = std::min<uint64_t>(num_rows(), uint64_t{from} + max_rows);
+  for (uint32_t row = from; row < to; ++row) {
+    const int k = std::bit_width(row / kFirstChunkRows + 1) - 1;
+    index::Hnsw* graph = graphs_[k].load(std::memory_order_relaxed);
+    if (graph == nullptr) {
+      graph = new index::Hnsw(chunk_vectors(k), dim_, graph_options_->metric, ChunkCapacity(k),
+                              graph_options_->params);
+      memory_bytes_.fetch_add(graph->MemoryBytes(), std::memory_order_relaxed);
+      graphs_[k].store(graph, std::memory_order_release);
+    }
+    graph->Insert(row - ChunkStart(k));
+    // Publish row by row: a reader searches the graph only below this mark.
+    indexed_rows_.store(row + 1, std::memory_order_release);
+  }
+  return to - from;
 }
 
 Memtable::Chunk* Memtable::ChunkFor(uint32_t row, uint32_t* offset) const {

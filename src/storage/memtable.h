@@ -9,9 +9,16 @@
 // insert_seq(r) <= S < deleted_seq(r). An overwrite appends a new row and marks the old one
 // deleted at the overwrite's sequence number; nothing is updated in place except deleted_seq.
 //
+// Graph: with GraphOptions, the rows are also indexed in HNSW graphs, one per chunk (a chunk's
+// vectors are contiguous, as index::Hnsw wants), by IndexRows, which a background indexer
+// calls after the writes are acknowledged. Rows [0, indexed_rows()) are in the graphs; a
+// search scans the rows above exactly, so every row is searchable as soon as it is appended.
+// Fields: a FieldIndex over the rows' metadata, extended by each filtered search.
+//
 // Thread-safety: one writer at a time (the collection's commit leader) calls Append and
-// MarkDeleted; any number of readers may concurrently read rows below num_rows() (acquire) and
-// call Find, which takes a shared lock on the id index.
+// MarkDeleted; one indexer at a time calls IndexRows; any number of readers may concurrently
+// read rows below num_rows() (acquire), search graphs, and call Find, which takes a shared lock
+// on the id index.
 #pragma once
 
 #include <array>
@@ -24,6 +31,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "filter/field_index.h"
+#include "index/hnsw.h"
+#include "proximadb/types.h"
 #include "storage/id_index.h"
 
 namespace proximadb {
@@ -32,7 +42,13 @@ inline constexpr uint64_t kNotDeleted = UINT64_MAX;
 
 class Memtable {
  public:
-  Memtable(uint32_t dim, IdIndexKind index_kind);
+  struct GraphOptions {
+    DistanceMetric metric;
+    index::HnswParams params;
+  };
+  // Without `graph`, rows are only ever scanned.
+  Memtable(uint32_t dim, IdIndexKind index_kind,
+           std::optional<GraphOptions> graph = std::nullopt);
   ~Memtable();
   Memtable(const Memtable&) = delete;
   Memtable& operator=(const Memtable&) = delete;
@@ -54,6 +70,25 @@ class Memtable {
   bool VisibleAt(uint32_t row, uint64_t snapshot) const {
     return insert_seq(row) <= snapshot && deleted_seq(row) > snapshot;
   }
+
+  // Indexer side: inserts up to `max_rows` of the rows not yet indexed into their chunk's
+  // graph; returns how many it inserted (0 without GraphOptions or when all are indexed).
+  uint32_t IndexRows(uint32_t max_rows);
+  uint32_t indexed_rows() const { return indexed_rows_.load(std::memory_order_acquire); }
+
+  // Chunk geometry, for searching chunk by chunk: chunk k holds rows
+  // [ChunkStart(k), ChunkStart(k) + ChunkCapacity(k)).
+  static uint32_t ChunkStart(int k) { return kFirstChunkRows * ((1u << k) - 1); }
+  static uint32_t ChunkCapacity(int k) { return kFirstChunkRows << k; }
+  // Chunk k's graph (rows numbered from ChunkStart(k)), or nullptr before the indexer reached
+  // it. Only its rows below indexed_rows() are complete.
+  const index::Hnsw* chunk_graph(int k) const {
+    return graphs_[k].load(std::memory_order_acquire);
+  }
+  // Chunk k's vectors, contiguous; k must hold rows.
+  const float* chunk_vectors(int k) const;
+
+  FieldIndex& fields() const { return fields_; }
 
   // Highest sequence number appended (0 if none); writer side only.
   uint64_t max_seq() const { return max_seq_; }
@@ -87,6 +122,11 @@ class Memtable {
   std::vector<std::unique_ptr<char[]>> arena_blocks_;
   char* arena_ptr_ = nullptr;
   size_t arena_left_ = 0;
+
+  const std::optional<GraphOptions> graph_options_;
+  std::array<std::atomic<index::Hnsw*>, kMaxChunks> graphs_{};
+  std::atomic<uint32_t> indexed_rows_{0};
+  mutable FieldIndex fields_;
 
   mutable absl::Mutex index_mu_;
   std::unique_ptr<IdIndex> index_ ABSL_GUARDED_BY(index_mu_);

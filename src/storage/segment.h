@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "env/env.h"
+#include "filter/field_index.h"
 #include "index/hnsw.h"
 #include "proximadb/types.h"
 
@@ -112,8 +113,12 @@ class Segment {
   // none (exact scans serve it). Deleted rows stay in the graph as routing nodes.
   const index::Hnsw* graph() const { return graph_.get(); }
 
+  // Payload indexes over the rows' metadata, built by the first filters that need them.
+  FieldIndex& fields() const { return fields_; }
+
   size_t MemoryBytes() const {
-    return num_rows_ * sizeof(std::atomic<uint64_t>) + (graph_ ? graph_->MemoryBytes() : 0);
+    return num_rows_ * sizeof(std::atomic<uint64_t>) + (graph_ ? graph_->MemoryBytes() : 0) +
+           fields_.MemoryBytes();
   }
 
  private:
@@ -132,6 +137,7 @@ class Segment {
   std::unique_ptr<std::atomic<uint64_t>[]> deleted_seq_;
   std::atomic<uint32_t> num_deleted_{0};
   std::unique_ptr<index::Hnsw> graph_;
+  mutable FieldIndex fields_;
 };
 
 }  // namespace proximadb

@@ -1,0 +1,189 @@
+#include "filter/field_index.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/container/btree_map.h"
+#include "filter/json_values.h"
+
+namespace proximadb {
+
+struct FieldIndex::PathIndex {
+  std::vector<std::string> parts;
+  uint32_t covered = 0;  // rows [0, covered) are indexed
+  Roaring present, nulls, trues, falses;
+  absl::btree_map<std::string, Roaring> strings;
+  absl::btree_multimap<double, uint32_t> numbers;
+  size_t string_bytes = 0;
+
+  void Add(uint32_t row, const nlohmann::json& doc) {
+    bool is_present = false;
+    std::vector<const nlohmann::json*> values;
+    CollectValues(doc, parts, &is_present, &values);
+    if (is_present) present.add(row);
+    for (const nlohmann::json* v : values) {
+      if (v->is_null()) {
+        nulls.add(row);
+      } else if (v->is_boolean()) {
+        (v->get<bool>() ? trues : falses).add(row);
+      } else if (v->is_number()) {
+        numbers.emplace(v->get<double>(), row);
+      } else if (v->is_string()) {
+        auto [it, inserted] = strings.try_emplace(v->get<std::string>());
+        if (inserted) string_bytes += it->first.size();
+        it->second.add(row);
+      }
+    }
+  }
+
+  // Rows holding a value equal to `s`.
+  Roaring Equal(const FilterScalar& s) const {
+    switch (s.type) {
+      case FilterScalar::kNull: return nulls;
+      case FilterScalar::kBool: return s.boolean ? trues : falses;
+      case FilterScalar::kString: {
+        auto it = strings.find(s.string);
+        return it == strings.end() ? Roaring() : it->second;
+      }
+      case FilterScalar::kNumber: {
+        auto [begin, end] = numbers.equal_range(s.number);
+        return RowsOf(begin, end);
+      }
+    }
+    return Roaring();
+  }
+
+  // Rows holding a value of s's type in the range the operator gives.
+  Roaring Range(FilterNode::Op op, const FilterScalar& s) const {
+    if (s.type == FilterScalar::kNumber) {
+      auto begin = op == FilterNode::kGt    ? numbers.upper_bound(s.number)
+                   : op == FilterNode::kGte ? numbers.lower_bound(s.number)
+                                            : numbers.begin();
+      auto end = op == FilterNode::kLt    ? numbers.lower_bound(s.number)
+                 : op == FilterNode::kLte ? numbers.upper_bound(s.number)
+                                          : numbers.end();
+      return RowsOf(begin, end);
+    }
+    auto begin = op == FilterNode::kGt    ? strings.upper_bound(s.string)
+                 : op == FilterNode::kGte ? strings.lower_bound(s.string)
+                                          : strings.begin();
+    auto end = op == FilterNode::kLt    ? strings.lower_bound(s.string)
+               : op == FilterNode::kLte ? strings.upper_bound(s.string)
+                                        : strings.end();
+    Roaring out;
+    for (auto it = begin; it != end; ++it) out |= it->second;
+    return out;
+  }
+
+  template <typename It>
+  static Roaring RowsOf(It begin, It end) {
+    std::vector<uint32_t> rows;
+    for (It it = begin; it != end; ++it) rows.push_back(it->second);
+    Roaring out;
+    out.addMany(rows.size(), rows.data());
+    return out;
+  }
+
+  size_t MemoryBytes() const {
+    size_t bytes = present.getSizeInBytes() + nulls.getSizeInBytes() + trues.getSizeInBytes() +
+                   falses.getSizeInBytes() + string_bytes + numbers.size() * 16;
+    for (const auto& [value, rows] : strings) bytes += sizeof(value) + rows.getSizeInBytes();
+    return bytes;
+  }
+};
+
+FieldIndex::FieldIndex() = default;
+FieldIndex::~FieldIndex() = default;
+
+Roaring FieldIndex::Select(const Filter& filter, uint32_t rows, MetadataFn metadata) {
+  absl::MutexLock lock(&mu_);
+  // Bring every path the filter reads up to `rows`, parsing each record once.
+  std::vector<PathIndex*> behind;
+  uint32_t from = rows;
+  for (const std::string& path : filter.paths()) {
+    auto& index = paths_[path];
+    if (index == nullptr) {
+      index = std::make_unique<PathIndex>();
+      for (size_t start = 0;;) {
+        const size_t dot = path.find('.', start);
+        index->parts.push_back(path.substr(start, dot - start));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+      }
+    }
+    if (index->covered < rows) {
+      behind.push_back(index.get());
+      from = std::min(from, index->covered);
+    }
+  }
+  for (uint32_t row = from; row < rows; ++row) {
+    const nlohmann::json doc =
+        nlohmann::json::parse(metadata(row), nullptr, /*allow_exceptions=*/false);
+    for (PathIndex* index : behind) {
+      if (index->covered <= row && doc.is_object()) index->Add(row, doc);
+    }
+  }
+  for (PathIndex* index : behind) index->covered = rows;
+
+  Roaring out = Evaluate(*filter.root(), rows);
+  // Indexes may cover rows beyond `rows` (an earlier, later-pinned reader extended them).
+  roaring_bitmap_remove_range(&out.roaring, rows, uint64_t{1} << 32);
+  return out;
+}
+
+Roaring FieldIndex::Evaluate(const FilterNode& node, uint32_t rows) const {
+  auto all = [rows] {
+    Roaring r;
+    r.addRange(0, rows);
+    return r;
+  };
+  switch (node.kind) {
+    case FilterNode::kAnd: {
+      if (node.children.empty()) return all();
+      Roaring out = Evaluate(node.children[0], rows);
+      for (size_t i = 1; i < node.children.size() && !out.isEmpty(); ++i) {
+        out &= Evaluate(node.children[i], rows);
+      }
+      return out;
+    }
+    case FilterNode::kOr: {
+      Roaring out;
+      for (const FilterNode& c : node.children) out |= Evaluate(c, rows);
+      return out;
+    }
+    case FilterNode::kNot:
+      return all() - Evaluate(node.children[0], rows);
+    case FilterNode::kCondition:
+      break;
+  }
+  const PathIndex& index = *paths_.at(node.path);
+  auto equal_any = [&] {
+    Roaring out;
+    for (const FilterScalar& s : node.values) out |= index.Equal(s);
+    return out;
+  };
+  switch (node.op) {
+    case FilterNode::kEq:
+    case FilterNode::kIn:
+      return equal_any();
+    case FilterNode::kNe:
+    case FilterNode::kNin:
+      return all() - equal_any();
+    case FilterNode::kExists:
+      return node.exists ? index.present : all() - index.present;
+    default:
+      return index.Range(node.op, node.values[0]);
+  }
+}
+
+size_t FieldIndex::MemoryBytes() const {
+  absl::MutexLock lock(&mu_);
+  size_t bytes = 0;
+  for (const auto& [path, index] : paths_) bytes += path.size() + index->MemoryBytes();
+  return bytes;
+}
+
+}  // namespace proximadb

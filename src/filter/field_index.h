@@ -1,0 +1,54 @@
+// FieldIndex: payload indexes over the rows of one layer of a collection (a segment or a
+// memtable), so that a filter becomes a set of rows through lookups and set operations instead
+// of a parse of every record's metadata.
+//
+// An index for a path is built on the first filter that reads it, from the layer's metadata, and
+// extended to new rows when a later filter asks for more (a memtable grows; a segment does not).
+// Per path it keeps the rows where the path is present, the rows holding each string (ordered,
+// for ranges), each number (ordered), true, false and null. Select then evaluates the filter
+// with exactly the semantics of Filter::Matches (filter.h).
+//
+// Thread-safe: Select may be called concurrently (it serializes on an internal mutex).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <roaring/roaring.hh>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/synchronization/mutex.h"
+#include "filter/filter.h"
+
+namespace proximadb {
+
+class FieldIndex {
+ public:
+  // The metadata (a JSON object) of a row below the `rows` passed to Select.
+  using MetadataFn = absl::FunctionRef<std::string_view(uint32_t row)>;
+
+  FieldIndex();
+  ~FieldIndex();
+  FieldIndex(const FieldIndex&) = delete;
+  FieldIndex& operator=(const FieldIndex&) = delete;
+
+  // The rows in [0, rows) whose metadata matches `filter` (not matches_all()).
+  Roaring Select(const Filter& filter, uint32_t rows, MetadataFn metadata)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Approximate bytes held by the indexes.
+  size_t MemoryBytes() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct PathIndex;
+
+  Roaring Evaluate(const FilterNode& node, uint32_t rows) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<PathIndex>> paths_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace proximadb
