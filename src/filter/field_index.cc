@@ -100,6 +100,14 @@ FieldIndex::~FieldIndex() = default;
 
 Roaring FieldIndex::Select(const Filter& filter, uint32_t rows, MetadataFn metadata) {
   absl::MutexLock lock(&mu_);
+  // Indexes may cover rows beyond `rows` (a reader pinned later extended them): trim.
+  auto trimmed = [rows](Roaring r) {
+    roaring_bitmap_remove_range(&r.roaring, rows, uint64_t{1} << 32);
+    return r;
+  };
+  if (auto it = cache_.find(filter.canonical()); it != cache_.end() && it->second.covered >= rows) {
+    return trimmed(it->second.rows);
+  }
   // Bring every path the filter reads up to `rows`, parsing each record once.
   std::vector<PathIndex*> behind;
   uint32_t from = rows;
@@ -127,10 +135,19 @@ Roaring FieldIndex::Select(const Filter& filter, uint32_t rows, MetadataFn metad
     }
   }
   for (PathIndex* index : behind) index->covered = rows;
+  if (!behind.empty()) {
+    cache_.clear();  // computed over fewer rows
+    cache_order_.clear();
+  }
 
-  Roaring out = Evaluate(*filter.root(), rows);
-  // Indexes may cover rows beyond `rows` (an earlier, later-pinned reader extended them).
-  roaring_bitmap_remove_range(&out.roaring, rows, uint64_t{1} << 32);
+  Roaring out = trimmed(Evaluate(*filter.root(), rows));
+  if (cache_.size() >= kCachedFilters) {
+    cache_.erase(cache_order_.front());
+    cache_order_.erase(cache_order_.begin());
+  }
+  if (cache_.insert_or_assign(filter.canonical(), Cached{out, rows}).second) {
+    cache_order_.push_back(filter.canonical());
+  }
   return out;
 }
 
@@ -183,6 +200,7 @@ size_t FieldIndex::MemoryBytes() const {
   absl::MutexLock lock(&mu_);
   size_t bytes = 0;
   for (const auto& [path, index] : paths_) bytes += path.size() + index->MemoryBytes();
+  for (const auto& [text, cached] : cache_) bytes += text.size() + cached.rows.getSizeInBytes();
   return bytes;
 }
 

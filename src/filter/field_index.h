@@ -8,6 +8,9 @@
 // for ranges), each number (ordered), true, false and null. Select then evaluates the filter
 // with exactly the semantics of Filter::Matches (filter.h).
 //
+// The sets of the last few distinct filters are kept (a tenant's or a category's filter tends
+// to repeat), until an index is extended to new rows.
+//
 // Thread-safe: Select may be called concurrently (it serializes on an internal mutex).
 #pragma once
 
@@ -47,8 +50,17 @@ class FieldIndex {
 
   Roaring Evaluate(const FilterNode& node, uint32_t rows) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
+  static constexpr size_t kCachedFilters = 16;
+
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<PathIndex>> paths_ ABSL_GUARDED_BY(mu_);
+  // Results over all indexed rows by canonical filter text, with their insertion order.
+  struct Cached {
+    Roaring rows;
+    uint32_t covered;
+  };
+  absl::flat_hash_map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> cache_order_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace proximadb

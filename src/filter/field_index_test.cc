@@ -96,17 +96,20 @@ json RandomFilter(std::mt19937& rng, int depth = 0) {
 
 // The index must agree with Filter::Matches on every row, including when it is extended to
 // rows added after its first use (a growing memtable) and asked about fewer rows than it covers
-// (a reader pinned earlier).
+// (a reader pinned earlier), and when its result comes from the cache.
 TEST(FieldIndexTest, AgreesWithMatchesOnRandomDocumentsAndFilters) {
   std::mt19937 rng(7);
   std::vector<std::string> docs;
   for (int i = 0; i < 600; ++i) docs.push_back(RandomDoc(rng));
   auto metadata = [&](uint32_t row) { return std::string_view(docs[row]); };
 
+  // A pool of filters, so that many repeat (and come from the cache) at other row counts.
+  std::vector<std::string> pool;
+  for (int i = 0; i < 60; ++i) pool.push_back(RandomFilter(rng).dump());
   FieldIndex index;
   int nonempty = 0;
   for (int round = 0; round < 400; ++round) {
-    const std::string text = RandomFilter(rng).dump();
+    const std::string text = pool[rng() % pool.size()];
     auto filter = Filter::Parse(text);
     ASSERT_TRUE(filter.ok()) << text << ": " << filter.status();
     if (filter->matches_all()) continue;

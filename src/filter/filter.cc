@@ -239,6 +239,7 @@ absl::StatusOr<Filter> Filter::Parse(std::string_view text) {
   if (!root.ok()) return root.status();
   f.root_ = std::make_shared<const FilterNode>(*std::move(root));
   f.paths_ = std::move(parser.paths);
+  f.canonical_ = doc.dump();
   return f;
 }
 

@@ -50,10 +50,13 @@ class Filter {
   const FilterNode* root() const { return root_.get(); }
   // The distinct field paths the filter reads.
   const std::vector<std::string>& paths() const { return paths_; }
+  // The filter in canonical JSON (keys sorted, no spaces): equal for equivalent spellings.
+  const std::string& canonical() const { return canonical_; }
 
  private:
   std::shared_ptr<const FilterNode> root_;
   std::vector<std::string> paths_;
+  std::string canonical_;
 };
 
 // The parsed form, for evaluators (see field_index.h).
