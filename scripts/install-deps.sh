@@ -13,6 +13,11 @@ packages=(
   nlohmann-json3-dev   # metadata documents: parse, merge, canonical dump
   libroaring-dev       # deletion bitmaps in segments
   zlib1g-dev           # reading the gzip'ed evaluation data sets
+  libboost-dev         # Boost.Beast/Asio: the REST server (header-only)
+  libsimdjson-dev      # request parsing (float arrays)
+  libtomlplusplus-dev  # config.toml
+  libcli11-dev         # command-line flags
+  libspdlog-dev        # server logs
   libgtest-dev libgmock-dev
   dataset-fashion-mnist  # real vectors for the index tests (60,000 + 10,000 x 784)
 )

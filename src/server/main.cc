@@ -1,44 +1,122 @@
-// proximadb-server, for now: it opens the data directory (running recovery) and reports what
-// it holds. The REST and gRPC APIs come with the server issue; until then this program says so
-// and serves nothing.
-#include <cstdio>
-#include <cstring>
-#include <string>
+// proximadb-server: the REST API over the storage engine. Configuration: flags > environment
+// (PROXIMADB_<SECTION>__<KEY>) > config file > defaults (server/config.h). Serves /health at
+// once and the API after recovery; SIGTERM or SIGINT stops accepting, lets requests in flight
+// finish, closes the database (the WAL is synced) and exits 0.
+#include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
 #include "proximadb/database.h"
+#include "server/config.h"
+#include "server/http_server.h"
+#include "server/rest_api.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace proximadb;
-  DatabaseOptions options;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--data-dir") && i + 1 < argc) {
-      options.data_dir = argv[++i];
-    } else if (!std::strcmp(argv[i], "--help")) {
-      std::printf("usage: proximadb-server [--data-dir DIR]\n");
-      return 0;
-    } else {
-      std::fprintf(stderr, "proximadb-server: unknown argument '%s' (try --help)\n", argv[i]);
-      return 2;
-    }
+  using namespace proximadb::server;
+
+  CLI::App app{"ProximaDB vector database server"};
+  std::string config_file, data_dir, log_level;
+  int rest_port = 0, grpc_port = 0;
+  bool version = false;
+  app.add_option("--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  app.add_option("--data-dir", data_dir, "data directory ([storage] data_directory)");
+  app.add_option("--rest-port", rest_port, "REST port ([api] rest_port)");
+  app.add_option("--grpc-port", grpc_port, "gRPC port ([api] grpc_port)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
+  app.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+  if (version) {
+    std::printf("proximadb-server %s\n", kVersion);
+    return 0;
   }
-  options.background_maintenance = false;
-  auto db = Database::Open(options);
-  if (!db.ok()) {
-    std::fprintf(stderr, "proximadb-server: cannot open %s: %s\n", options.data_dir.c_str(),
-                 db.status().ToString().c_str());
+
+  ConfigSources sources;
+  sources.file = config_file;
+  for (char** e = environ; *e != nullptr; ++e) sources.environ.emplace_back(*e);
+  if (!data_dir.empty()) sources.flags.emplace_back("storage.data_directory", data_dir);
+  if (rest_port != 0) sources.flags.emplace_back("api.rest_port", std::to_string(rest_port));
+  if (grpc_port != 0) sources.flags.emplace_back("api.grpc_port", std::to_string(grpc_port));
+  if (!log_level.empty()) sources.flags.emplace_back("server.log_level", log_level);
+  absl::StatusOr<ServerConfig> loaded = LoadConfig(sources);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "proximadb-server: configuration error: %s\n",
+                 std::string(loaded.status().message()).c_str());
+    return 2;
+  }
+  const ServerConfig config = *std::move(loaded);
+
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
+  SetLogSink([](LogLevel level, std::string_view message) {
+    switch (level) {
+      case LogLevel::kInfo: spdlog::info("{}", message); break;
+      case LogLevel::kWarning: spdlog::warn("{}", message); break;
+      case LogLevel::kError: spdlog::error("{}", message); break;
+    }
+  });
+
+  // Signals go to the thread that waits for them, not to the server's threads.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const int threads = config.worker_threads > 0
+                          ? static_cast<int>(config.worker_threads)
+                          : static_cast<int>(std::max(4u, 2 * std::thread::hardware_concurrency()));
+  RestApi api(config);
+  HttpServer http(&api, static_cast<size_t>(config.max_body_mb) << 20, threads);
+  if (absl::Status s = http.Start(config.bind_address, static_cast<uint16_t>(config.rest_port));
+      !s.ok()) {
+    spdlog::critical("{}", std::string(s.message()));
     return 1;
   }
-  std::printf("proximadb-server: opened data directory %s (recovery complete)\n",
-              options.data_dir.c_str());
-  for (const CollectionConfig& c : (*db)->ListCollections()) {
-    CollectionStats st = (*(*db)->GetCollection(c.name))->Stats();
-    std::printf("  collection %-20s dimension %-6u %-6s %llu vectors, %llu segments\n",
-                c.name.c_str(), c.dimension, DistanceMetricName(c.metric),
-                static_cast<unsigned long long>(st.vector_count),
-                static_cast<unsigned long long>(st.segment_count));
+  spdlog::info("proximadb-server {} node {}: REST on {}:{} ({} threads), recovering {}", kVersion,
+               config.node_id, config.bind_address, config.rest_port, threads,
+               config.data_directory);
+  spdlog::warn("gRPC API (port {}) is not implemented in this build; REST only",
+               config.grpc_port);
+  if (config.dashboard_enabled) spdlog::warn("dashboard_enabled: there is no dashboard yet");
+
+  DatabaseOptions options;
+  options.data_dir = config.data_directory;
+  options.durability = *ParseDurability(config.durability);
+  options.async_sync_interval_ms = static_cast<uint32_t>(config.async_sync_interval_ms);
+  options.background_maintenance = config.compaction_enabled && config.enable_background_flush;
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(options);
+  if (!db.ok()) {
+    spdlog::critical("cannot open data directory {}: {}", config.data_directory,
+                     db.status().ToString());
+    http.Stop(0);
+    return 1;
   }
-  std::printf(
-      "proximadb-server: this build has the storage engine only. The REST (8080) and gRPC "
-      "(5678) APIs are not implemented yet, so nothing is listening; exiting.\n");
+  api.SetDatabase(db->get());
+  spdlog::info("ready: {} collections", (*db)->ListCollections().size());
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("{} received: stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  http.Stop(static_cast<int>(config.request_timeout_ms));
+  api.SetDatabase(nullptr);
+  db->reset();  // syncs and closes every collection's WAL
+  spdlog::info("stopped");
   return 0;
 }

@@ -1,0 +1,216 @@
+#include "server/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <variant>
+
+#include <toml++/toml.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+
+namespace proximadb::server {
+
+FlushPolicy ServerConfig::DefaultFlushPolicy() const {
+  FlushPolicy p;
+  p.max_wal_age_hours = max_wal_age_hours;
+  p.max_wal_size_mb = max_wal_size_mb;
+  p.max_vector_count = static_cast<uint64_t>(max_vector_count);
+  p.flush_priority = static_cast<int>(flush_priority);
+  return p;
+}
+
+namespace {
+
+using Field = std::variant<std::string*, int64_t*, double*, bool*>;
+
+struct Key {
+  const char* name;  // "section.key"
+  Field field;
+  int64_t min = INT64_MIN, max = INT64_MAX;  // for integers
+};
+
+std::vector<Key> Keys(ServerConfig& c) {
+  return {
+      {"server.node_id", &c.node_id},
+      {"server.bind_address", &c.bind_address},
+      {"server.dashboard_enabled", &c.dashboard_enabled},
+      {"server.log_level", &c.log_level},
+      {"server.worker_threads", &c.worker_threads, 0, 1024},
+      {"storage.data_directory", &c.data_directory},
+      {"storage.memtable_size_mb", &c.memtable_size_mb, 1, 1 << 20},
+      {"storage.compaction_enabled", &c.compaction_enabled},
+      {"storage.durability", &c.durability},
+      {"storage.async_sync_interval_ms", &c.async_sync_interval_ms, 1, 3600000},
+      {"api.rest_port", &c.rest_port, 1, 65535},
+      {"api.grpc_port", &c.grpc_port, 1, 65535},
+      {"api.request_timeout_ms", &c.request_timeout_ms, 1, 3600000},
+      {"api.max_body_mb", &c.max_body_mb, 1, 4096},
+      {"api.max_batch_size", &c.max_batch_size, 1, 10000000},
+      {"api.max_k", &c.max_k, 1, 1000000},
+      {"api.max_id_bytes", &c.max_id_bytes, 1, 512},
+      {"api.max_metadata_bytes", &c.max_metadata_bytes, 2, 64 * 1024},
+      {"flush.max_wal_age_hours", &c.max_wal_age_hours},
+      {"flush.max_wal_size_mb", &c.max_wal_size_mb},
+      {"flush.max_vector_count", &c.max_vector_count, 1, INT64_MAX},
+      {"flush.flush_priority", &c.flush_priority, 1, 100},
+      {"flush.enable_background_flush", &c.enable_background_flush},
+      {"monitoring.metrics_enabled", &c.metrics_enabled},
+      {"monitoring.health_check_interval_ms", &c.health_check_interval_ms, 1, 3600000},
+  };
+}
+
+absl::Status Bad(const std::string& where, const std::string& what) {
+  return absl::InvalidArgumentError(Cat(where, ": ", what));
+}
+
+absl::Status CheckRange(const Key& k, int64_t v, const std::string& where) {
+  if (v < k.min || v > k.max) {
+    return Bad(where, Cat("must be between ", k.min, " and ", k.max, ", got ", v));
+  }
+  return absl::OkStatus();
+}
+
+// Sets a key from text (environment variables and flags).
+absl::Status SetFromText(const Key& k, const std::string& text, const std::string& where) {
+  if (auto* s = std::get_if<std::string*>(&k.field)) {
+    **s = text;
+    return absl::OkStatus();
+  }
+  if (auto* i = std::get_if<int64_t*>(&k.field)) {
+    int64_t v;
+    if (!absl::SimpleAtoi(text, &v)) return Bad(where, Cat("expects an integer, got '", text, "'"));
+    if (auto s = CheckRange(k, v, where); !s.ok()) return s;
+    **i = v;
+    return absl::OkStatus();
+  }
+  if (auto* d = std::get_if<double*>(&k.field)) {
+    double v;
+    if (!absl::SimpleAtod(text, &v)) return Bad(where, Cat("expects a number, got '", text, "'"));
+    **d = v;
+    return absl::OkStatus();
+  }
+  bool v;
+  if (!absl::SimpleAtob(text, &v)) return Bad(where, Cat("expects true or false, got '", text, "'"));
+  *std::get<bool*>(k.field) = v;
+  return absl::OkStatus();
+}
+
+absl::Status SetFromToml(const Key& k, const toml::node& node, const std::string& where) {
+  if (auto* s = std::get_if<std::string*>(&k.field)) {
+    if (!node.is_string()) return Bad(where, "expects a string");
+    **s = *node.value<std::string>();
+    return absl::OkStatus();
+  }
+  if (auto* i = std::get_if<int64_t*>(&k.field)) {
+    if (!node.is_integer()) return Bad(where, "expects an integer");
+    const int64_t v = *node.value<int64_t>();
+    if (auto s = CheckRange(k, v, where); !s.ok()) return s;
+    **i = v;
+    return absl::OkStatus();
+  }
+  if (auto* d = std::get_if<double*>(&k.field)) {
+    if (!node.is_number()) return Bad(where, "expects a number");
+    **d = *node.value<double>();
+    return absl::OkStatus();
+  }
+  if (!node.is_boolean()) return Bad(where, "expects true or false");
+  *std::get<bool*>(k.field) = *node.value<bool>();
+  return absl::OkStatus();
+}
+
+const Key* Find(const std::vector<Key>& keys, const std::string& name) {
+  for (const Key& k : keys) {
+    if (name == k.name) return &k;
+  }
+  return nullptr;
+}
+
+absl::Status Validate(const ServerConfig& c) {
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+    return Bad("server.log_level", Cat("must be one of trace, debug, info, warn, "
+                                                "error, off; got '", c.log_level, "'"));
+  }
+  if (!ParseDurability(c.durability).ok()) {
+    return Bad("storage.durability", Cat("must be sync or async, got '", c.durability, "'"));
+  }
+  if (c.bind_address.empty()) return Bad("server.bind_address", "must not be empty");
+  if (c.data_directory.empty()) return Bad("storage.data_directory", "must not be empty");
+  if (!(c.max_wal_age_hours > 0)) return Bad("flush.max_wal_age_hours", "must be positive");
+  if (!(c.max_wal_size_mb > 0)) return Bad("flush.max_wal_size_mb", "must be positive");
+  if (c.rest_port == c.grpc_port) {
+    return Bad("api.rest_port", Cat("equals api.grpc_port (", c.grpc_port, ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> LoadConfig(const ConfigSources& sources) {
+  ServerConfig c;
+  const std::vector<Key> keys = Keys(c);
+
+  if (!sources.file.empty()) {
+    toml::table table;
+    try {
+      table = toml::parse_file(sources.file);
+    } catch (const toml::parse_error& e) {
+      return absl::InvalidArgumentError(Cat(
+          sources.file, ":", e.source().begin.line, ":", e.source().begin.column, ": ",
+          std::string(e.description())));
+    }
+    for (auto&& [section, node] : table) {
+      const std::string sec(section.str());
+      const toml::table* entries = node.as_table();
+      if (entries == nullptr) {
+        return Bad(Cat(sources.file, ": ", sec), "expects a [section] of keys");
+      }
+      for (auto&& [key, value] : *entries) {
+        const std::string name = Cat(sec, ".", std::string(key.str()));
+        const std::string where = Cat(sources.file, ": [", sec, "] ", key.str());
+        const Key* k = Find(keys, name);
+        if (k == nullptr) return Bad(where, "unknown key");
+        if (auto s = SetFromToml(*k, value, where); !s.ok()) return s;
+      }
+    }
+  }
+
+  for (const std::string& entry : sources.environ) {
+    const size_t eq = entry.find('=');
+    const std::string var = entry.substr(0, eq);
+    constexpr std::string_view kPrefix = "PROXIMADB_";
+    const size_t sep = var.find("__");
+    if (var.rfind(kPrefix, 0) != 0 || sep == std::string::npos || eq == std::string::npos) {
+      continue;  // not a configuration variable (e.g. PROXIMADB_SIMD)
+    }
+    const std::string name = absl::AsciiStrToLower(Cat(
+        var.substr(kPrefix.size(), sep - kPrefix.size()), ".", var.substr(sep + 2)));
+    const Key* k = Find(keys, name);
+    if (k == nullptr) return Bad(Cat("environment variable ", var), "unknown key");
+    if (auto s = SetFromText(*k, entry.substr(eq + 1), Cat("environment variable ", var));
+        !s.ok()) {
+      return s;
+    }
+  }
+
+  for (const auto& [name, value] : sources.flags) {
+    const Key* k = Find(keys, name);
+    if (k == nullptr) return Bad(Cat("flag for ", name), "unknown key");
+    if (auto s = SetFromText(*k, value, Cat("flag for ", name)); !s.ok()) return s;
+  }
+
+  // The seed README writes bind_address with a port ("0.0.0.0:5678"); ports live in [api].
+  if (const size_t colon = c.bind_address.rfind(':');
+      colon != std::string::npos && c.bind_address.find(':') == colon) {
+    c.bind_address.resize(colon);
+  }
+  if (auto s = Validate(c); !s.ok()) return s;
+  return c;
+}
+
+}  // namespace proximadb::server

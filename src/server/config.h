@@ -1,0 +1,66 @@
+// Server configuration: defaults, then config.toml, then PROXIMADB_<SECTION>__<KEY> environment
+// variables, then command-line flags, each overriding the one before. Every key of every source
+// is checked: an unknown key or a bad value is an error naming the key and where it came from,
+// and the server refuses to start. config/proximadb.toml documents every key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proximadb/types.h"
+
+namespace proximadb::server {
+
+struct ServerConfig {
+  // [server]
+  std::string node_id = "node-1";
+  std::string bind_address = "127.0.0.1";  // host only; ports are in [api]
+  bool dashboard_enabled = false;           // accepted; there is no dashboard yet
+  std::string log_level = "info";           // trace, debug, info, warn, error, off
+  int64_t worker_threads = 0;               // REST threads; 0 means one per core
+
+  // [storage]
+  std::string data_directory = "./data";
+  int64_t memtable_size_mb = 128;  // default max_wal_size_mb for new collections
+  bool compaction_enabled = true;  // background flush and compaction
+  std::string durability = "sync";
+  int64_t async_sync_interval_ms = 100;
+
+  // [api]
+  int64_t rest_port = 8080;
+  int64_t grpc_port = 5678;
+  int64_t request_timeout_ms = 30000;
+  int64_t max_body_mb = 64;
+  int64_t max_batch_size = 10000;   // records per batch write, queries per batch search
+  int64_t max_k = 10000;
+  int64_t max_id_bytes = 512;
+  int64_t max_metadata_bytes = 65536;
+
+  // [flush]: defaults for collections created without their own
+  double max_wal_age_hours = 24.0;
+  double max_wal_size_mb = 128.0;
+  int64_t max_vector_count = 1000000;
+  int64_t flush_priority = 50;
+  bool enable_background_flush = true;
+
+  // [monitoring]
+  bool metrics_enabled = true;
+  int64_t health_check_interval_ms = 5000;
+
+  // The flush policy [flush] gives new collections.
+  FlushPolicy DefaultFlushPolicy() const;
+};
+
+// Where settings come from, lowest precedence first. `flags` holds --section.key=value pairs
+// already mapped from the command line (e.g. {"api.rest_port", "9000"}).
+struct ConfigSources {
+  std::string file;                  // a TOML file; empty for none
+  std::vector<std::string> environ;  // "NAME=value" entries; only PROXIMADB_*__* are read
+  std::vector<std::pair<std::string, std::string>> flags;
+};
+
+absl::StatusOr<ServerConfig> LoadConfig(const ConfigSources& sources);
+
+}  // namespace proximadb::server

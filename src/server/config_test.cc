@@ -1,0 +1,90 @@
+#include "server/config.h"
+
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "common/scoped_temp_dir.h"
+#include "gtest/gtest.h"
+
+namespace proximadb::server {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  std::string Write(const std::string& text) {
+    const std::string path = dir_.path() + "/config.toml";
+    std::ofstream(path) << text;
+    return path;
+  }
+  ScopedTempDir dir_;
+};
+
+TEST_F(ConfigTest, DefaultsWithoutAnySource) {
+  auto c = LoadConfig({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rest_port, 8080);
+  EXPECT_EQ(c->grpc_port, 5678);
+  EXPECT_EQ(c->bind_address, "127.0.0.1");
+  EXPECT_EQ(c->data_directory, "./data");
+}
+
+TEST_F(ConfigTest, FlagsOverrideEnvironmentOverrideFileOverrideDefaults) {
+  ConfigSources s;
+  s.file = Write(R"(
+[server]
+bind_address = "0.0.0.0:5678"   # the seed README's form: the port part is ignored
+[api]
+rest_port = 9001
+grpc_port = 9002
+max_k = 100
+[flush]
+max_wal_age_hours = 1.5
+flush_priority = 70
+)");
+  s.environ = {"PROXIMADB_API__REST_PORT=9100", "PROXIMADB_SIMD=avx2", "HOME=/root",
+               "PROXIMADB_FLUSH__MAX_WAL_SIZE_MB=64"};
+  s.flags = {{"api.rest_port", "9200"}};
+  auto c = LoadConfig(s);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rest_port, 9200);  // flag
+  EXPECT_EQ(c->grpc_port, 9002);  // file
+  EXPECT_EQ(c->max_k, 100);
+  EXPECT_EQ(c->bind_address, "0.0.0.0");
+  EXPECT_EQ(c->DefaultFlushPolicy().max_wal_age_hours, 1.5);
+  EXPECT_EQ(c->DefaultFlushPolicy().max_wal_size_mb, 64);  // environment
+  EXPECT_EQ(c->DefaultFlushPolicy().flush_priority, 70);
+  s.flags.clear();
+  EXPECT_EQ(LoadConfig(s)->rest_port, 9100);  // environment over file
+}
+
+TEST_F(ConfigTest, ErrorsNameTheKeyAndTheSource) {
+  struct Case {
+    std::string file;
+    std::vector<std::string> environ;
+    std::string expected;
+  };
+  for (const Case& c : {
+           Case{"[api]\nrest_prot = 1\n", {}, "[api] rest_prot: unknown key"},
+           Case{"[apis]\nrest_port = 1\n", {}, "[apis] rest_port: unknown key"},
+           Case{"[api]\nrest_port = \"x\"\n", {}, "[api] rest_port: expects an integer"},
+           Case{"[api]\nrest_port = 70000\n", {}, "[api] rest_port: must be between 1 and 65535"},
+           Case{"[flush]\nflush_priority = 0\n", {}, "flush_priority: must be between 1 and 100"},
+           Case{"[server]\nlog_level = \"loud\"\n", {}, "server.log_level: must be one of"},
+           Case{"[storage]\ndurability = \"maybe\"\n", {}, "storage.durability"},
+           Case{"[api\n", {}, "config.toml:1"},
+           Case{"", {"PROXIMADB_API__REST_PROT=1"}, "PROXIMADB_API__REST_PROT: unknown key"},
+           Case{"", {"PROXIMADB_API__REST_PORT=abc"}, "PROXIMADB_API__REST_PORT: expects an integer"},
+           Case{"", {"PROXIMADB_MONITORING__METRICS_ENABLED=maybe"}, "expects true or false"},
+       }) {
+    ConfigSources s;
+    if (!c.file.empty()) s.file = Write(c.file);
+    s.environ = c.environ;
+    auto loaded = LoadConfig(s);
+    ASSERT_FALSE(loaded.ok()) << c.expected;
+    EXPECT_TRUE(absl::StrContains(loaded.status().message(), c.expected))
+        << loaded.status().message() << " lacks " << c.expected;
+  }
+}
+
+}  // namespace
+}  // namespace proximadb::server

@@ -1,0 +1,209 @@
+#include "server/http_server.h"
+
+#include <array>
+#include <atomic>
+#include <optional>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+
+namespace proximadb::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+HttpRequest ToRequest(http::request<http::string_body>&& req) {
+  HttpRequest out;
+  out.method = std::string(req.method_string());
+  const std::string_view target(req.target().data(), req.target().size());
+  const size_t q = target.find('?');
+  out.path = PercentDecode(target.substr(0, q));
+  if (q != std::string_view::npos) {
+    for (std::string_view pair : Split(target.substr(q + 1), '&')) {
+      if (pair.empty()) continue;
+      const size_t eq = pair.find('=');
+      out.query[PercentDecode(pair.substr(0, eq))] =
+          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    }
+  }
+  out.body = std::move(req.body());
+  return out;
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(RestApi* api, size_t body_limit, int threads)
+      : api_(api), body_limit_(body_limit), threads_(threads), acceptor_(ioc_) {}
+
+  absl::Status Start(const std::string& host, uint16_t port) {
+    beast::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) return absl::InvalidArgumentError(Cat("bad bind address '", host, "'"));
+    const tcp::endpoint endpoint(address, port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          Cat("cannot listen on ", host, ":", port, ": ", ec.message()));
+    }
+    Accept();
+    for (int i = 0; i < threads_; ++i) pool_.emplace_back([this] { ioc_.run(); });
+    return absl::OkStatus();
+  }
+
+  void Stop(int grace_ms) {
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ioc_.stop();
+    for (auto& t : pool_) t.join();
+    pool_.clear();
+  }
+
+ private:
+  class Session : public std::enable_shared_from_this<Session> {
+   public:
+    Session(Impl* server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+    void Read() {
+      parser_.emplace();
+      parser_->body_limit(server_->body_limit_);
+      http::async_read(stream_, buffer_, *parser_,
+                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                         self->OnRead(ec);
+                       });
+    }
+
+   private:
+    void OnRead(beast::error_code ec) {
+      if (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+          ec == asio::error::operation_aborted) {
+        return Close();
+      }
+      if (ec == http::error::body_limit) {
+        // Answer at once, then read and drop the rest of the body (for a while) so that a
+        // client still sending it gets to read the answer instead of a reset.
+        draining_ = true;
+        return Send(server_->api_->PayloadTooLarge(server_->body_limit_), 11, false);
+      }
+      if (ec) {
+        HttpResponse bad;
+        bad.status = 400;
+        bad.body = Cat(R"({"error":{"code":"INVALID_ARGUMENT","message":"malformed HTTP request: )",
+                                ec.message(), R"(","details":{}}})");
+        return Send(bad, 11, false);
+      }
+      http::request<http::string_body> req = parser_->release();
+      const unsigned version = req.version();
+      const bool keep_alive = req.keep_alive();
+      server_->in_flight_.fetch_add(1);
+      HttpResponse response = server_->api_->Handle(ToRequest(std::move(req)));
+      server_->in_flight_.fetch_sub(1);
+      Send(response, version, keep_alive);
+    }
+
+    void Send(const HttpResponse& r, unsigned version, bool keep_alive) {
+      auto res = std::make_shared<http::response<http::string_body>>(
+          static_cast<http::status>(r.status), version);
+      res->set(http::field::server, "proximadb");
+      res->set(http::field::content_type, r.content_type);
+      res->keep_alive(keep_alive);
+      res->body() = r.body;
+      res->prepare_payload();
+      http::async_write(stream_, *res,
+                        [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                          if (!ec && self->draining_) return self->Drain();
+                          if (ec || !keep_alive) return self->Close();
+                          self->Read();
+                        });
+    }
+
+    void Drain() {
+      stream_.expires_after(std::chrono::seconds(5));
+      stream_.async_read_some(asio::buffer(discard_),
+                              [self = shared_from_this()](beast::error_code ec, size_t) {
+                                if (ec) return self->Close();
+                                self->Drain();
+                              });
+    }
+
+    void Close() {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
+    Impl* server_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    bool draining_ = false;
+    std::array<char, 65536> discard_;
+  };
+
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+      if (!ec) std::make_shared<Session>(this, std::move(s))->Read();
+      Accept();
+    });
+  }
+
+  RestApi* const api_;
+  const size_t body_limit_;
+  const int threads_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> pool_;
+  std::atomic<int> in_flight_{0};
+};
+
+HttpServer::HttpServer(RestApi* api, size_t body_limit, int threads)
+    : impl_(std::make_unique<Impl>(api, body_limit, threads)) {}
+HttpServer::~HttpServer() = default;
+
+absl::Status HttpServer::Start(const std::string& host, uint16_t port) {
+  return impl_->Start(host, port);
+}
+void HttpServer::Stop(int grace_ms) { impl_->Stop(grace_ms); }
+
+}  // namespace proximadb::server

@@ -1,0 +1,747 @@
+#include "server/rest_api.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/strings.h"
+
+namespace proximadb::server {
+
+namespace {
+
+using json = nlohmann::json;
+namespace dom = simdjson::dom;
+
+// --- Errors -----------------------------------------------------------------------------------
+
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,
+                           json details = json::object()) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json{{"error", {{"code", code}, {"message", message}, {"details", details}}}}.dump();
+  return r;
+}
+
+HttpResponse BadRequest(std::string_view message) {
+  return ErrorResponse(400, "INVALID_ARGUMENT", message);
+}
+
+// An engine error as a response; `not_found` is the code for kNotFound in this context.
+HttpResponse FromStatus(const absl::Status& s, std::string_view not_found = "NOT_FOUND") {
+  const std::string message(s.message());
+  if (ErrorCodeOf(s) == kDimensionMismatch) return ErrorResponse(422, kDimensionMismatch, message);
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument: return ErrorResponse(400, "INVALID_ARGUMENT", message);
+    case absl::StatusCode::kNotFound: return ErrorResponse(404, not_found, message);
+    case absl::StatusCode::kAlreadyExists: return ErrorResponse(409, "ALREADY_EXISTS", message);
+    case absl::StatusCode::kResourceExhausted: return ErrorResponse(429, "RESOURCE_EXHAUSTED", message);
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kUnavailable: return ErrorResponse(503, "UNAVAILABLE", message);
+    case absl::StatusCode::kUnimplemented: return ErrorResponse(501, "UNIMPLEMENTED", message);
+    default: return ErrorResponse(500, "INTERNAL", message);
+  }
+}
+
+// --- Request bodies ---------------------------------------------------------------------------
+
+// A parsed JSON object body with typed, validated access; the first problem is kept in `error`.
+class Body {
+ public:
+  // Parses `text` as an object whose keys are all in `allowed`.
+  bool Parse(const std::string& text, const std::vector<std::string_view>& allowed) {
+    thread_local dom::parser parser;
+    dom::element doc;
+    if (auto e = parser.parse(text.data(), text.size()).get(doc); e != simdjson::SUCCESS) {
+      return Fail(Cat("request body is not valid JSON: ", simdjson::error_message(e)));
+    }
+    return FromElement(doc, "request body", allowed);
+  }
+  bool FromElement(dom::element e, std::string_view what,
+                   const std::vector<std::string_view>& allowed) {
+    if (e.get_object().get(object_) != simdjson::SUCCESS) {
+      return Fail(Cat(what, " must be a JSON object"));
+    }
+    for (auto field : object_) {
+      if (std::find(allowed.begin(), allowed.end(), field.key) == allowed.end()) {
+        return Fail(Cat("unknown field '", field.key, "' in ", what));
+      }
+    }
+    return true;
+  }
+
+  bool Has(std::string_view field) const {
+    dom::element e;
+    return object_[field].get(e) == simdjson::SUCCESS && !e.is_null();
+  }
+  dom::element Get(std::string_view field) const {
+    dom::element e;
+    if (object_[field].get(e) != simdjson::SUCCESS) return dom::element();
+    return e;
+  }
+
+  bool String(std::string_view field, std::string* out, bool required = false) {
+    if (!Has(field)) return !required || Fail(Cat("field '", field, "' is required"));
+    std::string_view v;
+    if (Get(field).get_string().get(v) != simdjson::SUCCESS) {
+      return Fail(Cat("field '", field, "' must be a string"));
+    }
+    *out = std::string(v);
+    return true;
+  }
+  template <typename Int>
+  bool Integer(std::string_view field, Int* out, int64_t min, int64_t max, bool required = false) {
+    if (!Has(field)) return !required || Fail(Cat("field '", field, "' is required"));
+    int64_t v;
+    if (Get(field).get_int64().get(v) != simdjson::SUCCESS) {
+      return Fail(Cat("field '", field, "' must be an integer"));
+    }
+    if (v < min || v > max) {
+      return Fail(Cat("field '", field, "' must be between ", min, " and ", max,
+                               ", got ", v));
+    }
+    *out = static_cast<Int>(v);
+    return true;
+  }
+  bool Number(std::string_view field, double* out) {
+    if (!Has(field)) return true;
+    if (Get(field).get_double().get(*out) != simdjson::SUCCESS) {
+      return Fail(Cat("field '", field, "' must be a number"));
+    }
+    return true;
+  }
+  bool Bool(std::string_view field, bool* out) {
+    if (!Has(field)) return true;
+    if (Get(field).get_bool().get(*out) != simdjson::SUCCESS) {
+      return Fail(Cat("field '", field, "' must be true or false"));
+    }
+    return true;
+  }
+  // A JSON array of numbers.
+  bool Vector(std::string_view field, std::vector<float>* out, bool required = true) {
+    if (!Has(field)) return !required || Fail(Cat("field '", field, "' is required"));
+    return VectorFrom(Get(field), Cat("field '", field, "'"), out);
+  }
+  bool VectorFrom(dom::element e, const std::string& what, std::vector<float>* out) {
+    dom::array a;
+    if (e.get_array().get(a) != simdjson::SUCCESS) {
+      return Fail(Cat(what, " must be an array of numbers"));
+    }
+    out->clear();
+    out->reserve(a.size());
+    size_t i = 0;
+    for (dom::element x : a) {
+      double d;
+      if (x.get_double().get(d) != simdjson::SUCCESS) {
+        return Fail(Cat(what, " must be an array of numbers; element ", i, " is not"));
+      }
+      out->push_back(static_cast<float>(d));
+      ++i;
+    }
+    return true;
+  }
+  // A JSON object, returned as compact text ("{}" when absent).
+  bool Object(std::string_view field, std::string* out) {
+    if (!Has(field)) {
+      *out = "{}";
+      return true;
+    }
+    dom::element e = Get(field);
+    if (!e.is_object()) return Fail(Cat("field '", field, "' must be a JSON object"));
+    *out = simdjson::minify(e);
+    return true;
+  }
+
+  bool Fail(std::string message) {
+    if (error.empty()) error = std::move(message);
+    return false;
+  }
+
+  std::string error;
+
+ private:
+  dom::object object_;
+};
+
+// --- Responses --------------------------------------------------------------------------------
+
+void AppendString(std::string* out, std::string_view s) { *out += json(s).dump(); }
+
+void AppendFloat(std::string* out, float f) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), f);
+  out->append(buf, end);
+}
+
+void AppendVector(std::string* out, const std::vector<float>& v) {
+  out->push_back('[');
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendFloat(out, v[i]);
+  }
+  out->push_back(']');
+}
+
+HttpResponse Json(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+json CollectionJson(const CollectionConfig& c) {
+  return {{"name", c.name},
+          {"dimension", c.dimension},
+          {"distance_metric", DistanceMetricName(c.metric)},
+          {"indexing_algorithm", c.indexing_algorithm},
+          {"m", c.index.m},
+          {"ef_construction", c.index.ef_construction},
+          {"ef_search", c.index.ef_search},
+          {"max_wal_age_hours", c.flush.max_wal_age_hours},
+          {"max_wal_size_mb", c.flush.max_wal_size_mb},
+          {"max_vector_count", c.flush.max_vector_count},
+          {"flush_priority", c.flush.flush_priority},
+          {"storage_strategy", c.storage_strategy},
+          {"created_at_us", c.created_at_us}};
+}
+
+json StatsJson(const CollectionStats& s) {
+  return {{"vector_count", s.vector_count},
+          {"memtable_rows", s.memtable_rows},
+          {"unindexed_rows", s.unindexed_rows},
+          {"segment_count", s.segment_count},
+          {"segment_rows", s.segment_rows},
+          {"deleted_rows", s.deleted_rows},
+          {"memory_bytes", s.memory_bytes},
+          {"disk_bytes", s.disk_bytes},
+          {"wal_bytes", s.wal_bytes},
+          {"oldest_unflushed_age_seconds", s.oldest_unflushed_age_seconds},
+          {"flushes", s.flushes},
+          {"compactions", s.compactions},
+          {"background_error", s.background_error}};
+}
+
+std::string NewUuid() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  const uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  const uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
+                static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+}  // namespace
+
+// --- Metrics ----------------------------------------------------------------------------------
+
+struct RestApi::Metrics {
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  struct Series {
+    uint64_t count = 0;
+    double sum = 0;
+    std::array<uint64_t, kBuckets.size()> buckets{};
+  };
+  absl::Mutex mu;
+  // (method, route, status) -> series
+  std::map<std::tuple<std::string, std::string, int>, Series> series ABSL_GUARDED_BY(mu);
+
+  void Observe(const std::string& method, const std::string& route, int status, double seconds) {
+    absl::MutexLock l(&mu);
+    Series& s = series[{method, route, status}];
+    ++s.count;
+    s.sum += seconds;
+    for (size_t i = 0; i < kBuckets.size(); ++i) s.buckets[i] += seconds <= kBuckets[i];
+  }
+};
+
+RestApi::RestApi(const ServerConfig& config)
+    : config_(config), metrics_(std::make_unique<Metrics>()) {}
+RestApi::~RestApi() = default;
+
+HttpResponse RestApi::PayloadTooLarge(size_t limit) const {
+  return ErrorResponse(413, "PAYLOAD_TOO_LARGE",
+                       Cat("request body exceeds the limit of ", limit, " bytes"),
+                       {{"limit_bytes", limit}});
+}
+
+HttpResponse RestApi::Handle(const HttpRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string route = "unknown";
+  HttpResponse response = Route(request, &route);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_->Observe(request.method, route, response.status, seconds);
+  return response;
+}
+
+HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
+  const std::vector<std::string_view> parts =
+      Split(std::string_view(req.path).substr(req.path.empty() ? 0 : 1), '/');
+  const std::string& m = req.method;
+  auto method_not_allowed = [&] {
+    return ErrorResponse(405, "METHOD_NOT_ALLOWED",
+                         Cat("method ", m, " is not allowed on ", req.path));
+  };
+
+  if (parts.size() == 1 && parts[0] == "health") {
+    *route = "/health";
+    if (m != "GET") return method_not_allowed();
+    return Json(200, {{"status", "ok"}});
+  }
+  if (parts.size() == 1 && parts[0] == "ready") {
+    *route = "/ready";
+    if (m != "GET") return method_not_allowed();
+    if (db_.load(std::memory_order_acquire) == nullptr) {
+      return ErrorResponse(503, "UNAVAILABLE", "recovery is still running");
+    }
+    return Json(200, {{"status", "ready"}});
+  }
+  if (parts.size() == 1 && parts[0] == "metrics") {
+    *route = "/metrics";
+    if (m != "GET") return method_not_allowed();
+    if (!config_.metrics_enabled) {
+      return ErrorResponse(404, "NOT_FOUND", "metrics are disabled ([monitoring] metrics_enabled)");
+    }
+    return MetricsText();
+  }
+  if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "collections") {
+    return ErrorResponse(404, "NOT_FOUND", Cat("no route for ", req.path));
+  }
+  Database* db = db_.load(std::memory_order_acquire);
+  if (db == nullptr) return ErrorResponse(503, "UNAVAILABLE", "recovery is still running");
+
+  // /api/v1/collections
+  if (parts.size() == 3) {
+    *route = "/api/v1/collections";
+    if (m == "GET") {
+      json list = json::array();
+      for (const CollectionConfig& c : db->ListCollections()) list.push_back(CollectionJson(c));
+      return Json(200, {{"collections", list}});
+    }
+    if (m != "POST") return method_not_allowed();
+    Body b;
+    CollectionConfig c;
+    c.flush = config_.DefaultFlushPolicy();
+    std::string metric = "cosine";
+    int64_t priority = c.flush.flush_priority;
+    int64_t max_count = static_cast<int64_t>(c.flush.max_vector_count);
+    if (!b.Parse(req.body, {"name", "dimension", "distance_metric", "indexing_algorithm", "m",
+                            "ef_construction", "ef_search", "max_wal_age_hours",
+                            "max_wal_size_mb", "max_vector_count", "flush_priority",
+                            "storage_strategy"}) ||
+        !b.String("name", &c.name, true) || !b.Integer("dimension", &c.dimension, 1, 65536, true) ||
+        !b.String("distance_metric", &metric) ||
+        !b.String("indexing_algorithm", &c.indexing_algorithm) ||
+        !b.Integer("m", &c.index.m, 2, 128) ||
+        !b.Integer("ef_construction", &c.index.ef_construction, 1, 100000) ||
+        !b.Integer("ef_search", &c.index.ef_search, 1, 100000) ||
+        !b.Number("max_wal_age_hours", &c.flush.max_wal_age_hours) ||
+        !b.Number("max_wal_size_mb", &c.flush.max_wal_size_mb) ||
+        !b.Integer("max_vector_count", &max_count, 1, INT64_MAX) ||
+        !b.Integer("flush_priority", &priority, 1, 100) ||
+        !b.String("storage_strategy", &c.storage_strategy)) {
+      return BadRequest(b.error);
+    }
+    c.flush.flush_priority = static_cast<int>(priority);
+    c.flush.max_vector_count = static_cast<uint64_t>(max_count);
+    auto parsed_metric = ParseDistanceMetric(metric);
+    if (!parsed_metric.ok()) {
+      return BadRequest(Cat("field 'distance_metric': ", parsed_metric.status().message()));
+    }
+    c.metric = *parsed_metric;
+    auto created = db->CreateCollection(c);
+    if (!created.ok()) return FromStatus(created.status());
+    json out = CollectionJson(*created);
+    out["vector_count"] = 0;
+    return Json(201, out);
+  }
+
+  const std::string name(parts[3]);
+  auto get_collection = [&]() { return db->GetCollection(name); };
+
+  // /api/v1/collections/{name}
+  if (parts.size() == 4) {
+    *route = "/api/v1/collections/{name}";
+    if (m == "GET") {
+      auto c = get_collection();
+      if (!c.ok()) return FromStatus(c.status(), "COLLECTION_NOT_FOUND");
+      json out = CollectionJson((*c)->config());
+      out["vector_count"] = (*c)->Stats().vector_count;
+      return Json(200, out);
+    }
+    if (m == "DELETE") {
+      if (auto s = db->DropCollection(name); !s.ok()) return FromStatus(s, "COLLECTION_NOT_FOUND");
+      return Json(200, {{"name", name}, {"dropped", true}});
+    }
+    return method_not_allowed();
+  }
+
+  auto coll = get_collection();
+  if (!coll.ok()) {
+    *route = "/api/v1/collections/{name}/...";
+    return FromStatus(coll.status(), "COLLECTION_NOT_FOUND");
+  }
+  Collection& c = **coll;
+  const std::string_view what = parts[4];
+
+  if (parts.size() == 5 && what == "stats") {
+    *route = "/api/v1/collections/{name}/stats";
+    if (m != "GET") return method_not_allowed();
+    json out = StatsJson(c.Stats());
+    out["name"] = name;
+    return Json(200, out);
+  }
+  if (parts.size() == 5 && (what == "flush" || what == "compact")) {
+    *route = Cat("/api/v1/collections/{name}/", what);
+    if (m != "POST") return method_not_allowed();
+    absl::Status s = what == "flush" ? c.Flush() : c.Compact();
+    if (!s.ok()) return FromStatus(s);
+    json out = StatsJson(c.Stats());
+    out["name"] = name;
+    return Json(200, out);
+  }
+  if (parts.size() == 5 && what == "count") {
+    *route = "/api/v1/collections/{name}/count";
+    if (m != "POST") return method_not_allowed();
+    Body b;
+    std::string filter = "";
+    if (!req.body.empty()) {
+      if (!b.Parse(req.body, {"filter"})) return BadRequest(b.error);
+      if (b.Has("filter")) {
+        if (!b.Object("filter", &filter)) return BadRequest(b.error);
+      }
+    }
+    auto n = c.Count(filter);
+    if (!n.ok()) return FromStatus(n.status());
+    return Json(200, {{"count", *n}});
+  }
+
+  // Search: one query or a batch.
+  auto parse_query = [&](Body& b, SearchRequest* q, std::vector<float>* vec) {
+    int64_t k = 10, ef = 0;
+    if (!b.Vector("vector", vec) || !b.Integer("k", &k, 1, config_.max_k) ||
+        !b.Integer("ef", &ef, 1, 100000) || !b.Bool("include_vectors", &q->include_vectors) ||
+        !b.Bool("include_metadata", &q->include_metadata) || !b.Bool("exact", &q->exact)) {
+      return false;
+    }
+    if (b.Has("filter") && !b.Object("filter", &q->filter)) return false;
+    q->k = static_cast<uint32_t>(k);
+    q->ef = static_cast<uint32_t>(ef);
+    q->vector = *vec;
+    return true;
+  };
+  auto append_results = [&](std::string* out, const SearchResponse& r, const SearchRequest& q) {
+    *out += "{\"results\":[";
+    for (size_t i = 0; i < r.hits.size(); ++i) {
+      const SearchHit& h = r.hits[i];
+      if (i) out->push_back(',');
+      *out += "{\"id\":";
+      AppendString(out, h.id);
+      *out += ",\"score\":";
+      AppendFloat(out, h.score);
+      if (q.include_metadata) {
+        *out += ",\"metadata\":";
+        *out += h.metadata;
+      }
+      if (q.include_vectors) {
+        *out += ",\"vector\":";
+        AppendVector(out, h.vector);
+      }
+      out->push_back('}');
+    }
+    *out += "],\"plan\":";
+    AppendString(out, r.plan);
+    out->push_back('}');
+  };
+  static const std::vector<std::string_view> kQueryFields = {
+      "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact"};
+  if (parts.size() == 5 && what == "search") {
+    *route = "/api/v1/collections/{name}/search";
+    if (m != "POST") return method_not_allowed();
+    Body b;
+    SearchRequest q;
+    std::vector<float> vec;
+    if (!b.Parse(req.body, kQueryFields) || !parse_query(b, &q, &vec)) return BadRequest(b.error);
+    auto r = c.Search(q);
+    if (!r.ok()) return FromStatus(r.status());
+    HttpResponse out;
+    append_results(&out.body, *r, q);
+    return out;
+  }
+  if (parts.size() == 6 && what == "search" && parts[5] == "batch") {
+    *route = "/api/v1/collections/{name}/search/batch";
+    if (m != "POST") return method_not_allowed();
+    Body b;
+    if (!b.Parse(req.body, {"queries"})) return BadRequest(b.error);
+    dom::array queries;
+    if (b.Get("queries").get_array().get(queries) != simdjson::SUCCESS) {
+      return BadRequest("field 'queries' must be an array of query objects");
+    }
+    if (queries.size() > static_cast<size_t>(config_.max_batch_size)) {
+      return ErrorResponse(413, "PAYLOAD_TOO_LARGE",
+                           Cat("batch of ", queries.size(), " queries exceeds the limit of ",
+                                        config_.max_batch_size));
+    }
+    HttpResponse out;
+    out.body = "{\"results\":[";
+    size_t i = 0;
+    for (dom::element e : queries) {
+      Body qb;
+      SearchRequest q;
+      std::vector<float> vec;
+      if (!qb.FromElement(e, Cat("queries[", i, "]"), kQueryFields) ||
+          !parse_query(qb, &q, &vec)) {
+        return BadRequest(Cat("queries[", i, "]: ", qb.error));
+      }
+      auto r = c.Search(q);
+      if (!r.ok()) return FromStatus(r.status());
+      if (i++) out.body.push_back(',');
+      append_results(&out.body, *r, q);
+    }
+    out.body += "]}";
+    return out;
+  }
+
+  if (what != "vectors") return ErrorResponse(404, "NOT_FOUND", Cat("no route for ", req.path));
+
+  // A record from a body object; a UUID when the id is absent.
+  auto parse_record = [&](Body& b, Record* r, std::string_view where) {
+    if (!b.String("id", &r->id) || !b.Vector("vector", &r->vector) ||
+        !b.Object("metadata", &r->metadata)) {
+      return false;
+    }
+    if (!b.Has("id")) r->id = NewUuid();
+    if (r->id.empty() || r->id.size() > static_cast<size_t>(config_.max_id_bytes)) {
+      return b.Fail(Cat(where, "field 'id' must have 1 to ", config_.max_id_bytes,
+                                 " bytes"));
+    }
+    if (r->metadata.size() > static_cast<size_t>(config_.max_metadata_bytes)) {
+      return b.Fail(Cat(where, "field 'metadata' has ", r->metadata.size(),
+                                 " bytes, more than the limit of ", config_.max_metadata_bytes));
+    }
+    return true;
+  };
+
+  if (parts.size() == 5) {  // /vectors
+    *route = "/api/v1/collections/{name}/vectors";
+    if (m != "POST") return method_not_allowed();
+    Body b;
+    Record r;
+    if (!b.Parse(req.body, {"id", "vector", "metadata"}) || !parse_record(b, &r, "")) {
+      return BadRequest(b.error);
+    }
+    const std::string id = r.id;
+    if (auto s = c.Write({std::move(r)}, WriteMode::kInsert); !s.ok()) return FromStatus(s);
+    return Json(201, {{"id", id}});
+  }
+  if (parts.size() == 6 && parts[5] == "batch") {
+    *route = "/api/v1/collections/{name}/vectors/batch";
+    if (m != "POST") return method_not_allowed();
+    Body b;
+    bool upsert = false;
+    if (!b.Parse(req.body, {"vectors", "upsert"}) || !b.Bool("upsert", &upsert)) {
+      return BadRequest(b.error);
+    }
+    dom::array items;
+    if (b.Get("vectors").get_array().get(items) != simdjson::SUCCESS) {
+      return BadRequest("field 'vectors' must be an array of {id, vector, metadata} objects");
+    }
+    if (items.size() > static_cast<size_t>(config_.max_batch_size)) {
+      return ErrorResponse(413, "PAYLOAD_TOO_LARGE",
+                           Cat("batch of ", items.size(), " vectors exceeds the limit of ",
+                                        config_.max_batch_size));
+    }
+    std::vector<Record> records;
+    records.reserve(items.size());
+    size_t i = 0;
+    for (dom::element e : items) {
+      Body rb;
+      Record& r = records.emplace_back();
+      const std::string where = Cat("vectors[", i++, "]");
+      if (!rb.FromElement(e, where, {"id", "vector", "metadata"}) ||
+          !parse_record(rb, &r, Cat(where, ": "))) {
+        return BadRequest(rb.error.rfind(where, 0) == 0 ? rb.error
+                                                        : Cat(where, ": ", rb.error));
+      }
+    }
+    json ids = json::array();
+    for (const Record& r : records) ids.push_back(r.id);
+    if (auto s = c.Write(std::move(records), upsert ? WriteMode::kUpsert : WriteMode::kInsert);
+        !s.ok()) {
+      return FromStatus(s);
+    }
+    return Json(200, {{"ids", ids}, {"count", ids.size()}});
+  }
+  if (parts.size() == 6 && parts[5] == "delete") {
+    *route = "/api/v1/collections/{name}/vectors/delete";
+    if (m != "POST") return method_not_allowed();
+    Body b;
+    if (!b.Parse(req.body, {"ids", "filter"})) return BadRequest(b.error);
+    if (b.Has("filter")) {
+      return ErrorResponse(501, "UNIMPLEMENTED", "delete by filter is not implemented yet; "
+                                                 "delete by 'ids'");
+    }
+    dom::array arr;
+    if (b.Get("ids").get_array().get(arr) != simdjson::SUCCESS) {
+      return BadRequest("field 'ids' must be an array of strings");
+    }
+    std::vector<std::string> ids;
+    for (dom::element e : arr) {
+      std::string_view id;
+      if (e.get_string().get(id) != simdjson::SUCCESS) {
+        return BadRequest("field 'ids' must be an array of strings");
+      }
+      ids.emplace_back(id);
+    }
+    auto n = c.Delete(ids);
+    if (!n.ok()) return FromStatus(n.status());
+    return Json(200, {{"deleted", *n}});
+  }
+  if (parts.size() == 6) {  // /vectors/{id}
+    *route = "/api/v1/collections/{name}/vectors/{id}";
+    const std::string id(parts[5]);
+    if (m == "GET") {
+      auto r = c.Get(id);
+      if (!r.ok()) return FromStatus(r.status(), "VECTOR_NOT_FOUND");
+      HttpResponse out;
+      out.body = "{\"id\":";
+      AppendString(&out.body, r->id);
+      out.body += ",\"vector\":";
+      AppendVector(&out.body, r->vector);
+      out.body += ",\"metadata\":" + r->metadata + "}";
+      return out;
+    }
+    if (m == "PUT") {
+      Body b;
+      Record r;
+      if (!b.Parse(req.body, {"id", "vector", "metadata"}) || !parse_record(b, &r, "")) {
+        return BadRequest(b.error);
+      }
+      if (b.Has("id") && r.id != id) {
+        return BadRequest(Cat("field 'id' ('", r.id, "') differs from the path ('", id, "')"));
+      }
+      r.id = id;
+      if (auto s = c.Write({std::move(r)}, WriteMode::kUpsert); !s.ok()) return FromStatus(s);
+      return Json(200, {{"id", id}});
+    }
+    if (m == "PATCH") {
+      Body b;
+      std::string metadata;
+      if (!b.Parse(req.body, {"metadata"})) return BadRequest(b.error);
+      if (!b.Has("metadata")) return BadRequest("field 'metadata' is required");
+      if (!b.Object("metadata", &metadata)) return BadRequest(b.error);
+      if (auto s = c.PatchMetadata(id, metadata); !s.ok()) return FromStatus(s, "VECTOR_NOT_FOUND");
+      return Json(200, {{"id", id}});
+    }
+    if (m == "DELETE") {
+      auto n = c.Delete({id});
+      if (!n.ok()) return FromStatus(n.status());
+      if (*n == 0) {
+        return ErrorResponse(404, "VECTOR_NOT_FOUND",
+                             Cat("id '", id, "' not found in collection '", name, "'"));
+      }
+      return Json(200, {{"id", id}, {"deleted", true}});
+    }
+    return method_not_allowed();
+  }
+  return ErrorResponse(404, "NOT_FOUND", Cat("no route for ", req.path));
+}
+
+HttpResponse RestApi::MetricsText() {
+  std::string out;
+  out += "# HELP proximadb_http_requests_total HTTP requests by method, route and status.\n";
+  out += "# TYPE proximadb_http_requests_total counter\n";
+  std::string hist =
+      "# HELP proximadb_http_request_duration_seconds HTTP request latency.\n"
+      "# TYPE proximadb_http_request_duration_seconds histogram\n";
+  {
+    absl::MutexLock l(&metrics_->mu);
+    for (const auto& [key, s] : metrics_->series) {
+      const auto& [method, route, status] = key;
+      const std::string labels =
+          Cat("method=\"", method, "\",route=\"", route, "\",status=\"", status, "\"");
+      out += Cat("proximadb_http_requests_total{", labels, "} ", s.count, "\n");
+      for (size_t i = 0; i < Metrics::kBuckets.size(); ++i) {
+        hist += Cat("proximadb_http_request_duration_seconds_bucket{", labels,
+                        ",le=\"", Metrics::kBuckets[i], "\"} ", s.buckets[i], "\n");
+      }
+      hist += Cat("proximadb_http_request_duration_seconds_bucket{", labels,
+                      ",le=\"+Inf\"} ", s.count, "\n");
+      hist += Cat("proximadb_http_request_duration_seconds_sum{", labels, "} ", s.sum,
+                      "\n");
+      hist += Cat("proximadb_http_request_duration_seconds_count{", labels, "} ",
+                      s.count, "\n");
+    }
+  }
+  out += hist;
+  if (Database* db = db_.load(std::memory_order_acquire)) {
+    struct Gauge {
+      const char* name;
+      const char* help;
+      uint64_t CollectionStats::*field;
+    };
+    static const Gauge kGauges[] = {
+        {"proximadb_collection_vectors", "Live vectors.", &CollectionStats::vector_count},
+        {"proximadb_collection_segments", "Segments.", &CollectionStats::segment_count},
+        {"proximadb_collection_memtable_rows", "Rows not yet flushed.",
+         &CollectionStats::memtable_rows},
+        {"proximadb_collection_unindexed_rows", "Memtable rows not yet in its graphs.",
+         &CollectionStats::unindexed_rows},
+        {"proximadb_collection_wal_bytes", "WAL bytes not covered by segments.",
+         &CollectionStats::wal_bytes},
+        {"proximadb_collection_memory_bytes", "Memory held by the collection.",
+         &CollectionStats::memory_bytes},
+        {"proximadb_collection_disk_bytes", "Bytes on disk.", &CollectionStats::disk_bytes},
+        {"proximadb_collection_flushes_total", "Flushes since open.", &CollectionStats::flushes},
+        {"proximadb_collection_compactions_total", "Compactions since open.",
+         &CollectionStats::compactions},
+    };
+    std::vector<std::pair<std::string, CollectionStats>> stats;
+    for (const CollectionConfig& cfg : db->ListCollections()) {
+      if (auto c = db->GetCollection(cfg.name); c.ok()) stats.emplace_back(cfg.name, (*c)->Stats());
+    }
+    for (const Gauge& g : kGauges) {
+      out += Cat("# HELP ", g.name, " ", g.help, "\n# TYPE ", g.name, " gauge\n");
+      for (const auto& [name, st] : stats) {
+        out += Cat(g.name, "{collection=\"", name, "\"} ", st.*(g.field), "\n");
+      }
+    }
+    out += "# HELP proximadb_collection_oldest_unflushed_age_seconds Age of the oldest unflushed write.\n"
+           "# TYPE proximadb_collection_oldest_unflushed_age_seconds gauge\n";
+    for (const auto& [name, st] : stats) {
+      out += Cat("proximadb_collection_oldest_unflushed_age_seconds{collection=\"",
+                      name, "\"} ", st.oldest_unflushed_age_seconds, "\n");
+    }
+  }
+  long pages = 0, resident = 0;
+  if (std::ifstream statm("/proc/self/statm"); statm >> pages >> resident) {
+    absl::StrAppend(&out,
+                    "# HELP proximadb_process_resident_memory_bytes Resident memory.\n"
+                    "# TYPE proximadb_process_resident_memory_bytes gauge\n"
+                    "proximadb_process_resident_memory_bytes ",
+                    resident * sysconf(_SC_PAGESIZE), "\n");
+  }
+  HttpResponse r;
+  r.body = std::move(out);
+  r.content_type = "text/plain; version=0.0.4";
+  return r;
+}
+
+}  // namespace proximadb::server

@@ -1,0 +1,481 @@
+"""End-to-end tests of the REST API against the real proximadb-server binary.
+
+Each test class starts the server on free loopback ports with a fresh data directory (Python's
+standard library only, so `make test` needs nothing from PyPI), talks HTTP/1.1 with keep-alive,
+and kills and cleans up what it started.
+
+    python3 tests/e2e/rest_test.py --server build/bin/proximadb-server
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+SERVER = None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A proximadb-server child process on free ports with its own data directory."""
+
+    def __init__(self, data_dir=None, env=None, args=()):
+        self.owns_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="proximadb-e2e-")
+        self.port = free_port()
+        self.env = dict(os.environ, **(env or {}))
+        self.args = list(args)
+        self.proc = None
+        self.conn = None
+
+    def start(self, wait=True):
+        self.log = open(os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log"), "ab")
+        self.proc = subprocess.Popen(
+            [SERVER, "--data-dir", self.data_dir, "--rest-port", str(self.port),
+             "--grpc-port", str(free_port())] + self.args,
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        if wait:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                try:
+                    if self.request("GET", "/ready")[0] == 200:
+                        return self
+                except OSError:
+                    pass
+                if self.proc.poll() is not None:
+                    raise RuntimeError("server exited with %s" % self.proc.returncode)
+                time.sleep(0.05)
+            raise RuntimeError("server did not become ready")
+        return self
+
+    def request(self, method, path, body=None, raw=None):
+        """(status, parsed JSON or text) over a kept-alive connection."""
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+            try:
+                self.conn.request(method, path, body=data,
+                                  headers={"Content-Type": "application/json"})
+                resp = self.conn.getresponse()
+                text = resp.read().decode()
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt == 1:
+                    raise
+                continue
+            if resp.getheader("Connection", "").lower() == "close":
+                self.conn.close()
+                self.conn = None
+            try:
+                return resp.status, json.loads(text)
+            except ValueError:
+                return resp.status, text
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.conn:
+            self.conn.close()
+            self.conn = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            code = self.proc.wait(timeout=30)
+        else:
+            code = self.proc.returncode if self.proc else None
+        self.proc = None
+        self.log.close()
+        return code
+
+    def cleanup(self):
+        if self.proc:
+            self.stop(signal.SIGKILL)
+        if self.owns_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            try:
+                os.remove(self.data_dir.rstrip("/") + ".log")
+            except OSError:
+                pass
+
+
+def vec(rng, dim):
+    return [rng.uniform(-1, 1) for _ in range(dim)]
+
+
+class RestApiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(env={"PROXIMADB_API__MAX_BATCH_SIZE": "500",
+                                 "PROXIMADB_API__MAX_BODY_MB": "1"}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def req(self, method, path, body=None, raw=None):
+        return self.server.request(method, path, body, raw)
+
+    def create(self, name, dim=4, **settings):
+        status, body = self.req("POST", "/api/v1/collections",
+                                dict(name=name, dimension=dim, **settings))
+        self.assertEqual(status, 201, body)
+        return body
+
+    def assertError(self, result, status, code, fragment=""):
+        got_status, body = result
+        self.assertEqual(got_status, status, body)
+        self.assertEqual(body["error"]["code"], code, body)
+        self.assertIn(fragment, body["error"]["message"])
+        self.assertIn("details", body["error"])
+
+    def test_health_ready_and_unknown_routes(self):
+        self.assertEqual(self.req("GET", "/health"), (200, {"status": "ok"}))
+        self.assertEqual(self.req("GET", "/ready"), (200, {"status": "ready"}))
+        self.assertError(self.req("GET", "/api/v1/nothing"), 404, "NOT_FOUND")
+        self.assertError(self.req("PUT", "/health"), 405, "METHOD_NOT_ALLOWED")
+
+    def test_collection_lifecycle(self):
+        c = self.create("life", dim=8, distance_metric="dot", m=8, ef_construction=100,
+                        ef_search=32, max_wal_age_hours=1.0, max_wal_size_mb=64,
+                        max_vector_count=5000, flush_priority=90)
+        self.assertEqual((c["dimension"], c["distance_metric"], c["m"], c["ef_search"],
+                          c["flush_priority"], c["vector_count"]), (8, "dot", 8, 32, 90, 0))
+        status, listed = self.req("GET", "/api/v1/collections")
+        self.assertEqual(status, 200)
+        self.assertIn("life", [x["name"] for x in listed["collections"]])
+        self.assertEqual(self.req("GET", "/api/v1/collections/life")[1]["max_vector_count"], 5000)
+        self.assertError(self.req("POST", "/api/v1/collections", {"name": "life", "dimension": 8}),
+                         409, "ALREADY_EXISTS", "life")
+        self.assertEqual(self.req("DELETE", "/api/v1/collections/life")[0], 200)
+        self.assertError(self.req("GET", "/api/v1/collections/life"), 404, "COLLECTION_NOT_FOUND")
+        self.assertError(self.req("DELETE", "/api/v1/collections/life"), 404,
+                         "COLLECTION_NOT_FOUND")
+
+    def test_create_rejects_bad_settings(self):
+        for body, fragment in [
+                ({"dimension": 4}, "'name' is required"),
+                ({"name": "x"}, "'dimension' is required"),
+                ({"name": "x", "dimension": 0}, "'dimension' must be between 1 and 65536"),
+                ({"name": "x", "dimension": "4"}, "'dimension' must be an integer"),
+                ({"name": "x", "dimension": 4, "distance_metric": "hamming"}, "distance_metric"),
+                ({"name": "bad name!", "dimension": 4}, "bad name!"),
+                ({"name": "x", "dimension": 4, "colour": "red"}, "unknown field 'colour'"),
+                ({"name": "x", "dimension": 4, "flush_priority": 101}, "flush_priority"),
+        ]:
+            self.assertError(self.req("POST", "/api/v1/collections", body), 400,
+                             "INVALID_ARGUMENT", fragment)
+
+    def test_vectors_crud(self):
+        self.create("crud", dim=3)
+        base = "/api/v1/collections/crud/vectors"
+        self.assertEqual(self.req("POST", base, {"id": "a", "vector": [1, 2, 3],
+                                                 "metadata": {"user": "alice"}}),
+                         (201, {"id": "a"}))
+        status, body = self.req("POST", base, {"vector": [0, 0, 1]})
+        self.assertEqual(status, 201)
+        self.assertRegex(body["id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        self.assertError(self.req("POST", base, {"id": "a", "vector": [1, 1, 1]}), 409,
+                         "ALREADY_EXISTS", "'a'")
+        self.assertEqual(self.req("GET", base + "/a"),
+                         (200, {"id": "a", "vector": [1, 2, 3], "metadata": {"user": "alice"}}))
+        self.assertEqual(self.req("PUT", base + "/a", {"vector": [3, 2, 1], "metadata": {"v": 2}})[0],
+                         200)
+        self.assertEqual(self.req("GET", base + "/a")[1]["vector"], [3, 2, 1])
+        self.assertEqual(self.req("PATCH", base + "/a", {"metadata": {"w": [1, 2]}})[0], 200)
+        self.assertEqual(self.req("GET", base + "/a")[1]["metadata"], {"v": 2, "w": [1, 2]})
+        self.assertEqual(self.req("PUT", base + "/new%20id", {"vector": [1, 1, 1]})[0], 200)
+        self.assertEqual(self.req("GET", base + "/new%20id")[1]["id"], "new id")
+        self.assertEqual(self.req("DELETE", base + "/a")[0], 200)
+        self.assertError(self.req("GET", base + "/a"), 404, "VECTOR_NOT_FOUND", "'a'")
+        self.assertError(self.req("DELETE", base + "/a"), 404, "VECTOR_NOT_FOUND")
+        self.assertError(self.req("PATCH", base + "/a", {"metadata": {}}), 404, "VECTOR_NOT_FOUND")
+        self.assertError(self.req("GET", "/api/v1/collections/none/vectors/a"), 404,
+                         "COLLECTION_NOT_FOUND")
+
+    def test_batch_is_all_or_nothing_and_upserts(self):
+        self.create("batch", dim=2)
+        base = "/api/v1/collections/batch/vectors/batch"
+        ok = [{"id": "v%d" % i, "vector": [i, i]} for i in range(10)]
+        self.assertEqual(self.req("POST", base, {"vectors": ok}),
+                         (200, {"ids": ["v%d" % i for i in range(10)], "count": 10}))
+        bad = [{"id": "w%d" % i, "vector": [i, i]} for i in range(5)] + [{"id": "w5", "vector": [1]}]
+        self.assertError(self.req("POST", base, {"vectors": bad}), 422, "DIMENSION_MISMATCH", "w5")
+        dup = [{"id": "w0", "vector": [0, 0]}, {"id": "v3", "vector": [0, 0]}]
+        self.assertError(self.req("POST", base, {"vectors": dup}), 409, "ALREADY_EXISTS", "v3")
+        self.assertEqual(self.req("POST", "/api/v1/collections/batch/count", {})[1], {"count": 10})
+        self.assertEqual(self.req("POST", base, {"vectors": dup, "upsert": True})[0], 200)
+        self.assertEqual(self.req("POST", "/api/v1/collections/batch/count", {})[1], {"count": 11})
+        self.assertError(self.req("POST", base, {"vectors": [{"vector": "x"}]}), 400,
+                         "INVALID_ARGUMENT", "vectors[0]")
+        deleted = self.req("POST", "/api/v1/collections/batch/vectors/delete",
+                           {"ids": ["v1", "v2", "nope"]})
+        self.assertEqual(deleted, (200, {"deleted": 2}))
+
+    def test_search_filters_every_operator(self):
+        self.create("s", dim=2, distance_metric="l2")
+        rows = []
+        for i in range(100):
+            rows.append({"id": "r%d" % i, "vector": [i, 0],
+                         "metadata": {"n": i, "parity": "even" if i % 2 == 0 else "odd",
+                                      "tags": ["t%d" % (i % 3)], "nested": {"k": i % 5},
+                                      **({"rare": True} if i % 10 == 0 else {})}})
+        self.assertEqual(self.req("POST", "/api/v1/collections/s/vectors/batch",
+                                  {"vectors": rows})[0], 200)
+
+        def ids(filter, k=100, vector=(0, 0)):
+            status, body = self.req("POST", "/api/v1/collections/s/search",
+                                    {"vector": list(vector), "k": k, "filter": filter})
+            self.assertEqual(status, 200, body)
+            self.assertIn(body["plan"], ("exact", "graph", "graph_expanded"))
+            return sorted(int(r["id"][1:]) for r in body["results"])
+
+        R = range(100)
+        self.assertEqual(ids({"parity": "odd"}), [i for i in R if i % 2])
+        self.assertEqual(ids({"n": {"$eq": 5}}), [5])
+        self.assertEqual(ids({"parity": {"$ne": "odd"}}), [i for i in R if i % 2 == 0])
+        self.assertEqual(ids({"n": {"$gt": 95}}), [96, 97, 98, 99])
+        self.assertEqual(ids({"n": {"$gte": 95, "$lt": 97}}), [95, 96])
+        self.assertEqual(ids({"n": {"$lte": 2}}), [0, 1, 2])
+        self.assertEqual(ids({"n": {"$in": [3, 7, 300]}}), [3, 7])
+        self.assertEqual(ids({"n": {"$nin": list(range(2, 100))}}), [0, 1])
+        self.assertEqual(ids({"rare": {"$exists": True}}), list(range(0, 100, 10)))
+        self.assertEqual(len(ids({"rare": {"$exists": False}})), 90)
+        self.assertEqual(ids({"tags": "t1", "n": {"$lt": 10}}), [1, 4, 7])
+        self.assertEqual(ids({"nested.k": 4, "n": {"$lt": 20}}), [4, 9, 14, 19])
+        self.assertEqual(ids({"$or": [{"n": 1}, {"n": 98}]}), [1, 98])
+        self.assertEqual(ids({"$and": [{"n": {"$gt": 10}}, {"n": {"$lt": 13}}]}), [11, 12])
+        self.assertEqual(len(ids({"$not": {"parity": "odd"}})), 50)
+        self.assertEqual(self.req("POST", "/api/v1/collections/s/count",
+                                  {"filter": {"parity": "odd", "n": {"$gte": 50}}})[1], {"count": 25})
+        # Best first; scores are Euclidean distances for l2; k results.
+        status, body = self.req("POST", "/api/v1/collections/s/search",
+                                {"vector": [10.2, 0], "k": 3, "include_vectors": True,
+                                 "include_metadata": False})
+        self.assertEqual([r["id"] for r in body["results"]], ["r10", "r11", "r9"])
+        self.assertAlmostEqual(body["results"][0]["score"], 0.2, places=4)
+        self.assertEqual(body["results"][0]["vector"], [10, 0])
+        self.assertNotIn("metadata", body["results"][0])
+        status, body = self.req("POST", "/api/v1/collections/s/search/batch",
+                                {"queries": [{"vector": [0, 0], "k": 1},
+                                             {"vector": [50, 0], "k": 2, "exact": True}]})
+        self.assertEqual(status, 200)
+        self.assertEqual([[r["id"] for r in q["results"]] for q in body["results"]],
+                         [["r0"], ["r50", "r49"]] if body["results"][1]["results"][1]["id"] == "r49"
+                         else [["r0"], ["r50", "r51"]])
+        # Bad filters and queries name what is wrong.
+        s = "/api/v1/collections/s/search"
+        self.assertError(self.req("POST", s, {"vector": [0, 0], "filter": {"n": {"$foo": 1}}}),
+                         400, "INVALID_ARGUMENT", "filter.n.$foo")
+        self.assertError(self.req("POST", s, {"vector": [0, 0], "filter": {"n": {"$gt": True}}}),
+                         400, "INVALID_ARGUMENT", "filter.n.$gt")
+        self.assertError(self.req("POST", s, {"vector": [0, 0, 0]}), 422, "DIMENSION_MISMATCH")
+        self.assertError(self.req("POST", s, {"vector": [0, 0], "k": 0}), 400, "INVALID_ARGUMENT",
+                         "'k'")
+        self.assertError(self.req("POST", s, {"vector": [0, "x"]}), 400, "INVALID_ARGUMENT",
+                         "element 1")
+        self.assertError(self.req("POST", s, {"k": 3}), 400, "INVALID_ARGUMENT", "'vector'")
+
+    def test_cosine_and_dot_scores_are_similarities(self):
+        self.create("cos", dim=2, distance_metric="cosine")
+        self.create("dot", dim=2, distance_metric="dot")
+        for name in ("cos", "dot"):
+            self.req("POST", "/api/v1/collections/%s/vectors/batch" % name,
+                     {"vectors": [{"id": "x", "vector": [2, 0]}, {"id": "y", "vector": [0, 1]}]})
+        body = self.req("POST", "/api/v1/collections/cos/search", {"vector": [1, 0], "k": 2})[1]
+        self.assertEqual([r["id"] for r in body["results"]], ["x", "y"])
+        self.assertAlmostEqual(body["results"][0]["score"], 1.0, places=5)
+        body = self.req("POST", "/api/v1/collections/dot/search", {"vector": [3, 0], "k": 2})[1]
+        self.assertAlmostEqual(body["results"][0]["score"], 6.0, places=5)
+
+    def test_malformed_input_and_limits(self):
+        self.create("lim", dim=2)
+        v = "/api/v1/collections/lim/vectors"
+        for raw in ['{"id": "a", "vector": [1, 2]', "", "[1,2]", '{"id": "a", "vector": [1e999, 1]}',
+                    '{"id": 5, "vector": [1, 2]}', '\x00\x01']:
+            status, body = self.req("POST", v, raw=raw)
+            self.assertEqual(status, 400, (raw, body))
+            self.assertEqual(body["error"]["code"], "INVALID_ARGUMENT")
+        self.assertError(self.req("POST", v, {"id": "x" * 600, "vector": [1, 2]}), 400,
+                         "INVALID_ARGUMENT", "'id'")
+        self.assertError(self.req("POST", v, {"id": "m", "vector": [1, 2],
+                                              "metadata": {"s": "x" * 70000}}),
+                         400, "INVALID_ARGUMENT", "'metadata'")
+        self.assertError(self.req("POST", v + "/batch",
+                                  {"vectors": [{"vector": [1, 2]}] * 501}),
+                         413, "PAYLOAD_TOO_LARGE", "500")
+        big = {"id": "big", "vector": [1, 2], "metadata": {"s": "x" * (2 << 20)}}
+        self.assertError(self.req("POST", v, big), 413, "PAYLOAD_TOO_LARGE")
+        # Nothing of the above was written; the server still serves.
+        self.assertEqual(self.req("POST", "/api/v1/collections/lim/count", {})[1], {"count": 0})
+        self.assertEqual(self.req("GET", "/health")[0], 200)
+
+    def test_flush_compact_stats_and_metrics(self):
+        self.create("ops", dim=2)
+        rng = random.Random(1)
+        for b in range(3):
+            self.req("POST", "/api/v1/collections/ops/vectors/batch",
+                     {"vectors": [{"vector": vec(rng, 2)} for _ in range(50)]})
+            status, stats = self.req("POST", "/api/v1/collections/ops/flush")
+            self.assertEqual(status, 200, stats)
+        self.assertEqual(stats["segment_count"], 3)
+        status, stats = self.req("POST", "/api/v1/collections/ops/compact")
+        self.assertEqual((status, stats["segment_count"], stats["vector_count"]), (200, 1, 150))
+        status, stats = self.req("GET", "/api/v1/collections/ops/stats")
+        self.assertEqual(stats["vector_count"], 150)
+        status, text = self.req("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn('proximadb_http_requests_total{method="POST",route="/api/v1/collections/{name}/flush",status="200"} 3', text)
+        self.assertIn('proximadb_collection_vectors{collection="ops"} 150', text)
+        self.assertIn("proximadb_http_request_duration_seconds_bucket{", text)
+        self.assertIn("proximadb_process_resident_memory_bytes ", text)
+
+    def test_concurrent_writers_and_searchers(self):
+        self.create("conc", dim=8)
+        errors = []
+        stop = time.time() + 3
+
+        def writer(w):
+            s = Server.__new__(Server)
+            s.port, s.conn = self.server.port, None
+            rng = random.Random(w)
+            n = 0
+            while time.time() < stop:
+                status, body = s.request("POST", "/api/v1/collections/conc/vectors/batch",
+                                         {"vectors": [{"id": "w%d-%d" % (w, n + i),
+                                                       "vector": vec(rng, 8)} for i in range(20)]})
+                if status != 200:
+                    errors.append(body)
+                n += 20
+            s.conn and s.conn.close()
+
+        def searcher(r):
+            s = Server.__new__(Server)
+            s.port, s.conn = self.server.port, None
+            rng = random.Random(100 + r)
+            while time.time() < stop:
+                status, body = s.request("POST", "/api/v1/collections/conc/search",
+                                         {"vector": vec(rng, 8), "k": 5})
+                if status != 200:
+                    errors.append(body)
+            s.conn and s.conn.close()
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(3)] + \
+                  [threading.Thread(target=searcher, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertGreater(self.req("POST", "/api/v1/collections/conc/count", {})[1]["count"], 0)
+
+
+class RestartTest(unittest.TestCase):
+    def test_restart_and_kill9_keep_every_acknowledged_write(self):
+        server = Server().start()
+        try:
+            self.assertEqual(server.request("POST", "/api/v1/collections",
+                                            {"name": "d", "dimension": 4})[0], 201)
+            rng = random.Random(2)
+            acked = {}
+            for b in range(20):
+                rows = [{"id": "b%d-%d" % (b, i), "vector": vec(rng, 4), "metadata": {"b": b}}
+                        for i in range(25)]
+                status, _ = server.request("POST", "/api/v1/collections/d/vectors/batch",
+                                           {"vectors": rows})
+                self.assertEqual(status, 200)
+                acked.update({r["id"]: r for r in rows})
+                if b == 9:
+                    self.assertEqual(server.request("POST", "/api/v1/collections/d/flush")[0], 200)
+            self.assertEqual(server.stop(signal.SIGTERM), 0)  # graceful: exit 0
+            server.start()
+            self.assertEqual(server.request("POST", "/api/v1/collections/d/count", {})[1],
+                             {"count": 500})
+            # More writes, then kill -9 right after their acknowledgements.
+            for b in range(20, 30):
+                rows = [{"id": "b%d-%d" % (b, i), "vector": vec(rng, 4)} for i in range(25)]
+                self.assertEqual(server.request("POST", "/api/v1/collections/d/vectors/batch",
+                                                {"vectors": rows})[0], 200)
+                acked.update({r["id"]: r for r in rows})
+            server.stop(signal.SIGKILL)
+            server.start()
+            self.assertEqual(server.request("POST", "/api/v1/collections/d/count", {})[1],
+                             {"count": len(acked)})
+            for rid in random.Random(3).sample(sorted(acked), 50):
+                status, got = server.request("GET", "/api/v1/collections/d/vectors/" + rid)
+                self.assertEqual(status, 200)
+                for a, b in zip(got["vector"], acked[rid]["vector"]):
+                    self.assertAlmostEqual(a, b, places=5)
+        finally:
+            server.cleanup()
+
+
+class ConfigTest(unittest.TestCase):
+    def run_server(self, args, env=None):
+        d = tempfile.mkdtemp(prefix="proximadb-e2e-")
+        try:
+            p = subprocess.run([SERVER, "--data-dir", d] + args, env=dict(os.environ, **(env or {})),
+                               capture_output=True, text=True, timeout=30)
+            return p.returncode, p.stdout + p.stderr
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_bad_configuration_stops_startup_naming_the_key(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write("[api]\nrest_prot = 9000\n")
+        try:
+            code, out = self.run_server(["--config", f.name])
+        finally:
+            os.remove(f.name)
+        self.assertEqual(code, 2)
+        self.assertIn("[api] rest_prot: unknown key", out)
+        code, out = self.run_server([], env={"PROXIMADB_API__REST_PORT": "http"})
+        self.assertEqual(code, 2)
+        self.assertIn("PROXIMADB_API__REST_PORT", out)
+        code, out = self.run_server(["--version"])
+        self.assertEqual((code, out.split()[0]), (0, "proximadb-server"))
+
+    def test_environment_sets_the_port_and_the_example_config_loads(self):
+        port = free_port()
+        config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config",
+                              "proximadb.toml")
+        s = Server(env={"PROXIMADB_API__REST_PORT": str(port)}, args=["--config", config])
+        s.port = port
+        s.args = ["--config", config]
+        # Start without the --rest-port flag, so that the environment decides.
+        s.log = open(os.devnull, "wb")
+        s.proc = subprocess.Popen([SERVER, "--config", config, "--data-dir", s.data_dir,
+                                   "--grpc-port", str(free_port())], env=s.env,
+                                  stdout=s.log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                try:
+                    if s.request("GET", "/ready")[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.05)
+            self.assertEqual(s.request("GET", "/health"), (200, {"status": "ok"}))
+        finally:
+            s.cleanup()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    args, rest = parser.parse_known_args()
+    SERVER = os.path.abspath(args.server)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
