@@ -51,6 +51,15 @@ class Collection {
 
   // Live records, optionally only those matching `filter` (same language as SearchRequest).
   virtual absl::StatusOr<uint64_t> Count(std::string_view filter = "") = 0;
+  // Deletes the live records matching `filter` (not empty: drop the collection to delete all)
+  // as one atomic batch; returns how many. Records written while it runs may be left.
+  virtual absl::StatusOr<uint64_t> DeleteWhere(std::string_view filter) = 0;
+  // Up to `limit` live records (matching `filter`, if any) in id order (bytewise), starting
+  // after the id `after` ("" for the first page). ScrollPage::next_after continues; it is
+  // empty on the last page. Each page is read at its own snapshot.
+  virtual absl::StatusOr<ScrollPage> Scroll(std::string_view after, uint32_t limit,
+                                            std::string_view filter = "",
+                                            bool include_vectors = false) = 0;
   // k nearest live records matching the filter, best first. Each layer is searched through
   // its HNSW graph unless the request is `exact` or the layer is small: segments have one
   // graph, the memtable one per chunk, filled in the background after the write is

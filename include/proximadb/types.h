@@ -57,6 +57,11 @@ struct Record {
 
 enum class WriteMode { kInsert, kUpsert };
 
+struct ScrollPage {
+  std::vector<Record> records;  // in id order; vectors empty unless asked for
+  std::string next_after;       // pass as `after` for the next page; empty when done
+};
+
 struct SearchRequest {
   std::span<const float> vector;
   uint32_t k = 10;

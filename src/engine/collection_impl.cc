@@ -706,26 +706,100 @@ void SearchLayer(const Layer& layer, const Memtable* mem, const Segment* seg, ui
 
 }  // namespace
 
+namespace {
+
+// Calls fn(id, mem, seg, row) for every row of the view that is live at its snapshot and
+// matches `filter` (through the layers' field indexes); one of mem and seg is null.
+template <typename View, typename Fn>
+void ForEachLive(const View& v, const Filter& filter, Fn&& fn) {
+  for (size_t i = 0; i < v.mems.size(); ++i) {
+    const Memtable& m = *v.mems[i];
+    std::optional<Roaring> selected;
+    if (!filter.matches_all()) {
+      selected = m.fields().Select(filter, v.mem_rows[i], [&](uint32_t r) { return m.metadata(r); });
+    }
+    LayerRows<Memtable>(m, v.seq, 0, v.mem_rows[i], selected ? &*selected : nullptr)
+        .ForEach([&](uint32_t r) { fn(m.id(r), &m, nullptr, r); });
+  }
+  for (const auto& s : v.segments) {
+    std::optional<Roaring> selected;
+    if (!filter.matches_all()) {
+      selected = s->fields().Select(filter, s->num_rows(),
+                                    [&](uint32_t r) { return s->metadata(r); });
+    }
+    LayerRows<Segment>(*s, v.seq, 0, s->num_rows(), selected ? &*selected : nullptr)
+        .ForEach([&](uint32_t r) { fn(s->id(r), nullptr, s.get(), r); });
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<uint64_t> CollectionImpl::Count(std::string_view filter_text) {
   PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
   if (filter.matches_all()) {
     absl::MutexLock l(&mu_);
     return live_count_;
   }
-  View v = PinView();
   uint64_t n = 0;
-  for (size_t i = 0; i < v.mems.size(); ++i) {
-    const Memtable& m = *v.mems[i];
-    const Roaring selected = m.fields().Select(filter, v.mem_rows[i],
-                                               [&](uint32_t r) { return m.metadata(r); });
-    LayerRows<Memtable>(m, v.seq, 0, v.mem_rows[i], &selected).ForEach([&](uint32_t) { ++n; });
-  }
-  for (const auto& s : v.segments) {
-    const Roaring selected = s->fields().Select(filter, s->num_rows(),
-                                                [&](uint32_t r) { return s->metadata(r); });
-    LayerRows<Segment>(*s, v.seq, 0, s->num_rows(), &selected).ForEach([&](uint32_t) { ++n; });
-  }
+  ForEachLive(PinView(), filter,
+              [&](std::string_view, const Memtable*, const Segment*, uint32_t) { ++n; });
   return n;
+}
+
+absl::StatusOr<uint64_t> CollectionImpl::DeleteWhere(std::string_view filter_text) {
+  PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
+  if (filter.matches_all()) {
+    return absl::InvalidArgumentError(
+        "filter: must not be empty for a delete (drop the collection to delete everything)");
+  }
+  std::vector<std::string> ids;
+  const View v = PinView();
+  ForEachLive(v, filter, [&](std::string_view id, const Memtable*, const Segment*, uint32_t) {
+    ids.emplace_back(id);
+  });
+  return Delete(ids);
+}
+
+absl::StatusOr<ScrollPage> CollectionImpl::Scroll(std::string_view after, uint32_t limit,
+                                                  std::string_view filter_text,
+                                                  bool include_vectors) {
+  if (limit == 0) return absl::InvalidArgumentError("limit: must be at least 1");
+  PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
+  struct Entry {
+    std::string_view id;
+    const Memtable* mem;
+    const Segment* seg;
+    uint32_t row;
+    bool operator<(const Entry& o) const { return id < o.id; }
+  };
+  // The `limit` smallest ids after `after`, in a max-heap; one more tells whether a page follows.
+  std::priority_queue<Entry> heap;
+  bool more = false;
+  const View v = PinView();
+  ForEachLive(v, filter, [&](std::string_view id, const Memtable* mem, const Segment* seg,
+                             uint32_t row) {
+    if (id <= after) return;
+    if (heap.size() == limit) {
+      more = true;
+      if (!(id < heap.top().id)) return;
+      heap.pop();
+    }
+    heap.push({id, mem, seg, row});
+  });
+  ScrollPage page;
+  page.records.resize(heap.size());
+  for (size_t i = heap.size(); i-- > 0; heap.pop()) {
+    const Entry& e = heap.top();
+    Record& r = page.records[i];
+    r.id = std::string(e.id);
+    r.metadata = std::string(e.mem ? e.mem->metadata(e.row) : e.seg->metadata(e.row));
+    if (include_vectors) {
+      const float* vec = e.mem ? e.mem->vector(e.row) : e.seg->vector(e.row);
+      r.vector.assign(vec, vec + dim_);
+    }
+  }
+  if (more) page.next_after = page.records.back().id;
+  return page;
 }
 
 absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) {

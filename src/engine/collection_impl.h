@@ -69,6 +69,9 @@ class CollectionImpl final : public Collection {
   absl::Status PatchMetadata(std::string_view id, std::string_view patch) override;
   absl::Status ReplaceMetadata(std::string_view id, std::string_view metadata) override;
   absl::StatusOr<uint64_t> Count(std::string_view filter) override;
+  absl::StatusOr<uint64_t> DeleteWhere(std::string_view filter) override;
+  absl::StatusOr<ScrollPage> Scroll(std::string_view after, uint32_t limit,
+                                    std::string_view filter, bool include_vectors) override;
   absl::StatusOr<SearchResponse> Search(const SearchRequest& request) override;
   absl::Status Flush() override;
   absl::Status Compact() override;

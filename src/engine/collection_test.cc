@@ -397,6 +397,68 @@ TEST_F(CollectionTest, SearchesRunDuringFlushAndCompaction) {
   EXPECT_EQ(coll_->Get("r3")->vector[0], 29);
 }
 
+TEST_F(CollectionTest, ScrollVisitsEveryLiveRecordOnceInIdOrder) {
+  std::vector<Record> all;
+  for (int i = 0; i < 250; ++i) {
+    all.push_back(R(absl::StrCat("id", 1000 + i), {float(i), 0, 0, 0},
+                    absl::StrCat(R"({"odd":)", i % 2 ? "true" : "false", "}")));
+  }
+  // Across a segment and the memtable, with an overwrite and deletions.
+  ASSERT_TRUE(coll_->Write({all.begin(), all.begin() + 120}, WriteMode::kInsert).ok());
+  ASSERT_TRUE(coll_->Flush().ok());
+  ASSERT_TRUE(coll_->Write({all.begin() + 120, all.end()}, WriteMode::kInsert).ok());
+  ASSERT_TRUE(coll_->Upsert(R("id1005", {9, 9, 9, 9}, R"({"odd":true})")).ok());
+  ASSERT_EQ(*coll_->Delete({"id1000", "id1200"}), 2u);
+
+  for (const std::string filter : {"", R"({"odd":true})"}) {
+    std::vector<std::string> seen;
+    std::string after;
+    int pages = 0;
+    do {
+      auto page = coll_->Scroll(after, 32, filter, /*include_vectors=*/true);
+      ASSERT_TRUE(page.ok()) << page.status();
+      ASSERT_LE(page->records.size(), 32u);
+      for (const Record& r : page->records) {
+        seen.push_back(r.id);
+        EXPECT_EQ(r.vector.size(), 4u);
+        if (r.id == "id1005") {
+          EXPECT_EQ(r.vector[0], 9);
+        }
+      }
+      after = page->next_after;
+      ++pages;
+    } while (!after.empty());
+    std::vector<std::string> expected;
+    for (int i = 0; i < 250; ++i) {
+      if (i == 0 || i == 200 || (!filter.empty() && i % 2 == 0 && i != 5)) continue;
+      expected.push_back(absl::StrCat("id", 1000 + i));
+    }
+    EXPECT_EQ(seen, expected) << filter;  // ascending, each once
+    EXPECT_EQ(pages, static_cast<int>((expected.size() + 31) / 32)) << filter;
+  }
+  EXPECT_EQ(coll_->Scroll("", 0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CollectionTest, DeleteWhereDeletesTheMatchingRecordsAtomically) {
+  std::vector<Record> all;
+  for (int i = 0; i < 100; ++i) {
+    all.push_back(R(absl::StrCat("d", i), {float(i), 0, 0, 0}, absl::StrCat(R"({"n":)", i, "}")));
+  }
+  ASSERT_TRUE(coll_->Write({all.begin(), all.begin() + 50}, WriteMode::kInsert).ok());
+  ASSERT_TRUE(coll_->Flush().ok());
+  ASSERT_TRUE(coll_->Write({all.begin() + 50, all.end()}, WriteMode::kInsert).ok());
+  EXPECT_EQ(*coll_->DeleteWhere(R"({"n":{"$gte":40,"$lt":60}})"), 20u);
+  EXPECT_EQ(*coll_->Count(), 80u);
+  EXPECT_EQ(*coll_->Count(R"({"n":{"$gte":40,"$lt":60}})"), 0u);
+  EXPECT_EQ(*coll_->DeleteWhere(R"({"n":{"$gte":40,"$lt":60}})"), 0u);
+  EXPECT_EQ(coll_->DeleteWhere("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(coll_->DeleteWhere(R"({"n":{"$bad":1}})").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  Reopen();  // durable like any delete
+  EXPECT_EQ(*coll_->Count(), 80u);
+  EXPECT_FALSE(coll_->Get("d45").ok());
+}
+
 // With the background indexer on: the memtable's rows reach its graphs after the writes are
 // acknowledged, and filtered searches go through field indexes and the planner on every layer.
 class IndexedCollectionTest : public CollectionTest {

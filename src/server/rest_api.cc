@@ -15,6 +15,8 @@
 #include <simdjson.h>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/strings.h"
@@ -539,6 +541,65 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     return true;
   };
 
+  if (parts.size() == 5 && m == "GET") {  // scroll
+    *route = "/api/v1/collections/{name}/vectors";
+    auto param = [&](const char* key) -> const std::string* {
+      auto it = req.query.find(key);
+      return it == req.query.end() ? nullptr : &it->second;
+    };
+    for (const auto& [key, value] : req.query) {
+      if (key != "limit" && key != "cursor" && key != "filter" && key != "include_vectors") {
+        return BadRequest(Cat("unknown query parameter '", key, "'"));
+      }
+    }
+    uint32_t limit = 100;
+    if (const std::string* l = param("limit")) {
+      if (!absl::SimpleAtoi(*l, &limit) || limit < 1 ||
+          limit > static_cast<uint64_t>(config_.max_batch_size)) {
+        return BadRequest(Cat("query parameter 'limit' must be an integer from 1 to ",
+                              config_.max_batch_size));
+      }
+    }
+    std::string after, filter;
+    if (const std::string* cursor = param("cursor")) {
+      if (!absl::WebSafeBase64Unescape(*cursor, &after)) {
+        return BadRequest("query parameter 'cursor' is not a cursor this server returned");
+      }
+    }
+    if (const std::string* f = param("filter")) filter = *f;
+    bool include_vectors = false;
+    if (const std::string* iv = param("include_vectors")) {
+      if (!absl::SimpleAtob(*iv, &include_vectors)) {
+        return BadRequest("query parameter 'include_vectors' must be true or false");
+      }
+    }
+    auto page = c.Scroll(after, limit, filter, include_vectors);
+    if (!page.ok()) return FromStatus(page.status());
+    HttpResponse out;
+    out.body = "{\"vectors\":[";
+    for (size_t i = 0; i < page->records.size(); ++i) {
+      const Record& r = page->records[i];
+      if (i) out.body.push_back(',');
+      out.body += "{\"id\":";
+      AppendString(&out.body, r.id);
+      out.body += ",\"metadata\":" + r.metadata;
+      if (include_vectors) {
+        out.body += ",\"vector\":";
+        AppendVector(&out.body, r.vector);
+      }
+      out.body.push_back('}');
+    }
+    out.body += "],\"next_cursor\":";
+    if (page->next_after.empty()) {
+      out.body += "null";
+    } else {
+      std::string cursor;
+      absl::WebSafeBase64Escape(page->next_after, &cursor);
+      AppendString(&out.body, cursor);
+    }
+    out.body.push_back('}');
+    return out;
+  }
   if (parts.size() == 5) {  // /vectors
     *route = "/api/v1/collections/{name}/vectors";
     if (m != "POST") return method_not_allowed();
@@ -594,9 +655,15 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     if (m != "POST") return method_not_allowed();
     Body b;
     if (!b.Parse(req.body, {"ids", "filter"})) return BadRequest(b.error);
+    if (b.Has("filter") == b.Has("ids")) {
+      return BadRequest("give exactly one of 'ids' and 'filter'");
+    }
     if (b.Has("filter")) {
-      return ErrorResponse(501, "UNIMPLEMENTED", "delete by filter is not implemented yet; "
-                                                 "delete by 'ids'");
+      std::string filter;
+      if (!b.Object("filter", &filter)) return BadRequest(b.error);
+      auto n = c.DeleteWhere(filter);
+      if (!n.ok()) return FromStatus(n.status());
+      return Json(200, {{"deleted", *n}});
     }
     dom::array arr;
     if (b.Get("ids").get_array().get(arr) != simdjson::SUCCESS) {
@@ -696,6 +763,7 @@ HttpResponse RestApi::MetricsText() {
       const char* name;
       const char* help;
       uint64_t CollectionStats::*field;
+      const char* type = "gauge";
     };
     static const Gauge kGauges[] = {
         {"proximadb_collection_vectors", "Live vectors.", &CollectionStats::vector_count},
@@ -709,16 +777,17 @@ HttpResponse RestApi::MetricsText() {
         {"proximadb_collection_memory_bytes", "Memory held by the collection.",
          &CollectionStats::memory_bytes},
         {"proximadb_collection_disk_bytes", "Bytes on disk.", &CollectionStats::disk_bytes},
-        {"proximadb_collection_flushes_total", "Flushes since open.", &CollectionStats::flushes},
-        {"proximadb_collection_compactions_total", "Compactions since open.",
-         &CollectionStats::compactions},
+        {"proximadb_collection_flushes_total", "Flushes since the server started.",
+         &CollectionStats::flushes, "counter"},
+        {"proximadb_collection_compactions_total", "Compactions since the server started.",
+         &CollectionStats::compactions, "counter"},
     };
     std::vector<std::pair<std::string, CollectionStats>> stats;
     for (const CollectionConfig& cfg : db->ListCollections()) {
       if (auto c = db->GetCollection(cfg.name); c.ok()) stats.emplace_back(cfg.name, (*c)->Stats());
     }
     for (const Gauge& g : kGauges) {
-      out += Cat("# HELP ", g.name, " ", g.help, "\n# TYPE ", g.name, " gauge\n");
+      out += Cat("# HELP ", g.name, " ", g.help, "\n# TYPE ", g.name, " ", g.type, "\n");
       for (const auto& [name, st] : stats) {
         out += Cat(g.name, "{collection=\"", name, "\"} ", st.*(g.field), "\n");
       }

@@ -225,6 +225,44 @@ class RestApiTest(unittest.TestCase):
                            {"ids": ["v1", "v2", "nope"]})
         self.assertEqual(deleted, (200, {"deleted": 2}))
 
+    def test_delete_by_filter_and_scroll(self):
+        self.create("scroll", dim=2)
+        rows = [{"id": "k%03d" % i, "vector": [i, 1], "metadata": {"n": i}} for i in range(120)]
+        self.assertEqual(self.req("POST", "/api/v1/collections/scroll/vectors/batch",
+                                  {"vectors": rows})[0], 200)
+        self.assertEqual(self.req("POST", "/api/v1/collections/scroll/flush")[0], 200)
+        self.assertEqual(self.req("POST", "/api/v1/collections/scroll/vectors/delete",
+                                  {"filter": {"n": {"$gte": 100}}}), (200, {"deleted": 20}))
+        self.assertError(self.req("POST", "/api/v1/collections/scroll/vectors/delete",
+                                  {"filter": {}}), 400, "INVALID_ARGUMENT", "must not be empty")
+        self.assertError(self.req("POST", "/api/v1/collections/scroll/vectors/delete", {}), 400,
+                         "INVALID_ARGUMENT", "exactly one of")
+        seen, cursor, pages = [], None, 0
+        while True:
+            path = "/api/v1/collections/scroll/vectors?limit=30&include_vectors=true"
+            if cursor:
+                path += "&cursor=" + cursor
+            status, page = self.req("GET", path)
+            self.assertEqual(status, 200, page)
+            seen += [v["id"] for v in page["vectors"]]
+            self.assertEqual(page["vectors"][0]["vector"][1], 1)
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        self.assertEqual(seen, ["k%03d" % i for i in range(100)])
+        self.assertEqual(pages, 4)
+        status, page = self.req("GET", "/api/v1/collections/scroll/vectors?filter=%7B%22n%22%3A7%7D")
+        self.assertEqual([v["id"] for v in page["vectors"]], ["k007"])
+        self.assertEqual(page["vectors"][0]["metadata"], {"n": 7})
+        self.assertNotIn("vector", page["vectors"][0])
+        self.assertError(self.req("GET", "/api/v1/collections/scroll/vectors?limit=0"), 400,
+                         "INVALID_ARGUMENT", "'limit'")
+        self.assertError(self.req("GET", "/api/v1/collections/scroll/vectors?cursor=%25%25"), 400,
+                         "INVALID_ARGUMENT", "'cursor'")
+        self.assertError(self.req("GET", "/api/v1/collections/scroll/vectors?colour=red"), 400,
+                         "INVALID_ARGUMENT", "'colour'")
+
     def test_search_filters_every_operator(self):
         self.create("s", dim=2, distance_metric="l2")
         rows = []
@@ -338,10 +376,21 @@ class RestApiTest(unittest.TestCase):
         self.assertEqual(stats["vector_count"], 150)
         status, text = self.req("GET", "/metrics")
         self.assertEqual(status, 200)
-        self.assertIn('proximadb_http_requests_total{method="POST",route="/api/v1/collections/{name}/flush",status="200"} 3', text)
-        self.assertIn('proximadb_collection_vectors{collection="ops"} 150', text)
-        self.assertIn("proximadb_http_request_duration_seconds_bucket{", text)
-        self.assertIn("proximadb_process_resident_memory_bytes ", text)
+        lines = text.splitlines()
+
+        def value(prefix):
+            found = [l for l in lines if l.startswith(prefix + " ")]
+            self.assertEqual(len(found), 1, prefix)
+            return float(found[0].split()[-1])
+
+        # Other tests share the server and flush too.
+        self.assertGreaterEqual(value('proximadb_http_requests_total{method="POST",route='
+                                      '"/api/v1/collections/{name}/flush",status="200"}'), 3)
+        self.assertEqual(value('proximadb_collection_vectors{collection="ops"}'), 150)
+        self.assertEqual(value('proximadb_collection_compactions_total{collection="ops"}'), 1)
+        self.assertTrue(any(l.startswith("proximadb_http_request_duration_seconds_bucket{")
+                            for l in lines))
+        self.assertGreater(value("proximadb_process_resident_memory_bytes"), 0)
 
     def test_concurrent_writers_and_searchers(self):
         self.create("conc", dim=8)
