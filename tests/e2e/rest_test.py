@@ -392,6 +392,71 @@ class RestApiTest(unittest.TestCase):
                             for l in lines))
         self.assertGreater(value("proximadb_process_resident_memory_bytes"), 0)
 
+    def test_openapi_document_and_server_agree(self):
+        """Every operation in docs/openapi.yaml is served, and nothing else is."""
+        doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                           "openapi.yaml")
+        documented, path, in_paths = set(), None, False
+        with open(doc) as f:
+            lines = f.readlines()
+        for line in lines:
+            if line.rstrip() == "paths:":
+                in_paths = True
+            elif in_paths and line[:1] not in (" ", ""):
+                in_paths = False
+            elif in_paths and line.startswith("  /") and line.rstrip().endswith(":"):
+                path = line.strip()[:-1]
+            elif in_paths and path and line[:4] == "    " and line[4:5] != " ":
+                method = line.strip().split(":")[0]
+                if method in ("get", "post", "put", "patch", "delete"):
+                    documented.add((method.upper(), path))
+        self.assertGreaterEqual(len(documented), 21)
+        self.create("oa", dim=2)
+        self.req("POST", "/api/v1/collections/oa/vectors", {"id": "x", "vector": [1, 2]})
+        bodies = {"search": {"vector": [1, 2]}, "batch": {"vectors": [], "queries": []},
+                  "delete": {"ids": ["nope"]}, "count": {}}
+
+        def call(method, template):
+            path = template.replace("{name}", "oa").replace("{id}", "x")
+            body = None
+            if method in ("POST", "PUT", "PATCH"):
+                last = path.rstrip("/").split("/")[-1]
+                body = {"search/batch": {"queries": []}, "vectors/batch": {"vectors": []}}.get(
+                    "/".join(path.split("/")[-2:]), bodies.get(last, {"vector": [1, 2], "metadata": {}}))
+                if template == "/api/v1/collections":
+                    body = {"name": "oa2", "dimension": 2}
+            return self.req(method, path, body)
+
+        paths = sorted({p for _, p in documented})
+        order = sorted(documented, key=lambda mp: (mp[0] == "DELETE", -len(mp[1])))
+        for method, template in order:
+            status, body = call(method, template)
+            code = body["error"]["code"] if isinstance(body, dict) and "error" in body else ""
+            self.assertNotIn(code, ("NOT_FOUND", "METHOD_NOT_ALLOWED"),
+                             "%s %s is documented but not served: %s" % (method, template, body))
+            self.assertLess(status, 500, (method, template, body))
+        self.create("oa", dim=2)
+        self.req("POST", "/api/v1/collections/oa/vectors", {"id": "x", "vector": [1, 2]})
+        for template in paths:
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                if (method, template) in documented:
+                    continue
+                status, body = call(method, template)
+                self.assertIn(status, (404, 405), "%s %s is served but not documented: %s" %
+                              (method, template, body))
+                self.assertIn(body["error"]["code"], ("NOT_FOUND", "METHOD_NOT_ALLOWED"))
+        # Every route the server has answered so far (this and other tests) is documented.
+        served = set()
+        for line in self.req("GET", "/metrics")[1].splitlines():
+            if line.startswith("proximadb_http_requests_total{"):
+                labels = dict(kv.split("=", 1) for kv in
+                              line[line.index("{") + 1:line.rindex("}")].split(","))
+                labels = {k: v.strip('"') for k, v in labels.items()}
+                if labels["status"] != "405" and labels["route"] not in (
+                        "unknown", "/api/v1/collections/{name}/..."):
+                    served.add((labels["method"], labels["route"]))
+        self.assertEqual(served - documented, set())
+
     def test_concurrent_writers_and_searchers(self):
         self.create("conc", dim=8)
         errors = []
