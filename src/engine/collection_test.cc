@@ -49,6 +49,28 @@ class CollectionTest : public ::testing::Test {
   static Record R(std::string id, std::vector<float> v, std::string meta = "{}") {
     return Record{std::move(id), std::move(v), std::move(meta)};
   }
+  // A new l2 collection of `dim` dimensions.
+  std::shared_ptr<Collection> CreateL2(const std::string& name, uint32_t dim) {
+    CollectionConfig c;
+    c.name = name;
+    c.dimension = dim;
+    c.metric = DistanceMetric::kL2;
+    EXPECT_TRUE(db_->CreateCollection(c).ok());
+    return *db_->GetCollection(name);
+  }
+  // `n` records "v0", "v1", ... of Gaussian vectors, with metadata(i).
+  static std::vector<Record> GaussianRecords(
+      int n, uint32_t dim, std::mt19937& rng,
+      const std::function<std::string(int)>& metadata = [](int) { return "{}"; }) {
+    std::normal_distribution<float> dist;
+    std::vector<Record> out;
+    for (int i = 0; i < n; ++i) {
+      std::vector<float> v(dim);
+      for (float& x : v) x = dist(rng);
+      out.push_back(R("v" + std::to_string(i), v, metadata(i)));
+    }
+    return out;
+  }
 
   bool background_indexing_ = false;
   ScopedTempDir tmp_;
@@ -184,20 +206,10 @@ TEST_F(CollectionTest, ExactSearchMatchesBruteForceAcrossLayers) {
 }
 
 TEST_F(CollectionTest, UnfilteredSearchUsesSegmentGraphs) {
-  CollectionConfig c;
-  c.name = "g";
-  c.dimension = 16;
-  c.metric = DistanceMetric::kL2;
-  ASSERT_TRUE(db_->CreateCollection(c).ok());
-  auto g = *db_->GetCollection("g");
+  auto g = CreateL2("g", 16);
   std::mt19937 rng(5);
   std::normal_distribution<float> dist;
-  std::vector<Record> all;
-  for (int i = 0; i < 4000; ++i) {
-    std::vector<float> v(16);
-    for (float& x : v) x = dist(rng);
-    all.push_back(R("v" + std::to_string(i), v));
-  }
+  std::vector<Record> all = GaussianRecords(4000, 16, rng);
   ASSERT_TRUE(g->Write({all.begin(), all.begin() + 2000}, WriteMode::kInsert).ok());
   ASSERT_TRUE(g->Flush().ok());
   ASSERT_TRUE(g->Write({all.begin() + 2000, all.end()}, WriteMode::kInsert).ok());
@@ -477,20 +489,11 @@ class IndexedCollectionTest : public CollectionTest {
 };
 
 TEST_F(IndexedCollectionTest, MemtableRowsAreSearchedThroughItsGraphsOnceIndexed) {
-  CollectionConfig c;
-  c.name = "m";
-  c.dimension = 16;
-  c.metric = DistanceMetric::kL2;
-  ASSERT_TRUE(db_->CreateCollection(c).ok());
-  auto m = *db_->GetCollection("m");
+  auto m = CreateL2("m", 16);
   std::mt19937 rng(11);
   std::normal_distribution<float> dist;
-  std::vector<Record> all;
-  for (int i = 0; i < 5000; ++i) {  // chunks of 1024, 2048 and part of 4096 rows
-    std::vector<float> v(16);
-    for (float& x : v) x = dist(rng);
-    all.push_back(R("v" + std::to_string(i), v));
-  }
+  // Chunks of 1024, 2048 and part of 4096 rows.
+  std::vector<Record> all = GaussianRecords(5000, 16, rng);
   ASSERT_TRUE(m->Write(all, WriteMode::kInsert).ok());
   // Searchable at once, indexed or not.
   SearchRequest req;
@@ -526,22 +529,13 @@ TEST_F(IndexedCollectionTest, MemtableRowsAreSearchedThroughItsGraphsOnceIndexed
 }
 
 TEST_F(IndexedCollectionTest, FilteredSearchReturnsTheMatchingTopKOnEveryLayer) {
-  CollectionConfig c;
-  c.name = "f";
-  c.dimension = 16;
-  c.metric = DistanceMetric::kL2;
-  ASSERT_TRUE(db_->CreateCollection(c).ok());
-  auto f = *db_->GetCollection("f");
+  auto f = CreateL2("f", 16);
   std::mt19937 rng(13);
   std::normal_distribution<float> dist;
-  std::vector<Record> all;
-  for (int i = 0; i < 20000; ++i) {
-    std::vector<float> v(16);
-    for (float& x : v) x = dist(rng);
-    all.push_back(R("v" + std::to_string(i), v,
-                    absl::StrCat(R"({"label":)", i % 1000, R"(,"parity":")",
-                                 i % 2 ? "odd" : "even", R"(","tags":["t)", i % 10, R"("]})")));
-  }
+  std::vector<Record> all = GaussianRecords(20000, 16, rng, [](int i) {
+    return absl::StrCat(R"({"label":)", i % 1000, R"(,"parity":")", i % 2 ? "odd" : "even",
+                        R"(","tags":["t)", i % 10, R"("]})");
+  });
   // Two segments with graphs and an indexed memtable, big enough that the planner traverses
   // the graphs for the unselective filter.
   ASSERT_TRUE(f->Write({all.begin(), all.begin() + 8000}, WriteMode::kInsert).ok());

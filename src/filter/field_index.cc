@@ -59,23 +59,25 @@ struct FieldIndex::PathIndex {
   // Rows holding a value of s's type in the range the operator gives.
   Roaring Range(FilterNode::Op op, const FilterScalar& s) const {
     if (s.type == FilterScalar::kNumber) {
-      auto begin = op == FilterNode::kGt    ? numbers.upper_bound(s.number)
-                   : op == FilterNode::kGte ? numbers.lower_bound(s.number)
-                                            : numbers.begin();
-      auto end = op == FilterNode::kLt    ? numbers.lower_bound(s.number)
-                 : op == FilterNode::kLte ? numbers.upper_bound(s.number)
-                                          : numbers.end();
+      auto [begin, end] = Bounds(numbers, op, s.number);
       return RowsOf(begin, end);
     }
-    auto begin = op == FilterNode::kGt    ? strings.upper_bound(s.string)
-                 : op == FilterNode::kGte ? strings.lower_bound(s.string)
-                                          : strings.begin();
-    auto end = op == FilterNode::kLt    ? strings.lower_bound(s.string)
-               : op == FilterNode::kLte ? strings.upper_bound(s.string)
-                                        : strings.end();
+    auto [begin, end] = Bounds(strings, op, s.string);
     Roaring out;
     for (auto it = begin; it != end; ++it) out |= it->second;
     return out;
+  }
+
+  // The entries of an ordered map whose keys satisfy `op` against `key` ($gt $gte $lt $lte).
+  template <typename Map, typename Key>
+  static auto Bounds(const Map& map, FilterNode::Op op, const Key& key) {
+    auto begin = op == FilterNode::kGt    ? map.upper_bound(key)
+                 : op == FilterNode::kGte ? map.lower_bound(key)
+                                          : map.begin();
+    auto end = op == FilterNode::kLt    ? map.lower_bound(key)
+               : op == FilterNode::kLte ? map.upper_bound(key)
+                                        : map.end();
+    return std::make_pair(begin, end);
   }
 
   template <typename It>

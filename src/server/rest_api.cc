@@ -155,6 +155,13 @@ class Body {
     }
     return true;
   }
+  // A required JSON array of `what`.
+  bool Array(std::string_view field, std::string_view what, dom::array* out) {
+    if (Get(field).get_array().get(*out) != simdjson::SUCCESS) {
+      return Fail(Cat("field '", field, "' must be an array of ", what));
+    }
+    return true;
+  }
   // A JSON object, returned as compact text ("{}" when absent).
   bool Object(std::string_view field, std::string* out) {
     if (!Has(field)) {
@@ -377,6 +384,11 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
 
   const std::string name(parts[3]);
   auto get_collection = [&]() { return db->GetCollection(name); };
+  auto BatchTooLarge = [&](size_t n, std::string_view what) {
+    return ErrorResponse(413, "PAYLOAD_TOO_LARGE",
+                         Cat("batch of ", n, " ", what, " exceeds the limit of ",
+                             config_.max_batch_size));
+  };
 
   // /api/v1/collections/{name}
   if (parts.size() == 4) {
@@ -493,13 +505,9 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     Body b;
     if (!b.Parse(req.body, {"queries"})) return BadRequest(b.error);
     dom::array queries;
-    if (b.Get("queries").get_array().get(queries) != simdjson::SUCCESS) {
-      return BadRequest("field 'queries' must be an array of query objects");
-    }
+    if (!b.Array("queries", "query objects", &queries)) return BadRequest(b.error);
     if (queries.size() > static_cast<size_t>(config_.max_batch_size)) {
-      return ErrorResponse(413, "PAYLOAD_TOO_LARGE",
-                           Cat("batch of ", queries.size(), " queries exceeds the limit of ",
-                                        config_.max_batch_size));
+      return BatchTooLarge(queries.size(), "queries");
     }
     HttpResponse out;
     out.body = "{\"results\":[";
@@ -621,13 +629,9 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
       return BadRequest(b.error);
     }
     dom::array items;
-    if (b.Get("vectors").get_array().get(items) != simdjson::SUCCESS) {
-      return BadRequest("field 'vectors' must be an array of {id, vector, metadata} objects");
-    }
+    if (!b.Array("vectors", "{id, vector, metadata} objects", &items)) return BadRequest(b.error);
     if (items.size() > static_cast<size_t>(config_.max_batch_size)) {
-      return ErrorResponse(413, "PAYLOAD_TOO_LARGE",
-                           Cat("batch of ", items.size(), " vectors exceeds the limit of ",
-                                        config_.max_batch_size));
+      return BatchTooLarge(items.size(), "vectors");
     }
     std::vector<Record> records;
     records.reserve(items.size());
