@@ -56,18 +56,6 @@ struct FieldIndex::PathIndex {
     return Roaring();
   }
 
-  // Rows holding a value of s's type in the range the operator gives.
-  Roaring Range(FilterNode::Op op, const FilterScalar& s) const {
-    if (s.type == FilterScalar::kNumber) {
-      auto [begin, end] = Bounds(numbers, op, s.number);
-      return RowsOf(begin, end);
-    }
-    auto [begin, end] = Bounds(strings, op, s.string);
-    Roaring out;
-    for (auto it = begin; it != end; ++it) out |= it->second;
-    return out;
-  }
-
   // The entries of an ordered map whose keys satisfy `op` against `key` ($gt $gte $lt $lte).
   template <typename Map, typename Key>
   static auto Bounds(const Map& map, FilterNode::Op op, const Key& key) {
@@ -78,6 +66,18 @@ struct FieldIndex::PathIndex {
                : op == FilterNode::kLte ? map.upper_bound(key)
                                         : map.end();
     return std::make_pair(begin, end);
+  }
+
+  // Rows holding a value of s's type in the range the operator gives.
+  Roaring Range(FilterNode::Op op, const FilterScalar& s) const {
+    if (s.type == FilterScalar::kNumber) {
+      auto [begin, end] = Bounds(numbers, op, s.number);
+      return RowsOf(begin, end);
+    }
+    auto [begin, end] = Bounds(strings, op, s.string);
+    Roaring out;
+    for (auto it = begin; it != end; ++it) out |= it->second;
+    return out;
   }
 
   template <typename It>
