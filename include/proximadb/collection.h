@@ -33,7 +33,8 @@ class Collection {
  public:
   virtual ~Collection() = default;
 
-  virtual const CollectionConfig& config() const = 0;
+  // The current definition (a copy: ef_search and the flush policy can change).
+  virtual CollectionConfig config() const = 0;
 
   // Insert fails with kAlreadyExists if any id is live; upsert replaces. All-or-nothing.
   virtual absl::Status Write(std::vector<Record> records, WriteMode mode) = 0;

@@ -51,6 +51,10 @@ class Database {
   virtual absl::StatusOr<CollectionConfig> CreateCollection(const CollectionConfig& config) = 0;
   virtual std::vector<CollectionConfig> ListCollections() = 0;
   virtual absl::StatusOr<CollectionConfig> DescribeCollection(std::string_view name) = 0;
+  // Changes the mutable settings (ef_search, flush policy) durably; returns the new definition.
+  // kNotFound naming the collection, kInvalidArgument naming a bad setting.
+  virtual absl::StatusOr<CollectionConfig> UpdateCollection(std::string_view name,
+                                                            const CollectionUpdate& update) = 0;
   // Removes the collection and its files. Handles to it fail with kFailedPrecondition after.
   virtual absl::Status DropCollection(std::string_view name) = 0;
   // kNotFound naming the collection if it does not exist.

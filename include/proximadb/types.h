@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,6 +36,15 @@ struct FlushPolicy {
   double max_wal_size_mb = 128.0;      // WAL bytes not yet covered by segments
   uint64_t max_vector_count = 1000000;  // rows in the memtable
   int flush_priority = 50;              // 1-100; higher is flushed first when several are due
+};
+
+// The settings of a collection that can change after it is created; unset fields stay.
+struct CollectionUpdate {
+  std::optional<uint32_t> ef_search;
+  std::optional<double> max_wal_age_hours;
+  std::optional<double> max_wal_size_mb;
+  std::optional<uint64_t> max_vector_count;
+  std::optional<int> flush_priority;
 };
 
 struct CollectionConfig {

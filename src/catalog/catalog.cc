@@ -102,6 +102,25 @@ class SqliteCatalog final : public Catalog {
     return absl::OkStatus();
   }
 
+  absl::Status UpdateSettings(const CollectionConfig& c) override {
+    absl::MutexLock l(&mu_);
+    Stmt s(db_, R"sql(UPDATE collections SET ef_search = ?, max_wal_age_hours = ?,
+                      max_wal_size_mb = ?, max_vector_count = ?, flush_priority = ?
+                      WHERE name = ?)sql");
+    if (s.rc() != SQLITE_OK) return Error("prepare update");
+    s.Bind(1, static_cast<int64_t>(c.index.ef_search));
+    s.Bind(2, c.flush.max_wal_age_hours);
+    s.Bind(3, c.flush.max_wal_size_mb);
+    s.Bind(4, static_cast<int64_t>(c.flush.max_vector_count));
+    s.Bind(5, static_cast<int64_t>(c.flush.flush_priority));
+    s.Bind(6, c.name);
+    if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("update collection");
+    if (sqlite3_changes(db_) == 0) {
+      return absl::NotFoundError(absl::StrCat("collection '", c.name, "' not found"));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Remove(std::string_view name) override {
     absl::MutexLock l(&mu_);
     Stmt s(db_, "DELETE FROM collections WHERE name = ?");

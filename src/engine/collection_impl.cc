@@ -100,8 +100,26 @@ class CollectionImpl::Overlay {
 // Open, create, close
 
 CollectionImpl::CollectionImpl(const CollectionOptions& options)
-    : options_(options), env_(options.env), dim_(options.config.dimension) {
+    : options_(options),
+      index_settings_(options.config.index),
+      flush_settings_(options.config.flush),
+      env_(options.env),
+      dim_(options.config.dimension) {
   mem_ = NewMemtable();
+}
+
+CollectionConfig CollectionImpl::config() const {
+  CollectionConfig c = options_.config;
+  absl::MutexLock l(&settings_mu_);
+  c.index = index_settings_;
+  c.flush = flush_settings_;
+  return c;
+}
+
+void CollectionImpl::UpdateSettings(const CollectionConfig& config) {
+  absl::MutexLock l(&settings_mu_);
+  index_settings_.ef_search = config.index.ef_search;
+  flush_settings_ = config.flush;
 }
 
 std::shared_ptr<Memtable> CollectionImpl::NewMemtable() const {
@@ -818,7 +836,11 @@ absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) 
   if (req.k == 0) return absl::InvalidArgumentError("k: must be at least 1");
   PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(req.filter));
   const index::Distance distance = index::DistanceFor(options_.config.metric);
-  const uint32_t ef = req.ef != 0 ? req.ef : options_.config.index.ef_search;
+  uint32_t ef = req.ef;
+  if (ef == 0) {
+    absl::MutexLock l(&settings_mu_);
+    ef = index_settings_.ef_search;
+  }
 
   TopK top(req.k);
   index::Plan plan = index::Plan::kExact;
@@ -1059,7 +1081,11 @@ bool CollectionImpl::FlushDue(int64_t now_us) {
   absl::MutexLock l(&mu_);
   if (!WriteError().ok()) return false;
   if (!imms_.empty()) return true;  // a flush that failed earlier is retried
-  const FlushPolicy& p = options_.config.flush;
+  FlushPolicy p;
+  {
+    absl::MutexLock l(&settings_mu_);
+    p = flush_settings_;
+  }
   if (mem_->num_rows() >= p.max_vector_count) return true;
   if (static_cast<double>(wal_bytes_) >= p.max_wal_size_mb * 1024 * 1024) return true;
   return mem_oldest_write_us_ != 0 &&
@@ -1172,7 +1198,11 @@ absl::Status CollectionImpl::MaybeCompact() {
     absl::MutexLock l(&mu_);
     if (!WriteError().ok()) return absl::OkStatus();
     // Small: less than half of a full memtable. Heavy: many dead rows.
-    const uint64_t small = std::max<uint64_t>(options_.config.flush.max_vector_count / 2, 1);
+    uint64_t small;
+    {
+      absl::MutexLock l(&settings_mu_);
+      small = std::max<uint64_t>(flush_settings_.max_vector_count / 2, 1);
+    }
     size_t small_count = 0;
     for (const auto& s : segments_) {
       const uint32_t dead = s->num_deleted();

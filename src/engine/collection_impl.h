@@ -60,7 +60,9 @@ class CollectionImpl final : public Collection {
   static absl::StatusOr<std::shared_ptr<CollectionImpl>> Open(const CollectionOptions& options);
   ~CollectionImpl() override;
 
-  const CollectionConfig& config() const override { return options_.config; }
+  CollectionConfig config() const override ABSL_LOCKS_EXCLUDED(settings_mu_);
+  // Takes the mutable settings (ef_search, flush policy) of `config`.
+  void UpdateSettings(const CollectionConfig& config) ABSL_LOCKS_EXCLUDED(settings_mu_);
   const std::string& dir() const { return options_.dir; }
   absl::Status Write(std::vector<Record> records, WriteMode mode) override;
   absl::StatusOr<Record> Get(std::string_view id) override;
@@ -150,7 +152,10 @@ class CollectionImpl final : public Collection {
   absl::Status StopWrites(std::string_view what, const absl::Status& cause)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const CollectionOptions options_;
+  const CollectionOptions options_;  // options_.config: as created; settings_ may differ
+  mutable absl::Mutex settings_mu_;
+  IndexParams index_settings_ ABSL_GUARDED_BY(settings_mu_);
+  FlushPolicy flush_settings_ ABSL_GUARDED_BY(settings_mu_);
   Env* const env_;
   const uint32_t dim_;
 

@@ -131,6 +131,26 @@ class DatabaseImpl final : public Database {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<CollectionConfig> UpdateCollection(std::string_view name,
+                                                    const CollectionUpdate& u) override {
+    absl::MutexLock l(&mu_);
+    auto it = collections_.find(std::string(name));
+    if (it == collections_.end()) {
+      return absl::NotFoundError(absl::StrCat("collection '", std::string(name), "' not found"));
+    }
+    CollectionConfig c = it->second->config();
+    if (u.ef_search) c.index.ef_search = *u.ef_search;
+    if (u.max_wal_age_hours) c.flush.max_wal_age_hours = *u.max_wal_age_hours;
+    if (u.max_wal_size_mb) c.flush.max_wal_size_mb = *u.max_wal_size_mb;
+    if (u.max_vector_count) c.flush.max_vector_count = *u.max_vector_count;
+    if (u.flush_priority) c.flush.flush_priority = *u.flush_priority;
+    PROXIMADB_RETURN_IF_ERROR(ValidateConfig(c));
+    // The catalog first: once it has the settings, a restart applies them too.
+    PROXIMADB_RETURN_IF_ERROR(catalog_->UpdateSettings(c));
+    it->second->UpdateSettings(c);
+    return c;
+  }
+
   absl::StatusOr<CollectionConfig> CreateCollection(const CollectionConfig& config) override {
     PROXIMADB_RETURN_IF_ERROR(ValidateConfig(config));
     absl::MutexLock l(&mu_);

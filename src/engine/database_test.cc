@@ -149,5 +149,33 @@ TEST_F(DatabaseTest, BackgroundFlushHonoursTheVectorCountPolicy) {
   EXPECT_EQ(st.vector_count, 250u);
 }
 
+TEST_F(DatabaseTest, UpdateCollectionChangesSettingsDurably) {
+  {
+    auto db = Open();
+    ASSERT_TRUE(db->CreateCollection(Config("u", 2)).ok());
+    CollectionUpdate u;
+    u.ef_search = 128;
+    u.flush_priority = 80;
+    u.max_wal_size_mb = 16;
+    auto updated = db->UpdateCollection("u", u);
+    ASSERT_TRUE(updated.ok()) << updated.status();
+    EXPECT_EQ(updated->index.ef_search, 128u);
+    EXPECT_EQ(updated->index.m, 16u);  // untouched
+    EXPECT_EQ((*db->GetCollection("u"))->config().flush.flush_priority, 80);
+    CollectionUpdate bad;
+    bad.flush_priority = 0;
+    auto rejected = db->UpdateCollection("u", bad);
+    EXPECT_EQ(rejected.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(rejected.status().message(), "flush_priority"));
+    EXPECT_EQ((*db->GetCollection("u"))->config().flush.flush_priority, 80);  // unchanged
+    EXPECT_EQ(db->UpdateCollection("none", u).status().code(), absl::StatusCode::kNotFound);
+  }
+  auto db = Open();
+  const CollectionConfig c = *db->DescribeCollection("u");
+  EXPECT_EQ(c.index.ef_search, 128u);
+  EXPECT_EQ(c.flush.flush_priority, 80);
+  EXPECT_EQ(c.flush.max_wal_size_mb, 16);
+}
+
 }  // namespace
 }  // namespace proximadb

@@ -400,6 +400,31 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
       out["vector_count"] = (*c)->Stats().vector_count;
       return Json(200, out);
     }
+    if (m == "PATCH") {
+      Body b;
+      CollectionUpdate u;
+      uint32_t ef = 0;
+      int64_t priority = 0, max_count = 0;
+      double age = 0, size = 0;
+      if (!b.Parse(req.body, {"ef_search", "max_wal_age_hours", "max_wal_size_mb",
+                              "max_vector_count", "flush_priority"}) ||
+          !b.Integer("ef_search", &ef, 1, 100000) ||
+          !b.Number("max_wal_age_hours", &age) || !b.Number("max_wal_size_mb", &size) ||
+          !b.Integer("max_vector_count", &max_count, 1, INT64_MAX) ||
+          !b.Integer("flush_priority", &priority, 1, 100)) {
+        return BadRequest(b.error);
+      }
+      if (b.Has("ef_search")) u.ef_search = ef;
+      if (b.Has("max_wal_age_hours")) u.max_wal_age_hours = age;
+      if (b.Has("max_wal_size_mb")) u.max_wal_size_mb = size;
+      if (b.Has("max_vector_count")) u.max_vector_count = static_cast<uint64_t>(max_count);
+      if (b.Has("flush_priority")) u.flush_priority = static_cast<int>(priority);
+      auto updated = db->UpdateCollection(name, u);
+      if (!updated.ok()) return FromStatus(updated.status(), "COLLECTION_NOT_FOUND");
+      json out = CollectionJson(*updated);
+      if (auto c = get_collection(); c.ok()) out["vector_count"] = (*c)->Stats().vector_count;
+      return Json(200, out);
+    }
     if (m == "DELETE") {
       if (auto s = db->DropCollection(name); !s.ok()) return FromStatus(s, "COLLECTION_NOT_FOUND");
       return Json(200, {{"name", name}, {"dropped", true}});

@@ -160,6 +160,17 @@ class RestApiTest(unittest.TestCase):
         self.assertEqual(self.req("GET", "/api/v1/collections/life")[1]["max_vector_count"], 5000)
         self.assertError(self.req("POST", "/api/v1/collections", {"name": "life", "dimension": 8}),
                          409, "ALREADY_EXISTS", "life")
+        status, patched = self.req("PATCH", "/api/v1/collections/life",
+                                   {"ef_search": 100, "flush_priority": 10})
+        self.assertEqual((status, patched["ef_search"], patched["flush_priority"], patched["m"]),
+                         (200, 100, 10, 8))
+        self.assertEqual(self.req("GET", "/api/v1/collections/life")[1]["ef_search"], 100)
+        self.assertError(self.req("PATCH", "/api/v1/collections/life", {"m": 4}), 400,
+                         "INVALID_ARGUMENT", "unknown field 'm'")
+        self.assertError(self.req("PATCH", "/api/v1/collections/life", {"max_wal_size_mb": -1}),
+                         400, "INVALID_ARGUMENT", "max_wal_size_mb")
+        self.assertError(self.req("PATCH", "/api/v1/collections/none", {"ef_search": 5}), 404,
+                         "COLLECTION_NOT_FOUND")
         self.assertEqual(self.req("DELETE", "/api/v1/collections/life")[0], 200)
         self.assertError(self.req("GET", "/api/v1/collections/life"), 404, "COLLECTION_NOT_FOUND")
         self.assertError(self.req("DELETE", "/api/v1/collections/life"), 404,
