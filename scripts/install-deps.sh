@@ -18,6 +18,7 @@ packages=(
   libtomlplusplus-dev  # config.toml
   libcli11-dev         # command-line flags
   libspdlog-dev        # server logs
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the gRPC API
   libgtest-dev libgmock-dev
   dataset-fashion-mnist  # real vectors for the index tests (60,000 + 10,000 x 784)
 )

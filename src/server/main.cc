@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
   const int threads = config.worker_threads > 0
                           ? static_cast<int>(config.worker_threads)
                           : static_cast<int>(std::max(4u, 2 * std::thread::hardware_concurrency()));
-  RestApi api(config);
+  Service service(config);
+  RestApi api(&service);
   HttpServer http(&api, static_cast<size_t>(config.max_body_mb) << 20, threads);
   if (absl::Status s = http.Start(config.bind_address, static_cast<uint16_t>(config.rest_port));
       !s.ok()) {
@@ -108,14 +109,14 @@ int main(int argc, char** argv) {
     http.Stop(0);
     return 1;
   }
-  api.SetDatabase(db->get());
+  service.SetDatabase(db->get());
   spdlog::info("ready: {} collections", (*db)->ListCollections().size());
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("{} received: stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   http.Stop(static_cast<int>(config.request_timeout_ms));
-  api.SetDatabase(nullptr);
+  service.SetDatabase(nullptr);
   db->reset();  // syncs and closes every collection's WAL
   spdlog::info("stopped");
   return 0;

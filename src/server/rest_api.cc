@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/strings.h"
+#include "server/service.h"
 
 namespace proximadb::server {
 
@@ -42,20 +43,10 @@ HttpResponse BadRequest(std::string_view message) {
   return ErrorResponse(400, "INVALID_ARGUMENT", message);
 }
 
-// An engine error as a response; `not_found` is the code for kNotFound in this context.
-HttpResponse FromStatus(const absl::Status& s, std::string_view not_found = "NOT_FOUND") {
-  const std::string message(s.message());
-  if (ErrorCodeOf(s) == kDimensionMismatch) return ErrorResponse(422, kDimensionMismatch, message);
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument: return ErrorResponse(400, "INVALID_ARGUMENT", message);
-    case absl::StatusCode::kNotFound: return ErrorResponse(404, not_found, message);
-    case absl::StatusCode::kAlreadyExists: return ErrorResponse(409, "ALREADY_EXISTS", message);
-    case absl::StatusCode::kResourceExhausted: return ErrorResponse(429, "RESOURCE_EXHAUSTED", message);
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kUnavailable: return ErrorResponse(503, "UNAVAILABLE", message);
-    case absl::StatusCode::kUnimplemented: return ErrorResponse(501, "UNIMPLEMENTED", message);
-    default: return ErrorResponse(500, "INTERNAL", message);
-  }
+// An error from the service as a response.
+HttpResponse FromStatus(const absl::Status& s) {
+  const ApiError e = ApiErrorOf(s);
+  return ErrorResponse(e.http_status, e.code, std::string(s.message()));
 }
 
 // --- Request bodies ---------------------------------------------------------------------------
@@ -227,6 +218,12 @@ json CollectionJson(const CollectionConfig& c) {
           {"created_at_us", c.created_at_us}};
 }
 
+json CollectionJson(const CollectionInfo& info) {
+  json out = CollectionJson(info.config);
+  out["vector_count"] = info.vector_count;
+  return out;
+}
+
 json StatsJson(const CollectionStats& s) {
   return {{"vector_count", s.vector_count},
           {"memtable_rows", s.memtable_rows},
@@ -241,18 +238,6 @@ json StatsJson(const CollectionStats& s) {
           {"flushes", s.flushes},
           {"compactions", s.compactions},
           {"background_error", s.background_error}};
-}
-
-std::string NewUuid() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  const uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
-  const uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
-  char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
 }
 
 }  // namespace
@@ -280,8 +265,7 @@ struct RestApi::Metrics {
   }
 };
 
-RestApi::RestApi(const ServerConfig& config)
-    : config_(config), metrics_(std::make_unique<Metrics>()) {}
+RestApi::RestApi(Service* service) : service_(service), metrics_(std::make_unique<Metrics>()) {}
 RestApi::~RestApi() = default;
 
 HttpResponse RestApi::PayloadTooLarge(size_t limit) const {
@@ -308,6 +292,8 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     return ErrorResponse(405, "METHOD_NOT_ALLOWED",
                          Cat("method ", m, " is not allowed on ", req.path));
   };
+  auto no_route = [&] { return ErrorResponse(404, "NOT_FOUND", Cat("no route for ", req.path)); };
+  Service& svc = *service_;
 
   if (parts.size() == 1 && parts[0] == "health") {
     *route = "/health";
@@ -317,37 +303,34 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
   if (parts.size() == 1 && parts[0] == "ready") {
     *route = "/ready";
     if (m != "GET") return method_not_allowed();
-    if (db_.load(std::memory_order_acquire) == nullptr) {
-      return ErrorResponse(503, "UNAVAILABLE", "recovery is still running");
-    }
+    if (!svc.ready()) return ErrorResponse(503, "UNAVAILABLE", "recovery is still running");
     return Json(200, {{"status", "ready"}});
   }
   if (parts.size() == 1 && parts[0] == "metrics") {
     *route = "/metrics";
     if (m != "GET") return method_not_allowed();
-    if (!config_.metrics_enabled) {
+    if (!svc.config().metrics_enabled) {
       return ErrorResponse(404, "NOT_FOUND", "metrics are disabled ([monitoring] metrics_enabled)");
     }
     return MetricsText();
   }
   if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1" || parts[2] != "collections") {
-    return ErrorResponse(404, "NOT_FOUND", Cat("no route for ", req.path));
+    return no_route();
   }
-  Database* db = db_.load(std::memory_order_acquire);
-  if (db == nullptr) return ErrorResponse(503, "UNAVAILABLE", "recovery is still running");
 
   // /api/v1/collections
   if (parts.size() == 3) {
     *route = "/api/v1/collections";
     if (m == "GET") {
-      json list = json::array();
-      for (const CollectionConfig& c : db->ListCollections()) list.push_back(CollectionJson(c));
-      return Json(200, {{"collections", list}});
+      auto list = svc.ListCollections();
+      if (!list.ok()) return FromStatus(list.status());
+      json out = json::array();
+      for (const CollectionConfig& c : *list) out.push_back(CollectionJson(c));
+      return Json(200, {{"collections", out}});
     }
     if (m != "POST") return method_not_allowed();
     Body b;
-    CollectionConfig c;
-    c.flush = config_.DefaultFlushPolicy();
+    CollectionConfig c = svc.NewCollectionConfig();
     std::string metric = "cosine";
     int64_t priority = c.flush.flush_priority;
     int64_t max_count = static_cast<int64_t>(c.flush.max_vector_count);
@@ -375,30 +358,20 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
       return BadRequest(Cat("field 'distance_metric': ", parsed_metric.status().message()));
     }
     c.metric = *parsed_metric;
-    auto created = db->CreateCollection(c);
+    auto created = svc.CreateCollection(c);
     if (!created.ok()) return FromStatus(created.status());
-    json out = CollectionJson(*created);
-    out["vector_count"] = 0;
-    return Json(201, out);
+    return Json(201, CollectionJson(*created));
   }
 
   const std::string name(parts[3]);
-  auto get_collection = [&]() { return db->GetCollection(name); };
-  auto BatchTooLarge = [&](size_t n, std::string_view what) {
-    return ErrorResponse(413, "PAYLOAD_TOO_LARGE",
-                         Cat("batch of ", n, " ", what, " exceeds the limit of ",
-                             config_.max_batch_size));
-  };
 
   // /api/v1/collections/{name}
   if (parts.size() == 4) {
     *route = "/api/v1/collections/{name}";
     if (m == "GET") {
-      auto c = get_collection();
-      if (!c.ok()) return FromStatus(c.status(), "COLLECTION_NOT_FOUND");
-      json out = CollectionJson((*c)->config());
-      out["vector_count"] = (*c)->Stats().vector_count;
-      return Json(200, out);
+      auto info = svc.DescribeCollection(name);
+      if (!info.ok()) return FromStatus(info.status());
+      return Json(200, CollectionJson(*info));
     }
     if (m == "PATCH") {
       Body b;
@@ -419,55 +392,44 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
       if (b.Has("max_wal_size_mb")) u.max_wal_size_mb = size;
       if (b.Has("max_vector_count")) u.max_vector_count = static_cast<uint64_t>(max_count);
       if (b.Has("flush_priority")) u.flush_priority = static_cast<int>(priority);
-      auto updated = db->UpdateCollection(name, u);
-      if (!updated.ok()) return FromStatus(updated.status(), "COLLECTION_NOT_FOUND");
-      json out = CollectionJson(*updated);
-      if (auto c = get_collection(); c.ok()) out["vector_count"] = (*c)->Stats().vector_count;
-      return Json(200, out);
+      auto updated = svc.UpdateCollection(name, u);
+      if (!updated.ok()) return FromStatus(updated.status());
+      return Json(200, CollectionJson(*updated));
     }
     if (m == "DELETE") {
-      if (auto s = db->DropCollection(name); !s.ok()) return FromStatus(s, "COLLECTION_NOT_FOUND");
+      if (auto s = svc.DropCollection(name); !s.ok()) return FromStatus(s);
       return Json(200, {{"name", name}, {"dropped", true}});
     }
     return method_not_allowed();
   }
 
-  auto coll = get_collection();
-  if (!coll.ok()) {
-    *route = "/api/v1/collections/{name}/...";
-    return FromStatus(coll.status(), "COLLECTION_NOT_FOUND");
-  }
-  Collection& c = **coll;
   const std::string_view what = parts[4];
-
+  auto stats_response = [&](const absl::StatusOr<CollectionStats>& st) {
+    if (!st.ok()) return FromStatus(st.status());
+    json out = StatsJson(*st);
+    out["name"] = name;
+    return Json(200, out);
+  };
   if (parts.size() == 5 && what == "stats") {
     *route = "/api/v1/collections/{name}/stats";
     if (m != "GET") return method_not_allowed();
-    json out = StatsJson(c.Stats());
-    out["name"] = name;
-    return Json(200, out);
+    return stats_response(svc.Stats(name));
   }
   if (parts.size() == 5 && (what == "flush" || what == "compact")) {
     *route = Cat("/api/v1/collections/{name}/", what);
     if (m != "POST") return method_not_allowed();
-    absl::Status s = what == "flush" ? c.Flush() : c.Compact();
-    if (!s.ok()) return FromStatus(s);
-    json out = StatsJson(c.Stats());
-    out["name"] = name;
-    return Json(200, out);
+    return stats_response(what == "flush" ? svc.Flush(name) : svc.Compact(name));
   }
   if (parts.size() == 5 && what == "count") {
     *route = "/api/v1/collections/{name}/count";
     if (m != "POST") return method_not_allowed();
     Body b;
-    std::string filter = "";
+    std::string filter;
     if (!req.body.empty()) {
       if (!b.Parse(req.body, {"filter"})) return BadRequest(b.error);
-      if (b.Has("filter")) {
-        if (!b.Object("filter", &filter)) return BadRequest(b.error);
-      }
+      if (b.Has("filter") && !b.Object("filter", &filter)) return BadRequest(b.error);
     }
-    auto n = c.Count(filter);
+    auto n = svc.Count(name, filter);
     if (!n.ok()) return FromStatus(n.status());
     return Json(200, {{"count", *n}});
   }
@@ -475,7 +437,7 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
   // Search: one query or a batch.
   auto parse_query = [&](Body& b, SearchRequest* q, std::vector<float>* vec) {
     int64_t k = 10, ef = 0;
-    if (!b.Vector("vector", vec) || !b.Integer("k", &k, 1, config_.max_k) ||
+    if (!b.Vector("vector", vec) || !b.Integer("k", &k, 1, INT32_MAX) ||
         !b.Integer("ef", &ef, 1, 100000) || !b.Bool("include_vectors", &q->include_vectors) ||
         !b.Bool("include_metadata", &q->include_metadata) || !b.Bool("exact", &q->exact)) {
       return false;
@@ -518,7 +480,7 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     SearchRequest q;
     std::vector<float> vec;
     if (!b.Parse(req.body, kQueryFields) || !parse_query(b, &q, &vec)) return BadRequest(b.error);
-    auto r = c.Search(q);
+    auto r = svc.Search(name, q);
     if (!r.ok()) return FromStatus(r.status());
     HttpResponse out;
     append_results(&out.body, *r, q);
@@ -528,12 +490,11 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     *route = "/api/v1/collections/{name}/search/batch";
     if (m != "POST") return method_not_allowed();
     Body b;
-    if (!b.Parse(req.body, {"queries"})) return BadRequest(b.error);
     dom::array queries;
-    if (!b.Array("queries", "query objects", &queries)) return BadRequest(b.error);
-    if (queries.size() > static_cast<size_t>(config_.max_batch_size)) {
-      return BatchTooLarge(queries.size(), "queries");
+    if (!b.Parse(req.body, {"queries"}) || !b.Array("queries", "query objects", &queries)) {
+      return BadRequest(b.error);
     }
+    if (auto s = svc.CheckBatchSize(queries.size(), "queries"); !s.ok()) return FromStatus(s);
     HttpResponse out;
     out.body = "{\"results\":[";
     size_t i = 0;
@@ -545,7 +506,7 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
           !parse_query(qb, &q, &vec)) {
         return BadRequest(Cat("queries[", i, "]: ", qb.error));
       }
-      auto r = c.Search(q);
+      auto r = svc.Search(name, q);
       if (!r.ok()) return FromStatus(r.status());
       if (i++) out.body.push_back(',');
       append_results(&out.body, *r, q);
@@ -554,60 +515,47 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     return out;
   }
 
-  if (what != "vectors") return ErrorResponse(404, "NOT_FOUND", Cat("no route for ", req.path));
+  if (what != "vectors") return no_route();
 
   // A record from a body object; a UUID when the id is absent.
-  auto parse_record = [&](Body& b, Record* r, std::string_view where) {
+  auto parse_record = [&](Body& b, Record* r) {
     if (!b.String("id", &r->id) || !b.Vector("vector", &r->vector) ||
         !b.Object("metadata", &r->metadata)) {
       return false;
     }
-    if (!b.Has("id")) r->id = NewUuid();
-    if (r->id.empty() || r->id.size() > static_cast<size_t>(config_.max_id_bytes)) {
-      return b.Fail(Cat(where, "field 'id' must have 1 to ", config_.max_id_bytes,
-                                 " bytes"));
-    }
-    if (r->metadata.size() > static_cast<size_t>(config_.max_metadata_bytes)) {
-      return b.Fail(Cat(where, "field 'metadata' has ", r->metadata.size(),
-                                 " bytes, more than the limit of ", config_.max_metadata_bytes));
-    }
+    if (!b.Has("id")) r->id = Service::NewId();
     return true;
   };
 
   if (parts.size() == 5 && m == "GET") {  // scroll
     *route = "/api/v1/collections/{name}/vectors";
-    auto param = [&](const char* key) -> const std::string* {
-      auto it = req.query.find(key);
-      return it == req.query.end() ? nullptr : &it->second;
-    };
     for (const auto& [key, value] : req.query) {
       if (key != "limit" && key != "cursor" && key != "filter" && key != "include_vectors") {
         return BadRequest(Cat("unknown query parameter '", key, "'"));
       }
     }
+    auto param = [&](const char* key) {
+      auto it = req.query.find(key);
+      return it == req.query.end() ? std::string() : it->second;
+    };
     uint32_t limit = 100;
-    if (const std::string* l = param("limit")) {
-      if (!absl::SimpleAtoi(*l, &limit) || limit < 1 ||
-          limit > static_cast<uint64_t>(config_.max_batch_size)) {
-        return BadRequest(Cat("query parameter 'limit' must be an integer from 1 to ",
-                              config_.max_batch_size));
-      }
+    if (!param("limit").empty() && !absl::SimpleAtoi(param("limit"), &limit)) {
+      return BadRequest("query parameter 'limit' must be an integer");
     }
-    std::string after, filter;
-    if (const std::string* cursor = param("cursor")) {
-      if (!absl::WebSafeBase64Unescape(*cursor, &after)) {
-        return BadRequest("query parameter 'cursor' is not a cursor this server returned");
-      }
-    }
-    if (const std::string* f = param("filter")) filter = *f;
     bool include_vectors = false;
-    if (const std::string* iv = param("include_vectors")) {
-      if (!absl::SimpleAtob(*iv, &include_vectors)) {
-        return BadRequest("query parameter 'include_vectors' must be true or false");
-      }
+    if (!param("include_vectors").empty() &&
+        !absl::SimpleAtob(param("include_vectors"), &include_vectors)) {
+      return BadRequest("query parameter 'include_vectors' must be true or false");
     }
-    auto page = c.Scroll(after, limit, filter, include_vectors);
-    if (!page.ok()) return FromStatus(page.status());
+    auto page = svc.Scroll(name, param("cursor"), limit, param("filter"), include_vectors);
+    if (!page.ok()) {
+      absl::Status s = page.status();
+      if (s.code() == absl::StatusCode::kInvalidArgument && ErrorCodeOf(s).empty() &&
+          (s.message().rfind("'limit'", 0) == 0 || s.message().rfind("'cursor'", 0) == 0)) {
+        return BadRequest(Cat("query parameter ", s.message()));
+      }
+      return FromStatus(s);
+    }
     HttpResponse out;
     out.body = "{\"vectors\":[";
     for (size_t i = 0; i < page->records.size(); ++i) {
@@ -623,12 +571,10 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
       out.body.push_back('}');
     }
     out.body += "],\"next_cursor\":";
-    if (page->next_after.empty()) {
+    if (page->next_cursor.empty()) {
       out.body += "null";
     } else {
-      std::string cursor;
-      absl::WebSafeBase64Escape(page->next_after, &cursor);
-      AppendString(&out.body, cursor);
+      AppendString(&out.body, page->next_cursor);
     }
     out.body.push_back('}');
     return out;
@@ -638,11 +584,11 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     if (m != "POST") return method_not_allowed();
     Body b;
     Record r;
-    if (!b.Parse(req.body, {"id", "vector", "metadata"}) || !parse_record(b, &r, "")) {
+    if (!b.Parse(req.body, {"id", "vector", "metadata"}) || !parse_record(b, &r)) {
       return BadRequest(b.error);
     }
     const std::string id = r.id;
-    if (auto s = c.Write({std::move(r)}, WriteMode::kInsert); !s.ok()) return FromStatus(s);
+    if (auto s = svc.Write(name, {std::move(r)}, WriteMode::kInsert); !s.ok()) return FromStatus(s);
     return Json(201, {{"id", id}});
   }
   if (parts.size() == 6 && parts[5] == "batch") {
@@ -650,30 +596,27 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     if (m != "POST") return method_not_allowed();
     Body b;
     bool upsert = false;
-    if (!b.Parse(req.body, {"vectors", "upsert"}) || !b.Bool("upsert", &upsert)) {
+    dom::array items;
+    if (!b.Parse(req.body, {"vectors", "upsert"}) || !b.Bool("upsert", &upsert) ||
+        !b.Array("vectors", "{id, vector, metadata} objects", &items)) {
       return BadRequest(b.error);
     }
-    dom::array items;
-    if (!b.Array("vectors", "{id, vector, metadata} objects", &items)) return BadRequest(b.error);
-    if (items.size() > static_cast<size_t>(config_.max_batch_size)) {
-      return BatchTooLarge(items.size(), "vectors");
-    }
+    if (auto s = svc.CheckBatchSize(items.size(), "vectors"); !s.ok()) return FromStatus(s);
     std::vector<Record> records;
     records.reserve(items.size());
     size_t i = 0;
     for (dom::element e : items) {
       Body rb;
-      Record& r = records.emplace_back();
       const std::string where = Cat("vectors[", i++, "]");
       if (!rb.FromElement(e, where, {"id", "vector", "metadata"}) ||
-          !parse_record(rb, &r, Cat(where, ": "))) {
-        return BadRequest(rb.error.rfind(where, 0) == 0 ? rb.error
-                                                        : Cat(where, ": ", rb.error));
+          !parse_record(rb, &records.emplace_back())) {
+        return BadRequest(rb.error.rfind(where, 0) == 0 ? rb.error : Cat(where, ": ", rb.error));
       }
     }
     json ids = json::array();
     for (const Record& r : records) ids.push_back(r.id);
-    if (auto s = c.Write(std::move(records), upsert ? WriteMode::kUpsert : WriteMode::kInsert);
+    if (auto s = svc.Write(name, std::move(records),
+                           upsert ? WriteMode::kUpsert : WriteMode::kInsert);
         !s.ok()) {
       return FromStatus(s);
     }
@@ -687,26 +630,24 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     if (b.Has("filter") == b.Has("ids")) {
       return BadRequest("give exactly one of 'ids' and 'filter'");
     }
+    absl::StatusOr<uint64_t> n;
     if (b.Has("filter")) {
       std::string filter;
       if (!b.Object("filter", &filter)) return BadRequest(b.error);
-      auto n = c.DeleteWhere(filter);
-      if (!n.ok()) return FromStatus(n.status());
-      return Json(200, {{"deleted", *n}});
-    }
-    dom::array arr;
-    if (b.Get("ids").get_array().get(arr) != simdjson::SUCCESS) {
-      return BadRequest("field 'ids' must be an array of strings");
-    }
-    std::vector<std::string> ids;
-    for (dom::element e : arr) {
-      std::string_view id;
-      if (e.get_string().get(id) != simdjson::SUCCESS) {
-        return BadRequest("field 'ids' must be an array of strings");
+      n = svc.DeleteWhere(name, filter);
+    } else {
+      dom::array arr;
+      if (!b.Array("ids", "strings", &arr)) return BadRequest(b.error);
+      std::vector<std::string> ids;
+      for (dom::element e : arr) {
+        std::string_view id;
+        if (e.get_string().get(id) != simdjson::SUCCESS) {
+          return BadRequest("field 'ids' must be an array of strings");
+        }
+        ids.emplace_back(id);
       }
-      ids.emplace_back(id);
+      n = svc.DeleteIds(name, ids);
     }
-    auto n = c.Delete(ids);
     if (!n.ok()) return FromStatus(n.status());
     return Json(200, {{"deleted", *n}});
   }
@@ -714,8 +655,8 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     *route = "/api/v1/collections/{name}/vectors/{id}";
     const std::string id(parts[5]);
     if (m == "GET") {
-      auto r = c.Get(id);
-      if (!r.ok()) return FromStatus(r.status(), "VECTOR_NOT_FOUND");
+      auto r = svc.Get(name, id);
+      if (!r.ok()) return FromStatus(r.status());
       HttpResponse out;
       out.body = "{\"id\":";
       AppendString(&out.body, r->id);
@@ -727,14 +668,16 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     if (m == "PUT") {
       Body b;
       Record r;
-      if (!b.Parse(req.body, {"id", "vector", "metadata"}) || !parse_record(b, &r, "")) {
+      if (!b.Parse(req.body, {"id", "vector", "metadata"}) || !parse_record(b, &r)) {
         return BadRequest(b.error);
       }
       if (b.Has("id") && r.id != id) {
         return BadRequest(Cat("field 'id' ('", r.id, "') differs from the path ('", id, "')"));
       }
       r.id = id;
-      if (auto s = c.Write({std::move(r)}, WriteMode::kUpsert); !s.ok()) return FromStatus(s);
+      if (auto s = svc.Write(name, {std::move(r)}, WriteMode::kUpsert); !s.ok()) {
+        return FromStatus(s);
+      }
       return Json(200, {{"id", id}});
     }
     if (m == "PATCH") {
@@ -743,21 +686,16 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
       if (!b.Parse(req.body, {"metadata"})) return BadRequest(b.error);
       if (!b.Has("metadata")) return BadRequest("field 'metadata' is required");
       if (!b.Object("metadata", &metadata)) return BadRequest(b.error);
-      if (auto s = c.PatchMetadata(id, metadata); !s.ok()) return FromStatus(s, "VECTOR_NOT_FOUND");
+      if (auto s = svc.PatchMetadata(name, id, metadata); !s.ok()) return FromStatus(s);
       return Json(200, {{"id", id}});
     }
     if (m == "DELETE") {
-      auto n = c.Delete({id});
-      if (!n.ok()) return FromStatus(n.status());
-      if (*n == 0) {
-        return ErrorResponse(404, "VECTOR_NOT_FOUND",
-                             Cat("id '", id, "' not found in collection '", name, "'"));
-      }
+      if (auto s = svc.DeleteOne(name, id); !s.ok()) return FromStatus(s);
       return Json(200, {{"id", id}, {"deleted", true}});
     }
     return method_not_allowed();
   }
-  return ErrorResponse(404, "NOT_FOUND", Cat("no route for ", req.path));
+  return no_route();
 }
 
 HttpResponse RestApi::MetricsText() {
@@ -787,7 +725,7 @@ HttpResponse RestApi::MetricsText() {
     }
   }
   out += hist;
-  if (Database* db = db_.load(std::memory_order_acquire)) {
+  if (Database* db = service_->database()) {
     struct Gauge {
       const char* name;
       const char* help;

@@ -1,7 +1,8 @@
 // RestApi: the REST API of DESIGN.md §6 as a function from a parsed HTTP request to a response,
 // independent of the HTTP library (http_server.h carries the bytes). It parses and validates
-// the JSON body (simdjson), calls the engine, and maps errors to HTTP statuses and the stable
-// error codes of docs/api.md. It also keeps the request metrics that GET /metrics reports.
+// the JSON body (simdjson) into the engine's types, calls the Service shared with gRPC, and
+// turns its errors into HTTP statuses and error bodies (docs/api.md). It also keeps the request
+// metrics that GET /metrics reports.
 //
 // Thread-safe: Handle may run on any number of threads at once.
 #pragma once
@@ -15,7 +16,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "proximadb/database.h"
-#include "server/config.h"
+#include "server/service.h"
 
 namespace proximadb::server {
 
@@ -34,11 +35,9 @@ struct HttpResponse {
 
 class RestApi {
  public:
-  explicit RestApi(const ServerConfig& config);
+  // Until the service has a database, API routes answer 503 UNAVAILABLE and /ready says so.
+  explicit RestApi(Service* service);
   ~RestApi();
-
-  // Until set, every API route answers 503 UNAVAILABLE and /ready says not ready.
-  void SetDatabase(Database* db) { db_.store(db, std::memory_order_release); }
 
   HttpResponse Handle(const HttpRequest& request);
 
@@ -50,8 +49,7 @@ class RestApi {
   HttpResponse Route(const HttpRequest& request, std::string* route);
   HttpResponse MetricsText();
 
-  const ServerConfig config_;
-  std::atomic<Database*> db_{nullptr};
+  Service* const service_;
   std::unique_ptr<Metrics> metrics_;
 };
 

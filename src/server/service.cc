@@ -1,0 +1,237 @@
+#include "server/service.h"
+
+#include <cstdio>
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "common/errors.h"
+#include "common/strings.h"
+
+namespace proximadb::server {
+
+namespace {
+
+absl::Status Unavailable() {
+  return absl::UnavailableError("the server is still recovering its data; retry shortly");
+}
+
+// Attaches `code` to an error of kind `kind` (leaving other errors and OK alone).
+absl::Status Tag(absl::Status s, absl::StatusCode kind, const char* code) {
+  if (s.code() == kind && ErrorCodeOf(s).empty()) return WithErrorCode(std::move(s), code);
+  return s;
+}
+
+}  // namespace
+
+ApiError ApiErrorOf(const absl::Status& s) {
+  // gRPC codes: 3 INVALID_ARGUMENT, 5 NOT_FOUND, 6 ALREADY_EXISTS, 8 RESOURCE_EXHAUSTED,
+  // 12 UNIMPLEMENTED, 13 INTERNAL, 14 UNAVAILABLE.
+  const std::string code = ErrorCodeOf(s);
+  if (code == kDimensionMismatch) return {code, 422, 3};
+  if (code == kCollectionNotFound || code == kVectorNotFound) return {code, 404, 5};
+  if (code == kPayloadTooLarge) return {code, 413, 8};
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument: return {kInvalidArgumentCode, 400, 3};
+    case absl::StatusCode::kNotFound: return {"NOT_FOUND", 404, 5};
+    case absl::StatusCode::kAlreadyExists: return {"ALREADY_EXISTS", 409, 6};
+    case absl::StatusCode::kResourceExhausted: return {"RESOURCE_EXHAUSTED", 429, 8};
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kUnavailable: return {"UNAVAILABLE", 503, 14};
+    case absl::StatusCode::kUnimplemented: return {"UNIMPLEMENTED", 501, 12};
+    default: return {"INTERNAL", 500, 13};
+  }
+}
+
+Service::Service(const ServerConfig& config) : config_(config) {}
+
+CollectionConfig Service::NewCollectionConfig() const {
+  CollectionConfig c;
+  c.flush = config_.DefaultFlushPolicy();
+  return c;
+}
+
+std::string Service::NewId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  const uint64_t hi = (rng() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  const uint64_t lo = (rng() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
+                static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+absl::StatusOr<std::shared_ptr<Collection>> Service::Open(std::string_view name) {
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  auto c = db->GetCollection(name);
+  if (!c.ok()) return Tag(c.status(), absl::StatusCode::kNotFound, kCollectionNotFound);
+  return c;
+}
+
+absl::StatusOr<CollectionInfo> Service::CreateCollection(const CollectionConfig& config) {
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  auto created = db->CreateCollection(config);
+  if (!created.ok()) return created.status();
+  return CollectionInfo{*created, 0};
+}
+
+absl::StatusOr<std::vector<CollectionConfig>> Service::ListCollections() {
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  return db->ListCollections();
+}
+
+absl::StatusOr<CollectionInfo> Service::DescribeCollection(std::string_view name) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  return CollectionInfo{(*c)->config(), (*c)->Stats().vector_count};
+}
+
+absl::StatusOr<CollectionInfo> Service::UpdateCollection(std::string_view name,
+                                                         const CollectionUpdate& update) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  auto updated = database()->UpdateCollection(name, update);
+  if (!updated.ok()) return Tag(updated.status(), absl::StatusCode::kNotFound, kCollectionNotFound);
+  return CollectionInfo{*updated, (*c)->Stats().vector_count};
+}
+
+absl::Status Service::DropCollection(std::string_view name) {
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  return Tag(db->DropCollection(name), absl::StatusCode::kNotFound, kCollectionNotFound);
+}
+
+absl::StatusOr<CollectionStats> Service::Stats(std::string_view name) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  return (*c)->Stats();
+}
+
+absl::StatusOr<CollectionStats> Service::Flush(std::string_view name) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  if (absl::Status s = (*c)->Flush(); !s.ok()) return s;
+  return (*c)->Stats();
+}
+
+absl::StatusOr<CollectionStats> Service::Compact(std::string_view name) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  if (absl::Status s = (*c)->Compact(); !s.ok()) return s;
+  return (*c)->Stats();
+}
+
+absl::Status Service::CheckBatchSize(size_t n, std::string_view what) const {
+  if (n <= static_cast<size_t>(config_.max_batch_size)) return absl::OkStatus();
+  return WithErrorCode(absl::InvalidArgumentError(Cat("batch of ", n, " ", what,
+                                                      " exceeds the limit of ",
+                                                      config_.max_batch_size)),
+                       kPayloadTooLarge);
+}
+
+absl::Status Service::Write(std::string_view name, std::vector<Record> records, WriteMode mode) {
+  if (absl::Status s = CheckBatchSize(records.size(), "vectors"); !s.ok()) return s;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    const std::string where = records.size() > 1 ? Cat("vectors[", i, "]: ") : "";
+    if (r.id.empty() || r.id.size() > static_cast<size_t>(config_.max_id_bytes)) {
+      return absl::InvalidArgumentError(
+          Cat(where, "field 'id' must have 1 to ", config_.max_id_bytes, " bytes"));
+    }
+    if (r.metadata.size() > static_cast<size_t>(config_.max_metadata_bytes)) {
+      return absl::InvalidArgumentError(Cat(where, "field 'metadata' has ", r.metadata.size(),
+                                            " bytes, more than the limit of ",
+                                            config_.max_metadata_bytes));
+    }
+  }
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  return (*c)->Write(std::move(records), mode);
+}
+
+absl::StatusOr<Record> Service::Get(std::string_view name, std::string_view id) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  auto r = (*c)->Get(id);
+  if (!r.ok()) return Tag(r.status(), absl::StatusCode::kNotFound, kVectorNotFound);
+  return r;
+}
+
+absl::Status Service::PatchMetadata(std::string_view name, std::string_view id,
+                                    std::string_view patch) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  return Tag((*c)->PatchMetadata(id, patch), absl::StatusCode::kNotFound, kVectorNotFound);
+}
+
+absl::Status Service::DeleteOne(std::string_view name, std::string_view id) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  auto n = (*c)->Delete({std::string(id)});
+  if (!n.ok()) return n.status();
+  if (*n == 0) {
+    return WithErrorCode(absl::NotFoundError(Cat("id '", id, "' not found in collection '",
+                                                 name, "'")),
+                         kVectorNotFound);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Service::DeleteIds(std::string_view name,
+                                            const std::vector<std::string>& ids) {
+  if (absl::Status s = CheckBatchSize(ids.size(), "ids"); !s.ok()) return s;
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  return (*c)->Delete(ids);
+}
+
+absl::StatusOr<uint64_t> Service::DeleteWhere(std::string_view name, std::string_view filter) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  return (*c)->DeleteWhere(filter);
+}
+
+absl::StatusOr<SearchResponse> Service::Search(std::string_view name,
+                                               const SearchRequest& request) {
+  if (request.k < 1 || request.k > static_cast<uint64_t>(config_.max_k)) {
+    return absl::InvalidArgumentError(
+        Cat("field 'k' must be between 1 and ", config_.max_k, ", got ", request.k));
+  }
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  return (*c)->Search(request);
+}
+
+absl::StatusOr<uint64_t> Service::Count(std::string_view name, std::string_view filter) {
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  return (*c)->Count(filter);
+}
+
+absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string_view cursor,
+                                              uint32_t limit, std::string_view filter,
+                                              bool include_vectors) {
+  if (limit < 1 || limit > static_cast<uint64_t>(config_.max_batch_size)) {
+    return absl::InvalidArgumentError(
+        Cat("'limit' must be an integer from 1 to ", config_.max_batch_size));
+  }
+  std::string after;
+  if (!cursor.empty() &&
+      !absl::WebSafeBase64Unescape(absl::string_view(cursor.data(), cursor.size()), &after)) {
+    return absl::InvalidArgumentError("'cursor' is not a cursor this server returned");
+  }
+  auto c = Open(name);
+  if (!c.ok()) return c.status();
+  auto page = (*c)->Scroll(after, limit, filter, include_vectors);
+  if (!page.ok()) return page.status();
+  Page out;
+  out.records = std::move(page->records);
+  if (!page->next_after.empty()) absl::WebSafeBase64Escape(page->next_after, &out.next_cursor);
+  return out;
+}
+
+}  // namespace proximadb::server

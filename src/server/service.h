@@ -1,0 +1,99 @@
+// Service: the API's operations over the engine, shared by the REST and gRPC transports so that
+// the two cannot drift. It owns what is API policy rather than engine behaviour: the configured
+// limits (batch size, k, id and metadata size, scroll page), ids generated for records without
+// one, defaults for new collections from [flush], opaque scroll cursors, and the stable error
+// codes: every error is an absl::Status carrying its API code (common/errors.h), which
+// ApiErrorOf turns into the HTTP status and gRPC code of docs/api.md.
+//
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proximadb/database.h"
+#include "server/config.h"
+
+namespace proximadb::server {
+
+// The stable error codes of docs/api.md.
+inline constexpr char kInvalidArgumentCode[] = "INVALID_ARGUMENT";
+inline constexpr char kCollectionNotFound[] = "COLLECTION_NOT_FOUND";
+inline constexpr char kVectorNotFound[] = "VECTOR_NOT_FOUND";
+inline constexpr char kPayloadTooLarge[] = "PAYLOAD_TOO_LARGE";
+
+struct ApiError {
+  std::string code;  // e.g. "DIMENSION_MISMATCH"
+  int http_status;   // e.g. 422
+  int grpc_code;     // a grpc::StatusCode value, e.g. 3 (INVALID_ARGUMENT)
+};
+// The API error for a non-OK status: its attached code, or one derived from its absl code.
+ApiError ApiErrorOf(const absl::Status& status);
+
+struct CollectionInfo {
+  CollectionConfig config;
+  uint64_t vector_count = 0;
+};
+
+class Service {
+ public:
+  explicit Service(const ServerConfig& config);
+
+  // Until set, every operation fails with UNAVAILABLE ("recovery is still running").
+  void SetDatabase(Database* db) { db_.store(db, std::memory_order_release); }
+  bool ready() const { return db_.load(std::memory_order_acquire) != nullptr; }
+  Database* database() const { return db_.load(std::memory_order_acquire); }
+  const ServerConfig& config() const { return config_; }
+
+  // A configuration for a new collection with the server's defaults (flush policy from [flush]).
+  CollectionConfig NewCollectionConfig() const;
+  // A random UUID (version 4), for records written without an id.
+  static std::string NewId();
+
+  absl::StatusOr<CollectionInfo> CreateCollection(const CollectionConfig& config);
+  absl::StatusOr<std::vector<CollectionConfig>> ListCollections();
+  absl::StatusOr<CollectionInfo> DescribeCollection(std::string_view name);
+  absl::StatusOr<CollectionInfo> UpdateCollection(std::string_view name,
+                                                  const CollectionUpdate& update);
+  absl::Status DropCollection(std::string_view name);
+  absl::StatusOr<CollectionStats> Stats(std::string_view name);
+  absl::StatusOr<CollectionStats> Flush(std::string_view name);
+  absl::StatusOr<CollectionStats> Compact(std::string_view name);
+
+  // Checks every record against the limits (id 1..max_id_bytes, metadata size), then writes them
+  // as one batch. `what` names the records in errors ("vectors[3]").
+  absl::Status Write(std::string_view name, std::vector<Record> records, WriteMode mode);
+  absl::StatusOr<Record> Get(std::string_view name, std::string_view id);
+  absl::Status PatchMetadata(std::string_view name, std::string_view id, std::string_view patch);
+  // VECTOR_NOT_FOUND if the id is not live.
+  absl::Status DeleteOne(std::string_view name, std::string_view id);
+  absl::StatusOr<uint64_t> DeleteIds(std::string_view name, const std::vector<std::string>& ids);
+  absl::StatusOr<uint64_t> DeleteWhere(std::string_view name, std::string_view filter);
+
+  // k must be 1..max_k.
+  absl::StatusOr<SearchResponse> Search(std::string_view name, const SearchRequest& request);
+  absl::StatusOr<uint64_t> Count(std::string_view name, std::string_view filter);
+  // `cursor` is "" or a next_cursor returned before; the page's next_cursor is "" at the end.
+  struct Page {
+    std::vector<Record> records;
+    std::string next_cursor;
+  };
+  absl::StatusOr<Page> Scroll(std::string_view name, std::string_view cursor, uint32_t limit,
+                              std::string_view filter, bool include_vectors);
+
+  // PAYLOAD_TOO_LARGE unless n <= max_batch_size; `what` is "vectors" or "queries".
+  absl::Status CheckBatchSize(size_t n, std::string_view what) const;
+
+ private:
+  absl::StatusOr<std::shared_ptr<Collection>> Open(std::string_view name);
+
+  const ServerConfig config_;
+  std::atomic<Database*> db_{nullptr};
+};
+
+}  // namespace proximadb::server
