@@ -1,4 +1,4 @@
-// proximadb-server: the REST API over the storage engine. Configuration: flags > environment
+// proximadb-server: the REST and gRPC APIs over the storage engine. Configuration: flags > environment
 // (PROXIMADB_<SECTION>__<KEY>) > config file > defaults (server/config.h). Serves /health at
 // once and the API after recovery; SIGTERM or SIGINT stops accepting, lets requests in flight
 // finish, closes the database (the WAL is synced) and exits 0.
@@ -16,6 +16,7 @@
 #include "common/logging.h"
 #include "proximadb/database.h"
 #include "server/config.h"
+#include "server/grpc_server.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
 
@@ -93,8 +94,15 @@ int main(int argc, char** argv) {
   spdlog::info("proximadb-server {} node {}: REST on {}:{} ({} threads), recovering {}", kVersion,
                config.node_id, config.bind_address, config.rest_port, threads,
                config.data_directory);
-  spdlog::warn("gRPC API (port {}) is not implemented in this build; REST only",
-               config.grpc_port);
+  GrpcServer grpc(&service);
+  if (absl::Status s = grpc.Start(config.bind_address, static_cast<uint16_t>(config.grpc_port),
+                                  static_cast<size_t>(config.max_body_mb) << 20);
+      !s.ok()) {
+    spdlog::critical("{}", std::string(s.message()));
+    http.Stop(0);
+    return 1;
+  }
+  spdlog::info("gRPC on {}:{}", config.bind_address, config.grpc_port);
   if (config.dashboard_enabled) spdlog::warn("dashboard_enabled: there is no dashboard yet");
 
   DatabaseOptions options;
@@ -107,6 +115,7 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot open data directory {}: {}", config.data_directory,
                      db.status().ToString());
     http.Stop(0);
+    grpc.Stop(0);
     return 1;
   }
   service.SetDatabase(db->get());
@@ -116,6 +125,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &signal);
   spdlog::info("{} received: stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
   http.Stop(static_cast<int>(config.request_timeout_ms));
+  grpc.Stop(static_cast<int>(config.request_timeout_ms));
   service.SetDatabase(nullptr);
   db->reset();  // syncs and closes every collection's WAL
   spdlog::info("stopped");

@@ -1,0 +1,405 @@
+#include "server/grpc_server.h"
+
+#include <chrono>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "common/strings.h"
+#include "proximadb/v1/proximadb.grpc.pb.h"
+
+namespace proximadb::server {
+
+namespace {
+
+namespace v1 = ::proximadb::v1;
+using google::protobuf::Struct;
+
+// A Struct as compact JSON text; `empty` for an absent one.
+std::string StructToJson(bool present, const Struct& s, std::string empty) {
+  if (!present) return empty;
+  std::string out;
+  auto status = google::protobuf::util::MessageToJsonString(s, &out);
+  return status.ok() ? out : empty;
+}
+
+void JsonToStruct(const std::string& json, Struct* out) {
+  google::protobuf::util::JsonParseOptions options;
+  (void)google::protobuf::util::JsonStringToMessage(json, out, options);
+}
+
+void ToProto(const CollectionInfo& info, v1::Collection* out) {
+  const CollectionConfig& c = info.config;
+  out->set_name(c.name);
+  out->set_dimension(c.dimension);
+  out->set_distance_metric(DistanceMetricName(c.metric));
+  out->set_indexing_algorithm(c.indexing_algorithm);
+  out->set_m(c.index.m);
+  out->set_ef_construction(c.index.ef_construction);
+  out->set_ef_search(c.index.ef_search);
+  out->set_max_wal_age_hours(c.flush.max_wal_age_hours);
+  out->set_max_wal_size_mb(c.flush.max_wal_size_mb);
+  out->set_max_vector_count(c.flush.max_vector_count);
+  out->set_flush_priority(c.flush.flush_priority);
+  out->set_storage_strategy(c.storage_strategy);
+  out->set_created_at_us(c.created_at_us);
+  out->set_vector_count(info.vector_count);
+}
+
+void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStats* out) {
+  out->set_name(std::string(name));
+  out->set_vector_count(s.vector_count);
+  out->set_memtable_rows(s.memtable_rows);
+  out->set_unindexed_rows(s.unindexed_rows);
+  out->set_segment_count(s.segment_count);
+  out->set_segment_rows(s.segment_rows);
+  out->set_deleted_rows(s.deleted_rows);
+  out->set_memory_bytes(s.memory_bytes);
+  out->set_disk_bytes(s.disk_bytes);
+  out->set_wal_bytes(s.wal_bytes);
+  out->set_oldest_unflushed_age_seconds(s.oldest_unflushed_age_seconds);
+  out->set_flushes(s.flushes);
+  out->set_compactions(s.compactions);
+  out->set_background_error(s.background_error);
+}
+
+Record FromProto(const v1::VectorInput& in) {
+  Record r;
+  r.id = in.has_id() ? in.id() : Service::NewId();
+  r.vector.assign(in.vector().begin(), in.vector().end());
+  r.metadata = StructToJson(in.has_metadata(), in.metadata(), "{}");
+  return r;
+}
+
+void ToProto(const Record& r, v1::VectorRecord* out) {
+  out->set_id(r.id);
+  out->mutable_vector()->Add(r.vector.begin(), r.vector.end());
+  JsonToStruct(r.metadata, out->mutable_metadata());
+}
+
+SearchRequest FromProto(const v1::SearchRequest& in) {
+  SearchRequest q;
+  q.vector = std::span<const float>(in.vector().data(), in.vector().size());
+  q.k = in.has_k() ? in.k() : 10;
+  q.filter = StructToJson(in.has_filter(), in.filter(), "");
+  q.include_vectors = in.include_vectors();
+  q.include_metadata = in.has_include_metadata() ? in.include_metadata() : true;
+  q.ef = in.has_ef() ? in.ef() : 0;
+  q.exact = in.exact();
+  return q;
+}
+
+void ToProto(const SearchResponse& r, const SearchRequest& q, v1::SearchResponse* out) {
+  for (const SearchHit& h : r.hits) {
+    v1::SearchHit* hit = out->add_results();
+    hit->set_id(h.id);
+    hit->set_score(h.score);
+    if (q.include_metadata) JsonToStruct(h.metadata, hit->mutable_metadata());
+    if (q.include_vectors) hit->mutable_vector()->Add(h.vector.begin(), h.vector.end());
+  }
+  out->set_plan(r.plan);
+}
+
+}  // namespace
+
+class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
+ public:
+  explicit Impl(server::Service* service) : svc_(*service) {}
+
+  absl::Status Start(const std::string& host, uint16_t port, size_t max_message_bytes) {
+    grpc::ServerBuilder builder;
+    int bound = 0;
+    const std::string address =
+        host.find(':') != std::string::npos ? Cat("[", host, "]:", port) : Cat(host, ":", port);
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound);
+    builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<size_t>(max_message_bytes, INT32_MAX)));
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || bound == 0) {
+      return absl::UnavailableError(Cat("cannot listen for gRPC on ", address));
+    }
+    return absl::OkStatus();
+  }
+
+  void Stop(int grace_ms) {
+    if (server_ == nullptr) return;
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+    server_->Wait();
+    server_.reset();
+  }
+
+  // --- Collections ---------------------------------------------------------------------------
+
+  grpc::ServerUnaryReactor* CreateCollection(grpc::CallbackServerContext* ctx,
+                                             const v1::CreateCollectionRequest* req,
+                                             v1::Collection* resp) override {
+    CollectionConfig c = svc_.NewCollectionConfig();
+    c.name = req->name();
+    c.dimension = req->dimension();
+    if (req->has_distance_metric()) {
+      auto metric = ParseDistanceMetric(req->distance_metric());
+      if (!metric.ok()) {
+        return Done(ctx, absl::InvalidArgumentError(
+                             Cat("field 'distance_metric': ", metric.status().message())));
+      }
+      c.metric = *metric;
+    }
+    if (req->has_indexing_algorithm()) c.indexing_algorithm = req->indexing_algorithm();
+    if (req->has_m()) c.index.m = req->m();
+    if (req->has_ef_construction()) c.index.ef_construction = req->ef_construction();
+    if (req->has_ef_search()) c.index.ef_search = req->ef_search();
+    if (req->has_max_wal_age_hours()) c.flush.max_wal_age_hours = req->max_wal_age_hours();
+    if (req->has_max_wal_size_mb()) c.flush.max_wal_size_mb = req->max_wal_size_mb();
+    if (req->has_max_vector_count()) c.flush.max_vector_count = req->max_vector_count();
+    if (req->has_flush_priority()) c.flush.flush_priority = req->flush_priority();
+    if (req->has_storage_strategy()) c.storage_strategy = req->storage_strategy();
+    auto created = svc_.CreateCollection(c);
+    if (created.ok()) ToProto(*created, resp);
+    return Done(ctx, created.status());
+  }
+
+  grpc::ServerUnaryReactor* ListCollections(grpc::CallbackServerContext* ctx,
+                                            const v1::ListCollectionsRequest*,
+                                            v1::ListCollectionsResponse* resp) override {
+    auto list = svc_.ListCollections();
+    if (list.ok()) {
+      for (const CollectionConfig& c : *list) ToProto({c, 0}, resp->add_collections());
+    }
+    return Done(ctx, list.status());
+  }
+
+  grpc::ServerUnaryReactor* GetCollection(grpc::CallbackServerContext* ctx,
+                                          const v1::CollectionRef* req,
+                                          v1::Collection* resp) override {
+    auto info = svc_.DescribeCollection(req->name());
+    if (info.ok()) ToProto(*info, resp);
+    return Done(ctx, info.status());
+  }
+
+  grpc::ServerUnaryReactor* UpdateCollection(grpc::CallbackServerContext* ctx,
+                                             const v1::UpdateCollectionRequest* req,
+                                             v1::Collection* resp) override {
+    CollectionUpdate u;
+    if (req->has_ef_search()) u.ef_search = req->ef_search();
+    if (req->has_max_wal_age_hours()) u.max_wal_age_hours = req->max_wal_age_hours();
+    if (req->has_max_wal_size_mb()) u.max_wal_size_mb = req->max_wal_size_mb();
+    if (req->has_max_vector_count()) u.max_vector_count = req->max_vector_count();
+    if (req->has_flush_priority()) u.flush_priority = req->flush_priority();
+    auto info = svc_.UpdateCollection(req->name(), u);
+    if (info.ok()) ToProto(*info, resp);
+    return Done(ctx, info.status());
+  }
+
+  grpc::ServerUnaryReactor* DeleteCollection(grpc::CallbackServerContext* ctx,
+                                             const v1::CollectionRef* req,
+                                             v1::DeleteCollectionResponse* resp) override {
+    absl::Status s = svc_.DropCollection(req->name());
+    resp->set_name(req->name());
+    resp->set_dropped(s.ok());
+    return Done(ctx, s);
+  }
+
+  grpc::ServerUnaryReactor* GetCollectionStats(grpc::CallbackServerContext* ctx,
+                                               const v1::CollectionRef* req,
+                                               v1::CollectionStats* resp) override {
+    return StatsDone(ctx, req->name(), svc_.Stats(req->name()), resp);
+  }
+  grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* ctx, const v1::CollectionRef* req,
+                                  v1::CollectionStats* resp) override {
+    return StatsDone(ctx, req->name(), svc_.Flush(req->name()), resp);
+  }
+  grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* ctx,
+                                    const v1::CollectionRef* req,
+                                    v1::CollectionStats* resp) override {
+    return StatsDone(ctx, req->name(), svc_.Compact(req->name()), resp);
+  }
+
+  // --- Records --------------------------------------------------------------------------------
+
+  grpc::ServerUnaryReactor* Insert(grpc::CallbackServerContext* ctx, const v1::InsertRequest* req,
+                                   v1::WriteResponse* resp) override {
+    Record r = FromProto(req->record());
+    resp->set_id(r.id);
+    return Done(ctx, svc_.Write(req->collection(), {std::move(r)}, WriteMode::kInsert));
+  }
+
+  grpc::ServerUnaryReactor* BatchWrite(grpc::CallbackServerContext* ctx,
+                                       const v1::BatchWriteRequest* req,
+                                       v1::BatchWriteResponse* resp) override {
+    return Done(ctx, WriteBatch(*req, resp));
+  }
+
+  grpc::ServerReadReactor<v1::BatchWriteRequest>* StreamUpsert(
+      grpc::CallbackServerContext* ctx, v1::StreamUpsertResponse* resp) override {
+    // Reads one batch at a time and writes it before asking for the next, so a slow disk
+    // slows the client (flow control) instead of queueing batches in memory.
+    class Reader final : public grpc::ServerReadReactor<v1::BatchWriteRequest> {
+     public:
+      Reader(Impl* impl, grpc::CallbackServerContext* ctx, v1::StreamUpsertResponse* resp)
+          : impl_(impl), ctx_(ctx), resp_(resp) {
+        StartRead(&batch_);
+      }
+      void OnReadDone(bool ok) override {
+        if (!ok) return Finish(grpc::Status::OK);
+        v1::BatchWriteResponse written;
+        if (absl::Status s = impl_->WriteBatch(batch_, &written); !s.ok()) {
+          return Finish(impl_->ToGrpc(ctx_, s));
+        }
+        resp_->set_batches(resp_->batches() + 1);
+        resp_->set_count(resp_->count() + written.count());
+        batch_.Clear();
+        StartRead(&batch_);
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      Impl* impl_;
+      grpc::CallbackServerContext* ctx_;
+      v1::StreamUpsertResponse* resp_;
+      v1::BatchWriteRequest batch_;
+    };
+    return new Reader(this, ctx, resp);
+  }
+
+  grpc::ServerUnaryReactor* GetVector(grpc::CallbackServerContext* ctx, const v1::VectorRef* req,
+                                      v1::VectorRecord* resp) override {
+    auto r = svc_.Get(req->collection(), req->id());
+    if (r.ok()) ToProto(*r, resp);
+    return Done(ctx, r.status());
+  }
+
+  grpc::ServerUnaryReactor* UpsertVector(grpc::CallbackServerContext* ctx,
+                                         const v1::UpsertVectorRequest* req,
+                                         v1::WriteResponse* resp) override {
+    Record r;
+    r.id = req->id();
+    r.vector.assign(req->vector().begin(), req->vector().end());
+    r.metadata = StructToJson(req->has_metadata(), req->metadata(), "{}");
+    resp->set_id(r.id);
+    return Done(ctx, svc_.Write(req->collection(), {std::move(r)}, WriteMode::kUpsert));
+  }
+
+  grpc::ServerUnaryReactor* PatchMetadata(grpc::CallbackServerContext* ctx,
+                                          const v1::PatchMetadataRequest* req,
+                                          v1::WriteResponse* resp) override {
+    resp->set_id(req->id());
+    return Done(ctx, svc_.PatchMetadata(req->collection(), req->id(),
+                                        StructToJson(req->has_metadata(), req->metadata(), "{}")));
+  }
+
+  grpc::ServerUnaryReactor* DeleteVector(grpc::CallbackServerContext* ctx,
+                                         const v1::VectorRef* req,
+                                         v1::DeleteVectorsResponse* resp) override {
+    absl::Status s = svc_.DeleteOne(req->collection(), req->id());
+    if (s.ok()) resp->set_deleted(1);
+    return Done(ctx, s);
+  }
+
+  grpc::ServerUnaryReactor* DeleteVectors(grpc::CallbackServerContext* ctx,
+                                          const v1::DeleteVectorsRequest* req,
+                                          v1::DeleteVectorsResponse* resp) override {
+    if (req->has_filter() == (req->ids_size() > 0)) {
+      return Done(ctx, absl::InvalidArgumentError("give exactly one of 'ids' and 'filter'"));
+    }
+    absl::StatusOr<uint64_t> n =
+        req->has_filter()
+            ? svc_.DeleteWhere(req->collection(), StructToJson(true, req->filter(), ""))
+            : svc_.DeleteIds(req->collection(),
+                             std::vector<std::string>(req->ids().begin(), req->ids().end()));
+    if (n.ok()) resp->set_deleted(*n);
+    return Done(ctx, n.status());
+  }
+
+  // --- Reads ----------------------------------------------------------------------------------
+
+  grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* ctx, const v1::SearchRequest* req,
+                                   v1::SearchResponse* resp) override {
+    return Done(ctx, SearchOne(req->collection(), *req, resp));
+  }
+
+  grpc::ServerUnaryReactor* SearchBatch(grpc::CallbackServerContext* ctx,
+                                        const v1::SearchBatchRequest* req,
+                                        v1::SearchBatchResponse* resp) override {
+    absl::Status s = svc_.CheckBatchSize(req->queries_size(), "queries");
+    for (int i = 0; s.ok() && i < req->queries_size(); ++i) {
+      s = SearchOne(req->collection(), req->queries(i), resp->add_results());
+      if (!s.ok()) s = absl::Status(s.code(), Cat("queries[", i, "]: ", s.message()));
+    }
+    return Done(ctx, s);
+  }
+
+  grpc::ServerUnaryReactor* Count(grpc::CallbackServerContext* ctx, const v1::CountRequest* req,
+                                  v1::CountResponse* resp) override {
+    auto n = svc_.Count(req->collection(), StructToJson(req->has_filter(), req->filter(), ""));
+    if (n.ok()) resp->set_count(*n);
+    return Done(ctx, n.status());
+  }
+
+  grpc::ServerUnaryReactor* Scroll(grpc::CallbackServerContext* ctx, const v1::ScrollRequest* req,
+                                   v1::ScrollResponse* resp) override {
+    auto page = svc_.Scroll(req->collection(), req->cursor(), req->has_limit() ? req->limit() : 100,
+                            StructToJson(req->has_filter(), req->filter(), ""),
+                            req->include_vectors());
+    if (page.ok()) {
+      for (const Record& r : page->records) ToProto(r, resp->add_vectors());
+      resp->set_next_cursor(page->next_cursor);
+    }
+    return Done(ctx, page.status());
+  }
+
+ private:
+  grpc::Status ToGrpc(grpc::CallbackServerContext* ctx, const absl::Status& s) {
+    if (s.ok()) return grpc::Status::OK;
+    const ApiError e = ApiErrorOf(s);
+    ctx->AddTrailingMetadata("proximadb-error-code", e.code);
+    return grpc::Status(static_cast<grpc::StatusCode>(e.grpc_code), std::string(s.message()));
+  }
+
+  grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& s) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(ToGrpc(ctx, s));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* StatsDone(grpc::CallbackServerContext* ctx, const std::string& name,
+                                      const absl::StatusOr<CollectionStats>& stats,
+                                      v1::CollectionStats* resp) {
+    if (stats.ok()) ToProto(name, *stats, resp);
+    return Done(ctx, stats.status());
+  }
+
+  absl::Status WriteBatch(const v1::BatchWriteRequest& req, v1::BatchWriteResponse* resp) {
+    if (absl::Status s = svc_.CheckBatchSize(req.vectors_size(), "vectors"); !s.ok()) return s;
+    std::vector<Record> records;
+    records.reserve(req.vectors_size());
+    for (const v1::VectorInput& in : req.vectors()) {
+      records.push_back(FromProto(in));
+      resp->add_ids(records.back().id);
+    }
+    resp->set_count(records.size());
+    return svc_.Write(req.collection(), std::move(records),
+                      req.upsert() ? WriteMode::kUpsert : WriteMode::kInsert);
+  }
+
+  absl::Status SearchOne(const std::string& collection, const v1::SearchRequest& req,
+                         v1::SearchResponse* resp) {
+    const SearchRequest q = FromProto(req);
+    auto r = svc_.Search(collection, q);
+    if (r.ok()) ToProto(*r, q, resp);
+    return r.status();
+  }
+
+  server::Service& svc_;  // (plain `Service` names the generated base class here)
+  std::unique_ptr<grpc::Server> server_;
+};
+
+GrpcServer::GrpcServer(Service* service) : impl_(std::make_unique<Impl>(service)) {}
+GrpcServer::~GrpcServer() { impl_->Stop(0); }
+
+absl::Status GrpcServer::Start(const std::string& host, uint16_t port, size_t max_message_bytes) {
+  return impl_->Start(host, port, max_message_bytes);
+}
+void GrpcServer::Stop(int grace_ms) { impl_->Stop(grace_ms); }
+
+}  // namespace proximadb::server

@@ -1,0 +1,31 @@
+// GrpcServer: the gRPC API (proto/proximadb/v1/proximadb.proto) on the callback API, over the
+// same Service as REST, so both APIs validate, limit and fail the same way. Errors are gRPC
+// status codes with the stable error code string in the trailing metadata key
+// "proximadb-error-code". gRPC's headers stay inside grpc_server.cc.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "server/service.h"
+
+namespace proximadb::server {
+
+class GrpcServer {
+ public:
+  explicit GrpcServer(Service* service);
+  ~GrpcServer();
+
+  // Binds host:port and starts serving; fails naming the address if it cannot bind.
+  absl::Status Start(const std::string& host, uint16_t port, size_t max_message_bytes);
+  // Stops accepting calls and waits up to `grace_ms` for calls in flight.
+  void Stop(int grace_ms);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace proximadb::server
