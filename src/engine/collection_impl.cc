@@ -692,6 +692,14 @@ void NotePlan(index::Plan plan, index::Plan* strongest) {
   if (rank(plan) > rank(*strongest)) *strongest = plan;
 }
 
+// Whether every row of the layer's graph is visible to any reader, so that an unfiltered search
+// needs no per-node check: a segment without deletions whose graph covers exactly its rows (a
+// memtable's graphs can hold rows newer than a reader's snapshot).
+bool AllRowsVisible(const Segment& s, uint32_t rows) {
+  return s.num_deleted() == 0 && s.graph() != nullptr && s.graph()->capacity() == rows;
+}
+bool AllRowsVisible(const Memtable&, uint32_t) { return false; }
+
 // Searches rows [base, base + limit) of a layer whose vectors there are `vectors` (contiguous,
 // row `base` first) through `graph` (over those rows, numbered from 0), or exactly when there is
 // no graph, the request asks for it, or there are few rows.
@@ -711,10 +719,14 @@ void SearchLayer(const Layer& layer, const Memtable* mem, const Segment* seg, ui
   }
   index::PlannedResult r;
   if (selected == nullptr) {
-    // Unfiltered: the graph search skips invisible rows (deleted, or newer than the snapshot).
     r.plan = index::Plan::kGraph;
-    r.hits = graph->Search(
-        q, req.k, std::max(ef, req.k), [&](uint32_t local) { return rows.Contains(local); });
+    if (AllRowsVisible(layer, base + limit)) {
+      r.hits = graph->Search(q, req.k, std::max(ef, req.k));
+    } else {
+      // The graph search skips invisible rows (deleted, or newer than the snapshot).
+      r.hits = graph->Search(
+          q, req.k, std::max(ef, req.k), [&](uint32_t local) { return rows.Contains(local); });
+    }
   } else {
     r = index::PlannedSearch(*graph, vectors, dim, distance, q, req.k, ef, &rows);
   }

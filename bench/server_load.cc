@@ -1,0 +1,423 @@
+// bench/server_load: proximadb-server under load on loopback, through REST and gRPC.
+//
+// Starts build/bin/proximadb-server (sync durability) on free ports with a fresh data directory,
+// then on one data set:
+//   1. ingest in batches of 1,000: gRPC StreamUpsert, gRPC BatchWrite and REST batch, each into
+//      its own collection: vectors/s;
+//   2. flush the streamed collection (its segment gets the HNSW graph), measure recall@10 of
+//      the default search (ef 64) against exact search through the API;
+//   3. search QPS and p50/p99 latency through gRPC and REST with 1 and 16 client threads, and
+//      the in-process index's 2-thread QPS on the same vectors for comparison.
+//
+//   proximadb-server-load-bench [--dataset clustered|fashion-mnist] [--n N] [--dim D]
+//                               [--seconds S]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+
+#include "index/dataset.h"
+#include "index/hnsw.h"
+#include "proximadb/v1/proximadb.grpc.pb.h"
+
+namespace {
+
+namespace v1 = ::proximadb::v1;
+using Clock = std::chrono::steady_clock;
+using proximadb::index::Dataset;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A keep-alive HTTP/1.1 client for the load (one connection, one request at a time).
+class HttpClient {
+ public:
+  explicit HttpClient(int port) : port_(port) {}
+  ~HttpClient() { Close(); }
+  // (status, body); status 0 if the connection failed.
+  std::pair<int, std::string> Request(const std::string& method, const std::string& path,
+                                      const std::string& body) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (fd_ < 0 && !Connect()) return {0, ""};
+      std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: " +
+                        "application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\n\r\n" + body;
+      if (!WriteAll(req)) {
+        Close();
+        continue;
+      }
+      auto r = ReadResponse();
+      if (r.first != 0) return r;
+      Close();
+    }
+    return {0, ""};
+  }
+
+ private:
+  bool Connect() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port_);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      Close();
+      return false;
+    }
+    buffer_.clear();
+    return true;
+  }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  bool WriteAll(const std::string& s) {
+    for (size_t sent = 0; sent < s.size();) {
+      const ssize_t n = write(fd_, s.data() + sent, s.size() - sent);
+      if (n <= 0) return false;
+      sent += n;
+    }
+    return true;
+  }
+  std::pair<int, std::string> ReadResponse() {
+    size_t header_end;
+    while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return {0, ""};
+    }
+    const std::string headers = buffer_.substr(0, header_end);
+    const int status = std::atoi(headers.c_str() + headers.find(' ') + 1);
+    size_t length = 0;
+    for (const char* key : {"Content-Length: ", "content-length: "}) {
+      if (size_t p = headers.find(key); p != std::string::npos) {
+        length = std::strtoull(headers.c_str() + p + std::strlen(key), nullptr, 10);
+      }
+    }
+    while (buffer_.size() < header_end + 4 + length) {
+      if (!Fill()) return {0, ""};
+    }
+    std::string body = buffer_.substr(header_end + 4, length);
+    buffer_.erase(0, header_end + 4 + length);
+    return {status, body};
+  }
+  bool Fill() {
+    char buf[65536];
+    const ssize_t n = read(fd_, buf, sizeof(buf));
+    if (n <= 0) return false;
+    buffer_.append(buf, n);
+    return true;
+  }
+
+  const int port_;
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+void AppendFloats(std::string* out, const float* v, uint32_t dim) {
+  out->push_back('[');
+  char buf[32];
+  for (uint32_t i = 0; i < dim; ++i) {
+    if (i) out->push_back(',');
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v[i]);
+    out->append(buf, end);
+  }
+  out->push_back(']');
+}
+
+struct LoadResult {
+  double qps = 0, p50_us = 0, p99_us = 0;
+  uint64_t errors = 0;
+  uint64_t calls = 0;
+};
+
+// CPU seconds (user + system) a process has used so far.
+double CpuSeconds(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return 0;
+  char buf[4096];
+  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  // Fields after the command name (which ends with ')'): state is field 3, utime 14, stime 15.
+  const char* p = std::strrchr(buf, ')');
+  unsigned long utime = 0, stime = 0;
+  if (p == nullptr ||
+      std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                  &stime) != 2) {
+    return 0;
+  }
+  return double(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+// `threads` clients calling `one(thread, i)` for `seconds`; latency percentiles over all calls.
+template <typename Fn>
+LoadResult RunLoad(int threads, double seconds, Fn&& make_client) {
+  std::vector<std::vector<double>> lat(threads);
+  std::atomic<uint64_t> errors{0};
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> pool;
+  const auto t0 = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      auto call = make_client(t);
+      for (uint64_t i = 0; Clock::now() < end; ++i) {
+        const auto s = Clock::now();
+        if (!call(i)) errors.fetch_add(1);
+        lat[t].push_back(Seconds(Clock::now() - s) * 1e6);
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  const double elapsed = Seconds(Clock::now() - t0);
+  std::vector<double> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  LoadResult r;
+  r.calls = all.size();
+  r.qps = all.size() / elapsed;
+  r.p50_us = all.empty() ? 0 : all[all.size() / 2];
+  r.p99_us = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  r.errors = errors.load();
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dataset = "clustered";
+  uint32_t n = 100000, dim = 128;
+  double seconds = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--dataset") dataset = argv[i + 1];
+    else if (a == "--n") n = std::stoul(argv[i + 1]);
+    else if (a == "--dim") dim = std::stoul(argv[i + 1]);
+    else if (a == "--seconds") seconds = std::stod(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  Dataset d;
+  if (dataset == "fashion-mnist") {
+    auto loaded = proximadb::index::LoadFashionMnist();
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
+      return 1;
+    }
+    d = *std::move(loaded);
+  } else {
+    d = proximadb::index::MakeClustered(n, 1000, dim, 100, 42);
+  }
+  const uint32_t rows = d.base_rows();
+  const std::string server = std::filesystem::path(argv[0]).parent_path() / "proximadb-server";
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("proximadb-load-" + std::to_string(getpid())))
+          .string();
+  const int rest_port = FreePort(), grpc_port = FreePort();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string rp = std::to_string(rest_port), gp = std::to_string(grpc_port);
+    execl(server.c_str(), server.c_str(), "--data-dir", dir.c_str(), "--rest-port", rp.c_str(),
+          "--grpc-port", gp.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  HttpClient admin(rest_port);
+  for (int i = 0; i < 500 && admin.Request("GET", "/ready", "").first != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::ProximaDB::NewStub(channel);
+  std::printf("proximadb-server on loopback, %s: %u x %u, sync durability, batches of 1000\n",
+              d.name.c_str(), rows, d.dim);
+  for (const char* name : {"streamed", "batched", "rest"}) {
+    admin.Request("POST", "/api/v1/collections",
+                  nlohmann::json{{"name", name}, {"dimension", d.dim}, {"distance_metric", "l2"}}
+                      .dump());
+  }
+  auto make_batch = [&](const char* collection, uint32_t b) {
+    v1::BatchWriteRequest batch;
+    batch.set_collection(collection);
+    batch.set_upsert(true);
+    for (uint32_t r = b; r < std::min(b + 1000, rows); ++r) {
+      v1::VectorInput* in = batch.add_vectors();
+      in->set_id(std::to_string(r));
+      in->mutable_vector()->Add(d.base.data() + size_t{r} * d.dim,
+                                d.base.data() + size_t{r + 1} * d.dim);
+    }
+    return batch;
+  };
+
+  // 1. Ingest.
+  auto t0 = Clock::now();
+  {
+    grpc::ClientContext ctx;
+    v1::StreamUpsertResponse resp;
+    auto writer = stub->StreamUpsert(&ctx, &resp);
+    for (uint32_t b = 0; b < rows; b += 1000) writer->Write(make_batch("streamed", b));
+    writer->WritesDone();
+    if (!writer->Finish().ok()) std::fprintf(stderr, "stream failed\n");
+  }
+  const double stream_s = Seconds(Clock::now() - t0);
+  t0 = Clock::now();
+  for (uint32_t b = 0; b < rows; b += 1000) {
+    grpc::ClientContext ctx;
+    v1::BatchWriteResponse resp;
+    if (!stub->BatchWrite(&ctx, make_batch("batched", b), &resp).ok()) {
+      std::fprintf(stderr, "batch failed\n");
+    }
+  }
+  const double batch_s = Seconds(Clock::now() - t0);
+  std::vector<std::string> rest_bodies;
+  for (uint32_t b = 0; b < rows; b += 1000) {
+    std::string body = "{\"upsert\":true,\"vectors\":[";
+    for (uint32_t r = b; r < std::min(b + 1000, rows); ++r) {
+      if (r != b) body.push_back(',');
+      body += "{\"id\":\"" + std::to_string(r) + "\",\"vector\":";
+      AppendFloats(&body, d.base.data() + size_t{r} * d.dim, d.dim);
+      body.push_back('}');
+    }
+    body += "]}";
+    rest_bodies.push_back(std::move(body));
+  }
+  t0 = Clock::now();
+  for (const std::string& body : rest_bodies) {
+    if (admin.Request("POST", "/api/v1/collections/rest/vectors/batch", body).first != 200) {
+      std::fprintf(stderr, "REST batch failed\n");
+    }
+  }
+  const double rest_s = Seconds(Clock::now() - t0);
+  std::printf("ingest vectors/s: gRPC stream %.0f, gRPC batch %.0f, REST batch %.0f\n",
+              rows / stream_s, rows / batch_s, rows / rest_s);
+
+  // The other two collections served their purpose; dropped, their memtables stop keeping the
+  // background indexer busy during the search load.
+  admin.Request("DELETE", "/api/v1/collections/batched", "");
+  admin.Request("DELETE", "/api/v1/collections/rest", "");
+
+  // 2. Flush (builds the graph) and recall of the default search against exact.
+  t0 = Clock::now();
+  admin.Request("POST", "/api/v1/collections/streamed/flush", "");
+  std::printf("flush with graph build: %.1f s\n", Seconds(Clock::now() - t0));
+  const uint32_t nq = std::min<uint32_t>(d.query_rows(), 1000);
+  auto search = [&](v1::ProximaDB::Stub* s, uint32_t q, bool exact, v1::SearchResponse* out) {
+    grpc::ClientContext ctx;
+    v1::SearchRequest req;
+    req.set_collection("streamed");
+    req.mutable_vector()->Add(d.queries.data() + size_t{q} * d.dim,
+                              d.queries.data() + size_t{q + 1} * d.dim);
+    req.set_k(10);
+    req.set_include_metadata(false);
+    req.set_exact(exact);
+    return s->Search(&ctx, req, out).ok();
+  };
+  double found = 0;
+  for (uint32_t q = 0; q < nq; ++q) {
+    v1::SearchResponse exact, graph;
+    search(stub.get(), q, true, &exact);
+    search(stub.get(), q, false, &graph);
+    std::set<std::string> want;
+    for (const auto& h : exact.results()) want.insert(h.id());
+    for (const auto& h : graph.results()) found += want.count(h.id());
+  }
+  std::printf("recall@10 of the default search (ef 64) against exact, %u queries: %.4f\n", nq,
+              found / (10.0 * nq));
+
+  // 3. Search load.
+  std::vector<std::string> rest_queries;
+  for (uint32_t q = 0; q < nq; ++q) {
+    std::string body = "{\"k\":10,\"include_metadata\":false,\"vector\":";
+    AppendFloats(&body, d.queries.data() + size_t{q} * d.dim, d.dim);
+    body.push_back('}');
+    rest_queries.push_back(std::move(body));
+  }
+  // The load client shares the machine's cores with the server, so besides QPS the table gives
+  // the server's own CPU time per query (from /proc): queries per server core-second.
+  std::printf("%-6s %8s %10s %9s %9s %7s %16s\n", "api", "clients", "qps", "p50_us", "p99_us",
+              "errors", "qps/server-core");
+  for (int clients : {1, 16}) {
+    double cpu0 = CpuSeconds(pid);
+    LoadResult g = RunLoad(clients, seconds, [&](int t) {
+      auto s = v1::ProximaDB::NewStub(grpc::CreateCustomChannel(
+          "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials(),
+          [t] {
+            grpc::ChannelArguments args;
+            args.SetInt("proximadb.client", t);  // a connection per client
+            return args;
+          }()));
+      return [&, s = std::shared_ptr<v1::ProximaDB::Stub>(std::move(s)), t](uint64_t i) {
+        v1::SearchResponse r;
+        return search(s.get(), static_cast<uint32_t>((i * 16 + t) % nq), false, &r);
+      };
+    });
+    double cpu = CpuSeconds(pid) - cpu0;
+    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f\n", "gRPC", clients, g.qps, g.p50_us,
+                g.p99_us, static_cast<unsigned long long>(g.errors), g.calls / cpu);
+    cpu0 = CpuSeconds(pid);
+    LoadResult r = RunLoad(clients, seconds, [&](int t) {
+      auto client = std::make_shared<HttpClient>(rest_port);
+      return [&, client, t](uint64_t i) {
+        return client
+                   ->Request("POST", "/api/v1/collections/streamed/search",
+                             rest_queries[(i * 16 + t) % nq])
+                   .first == 200;
+      };
+    });
+    cpu = CpuSeconds(pid) - cpu0;
+    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f\n", "REST", clients, r.qps, r.p50_us,
+                r.p99_us, static_cast<unsigned long long>(r.errors), r.calls / cpu);
+  }
+
+  // The in-process index on the same vectors, 2 threads, for comparison.
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  std::filesystem::remove_all(dir);
+  proximadb::index::Hnsw graph(d.base.data(), d.dim, proximadb::DistanceMetric::kL2, rows, {});
+  std::atomic<uint32_t> next{0};
+  auto insert = [&] {
+    for (uint32_t r; (r = next.fetch_add(1)) < rows;) graph.Insert(r);
+  };
+  std::thread helper(insert);
+  insert();
+  helper.join();
+  LoadResult local = RunLoad(2, seconds, [&](int t) {
+    return [&, t](uint64_t i) {
+      const uint32_t q = static_cast<uint32_t>((i * 2 + t) % nq);
+      return !graph.Search(d.queries.data() + size_t{q} * d.dim, 10, 64).empty();
+    };
+  });
+  std::printf("in-process index, 2 threads, ef 64: %.0f QPS (p50 %.0f us), %.0f per core\n",
+              local.qps, local.p50_us, local.qps / 2);
+  return 0;
+}
