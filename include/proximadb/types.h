@@ -114,8 +114,11 @@ struct CollectionStats {
   uint64_t wal_bytes = 0;       // WAL bytes not yet covered by segments
   double oldest_unflushed_age_seconds = 0;  // 0 when everything is flushed
   uint64_t last_seq = 0;
-  uint64_t flushes = 0;
+  uint64_t flushes = 0;              // since the collection was opened
   uint64_t compactions = 0;
+  double flush_seconds = 0;          // time spent in them
+  double compaction_seconds = 0;
+  uint64_t wal_syncs = 0;            // WAL fsyncs (one per commit group under sync durability)
   std::string background_error;  // empty unless a failure stopped writes
 };
 

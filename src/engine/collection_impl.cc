@@ -175,6 +175,7 @@ void CollectionImpl::AsyncSyncLoop() {
       absl::MutexLock wl(&wal_mu_);
       if (wal_ != nullptr) s = wal_->Sync();
     }
+    if (s.ok()) wal_syncs_.fetch_add(1, std::memory_order_relaxed);
     if (!s.ok()) {
       absl::MutexLock ml(&mu_);
       StopWrites("background WAL sync failed", s).IgnoreError();  // logged; writes see it
@@ -423,7 +424,10 @@ absl::Status CollectionImpl::Commit(Writer* w) {
           if (!s.ok()) break;
         }
       }
-      if (s.ok() && options_.durability == Durability::kSync) s = wal_->Sync();
+      if (s.ok() && options_.durability == Durability::kSync) {
+        s = wal_->Sync();
+        if (s.ok()) wal_syncs_.fetch_add(1, std::memory_order_relaxed);
+      }
       mu_.Lock();
       wal_bytes_ += wal_->size() - size_before;
       if (!s.ok()) StopWrites("WAL write failed", s).IgnoreError();  // each writer gets it below
@@ -1013,6 +1017,7 @@ void CollectionImpl::RemoveWalFilesBelow(uint64_t number) {
 }
 
 absl::Status CollectionImpl::FlushFrozen() {
+  const int64_t start_us = NowMicros();
   Frozen f;
   uint64_t seg_number;
   {
@@ -1071,6 +1076,7 @@ absl::Status CollectionImpl::FlushFrozen() {
     }
     imms_.pop_front();
     ++flushes_;
+    flush_seconds_ += (NowMicros() - start_us) / 1e6;
   }
   RemoveWalFilesBelow(m.wal_start);
   return absl::OkStatus();
@@ -1108,6 +1114,7 @@ bool CollectionImpl::FlushDue(int64_t now_us) {
 // Compaction
 
 absl::Status CollectionImpl::CompactSegments(std::vector<std::shared_ptr<Segment>> inputs) {
+  const int64_t start_us = NowMicros();
   uint64_t snapshot, number;
   {
     absl::MutexLock l(&mu_);
@@ -1179,6 +1186,7 @@ absl::Status CollectionImpl::CompactSegments(std::vector<std::shared_ptr<Segment
     segments_ = std::move(next);
     manifest_ = m;
     ++compactions_;
+    compaction_seconds_ += (NowMicros() - start_us) / 1e6;
   }
   for (const auto& s : inputs) {
     // Readers holding a view keep their mapping; a file left behind is removed at the next open.
@@ -1239,6 +1247,9 @@ CollectionStats CollectionImpl::Stats() {
   st.last_seq = last_seq_;
   st.flushes = flushes_;
   st.compactions = compactions_;
+  st.flush_seconds = flush_seconds_;
+  st.compaction_seconds = compaction_seconds_;
+  st.wal_syncs = wal_syncs_.load(std::memory_order_relaxed);
   st.background_error = std::string(bg_error_.message());
   st.wal_bytes = wal_bytes_;
   st.memtable_rows = mem_->num_rows();

@@ -173,6 +173,9 @@ class CollectionImpl final : public Collection {
   bool dropped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t flushes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t compactions_ ABSL_GUARDED_BY(mu_) = 0;
+  double flush_seconds_ ABSL_GUARDED_BY(mu_) = 0;
+  double compaction_seconds_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> wal_syncs_{0};  // successful WAL fsyncs since open
 
   // The current WAL file. Used by the leader without mu_ (invariant 4); replaced only by a
   // leader under mu_; the async syncer takes wal_mu_ to read it.

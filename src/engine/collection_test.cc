@@ -372,6 +372,8 @@ TEST_F(CollectionTest, ConcurrentWritersShareFsyncsAndReadTheirWrites) {
   EXPECT_EQ(coll_->Stats().last_seq, uint64_t(kThreads * kBatches));
   // One fsync per batch at most; group commit usually shares them.
   EXPECT_LE(env_.sync_count() - syncs_before, uint64_t(kThreads * kBatches));
+  // The collection counts the WAL fsyncs the Env saw (nothing else synced meanwhile).
+  EXPECT_EQ(coll_->Stats().wal_syncs, env_.sync_count() - syncs_before);
 }
 
 TEST_F(CollectionTest, SearchesRunDuringFlushAndCompaction) {

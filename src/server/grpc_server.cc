@@ -62,6 +62,9 @@ void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStat
   out->set_flushes(s.flushes);
   out->set_compactions(s.compactions);
   out->set_background_error(s.background_error);
+  out->set_flush_seconds(s.flush_seconds);
+  out->set_compaction_seconds(s.compaction_seconds);
+  out->set_wal_syncs(s.wal_syncs);
 }
 
 Record FromProto(const v1::VectorInput& in) {

@@ -237,6 +237,9 @@ json StatsJson(const CollectionStats& s) {
           {"oldest_unflushed_age_seconds", s.oldest_unflushed_age_seconds},
           {"flushes", s.flushes},
           {"compactions", s.compactions},
+          {"flush_seconds", s.flush_seconds},
+          {"compaction_seconds", s.compaction_seconds},
+          {"wal_syncs", s.wal_syncs},
           {"background_error", s.background_error}};
 }
 
@@ -748,12 +751,32 @@ HttpResponse RestApi::MetricsText() {
          &CollectionStats::flushes, "counter"},
         {"proximadb_collection_compactions_total", "Compactions since the server started.",
          &CollectionStats::compactions, "counter"},
+        {"proximadb_collection_wal_syncs_total", "WAL fsyncs since the server started.",
+         &CollectionStats::wal_syncs, "counter"},
     };
     std::vector<std::pair<std::string, CollectionStats>> stats;
     for (const CollectionConfig& cfg : db->ListCollections()) {
       if (auto c = db->GetCollection(cfg.name); c.ok()) stats.emplace_back(cfg.name, (*c)->Stats());
     }
     for (const Gauge& g : kGauges) {
+      out += Cat("# HELP ", g.name, " ", g.help, "\n# TYPE ", g.name, " ", g.type, "\n");
+      for (const auto& [name, st] : stats) {
+        out += Cat(g.name, "{collection=\"", name, "\"} ", st.*(g.field), "\n");
+      }
+    }
+    struct Seconds {
+      const char* name;
+      const char* help;
+      double CollectionStats::*field;
+      const char* type;
+    };
+    static const Seconds kSeconds[] = {
+        {"proximadb_collection_flush_seconds_total", "Time spent flushing.",
+         &CollectionStats::flush_seconds, "counter"},
+        {"proximadb_collection_compaction_seconds_total", "Time spent compacting.",
+         &CollectionStats::compaction_seconds, "counter"},
+    };
+    for (const Seconds& g : kSeconds) {
       out += Cat("# HELP ", g.name, " ", g.help, "\n# TYPE ", g.name, " ", g.type, "\n");
       for (const auto& [name, st] : stats) {
         out += Cat(g.name, "{collection=\"", name, "\"} ", st.*(g.field), "\n");
