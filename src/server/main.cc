@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,6 +107,10 @@ int main(int argc, char** argv) {
   spdlog::info("gRPC on {}:{}", config.bind_address, config.grpc_port);
   if (config.dashboard_enabled) spdlog::warn("dashboard_enabled: there is no dashboard yet");
 
+  // For tests of the not-ready state: hold recovery back this long.
+  if (const char* delay = std::getenv("PROXIMADB_TEST_DELAY_OPEN_MS")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
+  }
   DatabaseOptions options;
   options.data_dir = config.data_directory;
   options.durability = *ParseDurability(config.durability);

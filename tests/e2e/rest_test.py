@@ -551,6 +551,34 @@ class RestartTest(unittest.TestCase):
             server.cleanup()
 
 
+class NotReadyTest(unittest.TestCase):
+    def test_health_answers_and_the_api_is_unavailable_until_recovery_ends(self):
+        server = Server(env={"PROXIMADB_TEST_DELAY_OPEN_MS": "1500"})
+        try:
+            server.start(wait=False)
+            deadline = time.time() + 10
+            while True:
+                try:
+                    status, _ = server.request("GET", "/health")
+                    break
+                except OSError:
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.02)
+            self.assertEqual(status, 200)
+            status, body = server.request("GET", "/ready")
+            self.assertEqual((status, body["error"]["code"]), (503, "UNAVAILABLE"))
+            status, body = server.request("POST", "/api/v1/collections",
+                                          {"name": "x", "dimension": 2})
+            self.assertEqual((status, body["error"]["code"]), (503, "UNAVAILABLE"))
+            while server.request("GET", "/ready")[0] != 200:
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            self.assertEqual(server.request("POST", "/api/v1/collections",
+                                            {"name": "x", "dimension": 2})[0], 201)
+        finally:
+            server.cleanup()
+
+
 class ConfigTest(unittest.TestCase):
     def run_server(self, args, env=None):
         d = tempfile.mkdtemp(prefix="proximadb-e2e-")
