@@ -530,6 +530,24 @@ TEST_F(IndexedCollectionTest, MemtableRowsAreSearchedThroughItsGraphsOnceIndexed
   EXPECT_GE(found / 300, 0.95);
 }
 
+TEST_F(IndexedCollectionTest, FlatCollectionsHaveNothingToIndex) {
+  CollectionConfig c;
+  c.name = "flat";
+  c.dimension = 4;
+  c.indexing_algorithm = "flat";
+  ASSERT_TRUE(db_->CreateCollection(c).ok());
+  auto flat = *db_->GetCollection("flat");
+  ASSERT_TRUE(flat->Insert(R("a", {1, 0, 0, 0})).ok());
+  EXPECT_EQ(flat->Stats().unindexed_rows, 0u);
+  SearchRequest req;
+  std::vector<float> q = {1, 0, 0, 0};
+  req.vector = q;
+  auto r = flat->Search(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->plan, "exact");
+  EXPECT_EQ(r->hits.at(0).id, "a");
+}
+
 TEST_F(IndexedCollectionTest, FilteredSearchReturnsTheMatchingTopKOnEveryLayer) {
   auto f = CreateL2("f", 16);
   std::mt19937 rng(13);

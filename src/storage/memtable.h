@@ -74,7 +74,11 @@ class Memtable {
   // Indexer side: inserts up to `max_rows` of the rows not yet indexed into their chunk's
   // graph; returns how many it inserted (0 without GraphOptions or when all are indexed).
   uint32_t IndexRows(uint32_t max_rows);
-  uint32_t indexed_rows() const { return indexed_rows_.load(std::memory_order_acquire); }
+  // Rows [0, indexed_rows()) are in the graphs; without GraphOptions every row counts as
+  // indexed (there is nothing to wait for).
+  uint32_t indexed_rows() const {
+    return graph_options_ ? indexed_rows_.load(std::memory_order_acquire) : num_rows();
+  }
 
   // Chunk geometry, for searching chunk by chunk: chunk k holds rows
   // [ChunkStart(k), ChunkStart(k) + ChunkCapacity(k)).
