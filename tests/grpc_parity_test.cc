@@ -358,6 +358,20 @@ TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
       {"INVALID_ARGUMENT",
        [&] { return rest_code("POST", "/api/v1/collections/errs/search", {{"vector", {1, 2}}, {"k", 100000}}); },
        [&] { return search("errs", {1, 2}, 100000, nullptr); }},
+      {"INVALID_ARGUMENT",
+       [&] {
+         return rest_code("POST", "/api/v1/collections", {{"name", "big_m"}, {"dimension", 2}, {"m", 300}});
+       },
+       [&] {
+         grpc::ClientContext ctx;
+         v1::CreateCollectionRequest r;
+         r.set_name("big_m");
+         r.set_dimension(2);
+         r.set_m(300);
+         v1::Collection c;
+         stub_->CreateCollection(&ctx, r, &c);
+         return CodeOf(ctx);
+       }},
       {"VECTOR_NOT_FOUND",
        [&] { return rest_code("GET", "/api/v1/collections/errs/vectors/zz", nullptr); },
        [&] {

@@ -341,16 +341,18 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
                             "ef_construction", "ef_search", "max_wal_age_hours",
                             "max_wal_size_mb", "max_vector_count", "flush_priority",
                             "storage_strategy"}) ||
-        !b.String("name", &c.name, true) || !b.Integer("dimension", &c.dimension, 1, 65536, true) ||
+        // Ranges of settings are the engine's to check (the same for gRPC); here only types.
+        !b.String("name", &c.name, true) ||
+        !b.Integer("dimension", &c.dimension, 0, UINT32_MAX, true) ||
         !b.String("distance_metric", &metric) ||
         !b.String("indexing_algorithm", &c.indexing_algorithm) ||
-        !b.Integer("m", &c.index.m, 2, 128) ||
-        !b.Integer("ef_construction", &c.index.ef_construction, 1, 100000) ||
-        !b.Integer("ef_search", &c.index.ef_search, 1, 100000) ||
+        !b.Integer("m", &c.index.m, 0, UINT32_MAX) ||
+        !b.Integer("ef_construction", &c.index.ef_construction, 0, UINT32_MAX) ||
+        !b.Integer("ef_search", &c.index.ef_search, 0, UINT32_MAX) ||
         !b.Number("max_wal_age_hours", &c.flush.max_wal_age_hours) ||
         !b.Number("max_wal_size_mb", &c.flush.max_wal_size_mb) ||
-        !b.Integer("max_vector_count", &max_count, 1, INT64_MAX) ||
-        !b.Integer("flush_priority", &priority, 1, 100) ||
+        !b.Integer("max_vector_count", &max_count, 0, INT64_MAX) ||
+        !b.Integer("flush_priority", &priority, INT32_MIN, INT32_MAX) ||
         !b.String("storage_strategy", &c.storage_strategy)) {
       return BadRequest(b.error);
     }
@@ -384,10 +386,10 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
       double age = 0, size = 0;
       if (!b.Parse(req.body, {"ef_search", "max_wal_age_hours", "max_wal_size_mb",
                               "max_vector_count", "flush_priority"}) ||
-          !b.Integer("ef_search", &ef, 1, 100000) ||
+          !b.Integer("ef_search", &ef, 0, UINT32_MAX) ||
           !b.Number("max_wal_age_hours", &age) || !b.Number("max_wal_size_mb", &size) ||
-          !b.Integer("max_vector_count", &max_count, 1, INT64_MAX) ||
-          !b.Integer("flush_priority", &priority, 1, 100)) {
+          !b.Integer("max_vector_count", &max_count, 0, INT64_MAX) ||
+          !b.Integer("flush_priority", &priority, INT32_MIN, INT32_MAX)) {
         return BadRequest(b.error);
       }
       if (b.Has("ef_search")) u.ef_search = ef;

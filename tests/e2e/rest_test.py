@@ -180,7 +180,8 @@ class RestApiTest(unittest.TestCase):
         for body, fragment in [
                 ({"dimension": 4}, "'name' is required"),
                 ({"name": "x"}, "'dimension' is required"),
-                ({"name": "x", "dimension": 0}, "'dimension' must be between 1 and 65536"),
+                ({"name": "x", "dimension": 0}, "dimension: 0 is not in 1..65536"),
+                ({"name": "x", "dimension": 4, "m": 300}, "m: 300 is not in 2..256"),
                 ({"name": "x", "dimension": "4"}, "'dimension' must be an integer"),
                 ({"name": "x", "dimension": 4, "distance_metric": "hamming"}, "distance_metric"),
                 ({"name": "bad name!", "dimension": 4}, "bad name!"),
