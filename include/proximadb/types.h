@@ -105,7 +105,9 @@ struct SearchResponse {
 struct CollectionStats {
   uint64_t vector_count = 0;    // live records
   uint64_t memtable_rows = 0;   // rows (live or superseded) not yet in segments
-  uint64_t unindexed_rows = 0;  // memtable rows not yet in its HNSW graphs (scanned exactly)
+  // Memtable rows not yet in its HNSW graphs (scanned exactly); rows a freeze caught before
+  // the indexer stay counted until their flush.
+  uint64_t unindexed_rows = 0;
   uint64_t segment_count = 0;
   uint64_t segment_rows = 0;
   uint64_t deleted_rows = 0;    // dead rows still held by segments (until compaction)

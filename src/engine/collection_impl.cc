@@ -1241,33 +1241,40 @@ absl::Status CollectionImpl::MaybeCompact() {
 // Stats
 
 CollectionStats CollectionImpl::Stats() {
-  absl::MutexLock l(&mu_);
   CollectionStats st;
-  st.vector_count = live_count_;
-  st.last_seq = last_seq_;
-  st.flushes = flushes_;
-  st.compactions = compactions_;
-  st.flush_seconds = flush_seconds_;
-  st.compaction_seconds = compaction_seconds_;
-  st.wal_syncs = wal_syncs_.load(std::memory_order_relaxed);
-  st.background_error = std::string(bg_error_.message());
-  st.wal_bytes = wal_bytes_;
-  st.memtable_rows = mem_->num_rows();
-  st.unindexed_rows = mem_->num_rows() - mem_->indexed_rows();
-  st.memory_bytes = mem_->MemoryBytes() + mem_->fields().MemoryBytes();
-  int64_t oldest = mem_oldest_write_us_;
-  for (const Frozen& f : imms_) {
-    st.memtable_rows += f.mem->num_rows();
-    st.unindexed_rows += f.mem->num_rows() - f.mem->indexed_rows();
-    st.memory_bytes += f.mem->MemoryBytes() + f.mem->fields().MemoryBytes();
-    st.wal_bytes += f.wal_bytes;
-    if (f.oldest_write_us != 0 && (oldest == 0 || f.oldest_write_us < oldest)) {
-      oldest = f.oldest_write_us;
+  // Field indexes are sized after mu_ is released: their mutex can be held for a long build.
+  std::vector<std::shared_ptr<Memtable>> mems;
+  std::vector<std::shared_ptr<Segment>> segments;
+  {
+    absl::MutexLock l(&mu_);
+    st.vector_count = live_count_;
+    st.last_seq = last_seq_;
+    st.flushes = flushes_;
+    st.compactions = compactions_;
+    st.flush_seconds = flush_seconds_;
+    st.compaction_seconds = compaction_seconds_;
+    st.background_error = std::string(bg_error_.message());
+    st.wal_bytes = wal_bytes_;
+    int64_t oldest = mem_oldest_write_us_;
+    mems.push_back(mem_);
+    for (const Frozen& f : imms_) {
+      mems.push_back(f.mem);
+      st.wal_bytes += f.wal_bytes;
+      if (f.oldest_write_us != 0 && (oldest == 0 || f.oldest_write_us < oldest)) {
+        oldest = f.oldest_write_us;
+      }
     }
+    if (oldest != 0) st.oldest_unflushed_age_seconds = (NowMicros() - oldest) / 1e6;
+    segments = segments_;
   }
-  if (oldest != 0) st.oldest_unflushed_age_seconds = (NowMicros() - oldest) / 1e6;
-  st.segment_count = segments_.size();
-  for (const auto& s : segments_) {
+  st.wal_syncs = wal_syncs_.load(std::memory_order_relaxed);
+  for (const auto& m : mems) {
+    st.memtable_rows += m->num_rows();
+    st.unindexed_rows += m->num_rows() - m->indexed_rows();
+    st.memory_bytes += m->MemoryBytes() + m->fields().MemoryBytes();
+  }
+  st.segment_count = segments.size();
+  for (const auto& s : segments) {
     st.segment_rows += s->num_rows();
     st.deleted_rows += s->num_deleted();
     st.memory_bytes += s->MemoryBytes();

@@ -68,7 +68,7 @@ class Parser {
         if (key == "$and" || key == "$or") {
           if (!value.is_array() || value.empty()) {
             return Error(here, absl::StrCat("expects a non-empty array of filters, got ",
-                                            TypeName(value)));
+                                            value.is_array() ? "an empty array" : TypeName(value)));
           }
           FilterNode group;
           group.kind = key == "$and" ? FilterNode::kAnd : FilterNode::kOr;

@@ -23,8 +23,11 @@
 // empty or malformed paths, non-object filters, and objects given as field values (write
 // {"a.b": 1}, not {"a": {"b": 1}}).
 //
-// A Filter is immutable after parsing and thread-safe. Two evaluators give identical answers:
-// Matches (one metadata document) and FieldIndex::Select (a set of rows, through indexes).
+// Numbers compare as doubles, so integers beyond 2^53 compare by their nearest double.
+//
+// A Filter is immutable after parsing and thread-safe. Two evaluators give identical answers
+// on metadata that is a JSON object (the engine stores nothing else): Matches (one document)
+// and FieldIndex::Select (a set of rows, through indexes).
 #pragma once
 
 #include <memory>

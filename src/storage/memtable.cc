@@ -30,8 +30,9 @@ Memtable::Memtable(uint32_t dim, IdIndexKind index_kind, std::optional<GraphOpti
     : dim_(dim), graph_options_(graph), index_(NewIdIndex(index_kind)) {}
 
 Memtable::~Memtable() {
-  for (auto& c : chunks_) delete c.load(std::memory_order_relaxed);
+  // The graphs point into the chunks' vectors: they go first.
   for (auto& g : graphs_) delete g.load(std::memory_order_relaxed);
+  for (auto& c : chunks_) delete c.load(std::memory_order_relaxed);
 }
 
 const float* Memtable::chunk_vectors(int k) const {
