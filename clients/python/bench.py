@@ -1,0 +1,102 @@
+"""How much the Python client adds over raw requests to the same server.
+
+Starts build/bin/proximadb-server on free ports (as the tests do), then with NumPy input of
+128-d float32 vectors measures batch_insert vectors/s over REST and gRPC (streamed) and search
+QPS with one client, each against the same operation done with prebuilt raw requests (httpx with
+ready JSON bodies; the generated gRPC stub with ready messages). The client's share of the time
+is 1 - raw time / client time.
+
+    build/python-venv/bin/python clients/python/bench.py [--n 50000] [--queries 2000]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"))
+from conftest import Server  # noqa: E402
+
+from proximadb import ProximaDBClient  # noqa: E402
+from proximadb.v1 import proximadb_pb2 as pb  # noqa: E402
+from proximadb.v1 import proximadb_pb2_grpc as pb_grpc  # noqa: E402
+import grpc  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=50000)
+    ap.add_argument("--queries", type=int, default=2000)
+    args = ap.parse_args()
+    rng = np.random.default_rng(7)
+    data = rng.standard_normal((args.n, 128)).astype(np.float32)
+    queries = rng.standard_normal((args.queries, 128)).astype(np.float32)
+    ids = [str(i) for i in range(args.n)]
+    server = Server()
+    try:
+        rows = []
+        with httpx.Client(base_url=server.rest_url, timeout=60) as raw:
+            channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+            stub = pb_grpc.ProximaDBStub(channel)
+            for c in ("py_rest", "py_grpc", "raw_rest", "raw_grpc"):
+                raw.post("/api/v1/collections",
+                         json={"name": c, "dimension": 128, "distance_metric": "l2"})
+            # Raw requests, built before the clock starts.
+            bodies = [json.dumps({"vectors": [{"id": ids[r], "vector": data[r].tolist()}
+                                              for r in range(b, min(b + 1000, args.n))]})
+                      for b in range(0, args.n, 1000)]
+            messages = [pb.BatchWriteRequest(collection="raw_grpc", vectors=[
+                pb.VectorInput(id=ids[r], vector=data[r].tolist())
+                for r in range(b, min(b + 1000, args.n))]) for b in range(0, args.n, 1000)]
+            t = time.perf_counter()
+            for body in bodies:
+                raw.post("/api/v1/collections/raw_rest/vectors/batch", content=body,
+                         headers={"Content-Type": "application/json"}).raise_for_status()
+            raw_rest = time.perf_counter() - t
+            t = time.perf_counter()
+            stub.StreamUpsert(iter(messages))
+            raw_grpc = time.perf_counter() - t
+            for proto, coll, raw_s in (("rest", "py_rest", raw_rest), ("grpc", "py_grpc", raw_grpc)):
+                with ProximaDBClient(server.url(proto)) as client:
+                    t = time.perf_counter()
+                    client.batch_insert(coll, data, ids=ids, batch_size=1000)
+                    s = time.perf_counter() - t
+                rows.append((f"batch_insert {proto}", args.n / s, args.n / raw_s, 1 - raw_s / s,
+                             "vectors/s"))
+
+            for c in ("py_rest", "py_grpc"):
+                raw.post(f"/api/v1/collections/{c}/flush")
+            search_bodies = [json.dumps({"vector": q.tolist(), "k": 10}) for q in queries]
+            search_msgs = [pb.SearchRequest(collection="py_grpc", vector=q.tolist(), k=10)
+                           for q in queries]
+            t = time.perf_counter()
+            for body in search_bodies:
+                raw.post("/api/v1/collections/py_rest/search", content=body,
+                         headers={"Content-Type": "application/json"}).raise_for_status()
+            raw_rest = time.perf_counter() - t
+            t = time.perf_counter()
+            for m in search_msgs:
+                stub.Search(m)
+            raw_grpc = time.perf_counter() - t
+            for proto, coll, raw_s in (("rest", "py_rest", raw_rest), ("grpc", "py_grpc", raw_grpc)):
+                with ProximaDBClient(server.url(proto)) as client:
+                    t = time.perf_counter()
+                    for q in queries:
+                        client.search(coll, q, k=10)
+                    s = time.perf_counter() - t
+                rows.append((f"search {proto}", len(queries) / s, len(queries) / raw_s,
+                             1 - raw_s / s, "QPS"))
+            channel.close()
+        print(f"{'operation':<20} {'client':>10} {'raw':>10} {'client share':>13}")
+        for op, client_rate, raw_rate, share, unit in rows:
+            print(f"{op:<20} {client_rate:>10.0f} {raw_rate:>10.0f} {share:>12.0%}  {unit}")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""ProximaDB client: sync and async, over REST or gRPC.
+
+    from proximadb import ProximaDBClient
+    with ProximaDBClient("http://localhost:8080") as client:
+        client.create_collection("docs", dimension=3)
+        client.batch_insert("docs", [{"id": "a", "vector": [0.1, 0.2, 0.3]}])
+        hits = client.search("docs", [0.1, 0.2, 0.3], k=5)
+"""
+
+from .client import AsyncProximaDBClient, ProximaDBClient
+from .errors import (AlreadyExistsError, CollectionNotFoundError, DimensionMismatchError,
+                     InvalidArgumentError, PayloadTooLargeError, ProximaDBError,
+                     UnavailableError, VectorNotFoundError)
+from .types import Collection, CollectionStats, Record, SearchResult
+
+__all__ = [
+    "AlreadyExistsError", "AsyncProximaDBClient", "Collection", "CollectionNotFoundError",
+    "CollectionStats", "DimensionMismatchError", "InvalidArgumentError", "PayloadTooLargeError",
+    "ProximaDBClient", "ProximaDBError", "Record", "SearchResult", "UnavailableError",
+    "VectorNotFoundError",
+]
+__version__ = "0.1.0"

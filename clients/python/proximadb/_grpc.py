@@ -1,0 +1,259 @@
+"""gRPC transport: the same operations as the REST transport, over proximadb.v1.ProximaDB.
+
+Requests and results use the REST transport's JSON shapes, so that the client code above both
+is the same. Metadata and filters travel as google.protobuf.Struct, whose numbers are doubles:
+metadata read back over gRPC has floats where REST has integers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, AsyncIterator, Dict, Iterable, List, Optional
+
+import grpc
+from google.protobuf import json_format, struct_pb2
+
+from ._rest import backoff
+from .errors import ProximaDBError, error_for
+from .v1 import proximadb_pb2 as pb
+from .v1 import proximadb_pb2_grpc as pb_grpc
+
+
+def _struct(value: Optional[Dict[str, Any]]) -> Optional[struct_pb2.Struct]:
+    if value is None:
+        return None
+    s = struct_pb2.Struct()
+    json_format.ParseDict(value, s)
+    return s
+
+
+def _dict(s: struct_pb2.Struct) -> Dict[str, Any]:
+    return json_format.MessageToDict(s)
+
+
+def _flat(msg: Any) -> Dict[str, Any]:
+    return {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields}
+
+
+def _vector_input(r: Dict[str, Any]) -> pb.VectorInput:
+    v = pb.VectorInput(vector=r["vector"])
+    if r.get("id") is not None:
+        v.id = r["id"]
+    if r.get("metadata") is not None:
+        v.metadata.CopyFrom(_struct(r["metadata"]))
+    return v
+
+
+def _batch(collection: str, vectors: List[Dict[str, Any]], upsert: bool) -> pb.BatchWriteRequest:
+    return pb.BatchWriteRequest(collection=collection, upsert=upsert,
+                                vectors=[_vector_input(r) for r in vectors])
+
+
+def _search_request(collection: str, q: Dict[str, Any]) -> pb.SearchRequest:
+    req = pb.SearchRequest(collection=collection, vector=q["vector"],
+                           include_vectors=q.get("include_vectors", False),
+                           exact=q.get("exact", False))
+    for key in ("k", "ef", "include_metadata"):
+        if q.get(key) is not None:
+            setattr(req, key, q[key])
+    if q.get("filter") is not None:
+        req.filter.CopyFrom(_struct(q["filter"]))
+    return req
+
+
+def _search_result(resp: pb.SearchResponse, q: Dict[str, Any]) -> Dict[str, Any]:
+    results = []
+    for h in resp.results:
+        r: Dict[str, Any] = {"id": h.id, "score": h.score}
+        if q.get("include_metadata", True):
+            r["metadata"] = _dict(h.metadata)
+        if q.get("include_vectors"):
+            r["vector"] = list(h.vector)
+        results.append(r)
+    return {"results": results, "plan": resp.plan}
+
+
+def _record(r: pb.VectorRecord, with_vector: bool = True) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"id": r.id, "metadata": _dict(r.metadata)}
+    if with_vector:
+        out["vector"] = list(r.vector)
+    return out
+
+
+def _request(op: str, p: Dict[str, Any]) -> Any:
+    """(stub method name, request message) of an operation."""
+    if op == "create_collection":
+        return "CreateCollection", pb.CreateCollectionRequest(**p["body"])
+    if op == "list_collections":
+        return "ListCollections", pb.ListCollectionsRequest()
+    if op == "update_collection":
+        return "UpdateCollection", pb.UpdateCollectionRequest(name=p["collection"], **p["body"])
+    names = {"get_collection": "GetCollection", "delete_collection": "DeleteCollection",
+             "collection_stats": "GetCollectionStats", "flush": "Flush", "compact": "Compact"}
+    if op in names:
+        return names[op], pb.CollectionRef(name=p["collection"])
+    c = p.get("collection", "")
+    if op == "insert":
+        return "Insert", pb.InsertRequest(collection=c, record=_vector_input(p["record"]))
+    if op == "batch_write":
+        return "BatchWrite", _batch(c, p["vectors"], p["upsert"])
+    if op in ("get", "delete_one"):
+        return ("GetVector" if op == "get" else "DeleteVector"), pb.VectorRef(collection=c,
+                                                                              id=p["id"])
+    if op == "upsert_one":
+        req = pb.UpsertVectorRequest(collection=c, id=p["id"], vector=p["vector"])
+        if p.get("metadata") is not None:
+            req.metadata.CopyFrom(_struct(p["metadata"]))
+        return "UpsertVector", req
+    if op == "patch_metadata":
+        return "PatchMetadata", pb.PatchMetadataRequest(collection=c, id=p["id"],
+                                                        metadata=_struct(p["metadata"]))
+    if op == "delete_ids":
+        return "DeleteVectors", pb.DeleteVectorsRequest(collection=c, ids=p["ids"])
+    if op == "delete_filter":
+        return "DeleteVectors", pb.DeleteVectorsRequest(collection=c, filter=_struct(p["filter"]))
+    if op == "search":
+        return "Search", _search_request(c, p["query"])
+    if op == "search_batch":
+        return "SearchBatch", pb.SearchBatchRequest(
+            collection=c, queries=[_search_request(c, q) for q in p["queries"]])
+    if op == "count":
+        req = pb.CountRequest(collection=c)
+        if p.get("filter"):
+            req.filter.CopyFrom(_struct(p["filter"]))
+        return "Count", req
+    if op == "scroll":
+        req = pb.ScrollRequest(collection=c, limit=p["limit"], cursor=p.get("cursor") or "",
+                               include_vectors=p["include_vectors"])
+        if p.get("filter"):
+            req.filter.CopyFrom(_struct(p["filter"]))
+        return "Scroll", req
+    raise ValueError(f"unknown operation {op}")
+
+
+def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
+    """The REST-shaped result of an operation's response message."""
+    if op in ("create_collection", "get_collection", "update_collection",
+              "collection_stats", "flush", "compact", "delete_collection"):
+        return _flat(resp)
+    if op == "list_collections":
+        return {"collections": [_flat(c) for c in resp.collections]}
+    if op in ("insert", "upsert_one", "patch_metadata"):
+        return {"id": resp.id}
+    if op == "batch_write":
+        return {"ids": list(resp.ids), "count": resp.count}
+    if op == "get":
+        return _record(resp)
+    if op in ("delete_one", "delete_ids", "delete_filter"):
+        return {"deleted": resp.deleted}
+    if op == "search":
+        return _search_result(resp, p["query"])
+    if op == "search_batch":
+        return {"results": [_search_result(r, q) for r, q in zip(resp.results, p["queries"])]}
+    if op == "count":
+        return {"count": resp.count}
+    if op == "scroll":
+        return {"vectors": [_record(r, p["include_vectors"]) for r in resp.vectors],
+                "next_cursor": resp.next_cursor or None}
+    raise ValueError(f"unknown operation {op}")
+
+
+def _error(e: grpc.RpcError) -> ProximaDBError:
+    code = None
+    for key, value in (e.trailing_metadata() or ()):
+        if key == "proximadb-error-code":
+            code = value
+    status = e.code()
+    if code is None:
+        code = "UNAVAILABLE" if status == grpc.StatusCode.UNAVAILABLE else status.name
+    return error_for(code, e.details() or status.name, grpc_status=status.name)
+
+
+def _retryable(e: ProximaDBError) -> bool:
+    return e.code == "UNAVAILABLE" or e.grpc_status == "UNAVAILABLE"
+
+
+def _options(max_message_bytes: int) -> List[Any]:
+    return [("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes)]
+
+
+class GrpcTransport:
+    """Blocking gRPC transport over one channel."""
+
+    def __init__(self, target: str, api_key: Optional[str], timeout: float, retries: int,
+                 max_message_bytes: int = 64 << 20):
+        self._channel = grpc.insecure_channel(target, options=_options(max_message_bytes))
+        self._stub = pb_grpc.ProximaDBStub(self._channel)
+        self._metadata = [("authorization", f"Bearer {api_key}")] if api_key else None
+        self._timeout = timeout
+        self._retries = retries
+
+    def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        method, request = _request(op, params)
+        for attempt in range(self._retries + 1):
+            try:
+                resp = getattr(self._stub, method)(request, timeout=self._timeout,
+                                                    metadata=self._metadata)
+                return _result(op, params, resp)
+            except grpc.RpcError as e:
+                err = _error(e)
+                if attempt == self._retries or not _retryable(err):
+                    raise err from None
+                time.sleep(backoff(attempt))
+        raise AssertionError("unreachable")
+
+    def stream_write(self, collection: str, batches: Iterable[List[Dict[str, Any]]],
+                     upsert: bool) -> Dict[str, Any]:
+        """Streams the batches (StreamUpsert); not retried (a stream is not idempotent)."""
+        requests = (_batch(collection, b, upsert) for b in batches)
+        try:
+            resp = self._stub.StreamUpsert(requests, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise _error(e) from None
+        return {"batches": resp.batches, "count": resp.count}
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+class AsyncGrpcTransport:
+    """gRPC transport over one grpc.aio channel."""
+
+    def __init__(self, target: str, api_key: Optional[str], timeout: float, retries: int,
+                 max_message_bytes: int = 64 << 20):
+        self._channel = grpc.aio.insecure_channel(target, options=_options(max_message_bytes))
+        self._stub = pb_grpc.ProximaDBStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else None
+        self._timeout = timeout
+        self._retries = retries
+
+    async def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        method, request = _request(op, params)
+        for attempt in range(self._retries + 1):
+            try:
+                resp = await getattr(self._stub, method)(request, timeout=self._timeout,
+                                                          metadata=self._metadata)
+                return _result(op, params, resp)
+            except grpc.RpcError as e:
+                err = _error(e)
+                if attempt == self._retries or not _retryable(err):
+                    raise err from None
+                await asyncio.sleep(backoff(attempt))
+        raise AssertionError("unreachable")
+
+    async def stream_write(self, collection: str, batches: Iterable[List[Dict[str, Any]]],
+                           upsert: bool) -> Dict[str, Any]:
+        async def requests() -> AsyncIterator[pb.BatchWriteRequest]:
+            for b in batches:
+                yield _batch(collection, b, upsert)
+
+        try:
+            resp = await self._stub.StreamUpsert(requests(), metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise _error(e) from None
+        return {"batches": resp.batches, "count": resp.count}
+
+    async def close(self) -> None:
+        await self._channel.close()

@@ -1,0 +1,564 @@
+"""ProximaDBClient and AsyncProximaDBClient.
+
+Both clients share every operation's logic: each operation is written once as a generator that
+yields (operation, parameters) to its driver and receives the transport's result (or has the
+transport's exception thrown into it). The sync client drives it with blocking calls, the async
+client with awaits; REST and gRPC transports take the same operations and return the same
+JSON-shaped results.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import (Any, AsyncIterator, Dict, Generator, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple, Union)
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ._grpc import AsyncGrpcTransport, GrpcTransport
+from ._rest import AsyncRestTransport, RestTransport
+from .errors import InvalidArgumentError, VectorNotFoundError
+from .types import (Collection, CollectionStats, Record, SearchResult, Vector, collection_from,
+                    stats_from)
+
+Op = Tuple[str, Dict[str, Any]]
+OpGen = Generator[Op, Dict[str, Any], Any]
+Filter = Dict[str, Any]
+
+SETTINGS = ("m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
+            "max_vector_count", "flush_priority", "storage_strategy")
+MUTABLE_SETTINGS = ("ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
+                    "flush_priority")
+
+
+def _as_list(vector: Vector) -> List[float]:
+    if isinstance(vector, np.ndarray):
+        return vector.astype(np.float32, copy=False).tolist()
+    return [float(x) for x in vector]
+
+
+def _out(vector: Optional[List[float]], as_numpy: bool) -> Optional[Vector]:
+    if vector is None:
+        return None
+    return np.asarray(vector, dtype=np.float32) if as_numpy else vector
+
+
+def _check_settings(settings: Dict[str, Any], allowed: Sequence[str]) -> None:
+    for key in settings:
+        if key not in allowed:
+            raise InvalidArgumentError("INVALID_ARGUMENT",
+                                       f"unknown setting '{key}' (known: {', '.join(allowed)})")
+
+
+def _records(vectors: Any, ids: Optional[Sequence[str]],
+             metadata: Optional[Sequence[Optional[Dict[str, Any]]]]) -> List[Dict[str, Any]]:
+    """Normalizes batch input (dicts, or a 2-D array / list of lists with ids) to record dicts
+    with an id each (a UUID where none was given, so that both transports return all ids)."""
+    out: List[Dict[str, Any]] = []
+    if len(vectors) > 0 and isinstance(vectors[0], dict):
+        if ids is not None or metadata is not None:
+            raise InvalidArgumentError("INVALID_ARGUMENT",
+                                       "give ids and metadata inside the dicts, not beside them")
+        for r in vectors:
+            out.append({"id": r.get("id") or str(uuid.uuid4()), "vector": _as_list(r["vector"]),
+                        "metadata": r.get("metadata") or {}})
+        return out
+    rows = vectors.astype(np.float32, copy=False).tolist() if isinstance(
+        vectors, np.ndarray) else [_as_list(v) for v in vectors]
+    if ids is not None and len(ids) != len(rows):
+        raise InvalidArgumentError("INVALID_ARGUMENT",
+                                   f"{len(ids)} ids for {len(rows)} vectors")
+    if metadata is not None and len(metadata) != len(rows):
+        raise InvalidArgumentError("INVALID_ARGUMENT",
+                                   f"{len(metadata)} metadata objects for {len(rows)} vectors")
+    for i, row in enumerate(rows):
+        out.append({"id": ids[i] if ids is not None else str(uuid.uuid4()), "vector": row,
+                    "metadata": (metadata[i] if metadata is not None else None) or {}})
+    return out
+
+
+def _search_query(vector: Vector, k: int, filter: Optional[Filter], include_vectors: bool,
+                  include_metadata: bool, ef: Optional[int], exact: bool) -> Dict[str, Any]:
+    q: Dict[str, Any] = {"vector": _as_list(vector), "k": k, "include_vectors": include_vectors,
+                         "include_metadata": include_metadata, "exact": exact}
+    if filter:
+        q["filter"] = filter
+    if ef is not None:
+        q["ef"] = ef
+    return q
+
+
+def _results(data: Dict[str, Any], as_numpy: bool) -> List[SearchResult]:
+    return [SearchResult(id=r["id"], score=float(r["score"]), metadata=r.get("metadata"),
+                         vector=_out(r.get("vector"), as_numpy)) for r in data["results"]]
+
+
+def _progress(total: int, show: bool) -> Any:
+    if not show:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError as e:  # pragma: no cover - tqdm is an optional dependency
+        raise ImportError("show_progress=True needs tqdm: pip install 'proximadb[progress]'") from e
+    return tqdm(total=total, unit="vec")
+
+
+def _endpoint(url: Optional[str], protocol: str, grpc_port: int) -> Tuple[str, str]:
+    """(protocol, address): a REST base URL or a gRPC host:port."""
+    url = url or os.environ.get("PROXIMADB_URL") or "http://localhost:8080"
+    parsed = urlparse(url)
+    if protocol not in ("auto", "rest", "grpc"):
+        raise ValueError(f"protocol must be 'auto', 'rest' or 'grpc', not {protocol!r}")
+    if protocol == "auto":
+        protocol = "grpc" if parsed.scheme == "grpc" else "rest"
+    host = parsed.hostname or "localhost"
+    if protocol == "grpc":
+        port = parsed.port if parsed.scheme == "grpc" and parsed.port else grpc_port
+        return "grpc", f"{host}:{port}"
+    if parsed.scheme == "grpc":
+        return "rest", f"http://{host}:8080"
+    return "rest", url.rstrip("/")
+
+
+class _Operations:
+    """The operations, as generators (see the module docstring)."""
+
+    _streams = False  # whether the transport has stream_write (gRPC)
+
+    # Collections ---------------------------------------------------------------------------
+
+    def _create_collection(self, name: str, dimension: int, distance_metric: str = "cosine",
+                           indexing_algorithm: str = "hnsw", **settings: Any) -> OpGen:
+        _check_settings(settings, SETTINGS)
+        body = {"name": name, "dimension": dimension, "distance_metric": distance_metric,
+                "indexing_algorithm": indexing_algorithm, **settings}
+        return collection_from((yield "create_collection", {"body": body}))
+
+    def _list_collections(self) -> OpGen:
+        data = yield "list_collections", {}
+        return [collection_from(c) for c in data["collections"]]
+
+    def _get_collection(self, name: str) -> OpGen:
+        return collection_from((yield "get_collection", {"collection": name}))
+
+    def _update_collection(self, name: str, **settings: Any) -> OpGen:
+        _check_settings(settings, MUTABLE_SETTINGS)
+        return collection_from((yield "update_collection", {"collection": name,
+                                                            "body": settings}))
+
+    def _delete_collection(self, name: str) -> OpGen:
+        yield "delete_collection", {"collection": name}
+        return True
+
+    def _stats(self, op: str, name: str) -> OpGen:
+        data = yield op, {"collection": name}
+        data.setdefault("name", name)
+        return stats_from(data)
+
+    # Writes ---------------------------------------------------------------------------------
+
+    def _insert(self, collection: str, id: Optional[str], vector: Vector,
+                metadata: Optional[Dict[str, Any]] = None) -> OpGen:
+        record = {"id": id, "vector": _as_list(vector), "metadata": metadata or {}}
+        return (yield "insert", {"collection": collection, "record": record})["id"]
+
+    def _upsert(self, collection: str, id: str, vector: Vector,
+                metadata: Optional[Dict[str, Any]] = None) -> OpGen:
+        yield "upsert_one", {"collection": collection, "id": id, "vector": _as_list(vector),
+                             "metadata": metadata or {}}
+        return id
+
+    def _batch_insert(self, collection: str, vectors: Any, ids: Optional[Sequence[str]],
+                      metadata: Optional[Sequence[Optional[Dict[str, Any]]]], batch_size: int,
+                      upsert: bool, show_progress: bool) -> OpGen:
+        if batch_size < 1:
+            raise InvalidArgumentError("INVALID_ARGUMENT", "batch_size must be at least 1")
+        records = _records(vectors, ids, metadata)
+        batches = [records[i:i + batch_size] for i in range(0, len(records), batch_size)]
+        bar = _progress(len(records), show_progress)
+        try:
+            if self._streams and len(batches) > 1:
+                def counted() -> Iterator[List[Dict[str, Any]]]:
+                    for b in batches:
+                        yield b
+                        if bar is not None:
+                            bar.update(len(b))
+                yield "stream_write", {"collection": collection, "batches": counted(),
+                                       "upsert": upsert}
+            else:
+                for b in batches:
+                    yield "batch_write", {"collection": collection, "vectors": b,
+                                          "upsert": upsert}
+                    if bar is not None:
+                        bar.update(len(b))
+        finally:
+            if bar is not None:
+                bar.close()
+        return [r["id"] for r in records]
+
+    def _update_metadata(self, collection: str, id: str, metadata: Dict[str, Any]) -> OpGen:
+        yield "patch_metadata", {"collection": collection, "id": id, "metadata": metadata}
+        return True
+
+    def _delete(self, collection: str, id: str) -> OpGen:
+        yield "delete_one", {"collection": collection, "id": id}
+        return True
+
+    def _delete_many(self, collection: str, ids: Sequence[str]) -> OpGen:
+        return (yield "delete_ids", {"collection": collection, "ids": list(ids)})["deleted"]
+
+    def _delete_by_filter(self, collection: str, filter: Filter) -> OpGen:
+        return (yield "delete_filter", {"collection": collection, "filter": filter})["deleted"]
+
+    # Reads ----------------------------------------------------------------------------------
+
+    def _get(self, collection: str, id: str, as_numpy: bool = False) -> OpGen:
+        r = yield "get", {"collection": collection, "id": id}
+        return Record(id=r["id"], vector=_out(r["vector"], as_numpy), metadata=r["metadata"])
+
+    def _get_many(self, collection: str, ids: Sequence[str], as_numpy: bool = False) -> OpGen:
+        out = []
+        for id in ids:
+            try:
+                r = yield "get", {"collection": collection, "id": id}
+            except VectorNotFoundError:
+                continue
+            out.append(Record(id=r["id"], vector=_out(r["vector"], as_numpy),
+                              metadata=r["metadata"]))
+        return out
+
+    def _count(self, collection: str, filter: Optional[Filter] = None) -> OpGen:
+        return (yield "count", {"collection": collection, "filter": filter})["count"]
+
+    def _search(self, collection: str, query_vector: Vector, k: int = 10,
+                filter: Optional[Filter] = None, include_vectors: bool = False,
+                include_metadata: bool = True, ef: Optional[int] = None, exact: bool = False,
+                as_numpy: bool = False) -> OpGen:
+        q = _search_query(query_vector, k, filter, include_vectors, include_metadata, ef, exact)
+        return _results((yield "search", {"collection": collection, "query": q}), as_numpy)
+
+    def _search_batch(self, collection: str, query_vectors: Any, k: int = 10,
+                      filter: Optional[Filter] = None, include_vectors: bool = False,
+                      include_metadata: bool = True, ef: Optional[int] = None,
+                      exact: bool = False, as_numpy: bool = False) -> OpGen:
+        queries = [_search_query(v, k, filter, include_vectors, include_metadata, ef, exact)
+                   for v in query_vectors]
+        data = yield "search_batch", {"collection": collection, "queries": queries}
+        return [_results(r, as_numpy) for r in data["results"]]
+
+    def _scroll_page(self, collection: str, cursor: Optional[str], filter: Optional[Filter],
+                     batch_size: int, include_vectors: bool, as_numpy: bool) -> OpGen:
+        data = yield "scroll", {"collection": collection, "cursor": cursor, "filter": filter,
+                                "limit": batch_size, "include_vectors": include_vectors}
+        records = [Record(id=r["id"], vector=_out(r.get("vector"), as_numpy),
+                          metadata=r["metadata"]) for r in data["vectors"]]
+        return records, data.get("next_cursor")
+
+
+def _drive(gen: OpGen, transport: Any) -> Any:
+    result: Any = None
+    error: Optional[BaseException] = None
+    while True:
+        try:
+            op, params = gen.throw(error) if error is not None else gen.send(result)
+        except StopIteration as stop:
+            return stop.value
+        result, error = None, None
+        try:
+            if op == "stream_write":
+                result = transport.stream_write(params["collection"], params["batches"],
+                                                params["upsert"])
+            else:
+                result = transport.call(op, params)
+        except Exception as e:  # noqa: BLE001 - handed to the operation, which may catch it
+            error = e
+
+
+async def _adrive(gen: OpGen, transport: Any) -> Any:
+    result: Any = None
+    error: Optional[BaseException] = None
+    while True:
+        try:
+            op, params = gen.throw(error) if error is not None else gen.send(result)
+        except StopIteration as stop:
+            return stop.value
+        result, error = None, None
+        try:
+            if op == "stream_write":
+                result = await transport.stream_write(params["collection"], params["batches"],
+                                                      params["upsert"])
+            else:
+                result = await transport.call(op, params)
+        except Exception as e:  # noqa: BLE001
+            error = e
+
+
+class ProximaDBClient(_Operations):
+    """A blocking client. ``with ProximaDBClient(...) as client:`` closes its connections.
+
+    Args:
+        url: ``http(s)://host:port`` speaks REST, ``grpc://host:port`` gRPC; default
+            ``$PROXIMADB_URL`` or ``http://localhost:8080``.
+        api_key: sent as a bearer token; default ``$PROXIMADB_API_KEY``.
+        protocol: ``"auto"`` (from the URL's scheme), ``"rest"`` or ``"grpc"`` (then the URL's
+            host with ``grpc_port``).
+        grpc_port: the gRPC port when ``protocol="grpc"`` is given with an http URL.
+        timeout: seconds per request.
+        retries: retries with exponential backoff on UNAVAILABLE, HTTP 429 and 503 and
+            connection failures (never on other errors).
+    """
+
+    def __init__(self, url: Optional[str] = None, api_key: Optional[str] = None,
+                 protocol: str = "auto", grpc_port: int = 5678, timeout: float = 30,
+                 retries: int = 3) -> None:
+        self.protocol, address = _endpoint(url, protocol, grpc_port)
+        api_key = api_key or os.environ.get("PROXIMADB_API_KEY")
+        if self.protocol == "grpc":
+            self._t: Any = GrpcTransport(address, api_key, timeout, retries)
+            self._streams = True
+        else:
+            self._t = RestTransport(address, api_key, timeout, retries)
+
+    def __enter__(self) -> "ProximaDBClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the connections."""
+        self._t.close()
+
+    def create_collection(self, name: str, dimension: int, distance_metric: str = "cosine",
+                          indexing_algorithm: str = "hnsw", **settings: Any) -> Collection:
+        """Creates a collection; ``settings`` are m, ef_construction, ef_search,
+        max_wal_age_hours, max_wal_size_mb, max_vector_count, flush_priority, storage_strategy."""
+        return _drive(self._create_collection(name, dimension, distance_metric,
+                                              indexing_algorithm, **settings), self._t)
+
+    def list_collections(self) -> List[Collection]:
+        """All collections (vector_count is not filled in; use get_collection)."""
+        return _drive(self._list_collections(), self._t)
+
+    def get_collection(self, name: str) -> Collection:
+        """A collection's definition with its vector_count."""
+        return _drive(self._get_collection(name), self._t)
+
+    def update_collection(self, name: str, **settings: Any) -> Collection:
+        """Changes ef_search and the flush policy (max_wal_age_hours, max_wal_size_mb,
+        max_vector_count, flush_priority)."""
+        return _drive(self._update_collection(name, **settings), self._t)
+
+    def delete_collection(self, name: str) -> bool:
+        """Drops a collection and its data."""
+        return _drive(self._delete_collection(name), self._t)
+
+    def collection_stats(self, name: str) -> CollectionStats:
+        """Counters of a collection."""
+        return _drive(self._stats("collection_stats", name), self._t)
+
+    def flush(self, name: str) -> CollectionStats:
+        """Writes the collection's memtable into a segment now."""
+        return _drive(self._stats("flush", name), self._t)
+
+    def compact(self, name: str) -> CollectionStats:
+        """Merges the collection's segments, dropping deleted rows."""
+        return _drive(self._stats("compact", name), self._t)
+
+    def insert(self, collection: str, id: Optional[str], vector: Vector,
+               metadata: Optional[Dict[str, Any]] = None) -> str:
+        """Inserts one record (AlreadyExistsError if the id exists); returns its id (a UUID is
+        generated when ``id`` is None)."""
+        return _drive(self._insert(collection, id, vector, metadata), self._t)
+
+    def upsert(self, collection: str, id: str, vector: Vector,
+               metadata: Optional[Dict[str, Any]] = None) -> str:
+        """Inserts or replaces one record."""
+        return _drive(self._upsert(collection, id, vector, metadata), self._t)
+
+    def batch_insert(self, collection: str, vectors: Any, ids: Optional[Sequence[str]] = None,
+                     metadata: Optional[Sequence[Optional[Dict[str, Any]]]] = None,
+                     batch_size: int = 1000, upsert: bool = False,
+                     show_progress: bool = False) -> List[str]:
+        """Writes many records in batches of ``batch_size`` (each all-or-nothing; over gRPC
+        streamed). ``vectors`` is a list of {"id", "vector", "metadata"} dicts, or a 2-D NumPy
+        array / list of lists with optional ``ids`` and ``metadata``. Returns the ids."""
+        return _drive(self._batch_insert(collection, vectors, ids, metadata, batch_size, upsert,
+                                         show_progress), self._t)
+
+    def get(self, collection: str, id: str, as_numpy: bool = False) -> Record:
+        """One record; VectorNotFoundError if absent."""
+        return _drive(self._get(collection, id, as_numpy), self._t)
+
+    def get_many(self, collection: str, ids: Sequence[str],
+                 as_numpy: bool = False) -> List[Record]:
+        """The records of the ids that exist, in the order asked."""
+        return _drive(self._get_many(collection, ids, as_numpy), self._t)
+
+    def update_metadata(self, collection: str, id: str, metadata: Dict[str, Any]) -> bool:
+        """Merges ``metadata`` into the record's (RFC 7386: None removes a key)."""
+        return _drive(self._update_metadata(collection, id, metadata), self._t)
+
+    def delete(self, collection: str, id: str) -> bool:
+        """Deletes one record; VectorNotFoundError if absent."""
+        return _drive(self._delete(collection, id), self._t)
+
+    def delete_many(self, collection: str, ids: Sequence[str]) -> int:
+        """Deletes the ids that exist (one atomic batch); returns how many."""
+        return _drive(self._delete_many(collection, ids), self._t)
+
+    def delete_by_filter(self, collection: str, filter: Filter) -> int:
+        """Deletes the records matching a (non-empty) filter; returns how many."""
+        return _drive(self._delete_by_filter(collection, filter), self._t)
+
+    def count(self, collection: str, filter: Optional[Filter] = None) -> int:
+        """Live records, optionally only those matching ``filter``."""
+        return _drive(self._count(collection, filter), self._t)
+
+    def search(self, collection: str, query_vector: Vector, k: int = 10,
+               filter: Optional[Filter] = None, include_vectors: bool = False,
+               include_metadata: bool = True, ef: Optional[int] = None, exact: bool = False,
+               as_numpy: bool = False) -> List[SearchResult]:
+        """The k nearest records matching ``filter``, best first."""
+        return _drive(self._search(collection, query_vector, k, filter, include_vectors,
+                                   include_metadata, ef, exact, as_numpy), self._t)
+
+    def search_batch(self, collection: str, query_vectors: Any, k: int = 10,
+                     filter: Optional[Filter] = None, include_vectors: bool = False,
+                     include_metadata: bool = True, ef: Optional[int] = None,
+                     exact: bool = False, as_numpy: bool = False) -> List[List[SearchResult]]:
+        """Many searches in one call; one result list per query vector."""
+        return _drive(self._search_batch(collection, query_vectors, k, filter, include_vectors,
+                                         include_metadata, ef, exact, as_numpy), self._t)
+
+    def scroll(self, collection: str, filter: Optional[Filter] = None, batch_size: int = 100,
+               include_vectors: bool = False, as_numpy: bool = False) -> Iterator[Record]:
+        """Every live record (matching ``filter``) in id order, fetched a page at a time."""
+        cursor: Optional[str] = None
+        while True:
+            records, cursor = _drive(self._scroll_page(collection, cursor, filter, batch_size,
+                                                       include_vectors, as_numpy), self._t)
+            yield from records
+            if not cursor:
+                return
+
+
+class AsyncProximaDBClient(_Operations):
+    """The asyncio client: the same methods as ProximaDBClient, as coroutines (scroll is an
+    async iterator). ``async with AsyncProximaDBClient(...) as client:``."""
+
+    def __init__(self, url: Optional[str] = None, api_key: Optional[str] = None,
+                 protocol: str = "auto", grpc_port: int = 5678, timeout: float = 30,
+                 retries: int = 3) -> None:
+        self.protocol, address = _endpoint(url, protocol, grpc_port)
+        api_key = api_key or os.environ.get("PROXIMADB_API_KEY")
+        if self.protocol == "grpc":
+            self._t: Any = AsyncGrpcTransport(address, api_key, timeout, retries)
+            self._streams = True
+        else:
+            self._t = AsyncRestTransport(address, api_key, timeout, retries)
+
+    async def __aenter__(self) -> "AsyncProximaDBClient":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the connections."""
+        await self._t.close()
+
+    async def create_collection(self, name: str, dimension: int, distance_metric: str = "cosine",
+                                indexing_algorithm: str = "hnsw", **settings: Any) -> Collection:
+        return await _adrive(self._create_collection(name, dimension, distance_metric,
+                                                     indexing_algorithm, **settings), self._t)
+
+    async def list_collections(self) -> List[Collection]:
+        return await _adrive(self._list_collections(), self._t)
+
+    async def get_collection(self, name: str) -> Collection:
+        return await _adrive(self._get_collection(name), self._t)
+
+    async def update_collection(self, name: str, **settings: Any) -> Collection:
+        return await _adrive(self._update_collection(name, **settings), self._t)
+
+    async def delete_collection(self, name: str) -> bool:
+        return await _adrive(self._delete_collection(name), self._t)
+
+    async def collection_stats(self, name: str) -> CollectionStats:
+        return await _adrive(self._stats("collection_stats", name), self._t)
+
+    async def flush(self, name: str) -> CollectionStats:
+        return await _adrive(self._stats("flush", name), self._t)
+
+    async def compact(self, name: str) -> CollectionStats:
+        return await _adrive(self._stats("compact", name), self._t)
+
+    async def insert(self, collection: str, id: Optional[str], vector: Vector,
+                     metadata: Optional[Dict[str, Any]] = None) -> str:
+        return await _adrive(self._insert(collection, id, vector, metadata), self._t)
+
+    async def upsert(self, collection: str, id: str, vector: Vector,
+                     metadata: Optional[Dict[str, Any]] = None) -> str:
+        return await _adrive(self._upsert(collection, id, vector, metadata), self._t)
+
+    async def batch_insert(self, collection: str, vectors: Any,
+                           ids: Optional[Sequence[str]] = None,
+                           metadata: Optional[Sequence[Optional[Dict[str, Any]]]] = None,
+                           batch_size: int = 1000, upsert: bool = False,
+                           show_progress: bool = False) -> List[str]:
+        return await _adrive(self._batch_insert(collection, vectors, ids, metadata, batch_size,
+                                                upsert, show_progress), self._t)
+
+    async def get(self, collection: str, id: str, as_numpy: bool = False) -> Record:
+        return await _adrive(self._get(collection, id, as_numpy), self._t)
+
+    async def get_many(self, collection: str, ids: Sequence[str],
+                       as_numpy: bool = False) -> List[Record]:
+        return await _adrive(self._get_many(collection, ids, as_numpy), self._t)
+
+    async def update_metadata(self, collection: str, id: str, metadata: Dict[str, Any]) -> bool:
+        return await _adrive(self._update_metadata(collection, id, metadata), self._t)
+
+    async def delete(self, collection: str, id: str) -> bool:
+        return await _adrive(self._delete(collection, id), self._t)
+
+    async def delete_many(self, collection: str, ids: Sequence[str]) -> int:
+        return await _adrive(self._delete_many(collection, ids), self._t)
+
+    async def delete_by_filter(self, collection: str, filter: Filter) -> int:
+        return await _adrive(self._delete_by_filter(collection, filter), self._t)
+
+    async def count(self, collection: str, filter: Optional[Filter] = None) -> int:
+        return await _adrive(self._count(collection, filter), self._t)
+
+    async def search(self, collection: str, query_vector: Vector, k: int = 10,
+                     filter: Optional[Filter] = None, include_vectors: bool = False,
+                     include_metadata: bool = True, ef: Optional[int] = None,
+                     exact: bool = False, as_numpy: bool = False) -> List[SearchResult]:
+        return await _adrive(self._search(collection, query_vector, k, filter, include_vectors,
+                                          include_metadata, ef, exact, as_numpy), self._t)
+
+    async def search_batch(self, collection: str, query_vectors: Any, k: int = 10,
+                           filter: Optional[Filter] = None, include_vectors: bool = False,
+                           include_metadata: bool = True, ef: Optional[int] = None,
+                           exact: bool = False,
+                           as_numpy: bool = False) -> List[List[SearchResult]]:
+        return await _adrive(self._search_batch(collection, query_vectors, k, filter,
+                                                include_vectors, include_metadata, ef, exact,
+                                                as_numpy), self._t)
+
+    async def scroll(self, collection: str, filter: Optional[Filter] = None,
+                     batch_size: int = 100, include_vectors: bool = False,
+                     as_numpy: bool = False) -> AsyncIterator[Record]:
+        cursor: Optional[str] = None
+        while True:
+            records, cursor = await _adrive(self._scroll_page(collection, cursor, filter,
+                                                              batch_size, include_vectors,
+                                                              as_numpy), self._t)
+            for r in records:
+                yield r
+            if not cursor:
+                return

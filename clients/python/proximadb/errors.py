@@ -1,0 +1,74 @@
+"""Exceptions raised by the ProximaDB clients, one per stable server error code."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+
+class ProximaDBError(Exception):
+    """An error the server reported (or the transport met).
+
+    Attributes:
+        code: the server's stable error code, e.g. ``"DIMENSION_MISMATCH"``.
+        message: the server's message, naming the field, record or collection.
+        http_status: the HTTP status (REST) or ``None``.
+        grpc_status: the gRPC status code name (gRPC) or ``None``.
+        details: extra details from the server, if any.
+    """
+
+    def __init__(self, code: str, message: str, http_status: Optional[int] = None,
+                 grpc_status: Optional[str] = None,
+                 details: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.grpc_status = grpc_status
+        self.details = details or {}
+
+
+class InvalidArgumentError(ProximaDBError):
+    """Bad input: malformed body, unknown field, bad filter, bad setting, over a limit."""
+
+
+class DimensionMismatchError(InvalidArgumentError):
+    """A vector or query vector has another dimension than the collection."""
+
+
+class CollectionNotFoundError(ProximaDBError):
+    """No collection of that name."""
+
+
+class VectorNotFoundError(ProximaDBError):
+    """No record of that id."""
+
+
+class AlreadyExistsError(ProximaDBError):
+    """Insert of an existing id, or create of an existing collection."""
+
+
+class PayloadTooLargeError(ProximaDBError):
+    """A body or batch over the server's configured limit."""
+
+
+class UnavailableError(ProximaDBError):
+    """The server is recovering, stopped writes, or cannot be reached; retried automatically."""
+
+
+_BY_CODE = {
+    "INVALID_ARGUMENT": InvalidArgumentError,
+    "DIMENSION_MISMATCH": DimensionMismatchError,
+    "COLLECTION_NOT_FOUND": CollectionNotFoundError,
+    "VECTOR_NOT_FOUND": VectorNotFoundError,
+    "ALREADY_EXISTS": AlreadyExistsError,
+    "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
+    "UNAVAILABLE": UnavailableError,
+}
+
+
+def error_for(code: str, message: str, http_status: Optional[int] = None,
+              grpc_status: Optional[str] = None,
+              details: Optional[Dict[str, Any]] = None) -> ProximaDBError:
+    """The exception for a server error code (ProximaDBError for codes without their own)."""
+    cls = _BY_CODE.get(code, ProximaDBError)
+    return cls(code, message, http_status=http_status, grpc_status=grpc_status, details=details)

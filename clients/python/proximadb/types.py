@@ -1,0 +1,89 @@
+"""Typed results returned by the ProximaDB clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+
+Vector = Union[List[float], "np.ndarray"]
+
+
+@dataclass
+class Collection:
+    """A collection's definition and size."""
+
+    name: str
+    dimension: int
+    distance_metric: str
+    indexing_algorithm: str
+    m: int
+    ef_construction: int
+    ef_search: int
+    max_wal_age_hours: float
+    max_wal_size_mb: float
+    max_vector_count: int
+    flush_priority: int
+    storage_strategy: str
+    created_at_us: int = 0
+    vector_count: int = 0
+
+
+@dataclass
+class CollectionStats:
+    """Counters of a collection (see docs/api.md of the server)."""
+
+    name: str
+    vector_count: int = 0
+    memtable_rows: int = 0
+    unindexed_rows: int = 0
+    segment_count: int = 0
+    segment_rows: int = 0
+    deleted_rows: int = 0
+    memory_bytes: int = 0
+    disk_bytes: int = 0
+    wal_bytes: int = 0
+    oldest_unflushed_age_seconds: float = 0.0
+    flushes: int = 0
+    compactions: int = 0
+    flush_seconds: float = 0.0
+    compaction_seconds: float = 0.0
+    wal_syncs: int = 0
+    background_error: str = ""
+
+
+@dataclass
+class Record:
+    """A stored record: id, vector (empty when not asked for) and metadata."""
+
+    id: str
+    vector: Optional[Vector] = None
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    """One hit of a search, best first.
+
+    ``score`` is the cosine similarity (cosine), the inner product (dot), both higher-is-better,
+    or the Euclidean distance (l2, lower is better).
+    """
+
+    id: str
+    score: float
+    metadata: Optional[Dict[str, Any]] = None
+    vector: Optional[Vector] = None
+
+
+def _fields(cls: type, data: Dict[str, Any]) -> Dict[str, Any]:
+    names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    return {k: v for k, v in data.items() if k in names}
+
+
+def collection_from(data: Dict[str, Any]) -> Collection:
+    return Collection(**_fields(Collection, data))
+
+
+def stats_from(data: Dict[str, Any]) -> CollectionStats:
+    return CollectionStats(**_fields(CollectionStats, data))

@@ -1,0 +1,94 @@
+"""Fixtures: the real proximadb-server on free loopback ports with a fresh data directory."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import httpx
+import pytest
+
+from proximadb import AsyncProximaDBClient, ProximaDBClient
+
+SERVER = os.environ.get("PROXIMADB_SERVER",
+                        os.path.join(os.path.dirname(__file__), "..", "..", "..", "build", "bin",
+                                     "proximadb-server"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="proximadb-py-")
+        self.rest_port, self.grpc_port = free_port(), free_port()
+        env = dict(os.environ, PROXIMADB_API__MAX_BATCH_SIZE="2000")
+        self.log = open(os.path.join(self.dir, "server.log"), "wb")
+        self.proc = subprocess.Popen(
+            [SERVER, "--data-dir", os.path.join(self.dir, "data"), "--rest-port",
+             str(self.rest_port), "--grpc-port", str(self.grpc_port), "--log-level", "warn"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.rest_url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("proximadb-server did not start")
+            time.sleep(0.05)
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"grpc://127.0.0.1:{self.grpc_port}"
+
+    def url(self, protocol: str) -> str:
+        return self.grpc_url if protocol == "grpc" else self.rest_url
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(params=["rest", "grpc"])
+def protocol(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def client(server, protocol):
+    with ProximaDBClient(server.url(protocol)) as c:
+        yield c
+
+
+@pytest.fixture
+async def aclient(server, protocol):
+    async with AsyncProximaDBClient(server.url(protocol)) as c:
+        yield c
+
+
+@pytest.fixture
+def name() -> str:
+    """A fresh collection name per test."""
+    return "c" + uuid.uuid4().hex[:12]

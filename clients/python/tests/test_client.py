@@ -1,0 +1,161 @@
+"""Every client method through REST and gRPC (the `client` fixture runs each test on both)."""
+
+import numpy as np
+import pytest
+
+from proximadb import (AlreadyExistsError, Collection, CollectionNotFoundError,
+                       DimensionMismatchError, InvalidArgumentError, PayloadTooLargeError,
+                       ProximaDBClient, ProximaDBError, Record, SearchResult, UnavailableError,
+                       VectorNotFoundError)
+
+
+def test_collections(client, name):
+    c = client.create_collection(name, dimension=8, distance_metric="l2", m=8,
+                                 ef_construction=100, ef_search=32, max_wal_age_hours=1.0,
+                                 max_wal_size_mb=64.0, max_vector_count=5000, flush_priority=90)
+    assert isinstance(c, Collection)
+    assert (c.name, c.dimension, c.distance_metric, c.m, c.ef_search, c.flush_priority,
+            c.max_vector_count) == (name, 8, "l2", 8, 32, 90, 5000)
+    assert name in [x.name for x in client.list_collections()]
+    assert client.get_collection(name).max_wal_size_mb == 64.0
+    updated = client.update_collection(name, ef_search=100, flush_priority=10)
+    assert (updated.ef_search, updated.flush_priority, updated.m) == (100, 10, 8)
+    with pytest.raises(AlreadyExistsError) as e:
+        client.create_collection(name, dimension=8)
+    assert name in e.value.message
+    with pytest.raises(InvalidArgumentError, match="colour"):
+        client.create_collection(name + "x", dimension=8, colour="red")
+    with pytest.raises(InvalidArgumentError, match="m"):
+        client.update_collection(name, m=4)
+    with pytest.raises(InvalidArgumentError, match="dimension"):
+        client.create_collection(name + "y", dimension=0)
+    stats = client.collection_stats(name)
+    assert stats.name == name and stats.vector_count == 0
+    assert client.delete_collection(name) is True
+    with pytest.raises(CollectionNotFoundError) as e:
+        client.get_collection(name)
+    assert e.value.code == "COLLECTION_NOT_FOUND"
+    if client.protocol == "rest":
+        assert e.value.http_status == 404
+    else:
+        assert e.value.grpc_status == "NOT_FOUND"
+
+
+def test_records(client, name):
+    client.create_collection(name, dimension=3, distance_metric="l2")
+    assert client.insert(name, "a", [1, 2, 3], {"user": "alice", "n": 1}) == "a"
+    generated = client.insert(name, None, np.array([0, 0, 1], dtype=np.float32))
+    assert len(generated) == 36
+    with pytest.raises(AlreadyExistsError):
+        client.insert(name, "a", [3, 2, 1])
+    r = client.get(name, "a")
+    assert isinstance(r, Record) and r.vector == [1, 2, 3] and r.metadata["user"] == "alice"
+    assert isinstance(client.get(name, "a", as_numpy=True).vector, np.ndarray)
+    client.upsert(name, "a", [3, 2, 1], {"v": 2})
+    assert client.get(name, "a").vector == [3, 2, 1]
+    assert client.update_metadata(name, "a", {"w": "x", "v": None})
+    assert client.get(name, "a").metadata == {"w": "x"}
+    assert [x.id for x in client.get_many(name, ["a", "missing", generated])] == ["a", generated]
+    with pytest.raises(VectorNotFoundError):
+        client.get(name, "missing")
+    with pytest.raises(DimensionMismatchError) as e:
+        client.insert(name, "b", [1, 2])
+    assert e.value.code == "DIMENSION_MISMATCH"
+    if client.protocol == "rest":
+        assert e.value.http_status == 422
+    else:
+        assert e.value.grpc_status == "INVALID_ARGUMENT"
+    assert client.delete(name, "a")
+    with pytest.raises(VectorNotFoundError):
+        client.delete(name, "a")
+    assert client.count(name) == 1
+    with pytest.raises(CollectionNotFoundError):
+        client.insert("no_such_collection", "a", [1, 2, 3])
+
+
+def test_batch_insert_numpy_dicts_and_progress(client, name, capsys):
+    client.create_collection(name, dimension=4, distance_metric="l2")
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((1050, 4)).astype(np.float32)
+    ids = [f"v{i:04d}" for i in range(1050)]
+    meta = [{"n": i, "odd": i % 2 == 1} for i in range(1050)]
+    got = client.batch_insert(name, data, ids=ids, metadata=meta, batch_size=100,
+                              show_progress=True)
+    assert got == ids
+    assert "1050/1050" in capsys.readouterr().err  # tqdm's bar on stderr
+    assert client.count(name) == 1050
+    assert client.count(name, {"odd": True, "n": {"$lt": 100}}) == 50
+    dict_ids = client.batch_insert(name, [{"vector": [1, 2, 3, 4], "metadata": {"k": 1}},
+                                          {"id": "d2", "vector": [4, 3, 2, 1]}])
+    assert dict_ids[1] == "d2" and len(dict_ids[0]) == 36
+    assert client.get(name, "d2").vector == [4, 3, 2, 1]
+    # upsert replaces, insert of an existing id fails the whole batch
+    client.batch_insert(name, [[0, 0, 0, 0]], ids=["v0000"], upsert=True)
+    assert client.get(name, "v0000").vector == [0, 0, 0, 0]
+    with pytest.raises(AlreadyExistsError):
+        client.batch_insert(name, [[1, 1, 1, 1], [2, 2, 2, 2]], ids=["fresh", "v0001"])
+    with pytest.raises(VectorNotFoundError):
+        client.get(name, "fresh")
+    with pytest.raises(PayloadTooLargeError):  # the test server allows 2,000 per batch
+        client.batch_insert(name, np.zeros((2500, 4)), batch_size=2500)
+    with pytest.raises(InvalidArgumentError):
+        client.batch_insert(name, [[1, 2, 3, 4]], ids=["a", "b"])
+
+
+def test_search_filters_and_batches(client, name):
+    client.create_collection(name, dimension=2, distance_metric="l2")
+    client.batch_insert(name, [[i, 0] for i in range(100)], ids=[f"r{i}" for i in range(100)],
+                        metadata=[{"n": i, "tag": "even" if i % 2 == 0 else "odd"}
+                                  for i in range(100)])
+    hits = client.search(name, np.array([10.2, 0]), k=3, include_vectors=True, as_numpy=True)
+    assert [h.id for h in hits] == ["r10", "r11", "r9"]
+    assert isinstance(hits[0], SearchResult) and hits[0].score == pytest.approx(0.2, abs=1e-4)
+    assert isinstance(hits[0].vector, np.ndarray)
+    hits = client.search(name, [0, 0], k=100, filter={"tag": "odd", "n": {"$gte": 90}})
+    assert sorted(h.id for h in hits) == ["r91", "r93", "r95", "r97", "r99"]
+    hits = client.search(name, [0, 0], k=2, include_metadata=False, exact=True)
+    assert hits[0].metadata is None
+    batches = client.search_batch(name, np.array([[0, 0], [50, 0]]), k=1)
+    assert [[h.id for h in b] for b in batches] == [["r0"], ["r50"]]
+    with pytest.raises(InvalidArgumentError, match=r"filter\.n\.\$foo"):
+        client.search(name, [0, 0], filter={"n": {"$foo": 1}})
+    with pytest.raises(DimensionMismatchError):
+        client.search(name, [0, 0, 0])
+    assert client.delete_many(name, ["r1", "r2", "nope"]) == 2
+    assert client.delete_by_filter(name, {"n": {"$gte": 90}}) == 10
+    assert client.count(name) == 88
+
+
+def test_scroll_and_maintenance(client, name):
+    client.create_collection(name, dimension=2)
+    client.batch_insert(name, [[1, i] for i in range(50)], ids=[f"k{i:02d}" for i in range(50)],
+                        metadata=[{"n": i} for i in range(50)])
+    assert client.flush(name).segment_count == 1
+    client.batch_insert(name, [[1, i] for i in range(50, 60)],
+                        ids=[f"k{i:02d}" for i in range(50, 60)])
+    ids = [r.id for r in client.scroll(name, batch_size=7)]
+    assert ids == [f"k{i:02d}" for i in range(60)]
+    some = list(client.scroll(name, filter={"n": {"$lt": 3}}, include_vectors=True,
+                              as_numpy=True))
+    assert [r.id for r in some] == ["k00", "k01", "k02"]
+    assert isinstance(some[0].vector, np.ndarray)
+    assert client.compact(name).segment_count == 1
+
+
+def test_unreachable_server_is_unavailable_after_retries(protocol):
+    port = 1  # nothing listens there
+    url = f"grpc://127.0.0.1:{port}" if protocol == "grpc" else f"http://127.0.0.1:{port}"
+    with ProximaDBClient(url, retries=1, timeout=2) as c:
+        with pytest.raises(UnavailableError) as e:
+            c.list_collections()
+    assert isinstance(e.value, ProximaDBError) and e.value.code == "UNAVAILABLE"
+
+
+def test_url_from_environment_and_protocol_override(server, monkeypatch, name):
+    monkeypatch.setenv("PROXIMADB_URL", server.rest_url)
+    with ProximaDBClient() as c:
+        assert c.protocol == "rest"
+        c.create_collection(name, dimension=2)
+    with ProximaDBClient(server.rest_url, protocol="grpc", grpc_port=server.grpc_port) as g:
+        assert g.protocol == "grpc"
+        assert g.get_collection(name).dimension == 2
