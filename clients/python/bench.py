@@ -10,13 +10,13 @@ is 1 - raw time / client time.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
 
 import httpx
 import numpy as np
+import orjson
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"))
 from conftest import Server  # noqa: E402
@@ -46,11 +46,14 @@ def main() -> None:
                 raw.post("/api/v1/collections",
                          json={"name": c, "dimension": 128, "distance_metric": "l2"})
             # Raw requests, built before the clock starts.
-            bodies = [json.dumps({"vectors": [{"id": ids[r], "vector": data[r].tolist()}
-                                              for r in range(b, min(b + 1000, args.n))]})
+            # The fastest forms each API takes: compact JSON (float32 shortest repr, as orjson
+            # writes it) and packed float32 bytes.
+            bodies = [orjson.dumps({"vectors": [{"id": ids[r], "vector": data[r]}
+                                                for r in range(b, min(b + 1000, args.n))]},
+                                   option=orjson.OPT_SERIALIZE_NUMPY)
                       for b in range(0, args.n, 1000)]
             messages = [pb.BatchWriteRequest(collection="raw_grpc", vectors=[
-                pb.VectorInput(id=ids[r], vector=data[r].tolist())
+                pb.VectorInput(id=ids[r], vector_f32=data[r].tobytes())
                 for r in range(b, min(b + 1000, args.n))]) for b in range(0, args.n, 1000)]
             t = time.perf_counter()
             for body in bodies:
@@ -70,7 +73,8 @@ def main() -> None:
 
             for c in ("py_rest", "py_grpc"):
                 raw.post(f"/api/v1/collections/{c}/flush")
-            search_bodies = [json.dumps({"vector": q.tolist(), "k": 10}) for q in queries]
+            search_bodies = [orjson.dumps({"vector": q, "k": 10}, option=orjson.OPT_SERIALIZE_NUMPY)
+                             for q in queries]
             search_msgs = [pb.SearchRequest(collection="py_grpc", vector=q.tolist(), k=10)
                            for q in queries]
             t = time.perf_counter()

@@ -1,6 +1,8 @@
 #include "server/grpc_server.h"
 
 #include <chrono>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
@@ -70,7 +72,13 @@ void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStat
 Record FromProto(const v1::VectorInput& in) {
   Record r;
   r.id = in.has_id() ? in.id() : Service::NewId();
-  r.vector.assign(in.vector().begin(), in.vector().end());
+  if (!in.vector_f32().empty()) {
+    // A length that is not a multiple of 4 leaves a dimension the engine rejects by name.
+    r.vector.resize((in.vector_f32().size() + 3) / 4, std::numeric_limits<float>::quiet_NaN());
+    std::memcpy(r.vector.data(), in.vector_f32().data(), in.vector_f32().size() / 4 * 4);
+  } else {
+    r.vector.assign(in.vector().begin(), in.vector().end());
+  }
   r.metadata = StructToJson(in.has_metadata(), in.metadata(), "{}");
   return r;
 }

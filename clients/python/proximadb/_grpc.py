@@ -12,6 +12,7 @@ import time
 from typing import Any, AsyncIterator, Dict, Iterable, List, Optional
 
 import grpc
+import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from ._rest import backoff
@@ -36,18 +37,28 @@ def _flat(msg: Any) -> Dict[str, Any]:
     return {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields}
 
 
-def _vector_input(r: Dict[str, Any]) -> pb.VectorInput:
-    v = pb.VectorInput(vector=r["vector"])
+def _fill(v: pb.VectorInput, r: Dict[str, Any]) -> pb.VectorInput:
+    vector = r["vector"]
+    if isinstance(vector, np.ndarray):  # packed: no per-element conversion
+        v.vector_f32 = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+    else:
+        v.vector.extend(vector)
     if r.get("id") is not None:
         v.id = r["id"]
-    if r.get("metadata") is not None:
-        v.metadata.CopyFrom(_struct(r["metadata"]))
+    if r.get("metadata"):  # an empty object is what the server stores for none
+        json_format.ParseDict(r["metadata"], v.metadata)
     return v
 
 
+def _vector_input(r: Dict[str, Any]) -> pb.VectorInput:
+    return _fill(pb.VectorInput(), r)
+
+
 def _batch(collection: str, vectors: List[Dict[str, Any]], upsert: bool) -> pb.BatchWriteRequest:
-    return pb.BatchWriteRequest(collection=collection, upsert=upsert,
-                                vectors=[_vector_input(r) for r in vectors])
+    req = pb.BatchWriteRequest(collection=collection, upsert=upsert)
+    for r in vectors:
+        _fill(req.vectors.add(), r)  # built in place, not copied in
+    return req
 
 
 def _search_request(collection: str, q: Dict[str, Any]) -> pb.SearchRequest:

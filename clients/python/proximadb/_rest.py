@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from .errors import ProximaDBError, UnavailableError, error_for
 
@@ -73,6 +74,17 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Optional[Dict[s
     raise ValueError(f"unknown operation {op}")
 
 
+def encode(body: Optional[Dict[str, Any]]) -> Optional[bytes]:
+    """JSON bytes of a body; NumPy arrays are written directly (orjson), which is what makes
+    bulk loads from NumPy fast."""
+    if body is None:
+        return None
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def parse_response(response: httpx.Response) -> Dict[str, Any]:
     """The JSON body of a 2xx response; the mapped exception otherwise."""
     if 200 <= response.status_code < 300:
@@ -112,8 +124,8 @@ class RestTransport:
         method, path, body, query = build_request(op, params)
         for attempt in range(self._retries + 1):
             try:
-                return parse_response(self._client.request(method, path, json=body,
-                                                           params=query))
+                return parse_response(self._client.request(method, path, content=encode(body),
+                                                           params=query, headers=JSON_HEADERS))
             except Exception as e:  # noqa: BLE001 - re-raised below unless retryable
                 if attempt == self._retries or not _retryable(e):
                     if isinstance(e, httpx.TransportError):
@@ -138,8 +150,8 @@ class AsyncRestTransport:
         method, path, body, query = build_request(op, params)
         for attempt in range(self._retries + 1):
             try:
-                return parse_response(await self._client.request(method, path, json=body,
-                                                                 params=query))
+                return parse_response(await self._client.request(
+                    method, path, content=encode(body), params=query, headers=JSON_HEADERS))
             except Exception as e:  # noqa: BLE001
                 if attempt == self._retries or not _retryable(e):
                     if isinstance(e, httpx.TransportError):

@@ -65,8 +65,10 @@ def _records(vectors: Any, ids: Optional[Sequence[str]],
             out.append({"id": r.get("id") or str(uuid.uuid4()), "vector": _as_list(r["vector"]),
                         "metadata": r.get("metadata") or {}})
         return out
-    rows = vectors.astype(np.float32, copy=False).tolist() if isinstance(
-        vectors, np.ndarray) else [_as_list(v) for v in vectors]
+    # NumPy rows stay arrays: the REST transport writes them as JSON directly, the gRPC one
+    # packs them.
+    rows: Any = (np.ascontiguousarray(vectors, dtype=np.float32)
+                 if isinstance(vectors, np.ndarray) else [_as_list(v) for v in vectors])
     if ids is not None and len(ids) != len(rows):
         raise InvalidArgumentError("INVALID_ARGUMENT",
                                    f"{len(ids)} ids for {len(rows)} vectors")

@@ -146,14 +146,16 @@ class CollectionStats(_message.Message):
     def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ...) -> None: ...
 
 class VectorInput(_message.Message):
-    __slots__ = ("id", "vector", "metadata")
+    __slots__ = ("id", "vector", "metadata", "vector_f32")
     ID_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_F32_FIELD_NUMBER: _ClassVar[int]
     id: str
     vector: _containers.RepeatedScalarFieldContainer[float]
     metadata: _struct_pb2.Struct
-    def __init__(self, id: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    vector_f32: bytes
+    def __init__(self, id: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., vector_f32: _Optional[bytes] = ...) -> None: ...
 
 class InsertRequest(_message.Message):
     __slots__ = ("collection", "record")
