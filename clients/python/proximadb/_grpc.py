@@ -37,10 +37,16 @@ def _flat(msg: Any) -> Dict[str, Any]:
     return {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields}
 
 
+_NATIVE_F32 = np.dtype(np.float32).newbyteorder("=") == np.dtype("<f4")
+
+
 def _fill(v: pb.VectorInput, r: Dict[str, Any]) -> pb.VectorInput:
     vector = r["vector"]
     if isinstance(vector, np.ndarray):  # packed: no per-element conversion
-        v.vector_f32 = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+        if _NATIVE_F32 and vector.dtype == np.float32:
+            v.vector_f32 = vector.tobytes()
+        else:
+            v.vector_f32 = np.ascontiguousarray(vector, dtype="<f4").tobytes()
     else:
         v.vector.extend(vector)
     if r.get("id") is not None:
