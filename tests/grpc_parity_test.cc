@@ -318,6 +318,30 @@ TEST_F(ParityTest, StreamUpsertLoadsBatchesAndStopsAtTheFirstBadOne) {
   EXPECT_EQ(Rest("POST", "/api/v1/collections/stream/count", json::object()).second["count"], 550);
 }
 
+TEST_F(ParityTest, ColumnarBatchesWriteTheSameRecords) {
+  ASSERT_EQ(Rest("POST", "/api/v1/collections", {{"name", "cols"}, {"dimension", 2}}).first, 201);
+  v1::BatchWriteRequest req;
+  req.set_collection("cols");
+  v1::BatchColumns* c = req.mutable_columns();
+  const float values[] = {1, 2, 3, 4, 5, 6};
+  for (const char* id : {"x", "y", "z"}) c->add_ids(id);
+  c->set_vectors_f32(std::string(reinterpret_cast<const char*>(values), sizeof(values)));
+  for (int i = 0; i < 3; ++i) *c->add_metadata() = ToStruct({{"i", i}});
+  grpc::ClientContext ctx;
+  v1::BatchWriteResponse resp;
+  ASSERT_TRUE(stub_->BatchWrite(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.count(), 3u);
+  const json y = Rest("GET", "/api/v1/collections/cols/vectors/y").second;
+  EXPECT_EQ(y["vector"], json({3, 4}));
+  EXPECT_EQ(y["metadata"]["i"], 1);
+
+  c->set_vectors_f32(std::string(reinterpret_cast<const char*>(values), 5 * sizeof(float)));
+  grpc::ClientContext bad_ctx;
+  grpc::Status s = stub_->BatchWrite(&bad_ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("equal runs"), std::string::npos) << s.error_message();
+}
+
 TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
   ASSERT_EQ(Rest("POST", "/api/v1/collections", {{"name", "errs"}, {"dimension", 2}}).first, 201);
   ASSERT_EQ(Rest("POST", "/api/v1/collections/errs/vectors", {{"id", "a"}, {"vector", {1, 2}}})

@@ -381,16 +381,49 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   }
 
   absl::Status WriteBatch(const v1::BatchWriteRequest& req, v1::BatchWriteResponse* resp) {
-    if (absl::Status s = svc_.CheckBatchSize(req.vectors_size(), "vectors"); !s.ok()) return s;
     std::vector<Record> records;
-    records.reserve(req.vectors_size());
-    for (const v1::VectorInput& in : req.vectors()) {
-      records.push_back(FromProto(in));
-      resp->add_ids(records.back().id);
+    if (req.has_columns()) {
+      if (req.vectors_size() > 0) {
+        return absl::InvalidArgumentError("give either 'vectors' or 'columns', not both");
+      }
+      auto columns = FromColumns(req.columns());
+      if (!columns.ok()) return columns.status();
+      records = *std::move(columns);
+    } else {
+      if (absl::Status s = svc_.CheckBatchSize(req.vectors_size(), "vectors"); !s.ok()) return s;
+      records.reserve(req.vectors_size());
+      for (const v1::VectorInput& in : req.vectors()) records.push_back(FromProto(in));
     }
+    for (const Record& r : records) resp->add_ids(r.id);
     resp->set_count(records.size());
     return svc_.Write(req.collection(), std::move(records),
                       req.upsert() ? WriteMode::kUpsert : WriteMode::kInsert);
+  }
+
+  absl::StatusOr<std::vector<Record>> FromColumns(const v1::BatchColumns& c) {
+    const size_t n = c.ids_size();
+    if (absl::Status s = svc_.CheckBatchSize(n, "vectors"); !s.ok()) return s;
+    const size_t floats = c.vectors_f32().size() / sizeof(float);
+    if (n == 0 || c.vectors_f32().size() % sizeof(float) != 0 || floats % n != 0) {
+      return absl::InvalidArgumentError(
+          Cat("columns: vectors_f32 has ", c.vectors_f32().size(), " bytes, not ", n,
+              " equal runs of float32 values (one per id)"));
+    }
+    if (c.metadata_size() != 0 && static_cast<size_t>(c.metadata_size()) != n) {
+      return absl::InvalidArgumentError(Cat("columns: ", c.metadata_size(),
+                                            " metadata objects for ", n, " ids"));
+    }
+    const size_t dim = floats / n;
+    std::vector<Record> records(n);
+    for (size_t i = 0; i < n; ++i) {
+      Record& r = records[i];
+      r.id = c.ids(i);
+      r.vector.resize(dim);
+      std::memcpy(r.vector.data(), c.vectors_f32().data() + i * dim * sizeof(float),
+                  dim * sizeof(float));
+      if (c.metadata_size() != 0) r.metadata = StructToJson(true, c.metadata(i), "{}");
+    }
+    return records;
   }
 
   absl::Status SearchOne(const std::string& collection, const v1::SearchRequest& req,

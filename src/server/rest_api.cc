@@ -602,20 +602,61 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     Body b;
     bool upsert = false;
     dom::array items;
-    if (!b.Parse(req.body, {"vectors", "upsert"}) || !b.Bool("upsert", &upsert) ||
-        !b.Array("vectors", "{id, vector, metadata} objects", &items)) {
+    if (!b.Parse(req.body, {"vectors", "upsert", "ids", "metadata"}) ||
+        !b.Bool("upsert", &upsert)) {
+      return BadRequest(b.error);
+    }
+    const bool columns = b.Has("ids");  // {"ids": [...], "vectors": [[...]], "metadata": [...]}
+    if (!b.Array("vectors", columns ? "arrays of numbers" : "{id, vector, metadata} objects",
+                 &items)) {
       return BadRequest(b.error);
     }
     if (auto s = svc.CheckBatchSize(items.size(), "vectors"); !s.ok()) return FromStatus(s);
     std::vector<Record> records;
     records.reserve(items.size());
-    size_t i = 0;
-    for (dom::element e : items) {
-      Body rb;
-      const std::string where = Cat("vectors[", i++, "]");
-      if (!rb.FromElement(e, where, {"id", "vector", "metadata"}) ||
-          !parse_record(rb, &records.emplace_back())) {
-        return BadRequest(rb.error.rfind(where, 0) == 0 ? rb.error : Cat(where, ": ", rb.error));
+    if (columns) {
+      dom::array ids, metadata;
+      if (!b.Array("ids", "strings", &ids)) return BadRequest(b.error);
+      const bool has_metadata = b.Has("metadata");
+      if (has_metadata && !b.Array("metadata", "objects", &metadata)) return BadRequest(b.error);
+      if (ids.size() != items.size() || (has_metadata && metadata.size() != items.size())) {
+        return BadRequest(Cat(ids.size(), " ids, ", items.size(), " vectors and ",
+                              has_metadata ? metadata.size() : items.size(),
+                              " metadata objects: give one of each per record"));
+      }
+      std::vector<dom::element> id_elements(ids.begin(), ids.end());
+      std::vector<dom::element> meta_elements;
+      if (has_metadata) meta_elements.assign(metadata.begin(), metadata.end());
+      size_t i = 0;
+      for (dom::element e : items) {
+        Record& r = records.emplace_back();
+        std::string_view id_text;
+        if (id_elements[i].get_string().get(id_text) != simdjson::SUCCESS) {
+          return BadRequest(Cat("ids[", i, "] must be a string"));
+        }
+        r.id = std::string(id_text);
+        if (!b.VectorFrom(e, Cat("vectors[", i, "]"), &r.vector)) return BadRequest(b.error);
+        if (has_metadata) {
+          if (!meta_elements[i].is_object()) {
+            return BadRequest(Cat("metadata[", i, "] must be an object"));
+          }
+          r.metadata = simdjson::minify(meta_elements[i]);
+        }
+        ++i;
+      }
+    } else {
+      if (b.Has("metadata")) {
+        return BadRequest("field 'metadata' belongs inside each record (or use the 'ids' form)");
+      }
+      size_t i = 0;
+      for (dom::element e : items) {
+        Body rb;
+        const std::string where = Cat("vectors[", i++, "]");
+        if (!rb.FromElement(e, where, {"id", "vector", "metadata"}) ||
+            !parse_record(rb, &records.emplace_back())) {
+          return BadRequest(rb.error.rfind(where, 0) == 0 ? rb.error
+                                                          : Cat(where, ": ", rb.error));
+        }
       }
     }
     json ids = json::array();

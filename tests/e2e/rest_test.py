@@ -236,6 +236,19 @@ class RestApiTest(unittest.TestCase):
         deleted = self.req("POST", "/api/v1/collections/batch/vectors/delete",
                            {"ids": ["v1", "v2", "nope"]})
         self.assertEqual(deleted, (200, {"deleted": 2}))
+        # The columnar form: ids, vectors and metadata side by side.
+        self.assertEqual(self.req("POST", base, {"ids": ["c1", "c2"], "vectors": [[1, 1], [2, 2]],
+                                                 "metadata": [{"m": 1}, {}]}),
+                         (200, {"ids": ["c1", "c2"], "count": 2}))
+        self.assertEqual(self.req("GET", "/api/v1/collections/batch/vectors/c1")[1],
+                         {"id": "c1", "vector": [1, 1], "metadata": {"m": 1}})
+        self.assertError(self.req("POST", base, {"ids": ["c3"], "vectors": [[1, 1], [2, 2]]}),
+                         400, "INVALID_ARGUMENT", "1 ids, 2 vectors")
+        self.assertError(self.req("POST", base, {"ids": ["c3"], "vectors": [[1, 1, 1]]}),
+                         422, "DIMENSION_MISMATCH", "c3")
+        self.assertError(self.req("POST", base, {"vectors": [{"vector": [1, 1]}],
+                                                 "metadata": [{}]}),
+                         400, "INVALID_ARGUMENT", "'metadata'")
 
     def test_delete_by_filter_and_scroll(self):
         self.create("scroll", dim=2)

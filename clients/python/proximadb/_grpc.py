@@ -29,26 +29,32 @@ def _struct(value: Optional[Dict[str, Any]]) -> Optional[struct_pb2.Struct]:
     return s
 
 
+def _value(v: struct_pb2.Value) -> Any:
+    kind = v.WhichOneof("kind")
+    if kind == "number_value":
+        return v.number_value
+    if kind == "string_value":
+        return v.string_value
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "struct_value":
+        return _dict(v.struct_value)
+    if kind == "list_value":
+        return [_value(x) for x in v.list_value.values]
+    return None
+
+
 def _dict(s: struct_pb2.Struct) -> Dict[str, Any]:
-    return json_format.MessageToDict(s)
+    """A Struct as a dict (json_format.MessageToDict's result, without its reflection cost)."""
+    return {k: _value(v) for k, v in s.fields.items()}
 
 
 def _flat(msg: Any) -> Dict[str, Any]:
     return {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields}
 
 
-_NATIVE_F32 = np.dtype(np.float32).newbyteorder("=") == np.dtype("<f4")
-
-
 def _fill(v: pb.VectorInput, r: Dict[str, Any]) -> pb.VectorInput:
-    vector = r["vector"]
-    if isinstance(vector, np.ndarray):  # packed: no per-element conversion
-        if _NATIVE_F32 and vector.dtype == np.float32:
-            v.vector_f32 = vector.tobytes()
-        else:
-            v.vector_f32 = np.ascontiguousarray(vector, dtype="<f4").tobytes()
-    else:
-        v.vector.extend(vector)
+    v.vector.extend(r["vector"])
     if r.get("id") is not None:
         v.id = r["id"]
     if r.get("metadata"):  # an empty object is what the server stores for none
@@ -60,8 +66,16 @@ def _vector_input(r: Dict[str, Any]) -> pb.VectorInput:
     return _fill(pb.VectorInput(), r)
 
 
-def _batch(collection: str, vectors: List[Dict[str, Any]], upsert: bool) -> pb.BatchWriteRequest:
+def _batch(collection: str, vectors: Any, upsert: bool) -> pb.BatchWriteRequest:
     req = pb.BatchWriteRequest(collection=collection, upsert=upsert)
+    if hasattr(vectors, "matrix"):  # Columns: all vectors as one float32 byte string
+        c = req.columns
+        c.ids.extend(vectors.ids)
+        c.vectors_f32 = np.ascontiguousarray(vectors.matrix, dtype="<f4").tobytes()
+        if vectors.metadata is not None:
+            for m in vectors.metadata:
+                json_format.ParseDict(m, c.metadata.add())
+        return req
     for r in vectors:
         _fill(req.vectors.add(), r)  # built in place, not copied in
     return req

@@ -41,8 +41,15 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Optional[Dict[s
     if op == "insert":
         return "POST", _collection(p) + "/vectors", p["record"], None
     if op == "batch_write":
+        batch = p["vectors"]
+        if hasattr(batch, "matrix"):  # Columns: the columnar form of the batch route
+            body: Dict[str, Any] = {"ids": batch.ids, "vectors": batch.matrix,
+                                    "upsert": p["upsert"]}
+            if batch.metadata is not None:
+                body["metadata"] = batch.metadata
+            return "POST", _collection(p) + "/vectors/batch", body, None
         return "POST", _collection(p) + "/vectors/batch", {
-            "vectors": p["vectors"], "upsert": p["upsert"]}, None
+            "vectors": batch, "upsert": p["upsert"]}, None
     vector_path = _collection(p) + "/vectors/" + quote(p.get("id", ""), safe="")
     if op == "get":
         return "GET", vector_path, None, None

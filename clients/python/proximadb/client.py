@@ -52,33 +52,47 @@ def _check_settings(settings: Dict[str, Any], allowed: Sequence[str]) -> None:
                                        f"unknown setting '{key}' (known: {', '.join(allowed)})")
 
 
+class Columns:
+    """A batch as columns: ids, a 2-D float32 array, and metadata (None, or one per id)."""
+
+    def __init__(self, ids: List[str], matrix: np.ndarray,
+                 metadata: Optional[List[Dict[str, Any]]]) -> None:
+        self.ids, self.matrix, self.metadata = ids, matrix, metadata
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def slice(self, start: int, stop: int) -> "Columns":
+        return Columns(self.ids[start:stop], self.matrix[start:stop],
+                       self.metadata[start:stop] if self.metadata is not None else None)
+
+
 def _records(vectors: Any, ids: Optional[Sequence[str]],
-             metadata: Optional[Sequence[Optional[Dict[str, Any]]]]) -> List[Dict[str, Any]]:
-    """Normalizes batch input (dicts, or a 2-D array / list of lists with ids) to record dicts
-    with an id each (a UUID where none was given, so that both transports return all ids)."""
-    out: List[Dict[str, Any]] = []
+             metadata: Optional[Sequence[Optional[Dict[str, Any]]]]) -> Any:
+    """Batch input as record dicts (from dicts or lists) or as Columns (from a 2-D NumPy array,
+    sent without per-record conversion), with an id for every record (a UUID where none was
+    given, so that both transports return all ids)."""
     if len(vectors) > 0 and isinstance(vectors[0], dict):
         if ids is not None or metadata is not None:
             raise InvalidArgumentError("INVALID_ARGUMENT",
                                        "give ids and metadata inside the dicts, not beside them")
-        for r in vectors:
-            out.append({"id": r.get("id") or str(uuid.uuid4()), "vector": _as_list(r["vector"]),
-                        "metadata": r.get("metadata") or {}})
-        return out
-    # NumPy rows stay arrays: the REST transport writes them as JSON directly, the gRPC one
-    # packs them.
-    rows: Any = (np.ascontiguousarray(vectors, dtype=np.float32)
-                 if isinstance(vectors, np.ndarray) else [_as_list(v) for v in vectors])
-    if ids is not None and len(ids) != len(rows):
+        return [{"id": r.get("id") or str(uuid.uuid4()), "vector": _as_list(r["vector"]),
+                 "metadata": r.get("metadata") or {}} for r in vectors]
+    n = len(vectors)
+    if ids is not None and len(ids) != n:
+        raise InvalidArgumentError("INVALID_ARGUMENT", f"{len(ids)} ids for {n} vectors")
+    if metadata is not None and len(metadata) != n:
         raise InvalidArgumentError("INVALID_ARGUMENT",
-                                   f"{len(ids)} ids for {len(rows)} vectors")
-    if metadata is not None and len(metadata) != len(rows):
-        raise InvalidArgumentError("INVALID_ARGUMENT",
-                                   f"{len(metadata)} metadata objects for {len(rows)} vectors")
-    for i, row in enumerate(rows):
-        out.append({"id": ids[i] if ids is not None else str(uuid.uuid4()), "vector": row,
-                    "metadata": (metadata[i] if metadata is not None else None) or {}})
-    return out
+                                   f"{len(metadata)} metadata objects for {n} vectors")
+    all_ids = list(ids) if ids is not None else [str(uuid.uuid4()) for _ in range(n)]
+    meta = [m or {} for m in metadata] if metadata is not None else None
+    if isinstance(vectors, np.ndarray):
+        if vectors.ndim != 2:
+            raise InvalidArgumentError("INVALID_ARGUMENT",
+                                       f"vectors must be 2-D, not {vectors.ndim}-D")
+        return Columns(all_ids, np.ascontiguousarray(vectors, dtype=np.float32), meta)
+    return [{"id": all_ids[i], "vector": _as_list(v), "metadata": meta[i] if meta else {}}
+            for i, v in enumerate(vectors)]
 
 
 def _search_query(vector: Vector, k: int, filter: Optional[Filter], include_vectors: bool,
@@ -178,11 +192,12 @@ class _Operations:
         if batch_size < 1:
             raise InvalidArgumentError("INVALID_ARGUMENT", "batch_size must be at least 1")
         records = _records(vectors, ids, metadata)
-        batches = [records[i:i + batch_size] for i in range(0, len(records), batch_size)]
+        batches = [records.slice(i, i + batch_size) if isinstance(records, Columns)
+                   else records[i:i + batch_size] for i in range(0, len(records), batch_size)]
         bar = _progress(len(records), show_progress)
         try:
             if self._streams and len(batches) > 1:
-                def counted() -> Iterator[List[Dict[str, Any]]]:
+                def counted() -> Iterator[Any]:
                     for b in batches:
                         yield b
                         if bar is not None:
@@ -198,7 +213,7 @@ class _Operations:
         finally:
             if bar is not None:
                 bar.close()
-        return [r["id"] for r in records]
+        return list(records.ids) if isinstance(records, Columns) else [r["id"] for r in records]
 
     def _update_metadata(self, collection: str, id: str, metadata: Dict[str, Any]) -> OpGen:
         yield "patch_metadata", {"collection": collection, "id": id, "metadata": metadata}

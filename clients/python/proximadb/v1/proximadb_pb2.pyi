@@ -172,14 +172,26 @@ class WriteResponse(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class BatchWriteRequest(_message.Message):
-    __slots__ = ("collection", "vectors", "upsert")
+    __slots__ = ("collection", "vectors", "upsert", "columns")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     UPSERT_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     vectors: _containers.RepeatedCompositeFieldContainer[VectorInput]
     upsert: bool
-    def __init__(self, collection: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[VectorInput, _Mapping]]] = ..., upsert: _Optional[bool] = ...) -> None: ...
+    columns: BatchColumns
+    def __init__(self, collection: _Optional[str] = ..., vectors: _Optional[_Iterable[_Union[VectorInput, _Mapping]]] = ..., upsert: _Optional[bool] = ..., columns: _Optional[_Union[BatchColumns, _Mapping]] = ...) -> None: ...
+
+class BatchColumns(_message.Message):
+    __slots__ = ("ids", "vectors_f32", "metadata")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_F32_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    vectors_f32: bytes
+    metadata: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., vectors_f32: _Optional[bytes] = ..., metadata: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ...) -> None: ...
 
 class BatchWriteResponse(_message.Message):
     __slots__ = ("ids", "count")
