@@ -54,15 +54,25 @@ def main() -> None:
             messages = [pb.BatchWriteRequest(collection="raw_grpc", columns=pb.BatchColumns(
                 ids=ids[b:b + 1000], vectors_f32=data[b:b + 1000].tobytes()))
                 for b in range(0, args.n, 1000)]
+            def settle() -> None:
+                """Waits for the server's background indexer (it takes a core) to catch up, so
+                that every timed phase starts from the same quiet server."""
+                while any(raw.get(f"/api/v1/collections/{c}/stats").json()["unindexed_rows"]
+                          for c in ("py_rest", "py_grpc", "raw_rest", "raw_grpc")):
+                    time.sleep(0.2)
+
+            settle()
             t = time.perf_counter()
             for body in bodies:
                 raw.post("/api/v1/collections/raw_rest/vectors/batch", content=body,
                          headers={"Content-Type": "application/json"}).raise_for_status()
             raw_rest = time.perf_counter() - t
+            settle()
             t = time.perf_counter()
             stub.StreamUpsert(iter(messages))
             raw_grpc = time.perf_counter() - t
             for proto, coll, raw_s in (("rest", "py_rest", raw_rest), ("grpc", "py_grpc", raw_grpc)):
+                settle()
                 with ProximaDBClient(server.url(proto)) as client:
                     t = time.perf_counter()
                     client.batch_insert(coll, data, ids=ids, batch_size=1000)
@@ -72,6 +82,7 @@ def main() -> None:
 
             for c in ("py_rest", "py_grpc"):
                 raw.post(f"/api/v1/collections/{c}/flush")
+            settle()
             search_bodies = [orjson.dumps({"vector": q, "k": 10}, option=orjson.OPT_SERIALIZE_NUMPY)
                              for q in queries]
             search_msgs = [pb.SearchRequest(collection="py_grpc", vector=q.tolist(), k=10)
