@@ -14,6 +14,7 @@ namespace proximadb {
 struct FieldIndex::PathIndex {
   std::vector<std::string> parts;
   uint32_t covered = 0;  // rows [0, covered) are indexed
+  uint64_t last_used = 0;
   Roaring present, nulls, trues, falses;
   absl::btree_map<std::string, Roaring> strings;
   absl::btree_multimap<double, uint32_t> numbers;
@@ -113,6 +114,7 @@ Roaring FieldIndex::Select(const Filter& filter, uint32_t rows, MetadataFn metad
   // Bring every path the filter reads up to `rows`, parsing each record once.
   std::vector<PathIndex*> behind;
   uint32_t from = rows;
+  const uint64_t now = ++clock_;
   for (const std::string& path : filter.paths()) {
     auto& index = paths_[path];
     if (index == nullptr) {
@@ -124,10 +126,24 @@ Roaring FieldIndex::Select(const Filter& filter, uint32_t rows, MetadataFn metad
         start = dot + 1;
       }
     }
+    index->last_used = now;
     if (index->covered < rows) {
       behind.push_back(index.get());
       from = std::min(from, index->covered);
     }
+  }
+  while (paths_.size() > kMaxPaths) {
+    auto oldest = paths_.end();
+    for (auto it = paths_.begin(); it != paths_.end(); ++it) {
+      if (it->second->last_used != now &&
+          (oldest == paths_.end() || it->second->last_used < oldest->second->last_used)) {
+        oldest = it;
+      }
+    }
+    if (oldest == paths_.end()) break;  // this filter alone reads more paths than the cap
+    paths_.erase(oldest);
+    cache_.clear();  // cached sets may have come from it; simplest to start over
+    cache_order_.clear();
   }
   for (uint32_t row = from; row < rows; ++row) {
     const nlohmann::json doc =
@@ -196,6 +212,11 @@ Roaring FieldIndex::Evaluate(const FilterNode& node, uint32_t rows) const {
     default:
       return index.Range(node.op, node.values[0]);
   }
+}
+
+size_t FieldIndex::indexed_paths() const {
+  absl::MutexLock lock(&mu_);
+  return paths_.size();
 }
 
 size_t FieldIndex::MemoryBytes() const {

@@ -9,7 +9,9 @@
 // with exactly the semantics of Filter::Matches (filter.h).
 //
 // The sets of the last few distinct filters are kept (a tenant's or a category's filter tends
-// to repeat), until an index is extended to new rows.
+// to repeat), until an index is extended to new rows. At most kMaxPaths path indexes are kept:
+// beyond that the least recently used ones are dropped (rebuilt if asked for again), so that
+// filters on ever new paths cannot grow memory without bound.
 //
 // Thread-safe: Select may be called concurrently (it serializes on an internal mutex).
 #pragma once
@@ -44,6 +46,10 @@ class FieldIndex {
 
   // Approximate bytes held by the indexes.
   size_t MemoryBytes() const ABSL_LOCKS_EXCLUDED(mu_);
+  // How many path indexes are held.
+  size_t indexed_paths() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  static constexpr size_t kMaxPaths = 64;
 
  private:
   struct PathIndex;
@@ -54,6 +60,7 @@ class FieldIndex {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<PathIndex>> paths_ ABSL_GUARDED_BY(mu_);
+  uint64_t clock_ ABSL_GUARDED_BY(mu_) = 0;  // orders the paths' last use
   // Results over all indexed rows by canonical filter text, with their insertion order.
   struct Cached {
     Roaring rows;

@@ -145,5 +145,30 @@ TEST(FieldIndexTest, RangesAndEqualityThroughTheIndex) {
   EXPECT_EQ(select(R"({"missing":{"$exists":true}})"), 0u);
 }
 
+TEST(FieldIndexTest, KeepsAtMostMaxPathsAndRebuildsDroppedOnes) {
+  std::vector<std::string> docs;
+  for (int i = 0; i < 50; ++i) {
+    docs.push_back(absl::StrCat(R"({"p)", i % 7, R"(":)", i, R"(,"q":)", i % 3, "}"));
+  }
+  auto metadata = [&](uint32_t row) { return std::string_view(docs[row]); };
+  FieldIndex index;
+  auto check = [&](const std::string& text) {
+    auto filter = Filter::Parse(text);
+    ASSERT_TRUE(filter.ok()) << filter.status();
+    Roaring got = index.Select(*filter, 50, metadata);
+    for (uint32_t r = 0; r < 50; ++r) {
+      ASSERT_EQ(got.contains(r), filter->Matches(docs[r])) << text << " row " << r;
+    }
+  };
+  check(R"({"q":1})");
+  for (size_t i = 0; i < 2 * FieldIndex::kMaxPaths; ++i) {  // ever new paths
+    check(absl::StrCat(R"({"x)", i, R"(":{"$exists":false}})"));
+  }
+  EXPECT_EQ(index.indexed_paths(), FieldIndex::kMaxPaths);
+  check(R"({"q":1})");  // dropped long ago: rebuilt, same answer
+  check(R"({"p3":{"$gte":10}})");
+  EXPECT_EQ(index.indexed_paths(), FieldIndex::kMaxPaths);
+}
+
 }  // namespace
 }  // namespace proximadb
