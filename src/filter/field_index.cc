@@ -102,12 +102,20 @@ FieldIndex::FieldIndex() = default;
 FieldIndex::~FieldIndex() = default;
 
 Roaring FieldIndex::Select(const Filter& filter, uint32_t rows, MetadataFn metadata) {
-  absl::MutexLock lock(&mu_);
   // Indexes may cover rows beyond `rows` (a reader pinned later extended them): trim.
   auto trimmed = [rows](Roaring r) {
     roaring_bitmap_remove_range(&r.roaring, rows, uint64_t{1} << 32);
     return r;
   };
+  {
+    // The common case, a repeated filter, only reads: concurrent searches share the lock.
+    absl::ReaderMutexLock lock(&mu_);
+    if (auto it = cache_.find(filter.canonical());
+        it != cache_.end() && it->second.covered >= rows) {
+      return trimmed(it->second.rows);
+    }
+  }
+  absl::MutexLock lock(&mu_);
   if (auto it = cache_.find(filter.canonical()); it != cache_.end() && it->second.covered >= rows) {
     return trimmed(it->second.rows);
   }

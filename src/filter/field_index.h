@@ -13,7 +13,8 @@
 // beyond that the least recently used ones are dropped (rebuilt if asked for again), so that
 // filters on ever new paths cannot grow memory without bound.
 //
-// Thread-safe: Select may be called concurrently (it serializes on an internal mutex).
+// Thread-safe: Select may be called concurrently; cache hits share a reader lock, building
+// and evaluating take it exclusively.
 #pragma once
 
 #include <cstdint>
