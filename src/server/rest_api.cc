@@ -80,6 +80,7 @@ class Body {
     dom::element e;
     return object_[field].get(e) == simdjson::SUCCESS && !e.is_null();
   }
+  // The field's value; only for fields Has() reports (a default element must not be used).
   dom::element Get(std::string_view field) const {
     dom::element e;
     if (object_[field].get(e) != simdjson::SUCCESS) return dom::element();
@@ -148,6 +149,8 @@ class Body {
   }
   // A required JSON array of `what`.
   bool Array(std::string_view field, std::string_view what, dom::array* out) {
+    // (A default dom::element has no document behind it: never touch one.)
+    if (!Has(field)) return Fail(Cat("field '", field, "' is required"));
     if (Get(field).get_array().get(*out) != simdjson::SUCCESS) {
       return Fail(Cat("field '", field, "' must be an array of ", what));
     }

@@ -420,6 +420,43 @@ class RestApiTest(unittest.TestCase):
                             for l in lines))
         self.assertGreater(value("proximadb_process_resident_memory_bytes"), 0)
 
+    def test_random_bodies_never_crash_the_server(self):
+        """Structurally random JSON (and broken text) to every body-taking route: always an
+        answer below 500, and the server stays up."""
+        self.create("fuzz", dim=2)
+        self.req("POST", "/api/v1/collections/fuzz/vectors", {"id": "a", "vector": [1, 2]})
+        rng = random.Random(11)
+        keys = ["id", "ids", "vector", "vectors", "metadata", "filter", "k", "ef", "exact",
+                "upsert", "queries", "name", "dimension", "include_vectors", "$or", "x"]
+
+        def value(depth=0):
+            r = rng.random()
+            if depth > 2 or r < 0.3:
+                return rng.choice([None, True, 0, -1, 2, 1e308, -0.5, "", "a", "x" * 50])
+            if r < 0.6:
+                return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+            return {rng.choice(keys): value(depth + 1) for _ in range(rng.randint(0, 4))}
+
+        routes = [("POST", "/api/v1/collections"), ("POST", "/api/v1/collections/fuzz/vectors"),
+                  ("POST", "/api/v1/collections/fuzz/vectors/batch"),
+                  ("POST", "/api/v1/collections/fuzz/vectors/delete"),
+                  ("POST", "/api/v1/collections/fuzz/search"),
+                  ("POST", "/api/v1/collections/fuzz/search/batch"),
+                  ("POST", "/api/v1/collections/fuzz/count"),
+                  ("PUT", "/api/v1/collections/fuzz/vectors/a"),
+                  ("PATCH", "/api/v1/collections/fuzz/vectors/a"),
+                  ("PATCH", "/api/v1/collections/fuzz")]
+        for i in range(600):
+            method, path = routes[i % len(routes)]
+            if i % 7 == 0:
+                raw = json.dumps(value())[:rng.randint(0, 40)]  # truncated
+                status, body = self.req(method, path, raw=raw)
+            else:
+                body = {rng.choice(keys): value() for _ in range(rng.randint(0, 4))}
+                status, body = self.req(method, path, body)
+            self.assertLess(status, 500, (method, path, body))
+        self.assertEqual(self.req("GET", "/health")[0], 200)
+
     def test_openapi_document_and_server_agree(self):
         """Every operation in docs/openapi.yaml is served, and nothing else is."""
         doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
