@@ -366,7 +366,7 @@ int main(int argc, char** argv) {
   // the server's own CPU time per query (from /proc): queries per server core-second.
   std::printf("%-6s %8s %10s %9s %9s %7s %16s\n", "api", "clients", "qps", "p50_us", "p99_us",
               "errors", "qps/server-core");
-  for (int clients : {1, 16}) {
+  for (int clients : {1, 4, 16}) {
     double cpu0 = CpuSeconds(pid);
     LoadResult g = RunLoad(clients, seconds, [&](int t) {
       auto s = v1::ProximaDB::NewStub(grpc::CreateCustomChannel(
