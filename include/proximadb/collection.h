@@ -53,9 +53,9 @@ class Collection {
   // Live records, optionally only those matching `filter` (same language as SearchRequest).
   virtual absl::StatusOr<uint64_t> Count(std::string_view filter = "") = 0;
   // Deletes the records matching `filter` (not empty: drop the collection to delete all) as one
-  // atomic batch; returns how many. The ids are those matching at the start: a record written
-  // while it runs may be left, and one re-written meanwhile is deleted even if it no longer
-  // matches.
+  // atomic batch; returns how many. Candidates are the records matching at the start; each is
+  // checked again when the batch commits, so one re-written meanwhile is deleted only if it
+  // still matches (a record first written meanwhile may be left).
   virtual absl::StatusOr<uint64_t> DeleteWhere(std::string_view filter) = 0;
   // Up to `limit` live records (matching `filter`, if any) in id order (bytewise), starting
   // after the id `after` ("" for the first page). ScrollPage::next_after continues; it is

@@ -60,6 +60,7 @@ struct CollectionImpl::Writer {
   std::vector<Record>* records = nullptr;  // kWrite
   WriteMode mode = WriteMode::kUpsert;     // kWrite
   const std::vector<std::string>* ids = nullptr;  // kDelete
+  const Filter* filter = nullptr;  // kDelete: only ids whose live record (still) matches
   std::string_view id;                     // kPatch, kReplace
   std::string_view metadata;               // kPatch (the patch), kReplace (canonical)
   // Outputs.
@@ -497,6 +498,7 @@ absl::Status CollectionImpl::Resolve(Writer* w, Overlay* overlay, uint64_t seq,
     case Writer::Kind::kDelete:
       for (const std::string& id : *w->ids) {
         if (!current(id, &vector, &metadata)) continue;
+        if (w->filter != nullptr && !w->filter->Matches(metadata)) continue;
         batch.Delete(id);
         overlay->Set(id, {false, nullptr, {}});
         ++w->deleted;
@@ -791,7 +793,14 @@ absl::StatusOr<uint64_t> CollectionImpl::DeleteWhere(std::string_view filter_tex
   ForEachLive(v, filter, [&](std::string_view id, const Memtable*, const Segment*, uint32_t) {
     ids.emplace_back(id);
   });
-  return Delete(ids);
+  if (ids.empty()) return 0;
+  // The commit checks each id's live record against the filter again: one re-written since
+  // the snapshot is deleted only if it still matches.
+  Writer w(Writer::Kind::kDelete);
+  w.ids = &ids;
+  w.filter = &filter;
+  PROXIMADB_RETURN_IF_ERROR(Commit(&w));
+  return w.deleted;
 }
 
 absl::StatusOr<ScrollPage> CollectionImpl::Scroll(std::string_view after, uint32_t limit,
