@@ -19,7 +19,8 @@ struct ServerConfig {
   std::string bind_address = "127.0.0.1";  // host only; ports are in [api]
   bool dashboard_enabled = false;           // accepted; there is no dashboard yet
   std::string log_level = "info";           // trace, debug, info, warn, error, off
-  int64_t worker_threads = 0;               // REST threads; 0 means one per core
+  int64_t io_threads = 0;      // REST threads that read, search and answer; 0: one per core
+  int64_t worker_threads = 0;  // REST threads for writes and maintenance; 0: 2 per core, >= 4
 
   // [storage]
   std::string data_directory = "./data";
@@ -32,6 +33,7 @@ struct ServerConfig {
   int64_t rest_port = 8080;
   int64_t grpc_port = 5678;
   int64_t request_timeout_ms = 30000;
+  int64_t max_pending_requests = 256;  // REST writes waiting for a worker thread (else 429)
   int64_t max_body_mb = 64;
   int64_t max_batch_size = 10000;   // records per batch write, queries per batch search
   int64_t max_k = 10000;

@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <optional>
@@ -64,41 +65,62 @@ HttpRequest ToRequest(http::request<http::string_body>&& req) {
 
 }  // namespace
 
+// Threading: one io_context per I/O thread, each run by that thread alone, and every connection
+// lives on one of them (assigned round-robin at accept). A ready socket is read, handled and
+// answered by the thread whose epoll saw it, with no hand-off between threads and no strand;
+// under load one wake-up serves every connection that became ready. That is the fast path of
+// searches. A request that may wait (a write waiting for its fsync, a flush building a graph)
+// would hold up every connection of its thread, so it is posted to the worker pool, and its
+// response is posted back to the connection's thread to be written.
 class HttpServer::Impl {
  public:
-  Impl(RestApi* api, size_t body_limit, int threads)
-      : api_(api), body_limit_(body_limit), threads_(threads), acceptor_(ioc_) {}
+  Impl(RestApi* api, const HttpServerOptions& options)
+      : api_(api),
+        body_limit_(options.body_limit),
+        max_pending_(options.max_pending),
+        workers_(static_cast<size_t>(std::max(1, options.worker_threads))) {
+    for (int i = 0; i < std::max(1, options.io_threads); ++i) {
+      contexts_.push_back(std::make_unique<asio::io_context>(1));
+    }
+    acceptor_.emplace(*contexts_[0]);
+  }
 
   absl::Status Start(const std::string& host, uint16_t port) {
     beast::error_code ec;
     const auto address = asio::ip::make_address(host, ec);
     if (ec) return absl::InvalidArgumentError(Cat("bad bind address '", host, "'"));
     const tcp::endpoint endpoint(address, port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return absl::UnavailableError(
           Cat("cannot listen on ", host, ":", port, ": ", ec.message()));
     }
     Accept();
-    for (int i = 0; i < threads_; ++i) pool_.emplace_back([this] { ioc_.run(); });
+    for (auto& ioc : contexts_) {
+      work_.push_back(asio::make_work_guard(*ioc));
+      pool_.emplace_back([ioc = ioc.get()] { ioc->run(); });
+    }
     return absl::OkStatus();
   }
 
   void Stop(int grace_ms) {
-    asio::post(acceptor_.get_executor(), [this] {
+    asio::post(acceptor_->get_executor(), [this] {
       beast::error_code ec;
-      acceptor_.close(ec);
+      acceptor_->close(ec);
     });
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
     while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    ioc_.stop();
+    work_.clear();
+    for (auto& ioc : contexts_) ioc->stop();
     for (auto& t : pool_) t.join();
     pool_.clear();
+    workers_.stop();
+    workers_.join();
   }
 
  private:
@@ -131,27 +153,46 @@ class HttpServer::Impl {
         bad.status = 400;
         bad.body = Cat(R"({"error":{"code":"INVALID_ARGUMENT","message":"malformed HTTP request: )",
                                 ec.message(), R"(","details":{}}})");
-        return Send(bad, 11, false);
+        return Send(std::move(bad), 11, false);
       }
       http::request<http::string_body> req = parser_->release();
       const unsigned version = req.version();
       const bool keep_alive = req.keep_alive();
-      server_->in_flight_.fetch_add(1);
-      HttpResponse response = server_->api_->Handle(ToRequest(std::move(req)));
-      server_->in_flight_.fetch_sub(1);
-      Send(response, version, keep_alive);
+      HttpRequest request = ToRequest(std::move(req));
+      if (!RestApi::MayWait(request)) {
+        server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
+        HttpResponse response = server_->api_->Handle(request);
+        server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        return Send(std::move(response), version, keep_alive);
+      }
+      // acq_rel: the count is a limit, not a guard of data; any order that keeps it exact works.
+      if (server_->pending_.fetch_add(1, std::memory_order_acq_rel) >= server_->max_pending_) {
+        server_->pending_.fetch_sub(1, std::memory_order_acq_rel);
+        return Send(server_->api_->Overloaded(server_->max_pending_), version, keep_alive);
+      }
+      server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
+      asio::post(server_->workers_, [self = shared_from_this(), request = std::move(request),
+                                     version, keep_alive]() mutable {
+        HttpResponse response = self->server_->api_->Handle(request);
+        self->server_->pending_.fetch_sub(1, std::memory_order_acq_rel);
+        asio::post(self->stream_.get_executor(), [self, response = std::move(response), version,
+                                                  keep_alive]() mutable {
+          self->server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
+          self->Send(std::move(response), version, keep_alive);
+        });
+      });
     }
 
-    void Send(const HttpResponse& r, unsigned version, bool keep_alive) {
-      auto res = std::make_shared<http::response<http::string_body>>(
-          static_cast<http::status>(r.status), version);
-      res->set(http::field::server, "proximadb");
-      res->set(http::field::content_type, r.content_type);
-      res->keep_alive(keep_alive);
-      res->body() = r.body;
-      res->prepare_payload();
-      http::async_write(stream_, *res,
-                        [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+    void Send(HttpResponse r, unsigned version, bool keep_alive) {
+      response_.emplace(static_cast<http::status>(r.status), version);
+      response_->set(http::field::server, "proximadb");
+      response_->set(http::field::content_type, r.content_type);
+      for (const auto& [name, value] : r.headers) response_->set(name, value);
+      response_->keep_alive(keep_alive);
+      response_->body() = std::move(r.body);
+      response_->prepare_payload();
+      http::async_write(stream_, *response_,
+                        [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                           if (!ec && self->draining_) return self->Drain();
                           if (ec || !keep_alive) return self->Close();
                           self->Read();
@@ -176,29 +217,38 @@ class HttpServer::Impl {
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
+    std::optional<http::response<http::string_body>> response_;  // the one being written
     bool draining_ = false;
     std::array<char, 65536> discard_;
   };
 
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-      if (!ec) std::make_shared<Session>(this, std::move(s))->Read();
+    asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
+    acceptor_->async_accept(target, [this](beast::error_code ec, tcp::socket s) {
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+      if (!ec) {
+        std::make_shared<Session>(this, std::move(s))->Read();
+      }
       Accept();
     });
   }
 
   RestApi* const api_;
   const size_t body_limit_;
-  const int threads_;
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
+  const size_t max_pending_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  // After contexts_: its queued work holds connections, destroyed before their contexts.
+  asio::thread_pool workers_;
+  std::atomic<size_t> pending_{0};  // requests posted to workers_ and not yet handled
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::optional<tcp::acceptor> acceptor_;  // on contexts_[0]
+  size_t next_context_ = 0;                // only touched by contexts_[0]'s thread
   std::vector<std::thread> pool_;
   std::atomic<int> in_flight_{0};
 };
 
-HttpServer::HttpServer(RestApi* api, size_t body_limit, int threads)
-    : impl_(std::make_unique<Impl>(api, body_limit, threads)) {}
+HttpServer::HttpServer(RestApi* api, const HttpServerOptions& options)
+    : impl_(std::make_unique<Impl>(api, options)) {}
 HttpServer::~HttpServer() = default;
 
 absl::Status HttpServer::Start(const std::string& host, uint16_t port) {

@@ -1,6 +1,9 @@
-// HttpServer: HTTP/1.1 with keep-alive on Boost.Beast, serving a RestApi from a small pool of
-// threads. Bodies over the limit are refused with 413 without being read; malformed requests
-// get 400 and the connection is closed. Beast stays inside http_server.cc.
+// HttpServer: HTTP/1.1 with keep-alive on Boost.Beast, serving a RestApi. I/O threads (one per
+// core) read requests and answer reads (searches, gets) themselves; requests that may wait on
+// the disk (RestApi::MayWait) go to a pool of worker threads, and when `max_pending` of those
+// are already waiting a new one gets 429. Bodies over the limit are refused with 413 without
+// being read; malformed requests get 400 and the connection is closed. Beast stays inside
+// http_server.cc.
 #pragma once
 
 #include <cstdint>
@@ -12,9 +15,16 @@
 
 namespace proximadb::server {
 
+struct HttpServerOptions {
+  size_t body_limit = 64 << 20;  // bytes
+  int io_threads = 2;
+  int worker_threads = 4;
+  size_t max_pending = 256;  // requests queued for or running on worker threads
+};
+
 class HttpServer {
  public:
-  HttpServer(RestApi* api, size_t body_limit, int threads);
+  HttpServer(RestApi* api, const HttpServerOptions& options);
   ~HttpServer();
 
   // Binds and starts serving; fails naming the address if it cannot bind.

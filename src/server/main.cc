@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "absl/synchronization/mutex.h"
 #include "common/logging.h"
 #include "proximadb/database.h"
 #include "server/config.h"
@@ -82,20 +83,30 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  const int threads = config.worker_threads > 0
-                          ? static_cast<int>(config.worker_threads)
-                          : static_cast<int>(std::max(4u, 2 * std::thread::hardware_concurrency()));
+#ifdef NDEBUG
+  // Debian's Abseil is built with Mutex deadlock detection on, which sends every lock through
+  // its slow path to update a lock graph. Release servers turn it off; tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  HttpServerOptions http_options;
+  http_options.body_limit = static_cast<size_t>(config.max_body_mb) << 20;
+  http_options.io_threads = config.io_threads > 0 ? static_cast<int>(config.io_threads) : cores;
+  http_options.worker_threads =
+      config.worker_threads > 0 ? static_cast<int>(config.worker_threads) : std::max(4, 2 * cores);
+  http_options.max_pending = static_cast<size_t>(config.max_pending_requests);
   Service service(config);
   RestApi api(&service);
-  HttpServer http(&api, static_cast<size_t>(config.max_body_mb) << 20, threads);
+  HttpServer http(&api, http_options);
   if (absl::Status s = http.Start(config.bind_address, static_cast<uint16_t>(config.rest_port));
       !s.ok()) {
     spdlog::critical("{}", std::string(s.message()));
     return 1;
   }
-  spdlog::info("proximadb-server {} node {}: REST on {}:{} ({} threads), recovering {}", kVersion,
-               config.node_id, config.bind_address, config.rest_port, threads,
-               config.data_directory);
+  spdlog::info("proximadb-server {} node {}: REST on {}:{} ({} I/O + {} worker threads), "
+               "recovering {}",
+               kVersion, config.node_id, config.bind_address, config.rest_port,
+               http_options.io_threads, http_options.worker_threads, config.data_directory);
   GrpcServer grpc(&service);
   if (absl::Status s = grpc.Start(config.bind_address, static_cast<uint16_t>(config.grpc_port),
                                   static_cast<size_t>(config.max_body_mb) << 20);

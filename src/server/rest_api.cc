@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -278,6 +279,29 @@ HttpResponse RestApi::PayloadTooLarge(size_t limit) const {
   return ErrorResponse(413, "PAYLOAD_TOO_LARGE",
                        Cat("request body exceeds the limit of ", limit, " bytes"),
                        {{"limit_bytes", limit}});
+}
+
+HttpResponse RestApi::Overloaded(size_t limit) {
+  overloaded_.fetch_add(1, std::memory_order_relaxed);
+  HttpResponse r = ErrorResponse(
+      429, "RESOURCE_EXHAUSTED",
+      Cat("the server is overloaded: ", limit,
+          " requests are already waiting to be served ([api] max_pending_requests); retry later"),
+      {{"max_pending_requests", limit}});
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+bool RestApi::MayWait(const HttpRequest& request) {
+  if (request.method == "GET") return false;
+  if (request.method != "POST") return true;
+  const std::string_view path = request.path;
+  for (std::string_view read : {"/search", "/search/batch", "/count"}) {
+    if (path.size() > read.size() && path.substr(path.size() - read.size()) == read) {
+      return false;
+    }
+  }
+  return true;
 }
 
 HttpResponse RestApi::Handle(const HttpRequest& request) {
@@ -605,51 +629,84 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     Body b;
     bool upsert = false;
     dom::array items;
-    if (!b.Parse(req.body, {"vectors", "upsert", "ids", "metadata"}) ||
+    if (!b.Parse(req.body, {"vectors", "vectors_f32", "upsert", "ids", "metadata"}) ||
         !b.Bool("upsert", &upsert)) {
       return BadRequest(b.error);
     }
-    const bool columns = b.Has("ids");  // {"ids": [...], "vectors": [[...]], "metadata": [...]}
-    if (!b.Array("vectors", columns ? "arrays of numbers" : "{id, vector, metadata} objects",
-                 &items)) {
-      return BadRequest(b.error);
+    // Columns: {"ids": [...], "vectors": [[...]] or "vectors_f32": "base64", "metadata": [...]}
+    const bool columns = b.Has("ids");
+    if (columns && b.Has("vectors") == b.Has("vectors_f32")) {
+      return BadRequest("give either 'vectors' or 'vectors_f32' with 'ids'");
     }
-    if (auto s = svc.CheckBatchSize(items.size(), "vectors"); !s.ok()) return FromStatus(s);
+    const bool f32 = columns && b.Has("vectors_f32");
+    std::string packed;  // the decoded vectors_f32
+    size_t n = 0;
+    if (f32) {
+      std::string text;
+      if (!b.String("vectors_f32", &text)) return BadRequest(b.error);
+      if (!absl::Base64Unescape(text, &packed)) {
+        return BadRequest("field 'vectors_f32' must be base64 (of little-endian float32 values)");
+      }
+    } else if (!b.Array("vectors",
+                        columns ? "arrays of numbers" : "{id, vector, metadata} objects",
+                        &items)) {
+      return BadRequest(b.error);
+    } else {
+      n = items.size();
+    }
     std::vector<Record> records;
-    records.reserve(items.size());
     if (columns) {
       dom::array ids, metadata;
       if (!b.Array("ids", "strings", &ids)) return BadRequest(b.error);
+      if (f32) n = ids.size();
+      if (auto s = svc.CheckBatchSize(n, "vectors"); !s.ok()) return FromStatus(s);
       const bool has_metadata = b.Has("metadata");
       if (has_metadata && !b.Array("metadata", "objects", &metadata)) return BadRequest(b.error);
-      if (ids.size() != items.size() || (has_metadata && metadata.size() != items.size())) {
-        return BadRequest(Cat(ids.size(), " ids, ", items.size(), " vectors and ",
-                              has_metadata ? metadata.size() : items.size(),
+      if (ids.size() != n || (has_metadata && metadata.size() != n)) {
+        return BadRequest(Cat(ids.size(), " ids, ", n, " vectors and ",
+                              has_metadata ? metadata.size() : n,
                               " metadata objects: give one of each per record"));
       }
+      // vectors_f32 holds n runs of equal length; the dimension is checked by the write.
+      const size_t floats = packed.size() / sizeof(float);
+      if (f32 && (n == 0 || packed.size() % sizeof(float) != 0 || floats % n != 0)) {
+        return BadRequest(Cat("field 'vectors_f32' has ", packed.size(), " bytes, not ", n,
+                              " vectors of float32 values"));
+      }
+      std::vector<dom::element> vector_elements;
+      if (!f32) vector_elements.assign(items.begin(), items.end());
       std::vector<dom::element> id_elements(ids.begin(), ids.end());
       std::vector<dom::element> meta_elements;
       if (has_metadata) meta_elements.assign(metadata.begin(), metadata.end());
-      size_t i = 0;
-      for (dom::element e : items) {
+      records.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
         Record& r = records.emplace_back();
         std::string_view id_text;
         if (id_elements[i].get_string().get(id_text) != simdjson::SUCCESS) {
           return BadRequest(Cat("ids[", i, "] must be a string"));
         }
         r.id = std::string(id_text);
-        if (!b.VectorFrom(e, Cat("vectors[", i, "]"), &r.vector)) return BadRequest(b.error);
+        if (f32) {
+          const size_t dim = floats / n;
+          r.vector.resize(dim);
+          std::memcpy(r.vector.data(), packed.data() + i * dim * sizeof(float),
+                      dim * sizeof(float));
+        } else if (!b.VectorFrom(vector_elements[i], Cat("vectors[", i, "]"), &r.vector)) {
+          return BadRequest(b.error);
+        }
         if (has_metadata) {
           if (!meta_elements[i].is_object()) {
             return BadRequest(Cat("metadata[", i, "] must be an object"));
           }
           r.metadata = simdjson::minify(meta_elements[i]);
         }
-        ++i;
       }
     } else {
-      if (b.Has("metadata")) {
-        return BadRequest("field 'metadata' belongs inside each record (or use the 'ids' form)");
+      if (auto s = svc.CheckBatchSize(n, "vectors"); !s.ok()) return FromStatus(s);
+      records.reserve(n);
+      if (b.Has("metadata") || b.Has("vectors_f32")) {
+        return BadRequest(Cat("field '", b.Has("metadata") ? "metadata" : "vectors_f32",
+                              "' belongs to the columnar form, with 'ids'"));
       }
       size_t i = 0;
       for (dom::element e : items) {
@@ -774,6 +831,10 @@ HttpResponse RestApi::MetricsText() {
     }
   }
   out += hist;
+  out += Cat(
+      "# HELP proximadb_http_rejected_total HTTP requests refused with 429 because too many "
+      "were waiting.\n# TYPE proximadb_http_rejected_total counter\nproximadb_http_rejected_total ",
+      overloaded_.load(std::memory_order_relaxed), "\n");
   if (Database* db = service_->database()) {
     struct Gauge {
       const char* name;

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -31,6 +32,7 @@ struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // besides the content type
 };
 
 class RestApi {
@@ -43,6 +45,14 @@ class RestApi {
 
   // The response for a body over the configured limit (the server stops reading it).
   HttpResponse PayloadTooLarge(size_t limit) const;
+  // The response when `limit` requests already wait for a worker thread (429, counted in
+  // /metrics as proximadb_http_rejected_total).
+  HttpResponse Overloaded(size_t limit);
+
+  // Whether handling `request` may wait on the disk or take long: writes (fsync), flush,
+  // compaction, collection changes. Those run on worker threads; the rest (searches, counts,
+  // gets, scrolls, health) is served on the I/O thread that read it.
+  static bool MayWait(const HttpRequest& request);
 
  private:
   struct Metrics;
@@ -51,6 +61,7 @@ class RestApi {
 
   Service* const service_;
   std::unique_ptr<Metrics> metrics_;
+  std::atomic<uint64_t> overloaded_{0};  // relaxed: a counter
 };
 
 }  // namespace proximadb::server

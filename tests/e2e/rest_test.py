@@ -8,6 +8,7 @@ and kills and cleans up what it started.
 """
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -15,6 +16,7 @@ import random
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -249,6 +251,24 @@ class RestApiTest(unittest.TestCase):
         self.assertError(self.req("POST", base, {"vectors": [{"vector": [1, 1]}],
                                                  "metadata": [{}]}),
                          400, "INVALID_ARGUMENT", "'metadata'")
+        # Columns with the vectors as base64 of little-endian float32 (gRPC's vectors_f32).
+        f32 = lambda *xs: base64.b64encode(struct.pack("<%df" % len(xs), *xs)).decode()
+        self.assertEqual(self.req("POST", base, {"ids": ["b1", "b2"], "vectors_f32": f32(1, 2, 3.5, 4),
+                                                 "metadata": [{}, {"m": 2}]}),
+                         (200, {"ids": ["b1", "b2"], "count": 2}))
+        self.assertEqual(self.req("GET", "/api/v1/collections/batch/vectors/b2")[1],
+                         {"id": "b2", "vector": [3.5, 4], "metadata": {"m": 2}})
+        for body, status, fragment in (
+                ({"ids": ["b3"], "vectors_f32": f32(1, 2, 3)}, 422, "b3"),
+                ({"ids": ["b3", "b4"], "vectors_f32": f32(1, 2, 3)}, 400, "12 bytes, not 2"),
+                ({"ids": ["b3"], "vectors_f32": "%%"}, 400, "base64"),
+                ({"ids": ["b3"], "vectors_f32": f32(float("nan"), 1)}, 400, "non-finite"),
+                ({"ids": ["b3"], "vectors_f32": f32(1, 2), "vectors": [[1, 2]]}, 400, "either"),
+                ({"vectors_f32": f32(1, 2), "vectors": []}, 400, "'vectors_f32'")):
+            result = self.req("POST", base, body)
+            self.assertEqual(result[0], status, (body, result))
+            self.assertIn(fragment, result[1]["error"]["message"])
+        self.assertEqual(self.req("GET", "/api/v1/collections/batch/vectors/b3")[0], 404)
 
     def test_delete_by_filter_and_scroll(self):
         self.create("scroll", dim=2)
@@ -626,6 +646,75 @@ class NotReadyTest(unittest.TestCase):
                 time.sleep(0.05)
             self.assertEqual(server.request("POST", "/api/v1/collections",
                                             {"name": "x", "dimension": 2})[0], 201)
+        finally:
+            server.cleanup()
+
+
+class OverloadTest(unittest.TestCase):
+    def test_writes_beyond_the_pending_limit_get_429_while_searches_go_on(self):
+        # One worker thread and room for one waiting request: while a flush (a graph build)
+        # holds the worker, another write is refused with 429 and Retry-After, searches are
+        # still served (by the I/O threads), and once the flush is done writes go through.
+        server = Server(env={"PROXIMADB_SERVER__WORKER_THREADS": "1",
+                             "PROXIMADB_API__MAX_PENDING_REQUESTS": "1"}).start()
+        try:
+            status, _ = server.request("POST", "/api/v1/collections",
+                                       {"name": "big", "dimension": 32, "distance_metric": "l2",
+                                        "m": 32, "ef_construction": 400})
+            self.assertEqual(status, 201)
+            rng = random.Random(7)
+            for b in range(0, 12000, 2000):
+                status, _ = server.request("POST", "/api/v1/collections/big/vectors/batch",
+                                           {"vectors": [{"id": str(i), "vector": vec(rng, 32)}
+                                                        for i in range(b, b + 2000)]})
+                self.assertEqual(status, 200)
+
+            flushed = []
+
+            def flush():
+                other = Server.__new__(Server)
+                other.port, other.conn = server.port, None
+                while True:  # the flush itself may be the one refused, if an insert got in first
+                    status, body = other.request("POST", "/api/v1/collections/big/flush")
+                    if status != 429:
+                        flushed.append(status)
+                        return
+                    time.sleep(0.01)
+
+            flusher = threading.Thread(target=flush)
+            flusher.start()
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            refused = None
+            searched = []
+            n = 0
+            while flusher.is_alive() and refused is None:
+                n += 1
+                conn.request("POST", "/api/v1/collections/big/vectors",
+                             body=json.dumps({"id": "extra%d" % n, "vector": vec(rng, 32)}),
+                             headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                body = json.loads(resp.read())
+                if resp.status == 429:
+                    refused = (body, resp.getheader("Retry-After"))
+                    searched.append(server.request("POST", "/api/v1/collections/big/search",
+                                                   {"vector": vec(rng, 32), "k": 3})[0])
+                else:
+                    self.assertEqual(resp.status, 201, body)
+            flusher.join()
+            conn.close()
+            self.assertEqual(flushed, [200])
+            self.assertIsNotNone(refused, "no write was refused while the flush ran")
+            body, retry_after = refused
+            self.assertEqual(body["error"]["code"], "RESOURCE_EXHAUSTED")
+            self.assertIn("max_pending_requests", body["error"]["message"])
+            self.assertEqual(retry_after, "1")
+            self.assertEqual(searched, [200])
+            status, _ = server.request("POST", "/api/v1/collections/big/vectors",
+                                       {"id": "after", "vector": vec(rng, 32)})
+            self.assertEqual(status, 201)
+            status, text = server.request("GET", "/metrics")
+            line = [l for l in text.splitlines() if l.startswith("proximadb_http_rejected_total ")]
+            self.assertGreaterEqual(int(line[0].split()[1]), 1)
         finally:
             server.cleanup()
 
