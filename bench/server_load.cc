@@ -10,16 +10,22 @@
 //      the in-process index's 2-thread QPS on the same vectors for comparison.
 //
 //   proximadb-server-load-bench [--dataset clustered|fashion-mnist] [--n N] [--dim D]
-//                               [--seconds S]
+//                               [--seconds S] [--clients 1,4,16] [--search-only 1]
+//
+// --search-only loads the vectors through gRPC streaming only and skips the other ingest paths
+// (for profiling the search phase).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -211,18 +217,108 @@ LoadResult RunLoad(int threads, double seconds, Fn&& make_client) {
   return r;
 }
 
+// A closed-loop REST load like wrk's: `connections` keep-alive connections driven by one thread
+// with epoll, each sending a request, waiting for the whole response, then sending the next.
+// One thread serving every connection costs far less CPU per call than a thread per connection
+// (fewer wake-ups), which matters when the load client shares the machine's cores with the
+// server. `requests` are whole HTTP/1.1 requests, used round-robin.
+LoadResult RunEventLoad(int port, int connections, double seconds,
+                        const std::vector<std::string>& requests) {
+  struct Conn {
+    int fd = -1;
+    std::string in;
+    Clock::time_point start;
+  };
+  std::vector<Conn> conns(connections);
+  const int ep = epoll_create1(0);
+  uint64_t next = 0, errors = 0;
+  std::vector<double> lat;
+  auto send_next = [&](Conn& c) {
+    const std::string& r = requests[next++ % requests.size()];
+    c.start = Clock::now();
+    for (size_t sent = 0; sent < r.size();) {
+      const ssize_t n = write(c.fd, r.data() + sent, r.size() - sent);
+      if (n > 0) sent += n;
+      else if (n < 0 && errno != EAGAIN) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < connections; ++i) {
+    Conn& c = conns[i];
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return {};
+    fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+  }
+  const auto t0 = Clock::now();
+  const auto end = t0 + std::chrono::duration<double>(seconds);
+  for (Conn& c : conns) send_next(c);
+  std::array<epoll_event, 64> events;
+  char buf[65536];
+  while (Clock::now() < end) {
+    const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+    for (int e = 0; e < n; ++e) {
+      Conn& c = conns[events[e].data.u32];
+      ssize_t got;
+      while ((got = read(c.fd, buf, sizeof(buf))) > 0) c.in.append(buf, got);
+      const size_t header_end = c.in.find("\r\n\r\n");
+      if (header_end == std::string::npos) continue;
+      const size_t p = c.in.find("ontent-Length: ");
+      if (p == std::string::npos || p > header_end) continue;
+      const size_t length = std::strtoull(c.in.c_str() + p + 15, nullptr, 10);
+      if (c.in.size() < header_end + 4 + length) continue;
+      const auto now = Clock::now();
+      lat.push_back(Seconds(now - c.start) * 1e6);
+      errors += std::atoi(c.in.c_str() + c.in.find(' ') + 1) != 200;
+      c.in.erase(0, header_end + 4 + length);
+      if (now < end && !send_next(c)) ++errors;
+    }
+  }
+  const double elapsed = Seconds(Clock::now() - t0);
+  for (Conn& c : conns) close(c.fd);
+  close(ep);
+  std::sort(lat.begin(), lat.end());
+  LoadResult r;
+  r.calls = lat.size();
+  r.qps = lat.size() / elapsed;
+  r.p50_us = lat.empty() ? 0 : lat[lat.size() / 2];
+  r.p99_us = lat.empty() ? 0 : lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
+  r.errors = errors;
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string dataset = "clustered";
   uint32_t n = 100000, dim = 128;
   double seconds = 5;
+  std::vector<int> client_counts = {1, 4, 16};
+  bool search_only = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--dataset") dataset = argv[i + 1];
     else if (a == "--n") n = std::stoul(argv[i + 1]);
     else if (a == "--dim") dim = std::stoul(argv[i + 1]);
     else if (a == "--seconds") seconds = std::stod(argv[i + 1]);
+    else if (a == "--search-only") search_only = std::string(argv[i + 1]) != "0";
+    else if (a == "--clients") {
+      client_counts.clear();
+      for (const char* p = argv[i + 1]; *p != 0;) {
+        char* end;
+        client_counts.push_back(static_cast<int>(std::strtol(p, &end, 10)));
+        p = *end == ',' ? end + 1 : end;
+      }
+    }
     else {
       std::fprintf(stderr, "unknown argument %s\n", argv[i]);
       return 2;
@@ -291,7 +387,7 @@ int main(int argc, char** argv) {
   }
   const double stream_s = Seconds(Clock::now() - t0);
   t0 = Clock::now();
-  for (uint32_t b = 0; b < rows; b += 1000) {
+  for (uint32_t b = 0; !search_only && b < rows; b += 1000) {
     grpc::ClientContext ctx;
     v1::BatchWriteResponse resp;
     if (!stub->BatchWrite(&ctx, make_batch("batched", b), &resp).ok()) {
@@ -300,7 +396,7 @@ int main(int argc, char** argv) {
   }
   const double batch_s = Seconds(Clock::now() - t0);
   std::vector<std::string> rest_bodies;
-  for (uint32_t b = 0; b < rows; b += 1000) {
+  for (uint32_t b = 0; !search_only && b < rows; b += 1000) {
     std::string body = "{\"upsert\":true,\"vectors\":[";
     for (uint32_t r = b; r < std::min(b + 1000, rows); ++r) {
       if (r != b) body.push_back(',');
@@ -318,8 +414,12 @@ int main(int argc, char** argv) {
     }
   }
   const double rest_s = Seconds(Clock::now() - t0);
-  std::printf("ingest vectors/s: gRPC stream %.0f, gRPC batch %.0f, REST batch %.0f\n",
-              rows / stream_s, rows / batch_s, rows / rest_s);
+  if (search_only) {
+    std::printf("ingest vectors/s: gRPC stream %.0f\n", rows / stream_s);
+  } else {
+    std::printf("ingest vectors/s: gRPC stream %.0f, gRPC batch %.0f, REST batch %.0f\n",
+                rows / stream_s, rows / batch_s, rows / rest_s);
+  }
 
   // The other two collections served their purpose; dropped, their memtables stop keeping the
   // background indexer busy during the search load.
@@ -340,7 +440,13 @@ int main(int argc, char** argv) {
     req.set_k(10);
     req.set_include_metadata(false);
     req.set_exact(exact);
-    return s->Search(&ctx, req, out).ok();
+    const grpc::Status status = s->Search(&ctx, req, out);
+    static std::atomic<bool> reported{false};
+    if (!status.ok() && !reported.exchange(true)) {
+      std::fprintf(stderr, "gRPC search failed (first failure reported): %d %s\n",
+                   static_cast<int>(status.error_code()), status.error_message().c_str());
+    }
+    return status.ok();
   };
   double found = 0;
   for (uint32_t q = 0; q < nq; ++q) {
@@ -362,12 +468,30 @@ int main(int argc, char** argv) {
     body.push_back('}');
     rest_queries.push_back(std::move(body));
   }
+  auto http_post = [](const std::string& path, const std::string& body) {
+    return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  std::vector<std::string> rest_requests, rest_batch_requests;
+  for (const std::string& body : rest_queries) {
+    rest_requests.push_back(http_post("/api/v1/collections/streamed/search", body));
+  }
+  // Batch search, kBatch queries per request: what a client that has several queries at hand
+  // gets, with the per-request cost (loopback TCP, HTTP) shared by the batch.
+  constexpr uint32_t kBatch = 8;
+  for (uint32_t q = 0; q + kBatch <= nq; q += kBatch) {
+    std::string body = "{\"queries\":[";
+    for (uint32_t i = q; i < q + kBatch; ++i) body += (i == q ? "" : ",") + rest_queries[i];
+    rest_batch_requests.push_back(http_post("/api/v1/collections/streamed/search/batch", body + "]}"));
+  }
   // The load client shares the machine's cores with the server, so besides QPS the table gives
-  // the server's own CPU time per query (from /proc): queries per server core-second.
-  std::printf("%-6s %8s %10s %9s %9s %7s %16s\n", "api", "clients", "qps", "p50_us", "p99_us",
-              "errors", "qps/server-core");
-  for (int clients : {1, 4, 16}) {
-    double cpu0 = CpuSeconds(pid);
+  // the server's own CPU time per query (from /proc): queries per server core-second, and the
+  // load client's CPU time per query. REST-8 rows send batch searches of 8 queries (qps counts
+  // queries, latencies are per request).
+  std::printf("%-6s %8s %10s %9s %9s %7s %16s %15s\n", "api", "clients", "qps", "p50_us",
+              "p99_us", "errors", "qps/server-core", "client-cpu-us");
+  for (int clients : client_counts) {
+    double cpu0 = CpuSeconds(pid), self0 = CpuSeconds(getpid());
     LoadResult g = RunLoad(clients, seconds, [&](int t) {
       auto s = v1::ProximaDB::NewStub(grpc::CreateCustomChannel(
           "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials(),
@@ -381,22 +505,26 @@ int main(int argc, char** argv) {
         return search(s.get(), static_cast<uint32_t>((i * 16 + t) % nq), false, &r);
       };
     });
-    double cpu = CpuSeconds(pid) - cpu0;
-    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f\n", "gRPC", clients, g.qps, g.p50_us,
-                g.p99_us, static_cast<unsigned long long>(g.errors), g.calls / cpu);
+    double cpu = CpuSeconds(pid) - cpu0, self = CpuSeconds(getpid()) - self0;
+    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f %15.1f\n", "gRPC", clients, g.qps,
+                g.p50_us, g.p99_us, static_cast<unsigned long long>(g.errors), g.calls / cpu,
+                self * 1e6 / g.calls);
     cpu0 = CpuSeconds(pid);
-    LoadResult r = RunLoad(clients, seconds, [&](int t) {
-      auto client = std::make_shared<HttpClient>(rest_port);
-      return [&, client, t](uint64_t i) {
-        return client
-                   ->Request("POST", "/api/v1/collections/streamed/search",
-                             rest_queries[(i * 16 + t) % nq])
-                   .first == 200;
-      };
-    });
+    self0 = CpuSeconds(getpid());
+    LoadResult r = RunEventLoad(rest_port, clients, seconds, rest_requests);
     cpu = CpuSeconds(pid) - cpu0;
-    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f\n", "REST", clients, r.qps, r.p50_us,
-                r.p99_us, static_cast<unsigned long long>(r.errors), r.calls / cpu);
+    self = CpuSeconds(getpid()) - self0;
+    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f %15.1f\n", "REST", clients, r.qps,
+                r.p50_us, r.p99_us, static_cast<unsigned long long>(r.errors), r.calls / cpu,
+                self * 1e6 / r.calls);
+    cpu0 = CpuSeconds(pid);
+    self0 = CpuSeconds(getpid());
+    LoadResult b = RunEventLoad(rest_port, clients, seconds, rest_batch_requests);
+    cpu = CpuSeconds(pid) - cpu0;
+    self = CpuSeconds(getpid()) - self0;
+    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f %15.1f\n", "REST-8", clients,
+                b.qps * kBatch, b.p50_us, b.p99_us, static_cast<unsigned long long>(b.errors),
+                b.calls * kBatch / cpu, self * 1e6 / (b.calls * kBatch));
   }
 
   // The in-process index on the same vectors, 2 threads, for comparison.
