@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import time
@@ -42,8 +43,10 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Optional[Dict[s
         return "POST", _collection(p) + "/vectors", p["record"], None
     if op == "batch_write":
         batch = p["vectors"]
-        if hasattr(batch, "matrix"):  # Columns: the columnar form of the batch route
-            body: Dict[str, Any] = {"ids": batch.ids, "vectors": batch.matrix,
+        if hasattr(batch, "matrix"):  # Columns: the columnar form of the batch route, with
+            # the vectors as base64 of their float32 bytes (no number formatting on either side)
+            packed = base64.b64encode(batch.matrix.astype("<f4", copy=False).tobytes())
+            body: Dict[str, Any] = {"ids": batch.ids, "vectors_f32": packed.decode("ascii"),
                                     "upsert": p["upsert"]}
             if batch.metadata is not None:
                 body["metadata"] = batch.metadata

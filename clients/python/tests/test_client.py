@@ -85,6 +85,11 @@ def test_batch_insert_numpy_dicts_and_progress(client, name, capsys):
     assert "1050/1050" in capsys.readouterr().err  # tqdm's bar on stderr
     assert client.count(name) == 1050
     assert client.count(name, {"odd": True, "n": {"$lt": 100}}) == 50
+    # NumPy rows travel as float32 bytes (REST: base64 vectors_f32) and come back bit for bit.
+    stored = client.get(name, "v0500", as_numpy=True).vector
+    assert np.array_equal(np.asarray(stored, dtype=np.float32), data[500])
+    with pytest.raises(DimensionMismatchError):
+        client.batch_insert(name, np.zeros((3, 5), dtype=np.float32), ids=["x", "y", "z"])
     dict_ids = client.batch_insert(name, [{"vector": [1, 2, 3, 4], "metadata": {"k": 1}},
                                           {"id": "d2", "vector": [4, 3, 2, 1]}])
     assert dict_ids[1] == "d2" and len(dict_ids[0]) == 36
