@@ -46,7 +46,10 @@ def _value(v: struct_pb2.Value) -> Any:
 
 def _dict(s: struct_pb2.Struct) -> Dict[str, Any]:
     """A Struct as a dict (json_format.MessageToDict's result, without its reflection cost)."""
-    return {k: _value(v) for k, v in s.fields.items()}
+    fields = s.fields
+    if not fields:  # the common case of search hits; items() on the map is slow in Python
+        return {}
+    return {k: _value(v) for k, v in fields.items()}
 
 
 def _flat(msg: Any) -> Dict[str, Any]:
@@ -94,12 +97,13 @@ def _search_request(collection: str, q: Dict[str, Any]) -> pb.SearchRequest:
 
 
 def _search_result(resp: pb.SearchResponse, q: Dict[str, Any]) -> Dict[str, Any]:
+    with_metadata, with_vectors = q.get("include_metadata", True), q.get("include_vectors")
     results = []
     for h in resp.results:
         r: Dict[str, Any] = {"id": h.id, "score": h.score}
-        if q.get("include_metadata", True):
+        if with_metadata:
             r["metadata"] = _dict(h.metadata)
-        if q.get("include_vectors"):
+        if with_vectors:
             r["vector"] = list(h.vector)
         results.append(r)
     return {"results": results, "plan": resp.plan}
