@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
@@ -425,6 +427,67 @@ TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
     EXPECT_EQ(c.rest(), c.expected);
     EXPECT_EQ(c.grpc(), c.expected);
   }
+}
+
+// grpc.health.v1.Health/Check through a generic stub: (status code, serialized response). The
+// request is HealthCheckRequest{service}; a response of SERVING is the bytes 08 01, NOT_SERVING
+// 08 02.
+std::pair<grpc::StatusCode, std::string> HealthCheck(int port, const std::string& service) {
+  grpc::GenericStub stub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                             grpc::InsecureChannelCredentials()));
+  std::string request;
+  if (!service.empty()) {
+    request = std::string(1, '\x0a') + static_cast<char>(service.size()) + service;
+  }
+  grpc::Slice slice(request);
+  grpc::ByteBuffer in(&slice, 1), out;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in, &out,
+                 [&](grpc::Status s) { done.set_value(s); });
+  const grpc::Status status = done.get_future().get();
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (status.ok() && out.Dump(&slices).ok()) {
+    for (const grpc::Slice& part : slices) {
+      bytes.append(reinterpret_cast<const char*>(part.begin()), part.size());
+    }
+  }
+  return {status.error_code(), bytes};
+}
+
+TEST(GrpcHealthTest, NotServingUntilRecoveryEndsThenServing) {
+  ScopedTempDir dir;
+  const int rest = FreePort(), grpc_port = FreePort();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setenv("PROXIMADB_TEST_DELAY_OPEN_MS", "1500", 1);
+    const std::string r = std::to_string(rest), g = std::to_string(grpc_port);
+    execl(PROXIMADB_SERVER, PROXIMADB_SERVER, "--data-dir", dir.path().c_str(), "--rest-port",
+          r.c_str(), "--grpc-port", g.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait for the REST port: the gRPC server starts before it, then recovery is held back.
+  for (int i = 0; i < 500 && Http(rest, "GET", "/health").first != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(Http(rest, "GET", "/ready").first, 503);
+  const std::string kNotServing("\x08\x02", 2), kServing("\x08\x01", 2);
+  EXPECT_EQ(HealthCheck(grpc_port, ""), std::make_pair(grpc::StatusCode::OK, kNotServing));
+  EXPECT_EQ(HealthCheck(grpc_port, "proximadb.v1.ProximaDB"),
+            std::make_pair(grpc::StatusCode::OK, kNotServing));
+  for (int i = 0; i < 500 && Http(rest, "GET", "/ready").first != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(HealthCheck(grpc_port, ""), std::make_pair(grpc::StatusCode::OK, kServing));
+  EXPECT_EQ(HealthCheck(grpc_port, "proximadb.v1.ProximaDB"),
+            std::make_pair(grpc::StatusCode::OK, kServing));
+  EXPECT_EQ(HealthCheck(grpc_port, "no.such.Service").first, grpc::StatusCode::NOT_FOUND);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace

@@ -119,6 +119,8 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   explicit Impl(server::Service* service) : svc_(*service) {}
 
   absl::Status Start(const std::string& host, uint16_t port, size_t max_message_bytes) {
+    // The standard health service (grpc.health.v1.Health), NOT_SERVING until SetServing(true).
+    grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
     int bound = 0;
     const std::string address =
@@ -130,7 +132,15 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (server_ == nullptr || bound == 0) {
       return absl::UnavailableError(Cat("cannot listen for gRPC on ", address));
     }
+    SetServing(false);
     return absl::OkStatus();
+  }
+
+  void SetServing(bool serving) {
+    grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+    if (health == nullptr) return;
+    health->SetServingStatus(serving);  // the server as a whole ("") ...
+    health->SetServingStatus(v1::ProximaDB::service_full_name(), serving);  // ... and the API
   }
 
   void Stop(int grace_ms) {
@@ -440,6 +450,8 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
 GrpcServer::GrpcServer(Service* service) : impl_(std::make_unique<Impl>(service)) {}
 GrpcServer::~GrpcServer() { impl_->Stop(0); }
+
+void GrpcServer::SetServing(bool serving) { impl_->SetServing(serving); }
 
 absl::Status GrpcServer::Start(const std::string& host, uint16_t port, size_t max_message_bytes) {
   return impl_->Start(host, port, max_message_bytes);

@@ -20,6 +20,10 @@ class GrpcServer {
 
   // Binds host:port and starts serving; fails naming the address if it cannot bind.
   absl::Status Start(const std::string& host, uint16_t port, size_t max_message_bytes);
+  // What the standard health service (grpc.health.v1.Health/Check) answers, for the server ("")
+  // and for "proximadb.v1.ProximaDB": NOT_SERVING from Start until SetServing(true), which the
+  // server calls once recovery has finished (as GET /ready turns 200).
+  void SetServing(bool serving);
   // Stops accepting calls and waits up to `grace_ms` for calls in flight.
   void Stop(int grace_ms);
 

@@ -136,11 +136,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   service.SetDatabase(db->get());
+  grpc.SetServing(true);
   spdlog::info("ready: {} collections", (*db)->ListCollections().size());
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("{} received: stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  grpc.SetServing(false);
   http.Stop(static_cast<int>(config.request_timeout_ms));
   grpc.Stop(static_cast<int>(config.request_timeout_ms));
   service.SetDatabase(nullptr);
