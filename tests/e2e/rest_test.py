@@ -42,6 +42,7 @@ class Server:
         self.port = free_port()
         self.env = dict(os.environ, **(env or {}))
         self.args = list(args)
+        self.host = "127.0.0.1"
         self.proc = None
         self.conn = None
 
@@ -69,7 +70,7 @@ class Server:
         """(status, parsed JSON or text) over a kept-alive connection."""
         for attempt in range(2):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
             data = raw if raw is not None else (json.dumps(body) if body is not None else None)
             try:
                 self.conn.request(method, path, body=data,
@@ -765,6 +766,23 @@ class ConfigTest(unittest.TestCase):
                 except OSError:
                     time.sleep(0.05)
             self.assertEqual(s.request("GET", "/health"), (200, {"status": "ok"}))
+        finally:
+            s.cleanup()
+
+    @unittest.skipUnless(socket.has_ipv6, "no IPv6 in this Python")
+    def test_ipv6_bind_address_serves_rest(self):
+        try:
+            with socket.socket(socket.AF_INET6) as probe:
+                probe.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no ::1 on this machine")
+        s = Server(env={"PROXIMADB_SERVER__BIND_ADDRESS": "::1"})
+        s.host = "::1"
+        try:
+            s.start()
+            self.assertEqual(s.request("GET", "/health"), (200, {"status": "ok"}))
+            with self.assertRaises(OSError):  # bound to ::1 only, not to IPv4 loopback
+                socket.create_connection(("127.0.0.1", s.port), timeout=5).close()
         finally:
             s.cleanup()
 
