@@ -36,13 +36,14 @@ def free_port():
 class Server:
     """A proximadb-server child process on free ports with its own data directory."""
 
+    host = "127.0.0.1"  # where request() connects; a class attribute for the __new__ clients
+
     def __init__(self, data_dir=None, env=None, args=()):
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="proximadb-e2e-")
         self.port = free_port()
         self.env = dict(os.environ, **(env or {}))
         self.args = list(args)
-        self.host = "127.0.0.1"
         self.proc = None
         self.conn = None
 
