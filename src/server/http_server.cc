@@ -77,6 +77,7 @@ class HttpServer::Impl {
   Impl(RestApi* api, const HttpServerOptions& options)
       : api_(api),
         body_limit_(options.body_limit),
+        timeout_(std::chrono::milliseconds(options.request_timeout_ms)),
         max_pending_(options.max_pending),
         workers_(static_cast<size_t>(std::max(1, options.worker_threads))) {
     for (int i = 0; i < std::max(1, options.io_threads); ++i) {
@@ -130,6 +131,7 @@ class HttpServer::Impl {
     void Read() {
       parser_.emplace();
       parser_->body_limit(server_->body_limit_);
+      stream_.expires_after(server_->timeout_);
       http::async_read(stream_, buffer_, *parser_,
                        [self = shared_from_this()](beast::error_code ec, size_t) {
                          self->OnRead(ec);
@@ -142,6 +144,7 @@ class HttpServer::Impl {
           ec == asio::error::operation_aborted) {
         return Close();
       }
+      if (ec == beast::error::timeout) return;  // the stream closed the socket itself
       if (ec == http::error::body_limit) {
         // Answer at once, then read and drop the rest of the body (for a while) so that a
         // client still sending it gets to read the answer instead of a reset.
@@ -191,6 +194,7 @@ class HttpServer::Impl {
       response_->keep_alive(keep_alive);
       response_->body() = std::move(r.body);
       response_->prepare_payload();
+      stream_.expires_after(server_->timeout_);
       http::async_write(stream_, *response_,
                         [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                           if (!ec && self->draining_) return self->Drain();
@@ -235,6 +239,7 @@ class HttpServer::Impl {
 
   RestApi* const api_;
   const size_t body_limit_;
+  const std::chrono::milliseconds timeout_;
   const size_t max_pending_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   // After contexts_: its queued work holds connections, destroyed before their contexts.

@@ -20,6 +20,9 @@ struct HttpServerOptions {
   int io_threads = 2;
   int worker_threads = 4;
   size_t max_pending = 256;  // requests queued for or running on worker threads
+  // How long a request may take to arrive, a keep-alive connection may stay idle, and a
+  // response may wait for the client to take it; past it the connection is closed.
+  int request_timeout_ms = 30000;
 };
 
 class HttpServer {

@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   http_options.worker_threads =
       config.worker_threads > 0 ? static_cast<int>(config.worker_threads) : std::max(4, 2 * cores);
   http_options.max_pending = static_cast<size_t>(config.max_pending_requests);
+  http_options.request_timeout_ms = static_cast<int>(config.request_timeout_ms);
   Service service(config);
   RestApi api(&service);
   HttpServer http(&api, http_options);

@@ -721,6 +721,38 @@ class OverloadTest(unittest.TestCase):
             server.cleanup()
 
 
+class TimeoutTest(unittest.TestCase):
+    def test_slow_and_idle_connections_are_closed_after_request_timeout(self):
+        server = Server(env={"PROXIMADB_API__REQUEST_TIMEOUT_MS": "400"}).start()
+        try:
+            def closed_after(conn):
+                """Seconds until the server closes `conn` (recv returns nothing)."""
+                t = time.time()
+                conn.settimeout(10)
+                while conn.recv(4096):
+                    pass
+                return time.time() - t
+
+            slow = socket.create_connection(("127.0.0.1", server.port))
+            slow.sendall(b"POST /api/v1/collections HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Length: 100\r\n\r\n{")  # and then nothing
+            idle = socket.create_connection(("127.0.0.1", server.port))
+            self.assertLess(closed_after(slow), 3)
+            self.assertLess(closed_after(idle), 3)
+            slow.close()
+            idle.close()
+            # A connection used more often than the timeout stays open; nothing was created.
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            for _ in range(4):
+                conn.request("GET", "/api/v1/collections")
+                resp = conn.getresponse()
+                self.assertEqual((resp.status, json.loads(resp.read())), (200, {"collections": []}))
+                time.sleep(0.15)
+            conn.close()
+        finally:
+            server.cleanup()
+
+
 class ConfigTest(unittest.TestCase):
     def run_server(self, args, env=None):
         d = tempfile.mkdtemp(prefix="proximadb-e2e-")
