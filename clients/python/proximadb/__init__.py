@@ -10,13 +10,14 @@
 from .client import AsyncProximaDBClient, ProximaDBClient
 from .errors import (AlreadyExistsError, CollectionNotFoundError, DimensionMismatchError,
                      InvalidArgumentError, PayloadTooLargeError, ProximaDBError,
-                     UnavailableError, VectorNotFoundError)
+                     ResourceExhaustedError, UnavailableError, VectorNotFoundError)
 from .types import Collection, CollectionStats, Record, SearchResult
 
 __all__ = [
     "AlreadyExistsError", "AsyncProximaDBClient", "Collection", "CollectionNotFoundError",
     "CollectionStats", "DimensionMismatchError", "InvalidArgumentError", "PayloadTooLargeError",
-    "ProximaDBClient", "ProximaDBError", "Record", "SearchResult", "UnavailableError",
+    "ProximaDBClient", "ProximaDBError", "Record", "ResourceExhaustedError", "SearchResult",
+    "UnavailableError",
     "VectorNotFoundError",
 ]
 __version__ = "0.1.0"

@@ -200,6 +200,8 @@ def _error(e: grpc.RpcError) -> ProximaDBError:
         if key == "proximadb-error-code":
             code = value
     status = e.code()
+    if code is None and status == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        code = "PAYLOAD_TOO_LARGE"  # gRPC's own message size limit, not the server's overload
     if code is None:
         code = "UNAVAILABLE" if status == grpc.StatusCode.UNAVAILABLE else status.name
     return error_for(code, e.details() or status.name, grpc_status=status.name)

@@ -105,7 +105,12 @@ def parse_response(response: httpx.Response) -> Dict[str, Any]:
     except (ValueError, KeyError, TypeError):
         code = "UNAVAILABLE" if response.status_code in RETRY_STATUSES else "INTERNAL"
         message, details = response.text or f"HTTP {response.status_code}", {}
-    raise error_for(code, message, http_status=response.status_code, details=details)
+    error = error_for(code, message, http_status=response.status_code, details=details)
+    try:
+        error.retry_after = float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        pass
+    raise error
 
 
 def _retryable(e: Exception) -> bool:
@@ -113,9 +118,11 @@ def _retryable(e: Exception) -> bool:
         isinstance(e, ProximaDBError) and e.http_status in RETRY_STATUSES)
 
 
-def backoff(attempt: int) -> float:
-    """Exponential backoff with jitter: about 0.1, 0.2, 0.4 s ... capped at 2 s."""
-    return min(2.0, 0.1 * (2 ** attempt)) * (0.5 + random.random() / 2)
+def backoff(attempt: int, error: Optional[Exception] = None) -> float:
+    """Exponential backoff with jitter: about 0.1, 0.2, 0.4 s ... capped at 2 s; at least the
+    server's Retry-After when it sent one."""
+    wait = min(2.0, 0.1 * (2 ** attempt)) * (0.5 + random.random() / 2)
+    return max(wait, getattr(error, "retry_after", None) or 0.0)
 
 
 def _transport_error(e: Exception) -> ProximaDBError:
@@ -141,7 +148,7 @@ class RestTransport:
                     if isinstance(e, httpx.TransportError):
                         raise _transport_error(e) from e
                     raise
-                time.sleep(backoff(attempt))
+                time.sleep(backoff(attempt, e))
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -167,7 +174,7 @@ class AsyncRestTransport:
                     if isinstance(e, httpx.TransportError):
                         raise _transport_error(e) from e
                     raise
-                await asyncio.sleep(backoff(attempt))
+                await asyncio.sleep(backoff(attempt, e))
         raise AssertionError("unreachable")
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ class ProximaDBError(Exception):
         http_status: the HTTP status (REST) or ``None``.
         grpc_status: the gRPC status code name (gRPC) or ``None``.
         details: extra details from the server, if any.
+        retry_after: seconds the server asked to wait before retrying (``Retry-After``), if any.
     """
 
     def __init__(self, code: str, message: str, http_status: Optional[int] = None,
@@ -25,6 +26,7 @@ class ProximaDBError(Exception):
         self.http_status = http_status
         self.grpc_status = grpc_status
         self.details = details or {}
+        self.retry_after: Optional[float] = None
 
 
 class InvalidArgumentError(ProximaDBError):
@@ -51,6 +53,11 @@ class PayloadTooLargeError(ProximaDBError):
     """A body or batch over the server's configured limit."""
 
 
+class ResourceExhaustedError(ProximaDBError):
+    """The server is overloaded (HTTP 429: too many writes wait); retried automatically, after
+    the server's ``Retry-After`` (``retry_after``, seconds) when it gives one."""
+
+
 class UnavailableError(ProximaDBError):
     """The server is recovering, stopped writes, or cannot be reached; retried automatically."""
 
@@ -62,6 +69,7 @@ _BY_CODE = {
     "VECTOR_NOT_FOUND": VectorNotFoundError,
     "ALREADY_EXISTS": AlreadyExistsError,
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
+    "RESOURCE_EXHAUSTED": ResourceExhaustedError,
     "UNAVAILABLE": UnavailableError,
 }
 

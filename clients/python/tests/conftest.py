@@ -26,10 +26,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self) -> None:
+    def __init__(self, **settings: str) -> None:
+        """`settings` are extra environment entries, e.g. PROXIMADB_API__MAX_K="100"."""
         self.dir = tempfile.mkdtemp(prefix="proximadb-py-")
         self.rest_port, self.grpc_port = free_port(), free_port()
-        env = dict(os.environ, PROXIMADB_API__MAX_BATCH_SIZE="2000")
+        env = dict(os.environ, PROXIMADB_API__MAX_BATCH_SIZE="2000", **settings)
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
         self.proc = subprocess.Popen(
             [SERVER, "--data-dir", os.path.join(self.dir, "data"), "--rest-port",

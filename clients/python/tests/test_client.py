@@ -1,12 +1,17 @@
 """Every client method through REST and gRPC (the `client` fixture runs each test on both)."""
 
+import threading
+import time
+
+import httpx
 import numpy as np
 import pytest
 
+from conftest import Server
 from proximadb import (AlreadyExistsError, Collection, CollectionNotFoundError,
                        DimensionMismatchError, InvalidArgumentError, PayloadTooLargeError,
-                       ProximaDBClient, ProximaDBError, Record, SearchResult, UnavailableError,
-                       VectorNotFoundError)
+                       ProximaDBClient, ProximaDBError, Record, ResourceExhaustedError,
+                       SearchResult, UnavailableError, VectorNotFoundError)
 
 
 def test_collections(client, name):
@@ -164,3 +169,54 @@ def test_url_from_environment_and_protocol_override(server, monkeypatch, name):
     with ProximaDBClient(server.rest_url, protocol="grpc", grpc_port=server.grpc_port) as g:
         assert g.protocol == "grpc"
         assert g.get_collection(name).dimension == 2
+
+
+def rejected(server) -> int:
+    """The server's count of 429s (proximadb_http_rejected_total)."""
+    for line in httpx.get(server.rest_url + "/metrics").text.splitlines():
+        if line.startswith("proximadb_http_rejected_total "):
+            return int(line.split()[1])
+    raise AssertionError("no proximadb_http_rejected_total in /metrics")
+
+
+def test_overload_is_resource_exhausted_and_retried_after_retry_after():
+    # A server with one worker thread and room for one waiting write: while a flush (a graph
+    # build) holds it, a write is refused with 429. Without retries that is
+    # ResourceExhaustedError carrying Retry-After; with retries the client waits and succeeds.
+    server = Server(PROXIMADB_SERVER__WORKER_THREADS="1", PROXIMADB_API__MAX_PENDING_REQUESTS="1")
+    try:
+        with ProximaDBClient(server.rest_url, retries=0) as once, \
+                ProximaDBClient(server.rest_url, retries=5) as patient:
+            once.create_collection("busy", dimension=32, distance_metric="l2", m=32,
+                                   ef_construction=400)
+            rng = np.random.default_rng(3)
+            once.batch_insert("busy", rng.standard_normal((12000, 32)).astype(np.float32),
+                              ids=[str(i) for i in range(12000)], batch_size=2000)
+            flusher = threading.Thread(target=lambda: patient.flush("busy"))
+            flusher.start()
+            refused = None
+            n = 0
+            while flusher.is_alive() and refused is None:
+                n += 1
+                try:
+                    once.insert("busy", f"x{n}", rng.standard_normal(32))
+                except ResourceExhaustedError as e:
+                    refused = e
+            assert refused is not None, "no write was refused while the flush ran"
+            assert (refused.code, refused.http_status, refused.retry_after) == \
+                ("RESOURCE_EXHAUSTED", 429, 1.0)
+            assert patient.insert("busy", "patient", rng.standard_normal(32)) == "patient"
+            flusher.join()
+            assert rejected(server) >= 1
+            assert patient.get("busy", "patient").id == "patient"
+    finally:
+        server.stop()
+
+
+def test_backoff_waits_at_least_retry_after():
+    from proximadb._rest import backoff
+    busy = ResourceExhaustedError("RESOURCE_EXHAUSTED", "busy", http_status=429)
+    assert all(0.05 <= backoff(0, busy) <= 0.1 for _ in range(100))  # none given
+    busy.retry_after = 1.0
+    assert all(backoff(a, busy) >= 1.0 for a in range(5) for _ in range(20))
+
