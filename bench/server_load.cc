@@ -11,14 +11,18 @@
 //
 //   proximadb-server-load-bench [--dataset clustered|fashion-mnist] [--n N] [--dim D]
 //                               [--seconds S] [--clients 1,4,16] [--search-only 1]
+//                               [--client-nice N]
 //
 // --search-only loads the vectors through gRPC streaming only and skips the other ingest paths
-// (for profiling the search phase).
+// (for profiling the search phase). --client-nice lowers the load client's priority (not the
+// server's) so that it runs on what the server leaves idle instead of preempting it, which is
+// closer to a client on another machine.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -304,6 +308,7 @@ int main(int argc, char** argv) {
   double seconds = 5;
   std::vector<int> client_counts = {1, 4, 16};
   bool search_only = false;
+  int client_nice = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--dataset") dataset = argv[i + 1];
@@ -311,6 +316,7 @@ int main(int argc, char** argv) {
     else if (a == "--dim") dim = std::stoul(argv[i + 1]);
     else if (a == "--seconds") seconds = std::stod(argv[i + 1]);
     else if (a == "--search-only") search_only = std::string(argv[i + 1]) != "0";
+    else if (a == "--client-nice") client_nice = std::stoi(argv[i + 1]);
     else if (a == "--clients") {
       client_counts.clear();
       for (const char* p = argv[i + 1]; *p != 0;) {
@@ -348,6 +354,9 @@ int main(int argc, char** argv) {
           "--grpc-port", gp.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
     _exit(127);
   }
+  // After the fork: the server keeps its priority, this thread and those it starts take the
+  // lower one.
+  if (client_nice != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), client_nice);
   HttpClient admin(rest_port);
   for (int i = 0; i < 500 && admin.Request("GET", "/ready", "").first != 200; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
