@@ -128,6 +128,7 @@ class HttpServer::Impl {
   class Session : public std::enable_shared_from_this<Session> {
    public:
     Session(Impl* server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+    auto executor() { return stream_.get_executor(); }
     void Read() {
       parser_.emplace();
       parser_->body_limit(server_->body_limit_);
@@ -231,7 +232,9 @@ class HttpServer::Impl {
     acceptor_->async_accept(target, [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
       if (!ec) {
-        std::make_shared<Session>(this, std::move(s))->Read();
+        // Started on the connection's own thread: its socket and timer belong to that context.
+        auto session = std::make_shared<Session>(this, std::move(s));
+        asio::post(session->executor(), [session] { session->Read(); });
       }
       Accept();
     });
