@@ -11,12 +11,12 @@
 //
 //   proximadb-server-load-bench [--dataset clustered|fashion-mnist] [--n N] [--dim D]
 //                               [--seconds S] [--clients 1,4,16] [--search-only 1]
-//                               [--client-nice N]
+//                               [--client-nice N] [--apis grpc,rest,rest8]
 //
 // --search-only loads the vectors through gRPC streaming only and skips the other ingest paths
 // (for profiling the search phase). --client-nice lowers the load client's priority (not the
 // server's) so that it runs on what the server leaves idle instead of preempting it, which is
-// closer to a client on another machine.
+// closer to a client on another machine. --apis picks the rows of the search table.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <fcntl.h>
@@ -309,6 +309,7 @@ int main(int argc, char** argv) {
   std::vector<int> client_counts = {1, 4, 16};
   bool search_only = false;
   int client_nice = 0;
+  std::string apis = "grpc,rest,rest8";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--dataset") dataset = argv[i + 1];
@@ -317,6 +318,7 @@ int main(int argc, char** argv) {
     else if (a == "--seconds") seconds = std::stod(argv[i + 1]);
     else if (a == "--search-only") search_only = std::string(argv[i + 1]) != "0";
     else if (a == "--client-nice") client_nice = std::stoi(argv[i + 1]);
+    else if (a == "--apis") apis = argv[i + 1];
     else if (a == "--clients") {
       client_counts.clear();
       for (const char* p = argv[i + 1]; *p != 0;) {
@@ -499,41 +501,49 @@ int main(int argc, char** argv) {
   // queries, latencies are per request).
   std::printf("%-6s %8s %10s %9s %9s %7s %16s %15s\n", "api", "clients", "qps", "p50_us",
               "p99_us", "errors", "qps/server-core", "client-cpu-us");
+  auto wanted = [&](std::string_view api) {
+    for (std::string_view rest = apis; !rest.empty();) {
+      const size_t comma = rest.find(',');
+      if (rest.substr(0, comma) == api) return true;
+      rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    }
+    return false;
+  };
+  // One row: `load` runs the clients; `per_call` queries per call (batch rows).
+  auto row = [&](const char* api, int clients, uint32_t per_call, auto&& load) {
+    const double cpu0 = CpuSeconds(pid), self0 = CpuSeconds(getpid());
+    const LoadResult r = load();
+    const double cpu = CpuSeconds(pid) - cpu0, self = CpuSeconds(getpid()) - self0;
+    const double queries = static_cast<double>(r.calls) * per_call;
+    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f %15.1f\n", api, clients,
+                r.qps * per_call, r.p50_us, r.p99_us, static_cast<unsigned long long>(r.errors),
+                queries / cpu, self * 1e6 / queries);
+  };
   for (int clients : client_counts) {
-    double cpu0 = CpuSeconds(pid), self0 = CpuSeconds(getpid());
-    LoadResult g = RunLoad(clients, seconds, [&](int t) {
-      auto s = v1::ProximaDB::NewStub(grpc::CreateCustomChannel(
-          "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials(),
-          [t] {
-            grpc::ChannelArguments args;
-            args.SetInt("proximadb.client", t);  // a connection per client
-            return args;
-          }()));
-      return [&, s = std::shared_ptr<v1::ProximaDB::Stub>(std::move(s)), t](uint64_t i) {
-        v1::SearchResponse r;
-        return search(s.get(), static_cast<uint32_t>((i * 16 + t) % nq), false, &r);
-      };
-    });
-    double cpu = CpuSeconds(pid) - cpu0, self = CpuSeconds(getpid()) - self0;
-    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f %15.1f\n", "gRPC", clients, g.qps,
-                g.p50_us, g.p99_us, static_cast<unsigned long long>(g.errors), g.calls / cpu,
-                self * 1e6 / g.calls);
-    cpu0 = CpuSeconds(pid);
-    self0 = CpuSeconds(getpid());
-    LoadResult r = RunEventLoad(rest_port, clients, seconds, rest_requests);
-    cpu = CpuSeconds(pid) - cpu0;
-    self = CpuSeconds(getpid()) - self0;
-    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f %15.1f\n", "REST", clients, r.qps,
-                r.p50_us, r.p99_us, static_cast<unsigned long long>(r.errors), r.calls / cpu,
-                self * 1e6 / r.calls);
-    cpu0 = CpuSeconds(pid);
-    self0 = CpuSeconds(getpid());
-    LoadResult b = RunEventLoad(rest_port, clients, seconds, rest_batch_requests);
-    cpu = CpuSeconds(pid) - cpu0;
-    self = CpuSeconds(getpid()) - self0;
-    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f %15.1f\n", "REST-8", clients,
-                b.qps * kBatch, b.p50_us, b.p99_us, static_cast<unsigned long long>(b.errors),
-                b.calls * kBatch / cpu, self * 1e6 / (b.calls * kBatch));
+    if (wanted("grpc")) {
+      row("gRPC", clients, 1, [&] {
+        return RunLoad(clients, seconds, [&](int t) {
+          auto s = v1::ProximaDB::NewStub(grpc::CreateCustomChannel(
+              "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials(),
+              [t] {
+                grpc::ChannelArguments args;
+                args.SetInt("proximadb.client", t);  // a connection per client
+                return args;
+              }()));
+          return [&, s = std::shared_ptr<v1::ProximaDB::Stub>(std::move(s)), t](uint64_t i) {
+            v1::SearchResponse r;
+            return search(s.get(), static_cast<uint32_t>((i * 16 + t) % nq), false, &r);
+          };
+        });
+      });
+    }
+    if (wanted("rest")) {
+      row("REST", clients, 1, [&] { return RunEventLoad(rest_port, clients, seconds, rest_requests); });
+    }
+    if (wanted("rest8")) {
+      row("REST-8", clients, kBatch,
+          [&] { return RunEventLoad(rest_port, clients, seconds, rest_batch_requests); });
+    }
   }
 
   // The in-process index on the same vectors, 2 threads, for comparison.

@@ -1,6 +1,6 @@
 // StrCat over std::string_view too. Debian's Abseil is built with its own absl::string_view
 // (not an alias of std::string_view), so absl::StrCat does not take std::string_view
-// arguments; Cat converts them and passes everything else through.
+// arguments; Cat (and AppendCat) convert them and pass everything else through.
 #pragma once
 
 #include <string>
@@ -22,6 +22,12 @@ const T& Arg(const T& v) {
 template <typename... Args>
 std::string Cat(const Args&... args) {
   return absl::StrCat(strings_internal::Arg(args)...);
+}
+
+// Cat appended to `out`.
+template <typename... Args>
+void AppendCat(std::string* out, const Args&... args) {
+  absl::StrAppend(out, strings_internal::Arg(args)...);
 }
 
 }  // namespace proximadb

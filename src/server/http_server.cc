@@ -72,6 +72,12 @@ HttpRequest ToRequest(http::request<http::string_body>&& req) {
 // searches. A request that may wait (a write waiting for its fsync, a flush building a graph)
 // would hold up every connection of its thread, so it is posted to the worker pool, and its
 // response is posted back to the connection's thread to be written.
+//
+// The fast path costs one receive and one send per request: a connection waits for readiness
+// (async_wait), then reads what the socket holds without blocking, feeds Beast's parser, and
+// writes the answer at once; only a send the socket cannot take whole, or a drained socket,
+// goes back to the reactor. Deadlines are a time per connection that a sweep on each thread
+// checks, not a timer armed per operation.
 class HttpServer::Impl {
  public:
   Impl(RestApi* api, const HttpServerOptions& options)
@@ -81,9 +87,9 @@ class HttpServer::Impl {
         max_pending_(options.max_pending),
         workers_(static_cast<size_t>(std::max(1, options.worker_threads))) {
     for (int i = 0; i < std::max(1, options.io_threads); ++i) {
-      contexts_.push_back(std::make_unique<asio::io_context>(1));
+      loops_.push_back(std::make_unique<Loop>());
     }
-    acceptor_.emplace(*contexts_[0]);
+    acceptor_.emplace(loops_[0]->ioc);
   }
 
   absl::Status Start(const std::string& host, uint16_t port) {
@@ -100,9 +106,10 @@ class HttpServer::Impl {
           Cat("cannot listen on ", host, ":", port, ": ", ec.message()));
     }
     Accept();
-    for (auto& ioc : contexts_) {
-      work_.push_back(asio::make_work_guard(*ioc));
-      pool_.emplace_back([ioc = ioc.get()] { ioc->run(); });
+    for (auto& loop : loops_) {
+      Sweep(loop.get());
+      work_.push_back(asio::make_work_guard(loop->ioc));
+      pool_.emplace_back([loop = loop.get()] { loop->ioc.run(); });
     }
     return absl::OkStatus();
   }
@@ -112,12 +119,12 @@ class HttpServer::Impl {
       beast::error_code ec;
       acceptor_->close(ec);
     });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(grace_ms);
+    while (in_flight_.load() > 0 && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     work_.clear();
-    for (auto& ioc : contexts_) ioc->stop();
+    for (auto& loop : loops_) loop->ioc.stop();
     for (auto& t : pool_) t.join();
     pool_.clear();
     workers_.stop();
@@ -125,40 +132,82 @@ class HttpServer::Impl {
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+  class Session;
+
+  // An I/O thread's event loop and the connections it serves.
+  struct Loop {
+    asio::io_context ioc{1};
+    asio::steady_timer sweep{ioc};
+    std::vector<std::weak_ptr<Session>> sessions;  // only touched by ioc's thread
+  };
+
+  static constexpr size_t kReadSize = 64 << 10;  // bytes asked of the socket per read
+
   class Session : public std::enable_shared_from_this<Session> {
    public:
-    Session(Impl* server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
-    auto executor() { return stream_.get_executor(); }
-    void Read() {
-      parser_.emplace();
-      parser_->body_limit(server_->body_limit_);
-      stream_.expires_after(server_->timeout_);
-      http::async_read(stream_, buffer_, *parser_,
-                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                         self->OnRead(ec);
-                       });
+    Session(Impl* server, Loop* loop, tcp::socket socket)
+        : server_(server), loop_(loop), socket_(std::move(socket)) {}
+
+    // On the loop's thread.
+    void Start() {
+      loop_->sessions.push_back(weak_from_this());
+      beast::error_code ec;
+      socket_.non_blocking(true, ec);
+      if (!ec) socket_.set_option(tcp::no_delay(true), ec);
+      if (ec) return;
+      NextRequest(/*may_have_bytes=*/true);
+    }
+
+    // Closes the connection if its deadline has passed (the sweep).
+    void Expire(Clock::time_point now) {
+      if (now < deadline_) return;
+      beast::error_code ec;
+      socket_.close(ec);  // pending waits end with operation_aborted
     }
 
    private:
-    void OnRead(beast::error_code ec) {
-      if (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-          ec == asio::error::operation_aborted) {
-        return Close();
+    // Starts parsing the next request: from the bytes buffered, then from the socket.
+    // `may_have_bytes`: the socket may hold bytes whose readiness the reactor has already
+    // reported (it ran while this connection waited for a worker), so read before waiting.
+    void NextRequest(bool may_have_bytes) {
+      parser_.emplace();
+      parser_->body_limit(server_->body_limit_);
+      parser_->eager(true);
+      deadline_ = Clock::now() + server_->timeout_;
+      if (buffer_.size() > 0 || may_have_bytes) return Parse();
+      WaitToRead();
+    }
+
+    void WaitToRead() {
+      socket_.async_wait(tcp::socket::wait_read,
+                         [self = shared_from_this()](beast::error_code ec) {
+                           if (!ec) self->Parse();
+                         });
+    }
+
+    // Feeds the parser from the buffer and the socket until a request is complete (served),
+    // the socket has nothing more for now (wait), or the request is bad or the peer gone.
+    void Parse() {
+      for (;;) {
+        if (buffer_.size() > 0) {
+          beast::error_code ec;
+          const size_t used = parser_->put(buffer_.data(), ec);
+          buffer_.consume(used);
+          if (ec == http::error::body_limit) return TooLarge();
+          if (ec && ec != http::error::need_more) return Malformed(ec);
+          if (parser_->is_done()) return Serve();
+          if (used > 0 && !ec) continue;  // the header ended; the body follows
+        }
+        beast::error_code ec;
+        const size_t n = socket_.read_some(buffer_.prepare(kReadSize), ec);
+        if (ec == asio::error::would_block) return WaitToRead();
+        if (ec) return Close();  // end of stream or reset: the client is gone
+        buffer_.commit(n);
       }
-      if (ec == beast::error::timeout) return;  // the stream closed the socket itself
-      if (ec == http::error::body_limit) {
-        // Answer at once, then read and drop the rest of the body (for a while) so that a
-        // client still sending it gets to read the answer instead of a reset.
-        draining_ = true;
-        return Send(server_->api_->PayloadTooLarge(server_->body_limit_), 11, false);
-      }
-      if (ec) {
-        HttpResponse bad;
-        bad.status = 400;
-        bad.body = Cat(R"({"error":{"code":"INVALID_ARGUMENT","message":"malformed HTTP request: )",
-                                ec.message(), R"(","details":{}}})");
-        return Send(std::move(bad), 11, false);
-      }
+    }
+
+    void Serve() {
       http::request<http::string_body> req = parser_->release();
       const unsigned version = req.version();
       const bool keep_alive = req.keep_alive();
@@ -167,76 +216,141 @@ class HttpServer::Impl {
         server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
         HttpResponse response = server_->api_->Handle(request);
         server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
-        return Send(std::move(response), version, keep_alive);
+        return Send(std::move(response), version, keep_alive, /*may_have_bytes=*/false);
       }
       // acq_rel: the count is a limit, not a guard of data; any order that keeps it exact works.
       if (server_->pending_.fetch_add(1, std::memory_order_acq_rel) >= server_->max_pending_) {
         server_->pending_.fetch_sub(1, std::memory_order_acq_rel);
-        return Send(server_->api_->Overloaded(server_->max_pending_), version, keep_alive);
+        return Send(server_->api_->Overloaded(server_->max_pending_), version, keep_alive, false);
       }
       server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
+      deadline_ = Clock::time_point::max();  // the wait is the server's, not the client's
+      // The worker hands its reference back with the response, so that the session is only
+      // ever released on its own thread.
       asio::post(server_->workers_, [self = shared_from_this(), request = std::move(request),
                                      version, keep_alive]() mutable {
         HttpResponse response = self->server_->api_->Handle(request);
         self->server_->pending_.fetch_sub(1, std::memory_order_acq_rel);
-        asio::post(self->stream_.get_executor(), [self, response = std::move(response), version,
-                                                  keep_alive]() mutable {
+        Session* s = self.get();
+        asio::post(s->socket_.get_executor(), [self = std::move(self),
+                                               response = std::move(response), version,
+                                               keep_alive]() mutable {
           self->server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
-          self->Send(std::move(response), version, keep_alive);
+          self->Send(std::move(response), version, keep_alive, /*may_have_bytes=*/true);
         });
       });
     }
 
-    void Send(HttpResponse r, unsigned version, bool keep_alive) {
-      response_.emplace(static_cast<http::status>(r.status), version);
-      response_->set(http::field::server, "proximadb");
-      response_->set(http::field::content_type, r.content_type);
-      for (const auto& [name, value] : r.headers) response_->set(name, value);
-      response_->keep_alive(keep_alive);
-      response_->body() = std::move(r.body);
-      response_->prepare_payload();
-      stream_.expires_after(server_->timeout_);
-      http::async_write(stream_, *response_,
+    void TooLarge() {
+      // Answer at once, then read and drop the rest of the body (for a while) so that a client
+      // still sending it gets to read the answer instead of a reset.
+      draining_ = true;
+      Send(server_->api_->PayloadTooLarge(server_->body_limit_), 11, false, false);
+    }
+
+    void Malformed(beast::error_code ec) {
+      HttpResponse bad;
+      bad.status = 400;
+      bad.body = Cat(R"({"error":{"code":"INVALID_ARGUMENT","message":"malformed HTTP request: )",
+                     ec.message(), R"(","details":{}}})");
+      Send(std::move(bad), 11, false, false);
+    }
+
+    // Writes the response now, or as much as the socket takes and the rest when it can.
+    void Send(HttpResponse r, unsigned version, bool keep_alive, bool may_have_bytes) {
+      const auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
+      head_.clear();
+      AppendCat(&head_, version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", r.status, " ",
+                      std::string_view(reason.data(), reason.size()), "\r\nServer: proximadb\r\nContent-Type: ", r.content_type,
+                      "\r\nContent-Length: ", r.body.size(), "\r\n");
+      for (const auto& [name, value] : r.headers) AppendCat(&head_, name, ": ", value, "\r\n");
+      if (!keep_alive) head_ += "Connection: close\r\n";
+      else if (version == 10) head_ += "Connection: keep-alive\r\n";
+      head_ += "\r\n";
+      body_ = std::move(r.body);
+      out_.emplace(std::array<asio::const_buffer, 2>{asio::buffer(head_), asio::buffer(body_)});
+      beast::error_code ec;
+      out_->consume(socket_.write_some(*out_, ec));
+      if (ec && ec != asio::error::would_block) return Close();
+      if (beast::buffer_bytes(*out_) == 0) return Sent(keep_alive, may_have_bytes);
+      deadline_ = Clock::now() + server_->timeout_;
+      asio::async_write(socket_, *out_,
                         [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
-                          if (!ec && self->draining_) return self->Drain();
-                          if (ec || !keep_alive) return self->Close();
-                          self->Read();
+                          if (ec) return self->Close();
+                          self->Sent(keep_alive, /*may_have_bytes=*/true);
                         });
     }
 
+    void Sent(bool keep_alive, bool may_have_bytes) {
+      if (draining_) {
+        deadline_ = Clock::now() + std::chrono::seconds(5);
+        return Drain();
+      }
+      if (!keep_alive) return Close();
+      NextRequest(may_have_bytes);
+    }
+
     void Drain() {
-      stream_.expires_after(std::chrono::seconds(5));
-      stream_.async_read_some(asio::buffer(discard_),
-                              [self = shared_from_this()](beast::error_code ec, size_t) {
-                                if (ec) return self->Close();
-                                self->Drain();
-                              });
+      for (;;) {
+        beast::error_code ec;
+        socket_.read_some(buffer_.prepare(kReadSize), ec);
+        if (ec == asio::error::would_block) break;
+        if (ec) return Close();
+      }
+      socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+        if (!ec) self->Drain();
+      });
     }
 
     void Close() {
       beast::error_code ec;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      socket_.shutdown(tcp::socket::shutdown_send, ec);
     }
 
-    Impl* server_;
-    beast::tcp_stream stream_;
-    beast::flat_buffer buffer_;
+    Impl* const server_;
+    Loop* const loop_;
+    tcp::socket socket_;
+    beast::flat_buffer buffer_;  // bytes read and not yet parsed
     std::optional<http::request_parser<http::string_body>> parser_;
-    std::optional<http::response<http::string_body>> response_;  // the one being written
+    // The response being written: head, body, and what of them the socket has yet to take.
+    std::string head_, body_;
+    std::optional<beast::buffers_suffix<std::array<asio::const_buffer, 2>>> out_;
+    Clock::time_point deadline_ = Clock::time_point::max();  // closed by the sweep after it
     bool draining_ = false;
-    std::array<char, 65536> discard_;
   };
 
   void Accept() {
-    asio::io_context& target = *contexts_[next_context_++ % contexts_.size()];
-    acceptor_->async_accept(target, [this](beast::error_code ec, tcp::socket s) {
+    Loop* target = loops_[next_loop_++ % loops_.size()].get();
+    acceptor_->async_accept(target->ioc, [this, target](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
       if (!ec) {
-        // Started on the connection's own thread: its socket and timer belong to that context.
-        auto session = std::make_shared<Session>(this, std::move(s));
-        asio::post(session->executor(), [session] { session->Read(); });
+        // Started on the connection's own thread: its socket belongs to that context.
+        auto session = std::make_shared<Session>(this, target, std::move(s));
+        asio::post(target->ioc, [session] { session->Start(); });
       }
       Accept();
+    });
+  }
+
+  // Every quarter of the timeout (within 10 ms to 1 s), closes the loop's connections whose
+  // deadline has passed and forgets those already gone.
+  void Sweep(Loop* loop) {
+    const auto every = std::clamp<Clock::duration>(timeout_ / 4, std::chrono::milliseconds(10),
+                                                   std::chrono::seconds(1));
+    loop->sweep.expires_after(every);
+    loop->sweep.async_wait([this, loop](beast::error_code ec) {
+      if (ec) return;
+      const auto now = Clock::now();
+      auto& sessions = loop->sessions;
+      sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
+                                    [now](const std::weak_ptr<Session>& w) {
+                                      auto s = w.lock();
+                                      if (s == nullptr) return true;
+                                      s->Expire(now);
+                                      return false;
+                                    }),
+                     sessions.end());
+      Sweep(loop);
     });
   }
 
@@ -244,13 +358,13 @@ class HttpServer::Impl {
   const size_t body_limit_;
   const std::chrono::milliseconds timeout_;
   const size_t max_pending_;
-  std::vector<std::unique_ptr<asio::io_context>> contexts_;
-  // After contexts_: its queued work holds connections, destroyed before their contexts.
+  std::vector<std::unique_ptr<Loop>> loops_;
+  // After loops_: its queued work holds connections, destroyed before their loops.
   asio::thread_pool workers_;
   std::atomic<size_t> pending_{0};  // requests posted to workers_ and not yet handled
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::optional<tcp::acceptor> acceptor_;  // on contexts_[0]
-  size_t next_context_ = 0;                // only touched by contexts_[0]'s thread
+  std::optional<tcp::acceptor> acceptor_;  // on loops_[0]
+  size_t next_loop_ = 0;                   // only touched by loops_[0]'s thread
   std::vector<std::thread> pool_;
   std::atomic<int> in_flight_{0};
 };

@@ -408,6 +408,82 @@ class RestApiTest(unittest.TestCase):
         self.assertEqual(self.req("POST", "/api/v1/collections/lim/count", {})[1], {"count": 0})
         self.assertEqual(self.req("GET", "/health")[0], 200)
 
+    def test_pipelined_trickled_and_slowly_read_requests(self):
+        """HTTP/1.1 as a client may send it: several requests in one packet, a request in
+        small pieces, and a response larger than the socket buffers read late."""
+        rng = random.Random(11)
+        self.create("transport", dim=64, distance_metric="l2")
+        rows = [{"id": "t%d" % i, "vector": [round(x, 3) for x in vec(rng, 64)]}
+                for i in range(500)]
+        self.assertEqual(self.req("POST", "/api/v1/collections/transport/vectors/batch",
+                                  {"vectors": rows})[0], 200)
+
+        def http_request(method, path, body=b""):
+            return (b"%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n" % (method, path, len(body))) + body
+
+        def read_response(sock, buf):
+            """(status, body bytes, rest of buf) of the next response on sock."""
+            while b"\r\n\r\n" not in buf:
+                chunk = sock.recv(65536)
+                self.assertTrue(chunk, "connection closed before a response")
+                buf += chunk
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            lines = head.split(b"\r\n")
+            length = int([l.split(b":")[1] for l in lines
+                          if l.lower().startswith(b"content-length:")][0])
+            while len(buf) < length:
+                chunk = sock.recv(1 << 20)
+                self.assertTrue(chunk, "connection closed inside a response body")
+                buf += chunk
+            return int(lines[0].split()[1]), buf[:length], buf[length:]
+
+        query = json.dumps({"vector": rows[7]["vector"], "k": 3}).encode()
+        search = http_request(b"POST", b"/api/v1/collections/transport/search", query)
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=30) as sock:
+            # Three requests in one send: three answers, in order.
+            sock.sendall(search + http_request(b"GET", b"/health") +
+                         http_request(b"GET", b"/api/v1/collections/transport/vectors/t3"))
+            buf = b""
+            status, body, buf = read_response(sock, buf)
+            self.assertEqual((status, json.loads(body)["results"][0]["id"]), (200, "t7"))
+            status, body, buf = read_response(sock, buf)
+            self.assertEqual((status, json.loads(body)), (200, {"status": "ok"}))
+            status, body, buf = read_response(sock, buf)
+            self.assertEqual((status, json.loads(body)["id"]), (200, "t3"))
+            # One request trickled in 40-byte pieces on the same connection.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(0, len(search), 40):
+                sock.sendall(search[i:i + 40])
+                time.sleep(0.002)
+            status, body, buf = read_response(sock, buf)
+            self.assertEqual((status, json.loads(body)["results"][0]["id"]), (200, "t7"))
+            self.assertEqual(buf, b"")
+
+        # About 4.5 MB of results to a client with a tiny receive buffer that waits before
+        # reading: the server cannot send it at once and must finish it later, intact.
+        queries = [{"vector": rows[i]["vector"], "k": 500, "include_vectors": True}
+                   for i in range(20)]
+        batch = http_request(b"POST", b"/api/v1/collections/transport/search/batch",
+                             json.dumps({"queries": queries}).encode())
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(30)
+            sock.connect(("127.0.0.1", self.server.port))
+            sock.sendall(batch)
+            time.sleep(0.5)
+            self.assertEqual(self.req("GET", "/health")[0], 200)  # the server is not stuck
+            status, body, buf = read_response(sock, b"")
+            self.assertEqual(status, 200)
+            self.assertGreater(len(body), 4 << 20)
+            results = json.loads(body)["results"]
+            self.assertEqual([len(r["results"]) for r in results], [500] * 20)
+            self.assertEqual([r["results"][0]["id"] for r in results],
+                             ["t%d" % i for i in range(20)])
+            # The connection stays usable after the long write.
+            sock.sendall(http_request(b"GET", b"/health"))
+            self.assertEqual(read_response(sock, buf)[0], 200)
+
     def test_flush_compact_stats_and_metrics(self):
         self.create("ops", dim=2)
         rng = random.Random(1)
