@@ -6,17 +6,20 @@
 //      its own collection: vectors/s;
 //   2. flush the streamed collection (its segment gets the HNSW graph), measure recall@10 of
 //      the default search (ef 64) against exact search through the API;
-//   3. search QPS and p50/p99 latency through gRPC and REST with 1 and 16 client threads, and
-//      the in-process index's 2-thread QPS on the same vectors for comparison.
+//   3. search QPS and p50/p99 latency through gRPC and REST with 1, 4 and 16 clients, each row
+//      measured right after a run of the in-process index's 2-thread search on the same vectors
+//      (the reference of the server issue's target), over --rounds rounds, with medians;
+//   4. the same collection searched in-process through the engine's API, 2 threads.
 //
 //   proximadb-server-load-bench [--dataset clustered|fashion-mnist] [--n N] [--dim D]
 //                               [--seconds S] [--clients 1,4,16] [--search-only 1]
-//                               [--client-nice N] [--apis grpc,rest,rest8]
+//                               [--client-nice N] [--apis grpc,rest,rest8] [--rounds R]
 //
 // --search-only loads the vectors through gRPC streaming only and skips the other ingest paths
 // (for profiling the search phase). --client-nice lowers the load client's priority (not the
 // server's) so that it runs on what the server leaves idle instead of preempting it, which is
 // closer to a client on another machine. --apis picks the rows of the search table.
+// --rounds repeats the search table (the machine is shared and noisy).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <fcntl.h>
@@ -36,6 +39,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -46,6 +50,7 @@
 
 #include "index/dataset.h"
 #include "index/hnsw.h"
+#include "proximadb/database.h"
 #include "proximadb/v1/proximadb.grpc.pb.h"
 
 namespace {
@@ -272,8 +277,10 @@ LoadResult RunEventLoad(int port, int connections, double seconds,
     const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
     for (int e = 0; e < n; ++e) {
       Conn& c = conns[events[e].data.u32];
-      ssize_t got;
-      while ((got = read(c.fd, buf, sizeof(buf))) > 0) c.in.append(buf, got);
+      // One read per readiness, as wrk does: the registration is level-triggered, so bytes
+      // left behind are reported again, and a read that would only say EAGAIN is saved.
+      const ssize_t got = read(c.fd, buf, sizeof(buf));
+      if (got > 0) c.in.append(buf, got);
       const size_t header_end = c.in.find("\r\n\r\n");
       if (header_end == std::string::npos) continue;
       const size_t p = c.in.find("ontent-Length: ");
@@ -309,6 +316,7 @@ int main(int argc, char** argv) {
   std::vector<int> client_counts = {1, 4, 16};
   bool search_only = false;
   int client_nice = 0;
+  int rounds = 1;
   std::string apis = "grpc,rest,rest8";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -319,6 +327,7 @@ int main(int argc, char** argv) {
     else if (a == "--search-only") search_only = std::string(argv[i + 1]) != "0";
     else if (a == "--client-nice") client_nice = std::stoi(argv[i + 1]);
     else if (a == "--apis") apis = argv[i + 1];
+    else if (a == "--rounds") rounds = std::stoi(argv[i + 1]);
     else if (a == "--clients") {
       client_counts.clear();
       for (const char* p = argv[i + 1]; *p != 0;) {
@@ -495,12 +504,37 @@ int main(int argc, char** argv) {
     for (uint32_t i = q; i < q + kBatch; ++i) body += (i == q ? "" : ",") + rest_queries[i];
     rest_batch_requests.push_back(http_post("/api/v1/collections/streamed/search/batch", body + "]}"));
   }
+  // The reference: the bare in-process index on the same vectors, searched by 2 threads while
+  // the server idles. Built here, before the load, so that each row can be measured next to a
+  // run of it: the machine is shared and its speed drifts, so a row is compared with the
+  // reference run just before it, and --rounds repeats the table to take medians.
+  proximadb::index::Hnsw graph(d.base.data(), d.dim, proximadb::DistanceMetric::kL2, rows, {});
+  {
+    std::atomic<uint32_t> next{0};
+    auto insert = [&] {
+      for (uint32_t r; (r = next.fetch_add(1)) < rows;) graph.Insert(r);
+    };
+    std::thread helper(insert);
+    insert();
+    helper.join();
+  }
+  auto reference = [&] {
+    return RunLoad(2, seconds, [&](int t) {
+      return [&, t](uint64_t i) {
+        const uint32_t q = static_cast<uint32_t>((i * 2 + t) % nq);
+        return !graph.Search(d.queries.data() + size_t{q} * d.dim, 10, 64).empty();
+      };
+    });
+  };
+
   // The load client shares the machine's cores with the server, so besides QPS the table gives
   // the server's own CPU time per query (from /proc): queries per server core-second, and the
   // load client's CPU time per query. REST-8 rows send batch searches of 8 queries (qps counts
-  // queries, latencies are per request).
-  std::printf("%-6s %8s %10s %9s %9s %7s %16s %15s\n", "api", "clients", "qps", "p50_us",
-              "p99_us", "errors", "qps/server-core", "client-cpu-us");
+  // queries, latencies are per request). "vs index" is the row's QPS over the in-process index's
+  // 2-thread QPS measured just before it; "per core" compares queries per server CPU-second
+  // with the index's queries per CPU-second (the client's share of the cores left out).
+  std::printf("%-6s %8s %10s %9s %9s %7s %16s %15s %9s %9s\n", "api", "clients", "qps", "p50_us",
+              "p99_us", "errors", "qps/server-core", "client-cpu-us", "vs index", "per core");
   auto wanted = [&](std::string_view api) {
     for (std::string_view rest = apis; !rest.empty();) {
       const size_t comma = rest.find(',');
@@ -509,62 +543,104 @@ int main(int argc, char** argv) {
     }
     return false;
   };
+  // Ratios per row name over the rounds, for the medians at the end.
+  std::map<std::string, std::vector<std::pair<double, double>>> ratios;
+  std::vector<double> reference_qps;
   // One row: `load` runs the clients; `per_call` queries per call (batch rows).
   auto row = [&](const char* api, int clients, uint32_t per_call, auto&& load) {
+    const LoadResult ref = reference();
+    reference_qps.push_back(ref.qps);
     const double cpu0 = CpuSeconds(pid), self0 = CpuSeconds(getpid());
     const LoadResult r = load();
     const double cpu = CpuSeconds(pid) - cpu0, self = CpuSeconds(getpid()) - self0;
     const double queries = static_cast<double>(r.calls) * per_call;
-    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f %15.1f\n", api, clients,
-                r.qps * per_call, r.p50_us, r.p99_us, static_cast<unsigned long long>(r.errors),
-                queries / cpu, self * 1e6 / queries);
+    const double qps = r.qps * per_call, per_core = queries / cpu;
+    std::printf("%-6s %8d %10.0f %9.0f %9.0f %7llu %16.0f %15.1f %8.0f%% %8.0f%%\n", api,
+                clients, qps, r.p50_us, r.p99_us, static_cast<unsigned long long>(r.errors),
+                per_core, self * 1e6 / queries, 100 * qps / ref.qps,
+                100 * per_core / (ref.qps / 2));
+    std::fflush(stdout);
+    ratios[std::string(api) + " " + std::to_string(clients)].push_back(
+        {qps / ref.qps, per_core / (ref.qps / 2)});
   };
-  for (int clients : client_counts) {
-    if (wanted("grpc")) {
-      row("gRPC", clients, 1, [&] {
-        return RunLoad(clients, seconds, [&](int t) {
-          auto s = v1::ProximaDB::NewStub(grpc::CreateCustomChannel(
-              "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials(),
-              [t] {
-                grpc::ChannelArguments args;
-                args.SetInt("proximadb.client", t);  // a connection per client
-                return args;
-              }()));
-          return [&, s = std::shared_ptr<v1::ProximaDB::Stub>(std::move(s)), t](uint64_t i) {
-            v1::SearchResponse r;
-            return search(s.get(), static_cast<uint32_t>((i * 16 + t) % nq), false, &r);
-          };
+  for (int round = 0; round < rounds; ++round) {
+    for (int clients : client_counts) {
+      if (wanted("grpc")) {
+        row("gRPC", clients, 1, [&] {
+          return RunLoad(clients, seconds, [&](int t) {
+            auto s = v1::ProximaDB::NewStub(grpc::CreateCustomChannel(
+                "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials(),
+                [t] {
+                  grpc::ChannelArguments args;
+                  args.SetInt("proximadb.client", t);  // a connection per client
+                  return args;
+                }()));
+            return [&, s = std::shared_ptr<v1::ProximaDB::Stub>(std::move(s)), t](uint64_t i) {
+              v1::SearchResponse r;
+              return search(s.get(), static_cast<uint32_t>((i * 16 + t) % nq), false, &r);
+            };
+          });
         });
-      });
+      }
+      if (wanted("rest")) {
+        row("REST", clients, 1,
+            [&] { return RunEventLoad(rest_port, clients, seconds, rest_requests); });
+      }
+      if (wanted("rest8")) {
+        row("REST-8", clients, kBatch,
+            [&] { return RunEventLoad(rest_port, clients, seconds, rest_batch_requests); });
+      }
     }
-    if (wanted("rest")) {
-      row("REST", clients, 1, [&] { return RunEventLoad(rest_port, clients, seconds, rest_requests); });
-    }
-    if (wanted("rest8")) {
-      row("REST-8", clients, kBatch,
-          [&] { return RunEventLoad(rest_port, clients, seconds, rest_batch_requests); });
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2]
+                                        : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  std::printf("in-process index, 2 threads, ef 64: median %.0f QPS over %zu runs\n",
+              median(reference_qps), reference_qps.size());
+  if (rounds > 1) {
+    std::printf("medians over %d rounds, against the index run before each row:\n", rounds);
+    for (const auto& [name, values] : ratios) {
+      std::vector<double> vs, core;
+      for (const auto& [a, b] : values) {
+        vs.push_back(a);
+        core.push_back(b);
+      }
+      std::printf("  %-10s vs index %.0f%% (%.0f-%.0f%%), per server core %.0f%%\n",
+                  name.c_str(), 100 * median(vs), 100 * *std::min_element(vs.begin(), vs.end()),
+                  100 * *std::max_element(vs.begin(), vs.end()), 100 * median(core));
     }
   }
 
-  // The in-process index on the same vectors, 2 threads, for comparison.
+  // The same collection searched in this process through the engine's API (the server's data
+  // directory, reopened once the server is gone), 2 threads: what the server adds beyond the
+  // engine, and what the engine adds beyond the bare index.
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
+  {
+    auto db = proximadb::Database::Open({.data_dir = dir});
+    auto collection = db.ok() ? (*db)->GetCollection("streamed")
+                              : absl::StatusOr<std::shared_ptr<proximadb::Collection>>(db.status());
+    if (!collection.ok()) {
+      std::fprintf(stderr, "reopening the server's data: %s\n",
+                   collection.status().ToString().c_str());
+      return 1;
+    }
+    LoadResult engine = RunLoad(2, seconds, [&](int t) {
+      return [&, t](uint64_t i) {
+        const uint32_t q = static_cast<uint32_t>((i * 2 + t) % nq);
+        proximadb::SearchRequest req;
+        req.vector = std::span<const float>(d.queries.data() + size_t{q} * d.dim, d.dim);
+        req.k = 10;
+        req.include_metadata = false;
+        auto r = (*collection)->Search(req);
+        return r.ok() && !r->hits.empty();
+      };
+    });
+    std::printf("in-process collection, 2 threads, ef 64: %.0f QPS (p50 %.0f us), %.0f per core\n",
+                engine.qps, engine.p50_us, engine.qps / 2);
+  }
   std::filesystem::remove_all(dir);
-  proximadb::index::Hnsw graph(d.base.data(), d.dim, proximadb::DistanceMetric::kL2, rows, {});
-  std::atomic<uint32_t> next{0};
-  auto insert = [&] {
-    for (uint32_t r; (r = next.fetch_add(1)) < rows;) graph.Insert(r);
-  };
-  std::thread helper(insert);
-  insert();
-  helper.join();
-  LoadResult local = RunLoad(2, seconds, [&](int t) {
-    return [&, t](uint64_t i) {
-      const uint32_t q = static_cast<uint32_t>((i * 2 + t) % nq);
-      return !graph.Search(d.queries.data() + size_t{q} * d.dim, 10, 64).empty();
-    };
-  });
-  std::printf("in-process index, 2 threads, ef 64: %.0f QPS (p50 %.0f us), %.0f per core\n",
-              local.qps, local.p50_us, local.qps / 2);
   return 0;
 }

@@ -908,7 +908,9 @@ absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) 
 
   SearchResponse response;
   response.plan = index::PlanName(plan);
-  for (const TopK::Candidate& c : top.Take()) {
+  std::vector<TopK::Candidate> best = top.Take();
+  response.hits.reserve(best.size());
+  for (const TopK::Candidate& c : best) {
     SearchHit& h = response.hits.emplace_back();
     h.id = std::string(c.mem ? c.mem->id(c.row) : c.seg->id(c.row));
     h.score = index::ScoreFromDistance(options_.config.metric, c.distance);

@@ -182,7 +182,21 @@ class Body {
 
 // --- Responses --------------------------------------------------------------------------------
 
-void AppendString(std::string* out, std::string_view s) { *out += json(s).dump(); }
+// `s` as a JSON string. Ids and cursors rarely need escaping: those go through as they are, the
+// rest through nlohmann (which escapes and checks the UTF-8).
+void AppendString(std::string* out, std::string_view s) {
+  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x80 &&
+           c != '"' && c != '\\';
+  });
+  if (!plain) {
+    *out += json(s).dump();
+    return;
+  }
+  out->push_back('"');
+  out->append(s);
+  out->push_back('"');
+}
 
 void AppendFloat(std::string* out, float f) {
   char buf[32];
@@ -260,12 +274,18 @@ struct RestApi::Metrics {
     std::array<uint64_t, kBuckets.size()> buckets{};
   };
   absl::Mutex mu;
-  // (method, route, status) -> series
-  std::map<std::tuple<std::string, std::string, int>, Series> series ABSL_GUARDED_BY(mu);
+  // (method, route, status) -> series; looked up without copying the strings.
+  std::map<std::tuple<std::string, std::string, int>, Series, std::less<>> series
+      ABSL_GUARDED_BY(mu);
 
   void Observe(const std::string& method, const std::string& route, int status, double seconds) {
+    const std::tuple<std::string_view, std::string_view, int> key(method, route, status);
     absl::MutexLock l(&mu);
-    Series& s = series[{method, route, status}];
+    auto it = series.find(key);
+    if (it == series.end()) {
+      it = series.emplace(std::make_tuple(method, route, status), Series{}).first;
+    }
+    Series& s = it->second;
     ++s.count;
     s.sum += seconds;
     for (size_t i = 0; i < kBuckets.size(); ++i) s.buckets[i] += seconds <= kBuckets[i];
@@ -481,6 +501,7 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     return true;
   };
   auto append_results = [&](std::string* out, const SearchResponse& r, const SearchRequest& q) {
+    out->reserve(out->size() + 32 + 48 * r.hits.size());
     *out += "{\"results\":[";
     for (size_t i = 0; i < r.hits.size(); ++i) {
       const SearchHit& h = r.hits[i];

@@ -215,6 +215,15 @@ class RestApiTest(unittest.TestCase):
         self.assertEqual(self.req("GET", base + "/a")[1]["metadata"], {"v": 2, "w": [1, 2]})
         self.assertEqual(self.req("PUT", base + "/new%20id", {"vector": [1, 1, 1]})[0], 200)
         self.assertEqual(self.req("GET", base + "/new%20id")[1]["id"], "new id")
+        # Ids that JSON must escape come back as they went in, from every route that writes ids.
+        odd = 'q"uote\\back\tslash \u00e9\u4e2d\U0001f600\x01'
+        self.assertEqual(self.req("POST", base, {"id": odd, "vector": [5, -7, 1]}), (201, {"id": odd}))
+        status, found = self.req("POST", "/api/v1/collections/crud/search",
+                                 {"vector": [5, -7, 1], "k": 1})
+        self.assertEqual((status, found["results"][0]["id"]), (200, odd))
+        status, page = self.req("GET", base + "?limit=10")
+        self.assertIn(odd, [r["id"] for r in page["vectors"]])
+        self.assertEqual(self.req("POST", base + "/delete", {"ids": [odd]}), (200, {"deleted": 1}))
         self.assertEqual(self.req("DELETE", base + "/a")[0], 200)
         self.assertError(self.req("GET", base + "/a"), 404, "VECTOR_NOT_FOUND", "'a'")
         self.assertError(self.req("DELETE", base + "/a"), 404, "VECTOR_NOT_FOUND")
