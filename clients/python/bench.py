@@ -3,8 +3,9 @@
 Starts build/bin/proximadb-server on free ports (as the tests do), then with NumPy input of
 128-d float32 vectors (by default real ones: Debian's Fashion-MNIST images projected onto their
 first 128 principal components; `--data random` for Gaussian vectors) measures batch_insert vectors/s over REST and gRPC (streamed) and search
-QPS with one client, each against the same operation done with prebuilt raw requests (httpx with
-ready JSON bodies; the generated gRPC stub with ready messages). The client's share of the time
+QPS with one client, each against the same operation done with prebuilt raw requests (the
+standard library's http.client with ready JSON bodies, the leanest HTTP Python has; the
+generated gRPC stub with ready messages). The client's share of the time
 is 1 - raw time / client time.
 
     build/python-venv/bin/python clients/python/bench.py [--n 50000] [--queries 2000]
@@ -19,7 +20,8 @@ import struct
 import sys
 import time
 
-import httpx
+import http.client
+
 import numpy as np
 import orjson
 
@@ -50,6 +52,36 @@ def fashion_pca128() -> "tuple[np.ndarray, np.ndarray]":
     return ((train - mean) @ basis).astype(np.float32), ((test - mean) @ basis).astype(np.float32)
 
 
+class RawHttp:
+    """Prebuilt requests over one kept-alive http.client connection."""
+
+    class Response:
+        def __init__(self, status: int, content: bytes) -> None:
+            self.status, self.content = status, content
+
+        def raise_for_status(self) -> None:
+            if not 200 <= self.status < 300:
+                raise RuntimeError(f"HTTP {self.status}: {self.content[:200]!r}")
+
+        def json(self):
+            return orjson.loads(self.content)
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def request(self, method: str, path: str, content: bytes = b"") -> "RawHttp.Response":
+        self.conn.request(method, path, body=content,
+                          headers={"Content-Type": "application/json"})
+        r = self.conn.getresponse()
+        return RawHttp.Response(r.status, r.read())
+
+    def get(self, path: str) -> "RawHttp.Response":
+        return self.request("GET", path)
+
+    def post(self, path: str, content: bytes = b"", json=None, headers=None) -> "RawHttp.Response":
+        return self.request("POST", path, orjson.dumps(json) if json is not None else content)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=50000)
@@ -69,90 +101,106 @@ def main() -> None:
     server = Server()
     try:
         rows = []
-        with httpx.Client(base_url=server.rest_url, timeout=60) as raw:
-            channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
-            stub = pb_grpc.ProximaDBStub(channel)
-            for c in ("py_rest", "py_grpc", "raw_rest", "raw_json", "raw_grpc"):
-                raw.post("/api/v1/collections",
-                         json={"name": c, "dimension": 128, "distance_metric": "l2"})
-            # Raw requests, built before the clock starts, in the form the client sends:
-            # columnar batches with the vectors as float32 bytes (REST: base64 in
-            # `vectors_f32`; gRPC: BatchColumns.vectors_f32). For reference also REST with the
-            # vectors as JSON numbers (float32-short, as orjson writes them).
-            bodies = [orjson.dumps({"ids": ids[b:b + 1000], "vectors_f32": base64.b64encode(
-                data[b:b + 1000].tobytes()).decode("ascii")}) for b in range(0, args.n, 1000)]
-            json_bodies = [orjson.dumps({"ids": ids[b:b + 1000], "vectors": data[b:b + 1000]},
-                                        option=orjson.OPT_SERIALIZE_NUMPY)
-                           for b in range(0, args.n, 1000)]
-            messages = [pb.BatchWriteRequest(collection="raw_grpc", columns=pb.BatchColumns(
-                ids=ids[b:b + 1000], vectors_f32=data[b:b + 1000].tobytes()))
-                for b in range(0, args.n, 1000)]
-            def settle() -> None:
-                """Waits for the server's background indexer (it takes a core) to catch up, so
-                that every timed phase starts from the same quiet server."""
-                while any(raw.get(f"/api/v1/collections/{c}/stats").json()["unindexed_rows"]
-                          for c in ("py_rest", "py_grpc", "raw_rest", "raw_json", "raw_grpc")):
-                    time.sleep(0.2)
+        raw = RawHttp(server.rest_port)
+        channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+        stub = pb_grpc.ProximaDBStub(channel)
+        for c in ("py_rest", "py_grpc", "raw_rest", "raw_json", "raw_grpc"):
+            raw.post("/api/v1/collections",
+                     json={"name": c, "dimension": 128, "distance_metric": "l2"})
+        # Raw requests, built before the clock starts, in the form the client sends:
+        # columnar batches with the vectors as float32 bytes (REST: base64 in
+        # `vectors_f32`; gRPC: BatchColumns.vectors_f32). For reference also REST with the
+        # vectors as JSON numbers (float32-short, as orjson writes them).
+        bodies = [orjson.dumps({"ids": ids[b:b + 1000], "vectors_f32": base64.b64encode(
+            data[b:b + 1000].tobytes()).decode("ascii")}) for b in range(0, args.n, 1000)]
+        json_bodies = [orjson.dumps({"ids": ids[b:b + 1000], "vectors": data[b:b + 1000]},
+                                    option=orjson.OPT_SERIALIZE_NUMPY)
+                       for b in range(0, args.n, 1000)]
+        messages = [pb.BatchWriteRequest(collection="raw_grpc", columns=pb.BatchColumns(
+            ids=ids[b:b + 1000], vectors_f32=data[b:b + 1000].tobytes()))
+            for b in range(0, args.n, 1000)]
+        def settle() -> None:
+            """Waits for the server's background indexer (it takes a core) to catch up, so
+            that every timed phase starts from the same quiet server."""
+            while any(raw.get(f"/api/v1/collections/{c}/stats").json()["unindexed_rows"]
+                      for c in ("py_rest", "py_grpc", "raw_rest", "raw_json", "raw_grpc")):
+                time.sleep(0.2)
 
-            settle()
-            t = time.perf_counter()
-            for body in bodies:
-                raw.post("/api/v1/collections/raw_rest/vectors/batch", content=body,
-                         headers={"Content-Type": "application/json"}).raise_for_status()
-            raw_rest = time.perf_counter() - t
-            settle()
-            t = time.perf_counter()
-            for body in json_bodies:
-                raw.post("/api/v1/collections/raw_json/vectors/batch", content=body,
-                         headers={"Content-Type": "application/json"}).raise_for_status()
-            raw_json = time.perf_counter() - t
-            settle()
-            t = time.perf_counter()
-            stub.StreamUpsert(iter(messages))
-            raw_grpc = time.perf_counter() - t
-            for proto, coll, raw_s in (("rest", "py_rest", raw_rest), ("grpc", "py_grpc", raw_grpc)):
+        # Raw and client loads alternate in rounds of 10 batches (each round starting on a
+        # settled server), so that drift in the machine's speed weighs on both alike.
+        per_round = 10
+        times = {key: 0.0 for key in ("raw rest", "client rest", "raw grpc", "client grpc")}
+        with ProximaDBClient(server.url("rest")) as rest_client, \
+                ProximaDBClient(server.url("grpc")) as grpc_client:
+            for first in range(0, len(bodies), per_round):
+                last = min(first + per_round, len(bodies))
+                lo, hi = first * 1000, min(last * 1000, args.n)
                 settle()
-                with ProximaDBClient(server.url(proto)) as client:
+                t = time.perf_counter()
+                for body in bodies[first:last]:
+                    raw.post("/api/v1/collections/raw_rest/vectors/batch", content=body,
+                             headers={"Content-Type": "application/json"}).raise_for_status()
+                times["raw rest"] += time.perf_counter() - t
+                settle()
+                t = time.perf_counter()
+                rest_client.batch_insert("py_rest", data[lo:hi], ids=ids[lo:hi],
+                                         batch_size=1000)
+                times["client rest"] += time.perf_counter() - t
+                settle()
+                t = time.perf_counter()
+                stub.StreamUpsert(iter(messages[first:last]))
+                times["raw grpc"] += time.perf_counter() - t
+                settle()
+                t = time.perf_counter()
+                grpc_client.batch_insert("py_grpc", data[lo:hi], ids=ids[lo:hi],
+                                         batch_size=1000)
+                times["client grpc"] += time.perf_counter() - t
+        for proto in ("rest", "grpc"):
+            raw_s, client_s = times["raw " + proto], times["client " + proto]
+            rows.append((f"batch_insert {proto}", args.n / client_s, args.n / raw_s,
+                         1 - raw_s / client_s, "vectors/s"))
+        settle()
+        t = time.perf_counter()
+        for body in json_bodies:
+            raw.post("/api/v1/collections/raw_json/vectors/batch", content=body,
+                     headers={"Content-Type": "application/json"}).raise_for_status()
+        raw_json = time.perf_counter() - t
+
+        for c in ("py_rest", "py_grpc"):
+            raw.post(f"/api/v1/collections/{c}/flush")
+        settle()
+        search_bodies = [orjson.dumps({"vector": q, "k": 10}, option=orjson.OPT_SERIALIZE_NUMPY)
+                         for q in queries]
+        search_msgs = [pb.SearchRequest(collection="py_grpc", vector=q.tolist(), k=10)
+                       for q in queries]
+        def raw_rest_search(i: int) -> None:
+            raw.post("/api/v1/collections/py_rest/search", content=search_bodies[i],
+                     headers={"Content-Type": "application/json"}).raise_for_status()
+
+        def raw_grpc_search(i: int) -> None:
+            stub.Search(search_msgs[i])
+
+        # Raw and client searches alternate in rounds, so that drift in the server's state
+        # or the machine's load weighs on both alike.
+        for proto, coll, raw_search in (("rest", "py_rest", raw_rest_search),
+                                        ("grpc", "py_grpc", raw_grpc_search)):
+            raw_s = client_s = 0.0
+            with ProximaDBClient(server.url(proto)) as client:
+                client.search(coll, queries[0], k=10)  # connects
+                for start in range(0, len(queries), 250):
+                    chunk = range(start, min(start + 250, len(queries)))
                     t = time.perf_counter()
-                    client.batch_insert(coll, data, ids=ids, batch_size=1000)
-                    s = time.perf_counter() - t
-                rows.append((f"batch_insert {proto}", args.n / s, args.n / raw_s, 1 - raw_s / s,
-                             "vectors/s"))
-
-            for c in ("py_rest", "py_grpc"):
-                raw.post(f"/api/v1/collections/{c}/flush")
-            settle()
-            search_bodies = [orjson.dumps({"vector": q, "k": 10}, option=orjson.OPT_SERIALIZE_NUMPY)
-                             for q in queries]
-            search_msgs = [pb.SearchRequest(collection="py_grpc", vector=q.tolist(), k=10)
-                           for q in queries]
-            def raw_rest_search(i: int) -> None:
-                raw.post("/api/v1/collections/py_rest/search", content=search_bodies[i],
-                         headers={"Content-Type": "application/json"}).raise_for_status()
-
-            def raw_grpc_search(i: int) -> None:
-                stub.Search(search_msgs[i])
-
-            # Raw and client searches alternate in rounds, so that drift in the server's state
-            # or the machine's load weighs on both alike.
-            for proto, coll, raw_search in (("rest", "py_rest", raw_rest_search),
-                                            ("grpc", "py_grpc", raw_grpc_search)):
-                raw_s = client_s = 0.0
-                with ProximaDBClient(server.url(proto)) as client:
-                    client.search(coll, queries[0], k=10)  # connects
-                    for start in range(0, len(queries), 250):
-                        chunk = range(start, min(start + 250, len(queries)))
-                        t = time.perf_counter()
-                        for i in chunk:
-                            raw_search(i)
-                        raw_s += time.perf_counter() - t
-                        t = time.perf_counter()
-                        for i in chunk:
-                            client.search(coll, queries[i], k=10)
-                        client_s += time.perf_counter() - t
-                rows.append((f"search {proto}", len(queries) / client_s, len(queries) / raw_s,
-                             1 - raw_s / client_s, "QPS"))
-            channel.close()
+                    for i in chunk:
+                        raw_search(i)
+                    raw_s += time.perf_counter() - t
+                    t = time.perf_counter()
+                    for i in chunk:
+                        client.search(coll, queries[i], k=10)
+                    client_s += time.perf_counter() - t
+            rows.append((f"search {proto}", len(queries) / client_s, len(queries) / raw_s,
+                         1 - raw_s / client_s, "QPS"))
+        channel.close()
+        raw.conn.close()
         print(f"{'operation':<20} {'client':>10} {'raw':>10} {'client share':>13}")
         for op, client_rate, raw_rate, share, unit in rows:
             print(f"{op:<20} {client_rate:>10.0f} {raw_rate:>10.0f} {share:>12.0%}  {unit}")

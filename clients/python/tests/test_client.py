@@ -194,6 +194,9 @@ def test_overload_is_resource_exhausted_and_retried_after_retry_after():
                               ids=[str(i) for i in range(12000)], batch_size=2000)
             flusher = threading.Thread(target=lambda: patient.flush("busy"))
             flusher.start()
+            # A head start: back-to-back inserts could otherwise keep the one slot taken, so
+            # that the flush is the request refused (and retried) instead.
+            time.sleep(0.2)
             refused = None
             n = 0
             while flusher.is_alive() and refused is None:
@@ -209,6 +212,40 @@ def test_overload_is_resource_exhausted_and_retried_after_retry_after():
             flusher.join()
             assert rejected(server) >= 1
             assert patient.get("busy", "patient").id == "patient"
+    finally:
+        server.stop()
+
+
+def test_rest_client_survives_idle_timeouts_and_is_shared_by_threads():
+    # The server closes connections idle for longer than its request timeout (here 300 ms): a
+    # client that waited longer must reconnect without an error and without a retry's backoff,
+    # and threads sharing one client each get their own connection.
+    server = Server(PROXIMADB_API__REQUEST_TIMEOUT_MS="300")
+    try:
+        with ProximaDBClient(server.rest_url, retries=0) as c:
+            c.create_collection("idle", dimension=2, distance_metric="l2")
+            c.insert("idle", "a", [1, 0])
+            time.sleep(1.0)
+            t = time.perf_counter()
+            assert c.get("idle", "a").id == "a"
+            assert time.perf_counter() - t < 0.5
+            errors = []
+
+            def work(k: int) -> None:
+                try:
+                    for i in range(50):
+                        c.insert("idle", f"t{k}-{i}", [k + 2, i + 2])
+                        assert c.search("idle", [k + 2, i + 2], k=1)[0].id == f"t{k}-{i}"
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(e)
+
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            assert errors == []
+            assert c.count("idle") == 401
     finally:
         server.stop()
 
