@@ -132,29 +132,26 @@ def main() -> None:
         times = {key: 0.0 for key in ("raw rest", "client rest", "raw grpc", "client grpc")}
         with ProximaDBClient(server.url("rest")) as rest_client, \
                 ProximaDBClient(server.url("grpc")) as grpc_client:
-            for first in range(0, len(bodies), per_round):
-                last = min(first + per_round, len(bodies))
-                lo, hi = first * 1000, min(last * 1000, args.n)
+            def timed(key: str, load) -> None:
                 settle()
                 t = time.perf_counter()
+                load()
+                times[key] += time.perf_counter() - t
+
+            def raw_rest_load(first: int, last: int) -> None:
                 for body in bodies[first:last]:
                     raw.post("/api/v1/collections/raw_rest/vectors/batch", content=body,
                              headers={"Content-Type": "application/json"}).raise_for_status()
-                times["raw rest"] += time.perf_counter() - t
-                settle()
-                t = time.perf_counter()
-                rest_client.batch_insert("py_rest", data[lo:hi], ids=ids[lo:hi],
-                                         batch_size=1000)
-                times["client rest"] += time.perf_counter() - t
-                settle()
-                t = time.perf_counter()
-                stub.StreamUpsert(iter(messages[first:last]))
-                times["raw grpc"] += time.perf_counter() - t
-                settle()
-                t = time.perf_counter()
-                grpc_client.batch_insert("py_grpc", data[lo:hi], ids=ids[lo:hi],
-                                         batch_size=1000)
-                times["client grpc"] += time.perf_counter() - t
+
+            for first in range(0, len(bodies), per_round):
+                last = min(first + per_round, len(bodies))
+                lo, hi = first * 1000, min(last * 1000, args.n)
+                timed("raw rest", lambda: raw_rest_load(first, last))
+                timed("client rest", lambda: rest_client.batch_insert(
+                    "py_rest", data[lo:hi], ids=ids[lo:hi], batch_size=1000))
+                timed("raw grpc", lambda: stub.StreamUpsert(iter(messages[first:last])))
+                timed("client grpc", lambda: grpc_client.batch_insert(
+                    "py_grpc", data[lo:hi], ids=ids[lo:hi], batch_size=1000))
         for proto in ("rest", "grpc"):
             raw_s, client_s = times["raw " + proto], times["client " + proto]
             rows.append((f"batch_insert {proto}", args.n / client_s, args.n / raw_s,
