@@ -172,6 +172,7 @@ class HttpServer::Impl {
     // reported (it ran while this connection waited for a worker), so read before waiting.
     void NextRequest(bool may_have_bytes) {
       parser_.emplace();
+      continued_ = false;
       parser_->body_limit(server_->body_limit_);
       parser_->eager(true);
       deadline_ = Clock::now() + server_->timeout_;
@@ -197,6 +198,7 @@ class HttpServer::Impl {
           if (ec == http::error::body_limit) return TooLarge();
           if (ec && ec != http::error::need_more) return Malformed(ec);
           if (parser_->is_done()) return Serve();
+          if (parser_->is_header_done() && !continued_ && !Continue()) return Close();
           if (used > 0 && !ec) continue;  // the header ended; the body follows
         }
         beast::error_code ec;
@@ -205,6 +207,19 @@ class HttpServer::Impl {
         if (ec) return Close();  // end of stream or reset: the client is gone
         buffer_.commit(n);
       }
+    }
+
+    // A client that sent "Expect: 100-continue" (curl does for bodies over 1 MiB) waits for
+    // the interim answer before it sends the body; false if the connection failed.
+    bool Continue() {
+      continued_ = true;
+      const auto expect = parser_->get()[http::field::expect];
+      if (!beast::iequals(expect, "100-continue")) return true;
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      beast::error_code ec;
+      // An interim answer of 25 bytes on a socket with nothing else queued is taken whole.
+      const size_t n = socket_.write_some(asio::buffer(kContinue.data(), kContinue.size()), ec);
+      return !ec && n == kContinue.size();
     }
 
     void Serve() {
@@ -317,6 +332,7 @@ class HttpServer::Impl {
     std::optional<beast::buffers_suffix<std::array<asio::const_buffer, 2>>> out_;
     Clock::time_point deadline_ = Clock::time_point::max();  // closed by the sweep after it
     bool draining_ = false;
+    bool continued_ = false;  // the current request's header has been looked at for Expect
   };
 
   void Accept() {

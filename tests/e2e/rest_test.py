@@ -419,7 +419,8 @@ class RestApiTest(unittest.TestCase):
 
     def test_pipelined_trickled_and_slowly_read_requests(self):
         """HTTP/1.1 as a client may send it: several requests in one packet, a request in
-        small pieces, and a response larger than the socket buffers read late."""
+        small pieces, a body sent after 100 Continue, and a response larger than the socket
+        buffers read late."""
         rng = random.Random(11)
         self.create("transport", dim=64, distance_metric="l2")
         rows = [{"id": "t%d" % i, "vector": [round(x, 3) for x in vec(rng, 64)]}
@@ -468,6 +469,16 @@ class RestApiTest(unittest.TestCase):
             status, body, buf = read_response(sock, buf)
             self.assertEqual((status, json.loads(body)["results"][0]["id"]), (200, "t7"))
             self.assertEqual(buf, b"")
+            # "Expect: 100-continue" (as curl sends for bodies over 1 MiB): the interim answer
+            # comes before the body is sent, then the real one.
+            head, _, body = search.partition(b"\r\n\r\n")
+            sock.sendall(head + b"\r\nExpect: 100-continue\r\n\r\n")
+            sock.settimeout(0.5)
+            self.assertEqual(sock.recv(100), b"HTTP/1.1 100 Continue\r\n\r\n")
+            sock.settimeout(30)
+            sock.sendall(body)
+            status, body, buf = read_response(sock, buf)
+            self.assertEqual((status, json.loads(body)["results"][0]["id"]), (200, "t7"))
 
         # About 4.5 MB of results to a client with a tiny receive buffer that waits before
         # reading: the server cannot send it at once and must finish it later, intact.
