@@ -143,6 +143,7 @@ class HttpServer::Impl {
   };
 
   static constexpr size_t kReadSize = 64 << 10;  // bytes asked of the socket per read
+  static constexpr int kInlineRequests = 16;     // pipelined requests served per wake-up
 
   class Session : public std::enable_shared_from_this<Session> {
    public:
@@ -156,7 +157,8 @@ class HttpServer::Impl {
       socket_.non_blocking(true, ec);
       if (!ec) socket_.set_option(tcp::no_delay(true), ec);
       if (ec) return;
-      NextRequest(/*may_have_bytes=*/true);
+      Reset();
+      Run();
     }
 
     // Closes the connection if its deadline has passed (the sweep).
@@ -167,62 +169,85 @@ class HttpServer::Impl {
     }
 
    private:
-    // Starts parsing the next request: from the bytes buffered, then from the socket.
-    // `may_have_bytes`: the socket may hold bytes whose readiness the reactor has already
-    // reported (it ran while this connection waited for a worker), so read before waiting.
-    void NextRequest(bool may_have_bytes) {
+    // Makes ready for the next request; its deadline starts now.
+    void Reset() {
       parser_.emplace();
-      continued_ = false;
       parser_->body_limit(server_->body_limit_);
       parser_->eager(true);
+      expect_checked_ = false;
       deadline_ = Clock::now() + server_->timeout_;
-      if (buffer_.size() > 0 || may_have_bytes) return Parse();
-      WaitToRead();
+    }
+
+    // Goes on after the loop's reactor may have run: it may have seen the socket become
+    // readable (edge-triggered, reported once) while nothing here waited, so read first.
+    void Resume() {
+      may_hold_bytes_ = true;
+      Run();
     }
 
     void WaitToRead() {
       socket_.async_wait(tcp::socket::wait_read,
                          [self = shared_from_this()](beast::error_code ec) {
-                           if (!ec) self->Parse();
+                           if (!ec) self->Resume();
                          });
     }
 
-    // Feeds the parser from the buffer and the socket until a request is complete (served),
-    // the socket has nothing more for now (wait), or the request is bad or the peer gone.
-    void Parse() {
-      for (;;) {
+    // Serves requests while bytes are at hand, from the buffer and then the socket, until the
+    // socket has nothing more for now (wait for readiness), a response must wait (a worker, a
+    // slow reader), or the connection ends. A loop and not a chain of calls, so that pipelined
+    // requests do not grow the stack; after kInlineRequests of them it yields to the loop's
+    // other connections.
+    void Run() {
+      for (int served = 0;;) {
         if (buffer_.size() > 0) {
           beast::error_code ec;
           const size_t used = parser_->put(buffer_.data(), ec);
           buffer_.consume(used);
           if (ec == http::error::body_limit) return TooLarge();
           if (ec && ec != http::error::need_more) return Malformed(ec);
-          if (parser_->is_done()) return Serve();
-          if (parser_->is_header_done() && !continued_ && !Continue()) return Close();
+          if (parser_->is_done()) {
+            if (!Serve()) return;  // answered later, or the connection is ending
+            Reset();
+            if (++served == kInlineRequests) {
+              asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Resume(); });
+              return;
+            }
+            continue;
+          }
+          if (parser_->is_header_done() && !expect_checked_ && !AnswerExpect()) return Close();
           if (used > 0 && !ec) continue;  // the header ended; the body follows
         }
+        if (!may_hold_bytes_) return WaitToRead();
         beast::error_code ec;
         const size_t n = socket_.read_some(buffer_.prepare(kReadSize), ec);
         if (ec == asio::error::would_block) return WaitToRead();
         if (ec) return Close();  // end of stream or reset: the client is gone
         buffer_.commit(n);
+        // A short read emptied the socket: what arrives next is reported. A full one may have
+        // left bytes behind.
+        may_hold_bytes_ = n == kReadSize;
       }
     }
 
     // A client that sent "Expect: 100-continue" (curl does for bodies over 1 MiB) waits for
     // the interim answer before it sends the body; false if the connection failed.
-    bool Continue() {
-      continued_ = true;
-      const auto expect = parser_->get()[http::field::expect];
-      if (!beast::iequals(expect, "100-continue")) return true;
+    bool AnswerExpect() {
+      expect_checked_ = true;
+      const auto& header = parser_->get();
+      if (header.version() < 11 || !beast::iequals(header[http::field::expect], "100-continue")) {
+        return true;
+      }
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       beast::error_code ec;
-      // An interim answer of 25 bytes on a socket with nothing else queued is taken whole.
+      // 25 bytes: a socket refuses them only to a client that pipelines without reading.
       const size_t n = socket_.write_some(asio::buffer(kContinue.data(), kContinue.size()), ec);
       return !ec && n == kContinue.size();
     }
 
-    void Serve() {
+    // Serves the parsed request: true if its answer went out whole and the next request may
+    // follow at once; false if the answer comes later (a worker, a slow reader) or the
+    // connection is ending.
+    bool Serve() {
       http::request<http::string_body> req = parser_->release();
       const unsigned version = req.version();
       const bool keep_alive = req.keep_alive();
@@ -231,12 +256,12 @@ class HttpServer::Impl {
         server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
         HttpResponse response = server_->api_->Handle(request);
         server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
-        return Send(std::move(response), version, keep_alive, /*may_have_bytes=*/false);
+        return Send(std::move(response), version, keep_alive);
       }
       // acq_rel: the count is a limit, not a guard of data; any order that keeps it exact works.
       if (server_->pending_.fetch_add(1, std::memory_order_acq_rel) >= server_->max_pending_) {
         server_->pending_.fetch_sub(1, std::memory_order_acq_rel);
-        return Send(server_->api_->Overloaded(server_->max_pending_), version, keep_alive, false);
+        return Send(server_->api_->Overloaded(server_->max_pending_), version, keep_alive);
       }
       server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
       deadline_ = Clock::time_point::max();  // the wait is the server's, not the client's
@@ -251,16 +276,20 @@ class HttpServer::Impl {
                                                response = std::move(response), version,
                                                keep_alive]() mutable {
           self->server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
-          self->Send(std::move(response), version, keep_alive, /*may_have_bytes=*/true);
+          if (self->Send(std::move(response), version, keep_alive)) {
+            self->Reset();
+            self->Resume();
+          }
         });
       });
+      return false;
     }
 
+    // Answer at once, then read and drop the rest (for a while) so that a client still sending
+    // gets to read the answer instead of a reset.
     void TooLarge() {
-      // Answer at once, then read and drop the rest of the body (for a while) so that a client
-      // still sending it gets to read the answer instead of a reset.
       draining_ = true;
-      Send(server_->api_->PayloadTooLarge(server_->body_limit_), 11, false, false);
+      Send(server_->api_->PayloadTooLarge(server_->body_limit_), 11, false);
     }
 
     void Malformed(beast::error_code ec) {
@@ -268,16 +297,19 @@ class HttpServer::Impl {
       bad.status = 400;
       bad.body = Cat(R"({"error":{"code":"INVALID_ARGUMENT","message":"malformed HTTP request: )",
                      ec.message(), R"(","details":{}}})");
-      Send(std::move(bad), 11, false, false);
+      draining_ = true;  // what follows the bad bytes is unread: drop it rather than reset
+      Send(std::move(bad), 11, false);
     }
 
-    // Writes the response now, or as much as the socket takes and the rest when it can.
-    void Send(HttpResponse r, unsigned version, bool keep_alive, bool may_have_bytes) {
+    // Writes the response now, or as much as the socket takes and the rest when it can; true
+    // if it went out whole and the connection stays open for the next request.
+    bool Send(HttpResponse r, unsigned version, bool keep_alive) {
       const auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
       head_.clear();
       AppendCat(&head_, version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ", r.status, " ",
-                      std::string_view(reason.data(), reason.size()), "\r\nServer: proximadb\r\nContent-Type: ", r.content_type,
-                      "\r\nContent-Length: ", r.body.size(), "\r\n");
+                std::string_view(reason.data(), reason.size()),
+                "\r\nServer: proximadb\r\nContent-Type: ", r.content_type,
+                "\r\nContent-Length: ", r.body.size(), "\r\n");
       for (const auto& [name, value] : r.headers) AppendCat(&head_, name, ": ", value, "\r\n");
       if (!keep_alive) head_ += "Connection: close\r\n";
       else if (version == 10) head_ += "Connection: keep-alive\r\n";
@@ -286,23 +318,36 @@ class HttpServer::Impl {
       out_.emplace(std::array<asio::const_buffer, 2>{asio::buffer(head_), asio::buffer(body_)});
       beast::error_code ec;
       out_->consume(socket_.write_some(*out_, ec));
-      if (ec && ec != asio::error::would_block) return Close();
-      if (beast::buffer_bytes(*out_) == 0) return Sent(keep_alive, may_have_bytes);
+      if (ec && ec != asio::error::would_block) {
+        Close();
+        return false;
+      }
+      if (beast::buffer_bytes(*out_) == 0) return Sent(keep_alive);
       deadline_ = Clock::now() + server_->timeout_;
       asio::async_write(socket_, *out_,
                         [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                           if (ec) return self->Close();
-                          self->Sent(keep_alive, /*may_have_bytes=*/true);
+                          if (self->Sent(keep_alive)) {
+                            self->Reset();
+                            self->Resume();
+                          }
                         });
+      return false;
     }
 
-    void Sent(bool keep_alive, bool may_have_bytes) {
+    // After a response went out: true if the next request may follow.
+    bool Sent(bool keep_alive) {
       if (draining_) {
+        // Our side ends here; the client's bytes are read and dropped until it closes or 5 s
+        // pass, so that its unread bytes do not make the kernel reset the connection before
+        // the client has read the answer.
+        Close();
         deadline_ = Clock::now() + std::chrono::seconds(5);
-        return Drain();
+        Drain();
+        return false;
       }
-      if (!keep_alive) return Close();
-      NextRequest(may_have_bytes);
+      if (!keep_alive) Close();
+      return keep_alive;
     }
 
     void Drain() {
@@ -332,7 +377,9 @@ class HttpServer::Impl {
     std::optional<beast::buffers_suffix<std::array<asio::const_buffer, 2>>> out_;
     Clock::time_point deadline_ = Clock::time_point::max();  // closed by the sweep after it
     bool draining_ = false;
-    bool continued_ = false;  // the current request's header has been looked at for Expect
+    bool expect_checked_ = false;  // the current request's header was looked at for Expect
+    // Whether the socket may hold bytes that epoll will not report again (see Run).
+    bool may_hold_bytes_ = true;
   };
 
   void Accept() {
@@ -341,8 +388,9 @@ class HttpServer::Impl {
       if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
       if (!ec) {
         // Started on the connection's own thread: its socket belongs to that context.
+        // Moved into the handler: released, if Start ends it at once, on that thread too.
         auto session = std::make_shared<Session>(this, target, std::move(s));
-        asio::post(target->ioc, [session] { session->Start(); });
+        asio::post(target->ioc, [session = std::move(session)] { session->Start(); });
       }
       Accept();
     });

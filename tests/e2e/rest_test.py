@@ -480,6 +480,23 @@ class RestApiTest(unittest.TestCase):
             status, body, buf = read_response(sock, buf)
             self.assertEqual((status, json.loads(body)["results"][0]["id"]), (200, "t7"))
 
+        # 5,000 pipelined requests of exactly 1 KiB each, sent while the answers are read (the
+        # server's reads of 64 KiB end on request boundaries): all answered, in order, soon.
+        pad = b"X-Pad: "
+        one = http_request(b"GET", b"/health")
+        one = one[:-2] + pad + b"p" * (1024 - len(one) - len(pad) - 2) + b"\r\n\r\n"
+        self.assertEqual(len(one), 1024)
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as sock:
+            sender = threading.Thread(target=sock.sendall, args=(one * 5000,))
+            sender.start()
+            buf, answered = b"", 0
+            while answered < 5000:
+                status, body, buf = read_response(sock, buf)
+                self.assertEqual(status, 200)
+                answered += 1
+            sender.join()
+            self.assertEqual(buf, b"")
+
         # About 4.5 MB of results to a client with a tiny receive buffer that waits before
         # reading: the server cannot send it at once and must finish it later, intact.
         queries = [{"vector": rows[i]["vector"], "k": 500, "include_vectors": True}
