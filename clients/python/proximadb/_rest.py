@@ -11,10 +11,13 @@ import asyncio
 import http.client
 import json
 import random
+import select
 import socket
+import ssl
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+import weakref
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
@@ -165,7 +168,8 @@ class _HTTPSConnection(http.client.HTTPSConnection):
 
 class _Connections:
     """Kept-alive HTTP/1.1 connections to one server, one per calling thread (http.client
-    connections are not thread-safe), so that a client can be shared by threads."""
+    connections are not thread-safe), so that a client can be shared by threads. Proxy
+    settings (HTTP(S)_PROXY) are not used."""
 
     def __init__(self, base_url: str, timeout: float, headers: Dict[str, str]):
         url = urlsplit(base_url)
@@ -177,7 +181,8 @@ class _Connections:
         self._headers = dict(headers, **JSON_HEADERS)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._open: List[http.client.HTTPConnection] = []  # every thread's, for close()
+        # Every thread's connection, for close(); one whose thread has ended goes with it.
+        self._open: "weakref.WeakSet[http.client.HTTPConnection]" = weakref.WeakSet()
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
@@ -186,35 +191,40 @@ class _Connections:
             conn = kind(self._host, self._port, timeout=self._timeout)
             self._local.conn = conn
             with self._lock:
-                self._open.append(conn)
+                self._open.add(conn)
+        elif isinstance(conn.sock, socket.socket) and not isinstance(conn.sock, ssl.SSLSocket) \
+                and select.select([conn.sock], [], [], 0)[0]:
+            # An idle kept-alive connection that is readable has been closed by the server
+            # (its idle timeout): replaced before anything is sent on it.
+            conn.close()
         return conn
 
     def request(self, method: str, path: str, body: Optional[bytes],
                 query: Optional[Dict[str, str]]) -> Tuple[int, bytes, Any]:
-        """(status, body, headers). A kept-alive connection that the server has closed in the
-        meantime (its idle timeout) is replaced and the request sent once more at once."""
-        url = self._prefix + path + ("?" + urlencode(query) if query else "")
+        """(status, body, headers)."""
+        url = self._prefix + path + ("?" + urlencode(query, quote_via=quote) if query else "")
         conn = self._connection()
-        for last in (False, True):
-            reused = conn.sock is not None
+        reused = conn.sock is not None
+        try:
             try:
                 conn.request(method, url, body=body, headers=self._headers)
-                response = conn.getresponse()
-                return response.status, response.read(), response.headers
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                conn.close()
-                if last or not reused:
+            except (ConnectionResetError, BrokenPipeError):
+                if not reused:
                     raise
-            except BaseException:
-                conn.close()  # whatever the state of the exchange, start the next one afresh
-                raise
-        raise AssertionError("unreachable")
+                # The server closed it as the request went out, before it had all of it:
+                # nothing was done, so once more on a new connection.
+                conn.close()
+                conn.request(method, url, body=body, headers=self._headers)
+            response = conn.getresponse()
+            return response.status, response.read(), response.headers
+        except BaseException:
+            conn.close()  # whatever the state of the exchange, start the next one afresh
+            raise
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._open:
+            for conn in list(self._open):
                 conn.close()
-            self._open.clear()
 
 
 class RestTransport:

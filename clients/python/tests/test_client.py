@@ -139,7 +139,8 @@ def test_search_filters_and_batches(client, name):
 def test_scroll_and_maintenance(client, name):
     client.create_collection(name, dimension=2)
     client.batch_insert(name, [[1, i] for i in range(50)], ids=[f"k{i:02d}" for i in range(50)],
-                        metadata=[{"n": i} for i in range(50)])
+                        metadata=[{"n": i, "city": "New York" if i % 2 else "Oslo"}
+                                  for i in range(50)])
     assert client.flush(name).segment_count == 1
     client.batch_insert(name, [[1, i] for i in range(50, 60)],
                         ids=[f"k{i:02d}" for i in range(50, 60)])
@@ -149,6 +150,10 @@ def test_scroll_and_maintenance(client, name):
                               as_numpy=True))
     assert [r.id for r in some] == ["k00", "k01", "k02"]
     assert isinstance(some[0].vector, np.ndarray)
+    # A filter with a space (and a plus) survives the query string.
+    odd = [r.id for r in client.scroll(name, filter={"city": "New York", "n": {"$lt": 6}})]
+    assert odd == ["k01", "k03", "k05"]
+    assert list(client.scroll(name, filter={"city": "New+York"})) == []
     assert client.compact(name).segment_count == 1
 
 
