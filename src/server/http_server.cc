@@ -207,7 +207,6 @@ class HttpServer::Impl {
           if (ec && ec != http::error::need_more) return Malformed(ec);
           if (parser_->is_done()) {
             if (!Serve()) return;  // answered later, or the connection is ending
-            Reset();
             if (++served == kInlineRequests) {
               asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Resume(); });
               return;
@@ -276,10 +275,7 @@ class HttpServer::Impl {
                                                response = std::move(response), version,
                                                keep_alive]() mutable {
           self->server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
-          if (self->Send(std::move(response), version, keep_alive)) {
-            self->Reset();
-            self->Resume();
-          }
+          if (self->Send(std::move(response), version, keep_alive)) self->Resume();
         });
       });
       return false;
@@ -302,7 +298,7 @@ class HttpServer::Impl {
     }
 
     // Writes the response now, or as much as the socket takes and the rest when it can; true
-    // if it went out whole and the connection stays open for the next request.
+    // if it went out whole and the connection is ready for the next request.
     bool Send(HttpResponse r, unsigned version, bool keep_alive) {
       const auto reason = http::obsolete_reason(static_cast<http::status>(r.status));
       head_.clear();
@@ -327,15 +323,12 @@ class HttpServer::Impl {
       asio::async_write(socket_, *out_,
                         [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                           if (ec) return self->Close();
-                          if (self->Sent(keep_alive)) {
-                            self->Reset();
-                            self->Resume();
-                          }
+                          if (self->Sent(keep_alive)) self->Resume();
                         });
       return false;
     }
 
-    // After a response went out: true if the next request may follow.
+    // After a response went out: true (and ready for it) if the next request may follow.
     bool Sent(bool keep_alive) {
       if (draining_) {
         // Our side ends here; the client's bytes are read and dropped until it closes or 5 s
@@ -346,8 +339,12 @@ class HttpServer::Impl {
         Drain();
         return false;
       }
-      if (!keep_alive) Close();
-      return keep_alive;
+      if (!keep_alive) {
+        Close();
+        return false;
+      }
+      Reset();
+      return true;
     }
 
     void Drain() {

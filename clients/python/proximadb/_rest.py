@@ -56,9 +56,9 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
     if op == "batch_write":
         batch = p["vectors"]
         if hasattr(batch, "matrix"):  # Columns: the columnar form of the batch route, with
-            # the vectors as base64 of their float32 bytes (no number formatting on either side;
-            # pybase64's SIMD encoder, as the stdlib's took a tenth of a bulk load's time)
-            # The base64 text goes into the body as it is: orjson would scan and copy it again.
+            # the vectors as base64 of their float32 bytes (no number formatting on either side),
+            # by pybase64's SIMD encoder (the stdlib's took a tenth of a bulk load's time), put
+            # into the body as it is (orjson would scan and copy it again).
             packed = pybase64.b64encode(np.ascontiguousarray(batch.matrix, dtype="<f4"))
             rest: Dict[str, Any] = {"upsert": p["upsert"]}
             if batch.metadata is not None:
@@ -151,19 +151,23 @@ def _transport_error(e: Exception) -> ProximaDBError:
     return UnavailableError("UNAVAILABLE", f"cannot reach the server: {e}")
 
 
-class _HTTPConnection(http.client.HTTPConnection):
-    """With TCP_NODELAY: http.client sends a body over 2,920 bytes apart from its header, and
-    Nagle's algorithm would hold that second segment until the first is acknowledged."""
+class _NoDelay:
+    """TCP_NODELAY on connect: http.client sends a body over 2,920 bytes apart from its header,
+    and Nagle's algorithm would hold that second segment until the first is acknowledged."""
+
+    sock: socket.socket
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class _HTTPConnection(_NoDelay, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_NoDelay, http.client.HTTPSConnection):
+    pass
 
 
 class _Connections:
