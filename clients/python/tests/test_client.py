@@ -187,11 +187,12 @@ def rejected(server) -> int:
 def test_overload_is_resource_exhausted_and_retried_after_retry_after():
     # A server with one worker thread and room for one waiting write: while a flush (a graph
     # build) holds it, a write is refused with 429. Without retries that is
-    # ResourceExhaustedError carrying Retry-After; with retries the client waits and succeeds.
+    # ResourceExhaustedError carrying Retry-After; with retries the client waits and succeeds
+    # (30 of them, at least 1 s apart: the flush takes seconds on a loaded 2-core machine).
     server = Server(PROXIMADB_SERVER__WORKER_THREADS="1", PROXIMADB_API__MAX_PENDING_REQUESTS="1")
     try:
         with ProximaDBClient(server.rest_url, retries=0) as once, \
-                ProximaDBClient(server.rest_url, retries=5) as patient:
+                ProximaDBClient(server.rest_url, retries=30) as patient:
             once.create_collection("busy", dimension=32, distance_metric="l2", m=32,
                                    ef_construction=400)
             rng = np.random.default_rng(3)
