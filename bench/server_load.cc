@@ -5,20 +5,24 @@
 //   1. ingest in batches of 1,000: gRPC StreamUpsert, gRPC BatchWrite and REST batch, each into
 //      its own collection: vectors/s;
 //   2. flush the streamed collection (its segment gets the HNSW graph), measure recall@10 of
-//      the default search (ef 64) against exact search through the API;
-//   3. search QPS and p50/p99 latency through gRPC and REST with 1, 4 and 16 clients, each row
+//      the search (ef 64 unless --ef) against exact search through the API;
+//   3. search QPS and p50/p99 latency through gRPC and REST with 1, 4 and 16 clients (closed
+//      loops driven by one thread each: epoll for REST, a completion queue for gRPC), each row
 //      measured right after a run of the in-process index's 2-thread search on the same vectors
 //      (the reference of the server issue's target), over --rounds rounds, with medians;
 //   4. the same collection searched in-process through the engine's API, 2 threads.
 //
 //   proximadb-server-load-bench [--dataset clustered|fashion-mnist] [--n N] [--dim D]
 //                               [--seconds S] [--clients 1,4,16] [--search-only 1]
-//                               [--client-nice N] [--apis grpc,rest,rest8] [--rounds R]
+//                               [--client-nice N] [--apis grpc,rest,rest8,grpc-sync]
+//                               [--rounds R] [--ef EF]
 //
 // --search-only loads the vectors through gRPC streaming only and skips the other ingest paths
 // (for profiling the search phase). --client-nice lowers the load client's priority (not the
 // server's) so that it runs on what the server leaves idle instead of preempting it, which is
-// closer to a client on another machine. --apis picks the rows of the search table.
+// closer to a client on another machine. --apis picks the rows of the search table (grpc-sync:
+// a thread per client in the synchronous stub, what a simple application does). --ef sets the
+// search's ef for the reference index and every served search (the recall printed is at it).
 // --rounds repeats the search table (the machine is shared and noisy).
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -175,6 +179,18 @@ struct LoadResult {
   uint64_t calls = 0;
 };
 
+// Calls per second and latency percentiles from every call's latency (us).
+LoadResult Summarize(std::vector<double> lat, double elapsed, uint64_t errors) {
+  std::sort(lat.begin(), lat.end());
+  LoadResult r;
+  r.calls = lat.size();
+  r.qps = lat.size() / elapsed;
+  r.p50_us = lat.empty() ? 0 : lat[lat.size() / 2];
+  r.p99_us = lat.empty() ? 0 : lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
+  r.errors = errors;
+  return r;
+}
+
 // CPU seconds (user + system) a process has used so far.
 double CpuSeconds(pid_t pid) {
   FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
@@ -216,14 +232,7 @@ LoadResult RunLoad(int threads, double seconds, Fn&& make_client) {
   const double elapsed = Seconds(Clock::now() - t0);
   std::vector<double> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  LoadResult r;
-  r.calls = all.size();
-  r.qps = all.size() / elapsed;
-  r.p50_us = all.empty() ? 0 : all[all.size() / 2];
-  r.p99_us = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 99 / 100)];
-  r.errors = errors.load();
-  return r;
+  return Summarize(std::move(all), elapsed, errors.load());
 }
 
 // A closed-loop REST load like wrk's: `connections` keep-alive connections driven by one thread
@@ -297,14 +306,64 @@ LoadResult RunEventLoad(int port, int connections, double seconds,
   const double elapsed = Seconds(Clock::now() - t0);
   for (Conn& c : conns) close(c.fd);
   close(ep);
-  std::sort(lat.begin(), lat.end());
-  LoadResult r;
-  r.calls = lat.size();
-  r.qps = lat.size() / elapsed;
-  r.p50_us = lat.empty() ? 0 : lat[lat.size() / 2];
-  r.p99_us = lat.empty() ? 0 : lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
-  r.errors = errors;
-  return r;
+  return Summarize(std::move(lat), elapsed, errors);
+}
+
+// The same closed loop through gRPC: `connections` channels (each its own TCP connection), each
+// with one search in flight, driven by one thread on one completion queue, as ghz and gRPC's
+// own benchmark clients do. A thread per channel blocking in the synchronous stub costs the
+// client 150-200 us of CPU per call on this machine, which the server then lacks.
+LoadResult RunGrpcLoad(int port, int connections, double seconds,
+                       const std::vector<v1::SearchRequest>& requests) {
+  struct Call {
+    std::unique_ptr<v1::ProximaDB::Stub> stub;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::SearchResponse>> reader;
+    v1::SearchResponse response;
+    grpc::Status status;
+    Clock::time_point start;
+  };
+  grpc::CompletionQueue cq;
+  std::vector<Call> calls(connections);
+  uint64_t next = 0, errors = 0;
+  std::vector<double> lat;
+  auto start = [&](size_t i) {
+    Call& c = calls[i];
+    c.ctx = std::make_unique<grpc::ClientContext>();
+    c.response.Clear();
+    c.start = Clock::now();
+    c.reader = c.stub->AsyncSearch(c.ctx.get(), requests[next++ % requests.size()], &cq);
+    c.reader->Finish(&c.response, &c.status, reinterpret_cast<void*>(i));
+  };
+  for (int i = 0; i < connections; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("proximadb.client", i);  // distinct arguments: a connection per channel
+    auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                             grpc::InsecureChannelCredentials(), args);
+    channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    calls[i].stub = v1::ProximaDB::NewStub(channel);
+  }
+  const auto t0 = Clock::now();
+  const auto end = t0 + std::chrono::duration<double>(seconds);
+  for (int i = 0; i < connections; ++i) start(i);
+  for (int outstanding = connections; outstanding > 0;) {
+    void* tag;
+    bool ok;
+    if (!cq.Next(&tag, &ok)) break;
+    const size_t i = reinterpret_cast<size_t>(tag);
+    const auto now = Clock::now();
+    lat.push_back(Seconds(now - calls[i].start) * 1e6);
+    errors += !ok || !calls[i].status.ok();
+    if (now < end) start(i);
+    else --outstanding;
+  }
+  const double elapsed = Seconds(Clock::now() - t0);
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+  }
+  return Summarize(std::move(lat), elapsed, errors);
 }
 
 }  // namespace
@@ -318,6 +377,7 @@ int main(int argc, char** argv) {
   int client_nice = 0;
   int rounds = 1;
   std::string apis = "grpc,rest,rest8";
+  int ef = 64;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--dataset") dataset = argv[i + 1];
@@ -328,6 +388,7 @@ int main(int argc, char** argv) {
     else if (a == "--client-nice") client_nice = std::stoi(argv[i + 1]);
     else if (a == "--apis") apis = argv[i + 1];
     else if (a == "--rounds") rounds = std::stoi(argv[i + 1]);
+    else if (a == "--ef") ef = std::stoi(argv[i + 1]);
     else if (a == "--clients") {
       client_counts.clear();
       for (const char* p = argv[i + 1]; *p != 0;) {
@@ -460,6 +521,7 @@ int main(int argc, char** argv) {
     req.set_k(10);
     req.set_include_metadata(false);
     req.set_exact(exact);
+    req.set_ef(ef);
     const grpc::Status status = s->Search(&ctx, req, out);
     static std::atomic<bool> reported{false};
     if (!status.ok() && !reported.exchange(true)) {
@@ -477,13 +539,22 @@ int main(int argc, char** argv) {
     for (const auto& h : exact.results()) want.insert(h.id());
     for (const auto& h : graph.results()) found += want.count(h.id());
   }
-  std::printf("recall@10 of the default search (ef 64) against exact, %u queries: %.4f\n", nq,
+  std::printf("recall@10 of the search (ef %d) against exact, %u queries: %.4f\n", ef, nq,
               found / (10.0 * nq));
 
   // 3. Search load.
+  std::vector<v1::SearchRequest> grpc_queries(nq);
   std::vector<std::string> rest_queries;
   for (uint32_t q = 0; q < nq; ++q) {
-    std::string body = "{\"k\":10,\"include_metadata\":false,\"vector\":";
+    v1::SearchRequest& req = grpc_queries[q];
+    req.set_collection("streamed");
+    req.mutable_vector()->Add(d.queries.data() + size_t{q} * d.dim,
+                              d.queries.data() + size_t{q + 1} * d.dim);
+    req.set_k(10);
+    req.set_include_metadata(false);
+    req.set_ef(ef);
+    std::string body = "{\"k\":10,\"include_metadata\":false,\"ef\":" + std::to_string(ef) +
+                       ",\"vector\":";
     AppendFloats(&body, d.queries.data() + size_t{q} * d.dim, d.dim);
     body.push_back('}');
     rest_queries.push_back(std::move(body));
@@ -522,7 +593,7 @@ int main(int argc, char** argv) {
     return RunLoad(2, seconds, [&](int t) {
       return [&, t](uint64_t i) {
         const uint32_t q = static_cast<uint32_t>((i * 2 + t) % nq);
-        return !graph.Search(d.queries.data() + size_t{q} * d.dim, 10, 64).empty();
+        return !graph.Search(d.queries.data() + size_t{q} * d.dim, 10, ef).empty();
       };
     });
   };
@@ -566,7 +637,11 @@ int main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     for (int clients : client_counts) {
       if (wanted("grpc")) {
-        row("gRPC", clients, 1, [&] {
+        row("gRPC", clients, 1,
+            [&] { return RunGrpcLoad(grpc_port, clients, seconds, grpc_queries); });
+      }
+      if (wanted("grpc-sync")) {
+        row("gRPC-s", clients, 1, [&] {
           return RunLoad(clients, seconds, [&](int t) {
             auto s = v1::ProximaDB::NewStub(grpc::CreateCustomChannel(
                 "127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials(),
@@ -597,7 +672,7 @@ int main(int argc, char** argv) {
     return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2]
                                         : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
   };
-  std::printf("in-process index, 2 threads, ef 64: median %.0f QPS over %zu runs\n",
+  std::printf("in-process index, 2 threads, ef %d: median %.0f QPS over %zu runs\n", ef,
               median(reference_qps), reference_qps.size());
   if (rounds > 1) {
     std::printf("medians over %d rounds, against the index run before each row:\n", rounds);
@@ -633,13 +708,14 @@ int main(int argc, char** argv) {
         proximadb::SearchRequest req;
         req.vector = std::span<const float>(d.queries.data() + size_t{q} * d.dim, d.dim);
         req.k = 10;
+        req.ef = ef;
         req.include_metadata = false;
         auto r = (*collection)->Search(req);
         return r.ok() && !r->hits.empty();
       };
     });
-    std::printf("in-process collection, 2 threads, ef 64: %.0f QPS (p50 %.0f us), %.0f per core\n",
-                engine.qps, engine.p50_us, engine.qps / 2);
+    std::printf("in-process collection, 2 threads, ef %d: %.0f QPS (p50 %.0f us), %.0f per core\n",
+                ef, engine.qps, engine.p50_us, engine.qps / 2);
   }
   std::filesystem::remove_all(dir);
   return 0;
