@@ -31,13 +31,17 @@ int HexValue(char c) {
   return -1;
 }
 
-std::string PercentDecode(std::string_view s) {
+// %XX escapes; in a query string (`plus_is_space`, form encoding) also '+' for a space. Cursors
+// are web-safe base64, which has no '+'.
+std::string PercentDecode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
       out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
       i += 2;
+    } else if (s[i] == '+' && plus_is_space) {
+      out.push_back(' ');
     } else {
       out.push_back(s[i]);
     }
@@ -50,13 +54,13 @@ HttpRequest ToRequest(http::request<http::string_body>&& req) {
   out.method = std::string(req.method_string());
   const std::string_view target(req.target().data(), req.target().size());
   const size_t q = target.find('?');
-  out.path = PercentDecode(target.substr(0, q));
+  out.path = PercentDecode(target.substr(0, q), false);
   if (q != std::string_view::npos) {
     for (std::string_view pair : Split(target.substr(q + 1), '&')) {
       if (pair.empty()) continue;
       const size_t eq = pair.find('=');
-      out.query[PercentDecode(pair.substr(0, eq))] =
-          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      out.query[PercentDecode(pair.substr(0, eq), true)] =
+          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
     }
   }
   out.body = std::move(req.body());

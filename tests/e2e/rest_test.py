@@ -319,6 +319,25 @@ class RestApiTest(unittest.TestCase):
         self.assertError(self.req("GET", "/api/v1/collections/scroll/vectors?colour=red"), 400,
                          "INVALID_ARGUMENT", "'colour'")
 
+    def test_plus_in_query_is_space_in_path_is_literal(self):
+        # Form encoding: a '+' in the query string is a space (what urlencode and HTML forms
+        # send); in the path it is an ordinary character of an id.
+        self.create("plus", dim=2)
+        for rid, city in (("a+b", "New York"), ("a b", "New+York")):
+            status, body = self.req("PUT", "/api/v1/collections/plus/vectors/" +
+                                    rid.replace(" ", "%20"),
+                                    {"vector": [1, 2], "metadata": {"city": city}})
+            self.assertEqual(status, 200, body)
+        self.assertEqual(self.req("GET", "/api/v1/collections/plus/vectors/a+b")[1]["metadata"],
+                         {"city": "New York"})
+        status, page = self.req(
+            "GET", "/api/v1/collections/plus/vectors?filter=%7B%22city%22%3A%22New+York%22%7D")
+        self.assertEqual(status, 200, page)
+        self.assertEqual([v["id"] for v in page["vectors"]], ["a+b"])
+        status, page = self.req(
+            "GET", "/api/v1/collections/plus/vectors?filter=%7B%22city%22%3A%22New%2BYork%22%7D")
+        self.assertEqual([v["id"] for v in page["vectors"]], ["a b"])
+
     def test_search_filters_every_operator(self):
         self.create("s", dim=2, distance_metric="l2")
         rows = []
