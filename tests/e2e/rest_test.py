@@ -499,6 +499,19 @@ class RestApiTest(unittest.TestCase):
             status, body, buf = read_response(sock, buf)
             self.assertEqual((status, json.loads(body)["results"][0]["id"]), (200, "t7"))
 
+        # A client that half-closes after its requests (shutdown(SHUT_WR), as `nc -N` does):
+        # both answers, then the server closes at once, not after the idle timeout (30 s).
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=30) as sock:
+            sock.sendall(search + http_request(b"GET", b"/health"))
+            sock.shutdown(socket.SHUT_WR)
+            t = time.time()
+            status, body, buf = read_response(sock, b"")
+            self.assertEqual((status, json.loads(body)["results"][0]["id"]), (200, "t7"))
+            status, body, buf = read_response(sock, buf)
+            self.assertEqual(status, 200)
+            self.assertEqual(buf + sock.recv(100), b"")
+            self.assertLess(time.time() - t, 5)
+
         # 5,000 pipelined requests of exactly 1 KiB each, sent while the answers are read (the
         # server's reads of 64 KiB end on request boundaries): all answered, in order, soon.
         pad = b"X-Pad: "
