@@ -32,6 +32,8 @@ bench:
 	$(BUILD_DIR)/bin/proximadb-search-bench
 	$(BUILD_DIR)/bin/proximadb-ann-bench --dataset fashion-mnist --json $(BUILD_DIR)/ann-fashion-mnist.jsonl
 	$(BUILD_DIR)/bin/proximadb-server-load-bench --dataset clustered --n 100000 --dim 128
+	$(BUILD_DIR)/bin/proximadb-server-load-bench --dataset clustered --n 100000 --dim 128 \
+	  --search-only 1 --ef 48 --apis rest --clients 1,16 --rounds 3
 	$(BUILD_DIR)/bin/proximadb-server-load-bench --dataset fashion-mnist
 
 clean:
