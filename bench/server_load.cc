@@ -329,7 +329,10 @@ LoadResult RunGrpcLoad(int port, int connections, double seconds,
   std::vector<double> lat;
   auto start = [&](size_t i) {
     Call& c = calls[i];
+    c.reader.reset();  // before its context: the reader lives in the old call's arena
     c.ctx = std::make_unique<grpc::ClientContext>();
+    // A stalled server fails the call instead of hanging the drain below.
+    c.ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     c.response.Clear();
     c.start = Clock::now();
     c.reader = c.stub->AsyncSearch(c.ctx.get(), requests[next++ % requests.size()], &cq);
@@ -340,7 +343,10 @@ LoadResult RunGrpcLoad(int port, int connections, double seconds,
     args.SetInt("proximadb.client", i);  // distinct arguments: a connection per channel
     auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
                                              grpc::InsecureChannelCredentials(), args);
-    channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5))) {
+      std::fprintf(stderr, "gRPC channel %d did not connect\n", i);
+      return {};
+    }
     calls[i].stub = v1::ProximaDB::NewStub(channel);
   }
   const auto t0 = Clock::now();
@@ -352,18 +358,20 @@ LoadResult RunGrpcLoad(int port, int connections, double seconds,
     if (!cq.Next(&tag, &ok)) break;
     const size_t i = reinterpret_cast<size_t>(tag);
     const auto now = Clock::now();
+    if (now >= end) {  // calls still in flight at the end are waited for, not counted
+      --outstanding;
+      continue;
+    }
     lat.push_back(Seconds(now - calls[i].start) * 1e6);
     errors += !ok || !calls[i].status.ok();
-    if (now < end) start(i);
-    else --outstanding;
+    start(i);
   }
-  const double elapsed = Seconds(Clock::now() - t0);
   cq.Shutdown();
   void* tag;
   bool ok;
   while (cq.Next(&tag, &ok)) {
   }
-  return Summarize(std::move(lat), elapsed, errors);
+  return Summarize(std::move(lat), seconds, errors);
 }
 
 }  // namespace
@@ -401,6 +409,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "unknown argument %s\n", argv[i]);
       return 2;
     }
+  }
+  if (ef < 1 || ef > 100000) {  // the range the REST API accepts
+    std::fprintf(stderr, "--ef must be within 1..100000\n");
+    return 2;
   }
   Dataset d;
   if (dataset == "fashion-mnist") {
@@ -507,7 +519,7 @@ int main(int argc, char** argv) {
   admin.Request("DELETE", "/api/v1/collections/batched", "");
   admin.Request("DELETE", "/api/v1/collections/rest", "");
 
-  // 2. Flush (builds the graph) and recall of the default search against exact.
+  // 2. Flush (builds the graph) and recall of the search at --ef against exact.
   t0 = Clock::now();
   admin.Request("POST", "/api/v1/collections/streamed/flush", "");
   std::printf("flush with graph build: %.1f s\n", Seconds(Clock::now() - t0));

@@ -336,6 +336,7 @@ class RestApiTest(unittest.TestCase):
         self.assertEqual([v["id"] for v in page["vectors"]], ["a+b"])
         status, page = self.req(
             "GET", "/api/v1/collections/plus/vectors?filter=%7B%22city%22%3A%22New%2BYork%22%7D")
+        self.assertEqual(status, 200, page)
         self.assertEqual([v["id"] for v in page["vectors"]], ["a b"])
 
     def test_search_filters_every_operator(self):
