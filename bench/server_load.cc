@@ -10,7 +10,8 @@
 //      loops driven by one thread each: epoll for REST, a completion queue for gRPC), each row
 //      measured right after a run of the in-process index's 2-thread search on the same vectors
 //      (the reference of the server issue's target), over --rounds rounds, with medians;
-//   4. the same collection searched in-process through the engine's API, 2 threads.
+//   4. the same collection searched in-process through the engine's API, 2 threads, in runs
+//      interleaved with the bare index's (at least 3 pairs).
 //
 //   proximadb-server-load-bench [--dataset clustered|fashion-mnist] [--n N] [--dim D]
 //                               [--seconds S] [--clients 1,4,16] [--search-only 1]
@@ -714,20 +715,31 @@ int main(int argc, char** argv) {
                    collection.status().ToString().c_str());
       return 1;
     }
-    LoadResult engine = RunLoad(2, seconds, [&](int t) {
-      return [&, t](uint64_t i) {
-        const uint32_t q = static_cast<uint32_t>((i * 2 + t) % nq);
-        proximadb::SearchRequest req;
-        req.vector = std::span<const float>(d.queries.data() + size_t{q} * d.dim, d.dim);
-        req.k = 10;
-        req.ef = ef;
-        req.include_metadata = false;
-        auto r = (*collection)->Search(req);
-        return r.ok() && !r->hits.empty();
-      };
-    });
-    std::printf("in-process collection, 2 threads, ef %d: %.0f QPS (p50 %.0f us), %.0f per core\n",
-                ef, engine.qps, engine.p50_us, engine.qps / 2);
+    // Interleaved with runs of the bare index, as the rows above are.
+    std::vector<double> engine_qps, index_qps;
+    for (int round = 0; round < std::max(rounds, 3); ++round) {
+      index_qps.push_back(reference().qps);
+      engine_qps.push_back(RunLoad(2, seconds, [&](int t) {
+                             return [&, t](uint64_t i) {
+                               const uint32_t q = static_cast<uint32_t>((i * 2 + t) % nq);
+                               proximadb::SearchRequest req;
+                               req.vector = std::span<const float>(
+                                   d.queries.data() + size_t{q} * d.dim, d.dim);
+                               req.k = 10;
+                               req.ef = ef;
+                               req.include_metadata = false;
+                               auto r = (*collection)->Search(req);
+                               return r.ok() && !r->hits.empty();
+                             };
+                           }).qps);
+    }
+    std::printf("in-process collection, 2 threads, ef %d: median %.0f QPS against the index's %.0f "
+                "in %zu interleaved runs each (collection/index:",
+                ef, median(engine_qps), median(index_qps), engine_qps.size());
+    for (size_t i = 0; i < engine_qps.size(); ++i) {
+      std::printf(" %.0f/%.0f", engine_qps[i], index_qps[i]);
+    }
+    std::printf(")\n");
   }
   std::filesystem::remove_all(dir);
   return 0;
