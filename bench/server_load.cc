@@ -18,13 +18,15 @@
 //                               [--client-nice N] [--apis grpc,rest,rest8,grpc-sync]
 //                               [--rounds R] [--ef EF]
 //
-// --search-only loads the vectors through gRPC streaming only and skips the other ingest paths
-// (for profiling the search phase). --client-nice lowers the load client's priority (not the
-// server's) so that it runs on what the server leaves idle instead of preempting it, which is
-// closer to a client on another machine. --apis picks the rows of the search table (grpc-sync:
-// a thread per client in the synchronous stub, what a simple application does). --ef sets the
-// search's ef for the reference index and every served search (the recall printed is at it).
-// --rounds repeats the search table (the machine is shared and noisy).
+// --search-only loads the vectors through gRPC streaming only and skips the other ingest paths (for
+// profiling the search phase). --client-nice sets the load client's nice value (not the server's):
+// positive, it runs on what the server leaves idle (slower: 58-62% of the index at nice 19);
+// negative (root only), its thread is never kept waiting behind the server's, as a client on
+// another machine is not, so its own scheduling delays leave the latencies (p99 at 16 clients
+// 3.7-4.0 ms at nice -10 against 4.8-5.7 ms at 0). --apis picks the rows of the search table
+// (grpc-sync: a thread per client in the synchronous stub, what a simple application does). --ef
+// sets the search's ef for the reference index and every served search (the recall printed is at
+// it). --rounds repeats the search table (the machine is shared and noisy).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <fcntl.h>
@@ -586,7 +588,8 @@ int main(int argc, char** argv) {
   for (uint32_t q = 0; q + kBatch <= nq; q += kBatch) {
     std::string body = "{\"queries\":[";
     for (uint32_t i = q; i < q + kBatch; ++i) body += (i == q ? "" : ",") + rest_queries[i];
-    rest_batch_requests.push_back(http_post("/api/v1/collections/streamed/search/batch", body + "]}"));
+    rest_batch_requests.push_back(
+        http_post("/api/v1/collections/streamed/search/batch", body + "]}"));
   }
   // The reference: the bare in-process index on the same vectors, searched by 2 threads while
   // the server idles. Built here, before the load, so that each row can be measured next to a
