@@ -527,16 +527,20 @@ int main(int argc, char** argv) {
   admin.Request("POST", "/api/v1/collections/streamed/flush", "");
   std::printf("flush with graph build: %.1f s\n", Seconds(Clock::now() - t0));
   const uint32_t nq = std::min<uint32_t>(d.query_rows(), 1000);
-  auto search = [&](v1::ProximaDB::Stub* s, uint32_t q, bool exact, v1::SearchResponse* out) {
-    grpc::ClientContext ctx;
-    v1::SearchRequest req;
+  std::vector<v1::SearchRequest> grpc_queries(nq);
+  for (uint32_t q = 0; q < nq; ++q) {
+    v1::SearchRequest& req = grpc_queries[q];
     req.set_collection("streamed");
     req.mutable_vector()->Add(d.queries.data() + size_t{q} * d.dim,
                               d.queries.data() + size_t{q + 1} * d.dim);
     req.set_k(10);
     req.set_include_metadata(false);
-    req.set_exact(exact);
     req.set_ef(ef);
+  }
+  auto search = [&](v1::ProximaDB::Stub* s, uint32_t q, bool exact, v1::SearchResponse* out) {
+    grpc::ClientContext ctx;
+    v1::SearchRequest req = grpc_queries[q];
+    req.set_exact(exact);
     const grpc::Status status = s->Search(&ctx, req, out);
     static std::atomic<bool> reported{false};
     if (!status.ok() && !reported.exchange(true)) {
@@ -558,16 +562,8 @@ int main(int argc, char** argv) {
               found / (10.0 * nq));
 
   // 3. Search load.
-  std::vector<v1::SearchRequest> grpc_queries(nq);
   std::vector<std::string> rest_queries;
   for (uint32_t q = 0; q < nq; ++q) {
-    v1::SearchRequest& req = grpc_queries[q];
-    req.set_collection("streamed");
-    req.mutable_vector()->Add(d.queries.data() + size_t{q} * d.dim,
-                              d.queries.data() + size_t{q + 1} * d.dim);
-    req.set_k(10);
-    req.set_include_metadata(false);
-    req.set_ef(ef);
     std::string body = "{\"k\":10,\"include_metadata\":false,\"ef\":" + std::to_string(ef) +
                        ",\"vector\":";
     AppendFloats(&body, d.queries.data() + size_t{q} * d.dim, d.dim);
