@@ -11,7 +11,8 @@
 //      measured right after a run of the in-process index's 2-thread search on the same vectors
 //      (the reference of the server issue's target), over --rounds rounds, with medians;
 //   4. the same collection searched in-process through the engine's API, 2 threads, in runs
-//      interleaved with the bare index's (at least 3 pairs).
+//      interleaved with the bare index's (at least 3 pairs);
+//   5. peak RSS of the server and of this process.
 //
 //   proximadb-server-load-bench [--dataset clustered|fashion-mnist] [--n N] [--dim D]
 //                               [--seconds S] [--clients 1,4,16] [--search-only 1]
@@ -704,7 +705,10 @@ int main(int argc, char** argv) {
   // directory, reopened once the server is gone), 2 threads: what the server adds beyond the
   // engine, and what the engine adds beyond the bare index.
   kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  rusage server_usage{};
+  wait4(pid, nullptr, 0, &server_usage);
+  std::printf("server peak RSS (ingest of all collections, flush, search load): %.0f MB\n",
+              server_usage.ru_maxrss / 1024.0);
   {
     auto db = proximadb::Database::Open({.data_dir = dir});
     auto collection = db.ok() ? (*db)->GetCollection("streamed")
@@ -740,6 +744,10 @@ int main(int argc, char** argv) {
     }
     std::printf(")\n");
   }
+  rusage self_usage{};
+  getrusage(RUSAGE_SELF, &self_usage);
+  std::printf("load client peak RSS (data set, reference index, collection reopened): %.0f MB\n",
+              self_usage.ru_maxrss / 1024.0);
   std::filesystem::remove_all(dir);
   return 0;
 }
