@@ -981,17 +981,9 @@ std::string CollectionImpl::BuildGraph(const float* vectors, uint32_t rows,
   const IndexParams& p = options_.config.index;
   index::Hnsw graph(vectors, dim_, options_.config.metric, rows,
                     index::HnswParams{.m = p.m, .ef_construction = p.ef_construction});
-  // Both cores: a flush or compaction is background work, but the sooner it ends the sooner
+  // Every core: a flush or compaction is background work, but the sooner it ends the sooner
   // its memory goes.
-  std::atomic<uint32_t> next{0};
-  auto work = [&] {
-    for (uint32_t r; (r = next.fetch_add(1, std::memory_order_relaxed)) < rows;) {
-      if (include(r)) graph.Insert(r);
-    }
-  };
-  std::thread helper(work);
-  work();
-  helper.join();
+  index::BuildHnsw(graph, rows, std::max(1u, std::thread::hardware_concurrency()), include);
   return graph.Serialize();
 }
 

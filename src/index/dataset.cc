@@ -2,11 +2,15 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/strings.h"
 
 namespace proximadb::index {
 namespace {
@@ -59,7 +63,109 @@ absl::StatusOr<std::string> ReadAll(const std::string& path) {
   return out;
 }
 
+// IEEE half precision to single (normal, subnormal, zero, infinity and NaN alike).
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = uint32_t{h & 0x8000u} << 16;
+  const uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu;
+  float magnitude;
+  if (exponent == 0) {
+    magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+  } else if (exponent == 31) {
+    magnitude = mantissa == 0 ? INFINITY : NAN;
+  } else {
+    magnitude = std::ldexp(static_cast<float>(mantissa | 0x400u), static_cast<int>(exponent) - 25);
+  }
+  return sign ? -magnitude : magnitude;
+}
+
+// A C-ordered, little-endian 2-D .npy array (format 1.0: magic, version, u16 header length, a
+// Python dict literal with descr, fortran_order and shape) of the type `descr` ("<f2", "<i4").
+struct NpyArray {
+  uint64_t rows = 0, cols = 0;
+  std::string data;  // rows * cols values
+};
+absl::StatusOr<NpyArray> ReadNpy2D(const std::string& path, std::string_view descr) {
+  absl::StatusOr<std::string> bytes = ReadAll(path);
+  if (!bytes.ok()) return bytes.status();
+  auto bad = [&](std::string_view why) {
+    return absl::DataLossError(Cat(path, ": ", why));
+  };
+  if (bytes->size() < 10 || bytes->compare(0, 6, "\x93NUMPY") != 0 || (*bytes)[6] != 1) {
+    return bad("not a version 1 .npy file");
+  }
+  const size_t header_len = static_cast<uint8_t>((*bytes)[8]) |
+                            (size_t{static_cast<uint8_t>((*bytes)[9])} << 8);
+  if (bytes->size() < 10 + header_len) return bad("truncated header");
+  const std::string header = bytes->substr(10, header_len);
+  if (header.find(Cat("'descr': '", descr, "'")) == std::string::npos ||
+      header.find("'fortran_order': False") == std::string::npos) {
+    return bad(Cat("expected a C-ordered array of ", descr));
+  }
+  NpyArray a;
+  const size_t shape = header.find("'shape': (");
+  if (shape == std::string::npos ||
+      std::sscanf(header.c_str() + shape, "'shape': (%lu, %lu)", &a.rows, &a.cols) != 2) {
+    return bad("expected a two-dimensional shape");
+  }
+  const size_t value_bytes = descr.back() - '0';
+  a.data = bytes->substr(10 + header_len);
+  if (a.data.size() != a.rows * a.cols * value_bytes) return bad("size does not match its shape");
+  return a;
+}
+
+absl::StatusOr<std::vector<float>> ReadHalfMatrix(const std::string& path, uint32_t* dim) {
+  absl::StatusOr<NpyArray> a = ReadNpy2D(path, "<f2");
+  if (!a.ok()) return a.status();
+  *dim = static_cast<uint32_t>(a->cols);
+  std::vector<float> out(a->rows * a->cols);
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint16_t h;
+    std::memcpy(&h, a->data.data() + 2 * i, 2);
+    out[i] = HalfToFloat(h);
+  }
+  return out;
+}
+
 }  // namespace
+
+absl::StatusOr<Dataset> LoadWordnetMinilm(const std::string& dir, bool out_of_distribution) {
+  const std::string queries = out_of_distribution ? "ood-queries" : "queries";
+  Dataset d;
+  d.name = out_of_distribution ? "wordnet-minilm-ood" : "wordnet-minilm";
+  uint32_t qdim = 0;
+  absl::StatusOr<std::vector<float>> base = ReadHalfMatrix(dir + "/base.f16.npy", &d.dim);
+  if (!base.ok()) return base.status();
+  absl::StatusOr<std::vector<float>> q = ReadHalfMatrix(dir + "/" + queries + ".f16.npy", &qdim);
+  if (!q.ok()) return q.status();
+  absl::StatusOr<NpyArray> truth = ReadNpy2D(dir + "/" + queries + ".truth100.i32.npy", "<i4");
+  if (!truth.ok()) return truth.status();
+  d.base = *std::move(base);
+  d.queries = *std::move(q);
+  if (qdim != d.dim || truth->rows != d.query_rows()) {
+    return absl::DataLossError(Cat(dir, ": base, queries and truth do not match"));
+  }
+  d.truth_k = static_cast<uint32_t>(truth->cols);
+  d.truth.resize(truth->rows * truth->cols);
+  std::memcpy(d.truth.data(), truth->data.data(), truth->data.size());
+  for (uint32_t row : d.truth) {
+    if (row >= d.base_rows()) return absl::DataLossError(dir + ": truth names a missing row");
+  }
+  return d;
+}
+
+std::string FindWordnetMinilm() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("PROXIMADB_WORDNET_DIR")) candidates.emplace_back(env);
+#ifdef PROXIMADB_SOURCE_DIR
+  candidates.push_back(fs::path(PROXIMADB_SOURCE_DIR) / ".." / "shared" / "data" / "wordnet-minilm");
+#endif
+  for (const fs::path& dir : candidates) {
+    std::error_code ec;
+    if (fs::exists(dir / "base.f16.npy", ec)) return fs::weakly_canonical(dir, ec).string();
+  }
+  return "";
+}
 
 absl::StatusOr<Dataset> LoadFashionMnist(const std::string& dir) {
   Dataset d;

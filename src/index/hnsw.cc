@@ -8,6 +8,7 @@
 #include <limits>
 #include <mutex>
 #include <queue>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/coding.h"
@@ -311,17 +312,29 @@ void Hnsw::Insert(uint32_t row) {
   const int top = static_cast<int>(e >> 32);
   uint32_t cur = static_cast<uint32_t>(e);
   if (level < top) cur = GreedyDescend(q, cur, top, level + 1, nullptr);
-  for (int l = std::min(level, top); l >= 0; --l) {
+  // First choose the row's neighbours on every level, then write its lists, and only then link
+  // it into the graph. Linking level by level, as the search goes, lets another insert reach
+  // the row on a higher level while its lower lists are still empty: that insert then takes the
+  // row as its only neighbour there and appends itself to the row's list, which this insert
+  // overwrites a moment later, so the other row is left without incoming links (about 1% of
+  // the rows of a two-thread build on real embeddings were unreachable that way).
+  const int linked_top = std::min(level, top);
+  std::vector<std::vector<uint32_t>> neighbors(linked_top + 1);
+  for (int l = linked_top; l >= 0; --l) {
     std::vector<Candidate> near =
         SearchLayer(q, cur, ef_construction_, l, [](uint32_t) { return true; }, nullptr);
     cur = near.front().node;
-    std::vector<uint32_t> neighbors = SelectNeighbors(std::move(near), m_);
-    Lock(row);
+    neighbors[l] = SelectNeighbors(std::move(near), m_);
+  }
+  Lock(row);
+  for (int l = linked_top; l >= 0; --l) {
     uint32_t* links = Links(row, l);
-    for (uint32_t i = 0; i < neighbors.size(); ++i) Store(links + 1 + i, neighbors[i]);
-    StoreCount(links, static_cast<uint32_t>(neighbors.size()));
-    Unlock(row);
-    for (uint32_t n : neighbors) Connect(n, row, l);
+    for (uint32_t i = 0; i < neighbors[l].size(); ++i) Store(links + 1 + i, neighbors[l][i]);
+    StoreCount(links, static_cast<uint32_t>(neighbors[l].size()));
+  }
+  Unlock(row);
+  for (int l = linked_top; l >= 0; --l) {
+    for (uint32_t n : neighbors[l]) Connect(n, row, l);
   }
   if (level > top) {
     std::lock_guard<std::mutex> l(entry_mu_);
@@ -369,6 +382,82 @@ std::vector<Hit> Hnsw::Search(const float* query, uint32_t k, uint32_t ef,
       query, k, ef,
       [&](uint32_t row) { return ((allowed[row / 64] >> (row % 64)) & 1) && !IsDeleted(row); },
       stats, max_distances);
+}
+
+std::vector<uint32_t> Hnsw::Neighbors(uint32_t row, int level) const {
+  PROXIMADB_CHECK(level <= Level(row));
+  const uint32_t* links = Links(row, level);
+  std::vector<uint32_t> out(LoadCount(links));
+  for (uint32_t i = 0; i < out.size(); ++i) out[i] = LoadLink(links + 1 + i);
+  return out;
+}
+
+void Hnsw::MarkReachable(uint32_t from, std::vector<bool>* reached) const {
+  std::vector<uint32_t> stack = {from};
+  (*reached)[from] = true;
+  while (!stack.empty()) {
+    const uint32_t* links = Links(stack.back(), 0);
+    stack.pop_back();
+    for (uint32_t i = 1, count = LoadCount(links); i <= count; ++i) {
+      const uint32_t n = LoadLink(links + i);
+      if (!(*reached)[n]) {
+        (*reached)[n] = true;
+        stack.push_back(n);
+      }
+    }
+  }
+}
+
+std::vector<uint32_t> Hnsw::UnreachableRows() const {
+  std::vector<bool> reached(capacity_, false);
+  const uint64_t e = entry_.load(std::memory_order_acquire);
+  if (e != UINT64_MAX) MarkReachable(static_cast<uint32_t>(e), &reached);
+  std::vector<uint32_t> unreachable;
+  for (uint32_t r = 0; r < capacity_; ++r) {
+    if (levels_[r] != kAbsent && !reached[r]) unreachable.push_back(r);
+  }
+  return unreachable;
+}
+
+uint32_t Hnsw::LinkUnreachable() {
+  PROXIMADB_CHECK(!loaded_);
+  const std::vector<uint32_t> unreachable = UnreachableRows();
+  if (unreachable.empty()) return 0;
+  const uint64_t e = entry_.load(std::memory_order_acquire);
+  std::vector<bool> reached(capacity_, true);
+  for (uint32_t r : unreachable) reached[r] = false;
+  uint32_t added = 0;
+  for (uint32_t row : unreachable) {
+    if (reached[row]) continue;  // linking an earlier one reached this one too
+    // The nearest reachable row with a free slot links to `row`; the search proposes the
+    // nearest rows (not all reachable: it starts wherever the upper levels lead), failing
+    // those, any reachable row with a free slot will do.
+    const uint32_t start = GreedyDescend(Vector(row), static_cast<uint32_t>(e),
+                                         static_cast<int>(e >> 32), 1, nullptr);
+    std::vector<Candidate> near = SearchLayer(Vector(row), start, ef_construction_, 0,
+                                              [](uint32_t) { return true; }, nullptr);
+    auto can_link = [&](uint32_t n) { return reached[n] && LoadCount(Links(n, 0)) < m0_; };
+    uint32_t from = kNone;
+    for (const Candidate& c : near) {
+      if (can_link(c.node)) {
+        from = c.node;
+        break;
+      }
+    }
+    if (from == kNone) {
+      float best = std::numeric_limits<float>::infinity();
+      for (uint32_t n = 0; n < capacity_; ++n) {
+        if (levels_[n] == kAbsent || !can_link(n)) continue;
+        const float d = distance_(Vector(row), Vector(n), dim_);
+        if (d < best) best = d, from = n;
+      }
+    }
+    if (from == kNone) continue;  // every list is full: UnreachableRows still names the row
+    Connect(from, row, 0);        // room in the list: an append, nothing is dropped
+    ++added;
+    MarkReachable(row, &reached);
+  }
+  return added;
 }
 
 // Serialized form (all little-endian, sections 8-byte aligned):
@@ -507,6 +596,21 @@ size_t Hnsw::MemoryBytes() const {
     if (levels_[r] != kAbsent && levels_[r] > 0) bytes += levels_[r] * (1 + m_) * sizeof(uint32_t);
   }
   return bytes;
+}
+
+void BuildHnsw(Hnsw& graph, uint32_t rows, int threads,
+               absl::FunctionRef<bool(uint32_t)> include) {
+  std::atomic<uint32_t> next{0};
+  auto work = [&] {
+    for (uint32_t r; (r = next.fetch_add(1, std::memory_order_relaxed)) < rows;) {
+      if (include(r)) graph.Insert(r);
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  graph.LinkUnreachable();
 }
 
 }  // namespace proximadb::index

@@ -47,7 +47,7 @@ std::vector<Hit> ExactOver(const Hnsw& graph, const float* vectors, uint32_t dim
 
 PlannedResult PlannedSearch(const Hnsw& graph, const float* vectors, uint32_t dim,
                             Distance distance, const float* query, uint32_t k, uint32_t ef,
-                            const AllowedRows* allowed) {
+                            const AllowedRows* allowed, PlanMode mode) {
   PlannedResult r;
   if (allowed == nullptr) {
     r.plan = Plan::kGraph;
@@ -58,21 +58,25 @@ PlannedResult PlannedSearch(const Hnsw& graph, const float* vectors, uint32_t di
   const double exact_cost = count;
   const double selectivity = std::max(exact_cost, 1.0) / std::max<uint32_t>(graph.size(), 1);
   const double graph_estimate = double(std::max(ef, k)) * graph.m() / selectivity;
-  if (exact_cost <= 4.0 * std::max(ef, k) || graph_estimate > exact_cost) {
+  const bool exact_is_cheaper =
+      exact_cost <= 4.0 * std::max(ef, k) || graph_estimate > exact_cost;
+  if (mode == PlanMode::kExact || (mode == PlanMode::kAuto && exact_is_cheaper)) {
     r.plan = Plan::kExact;
     r.hits = ExactOver(graph, vectors, dim, distance, query, k, *allowed, &r.stats);
     return r;
   }
   r.plan = Plan::kGraphExpanded;
+  const uint32_t budget = mode == PlanMode::kAuto ? count : 0;
   if (const uint64_t* bitmap = allowed->bitmap()) {
-    r.hits = graph.Search(query, k, ef, bitmap, &r.stats, count);
+    r.hits = graph.Search(query, k, ef, bitmap, &r.stats, budget);
   } else {
     r.hits = graph.Search(
         query, k, ef, [allowed](uint32_t row) { return allowed->Contains(row); }, &r.stats,
-        count);
+        budget);
   }
   // Over budget, or the traversal ran dry (rows it could not reach): the exact scan decides.
-  if (r.stats.budget_exceeded || (r.hits.size() < k && count > r.hits.size())) {
+  if (mode == PlanMode::kAuto &&
+      (r.stats.budget_exceeded || (r.hits.size() < k && count > r.hits.size()))) {
     r.plan = Plan::kExact;
     r.hits = ExactOver(graph, vectors, dim, distance, query, k, *allowed, &r.stats);
   }

@@ -59,9 +59,13 @@ class BitmapRows final : public AllowedRows {
   uint32_t count_, num_rows_;
 };
 
-// `allowed` is nullptr for an unfiltered search. Deleted rows of `graph` are never returned.
+// Which plan runs: the planner's choice, or one forced (tests and benchmarks pin each plan's
+// recall that way). A forced graph plan has no budget and never falls back to the exact scan.
+enum class PlanMode { kAuto, kExact, kGraph };
+
+// `allowed` is nullptr for an unfiltered search (a graph search whatever `mode`). Deleted rows of `graph` are never returned.
 PlannedResult PlannedSearch(const Hnsw& graph, const float* vectors, uint32_t dim,
                             Distance distance, const float* query, uint32_t k, uint32_t ef,
-                            const AllowedRows* allowed);
+                            const AllowedRows* allowed, PlanMode mode = PlanMode::kAuto);
 
 }  // namespace proximadb::index

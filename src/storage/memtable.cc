@@ -53,6 +53,8 @@ uint32_t Memtable::IndexRows(uint32_t max_rows) {
       graphs_[k].store(graph, std::memory_order_release);
     }
     graph->Insert(row - ChunkStart(k));
+    // A full chunk's graph is complete: make every row of it reachable (searches may run).
+    if (row + 1 - ChunkStart(k) == ChunkCapacity(k)) graph->LinkUnreachable();
     // Publish row by row: a reader searches the graph only below this mark.
     indexed_rows_.store(row + 1, std::memory_order_release);
   }
