@@ -1,8 +1,11 @@
 // A deterministic write workload shared by the power-loss and crash tests, with the expected
 // state it produces: batch b of a stream is fully determined by (seed, b), so a checker can
-// rebuild the state after any number of batches and compare a recovered collection to it.
+// rebuild the records after any number of batches and compare a recovered collection to them
+// through every read path (get, count, scroll, search, with and without filters).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -14,6 +17,9 @@
 
 namespace proximadb::testing {
 
+// id -> the live record.
+using Records = std::map<std::string, Record>;
+
 class Workload {
  public:
   // Ids are "<prefix><n>" for n < universe; dimension `dim`.
@@ -21,8 +27,8 @@ class Workload {
       : prefix_(std::move(prefix)), seed_(seed), universe_(universe), dim_(dim) {}
 
   // Batch b (from 1) touches up to 20 random ids: every third batch deletes them (one atomic
-  // Delete call), the others upsert them with b in the vector and the metadata (one atomic
-  // Write call).
+  // Delete call), the others upsert them (one atomic Write call) with a vector drawn from
+  // (prefix, id, b) and metadata {"b": b}.
   bool IsDelete(uint64_t b) const { return b % 3 == 0; }
 
   std::vector<Record> Make(uint64_t b) const {
@@ -31,11 +37,7 @@ class Workload {
     const int n = 1 + static_cast<int>(rng() % 20);
     for (int i = 0; i < n; ++i) touched[static_cast<uint32_t>(rng() % universe_)] = true;
     std::vector<Record> records;
-    for (const auto& [n_id, unused] : touched) {
-      std::vector<float> v(dim_);
-      for (uint32_t j = 0; j < dim_; ++j) v[j] = static_cast<float>(b) + 0.25f * j;
-      records.push_back({prefix_ + std::to_string(n_id), v, "{\"b\":" + std::to_string(b) + "}"});
-    }
+    for (const auto& [n_id, unused] : touched) records.push_back(RecordFor(n_id, b));
     return records;
   }
 
@@ -47,24 +49,23 @@ class Workload {
     return c.Delete(ids).status();
   }
 
-  // The state after batches 1..n: id -> batch number of its live version.
-  std::map<std::string, uint64_t> StateAfter(uint64_t n) const {
-    std::map<std::string, uint64_t> state;
+  // The live records after batches 1..n.
+  Records After(uint64_t n) const {
+    Records state;
     for (uint64_t b = 1; b <= n; ++b) {
-      for (const Record& r : Make(b)) {
+      for (Record& r : Make(b)) {
         if (IsDelete(b)) {
           state.erase(r.id);
         } else {
-          state[r.id] = b;
+          state[r.id] = std::move(r);
         }
       }
     }
     return state;
   }
 
-  // The collection's state restricted to this workload's ids; nullopt (with `why`) if a record
-  // is malformed (a half-applied batch would show as a vector not matching its metadata).
-  std::optional<std::map<std::string, uint64_t>> Read(Collection& c, std::string* why) const {
+  // This workload's records as the collection has them (by id); nullopt with `why` on error.
+  std::optional<Records> Read(Collection& c, std::string* why) const {
     std::vector<std::string> ids;
     for (uint32_t i = 0; i < universe_; ++i) ids.push_back(prefix_ + std::to_string(i));
     auto records = c.GetMany(ids);
@@ -72,26 +73,58 @@ class Workload {
       *why = records.status().ToString();
       return std::nullopt;
     }
-    std::map<std::string, uint64_t> state;
-    for (const Record& r : *records) {
-      const uint64_t b = static_cast<uint64_t>(r.vector.at(0));
-      if (r.metadata != "{\"b\":" + std::to_string(b) + "}" || r.vector.size() != dim_) {
-        *why = "record " + r.id + " has vector of batch " + std::to_string(b) + " and metadata " +
-               r.metadata;
-        return std::nullopt;
-      }
-      state[r.id] = b;
-    }
+    Records state;
+    for (Record& r : *records) state[r.id] = std::move(r);
     return state;
   }
 
-  uint32_t universe() const { return universe_; }
+  // How many of the batches after `acked` the collection holds: 0 or 1 (the batch in flight
+  // when the process or the power died, applied entirely or not at all); nullopt with `why`
+  // when it holds neither state.
+  std::optional<uint64_t> BatchesBeyond(Collection& c, uint64_t acked, std::string* why) const {
+    std::optional<Records> state = Read(c, why);
+    if (!state) return std::nullopt;
+    if (*state == After(acked)) return 0;
+    if (*state == After(acked + 1)) return 1;
+    *why = prefix_ + ": the records match neither " + std::to_string(acked) + " nor " +
+           std::to_string(acked + 1) + " batches" + FirstDifference(*state, After(acked));
+    return std::nullopt;
+  }
 
  private:
+  Record RecordFor(uint32_t n_id, uint64_t b) const {
+    Record r;
+    r.id = prefix_ + std::to_string(n_id);
+    std::mt19937_64 rng(std::hash<std::string>()(r.id) ^ (b * 0x9e3779b97f4a7c15ull));
+    std::uniform_real_distribution<float> u(-1, 1);
+    r.vector.resize(dim_);
+    for (float& x : r.vector) x = u(rng);
+    r.metadata = "{\"b\":" + std::to_string(b) + "}";
+    return r;
+  }
+
+  static std::string FirstDifference(const Records& got, const Records& want) {
+    for (const auto& [id, r] : want) {
+      auto it = got.find(id);
+      if (it == got.end()) return "; first difference: " + id + " is missing";
+      if (!(it->second == r)) return "; first difference: " + id + " has " + it->second.metadata;
+    }
+    for (const auto& [id, r] : got) {
+      if (!want.contains(id)) return "; first difference: " + id + " should not exist";
+    }
+    return "";
+  }
+
   const std::string prefix_;
   const uint64_t seed_;
   const uint32_t universe_;
   const uint32_t dim_;
 };
+
+// Compares everything a reader can see of a collection with `want`, its exact live records:
+// get, count and scroll (whole records, unfiltered and with a range filter), and search (the
+// exact top 10 of a few queries against a brute force here, every record found by its own
+// vector, nothing deleted coming back). Returns "" when all agree, else the first difference.
+std::string CheckCollection(Collection& c, const Records& want, DistanceMetric metric);
 
 }  // namespace proximadb::testing

@@ -63,6 +63,7 @@ struct Record {
   std::string id;
   std::vector<float> vector;
   std::string metadata = "{}";
+  friend bool operator==(const Record&, const Record&) = default;
 };
 
 enum class WriteMode { kInsert, kUpsert };

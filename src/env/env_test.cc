@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
 #include "env/env.h"
 #include "env/fault_injection_env.h"
@@ -122,6 +123,100 @@ TEST(MemEnvTest, PowerLossForgetsUnsyncedDirectoryChanges) {
   EXPECT_FALSE(env.FileExists("/d/orphan"));
   EXPECT_FALSE(env.FileExists("/d/renamed"));
   EXPECT_EQ(*env.ReadFile("/d/kept"), "k");
+}
+
+// Directory changes not yet made durable survive or not one by one, in program order.
+TEST(MemEnvTest, EachUnsyncedDirectoryChangeMaySurviveOnItsOwn) {
+  // Pending: 0 create /d/new, 1 create /d/tmp, 2 rename /d/tmp -> /d/current, 3 remove /d/old.
+  auto run = [](uint64_t kept, std::set<std::string>* names) {
+    MemEnv env;
+    ASSERT_TRUE(env.CreateDirs("/d").ok());
+    ASSERT_TRUE(env.WriteFileAtomically("/d/current", "old").ok());
+    ASSERT_TRUE(env.WriteFileAtomically("/d/old", "x").ok());
+    for (const char* name : {"/d/new", "/d/tmp"}) {
+      auto f = env.NewWritableFile(name);
+      ASSERT_TRUE((*f)->Append(name).ok());
+      ASSERT_TRUE((*f)->Sync().ok());
+    }
+    ASSERT_TRUE(env.RenameFile("/d/tmp", "/d/current").ok());
+    ASSERT_TRUE(env.RemoveFile("/d/old").ok());
+    ASSERT_EQ(env.pending_entry_ops(), 4u);
+    env.SimulatePowerLoss(PowerLoss{.kept_entry_ops = kept});
+    env.Restart();
+    EXPECT_EQ(env.pending_entry_ops(), 0u);
+    const std::vector<std::string> list = *env.ListDir("/d");
+    for (const std::string& name : list) {
+      names->insert(name + "=" + *env.ReadFile("/d/" + name));
+    }
+  };
+  std::set<std::string> names;
+  run(0b0000, &names);
+  EXPECT_EQ(names, (std::set<std::string>{"current=old", "old=x"}));
+  names.clear();
+  run(0b1111, &names);
+  EXPECT_EQ(names, (std::set<std::string>{"current=/d/tmp", "new=/d/new"}));
+  names.clear();
+  run(0b1110, &names);  // all but the creation of /d/new
+  EXPECT_EQ(names, (std::set<std::string>{"current=/d/tmp"}));
+  names.clear();
+  run(0b1000, &names);  // the removal alone
+  EXPECT_EQ(names, (std::set<std::string>{"current=old"}));
+  names.clear();
+  run(0b0100, &names);  // a rename of a file whose creation was lost moves nothing
+  EXPECT_EQ(names, (std::set<std::string>{"current=old", "old=x"}));
+}
+
+TEST(MemEnvTest, TornTailsKeepAPrefixOfUnsyncedBytes) {
+  const std::string unsynced(200, 'u');
+  bool shorter = false, garbage = false;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    MemEnv env;
+    ASSERT_TRUE(env.CreateDirs("/d").ok());
+    auto f = env.NewWritableFile("/d/log");
+    ASSERT_TRUE(env.SyncDir("/d").ok());
+    ASSERT_TRUE((*f)->Append("synced").ok());
+    ASSERT_TRUE((*f)->Sync().ok());
+    ASSERT_TRUE((*f)->Append(unsynced).ok());
+    env.SimulatePowerLoss(PowerLoss{.tail = PowerLoss::Tail::kTorn, .seed = seed});
+    env.Restart();
+    const std::string after = *env.ReadFile("/d/log");
+    ASSERT_GE(after.size(), 6u);
+    ASSERT_LE(after.size(), 206u);
+    EXPECT_EQ(after.substr(0, 6), "synced") << "synced bytes are never torn";
+    shorter |= after.size() < 206;
+    garbage |= after.find_first_not_of('u', 6) != std::string::npos;
+  }
+  EXPECT_TRUE(shorter);
+  EXPECT_TRUE(garbage);
+  // Garbled: every byte is there, the last few are garbage.
+  MemEnv env;
+  ASSERT_TRUE(env.CreateDirs("/d").ok());
+  auto f = env.NewWritableFile("/d/log");
+  ASSERT_TRUE(env.SyncDir("/d").ok());
+  ASSERT_TRUE((*f)->Append(unsynced).ok());
+  env.SimulatePowerLoss(PowerLoss{.tail = PowerLoss::Tail::kGarbled, .seed = 1});
+  env.Restart();
+  const std::string after = *env.ReadFile("/d/log");
+  EXPECT_EQ(after.size(), unsynced.size());
+  EXPECT_NE(after, unsynced);
+  EXPECT_EQ(after.substr(0, 168), unsynced.substr(0, 168));
+}
+
+TEST(FaultInjectionEnvTest, CutsThePowerAfterTheNthOperation) {
+  FaultInjectionEnv env;
+  ASSERT_TRUE(env.CreateDirs("/d").ok());
+  env.PowerLossAfterOps(4, PowerLoss{.kept_entry_ops = 1});
+  auto f = env.NewWritableFile("/d/a");  // 1 (pending 0)
+  ASSERT_TRUE((*f)->Append("a").ok());   // 2
+  ASSERT_TRUE((*f)->Sync().ok());        // 3
+  auto g = env.NewWritableFile("/d/b");  // 4 (pending 1): the power goes
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(env.power_loss_happened());
+  EXPECT_EQ(env.pending_at_power_loss(), 2u);
+  EXPECT_FALSE((*f)->Append("x").ok());
+  env.Restart();
+  EXPECT_EQ(*env.ReadFile("/d/a"), "a");  // its creation was kept, its bytes synced
+  EXPECT_FALSE(env.FileExists("/d/b"));
 }
 
 TEST(FaultInjectionEnvTest, FailsChosenOperationOnce) {

@@ -63,4 +63,35 @@ absl::Status FaultInjectionEnv::MaybeFail(Op op, const std::string& path) {
   return absl::OkStatus();
 }
 
+void FaultInjectionEnv::PowerLossAfterOps(int n, PowerLoss loss) {
+  absl::MutexLock l(&fault_mu_);
+  power_loss_after_ = n;
+  ops_counted_ = 0;
+  power_loss_ = loss;
+  power_loss_happened_ = false;
+}
+
+int FaultInjectionEnv::ops_counted() const {
+  absl::MutexLock l(&fault_mu_);
+  return ops_counted_;
+}
+
+bool FaultInjectionEnv::power_loss_happened() const {
+  absl::MutexLock l(&fault_mu_);
+  return power_loss_happened_;
+}
+
+size_t FaultInjectionEnv::pending_at_power_loss() const {
+  absl::MutexLock l(&fault_mu_);
+  return pending_at_power_loss_;
+}
+
+void FaultInjectionEnv::AfterOp(Op, const std::string&) {
+  absl::MutexLock l(&fault_mu_);
+  if (power_loss_after_ == 0 || ++ops_counted_ != power_loss_after_) return;
+  pending_at_power_loss_ = pending_entry_ops();
+  power_loss_happened_ = true;
+  SimulatePowerLoss(power_loss_);
+}
+
 }  // namespace proximadb

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "common/macros.h"
@@ -76,35 +77,46 @@ absl::Status MemEnv::CheckAlive() const {
   return absl::OkStatus();
 }
 
+absl::Status MemEnv::Mutate(Op op, const std::string& path,
+                            const std::function<absl::Status()>& change) {
+  PROXIMADB_RETURN_IF_ERROR(MaybeFail(op, path));
+  {
+    absl::MutexLock l(&mu_);
+    PROXIMADB_RETURN_IF_ERROR(CheckAlive());
+    PROXIMADB_RETURN_IF_ERROR(change());
+  }
+  AfterOp(op, path);
+  return absl::OkStatus();
+}
+
 absl::Status MemEnv::AppendTo(const std::shared_ptr<FileState>& file, const std::string& path,
                               std::string_view data) {
-  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kAppend, path));
-  absl::MutexLock l(&mu_);
-  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
-  file->data.append(data);
-  return absl::OkStatus();
+  return Mutate(Op::kAppend, path, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    file->data.append(data);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status MemEnv::SyncFile(const std::shared_ptr<FileState>& file, const std::string& path) {
-  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kSync, path));
-  absl::MutexLock l(&mu_);
-  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
-  // Files only grow by appends between syncs (truncation and Corrupt update both copies), so
-  // `durable` is a prefix of `data` and only the new bytes need copying.
-  file->durable.append(file->data, file->durable.size());
-  ++sync_count_;
-  return absl::OkStatus();
+  return Mutate(Op::kSync, path, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // Files only grow by appends between syncs (truncation and Corrupt update both copies), so
+    // `durable` is a prefix of `data` and only the new bytes need copying.
+    file->durable.append(file->data, file->durable.size());
+    ++sync_count_;
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::unique_ptr<WritableFile>> MemEnv::NewWritableFile(const std::string& path) {
-  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kCreate, path));
-  absl::MutexLock l(&mu_);
-  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
-  if (!dirs_.contains(DirName(path))) {
-    return absl::NotFoundError(absl::StrCat(path, ": no such directory"));
-  }
   auto file = std::make_shared<FileState>();
-  files_[path] = file;
+  PROXIMADB_RETURN_IF_ERROR(Mutate(Op::kCreate, path, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!dirs_.contains(DirName(path))) {
+      return absl::NotFoundError(absl::StrCat(path, ": no such directory"));
+    }
+    files_[path] = file;
+    pending_.push_back({EntryOp::Kind::kCreate, path, "", file});
+    return absl::OkStatus();
+  }));
   return std::make_unique<MemWritableFile>(this, path, std::move(file));
 }
 
@@ -155,11 +167,13 @@ absl::Status MemEnv::CreateDirs(const std::string& dir_in) {
 }
 
 absl::Status MemEnv::RemoveFile(const std::string& path) {
-  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kRemove, path));
-  absl::MutexLock l(&mu_);
-  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
-  if (files_.erase(path) == 0) return NoSuchFile(path);
-  return absl::OkStatus();
+  return Mutate(Op::kRemove, path, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = files_.find(path);
+    if (it == files_.end()) return NoSuchFile(path);
+    pending_.push_back({EntryOp::Kind::kRemove, path, "", it->second});
+    files_.erase(it);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status MemEnv::RemoveDir(const std::string& dir_in) {
@@ -174,44 +188,69 @@ absl::Status MemEnv::RemoveDir(const std::string& dir_in) {
   if (dirs_.erase(dir) == 0) return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
   // Files of a removed directory cannot come back after a power loss.
   std::erase_if(durable_files_, [&](const auto& e) { return DirName(e.first) == dir; });
+  std::erase_if(pending_, [&](const EntryOp& op) { return DirName(op.path) == dir; });
   return absl::OkStatus();
 }
 
 absl::Status MemEnv::RenameFile(const std::string& from, const std::string& to) {
-  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kRename, to));
-  absl::MutexLock l(&mu_);
-  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
-  auto it = files_.find(from);
-  if (it == files_.end()) return NoSuchFile(from);
-  std::shared_ptr<FileState> file = it->second;
-  files_.erase(it);
-  files_[to] = std::move(file);
-  return absl::OkStatus();
+  return Mutate(Op::kRename, to, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = files_.find(from);
+    if (it == files_.end()) return NoSuchFile(from);
+    if (DirName(from) != DirName(to)) {
+      return absl::InvalidArgumentError(absl::StrCat("rename ", from, " to ", to,
+                                                     ": MemEnv renames within a directory"));
+    }
+    std::shared_ptr<FileState> file = it->second;
+    files_.erase(it);
+    files_[to] = file;
+    pending_.push_back({EntryOp::Kind::kRename, from, to, std::move(file)});
+    return absl::OkStatus();
+  });
+}
+
+void MemEnv::ApplyEntryOp(const EntryOp& op, Entries* entries) {
+  auto it = entries->find(op.path);
+  switch (op.kind) {
+    case EntryOp::Kind::kCreate:
+      (*entries)[op.path] = op.file;
+      break;
+    case EntryOp::Kind::kRename:
+      // A rename of a file whose creation was lost has nothing to move.
+      if (it != entries->end() && it->second == op.file) {
+        entries->erase(it);
+        (*entries)[op.to] = op.file;
+      }
+      break;
+    case EntryOp::Kind::kRemove:
+      if (it != entries->end() && it->second == op.file) entries->erase(it);
+      break;
+  }
 }
 
 absl::Status MemEnv::SyncDir(const std::string& dir_in) {
   const std::string dir = StripSlash(dir_in);
-  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kSyncDir, dir));
-  absl::MutexLock l(&mu_);
-  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
-  if (!dirs_.contains(dir)) return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
-  std::erase_if(durable_files_, [&](const auto& e) { return DirName(e.first) == dir; });
-  for (const auto& [path, file] : files_) {
-    if (DirName(path) == dir) durable_files_[path] = file;
-  }
-  return absl::OkStatus();
+  return Mutate(Op::kSyncDir, dir, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!dirs_.contains(dir)) {
+      return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
+    }
+    std::erase_if(pending_, [&](const EntryOp& op) {
+      if (DirName(op.path) != dir) return false;
+      ApplyEntryOp(op, &durable_files_);
+      return true;
+    });
+    return absl::OkStatus();
+  });
 }
 
 absl::Status MemEnv::TruncateFile(const std::string& path, uint64_t size) {
-  PROXIMADB_RETURN_IF_ERROR(MaybeFail(Op::kTruncate, path));
-  absl::MutexLock l(&mu_);
-  PROXIMADB_RETURN_IF_ERROR(CheckAlive());
-  auto it = files_.find(path);
-  if (it == files_.end()) return NoSuchFile(path);
-  FileState& f = *it->second;
-  if (size < f.data.size()) f.data.resize(size);
-  f.durable = f.data;
-  return absl::OkStatus();
+  return Mutate(Op::kTruncate, path, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = files_.find(path);
+    if (it == files_.end()) return NoSuchFile(path);
+    FileState& f = *it->second;
+    if (size < f.data.size()) f.data.resize(size);
+    f.durable = f.data;
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::unique_ptr<FileLock>> MemEnv::LockFile(const std::string& path) {
@@ -225,11 +264,35 @@ absl::StatusOr<std::unique_ptr<FileLock>> MemEnv::LockFile(const std::string& pa
   });
 }
 
-void MemEnv::SimulatePowerLoss() {
+void MemEnv::SimulatePowerLoss(const PowerLoss& loss) {
   absl::MutexLock l(&mu_);
   power_lost_ = true;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    if (i < 64 && ((loss.kept_entry_ops >> i) & 1)) ApplyEntryOp(pending_[i], &durable_files_);
+  }
+  pending_.clear();
+  std::mt19937_64 rng(loss.seed);
+  for (auto& [path, file] : durable_files_) {
+    std::string tail = file->data.substr(std::min(file->durable.size(), file->data.size()));
+    file->data = file->durable;
+    if (loss.tail == PowerLoss::Tail::kLost || tail.empty()) continue;
+    bool garble = loss.tail == PowerLoss::Tail::kGarbled;
+    if (loss.tail == PowerLoss::Tail::kTorn) {
+      tail.resize(rng() % (tail.size() + 1));
+      garble = rng() % 2 == 0;
+    }
+    if (garble && !tail.empty()) {
+      // The last sector written went out half done: garbage (or zeros) at the end.
+      const size_t garbage = std::min<size_t>(tail.size(), 1 + rng() % 32);
+      const bool zeros = rng() % 2 == 0;
+      for (size_t i = tail.size() - garbage; i < tail.size(); ++i) {
+        tail[i] = zeros ? '\0' : static_cast<char>(rng());
+      }
+    }
+    file->data += tail;
+    file->durable = file->data;  // what is on the disk now stays there
+  }
   files_ = durable_files_;
-  for (auto& [path, file] : files_) file->data = file->durable;
 }
 
 void MemEnv::Restart() {
