@@ -85,13 +85,18 @@ class ParityTest : public ::testing::Test {
             static_cast<char*>(nullptr));
       _exit(127);
     }
+    // The server starts REST, then gRPC, then recovers its data: ready over REST means both
+    // listen, but wait for the gRPC channel too rather than count on that order.
     for (int i = 0; i < 600 && Http(rest_, "GET", "/ready").first != 200; ++i) {
+      ASSERT_EQ(waitpid(pid_, nullptr, WNOHANG), 0) << "the server exited";
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    stub_ = v1::ProximaDB::NewStub(grpc::CreateChannel(
-                                       "127.0.0.1:" + std::to_string(grpc_),
-                                       grpc::InsecureChannelCredentials()))
-                .release();
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_),
+                                       grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() +
+                                          std::chrono::seconds(30)))
+        << "gRPC does not accept connections";
+    stub_ = v1::ProximaDB::NewStub(channel).release();
   }
   static void TearDownTestSuite() {
     delete stub_;
@@ -360,13 +365,20 @@ TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
   ASSERT_EQ(Rest("POST", "/api/v1/collections/errs/vectors", {{"id", "a"}, {"vector", {1, 2}}})
                 .first,
             201);
+  // What an API said of a failed call: the stable code, and the HTTP status or gRPC code.
+  using Said = std::pair<std::string, int>;
   struct Case {
     std::string expected;
-    std::function<std::string()> rest;
-    std::function<std::string()> grpc;
+    int http_status, grpc_code;
+    std::function<Said()> rest;
+    std::function<Said()> grpc;
   };
   auto rest_code = [](const std::string& method, const std::string& path, const json& body) {
-    return Rest(method, path, body).second["error"]["code"].get<std::string>();
+    auto [status, reply] = Rest(method, path, body);
+    return Said(reply["error"]["code"].get<std::string>(), status);
+  };
+  auto grpc_said = [](const grpc::ClientContext& ctx, const grpc::Status& s) {
+    return Said(CodeOf(ctx), s.error_code());
   };
   auto search = [&](const std::string& coll, std::vector<float> v, uint32_t k, const json& f) {
     grpc::ClientContext ctx;
@@ -376,26 +388,25 @@ TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
     r.set_k(k);
     if (!f.is_null()) *r.mutable_filter() = ToStruct(f);
     v1::SearchResponse resp;
-    stub_->Search(&ctx, r, &resp);
-    return CodeOf(ctx);
+    return grpc_said(ctx, stub_->Search(&ctx, r, &resp));
   };
   const std::vector<Case> cases = {
-      {"COLLECTION_NOT_FOUND",
+      {"COLLECTION_NOT_FOUND", 404, grpc::NOT_FOUND,
        [&] { return rest_code("POST", "/api/v1/collections/none/search", {{"vector", {1, 2}}}); },
        [&] { return search("none", {1, 2}, 10, nullptr); }},
-      {"DIMENSION_MISMATCH",
+      {"DIMENSION_MISMATCH", 422, grpc::INVALID_ARGUMENT,
        [&] { return rest_code("POST", "/api/v1/collections/errs/search", {{"vector", {1, 2, 3}}}); },
        [&] { return search("errs", {1, 2, 3}, 10, nullptr); }},
-      {"INVALID_ARGUMENT",
+      {"INVALID_ARGUMENT", 400, grpc::INVALID_ARGUMENT,
        [&] {
          return rest_code("POST", "/api/v1/collections/errs/search",
                           {{"vector", {1, 2}}, {"filter", {{"x", {{"$bad", 1}}}}}});
        },
        [&] { return search("errs", {1, 2}, 10, {{"x", {{"$bad", 1}}}}); }},
-      {"INVALID_ARGUMENT",
+      {"INVALID_ARGUMENT", 400, grpc::INVALID_ARGUMENT,
        [&] { return rest_code("POST", "/api/v1/collections/errs/search", {{"vector", {1, 2}}, {"k", 100000}}); },
        [&] { return search("errs", {1, 2}, 100000, nullptr); }},
-      {"INVALID_ARGUMENT",
+      {"INVALID_ARGUMENT", 400, grpc::INVALID_ARGUMENT,
        [&] {
          return rest_code("POST", "/api/v1/collections", {{"name", "big_m"}, {"dimension", 2}, {"m", 300}});
        },
@@ -406,10 +417,9 @@ TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
          r.set_dimension(2);
          r.set_m(300);
          v1::Collection c;
-         stub_->CreateCollection(&ctx, r, &c);
-         return CodeOf(ctx);
+         return grpc_said(ctx, stub_->CreateCollection(&ctx, r, &c));
        }},
-      {"VECTOR_NOT_FOUND",
+      {"VECTOR_NOT_FOUND", 404, grpc::NOT_FOUND,
        [&] { return rest_code("GET", "/api/v1/collections/errs/vectors/zz", nullptr); },
        [&] {
          grpc::ClientContext ctx;
@@ -417,10 +427,9 @@ TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
          ref.set_collection("errs");
          ref.set_id("zz");
          v1::VectorRecord r;
-         stub_->GetVector(&ctx, ref, &r);
-         return CodeOf(ctx);
+         return grpc_said(ctx, stub_->GetVector(&ctx, ref, &r));
        }},
-      {"ALREADY_EXISTS",
+      {"ALREADY_EXISTS", 409, grpc::ALREADY_EXISTS,
        [&] { return rest_code("POST", "/api/v1/collections/errs/vectors", {{"id", "a"}, {"vector", {1, 2}}}); },
        [&] {
          grpc::ClientContext ctx;
@@ -430,13 +439,12 @@ TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
          r.mutable_record()->add_vector(1);
          r.mutable_record()->add_vector(2);
          v1::WriteResponse resp;
-         stub_->Insert(&ctx, r, &resp);
-         return CodeOf(ctx);
+         return grpc_said(ctx, stub_->Insert(&ctx, r, &resp));
        }},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(c.rest(), c.expected);
-    EXPECT_EQ(c.grpc(), c.expected);
+    EXPECT_EQ(c.rest(), Said(c.expected, c.http_status));
+    EXPECT_EQ(c.grpc(), Said(c.expected, c.grpc_code));
   }
 }
 
@@ -454,6 +462,7 @@ std::pair<grpc::StatusCode, std::string> HealthCheck(int port, const std::string
   grpc::ByteBuffer in(&slice, 1), out;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx.set_wait_for_ready(true);  // the port may open a moment after REST's
   std::promise<grpc::Status> done;
   stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &in, &out,
                  [&](grpc::Status s) { done.set_value(s); });
@@ -479,7 +488,8 @@ TEST(GrpcHealthTest, NotServingUntilRecoveryEndsThenServing) {
           r.c_str(), "--grpc-port", g.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
     _exit(127);
   }
-  // Wait for the REST port: the gRPC server starts before it, then recovery is held back.
+  // Wait for the REST port (gRPC starts just after it; HealthCheck waits for its channel), while
+  // recovery is held back.
   for (int i = 0; i < 500 && Http(rest, "GET", "/health").first != 200; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

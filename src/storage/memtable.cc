@@ -4,6 +4,8 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 
 #include "common/macros.h"
 
@@ -100,7 +102,7 @@ uint64_t Memtable::deleted_seq(uint32_t row) const {
 }
 
 std::optional<uint32_t> Memtable::Find(std::string_view id) const {
-  absl::ReaderMutexLock l(&index_mu_);
+  std::shared_lock l(index_mu_);
   return index_->Find(id);
 }
 
@@ -141,7 +143,7 @@ uint32_t Memtable::Append(std::string_view id, const char* vector, std::string_v
   r.insert_seq = seq;
   r.deleted_seq = kNotDeleted;
   {
-    absl::MutexLock l(&index_mu_);
+    std::unique_lock l(index_mu_);
     const size_t before = index_->MemoryBytes();
     index_->Set(std::string_view(r.id, r.id_len), row);
     memory_bytes_.fetch_add(index_->MemoryBytes() - before, std::memory_order_relaxed);

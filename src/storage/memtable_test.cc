@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "index/hnsw.h"
 
 namespace proximadb {
 namespace {
@@ -59,8 +60,9 @@ TEST(MemtableTest, OverwriteAndDeleteVisibility) {
   EXPECT_FALSE(m.VisibleAt(r1, 3));
 }
 
-// One writer appends while readers read every published row: run under TSan to check the
-// publication protocol; here it also checks that readers never see a half-written row.
+// One writer appends while readers read every published row: run under TSan too
+// (storage_tsan_test) to check the publication protocol; here it also checks that readers
+// never see a half-written row.
 TEST(MemtableTest, ConcurrentReadersSeeCompleteRows) {
   Memtable m(16, IdIndexKind::kHashMap);
   std::atomic<bool> done{false}, started{false};
@@ -84,6 +86,46 @@ TEST(MemtableTest, ConcurrentReadersSeeCompleteRows) {
   writer.join();
   ASSERT_EQ(m.num_rows(), 20000u);
   for (uint32_t r = 0; r < 20000; ++r) ASSERT_EQ(m.vector(r)[15], static_cast<float>(r) + 15);
+}
+
+// The writer appends, the indexer inserts published rows into the chunk graphs (and links the
+// unreachable rows of each chunk it completes) while a reader searches them: a search returns
+// only appended rows, and every row of a full chunk ends up reachable in its graph.
+// Also run under TSan (storage_tsan_test).
+TEST(MemtableTest, IndexerAndReadersRunTogether) {
+  constexpr uint32_t kRows = 3072 + 500;  // chunks 0 and 1 full, chunk 2 partly
+  Memtable m(8, IdIndexKind::kHashMap,
+             Memtable::GraphOptions{DistanceMetric::kL2, index::HnswParams{.m = 8, .ef_construction = 32}});
+  std::atomic<bool> written{false}, indexed{false};
+  std::thread writer([&] {
+    for (uint32_t i = 0; i < kRows; ++i) {
+      std::vector<float> v(8);
+      for (uint32_t j = 0; j < 8; ++j) v[j] = static_cast<float>((i * 7919 + j * 104729) % 1000);
+      m.Append(std::to_string(i), reinterpret_cast<const char*>(v.data()), "{}", i + 1);
+    }
+    written = true;
+  });
+  std::thread indexer([&] {
+    while (!written || m.indexed_rows() < m.num_rows()) m.IndexRows(64);
+    indexed = true;
+  });
+  const std::vector<float> query(8, 500.0f);
+  while (!indexed) {
+    const uint32_t upto = m.indexed_rows();
+    for (int k = 0; Memtable::ChunkStart(k) < upto; ++k) {
+      const index::Hnsw* g = m.chunk_graph(k);
+      if (g == nullptr) continue;
+      for (const index::Hit& h : g->Search(query.data(), 5, 16)) {
+        ASSERT_LT(Memtable::ChunkStart(k) + h.row, m.num_rows());
+      }
+    }
+  }
+  writer.join();
+  indexer.join();
+  for (int k = 0; k < 2; ++k) {
+    EXPECT_EQ(m.chunk_graph(k)->size(), Memtable::ChunkCapacity(k));
+    EXPECT_EQ(m.chunk_graph(k)->UnreachableRows(), std::vector<uint32_t>{}) << "chunk " << k;
+  }
 }
 
 }  // namespace

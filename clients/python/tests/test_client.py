@@ -1,5 +1,6 @@
 """Every client method through REST and gRPC (the `client` fixture runs each test on both)."""
 
+import select
 import threading
 import time
 
@@ -200,9 +201,9 @@ def test_overload_is_resource_exhausted_and_retried_after_retry_after():
                               ids=[str(i) for i in range(12000)], batch_size=2000)
             flusher = threading.Thread(target=lambda: patient.flush("busy"))
             flusher.start()
-            # A head start: back-to-back inserts could otherwise keep the one slot taken, so
-            # that the flush is the request refused (and retried) instead.
-            time.sleep(0.2)
+            # Whichever of the flush and an insert finds the one slot taken is refused: a
+            # refused flush is retried a second later (up to 30 times), and once it holds the
+            # slot the next insert is the one refused.
             refused = None
             n = 0
             while flusher.is_alive() and refused is None:
@@ -231,7 +232,9 @@ def test_rest_client_survives_idle_timeouts_and_is_shared_by_threads():
         with ProximaDBClient(server.rest_url, retries=0) as c:
             c.create_collection("idle", dimension=2, distance_metric="l2")
             c.insert("idle", "a", [1, 0])
-            time.sleep(1.0)
+            # Wait until the server has closed the idle connection: its socket turns readable.
+            sock = c._t._connections._local.conn.sock
+            assert select.select([sock], [], [], 30)[0], "the idle connection was not closed"
             t = time.perf_counter()
             assert c.get("idle", "a").id == "a"
             assert time.perf_counter() - t < 0.5
