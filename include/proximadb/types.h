@@ -18,6 +18,19 @@ enum class DistanceMetric { kCosine, kL2, kDot };
 absl::StatusOr<DistanceMetric> ParseDistanceMetric(std::string_view name);
 const char* DistanceMetricName(DistanceMetric metric);
 
+// How a collection's rows are indexed for search: HNSW graphs, or none (every search scans).
+enum class IndexingAlgorithm { kHnsw, kFlat };
+// Accepts "hnsw" and "flat".
+absl::StatusOr<IndexingAlgorithm> ParseIndexingAlgorithm(std::string_view name);
+const char* IndexingAlgorithmName(IndexingAlgorithm algorithm);
+
+// How a collection's segments are built, searched and compacted (DESIGN.md §4). Only
+// kStandard is implemented: a collection asking for another is refused with kUnimplemented.
+enum class StorageStrategy { kStandard, kViper, kCustom };
+// Accepts "standard", "viper" and "custom".
+absl::StatusOr<StorageStrategy> ParseStorageStrategy(std::string_view name);
+const char* StorageStrategyName(StorageStrategy strategy);
+
 enum class Durability {
   kSync,   // a write is acknowledged after its WAL record is fsynced (default)
   kAsync,  // acknowledged once written; fsync every async_sync_interval_ms (may lose that much)
@@ -51,10 +64,10 @@ struct CollectionConfig {
   std::string name;  // ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$
   uint32_t dimension = 0;  // 1-65536
   DistanceMetric metric = DistanceMetric::kCosine;
-  std::string indexing_algorithm = "hnsw";
+  IndexingAlgorithm indexing_algorithm = IndexingAlgorithm::kHnsw;
   IndexParams index;
   FlushPolicy flush;
-  std::string storage_strategy = "standard";
+  StorageStrategy storage_strategy = StorageStrategy::kStandard;
   int64_t created_at_us = 0;  // set by the database
 };
 

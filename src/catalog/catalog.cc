@@ -84,7 +84,7 @@ class SqliteCatalog final : public Catalog {
     s.Bind(2, e.dir_name);
     s.Bind(3, static_cast<int64_t>(c.dimension));
     s.Bind(4, std::string_view(DistanceMetricName(c.metric)));
-    s.Bind(5, c.indexing_algorithm);
+    s.Bind(5, std::string_view(IndexingAlgorithmName(c.indexing_algorithm)));
     s.Bind(6, static_cast<int64_t>(c.index.m));
     s.Bind(7, static_cast<int64_t>(c.index.ef_construction));
     s.Bind(8, static_cast<int64_t>(c.index.ef_search));
@@ -92,7 +92,7 @@ class SqliteCatalog final : public Catalog {
     s.Bind(10, c.flush.max_wal_size_mb);
     s.Bind(11, static_cast<int64_t>(c.flush.max_vector_count));
     s.Bind(12, static_cast<int64_t>(c.flush.flush_priority));
-    s.Bind(13, c.storage_strategy);
+    s.Bind(13, std::string_view(StorageStrategyName(c.storage_strategy)));
     s.Bind(14, c.created_at_us);
     const int rc = sqlite3_step(s.get());
     if (rc == SQLITE_CONSTRAINT) {
@@ -145,13 +145,18 @@ class SqliteCatalog final : public Catalog {
       c.name = s.Text(0);
       e.dir_name = s.Text(1);
       c.dimension = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 2));
-      absl::StatusOr<DistanceMetric> metric = ParseDistanceMetric(s.Text(3));
-      if (!metric.ok()) {
-        return absl::DataLossError(absl::StrCat("catalog ", path_, ": collection '", c.name,
-                                                "': ", metric.status().message()));
-      }
-      c.metric = *metric;
-      c.indexing_algorithm = s.Text(4);
+      // A stored name this version does not know means damage (or a newer writer).
+      auto stored = [&](auto parsed, auto* out) -> absl::Status {
+        if (!parsed.ok()) {
+          return absl::DataLossError(absl::StrCat("catalog ", path_, ": collection '", c.name,
+                                                  "': ", parsed.status().message()));
+        }
+        *out = *parsed;
+        return absl::OkStatus();
+      };
+      PROXIMADB_RETURN_IF_ERROR(stored(ParseDistanceMetric(s.Text(3)), &c.metric));
+      PROXIMADB_RETURN_IF_ERROR(stored(ParseIndexingAlgorithm(s.Text(4)), &c.indexing_algorithm));
+      PROXIMADB_RETURN_IF_ERROR(stored(ParseStorageStrategy(s.Text(12)), &c.storage_strategy));
       c.index.m = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 5));
       c.index.ef_construction = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 6));
       c.index.ef_search = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 7));
@@ -159,7 +164,6 @@ class SqliteCatalog final : public Catalog {
       c.flush.max_wal_size_mb = sqlite3_column_double(s.get(), 9);
       c.flush.max_vector_count = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 10));
       c.flush.flush_priority = sqlite3_column_int(s.get(), 11);
-      c.storage_strategy = s.Text(12);
       c.created_at_us = sqlite3_column_int64(s.get(), 13);
       out.push_back(std::move(e));
     }

@@ -7,6 +7,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/enum_names.h"
 
 namespace proximadb {
 namespace {
@@ -21,14 +22,8 @@ std::function<void(LogLevel, std::string_view)>& Sink() {
   return sink;
 }
 
-const char* LevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
-  }
-  return "?";
-}
+constexpr EnumName<LogLevel> kLevelNames[] = {
+    {LogLevel::kInfo, "info"}, {LogLevel::kWarning, "warning"}, {LogLevel::kError, "error"}};
 
 }  // namespace
 
@@ -39,7 +34,7 @@ void Log(LogLevel level, std::string_view message) {
     return;
   }
   const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
-  std::fprintf(stderr, "%s [%s] %.*s\n", now.c_str(), LevelName(level),
+  std::fprintf(stderr, "%s [%s] %.*s\n", now.c_str(), NameOf(kLevelNames, level),
                static_cast<int>(message.size()), message.data());
 }
 

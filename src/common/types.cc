@@ -3,30 +3,55 @@
 
 #include <string>
 
-namespace proximadb {
+#include "common/enum_names.h"
 
-absl::StatusOr<DistanceMetric> ParseDistanceMetric(std::string_view name) {
-  if (name == "cosine") return DistanceMetric::kCosine;
-  if (name == "l2" || name == "euclidean") return DistanceMetric::kL2;
-  if (name == "dot") return DistanceMetric::kDot;
-  return absl::InvalidArgumentError("distance_metric: unknown metric '" + std::string(name) +
-                                    "' (supported: cosine, l2, euclidean, dot)");
+namespace proximadb {
+namespace {
+
+constexpr EnumName<DistanceMetric> kMetricNames[] = {{DistanceMetric::kCosine, "cosine"},
+                                                     {DistanceMetric::kL2, "l2"},
+                                                     {DistanceMetric::kL2, "euclidean"},
+                                                     {DistanceMetric::kDot, "dot"}};
+constexpr EnumName<IndexingAlgorithm> kAlgorithmNames[] = {{IndexingAlgorithm::kHnsw, "hnsw"},
+                                                           {IndexingAlgorithm::kFlat, "flat"}};
+constexpr EnumName<StorageStrategy> kStrategyNames[] = {{StorageStrategy::kStandard, "standard"},
+                                                        {StorageStrategy::kViper, "viper"},
+                                                        {StorageStrategy::kCustom, "custom"}};
+constexpr EnumName<Durability> kDurabilityNames[] = {{Durability::kSync, "sync"},
+                                                     {Durability::kAsync, "async"}};
+
+// The value named `name`, or INVALID_ARGUMENT "<field>: unknown <what> '<name>' (supported: ...)".
+template <typename E, size_t N>
+absl::StatusOr<E> Parse(const EnumName<E> (&table)[N], std::string_view name, const char* field,
+                        const char* what) {
+  if (std::optional<E> value = ValueOf(table, name)) return *value;
+  return absl::InvalidArgumentError(std::string(field) + ": unknown " + what + " '" +
+                                    std::string(name) + "' (supported: " + NamesOf(table) + ")");
 }
 
-const char* DistanceMetricName(DistanceMetric metric) {
-  switch (metric) {
-    case DistanceMetric::kCosine: return "cosine";
-    case DistanceMetric::kL2: return "l2";
-    case DistanceMetric::kDot: return "dot";
-  }
-  return "?";
+}  // namespace
+
+absl::StatusOr<DistanceMetric> ParseDistanceMetric(std::string_view name) {
+  return Parse(kMetricNames, name, "distance_metric", "metric");
+}
+const char* DistanceMetricName(DistanceMetric metric) { return NameOf(kMetricNames, metric); }
+
+absl::StatusOr<IndexingAlgorithm> ParseIndexingAlgorithm(std::string_view name) {
+  return Parse(kAlgorithmNames, name, "indexing_algorithm", "algorithm");
+}
+const char* IndexingAlgorithmName(IndexingAlgorithm algorithm) {
+  return NameOf(kAlgorithmNames, algorithm);
+}
+
+absl::StatusOr<StorageStrategy> ParseStorageStrategy(std::string_view name) {
+  return Parse(kStrategyNames, name, "storage_strategy", "strategy");
+}
+const char* StorageStrategyName(StorageStrategy strategy) {
+  return NameOf(kStrategyNames, strategy);
 }
 
 absl::StatusOr<Durability> ParseDurability(std::string_view name) {
-  if (name == "sync") return Durability::kSync;
-  if (name == "async") return Durability::kAsync;
-  return absl::InvalidArgumentError("durability: unknown mode '" + std::string(name) +
-                                    "' (supported: sync, async)");
+  return Parse(kDurabilityNames, name, "durability", "mode");
 }
 
 }  // namespace proximadb

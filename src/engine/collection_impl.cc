@@ -125,7 +125,7 @@ void CollectionImpl::UpdateSettings(const CollectionConfig& config) {
 
 std::shared_ptr<Memtable> CollectionImpl::NewMemtable() const {
   std::optional<Memtable::GraphOptions> graph;
-  if (options_.config.indexing_algorithm == "hnsw") {
+  if (options_.config.indexing_algorithm == IndexingAlgorithm::kHnsw) {
     const IndexParams& p = options_.config.index;
     graph = Memtable::GraphOptions{
         options_.config.metric,
@@ -977,7 +977,7 @@ absl::StatusOr<std::shared_ptr<Segment>> CollectionImpl::FinishSegment(SegmentBu
 
 std::string CollectionImpl::BuildGraph(const float* vectors, uint32_t rows,
                                        absl::FunctionRef<bool(uint32_t)> include) const {
-  if (options_.config.indexing_algorithm != "hnsw" || rows == 0) return "";
+  if (options_.config.indexing_algorithm != IndexingAlgorithm::kHnsw || rows == 0) return "";
   const IndexParams& p = options_.config.index;
   index::Hnsw graph(vectors, dim_, options_.config.metric, rows,
                     index::HnswParams{.m = p.m, .ef_construction = p.ef_construction});

@@ -140,7 +140,7 @@ class CollectionImpl final : public Collection {
                                                          const std::string& path,
                                                          uint64_t number);
   // The serialized HNSW graph over rows [0, rows) of contiguous `vectors`, holding the rows
-  // `include` accepts; empty when the collection's indexing_algorithm is "flat".
+  // `include` accepts; empty when the collection's indexing_algorithm is kFlat.
   std::string BuildGraph(const float* vectors, uint32_t rows,
                          absl::FunctionRef<bool(uint32_t)> include) const;
   void RemoveWalFilesBelow(uint64_t number);

@@ -581,7 +581,7 @@ TEST_F(IndexedCollectionTest, FlatCollectionsHaveNothingToIndex) {
   CollectionConfig c;
   c.name = "flat";
   c.dimension = 4;
-  c.indexing_algorithm = "flat";
+  c.indexing_algorithm = IndexingAlgorithm::kFlat;
   ASSERT_TRUE(db_->CreateCollection(c).ok());
   auto flat = *db_->GetCollection("flat");
   ASSERT_TRUE(flat->Insert(R("a", {1, 0, 0, 0})).ok());

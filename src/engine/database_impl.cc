@@ -48,10 +48,6 @@ absl::Status ValidateConfig(const CollectionConfig& c) {
   if (c.dimension < 1 || c.dimension > 65536) {
     return bad(absl::StrCat("dimension: ", c.dimension, " is not in 1..65536"));
   }
-  if (c.indexing_algorithm != "hnsw" && c.indexing_algorithm != "flat") {
-    return bad(absl::StrCat("indexing_algorithm: unknown algorithm '", c.indexing_algorithm,
-                            "' (supported: hnsw, flat)"));
-  }
   if (c.index.m < 2 || c.index.m > 256) return bad(absl::StrCat("m: ", c.index.m, " is not in 2..256"));
   if (c.index.ef_construction < 1 || c.index.ef_construction > 10000) {
     return bad(absl::StrCat("ef_construction: ", c.index.ef_construction, " is not in 1..10000"));
@@ -70,13 +66,10 @@ absl::Status ValidateConfig(const CollectionConfig& c) {
   if (f.flush_priority < 1 || f.flush_priority > 100) {
     return bad(absl::StrCat("flush_priority: ", f.flush_priority, " is not in 1..100"));
   }
-  if (c.storage_strategy != "standard") {
-    if (c.storage_strategy == "viper" || c.storage_strategy == "custom") {
-      return absl::UnimplementedError(absl::StrCat(
-          "storage_strategy: '", c.storage_strategy, "' is not implemented yet (use standard)"));
-    }
-    return bad(absl::StrCat("storage_strategy: unknown strategy '", c.storage_strategy,
-                            "' (supported: standard)"));
+  if (c.storage_strategy != StorageStrategy::kStandard) {
+    return absl::UnimplementedError(absl::StrCat("storage_strategy: '",
+                                                 StorageStrategyName(c.storage_strategy),
+                                                 "' is not implemented yet (use standard)"));
   }
   return absl::OkStatus();
 }

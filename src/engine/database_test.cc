@@ -84,24 +84,18 @@ TEST_F(DatabaseTest, InvalidConfigsNameTheSetting) {
   cases.push_back({Config("ok", 0), "dimension"});
   cases.push_back({Config("ok", 65537), "dimension"});
   CollectionConfig c = Config("ok", 3);
-  c.indexing_algorithm = "ivf";
-  cases.push_back({c, "indexing_algorithm"});
-  c = Config("ok", 3);
   c.flush.flush_priority = 0;
   cases.push_back({c, "flush_priority"});
   c = Config("ok", 3);
   c.flush.max_wal_size_mb = -1;
   cases.push_back({c, "max_wal_size_mb"});
-  c = Config("ok", 3);
-  c.storage_strategy = "bogus";
-  cases.push_back({c, "storage_strategy"});
   for (const Case& k : cases) {
     auto s = db->CreateCollection(k.config).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.config.name;
     EXPECT_TRUE(absl::StrContains(s.message(), k.field)) << s;
   }
   c = Config("ok", 3);
-  c.storage_strategy = "viper";
+  c.storage_strategy = StorageStrategy::kViper;
   EXPECT_EQ(db->CreateCollection(c).status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_TRUE(db->ListCollections().empty());
   EXPECT_TRUE(db->CreateCollection(Config(std::string(64, 'a'), 65536)).ok());

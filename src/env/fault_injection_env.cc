@@ -1,23 +1,16 @@
 #include "env/fault_injection_env.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
 
 namespace proximadb {
 namespace {
 
-const char* OpName(MemEnv::Op op) {
-  using Op = FaultInjectionEnv::Op;
-  switch (op) {
-    case Op::kAppend: return "append";
-    case Op::kSync: return "fsync";
-    case Op::kRename: return "rename";
-    case Op::kSyncDir: return "fsync of directory";
-    case Op::kCreate: return "create";
-    case Op::kRemove: return "remove";
-    case Op::kTruncate: return "truncate";
-  }
-  return "?";
-}
+using Op = FaultInjectionEnv::Op;
+constexpr EnumName<Op> kOpNames[] = {
+    {Op::kAppend, "append"},   {Op::kSync, "fsync"},     {Op::kRename, "rename"},
+    {Op::kSyncDir, "fsync of directory"}, {Op::kCreate, "create"}, {Op::kRemove, "remove"},
+    {Op::kTruncate, "truncate"}};
 
 }  // namespace
 
@@ -57,7 +50,7 @@ absl::Status FaultInjectionEnv::MaybeFail(Op op, const std::string& path) {
     }
     if (fail) {
       ++injected_;
-      return absl::InternalError(absl::StrCat("injected ", OpName(op), " failure on ", path));
+      return absl::InternalError(absl::StrCat("injected ", NameOf(kOpNames, op), " failure on ", path));
     }
   }
   return absl::OkStatus();

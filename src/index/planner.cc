@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <queue>
 
+#include "common/enum_names.h"
+
 namespace proximadb::index {
 
-const char* PlanName(Plan plan) {
-  switch (plan) {
-    case Plan::kExact: return "exact";
-    case Plan::kGraph: return "graph";
-    case Plan::kGraphExpanded: return "graph_expanded";
-  }
-  return "?";
-}
+namespace {
+constexpr EnumName<Plan> kPlanNames[] = {
+    {Plan::kExact, "exact"}, {Plan::kGraph, "graph"}, {Plan::kGraphExpanded, "graph_expanded"}};
+}  // namespace
+
+const char* PlanName(Plan plan) { return NameOf(kPlanNames, plan); }
 
 void BitmapRows::ForEach(absl::FunctionRef<void(uint32_t)> fn) const {
   const uint32_t words = (num_rows_ + 63) / 64;

@@ -36,7 +36,7 @@ void ToProto(const CollectionInfo& info, v1::Collection* out) {
   out->set_name(c.name);
   out->set_dimension(c.dimension);
   out->set_distance_metric(DistanceMetricName(c.metric));
-  out->set_indexing_algorithm(c.indexing_algorithm);
+  out->set_indexing_algorithm(IndexingAlgorithmName(c.indexing_algorithm));
   out->set_m(c.index.m);
   out->set_ef_construction(c.index.ef_construction);
   out->set_ef_search(c.index.ef_search);
@@ -44,7 +44,7 @@ void ToProto(const CollectionInfo& info, v1::Collection* out) {
   out->set_max_wal_size_mb(c.flush.max_wal_size_mb);
   out->set_max_vector_count(c.flush.max_vector_count);
   out->set_flush_priority(c.flush.flush_priority);
-  out->set_storage_strategy(c.storage_strategy);
+  out->set_storage_strategy(StorageStrategyName(c.storage_strategy));
   out->set_created_at_us(c.created_at_us);
   out->set_vector_count(info.vector_count);
 }
@@ -158,15 +158,11 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     CollectionConfig c = svc_.NewCollectionConfig();
     c.name = req->name();
     c.dimension = req->dimension();
-    if (req->has_distance_metric()) {
-      auto metric = ParseDistanceMetric(req->distance_metric());
-      if (!metric.ok()) {
-        return Done(ctx, absl::InvalidArgumentError(
-                             Cat("field 'distance_metric': ", metric.status().message())));
-      }
-      c.metric = *metric;
-    }
-    if (req->has_indexing_algorithm()) c.indexing_algorithm = req->indexing_algorithm();
+    CollectionNames names;
+    if (req->has_distance_metric()) names.distance_metric = req->distance_metric();
+    if (req->has_indexing_algorithm()) names.indexing_algorithm = req->indexing_algorithm();
+    if (req->has_storage_strategy()) names.storage_strategy = req->storage_strategy();
+    if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return Done(ctx, s);
     if (req->has_m()) c.index.m = req->m();
     if (req->has_ef_construction()) c.index.ef_construction = req->ef_construction();
     if (req->has_ef_search()) c.index.ef_search = req->ef_search();
@@ -174,7 +170,6 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_max_wal_size_mb()) c.flush.max_wal_size_mb = req->max_wal_size_mb();
     if (req->has_max_vector_count()) c.flush.max_vector_count = req->max_vector_count();
     if (req->has_flush_priority()) c.flush.flush_priority = req->flush_priority();
-    if (req->has_storage_strategy()) c.storage_strategy = req->storage_strategy();
     auto created = svc_.CreateCollection(c);
     if (created.ok()) ToProto(*created, resp);
     return Done(ctx, created.status());

@@ -97,6 +97,10 @@ class Body {
     *out = std::string(v);
     return true;
   }
+  bool OptionalString(std::string_view field, std::optional<std::string>* out) {
+    if (!Has(field)) return true;
+    return String(field, &out->emplace());
+  }
   template <typename Int>
   bool Integer(std::string_view field, Int* out, int64_t min, int64_t max, bool required = false) {
     if (!Has(field)) return !required || Fail(Cat("field '", field, "' is required"));
@@ -224,7 +228,7 @@ json CollectionJson(const CollectionConfig& c) {
   return {{"name", c.name},
           {"dimension", c.dimension},
           {"distance_metric", DistanceMetricName(c.metric)},
-          {"indexing_algorithm", c.indexing_algorithm},
+          {"indexing_algorithm", IndexingAlgorithmName(c.indexing_algorithm)},
           {"m", c.index.m},
           {"ef_construction", c.index.ef_construction},
           {"ef_search", c.index.ef_search},
@@ -232,7 +236,7 @@ json CollectionJson(const CollectionConfig& c) {
           {"max_wal_size_mb", c.flush.max_wal_size_mb},
           {"max_vector_count", c.flush.max_vector_count},
           {"flush_priority", c.flush.flush_priority},
-          {"storage_strategy", c.storage_strategy},
+          {"storage_strategy", StorageStrategyName(c.storage_strategy)},
           {"created_at_us", c.created_at_us}};
 }
 
@@ -381,7 +385,7 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
     if (m != "POST") return method_not_allowed();
     Body b;
     CollectionConfig c = svc.NewCollectionConfig();
-    std::string metric = "cosine";
+    CollectionNames names;
     int64_t priority = c.flush.flush_priority;
     int64_t max_count = static_cast<int64_t>(c.flush.max_vector_count);
     if (!b.Parse(req.body, {"name", "dimension", "distance_metric", "indexing_algorithm", "m",
@@ -391,8 +395,8 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
         // Ranges of settings are the engine's to check (the same for gRPC); here only types.
         !b.String("name", &c.name, true) ||
         !b.Integer("dimension", &c.dimension, 0, UINT32_MAX, true) ||
-        !b.String("distance_metric", &metric) ||
-        !b.String("indexing_algorithm", &c.indexing_algorithm) ||
+        !b.OptionalString("distance_metric", &names.distance_metric) ||
+        !b.OptionalString("indexing_algorithm", &names.indexing_algorithm) ||
         !b.Integer("m", &c.index.m, 0, UINT32_MAX) ||
         !b.Integer("ef_construction", &c.index.ef_construction, 0, UINT32_MAX) ||
         !b.Integer("ef_search", &c.index.ef_search, 0, UINT32_MAX) ||
@@ -400,16 +404,12 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
         !b.Number("max_wal_size_mb", &c.flush.max_wal_size_mb) ||
         !b.Integer("max_vector_count", &max_count, 0, INT64_MAX) ||
         !b.Integer("flush_priority", &priority, INT32_MIN, INT32_MAX) ||
-        !b.String("storage_strategy", &c.storage_strategy)) {
+        !b.OptionalString("storage_strategy", &names.storage_strategy)) {
       return BadRequest(b.error);
     }
     c.flush.flush_priority = static_cast<int>(priority);
     c.flush.max_vector_count = static_cast<uint64_t>(max_count);
-    auto parsed_metric = ParseDistanceMetric(metric);
-    if (!parsed_metric.ok()) {
-      return BadRequest(Cat("field 'distance_metric': ", parsed_metric.status().message()));
-    }
-    c.metric = *parsed_metric;
+    if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return FromStatus(s);
     auto created = svc.CreateCollection(c);
     if (!created.ok()) return FromStatus(created.status());
     return Json(201, CollectionJson(*created));

@@ -42,6 +42,26 @@ ApiError ApiErrorOf(const absl::Status& s) {
   }
 }
 
+absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig* config) {
+  auto apply = [](const std::optional<std::string>& name, auto parse, auto* out) {
+    if (!name) return absl::OkStatus();
+    auto parsed = parse(*name);
+    if (!parsed.ok()) return parsed.status();
+    *out = *parsed;
+    return absl::OkStatus();
+  };
+  if (absl::Status s = apply(names.distance_metric, ParseDistanceMetric, &config->metric);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = apply(names.indexing_algorithm, ParseIndexingAlgorithm,
+                             &config->indexing_algorithm);
+      !s.ok()) {
+    return s;
+  }
+  return apply(names.storage_strategy, ParseStorageStrategy, &config->storage_strategy);
+}
+
 Service::Service(const ServerConfig& config) : config_(config) {}
 
 CollectionConfig Service::NewCollectionConfig() const {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,13 @@ struct ApiError {
 };
 // The API error for a non-OK status: its attached code, or one derived from its absl code.
 ApiError ApiErrorOf(const absl::Status& status);
+
+// The named settings of a new collection as the APIs carry them (absent: the default), parsed
+// into `config` here, once for both APIs; INVALID_ARGUMENT naming the field.
+struct CollectionNames {
+  std::optional<std::string> distance_metric, indexing_algorithm, storage_strategy;
+};
+absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig* config);
 
 struct CollectionInfo {
   CollectionConfig config;

@@ -4,18 +4,17 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "common/enum_names.h"
 #include "simd/dispatch.h"
 
 namespace proximadb::simd {
 
-const char* LevelName(Level level) {
-  switch (level) {
-    case Level::kScalar: return "scalar";
-    case Level::kAvx2: return "avx2";
-    case Level::kAvx512: return "avx512";
-  }
-  return "?";
-}
+namespace {
+constexpr EnumName<Level> kLevelNames[] = {
+    {Level::kScalar, "scalar"}, {Level::kAvx2, "avx2"}, {Level::kAvx512, "avx512"}};
+}  // namespace
+
+const char* LevelName(Level level) { return NameOf(kLevelNames, level); }
 
 bool CpuSupports(Level level) {
   switch (level) {
