@@ -59,9 +59,10 @@ class ProximaDB final : public AnnSystem {
                           uint32_t count, const std::vector<uint8_t>&,
                           uint32_t* out) const override {
     const index::BitmapRows allowed(bitmap.data(), count, graph_->capacity());
-    index::PlannedResult r =
-        index::PlannedSearch(*graph_, data_, dim_, index::DistanceFor(DistanceMetric::kL2), query,
-                             k, ef_, &allowed);
+    index::PlannedResult r = index::PlannedSearch(
+        index::SearchSpace{data_, graph_->capacity(), dim_,
+                           index::DistanceFor(DistanceMetric::kL2), graph_.get()},
+        index::SearchParams{.query = query, .k = k, .ef = ef_}, &allowed, /*filtered=*/true);
     for (size_t i = 0; i < r.hits.size(); ++i) out[i] = r.hits[i].row;
     plans_[static_cast<int>(r.plan)].fetch_add(1, std::memory_order_relaxed);
     distances_.fetch_add(r.stats.distances, std::memory_order_relaxed);

@@ -39,6 +39,10 @@ struct DatabaseOptions {
   // Background insertion of acknowledged memtable rows into the memtable's HNSW graphs (until
   // a row is indexed, searches scan it exactly).
   bool background_indexing = true;
+  // Record limits, at most the engine's own (kMaxIdBytes, kMaxMetadataBytes): a write over
+  // them is kInvalidArgument naming the record.
+  size_t max_id_bytes = kMaxIdBytes;
+  size_t max_metadata_bytes = kMaxMetadataBytes;
 };
 
 class Database {

@@ -1,5 +1,11 @@
-// CollectionImpl: the storage engine of one collection: write path (validation, group commit
-// into the WAL, memtable apply), read path (pinned views), flush, compaction and recovery.
+// CollectionImpl: the storage engine of one collection. Its parts, one file each:
+//   collection_impl.cc  settings, stats, errors
+//   recovery.cc         create, open (manifest, segments, WAL replay), close
+//   write_path.cc       validation, group commit into the WAL, memtable apply
+//   read_path.cc        pinned views and the reads over them (search.h does the work)
+//   maintenance.cc      flush (freeze, segment, manifest) and compaction
+// How segments are built, searched and compacted is the collection's SegmentStrategy's
+// (storage/strategy.h); this class owns the sequencing, durability and visibility around it.
 //
 // State and invariants (all guarded by mu_ unless noted):
 //   1. Sequence numbers: every committed batch gets last_seq_ + 1. A reader's snapshot is
@@ -28,19 +34,27 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/search.h"
 #include "env/env.h"
 #include "proximadb/collection.h"
 #include "storage/id_index.h"
 #include "storage/manifest.h"
 #include "storage/memtable.h"
 #include "storage/segment.h"
+#include "storage/strategy.h"
 #include "storage/wal.h"
 #include "storage/write_batch.h"
 
 namespace proximadb {
+
+// What a record may hold: the server lowers these from its [api] settings; the engine's own
+// ceilings are kMaxIdBytes and kMaxMetadataBytes (proximadb/collection.h).
+struct RecordLimits {
+  size_t max_id_bytes = kMaxIdBytes;
+  size_t max_metadata_bytes = kMaxMetadataBytes;
+};
 
 struct CollectionOptions {
   Env* env = nullptr;
@@ -50,6 +64,7 @@ struct CollectionOptions {
   uint32_t async_sync_interval_ms = 100;
   IdIndexKind id_index = IdIndexKind::kHashMap;
   WalStrategy wal_strategy = WalStrategy::kBinary;
+  RecordLimits limits;
 };
 
 class CollectionImpl final : public Collection {
@@ -80,9 +95,9 @@ class CollectionImpl final : public Collection {
   CollectionStats Stats() override;
 
   // For the background maintenance service.
-  // True when a flush policy limit is reached; `priority` is the collection's flush_priority.
+  // True when a limit of the flush policy is reached (or a failed flush is to be retried).
   bool FlushDue(int64_t now_us) ABSL_LOCKS_EXCLUDED(mu_);
-  // Compacts if the segments call for it (many small ones, or many deleted rows).
+  // Compacts if the strategy's policy calls for it.
   absl::Status MaybeCompact();
   // For the background indexer: inserts up to `max_rows` rows of the active memtable into its
   // graphs; returns how many (0 when it is caught up).
@@ -99,60 +114,70 @@ class CollectionImpl final : public Collection {
     uint64_t wal_bytes;      // bytes of the WAL files holding mem's batches
     int64_t oldest_write_us;
   };
-  struct View {
-    uint64_t seq;
-    std::vector<std::shared_ptr<Memtable>> mems;  // active first, then frozen newest first
-    std::vector<uint32_t> mem_rows;               // rows of each mem at pin time
-    std::vector<std::shared_ptr<Segment>> segments;
-  };
-  // Where the live row of an id is.
-  struct Location {
-    Memtable* mem = nullptr;
-    Segment* seg = nullptr;
-    uint32_t row = 0;
-    bool found() const { return mem != nullptr || seg != nullptr; }
-    const float* vector() const { return mem ? mem->vector(row) : seg->vector(row); }
-    std::string_view metadata() const { return mem ? mem->metadata(row) : seg->metadata(row); }
-  };
   class Overlay;
 
-  explicit CollectionImpl(const CollectionOptions& options);
+  CollectionImpl(const CollectionOptions& options, std::unique_ptr<SegmentStrategy> strategy);
 
-  std::shared_ptr<Memtable> NewMemtable() const;
+  // recovery.cc
   absl::Status Recover();
+  absl::Status RemoveLeftovers(std::vector<uint64_t>* wal_files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status OpenSegments() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReplayWal(const std::vector<uint64_t>& wal_files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AsyncSyncLoop();
+
+  // write_path.cc
   absl::Status ValidateRecord(Record& r) const;
+  // kInvalidArgument naming the record unless `bytes` of metadata fit the limit.
+  absl::Status CheckMetadataSize(std::string_view id, size_t bytes) const;
   absl::Status Commit(Writer* w) ABSL_LOCKS_EXCLUDED(mu_);
+  // Freezes the memtable in the commit order: every write acknowledged before is in it.
+  absl::Status Freeze() ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes the group's batches to the WAL (mu_ released meanwhile) and applies them.
+  void LogAndApply(const std::vector<Writer*>& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Resolve(Writer* w, Overlay* overlay, uint64_t seq, std::string* payload)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a logged batch to the layers (live path and recovery alike).
   void ApplyDecoded(const DecodedBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Location FindLive(std::string_view id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Where the live row of an id is (invariant 2: at most one); layer is null for none.
+  struct LiveRow {
+    Layer* layer = nullptr;
+    uint32_t row = 0;
+    bool found() const { return layer != nullptr; }
+  };
+  LiveRow FindLive(std::string_view id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Deletes the ids that exist and, with `still_matching`, whose live record matches it when
+  // the batch commits (a record re-written since the caller selected it may no longer).
+  absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids,
+                                  const Filter* still_matching);
+
+  // read_path.cc
+  ReadView PinView() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // maintenance.cc
   absl::Status FreezeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status FlushFrozen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
   absl::Status CompactSegments(std::vector<std::shared_ptr<Segment>> inputs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
-  absl::Status InstallManifest(const Manifest& m, const std::string& new_file)
+  // Compacts what the strategy picks (everything, when `forced`).
+  absl::Status PickAndCompact(bool forced) ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
+  // Writes `m` as the manifest; on a failure that changed nothing, removes `new_segment` (which
+  // only `m` names), and on one that may have half changed it, stops writes (invariant 6).
+  absl::Status InstallManifest(const Manifest& m, const Segment* new_segment)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
-  ManifestSegment ManifestEntry(const Segment& s, uint64_t up_to_seq) const;
-  // Finishes and fsyncs a new segment file, makes its name durable and opens it; on failure
-  // the file is removed (no manifest names it yet).
-  absl::StatusOr<std::shared_ptr<Segment>> FinishSegment(SegmentBuilder& builder,
-                                                         const std::string& path,
-                                                         uint64_t number);
-  // The serialized HNSW graph over rows [0, rows) of contiguous `vectors`, holding the rows
-  // `include` accepts; empty when the collection's indexing_algorithm is kFlat.
-  std::string BuildGraph(const float* vectors, uint32_t rows,
-                         absl::FunctionRef<bool(uint32_t)> include) const;
   void RemoveWalFilesBelow(uint64_t number);
-  View PinView() const ABSL_LOCKS_EXCLUDED(mu_);
-  void AsyncSyncLoop();
+
+  // collection_impl.cc
   absl::Status WriteError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Invariant 6: records the first failure that makes the on-disk state uncertain, logs it, and
   // returns the error every later write gets.
   absl::Status StopWrites(std::string_view what, const absl::Status& cause)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kNotFound: `id` is not in this collection.
+  absl::Status NotFound(std::string_view id) const;
 
   const CollectionOptions options_;  // options_.config: as created; settings_ may differ
+  const std::unique_ptr<SegmentStrategy> strategy_;
   mutable absl::Mutex settings_mu_;
   IndexParams index_settings_ ABSL_GUARDED_BY(settings_mu_);
   FlushPolicy flush_settings_ ABSL_GUARDED_BY(settings_mu_);
@@ -175,7 +200,7 @@ class CollectionImpl final : public Collection {
   uint64_t compactions_ ABSL_GUARDED_BY(mu_) = 0;
   double flush_seconds_ ABSL_GUARDED_BY(mu_) = 0;
   double compaction_seconds_ ABSL_GUARDED_BY(mu_) = 0;
-  std::atomic<uint64_t> wal_syncs_{0};  // successful WAL fsyncs since open
+  std::atomic<uint64_t> wal_syncs_{0};  // successful WAL fsyncs since open; relaxed: a counter
 
   // The current WAL file. Used by the leader without mu_ (invariant 4); replaced only by a
   // leader under mu_; the async syncer takes wal_mu_ to read it.

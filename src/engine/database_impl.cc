@@ -215,6 +215,8 @@ class DatabaseImpl final : public Database {
     o.config = e.config;
     o.durability = options_.durability;
     o.async_sync_interval_ms = options_.async_sync_interval_ms;
+    o.limits.max_id_bytes = std::min(options_.max_id_bytes, kMaxIdBytes);
+    o.limits.max_metadata_bytes = std::min(options_.max_metadata_bytes, kMaxMetadataBytes);
     return o;
   }
 

@@ -124,9 +124,11 @@ TEST_F(HnswFashionTest, FilteredSearchEveryPlanEverySelectivity) {
     for (PlanMode mode : {PlanMode::kExact, PlanMode::kGraph, PlanMode::kAuto}) {
       double total = 0;
       for (uint32_t q = 0; q < 50; ++q) {
-        PlannedResult res = PlannedSearch(*graph_, data_->base.data(), data_->dim,
-                                          DistanceFor(DistanceMetric::kL2), Query(q), kK, 32,
-                                          &allowed, mode);
+        PlannedResult res = PlannedSearch(
+            SearchSpace{data_->base.data(), kBase, data_->dim, DistanceFor(DistanceMetric::kL2),
+                        graph_},
+            SearchParams{.query = Query(q), .k = kK, .ef = 32, .mode = mode}, &allowed,
+            /*filtered=*/true);
         if (mode != PlanMode::kAuto) {
           ASSERT_EQ(res.plan, mode == PlanMode::kExact ? Plan::kExact : Plan::kGraphExpanded);
         }

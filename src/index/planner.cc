@@ -1,18 +1,71 @@
 #include "index/planner.h"
 
 #include <algorithm>
-#include <queue>
 
 #include "common/enum_names.h"
+#include "index/top_k.h"
 
 namespace proximadb::index {
-
 namespace {
+
 constexpr EnumName<Plan> kPlanNames[] = {
     {Plan::kExact, "exact"}, {Plan::kGraph, "graph"}, {Plan::kGraphExpanded, "graph_expanded"}};
+
+// The exact top k over the allowed rows (every row when `allowed` is null).
+std::vector<Hit> ExactOver(const SearchSpace& space, const float* query, uint32_t k,
+                           const AllowedRows* allowed, SearchStats* stats) {
+  BoundedTopK<Hit> top(k);
+  auto score = [&](uint32_t row) {
+    if (space.graph != nullptr && space.graph->IsDeleted(row)) return;
+    ++stats->distances;
+    top.Push({space.distance(query, space.vectors + static_cast<size_t>(row) * space.dim,
+                             space.dim),
+              row});
+  };
+  if (allowed != nullptr) {
+    allowed->ForEach(score);
+  } else {
+    for (uint32_t row = 0; row < space.rows; ++row) score(row);
+  }
+  return top.Take();
+}
+
+// Whether scanning the `count` rows a filter selected is cheaper than finding k of them in the
+// graph.
+bool ScanIsCheaper(uint32_t count, const Hnsw& graph, uint32_t k, uint32_t ef) {
+  const double exact_cost = count;
+  const double selectivity = std::max(exact_cost, 1.0) / std::max<uint32_t>(graph.size(), 1);
+  const double graph_estimate = double(std::max(ef, k)) * graph.m() / selectivity;
+  return exact_cost <= 4.0 * std::max(ef, k) || graph_estimate > exact_cost;
+}
+
+PlannedResult FilteredGraphSearch(const SearchSpace& space, const SearchParams& p,
+                                  const AllowedRows& allowed) {
+  PlannedResult r;
+  r.plan = Plan::kGraphExpanded;
+  const uint32_t count = allowed.count();
+  const uint32_t budget = p.mode == PlanMode::kAuto ? count : 0;
+  if (const uint64_t* bitmap = allowed.bitmap()) {
+    r.hits = space.graph->Search(p.query, p.k, p.ef, bitmap, &r.stats, budget);
+  } else {
+    r.hits = space.graph->Search(
+        p.query, p.k, p.ef, [&](uint32_t row) { return allowed.Contains(row); }, &r.stats,
+        budget);
+  }
+  // Over budget, or the traversal ran dry (rows it could not reach): the exact scan decides.
+  if (p.mode == PlanMode::kAuto &&
+      (r.stats.budget_exceeded || (r.hits.size() < p.k && count > r.hits.size()))) {
+    r.plan = Plan::kExact;
+    r.hits = ExactOver(space, p.query, p.k, &allowed, &r.stats);
+  }
+  return r;
+}
+
 }  // namespace
 
 const char* PlanName(Plan plan) { return NameOf(kPlanNames, plan); }
+
+Plan MostInvolved(Plan a, Plan b) { return static_cast<int>(a) >= static_cast<int>(b) ? a : b; }
 
 void BitmapRows::ForEach(absl::FunctionRef<void(uint32_t)> fn) const {
   const uint32_t words = (num_rows_ + 63) / 64;
@@ -23,62 +76,27 @@ void BitmapRows::ForEach(absl::FunctionRef<void(uint32_t)> fn) const {
   }
 }
 
-namespace {
-
-// The exact top k over the allowed rows.
-std::vector<Hit> ExactOver(const Hnsw& graph, const float* vectors, uint32_t dim,
-                           Distance distance, const float* query, uint32_t k,
-                           const AllowedRows& allowed, SearchStats* stats) {
-  std::priority_queue<Hit> heap;
-  allowed.ForEach([&](uint32_t row) {
-    if (graph.IsDeleted(row)) return;
-    const float d = distance(query, vectors + static_cast<size_t>(row) * dim, dim);
-    ++stats->distances;
-    if (heap.size() == k && !(Hit{d, row} < heap.top())) return;
-    heap.push({d, row});
-    if (heap.size() > k) heap.pop();
-  });
-  std::vector<Hit> out(heap.size());
-  for (size_t i = out.size(); i-- > 0; heap.pop()) out[i] = heap.top();
-  return out;
-}
-
-}  // namespace
-
-PlannedResult PlannedSearch(const Hnsw& graph, const float* vectors, uint32_t dim,
-                            Distance distance, const float* query, uint32_t k, uint32_t ef,
-                            const AllowedRows* allowed, PlanMode mode) {
+PlannedResult PlannedSearch(const SearchSpace& space, const SearchParams& p,
+                            const AllowedRows* allowed, bool filtered) {
+  const bool auto_mode = p.mode == PlanMode::kAuto;
+  const bool few_rows = space.rows <= 4 * std::max(p.ef, p.k);
+  if (p.exact || p.mode == PlanMode::kExact || space.graph == nullptr ||
+      (auto_mode && few_rows) ||
+      (auto_mode && filtered && ScanIsCheaper(allowed->count(), *space.graph, p.k, p.ef))) {
+    PlannedResult r;
+    r.plan = Plan::kExact;
+    r.hits = ExactOver(space, p.query, p.k, allowed, &r.stats);
+    return r;
+  }
+  if (filtered) return FilteredGraphSearch(space, p, *allowed);
   PlannedResult r;
+  r.plan = Plan::kGraph;
+  const uint32_t ef = std::max(p.ef, p.k);
   if (allowed == nullptr) {
-    r.plan = Plan::kGraph;
-    r.hits = graph.Search(query, k, ef, &r.stats);
-    return r;
-  }
-  const uint32_t count = allowed->count();
-  const double exact_cost = count;
-  const double selectivity = std::max(exact_cost, 1.0) / std::max<uint32_t>(graph.size(), 1);
-  const double graph_estimate = double(std::max(ef, k)) * graph.m() / selectivity;
-  const bool exact_is_cheaper =
-      exact_cost <= 4.0 * std::max(ef, k) || graph_estimate > exact_cost;
-  if (mode == PlanMode::kExact || (mode == PlanMode::kAuto && exact_is_cheaper)) {
-    r.plan = Plan::kExact;
-    r.hits = ExactOver(graph, vectors, dim, distance, query, k, *allowed, &r.stats);
-    return r;
-  }
-  r.plan = Plan::kGraphExpanded;
-  const uint32_t budget = mode == PlanMode::kAuto ? count : 0;
-  if (const uint64_t* bitmap = allowed->bitmap()) {
-    r.hits = graph.Search(query, k, ef, bitmap, &r.stats, budget);
+    r.hits = space.graph->Search(p.query, p.k, ef, &r.stats);
   } else {
-    r.hits = graph.Search(
-        query, k, ef, [allowed](uint32_t row) { return allowed->Contains(row); }, &r.stats,
-        budget);
-  }
-  // Over budget, or the traversal ran dry (rows it could not reach): the exact scan decides.
-  if (mode == PlanMode::kAuto &&
-      (r.stats.budget_exceeded || (r.hits.size() < k && count > r.hits.size()))) {
-    r.plan = Plan::kExact;
-    r.hits = ExactOver(graph, vectors, dim, distance, query, k, *allowed, &r.stats);
+    r.hits = space.graph->Search(
+        p.query, p.k, ef, [&](uint32_t row) { return allowed->Contains(row); }, &r.stats);
   }
   return r;
 }

@@ -1,17 +1,18 @@
-// The search planner: exact scan or graph traversal for a (possibly filtered) k-NN query.
-//
-// A filter is given as the set of rows it allows (AllowedRows: a dense bitmap, or any set that
-// can answer membership and list its rows, such as a field index's Roaring bitmap) with its
-// size. The planner
-//   - scans the allowed rows exactly when there are few of them: at most 4 * max(ef, k), or fewer
-//     than the graph would visit to find enough of them (about ef * m / selectivity distance
-//     computations), plan kExact;
-//   - otherwise searches the graph with a budget of as many distance computations as the exact
-//     scan would cost; a filtered traversal that runs over budget (the filter is selective in
-//     this part of the graph) or runs dry is abandoned for the exact scan. So the estimate
-//     only has to be roughly right: the measured cost of the query itself bounds the loss to
-//     about twice the cheaper plan.
-// Either way a query returns k results whenever k allowed, undeleted rows exist.
+// The search planner: how one (possibly filtered) k-NN query runs over one set of rows, exact
+// scan or graph traversal. Every choice of plan is made here:
+//   - exact when the request asks for it, when there is no graph, or when the rows are few (at
+//     most 4 * max(ef, k): a scan is as cheap as a traversal and exact);
+//   - unfiltered (the search may return every row, or every row visible to the reader): a
+//     graph search that skips rows it may not return, plan kGraph;
+//   - filtered (a filter selected the rows it may return): a scan of the selected rows when
+//     they are few, at most 4 * max(ef, k), or fewer than the graph would visit to find enough
+//     of them (about ef * m / selectivity distance computations), plan kExact; otherwise a
+//     traversal that expands until it holds max(ef, k) selected rows, with a budget of as many
+//     distance computations as the scan would cost. A traversal that runs over budget (the
+//     filter is selective in this part of the graph) or runs dry is abandoned for the scan, so
+//     the estimate only has to be roughly right: the measured cost of the query itself bounds
+//     the loss to about twice the cheaper plan. Plan kGraphExpanded.
+// Whatever the plan, a search returns k rows whenever k allowed, undeleted rows exist.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,9 @@ namespace proximadb::index {
 
 enum class Plan { kExact, kGraph, kGraphExpanded };
 const char* PlanName(Plan plan);  // "exact", "graph", "graph_expanded"
+// The more involved of two plans (exact < graph < graph_expanded): what a search over several
+// row sets reports.
+Plan MostInvolved(Plan a, Plan b);
 
 struct PlannedResult {
   std::vector<Hit> hits;
@@ -31,7 +35,7 @@ struct PlannedResult {
   SearchStats stats;
 };
 
-// The rows a filter allows, among the graph's rows.
+// The rows a search may return.
 class AllowedRows {
  public:
   virtual ~AllowedRows() = default;
@@ -59,13 +63,32 @@ class BitmapRows final : public AllowedRows {
   uint32_t count_, num_rows_;
 };
 
+// The rows one search covers: rows [0, rows) of contiguous `vectors`, with the HNSW graph over
+// them if there is one.
+struct SearchSpace {
+  const float* vectors = nullptr;
+  uint32_t rows = 0;
+  uint32_t dim = 0;
+  Distance distance;
+  const Hnsw* graph = nullptr;
+};
+
 // Which plan runs: the planner's choice, or one forced (tests and benchmarks pin each plan's
 // recall that way). A forced graph plan has no budget and never falls back to the exact scan.
 enum class PlanMode { kAuto, kExact, kGraph };
 
-// `allowed` is nullptr for an unfiltered search (a graph search whatever `mode`). Deleted rows of `graph` are never returned.
-PlannedResult PlannedSearch(const Hnsw& graph, const float* vectors, uint32_t dim,
-                            Distance distance, const float* query, uint32_t k, uint32_t ef,
-                            const AllowedRows* allowed, PlanMode mode = PlanMode::kAuto);
+struct SearchParams {
+  const float* query = nullptr;
+  uint32_t k = 10;
+  uint32_t ef = 64;
+  bool exact = false;  // the request asks for a scan
+  PlanMode mode = PlanMode::kAuto;
+};
+
+// The k nearest rows of `space` that `allowed` admits (nullptr: every row), never a row the
+// graph marks deleted. `filtered` says `allowed` is a filter's selection rather than only the
+// rows visible to the reader (see the plans above).
+PlannedResult PlannedSearch(const SearchSpace& space, const SearchParams& params,
+                            const AllowedRows* allowed, bool filtered);
 
 }  // namespace proximadb::index

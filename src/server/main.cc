@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
   options.data_dir = config.data_directory;
   options.durability = *ParseDurability(config.durability);
   options.async_sync_interval_ms = static_cast<uint32_t>(config.async_sync_interval_ms);
+  options.max_id_bytes = static_cast<size_t>(config.max_id_bytes);
+  options.max_metadata_bytes = static_cast<size_t>(config.max_metadata_bytes);
   options.background_maintenance = config.compaction_enabled && config.enable_background_flush;
   absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(options);
   if (!db.ok()) {

@@ -601,14 +601,7 @@ HttpResponse RestApi::Route(const HttpRequest& req, std::string* route) {
       return BadRequest("query parameter 'include_vectors' must be true or false");
     }
     auto page = svc.Scroll(name, param("cursor"), limit, param("filter"), include_vectors);
-    if (!page.ok()) {
-      absl::Status s = page.status();
-      if (s.code() == absl::StatusCode::kInvalidArgument && ErrorCodeOf(s).empty() &&
-          (s.message().rfind("'limit'", 0) == 0 || s.message().rfind("'cursor'", 0) == 0)) {
-        return BadRequest(Cat("query parameter ", s.message()));
-      }
-      return FromStatus(s);
-    }
+    if (!page.ok()) return FromStatus(page.status());
     HttpResponse out;
     out.body = "{\"vectors\":[";
     for (size_t i = 0; i < page->records.size(); ++i) {

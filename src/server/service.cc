@@ -155,19 +155,6 @@ absl::Status Service::CheckBatchSize(size_t n, std::string_view what) const {
 
 absl::Status Service::Write(std::string_view name, std::vector<Record> records, WriteMode mode) {
   if (absl::Status s = CheckBatchSize(records.size(), "vectors"); !s.ok()) return s;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const Record& r = records[i];
-    const std::string where = records.size() > 1 ? Cat("vectors[", i, "]: ") : "";
-    if (r.id.empty() || r.id.size() > static_cast<size_t>(config_.max_id_bytes)) {
-      return absl::InvalidArgumentError(
-          Cat(where, "field 'id' must have 1 to ", config_.max_id_bytes, " bytes"));
-    }
-    if (r.metadata.size() > static_cast<size_t>(config_.max_metadata_bytes)) {
-      return absl::InvalidArgumentError(Cat(where, "field 'metadata' has ", r.metadata.size(),
-                                            " bytes, more than the limit of ",
-                                            config_.max_metadata_bytes));
-    }
-  }
   auto c = Open(name);
   if (!c.ok()) return c.status();
   return (*c)->Write(std::move(records), mode);
@@ -237,7 +224,7 @@ absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string
                                               bool include_vectors) {
   if (limit < 1 || limit > static_cast<uint64_t>(config_.max_batch_size)) {
     return absl::InvalidArgumentError(
-        Cat("'limit' must be an integer from 1 to ", config_.max_batch_size));
+        Cat("'limit' must be an integer from 1 to ", config_.max_batch_size, ", got ", limit));
   }
   std::string after;
   if (!cursor.empty() &&

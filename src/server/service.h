@@ -73,8 +73,8 @@ class Service {
   absl::StatusOr<CollectionStats> Flush(std::string_view name);
   absl::StatusOr<CollectionStats> Compact(std::string_view name);
 
-  // Checks every record against the limits (id 1..max_id_bytes, metadata size), then writes them
-  // as one batch. `what` names the records in errors ("vectors[3]").
+  // Writes the records as one batch (the engine checks each against the record limits, which
+  // the server gives it from [api]).
   absl::Status Write(std::string_view name, std::vector<Record> records, WriteMode mode);
   absl::StatusOr<Record> Get(std::string_view name, std::string_view id);
   absl::Status PatchMetadata(std::string_view name, std::string_view id, std::string_view patch);

@@ -63,6 +63,21 @@ uint32_t Memtable::IndexRows(uint32_t max_rows) {
   return to - from;
 }
 
+void Memtable::ForEachPart(uint32_t rows, absl::FunctionRef<void(const LayerPart&)> fn) const {
+  const uint32_t indexed = std::min(indexed_rows(), rows);
+  for (int k = 0; ChunkStart(k) < rows; ++k) {
+    const uint32_t base = ChunkStart(k);
+    const uint32_t in_chunk = std::min(rows - base, ChunkCapacity(k));
+    const uint32_t graphed = indexed > base ? std::min(indexed - base, in_chunk) : 0;
+    const float* vectors = chunk_vectors(k);
+    if (graphed > 0) fn(LayerPart{base, graphed, vectors, chunk_graph(k)});
+    if (graphed < in_chunk) {
+      fn(LayerPart{base + graphed, in_chunk - graphed,
+                   vectors + static_cast<size_t>(graphed) * dim_, nullptr});
+    }
+  }
+}
+
 Memtable::Chunk* Memtable::ChunkFor(uint32_t row, uint32_t* offset) const {
   // Chunk k holds rows [kFirstChunkRows * (2^k - 1), kFirstChunkRows * (2^(k+1) - 1)).
   const uint32_t k = std::bit_width(row / kFirstChunkRows + 1) - 1;

@@ -34,12 +34,11 @@
 #include "index/hnsw.h"
 #include "proximadb/types.h"
 #include "storage/id_index.h"
+#include "storage/layer.h"
 
 namespace proximadb {
 
-inline constexpr uint64_t kNotDeleted = UINT64_MAX;
-
-class Memtable {
+class Memtable final : public Layer {
  public:
   struct GraphOptions {
     DistanceMetric metric;
@@ -55,20 +54,24 @@ class Memtable {
   // Writer side. `vector` points at dim() float32 values, possibly unaligned.
   uint32_t Append(std::string_view id, const char* vector, std::string_view metadata,
                   uint64_t seq);
-  void MarkDeleted(uint32_t row, uint64_t seq);
+  void MarkDeleted(uint32_t row, uint64_t seq) override;
 
-  // Reader side.
-  uint32_t dim() const { return dim_; }
-  uint32_t num_rows() const { return num_rows_.load(std::memory_order_acquire); }
-  std::optional<uint32_t> Find(std::string_view id) const;
-  const float* vector(uint32_t row) const;
-  std::string_view id(uint32_t row) const;
-  std::string_view metadata(uint32_t row) const;
+  // Reader side (Layer).
+  uint32_t dim() const override { return dim_; }
+  uint32_t num_rows() const override { return num_rows_.load(std::memory_order_acquire); }
+  std::optional<uint32_t> Find(std::string_view id) const override;
+  const float* vector(uint32_t row) const override;
+  std::string_view id(uint32_t row) const override;
+  std::string_view metadata(uint32_t row) const override;
   uint64_t insert_seq(uint32_t row) const { return Row(row).insert_seq; }
-  uint64_t deleted_seq(uint32_t row) const;
-  bool VisibleAt(uint32_t row, uint64_t snapshot) const {
+  uint64_t deleted_seq(uint32_t row) const override;
+  bool VisibleAt(uint32_t row, uint64_t snapshot) const override {
     return insert_seq(row) <= snapshot && deleted_seq(row) > snapshot;
   }
+  // Rows can be newer than a reader's snapshot.
+  bool AllVisible() const override { return false; }
+  // Chunk by chunk: the indexed rows of a chunk through its graph, the rest scanned.
+  void ForEachPart(uint32_t rows, absl::FunctionRef<void(const LayerPart&)> fn) const override;
 
   // Indexer side: inserts up to `max_rows` of the rows not yet indexed into their chunk's
   // graph; returns how many it inserted (0 without GraphOptions or when all are indexed).
@@ -91,7 +94,7 @@ class Memtable {
   // Chunk k's vectors, contiguous; k must hold rows.
   const float* chunk_vectors(int k) const;
 
-  FieldIndex& fields() const { return fields_; }
+  FieldIndex& fields() const override { return fields_; }
 
   // Highest sequence number appended (0 if none); writer side only.
   uint64_t max_seq() const { return max_seq_; }

@@ -28,6 +28,7 @@
 #include "filter/field_index.h"
 #include "index/hnsw.h"
 #include "proximadb/types.h"
+#include "storage/layer.h"
 
 namespace proximadb {
 
@@ -76,7 +77,7 @@ class SegmentBuilder {
   bool finished_ = false;
 };
 
-class Segment {
+class Segment final : public Layer {
  public:
   // Maps and verifies segment file `path`; kDataLoss naming the file on any damage.
   static absl::StatusOr<std::shared_ptr<Segment>> Open(Env* env, const std::string& path,
@@ -84,25 +85,33 @@ class Segment {
                                                        DistanceMetric metric);
 
   uint64_t number() const { return number_; }
-  uint32_t dim() const { return dim_; }
-  uint32_t num_rows() const { return num_rows_; }
   uint64_t file_size() const { return file_->size(); }
 
-  const float* vector(uint32_t row) const { return vectors_ + static_cast<size_t>(row) * dim_; }
-  std::string_view id(uint32_t row) const;
-  std::string_view metadata(uint32_t row) const;
+  // Layer.
+  uint32_t dim() const override { return dim_; }
+  uint32_t num_rows() const override { return num_rows_; }
+  const float* vector(uint32_t row) const override {
+    return vectors_ + static_cast<size_t>(row) * dim_;
+  }
+  std::string_view id(uint32_t row) const override;
+  std::string_view metadata(uint32_t row) const override;
   // The newest (highest) row holding `id`, live or not.
-  std::optional<uint32_t> Find(std::string_view id) const;
-
-  uint64_t deleted_seq(uint32_t row) const {
+  std::optional<uint32_t> Find(std::string_view id) const override;
+  uint64_t deleted_seq(uint32_t row) const override {
     return deleted_seq_[row].load(std::memory_order_acquire);
   }
-  bool VisibleAt(uint32_t row, uint64_t snapshot) const { return deleted_seq(row) > snapshot; }
-  // Marks a live row deleted at `seq` (a row is deleted at most once).
-  void MarkDeleted(uint32_t row, uint64_t seq) {
-    if (deleted_seq_[row].exchange(seq, std::memory_order_acq_rel) == UINT64_MAX) {
+  bool VisibleAt(uint32_t row, uint64_t snapshot) const override {
+    return deleted_seq(row) > snapshot;
+  }
+  bool AllVisible() const override { return num_deleted() == 0; }
+  void MarkDeleted(uint32_t row, uint64_t seq) override {
+    if (deleted_seq_[row].exchange(seq, std::memory_order_acq_rel) == kNotDeleted) {
       num_deleted_.fetch_add(1, std::memory_order_relaxed);
     }
+  }
+  // One part: every row, through the graph if the segment has one.
+  void ForEachPart(uint32_t rows, absl::FunctionRef<void(const LayerPart&)> fn) const override {
+    fn(LayerPart{0, rows, vectors_, rows == num_rows_ ? graph_.get() : nullptr});
   }
   // How many rows are marked deleted, at any sequence number.
   uint32_t num_deleted() const { return num_deleted_.load(std::memory_order_relaxed); }
@@ -113,8 +122,7 @@ class Segment {
   // none (exact scans serve it). Deleted rows stay in the graph as routing nodes.
   const index::Hnsw* graph() const { return graph_.get(); }
 
-  // Payload indexes over the rows' metadata, built by the first filters that need them.
-  FieldIndex& fields() const { return fields_; }
+  FieldIndex& fields() const override { return fields_; }
 
   size_t MemoryBytes() const {
     return num_rows_ * sizeof(std::atomic<uint64_t>) + (graph_ ? graph_->MemoryBytes() : 0) +

@@ -1,0 +1,254 @@
+// CollectionImpl's maintenance: flush (freeze the memtable, write it as a segment, switch the
+// manifest, drop the WAL files it covers) and compaction (merge segments, drop dead rows). The
+// strategy builds the segments and picks what to compact; this file orders the steps so that
+// the manifest and the WAL always hold every acknowledged write (invariant 3).
+#include <type_traits>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/macros.h"
+#include "engine/collection_impl.h"
+#include "storage/file_names.h"
+
+namespace proximadb {
+namespace {
+
+int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+
+ManifestSegment EntryFor(const Segment& s, uint64_t deleted_up_to_seq) {
+  return ManifestSegment{s.number(), s.num_rows(), s.DeletedRowsUpTo(deleted_up_to_seq)};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Flush
+
+absl::Status CollectionImpl::FreezeLocked() {
+  const uint64_t frozen_up_to = imms_.empty() ? manifest_.covered_seq : imms_.back().last_seq;
+  if (last_seq_ == frozen_up_to) return absl::OkStatus();  // nothing new since the last freeze
+  const uint64_t number = next_file_number_++;
+  PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<WalWriter> next,
+                             CreateWalFile(env_, options_.wal_strategy, options_.dir, number));
+  // Make the old file durable before any batch lands in the new one, so that even with async
+  // durability a power loss cannot leave a gap in the sequence.
+  absl::Status s = wal_->Sync();
+  if (s.ok()) s = wal_->Close();
+  if (!s.ok()) return StopWrites("WAL sync failed", s);
+  imms_.push_back(Frozen{mem_, last_seq_, number, wal_bytes_, mem_oldest_write_us_});
+  {
+    absl::MutexLock wl(&wal_mu_);
+    wal_ = std::move(next);
+  }
+  mem_ = strategy_->NewMemtable();
+  mem_oldest_write_us_ = 0;
+  wal_bytes_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::FlushFrozen() {
+  const int64_t start_us = NowMicros();
+  Frozen f;
+  uint64_t seg_number;
+  {
+    absl::MutexLock l(&mu_);
+    PROXIMADB_RETURN_IF_ERROR(WriteError());
+    if (imms_.empty()) return absl::OkStatus();
+    f = imms_.front();
+    seg_number = next_file_number_++;
+  }
+  // Every row of the memtable, one for one, so that deletions arriving during the flush can
+  // follow their rows into the segment; rows dead at the freeze go in deleted.
+  const uint32_t rows = f.mem->num_rows();
+  std::vector<SegmentRow> segment_rows;
+  segment_rows.reserve(rows);
+  for (uint32_t r = 0; r < rows; ++r) {
+    segment_rows.push_back({f.mem.get(), r, f.mem->deleted_seq(r) <= f.last_seq});
+  }
+  PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
+                             strategy_->BuildSegment(seg_number, segment_rows));
+
+  // The segment list only changes under bg_mu_, which this flush holds; deletions up to
+  // f.last_seq are settled, so the bitmaps can be read without blocking writers.
+  Manifest m;
+  std::vector<std::shared_ptr<Segment>> segments;
+  {
+    absl::MutexLock l(&mu_);
+    m.next_file_number = next_file_number_;
+    segments = segments_;
+  }
+  m.covered_seq = f.last_seq;
+  m.wal_start = f.wal_end;
+  if (seg) segments.push_back(seg);
+  for (const auto& s : segments) m.segments.push_back(EntryFor(*s, f.last_seq));
+  PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, seg.get()));
+  {
+    absl::MutexLock l(&mu_);
+    manifest_ = m;
+    if (seg) {
+      // Deletions that reached the frozen memtable after the flush began move with its rows.
+      for (uint32_t r = 0; r < rows; ++r) {
+        const uint64_t d = f.mem->deleted_seq(r);
+        if (d != kNotDeleted) seg->MarkDeleted(r, d);
+      }
+      segments_.push_back(seg);
+    }
+    imms_.pop_front();
+    ++flushes_;
+    flush_seconds_ += (NowMicros() - start_us) / 1e6;
+  }
+  RemoveWalFilesBelow(m.wal_start);
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::Flush() {
+  absl::MutexLock bg(&bg_mu_);
+  PROXIMADB_RETURN_IF_ERROR(Freeze());
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      if (imms_.empty()) return absl::OkStatus();
+    }
+    PROXIMADB_RETURN_IF_ERROR(FlushFrozen());
+  }
+}
+
+bool CollectionImpl::FlushDue(int64_t now_us) {
+  absl::MutexLock l(&mu_);
+  if (!WriteError().ok()) return false;
+  if (!imms_.empty()) return true;  // a flush that failed earlier is retried
+  FlushPolicy p;
+  {
+    absl::MutexLock l(&settings_mu_);
+    p = flush_settings_;
+  }
+  if (mem_->num_rows() >= p.max_vector_count) return true;
+  if (static_cast<double>(wal_bytes_) >= p.max_wal_size_mb * 1024 * 1024) return true;
+  return mem_oldest_write_us_ != 0 &&
+         static_cast<double>(now_us - mem_oldest_write_us_) >= p.max_wal_age_hours * 3600e6;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compaction
+
+absl::Status CollectionImpl::CompactSegments(std::vector<std::shared_ptr<Segment>> inputs) {
+  const int64_t start_us = NowMicros();
+  uint64_t snapshot, number;
+  {
+    absl::MutexLock l(&mu_);
+    PROXIMADB_RETURN_IF_ERROR(WriteError());
+    snapshot = last_seq_;
+    number = next_file_number_++;
+  }
+  // Rows live at the snapshot move to the output; deletions after it are carried over below.
+  std::vector<SegmentRow> rows;
+  for (const auto& s : inputs) {
+    for (uint32_t r = 0; r < s->num_rows(); ++r) {
+      if (s->VisibleAt(r, snapshot)) rows.push_back({s.get(), r});
+    }
+  }
+  PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Segment> out, strategy_->BuildSegment(number, rows));
+
+  absl::flat_hash_set<uint64_t> input_numbers;
+  for (const auto& s : inputs) input_numbers.insert(s->number());
+  // The output takes the place of the first input; the other inputs go.
+  auto replace = [&](const auto& list, auto number_of, auto output) {
+    std::remove_cvref_t<decltype(list)> next;
+    bool placed = false;
+    for (const auto& e : list) {
+      if (!input_numbers.contains(number_of(e))) {
+        next.push_back(e);
+      } else if (!placed && out) {
+        next.push_back(output);
+        placed = true;
+      }
+    }
+    return next;
+  };
+  Manifest m;
+  {
+    absl::MutexLock l(&mu_);
+    m = manifest_;
+    m.next_file_number = next_file_number_;
+    m.segments = replace(
+        manifest_.segments, [](const ManifestSegment& e) { return e.number; },
+        ManifestSegment{number, out ? out->num_rows() : 0, {}});
+  }
+  PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, out.get()));
+  {
+    absl::MutexLock l(&mu_);
+    for (uint32_t i = 0; i < rows.size(); ++i) {
+      const uint64_t d = rows[i].layer->deleted_seq(rows[i].row);
+      if (d != kNotDeleted) out->MarkDeleted(i, d);
+    }
+    segments_ = replace(
+        segments_, [](const std::shared_ptr<Segment>& s) { return s->number(); }, out);
+    manifest_ = m;
+    ++compactions_;
+    compaction_seconds_ += (NowMicros() - start_us) / 1e6;
+  }
+  for (const auto& s : inputs) {
+    // Readers holding a view keep their mapping; a file left behind is removed at the next open.
+    env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(s->number()))).IgnoreError();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::Compact() { return PickAndCompact(/*forced=*/true); }
+
+absl::Status CollectionImpl::MaybeCompact() { return PickAndCompact(/*forced=*/false); }
+
+absl::Status CollectionImpl::PickAndCompact(bool forced) {
+  absl::MutexLock bg(&bg_mu_);
+  std::vector<std::shared_ptr<Segment>> inputs;
+  {
+    absl::MutexLock l(&mu_);
+    if (absl::Status e = WriteError(); !e.ok()) return forced ? e : absl::OkStatus();
+    // Small: less than half of a full memtable.
+    uint64_t small;
+    {
+      absl::MutexLock l(&settings_mu_);
+      small = std::max<uint64_t>(flush_settings_.max_vector_count / 2, 1);
+    }
+    inputs = strategy_->PickCompaction(segments_, small, forced);
+  }
+  if (inputs.empty()) return absl::OkStatus();
+  return CompactSegments(std::move(inputs));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifest and WAL files
+
+absl::Status CollectionImpl::InstallManifest(const Manifest& m, const Segment* new_segment) {
+  bool installed = false;
+  absl::Status s = WriteManifest(env_, options_.dir, m, &installed);
+  if (s.ok()) return s;
+  if (!installed) {
+    // Nothing changed on disk: the old manifest is in force, the new segment is garbage.
+    if (new_segment != nullptr) {
+      env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(new_segment->number())))
+          .IgnoreError();
+    }
+    return absl::Status(s.code(), absl::StrCat("collection '", options_.config.name,
+                                               "': manifest update failed, nothing changed: ",
+                                               s.message()));
+  }
+  // The new manifest is in place but may not be durable: keep every file either one names.
+  absl::MutexLock l(&mu_);
+  return StopWrites("manifest switch may not be durable", s);
+}
+
+void CollectionImpl::RemoveWalFilesBelow(uint64_t number) {
+  absl::StatusOr<std::vector<std::string>> names = env_->ListDir(options_.dir);
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    uint64_t n;
+    if (ParseFileName(name, &n) == FileKind::kWal && n < number) {
+      // A file left behind is removed at the next open.
+      env_->RemoveFile(JoinPath(options_.dir, name)).IgnoreError();
+    }
+  }
+}
+
+}  // namespace proximadb

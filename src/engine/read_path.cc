@@ -1,0 +1,100 @@
+// CollectionImpl's reads: gets under the lock (a short lookup), everything else over a pinned
+// view without it (engine/search.h).
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/macros.h"
+#include "engine/collection_impl.h"
+
+namespace proximadb {
+
+ReadView CollectionImpl::PinView() const {
+  absl::MutexLock l(&mu_);
+  ReadView v;
+  v.seq = last_seq_;
+  v.layers.push_back({mem_, mem_->num_rows()});
+  for (auto it = imms_.rbegin(); it != imms_.rend(); ++it) {
+    v.layers.push_back({it->mem, it->mem->num_rows()});
+  }
+  for (const auto& s : segments_) v.layers.push_back({s, s->num_rows()});
+  return v;
+}
+
+absl::StatusOr<Record> CollectionImpl::Get(std::string_view id) {
+  absl::MutexLock l(&mu_);
+  const LiveRow live = FindLive(id);
+  if (!live.found()) return NotFound(id);
+  const float* v = live.layer->vector(live.row);
+  return Record{std::string(id), std::vector<float>(v, v + dim_),
+                std::string(live.layer->metadata(live.row))};
+}
+
+absl::StatusOr<std::vector<Record>> CollectionImpl::GetMany(const std::vector<std::string>& ids) {
+  std::vector<Record> out;
+  absl::MutexLock l(&mu_);
+  for (const std::string& id : ids) {
+    const LiveRow live = FindLive(id);
+    if (!live.found()) continue;
+    const float* v = live.layer->vector(live.row);
+    out.push_back(Record{id, std::vector<float>(v, v + dim_),
+                         std::string(live.layer->metadata(live.row))});
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> CollectionImpl::Count(std::string_view filter_text) {
+  PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
+  if (filter.matches_all()) {
+    absl::MutexLock l(&mu_);
+    return live_count_;
+  }
+  uint64_t n = 0;
+  ForEachLive(PinView(), filter, [&](const Layer&, uint32_t) { ++n; });
+  return n;
+}
+
+absl::StatusOr<uint64_t> CollectionImpl::DeleteWhere(std::string_view filter_text) {
+  PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
+  if (filter.matches_all()) {
+    return absl::InvalidArgumentError(
+        "filter: must not be empty for a delete (drop the collection to delete everything)");
+  }
+  std::vector<std::string> ids;
+  ForEachLive(PinView(), filter,
+              [&](const Layer& layer, uint32_t row) { ids.emplace_back(layer.id(row)); });
+  return Delete(ids, &filter);
+}
+
+absl::StatusOr<ScrollPage> CollectionImpl::Scroll(std::string_view after, uint32_t limit,
+                                                  std::string_view filter_text,
+                                                  bool include_vectors) {
+  if (limit == 0) return absl::InvalidArgumentError("limit: must be at least 1");
+  PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
+  return ScrollView(PinView(), after, limit, filter, include_vectors);
+}
+
+absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) {
+  if (req.vector.size() != dim_) {
+    return WithErrorCode(absl::InvalidArgumentError(absl::StrCat(
+                             "query vector has dimension ", req.vector.size(), ", collection '",
+                             options_.config.name, "' has dimension ", dim_)),
+                         kDimensionMismatch);
+  }
+  for (size_t i = 0; i < req.vector.size(); ++i) {
+    if (!std::isfinite(req.vector[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("query vector has a non-finite value at index ", i));
+    }
+  }
+  if (req.k == 0) return absl::InvalidArgumentError("k: must be at least 1");
+  PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(req.filter));
+  SearchContext context{strategy_.get(), options_.config.metric, dim_, req.ef};
+  if (context.ef == 0) {
+    absl::MutexLock l(&settings_mu_);
+    context.ef = index_settings_.ef_search;
+  }
+  return SearchView(PinView(), req, filter, context);
+}
+
+}  // namespace proximadb

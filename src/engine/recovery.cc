@@ -1,0 +1,177 @@
+// CollectionImpl: create, open (recovery from the manifest, the segments and the WAL), close.
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/macros.h"
+#include "engine/collection_impl.h"
+#include "storage/file_names.h"
+
+namespace proximadb {
+
+absl::StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Create(
+    const CollectionOptions& options) {
+  PROXIMADB_RETURN_IF_ERROR(options.env->CreateDirs(options.dir));
+  PROXIMADB_RETURN_IF_ERROR(options.env->SyncDir(DirName(options.dir)));
+  bool installed;
+  PROXIMADB_RETURN_IF_ERROR(WriteManifest(options.env, options.dir, Manifest{}, &installed));
+  return Open(options);
+}
+
+absl::StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
+    const CollectionOptions& options) {
+  // Segment graphs are background work, but the sooner a build ends the sooner its memory goes.
+  StrategyOptions strategy_options{options.env, options.dir, options.config, options.id_index,
+                                   static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+  PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentStrategy> strategy,
+                             NewSegmentStrategy(strategy_options));
+  std::shared_ptr<CollectionImpl> c(new CollectionImpl(options, std::move(strategy)));
+  PROXIMADB_RETURN_IF_ERROR(c->Recover());
+  if (options.durability == Durability::kAsync) {
+    c->syncer_ = std::thread([raw = c.get()] { raw->AsyncSyncLoop(); });
+  }
+  return c;
+}
+
+CollectionImpl::~CollectionImpl() {
+  {
+    absl::MutexLock l(&sync_mu_);
+    stop_syncer_ = true;
+  }
+  if (syncer_.joinable()) syncer_.join();
+  absl::MutexLock l(&wal_mu_);
+  if (wal_ != nullptr) {
+    if (options_.durability == Durability::kAsync) wal_->Sync().IgnoreError();
+    wal_->Close().IgnoreError();
+  }
+}
+
+void CollectionImpl::AsyncSyncLoop() {
+  const absl::Duration interval = absl::Milliseconds(options_.async_sync_interval_ms);
+  absl::MutexLock l(&sync_mu_);
+  while (!sync_mu_.AwaitWithTimeout(absl::Condition(&stop_syncer_), interval)) {
+    sync_mu_.Unlock();
+    absl::Status s;
+    {
+      absl::MutexLock wl(&wal_mu_);
+      if (wal_ != nullptr) s = wal_->Sync();
+    }
+    if (s.ok()) wal_syncs_.fetch_add(1, std::memory_order_relaxed);
+    if (!s.ok()) {
+      absl::MutexLock ml(&mu_);
+      StopWrites("background WAL sync failed", s).IgnoreError();  // logged; writes see it
+    }
+    sync_mu_.Lock();
+  }
+}
+
+absl::Status CollectionImpl::Recover() {
+  absl::MutexLock bg(&bg_mu_);
+  absl::MutexLock l(&mu_);
+  absl::StatusOr<Manifest> manifest = ReadManifest(env_, options_.dir);
+  if (absl::IsNotFound(manifest.status())) {
+    return absl::DataLossError(
+        absl::StrCat("collection directory ", options_.dir, " has no MANIFEST"));
+  }
+  PROXIMADB_RETURN_IF_ERROR(manifest.status());
+  manifest_ = *std::move(manifest);
+  std::vector<uint64_t> wal_files;
+  PROXIMADB_RETURN_IF_ERROR(RemoveLeftovers(&wal_files));
+  PROXIMADB_RETURN_IF_ERROR(OpenSegments());
+  PROXIMADB_RETURN_IF_ERROR(ReplayWal(wal_files));
+  const uint64_t number = next_file_number_++;
+  absl::MutexLock wl(&wal_mu_);
+  PROXIMADB_ASSIGN_OR_RETURN(wal_, CreateWalFile(env_, options_.wal_strategy, options_.dir, number));
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::RemoveLeftovers(std::vector<uint64_t>* wal_files) {
+  // What an interrupted flush, compaction or WAL cleanup left behind.
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(options_.dir));
+  absl::flat_hash_set<uint64_t> live_segments;
+  for (const ManifestSegment& s : manifest_.segments) live_segments.insert(s.number);
+  uint64_t max_number = 0;
+  for (const std::string& name : names) {
+    uint64_t number = 0;
+    const FileKind kind = ParseFileName(name, &number);
+    max_number = std::max(max_number, number);
+    const bool garbage = kind == FileKind::kTemp ||
+                         (kind == FileKind::kSegment && !live_segments.contains(number)) ||
+                         (kind == FileKind::kWal && number < manifest_.wal_start);
+    if (garbage) {
+      PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(options_.dir, name)));
+    } else if (kind == FileKind::kWal) {
+      wal_files->push_back(number);
+    }
+  }
+  std::sort(wal_files->begin(), wal_files->end());
+  next_file_number_ = std::max(manifest_.next_file_number, max_number + 1);
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::OpenSegments() {
+  for (const ManifestSegment& entry : manifest_.segments) {
+    const std::string path = JoinPath(options_.dir, SegmentFileName(entry.number));
+    absl::StatusOr<std::shared_ptr<Segment>> seg = strategy_->OpenSegment(entry.number);
+    if (absl::IsNotFound(seg.status())) {
+      return absl::DataLossError(
+          absl::StrCat("segment ", path, " is listed in the manifest but missing"));
+    }
+    PROXIMADB_RETURN_IF_ERROR(seg.status());
+    if ((*seg)->num_rows() != entry.num_rows) {
+      return absl::DataLossError(absl::StrCat("segment ", path, " has ", (*seg)->num_rows(),
+                                              " rows, the manifest says ", entry.num_rows));
+    }
+    for (uint32_t row : entry.deleted_rows) (*seg)->MarkDeleted(row, 0);
+    live_count_ += (*seg)->num_rows() - (*seg)->num_deleted();
+    segments_.push_back(*std::move(seg));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::ReplayWal(const std::vector<uint64_t>& wal_files) {
+  last_seq_ = manifest_.covered_seq;
+  for (size_t i = 0; i < wal_files.size(); ++i) {
+    const std::string path = JoinPath(options_.dir, WalFileName(wal_files[i]));
+    const uint64_t seq_before = last_seq_;
+    auto apply = [&](std::string_view payload, uint64_t offset) -> absl::Status {
+      DecodedBatch batch;
+      if (absl::Status s = DecodeBatch(payload, &batch); !s.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("WAL file ", path, " offset ", offset, ": ", s.message()));
+      }
+      if (batch.seq <= manifest_.covered_seq) return absl::OkStatus();
+      if (batch.seq != last_seq_ + 1) {
+        return absl::DataLossError(absl::StrCat("WAL file ", path, " offset ", offset,
+                                                ": batch ", batch.seq, " follows batch ",
+                                                last_seq_, "; batches are missing"));
+      }
+      ApplyDecoded(batch);
+      return absl::OkStatus();
+    };
+    PROXIMADB_ASSIGN_OR_RETURN(
+        log::ReadResult result,
+        ReadWalFile(env_, options_.wal_strategy, options_.dir, wal_files[i], apply));
+    if (result.torn_tail) {
+      if (i + 1 != wal_files.size()) {
+        return absl::DataLossError(absl::StrCat("WAL file ", path, " is damaged at offset ",
+                                                result.valid_end, " (", result.torn_reason,
+                                                ") but it is not the newest WAL file"));
+      }
+      Log(LogLevel::kWarning,
+          absl::StrCat("WAL file ", path, ": dropping a torn tail at offset ", result.valid_end,
+                       " (", result.torn_reason, "): a write that was never acknowledged"));
+      PROXIMADB_RETURN_IF_ERROR(env_->TruncateFile(path, result.valid_end));
+    }
+    if (last_seq_ == seq_before) {
+      // Nothing in it that the segments lack (an open without writes leaves such files).
+      PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(path));
+    } else {
+      wal_bytes_ += result.valid_end;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace proximadb

@@ -1,0 +1,103 @@
+#include "engine/search.h"
+
+#include <optional>
+
+#include "index/distance.h"
+#include "index/top_k.h"
+
+namespace proximadb {
+namespace {
+
+// The rows of the layer's first `rows` that `filter` selects (through its field indexes), or
+// nullopt when the filter matches everything.
+std::optional<Roaring> Select(const Layer& layer, uint32_t rows, const Filter& filter) {
+  if (filter.matches_all()) return std::nullopt;
+  return layer.fields().Select(filter, rows, [&](uint32_t r) { return layer.metadata(r); });
+}
+
+struct Candidate {
+  float distance;
+  RowRef ref;
+};
+struct Closer {
+  bool operator()(const Candidate& a, const Candidate& b) const {
+    return a.distance < b.distance;
+  }
+};
+
+SearchHit HitFor(const Candidate& c, const SearchRequest& req, const SearchContext& ctx) {
+  SearchHit h;
+  h.id = std::string(c.ref.layer->id(c.ref.row));
+  h.score = index::ScoreFromDistance(ctx.metric, c.distance);
+  if (req.include_metadata) h.metadata = std::string(c.ref.layer->metadata(c.ref.row));
+  if (req.include_vectors) {
+    const float* v = c.ref.layer->vector(c.ref.row);
+    h.vector.assign(v, v + ctx.dim);
+  }
+  return h;
+}
+
+}  // namespace
+
+void ForEachLive(const ReadView& view, const Filter& filter,
+                 absl::FunctionRef<void(const Layer&, uint32_t)> fn) {
+  for (const ReadView::Entry& e : view.layers) {
+    const std::optional<Roaring> selected = Select(*e.layer, e.rows, filter);
+    VisibleRows(*e.layer, view.seq, 0, e.rows, selected ? &*selected : nullptr)
+        .ForEach([&](uint32_t row) { fn(*e.layer, row); });
+  }
+}
+
+SearchResponse SearchView(const ReadView& view, const SearchRequest& req, const Filter& filter,
+                          const SearchContext& ctx) {
+  index::BoundedTopK<Candidate, Closer> top(req.k);
+  index::Plan plan = index::Plan::kExact;
+  const index::SearchParams params{req.vector.data(), req.k, ctx.ef, req.exact};
+  for (const ReadView::Entry& e : view.layers) {
+    const std::optional<Roaring> selected = Select(*e.layer, e.rows, filter);
+    const Layer* layer = e.layer.get();
+    plan = index::MostInvolved(
+        plan, ctx.strategy->Search(*layer, e.rows, view.seq, selected ? &*selected : nullptr,
+                                   params, [&](float distance, uint32_t row) {
+                                     top.Push({distance, {layer, row}});
+                                   }));
+  }
+  SearchResponse response;
+  response.plan = index::PlanName(plan);
+  for (const Candidate& c : top.Take()) response.hits.push_back(HitFor(c, req, ctx));
+  return response;
+}
+
+ScrollPage ScrollView(const ReadView& view, std::string_view after, uint32_t limit,
+                      const Filter& filter, bool include_vectors) {
+  struct Entry {
+    std::string_view id;
+    RowRef ref;
+  };
+  struct IdOrder {
+    bool operator()(const Entry& a, const Entry& b) const { return a.id < b.id; }
+  };
+  // The `limit` smallest ids after `after`; one more tells whether a page follows.
+  index::BoundedTopK<Entry, IdOrder> page_ids(limit);
+  uint64_t after_cursor = 0;
+  ForEachLive(view, filter, [&](const Layer& layer, uint32_t row) {
+    const std::string_view id = layer.id(row);
+    if (id <= after) return;
+    ++after_cursor;
+    page_ids.Push({id, {&layer, row}});
+  });
+  ScrollPage page;
+  for (const Entry& e : page_ids.Take()) {
+    Record& r = page.records.emplace_back();
+    r.id = std::string(e.id);
+    r.metadata = std::string(e.ref.layer->metadata(e.ref.row));
+    if (include_vectors) {
+      const float* v = e.ref.layer->vector(e.ref.row);
+      r.vector.assign(v, v + e.ref.layer->dim());
+    }
+  }
+  if (after_cursor > limit) page.next_after = page.records.back().id;
+  return page;
+}
+
+}  // namespace proximadb

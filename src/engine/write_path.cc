@@ -1,0 +1,358 @@
+// CollectionImpl's write path: validation, group commit into the WAL (one fsync per group
+// under sync durability), and the apply of committed batches to the memtable (invariants 1, 2
+// and 4 of collection_impl.h).
+#include <cmath>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/errors.h"
+#include "common/macros.h"
+#include "engine/collection_impl.h"
+#include "filter/metadata.h"
+
+namespace proximadb {
+namespace {
+
+// A leader stops adding writers to its group past this many payload bytes.
+constexpr size_t kMaxGroupBytes = 16 << 20;
+
+std::string Quote(std::string_view s) { return absl::StrCat("'", std::string(s), "'"); }
+
+}  // namespace
+
+struct CollectionImpl::Writer {
+  enum class Kind { kWrite, kDelete, kPatch, kReplace, kFreeze };
+  explicit Writer(Kind k) : kind(k) {}
+
+  size_t EstimatedBytes() const {
+    size_t n = 64;
+    if (records) {
+      for (const Record& r : *records) {
+        n += r.id.size() + r.metadata.size() + r.vector.size() * sizeof(float) + 16;
+      }
+    }
+    if (ids) n += ids->size() * 32;
+    return n + metadata.size();
+  }
+
+  const Kind kind;
+  // Inputs.
+  std::vector<Record>* records = nullptr;  // kWrite
+  WriteMode mode = WriteMode::kUpsert;     // kWrite
+  const std::vector<std::string>* ids = nullptr;  // kDelete
+  const Filter* filter = nullptr;  // kDelete: only ids whose live record (still) matches
+  std::string_view id;                     // kPatch, kReplace
+  std::string_view metadata;               // kPatch (the patch), kReplace (canonical)
+  // Outputs.
+  absl::Status status;
+  uint64_t deleted = 0;
+  std::string payload;  // the encoded batch; empty if there is nothing to log
+  bool done = false;
+  absl::CondVar cv;
+};
+
+// What the batches of one commit group did to ids, ahead of the store: a later batch in the
+// group must see the effects of an earlier one before either is applied.
+class CollectionImpl::Overlay {
+ public:
+  struct Entry {
+    bool live = false;
+    const float* vector = nullptr;
+    std::string metadata;
+  };
+  const Entry* Find(std::string_view id) const {
+    const absl::string_view key(id.data(), id.size());
+    if (auto it = pending_.find(key); it != pending_.end()) return &it->second;
+    if (auto it = committed_.find(key); it != committed_.end()) return &it->second;
+    return nullptr;
+  }
+  void Set(std::string_view id, Entry e) { pending_[std::string(id)] = std::move(e); }
+  void Commit() {
+    for (auto& [k, v] : pending_) committed_[k] = std::move(v);
+    pending_.clear();
+  }
+  void Rollback() { pending_.clear(); }
+
+ private:
+  absl::flat_hash_map<std::string, Entry> committed_, pending_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Validation: every rule once, with one message.
+
+absl::Status CollectionImpl::CheckMetadataSize(std::string_view id, size_t bytes) const {
+  if (bytes <= options_.limits.max_metadata_bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("field 'metadata' of id ", Quote(id), " has ",
+                                                 bytes, " bytes, the limit is ",
+                                                 options_.limits.max_metadata_bytes));
+}
+
+absl::Status CollectionImpl::ValidateRecord(Record& r) const {
+  if (r.id.empty() || r.id.size() > options_.limits.max_id_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field 'id' must have 1 to ", options_.limits.max_id_bytes, " bytes, has ", r.id.size()));
+  }
+  if (r.vector.size() != dim_) {
+    return WithErrorCode(
+        absl::InvalidArgumentError(absl::StrCat(
+            "vector of id ", Quote(r.id), " has dimension ", r.vector.size(), ", collection ",
+            Quote(options_.config.name), " has dimension ", dim_)),
+        kDimensionMismatch);
+  }
+  for (size_t i = 0; i < r.vector.size(); ++i) {
+    if (!std::isfinite(r.vector[i])) {
+      return absl::InvalidArgumentError(absl::StrCat("vector of id ", Quote(r.id),
+                                                      " has a non-finite value at index ", i));
+    }
+  }
+  PROXIMADB_ASSIGN_OR_RETURN(
+      r.metadata, CanonicalMetadata(r.metadata, absl::StrCat("metadata of id ", Quote(r.id))));
+  return CheckMetadataSize(r.id, r.metadata.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operations: each validates its input, then commits one writer.
+
+absl::Status CollectionImpl::Write(std::vector<Record> records, WriteMode mode) {
+  if (records.empty()) return absl::OkStatus();
+  absl::flat_hash_set<std::string_view> seen;
+  for (size_t i = 0; i < records.size(); ++i) {
+    Record& r = records[i];
+    if (absl::Status s = ValidateRecord(r); !s.ok()) {
+      if (records.size() == 1) return s;
+      // Which record, by its place in the batch (the id itself may be what is wrong).
+      absl::Status named(s.code(), absl::StrCat("vectors[", i, "]: ", s.message()));
+      if (const std::string code = ErrorCodeOf(s); !code.empty()) {
+        return WithErrorCode(named, code);
+      }
+      return named;
+    }
+    if (mode == WriteMode::kInsert && !seen.insert(r.id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("id ", Quote(r.id), " appears more than once in the batch"));
+    }
+  }
+  Writer w(Writer::Kind::kWrite);
+  w.records = &records;
+  w.mode = mode;
+  return Commit(&w);
+}
+
+absl::StatusOr<uint64_t> CollectionImpl::Delete(const std::vector<std::string>& ids) {
+  return Delete(ids, nullptr);
+}
+
+absl::StatusOr<uint64_t> CollectionImpl::Delete(const std::vector<std::string>& ids,
+                                                const Filter* still_matching) {
+  if (ids.empty()) return 0;
+  Writer w(Writer::Kind::kDelete);
+  w.ids = &ids;
+  w.filter = still_matching;
+  PROXIMADB_RETURN_IF_ERROR(Commit(&w));
+  return w.deleted;
+}
+
+absl::Status CollectionImpl::PatchMetadata(std::string_view id, std::string_view patch) {
+  // Validate the patch before queueing, so that bad input never reaches the commit path.
+  PROXIMADB_RETURN_IF_ERROR(
+      CanonicalMetadata(patch, absl::StrCat("metadata patch of id ", Quote(id))).status());
+  Writer w(Writer::Kind::kPatch);
+  w.id = id;
+  w.metadata = patch;
+  return Commit(&w);
+}
+
+absl::Status CollectionImpl::ReplaceMetadata(std::string_view id, std::string_view metadata) {
+  PROXIMADB_ASSIGN_OR_RETURN(
+      std::string canonical,
+      CanonicalMetadata(metadata, absl::StrCat("metadata of id ", Quote(id))));
+  PROXIMADB_RETURN_IF_ERROR(CheckMetadataSize(id, canonical.size()));
+  Writer w(Writer::Kind::kReplace);
+  w.id = id;
+  w.metadata = canonical;
+  return Commit(&w);
+}
+
+absl::Status CollectionImpl::Freeze() {
+  Writer w(Writer::Kind::kFreeze);
+  return Commit(&w);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group commit
+
+absl::Status CollectionImpl::Commit(Writer* w) {
+  absl::MutexLock l(&mu_);
+  writers_.push_back(w);
+  while (!w->done && w != writers_.front()) w->cv.Wait(&mu_);
+  if (w->done) return w->status;
+
+  // This writer leads a group: the writers queued behind it, up to a freeze or a size limit.
+  std::vector<Writer*> group;
+  if (absl::Status e = WriteError(); !e.ok()) {
+    w->status = e;
+    group.push_back(w);
+  } else if (w->kind == Writer::Kind::kFreeze) {
+    w->status = FreezeLocked();
+    group.push_back(w);
+  } else {
+    size_t bytes = 0;
+    for (Writer* x : writers_) {
+      if (x->kind == Writer::Kind::kFreeze || bytes >= kMaxGroupBytes) break;
+      group.push_back(x);
+      bytes += x->EstimatedBytes();
+    }
+    LogAndApply(group);
+  }
+
+  for (Writer* x : group) {
+    PROXIMADB_CHECK(writers_.front() == x);
+    writers_.pop_front();
+    if (x != w) {
+      x->done = true;
+      x->cv.Signal();
+    }
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  return w->status;
+}
+
+void CollectionImpl::LogAndApply(const std::vector<Writer*>& group) {
+  Overlay overlay;
+  uint64_t seq = last_seq_;
+  for (Writer* x : group) {
+    x->status = Resolve(x, &overlay, seq + 1, &x->payload);
+    if (x->status.ok() && !x->payload.empty()) ++seq;
+  }
+  if (seq == last_seq_) return;  // nothing to log
+  // Invariant 4: the leader alone uses the WAL, so it can drop the lock for the I/O.
+  absl::Status s;
+  const uint64_t size_before = wal_->size();
+  mu_.Unlock();
+  for (Writer* x : group) {
+    if (x->status.ok() && !x->payload.empty()) {
+      s = wal_->Append(x->payload);
+      if (!s.ok()) break;
+    }
+  }
+  if (s.ok() && options_.durability == Durability::kSync) {
+    s = wal_->Sync();
+    if (s.ok()) wal_syncs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  mu_.Lock();
+  wal_bytes_ += wal_->size() - size_before;
+  if (!s.ok()) StopWrites("WAL write failed", s).IgnoreError();  // each writer gets it below
+  for (Writer* x : group) {
+    if (!x->status.ok() || x->payload.empty()) continue;
+    if (s.ok()) {
+      DecodedBatch batch;
+      PROXIMADB_CHECK(DecodeBatch(x->payload, &batch).ok());
+      ApplyDecoded(batch);
+    } else {
+      x->status = bg_error_;
+    }
+    std::string().swap(x->payload);
+  }
+}
+
+absl::Status CollectionImpl::Resolve(Writer* w, Overlay* overlay, uint64_t seq,
+                                     std::string* payload) {
+  // The live version of `id` as of the batches before this one.
+  auto current = [&](std::string_view id, const float** vector, std::string* metadata) {
+    if (const Overlay::Entry* e = overlay->Find(id)) {
+      if (!e->live) return false;
+      *vector = e->vector;
+      *metadata = e->metadata;
+      return true;
+    }
+    const LiveRow live = FindLive(id);
+    if (!live.found()) return false;
+    *vector = live.layer->vector(live.row);
+    *metadata = std::string(live.layer->metadata(live.row));
+    return true;
+  };
+
+  BatchBuilder batch(seq, static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())));
+  const float* vector;
+  std::string metadata;
+  switch (w->kind) {
+    case Writer::Kind::kWrite:
+      for (const Record& r : *w->records) {
+        if (w->mode == WriteMode::kInsert && current(r.id, &vector, &metadata)) {
+          overlay->Rollback();
+          return absl::AlreadyExistsError(absl::StrCat("id ", Quote(r.id),
+                                                       " already exists in collection ",
+                                                       Quote(options_.config.name)));
+        }
+        batch.Put(r.id, r.vector.data(), dim_, r.metadata);
+        overlay->Set(r.id, {true, r.vector.data(), r.metadata});
+      }
+      break;
+    case Writer::Kind::kDelete:
+      for (const std::string& id : *w->ids) {
+        if (!current(id, &vector, &metadata)) continue;
+        if (w->filter != nullptr && !w->filter->Matches(metadata)) continue;
+        batch.Delete(id);
+        overlay->Set(id, {false, nullptr, {}});
+        ++w->deleted;
+      }
+      break;
+    case Writer::Kind::kPatch:
+    case Writer::Kind::kReplace: {
+      if (!current(w->id, &vector, &metadata)) return NotFound(w->id);
+      std::string updated(w->metadata);
+      if (w->kind == Writer::Kind::kPatch) {
+        PROXIMADB_ASSIGN_OR_RETURN(
+            updated, MergeMetadata(metadata, w->metadata,
+                                   absl::StrCat("metadata patch of id ", Quote(w->id))));
+        PROXIMADB_RETURN_IF_ERROR(CheckMetadataSize(w->id, updated.size()));
+      }
+      batch.Put(w->id, vector, dim_, updated);
+      overlay->Set(w->id, {true, vector, std::move(updated)});
+      break;
+    }
+    case Writer::Kind::kFreeze:
+      PROXIMADB_CHECK(false);
+  }
+  overlay->Commit();
+  if (batch.count() > 0) *payload = batch.Finish();
+  return absl::OkStatus();
+}
+
+CollectionImpl::LiveRow CollectionImpl::FindLive(std::string_view id) const {
+  // Invariant 2: at most one live row per id, so the first live one found is the one.
+  auto live_in = [&](Layer& layer) -> LiveRow {
+    if (auto row = layer.Find(id); row && layer.deleted_seq(*row) == kNotDeleted) {
+      return {&layer, *row};
+    }
+    return {};
+  };
+  if (LiveRow r = live_in(*mem_); r.found()) return r;
+  for (auto it = imms_.rbegin(); it != imms_.rend(); ++it) {
+    if (LiveRow r = live_in(*it->mem); r.found()) return r;
+  }
+  for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
+    if (LiveRow r = live_in(**it); r.found()) return r;
+  }
+  return {};
+}
+
+void CollectionImpl::ApplyDecoded(const DecodedBatch& batch) {
+  for (const BatchOp& op : batch.ops) {
+    if (const LiveRow old = FindLive(op.id); old.found()) {
+      old.layer->MarkDeleted(old.row, batch.seq);
+      --live_count_;
+    }
+    if (op.type == OpType::kPut) {
+      PROXIMADB_CHECK(op.dim == dim_);
+      mem_->Append(op.id, op.vector, op.metadata, batch.seq);
+      ++live_count_;
+    }
+  }
+  if (mem_oldest_write_us_ == 0) mem_oldest_write_us_ = static_cast<int64_t>(batch.timestamp_us);
+  last_seq_ = batch.seq;
+}
+
+}  // namespace proximadb

@@ -1,0 +1,45 @@
+// BuildSegment: rows in, a finished segment out, shared by flush and compaction (as LevelDB's
+// BuildTable serves both its flush and its compaction).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "env/env.h"
+#include "index/hnsw.h"
+#include "storage/layer.h"
+#include "storage/segment.h"
+
+namespace proximadb {
+
+// A row to write: a layer's row, and whether it goes in already deleted (a flush keeps the
+// memtable's superseded rows, so that the segment's rows match the memtable's one for one and
+// later deletions can follow them; deleted rows stay out of the graph).
+struct SegmentRow {
+  const Layer* layer;
+  uint32_t row;
+  bool deleted = false;
+};
+
+struct SegmentOptions {
+  Env* env = nullptr;
+  std::string dir;  // the collection directory
+  uint32_t dim = 0;
+  DistanceMetric metric = DistanceMetric::kCosine;
+  std::optional<index::HnswParams> graph;  // none: no graph, searches scan the segment
+  int build_threads = 1;
+};
+
+// Writes `rows` in order as segment `number` (docs/segment_format.md) with its graph over the
+// live ones, fsyncs the file, makes its directory entry durable (a manifest may name it next)
+// and opens it. nullptr when `rows` is empty. On failure the file is removed: no manifest names
+// it yet.
+absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& options,
+                                                      uint64_t number,
+                                                      const std::vector<SegmentRow>& rows);
+
+}  // namespace proximadb

@@ -1,0 +1,112 @@
+// The standard storage strategy: float32 vectors and an HNSW graph per segment (none for a
+// flat collection), memtable chunks graphed in the background, searches planned per part of a
+// layer (src/index/planner.h), compaction of small and heavily deleted segments.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "storage/file_names.h"
+#include "storage/strategy.h"
+
+namespace proximadb {
+namespace {
+
+// Compaction policy: merge once this many small segments exist, and rewrite any segment with
+// at least this fraction of dead rows.
+constexpr size_t kCompactionTriggerSegments = 4;
+constexpr double kCompactionDeadFraction = 0.3;
+
+class StandardStrategy final : public SegmentStrategy {
+ public:
+  explicit StandardStrategy(const StrategyOptions& options)
+      : options_(options), distance_(index::DistanceFor(options.config.metric)) {
+    segment_options_.env = options.env;
+    segment_options_.dir = options.dir;
+    segment_options_.dim = options.config.dimension;
+    segment_options_.metric = options.config.metric;
+    if (graphed()) segment_options_.graph = graph_params();
+    segment_options_.build_threads = options.build_threads;
+  }
+
+  std::shared_ptr<Memtable> NewMemtable() const override {
+    std::optional<Memtable::GraphOptions> graph;
+    if (graphed()) graph = Memtable::GraphOptions{options_.config.metric, graph_params()};
+    return std::make_shared<Memtable>(options_.config.dimension, options_.id_index, graph);
+  }
+
+  absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(
+      uint64_t number, const std::vector<SegmentRow>& rows) const override {
+    return proximadb::BuildSegment(segment_options_, number, rows);
+  }
+
+  absl::StatusOr<std::shared_ptr<Segment>> OpenSegment(uint64_t number) const override {
+    return Segment::Open(options_.env, JoinPath(options_.dir, SegmentFileName(number)), number,
+                         options_.config.dimension, options_.config.metric);
+  }
+
+  std::vector<std::shared_ptr<Segment>> PickCompaction(
+      const std::vector<std::shared_ptr<Segment>>& segments, uint64_t small_rows,
+      bool forced) const override {
+    if (forced) {
+      if (segments.size() == 1 && segments[0]->num_deleted() == 0) return {};
+      return segments;
+    }
+    std::vector<std::shared_ptr<Segment>> picked;
+    size_t small_count = 0;
+    bool heavy = false;
+    for (const auto& s : segments) {
+      const uint32_t dead = s->num_deleted();
+      const bool is_heavy = s->num_rows() > 0 && dead >= kCompactionDeadFraction * s->num_rows();
+      const bool is_small = s->num_rows() - dead < small_rows;
+      if (is_heavy || is_small) picked.push_back(s);
+      small_count += is_small;
+      heavy |= is_heavy;
+    }
+    if (!heavy && small_count < kCompactionTriggerSegments) return {};
+    return picked;
+  }
+
+  index::Plan Search(const Layer& layer, uint32_t rows, uint64_t snapshot,
+                     const Roaring* selected, const index::SearchParams& params,
+                     absl::FunctionRef<void(float, uint32_t)> offer) const override {
+    index::Plan plan = index::Plan::kExact;
+    const bool filtered = selected != nullptr;
+    // A reader may not see every row (deleted, or newer than its snapshot) unless the layer
+    // says it may.
+    const bool every_row = !filtered && layer.AllVisible();
+    layer.ForEachPart(rows, [&](const LayerPart& part) {
+      const VisibleRows visible(layer, snapshot, part.base, part.rows, selected);
+      const index::PlannedResult r = index::PlannedSearch(
+          index::SearchSpace{part.vectors, part.rows, options_.config.dimension, distance_,
+                             part.graph},
+          params, every_row ? nullptr : &visible, filtered);
+      plan = index::MostInvolved(plan, r.plan);
+      for (const index::Hit& h : r.hits) offer(h.distance, part.base + h.row);
+    });
+    return plan;
+  }
+
+ private:
+  bool graphed() const { return options_.config.indexing_algorithm == IndexingAlgorithm::kHnsw; }
+  index::HnswParams graph_params() const {
+    return index::HnswParams{.m = options_.config.index.m,
+                             .ef_construction = options_.config.index.ef_construction};
+  }
+
+  const StrategyOptions options_;
+  const index::Distance distance_;
+  SegmentOptions segment_options_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SegmentStrategy>> NewSegmentStrategy(
+    const StrategyOptions& options) {
+  if (options.config.storage_strategy == StorageStrategy::kStandard) {
+    return std::make_unique<StandardStrategy>(options);
+  }
+  return absl::UnimplementedError(
+      absl::StrCat("storage_strategy: '", StorageStrategyName(options.config.storage_strategy),
+                   "' is not implemented yet (use standard)"));
+}
+
+}  // namespace proximadb

@@ -1,0 +1,74 @@
+// SegmentStrategy: what a collection's storage strategy (types.h StorageStrategy) decides: how
+// its memtables are indexed, how its segments are built, opened, searched and chosen for
+// compaction. The engine holds one per collection and goes through it for each of those, so a
+// new strategy (viper's partitioned columnar segments, custom) is a new implementation here,
+// not a change to the write path, the manifest or recovery.
+//
+// Implementations: standard (float32 vectors and an HNSW graph per segment, memtable chunks
+// graphed in the background after the write is acknowledged). Thread-safe (const).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "env/env.h"
+#include "index/planner.h"
+#include "proximadb/types.h"
+#include "storage/build_segment.h"
+#include "storage/id_index.h"
+#include "storage/memtable.h"
+#include "storage/segment.h"
+
+namespace proximadb {
+
+struct StrategyOptions {
+  Env* env = nullptr;
+  std::string dir;  // the collection directory
+  // Dimension, metric, indexing algorithm and index parameters (m, ef_construction), and
+  // storage_strategy, which picks the implementation.
+  CollectionConfig config;
+  IdIndexKind id_index = IdIndexKind::kHashMap;
+  int build_threads = 1;  // threads of a segment's graph build
+};
+
+class SegmentStrategy {
+ public:
+  virtual ~SegmentStrategy() = default;
+
+  // A memtable for new writes.
+  virtual std::shared_ptr<Memtable> NewMemtable() const = 0;
+
+  // Writes `rows` as segment `number` (durable and opened; nullptr for no rows). See
+  // storage/build_segment.h.
+  virtual absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(
+      uint64_t number, const std::vector<SegmentRow>& rows) const = 0;
+  // Opens segment `number`, which BuildSegment wrote; kNotFound if the file is missing,
+  // kDataLoss naming it if it is damaged.
+  virtual absl::StatusOr<std::shared_ptr<Segment>> OpenSegment(uint64_t number) const = 0;
+
+  // The segments (of `segments`, in that order) a compaction should merge into one now; empty
+  // for none. `forced`: an explicit compaction, which merges everything unless it is already
+  // one segment without dead rows. Otherwise the policy: the segments with fewer than
+  // `small_rows` live rows once there are several, and any with many dead rows.
+  virtual std::vector<std::shared_ptr<Segment>> PickCompaction(
+      const std::vector<std::shared_ptr<Segment>>& segments, uint64_t small_rows,
+      bool forced) const = 0;
+
+  // Searches the rows [0, rows) of `layer` that a reader at `snapshot` sees and, unless it is
+  // null, `selected` holds (a filter's rows); calls `offer` with each hit (distance, row) and
+  // returns the most involved plan it ran.
+  virtual index::Plan Search(const Layer& layer, uint32_t rows, uint64_t snapshot,
+                             const Roaring* selected, const index::SearchParams& params,
+                             absl::FunctionRef<void(float, uint32_t)> offer) const = 0;
+};
+
+// The implementation `options.config.storage_strategy` names; kUnimplemented for one not built
+// yet.
+absl::StatusOr<std::unique_ptr<SegmentStrategy>> NewSegmentStrategy(
+    const StrategyOptions& options);
+
+}  // namespace proximadb
