@@ -3,12 +3,15 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include "common/strings.h"
+#include "server/fields.h"
 #include "proximadb/v1/proximadb.grpc.pb.h"
 
 namespace proximadb::server {
@@ -31,42 +34,50 @@ void JsonToStruct(const std::string& json, Struct* out) {
   (void)google::protobuf::util::JsonStringToMessage(json, out, options);
 }
 
+// Sets the fields of `out` that `fields` names (fields.h: written once for REST, gRPC and
+// metrics; server_test checks every name is the proto's).
+void SetFields(const std::vector<Field>& fields, google::protobuf::Message* out) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Descriptor* descriptor = out->GetDescriptor();
+  const google::protobuf::Reflection* reflection = out->GetReflection();
+  for (const Field& f : fields) {
+    const FieldDescriptor* field = descriptor->FindFieldByName(std::string(f.name));
+    if (field == nullptr) continue;
+    if (const std::string* text = std::get_if<std::string>(&f.value)) {
+      reflection->SetString(out, field, *text);
+      continue;
+    }
+    const double number = std::visit(
+        [](const auto& v) -> double {
+          if constexpr (std::is_arithmetic_v<std::decay_t<decltype(v)>>) return v;
+          return 0;
+        },
+        f.value);
+    // Integers travel exactly: a variant's integer is converted directly, not through double.
+    auto integer = [&]() -> int64_t {
+      if (const uint64_t* u = std::get_if<uint64_t>(&f.value)) return static_cast<int64_t>(*u);
+      if (const int64_t* i = std::get_if<int64_t>(&f.value)) return *i;
+      return static_cast<int64_t>(number);
+    };
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_UINT32: reflection->SetUInt32(out, field, integer()); break;
+      case FieldDescriptor::CPPTYPE_UINT64: reflection->SetUInt64(out, field, integer()); break;
+      case FieldDescriptor::CPPTYPE_INT32: reflection->SetInt32(out, field, integer()); break;
+      case FieldDescriptor::CPPTYPE_INT64: reflection->SetInt64(out, field, integer()); break;
+      case FieldDescriptor::CPPTYPE_DOUBLE: reflection->SetDouble(out, field, number); break;
+      default: break;
+    }
+  }
+}
+
 void ToProto(const CollectionInfo& info, v1::Collection* out) {
-  const CollectionConfig& c = info.config;
-  out->set_name(c.name);
-  out->set_dimension(c.dimension);
-  out->set_distance_metric(DistanceMetricName(c.metric));
-  out->set_indexing_algorithm(IndexingAlgorithmName(c.indexing_algorithm));
-  out->set_m(c.index.m);
-  out->set_ef_construction(c.index.ef_construction);
-  out->set_ef_search(c.index.ef_search);
-  out->set_max_wal_age_hours(c.flush.max_wal_age_hours);
-  out->set_max_wal_size_mb(c.flush.max_wal_size_mb);
-  out->set_max_vector_count(c.flush.max_vector_count);
-  out->set_flush_priority(c.flush.flush_priority);
-  out->set_storage_strategy(StorageStrategyName(c.storage_strategy));
-  out->set_created_at_us(c.created_at_us);
-  out->set_vector_count(info.vector_count);
+  SetFields(CollectionFields(info), out);
 }
 
 void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStats* out) {
-  out->set_name(std::string(name));
-  out->set_vector_count(s.vector_count);
-  out->set_memtable_rows(s.memtable_rows);
-  out->set_unindexed_rows(s.unindexed_rows);
-  out->set_segment_count(s.segment_count);
-  out->set_segment_rows(s.segment_rows);
-  out->set_deleted_rows(s.deleted_rows);
-  out->set_memory_bytes(s.memory_bytes);
-  out->set_disk_bytes(s.disk_bytes);
-  out->set_wal_bytes(s.wal_bytes);
-  out->set_oldest_unflushed_age_seconds(s.oldest_unflushed_age_seconds);
-  out->set_flushes(s.flushes);
-  out->set_compactions(s.compactions);
-  out->set_background_error(s.background_error);
-  out->set_flush_seconds(s.flush_seconds);
-  out->set_compaction_seconds(s.compaction_seconds);
-  out->set_wal_syncs(s.wal_syncs);
+  std::vector<Field> fields = {{"name", std::string(name)}};
+  for (const StatsField& f : kStatsFields) fields.push_back({f.name, ValueOf(f, s)});
+  SetFields(fields, out);
 }
 
 Record FromProto(const v1::VectorInput& in) {

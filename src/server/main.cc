@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -27,14 +28,14 @@ extern char** environ;
 
 namespace {
 
+using namespace proximadb;
+using namespace proximadb::server;
+
 constexpr char kVersion[] = "0.1.0";
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  using namespace proximadb;
-  using namespace proximadb::server;
-
+// The configuration from the file, the environment and the flags (in rising precedence), or
+// the exit code when there is nothing to serve (--version, --help, a bad flag or setting).
+std::variant<ServerConfig, int> Configure(int argc, char** argv) {
   CLI::App app{"ProximaDB vector database server"};
   std::string config_file, data_dir, log_level;
   int rest_port = 0, grpc_port = 0;
@@ -45,12 +46,15 @@ int main(int argc, char** argv) {
   app.add_option("--grpc-port", grpc_port, "gRPC port ([api] grpc_port)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
   app.add_flag("--version", version, "print the version and exit");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
   if (version) {
     std::printf("proximadb-server %s\n", kVersion);
     return 0;
   }
-
   ConfigSources sources;
   sources.file = config_file;
   for (char** e = environ; *e != nullptr; ++e) sources.environ.emplace_back(*e);
@@ -64,8 +68,10 @@ int main(int argc, char** argv) {
                  std::string(loaded.status().message()).c_str());
     return 2;
   }
-  const ServerConfig config = *std::move(loaded);
+  return *std::move(loaded);
+}
 
+void SetUpLogging(const ServerConfig& config) {
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
   SetLogSink([](LogLevel level, std::string_view message) {
@@ -75,27 +81,35 @@ int main(int argc, char** argv) {
       case LogLevel::kError: spdlog::error("{}", message); break;
     }
   });
+}
 
-  // Signals go to the thread that waits for them, not to the server's threads.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-#ifdef NDEBUG
-  // Debian's Abseil is built with Mutex deadlock detection on, which sends every lock through
-  // its slow path to update a lock graph. Release servers turn it off; tests keep it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-#endif
+HttpServerOptions HttpOptionsFor(const ServerConfig& config) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  HttpServerOptions http_options;
-  http_options.body_limit = static_cast<size_t>(config.max_body_mb) << 20;
-  http_options.io_threads = config.io_threads > 0 ? static_cast<int>(config.io_threads) : cores;
-  http_options.worker_threads =
+  HttpServerOptions o;
+  o.body_limit = static_cast<size_t>(config.max_body_mb) << 20;
+  o.io_threads = config.io_threads > 0 ? static_cast<int>(config.io_threads) : cores;
+  o.worker_threads =
       config.worker_threads > 0 ? static_cast<int>(config.worker_threads) : std::max(4, 2 * cores);
-  http_options.max_pending = static_cast<size_t>(config.max_pending_requests);
-  http_options.request_timeout_ms = static_cast<int>(config.request_timeout_ms);
+  o.max_pending = static_cast<size_t>(config.max_pending_requests);
+  o.request_timeout_ms = static_cast<int>(config.request_timeout_ms);
+  return o;
+}
+
+DatabaseOptions DatabaseOptionsFor(const ServerConfig& config) {
+  DatabaseOptions o;
+  o.data_dir = config.data_directory;
+  o.durability = *ParseDurability(config.durability);
+  o.async_sync_interval_ms = static_cast<uint32_t>(config.async_sync_interval_ms);
+  o.max_id_bytes = static_cast<size_t>(config.max_id_bytes);
+  o.max_metadata_bytes = static_cast<size_t>(config.max_metadata_bytes);
+  o.background_maintenance = config.compaction_enabled && config.enable_background_flush;
+  return o;
+}
+
+// Starts REST and gRPC (answering UNAVAILABLE), recovers the data, serves until SIGTERM or
+// SIGINT arrives in `stop_signals`, and stops gracefully. Returns the exit code.
+int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
+  const HttpServerOptions http_options = HttpOptionsFor(config);
   Service service(config);
   RestApi api(&service);
   HttpServer http(&api, http_options);
@@ -123,14 +137,7 @@ int main(int argc, char** argv) {
   if (const char* delay = std::getenv("PROXIMADB_TEST_DELAY_OPEN_MS")) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
   }
-  DatabaseOptions options;
-  options.data_dir = config.data_directory;
-  options.durability = *ParseDurability(config.durability);
-  options.async_sync_interval_ms = static_cast<uint32_t>(config.async_sync_interval_ms);
-  options.max_id_bytes = static_cast<size_t>(config.max_id_bytes);
-  options.max_metadata_bytes = static_cast<size_t>(config.max_metadata_bytes);
-  options.background_maintenance = config.compaction_enabled && config.enable_background_flush;
-  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(options);
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(DatabaseOptionsFor(config));
   if (!db.ok()) {
     spdlog::critical("cannot open data directory {}: {}", config.data_directory,
                      db.status().ToString());
@@ -152,4 +159,27 @@ int main(int argc, char** argv) {
   db->reset();  // syncs and closes every collection's WAL
   spdlog::info("stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::variant<ServerConfig, int> configured = Configure(argc, argv);
+  if (const int* exit_code = std::get_if<int>(&configured)) return *exit_code;
+  const ServerConfig& config = std::get<ServerConfig>(configured);
+  SetUpLogging(config);
+
+  // Signals go to the thread that waits for them, not to the server's threads.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+#ifdef NDEBUG
+  // Debian's Abseil is built with Mutex deadlock detection on, which sends every lock through
+  // its slow path to update a lock graph. Release servers turn it off; tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
+  return Serve(config, stop_signals);
 }

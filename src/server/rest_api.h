@@ -1,13 +1,13 @@
 // RestApi: the REST API of DESIGN.md §6 as a function from a parsed HTTP request to a response,
-// independent of the HTTP library (http_server.h carries the bytes). It parses and validates
-// the JSON body (simdjson) into the engine's types, calls the Service shared with gRPC, and
-// turns its errors into HTTP statuses and error bodies (docs/api.md). It also keeps the request
-// metrics that GET /metrics reports.
+// independent of the HTTP library (http_server.h carries the bytes). A route table maps method
+// and path to one handler per route (rest_handlers.h); handlers parse and validate the JSON
+// body (simdjson) into the engine's types, call the Service shared with gRPC, and turn its
+// errors into HTTP statuses and error bodies (docs/api.md). It also keeps the request metrics
+// that GET /metrics reports (metrics.h).
 //
 // Thread-safe: Handle may run on any number of threads at once.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -15,7 +15,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "proximadb/database.h"
 #include "server/service.h"
 
@@ -35,6 +34,8 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // besides the content type
 };
 
+class RequestMetrics;
+
 class RestApi {
  public:
   // Until the service has a database, API routes answer 503 UNAVAILABLE and /ready says so.
@@ -50,18 +51,14 @@ class RestApi {
   HttpResponse Overloaded(size_t limit);
 
   // Whether handling `request` may wait on the disk or take long: writes (fsync), flush,
-  // compaction, collection changes. Those run on worker threads; the rest (searches, counts,
-  // gets, scrolls, health) is served on the I/O thread that read it.
+  // compaction, collection changes (the route table says which). Those run on worker threads;
+  // the rest (searches, counts, gets, scrolls, health, unknown routes) is served on the I/O
+  // thread that read it.
   static bool MayWait(const HttpRequest& request);
 
  private:
-  struct Metrics;
-  HttpResponse Route(const HttpRequest& request, std::string* route);
-  HttpResponse MetricsText();
-
   Service* const service_;
-  std::unique_ptr<Metrics> metrics_;
-  std::atomic<uint64_t> overloaded_{0};  // relaxed: a counter
+  std::unique_ptr<RequestMetrics> metrics_;
 };
 
 }  // namespace proximadb::server

@@ -1,0 +1,43 @@
+// The fields of a collection (its definition and live count) and of its statistics as the
+// APIs name them, written once: REST's JSON, the gRPC messages (filled by field name through
+// protobuf reflection, so a name the proto lacks is a test failure, not a silent gap) and the
+// Prometheus gauges of /metrics are all made from these lists, so they cannot drift.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "proximadb/types.h"
+#include "server/service.h"
+
+namespace proximadb::server {
+
+using FieldValue = std::variant<uint64_t, int64_t, double, std::string>;
+
+struct Field {
+  std::string_view name;
+  FieldValue value;
+};
+
+// name, dimension, distance_metric, indexing_algorithm, m, ef_construction, ef_search, the
+// flush policy, storage_strategy, created_at_us and vector_count.
+std::vector<Field> CollectionFields(const CollectionInfo& info);
+
+// A field of CollectionStats, with the Prometheus series it is exported as (if any).
+struct StatsField {
+  const char* name;
+  std::variant<uint64_t CollectionStats::*, double CollectionStats::*,
+               std::string CollectionStats::*>
+      member;
+  const char* metric = nullptr;  // e.g. "proximadb_collection_vectors"; null: not exported
+  const char* help = nullptr;
+  const char* type = "gauge";
+};
+extern const std::vector<StatsField> kStatsFields;
+
+FieldValue ValueOf(const StatsField& field, const CollectionStats& stats);
+
+}  // namespace proximadb::server

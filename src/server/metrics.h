@@ -1,0 +1,49 @@
+// The Prometheus text of GET /metrics: REST request counts and latency histograms by method,
+// route and status, requests refused as overload, every collection's exported statistics
+// (server/fields.h lists them) and the process's resident memory.
+//
+// Thread-safe.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "proximadb/database.h"
+
+namespace proximadb::server {
+
+class RequestMetrics {
+ public:
+  // One request of `method` on `route` (a route pattern, "unknown" for none) that answered
+  // `status` after `seconds`.
+  void Observe(const std::string& method, const std::string& route, int status, double seconds);
+  // One request refused because too many were waiting (429).
+  void Rejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
+
+  // The whole /metrics text; `db` null while the server recovers (no collection series).
+  std::string Text(Database* db) const;
+
+ private:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  struct Series {
+    uint64_t count = 0;
+    double sum = 0;
+    std::array<uint64_t, kBuckets.size()> buckets{};
+  };
+  void AppendRequests(std::string* out) const;
+
+  mutable absl::Mutex mu_;
+  // (method, route, status) -> series; looked up without copying the strings.
+  std::map<std::tuple<std::string, std::string, int>, Series, std::less<>> series_
+      ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> rejected_{0};  // relaxed: a counter
+};
+
+}  // namespace proximadb::server

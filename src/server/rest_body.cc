@@ -1,0 +1,190 @@
+#include "server/rest_body.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/strings.h"
+
+namespace proximadb::server {
+
+bool Body::Parse(const std::string& text, const std::vector<std::string_view>& allowed) {
+  thread_local dom::parser parser;
+  dom::element doc;
+  if (auto e = parser.parse(text.data(), text.size()).get(doc); e != simdjson::SUCCESS) {
+    return Fail(Cat("request body is not valid JSON: ", simdjson::error_message(e)));
+  }
+  return FromElement(doc, "request body", allowed);
+}
+
+bool Body::FromElement(dom::element e, std::string_view what,
+                       const std::vector<std::string_view>& allowed) {
+  if (e.get_object().get(object_) != simdjson::SUCCESS) {
+    return Fail(Cat(what, " must be a JSON object"));
+  }
+  for (auto field : object_) {
+    if (std::find(allowed.begin(), allowed.end(), field.key) == allowed.end()) {
+      return Fail(Cat("unknown field '", field.key, "' in ", what));
+    }
+  }
+  return true;
+}
+
+bool Body::Has(std::string_view field) const {
+  dom::element e;
+  return object_[field].get(e) == simdjson::SUCCESS && !e.is_null();
+}
+
+dom::element Body::Get(std::string_view field) const {
+  dom::element e;
+  if (object_[field].get(e) != simdjson::SUCCESS) return dom::element();
+  return e;
+}
+
+bool Body::String(std::string_view field, std::string* out, bool required) {
+  if (!Has(field)) return !required || Fail(Cat("field '", field, "' is required"));
+  std::string_view v;
+  if (Get(field).get_string().get(v) != simdjson::SUCCESS) {
+    return Fail(Cat("field '", field, "' must be a string"));
+  }
+  *out = std::string(v);
+  return true;
+}
+
+bool Body::OptionalString(std::string_view field, std::optional<std::string>* out) {
+  if (!Has(field)) return true;
+  return String(field, &out->emplace());
+}
+
+bool Body::Integer(std::string_view field, int64_t* out, int64_t min, int64_t max,
+                   bool required) {
+  if (!Has(field)) return !required || Fail(Cat("field '", field, "' is required"));
+  int64_t v;
+  if (Get(field).get_int64().get(v) != simdjson::SUCCESS) {
+    return Fail(Cat("field '", field, "' must be an integer"));
+  }
+  if (v < min || v > max) {
+    return Fail(Cat("field '", field, "' must be between ", min, " and ", max, ", got ", v));
+  }
+  *out = v;
+  return true;
+}
+
+bool Body::Number(std::string_view field, double* out) {
+  if (!Has(field)) return true;
+  if (Get(field).get_double().get(*out) != simdjson::SUCCESS) {
+    return Fail(Cat("field '", field, "' must be a number"));
+  }
+  return true;
+}
+
+bool Body::Bool(std::string_view field, bool* out) {
+  if (!Has(field)) return true;
+  if (Get(field).get_bool().get(*out) != simdjson::SUCCESS) {
+    return Fail(Cat("field '", field, "' must be true or false"));
+  }
+  return true;
+}
+
+bool Body::Vector(std::string_view field, std::vector<float>* out, bool required) {
+  if (!Has(field)) return !required || Fail(Cat("field '", field, "' is required"));
+  return VectorFrom(Get(field), Cat("field '", field, "'"), out);
+}
+
+bool Body::VectorFrom(dom::element e, const std::string& what, std::vector<float>* out) {
+  dom::array a;
+  if (e.get_array().get(a) != simdjson::SUCCESS) {
+    return Fail(Cat(what, " must be an array of numbers"));
+  }
+  out->clear();
+  out->reserve(a.size());
+  size_t i = 0;
+  for (dom::element x : a) {
+    double d;
+    if (x.get_double().get(d) != simdjson::SUCCESS) {
+      return Fail(Cat(what, " must be an array of numbers; element ", i, " is not"));
+    }
+    out->push_back(static_cast<float>(d));
+    ++i;
+  }
+  return true;
+}
+
+bool Body::Array(std::string_view field, std::string_view what, dom::array* out) {
+  // (A default dom::element has no document behind it: never touch one.)
+  if (!Has(field)) return Fail(Cat("field '", field, "' is required"));
+  if (Get(field).get_array().get(*out) != simdjson::SUCCESS) {
+    return Fail(Cat("field '", field, "' must be an array of ", what));
+  }
+  return true;
+}
+
+bool Body::Object(std::string_view field, std::string* out) {
+  if (!Has(field)) {
+    *out = "{}";
+    return true;
+  }
+  dom::element e = Get(field);
+  if (!e.is_object()) return Fail(Cat("field '", field, "' must be a JSON object"));
+  *out = simdjson::minify(e);
+  return true;
+}
+
+bool Body::Fail(std::string message) {
+  if (error.empty()) error = std::move(message);
+  return false;
+}
+
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,
+                           json details) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json{{"error", {{"code", code}, {"message", message}, {"details", details}}}}.dump();
+  return r;
+}
+
+HttpResponse BadRequest(std::string_view message) {
+  return ErrorResponse(400, "INVALID_ARGUMENT", message);
+}
+
+HttpResponse FromStatus(const absl::Status& s) {
+  const ApiError e = ApiErrorOf(s);
+  return ErrorResponse(e.http_status, e.code, std::string(s.message()));
+}
+
+HttpResponse Json(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+void AppendString(std::string* out, std::string_view s) {
+  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x80 &&
+           c != '"' && c != '\\';
+  });
+  if (!plain) {
+    *out += json(s).dump();  // nlohmann escapes and checks the UTF-8
+    return;
+  }
+  out->push_back('"');
+  out->append(s);
+  out->push_back('"');
+}
+
+void AppendFloat(std::string* out, float f) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), f);
+  out->append(buf, end);
+}
+
+void AppendVector(std::string* out, const std::vector<float>& v) {
+  out->push_back('[');
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendFloat(out, v[i]);
+  }
+  out->push_back(']');
+}
+
+}  // namespace proximadb::server

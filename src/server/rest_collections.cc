@@ -1,0 +1,114 @@
+// REST handlers of collections: list, create, describe, change, drop, stats, flush, compact.
+#include "common/strings.h"
+#include "server/fields.h"
+#include "server/rest_body.h"
+#include "server/rest_handlers.h"
+
+namespace proximadb::server {
+namespace {
+
+json ToJson(const std::vector<Field>& fields) {
+  json out = json::object();
+  for (const Field& f : fields) {
+    std::visit([&](const auto& v) { out[std::string(f.name)] = v; }, f.value);
+  }
+  return out;
+}
+
+HttpResponse StatsResponse(const std::string& name, const absl::StatusOr<CollectionStats>& st) {
+  if (!st.ok()) return FromStatus(st.status());
+  json out = json::object();
+  for (const StatsField& f : kStatsFields) {
+    std::visit([&](const auto& v) { out[f.name] = v; }, ValueOf(f, *st));
+  }
+  out["name"] = name;
+  return Json(200, out);
+}
+
+}  // namespace
+
+HttpResponse ListCollections(const RestCall& call) {
+  auto list = call.service.ListCollections();
+  if (!list.ok()) return FromStatus(list.status());
+  json out = json::array();
+  for (const CollectionConfig& c : *list) out.push_back(ToJson(CollectionFields({c, 0})));
+  return Json(200, {{"collections", out}});
+}
+
+HttpResponse CreateCollection(const RestCall& call) {
+  Body b;
+  CollectionConfig c = call.service.NewCollectionConfig();
+  CollectionNames names;
+  // Ranges of settings are the engine's to check (the same for gRPC); here only types.
+  if (!b.Parse(call.request.body,
+               {"name", "dimension", "distance_metric", "indexing_algorithm", "m",
+                "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
+                "max_vector_count", "flush_priority", "storage_strategy"}) ||
+      !b.String("name", &c.name, true) ||
+      !b.Integer("dimension", &c.dimension, 0, UINT32_MAX, true) ||
+      !b.OptionalString("distance_metric", &names.distance_metric) ||
+      !b.OptionalString("indexing_algorithm", &names.indexing_algorithm) ||
+      !b.Integer("m", &c.index.m, 0, UINT32_MAX) ||
+      !b.Integer("ef_construction", &c.index.ef_construction, 0, UINT32_MAX) ||
+      !b.Integer("ef_search", &c.index.ef_search, 0, UINT32_MAX) ||
+      !b.Number("max_wal_age_hours", &c.flush.max_wal_age_hours) ||
+      !b.Number("max_wal_size_mb", &c.flush.max_wal_size_mb) ||
+      !b.Integer("max_vector_count", &c.flush.max_vector_count, 0, INT64_MAX) ||
+      !b.Integer("flush_priority", &c.flush.flush_priority, INT32_MIN, INT32_MAX) ||
+      !b.OptionalString("storage_strategy", &names.storage_strategy)) {
+    return BadRequest(b.error);
+  }
+  if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return FromStatus(s);
+  auto created = call.service.CreateCollection(c);
+  if (!created.ok()) return FromStatus(created.status());
+  return Json(201, ToJson(CollectionFields(*created)));
+}
+
+HttpResponse DescribeCollection(const RestCall& call) {
+  auto info = call.service.DescribeCollection(call.name);
+  if (!info.ok()) return FromStatus(info.status());
+  return Json(200, ToJson(CollectionFields(*info)));
+}
+
+HttpResponse UpdateCollection(const RestCall& call) {
+  Body b;
+  uint32_t ef = 0;
+  int64_t priority = 0, max_count = 0;
+  double age = 0, size = 0;
+  if (!b.Parse(call.request.body, {"ef_search", "max_wal_age_hours", "max_wal_size_mb",
+                                   "max_vector_count", "flush_priority"}) ||
+      !b.Integer("ef_search", &ef, 0, UINT32_MAX) || !b.Number("max_wal_age_hours", &age) ||
+      !b.Number("max_wal_size_mb", &size) ||
+      !b.Integer("max_vector_count", &max_count, 0, INT64_MAX) ||
+      !b.Integer("flush_priority", &priority, INT32_MIN, INT32_MAX)) {
+    return BadRequest(b.error);
+  }
+  CollectionUpdate u;
+  if (b.Has("ef_search")) u.ef_search = ef;
+  if (b.Has("max_wal_age_hours")) u.max_wal_age_hours = age;
+  if (b.Has("max_wal_size_mb")) u.max_wal_size_mb = size;
+  if (b.Has("max_vector_count")) u.max_vector_count = static_cast<uint64_t>(max_count);
+  if (b.Has("flush_priority")) u.flush_priority = static_cast<int>(priority);
+  auto updated = call.service.UpdateCollection(call.name, u);
+  if (!updated.ok()) return FromStatus(updated.status());
+  return Json(200, ToJson(CollectionFields(*updated)));
+}
+
+HttpResponse DropCollection(const RestCall& call) {
+  if (auto s = call.service.DropCollection(call.name); !s.ok()) return FromStatus(s);
+  return Json(200, {{"name", call.name}, {"dropped", true}});
+}
+
+HttpResponse StatsOfCollection(const RestCall& call) {
+  return StatsResponse(call.name, call.service.Stats(call.name));
+}
+
+HttpResponse FlushCollection(const RestCall& call) {
+  return StatsResponse(call.name, call.service.Flush(call.name));
+}
+
+HttpResponse CompactCollection(const RestCall& call) {
+  return StatsResponse(call.name, call.service.Compact(call.name));
+}
+
+}  // namespace proximadb::server
