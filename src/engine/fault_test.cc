@@ -53,6 +53,15 @@ class FaultTest : public ::testing::Test {
       EXPECT_EQ(r->vector[0], float(i));
     }
   }
+  // The power goes out and comes back; the reopened collection holds exactly ids [0, n).
+  void PowerCycleAndExpectIds(int n) {
+    env_->SimulatePowerLoss();
+    env_->Restart();
+    ASSERT_TRUE(Open().ok());
+    ExpectIds(n);
+    coll_.reset();
+    db_.reset();
+  }
   std::string CollectionDir() { return "/data/collections/" + (*env_->ListDir("/data/collections"))[0]; }
   std::string NewestWal() {
     std::string newest;
@@ -107,12 +116,7 @@ TEST_F(FaultTest, FailedFlushIsReportedChangesNothingAndIsRetried) {
     ASSERT_TRUE(coll_->Flush().ok());  // the retry flushes both memtables
     EXPECT_EQ(coll_->Stats().memtable_rows, 0u);
     ASSERT_TRUE(Put(21).ok());
-    env_->SimulatePowerLoss();
-    env_->Restart();
-    ASSERT_TRUE(Open().ok());
-    ExpectIds(22);
-    coll_.reset();
-    db_.reset();
+    PowerCycleAndExpectIds(22);
   }
 }
 
@@ -156,12 +160,7 @@ TEST_F(FaultTest, FailedCompactionIsReportedAndChangesNothing) {
     ASSERT_TRUE(coll_->Compact().ok());
     EXPECT_EQ(coll_->Stats().segment_count, 1u);
     ExpectIds(30);
-    env_->SimulatePowerLoss();
-    env_->Restart();
-    ASSERT_TRUE(Open().ok());
-    ExpectIds(30);
-    coll_.reset();
-    db_.reset();
+    PowerCycleAndExpectIds(30);
   }
 }
 
@@ -210,10 +209,7 @@ TEST_F(FaultTest, AsyncDurabilitySyncsOnATimer) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ASSERT_GT(env_->sync_count(), after_writes) << "no background fsync in 30 s";
-  env_->SimulatePowerLoss();
-  env_->Restart();
-  ASSERT_TRUE(Open().ok());
-  ExpectIds(50);
+  PowerCycleAndExpectIds(50);
 }
 
 }  // namespace

@@ -227,16 +227,14 @@ void CollectionImpl::LogAndApply(const std::vector<Writer*>& group) {
     if (x->status.ok() && !x->payload.empty()) ++seq;
   }
   if (seq == last_seq_) return;  // nothing to log
+  std::vector<std::string_view> records;
+  for (Writer* x : group) {
+    if (x->status.ok() && !x->payload.empty()) records.push_back(x->payload);
+  }
   // Invariant 4: the leader alone uses the WAL, so it can drop the lock for the I/O.
-  absl::Status s;
   const uint64_t size_before = wal_->size();
   mu_.Unlock();
-  for (Writer* x : group) {
-    if (x->status.ok() && !x->payload.empty()) {
-      s = wal_->Append(x->payload);
-      if (!s.ok()) break;
-    }
-  }
+  absl::Status s = wal_->AppendGroup(records);
   if (s.ok() && options_.durability == Durability::kSync) {
     s = wal_->Sync();
     if (s.ok()) wal_syncs_.fetch_add(1, std::memory_order_relaxed);

@@ -22,37 +22,37 @@ std::vector<Field> CollectionFields(const CollectionInfo& info) {
   };
 }
 
+// A stats field by its member, which names it too.
+#define PROXIMADB_STATS_FIELD(member) #member, &CollectionStats::member
+
 const std::vector<StatsField> kStatsFields = {
-    {"vector_count", &CollectionStats::vector_count, "proximadb_collection_vectors",
-     "Live vectors."},
-    {"memtable_rows", &CollectionStats::memtable_rows, "proximadb_collection_memtable_rows",
-     "Rows not yet flushed."},
-    {"unindexed_rows", &CollectionStats::unindexed_rows, "proximadb_collection_unindexed_rows",
+    {PROXIMADB_STATS_FIELD(vector_count), "vectors", "Live vectors."},
+    {PROXIMADB_STATS_FIELD(memtable_rows), "memtable_rows", "Rows not yet flushed."},
+    {PROXIMADB_STATS_FIELD(unindexed_rows), "unindexed_rows",
      "Memtable rows not yet in its graphs."},
-    {"segment_count", &CollectionStats::segment_count, "proximadb_collection_segments",
-     "Segments."},
-    {"segment_rows", &CollectionStats::segment_rows},
-    {"deleted_rows", &CollectionStats::deleted_rows},
-    {"memory_bytes", &CollectionStats::memory_bytes, "proximadb_collection_memory_bytes",
-     "Memory held by the collection."},
-    {"disk_bytes", &CollectionStats::disk_bytes, "proximadb_collection_disk_bytes",
-     "Bytes on disk."},
-    {"wal_bytes", &CollectionStats::wal_bytes, "proximadb_collection_wal_bytes",
-     "WAL bytes not covered by segments."},
-    {"oldest_unflushed_age_seconds", &CollectionStats::oldest_unflushed_age_seconds,
-     "proximadb_collection_oldest_unflushed_age_seconds", "Age of the oldest unflushed write."},
-    {"flushes", &CollectionStats::flushes, "proximadb_collection_flushes_total",
-     "Flushes since the server started.", "counter"},
-    {"compactions", &CollectionStats::compactions, "proximadb_collection_compactions_total",
-     "Compactions since the server started.", "counter"},
-    {"flush_seconds", &CollectionStats::flush_seconds, "proximadb_collection_flush_seconds_total",
-     "Time spent flushing.", "counter"},
-    {"compaction_seconds", &CollectionStats::compaction_seconds,
-     "proximadb_collection_compaction_seconds_total", "Time spent compacting.", "counter"},
-    {"wal_syncs", &CollectionStats::wal_syncs, "proximadb_collection_wal_syncs_total",
-     "WAL fsyncs since the server started.", "counter"},
-    {"background_error", &CollectionStats::background_error},
+    {PROXIMADB_STATS_FIELD(segment_count), "segments", "Segments."},
+    {PROXIMADB_STATS_FIELD(segment_rows)},
+    {PROXIMADB_STATS_FIELD(deleted_rows)},
+    {PROXIMADB_STATS_FIELD(memory_bytes), "memory_bytes", "Memory held by the collection."},
+    {PROXIMADB_STATS_FIELD(disk_bytes), "disk_bytes", "Bytes on disk."},
+    {PROXIMADB_STATS_FIELD(wal_bytes), "wal_bytes", "WAL bytes not covered by segments."},
+    {PROXIMADB_STATS_FIELD(oldest_unflushed_age_seconds), "oldest_unflushed_age_seconds",
+     "Age of the oldest unflushed write."},
+    {PROXIMADB_STATS_FIELD(flushes), "flushes", "Flushes since the server started.", true},
+    {PROXIMADB_STATS_FIELD(compactions), "compactions", "Compactions since the server started.",
+     true},
+    {PROXIMADB_STATS_FIELD(flush_seconds), "flush_seconds", "Time spent flushing.", true},
+    {PROXIMADB_STATS_FIELD(compaction_seconds), "compaction_seconds", "Time spent compacting.",
+     true},
+    {PROXIMADB_STATS_FIELD(wal_syncs), "wal_syncs", "WAL fsyncs since the server started.", true},
+    {PROXIMADB_STATS_FIELD(background_error)},
 };
+
+#undef PROXIMADB_STATS_FIELD
+
+std::string MetricName(const StatsField& field) {
+  return std::string("proximadb_collection_") + field.metric + (field.counter ? "_total" : "");
+}
 
 FieldValue ValueOf(const StatsField& field, const CollectionStats& stats) {
   return std::visit([&](auto member) -> FieldValue { return stats.*member; }, field.member);

@@ -32,11 +32,16 @@ struct StatsField {
   std::variant<uint64_t CollectionStats::*, double CollectionStats::*,
                std::string CollectionStats::*>
       member;
-  const char* metric = nullptr;  // e.g. "proximadb_collection_vectors"; null: not exported
+  // Exported as proximadb_collection_<metric> (a gauge), or ..._<metric>_total (a counter);
+  // null: not exported.
+  const char* metric = nullptr;
   const char* help = nullptr;
-  const char* type = "gauge";
+  bool counter = false;
 };
 extern const std::vector<StatsField> kStatsFields;
+
+// The Prometheus name of an exported field.
+std::string MetricName(const StatsField& field);
 
 FieldValue ValueOf(const StatsField& field, const CollectionStats& stats);
 

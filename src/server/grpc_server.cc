@@ -181,9 +181,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_max_wal_size_mb()) c.flush.max_wal_size_mb = req->max_wal_size_mb();
     if (req->has_max_vector_count()) c.flush.max_vector_count = req->max_vector_count();
     if (req->has_flush_priority()) c.flush.flush_priority = req->flush_priority();
-    auto created = svc_.CreateCollection(c);
-    if (created.ok()) ToProto(*created, resp);
-    return Done(ctx, created.status());
+    return Reply(ctx, svc_.CreateCollection(c), resp);
   }
 
   grpc::ServerUnaryReactor* ListCollections(grpc::CallbackServerContext* ctx,
@@ -199,9 +197,13 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* GetCollection(grpc::CallbackServerContext* ctx,
                                           const v1::CollectionRef* req,
                                           v1::Collection* resp) override {
-    auto info = svc_.DescribeCollection(req->name());
-    if (info.ok()) ToProto(*info, resp);
-    return Done(ctx, info.status());
+    return Reply(ctx, svc_.DescribeCollection(req->name()), resp);
+  }
+
+  grpc::ServerUnaryReactor* GetCollectionStats(grpc::CallbackServerContext* ctx,
+                                               const v1::CollectionRef* req,
+                                               v1::CollectionStats* resp) override {
+    return StatsDone(ctx, req->name(), svc_.Stats(req->name()), resp);
   }
 
   grpc::ServerUnaryReactor* UpdateCollection(grpc::CallbackServerContext* ctx,
@@ -213,9 +215,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_max_wal_size_mb()) u.max_wal_size_mb = req->max_wal_size_mb();
     if (req->has_max_vector_count()) u.max_vector_count = req->max_vector_count();
     if (req->has_flush_priority()) u.flush_priority = req->flush_priority();
-    auto info = svc_.UpdateCollection(req->name(), u);
-    if (info.ok()) ToProto(*info, resp);
-    return Done(ctx, info.status());
+    return Reply(ctx, svc_.UpdateCollection(req->name(), u), resp);
   }
 
   grpc::ServerUnaryReactor* DeleteCollection(grpc::CallbackServerContext* ctx,
@@ -227,11 +227,6 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     return Done(ctx, s);
   }
 
-  grpc::ServerUnaryReactor* GetCollectionStats(grpc::CallbackServerContext* ctx,
-                                               const v1::CollectionRef* req,
-                                               v1::CollectionStats* resp) override {
-    return StatsDone(ctx, req->name(), svc_.Stats(req->name()), resp);
-  }
   grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* ctx, const v1::CollectionRef* req,
                                   v1::CollectionStats* resp) override {
     return StatsDone(ctx, req->name(), svc_.Flush(req->name()), resp);
@@ -291,9 +286,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* GetVector(grpc::CallbackServerContext* ctx, const v1::VectorRef* req,
                                       v1::VectorRecord* resp) override {
-    auto r = svc_.Get(req->collection(), req->id());
-    if (r.ok()) ToProto(*r, resp);
-    return Done(ctx, r.status());
+    return Reply(ctx, svc_.Get(req->collection(), req->id()), resp);
   }
 
   grpc::ServerUnaryReactor* UpsertVector(grpc::CallbackServerContext* ctx,
@@ -381,6 +374,14 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     const ApiError e = ApiErrorOf(s);
     ctx->AddTrailingMetadata("proximadb-error-code", e.code);
     return grpc::Status(static_cast<grpc::StatusCode>(e.grpc_code), std::string(s.message()));
+  }
+
+  // Finishes with `result`: its value into `resp`, or its error.
+  template <typename T, typename Message>
+  grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* ctx,
+                                  const absl::StatusOr<T>& result, Message* resp) {
+    if (result.ok()) ToProto(*result, resp);
+    return Done(ctx, result.status());
   }
 
   grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& s) {

@@ -20,9 +20,11 @@ void AppendCollectionStats(Database* db, std::string* out) {
   }
   for (const StatsField& f : kStatsFields) {
     if (f.metric == nullptr) continue;
-    AppendCat(out, "# HELP ", f.metric, " ", f.help, "\n# TYPE ", f.metric, " ", f.type, "\n");
+    const std::string metric = MetricName(f);
+    AppendCat(out, "# HELP ", metric, " ", f.help, "\n# TYPE ", metric, " ",
+              f.counter ? "counter" : "gauge", "\n");
     for (const auto& [name, st] : stats) {
-      AppendCat(out, f.metric, "{collection=\"", name, "\"} ");
+      AppendCat(out, metric, "{collection=\"", name, "\"} ");
       std::visit(
           [&](const auto& v) {
             if constexpr (std::is_arithmetic_v<std::decay_t<decltype(v)>>) AppendCat(out, v);

@@ -105,9 +105,9 @@ absl::StatusOr<std::vector<CollectionConfig>> Service::ListCollections() {
 }
 
 absl::StatusOr<CollectionInfo> Service::DescribeCollection(std::string_view name) {
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  return CollectionInfo{(*c)->config(), (*c)->Stats().vector_count};
+  return OnCollection(name, [](Collection& c) -> absl::StatusOr<CollectionInfo> {
+    return CollectionInfo{c.config(), c.Stats().vector_count};
+  });
 }
 
 absl::StatusOr<CollectionInfo> Service::UpdateCollection(std::string_view name,
@@ -126,23 +126,22 @@ absl::Status Service::DropCollection(std::string_view name) {
 }
 
 absl::StatusOr<CollectionStats> Service::Stats(std::string_view name) {
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  return (*c)->Stats();
+  return OnCollection(name,
+                      [](Collection& c) -> absl::StatusOr<CollectionStats> { return c.Stats(); });
 }
 
 absl::StatusOr<CollectionStats> Service::Flush(std::string_view name) {
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  if (absl::Status s = (*c)->Flush(); !s.ok()) return s;
-  return (*c)->Stats();
+  return OnCollection(name, [](Collection& c) -> absl::StatusOr<CollectionStats> {
+    if (absl::Status s = c.Flush(); !s.ok()) return s;
+    return c.Stats();
+  });
 }
 
 absl::StatusOr<CollectionStats> Service::Compact(std::string_view name) {
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  if (absl::Status s = (*c)->Compact(); !s.ok()) return s;
-  return (*c)->Stats();
+  return OnCollection(name, [](Collection& c) -> absl::StatusOr<CollectionStats> {
+    if (absl::Status s = c.Compact(); !s.ok()) return s;
+    return c.Stats();
+  });
 }
 
 absl::Status Service::CheckBatchSize(size_t n, std::string_view what) const {
@@ -155,51 +154,45 @@ absl::Status Service::CheckBatchSize(size_t n, std::string_view what) const {
 
 absl::Status Service::Write(std::string_view name, std::vector<Record> records, WriteMode mode) {
   if (absl::Status s = CheckBatchSize(records.size(), "vectors"); !s.ok()) return s;
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  return (*c)->Write(std::move(records), mode);
+  return OnCollection(name, [&](Collection& c) { return c.Write(std::move(records), mode); });
 }
 
 absl::StatusOr<Record> Service::Get(std::string_view name, std::string_view id) {
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  auto r = (*c)->Get(id);
-  if (!r.ok()) return Tag(r.status(), absl::StatusCode::kNotFound, kVectorNotFound);
-  return r;
+  return OnCollection(name, [&](Collection& c) -> absl::StatusOr<Record> {
+    auto r = c.Get(id);
+    if (!r.ok()) return Tag(r.status(), absl::StatusCode::kNotFound, kVectorNotFound);
+    return r;
+  });
 }
 
 absl::Status Service::PatchMetadata(std::string_view name, std::string_view id,
                                     std::string_view patch) {
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  return Tag((*c)->PatchMetadata(id, patch), absl::StatusCode::kNotFound, kVectorNotFound);
+  return OnCollection(name, [&](Collection& c) {
+    return Tag(c.PatchMetadata(id, patch), absl::StatusCode::kNotFound, kVectorNotFound);
+  });
 }
 
 absl::Status Service::DeleteOne(std::string_view name, std::string_view id) {
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  auto n = (*c)->Delete({std::string(id)});
-  if (!n.ok()) return n.status();
-  if (*n == 0) {
-    return WithErrorCode(absl::NotFoundError(Cat("id '", id, "' not found in collection '",
-                                                 name, "'")),
-                         kVectorNotFound);
-  }
-  return absl::OkStatus();
+  return OnCollection(name, [&](Collection& c) -> absl::Status {
+    auto n = c.Delete({std::string(id)});
+    if (!n.ok()) return n.status();
+    if (*n == 0) {
+      return WithErrorCode(
+          absl::NotFoundError(Cat("id '", id, "' not found in collection '", name, "'")),
+          kVectorNotFound);
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<uint64_t> Service::DeleteIds(std::string_view name,
                                             const std::vector<std::string>& ids) {
   if (absl::Status s = CheckBatchSize(ids.size(), "ids"); !s.ok()) return s;
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  return (*c)->Delete(ids);
+  return OnCollection(name, [&](Collection& c) { return c.Delete(ids); });
 }
 
 absl::StatusOr<uint64_t> Service::DeleteWhere(std::string_view name, std::string_view filter) {
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  return (*c)->DeleteWhere(filter);
+  return OnCollection(name, [&](Collection& c) { return c.DeleteWhere(filter); });
 }
 
 absl::StatusOr<SearchResponse> Service::Search(std::string_view name,
@@ -208,15 +201,11 @@ absl::StatusOr<SearchResponse> Service::Search(std::string_view name,
     return absl::InvalidArgumentError(
         Cat("field 'k' must be between 1 and ", config_.max_k, ", got ", request.k));
   }
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  return (*c)->Search(request);
+  return OnCollection(name, [&](Collection& c) { return c.Search(request); });
 }
 
 absl::StatusOr<uint64_t> Service::Count(std::string_view name, std::string_view filter) {
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  return (*c)->Count(filter);
+  return OnCollection(name, [&](Collection& c) { return c.Count(filter); });
 }
 
 absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string_view cursor,
@@ -231,9 +220,8 @@ absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string
       !absl::WebSafeBase64Unescape(absl::string_view(cursor.data(), cursor.size()), &after)) {
     return absl::InvalidArgumentError("'cursor' is not a cursor this server returned");
   }
-  auto c = Open(name);
-  if (!c.ok()) return c.status();
-  auto page = (*c)->Scroll(after, limit, filter, include_vectors);
+  auto page = OnCollection(
+      name, [&](Collection& c) { return c.Scroll(after, limit, filter, include_vectors); });
   if (!page.ok()) return page.status();
   Page out;
   out.records = std::move(page->records);

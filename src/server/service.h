@@ -99,6 +99,15 @@ class Service {
 
  private:
   absl::StatusOr<std::shared_ptr<Collection>> Open(std::string_view name);
+  // fn(collection) for the named collection, or why there is none to call it on
+  // (COLLECTION_NOT_FOUND, UNAVAILABLE). fn returns absl::Status or absl::StatusOr.
+  template <typename Fn>
+  auto OnCollection(std::string_view name, Fn fn) {
+    using Result = decltype(fn(std::declval<Collection&>()));
+    auto c = Open(name);
+    if (!c.ok()) return Result(c.status());
+    return Result(fn(**c));
+  }
 
   const ServerConfig config_;
   std::atomic<Database*> db_{nullptr};

@@ -165,8 +165,8 @@ TEST(WalTest, CreateAppendSyncRead) {
   ASSERT_TRUE(env.CreateDirs("/c").ok());
   auto writer = CreateWalFile(&env, WalStrategy::kBinary, "/c", 7);
   ASSERT_TRUE(writer.ok());
-  ASSERT_TRUE((*writer)->Append("one").ok());
-  ASSERT_TRUE((*writer)->Append("two").ok());
+  const std::vector<std::string_view> group = {"one", "two"};
+  ASSERT_TRUE((*writer)->AppendGroup(group).ok());
   ASSERT_TRUE((*writer)->Sync().ok());
   env.SimulatePowerLoss();  // the file and both records were made durable
   env.Restart();

@@ -10,7 +10,12 @@ namespace {
 class BinaryWalWriter final : public WalWriter {
  public:
   explicit BinaryWalWriter(std::unique_ptr<WritableFile> file) : writer_(std::move(file)) {}
-  absl::Status Append(std::string_view record) override { return writer_.AddRecord(record); }
+  absl::Status AppendGroup(std::span<const std::string_view> records) override {
+    for (std::string_view record : records) {
+      if (absl::Status s = writer_.AddRecord(record); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   absl::Status Sync() override { return writer_.Sync(); }
   absl::Status Close() override { return writer_.Close(); }
   uint64_t size() const override { return writer_.size(); }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -23,10 +24,13 @@ enum class WalStrategy { kBinary };
 class WalWriter {
  public:
   virtual ~WalWriter() = default;
-  // Appends one record (one write batch); durable only after Sync().
-  virtual absl::Status Append(std::string_view record) = 0;
+  // Appends the records of one commit group (one write batch each), in order, so that a log
+  // can write a group as one unit (a container block, one replicated message). Durable only
+  // after Sync(); after an error the file's tail is unknown.
+  virtual absl::Status AppendGroup(std::span<const std::string_view> records) = 0;
   virtual absl::Status Sync() = 0;
   virtual absl::Status Close() = 0;
+  // Bytes written to this file so far.
   virtual uint64_t size() const = 0;
 };
 
