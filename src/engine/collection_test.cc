@@ -311,6 +311,20 @@ TEST_F(CollectionTest, UnfilteredSearchUsesSegmentGraphs) {
   ASSERT_TRUE(g->Compact().ok());
   EXPECT_EQ(g->Stats().segment_count, 1u);
   check(*g);
+  // k above ef: the graph search widens to k and returns all k (from one segment's graph).
+  double found = 0;
+  for (const auto& qv : queries) {
+    SearchRequest req;
+    req.vector = qv;
+    req.k = 100;
+    req.ef = 32;
+    auto response = g->Search(req);
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->plan, "graph");
+    ASSERT_EQ(response->hits.size(), 100u);
+    found += Found(response->hits, BruteForce(all, [](int i) { return i % 10 != 0; }, qv, 100));
+  }
+  EXPECT_GE(found / (100.0 * queries.size()), 0.98);
 }
 
 TEST_F(CollectionTest, ScoresPerMetric) {
