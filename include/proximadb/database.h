@@ -39,6 +39,9 @@ struct DatabaseOptions {
   // Background insertion of acknowledged memtable rows into the memtable's HNSW graphs (until
   // a row is indexed, searches scan it exactly).
   bool background_indexing = true;
+  // Threads of a segment's graph build in a flush or compaction; 0 means one per core (it is
+  // background work, but the sooner it ends the sooner its memory goes).
+  int build_threads = 0;
   // Record limits, at most the engine's own (kMaxIdBytes, kMaxMetadataBytes): a write over
   // them is kInvalidArgument naming the record.
   size_t max_id_bytes = kMaxIdBytes;

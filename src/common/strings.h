@@ -34,9 +34,11 @@ void AppendCat(std::string* out, const Args&... args) {
 
 namespace proximadb {
 
-// The pieces of `s` between `sep`s (empty pieces included), viewing `s`.
-inline std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
+// The pieces of `s` between `sep`s (empty pieces included), viewing `s`, in any container of
+// string_views (an absl::InlinedVector spares the allocation for a few pieces).
+template <typename Pieces = std::vector<std::string_view>>
+Pieces Split(std::string_view s, char sep) {
+  Pieces out;
   for (size_t start = 0;;) {
     const size_t end = s.find(sep, start);
     out.push_back(s.substr(start, end - start));

@@ -44,7 +44,9 @@ const char* IndexingAlgorithmName(IndexingAlgorithm algorithm) {
 }
 
 absl::StatusOr<StorageStrategy> ParseStorageStrategy(std::string_view name) {
-  return Parse(kStrategyNames, name, "storage_strategy", "strategy");
+  if (std::optional<StorageStrategy> s = ValueOf(kStrategyNames, name)) return *s;
+  return absl::InvalidArgumentError("storage_strategy: unknown strategy '" + std::string(name) +
+                                    "' (supported: standard; viper and custom are planned)");
 }
 const char* StorageStrategyName(StorageStrategy strategy) {
   return NameOf(kStrategyNames, strategy);

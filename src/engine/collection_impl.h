@@ -65,6 +65,7 @@ struct CollectionOptions {
   IdIndexKind id_index = IdIndexKind::kHashMap;
   WalStrategy wal_strategy = WalStrategy::kBinary;
   RecordLimits limits;
+  int build_threads = 1;  // of a segment's graph build
 };
 
 class CollectionImpl final : public Collection {

@@ -215,6 +215,9 @@ class DatabaseImpl final : public Database {
     o.config = e.config;
     o.durability = options_.durability;
     o.async_sync_interval_ms = options_.async_sync_interval_ms;
+    o.build_threads = options_.build_threads > 0
+                          ? options_.build_threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     o.limits.max_id_bytes = std::min(options_.max_id_bytes, kMaxIdBytes);
     o.limits.max_metadata_bytes = std::min(options_.max_metadata_bytes, kMaxMetadataBytes);
     return o;

@@ -21,9 +21,8 @@ absl::StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Create(
 
 absl::StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
     const CollectionOptions& options) {
-  // Segment graphs are background work, but the sooner a build ends the sooner its memory goes.
   StrategyOptions strategy_options{options.env, options.dir, options.config, options.id_index,
-                                   static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
+                                   options.build_threads};
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentStrategy> strategy,
                              NewSegmentStrategy(strategy_options));
   std::shared_ptr<CollectionImpl> c(new CollectionImpl(options, std::move(strategy)));

@@ -77,13 +77,13 @@ ScrollPage ScrollView(const ReadView& view, std::string_view after, uint32_t lim
   struct IdOrder {
     bool operator()(const Entry& a, const Entry& b) const { return a.id < b.id; }
   };
-  // The `limit` smallest ids after `after`; one more tells whether a page follows.
+  // The `limit` smallest ids after `after`; more than `limit` of them means a page follows.
   index::BoundedTopK<Entry, IdOrder> page_ids(limit);
-  uint64_t after_cursor = 0;
+  uint64_t past_cursor = 0;
   ForEachLive(view, filter, [&](const Layer& layer, uint32_t row) {
     const std::string_view id = layer.id(row);
     if (id <= after) return;
-    ++after_cursor;
+    ++past_cursor;
     page_ids.Push({id, {&layer, row}});
   });
   ScrollPage page;
@@ -96,7 +96,7 @@ ScrollPage ScrollView(const ReadView& view, std::string_view after, uint32_t lim
       r.vector.assign(v, v + e.ref.layer->dim());
     }
   }
-  if (after_cursor > limit) page.next_after = page.records.back().id;
+  if (past_cursor > limit) page.next_after = page.records.back().id;
   return page;
 }
 

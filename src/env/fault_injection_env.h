@@ -28,7 +28,8 @@ class FaultInjectionEnv : public MemEnv {
   void ClearFaults();
 
   // Cuts the power (SimulatePowerLoss(loss)) right after the n-th operation from now that
-  // succeeds (appends, creates, fsyncs, renames, removals, truncations); n = 0 disarms.
+  // succeeds (appends, creates, fsyncs, renames, removals, truncations); n = 0 disarms. "Right
+  // after" in the thread that made it: another thread's operation may land in between.
   void PowerLossAfterOps(int n, PowerLoss loss);
   // Operations counted since PowerLossAfterOps, and whether its power loss happened.
   int ops_counted() const;

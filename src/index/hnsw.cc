@@ -606,6 +606,8 @@ void BuildHnsw(Hnsw& graph, uint32_t rows, int threads,
       if (include(r)) graph.Insert(r);
     }
   };
+  // A thread for every thousand rows at most: a small build is not worth a thread.
+  threads = std::min<int64_t>(threads, 1 + rows / 1000);
   std::vector<std::thread> helpers;
   for (int t = 1; t < threads; ++t) helpers.emplace_back(work);
   work();

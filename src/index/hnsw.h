@@ -166,8 +166,9 @@ class Hnsw {
   std::unique_ptr<VisitedPool> visited_;
 };
 
-// Builds `graph` over rows [0, rows): inserts the rows `include` accepts from `threads` threads
-// (at least one), then links the rows no search could reach (Hnsw::LinkUnreachable).
+// Builds `graph` over rows [0, rows): inserts the rows `include` accepts from up to `threads`
+// threads (one per thousand rows at most), then links the rows no search could reach
+// (Hnsw::LinkUnreachable).
 void BuildHnsw(Hnsw& graph, uint32_t rows, int threads,
                absl::FunctionRef<bool(uint32_t)> include = [](uint32_t) { return true; });
 

@@ -16,9 +16,8 @@ namespace proximadb::index {
 template <typename T, typename Less = std::less<T>>
 class BoundedTopK {
  public:
-  explicit BoundedTopK(size_t k, Less less = Less()) : k_(k), less_(std::move(less)) {
-    heap_.reserve(k);
-  }
+  // Grows with what it keeps, not to k up front: k may be far above the candidates there are.
+  explicit BoundedTopK(size_t k, Less less = Less()) : k_(k), less_(std::move(less)) {}
 
   // Whether Push(v) would keep `v` now.
   bool Accepts(const T& v) const {
@@ -39,8 +38,6 @@ class BoundedTopK {
   }
 
   size_t size() const { return heap_.size(); }
-  // The largest value kept; only when size() > 0.
-  const T& worst() const { return heap_.front(); }
 
   // The values kept, smallest first; leaves the heap empty.
   std::vector<T> Take() {

@@ -2,8 +2,7 @@
 
 namespace proximadb::server {
 
-std::vector<Field> CollectionFields(const CollectionInfo& info) {
-  const CollectionConfig& c = info.config;
+std::vector<Field> CollectionFields(const CollectionConfig& c) {
   return {
       {"name", c.name},
       {"dimension", uint64_t{c.dimension}},
@@ -18,8 +17,13 @@ std::vector<Field> CollectionFields(const CollectionInfo& info) {
       {"flush_priority", int64_t{c.flush.flush_priority}},
       {"storage_strategy", StorageStrategyName(c.storage_strategy)},
       {"created_at_us", c.created_at_us},
-      {"vector_count", info.vector_count},
   };
+}
+
+std::vector<Field> CollectionFields(const CollectionInfo& info) {
+  std::vector<Field> fields = CollectionFields(info.config);
+  fields.push_back({"vector_count", info.vector_count});
+  return fields;
 }
 
 // A stats field by its member, which names it too.

@@ -23,7 +23,10 @@ struct Field {
 };
 
 // name, dimension, distance_metric, indexing_algorithm, m, ef_construction, ef_search, the
-// flush policy, storage_strategy, created_at_us and vector_count.
+// flush policy, storage_strategy and created_at_us: a collection's definition (what a list
+// shows of each collection).
+std::vector<Field> CollectionFields(const CollectionConfig& config);
+// Those and vector_count: what describing a collection shows.
 std::vector<Field> CollectionFields(const CollectionInfo& info);
 
 // A field of CollectionStats, with the Prometheus series it is exported as (if any).

@@ -47,24 +47,26 @@ void SetFields(const std::vector<Field>& fields, google::protobuf::Message* out)
       reflection->SetString(out, field, *text);
       continue;
     }
-    const double number = std::visit(
-        [](const auto& v) -> double {
-          if constexpr (std::is_arithmetic_v<std::decay_t<decltype(v)>>) return v;
-          return 0;
-        },
-        f.value);
-    // Integers travel exactly: a variant's integer is converted directly, not through double.
-    auto integer = [&]() -> int64_t {
-      if (const uint64_t* u = std::get_if<uint64_t>(&f.value)) return static_cast<int64_t>(*u);
-      if (const int64_t* i = std::get_if<int64_t>(&f.value)) return *i;
-      return static_cast<int64_t>(number);
+    // Numbers as the field's type wants them (integers converted directly, not through double).
+    auto number = [&](auto zero) {
+      using Number = decltype(zero);
+      return std::visit(
+          [](const auto& v) -> Number {
+            if constexpr (std::is_arithmetic_v<std::decay_t<decltype(v)>>) {
+              return static_cast<Number>(v);
+            } else {
+              return Number{};
+            }
+          },
+          f.value);
     };
+    auto integer = [&] { return number(int64_t{0}); };
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_UINT32: reflection->SetUInt32(out, field, integer()); break;
       case FieldDescriptor::CPPTYPE_UINT64: reflection->SetUInt64(out, field, integer()); break;
       case FieldDescriptor::CPPTYPE_INT32: reflection->SetInt32(out, field, integer()); break;
       case FieldDescriptor::CPPTYPE_INT64: reflection->SetInt64(out, field, integer()); break;
-      case FieldDescriptor::CPPTYPE_DOUBLE: reflection->SetDouble(out, field, number); break;
+      case FieldDescriptor::CPPTYPE_DOUBLE: reflection->SetDouble(out, field, number(0.0)); break;
       default: break;
     }
   }
@@ -72,6 +74,10 @@ void SetFields(const std::vector<Field>& fields, google::protobuf::Message* out)
 
 void ToProto(const CollectionInfo& info, v1::Collection* out) {
   SetFields(CollectionFields(info), out);
+}
+
+void ToProto(const CollectionConfig& config, v1::Collection* out) {
+  SetFields(CollectionFields(config), out);
 }
 
 void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStats* out) {
@@ -189,7 +195,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
                                             v1::ListCollectionsResponse* resp) override {
     auto list = svc_.ListCollections();
     if (list.ok()) {
-      for (const CollectionConfig& c : *list) ToProto({c, 0}, resp->add_collections());
+      for (const CollectionConfig& c : *list) ToProto(c, resp->add_collections());
     }
     return Done(ctx, list.status());
   }

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "absl/container/inlined_vector.h"
+
 #include "common/strings.h"
 #include "server/metrics.h"
 #include "server/rest_body.h"
@@ -46,8 +48,10 @@ const Route kRoutes[] = {
     {"DELETE", "/api/v1/collections/{name}/vectors/{id}", DeleteRecord, true},
 };
 
-std::vector<std::string_view> Segments(std::string_view path) {
-  return Split(path.substr(path.empty() ? 0 : 1), '/');
+// A path's segments, without allocating for the few that routes have.
+using PathSegments = absl::InlinedVector<std::string_view, 8>;
+PathSegments Segments(std::string_view path) {
+  return Split<PathSegments>(path.substr(path.empty() ? 0 : 1), '/');
 }
 
 // What a path matched: the routes of the most specific pattern that fits it (literal segments
@@ -58,9 +62,9 @@ struct Match {
 };
 
 // Each route's pattern, split once.
-const std::vector<std::vector<std::string_view>>& Patterns() {
+const std::vector<PathSegments>& Patterns() {
   static const auto* patterns = [] {
-    auto* out = new std::vector<std::vector<std::string_view>>;
+    auto* out = new std::vector<PathSegments>;
     for (const Route& route : kRoutes) out->push_back(Segments(route.pattern));
     return out;
   }();
@@ -68,12 +72,12 @@ const std::vector<std::vector<std::string_view>>& Patterns() {
 }
 
 Match MatchPath(std::string_view path) {
-  const std::vector<std::string_view> segments = Segments(path);
+  const PathSegments segments = Segments(path);
   Match best;
   int best_literals = -1;
   for (size_t r = 0; r < std::size(kRoutes); ++r) {
     const Route& route = kRoutes[r];
-    const std::vector<std::string_view>& pattern = Patterns()[r];
+    const PathSegments& pattern = Patterns()[r];
     if (pattern.size() != segments.size()) continue;
     Match m;
     int literals = 0;

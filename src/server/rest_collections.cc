@@ -31,7 +31,7 @@ HttpResponse ListCollections(const RestCall& call) {
   auto list = call.service.ListCollections();
   if (!list.ok()) return FromStatus(list.status());
   json out = json::array();
-  for (const CollectionConfig& c : *list) out.push_back(ToJson(CollectionFields({c, 0})));
+  for (const CollectionConfig& c : *list) out.push_back(ToJson(CollectionFields(c)));
   return Json(200, {{"collections", out}});
 }
 
