@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test run bench clean format
+.PHONY: all deps build test run bench mutations clean format
 
 all: build
 
@@ -31,10 +31,17 @@ bench:
 	$(BUILD_DIR)/bin/proximadb-ingest-bench
 	$(BUILD_DIR)/bin/proximadb-search-bench
 	$(BUILD_DIR)/bin/proximadb-ann-bench --dataset fashion-mnist --json $(BUILD_DIR)/ann-fashion-mnist.jsonl
+	if [ -n "$$PROXIMADB_WORDNET_DIR" ] || [ -d ../shared/data/wordnet-minilm ]; then \
+	  $(BUILD_DIR)/bin/proximadb-ann-bench --dataset wordnet-minilm --no-filtered \
+	    --json $(BUILD_DIR)/ann-wordnet-minilm.jsonl; fi
 	$(BUILD_DIR)/bin/proximadb-server-load-bench --dataset clustered --n 100000 --dim 128
 	$(BUILD_DIR)/bin/proximadb-server-load-bench --dataset clustered --n 100000 --dim 128 \
 	  --search-only 1 --ef 48 --apis rest --clients 1,16 --rounds 3
 	$(BUILD_DIR)/bin/proximadb-server-load-bench --dataset fashion-mnist
+
+# The mutation check (scripts/mutations.py): a rebuild and the end-to-end suites per mutation.
+mutations: build
+	scripts/mutations.py --build-dir $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
