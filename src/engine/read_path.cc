@@ -25,9 +25,7 @@ absl::StatusOr<Record> CollectionImpl::Get(std::string_view id) {
   absl::MutexLock l(&mu_);
   const LiveRow live = FindLive(id);
   if (!live.found()) return NotFound(id);
-  const float* v = live.layer->vector(live.row);
-  return Record{std::string(id), std::vector<float>(v, v + dim_),
-                std::string(live.layer->metadata(live.row))};
+  return RecordAt(*live.layer, live.row, /*with_vector=*/true);
 }
 
 absl::StatusOr<std::vector<Record>> CollectionImpl::GetMany(const std::vector<std::string>& ids) {
@@ -35,10 +33,7 @@ absl::StatusOr<std::vector<Record>> CollectionImpl::GetMany(const std::vector<st
   absl::MutexLock l(&mu_);
   for (const std::string& id : ids) {
     const LiveRow live = FindLive(id);
-    if (!live.found()) continue;
-    const float* v = live.layer->vector(live.row);
-    out.push_back(Record{id, std::vector<float>(v, v + dim_),
-                         std::string(live.layer->metadata(live.row))});
+    if (live.found()) out.push_back(RecordAt(*live.layer, live.row, /*with_vector=*/true));
   }
   return out;
 }

@@ -39,6 +39,14 @@ SearchHit HitFor(const Candidate& c, const SearchRequest& req, const SearchConte
 
 }  // namespace
 
+Record RecordAt(const Layer& layer, uint32_t row, bool with_vector) {
+  Record r;
+  r.id = std::string(layer.id(row));
+  r.metadata = std::string(layer.metadata(row));
+  if (with_vector) r.vector.assign(layer.vector(row), layer.vector(row) + layer.dim());
+  return r;
+}
+
 void ForEachLive(const ReadView& view, const Filter& filter,
                  absl::FunctionRef<void(const Layer&, uint32_t)> fn) {
   for (const ReadView::Entry& e : view.layers) {
@@ -88,13 +96,7 @@ ScrollPage ScrollView(const ReadView& view, std::string_view after, uint32_t lim
   });
   ScrollPage page;
   for (const Entry& e : page_ids.Take()) {
-    Record& r = page.records.emplace_back();
-    r.id = std::string(e.id);
-    r.metadata = std::string(e.ref.layer->metadata(e.ref.row));
-    if (include_vectors) {
-      const float* v = e.ref.layer->vector(e.ref.row);
-      r.vector.assign(v, v + e.ref.layer->dim());
-    }
+    page.records.push_back(RecordAt(*e.ref.layer, e.ref.row, include_vectors));
   }
   if (past_cursor > limit) page.next_after = page.records.back().id;
   return page;

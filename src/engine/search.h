@@ -44,6 +44,9 @@ struct SearchContext {
   uint32_t ef = 0;  // the request's ef, or the collection's ef_search
 };
 
+// The record at a layer's row; its vector only `with_vector`.
+Record RecordAt(const Layer& layer, uint32_t row, bool with_vector);
+
 // Calls fn(layer, row) for every row of the view live at its snapshot that matches `filter`
 // (through the layers' field indexes).
 void ForEachLive(const ReadView& view, const Filter& filter,
