@@ -31,6 +31,14 @@ enum class StorageStrategy { kStandard, kViper, kCustom };
 absl::StatusOr<StorageStrategy> ParseStorageStrategy(std::string_view name);
 const char* StorageStrategyName(StorageStrategy strategy);
 
+// How a collection's segments compress vectors for search (docs/quantization.md): not at all,
+// 8-bit scalar codes per dimension, product-quantization codes, or one bit per dimension.
+// Searches traverse the codes and re-rank the best candidates on the float32 vectors.
+enum class Quantization { kNone, kSq8, kPq, kBinary };
+// Accepts "none", "sq8", "pq" and "binary".
+absl::StatusOr<Quantization> ParseQuantization(std::string_view name);
+const char* QuantizationName(Quantization quantization);
+
 enum class Durability {
   kSync,   // a write is acknowledged after its WAL record is fsynced (default)
   kAsync,  // acknowledged once written; fsync every async_sync_interval_ms (may lose that much)

@@ -17,6 +17,10 @@ constexpr EnumName<IndexingAlgorithm> kAlgorithmNames[] = {{IndexingAlgorithm::k
 constexpr EnumName<StorageStrategy> kStrategyNames[] = {{StorageStrategy::kStandard, "standard"},
                                                         {StorageStrategy::kViper, "viper"},
                                                         {StorageStrategy::kCustom, "custom"}};
+constexpr EnumName<Quantization> kQuantizationNames[] = {{Quantization::kNone, "none"},
+                                                         {Quantization::kSq8, "sq8"},
+                                                         {Quantization::kPq, "pq"},
+                                                         {Quantization::kBinary, "binary"}};
 constexpr EnumName<Durability> kDurabilityNames[] = {{Durability::kSync, "sync"},
                                                      {Durability::kAsync, "async"}};
 
@@ -50,6 +54,13 @@ absl::StatusOr<StorageStrategy> ParseStorageStrategy(std::string_view name) {
 }
 const char* StorageStrategyName(StorageStrategy strategy) {
   return NameOf(kStrategyNames, strategy);
+}
+
+absl::StatusOr<Quantization> ParseQuantization(std::string_view name) {
+  return Parse(kQuantizationNames, name, "quantization", "quantization");
+}
+const char* QuantizationName(Quantization quantization) {
+  return NameOf(kQuantizationNames, quantization);
 }
 
 absl::StatusOr<Durability> ParseDurability(std::string_view name) {

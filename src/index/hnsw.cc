@@ -150,13 +150,6 @@ void Hnsw::Lock(uint32_t node) const {
 
 void Hnsw::Unlock(uint32_t node) const { locks_[node].store(0, std::memory_order_release); }
 
-void Hnsw::PrefetchVector(uint32_t row) const {
-  // The first line; the hardware prefetcher follows the rest of a sequential read. (Whole-vector
-  // prefetch two neighbours ahead measured no faster on 784-d data: the search is bound by
-  // memory bandwidth, about 300 ns per 3 KB vector here.)
-  _mm_prefetch(reinterpret_cast<const char*>(Vector(row)), _MM_HINT_T0);
-}
-
 int Hnsw::RandomLevel(uint32_t row) const {
   // Deterministic per row, so a build is reproducible whatever the thread interleaving.
   const double u = (static_cast<double>(Mix(seed_ ^ (uint64_t{row} << 1)) >> 11) + 1.0) *
@@ -172,10 +165,10 @@ bool Hnsw::IsDeleted(uint32_t row) const {
   return (deleted_[row / 64].load(std::memory_order_acquire) >> (row % 64)) & 1;
 }
 
-uint32_t Hnsw::GreedyDescend(const float* query, uint32_t entry, int from_level, int to_level,
-                             SearchStats* stats) const {
+uint32_t Hnsw::GreedyDescend(const RowDistance& dist, uint32_t entry, int from_level,
+                             int to_level, SearchStats* stats) const {
   uint32_t cur = entry;
-  float d = distance_(query, Vector(cur), dim_);
+  float d = dist(cur);
   for (int level = from_level; level >= to_level; --level) {
     for (bool changed = true; changed;) {
       changed = false;
@@ -184,7 +177,7 @@ uint32_t Hnsw::GreedyDescend(const float* query, uint32_t entry, int from_level,
       if (stats) ++stats->expanded;
       for (uint32_t i = 1; i <= count; ++i) {
         const uint32_t n = LoadLink(links + i);
-        const float dn = distance_(query, Vector(n), dim_);
+        const float dn = dist(n);
         if (stats) ++stats->distances;
         if (dn < d) {
           d = dn;
@@ -198,8 +191,9 @@ uint32_t Hnsw::GreedyDescend(const float* query, uint32_t entry, int from_level,
 }
 
 template <typename Allow>
-std::vector<Hnsw::Candidate> Hnsw::SearchLayer(const float* query, uint32_t entry, uint32_t ef,
-                                               int level, const Allow& allow, SearchStats* stats,
+std::vector<Hnsw::Candidate> Hnsw::SearchLayer(const RowDistance& dist, uint32_t entry,
+                                               uint32_t ef, int level, const Allow& allow,
+                                               SearchStats* stats,
                                                uint32_t max_distances) const {
   std::unique_ptr<VisitedPool::List> visited = visited_->Acquire();
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> candidates;
@@ -207,7 +201,7 @@ std::vector<Hnsw::Candidate> Hnsw::SearchLayer(const float* query, uint32_t entr
   float bound = std::numeric_limits<float>::infinity();
   uint32_t spent = 0;
 
-  const float d = distance_(query, Vector(entry), dim_);
+  const float d = dist(entry);
   visited->Visit(entry);
   candidates.push({d, entry});
   if (allow(entry)) {
@@ -221,12 +215,12 @@ std::vector<Hnsw::Candidate> Hnsw::SearchLayer(const float* query, uint32_t entr
     const uint32_t* links = Links(c.node, level);
     const uint32_t count = LoadCount(links);
     if (stats) ++stats->expanded;
-    if (count > 0) PrefetchVector(LoadLink(links + 1));
+    if (count > 0) dist.Prefetch(LoadLink(links + 1));
     for (uint32_t i = 1; i <= count; ++i) {
       const uint32_t n = LoadLink(links + i);
-      if (i < count) PrefetchVector(LoadLink(links + i + 1));
+      if (i < count) dist.Prefetch(LoadLink(links + i + 1));
       if (!visited->Visit(n)) continue;
-      const float dn = distance_(query, Vector(n), dim_);
+      const float dn = dist(n);
       if (stats) ++stats->distances;
       if (max_distances != 0 && ++spent >= max_distances) {
         stats->budget_exceeded = true;
@@ -297,7 +291,7 @@ void Hnsw::Insert(uint32_t row) {
     upper_owned_[row] = std::make_unique<uint32_t[]>(static_cast<size_t>(level) * (1 + m_));
   }
   levels_owned_[row] = static_cast<uint8_t>(level);
-  const float* q = Vector(row);
+  const RowDistance q = Exact(Vector(row));
 
   uint64_t e = entry_.load(std::memory_order_acquire);
   if (e == UINT64_MAX) {
@@ -346,14 +340,15 @@ void Hnsw::Insert(uint32_t row) {
 }
 
 template <typename Allow>
-std::vector<Hit> Hnsw::SearchFrom(const float* query, uint32_t k, uint32_t ef, const Allow& allow,
-                                  SearchStats* stats, uint32_t max_distances) const {
+std::vector<Hit> Hnsw::SearchFrom(const RowDistance& dist, uint32_t k, uint32_t ef,
+                                  const Allow& allow, SearchStats* stats,
+                                  uint32_t max_distances) const {
   const uint64_t e = entry_.load(std::memory_order_acquire);
   if (e == UINT64_MAX || k == 0) return {};
   const uint32_t entry =
-      GreedyDescend(query, static_cast<uint32_t>(e), static_cast<int>(e >> 32), 1, stats);
+      GreedyDescend(dist, static_cast<uint32_t>(e), static_cast<int>(e >> 32), 1, stats);
   std::vector<Candidate> found =
-      SearchLayer(query, entry, std::max(ef, k), 0, allow, stats, max_distances);
+      SearchLayer(dist, entry, std::max(ef, k), 0, allow, stats, max_distances);
   std::vector<Hit> hits;
   hits.reserve(std::min<size_t>(k, found.size()));
   for (size_t i = 0; i < found.size() && i < k; ++i) {
@@ -362,24 +357,24 @@ std::vector<Hit> Hnsw::SearchFrom(const float* query, uint32_t k, uint32_t ef, c
   return hits;
 }
 
-std::vector<Hit> Hnsw::Search(const float* query, uint32_t k, uint32_t ef,
+std::vector<Hit> Hnsw::Search(const RowDistance& dist, uint32_t k, uint32_t ef,
                               SearchStats* stats) const {
-  return SearchFrom(query, k, ef, [this](uint32_t row) { return !IsDeleted(row); }, stats, 0);
+  return SearchFrom(dist, k, ef, [this](uint32_t row) { return !IsDeleted(row); }, stats, 0);
 }
 
-std::vector<Hit> Hnsw::Search(const float* query, uint32_t k, uint32_t ef,
+std::vector<Hit> Hnsw::Search(const RowDistance& dist, uint32_t k, uint32_t ef,
                               absl::FunctionRef<bool(uint32_t)> allow, SearchStats* stats,
                               uint32_t max_distances) const {
   return SearchFrom(
-      query, k, ef, [&](uint32_t row) { return !IsDeleted(row) && allow(row); }, stats,
+      dist, k, ef, [&](uint32_t row) { return !IsDeleted(row) && allow(row); }, stats,
       max_distances);
 }
 
-std::vector<Hit> Hnsw::Search(const float* query, uint32_t k, uint32_t ef,
+std::vector<Hit> Hnsw::Search(const RowDistance& dist, uint32_t k, uint32_t ef,
                               const uint64_t* allowed, SearchStats* stats,
                               uint32_t max_distances) const {
   return SearchFrom(
-      query, k, ef,
+      dist, k, ef,
       [&](uint32_t row) { return ((allowed[row / 64] >> (row % 64)) & 1) && !IsDeleted(row); },
       stats, max_distances);
 }
@@ -432,9 +427,10 @@ uint32_t Hnsw::LinkUnreachable() {
     // The nearest reachable row with a free slot links to `row`; the search proposes the
     // nearest rows (not all reachable: it starts wherever the upper levels lead), failing
     // those, any reachable row with a free slot will do.
-    const uint32_t start = GreedyDescend(Vector(row), static_cast<uint32_t>(e),
-                                         static_cast<int>(e >> 32), 1, nullptr);
-    std::vector<Candidate> near = SearchLayer(Vector(row), start, ef_construction_, 0,
+    const RowDistance from_row = Exact(Vector(row));
+    const uint32_t start =
+        GreedyDescend(from_row, static_cast<uint32_t>(e), static_cast<int>(e >> 32), 1, nullptr);
+    std::vector<Candidate> near = SearchLayer(from_row, start, ef_construction_, 0,
                                               [](uint32_t) { return true; }, nullptr);
     auto can_link = [&](uint32_t n) { return reached[n] && LoadCount(Links(n, 0)) < m0_; };
     uint32_t from = kNone;

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "index/distance.h"
 #include "index/flat.h"
+#include "index/row_distance.h"
 
 namespace proximadb::index {
 
@@ -55,8 +56,14 @@ class Hnsw {
   void MarkDeleted(uint32_t row);
   bool IsDeleted(uint32_t row) const;
 
-  // The k nearest inserted, undeleted rows, best first.
+  // The k nearest inserted, undeleted rows, best first. Each search also takes a RowDistance
+  // instead of the query: the distances to the rows' quantized codes (with `vectors` those of
+  // the graph's own rows).
   std::vector<Hit> Search(const float* query, uint32_t k, uint32_t ef,
+                          SearchStats* stats = nullptr) const {
+    return Search(Exact(query), k, ef, stats);
+  }
+  std::vector<Hit> Search(const RowDistance& dist, uint32_t k, uint32_t ef,
                           SearchStats* stats = nullptr) const;
   // The k nearest inserted, undeleted rows that the filter accepts, best first: `allow` is a
   // predicate, `allowed` a bitmap of rows (bit r of word r / 64), the fast form. The search
@@ -69,9 +76,23 @@ class Hnsw {
   // that has become dearer than an exact scan of the allowed rows.
   std::vector<Hit> Search(const float* query, uint32_t k, uint32_t ef,
                           absl::FunctionRef<bool(uint32_t)> allow, SearchStats* stats = nullptr,
+                          uint32_t max_distances = 0) const {
+    return Search(Exact(query), k, ef, allow, stats, max_distances);
+  }
+  std::vector<Hit> Search(const RowDistance& dist, uint32_t k, uint32_t ef,
+                          absl::FunctionRef<bool(uint32_t)> allow, SearchStats* stats = nullptr,
                           uint32_t max_distances = 0) const;
   std::vector<Hit> Search(const float* query, uint32_t k, uint32_t ef, const uint64_t* allowed,
-                          SearchStats* stats = nullptr, uint32_t max_distances = 0) const;
+                          SearchStats* stats = nullptr, uint32_t max_distances = 0) const {
+    return Search(Exact(query), k, ef, allowed, stats, max_distances);
+  }
+  std::vector<Hit> Search(const RowDistance& dist, uint32_t k, uint32_t ef,
+                          const uint64_t* allowed, SearchStats* stats = nullptr,
+                          uint32_t max_distances = 0) const;
+  // Distances from `query` to the graph's rows on their float32 vectors.
+  RowDistance Exact(const float* query) const {
+    return RowDistance(query, vectors_, dim_, distance_);
+  }
 
   // The graph (and deletion bitmap) as bytes; call when no Insert is running.
   std::string Serialize() const;
@@ -118,21 +139,21 @@ class Hnsw {
   // Best-first search of one layer from `entry`; returns up to ef candidates that `allow`
   // accepts, closest first. A template so that the filter check inlines in the hot loop.
   template <typename Allow>
-  std::vector<Candidate> SearchLayer(const float* query, uint32_t entry, uint32_t ef, int level,
-                                     const Allow& allow, SearchStats* stats,
+  std::vector<Candidate> SearchLayer(const RowDistance& dist, uint32_t entry, uint32_t ef,
+                                     int level, const Allow& allow, SearchStats* stats,
                                      uint32_t max_distances = 0) const;
   template <typename Allow>
-  std::vector<Hit> SearchFrom(const float* query, uint32_t k, uint32_t ef, const Allow& allow,
-                              SearchStats* stats, uint32_t max_distances) const;
+  std::vector<Hit> SearchFrom(const RowDistance& dist, uint32_t k, uint32_t ef,
+                              const Allow& allow, SearchStats* stats,
+                              uint32_t max_distances) const;
   // Marks in `reached` (one flag per row) every row reachable from `from` along level-0 links.
   void MarkReachable(uint32_t from, std::vector<bool>* reached) const;
-  uint32_t GreedyDescend(const float* query, uint32_t entry, int from_level, int to_level,
+  uint32_t GreedyDescend(const RowDistance& dist, uint32_t entry, int from_level, int to_level,
                          SearchStats* stats) const;
   // HNSW's neighbour-selection heuristic: keeps a candidate only if it is closer to the base
   // than to every candidate kept so far (diversity), up to `max` of them.
   std::vector<uint32_t> SelectNeighbors(std::vector<Candidate> candidates, uint32_t max) const;
   void Connect(uint32_t node, uint32_t neighbor, int level);
-  void PrefetchVector(uint32_t row) const;
   void Lock(uint32_t node) const;
   void Unlock(uint32_t node) const;
 

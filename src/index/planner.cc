@@ -39,19 +39,45 @@ bool ScanIsCheaper(uint32_t count, const Hnsw& graph, uint32_t k, uint32_t ef) {
   return exact_cost <= 4.0 * std::max(ef, k) || graph_estimate > exact_cost;
 }
 
+// A graph traversal, on the codes when the space has them: calls `search(distance, k, ef)`
+// with the candidates to gather, and re-ranks them on the float32 vectors.
+template <typename Search>
+std::vector<Hit> GraphSearch(const SearchSpace& space, const SearchParams& p,
+                             SearchStats* stats, const Search& search) {
+  if (space.quantizer == nullptr) {
+    return search(space.graph->Exact(p.query), p.k, std::max(p.ef, p.k));
+  }
+  const Quantizer::Query query = space.quantizer->Prepare(p.query);
+  const RowDistance coded(&query, space.codes, space.quantizer->code_size());
+  // Binary codes rank coarsely (Hamming distances tie a lot): by default they gather four
+  // times the candidates.
+  const uint32_t oversample =
+      p.rerank == 0 && space.quantizer->kind() == Quantization::kBinary ? 4 : 1;
+  const uint32_t ef = std::max({p.ef, p.k, p.rerank}) * oversample;
+  const uint32_t keep = p.rerank == 0 ? ef : std::max(p.rerank, p.k);
+  std::vector<Hit> candidates = search(coded, keep, ef);
+  BoundedTopK<Hit> top(p.k);
+  for (const Hit& h : candidates) {
+    ++stats->distances;
+    top.Push({space.distance(p.query, space.vectors + size_t{h.row} * space.dim, space.dim),
+              h.row});
+  }
+  return top.Take();
+}
+
 PlannedResult FilteredGraphSearch(const SearchSpace& space, const SearchParams& p,
                                   const AllowedRows& allowed) {
   PlannedResult r;
   r.plan = Plan::kGraphExpanded;
   const uint32_t count = allowed.count();
   const uint32_t budget = p.mode == PlanMode::kAuto ? count : 0;
-  if (const uint64_t* bitmap = allowed.bitmap()) {
-    r.hits = space.graph->Search(p.query, p.k, p.ef, bitmap, &r.stats, budget);
-  } else {
-    r.hits = space.graph->Search(
-        p.query, p.k, p.ef, [&](uint32_t row) { return allowed.Contains(row); }, &r.stats,
-        budget);
-  }
+  r.hits = GraphSearch(space, p, &r.stats, [&](const RowDistance& d, uint32_t k, uint32_t ef) {
+    if (const uint64_t* bitmap = allowed.bitmap()) {
+      return space.graph->Search(d, k, ef, bitmap, &r.stats, budget);
+    }
+    return space.graph->Search(
+        d, k, ef, [&](uint32_t row) { return allowed.Contains(row); }, &r.stats, budget);
+  });
   // Over budget, or the traversal ran dry (rows it could not reach): the exact scan decides.
   if (p.mode == PlanMode::kAuto &&
       (r.stats.budget_exceeded || (r.hits.size() < p.k && count > r.hits.size()))) {
@@ -91,13 +117,11 @@ PlannedResult PlannedSearch(const SearchSpace& space, const SearchParams& p,
   if (filtered) return FilteredGraphSearch(space, p, *allowed);
   PlannedResult r;
   r.plan = Plan::kGraph;
-  const uint32_t ef = std::max(p.ef, p.k);
-  if (allowed == nullptr) {
-    r.hits = space.graph->Search(p.query, p.k, ef, &r.stats);
-  } else {
-    r.hits = space.graph->Search(
-        p.query, p.k, ef, [&](uint32_t row) { return allowed->Contains(row); }, &r.stats);
-  }
+  r.hits = GraphSearch(space, p, &r.stats, [&](const RowDistance& d, uint32_t k, uint32_t ef) {
+    if (allowed == nullptr) return space.graph->Search(d, k, ef, &r.stats);
+    return space.graph->Search(
+        d, k, ef, [&](uint32_t row) { return allowed->Contains(row); }, &r.stats);
+  });
   return r;
 }
 

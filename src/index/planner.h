@@ -13,6 +13,8 @@
 //     the estimate only has to be roughly right: the measured cost of the query itself bounds
 //     the loss to about twice the cheaper plan. Plan kGraphExpanded.
 // Whatever the plan, a search returns k rows whenever k allowed, undeleted rows exist.
+// Graph plans over quantized rows traverse the codes and re-rank on the float32 vectors (see
+// SearchParams::rerank); the distances they return are always the float32 ones.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "index/hnsw.h"
+#include "index/quantizer.h"
 
 namespace proximadb::index {
 
@@ -64,13 +67,15 @@ class BitmapRows final : public AllowedRows {
 };
 
 // The rows one search covers: rows [0, rows) of contiguous `vectors`, with the HNSW graph over
-// them if there is one.
+// them if there is one, and their quantized codes (code_size bytes per row) if they have them.
 struct SearchSpace {
   const float* vectors = nullptr;
   uint32_t rows = 0;
   uint32_t dim = 0;
   Distance distance;
   const Hnsw* graph = nullptr;
+  const Quantizer* quantizer = nullptr;
+  const uint8_t* codes = nullptr;
 };
 
 // Which plan runs: the planner's choice, or one forced (tests and benchmarks pin each plan's
@@ -83,6 +88,10 @@ struct SearchParams {
   uint32_t ef = 64;
   bool exact = false;  // the request asks for a scan
   PlanMode mode = PlanMode::kAuto;
+  // With codes, graph plans traverse the codes, keep max(ef, k, rerank) candidates and re-score
+  // the best max(rerank, k) of them on the float32 vectors; 0 re-scores all of them (binary
+  // codes then gather 4 * max(ef, k)). Exact plans always scan the float32 vectors.
+  uint32_t rerank = 0;
 };
 
 // The k nearest rows of `space` that `allowed` admits (nullptr: every row), never a row the

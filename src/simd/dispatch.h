@@ -13,5 +13,9 @@ Level ChooseLevel(const char* env_value);
 extern const Kernels kScalarKernels;
 extern const Kernels kAvx2Kernels;
 extern const Kernels kAvx512Kernels;
+// The AVX-512 level's Hamming kernel on CPUs with VPOPCNTDQ.
+uint32_t HammingVpopcntdq(const uint64_t* a, const uint64_t* b, size_t words);
+// Whether this CPU has AVX-512 VPOPCNTDQ.
+bool CpuHasVpopcntdq();
 
 }  // namespace proximadb::simd

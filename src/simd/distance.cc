@@ -30,6 +30,8 @@ bool CpuSupports(Level level) {
   return false;
 }
 
+bool CpuHasVpopcntdq() { return __builtin_cpu_supports("avx512vpopcntdq"); }
+
 Level ChooseLevel(const char* env_value) {
   Level best = Level::kScalar;
   for (Level l : {Level::kAvx2, Level::kAvx512}) {
@@ -65,7 +67,14 @@ const Kernels* ForLevel(Level level) {
   switch (level) {
     case Level::kScalar: return &kScalarKernels;
     case Level::kAvx2: return &kAvx2Kernels;
-    case Level::kAvx512: return &kAvx512Kernels;
+    case Level::kAvx512: {
+      static const Kernels kernels = [] {
+        Kernels k = kAvx512Kernels;
+        if (CpuHasVpopcntdq()) k.hamming = &HammingVpopcntdq;
+        return k;
+      }();
+      return &kernels;
+    }
   }
   return nullptr;
 }

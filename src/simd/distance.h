@@ -23,6 +23,11 @@ Level ActiveLevel();
 
 using F32Fn = float (*)(const float* a, const float* b, size_t dim);
 using I8Fn = int32_t (*)(const int8_t* a, const int8_t* b, size_t dim);
+using F32U8Fn = float (*)(const float* a, const uint8_t* codes, size_t dim);
+using HammingFn = uint32_t (*)(const uint64_t* a, const uint64_t* b, size_t words);
+using LookupFn = float (*)(const float* table, const uint8_t* codes, size_t m);
+using NearestFn = uint32_t (*)(const float* x, const float* transposed, const float* norms,
+                               size_t dim, size_t count);
 
 struct Kernels {
   Level level;
@@ -31,6 +36,14 @@ struct Kernels {
   F32Fn cosine_distance;  // 1 - dot / (|a| |b|), one pass; 1 when either norm is 0
   I8Fn l2_sqr_i8;         // sum (a_i - b_i)^2
   I8Fn dot_i8;            // sum a_i b_i
+  // Quantized codes (src/index/quantizer.h):
+  F32U8Fn dot_f32_u8;  // sum a_i codes_i: a float query against scalar (sq8) codes
+  HammingFn hamming;   // popcount(a xor b) over `words` 64-bit words: binary codes
+  LookupFn lookup;     // sum table[256 j + codes_j], j < m: product-quantization distance tables
+  // The c < count minimizing norms_c - 2 sum_d x_d transposed[d * count + c] (the nearest of
+  // `count` centroids stored dimension-major, with their squared norms): k-means and pq codes.
+  // The first on ties.
+  NearestFn nearest;
 };
 
 // The kernels of ActiveLevel().

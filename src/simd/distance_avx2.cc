@@ -132,8 +132,79 @@ int32_t DotI8(const int8_t* a, const int8_t* b, size_t dim) {
   return r;
 }
 
+inline __m256 LoadCodes8(const uint8_t* codes) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes))));
+}
+
+float DotF32U8(const float* a, const uint8_t* codes, size_t dim) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), LoadCodes8(codes + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), LoadCodes8(codes + i + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), LoadCodes8(codes + i + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), LoadCodes8(codes + i + 24), s3);
+  }
+  for (; i + 8 <= dim; i += 8) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), LoadCodes8(codes + i), s0);
+  }
+  float s = HorizontalSum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  for (; i < dim; ++i) s += a[i] * static_cast<float>(codes[i]);
+  return s;
+}
+
+uint32_t Hamming(const uint64_t* a, const uint64_t* b, size_t words) {
+  uint64_t s = 0;
+  for (size_t i = 0; i < words; ++i) s += _mm_popcnt_u64(a[i] ^ b[i]);
+  return static_cast<uint32_t>(s);
+}
+
+float Lookup(const float* table, const uint8_t* codes, size_t m) {
+  const __m256i step = _mm256_set1_epi32(8 * 256);
+  __m256i offsets = _mm256_setr_epi32(0, 256, 512, 768, 1024, 1280, 1536, 1792);
+  __m256 s = _mm256_setzero_ps();
+  size_t j = 0;
+  for (; j + 8 <= m; j += 8) {
+    const __m256i idx = _mm256_add_epi32(
+        offsets, _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + j))));
+    s = _mm256_add_ps(s, _mm256_i32gather_ps(table, idx, 4));
+    offsets = _mm256_add_epi32(offsets, step);
+  }
+  float r = HorizontalSum(s);
+  for (; j < m; ++j) r += table[256 * j + codes[j]];
+  return r;
+}
+
+uint32_t Nearest(const float* x, const float* transposed, const float* norms, size_t dim,
+                 size_t count) {
+  uint32_t best = 0;
+  float best_d = 0;
+  size_t c = 0;
+  for (; c + 8 <= count; c += 8) {
+    __m256 acc = _mm256_loadu_ps(norms + c);
+    for (size_t i = 0; i < dim; ++i) {
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(-2 * x[i]), _mm256_loadu_ps(transposed + i * count + c),
+                            acc);
+    }
+    alignas(32) float d[8];
+    _mm256_store_ps(d, acc);
+    for (int l = 0; l < 8; ++l) {
+      if ((c == 0 && l == 0) || d[l] < best_d) best_d = d[l], best = static_cast<uint32_t>(c + l);
+    }
+  }
+  for (; c < count; ++c) {
+    float d = norms[c];
+    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
+    if (c == 0 || d < best_d) best_d = d, best = static_cast<uint32_t>(c);
+  }
+  return best;
+}
+
 }  // namespace
 
-const Kernels kAvx2Kernels = {Level::kAvx2, &L2Sqr, &Dot, &CosineDistance, &L2SqrI8, &DotI8};
+const Kernels kAvx2Kernels = {Level::kAvx2,  &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
+                              &DotI8,        &DotF32U8, &Hamming, &Lookup,         &Nearest};
 
 }  // namespace proximadb::simd

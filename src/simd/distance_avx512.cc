@@ -116,8 +116,96 @@ int32_t DotI8(const int8_t* a, const int8_t* b, size_t dim) {
   return _mm512_reduce_add_epi32(s);
 }
 
+inline __mmask16 TailMask16(size_t n) { return static_cast<__mmask16>((1u << n) - 1); }
+
+float DotF32U8(const float* a, const uint8_t* codes, size_t dim) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    const __m512 c0 = _mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i))));
+    const __m512 c1 = _mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i + 16))));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), c0, s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), c1, s1);
+  }
+  for (; i < dim; i += 16) {
+    const __mmask16 m = dim - i >= 16 ? ~__mmask16{0} : TailMask16(dim - i);
+    const __m512 c = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, codes + i)));
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), c, s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+uint32_t Hamming(const uint64_t* a, const uint64_t* b, size_t words) {
+  uint64_t s = 0;
+  for (size_t i = 0; i < words; ++i) s += _mm_popcnt_u64(a[i] ^ b[i]);
+  return static_cast<uint32_t>(s);
+}
+
+float Lookup(const float* table, const uint8_t* codes, size_t m) {
+  const __m512i step = _mm512_set1_epi32(16 * 256);
+  __m512i offsets = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+      _mm512_set1_epi32(256));
+  __m512 s = _mm512_setzero_ps();
+  size_t j = 0;
+  for (; j + 16 <= m; j += 16) {
+    const __m512i idx = _mm512_add_epi32(
+        offsets,
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + j))));
+    s = _mm512_add_ps(s, _mm512_i32gather_ps(idx, table, 4));
+    offsets = _mm512_add_epi32(offsets, step);
+  }
+  float r = _mm512_reduce_add_ps(s);
+  for (; j < m; ++j) r += table[256 * j + codes[j]];
+  return r;
+}
+
+uint32_t Nearest(const float* x, const float* transposed, const float* norms, size_t dim,
+                 size_t count) {
+  uint32_t best = 0;
+  float best_d = 0;
+  size_t c = 0;
+  for (; c + 16 <= count; c += 16) {
+    __m512 acc = _mm512_loadu_ps(norms + c);
+    for (size_t i = 0; i < dim; ++i) {
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(-2 * x[i]), _mm512_loadu_ps(transposed + i * count + c),
+                            acc);
+    }
+    const float low = _mm512_reduce_min_ps(acc);
+    if (c == 0 || low < best_d) {
+      const __mmask16 at = _mm512_cmp_ps_mask(acc, _mm512_set1_ps(low), _CMP_EQ_OQ);
+      best_d = low;
+      best = static_cast<uint32_t>(c + __builtin_ctz(at));
+    }
+  }
+  for (; c < count; ++c) {
+    float d = norms[c];
+    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
+    if (c == 0 || d < best_d) best_d = d, best = static_cast<uint32_t>(c);
+  }
+  return best;
+}
+
 }  // namespace
 
-const Kernels kAvx512Kernels = {Level::kAvx512, &L2Sqr, &Dot, &CosineDistance, &L2SqrI8, &DotI8};
+// AVX-512 VPOPCNTDQ (Ice Lake and later): eight words' popcounts per instruction. Not implied by
+// the level's F/BW/DQ/VL, so distance.cc swaps it in only where the CPU has it.
+__attribute__((target("avx512vpopcntdq"))) uint32_t HammingVpopcntdq(const uint64_t* a,
+                                                                     const uint64_t* b,
+                                                                     size_t words) {
+  __m512i s = _mm512_setzero_si512();
+  for (size_t i = 0; i < words; i += 8) {
+    const __mmask8 m = words - i >= 8 ? __mmask8{0xff} : static_cast<__mmask8>((1u << (words - i)) - 1);
+    const __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi64(m, a + i),
+                                       _mm512_maskz_loadu_epi64(m, b + i));
+    s = _mm512_add_epi64(s, _mm512_popcnt_epi64(x));
+  }
+  return static_cast<uint32_t>(_mm512_reduce_add_epi64(s));
+}
+
+const Kernels kAvx512Kernels = {Level::kAvx512, &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
+                                &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest};
 
 }  // namespace proximadb::simd

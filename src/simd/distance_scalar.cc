@@ -48,8 +48,41 @@ int32_t DotI8(const int8_t* a, const int8_t* b, size_t dim) {
   return s;
 }
 
+float DotF32U8(const float* a, const uint8_t* codes, size_t dim) {
+  float s = 0;
+  for (size_t i = 0; i < dim; ++i) s += a[i] * static_cast<float>(codes[i]);
+  return s;
+}
+
+uint32_t Hamming(const uint64_t* a, const uint64_t* b, size_t words) {
+  uint32_t s = 0;
+  for (size_t i = 0; i < words; ++i) {
+    for (uint64_t x = a[i] ^ b[i]; x != 0; x &= x - 1) ++s;
+  }
+  return s;
+}
+
+float Lookup(const float* table, const uint8_t* codes, size_t m) {
+  float s = 0;
+  for (size_t j = 0; j < m; ++j) s += table[256 * j + codes[j]];
+  return s;
+}
+
+uint32_t Nearest(const float* x, const float* transposed, const float* norms, size_t dim,
+                 size_t count) {
+  uint32_t best = 0;
+  float best_d = 0;
+  for (size_t c = 0; c < count; ++c) {
+    float d = norms[c];
+    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
+    if (c == 0 || d < best_d) best_d = d, best = static_cast<uint32_t>(c);
+  }
+  return best;
+}
+
 }  // namespace
 
-const Kernels kScalarKernels = {Level::kScalar, &L2Sqr, &Dot, &CosineDistance, &L2SqrI8, &DotI8};
+const Kernels kScalarKernels = {Level::kScalar, &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
+                                &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest};
 
 }  // namespace proximadb::simd

@@ -59,6 +59,52 @@ TEST(SimdTest, EveryLevelMatchesScalarOnRandomData) {
   }
 }
 
+TEST(SimdTest, QuantizedKernelsMatchScalar) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> f;
+  std::uniform_int_distribution<int> u8(0, 255);
+  std::uniform_int_distribution<uint64_t> bits;
+  const Kernels& ref = *ForLevel(Level::kScalar);
+  for (const Kernels* k : SupportedLevels()) {
+    for (size_t dim : kDims) {
+      // Unaligned, as codes are packed in a segment.
+      std::vector<float> q(dim + 1), table(256 * dim);
+      std::vector<uint8_t> codes(dim + 1);
+      for (size_t i = 0; i <= dim; ++i) {
+        q[i] = f(rng);
+        codes[i] = static_cast<uint8_t>(u8(rng));
+      }
+      for (float& t : table) t = f(rng);
+      ExpectClose(k->dot_f32_u8(q.data() + 1, codes.data() + 1, dim),
+                  ref.dot_f32_u8(q.data() + 1, codes.data() + 1, dim), "dot_f32_u8", dim,
+                  k->level);
+      ExpectClose(k->lookup(table.data(), codes.data() + 1, dim),
+                  ref.lookup(table.data(), codes.data() + 1, dim), "lookup", dim, k->level);
+      std::vector<uint64_t> a(dim / 8 + 1), b(dim / 8 + 1);
+      for (size_t i = 0; i < a.size(); ++i) {
+        a[i] = bits(rng);
+        b[i] = bits(rng);
+      }
+      EXPECT_EQ(k->hamming(a.data(), b.data(), a.size()), ref.hamming(a.data(), b.data(), a.size()))
+          << dim << " " << LevelName(k->level);
+    }
+    for (size_t count : {size_t{1}, size_t{7}, size_t{16}, size_t{40}, size_t{256}}) {
+      for (size_t dim : {size_t{1}, size_t{4}, size_t{8}}) {
+        std::vector<float> x(dim), t(dim * count), norms(count);
+        for (float& v : x) v = f(rng);
+        for (float& v : t) v = f(rng);
+        for (float& v : norms) v = std::abs(f(rng));
+        EXPECT_EQ(k->nearest(x.data(), t.data(), norms.data(), dim, count),
+                  ref.nearest(x.data(), t.data(), norms.data(), dim, count))
+            << count << " " << dim << " " << LevelName(k->level);
+      }
+    }
+    const uint64_t ones[3] = {~0ull, ~0ull, 1}, zeros[3] = {0, 0, 0};
+    EXPECT_EQ(k->hamming(ones, zeros, 3), 129u) << LevelName(k->level);
+    EXPECT_EQ(k->hamming(ones, ones, 3), 0u) << LevelName(k->level);
+  }
+}
+
 TEST(SimdTest, EdgeCases) {
   for (const Kernels* k : SupportedLevels()) {
     for (size_t dim : kDims) {

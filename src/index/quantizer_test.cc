@@ -1,0 +1,191 @@
+#include "index/quantizer.h"
+
+#include <cmath>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "index/dataset.h"
+#include "index/flat.h"
+#include "index/hnsw.h"
+#include "index/planner.h"
+
+namespace proximadb::index {
+namespace {
+
+constexpr uint32_t kK = 10;
+
+// Fashion-MNIST cut to 10,000 rows and 200 queries, with a graph per metric, the exact top 10
+// from FlatSearch, and the codes of each quantization.
+class QuantizedSearchTest : public ::testing::TestWithParam<DistanceMetric> {
+ protected:
+  static constexpr uint32_t kBase = 10000, kQueries = 200;
+
+  static void SetUpTestSuite() {
+    auto d = LoadFashionMnist();
+    ASSERT_TRUE(d.ok()) << d.status();
+    data_ = new Dataset(*std::move(d));
+  }
+  static void TearDownTestSuite() { delete data_; }
+
+  void SetUp() override {
+    metric_ = GetParam();
+    graph_ = std::make_unique<Hnsw>(data_->base.data(), data_->dim, metric_, kBase, HnswParams{});
+    BuildHnsw(*graph_, kBase, 2);
+    for (uint32_t q = 0; q < kQueries; ++q) {
+      std::vector<uint32_t> rows;
+      for (const Hit& h : FlatSearch(data_->base.data(), kBase, data_->dim, DistanceFor(metric_),
+                                     Query(q), kK)) {
+        rows.push_back(h.row);
+      }
+      truth_.push_back(rows);
+    }
+  }
+
+  const float* Query(uint32_t q) const { return data_->queries.data() + size_t{q} * data_->dim; }
+  const float* Row(uint32_t r) const { return data_->base.data() + size_t{r} * data_->dim; }
+
+  std::unique_ptr<Quantizer> Train(Quantization kind, uint32_t pq_m = 0) {
+    auto q = Quantizer::Train({kind, data_->dim, metric_, pq_m}, kBase,
+                              [&](uint32_t r) { return Row(r); });
+    EXPECT_TRUE(q.ok()) << q.status();
+    return *std::move(q);
+  }
+  static std::vector<uint8_t> EncodeAll(const Quantizer& q) {
+    std::vector<uint8_t> codes(q.code_size() * kBase);
+    for (uint32_t r = 0; r < kBase; ++r) {
+      q.Encode(data_->base.data() + size_t{r} * data_->dim, codes.data() + r * q.code_size());
+    }
+    return codes;
+  }
+
+  // Mean recall@10 of graph searches over the codes at `ef`, re-ranking `rerank` candidates.
+  double Recall(const Quantizer& q, const std::vector<uint8_t>& codes, uint32_t ef,
+                uint32_t rerank) {
+    const SearchSpace space{data_->base.data(), kBase, data_->dim, DistanceFor(metric_),
+                            graph_.get(), &q, codes.data()};
+    double total = 0;
+    for (uint32_t i = 0; i < kQueries; ++i) {
+      SearchParams p{.query = Query(i), .k = kK, .ef = ef, .rerank = rerank};
+      const PlannedResult r = PlannedSearch(space, p, nullptr, false);
+      EXPECT_EQ(r.plan, Plan::kGraph);
+      EXPECT_EQ(r.hits.size(), kK);
+      const std::set<uint32_t> want(truth_[i].begin(), truth_[i].end());
+      for (const Hit& h : r.hits) {
+        total += want.count(h.row);
+        // Re-ranked: the distances reported are the float32 ones.
+        EXPECT_EQ(h.distance, DistanceFor(metric_)(Query(i), Row(h.row), data_->dim));
+      }
+    }
+    return total / (kQueries * kK);
+  }
+
+  static Dataset* data_;
+  DistanceMetric metric_;
+  std::unique_ptr<Hnsw> graph_;
+  std::vector<std::vector<uint32_t>> truth_;
+};
+Dataset* QuantizedSearchTest::data_ = nullptr;
+
+// The recall floors of the issue at the default ef (64), re-ranking every candidate; and
+// re-ranking only k candidates must lose recall (the re-rank is doing something).
+TEST_P(QuantizedSearchTest, RecallWithReranking) {
+  const struct {
+    Quantization kind;
+    double floor;
+  } cases[] = {{Quantization::kSq8, 0.95}, {Quantization::kPq, 0.90}, {Quantization::kBinary, 0.90}};
+  for (const auto& c : cases) {
+    const std::unique_ptr<Quantizer> q = Train(c.kind);
+    const std::vector<uint8_t> codes = EncodeAll(*q);
+    const double all = Recall(*q, codes, 64, 0), few = Recall(*q, codes, 64, kK);
+    std::printf("%s %s: recall@10 %.4f re-ranking all, %.4f re-ranking 10; %zu bytes per row\n",
+                DistanceMetricName(metric_), QuantizationName(c.kind), all, few, q->code_size());
+    EXPECT_GE(all, c.floor) << QuantizationName(c.kind);
+    EXPECT_GE(all, few) << QuantizationName(c.kind);
+  }
+}
+
+// sq8 code distances track the float32 ones closely (it is the quantization meant to lose
+// almost nothing); pq is coarser but still ranks.
+TEST_P(QuantizedSearchTest, CodeDistancesApproximateTheMetric) {
+  const std::unique_ptr<Quantizer> sq8 = Train(Quantization::kSq8);
+  const std::vector<uint8_t> codes = EncodeAll(*sq8);
+  const Distance exact = DistanceFor(metric_);
+  double error = 0, scale = 0;
+  for (uint32_t i = 0; i < 20; ++i) {
+    const Quantizer::Query query = sq8->Prepare(Query(i));
+    for (uint32_t r = 0; r < kBase; r += 97) {
+      const float want = exact(Query(i), Row(r), data_->dim);
+      const float got = query.Distance(codes.data() + r * sq8->code_size());
+      error += std::abs(got - want);
+      scale += std::abs(want);
+    }
+  }
+  EXPECT_LT(error / scale, 0.01) << "mean relative error of sq8 distances";
+}
+
+INSTANTIATE_TEST_SUITE_P(Metrics, QuantizedSearchTest,
+                         ::testing::Values(DistanceMetric::kL2, DistanceMetric::kCosine),
+                         [](const auto& info) { return DistanceMetricName(info.param); });
+
+TEST(QuantizerTest, SerializedParametersGiveIdenticalDistances) {
+  const Dataset d = MakeClustered(2000, 5, 48, 8, 7);
+  for (Quantization kind : {Quantization::kSq8, Quantization::kPq, Quantization::kBinary}) {
+    for (DistanceMetric metric : {DistanceMetric::kL2, DistanceMetric::kDot}) {
+      auto q = Quantizer::Train({kind, 48, metric, 12}, 2000,
+                                [&](uint32_t r) { return d.base.data() + r * 48; });
+      ASSERT_TRUE(q.ok()) << q.status();
+      auto loaded = Quantizer::Load((*q)->Serialize(), 48, metric);
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      EXPECT_EQ((*loaded)->code_size(), (*q)->code_size());
+      std::vector<uint8_t> a((*q)->code_size()), b(a.size());
+      (*q)->Encode(d.base.data(), a.data());
+      (*loaded)->Encode(d.base.data(), b.data());
+      EXPECT_EQ(a, b) << QuantizationName(kind);
+      EXPECT_EQ((*q)->Prepare(d.queries.data()).Distance(a.data()),
+                (*loaded)->Prepare(d.queries.data()).Distance(b.data()));
+      // Another collection's shape, a cut, a flipped kind: refused.
+      EXPECT_EQ(Quantizer::Load((*q)->Serialize(), 47, metric).status().code(),
+                absl::StatusCode::kDataLoss);
+      EXPECT_EQ(Quantizer::Load((*q)->Serialize(), 48, DistanceMetric::kCosine).status().code(),
+                absl::StatusCode::kDataLoss);
+      const std::string bytes = (*q)->Serialize();
+      for (size_t cut : {size_t{0}, size_t{7}, bytes.size() - 1}) {
+        EXPECT_EQ(Quantizer::Load(bytes.substr(0, cut), 48, metric).status().code(),
+                  absl::StatusCode::kDataLoss);
+      }
+    }
+  }
+}
+
+TEST(QuantizerTest, PqSubQuantizersMustDivideTheDimension) {
+  const std::vector<float> v(48, 1.0f);
+  auto q = Quantizer::Train({Quantization::kPq, 48, DistanceMetric::kL2, 10}, 1,
+                            [&](uint32_t) { return v.data(); });
+  ASSERT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(q.status().message().find("pq_m"), std::string::npos) << q.status();
+  EXPECT_EQ(DefaultPqM(384), 96u);
+  EXPECT_EQ(DefaultPqM(784), 196u);
+  EXPECT_EQ(DefaultPqM(7), 1u);
+  EXPECT_EQ(DefaultPqM(100), 25u);
+}
+
+// Fewer rows than centroids, constant dimensions, a single row: training still yields codes
+// whose distances are finite and whose nearest code is the row itself.
+TEST(QuantizerTest, DegenerateTrainingSets) {
+  std::vector<float> rows = {1, 2, 3, 4, 1, 2, 3, 5, 9, 2, 3, 4};
+  for (Quantization kind : {Quantization::kSq8, Quantization::kPq, Quantization::kBinary}) {
+    auto q = Quantizer::Train({kind, 4, DistanceMetric::kL2, 2}, 3,
+                              [&](uint32_t r) { return rows.data() + 4 * r; });
+    ASSERT_TRUE(q.ok()) << q.status();
+    std::vector<uint8_t> code((*q)->code_size());
+    (*q)->Encode(rows.data() + 8, code.data());
+    const float self = (*q)->Prepare(rows.data() + 8).Distance(code.data());
+    EXPECT_TRUE(std::isfinite(self)) << QuantizationName(kind);
+    (*q)->Encode(rows.data(), code.data());
+    EXPECT_LE(self, (*q)->Prepare(rows.data() + 8).Distance(code.data()) + 1e-3)
+        << QuantizationName(kind);
+  }
+}
+
+}  // namespace
+}  // namespace proximadb::index
