@@ -60,8 +60,19 @@ struct FlushPolicy {
 };
 
 // The settings of a collection that can change after it is created; unset fields stay.
+// A collection's quantization (docs/quantization.md).
+struct QuantizationParams {
+  Quantization kind = Quantization::kNone;  // "quantization"
+  // pq: sub-quantizers, a divisor of the dimension (one byte each); 0 = about dimension / 4.
+  uint32_t pq_m = 0;
+  // Candidates re-scored on the float32 vectors per segment searched (at least k); 0 = all the
+  // candidates the graph search holds, max(ef, k) (four times that for binary).
+  uint32_t rerank = 0;
+};
+
 struct CollectionUpdate {
   std::optional<uint32_t> ef_search;
+  std::optional<uint32_t> rerank;
   std::optional<double> max_wal_age_hours;
   std::optional<double> max_wal_size_mb;
   std::optional<uint64_t> max_vector_count;
@@ -76,6 +87,7 @@ struct CollectionConfig {
   IndexParams index;
   FlushPolicy flush;
   StorageStrategy storage_strategy = StorageStrategy::kStandard;
+  QuantizationParams quantization;
   int64_t created_at_us = 0;  // set by the database
 };
 
@@ -104,6 +116,7 @@ struct SearchRequest {
   bool include_metadata = true;
   uint32_t ef = 0;     // HNSW search breadth; 0 means the collection's ef_search
   bool exact = false;  // scan every record instead of searching the graphs
+  uint32_t rerank = 0;  // quantized collections: candidates re-scored; 0 = the collection's
 };
 
 struct SearchHit {

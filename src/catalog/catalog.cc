@@ -10,7 +10,8 @@
 namespace proximadb {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// Version 2 added the quantization columns (a version 1 catalog is upgraded when opened).
+constexpr int kSchemaVersion = 2;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS collections (
@@ -27,9 +28,26 @@ CREATE TABLE IF NOT EXISTS collections (
   max_vector_count   INTEGER NOT NULL,
   flush_priority     INTEGER NOT NULL,
   storage_strategy   TEXT NOT NULL,
-  created_at_us      INTEGER NOT NULL
+  created_at_us      INTEGER NOT NULL,
+  quantization       TEXT NOT NULL DEFAULT 'none',
+  pq_m               INTEGER NOT NULL DEFAULT 0,
+  rerank             INTEGER NOT NULL DEFAULT 0
 );
 )sql";
+
+constexpr char kUpgradeFrom1[] = R"sql(
+BEGIN;
+ALTER TABLE collections ADD COLUMN quantization TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE collections ADD COLUMN pq_m INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE collections ADD COLUMN rerank INTEGER NOT NULL DEFAULT 0;
+PRAGMA user_version=2;
+COMMIT;
+)sql";
+
+constexpr char kColumns[] =
+    "name, dir_name, dimension, distance_metric, indexing_algorithm, m, ef_construction, "
+    "ef_search, max_wal_age_hours, max_wal_size_mb, max_vector_count, flush_priority, "
+    "storage_strategy, created_at_us, quantization, pq_m, rerank";
 
 // A prepared statement that finalizes itself.
 class Stmt {
@@ -67,6 +85,7 @@ class SqliteCatalog final : public Catalog {
       return Error("read schema version");
     }
     const int v = sqlite3_column_int(version.get(), 0);
+    if (v == 1) return Exec(kUpgradeFrom1);
     if (v == 0) return Exec(absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str());
     if (v != kSchemaVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -77,7 +96,9 @@ class SqliteCatalog final : public Catalog {
 
   absl::Status Insert(const CatalogEntry& e) override {
     absl::MutexLock l(&mu_);
-    Stmt s(db_, R"sql(INSERT INTO collections VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?))sql");
+    const std::string sql = absl::StrCat("INSERT INTO collections (", kColumns,
+                                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    Stmt s(db_, sql.c_str());
     if (s.rc() != SQLITE_OK) return Error("prepare insert");
     const CollectionConfig& c = e.config;
     s.Bind(1, c.name);
@@ -94,6 +115,9 @@ class SqliteCatalog final : public Catalog {
     s.Bind(12, static_cast<int64_t>(c.flush.flush_priority));
     s.Bind(13, std::string_view(StorageStrategyName(c.storage_strategy)));
     s.Bind(14, c.created_at_us);
+    s.Bind(15, std::string_view(QuantizationName(c.quantization.kind)));
+    s.Bind(16, static_cast<int64_t>(c.quantization.pq_m));
+    s.Bind(17, static_cast<int64_t>(c.quantization.rerank));
     const int rc = sqlite3_step(s.get());
     if (rc == SQLITE_CONSTRAINT) {
       return absl::AlreadyExistsError(absl::StrCat("collection '", c.name, "' already exists"));
@@ -105,15 +129,16 @@ class SqliteCatalog final : public Catalog {
   absl::Status UpdateSettings(const CollectionConfig& c) override {
     absl::MutexLock l(&mu_);
     Stmt s(db_, R"sql(UPDATE collections SET ef_search = ?, max_wal_age_hours = ?,
-                      max_wal_size_mb = ?, max_vector_count = ?, flush_priority = ?
-                      WHERE name = ?)sql");
+                      max_wal_size_mb = ?, max_vector_count = ?, flush_priority = ?,
+                      rerank = ? WHERE name = ?)sql");
     if (s.rc() != SQLITE_OK) return Error("prepare update");
     s.Bind(1, static_cast<int64_t>(c.index.ef_search));
     s.Bind(2, c.flush.max_wal_age_hours);
     s.Bind(3, c.flush.max_wal_size_mb);
     s.Bind(4, static_cast<int64_t>(c.flush.max_vector_count));
     s.Bind(5, static_cast<int64_t>(c.flush.flush_priority));
-    s.Bind(6, c.name);
+    s.Bind(6, static_cast<int64_t>(c.quantization.rerank));
+    s.Bind(7, c.name);
     if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("update collection");
     if (sqlite3_changes(db_) == 0) {
       return absl::NotFoundError(absl::StrCat("collection '", c.name, "' not found"));
@@ -135,7 +160,8 @@ class SqliteCatalog final : public Catalog {
 
   absl::StatusOr<std::vector<CatalogEntry>> List() override {
     absl::MutexLock l(&mu_);
-    Stmt s(db_, "SELECT * FROM collections ORDER BY name");
+    const std::string sql = absl::StrCat("SELECT ", kColumns, " FROM collections ORDER BY name");
+    Stmt s(db_, sql.c_str());
     if (s.rc() != SQLITE_OK) return Error("prepare list");
     std::vector<CatalogEntry> out;
     int rc;
@@ -165,6 +191,9 @@ class SqliteCatalog final : public Catalog {
       c.flush.max_vector_count = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 10));
       c.flush.flush_priority = sqlite3_column_int(s.get(), 11);
       c.created_at_us = sqlite3_column_int64(s.get(), 13);
+      PROXIMADB_RETURN_IF_ERROR(stored(ParseQuantization(s.Text(14)), &c.quantization.kind));
+      c.quantization.pq_m = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 15));
+      c.quantization.rerank = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 16));
       out.push_back(std::move(e));
     }
     if (rc != SQLITE_DONE) return Error("list collections");

@@ -1,5 +1,7 @@
 #include "catalog/catalog.h"
 
+#include <sqlite3.h>
+
 #include "common/scoped_temp_dir.h"
 #include "gtest/gtest.h"
 
@@ -20,6 +22,7 @@ TEST_F(CatalogTest, InsertListRemoveSurvivesReopen) {
   e.config.index = {32, 100, 50};
   e.config.flush = {0.5, 64, 1000, 80};
   e.config.created_at_us = 1234567;
+  e.config.quantization = {Quantization::kPq, 96, 40};
   e.dir_name = "c-1";
   {
     auto catalog = OpenSqliteCatalog(path_);
@@ -43,10 +46,52 @@ TEST_F(CatalogTest, InsertListRemoveSurvivesReopen) {
   EXPECT_EQ(got.config.flush.max_vector_count, 1000u);
   EXPECT_EQ(got.config.flush.flush_priority, 80);
   EXPECT_EQ(got.config.created_at_us, 1234567);
+  EXPECT_EQ(got.config.quantization.kind, Quantization::kPq);
+  EXPECT_EQ(got.config.quantization.pq_m, 96u);
+  EXPECT_EQ(got.config.quantization.rerank, 40u);
+  CollectionConfig changed = got.config;
+  changed.quantization.rerank = 7;
+  ASSERT_TRUE((*catalog)->UpdateSettings(changed).ok());
+  EXPECT_EQ((*(*catalog)->List())[0].config.quantization.rerank, 7u);
 
   ASSERT_TRUE((*catalog)->Remove("docs").ok());
   EXPECT_EQ((*catalog)->Remove("docs").code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE((*catalog)->List()->empty());
+}
+
+// A catalog written by the previous release (schema 1, no quantization columns) opens, reads
+// as unquantized, and takes new entries with the new columns.
+TEST_F(CatalogTest, UpgradesSchemaOne) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, R"sql(
+    CREATE TABLE collections (name TEXT PRIMARY KEY, dir_name TEXT NOT NULL UNIQUE,
+      dimension INTEGER NOT NULL, distance_metric TEXT NOT NULL,
+      indexing_algorithm TEXT NOT NULL, m INTEGER NOT NULL, ef_construction INTEGER NOT NULL,
+      ef_search INTEGER NOT NULL, max_wal_age_hours REAL NOT NULL,
+      max_wal_size_mb REAL NOT NULL, max_vector_count INTEGER NOT NULL,
+      flush_priority INTEGER NOT NULL, storage_strategy TEXT NOT NULL,
+      created_at_us INTEGER NOT NULL);
+    INSERT INTO collections VALUES ('old', 'c-1', 4, 'l2', 'hnsw', 16, 200, 64, 24, 256, 100000,
+      50, 'standard', 99);
+    PRAGMA user_version=1;)sql", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto catalog = OpenSqliteCatalog(path_);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  auto list = (*catalog)->List();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].config.name, "old");
+  EXPECT_EQ((*list)[0].config.quantization.kind, Quantization::kNone);
+  CatalogEntry e = (*list)[0];
+  e.config.name = "new";
+  e.dir_name = "c-2";
+  e.config.quantization.kind = Quantization::kSq8;
+  ASSERT_TRUE((*catalog)->Insert(e).ok());
+  catalog = OpenSqliteCatalog(path_);  // upgraded once: opens again as version 2
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  ASSERT_EQ((*catalog)->List()->size(), 2u);
+  EXPECT_EQ((*(*catalog)->List())[0].config.quantization.kind, Quantization::kSq8);
 }
 
 }  // namespace

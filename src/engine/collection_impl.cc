@@ -13,6 +13,7 @@ CollectionImpl::CollectionImpl(const CollectionOptions& options,
     : options_(options),
       strategy_(std::move(strategy)),
       index_settings_(options.config.index),
+      rerank_(options.config.quantization.rerank),
       flush_settings_(options.config.flush),
       env_(options.env),
       dim_(options.config.dimension) {
@@ -23,6 +24,7 @@ CollectionConfig CollectionImpl::config() const {
   CollectionConfig c = options_.config;
   absl::MutexLock l(&settings_mu_);
   c.index = index_settings_;
+  c.quantization.rerank = rerank_;
   c.flush = flush_settings_;
   return c;
 }
@@ -30,6 +32,7 @@ CollectionConfig CollectionImpl::config() const {
 void CollectionImpl::UpdateSettings(const CollectionConfig& config) {
   absl::MutexLock l(&settings_mu_);
   index_settings_.ef_search = config.index.ef_search;
+  rerank_ = config.quantization.rerank;
   flush_settings_ = config.flush;
 }
 

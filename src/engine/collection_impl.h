@@ -77,7 +77,7 @@ class CollectionImpl final : public Collection {
   ~CollectionImpl() override;
 
   CollectionConfig config() const override ABSL_LOCKS_EXCLUDED(settings_mu_);
-  // Takes the mutable settings (ef_search, flush policy) of `config`.
+  // Takes the mutable settings (ef_search, rerank, flush policy) of `config`.
   void UpdateSettings(const CollectionConfig& config) ABSL_LOCKS_EXCLUDED(settings_mu_);
   const std::string& dir() const { return options_.dir; }
   absl::Status Write(std::vector<Record> records, WriteMode mode) override;
@@ -181,6 +181,7 @@ class CollectionImpl final : public Collection {
   const std::unique_ptr<SegmentStrategy> strategy_;
   mutable absl::Mutex settings_mu_;
   IndexParams index_settings_ ABSL_GUARDED_BY(settings_mu_);
+  uint32_t rerank_ ABSL_GUARDED_BY(settings_mu_);
   FlushPolicy flush_settings_ ABSL_GUARDED_BY(settings_mu_);
   Env* const env_;
   const uint32_t dim_;

@@ -66,6 +66,21 @@ absl::Status ValidateConfig(const CollectionConfig& c) {
   if (f.flush_priority < 1 || f.flush_priority > 100) {
     return bad(absl::StrCat("flush_priority: ", f.flush_priority, " is not in 1..100"));
   }
+  const QuantizationParams& q = c.quantization;
+  if (q.kind == Quantization::kPq && q.pq_m != 0 &&
+      (q.pq_m > c.dimension || c.dimension % q.pq_m != 0)) {
+    return bad(absl::StrCat("pq_m: ", q.pq_m, " must divide the dimension ", c.dimension));
+  }
+  if (q.kind != Quantization::kPq && q.pq_m != 0) {
+    return bad(absl::StrCat("pq_m: applies only to quantization 'pq', not '",
+                            QuantizationName(q.kind), "'"));
+  }
+  if (q.rerank > 10000) return bad(absl::StrCat("rerank: ", q.rerank, " is not in 0..10000"));
+  if (q.kind != Quantization::kNone && c.indexing_algorithm == IndexingAlgorithm::kFlat) {
+    return bad(absl::StrCat("quantization: '", QuantizationName(q.kind),
+                            "' needs indexing_algorithm 'hnsw' (a flat collection scans its "
+                            "float32 vectors)"));
+  }
   if (c.storage_strategy != StorageStrategy::kStandard) {
     return absl::UnimplementedError(absl::StrCat("storage_strategy: '",
                                                  StorageStrategyName(c.storage_strategy),
@@ -133,6 +148,7 @@ class DatabaseImpl final : public Database {
     }
     CollectionConfig c = it->second->config();
     if (u.ef_search) c.index.ef_search = *u.ef_search;
+    if (u.rerank) c.quantization.rerank = *u.rerank;
     if (u.max_wal_age_hours) c.flush.max_wal_age_hours = *u.max_wal_age_hours;
     if (u.max_wal_size_mb) c.flush.max_wal_size_mb = *u.max_wal_size_mb;
     if (u.max_vector_count) c.flush.max_vector_count = *u.max_vector_count;

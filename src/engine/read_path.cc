@@ -83,11 +83,15 @@ absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) 
     }
   }
   if (req.k == 0) return absl::InvalidArgumentError("k: must be at least 1");
+  if (req.rerank > 10000) {
+    return absl::InvalidArgumentError(absl::StrCat("rerank: ", req.rerank, " is not in 1..10000"));
+  }
   PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(req.filter));
-  SearchContext context{strategy_.get(), options_.config.metric, dim_, req.ef};
-  if (context.ef == 0) {
+  SearchContext context{strategy_.get(), options_.config.metric, dim_, req.ef, req.rerank};
+  if (context.ef == 0 || context.rerank == 0) {
     absl::MutexLock l(&settings_mu_);
-    context.ef = index_settings_.ef_search;
+    if (context.ef == 0) context.ef = index_settings_.ef_search;
+    if (context.rerank == 0) context.rerank = rerank_;
   }
   return SearchView(PinView(), req, filter, context);
 }

@@ -60,7 +60,8 @@ SearchResponse SearchView(const ReadView& view, const SearchRequest& req, const 
                           const SearchContext& ctx) {
   index::BoundedTopK<Candidate, Closer> top(req.k);
   index::Plan plan = index::Plan::kExact;
-  const index::SearchParams params{req.vector.data(), req.k, ctx.ef, req.exact};
+  index::SearchParams params{req.vector.data(), req.k, ctx.ef, req.exact};
+  params.rerank = ctx.rerank;
   for (const ReadView::Entry& e : view.layers) {
     const std::optional<Roaring> selected = Select(*e.layer, e.rows, filter);
     const Layer* layer = e.layer.get();

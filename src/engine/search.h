@@ -42,6 +42,7 @@ struct SearchContext {
   DistanceMetric metric = DistanceMetric::kCosine;
   uint32_t dim = 0;
   uint32_t ef = 0;  // the request's ef, or the collection's ef_search
+  uint32_t rerank = 0;  // the request's rerank, or the collection's (index::SearchParams)
 };
 
 // The record at a layer's row; its vector only `with_vector`.

@@ -16,6 +16,9 @@ std::vector<Field> CollectionFields(const CollectionConfig& c) {
       {"max_vector_count", c.flush.max_vector_count},
       {"flush_priority", int64_t{c.flush.flush_priority}},
       {"storage_strategy", StorageStrategyName(c.storage_strategy)},
+      {"quantization", QuantizationName(c.quantization.kind)},
+      {"pq_m", uint64_t{c.quantization.pq_m}},
+      {"rerank", uint64_t{c.quantization.rerank}},
       {"created_at_us", c.created_at_us},
   };
 }

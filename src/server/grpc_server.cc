@@ -115,6 +115,7 @@ SearchRequest FromProto(const v1::SearchRequest& in) {
   q.include_metadata = in.has_include_metadata() ? in.include_metadata() : true;
   q.ef = in.has_ef() ? in.ef() : 0;
   q.exact = in.exact();
+  q.rerank = in.has_rerank() ? in.rerank() : 0;
   return q;
 }
 
@@ -179,6 +180,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_distance_metric()) names.distance_metric = req->distance_metric();
     if (req->has_indexing_algorithm()) names.indexing_algorithm = req->indexing_algorithm();
     if (req->has_storage_strategy()) names.storage_strategy = req->storage_strategy();
+    if (req->has_quantization()) names.quantization = req->quantization();
     if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return Done(ctx, s);
     if (req->has_m()) c.index.m = req->m();
     if (req->has_ef_construction()) c.index.ef_construction = req->ef_construction();
@@ -187,6 +189,8 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_max_wal_size_mb()) c.flush.max_wal_size_mb = req->max_wal_size_mb();
     if (req->has_max_vector_count()) c.flush.max_vector_count = req->max_vector_count();
     if (req->has_flush_priority()) c.flush.flush_priority = req->flush_priority();
+    if (req->has_pq_m()) c.quantization.pq_m = req->pq_m();
+    if (req->has_rerank()) c.quantization.rerank = req->rerank();
     return Reply(ctx, svc_.CreateCollection(c), resp);
   }
 
@@ -217,6 +221,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
                                              v1::Collection* resp) override {
     CollectionUpdate u;
     if (req->has_ef_search()) u.ef_search = req->ef_search();
+    if (req->has_rerank()) u.rerank = req->rerank();
     if (req->has_max_wal_age_hours()) u.max_wal_age_hours = req->max_wal_age_hours();
     if (req->has_max_wal_size_mb()) u.max_wal_size_mb = req->max_wal_size_mb();
     if (req->has_max_vector_count()) u.max_vector_count = req->max_vector_count();

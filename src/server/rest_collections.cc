@@ -43,7 +43,8 @@ HttpResponse CreateCollection(const RestCall& call) {
   if (!b.Parse(call.request.body,
                {"name", "dimension", "distance_metric", "indexing_algorithm", "m",
                 "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
-                "max_vector_count", "flush_priority", "storage_strategy"}) ||
+                "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
+                "rerank"}) ||
       !b.String("name", &c.name, true) ||
       !b.Integer("dimension", &c.dimension, 0, UINT32_MAX, true) ||
       !b.OptionalString("distance_metric", &names.distance_metric) ||
@@ -55,7 +56,10 @@ HttpResponse CreateCollection(const RestCall& call) {
       !b.Number("max_wal_size_mb", &c.flush.max_wal_size_mb) ||
       !b.Integer("max_vector_count", &c.flush.max_vector_count, 0, INT64_MAX) ||
       !b.Integer("flush_priority", &c.flush.flush_priority, INT32_MIN, INT32_MAX) ||
-      !b.OptionalString("storage_strategy", &names.storage_strategy)) {
+      !b.OptionalString("storage_strategy", &names.storage_strategy) ||
+      !b.OptionalString("quantization", &names.quantization) ||
+      !b.Integer("pq_m", &c.quantization.pq_m, 0, UINT32_MAX) ||
+      !b.Integer("rerank", &c.quantization.rerank, 0, UINT32_MAX)) {
     return BadRequest(b.error);
   }
   if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return FromStatus(s);
@@ -72,12 +76,13 @@ HttpResponse DescribeCollection(const RestCall& call) {
 
 HttpResponse UpdateCollection(const RestCall& call) {
   Body b;
-  uint32_t ef = 0;
+  uint32_t ef = 0, rerank = 0;
   int64_t priority = 0, max_count = 0;
   double age = 0, size = 0;
   if (!b.Parse(call.request.body, {"ef_search", "max_wal_age_hours", "max_wal_size_mb",
-                                   "max_vector_count", "flush_priority"}) ||
-      !b.Integer("ef_search", &ef, 0, UINT32_MAX) || !b.Number("max_wal_age_hours", &age) ||
+                                   "max_vector_count", "flush_priority", "rerank"}) ||
+      !b.Integer("ef_search", &ef, 0, UINT32_MAX) || !b.Integer("rerank", &rerank, 0, UINT32_MAX) ||
+      !b.Number("max_wal_age_hours", &age) ||
       !b.Number("max_wal_size_mb", &size) ||
       !b.Integer("max_vector_count", &max_count, 0, INT64_MAX) ||
       !b.Integer("flush_priority", &priority, INT32_MIN, INT32_MAX)) {
@@ -85,6 +90,7 @@ HttpResponse UpdateCollection(const RestCall& call) {
   }
   CollectionUpdate u;
   if (b.Has("ef_search")) u.ef_search = ef;
+  if (b.Has("rerank")) u.rerank = rerank;
   if (b.Has("max_wal_age_hours")) u.max_wal_age_hours = age;
   if (b.Has("max_wal_size_mb")) u.max_wal_size_mb = size;
   if (b.Has("max_vector_count")) u.max_vector_count = static_cast<uint64_t>(max_count);

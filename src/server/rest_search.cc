@@ -7,19 +7,20 @@ namespace proximadb::server {
 namespace {
 
 const std::vector<std::string_view> kQueryFields = {
-    "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact"};
+    "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact", "rerank"};
 
 // A query object; `vec` holds the vector the request points at.
 bool ParseQuery(Body& b, SearchRequest* q, std::vector<float>* vec) {
-  int64_t k = 10, ef = 0;
+  int64_t k = 10, ef = 0, rerank = 0;
   if (!b.Vector("vector", vec) || !b.Integer("k", &k, 1, INT32_MAX) ||
-      !b.Integer("ef", &ef, 1, 100000) || !b.Bool("include_vectors", &q->include_vectors) ||
+      !b.Integer("ef", &ef, 1, 100000) || !b.Integer("rerank", &rerank, 1, 10000) || !b.Bool("include_vectors", &q->include_vectors) ||
       !b.Bool("include_metadata", &q->include_metadata) || !b.Bool("exact", &q->exact)) {
     return false;
   }
   if (b.Has("filter") && !b.Object("filter", &q->filter)) return false;
   q->k = static_cast<uint32_t>(k);
   q->ef = static_cast<uint32_t>(ef);
+  q->rerank = static_cast<uint32_t>(rerank);
   q->vector = *vec;
   return true;
 }

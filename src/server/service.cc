@@ -59,7 +59,12 @@ absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig
       !s.ok()) {
     return s;
   }
-  return apply(names.storage_strategy, ParseStorageStrategy, &config->storage_strategy);
+  if (absl::Status s =
+          apply(names.storage_strategy, ParseStorageStrategy, &config->storage_strategy);
+      !s.ok()) {
+    return s;
+  }
+  return apply(names.quantization, ParseQuantization, &config->quantization.kind);
 }
 
 Service::Service(const ServerConfig& config) : config_(config) {}

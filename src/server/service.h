@@ -39,7 +39,7 @@ ApiError ApiErrorOf(const absl::Status& status);
 // The named settings of a new collection as the APIs carry them (absent: the default), parsed
 // into `config` here, once for both APIs; INVALID_ARGUMENT naming the field.
 struct CollectionNames {
-  std::optional<std::string> distance_metric, indexing_algorithm, storage_strategy;
+  std::optional<std::string> distance_metric, indexing_algorithm, storage_strategy, quantization;
 };
 absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig* config);
 

@@ -1,6 +1,9 @@
 #include "storage/build_segment.h"
 
+#include <algorithm>
 #include <cstring>
+#include <numeric>
+#include <thread>
 
 #include "common/macros.h"
 #include "storage/file_names.h"
@@ -22,6 +25,42 @@ std::string BuildGraph(const SegmentOptions& options, const std::vector<SegmentR
   return graph.Serialize();
 }
 
+// The quantizer trained on the live rows (all rows if none is live) and every row's code.
+absl::Status BuildCodes(const SegmentOptions& options, const std::vector<SegmentRow>& rows,
+                        SegmentBuilder* builder) {
+  std::vector<uint32_t> live;
+  for (uint32_t i = 0; i < rows.size(); ++i) {
+    if (!rows[i].deleted) live.push_back(i);
+  }
+  if (live.empty()) {
+    live.resize(rows.size());
+    std::iota(live.begin(), live.end(), 0u);
+  }
+  auto vector_of = [&](uint32_t i) { return rows[i].layer->vector(rows[i].row); };
+  PROXIMADB_ASSIGN_OR_RETURN(
+      std::unique_ptr<index::Quantizer> quantizer,
+      index::Quantizer::Train({options.quantization, options.dim, options.metric, options.pq_m},
+                              static_cast<uint32_t>(live.size()),
+                              [&](uint32_t i) { return vector_of(live[i]); }));
+  const size_t size = quantizer->code_size();
+  std::string codes(rows.size() * size, '\0');
+  const uint32_t n = static_cast<uint32_t>(rows.size());
+  // Encoding is the costly part for pq (a nearest-centroid search per sub-vector): spread it
+  // over the build threads, a contiguous range each.
+  const uint32_t threads = std::clamp<uint32_t>(options.build_threads, 1, 1 + n / 1000);
+  auto encode = [&](uint32_t t) {
+    for (uint32_t i = uint64_t{n} * t / threads; i < uint64_t{n} * (t + 1) / threads; ++i) {
+      quantizer->Encode(vector_of(i), reinterpret_cast<uint8_t*>(codes.data() + i * size));
+    }
+  };
+  std::vector<std::thread> workers;
+  for (uint32_t t = 1; t < threads; ++t) workers.emplace_back(encode, t);
+  encode(0);
+  for (std::thread& w : workers) w.join();
+  builder->SetCodes(quantizer->Serialize(), std::move(codes));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& options,
@@ -37,7 +76,9 @@ absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& opti
                      r.layer->metadata(r.row), r.deleted));
   }
   if (options.graph) builder->SetGraph(BuildGraph(options, rows));
-  absl::Status s = builder->Finish();
+  absl::Status s = absl::OkStatus();
+  if (options.quantization != Quantization::kNone) s = BuildCodes(options, rows, builder.get());
+  if (s.ok()) s = builder->Finish();
   if (s.ok()) s = options.env->SyncDir(options.dir);  // its name durable before a manifest names it
   if (s.ok()) {
     absl::StatusOr<std::shared_ptr<Segment>> opened =

@@ -31,7 +31,10 @@ struct SegmentOptions {
   uint32_t dim = 0;
   DistanceMetric metric = DistanceMetric::kCosine;
   std::optional<index::HnswParams> graph;  // none: no graph, searches scan the segment
-  int build_threads = 1;
+  // Quantized codes next to the vectors, trained on the segment's live rows (index/quantizer.h).
+  Quantization quantization = Quantization::kNone;
+  uint32_t pq_m = 0;
+  int build_threads = 1;  // the graph build's and the encoding's
 };
 
 // Writes `rows` in order as segment `number` (docs/segment_format.md) with its graph over the

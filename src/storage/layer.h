@@ -29,6 +29,9 @@ struct LayerPart {
   uint32_t rows = 0;
   const float* vectors = nullptr;
   const index::Hnsw* graph = nullptr;
+  // The part's quantized codes, if it has them (a segment of a quantized collection).
+  const index::Quantizer* quantizer = nullptr;
+  const uint8_t* codes = nullptr;
 };
 
 class Layer {

@@ -15,11 +15,23 @@ namespace {
 
 constexpr char kMagic[8] = {'P', 'X', 'D', 'B', '-', 'S', 'E', 'G'};
 constexpr size_t kHeaderSize = 64;
-constexpr int kNumSections = 6;  // vectors, ids, metadata, id_order, deletions, graph
-constexpr size_t kFooterSize = kNumSections * 24 + 8 + 4 + 4 + 4 + 4 + 8;
+// Version 2: vectors, ids, metadata, id_order, deletions, graph. Version 3 adds the quantizer's
+// parameters and the rows' codes (both empty without quantization).
+constexpr int kNumSections = 8;
+constexpr int kVersion2Sections = 6;
+constexpr size_t FooterSize(int sections) { return sections * 24 + 8 + 4 + 4 + 4 + 4 + 8; }
 constexpr size_t kWriteBufferSize = 1 << 20;
 
-enum Section { kVectors = 0, kIds = 1, kMetadata = 2, kIdOrder = 3, kDeletions = 4, kGraph = 5 };
+enum Section {
+  kVectors = 0,
+  kIds = 1,
+  kMetadata = 2,
+  kIdOrder = 3,
+  kDeletions = 4,
+  kGraph = 5,
+  kQuantizer = 6,
+  kCodes = 7
+};
 
 struct SectionRef {
   uint64_t offset = 0;
@@ -116,6 +128,8 @@ absl::Status SegmentBuilder::Finish() {
 
   PROXIMADB_RETURN_IF_ERROR(add_section(kDeletions, EncodeRowBitmap(deleted_rows_)));
   PROXIMADB_RETURN_IF_ERROR(add_section(kGraph, graph_));
+  PROXIMADB_RETURN_IF_ERROR(add_section(kQuantizer, quantizer_));
+  PROXIMADB_RETURN_IF_ERROR(add_section(kCodes, codes_));
 
   std::string footer;
   for (const SectionRef& s : sections) {
@@ -130,7 +144,7 @@ absl::Status SegmentBuilder::Finish() {
   PutFixed32(&footer, crc32c::Value(footer));
   PutFixed32(&footer, 0);
   footer.append(kMagic, 8);
-  PROXIMADB_CHECK(footer.size() == kFooterSize);
+  PROXIMADB_CHECK(footer.size() == FooterSize(kNumSections));
   PROXIMADB_RETURN_IF_ERROR(Write(footer));
   PROXIMADB_RETURN_IF_ERROR(FlushBuffer());
   PROXIMADB_RETURN_IF_ERROR(file_->Sync());
@@ -157,26 +171,33 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
   };
   const char* base = file->data();
   const size_t size = file->size();
-  if (size < kHeaderSize + kFooterSize) return corrupt("shorter than header and footer");
+  if (size < kHeaderSize + FooterSize(kVersion2Sections)) {
+    return corrupt("shorter than header and footer");
+  }
   if (std::memcmp(base, kMagic, 8) != 0 || std::memcmp(base + size - 8, kMagic, 8) != 0) {
     return corrupt("bad magic number");
   }
-  if (DecodeFixed32(base + 8) != kSegmentFormatVersion) {
+  const uint32_t version = DecodeFixed32(base + 8);
+  if (version != 2 && version != kSegmentFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat("segment ", path, " has format version ",
-                                                      DecodeFixed32(base + 8), ", expected ",
+                                                      version, ", expected 2 to ",
                                                       kSegmentFormatVersion));
   }
-  const char* footer = base + size - kFooterSize;
-  if (crc32c::Value(footer, kFooterSize - 16) != DecodeFixed32(footer + kFooterSize - 16)) {
+  const int num_sections = version == 2 ? kVersion2Sections : kNumSections;
+  const size_t footer_size = FooterSize(num_sections);
+  if (size < kHeaderSize + footer_size) return corrupt("shorter than header and footer");
+  const char* footer = base + size - footer_size;
+  if (crc32c::Value(footer, footer_size - 16) != DecodeFixed32(footer + footer_size - 16)) {
     return corrupt("footer checksum mismatch");
   }
-  SectionRef sections[kNumSections];
+  SectionRef sections[kNumSections];  // a version 2 file's last two stay empty
   uint64_t prev_end = kHeaderSize;
-  for (int i = 0; i < kNumSections; ++i) {
+  for (int i = 0; i < num_sections; ++i) {
     const char* p = footer + i * 24;
     sections[i] = {DecodeFixed64(p), DecodeFixed64(p + 8), DecodeFixed32(p + 16)};
     const SectionRef& s = sections[i];
-    if (s.offset < prev_end || s.offset % 8 != 0 || s.length > size - kFooterSize - s.offset) {
+    if (s.offset < prev_end || s.offset % 8 != 0 || s.offset > size - footer_size ||
+        s.length > size - footer_size - s.offset) {
       return corrupt(absl::StrCat("section ", i, " out of bounds"));
     }
     prev_end = s.offset + s.length;
@@ -184,8 +205,8 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
       return corrupt(absl::StrCat("section ", i, " checksum mismatch"));
     }
   }
-  const uint64_t num_rows = DecodeFixed64(footer + kNumSections * 24);
-  const uint32_t file_dim = DecodeFixed32(footer + kNumSections * 24 + 8);
+  const uint64_t num_rows = DecodeFixed64(footer + num_sections * 24);
+  const uint32_t file_dim = DecodeFixed32(footer + num_sections * 24 + 8);
   if (file_dim != dim || DecodeFixed32(base + 12) != dim) {
     return corrupt(absl::StrCat("dimension ", file_dim, " but the collection has ", dim));
   }
@@ -240,6 +261,19 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
     if (!graph.ok()) return corrupt(std::string(graph.status().message()));
     if ((*graph)->capacity() != num_rows) return corrupt("graph does not cover the rows");
     seg->graph_ = *std::move(graph);
+  }
+  if (sections[kQuantizer].length > 0) {
+    absl::StatusOr<std::unique_ptr<index::Quantizer>> quantizer = index::Quantizer::Load(
+        std::string_view(base + sections[kQuantizer].offset, sections[kQuantizer].length), dim,
+        metric);
+    if (!quantizer.ok()) return corrupt(std::string(quantizer.status().message()));
+    if (sections[kCodes].length != num_rows * (*quantizer)->code_size()) {
+      return corrupt("codes do not match the row count");
+    }
+    seg->quantizer_ = *std::move(quantizer);
+    seg->codes_ = reinterpret_cast<const uint8_t*>(base + sections[kCodes].offset);
+  } else if (sections[kCodes].length > 0) {
+    return corrupt("codes without a quantizer");
   }
   seg->file_ = std::move(file);
   return seg;

@@ -1,7 +1,8 @@
 // Segments: immutable files written by a flush or a compaction and read through mmap.
 //
 // Layout (docs/segment_format.md has the grammar):
-//   header(64) | vectors | ids | metadata | id_order | deletions | graph | footer(176)
+//   header(64) | vectors | ids | metadata | id_order | deletions | graph | quantizer | codes |
+//   footer(224)
 // Vectors start at byte 64 and are stored row-major as float32, so the section is 64-byte
 // aligned in the file and in the mapping. Every section has a CRC32C in the footer, which is
 // checked when the segment is opened.
@@ -27,12 +28,14 @@
 #include "env/env.h"
 #include "filter/field_index.h"
 #include "index/hnsw.h"
+#include "index/quantizer.h"
 #include "proximadb/types.h"
 #include "storage/layer.h"
 
 namespace proximadb {
 
-inline constexpr uint32_t kSegmentFormatVersion = 2;
+// Version 3 added quantized codes; version 2 files (without) are still read.
+inline constexpr uint32_t kSegmentFormatVersion = 3;
 
 class SegmentBuilder {
  public:
@@ -50,6 +53,12 @@ class SegmentBuilder {
   absl::Status Finish();
   // The serialized HNSW graph over the rows (index::Hnsw::Serialize), or nothing for none.
   void SetGraph(std::string graph) { graph_ = std::move(graph); }
+  // The quantizer's parameters (index::Quantizer::Serialize) and every row's code, in row
+  // order; nothing for none.
+  void SetCodes(std::string quantizer, std::string codes) {
+    quantizer_ = std::move(quantizer);
+    codes_ = std::move(codes);
+  }
   // Removes the partly written file (after an error).
   void Abandon();
 
@@ -74,6 +83,7 @@ class SegmentBuilder {
   std::vector<uint64_t> metadata_offsets_{0};
   std::vector<uint32_t> deleted_rows_;
   std::string graph_;
+  std::string quantizer_, codes_;
   bool finished_ = false;
 };
 
@@ -111,7 +121,8 @@ class Segment final : public Layer {
   }
   // One part: every row, through the graph if the segment has one.
   void ForEachPart(uint32_t rows, absl::FunctionRef<void(const LayerPart&)> fn) const override {
-    fn(LayerPart{0, rows, vectors_, rows == num_rows_ ? graph_.get() : nullptr});
+    fn(LayerPart{0, rows, vectors_, rows == num_rows_ ? graph_.get() : nullptr,
+                 quantizer_.get(), codes_});
   }
   // How many rows are marked deleted, at any sequence number.
   uint32_t num_deleted() const { return num_deleted_.load(std::memory_order_relaxed); }
@@ -123,6 +134,16 @@ class Segment final : public Layer {
   const index::Hnsw* graph() const { return graph_.get(); }
 
   FieldIndex& fields() const override { return fields_; }
+
+  // The rows' quantized codes (code_size bytes per row, in the mapping) and their quantizer;
+  // nullptr for a segment without.
+  const index::Quantizer* quantizer() const { return quantizer_.get(); }
+  const uint8_t* codes() const { return codes_; }
+  // Bytes of the mapping a search touches without re-ranking: codes, or vectors without them.
+  size_t SearchBytes() const {
+    return quantizer_ ? size_t{num_rows_} * quantizer_->code_size()
+                      : size_t{num_rows_} * dim_ * sizeof(float);
+  }
 
   size_t MemoryBytes() const {
     return num_rows_ * sizeof(std::atomic<uint64_t>) + (graph_ ? graph_->MemoryBytes() : 0) +
@@ -145,6 +166,8 @@ class Segment final : public Layer {
   std::unique_ptr<std::atomic<uint64_t>[]> deleted_seq_;
   std::atomic<uint32_t> num_deleted_{0};
   std::unique_ptr<index::Hnsw> graph_;
+  std::unique_ptr<index::Quantizer> quantizer_;
+  const uint8_t* codes_ = nullptr;
   mutable FieldIndex fields_;
 };
 

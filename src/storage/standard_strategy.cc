@@ -1,6 +1,8 @@
 // The standard storage strategy: float32 vectors and an HNSW graph per segment (none for a
-// flat collection), memtable chunks graphed in the background, searches planned per part of a
-// layer (src/index/planner.h), compaction of small and heavily deleted segments.
+// flat collection) with the collection's quantized codes, memtable chunks graphed in the
+// background, searches planned per part of a layer (src/index/planner.h, traversing a
+// segment's codes and re-ranking when it has them), compaction of small and heavily deleted
+// segments.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +26,8 @@ class StandardStrategy final : public SegmentStrategy {
     segment_options_.dim = options.config.dimension;
     segment_options_.metric = options.config.metric;
     if (graphed()) segment_options_.graph = graph_params();
+    segment_options_.quantization = options.config.quantization.kind;
+    segment_options_.pq_m = options.config.quantization.pq_m;
     segment_options_.build_threads = options.build_threads;
   }
 
@@ -77,7 +81,7 @@ class StandardStrategy final : public SegmentStrategy {
       const VisibleRows visible(layer, snapshot, part.base, part.rows, selected);
       const index::PlannedResult r = index::PlannedSearch(
           index::SearchSpace{part.vectors, part.rows, options_.config.dimension, distance_,
-                             part.graph},
+                             part.graph, part.quantizer, part.codes},
           params, every_row ? nullptr : &visible, filtered);
       plan = index::MostInvolved(plan, r.plan);
       for (const index::Hit& h : r.hits) offer(h.distance, part.base + h.row);

@@ -14,7 +14,7 @@ class CollectionRef(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy")
+    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m", "rerank")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,9 @@ class CreateCollectionRequest(_message.Message):
     MAX_VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     FLUSH_PRIORITY_FIELD_NUMBER: _ClassVar[int]
     STORAGE_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
+    PQ_M_FIELD_NUMBER: _ClassVar[int]
+    RERANK_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance_metric: str
@@ -39,10 +42,13 @@ class CreateCollectionRequest(_message.Message):
     max_vector_count: int
     flush_priority: int
     storage_strategy: str
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ...) -> None: ...
+    quantization: str
+    pq_m: int
+    rerank: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ...) -> None: ...
 
 class Collection(_message.Message):
-    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "created_at_us", "vector_count")
+    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "created_at_us", "vector_count", "quantization", "pq_m", "rerank")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +63,9 @@ class Collection(_message.Message):
     STORAGE_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_US_FIELD_NUMBER: _ClassVar[int]
     VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
+    PQ_M_FIELD_NUMBER: _ClassVar[int]
+    RERANK_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance_metric: str
@@ -71,7 +80,10 @@ class Collection(_message.Message):
     storage_strategy: str
     created_at_us: int
     vector_count: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., created_at_us: _Optional[int] = ..., vector_count: _Optional[int] = ...) -> None: ...
+    quantization: str
+    pq_m: int
+    rerank: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., created_at_us: _Optional[int] = ..., vector_count: _Optional[int] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
@@ -84,20 +96,22 @@ class ListCollectionsResponse(_message.Message):
     def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ...) -> None: ...
 
 class UpdateCollectionRequest(_message.Message):
-    __slots__ = ("name", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority")
+    __slots__ = ("name", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "rerank")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     MAX_WAL_AGE_HOURS_FIELD_NUMBER: _ClassVar[int]
     MAX_WAL_SIZE_MB_FIELD_NUMBER: _ClassVar[int]
     MAX_VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     FLUSH_PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    RERANK_FIELD_NUMBER: _ClassVar[int]
     name: str
     ef_search: int
     max_wal_age_hours: float
     max_wal_size_mb: float
     max_vector_count: int
     flush_priority: int
-    def __init__(self, name: _Optional[str] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ...) -> None: ...
+    rerank: int
+    def __init__(self, name: _Optional[str] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., rerank: _Optional[int] = ...) -> None: ...
 
 class DeleteCollectionResponse(_message.Message):
     __slots__ = ("name", "dropped")
@@ -266,7 +280,7 @@ class DeleteVectorsResponse(_message.Message):
     def __init__(self, deleted: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact")
+    __slots__ = ("collection", "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact", "rerank")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +289,7 @@ class SearchRequest(_message.Message):
     INCLUDE_METADATA_FIELD_NUMBER: _ClassVar[int]
     EF_FIELD_NUMBER: _ClassVar[int]
     EXACT_FIELD_NUMBER: _ClassVar[int]
+    RERANK_FIELD_NUMBER: _ClassVar[int]
     collection: str
     vector: _containers.RepeatedScalarFieldContainer[float]
     k: int
@@ -283,7 +298,8 @@ class SearchRequest(_message.Message):
     include_metadata: bool
     ef: int
     exact: bool
-    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., include_metadata: _Optional[bool] = ..., ef: _Optional[int] = ..., exact: _Optional[bool] = ...) -> None: ...
+    rerank: int
+    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., include_metadata: _Optional[bool] = ..., ef: _Optional[int] = ..., exact: _Optional[bool] = ..., rerank: _Optional[int] = ...) -> None: ...
 
 class SearchHit(_message.Message):
     __slots__ = ("id", "score", "metadata", "vector")
