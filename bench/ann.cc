@@ -36,9 +36,17 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 // --- ProximaDB -------------------------------------------------------------------------------
 
+// The index as a segment holds it: the graph, and with quantization the codes it traverses
+// before re-ranking every candidate on the float32 vectors (the collection default, rerank 0).
 class ProximaDB final : public AnnSystem {
  public:
-  std::string name() const override { return "proximadb"; }
+  explicit ProximaDB(Quantization quantization) : quantization_(quantization) {}
+  std::string name() const override {
+    return quantization_ == Quantization::kNone
+               ? "proximadb"
+               : std::string("proximadb-") + QuantizationName(quantization_);
+  }
+  std::string quantization() const override { return QuantizationName(quantization_); }
   std::string filter_mode() const override { return "in-graph + planner"; }
   void Build(const float* data, uint32_t n, uint32_t dim, uint32_t m, uint32_t ef_construction,
              int threads) override {
@@ -48,21 +56,34 @@ class ProximaDB final : public AnnSystem {
                                            index::HnswParams{.m = m,
                                                              .ef_construction = ef_construction});
     index::BuildHnsw(*graph_, n, threads);
+    if (quantization_ == Quantization::kNone) return;
+    quantizer_ = *index::Quantizer::Train({quantization_, dim, DistanceMetric::kL2}, n,
+                                          [&](uint32_t r) { return data + size_t{r} * dim; });
+    codes_.resize(size_t{n} * quantizer_->code_size());
+    for (uint32_t r = 0; r < n; ++r) {
+      quantizer_->Encode(data + size_t{r} * dim, codes_.data() + r * quantizer_->code_size());
+    }
   }
   void SetEf(uint32_t ef) override { ef_ = ef; }
   uint32_t Search(const float* query, uint32_t k, uint32_t* out) const override {
-    std::vector<index::Hit> hits = graph_->Search(query, k, ef_);
-    for (size_t i = 0; i < hits.size(); ++i) out[i] = hits[i].row;
-    return static_cast<uint32_t>(hits.size());
+    if (quantizer_ == nullptr) {
+      std::vector<index::Hit> hits = graph_->Search(query, k, ef_);
+      for (size_t i = 0; i < hits.size(); ++i) out[i] = hits[i].row;
+      return static_cast<uint32_t>(hits.size());
+    }
+    index::PlannedResult r = index::PlannedSearch(
+        Space(), index::SearchParams{.query = query, .k = k, .ef = ef_, .mode = index::PlanMode::kGraph},
+        nullptr, false);
+    for (size_t i = 0; i < r.hits.size(); ++i) out[i] = r.hits[i].row;
+    return static_cast<uint32_t>(r.hits.size());
   }
   uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint64_t>& bitmap,
                           uint32_t count, const std::vector<uint8_t>&,
                           uint32_t* out) const override {
     const index::BitmapRows allowed(bitmap.data(), count, graph_->capacity());
     index::PlannedResult r = index::PlannedSearch(
-        index::SearchSpace{data_, graph_->capacity(), dim_,
-                           index::DistanceFor(DistanceMetric::kL2), graph_.get()},
-        index::SearchParams{.query = query, .k = k, .ef = ef_}, &allowed, /*filtered=*/true);
+        Space(), index::SearchParams{.query = query, .k = k, .ef = ef_}, &allowed,
+        /*filtered=*/true);
     for (size_t i = 0; i < r.hits.size(); ++i) out[i] = r.hits[i].row;
     plans_[static_cast<int>(r.plan)].fetch_add(1, std::memory_order_relaxed);
     distances_.fetch_add(r.stats.distances, std::memory_order_relaxed);
@@ -78,11 +99,23 @@ class ProximaDB final : public AnnSystem {
                   100.0 * counts[0] / total, 100.0 * counts[2] / total, double(distances) / total);
     return buf;
   }
+  // What a search keeps resident: the graph and the vectors it traverses (the codes, with
+  // quantization; the float32 vectors are then read only to re-rank).
   size_t IndexBytes() const override {
-    return graph_->MemoryBytes() + size_t{graph_->capacity()} * dim_ * sizeof(float);
+    return graph_->MemoryBytes() +
+           (quantizer_ ? codes_.size() : size_t{graph_->capacity()} * dim_ * sizeof(float));
   }
 
  private:
+  index::SearchSpace Space() const {
+    return index::SearchSpace{data_,        graph_->capacity(), dim_,
+                              index::DistanceFor(DistanceMetric::kL2),
+                              graph_.get(), quantizer_.get(),   codes_.data()};
+  }
+
+  const Quantization quantization_;
+  std::unique_ptr<index::Quantizer> quantizer_;
+  std::vector<uint8_t> codes_;
   const float* data_ = nullptr;
   uint32_t dim_ = 0;
   uint32_t ef_ = 10;
@@ -173,7 +206,9 @@ Measured Measure(uint32_t nq, const std::vector<std::vector<uint32_t>>& truth, S
 
 }  // namespace
 
-std::unique_ptr<AnnSystem> MakeProximaDB() { return std::make_unique<ProximaDB>(); }
+std::unique_ptr<AnnSystem> MakeProximaDB(Quantization quantization) {
+  return std::make_unique<ProximaDB>(quantization);
+}
 
 }  // namespace proximadb::bench
 
@@ -258,13 +293,19 @@ int main(int argc, char** argv) {
               d.name.c_str(), nb, d.dim, nq, kK, m, efc, simd::LevelName(simd::ActiveLevel()));
   std::printf("hnswlib: Debian 0.6.2 headers compiled -O3 -march=native; faiss: Debian's prebuilt "
               "1.7.3 (its own flags)\n\n");
-  std::printf("%-10s %7s %7s %9s %10s %10s %9s %9s %9s %12s\n", "system", "build_s", "vec/s",
+  std::printf("bytes/vector: what a search keeps resident (graph + vectors, or graph + codes: "
+              "quantized systems read the float32 vectors only to re-rank)\n");
+  std::printf("%-16s %7s %7s %9s %10s %10s %9s %9s %9s %12s\n", "system", "build_s", "vec/s",
               "ef", "recall@10", "qps_1t", "qps_2t", "p50_us", "p99_us", "bytes/vector");
 
   std::vector<std::unique_ptr<AnnSystem>> systems;
-  systems.push_back(MakeProximaDB());
+  for (Quantization q : {Quantization::kNone, Quantization::kSq8, Quantization::kPq,
+                         Quantization::kBinary}) {
+    systems.push_back(MakeProximaDB(q));
+  }
   systems.push_back(MakeHnswlib());
-  systems.push_back(MakeFaiss());
+  systems.push_back(MakeFaiss(false));
+  systems.push_back(MakeFaiss(true));
   const uint32_t efs[] = {10, 16, 24, 32, 48, 64, 96, 128, 256, 512};
 
   // Filtered benchmark: a synthetic label on the real vectors; row r is allowed when a hash of
@@ -306,7 +347,9 @@ int main(int argc, char** argv) {
     filters.push_back(std::move(f));
   }
   for (auto& sys : systems) {
-    if (!only.empty() && sys->name() != only) continue;
+    if (!only.empty() && ("," + only + ",").find("," + sys->name() + ",") == std::string::npos) {
+      continue;
+    }
     const auto t0 = Clock::now();
     sys->Build(d.base.data(), nb, d.dim, m, efc, 2);
     const double build_s = Seconds(Clock::now() - t0);
@@ -316,17 +359,18 @@ int main(int argc, char** argv) {
       Measured r = Measure(nq, truth, [&](uint32_t q, uint32_t* out) {
         return sys->Search(d.queries.data() + size_t{q} * d.dim, kK, out);
       });
-      std::printf("%-10s %7.1f %7.0f %9u %10.4f %10.0f %9.0f %9.0f %9.0f %12.0f\n",
+      std::printf("%-16s %7.1f %7.0f %9u %10.4f %10.0f %9.0f %9.0f %9.0f %12.0f\n",
                   sys->name().c_str(), build_s, nb / build_s, ef, r.recall, r.qps_1t, r.qps_2t,
                   r.p50_us, r.p99_us, double(bytes) / nb);
       std::fflush(stdout);
       if (json) {
         std::fprintf(json,
-                     "{\"system\":\"%s\",\"dataset\":\"%s\",\"m\":%u,\"ef_construction\":%u,"
+                     "{\"system\":\"%s\",\"dataset\":\"%s\",\"quantization\":\"%s\","
+                     "\"strategy\":\"standard\",\"m\":%u,\"ef_construction\":%u,"
                      "\"ef_search\":%u,\"recall_at_10\":%.4f,\"qps_1t\":%.1f,\"qps_2t\":%.1f,"
                      "\"p50_us\":%.1f,\"p99_us\":%.1f,\"build_s\":%.2f,\"index_bytes\":%zu}\n",
-                     sys->name().c_str(), d.name.c_str(), m, efc, ef, r.recall, r.qps_1t,
-                     r.qps_2t, r.p50_us, r.p99_us, build_s, bytes);
+                     sys->name().c_str(), d.name.c_str(), sys->quantization().c_str(), m, efc, ef,
+                     r.recall, r.qps_1t, r.qps_2t, r.p50_us, r.p99_us, build_s, bytes);
       }
     }
     if (!filtered) continue;
@@ -339,7 +383,7 @@ int main(int argc, char** argv) {
         return sys->SearchFiltered(d.queries.data() + size_t{q} * d.dim, kK, f.bitmap, f.count,
                                    mask, out);
       });
-      std::printf("%-10s filtered %5.1f%% (%s, ef %u): recall@10 %.4f, qps_1t %.0f, qps_2t %.0f, "
+      std::printf("%-16s filtered %5.1f%% (%s, ef %u): recall@10 %.4f, qps_1t %.0f, qps_2t %.0f, "
                   "p50 %.0f us, p99 %.0f us%s\n",
                   sys->name().c_str(), s * 100, sys->filter_mode().c_str(), ef, r.recall,
                   r.qps_1t, r.qps_2t, r.p50_us, r.p99_us, sys->TakeFilterStats().c_str());

@@ -1,5 +1,6 @@
-// FAISS IndexHNSWFlat from Debian's prebuilt libfaiss (1.7.3): it is compiled the way Debian
-// compiles it, which we cannot change. Filtered queries use its IDSelector, checked during the
+// FAISS IndexHNSWFlat and IndexHNSWSQ (8-bit scalar codes) from Debian's prebuilt libfaiss
+// (1.7.3): it is compiled the way Debian compiles it, which we cannot change. (bench/ann_peers.py
+// runs FAISS 1.15 from PyPI and ScaNN.) Filtered queries use its IDSelector, checked during the
 // graph traversal.
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/IDSelector.h>
@@ -19,14 +20,21 @@ struct MaskSelector final : faiss::IDSelector {
 
 class Faiss final : public AnnSystem {
  public:
-  std::string name() const override { return "faiss"; }
+  explicit Faiss(bool sq8) : sq8_(sq8) {}
+  std::string name() const override { return sq8_ ? "faiss-sq8" : "faiss"; }
+  std::string quantization() const override { return sq8_ ? "sq8" : "none"; }
   std::string filter_mode() const override { return "IDSelector"; }
 
   void Build(const float* data, uint32_t n, uint32_t dim, uint32_t m, uint32_t ef_construction,
              int threads) override {
-    index_ = std::make_unique<faiss::IndexHNSWFlat>(dim, m);
+    if (sq8_) {
+      index_ = std::make_unique<faiss::IndexHNSWSQ>(dim, faiss::ScalarQuantizer::QT_8bit, m);
+    } else {
+      index_ = std::make_unique<faiss::IndexHNSWFlat>(dim, m);
+    }
     index_->hnsw.efConstruction = ef_construction;
     omp_set_num_threads(threads);
+    index_->train(n, data);
     index_->add(n, data);
     omp_set_num_threads(1);  // one query, one thread: the benchmark runs the threads
   }
@@ -53,7 +61,8 @@ class Faiss final : public AnnSystem {
 
   size_t IndexBytes() const override {
     const faiss::HNSW& h = index_->hnsw;
-    return index_->ntotal * index_->d * sizeof(float) + h.neighbors.size() * sizeof(h.neighbors[0]) +
+    const size_t vector_bytes = sq8_ ? 1 : sizeof(float);
+    return index_->ntotal * index_->d * vector_bytes + h.neighbors.size() * sizeof(h.neighbors[0]) +
            h.offsets.size() * sizeof(h.offsets[0]) + h.levels.size() * sizeof(h.levels[0]);
   }
 
@@ -70,12 +79,13 @@ class Faiss final : public AnnSystem {
     return count;
   }
 
-  std::unique_ptr<faiss::IndexHNSWFlat> index_;
+  const bool sq8_;
+  std::unique_ptr<faiss::IndexHNSW> index_;
   uint32_t ef_ = 10;
 };
 
 }  // namespace
 
-std::unique_ptr<AnnSystem> MakeFaiss() { return std::make_unique<Faiss>(); }
+std::unique_ptr<AnnSystem> MakeFaiss(bool sq8) { return std::make_unique<Faiss>(sq8); }
 
 }  // namespace proximadb::bench

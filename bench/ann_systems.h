@@ -7,12 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "proximadb/types.h"
+
 namespace proximadb::bench {
 
 class AnnSystem {
  public:
   virtual ~AnnSystem() = default;
   virtual std::string name() const = 0;
+  // How the vectors are compressed ("none", "sq8", "pq", "binary"), for the JSON rows.
+  virtual std::string quantization() const { return "none"; }
   // How this system's filtered search works, for the table.
   virtual std::string filter_mode() const = 0;
   // Builds an L2 index over data[n * dim] with `threads` threads.
@@ -34,8 +38,9 @@ class AnnSystem {
   virtual size_t IndexBytes() const = 0;
 };
 
-std::unique_ptr<AnnSystem> MakeProximaDB();
+std::unique_ptr<AnnSystem> MakeProximaDB(Quantization quantization);
 std::unique_ptr<AnnSystem> MakeHnswlib();
-std::unique_ptr<AnnSystem> MakeFaiss();
+// sq8: IndexHNSWSQ with 8-bit scalar codes, else IndexHNSWFlat.
+std::unique_ptr<AnnSystem> MakeFaiss(bool sq8);
 
 }  // namespace proximadb::bench

@@ -286,17 +286,23 @@ Quantizer::Query Quantizer::Prepare(const float* query) const {
       break;
     }
     case Quantization::kPq: {
+      // l2: |q_j - c|^2 = |q_j|^2 + |c|^2 - 2 q_j.c, the |q_j|^2 summed into the offset;
+      // dot and cosine: -q_j.c, from zero norms and halved.
       const uint32_t ds = dsub();
       q.data_.resize(size_t{options_.pq_m} * kCentroids);
+      const std::vector<float> zeros(q.l2_ ? 0 : kCentroids, 0.0f);
       for (uint32_t j = 0; j < options_.pq_m; ++j) {
-        const float* sub = x + size_t{j} * ds;
-        for (uint32_t c = 0; c < kCentroids; ++c) {
-          const float* centroid = centroids_.data() + (size_t{j} * kCentroids + c) * ds;
-          q.data_[size_t{j} * kCentroids + c] = q.l2_ ? q.kernels_->l2_sqr(sub, centroid, ds)
-                                                      : -q.kernels_->dot(sub, centroid, ds);
-        }
+        const SubspaceCentroids& near = nearest_[j];
+        q.kernels_->centroid_distances(x + size_t{j} * ds, near.transposed.data(),
+                                       q.l2_ ? near.norms.data() : zeros.data(), ds, kCentroids,
+                                       q.data_.data() + size_t{j} * kCentroids);
       }
-      q.offset_ = base;
+      if (q.l2_) {
+        q.offset_ = q.kernels_->dot(x, x, dim);
+      } else {
+        for (float& t : q.data_) t *= 0.5f;
+        q.offset_ = base;
+      }
       break;
     }
     case Quantization::kBinary: {

@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -18,20 +19,24 @@ class RowDistance {
   // Rows are `dim` floats each from `vectors`.
   RowDistance(const float* query, const float* vectors, uint32_t dim, Distance distance)
       : query_(query), distance_(distance), dim_(dim),
-        base_(reinterpret_cast<const uint8_t*>(vectors)), stride_(size_t{dim} * sizeof(float)) {}
+        base_(reinterpret_cast<const uint8_t*>(vectors)), stride_(size_t{dim} * sizeof(float)),
+        prefetch_bytes_(std::min(stride_, kPrefetchBytes)) {}
   // Rows are `query`'s quantizer's codes, code_size bytes each from `codes`.
   RowDistance(const Quantizer::Query* query, const uint8_t* codes, size_t code_size)
-      : coded_(query), base_(codes), stride_(code_size) {}
+      : coded_(query), base_(codes), stride_(code_size),
+        prefetch_bytes_(std::min(stride_, kPrefetchBytes)) {}
 
   float operator()(uint32_t row) const {
     const uint8_t* at = base_ + row * stride_;
     if (coded_ != nullptr) return coded_->Distance(at);
     return distance_(query_, reinterpret_cast<const float*>(at), dim_);
   }
-  // Brings the start of the row's data towards the cache; the hardware prefetcher follows the
-  // rest of a sequential read.
+  // Asks for the row's data (up to kPrefetchBytes of it) to be brought into the cache.
   void Prefetch(uint32_t row) const {
-    _mm_prefetch(reinterpret_cast<const char*>(base_ + row * stride_), _MM_HINT_T0);
+    const char* at = reinterpret_cast<const char*>(base_ + row * stride_);
+    for (size_t offset = 0; offset < prefetch_bytes_; offset += 64) {
+      _mm_prefetch(at + offset, _MM_HINT_T0);
+    }
   }
   bool coded() const { return coded_ != nullptr; }
 
@@ -40,8 +45,13 @@ class RowDistance {
   Distance distance_{};
   uint32_t dim_ = 0;
   const Quantizer::Query* coded_ = nullptr;
+  // A search requests a node's unvisited neighbours' rows together before computing their
+  // distances; this much of each (a whole sq8 code of up to 1,024 dimensions).
+  static constexpr size_t kPrefetchBytes = 1024;
+
   const uint8_t* base_;
   size_t stride_;
+  size_t prefetch_bytes_;
 };
 
 }  // namespace proximadb::index

@@ -28,6 +28,8 @@ using HammingFn = uint32_t (*)(const uint64_t* a, const uint64_t* b, size_t word
 using LookupFn = float (*)(const float* table, const uint8_t* codes, size_t m);
 using NearestFn = uint32_t (*)(const float* x, const float* transposed, const float* norms,
                                size_t dim, size_t count);
+using CentroidsFn = void (*)(const float* x, const float* transposed, const float* norms,
+                             size_t dim, size_t count, float* out);
 
 struct Kernels {
   Level level;
@@ -44,6 +46,9 @@ struct Kernels {
   // `count` centroids stored dimension-major, with their squared norms): k-means and pq codes.
   // The first on ties.
   NearestFn nearest;
+  // out_c = norms_c - 2 sum_d x_d transposed[d * count + c] for every c < count: a query's
+  // distance table over one sub-space's centroids.
+  CentroidsFn centroid_distances;
 };
 
 // The kernels of ActiveLevel().

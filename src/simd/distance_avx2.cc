@@ -202,9 +202,28 @@ uint32_t Nearest(const float* x, const float* transposed, const float* norms, si
   return best;
 }
 
+void CentroidDistances(const float* x, const float* transposed, const float* norms, size_t dim,
+                       size_t count, float* out) {
+  size_t c = 0;
+  for (; c + 8 <= count; c += 8) {
+    __m256 acc = _mm256_loadu_ps(norms + c);
+    for (size_t i = 0; i < dim; ++i) {
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(-2 * x[i]), _mm256_loadu_ps(transposed + i * count + c),
+                            acc);
+    }
+    _mm256_storeu_ps(out + c, acc);
+  }
+  for (; c < count; ++c) {
+    float d = norms[c];
+    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
+    out[c] = d;
+  }
+}
+
 }  // namespace
 
 const Kernels kAvx2Kernels = {Level::kAvx2,  &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
-                              &DotI8,        &DotF32U8, &Hamming, &Lookup,         &Nearest};
+                              &DotI8,        &DotF32U8, &Hamming, &Lookup,         &Nearest,
+                              &CentroidDistances};
 
 }  // namespace proximadb::simd

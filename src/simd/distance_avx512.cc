@@ -188,6 +188,24 @@ uint32_t Nearest(const float* x, const float* transposed, const float* norms, si
   return best;
 }
 
+void CentroidDistances(const float* x, const float* transposed, const float* norms, size_t dim,
+                       size_t count, float* out) {
+  size_t c = 0;
+  for (; c + 16 <= count; c += 16) {
+    __m512 acc = _mm512_loadu_ps(norms + c);
+    for (size_t i = 0; i < dim; ++i) {
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(-2 * x[i]), _mm512_loadu_ps(transposed + i * count + c),
+                            acc);
+    }
+    _mm512_storeu_ps(out + c, acc);
+  }
+  for (; c < count; ++c) {
+    float d = norms[c];
+    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
+    out[c] = d;
+  }
+}
+
 }  // namespace
 
 // AVX-512 VPOPCNTDQ (Ice Lake and later): eight words' popcounts per instruction. Not implied by
@@ -206,6 +224,7 @@ __attribute__((target("avx512vpopcntdq"))) uint32_t HammingVpopcntdq(const uint6
 }
 
 const Kernels kAvx512Kernels = {Level::kAvx512, &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
-                                &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest};
+                                &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest,
+                                &CentroidDistances};
 
 }  // namespace proximadb::simd

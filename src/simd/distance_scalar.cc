@@ -80,9 +80,19 @@ uint32_t Nearest(const float* x, const float* transposed, const float* norms, si
   return best;
 }
 
+void CentroidDistances(const float* x, const float* transposed, const float* norms, size_t dim,
+                       size_t count, float* out) {
+  for (size_t c = 0; c < count; ++c) {
+    float d = norms[c];
+    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
+    out[c] = d;
+  }
+}
+
 }  // namespace
 
 const Kernels kScalarKernels = {Level::kScalar, &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
-                                &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest};
+                                &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest,
+                                &CentroidDistances};
 
 }  // namespace proximadb::simd

@@ -97,6 +97,12 @@ TEST(SimdTest, QuantizedKernelsMatchScalar) {
         EXPECT_EQ(k->nearest(x.data(), t.data(), norms.data(), dim, count),
                   ref.nearest(x.data(), t.data(), norms.data(), dim, count))
             << count << " " << dim << " " << LevelName(k->level);
+        std::vector<float> got(count), want(count);
+        k->centroid_distances(x.data(), t.data(), norms.data(), dim, count, got.data());
+        ref.centroid_distances(x.data(), t.data(), norms.data(), dim, count, want.data());
+        for (size_t c = 0; c < count; ++c) {
+          ExpectClose(got[c], want[c], "centroid_distances", dim, k->level);
+        }
       }
     }
     const uint64_t ones[3] = {~0ull, ~0ull, 1}, zeros[3] = {0, 0, 0};
