@@ -28,6 +28,9 @@ class Collection:
     storage_strategy: str
     created_at_us: int = 0
     vector_count: int = 0
+    quantization: str = "none"
+    pq_m: int = 0
+    rerank: int = 0
 
 
 @dataclass

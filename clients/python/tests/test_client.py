@@ -137,6 +137,29 @@ def test_search_filters_and_batches(client, name):
     assert client.count(name) == 88
 
 
+def test_quantized_collection(client, name):
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(3000, 32)).astype(np.float32)
+    c = client.create_collection(name, dimension=32, distance_metric="l2", quantization="pq",
+                                 pq_m=8, rerank=40)
+    assert (c.quantization, c.pq_m, c.rerank) == ("pq", 8, 40)
+    client.batch_insert(name, vectors, ids=[f"v{i}" for i in range(3000)])
+    assert client.flush(name).segment_count == 1  # the segment holds the codes
+    for rerank in (None, 100):
+        hits = client.search(name, vectors[7], k=5, rerank=rerank)
+        assert hits[0].id == "v7" and hits[0].score == pytest.approx(0.0, abs=1e-3)
+    batches = client.search_batch(name, vectors[:2], k=1, rerank=20)
+    assert [[h.id for h in b] for b in batches] == [["v0"], ["v1"]]
+    assert client.update_collection(name, rerank=10).rerank == 10
+    assert client.get_collection(name).quantization == "pq"
+    with pytest.raises(InvalidArgumentError, match="pq_m"):
+        client.create_collection(name + "x", dimension=32, quantization="pq", pq_m=5)
+    with pytest.raises(InvalidArgumentError, match="quantization"):
+        client.create_collection(name + "y", dimension=32, quantization="int4")
+    with pytest.raises(InvalidArgumentError, match="rerank"):
+        client.search(name, vectors[0], rerank=100000)
+
+
 def test_scroll_and_maintenance(client, name):
     client.create_collection(name, dimension=2)
     client.batch_insert(name, [[1, i] for i in range(50)], ids=[f"k{i:02d}" for i in range(50)],
