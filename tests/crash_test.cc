@@ -29,7 +29,10 @@ class CrashTest : public ::testing::Test {
   // Runs the writer from batch `first`, kills it `kill_after_ms` after its first ack, and
   // returns the last batch it acknowledged (first - 1 if none). Every acknowledgement the
   // writer sent before it died is read, also those still in the pipe at the kill.
-  uint64_t RunAndKill(uint64_t first, int kill_after_ms) {
+  //
+  // `migrating`: the writer also migrates (crash_writer's "migrate"), and the kill comes
+  // kill_after_ms after it reports a layout change rather than after the first ack.
+  uint64_t RunAndKill(uint64_t first, int kill_after_ms, bool migrating = false) {
     int fds[2];
     EXPECT_EQ(::pipe(fds), 0);
     const pid_t pid = ::fork();
@@ -39,11 +42,12 @@ class CrashTest : public ::testing::Test {
       ::close(fds[1]);
       const std::string first_s = std::to_string(first), seed_s = std::to_string(kSeed);
       ::execl(CRASH_WRITER, CRASH_WRITER, dir_.c_str(), first_s.c_str(), seed_s.c_str(),
-              static_cast<char*>(nullptr));
+              migrating ? "migrate" : static_cast<char*>(nullptr), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(fds[1]);
     uint64_t last = first - 1;
+    bool changed_layout = false;
     std::string line;
     auto consume = [&](const char* bytes, ssize_t n) {
       for (ssize_t i = 0; i < n; ++i) {
@@ -51,20 +55,33 @@ class CrashTest : public ::testing::Test {
           line.push_back(bytes[i]);
           continue;
         }
-        last = std::stoull(line);
+        if (line == "m") {
+          changed_layout = true;
+        } else {
+          last = std::stoull(line);
+        }
         line.clear();
       }
     };
     // Wait for the first acknowledgement (or the writer's death), then let it run a while.
     char buf[4096];
     bool alive = true;
-    for (const auto give_up = Clock::now() + std::chrono::seconds(30);
-         alive && last < first && Clock::now() < give_up;) {
-      pollfd p{fds[0], POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      const ssize_t n = ::read(fds[0], buf, sizeof(buf));
-      alive = n > 0;
-      consume(buf, n);
+    auto wait_for = [&](auto done) {
+      for (const auto give_up = Clock::now() + std::chrono::seconds(30);
+           alive && !done() && Clock::now() < give_up;) {
+        pollfd p{fds[0], POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        const ssize_t n = ::read(fds[0], buf, sizeof(buf));
+        alive = n > 0;
+        consume(buf, n);
+      }
+    };
+    // Migrating, ten batches first: the writer flushes every fifth, so there are segments to
+    // migrate.
+    wait_for([&] { return last >= first + (migrating ? 10 : 0); });
+    if (migrating) {  // a layout change accepted after that ack: its migration is starting
+      changed_layout = false;
+      wait_for([&] { return changed_layout; });
     }
     for (const auto deadline = Clock::now() + std::chrono::milliseconds(kill_after_ms);
          alive && Clock::now() < deadline;) {
@@ -113,6 +130,47 @@ TEST_F(CrashTest, AcknowledgedWritesSurviveSigkill) {
         testing::CheckCollection(**coll, workload.After(done), DistanceMetric::kCosine);
     ASSERT_EQ(diff, "") << "round " << round << " after " << done << " batches";
   }
+}
+
+// Kills during live migrations: the writer changes the quantization round and round and
+// migrates while it writes. Each reopen must hold every acknowledged batch, through every read
+// path, whatever the segments' layouts; a migration the kill interrupted (old segments still in
+// the manifest: state "pending" at the reopen) must resume and finish. Runs until ten rounds
+// have reopened with an interrupted migration (at most 40 rounds).
+TEST_F(CrashTest, MigrationSurvivesSigkill) {
+  testing::Workload workload("k", kSeed, 500, 8);
+  std::mt19937 rng(777);
+  uint64_t done = 0;
+  int interrupted = 0, round = 0;
+  for (; interrupted < 10 && round < 40; ++round) {
+    const uint64_t acked = RunAndKill(done + 1, static_cast<int>(rng() % 2), /*migrating=*/true);
+    ASSERT_GT(acked, done) << "round " << round << ": the writer acknowledged nothing";
+
+    DatabaseOptions o;
+    o.data_dir = dir_;
+    o.background_maintenance = false;
+    auto db = Database::Open(o);
+    ASSERT_TRUE(db.ok()) << "round " << round << ": " << db.status();
+    auto coll = *(*db)->GetCollection("crash");
+    std::string why;
+    const std::optional<uint64_t> beyond = workload.BatchesBeyond(*coll, acked, &why);
+    ASSERT_TRUE(beyond.has_value()) << "round " << round << ": " << why;
+    done = acked + *beyond;
+    const testing::Records want = workload.After(done);
+    ASSERT_EQ(testing::CheckCollection(*coll, want, DistanceMetric::kCosine), "")
+        << "round " << round << " after " << done << " batches";
+    if (coll->Stats().migration_state == "pending") {
+      ++interrupted;
+      ASSERT_TRUE(coll->Migrate().ok()) << "round " << round;
+      const CollectionStats st = coll->Stats();
+      EXPECT_EQ(st.migration_state, "none");
+      EXPECT_EQ(st.migration_segments_done, st.migration_segments_total);
+      ASSERT_EQ(testing::CheckCollection(*coll, want, DistanceMetric::kCosine), "")
+          << "round " << round << " after the resumed migration";
+    }
+  }
+  std::printf("%d rounds, %d reopened with a migration to resume\n", round, interrupted);
+  EXPECT_GE(interrupted, 10);
 }
 
 }  // namespace

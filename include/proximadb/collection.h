@@ -75,6 +75,10 @@ class Collection {
   virtual absl::Status Flush() = 0;
   // Merges all segments into one, dropping deleted rows (waits for it).
   virtual absl::Status Compact() = 0;
+  // Rewrites now the segments whose layout (quantization) is not the collection's, after
+  // Database::UpdateCollection changed it (waits for it; the background service does the same
+  // on its own). Reads and writes go on meanwhile; one manifest change swaps the segments.
+  virtual absl::Status Migrate() = 0;
   virtual CollectionStats Stats() = 0;
 };
 

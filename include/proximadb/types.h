@@ -73,6 +73,10 @@ struct QuantizationParams {
 struct CollectionUpdate {
   std::optional<uint32_t> ef_search;
   std::optional<uint32_t> rerank;
+  // The layout: changing it starts a live migration of every segment (docs/quantization.md).
+  std::optional<StorageStrategy> storage_strategy;
+  std::optional<Quantization> quantization;
+  std::optional<uint32_t> pq_m;
   std::optional<double> max_wal_age_hours;
   std::optional<double> max_wal_size_mb;
   std::optional<uint64_t> max_vector_count;
@@ -157,6 +161,12 @@ struct CollectionStats {
   double compaction_seconds = 0;
   uint64_t wal_syncs = 0;            // WAL fsyncs (one per commit group under sync durability)
   std::string background_error;  // empty unless a failure stopped writes
+  // A layout change's rewrite of the segments: "none" (every segment has the collection's
+  // layout), "pending" (some have not: it starts at the next maintenance pass, or resumes after
+  // a restart) or "running"; with the segments rewritten so far of those it started with.
+  std::string migration_state = "none";
+  uint64_t migration_segments_done = 0;
+  uint64_t migration_segments_total = 0;
 };
 
 }  // namespace proximadb

@@ -130,7 +130,8 @@ class SqliteCatalog final : public Catalog {
     absl::MutexLock l(&mu_);
     Stmt s(db_, R"sql(UPDATE collections SET ef_search = ?, max_wal_age_hours = ?,
                       max_wal_size_mb = ?, max_vector_count = ?, flush_priority = ?,
-                      rerank = ? WHERE name = ?)sql");
+                      rerank = ?, storage_strategy = ?, quantization = ?, pq_m = ?
+                      WHERE name = ?)sql");
     if (s.rc() != SQLITE_OK) return Error("prepare update");
     s.Bind(1, static_cast<int64_t>(c.index.ef_search));
     s.Bind(2, c.flush.max_wal_age_hours);
@@ -138,7 +139,10 @@ class SqliteCatalog final : public Catalog {
     s.Bind(4, static_cast<int64_t>(c.flush.max_vector_count));
     s.Bind(5, static_cast<int64_t>(c.flush.flush_priority));
     s.Bind(6, static_cast<int64_t>(c.quantization.rerank));
-    s.Bind(7, c.name);
+    s.Bind(7, std::string_view(StorageStrategyName(c.storage_strategy)));
+    s.Bind(8, std::string_view(QuantizationName(c.quantization.kind)));
+    s.Bind(9, static_cast<int64_t>(c.quantization.pq_m));
+    s.Bind(10, c.name);
     if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("update collection");
     if (sqlite3_changes(db_) == 0) {
       return absl::NotFoundError(absl::StrCat("collection '", c.name, "' not found"));

@@ -14,6 +14,8 @@ inline constexpr char kErrorCodePayload[] = "type.proximadb.io/error_code";
 
 // Error codes beyond what absl's codes say on their own.
 inline constexpr char kDimensionMismatch[] = "DIMENSION_MISMATCH";
+// A layout change while the previous one's migration has not finished (HTTP 409).
+inline constexpr char kMigrationInProgress[] = "MIGRATION_IN_PROGRESS";
 
 inline absl::Status WithErrorCode(absl::Status status, std::string_view code) {
   status.SetPayload(kErrorCodePayload, absl::Cord(absl::string_view(code.data(), code.size())));

@@ -9,21 +9,26 @@
 namespace proximadb {
 
 CollectionImpl::CollectionImpl(const CollectionOptions& options,
-                               std::unique_ptr<SegmentStrategy> strategy)
+                               std::shared_ptr<const SegmentStrategy> strategy)
     : options_(options),
       strategy_(std::move(strategy)),
       index_settings_(options.config.index),
       rerank_(options.config.quantization.rerank),
+      storage_strategy_(options.config.storage_strategy),
+      layout_(options.config.quantization),
       flush_settings_(options.config.flush),
       env_(options.env),
       dim_(options.config.dimension) {
-  mem_ = strategy_->NewMemtable();
+  mem_ = this->strategy()->NewMemtable();
 }
 
 CollectionConfig CollectionImpl::config() const {
   CollectionConfig c = options_.config;
   absl::MutexLock l(&settings_mu_);
   c.index = index_settings_;
+  c.storage_strategy = storage_strategy_;
+  c.quantization.kind = layout_.kind;
+  c.quantization.pq_m = layout_.pq_m;
   c.quantization.rerank = rerank_;
   c.flush = flush_settings_;
   return c;
@@ -88,6 +93,10 @@ CollectionStats CollectionImpl::Stats() {
     st.compactions = compactions_;
     st.flush_seconds = flush_seconds_;
     st.compaction_seconds = compaction_seconds_;
+    st.migration_state =
+        migration_running_ ? "running" : (UnmigratedLocked().empty() ? "none" : "pending");
+    st.migration_segments_done = migration_done_;
+    st.migration_segments_total = migration_total_;
     st.background_error = std::string(bg_error_.message());
     st.wal_bytes = wal_bytes_;
     int64_t oldest = mem_oldest_write_us_;

@@ -93,7 +93,15 @@ class CollectionImpl final : public Collection {
   absl::StatusOr<SearchResponse> Search(const SearchRequest& request) override;
   absl::Status Flush() override;
   absl::Status Compact() override;
+  absl::Status Migrate() override ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
   CollectionStats Stats() override;
+
+  // migration.cc: takes the layout (storage_strategy, quantization, pq_m) of `config`: new
+  // segments get it at once, existing ones at the next Migrate. kUnimplemented for a strategy
+  // not built.
+  absl::Status ChangeLayout(const CollectionConfig& config) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether some segment does not have the collection's layout yet (or a rewrite runs).
+  bool MigrationInProgress() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // For the background maintenance service.
   // True when a limit of the flush policy is reached (or a failed flush is to be retried).
@@ -117,7 +125,7 @@ class CollectionImpl final : public Collection {
   };
   class Overlay;
 
-  CollectionImpl(const CollectionOptions& options, std::unique_ptr<SegmentStrategy> strategy);
+  CollectionImpl(const CollectionOptions& options, std::shared_ptr<const SegmentStrategy> strategy);
 
   // recovery.cc
   absl::Status Recover();
@@ -158,13 +166,22 @@ class CollectionImpl final : public Collection {
   // maintenance.cc
   absl::Status FreezeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status FlushFrozen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
-  absl::Status CompactSegments(std::vector<std::shared_ptr<Segment>> inputs)
+  using SegmentGroup = std::vector<std::shared_ptr<Segment>>;
+  // Writes each group's live rows as one new segment with `strategy`, calling built_one after
+  // each, then swaps all of them in with one manifest change (each output in the place of its
+  // group's first input). Deletions that arrive meanwhile follow their rows.
+  absl::Status RewriteSegments(const std::vector<SegmentGroup>& groups,
+                               const SegmentStrategy& strategy,
+                               absl::FunctionRef<void()> built_one)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
+  absl::Status CompactSegments(SegmentGroup inputs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
+  // migration.cc: the segments whose layout is not the collection's.
+  SegmentGroup UnmigratedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Compacts what the strategy picks (everything, when `forced`).
   absl::Status PickAndCompact(bool forced) ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
-  // Writes `m` as the manifest; on a failure that changed nothing, removes `new_segment` (which
+  // Writes `m` as the manifest; on a failure that changed nothing, removes `new_segments` (which
   // only `m` names), and on one that may have half changed it, stops writes (invariant 6).
-  absl::Status InstallManifest(const Manifest& m, const Segment* new_segment)
+  absl::Status InstallManifest(const Manifest& m, const std::vector<const Segment*>& new_segments)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
   void RemoveWalFilesBelow(uint64_t number);
 
@@ -177,11 +194,21 @@ class CollectionImpl final : public Collection {
   // kNotFound: `id` is not in this collection.
   absl::Status NotFound(std::string_view id) const;
 
-  const CollectionOptions options_;  // options_.config: as created; settings_ may differ
-  const std::unique_ptr<SegmentStrategy> strategy_;
+  // The strategy of the current layout; searches and maintenance take a reference each.
+  std::shared_ptr<const SegmentStrategy> strategy() const ABSL_LOCKS_EXCLUDED(strategy_mu_) {
+    absl::MutexLock l(&strategy_mu_);
+    return strategy_;
+  }
+
+  // options_.config: as opened; the settings and the layout may have changed since.
+  const CollectionOptions options_;
+  mutable absl::Mutex strategy_mu_;
+  std::shared_ptr<const SegmentStrategy> strategy_ ABSL_GUARDED_BY(strategy_mu_);
   mutable absl::Mutex settings_mu_;
   IndexParams index_settings_ ABSL_GUARDED_BY(settings_mu_);
   uint32_t rerank_ ABSL_GUARDED_BY(settings_mu_);
+  StorageStrategy storage_strategy_ ABSL_GUARDED_BY(settings_mu_);
+  QuantizationParams layout_ ABSL_GUARDED_BY(settings_mu_);  // kind and pq_m
   FlushPolicy flush_settings_ ABSL_GUARDED_BY(settings_mu_);
   Env* const env_;
   const uint32_t dim_;
@@ -200,6 +227,9 @@ class CollectionImpl final : public Collection {
   bool dropped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t flushes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t compactions_ ABSL_GUARDED_BY(mu_) = 0;
+  bool migration_running_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t migration_done_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t migration_total_ ABSL_GUARDED_BY(mu_) = 0;
   double flush_seconds_ ABSL_GUARDED_BY(mu_) = 0;
   double compaction_seconds_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> wal_syncs_{0};  // successful WAL fsyncs since open; relaxed: a counter

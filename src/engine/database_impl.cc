@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "catalog/catalog.h"
+#include "common/errors.h"
 #include "common/logging.h"
 #include "common/macros.h"
 #include "engine/collection_impl.h"
@@ -146,17 +147,39 @@ class DatabaseImpl final : public Database {
     if (it == collections_.end()) {
       return absl::NotFoundError(absl::StrCat("collection '", std::string(name), "' not found"));
     }
-    CollectionConfig c = it->second->config();
+    const CollectionConfig before = it->second->config();
+    CollectionConfig c = before;
     if (u.ef_search) c.index.ef_search = *u.ef_search;
     if (u.rerank) c.quantization.rerank = *u.rerank;
+    if (u.storage_strategy) c.storage_strategy = *u.storage_strategy;
+    if (u.quantization && *u.quantization != c.quantization.kind) {
+      c.quantization.kind = *u.quantization;
+      c.quantization.pq_m = 0;  // another quantization's pq_m does not carry over
+    }
+    if (u.pq_m) c.quantization.pq_m = *u.pq_m;
     if (u.max_wal_age_hours) c.flush.max_wal_age_hours = *u.max_wal_age_hours;
     if (u.max_wal_size_mb) c.flush.max_wal_size_mb = *u.max_wal_size_mb;
     if (u.max_vector_count) c.flush.max_vector_count = *u.max_vector_count;
     if (u.flush_priority) c.flush.flush_priority = *u.flush_priority;
     PROXIMADB_RETURN_IF_ERROR(ValidateConfig(c));
-    // The catalog first: once it has the settings, a restart applies them too.
+    const bool relayout = c.storage_strategy != before.storage_strategy ||
+                          c.quantization.kind != before.quantization.kind ||
+                          c.quantization.pq_m != before.quantization.pq_m;
+    if (relayout && it->second->MigrationInProgress()) {
+      return WithErrorCode(
+          absl::FailedPreconditionError(absl::StrCat(
+              "collection '", c.name,
+              "': a migration to the previous layout change is still running (see its stats)")),
+          kMigrationInProgress);
+    }
+    // The catalog first: once it has the settings, a restart applies them too (and resumes the
+    // migration).
     PROXIMADB_RETURN_IF_ERROR(catalog_->UpdateSettings(c));
     it->second->UpdateSettings(c);
+    if (relayout) {
+      PROXIMADB_RETURN_IF_ERROR(it->second->ChangeLayout(c));
+      wake_ = true;  // the maintenance service starts the migration now
+    }
     return c;
   }
 
@@ -242,7 +265,12 @@ class DatabaseImpl final : public Database {
   void MaintenanceLoop() {
     const absl::Duration interval = absl::Milliseconds(options_.maintenance_interval_ms);
     absl::MutexLock l(&mu_);
-    while (!mu_.AwaitWithTimeout(absl::Condition(&stop_), interval)) {
+    // Woken early by a layout change (UpdateCollection), to start its migration.
+    auto stop_or_wake = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || wake_; };
+    while (true) {
+      mu_.AwaitWithTimeout(absl::Condition(&stop_or_wake), interval);
+      if (stop_) break;
+      wake_ = false;
       std::vector<std::shared_ptr<CollectionImpl>> all;
       for (const auto& [name, c] : collections_) all.push_back(c);
       mu_.Unlock();
@@ -284,6 +312,13 @@ class DatabaseImpl final : public Database {
       }
     }
     for (const auto& c : all) {
+      if (absl::Status s = c->Migrate(); !s.ok()) {
+        Log(LogLevel::kError, absl::StrCat("migration of collection '", c->config().name,
+                                           "' failed (retried at the next pass): ",
+                                           s.ToString()));
+      }
+    }
+    for (const auto& c : all) {
       if (absl::Status s = c->MaybeCompact(); !s.ok()) {
         Log(LogLevel::kError, absl::StrCat("background compaction of collection '",
                                            c->config().name, "' failed: ", s.ToString()));
@@ -299,6 +334,7 @@ class DatabaseImpl final : public Database {
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_ ABSL_GUARDED_BY(mu_);
   std::mt19937 rng_ ABSL_GUARDED_BY(mu_){std::random_device{}()};
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
   std::thread maintenance_;
   std::thread indexer_;
 };

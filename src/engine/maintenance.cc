@@ -4,6 +4,7 @@
 // the manifest and the WAL always hold every acknowledged write (invariant 3).
 #include <type_traits>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -41,7 +42,7 @@ absl::Status CollectionImpl::FreezeLocked() {
     absl::MutexLock wl(&wal_mu_);
     wal_ = std::move(next);
   }
-  mem_ = strategy_->NewMemtable();
+  mem_ = strategy()->NewMemtable();
   mem_oldest_write_us_ = 0;
   wal_bytes_ = 0;
   return absl::OkStatus();
@@ -67,7 +68,7 @@ absl::Status CollectionImpl::FlushFrozen() {
     segment_rows.push_back({f.mem.get(), r, f.mem->deleted_seq(r) <= f.last_seq});
   }
   PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
-                             strategy_->BuildSegment(seg_number, segment_rows));
+                             strategy()->BuildSegment(seg_number, segment_rows));
 
   // The segment list only changes under bg_mu_, which this flush holds; deletions up to
   // f.last_seq are settled, so the bitmaps can be read without blocking writers.
@@ -82,7 +83,7 @@ absl::Status CollectionImpl::FlushFrozen() {
   m.wal_start = f.wal_end;
   if (seg) segments.push_back(seg);
   for (const auto& s : segments) m.segments.push_back(EntryFor(*s, f.last_seq));
-  PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, seg.get()));
+  PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, {seg.get()}));
   {
     absl::MutexLock l(&mu_);
     manifest_ = m;
@@ -132,36 +133,54 @@ bool CollectionImpl::FlushDue(int64_t now_us) {
 // ---------------------------------------------------------------------------------------------
 // Compaction
 
-absl::Status CollectionImpl::CompactSegments(std::vector<std::shared_ptr<Segment>> inputs) {
-  const int64_t start_us = NowMicros();
-  uint64_t snapshot, number;
+absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& groups,
+                                             const SegmentStrategy& strategy,
+                                             absl::FunctionRef<void()> built_one) {
+  uint64_t snapshot;
+  std::vector<uint64_t> numbers;
   {
     absl::MutexLock l(&mu_);
     PROXIMADB_RETURN_IF_ERROR(WriteError());
     snapshot = last_seq_;
-    number = next_file_number_++;
+    for (size_t g = 0; g < groups.size(); ++g) numbers.push_back(next_file_number_++);
   }
-  // Rows live at the snapshot move to the output; deletions after it are carried over below.
-  std::vector<SegmentRow> rows;
-  for (const auto& s : inputs) {
-    for (uint32_t r = 0; r < s->num_rows(); ++r) {
-      if (s->VisibleAt(r, snapshot)) rows.push_back({s.get(), r});
+  // Rows live at the snapshot move to the outputs; deletions after it are carried over below.
+  std::vector<std::vector<SegmentRow>> rows(groups.size());
+  std::vector<std::shared_ptr<Segment>> outs;
+  std::vector<const Segment*> written;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (const auto& s : groups[g]) {
+      for (uint32_t r = 0; r < s->num_rows(); ++r) {
+        if (s->VisibleAt(r, snapshot)) rows[g].push_back({s.get(), r});
+      }
     }
+    absl::StatusOr<std::shared_ptr<Segment>> out = strategy.BuildSegment(numbers[g], rows[g]);
+    if (!out.ok()) {
+      for (const Segment* w : written) {
+        env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(w->number()))).IgnoreError();
+      }
+      return out.status();
+    }
+    outs.push_back(*out);
+    if (*out) written.push_back(out->get());
+    built_one();
   }
-  PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Segment> out, strategy_->BuildSegment(number, rows));
 
-  absl::flat_hash_set<uint64_t> input_numbers;
-  for (const auto& s : inputs) input_numbers.insert(s->number());
-  // The output takes the place of the first input; the other inputs go.
-  auto replace = [&](const auto& list, auto number_of, auto output) {
+  // Each group's output takes the place of its first input; the other inputs go.
+  absl::flat_hash_map<uint64_t, size_t> group_of;
+  absl::flat_hash_set<uint64_t> first_inputs;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (const auto& s : groups[g]) group_of[s->number()] = g;
+    first_inputs.insert(groups[g].front()->number());
+  }
+  auto replace = [&](const auto& list, auto number_of, auto output_of) {
     std::remove_cvref_t<decltype(list)> next;
-    bool placed = false;
     for (const auto& e : list) {
-      if (!input_numbers.contains(number_of(e))) {
+      auto it = group_of.find(number_of(e));
+      if (it == group_of.end()) {
         next.push_back(e);
-      } else if (!placed && out) {
-        next.push_back(output);
-        placed = true;
+      } else if (first_inputs.contains(number_of(e)) && outs[it->second]) {
+        next.push_back(output_of(it->second));
       }
     }
     return next;
@@ -173,25 +192,38 @@ absl::Status CollectionImpl::CompactSegments(std::vector<std::shared_ptr<Segment
     m.next_file_number = next_file_number_;
     m.segments = replace(
         manifest_.segments, [](const ManifestSegment& e) { return e.number; },
-        ManifestSegment{number, out ? out->num_rows() : 0, {}});
+        [&](size_t g) { return ManifestSegment{numbers[g], outs[g]->num_rows(), {}}; });
   }
-  PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, out.get()));
+  PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, written));
   {
     absl::MutexLock l(&mu_);
-    for (uint32_t i = 0; i < rows.size(); ++i) {
-      const uint64_t d = rows[i].layer->deleted_seq(rows[i].row);
-      if (d != kNotDeleted) out->MarkDeleted(i, d);
+    for (size_t g = 0; g < groups.size(); ++g) {
+      for (uint32_t i = 0; i < rows[g].size(); ++i) {
+        const uint64_t d = rows[g][i].layer->deleted_seq(rows[g][i].row);
+        if (d != kNotDeleted) outs[g]->MarkDeleted(i, d);
+      }
     }
     segments_ = replace(
-        segments_, [](const std::shared_ptr<Segment>& s) { return s->number(); }, out);
+        segments_, [](const std::shared_ptr<Segment>& s) { return s->number(); },
+        [&](size_t g) { return outs[g]; });
     manifest_ = m;
-    ++compactions_;
-    compaction_seconds_ += (NowMicros() - start_us) / 1e6;
   }
-  for (const auto& s : inputs) {
-    // Readers holding a view keep their mapping; a file left behind is removed at the next open.
-    env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(s->number()))).IgnoreError();
+  for (const SegmentGroup& group : groups) {
+    for (const auto& s : group) {
+      // Readers holding a view keep their mapping; a file left behind is removed at the next
+      // open.
+      env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(s->number()))).IgnoreError();
+    }
   }
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::CompactSegments(SegmentGroup inputs) {
+  const int64_t start_us = NowMicros();
+  PROXIMADB_RETURN_IF_ERROR(RewriteSegments({std::move(inputs)}, *strategy(), [] {}));
+  absl::MutexLock l(&mu_);
+  ++compactions_;
+  compaction_seconds_ += (NowMicros() - start_us) / 1e6;
   return absl::OkStatus();
 }
 
@@ -211,7 +243,7 @@ absl::Status CollectionImpl::PickAndCompact(bool forced) {
       absl::MutexLock l(&settings_mu_);
       small = std::max<uint64_t>(flush_settings_.max_vector_count / 2, 1);
     }
-    inputs = strategy_->PickCompaction(segments_, small, forced);
+    inputs = strategy()->PickCompaction(segments_, small, forced);
   }
   if (inputs.empty()) return absl::OkStatus();
   return CompactSegments(std::move(inputs));
@@ -220,15 +252,16 @@ absl::Status CollectionImpl::PickAndCompact(bool forced) {
 // ---------------------------------------------------------------------------------------------
 // Manifest and WAL files
 
-absl::Status CollectionImpl::InstallManifest(const Manifest& m, const Segment* new_segment) {
+absl::Status CollectionImpl::InstallManifest(const Manifest& m,
+                                             const std::vector<const Segment*>& new_segments) {
   bool installed = false;
   absl::Status s = WriteManifest(env_, options_.dir, m, &installed);
   if (s.ok()) return s;
   if (!installed) {
-    // Nothing changed on disk: the old manifest is in force, the new segment is garbage.
-    if (new_segment != nullptr) {
-      env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(new_segment->number())))
-          .IgnoreError();
+    // Nothing changed on disk: the old manifest is in force, the new segments are garbage.
+    for (const Segment* seg : new_segments) {
+      if (seg == nullptr) continue;
+      env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(seg->number()))).IgnoreError();
     }
     return absl::Status(s.code(), absl::StrCat("collection '", options_.config.name,
                                                "': manifest update failed, nothing changed: ",

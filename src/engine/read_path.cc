@@ -87,7 +87,8 @@ absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) 
     return absl::InvalidArgumentError(absl::StrCat("rerank: ", req.rerank, " is not in 1..10000"));
   }
   PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(req.filter));
-  SearchContext context{strategy_.get(), options_.config.metric, dim_, req.ef, req.rerank};
+  const std::shared_ptr<const SegmentStrategy> strategy = this->strategy();
+  SearchContext context{strategy.get(), options_.config.metric, dim_, req.ef, req.rerank};
   if (context.ef == 0 || context.rerank == 0) {
     absl::MutexLock l(&settings_mu_);
     if (context.ef == 0) context.ef = index_settings_.ef_search;

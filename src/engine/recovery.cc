@@ -23,7 +23,7 @@ absl::StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
     const CollectionOptions& options) {
   StrategyOptions strategy_options{options.env, options.dir, options.config, options.id_index,
                                    options.build_threads};
-  PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentStrategy> strategy,
+  PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<const SegmentStrategy> strategy,
                              NewSegmentStrategy(strategy_options));
   std::shared_ptr<CollectionImpl> c(new CollectionImpl(options, std::move(strategy)));
   PROXIMADB_RETURN_IF_ERROR(c->Recover());
@@ -112,7 +112,7 @@ absl::Status CollectionImpl::RemoveLeftovers(std::vector<uint64_t>* wal_files) {
 absl::Status CollectionImpl::OpenSegments() {
   for (const ManifestSegment& entry : manifest_.segments) {
     const std::string path = JoinPath(options_.dir, SegmentFileName(entry.number));
-    absl::StatusOr<std::shared_ptr<Segment>> seg = strategy_->OpenSegment(entry.number);
+    absl::StatusOr<std::shared_ptr<Segment>> seg = strategy()->OpenSegment(entry.number);
     if (absl::IsNotFound(seg.status())) {
       return absl::DataLossError(
           absl::StrCat("segment ", path, " is listed in the manifest but missing"));

@@ -53,6 +53,9 @@ const std::vector<StatsField> kStatsFields = {
      true},
     {PROXIMADB_STATS_FIELD(wal_syncs), "wal_syncs", "WAL fsyncs since the server started.", true},
     {PROXIMADB_STATS_FIELD(background_error)},
+    {PROXIMADB_STATS_FIELD(migration_state)},
+    {PROXIMADB_STATS_FIELD(migration_segments_done)},
+    {PROXIMADB_STATS_FIELD(migration_segments_total)},
 };
 
 #undef PROXIMADB_STATS_FIELD

@@ -222,6 +222,11 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     CollectionUpdate u;
     if (req->has_ef_search()) u.ef_search = req->ef_search();
     if (req->has_rerank()) u.rerank = req->rerank();
+    CollectionNames names;
+    if (req->has_storage_strategy()) names.storage_strategy = req->storage_strategy();
+    if (req->has_quantization()) names.quantization = req->quantization();
+    if (absl::Status s = ApplyLayoutNames(names, &u); !s.ok()) return Done(ctx, s);
+    if (req->has_pq_m()) u.pq_m = req->pq_m();
     if (req->has_max_wal_age_hours()) u.max_wal_age_hours = req->max_wal_age_hours();
     if (req->has_max_wal_size_mb()) u.max_wal_size_mb = req->max_wal_size_mb();
     if (req->has_max_vector_count()) u.max_vector_count = req->max_vector_count();

@@ -1,7 +1,9 @@
 // The REST route table: which requests wait for a worker, 404 against 405, and literal path
 // segments before parameters.
 #include "gtest/gtest.h"
+#include "common/errors.h"
 #include "server/rest_api.h"
+#include "server/service.h"
 
 namespace proximadb::server {
 namespace {
@@ -57,6 +59,17 @@ TEST(RestApiTest, UnknownPathsAre404WrongMethodsAre405) {
   // Without a database every API route is unavailable, and /ready says so.
   EXPECT_EQ(api.Handle(Req("GET", "/api/v1/collections/c/vectors/x")).status, 503);
   EXPECT_EQ(api.Handle(Req("GET", "/ready")).status, 503);
+}
+
+// A layout change during a migration: 409 over REST, FAILED_PRECONDITION over gRPC, with its
+// own code; a failed precondition without it stays 503 (writes stopped).
+TEST(RestApiTest, MigrationInProgressIsAConflict) {
+  const ApiError e = ApiErrorOf(
+      WithErrorCode(absl::FailedPreconditionError("still migrating"), kMigrationInProgress));
+  EXPECT_EQ(e.code, "MIGRATION_IN_PROGRESS");
+  EXPECT_EQ(e.http_status, 409);
+  EXPECT_EQ(e.grpc_code, 9);
+  EXPECT_EQ(ApiErrorOf(absl::FailedPreconditionError("stopped")).http_status, 503);
 }
 
 }  // namespace

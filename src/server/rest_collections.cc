@@ -76,11 +76,16 @@ HttpResponse DescribeCollection(const RestCall& call) {
 
 HttpResponse UpdateCollection(const RestCall& call) {
   Body b;
-  uint32_t ef = 0, rerank = 0;
+  uint32_t ef = 0, rerank = 0, pq_m = 0;
   int64_t priority = 0, max_count = 0;
   double age = 0, size = 0;
-  if (!b.Parse(call.request.body, {"ef_search", "max_wal_age_hours", "max_wal_size_mb",
-                                   "max_vector_count", "flush_priority", "rerank"}) ||
+  CollectionNames names;
+  if (!b.Parse(call.request.body,
+               {"ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
+                "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m"}) ||
+      !b.OptionalString("storage_strategy", &names.storage_strategy) ||
+      !b.OptionalString("quantization", &names.quantization) ||
+      !b.Integer("pq_m", &pq_m, 0, UINT32_MAX) ||
       !b.Integer("ef_search", &ef, 0, UINT32_MAX) || !b.Integer("rerank", &rerank, 0, UINT32_MAX) ||
       !b.Number("max_wal_age_hours", &age) ||
       !b.Number("max_wal_size_mb", &size) ||
@@ -89,6 +94,8 @@ HttpResponse UpdateCollection(const RestCall& call) {
     return BadRequest(b.error);
   }
   CollectionUpdate u;
+  if (absl::Status s = ApplyLayoutNames(names, &u); !s.ok()) return FromStatus(s);
+  if (b.Has("pq_m")) u.pq_m = pq_m;
   if (b.Has("ef_search")) u.ef_search = ef;
   if (b.Has("rerank")) u.rerank = rerank;
   if (b.Has("max_wal_age_hours")) u.max_wal_age_hours = age;

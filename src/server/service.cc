@@ -30,6 +30,7 @@ ApiError ApiErrorOf(const absl::Status& s) {
   if (code == kDimensionMismatch) return {code, 422, 3};
   if (code == kCollectionNotFound || code == kVectorNotFound) return {code, 404, 5};
   if (code == kPayloadTooLarge) return {code, 413, 8};
+  if (code == kMigrationInProgress) return {code, 409, 9};  // gRPC FAILED_PRECONDITION
   switch (s.code()) {
     case absl::StatusCode::kInvalidArgument: return {kInvalidArgumentCode, 400, 3};
     case absl::StatusCode::kNotFound: return {"NOT_FOUND", 404, 5};
@@ -65,6 +66,20 @@ absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig
     return s;
   }
   return apply(names.quantization, ParseQuantization, &config->quantization.kind);
+}
+
+absl::Status ApplyLayoutNames(const CollectionNames& names, CollectionUpdate* update) {
+  if (names.storage_strategy) {
+    absl::StatusOr<StorageStrategy> s = ParseStorageStrategy(*names.storage_strategy);
+    if (!s.ok()) return s.status();
+    update->storage_strategy = *s;
+  }
+  if (names.quantization) {
+    absl::StatusOr<Quantization> q = ParseQuantization(*names.quantization);
+    if (!q.ok()) return q.status();
+    update->quantization = *q;
+  }
+  return absl::OkStatus();
 }
 
 Service::Service(const ServerConfig& config) : config_(config) {}

@@ -42,6 +42,8 @@ struct CollectionNames {
   std::optional<std::string> distance_metric, indexing_algorithm, storage_strategy, quantization;
 };
 absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig* config);
+// The layout names of a PATCH (storage_strategy, quantization) into `update`.
+absl::Status ApplyLayoutNames(const CollectionNames& names, CollectionUpdate* update);
 
 struct CollectionInfo {
   CollectionConfig config;

@@ -31,7 +31,7 @@ SETTINGS = ("m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_s
             "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
             "rerank")
 MUTABLE_SETTINGS = ("ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
-                    "flush_priority", "rerank")
+                    "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m")
 
 
 def _as_list(vector: Vector) -> List[float]:

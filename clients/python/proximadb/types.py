@@ -54,6 +54,9 @@ class CollectionStats:
     compaction_seconds: float = 0.0
     wal_syncs: int = 0
     background_error: str = ""
+    migration_state: str = "none"
+    migration_segments_done: int = 0
+    migration_segments_total: int = 0
 
 
 @dataclass

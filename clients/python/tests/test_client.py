@@ -158,6 +158,17 @@ def test_quantized_collection(client, name):
         client.create_collection(name + "y", dimension=32, quantization="int4")
     with pytest.raises(InvalidArgumentError, match="rerank"):
         client.search(name, vectors[0], rerank=100000)
+    # A live migration to sq8: the segments are rewritten in the background while searches go on.
+    migrated = client.update_collection(name, quantization="sq8")
+    assert (migrated.quantization, migrated.pq_m) == ("sq8", 0)
+    deadline = time.time() + 30
+    while client.collection_stats(name).migration_state != "none":
+        assert client.search(name, vectors[7], k=1)[0].id == "v7"
+        assert time.time() < deadline, "the migration did not finish"
+    stats = client.collection_stats(name)
+    assert stats.migration_segments_done == stats.migration_segments_total == 1
+    assert client.search(name, vectors[7], k=1)[0].id == "v7"
+    assert client.count(name) == 3000
 
 
 def test_scroll_and_maintenance(client, name):

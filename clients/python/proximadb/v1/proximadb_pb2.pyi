@@ -96,7 +96,7 @@ class ListCollectionsResponse(_message.Message):
     def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ...) -> None: ...
 
 class UpdateCollectionRequest(_message.Message):
-    __slots__ = ("name", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "rerank")
+    __slots__ = ("name", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     MAX_WAL_AGE_HOURS_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +104,9 @@ class UpdateCollectionRequest(_message.Message):
     MAX_VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     FLUSH_PRIORITY_FIELD_NUMBER: _ClassVar[int]
     RERANK_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
+    PQ_M_FIELD_NUMBER: _ClassVar[int]
     name: str
     ef_search: int
     max_wal_age_hours: float
@@ -111,7 +114,10 @@ class UpdateCollectionRequest(_message.Message):
     max_vector_count: int
     flush_priority: int
     rerank: int
-    def __init__(self, name: _Optional[str] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., rerank: _Optional[int] = ...) -> None: ...
+    storage_strategy: str
+    quantization: str
+    pq_m: int
+    def __init__(self, name: _Optional[str] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., rerank: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ...) -> None: ...
 
 class DeleteCollectionResponse(_message.Message):
     __slots__ = ("name", "dropped")
@@ -122,7 +128,7 @@ class DeleteCollectionResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dropped: _Optional[bool] = ...) -> None: ...
 
 class CollectionStats(_message.Message):
-    __slots__ = ("name", "vector_count", "memtable_rows", "unindexed_rows", "segment_count", "segment_rows", "deleted_rows", "memory_bytes", "disk_bytes", "wal_bytes", "oldest_unflushed_age_seconds", "flushes", "compactions", "background_error", "flush_seconds", "compaction_seconds", "wal_syncs")
+    __slots__ = ("name", "vector_count", "memtable_rows", "unindexed_rows", "segment_count", "segment_rows", "deleted_rows", "memory_bytes", "disk_bytes", "wal_bytes", "oldest_unflushed_age_seconds", "flushes", "compactions", "background_error", "flush_seconds", "compaction_seconds", "wal_syncs", "migration_state", "migration_segments_done", "migration_segments_total")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     MEMTABLE_ROWS_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +146,9 @@ class CollectionStats(_message.Message):
     FLUSH_SECONDS_FIELD_NUMBER: _ClassVar[int]
     COMPACTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
     WAL_SYNCS_FIELD_NUMBER: _ClassVar[int]
+    MIGRATION_STATE_FIELD_NUMBER: _ClassVar[int]
+    MIGRATION_SEGMENTS_DONE_FIELD_NUMBER: _ClassVar[int]
+    MIGRATION_SEGMENTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     name: str
     vector_count: int
     memtable_rows: int
@@ -157,7 +166,10 @@ class CollectionStats(_message.Message):
     flush_seconds: float
     compaction_seconds: float
     wal_syncs: int
-    def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ...) -> None: ...
+    migration_state: str
+    migration_segments_done: int
+    migration_segments_total: int
+    def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ..., migration_state: _Optional[str] = ..., migration_segments_done: _Optional[int] = ..., migration_segments_total: _Optional[int] = ...) -> None: ...
 
 class VectorInput(_message.Message):
     __slots__ = ("id", "vector", "metadata", "vector_f32")
