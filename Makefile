@@ -31,9 +31,13 @@ bench:
 	$(BUILD_DIR)/bin/proximadb-ingest-bench
 	$(BUILD_DIR)/bin/proximadb-search-bench
 	$(BUILD_DIR)/bin/proximadb-ann-bench --dataset fashion-mnist --json $(BUILD_DIR)/ann-fashion-mnist.jsonl
+	$(BUILD_DIR)/bench-venv/bin/python bench/ann_peers.py --dataset fashion-mnist --queries-limit 2000 \
+	  --json $(BUILD_DIR)/ann-peers-fashion-mnist.jsonl
 	if [ -n "$$PROXIMADB_WORDNET_DIR" ] || [ -d ../shared/data/wordnet-minilm ]; then \
 	  $(BUILD_DIR)/bin/proximadb-ann-bench --dataset wordnet-minilm --no-filtered \
-	    --json $(BUILD_DIR)/ann-wordnet-minilm.jsonl; fi
+	    --json $(BUILD_DIR)/ann-wordnet-minilm.jsonl; \
+	  $(BUILD_DIR)/bench-venv/bin/python bench/ann_peers.py --dataset wordnet-minilm \
+	    --json $(BUILD_DIR)/ann-peers-wordnet-minilm.jsonl; fi
 	$(BUILD_DIR)/bin/proximadb-server-load-bench --dataset clustered --n 100000 --dim 128
 	$(BUILD_DIR)/bin/proximadb-server-load-bench --dataset clustered --n 100000 --dim 128 \
 	  --search-only 1 --ef 48 --apis rest --clients 1,16 --rounds 3

@@ -35,13 +35,25 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  exit 0
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The benchmarks' Python peers (bench/ann_peers.py: FAISS and ScaNN from PyPI) in their own
+# virtualenv, rebuilt when bench/requirements.txt changes.
+if [[ "${1:-}" == "--bench" ]]; then
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  venv="$root/${BUILD_DIR:-build}/bench-venv"
+  stamp="$venv/.installed-$(sha1sum "$root/bench/requirements.txt" | cut -c1-12)"
+  if [[ ! -f "$stamp" ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q -r "$root/bench/requirements.txt"
+    touch "$stamp"
+  fi
+fi
