@@ -90,13 +90,13 @@ class ProximaDB final : public AnnSystem {
     return static_cast<uint32_t>(r.hits.size());
   }
   std::string TakeFilterStats() override {
-    uint64_t total = 0, counts[3];
-    for (int i = 0; i < 3; ++i) total += counts[i] = plans_[i].exchange(0);
+    uint64_t total = 0, counts[4];
+    for (int i = 0; i < 4; ++i) total += counts[i] = plans_[i].exchange(0);
     const uint64_t distances = distances_.exchange(0);
     if (total == 0) return "";
     char buf[160];
     std::snprintf(buf, sizeof(buf), "; plans exact %.0f%% graph_expanded %.0f%%, %.0f distances/query",
-                  100.0 * counts[0] / total, 100.0 * counts[2] / total, double(distances) / total);
+                  100.0 * counts[0] / total, 100.0 * counts[3] / total, double(distances) / total);
     return buf;
   }
   // What a search keeps resident: the graph and the vectors it traverses (the codes, with
@@ -120,7 +120,7 @@ class ProximaDB final : public AnnSystem {
   uint32_t dim_ = 0;
   uint32_t ef_ = 10;
   std::unique_ptr<index::Hnsw> graph_;
-  mutable std::atomic<uint64_t> plans_[3] = {};
+  mutable std::atomic<uint64_t> plans_[4] = {};
   mutable std::atomic<uint64_t> distances_{0};
 };
 

@@ -4,7 +4,11 @@
 // fresh collection on the real file system: vectors/s, WAL MB/s, p50/p99 batch latency, then
 // the time to reopen (replay the whole WAL) per GB. Not a test: it prints figures.
 //
-//   proximadb-ingest-bench [--dir DIR] [--vectors-128 N] [--vectors-768 N]
+// --sustained: sustained ingest per storage strategy (standard against viper, interleaved,
+// three rounds each) at 128-d and 384-d: one writer, the background services on, a flush every
+// 50,000 vectors, timed until the last row is in a segment (flushes included).
+//
+//   proximadb-ingest-bench [--dir DIR] [--vectors-128 N] [--vectors-768 N] [--sustained]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -111,11 +115,84 @@ Result Run(const std::string& dir, uint32_t dim, int threads, uint64_t total) {
   return r;
 }
 
+// Seconds to ingest `total` vectors into a fresh collection of `strategy` and have them all in
+// segments.
+double RunSustained(const std::string& dir, uint32_t dim, StorageStrategy strategy,
+                    uint64_t total) {
+  constexpr uint64_t kBatch = 1000;
+  std::filesystem::remove_all(dir);
+  DatabaseOptions o;
+  o.data_dir = dir;
+  o.durability = Durability::kSync;
+  o.maintenance_interval_ms = 100;
+  auto db = *Database::Open(o);
+  CollectionConfig c;
+  c.name = "bench";
+  c.dimension = dim;
+  c.metric = DistanceMetric::kL2;
+  c.storage_strategy = strategy;
+  c.flush.max_vector_count = 50000;
+  if (!db->CreateCollection(c).ok()) std::abort();
+  auto coll = *db->GetCollection("bench");
+  std::mt19937 rng(42);
+  std::normal_distribution<float> dist;
+  std::vector<std::vector<Record>> data(total / kBatch);
+  for (uint64_t b = 0; b < data.size(); ++b) {
+    for (uint64_t i = 0; i < kBatch; ++i) {
+      Record r{"vec-" + std::to_string(b * kBatch + i), std::vector<float>(dim), "{}"};
+      for (float& x : r.vector) x = dist(rng);
+      data[b].push_back(std::move(r));
+    }
+  }
+  const auto start = Clock::now();
+  for (auto& batch : data) {
+    if (!coll->Write(std::move(batch), WriteMode::kUpsert).ok()) std::abort();
+  }
+  if (!coll->Flush().ok()) std::abort();
+  const double seconds = Seconds(Clock::now() - start);
+  if (coll->Stats().segment_rows != total) std::abort();
+  coll.reset();
+  db.reset();
+  std::filesystem::remove_all(dir);
+  return seconds;
+}
+
+void Sustained(const std::string& dir) {
+  std::printf("sustained ingest, one writer, flushes every 50,000 vectors, until all are in "
+              "segments\n%5s %9s %10s %24s %24s %7s\n",
+              "dim", "vectors", "strategy", "vectors/s (3 rounds)", "", "median");
+  for (uint32_t dim : {128u, 384u}) {
+    const uint64_t total = dim == 128 ? 200000 : 100000;
+    std::vector<double> rates[2];
+    for (int round = 0; round < 3; ++round) {
+      for (int s = 0; s < 2; ++s) {
+        const StorageStrategy strategy = s == 0 ? StorageStrategy::kStandard
+                                                : StorageStrategy::kViper;
+        rates[s].push_back(total / RunSustained(dir, dim, strategy, total));
+      }
+    }
+    for (int s = 0; s < 2; ++s) {
+      std::vector<double> r = rates[s];
+      std::sort(r.begin(), r.end());
+      std::printf("%5u %9llu %10s %12.0f %12.0f %12.0f %12.0f\n", dim,
+                  static_cast<unsigned long long>(total), s == 0 ? "standard" : "viper",
+                  rates[s][0], rates[s][1], rates[s][2], r[1]);
+    }
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string dir = "build/bench-ingest-data";
   uint64_t n128 = 300000, n768 = 100000;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--sustained")) {
+      Sustained(dir);
+      return 0;
+    }
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--vectors-128")) n128 = std::strtoull(argv[i + 1], nullptr, 10);

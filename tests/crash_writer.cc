@@ -1,7 +1,7 @@
 // The child of crash_test: writes workload batches into a real data directory with sync
 // durability and prints each batch number on stdout once it is acknowledged, until killed.
-// With "migrate", a second thread changes the collection's quantization round and round
-// (sq8, pq, none), printing "m" when a change is accepted, and migrates the segments
+// With "migrate", a second thread changes the collection's layout round and round (standard +
+// sq8, viper, standard + pq, standard), printing "m" when a change is accepted, and migrates the segments
 // to it while the batches go on.
 //   crash_writer DATA_DIR FIRST_BATCH SEED [migrate]
 #include <cstdio>
@@ -41,10 +41,15 @@ int main(int argc, char** argv) {
     std::thread([&] {
       // Not binary: 8 bits per vector rank too coarsely for the checker's recall floor (the
       // layout is not what this test is about).
-      const Quantization cycle[] = {Quantization::kSq8, Quantization::kPq, Quantization::kNone};
+      const std::pair<StorageStrategy, Quantization> cycle[] = {
+          {StorageStrategy::kStandard, Quantization::kSq8},
+          {StorageStrategy::kViper, Quantization::kNone},
+          {StorageStrategy::kStandard, Quantization::kPq},
+          {StorageStrategy::kStandard, Quantization::kNone}};
       for (uint64_t i = std::strtoull(argv[2], nullptr, 10);; ++i) {
         CollectionUpdate u;
-        u.quantization = cycle[i % 3];
+        u.storage_strategy = cycle[i % 4].first;
+        u.quantization = cycle[i % 4].second;
         // Refused (409) while the background service still migrates: Migrate waits for it.
         if ((*db)->UpdateCollection("crash", u).ok()) {
           std::printf("m\n");

@@ -19,6 +19,7 @@ struct Case {
   const char* dataset;  // "fashion" or "wordnet"
   Quantization quantization;
   double floor;
+  StorageStrategy strategy = StorageStrategy::kStandard;
 };
 
 class QuantizedRecallTest : public ::testing::TestWithParam<Case> {
@@ -64,6 +65,7 @@ class QuantizedRecallTest : public ::testing::TestWithParam<Case> {
     config.dimension = data_->dim;
     config.metric = data_->truth.empty() ? DistanceMetric::kL2 : DistanceMetric::kCosine;
     config.quantization.kind = GetParam().quantization;
+    config.storage_strategy = GetParam().strategy;
     EXPECT_TRUE(db.CreateCollection(config).ok());
     auto c = *db.GetCollection("q");
     const uint32_t rows = data_->base_rows();
@@ -108,7 +110,7 @@ class QuantizedRecallTest : public ::testing::TestWithParam<Case> {
       req.include_metadata = false;
       auto r = c.Search(req);
       EXPECT_TRUE(r.ok()) << r.status();
-      EXPECT_EQ(r->plan, "graph");
+      EXPECT_EQ(r->plan, GetParam().strategy == StorageStrategy::kViper ? "ivf" : "graph");
       for (const SearchHit& h : r->hits) out[q].push_back(h.id);
     }
     return out;
@@ -135,8 +137,9 @@ TEST_P(QuantizedRecallTest, RecallAtDefaultsSurvivesReopen) {
     for (const std::string& id : before[q]) found += truth[q].count(id);
   }
   const double recall = found / (10.0 * queries());
-  std::printf("%s %s: recall@10 %.4f at the defaults\n", GetParam().dataset,
-              QuantizationName(GetParam().quantization), recall);
+  std::printf("%s %s %s: recall@10 %.4f at the defaults\n", GetParam().dataset,
+              StorageStrategyName(GetParam().strategy), QuantizationName(GetParam().quantization),
+              recall);
   EXPECT_GE(recall, GetParam().floor);
 
   auto db = Database::Open(options_);
@@ -153,9 +156,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"fashion", Quantization::kBinary, 0.90},
                       Case{"wordnet", Quantization::kSq8, 0.95},
                       Case{"wordnet", Quantization::kPq, 0.90},
-                      Case{"wordnet", Quantization::kBinary, 0.90}),
+                      Case{"wordnet", Quantization::kBinary, 0.90},
+                      Case{"fashion", Quantization::kNone, 0.90, StorageStrategy::kViper},
+                      Case{"wordnet", Quantization::kNone, 0.90, StorageStrategy::kViper}),
     [](const auto& info) {
-      return std::string(info.param.dataset) + "_" + QuantizationName(info.param.quantization);
+      return std::string(info.param.dataset) + "_" + StorageStrategyName(info.param.strategy) +
+             "_" + QuantizationName(info.param.quantization);
     });
 
 }  // namespace

@@ -24,8 +24,9 @@ enum class IndexingAlgorithm { kHnsw, kFlat };
 absl::StatusOr<IndexingAlgorithm> ParseIndexingAlgorithm(std::string_view name);
 const char* IndexingAlgorithmName(IndexingAlgorithm algorithm);
 
-// How a collection's segments are built, searched and compacted (DESIGN.md §4). Only
-// kStandard is implemented: a collection asking for another is refused with kUnimplemented.
+// How a collection's segments are built, searched and compacted (DESIGN.md §4): standard (HNSW
+// graphs) or viper (write-optimized: IVF partitions, no graphs). kCustom is refused with
+// kUnimplemented.
 enum class StorageStrategy { kStandard, kViper, kCustom };
 // Accepts "standard", "viper" and "custom".
 absl::StatusOr<StorageStrategy> ParseStorageStrategy(std::string_view name);
@@ -49,6 +50,8 @@ struct IndexParams {
   uint32_t m = 16;
   uint32_t ef_construction = 200;
   uint32_t ef_search = 64;
+  // IVF partitions (the viper strategy's segments) a search probes at least.
+  uint32_t nprobe = 16;
 };
 
 // When a collection's memtable is flushed into a segment; whichever limit is reached first.
@@ -66,12 +69,13 @@ struct QuantizationParams {
   // pq: sub-quantizers, a divisor of the dimension (one byte each); 0 = about dimension / 4.
   uint32_t pq_m = 0;
   // Candidates re-scored on the float32 vectors per segment searched (at least k); 0 = all the
-  // candidates the graph search holds, max(ef, k) (four times that for binary).
+  // candidates the search holds, max(ef, 2k) (four times that for binary graphs).
   uint32_t rerank = 0;
 };
 
 struct CollectionUpdate {
   std::optional<uint32_t> ef_search;
+  std::optional<uint32_t> nprobe;
   std::optional<uint32_t> rerank;
   // The layout: changing it starts a live migration of every segment (docs/quantization.md).
   std::optional<StorageStrategy> storage_strategy;
@@ -121,6 +125,7 @@ struct SearchRequest {
   uint32_t ef = 0;     // HNSW search breadth; 0 means the collection's ef_search
   bool exact = false;  // scan every record instead of searching the graphs
   uint32_t rerank = 0;  // quantized collections: candidates re-scored; 0 = the collection's
+  uint32_t nprobe = 0;  // viper segments: partitions probed at least; 0 = the collection's
 };
 
 struct SearchHit {

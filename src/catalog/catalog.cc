@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS collections (
   created_at_us      INTEGER NOT NULL,
   quantization       TEXT NOT NULL DEFAULT 'none',
   pq_m               INTEGER NOT NULL DEFAULT 0,
-  rerank             INTEGER NOT NULL DEFAULT 0
+  rerank             INTEGER NOT NULL DEFAULT 0,
+  nprobe             INTEGER NOT NULL DEFAULT 16
 );
 )sql";
 
@@ -40,6 +41,7 @@ BEGIN;
 ALTER TABLE collections ADD COLUMN quantization TEXT NOT NULL DEFAULT 'none';
 ALTER TABLE collections ADD COLUMN pq_m INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE collections ADD COLUMN rerank INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE collections ADD COLUMN nprobe INTEGER NOT NULL DEFAULT 16;
 PRAGMA user_version=2;
 COMMIT;
 )sql";
@@ -47,7 +49,7 @@ COMMIT;
 constexpr char kColumns[] =
     "name, dir_name, dimension, distance_metric, indexing_algorithm, m, ef_construction, "
     "ef_search, max_wal_age_hours, max_wal_size_mb, max_vector_count, flush_priority, "
-    "storage_strategy, created_at_us, quantization, pq_m, rerank";
+    "storage_strategy, created_at_us, quantization, pq_m, rerank, nprobe";
 
 // A prepared statement that finalizes itself.
 class Stmt {
@@ -97,7 +99,7 @@ class SqliteCatalog final : public Catalog {
   absl::Status Insert(const CatalogEntry& e) override {
     absl::MutexLock l(&mu_);
     const std::string sql = absl::StrCat("INSERT INTO collections (", kColumns,
-                                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     Stmt s(db_, sql.c_str());
     if (s.rc() != SQLITE_OK) return Error("prepare insert");
     const CollectionConfig& c = e.config;
@@ -118,6 +120,7 @@ class SqliteCatalog final : public Catalog {
     s.Bind(15, std::string_view(QuantizationName(c.quantization.kind)));
     s.Bind(16, static_cast<int64_t>(c.quantization.pq_m));
     s.Bind(17, static_cast<int64_t>(c.quantization.rerank));
+    s.Bind(18, static_cast<int64_t>(c.index.nprobe));
     const int rc = sqlite3_step(s.get());
     if (rc == SQLITE_CONSTRAINT) {
       return absl::AlreadyExistsError(absl::StrCat("collection '", c.name, "' already exists"));
@@ -130,8 +133,8 @@ class SqliteCatalog final : public Catalog {
     absl::MutexLock l(&mu_);
     Stmt s(db_, R"sql(UPDATE collections SET ef_search = ?, max_wal_age_hours = ?,
                       max_wal_size_mb = ?, max_vector_count = ?, flush_priority = ?,
-                      rerank = ?, storage_strategy = ?, quantization = ?, pq_m = ?
-                      WHERE name = ?)sql");
+                      rerank = ?, storage_strategy = ?, quantization = ?, pq_m = ?,
+                      nprobe = ? WHERE name = ?)sql");
     if (s.rc() != SQLITE_OK) return Error("prepare update");
     s.Bind(1, static_cast<int64_t>(c.index.ef_search));
     s.Bind(2, c.flush.max_wal_age_hours);
@@ -142,7 +145,8 @@ class SqliteCatalog final : public Catalog {
     s.Bind(7, std::string_view(StorageStrategyName(c.storage_strategy)));
     s.Bind(8, std::string_view(QuantizationName(c.quantization.kind)));
     s.Bind(9, static_cast<int64_t>(c.quantization.pq_m));
-    s.Bind(10, c.name);
+    s.Bind(10, static_cast<int64_t>(c.index.nprobe));
+    s.Bind(11, c.name);
     if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("update collection");
     if (sqlite3_changes(db_) == 0) {
       return absl::NotFoundError(absl::StrCat("collection '", c.name, "' not found"));
@@ -198,6 +202,7 @@ class SqliteCatalog final : public Catalog {
       PROXIMADB_RETURN_IF_ERROR(stored(ParseQuantization(s.Text(14)), &c.quantization.kind));
       c.quantization.pq_m = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 15));
       c.quantization.rerank = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 16));
+      c.index.nprobe = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 17));
       out.push_back(std::move(e));
     }
     if (rc != SQLITE_DONE) return Error("list collections");

@@ -23,6 +23,8 @@ TEST_F(CatalogTest, InsertListRemoveSurvivesReopen) {
   e.config.flush = {0.5, 64, 1000, 80};
   e.config.created_at_us = 1234567;
   e.config.quantization = {Quantization::kPq, 96, 40};
+  e.config.index.nprobe = 9;
+  e.config.storage_strategy = StorageStrategy::kViper;
   e.dir_name = "c-1";
   {
     auto catalog = OpenSqliteCatalog(path_);
@@ -49,6 +51,8 @@ TEST_F(CatalogTest, InsertListRemoveSurvivesReopen) {
   EXPECT_EQ(got.config.quantization.kind, Quantization::kPq);
   EXPECT_EQ(got.config.quantization.pq_m, 96u);
   EXPECT_EQ(got.config.quantization.rerank, 40u);
+  EXPECT_EQ(got.config.index.nprobe, 9u);
+  EXPECT_EQ(got.config.storage_strategy, StorageStrategy::kViper);
   CollectionConfig changed = got.config;
   changed.quantization.rerank = 7;
   ASSERT_TRUE((*catalog)->UpdateSettings(changed).ok());
@@ -83,6 +87,7 @@ TEST_F(CatalogTest, UpgradesSchemaOne) {
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].config.name, "old");
   EXPECT_EQ((*list)[0].config.quantization.kind, Quantization::kNone);
+  EXPECT_EQ((*list)[0].config.index.nprobe, 16u);
   CatalogEntry e = (*list)[0];
   e.config.name = "new";
   e.dir_name = "c-2";

@@ -50,7 +50,7 @@ const char* IndexingAlgorithmName(IndexingAlgorithm algorithm) {
 absl::StatusOr<StorageStrategy> ParseStorageStrategy(std::string_view name) {
   if (std::optional<StorageStrategy> s = ValueOf(kStrategyNames, name)) return *s;
   return absl::InvalidArgumentError("storage_strategy: unknown strategy '" + std::string(name) +
-                                    "' (supported: standard; viper and custom are planned)");
+                                    "' (supported: standard, viper; custom is planned)");
 }
 const char* StorageStrategyName(StorageStrategy strategy) {
   return NameOf(kStrategyNames, strategy);

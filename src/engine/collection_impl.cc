@@ -37,6 +37,7 @@ CollectionConfig CollectionImpl::config() const {
 void CollectionImpl::UpdateSettings(const CollectionConfig& config) {
   absl::MutexLock l(&settings_mu_);
   index_settings_.ef_search = config.index.ef_search;
+  index_settings_.nprobe = config.index.nprobe;
   rerank_ = config.quantization.rerank;
   flush_settings_ = config.flush;
 }

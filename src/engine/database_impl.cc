@@ -77,15 +77,20 @@ absl::Status ValidateConfig(const CollectionConfig& c) {
                             QuantizationName(q.kind), "'"));
   }
   if (q.rerank > 10000) return bad(absl::StrCat("rerank: ", q.rerank, " is not in 0..10000"));
-  if (q.kind != Quantization::kNone && c.indexing_algorithm == IndexingAlgorithm::kFlat) {
+  if (c.index.nprobe < 1 || c.index.nprobe > 65536) {
+    return bad(absl::StrCat("nprobe: ", c.index.nprobe, " is not in 1..65536"));
+  }
+  if (q.kind != Quantization::kNone && c.indexing_algorithm == IndexingAlgorithm::kFlat &&
+      c.storage_strategy == StorageStrategy::kStandard) {
     return bad(absl::StrCat("quantization: '", QuantizationName(q.kind),
                             "' needs indexing_algorithm 'hnsw' (a flat collection scans its "
                             "float32 vectors)"));
   }
-  if (c.storage_strategy != StorageStrategy::kStandard) {
+  if (c.storage_strategy == StorageStrategy::kCustom) {
     return absl::UnimplementedError(absl::StrCat("storage_strategy: '",
                                                  StorageStrategyName(c.storage_strategy),
-                                                 "' is not implemented yet (use standard)"));
+                                                 "' is not implemented yet (use standard or "
+                                                 "viper)"));
   }
   return absl::OkStatus();
 }
@@ -150,6 +155,7 @@ class DatabaseImpl final : public Database {
     const CollectionConfig before = it->second->config();
     CollectionConfig c = before;
     if (u.ef_search) c.index.ef_search = *u.ef_search;
+    if (u.nprobe) c.index.nprobe = *u.nprobe;
     if (u.rerank) c.quantization.rerank = *u.rerank;
     if (u.storage_strategy) c.storage_strategy = *u.storage_strategy;
     if (u.quantization && *u.quantization != c.quantization.kind) {

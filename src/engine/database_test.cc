@@ -89,13 +89,29 @@ TEST_F(DatabaseTest, InvalidConfigsNameTheSetting) {
   c = Config("ok", 3);
   c.flush.max_wal_size_mb = -1;
   cases.push_back({c, "max_wal_size_mb"});
+  c = Config("pq", 10);
+  c.quantization = {Quantization::kPq, 3, 0};
+  cases.push_back({c, "pq_m"});
+  c = Config("pq_m", 10);
+  c.quantization = {Quantization::kSq8, 5, 0};
+  cases.push_back({c, "pq_m"});
+  c = Config("rerank", 10);
+  c.quantization.rerank = 10001;
+  cases.push_back({c, "rerank"});
+  c = Config("nprobe", 10);
+  c.index.nprobe = 0;
+  cases.push_back({c, "nprobe"});
+  c = Config("flat", 10);
+  c.indexing_algorithm = IndexingAlgorithm::kFlat;
+  c.quantization.kind = Quantization::kSq8;
+  cases.push_back({c, "quantization"});
   for (const Case& k : cases) {
     auto s = db->CreateCollection(k.config).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.config.name;
     EXPECT_TRUE(absl::StrContains(s.message(), k.field)) << s;
   }
   c = Config("ok", 3);
-  c.storage_strategy = StorageStrategy::kViper;
+  c.storage_strategy = StorageStrategy::kCustom;
   EXPECT_EQ(db->CreateCollection(c).status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_TRUE(db->ListCollections().empty());
   EXPECT_TRUE(db->CreateCollection(Config(std::string(64, 'a'), 65536)).ok());

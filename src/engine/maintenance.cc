@@ -69,6 +69,8 @@ absl::Status CollectionImpl::FlushFrozen() {
   }
   PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
                              strategy()->BuildSegment(seg_number, segment_rows));
+  // (The strategy may have reordered segment_rows and dropped its deleted rows: segment row i
+  // is segment_rows[i].)
 
   // The segment list only changes under bg_mu_, which this flush holds; deletions up to
   // f.last_seq are settled, so the bitmaps can be read without blocking writers.
@@ -89,9 +91,9 @@ absl::Status CollectionImpl::FlushFrozen() {
     manifest_ = m;
     if (seg) {
       // Deletions that reached the frozen memtable after the flush began move with its rows.
-      for (uint32_t r = 0; r < rows; ++r) {
-        const uint64_t d = f.mem->deleted_seq(r);
-        if (d != kNotDeleted) seg->MarkDeleted(r, d);
+      for (uint32_t i = 0; i < segment_rows.size(); ++i) {
+        const uint64_t d = f.mem->deleted_seq(segment_rows[i].row);
+        if (d != kNotDeleted) seg->MarkDeleted(i, d);
       }
       segments_.push_back(seg);
     }
@@ -145,7 +147,7 @@ absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& gr
     for (size_t g = 0; g < groups.size(); ++g) numbers.push_back(next_file_number_++);
   }
   // Rows live at the snapshot move to the outputs; deletions after it are carried over below.
-  std::vector<std::vector<SegmentRow>> rows(groups.size());
+  std::vector<std::vector<SegmentRow>> rows(groups.size());  // reordered by BuildSegment
   std::vector<std::shared_ptr<Segment>> outs;
   std::vector<const Segment*> written;
   for (size_t g = 0; g < groups.size(); ++g) {

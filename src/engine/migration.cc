@@ -16,8 +16,12 @@
 namespace proximadb {
 namespace {
 
-// Whether segment `s` has the layout `q` (and a collection with a graph the graph).
-bool HasLayout(const Segment& s, const QuantizationParams& q, uint32_t dim) {
+// Whether segment `s` has the layout of `strategy` and `q`: IVF partitions exactly under viper,
+// and codes of the quantization (viper's default: sq8).
+bool HasLayout(const Segment& s, StorageStrategy strategy, QuantizationParams q, uint32_t dim) {
+  const bool viper = strategy == StorageStrategy::kViper;
+  if ((s.ivf() != nullptr) != viper) return false;
+  if (viper && q.kind == Quantization::kNone) q.kind = Quantization::kSq8;
   const index::Quantizer* quantizer = s.quantizer();
   if (q.kind == Quantization::kNone) return quantizer == nullptr;
   if (quantizer == nullptr || quantizer->kind() != q.kind) return false;
@@ -43,13 +47,15 @@ absl::Status CollectionImpl::ChangeLayout(const CollectionConfig& config) {
 
 CollectionImpl::SegmentGroup CollectionImpl::UnmigratedLocked() const {
   QuantizationParams layout;
+  StorageStrategy strategy;
   {
     absl::MutexLock l(&settings_mu_);
     layout = layout_;
+    strategy = storage_strategy_;
   }
   SegmentGroup out;
   for (const auto& s : segments_) {
-    if (!HasLayout(*s, layout, dim_)) out.push_back(s);
+    if (!HasLayout(*s, strategy, layout, dim_)) out.push_back(s);
   }
   return out;
 }

@@ -83,16 +83,21 @@ absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) 
     }
   }
   if (req.k == 0) return absl::InvalidArgumentError("k: must be at least 1");
+  if (req.nprobe > 65536) {
+    return absl::InvalidArgumentError(absl::StrCat("nprobe: ", req.nprobe, " is not in 1..65536"));
+  }
   if (req.rerank > 10000) {
     return absl::InvalidArgumentError(absl::StrCat("rerank: ", req.rerank, " is not in 1..10000"));
   }
   PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(req.filter));
   const std::shared_ptr<const SegmentStrategy> strategy = this->strategy();
   SearchContext context{strategy.get(), options_.config.metric, dim_, req.ef, req.rerank};
-  if (context.ef == 0 || context.rerank == 0) {
+  context.nprobe = req.nprobe;
+  if (context.ef == 0 || context.rerank == 0 || context.nprobe == 0) {
     absl::MutexLock l(&settings_mu_);
     if (context.ef == 0) context.ef = index_settings_.ef_search;
     if (context.rerank == 0) context.rerank = rerank_;
+    if (context.nprobe == 0) context.nprobe = index_settings_.nprobe;
   }
   return SearchView(PinView(), req, filter, context);
 }

@@ -62,6 +62,7 @@ SearchResponse SearchView(const ReadView& view, const SearchRequest& req, const 
   index::Plan plan = index::Plan::kExact;
   index::SearchParams params{req.vector.data(), req.k, ctx.ef, req.exact};
   params.rerank = ctx.rerank;
+  params.nprobe = ctx.nprobe;
   for (const ReadView::Entry& e : view.layers) {
     const std::optional<Roaring> selected = Select(*e.layer, e.rows, filter);
     const Layer* layer = e.layer.get();

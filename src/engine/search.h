@@ -43,6 +43,7 @@ struct SearchContext {
   uint32_t dim = 0;
   uint32_t ef = 0;  // the request's ef, or the collection's ef_search
   uint32_t rerank = 0;  // the request's rerank, or the collection's (index::SearchParams)
+  uint32_t nprobe = 0;  // the request's nprobe, or the collection's
 };
 
 // The record at a layer's row; its vector only `with_vector`.

@@ -9,9 +9,13 @@ namespace proximadb::index {
 namespace {
 
 constexpr EnumName<Plan> kPlanNames[] = {
-    {Plan::kExact, "exact"}, {Plan::kGraph, "graph"}, {Plan::kGraphExpanded, "graph_expanded"}};
+    {Plan::kExact, "exact"},
+    {Plan::kIvf, "ivf"},
+    {Plan::kGraph, "graph"},
+    {Plan::kGraphExpanded, "graph_expanded"}};
 
-// The exact top k over the allowed rows (every row when `allowed` is null).
+}  // namespace
+
 std::vector<Hit> ExactOver(const SearchSpace& space, const float* query, uint32_t k,
                            const AllowedRows* allowed, SearchStats* stats) {
   BoundedTopK<Hit> top(k);
@@ -29,6 +33,8 @@ std::vector<Hit> ExactOver(const SearchSpace& space, const float* query, uint32_
   }
   return top.Take();
 }
+
+namespace {
 
 // Whether scanning the `count` rows a filter selected is cheaper than finding k of them in the
 // graph.
@@ -53,7 +59,9 @@ std::vector<Hit> GraphSearch(const SearchSpace& space, const SearchParams& p,
   // times the candidates.
   const uint32_t oversample =
       p.rerank == 0 && space.quantizer->kind() == Quantization::kBinary ? 4 : 1;
-  const uint32_t ef = std::max({p.ef, p.k, p.rerank}) * oversample;
+  // By default at least 2k candidates: with ef at or below k a traversal on codes would
+  // otherwise have no slack to re-rank from.
+  const uint32_t ef = std::max({p.ef, p.rerank == 0 ? 2 * p.k : p.k, p.rerank}) * oversample;
   const uint32_t keep = p.rerank == 0 ? ef : std::max(p.rerank, p.k);
   std::vector<Hit> candidates = search(coded, keep, ef);
   BoundedTopK<Hit> top(p.k);

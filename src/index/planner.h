@@ -26,10 +26,10 @@
 
 namespace proximadb::index {
 
-enum class Plan { kExact, kGraph, kGraphExpanded };
-const char* PlanName(Plan plan);  // "exact", "graph", "graph_expanded"
-// The more involved of two plans (exact < graph < graph_expanded): what a search over several
-// row sets reports.
+enum class Plan { kExact, kIvf, kGraph, kGraphExpanded };
+const char* PlanName(Plan plan);  // "exact", "ivf", "graph", "graph_expanded"
+// The more involved of two plans (exact < ivf < graph < graph_expanded): what a search over
+// several row sets reports.
 Plan MostInvolved(Plan a, Plan b);
 
 struct PlannedResult {
@@ -89,14 +89,20 @@ struct SearchParams {
   bool exact = false;  // the request asks for a scan
   PlanMode mode = PlanMode::kAuto;
   // With codes, graph plans traverse the codes, keep max(ef, k, rerank) candidates and re-score
-  // the best max(rerank, k) of them on the float32 vectors; 0 re-scores all of them (binary
-  // codes then gather 4 * max(ef, k)). Exact plans always scan the float32 vectors.
+  // the best max(rerank, k) of them on the float32 vectors; 0 re-scores all of max(ef, 2k)
+  // candidates (binary codes: four times that). Exact plans always scan the float32 vectors.
   uint32_t rerank = 0;
+  // IVF partitions (index/ivf.h): at least this many are probed.
+  uint32_t nprobe = 16;
 };
 
 // The k nearest rows of `space` that `allowed` admits (nullptr: every row), never a row the
 // graph marks deleted. `filtered` says `allowed` is a filter's selection rather than only the
 // rows visible to the reader (see the plans above).
+// The exact top k over the allowed rows (every row when `allowed` is null), on float32.
+std::vector<Hit> ExactOver(const SearchSpace& space, const float* query, uint32_t k,
+                           const AllowedRows* allowed, SearchStats* stats);
+
 PlannedResult PlannedSearch(const SearchSpace& space, const SearchParams& params,
                             const AllowedRows* allowed, bool filtered);
 

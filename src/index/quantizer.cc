@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/coding.h"
+#include "index/kmeans.h"
 
 namespace proximadb::index {
 namespace {
@@ -30,72 +31,6 @@ std::vector<uint32_t> TrainingRows(uint32_t rows, uint32_t limit) {
 }
 
 size_t BinaryWords(uint32_t dim) { return (dim + 63) / 64; }
-
-}  // namespace
-
-// Centroids of one sub-space, transposed ([d][c]) with their squared norms, so that one
-// point's distances to all 256 vectorize.
-struct Quantizer::SubspaceCentroids {
-  uint32_t dsub = 0, count = 0;
-  std::vector<float> transposed, norms;
-
-  SubspaceCentroids(const float* centroids, uint32_t dsub, uint32_t count)
-      : dsub(dsub), count(count), transposed(size_t{dsub} * count), norms(count, 0.0f) {
-    for (uint32_t c = 0; c < count; ++c) {
-      for (uint32_t d = 0; d < dsub; ++d) {
-        const float v = centroids[size_t{c} * dsub + d];
-        transposed[size_t{d} * count + c] = v;
-        norms[c] += v * v;
-      }
-    }
-  }
-
-  uint32_t Nearest(const float* x) const {
-    return simd::Active().nearest(x, transposed.data(), norms.data(), dsub, count);
-  }
-};
-
-namespace {
-
-using SubspaceCentroids = Quantizer::SubspaceCentroids;
-
-// k-means (Lloyd's) over n points of `dsub` floats; writes `k` centroids.
-void KMeans(const std::vector<float>& points, uint32_t n, uint32_t dsub, uint32_t k,
-            std::mt19937_64& rng, float* centroids) {
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  std::shuffle(order.begin(), order.end(), rng);
-  for (uint32_t c = 0; c < k; ++c) {
-    std::memcpy(centroids + size_t{c} * dsub, points.data() + size_t{order[c % n]} * dsub,
-                dsub * sizeof(float));
-  }
-  std::vector<uint32_t> assigned(n);
-  std::vector<double> sums(size_t{k} * dsub);
-  std::vector<uint32_t> counts(k);
-  for (int iter = 0; iter < kKMeansIterations; ++iter) {
-    const SubspaceCentroids near(centroids, dsub, k);
-    std::fill(sums.begin(), sums.end(), 0.0);
-    std::fill(counts.begin(), counts.end(), 0u);
-    for (uint32_t i = 0; i < n; ++i) {
-      const float* x = points.data() + size_t{i} * dsub;
-      const uint32_t c = near.Nearest(x);
-      assigned[i] = c;
-      ++counts[c];
-      for (uint32_t d = 0; d < dsub; ++d) sums[size_t{c} * dsub + d] += x[d];
-    }
-    std::uniform_int_distribution<uint32_t> any(0, n - 1);
-    for (uint32_t c = 0; c < k; ++c) {
-      float* centroid = centroids + size_t{c} * dsub;
-      if (counts[c] == 0) {  // an empty cluster restarts at a random point
-        std::memcpy(centroid, points.data() + size_t{any(rng)} * dsub, dsub * sizeof(float));
-        continue;
-      }
-      for (uint32_t d = 0; d < dsub; ++d) {
-        centroid[d] = static_cast<float>(sums[size_t{c} * dsub + d] / counts[c]);
-      }
-    }
-  }
-}
 
 }  // namespace
 
@@ -211,7 +146,8 @@ void Quantizer::TrainPq(uint32_t rows, absl::FunctionRef<const float*(uint32_t)>
   }
   std::mt19937_64 rng(options_.seed);
   for (uint32_t j = 0; j < m; ++j) {
-    KMeans(points[j], n, ds, kCentroids, rng, centroids_.data() + size_t{j} * kCentroids * ds);
+    KMeans(points[j], n, ds, kCentroids, kKMeansIterations, rng,
+           centroids_.data() + size_t{j} * kCentroids * ds);
   }
   IndexCentroids();
 }
@@ -292,7 +228,7 @@ Quantizer::Query Quantizer::Prepare(const float* query) const {
       q.data_.resize(size_t{options_.pq_m} * kCentroids);
       const std::vector<float> zeros(q.l2_ ? 0 : kCentroids, 0.0f);
       for (uint32_t j = 0; j < options_.pq_m; ++j) {
-        const SubspaceCentroids& near = nearest_[j];
+        const Centroids& near = nearest_[j];
         q.kernels_->centroid_distances(x + size_t{j} * ds, near.transposed.data(),
                                        q.l2_ ? near.norms.data() : zeros.data(), ds, kCentroids,
                                        q.data_.data() + size_t{j} * kCentroids);

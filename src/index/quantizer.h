@@ -26,6 +26,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "index/kmeans.h"
 #include "proximadb/types.h"
 #include "simd/distance.h"
 
@@ -85,7 +86,6 @@ class Quantizer {
   Query Prepare(const float* query) const;
 
   ~Quantizer();
-  struct SubspaceCentroids;
 
  private:
   explicit Quantizer(const Options& options);
@@ -103,7 +103,7 @@ class Quantizer {
   // sq8: per-dimension min and scale; binary: per-dimension threshold (in min_);
   // pq: m x 256 x dsub centroids.
   std::vector<float> min_, scale_, centroids_;
-  std::vector<SubspaceCentroids> nearest_;  // pq: per sub-space, for Encode
+  std::vector<Centroids> nearest_;  // pq: per sub-space, for Encode and Prepare
 };
 
 }  // namespace proximadb::index

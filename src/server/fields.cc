@@ -11,6 +11,7 @@ std::vector<Field> CollectionFields(const CollectionConfig& c) {
       {"m", uint64_t{c.index.m}},
       {"ef_construction", uint64_t{c.index.ef_construction}},
       {"ef_search", uint64_t{c.index.ef_search}},
+      {"nprobe", uint64_t{c.index.nprobe}},
       {"max_wal_age_hours", c.flush.max_wal_age_hours},
       {"max_wal_size_mb", c.flush.max_wal_size_mb},
       {"max_vector_count", c.flush.max_vector_count},

@@ -116,6 +116,7 @@ SearchRequest FromProto(const v1::SearchRequest& in) {
   q.ef = in.has_ef() ? in.ef() : 0;
   q.exact = in.exact();
   q.rerank = in.has_rerank() ? in.rerank() : 0;
+  q.nprobe = in.has_nprobe() ? in.nprobe() : 0;
   return q;
 }
 
@@ -191,6 +192,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_flush_priority()) c.flush.flush_priority = req->flush_priority();
     if (req->has_pq_m()) c.quantization.pq_m = req->pq_m();
     if (req->has_rerank()) c.quantization.rerank = req->rerank();
+    if (req->has_nprobe()) c.index.nprobe = req->nprobe();
     return Reply(ctx, svc_.CreateCollection(c), resp);
   }
 
@@ -222,6 +224,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     CollectionUpdate u;
     if (req->has_ef_search()) u.ef_search = req->ef_search();
     if (req->has_rerank()) u.rerank = req->rerank();
+    if (req->has_nprobe()) u.nprobe = req->nprobe();
     CollectionNames names;
     if (req->has_storage_strategy()) names.storage_strategy = req->storage_strategy();
     if (req->has_quantization()) names.quantization = req->quantization();

@@ -44,7 +44,7 @@ HttpResponse CreateCollection(const RestCall& call) {
                {"name", "dimension", "distance_metric", "indexing_algorithm", "m",
                 "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
                 "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
-                "rerank"}) ||
+                "rerank", "nprobe"}) ||
       !b.String("name", &c.name, true) ||
       !b.Integer("dimension", &c.dimension, 0, UINT32_MAX, true) ||
       !b.OptionalString("distance_metric", &names.distance_metric) ||
@@ -52,6 +52,7 @@ HttpResponse CreateCollection(const RestCall& call) {
       !b.Integer("m", &c.index.m, 0, UINT32_MAX) ||
       !b.Integer("ef_construction", &c.index.ef_construction, 0, UINT32_MAX) ||
       !b.Integer("ef_search", &c.index.ef_search, 0, UINT32_MAX) ||
+      !b.Integer("nprobe", &c.index.nprobe, 0, UINT32_MAX) ||
       !b.Number("max_wal_age_hours", &c.flush.max_wal_age_hours) ||
       !b.Number("max_wal_size_mb", &c.flush.max_wal_size_mb) ||
       !b.Integer("max_vector_count", &c.flush.max_vector_count, 0, INT64_MAX) ||
@@ -76,13 +77,15 @@ HttpResponse DescribeCollection(const RestCall& call) {
 
 HttpResponse UpdateCollection(const RestCall& call) {
   Body b;
-  uint32_t ef = 0, rerank = 0, pq_m = 0;
+  uint32_t ef = 0, rerank = 0, pq_m = 0, nprobe = 0;
   int64_t priority = 0, max_count = 0;
   double age = 0, size = 0;
   CollectionNames names;
   if (!b.Parse(call.request.body,
                {"ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
-                "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m"}) ||
+                "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m",
+                "nprobe"}) ||
+      !b.Integer("nprobe", &nprobe, 0, UINT32_MAX) ||
       !b.OptionalString("storage_strategy", &names.storage_strategy) ||
       !b.OptionalString("quantization", &names.quantization) ||
       !b.Integer("pq_m", &pq_m, 0, UINT32_MAX) ||
@@ -98,6 +101,7 @@ HttpResponse UpdateCollection(const RestCall& call) {
   if (b.Has("pq_m")) u.pq_m = pq_m;
   if (b.Has("ef_search")) u.ef_search = ef;
   if (b.Has("rerank")) u.rerank = rerank;
+  if (b.Has("nprobe")) u.nprobe = nprobe;
   if (b.Has("max_wal_age_hours")) u.max_wal_age_hours = age;
   if (b.Has("max_wal_size_mb")) u.max_wal_size_mb = size;
   if (b.Has("max_vector_count")) u.max_vector_count = static_cast<uint64_t>(max_count);

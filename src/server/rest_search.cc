@@ -7,13 +7,15 @@ namespace proximadb::server {
 namespace {
 
 const std::vector<std::string_view> kQueryFields = {
-    "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact", "rerank"};
+    "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact", "rerank",
+    "nprobe"};
 
 // A query object; `vec` holds the vector the request points at.
 bool ParseQuery(Body& b, SearchRequest* q, std::vector<float>* vec) {
-  int64_t k = 10, ef = 0, rerank = 0;
+  int64_t k = 10, ef = 0, rerank = 0, nprobe = 0;
   if (!b.Vector("vector", vec) || !b.Integer("k", &k, 1, INT32_MAX) ||
-      !b.Integer("ef", &ef, 1, 100000) || !b.Integer("rerank", &rerank, 1, 10000) || !b.Bool("include_vectors", &q->include_vectors) ||
+      !b.Integer("ef", &ef, 1, 100000) || !b.Integer("rerank", &rerank, 1, 10000) ||
+      !b.Integer("nprobe", &nprobe, 1, 65536) || !b.Bool("include_vectors", &q->include_vectors) ||
       !b.Bool("include_metadata", &q->include_metadata) || !b.Bool("exact", &q->exact)) {
     return false;
   }
@@ -21,6 +23,7 @@ bool ParseQuery(Body& b, SearchRequest* q, std::vector<float>* vec) {
   q->k = static_cast<uint32_t>(k);
   q->ef = static_cast<uint32_t>(ef);
   q->rerank = static_cast<uint32_t>(rerank);
+  q->nprobe = static_cast<uint32_t>(nprobe);
   q->vector = *vec;
   return true;
 }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/macros.h"
+#include "index/ivf.h"
 #include "storage/file_names.h"
 
 namespace proximadb {
@@ -61,11 +62,42 @@ absl::Status BuildCodes(const SegmentOptions& options, const std::vector<Segment
   return absl::OkStatus();
 }
 
+// Drops the rows already deleted, clusters the others into IVF partitions, reorders them by
+// partition (stably) and returns the serialized partitions. (Dead rows must go: a segment finds
+// an id's newest copy as its highest row, which the reordering would no longer make true.)
+std::string GroupByPartition(const SegmentOptions& options, std::vector<SegmentRow>& rows) {
+  std::erase_if(rows, [](const SegmentRow& r) { return r.deleted; });
+  if (rows.empty()) return "";
+  const uint32_t n = static_cast<uint32_t>(rows.size());
+  const uint32_t partitions =
+      *options.partitions != 0 ? *options.partitions : index::DefaultPartitions(n);
+  const index::IvfTraining ivf = index::TrainIvf(
+      n, options.dim, options.metric, partitions,
+      [&](uint32_t i) { return rows[i].layer->vector(rows[i].row); },
+      [&](uint32_t i) { return !rows[i].deleted; });
+  std::vector<uint32_t> order(n);
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return ivf.assignment[a] < ivf.assignment[b];
+  });
+  std::vector<uint32_t> offsets(ivf.partitions + 1, 0);
+  for (uint32_t i = 0; i < n; ++i) ++offsets[ivf.assignment[i] + 1];
+  for (uint32_t p = 0; p < ivf.partitions; ++p) offsets[p + 1] += offsets[p];
+  std::vector<SegmentRow> sorted;
+  sorted.reserve(n);
+  for (uint32_t i : order) sorted.push_back(rows[i]);
+  rows = std::move(sorted);
+  return index::SerializeIvf(ivf, options.dim, offsets);
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& options,
                                                       uint64_t number,
-                                                      const std::vector<SegmentRow>& rows) {
+                                                      std::vector<SegmentRow>& rows) {
+  if (rows.empty()) return nullptr;
+  std::string partitions;
+  if (options.partitions) partitions = GroupByPartition(options, rows);
   if (rows.empty()) return nullptr;
   const std::string path = JoinPath(options.dir, SegmentFileName(number));
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentBuilder> builder,
@@ -76,6 +108,7 @@ absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& opti
                      r.layer->metadata(r.row), r.deleted));
   }
   if (options.graph) builder->SetGraph(BuildGraph(options, rows));
+  builder->SetPartitions(std::move(partitions));
   absl::Status s = absl::OkStatus();
   if (options.quantization != Quantization::kNone) s = BuildCodes(options, rows, builder.get());
   if (s.ok()) s = builder->Finish();

@@ -18,7 +18,8 @@ namespace proximadb {
 
 // A row to write: a layer's row, and whether it goes in already deleted (a flush keeps the
 // memtable's superseded rows, so that the segment's rows match the memtable's one for one and
-// later deletions can follow them; deleted rows stay out of the graph).
+// later deletions can follow them; deleted rows stay out of the graph; a partitioned segment
+// drops them).
 struct SegmentRow {
   const Layer* layer;
   uint32_t row;
@@ -34,15 +35,20 @@ struct SegmentOptions {
   // Quantized codes next to the vectors, trained on the segment's live rows (index/quantizer.h).
   Quantization quantization = Quantization::kNone;
   uint32_t pq_m = 0;
+  // IVF partitions (index/ivf.h): the rows are written grouped by partition. 0 partitions:
+  // index::DefaultPartitions. None: no partitions.
+  std::optional<uint32_t> partitions;
   int build_threads = 1;  // the graph build's and the encoding's
 };
 
-// Writes `rows` in order as segment `number` (docs/segment_format.md) with its graph over the
-// live ones, fsyncs the file, makes its directory entry durable (a manifest may name it next)
-// and opens it. nullptr when `rows` is empty. On failure the file is removed: no manifest names
-// it yet.
+// Writes `rows` as segment `number` (docs/segment_format.md) with its graph over the live ones,
+// fsyncs the file, makes its directory entry durable (a manifest may name it next) and opens
+// it. nullptr when `rows` is empty. On failure the file is removed: no manifest names it yet.
+// The rows are written in order, except with partitions: then the rows marked deleted are
+// dropped and the others reordered (stably) by partition; row i of the segment is rows[i] as the
+// call leaves it (nullptr if none is left).
 absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& options,
                                                       uint64_t number,
-                                                      const std::vector<SegmentRow>& rows);
+                                                      std::vector<SegmentRow>& rows);
 
 }  // namespace proximadb

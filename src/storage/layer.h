@@ -16,6 +16,7 @@
 #include "absl/functional/function_ref.h"
 #include "filter/field_index.h"
 #include "index/hnsw.h"
+#include "index/ivf.h"
 #include "index/planner.h"
 
 namespace proximadb {
@@ -32,6 +33,9 @@ struct LayerPart {
   // The part's quantized codes, if it has them (a segment of a quantized collection).
   const index::Quantizer* quantizer = nullptr;
   const uint8_t* codes = nullptr;
+  // The IVF partitions the part's rows are grouped by (a viper segment), searched instead of a
+  // graph.
+  const index::IvfView* ivf = nullptr;
 };
 
 class Layer {

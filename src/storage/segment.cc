@@ -16,8 +16,9 @@ namespace {
 constexpr char kMagic[8] = {'P', 'X', 'D', 'B', '-', 'S', 'E', 'G'};
 constexpr size_t kHeaderSize = 64;
 // Version 2: vectors, ids, metadata, id_order, deletions, graph. Version 3 adds the quantizer's
-// parameters and the rows' codes (both empty without quantization).
-constexpr int kNumSections = 8;
+// parameters, the rows' codes (both empty without quantization) and the IVF partitions (empty
+// unless the rows are grouped by partition).
+constexpr int kNumSections = 9;
 constexpr int kVersion2Sections = 6;
 constexpr size_t FooterSize(int sections) { return sections * 24 + 8 + 4 + 4 + 4 + 4 + 8; }
 constexpr size_t kWriteBufferSize = 1 << 20;
@@ -30,7 +31,8 @@ enum Section {
   kDeletions = 4,
   kGraph = 5,
   kQuantizer = 6,
-  kCodes = 7
+  kCodes = 7,
+  kPartitions = 8
 };
 
 struct SectionRef {
@@ -130,6 +132,7 @@ absl::Status SegmentBuilder::Finish() {
   PROXIMADB_RETURN_IF_ERROR(add_section(kGraph, graph_));
   PROXIMADB_RETURN_IF_ERROR(add_section(kQuantizer, quantizer_));
   PROXIMADB_RETURN_IF_ERROR(add_section(kCodes, codes_));
+  PROXIMADB_RETURN_IF_ERROR(add_section(kPartitions, partitions_));
 
   std::string footer;
   for (const SectionRef& s : sections) {
@@ -190,7 +193,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
   if (crc32c::Value(footer, footer_size - 16) != DecodeFixed32(footer + footer_size - 16)) {
     return corrupt("footer checksum mismatch");
   }
-  SectionRef sections[kNumSections];  // a version 2 file's last two stay empty
+  SectionRef sections[kNumSections];  // a version 2 file's last three stay empty
   uint64_t prev_end = kHeaderSize;
   for (int i = 0; i < num_sections; ++i) {
     const char* p = footer + i * 24;
@@ -274,6 +277,13 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
     seg->codes_ = reinterpret_cast<const uint8_t*>(base + sections[kCodes].offset);
   } else if (sections[kCodes].length > 0) {
     return corrupt("codes without a quantizer");
+  }
+  if (sections[kPartitions].length > 0) {
+    absl::StatusOr<index::IvfView> ivf = index::IvfView::Load(
+        std::string_view(base + sections[kPartitions].offset, sections[kPartitions].length), dim,
+        seg->num_rows_);
+    if (!ivf.ok()) return corrupt(std::string(ivf.status().message()));
+    seg->ivf_ = *ivf;
   }
   seg->file_ = std::move(file);
   return seg;

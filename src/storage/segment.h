@@ -2,7 +2,7 @@
 //
 // Layout (docs/segment_format.md has the grammar):
 //   header(64) | vectors | ids | metadata | id_order | deletions | graph | quantizer | codes |
-//   footer(224)
+//   partitions | footer(248)
 // Vectors start at byte 64 and are stored row-major as float32, so the section is 64-byte
 // aligned in the file and in the mapping. Every section has a CRC32C in the footer, which is
 // checked when the segment is opened.
@@ -28,6 +28,7 @@
 #include "env/env.h"
 #include "filter/field_index.h"
 #include "index/hnsw.h"
+#include "index/ivf.h"
 #include "index/quantizer.h"
 #include "proximadb/types.h"
 #include "storage/layer.h"
@@ -59,6 +60,8 @@ class SegmentBuilder {
     quantizer_ = std::move(quantizer);
     codes_ = std::move(codes);
   }
+  // The IVF partitions (index::SerializeIvf) the rows were added grouped by; nothing for none.
+  void SetPartitions(std::string partitions) { partitions_ = std::move(partitions); }
   // Removes the partly written file (after an error).
   void Abandon();
 
@@ -83,7 +86,7 @@ class SegmentBuilder {
   std::vector<uint64_t> metadata_offsets_{0};
   std::vector<uint32_t> deleted_rows_;
   std::string graph_;
-  std::string quantizer_, codes_;
+  std::string quantizer_, codes_, partitions_;
   bool finished_ = false;
 };
 
@@ -122,7 +125,7 @@ class Segment final : public Layer {
   // One part: every row, through the graph if the segment has one.
   void ForEachPart(uint32_t rows, absl::FunctionRef<void(const LayerPart&)> fn) const override {
     fn(LayerPart{0, rows, vectors_, rows == num_rows_ ? graph_.get() : nullptr,
-                 quantizer_.get(), codes_});
+                 quantizer_.get(), codes_, ivf_ ? &*ivf_ : nullptr});
   }
   // How many rows are marked deleted, at any sequence number.
   uint32_t num_deleted() const { return num_deleted_.load(std::memory_order_relaxed); }
@@ -139,6 +142,8 @@ class Segment final : public Layer {
   // nullptr for a segment without.
   const index::Quantizer* quantizer() const { return quantizer_.get(); }
   const uint8_t* codes() const { return codes_; }
+  // The IVF partitions the rows are grouped by (a viper segment); nullptr for none.
+  const index::IvfView* ivf() const { return ivf_ ? &*ivf_ : nullptr; }
   // Bytes of the mapping a search touches without re-ranking: codes, or vectors without them.
   size_t SearchBytes() const {
     return quantizer_ ? size_t{num_rows_} * quantizer_->code_size()
@@ -168,6 +173,7 @@ class Segment final : public Layer {
   std::unique_ptr<index::Hnsw> graph_;
   std::unique_ptr<index::Quantizer> quantizer_;
   const uint8_t* codes_ = nullptr;
+  std::optional<index::IvfView> ivf_;
   mutable FieldIndex fields_;
 };
 

@@ -42,10 +42,11 @@ class SegmentStrategy {
   // A memtable for new writes.
   virtual std::shared_ptr<Memtable> NewMemtable() const = 0;
 
-  // Writes `rows` as segment `number` (durable and opened; nullptr for no rows). See
-  // storage/build_segment.h.
+  // Writes `rows` as segment `number` (durable and opened; nullptr for no rows), possibly
+  // reordering `rows` and dropping those marked deleted: row i of the segment is rows[i]
+  // afterwards. See storage/build_segment.h.
   virtual absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(
-      uint64_t number, const std::vector<SegmentRow>& rows) const = 0;
+      uint64_t number, std::vector<SegmentRow>& rows) const = 0;
   // Opens segment `number`, which BuildSegment wrote; kNotFound if the file is missing,
   // kDataLoss naming it if it is damaged.
   virtual absl::StatusOr<std::shared_ptr<Segment>> OpenSegment(uint64_t number) const = 0;

@@ -88,7 +88,7 @@ def _search_request(collection: str, q: Dict[str, Any]) -> pb.SearchRequest:
     req = pb.SearchRequest(collection=collection, vector=q["vector"],
                            include_vectors=q.get("include_vectors", False),
                            exact=q.get("exact", False))
-    for key in ("k", "ef", "include_metadata", "rerank"):
+    for key in ("k", "ef", "include_metadata", "rerank", "nprobe"):
         if q.get(key) is not None:
             setattr(req, key, q[key])
     if q.get("filter") is not None:

@@ -29,9 +29,10 @@ Filter = Dict[str, Any]
 
 SETTINGS = ("m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
             "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
-            "rerank")
+            "rerank", "nprobe")
 MUTABLE_SETTINGS = ("ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
-                    "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m")
+                    "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m",
+                    "nprobe")
 
 
 def _as_list(vector: Vector) -> List[float]:
@@ -98,7 +99,7 @@ def _records(vectors: Any, ids: Optional[Sequence[str]],
 
 def _search_query(vector: Vector, k: int, filter: Optional[Filter], include_vectors: bool,
                   include_metadata: bool, ef: Optional[int], exact: bool,
-                  rerank: Optional[int] = None) -> Dict[str, Any]:
+                  rerank: Optional[int] = None, nprobe: Optional[int] = None) -> Dict[str, Any]:
     q: Dict[str, Any] = {"vector": _as_list(vector), "k": k, "include_vectors": include_vectors,
                          "include_metadata": include_metadata, "exact": exact}
     if filter:
@@ -107,6 +108,8 @@ def _search_query(vector: Vector, k: int, filter: Optional[Filter], include_vect
         q["ef"] = ef
     if rerank is not None:
         q["rerank"] = rerank
+    if nprobe is not None:
+        q["nprobe"] = nprobe
     return q
 
 
@@ -256,18 +259,18 @@ class _Operations:
     def _search(self, collection: str, query_vector: Vector, k: int = 10,
                 filter: Optional[Filter] = None, include_vectors: bool = False,
                 include_metadata: bool = True, ef: Optional[int] = None, exact: bool = False,
-                as_numpy: bool = False, rerank: Optional[int] = None) -> OpGen:
+                as_numpy: bool = False, rerank: Optional[int] = None, nprobe: Optional[int] = None) -> OpGen:
         q = _search_query(query_vector, k, filter, include_vectors, include_metadata, ef, exact,
-                          rerank)
+                          rerank, nprobe)
         return _results((yield "search", {"collection": collection, "query": q}), as_numpy)
 
     def _search_batch(self, collection: str, query_vectors: Any, k: int = 10,
                       filter: Optional[Filter] = None, include_vectors: bool = False,
                       include_metadata: bool = True, ef: Optional[int] = None,
                       exact: bool = False, as_numpy: bool = False,
-                      rerank: Optional[int] = None) -> OpGen:
+                      rerank: Optional[int] = None, nprobe: Optional[int] = None) -> OpGen:
         queries = [_search_query(v, k, filter, include_vectors, include_metadata, ef, exact,
-                                 rerank) for v in query_vectors]
+                                 rerank, nprobe) for v in query_vectors]
         data = yield "search_batch", {"collection": collection, "queries": queries}
         return [_results(r, as_numpy) for r in data["results"]]
 
@@ -443,21 +446,23 @@ class ProximaDBClient(_Operations):
     def search(self, collection: str, query_vector: Vector, k: int = 10,
                filter: Optional[Filter] = None, include_vectors: bool = False,
                include_metadata: bool = True, ef: Optional[int] = None, exact: bool = False,
-               as_numpy: bool = False, rerank: Optional[int] = None) -> List[SearchResult]:
+               as_numpy: bool = False, rerank: Optional[int] = None,
+               nprobe: Optional[int] = None) -> List[SearchResult]:
         """The k nearest records matching ``filter``, best first. ``rerank``: in a quantized
         collection, how many candidates to re-score on the full vectors (default: the
-        collection's)."""
+        collection's); ``nprobe``: in a viper collection, how many partitions to probe at least."""
         return _drive(self._search(collection, query_vector, k, filter, include_vectors,
-                                   include_metadata, ef, exact, as_numpy, rerank), self._t)
+                                   include_metadata, ef, exact, as_numpy, rerank, nprobe), self._t)
 
     def search_batch(self, collection: str, query_vectors: Any, k: int = 10,
                      filter: Optional[Filter] = None, include_vectors: bool = False,
                      include_metadata: bool = True, ef: Optional[int] = None,
                      exact: bool = False, as_numpy: bool = False,
-                     rerank: Optional[int] = None) -> List[List[SearchResult]]:
+                     rerank: Optional[int] = None,
+                     nprobe: Optional[int] = None) -> List[List[SearchResult]]:
         """Many searches in one call; one result list per query vector."""
         return _drive(self._search_batch(collection, query_vectors, k, filter, include_vectors,
-                                         include_metadata, ef, exact, as_numpy, rerank), self._t)
+                                         include_metadata, ef, exact, as_numpy, rerank, nprobe), self._t)
 
     def scroll(self, collection: str, filter: Optional[Filter] = None, batch_size: int = 100,
                include_vectors: bool = False, as_numpy: bool = False) -> Iterator[Record]:
@@ -564,19 +569,21 @@ class AsyncProximaDBClient(_Operations):
                      filter: Optional[Filter] = None, include_vectors: bool = False,
                      include_metadata: bool = True, ef: Optional[int] = None,
                      exact: bool = False, as_numpy: bool = False,
-                     rerank: Optional[int] = None) -> List[SearchResult]:
+                     rerank: Optional[int] = None,
+               nprobe: Optional[int] = None) -> List[SearchResult]:
         return await _adrive(self._search(collection, query_vector, k, filter, include_vectors,
-                                          include_metadata, ef, exact, as_numpy, rerank), self._t)
+                                          include_metadata, ef, exact, as_numpy, rerank, nprobe), self._t)
 
     async def search_batch(self, collection: str, query_vectors: Any, k: int = 10,
                            filter: Optional[Filter] = None, include_vectors: bool = False,
                            include_metadata: bool = True, ef: Optional[int] = None,
                            exact: bool = False,
                            as_numpy: bool = False,
-                           rerank: Optional[int] = None) -> List[List[SearchResult]]:
+                           rerank: Optional[int] = None,
+                     nprobe: Optional[int] = None) -> List[List[SearchResult]]:
         return await _adrive(self._search_batch(collection, query_vectors, k, filter,
                                                 include_vectors, include_metadata, ef, exact,
-                                                as_numpy, rerank), self._t)
+                                                as_numpy, rerank, nprobe), self._t)
 
     async def scroll(self, collection: str, filter: Optional[Filter] = None,
                      batch_size: int = 100, include_vectors: bool = False,

@@ -31,6 +31,7 @@ class Collection:
     quantization: str = "none"
     pq_m: int = 0
     rerank: int = 0
+    nprobe: int = 16
 
 
 @dataclass

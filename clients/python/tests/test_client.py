@@ -171,6 +171,24 @@ def test_quantized_collection(client, name):
     assert client.count(name) == 3000
 
 
+def test_viper_collection(client, name):
+    rng = np.random.default_rng(6)
+    vectors = rng.normal(size=(2000, 16)).astype(np.float32)
+    c = client.create_collection(name, dimension=16, distance_metric="l2",
+                                 storage_strategy="viper", nprobe=4)
+    assert (c.storage_strategy, c.nprobe) == ("viper", 4)
+    client.batch_insert(name, vectors, ids=[f"v{i}" for i in range(2000)],
+                        metadata=[{"g": i % 100} for i in range(2000)])
+    client.flush(name)
+    hits = client.search(name, vectors[3], k=3, nprobe=8)
+    assert hits[0].id == "v3"
+    filtered = client.search(name, vectors[3], k=50, filter={"g": 3})
+    assert sorted(h.id for h in filtered) == sorted(f"v{i}" for i in range(3, 2000, 100))
+    assert client.update_collection(name, nprobe=2).nprobe == 2
+    with pytest.raises(InvalidArgumentError, match="nprobe"):
+        client.search(name, vectors[0], nprobe=70000)
+
+
 def test_scroll_and_maintenance(client, name):
     client.create_collection(name, dimension=2)
     client.batch_insert(name, [[1, i] for i in range(50)], ids=[f"k{i:02d}" for i in range(50)],

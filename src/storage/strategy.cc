@@ -1,8 +1,14 @@
-// The standard storage strategy: float32 vectors and an HNSW graph per segment (none for a
-// flat collection) with the collection's quantized codes, memtable chunks graphed in the
-// background, searches planned per part of a layer (src/index/planner.h, traversing a
-// segment's codes and re-ranking when it has them), compaction of small and heavily deleted
-// segments.
+// The storage strategies:
+//   standard  float32 vectors and an HNSW graph per segment (none for a flat collection) with the
+//             collection's quantized codes; memtable chunks graphed in the background.
+//   viper     write-optimized: no graph anywhere (memtables are scanned); a segment's rows are
+//             grouped into IVF partitions (k-means, about sqrt(rows) of them) with quantized
+//             codes (the collection's quantization, sq8 when it has none) and float32 vectors
+//             for re-ranking.
+// Both search every part of a layer the way it was built (a segment written under the other
+// strategy, during a migration, included): IVF partitions (index/ivf.h), else the planner
+// (index/planner.h, traversing a segment's codes and re-ranking when it has them). Both compact
+// small and heavily deleted segments (a viper compaction re-clusters: BuildSegment trains anew).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -17,9 +23,9 @@ namespace {
 constexpr size_t kCompactionTriggerSegments = 4;
 constexpr double kCompactionDeadFraction = 0.3;
 
-class StandardStrategy final : public SegmentStrategy {
+class LayoutStrategy final : public SegmentStrategy {
  public:
-  explicit StandardStrategy(const StrategyOptions& options)
+  explicit LayoutStrategy(const StrategyOptions& options)
       : options_(options), distance_(index::DistanceFor(options.config.metric)) {
     segment_options_.env = options.env;
     segment_options_.dir = options.dir;
@@ -28,6 +34,12 @@ class StandardStrategy final : public SegmentStrategy {
     if (graphed()) segment_options_.graph = graph_params();
     segment_options_.quantization = options.config.quantization.kind;
     segment_options_.pq_m = options.config.quantization.pq_m;
+    if (viper()) {
+      segment_options_.partitions = 0;  // about sqrt(rows)
+      if (segment_options_.quantization == Quantization::kNone) {
+        segment_options_.quantization = Quantization::kSq8;
+      }
+    }
     segment_options_.build_threads = options.build_threads;
   }
 
@@ -38,7 +50,7 @@ class StandardStrategy final : public SegmentStrategy {
   }
 
   absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(
-      uint64_t number, const std::vector<SegmentRow>& rows) const override {
+      uint64_t number, std::vector<SegmentRow>& rows) const override {
     return proximadb::BuildSegment(segment_options_, number, rows);
   }
 
@@ -79,10 +91,13 @@ class StandardStrategy final : public SegmentStrategy {
     const bool every_row = !filtered && layer.AllVisible();
     layer.ForEachPart(rows, [&](const LayerPart& part) {
       const VisibleRows visible(layer, snapshot, part.base, part.rows, selected);
-      const index::PlannedResult r = index::PlannedSearch(
-          index::SearchSpace{part.vectors, part.rows, options_.config.dimension, distance_,
-                             part.graph, part.quantizer, part.codes},
-          params, every_row ? nullptr : &visible, filtered);
+      const index::SearchSpace space{part.vectors, part.rows, options_.config.dimension,
+                                     distance_,    part.graph, part.quantizer,
+                                     part.codes};
+      const index::AllowedRows* allowed = every_row ? nullptr : &visible;
+      const index::PlannedResult r =
+          part.ivf != nullptr ? index::IvfSearch(space, *part.ivf, params, allowed, filtered)
+                              : index::PlannedSearch(space, params, allowed, filtered);
       plan = index::MostInvolved(plan, r.plan);
       for (const index::Hit& h : r.hits) offer(h.distance, part.base + h.row);
     });
@@ -90,7 +105,10 @@ class StandardStrategy final : public SegmentStrategy {
   }
 
  private:
-  bool graphed() const { return options_.config.indexing_algorithm == IndexingAlgorithm::kHnsw; }
+  bool viper() const { return options_.config.storage_strategy == StorageStrategy::kViper; }
+  bool graphed() const {
+    return !viper() && options_.config.indexing_algorithm == IndexingAlgorithm::kHnsw;
+  }
   index::HnswParams graph_params() const {
     return index::HnswParams{.m = options_.config.index.m,
                              .ef_construction = options_.config.index.ef_construction};
@@ -105,12 +123,12 @@ class StandardStrategy final : public SegmentStrategy {
 
 absl::StatusOr<std::unique_ptr<SegmentStrategy>> NewSegmentStrategy(
     const StrategyOptions& options) {
-  if (options.config.storage_strategy == StorageStrategy::kStandard) {
-    return std::make_unique<StandardStrategy>(options);
+  if (options.config.storage_strategy != StorageStrategy::kCustom) {
+    return std::make_unique<LayoutStrategy>(options);
   }
   return absl::UnimplementedError(
       absl::StrCat("storage_strategy: '", StorageStrategyName(options.config.storage_strategy),
-                   "' is not implemented yet (use standard)"));
+                   "' is not implemented yet (use standard or viper)"));
 }
 
 }  // namespace proximadb

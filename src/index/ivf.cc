@@ -1,0 +1,160 @@
+#include "index/ivf.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "common/coding.h"
+#include "index/kmeans.h"
+#include "index/top_k.h"
+
+namespace proximadb::index {
+namespace {
+
+constexpr int kIterations = 10;
+constexpr uint32_t kTrainingRowsPerPartition = 64;
+
+// The vector as it is clustered: unit length for cosine.
+const float* Clustered(const float* v, uint32_t dim, DistanceMetric metric,
+                       std::vector<float>* scratch) {
+  if (metric != DistanceMetric::kCosine) return v;
+  double norm = 0;
+  for (uint32_t d = 0; d < dim; ++d) norm += double(v[d]) * v[d];
+  scratch->assign(v, v + dim);
+  if (norm > 0) {
+    const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+    for (float& x : *scratch) x *= inv;
+  }
+  return scratch->data();
+}
+
+}  // namespace
+
+uint32_t DefaultPartitions(uint32_t rows) {
+  return std::clamp<uint32_t>(static_cast<uint32_t>(std::sqrt(double(rows))), 1, 65536);
+}
+
+IvfTraining TrainIvf(uint32_t rows, uint32_t dim, DistanceMetric metric, uint32_t partitions,
+                     absl::FunctionRef<const float*(uint32_t)> vector,
+                     absl::FunctionRef<bool(uint32_t)> train) {
+  IvfTraining out;
+  std::vector<uint32_t> candidates;
+  for (uint32_t r = 0; r < rows; ++r) {
+    if (train(r)) candidates.push_back(r);
+  }
+  if (candidates.empty()) {
+    candidates.resize(rows);
+    std::iota(candidates.begin(), candidates.end(), 0u);
+  }
+  out.partitions = std::clamp<uint32_t>(partitions, 1, std::max<uint32_t>(rows, 1));
+  // An even spread of the candidates, at most kTrainingRowsPerPartition per partition.
+  const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(
+      candidates.size(), uint64_t{out.partitions} * kTrainingRowsPerPartition));
+  std::vector<float> points(size_t{n} * dim);
+  std::vector<float> scratch;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t r = candidates[uint64_t{i} * candidates.size() / n];
+    std::memcpy(points.data() + size_t{i} * dim, Clustered(vector(r), dim, metric, &scratch),
+                dim * sizeof(float));
+  }
+  out.centroids.resize(size_t{out.partitions} * dim);
+  if (rows == 0) return out;
+  std::mt19937_64 rng(42);
+  KMeans(points, n, dim, out.partitions, kIterations, rng, out.centroids.data());
+  const Centroids near(out.centroids.data(), dim, out.partitions);
+  out.assignment.resize(rows);
+  for (uint32_t r = 0; r < rows; ++r) {
+    out.assignment[r] = near.Nearest(Clustered(vector(r), dim, metric, &scratch));
+  }
+  return out;
+}
+
+std::string SerializeIvf(const IvfTraining& ivf, uint32_t dim,
+                         const std::vector<uint32_t>& offsets) {
+  std::string out;
+  PutFixed32(&out, ivf.partitions);
+  PutFixed32(&out, dim);
+  out.append(reinterpret_cast<const char*>(ivf.centroids.data()),
+             ivf.centroids.size() * sizeof(float));
+  out.append(reinterpret_cast<const char*>(offsets.data()), offsets.size() * sizeof(uint32_t));
+  return out;
+}
+
+absl::StatusOr<IvfView> IvfView::Load(std::string_view bytes, uint32_t dim, uint32_t rows) {
+  auto bad = [](const char* why) { return absl::DataLossError(absl::StrCat("ivf: ", why)); };
+  if (bytes.size() < 8) return bad("truncated header");
+  IvfView v;
+  v.partitions_ = DecodeFixed32(bytes.data());
+  v.dim_ = DecodeFixed32(bytes.data() + 4);
+  if (v.dim_ != dim || v.partitions_ == 0) return bad("header does not match the collection");
+  const uint64_t want = 8 + uint64_t{v.partitions_} * dim * sizeof(float) +
+                        (uint64_t{v.partitions_} + 1) * sizeof(uint32_t);
+  if (bytes.size() != want) return bad("size does not match the partition count");
+  v.centroids_ = reinterpret_cast<const float*>(bytes.data() + 8);
+  v.offsets_ = reinterpret_cast<const uint32_t*>(bytes.data() + 8 +
+                                                 size_t{v.partitions_} * dim * sizeof(float));
+  if (v.offsets_[0] != 0 || v.offsets_[v.partitions_] != rows) {
+    return bad("offsets do not cover the rows");
+  }
+  for (uint32_t p = 0; p < v.partitions_; ++p) {
+    if (v.offsets_[p] > v.offsets_[p + 1]) return bad("offsets are not ascending");
+  }
+  return v;
+}
+
+PlannedResult IvfSearch(const SearchSpace& space, const IvfView& ivf, const SearchParams& p,
+                        const AllowedRows* allowed, bool filtered) {
+  PlannedResult r;
+  if (p.exact || p.mode == PlanMode::kExact ||
+      (filtered && allowed->count() <= 4 * std::max(p.ef, p.k))) {
+    r.plan = Plan::kExact;
+    r.hits = ExactOver(space, p.query, p.k, allowed, &r.stats);
+    return r;
+  }
+  r.plan = Plan::kIvf;
+  // Partitions nearest first.
+  std::vector<std::pair<float, uint32_t>> order(ivf.partitions());
+  for (uint32_t q = 0; q < ivf.partitions(); ++q) {
+    order[q] = {space.distance(p.query, ivf.centroid(q), space.dim), q};
+  }
+  std::sort(order.begin(), order.end());
+
+  const bool coded = space.quantizer != nullptr;
+  Quantizer::Query query;
+  if (coded) query = space.quantizer->Prepare(p.query);
+  const uint32_t keep = coded ? (p.rerank == 0 ? std::max(p.ef, 2 * p.k) : std::max(p.k, p.rerank))
+                              : p.k;
+  BoundedTopK<Hit> candidates(keep);
+  // A filter thins the partitions out: probing goes on until max(ef, k) allowed rows were seen.
+  const uint32_t enough = std::max(p.ef, p.k);
+  uint32_t probed = 0, seen = 0;
+  for (const auto& [unused, q] : order) {
+    if (probed >= p.nprobe && seen >= enough) break;
+    ++probed;
+    for (uint32_t row = ivf.begin(q); row < ivf.end(q); ++row) {
+      if (allowed != nullptr && !allowed->Contains(row)) continue;
+      ++seen;
+      ++r.stats.distances;
+      const float d =
+          coded ? query.Distance(space.codes + row * space.quantizer->code_size())
+                : space.distance(p.query, space.vectors + size_t{row} * space.dim, space.dim);
+      candidates.Push({d, row});
+    }
+  }
+  if (!coded) {
+    r.hits = candidates.Take();
+    return r;
+  }
+  BoundedTopK<Hit> top(p.k);
+  for (const Hit& h : candidates.Take()) {
+    ++r.stats.distances;
+    top.Push({space.distance(p.query, space.vectors + size_t{h.row} * space.dim, space.dim),
+              h.row});
+  }
+  r.hits = top.Take();
+  return r;
+}
+
+}  // namespace proximadb::index
