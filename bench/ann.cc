@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <set>
 #include <string>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "index/dataset.h"
 #include "index/flat.h"
 #include "index/hnsw.h"
+#include "index/ivf.h"
 #include "index/planner.h"
 #include "simd/distance.h"
 
@@ -47,6 +49,7 @@ class ProximaDB final : public AnnSystem {
                : std::string("proximadb-") + QuantizationName(quantization_);
   }
   std::string quantization() const override { return QuantizationName(quantization_); }
+  std::string strategy() const override { return "standard"; }
   std::string filter_mode() const override { return "in-graph + planner"; }
   void Build(const float* data, uint32_t n, uint32_t dim, uint32_t m, uint32_t ef_construction,
              int threads) override {
@@ -122,6 +125,95 @@ class ProximaDB final : public AnnSystem {
   std::unique_ptr<index::Hnsw> graph_;
   mutable std::atomic<uint64_t> plans_[4] = {};
   mutable std::atomic<uint64_t> distances_{0};
+};
+
+// --- ProximaDB viper --------------------------------------------------------------------------
+
+// A viper segment's search: rows grouped into IVF partitions (about sqrt(n)) with sq8 codes,
+// re-ranked on float32. Its "ef" is nprobe, the partitions probed.
+class ProximaDBViper final : public AnnSystem {
+ public:
+  std::string name() const override { return "proximadb-viper"; }
+  std::string quantization() const override { return "sq8"; }
+  std::string strategy() const override { return "viper"; }
+  std::string filter_mode() const override { return "partitions + exact"; }
+  void Build(const float* data, uint32_t n, uint32_t dim, uint32_t, uint32_t, int) override {
+    dim_ = dim;
+    n_ = n;
+    const index::IvfTraining ivf = index::TrainIvf(
+        n, dim, DistanceMetric::kL2, index::DefaultPartitions(n),
+        [&](uint32_t r) { return data + size_t{r} * dim; }, [](uint32_t) { return true; });
+    std::vector<uint32_t> order(n);
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return ivf.assignment[a] < ivf.assignment[b];
+    });
+    std::vector<uint32_t> offsets(ivf.partitions + 1, 0);
+    for (uint32_t r = 0; r < n; ++r) ++offsets[ivf.assignment[r] + 1];
+    for (uint32_t p = 0; p < ivf.partitions; ++p) offsets[p + 1] += offsets[p];
+    vectors_.resize(size_t{n} * dim);
+    row_of_ = order;
+    for (uint32_t i = 0; i < n; ++i) {
+      std::memcpy(vectors_.data() + size_t{i} * dim, data + size_t{order[i]} * dim,
+                  dim * sizeof(float));
+    }
+    ivf_bytes_ = index::SerializeIvf(ivf, dim, offsets);
+    ivf_ = *index::IvfView::Load(ivf_bytes_, dim, n);
+    quantizer_ = *index::Quantizer::Train({Quantization::kSq8, dim, DistanceMetric::kL2}, n,
+                                          [&](uint32_t r) { return Row(r); });
+    codes_.resize(size_t{n} * quantizer_->code_size());
+    for (uint32_t r = 0; r < n; ++r) {
+      quantizer_->Encode(Row(r), codes_.data() + r * quantizer_->code_size());
+    }
+  }
+  void SetEf(uint32_t ef) override { nprobe_ = ef; }
+  uint32_t Search(const float* query, uint32_t k, uint32_t* out) const override {
+    return Run(query, k, nullptr, false, out);
+  }
+  uint32_t SearchFiltered(const float* query, uint32_t k, const std::vector<uint64_t>&,
+                          uint32_t count, const std::vector<uint8_t>& mask,
+                          uint32_t* out) const override {
+    struct Allowed final : index::AllowedRows {
+      const std::vector<uint8_t>* mask;
+      const std::vector<uint32_t>* row_of;
+      uint32_t n = 0, allowed = 0;
+      uint32_t count() const override { return allowed; }
+      bool Contains(uint32_t i) const override { return (*mask)[(*row_of)[i]] != 0; }
+      void ForEach(absl::FunctionRef<void(uint32_t)> fn) const override {
+        for (uint32_t i = 0; i < n; ++i) {
+          if (Contains(i)) fn(i);
+        }
+      }
+    } allowed;
+    allowed.mask = &mask;
+    allowed.row_of = &row_of_;
+    allowed.n = n_;
+    allowed.allowed = count;
+    return Run(query, k, &allowed, true, out);
+  }
+  size_t IndexBytes() const override { return codes_.size() + ivf_bytes_.size(); }
+
+ private:
+  const float* Row(uint32_t i) const { return vectors_.data() + size_t{i} * dim_; }
+  uint32_t Run(const float* query, uint32_t k, const index::AllowedRows* allowed, bool filtered,
+               uint32_t* out) const {
+    const index::SearchSpace space{vectors_.data(), n_, dim_,
+                                   index::DistanceFor(DistanceMetric::kL2), nullptr,
+                                   quantizer_.get(), codes_.data()};
+    index::SearchParams p{.query = query, .k = k, .ef = 64};
+    p.nprobe = nprobe_;
+    const index::PlannedResult r = index::IvfSearch(space, ivf_, p, allowed, filtered);
+    for (size_t i = 0; i < r.hits.size(); ++i) out[i] = row_of_[r.hits[i].row];
+    return static_cast<uint32_t>(r.hits.size());
+  }
+
+  uint32_t dim_ = 0, n_ = 0, nprobe_ = 16;
+  std::vector<float> vectors_;     // in partition order
+  std::vector<uint32_t> row_of_;   // partition order -> the data set's row
+  std::string ivf_bytes_;
+  index::IvfView ivf_;
+  std::unique_ptr<index::Quantizer> quantizer_;
+  std::vector<uint8_t> codes_;
 };
 
 // --- Ground truth ----------------------------------------------------------------------------
@@ -209,6 +301,7 @@ Measured Measure(uint32_t nq, const std::vector<std::vector<uint32_t>>& truth, S
 std::unique_ptr<AnnSystem> MakeProximaDB(Quantization quantization) {
   return std::make_unique<ProximaDB>(quantization);
 }
+std::unique_ptr<AnnSystem> MakeProximaDBViper() { return std::make_unique<ProximaDBViper>(); }
 
 }  // namespace proximadb::bench
 
@@ -303,6 +396,7 @@ int main(int argc, char** argv) {
                          Quantization::kBinary}) {
     systems.push_back(MakeProximaDB(q));
   }
+  systems.push_back(MakeProximaDBViper());
   systems.push_back(MakeHnswlib());
   systems.push_back(MakeFaiss(false));
   systems.push_back(MakeFaiss(true));
@@ -354,7 +448,11 @@ int main(int argc, char** argv) {
     sys->Build(d.base.data(), nb, d.dim, m, efc, 2);
     const double build_s = Seconds(Clock::now() - t0);
     const size_t bytes = sys->IndexBytes();
-    for (uint32_t ef : efs) {
+    // viper's setting is nprobe, the partitions probed: fewer than a graph's ef.
+    const std::vector<uint32_t> settings =
+        sys->name() == "proximadb-viper" ? std::vector<uint32_t>{1, 2, 3, 4, 6, 8, 12, 16, 24, 32}
+                                         : std::vector<uint32_t>(std::begin(efs), std::end(efs));
+    for (uint32_t ef : settings) {
       sys->SetEf(ef);
       Measured r = Measure(nq, truth, [&](uint32_t q, uint32_t* out) {
         return sys->Search(d.queries.data() + size_t{q} * d.dim, kK, out);
@@ -366,10 +464,11 @@ int main(int argc, char** argv) {
       if (json) {
         std::fprintf(json,
                      "{\"system\":\"%s\",\"dataset\":\"%s\",\"quantization\":\"%s\","
-                     "\"strategy\":\"standard\",\"m\":%u,\"ef_construction\":%u,"
+                     "\"strategy\":\"%s\",\"m\":%u,\"ef_construction\":%u,"
                      "\"ef_search\":%u,\"recall_at_10\":%.4f,\"qps_1t\":%.1f,\"qps_2t\":%.1f,"
                      "\"p50_us\":%.1f,\"p99_us\":%.1f,\"build_s\":%.2f,\"index_bytes\":%zu}\n",
-                     sys->name().c_str(), d.name.c_str(), sys->quantization().c_str(), m, efc, ef,
+                     sys->name().c_str(), d.name.c_str(), sys->quantization().c_str(),
+                     sys->strategy().c_str(), m, efc, ef,
                      r.recall, r.qps_1t, r.qps_2t, r.p50_us, r.p99_us, build_s, bytes);
       }
     }
@@ -390,11 +489,13 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       if (json) {
         std::fprintf(json,
-                     "{\"system\":\"%s\",\"dataset\":\"%s\",\"m\":%u,\"ef_construction\":%u,"
+                     "{\"system\":\"%s\",\"dataset\":\"%s\",\"quantization\":\"%s\","
+                     "\"strategy\":\"%s\",\"m\":%u,\"ef_construction\":%u,"
                      "\"ef_search\":%u,\"selectivity\":%g,\"filter_mode\":\"%s\","
                      "\"recall_at_10\":%.4f,\"qps_1t\":%.1f,\"qps_2t\":%.1f,\"p50_us\":%.1f,"
                      "\"p99_us\":%.1f}\n",
-                     sys->name().c_str(), d.name.c_str(), m, efc, ef, s, sys->filter_mode().c_str(),
+                     sys->name().c_str(), d.name.c_str(), sys->quantization().c_str(),
+                     sys->strategy().c_str(), m, efc, ef, s, sys->filter_mode().c_str(),
                      r.recall, r.qps_1t, r.qps_2t, r.p50_us, r.p99_us);
       }
     }

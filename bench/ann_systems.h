@@ -17,6 +17,8 @@ class AnnSystem {
   virtual std::string name() const = 0;
   // How the vectors are compressed ("none", "sq8", "pq", "binary"), for the JSON rows.
   virtual std::string quantization() const { return "none"; }
+  // ProximaDB's storage strategy whose segment search this is ("standard", "viper"), or "peer".
+  virtual std::string strategy() const { return "peer"; }
   // How this system's filtered search works, for the table.
   virtual std::string filter_mode() const = 0;
   // Builds an L2 index over data[n * dim] with `threads` threads.
@@ -39,6 +41,8 @@ class AnnSystem {
 };
 
 std::unique_ptr<AnnSystem> MakeProximaDB(Quantization quantization);
+// The viper strategy's segment search (IVF partitions + sq8); its ef is nprobe.
+std::unique_ptr<AnnSystem> MakeProximaDBViper();
 std::unique_ptr<AnnSystem> MakeHnswlib();
 // sq8: IndexHNSWSQ with 8-bit scalar codes, else IndexHNSWFlat.
 std::unique_ptr<AnnSystem> MakeFaiss(bool sq8);

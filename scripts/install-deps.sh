@@ -18,6 +18,7 @@ packages=(
   libtomlplusplus-dev  # config.toml
   libcli11-dev         # command-line flags
   libspdlog-dev        # server logs
+  libzstd-dev          # compressed metadata in segments (viper, metadata_compression zstd)
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the gRPC API
   libgtest-dev libgmock-dev
   python3-venv         # the Python client's tests run in a virtualenv (PyPI packages)

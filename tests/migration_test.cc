@@ -145,8 +145,8 @@ TEST_F(MigrationTest, PendingMigrationResumesAfterReopen) {
   bad.pq_m = 5;
   EXPECT_EQ(db_->UpdateCollection("m", bad).status().code(), absl::StatusCode::kInvalidArgument);
   bad = {};
-  bad.storage_strategy = StorageStrategy::kCustom;
-  EXPECT_EQ(db_->UpdateCollection("m", bad).status().code(), absl::StatusCode::kUnimplemented);
+  bad.indexing_algorithm = IndexingAlgorithm::kIvf;  // custom only
+  EXPECT_EQ(db_->UpdateCollection("m", bad).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(c_->config().quantization.kind, Quantization::kSq8);
   EXPECT_EQ(c_->Stats().migration_state, "none");
 }

@@ -187,5 +187,78 @@ TEST_F(ViperTest, MigratesBetweenStrategiesUnderLoad) {
   EXPECT_EQ(testing::CheckCollection(*c_, want, DistanceMetric::kL2), "");
 }
 
+// custom: each component as named. IVF + pq + zstd metadata, then each component changed by a
+// PATCH (a migration each), the plan following; impossible combinations name their field.
+TEST_F(ViperTest, CustomComponents) {
+  CollectionConfig config;
+  config.name = "c";
+  config.dimension = kDim;
+  config.metric = DistanceMetric::kL2;
+  config.storage_strategy = StorageStrategy::kCustom;
+  config.indexing_algorithm = IndexingAlgorithm::kIvf;
+  config.quantization = {Quantization::kPq, 12, 0};
+  config.metadata_compression = MetadataCompression::kZstd;
+  // The checker's uniform random queries land far from these clusters: probe widely so that
+  // its recall floor tests the data, not IVF's recall there.
+  config.index.nprobe = 64;
+  ASSERT_TRUE(db_->CreateCollection(config).ok());
+  c_ = *db_->GetCollection("c");
+  Load(0, kRows);
+  ASSERT_TRUE(c_->Flush().ok());
+  auto plan = [&] {
+    const std::vector<float> v = Query(1);
+    SearchRequest req;
+    req.vector = v;
+    return c_->Search(req)->plan;
+  };
+  EXPECT_EQ(plan(), "ivf");
+  ASSERT_EQ(testing::CheckCollection(*c_, want_, DistanceMetric::kL2), "");
+
+  CollectionUpdate u;
+  u.metadata_compression = MetadataCompression::kNone;
+  ASSERT_TRUE(db_->UpdateCollection("c", u).ok());
+  EXPECT_EQ(c_->Stats().migration_state, "pending");
+  ASSERT_TRUE(c_->Migrate().ok());
+  u = {};
+  u.indexing_algorithm = IndexingAlgorithm::kHnsw;
+  u.quantization = Quantization::kSq8;
+  ASSERT_TRUE(db_->UpdateCollection("c", u).ok());
+  ASSERT_TRUE(c_->Migrate().ok());
+  EXPECT_EQ(c_->Stats().migration_state, "none");
+  EXPECT_EQ(plan(), "graph");
+  ASSERT_EQ(testing::CheckCollection(*c_, want_, DistanceMetric::kL2), "");
+  Open();
+  c_ = *db_->GetCollection("c");
+  EXPECT_EQ(c_->config().indexing_algorithm, IndexingAlgorithm::kHnsw);
+  EXPECT_EQ(c_->Stats().migration_state, "none");
+  ASSERT_EQ(testing::CheckCollection(*c_, want_, DistanceMetric::kL2), "");
+
+  const struct {
+    StorageStrategy strategy;
+    IndexingAlgorithm index;
+    Quantization quantization;
+    MetadataCompression compression;
+    const char* field;
+  } bad[] = {
+      {StorageStrategy::kStandard, IndexingAlgorithm::kIvf, Quantization::kNone,
+       MetadataCompression::kNone, "indexing_algorithm"},
+      {StorageStrategy::kStandard, IndexingAlgorithm::kHnsw, Quantization::kNone,
+       MetadataCompression::kZstd, "metadata_compression"},
+      {StorageStrategy::kCustom, IndexingAlgorithm::kFlat, Quantization::kSq8,
+       MetadataCompression::kNone, "quantization"},
+  };
+  for (const auto& b : bad) {
+    CollectionConfig x = config;
+    x.name = "bad";
+    x.storage_strategy = b.strategy;
+    x.indexing_algorithm = b.index;
+    x.quantization = {b.quantization, 0, 0};
+    x.metadata_compression = b.compression;
+    auto s = db_->CreateCollection(x).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << b.field;
+    EXPECT_NE(s.message().find(b.field), std::string::npos) << s;
+  }
+}
+
 }  // namespace
 }  // namespace proximadb

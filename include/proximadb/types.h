@@ -18,19 +18,27 @@ enum class DistanceMetric { kCosine, kL2, kDot };
 absl::StatusOr<DistanceMetric> ParseDistanceMetric(std::string_view name);
 const char* DistanceMetricName(DistanceMetric metric);
 
-// How a collection's rows are indexed for search: HNSW graphs, or none (every search scans).
-enum class IndexingAlgorithm { kHnsw, kFlat };
-// Accepts "hnsw" and "flat".
+// How a collection's rows are indexed for search: HNSW graphs, IVF partitions (the viper and
+// custom strategies), or none (every search scans).
+enum class IndexingAlgorithm { kHnsw, kFlat, kIvf };
+// Accepts "hnsw", "flat" and "ivf".
 absl::StatusOr<IndexingAlgorithm> ParseIndexingAlgorithm(std::string_view name);
 const char* IndexingAlgorithmName(IndexingAlgorithm algorithm);
 
 // How a collection's segments are built, searched and compacted (DESIGN.md §4): standard (HNSW
-// graphs) or viper (write-optimized: IVF partitions, no graphs). kCustom is refused with
-// kUnimplemented.
+// graphs, or none for flat), viper (write-optimized: IVF partitions with codes, no graphs,
+// compressed metadata) or custom (indexing_algorithm, quantization and metadata_compression as
+// the collection gives them).
 enum class StorageStrategy { kStandard, kViper, kCustom };
 // Accepts "standard", "viper" and "custom".
 absl::StatusOr<StorageStrategy> ParseStorageStrategy(std::string_view name);
 const char* StorageStrategyName(StorageStrategy strategy);
+
+// Whether a segment's metadata section is compressed (viper always; custom by choice).
+enum class MetadataCompression { kNone, kZstd };
+// Accepts "none" and "zstd".
+absl::StatusOr<MetadataCompression> ParseMetadataCompression(std::string_view name);
+const char* MetadataCompressionName(MetadataCompression compression);
 
 // How a collection's segments compress vectors for search (docs/quantization.md): not at all,
 // 8-bit scalar codes per dimension, product-quantization codes, or one bit per dimension.
@@ -81,6 +89,8 @@ struct CollectionUpdate {
   std::optional<StorageStrategy> storage_strategy;
   std::optional<Quantization> quantization;
   std::optional<uint32_t> pq_m;
+  std::optional<IndexingAlgorithm> indexing_algorithm;
+  std::optional<MetadataCompression> metadata_compression;
   std::optional<double> max_wal_age_hours;
   std::optional<double> max_wal_size_mb;
   std::optional<uint64_t> max_vector_count;
@@ -96,6 +106,9 @@ struct CollectionConfig {
   FlushPolicy flush;
   StorageStrategy storage_strategy = StorageStrategy::kStandard;
   QuantizationParams quantization;
+  // The custom strategy's further components (standard: none; viper: zstd). The id index is a
+  // hash map whatever the strategy ("hashmap", the only kind so far).
+  MetadataCompression metadata_compression = MetadataCompression::kNone;
   int64_t created_at_us = 0;  // set by the database
 };
 

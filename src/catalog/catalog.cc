@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS collections (
   quantization       TEXT NOT NULL DEFAULT 'none',
   pq_m               INTEGER NOT NULL DEFAULT 0,
   rerank             INTEGER NOT NULL DEFAULT 0,
-  nprobe             INTEGER NOT NULL DEFAULT 16
+  nprobe             INTEGER NOT NULL DEFAULT 16,
+  metadata_compression TEXT NOT NULL DEFAULT 'none'
 );
 )sql";
 
@@ -42,6 +43,7 @@ ALTER TABLE collections ADD COLUMN quantization TEXT NOT NULL DEFAULT 'none';
 ALTER TABLE collections ADD COLUMN pq_m INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE collections ADD COLUMN rerank INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE collections ADD COLUMN nprobe INTEGER NOT NULL DEFAULT 16;
+ALTER TABLE collections ADD COLUMN metadata_compression TEXT NOT NULL DEFAULT 'none';
 PRAGMA user_version=2;
 COMMIT;
 )sql";
@@ -49,7 +51,7 @@ COMMIT;
 constexpr char kColumns[] =
     "name, dir_name, dimension, distance_metric, indexing_algorithm, m, ef_construction, "
     "ef_search, max_wal_age_hours, max_wal_size_mb, max_vector_count, flush_priority, "
-    "storage_strategy, created_at_us, quantization, pq_m, rerank, nprobe";
+    "storage_strategy, created_at_us, quantization, pq_m, rerank, nprobe, metadata_compression";
 
 // A prepared statement that finalizes itself.
 class Stmt {
@@ -99,7 +101,7 @@ class SqliteCatalog final : public Catalog {
   absl::Status Insert(const CatalogEntry& e) override {
     absl::MutexLock l(&mu_);
     const std::string sql = absl::StrCat("INSERT INTO collections (", kColumns,
-                                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     Stmt s(db_, sql.c_str());
     if (s.rc() != SQLITE_OK) return Error("prepare insert");
     const CollectionConfig& c = e.config;
@@ -121,6 +123,7 @@ class SqliteCatalog final : public Catalog {
     s.Bind(16, static_cast<int64_t>(c.quantization.pq_m));
     s.Bind(17, static_cast<int64_t>(c.quantization.rerank));
     s.Bind(18, static_cast<int64_t>(c.index.nprobe));
+    s.Bind(19, std::string_view(MetadataCompressionName(c.metadata_compression)));
     const int rc = sqlite3_step(s.get());
     if (rc == SQLITE_CONSTRAINT) {
       return absl::AlreadyExistsError(absl::StrCat("collection '", c.name, "' already exists"));
@@ -134,7 +137,8 @@ class SqliteCatalog final : public Catalog {
     Stmt s(db_, R"sql(UPDATE collections SET ef_search = ?, max_wal_age_hours = ?,
                       max_wal_size_mb = ?, max_vector_count = ?, flush_priority = ?,
                       rerank = ?, storage_strategy = ?, quantization = ?, pq_m = ?,
-                      nprobe = ? WHERE name = ?)sql");
+                      nprobe = ?, indexing_algorithm = ?, metadata_compression = ?
+                      WHERE name = ?)sql");
     if (s.rc() != SQLITE_OK) return Error("prepare update");
     s.Bind(1, static_cast<int64_t>(c.index.ef_search));
     s.Bind(2, c.flush.max_wal_age_hours);
@@ -146,7 +150,9 @@ class SqliteCatalog final : public Catalog {
     s.Bind(8, std::string_view(QuantizationName(c.quantization.kind)));
     s.Bind(9, static_cast<int64_t>(c.quantization.pq_m));
     s.Bind(10, static_cast<int64_t>(c.index.nprobe));
-    s.Bind(11, c.name);
+    s.Bind(11, std::string_view(IndexingAlgorithmName(c.indexing_algorithm)));
+    s.Bind(12, std::string_view(MetadataCompressionName(c.metadata_compression)));
+    s.Bind(13, c.name);
     if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("update collection");
     if (sqlite3_changes(db_) == 0) {
       return absl::NotFoundError(absl::StrCat("collection '", c.name, "' not found"));
@@ -203,6 +209,8 @@ class SqliteCatalog final : public Catalog {
       c.quantization.pq_m = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 15));
       c.quantization.rerank = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 16));
       c.index.nprobe = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 17));
+      PROXIMADB_RETURN_IF_ERROR(
+          stored(ParseMetadataCompression(s.Text(18)), &c.metadata_compression));
       out.push_back(std::move(e));
     }
     if (rc != SQLITE_DONE) return Error("list collections");

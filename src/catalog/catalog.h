@@ -29,8 +29,9 @@ class Catalog {
   virtual absl::Status Insert(const CatalogEntry& entry) = 0;
   // kNotFound if absent.
   virtual absl::Status Remove(std::string_view name) = 0;
-  // Stores the mutable settings of `config` (ef_search, rerank, flush policy, and the layout:
-  // storage_strategy, quantization, pq_m); kNotFound if absent.
+  // Stores the mutable settings of `config` (ef_search, nprobe, rerank, flush policy, and the
+  // layout: storage_strategy, indexing_algorithm, quantization, pq_m, metadata_compression);
+  // kNotFound if absent.
   virtual absl::Status UpdateSettings(const CollectionConfig& config) = 0;
   virtual absl::StatusOr<std::vector<CatalogEntry>> List() = 0;
 };

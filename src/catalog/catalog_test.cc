@@ -25,6 +25,7 @@ TEST_F(CatalogTest, InsertListRemoveSurvivesReopen) {
   e.config.quantization = {Quantization::kPq, 96, 40};
   e.config.index.nprobe = 9;
   e.config.storage_strategy = StorageStrategy::kViper;
+  e.config.metadata_compression = MetadataCompression::kZstd;
   e.dir_name = "c-1";
   {
     auto catalog = OpenSqliteCatalog(path_);
@@ -53,6 +54,7 @@ TEST_F(CatalogTest, InsertListRemoveSurvivesReopen) {
   EXPECT_EQ(got.config.quantization.rerank, 40u);
   EXPECT_EQ(got.config.index.nprobe, 9u);
   EXPECT_EQ(got.config.storage_strategy, StorageStrategy::kViper);
+  EXPECT_EQ(got.config.metadata_compression, MetadataCompression::kZstd);
   CollectionConfig changed = got.config;
   changed.quantization.rerank = 7;
   ASSERT_TRUE((*catalog)->UpdateSettings(changed).ok());

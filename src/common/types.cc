@@ -13,7 +13,10 @@ constexpr EnumName<DistanceMetric> kMetricNames[] = {{DistanceMetric::kCosine, "
                                                      {DistanceMetric::kL2, "euclidean"},
                                                      {DistanceMetric::kDot, "dot"}};
 constexpr EnumName<IndexingAlgorithm> kAlgorithmNames[] = {{IndexingAlgorithm::kHnsw, "hnsw"},
-                                                           {IndexingAlgorithm::kFlat, "flat"}};
+                                                           {IndexingAlgorithm::kFlat, "flat"},
+                                                           {IndexingAlgorithm::kIvf, "ivf"}};
+constexpr EnumName<MetadataCompression> kCompressionNames[] = {
+    {MetadataCompression::kNone, "none"}, {MetadataCompression::kZstd, "zstd"}};
 constexpr EnumName<StorageStrategy> kStrategyNames[] = {{StorageStrategy::kStandard, "standard"},
                                                         {StorageStrategy::kViper, "viper"},
                                                         {StorageStrategy::kCustom, "custom"}};
@@ -50,10 +53,17 @@ const char* IndexingAlgorithmName(IndexingAlgorithm algorithm) {
 absl::StatusOr<StorageStrategy> ParseStorageStrategy(std::string_view name) {
   if (std::optional<StorageStrategy> s = ValueOf(kStrategyNames, name)) return *s;
   return absl::InvalidArgumentError("storage_strategy: unknown strategy '" + std::string(name) +
-                                    "' (supported: standard, viper; custom is planned)");
+                                    "' (supported: standard, viper, custom)");
 }
 const char* StorageStrategyName(StorageStrategy strategy) {
   return NameOf(kStrategyNames, strategy);
+}
+
+absl::StatusOr<MetadataCompression> ParseMetadataCompression(std::string_view name) {
+  return Parse(kCompressionNames, name, "metadata_compression", "compression");
+}
+const char* MetadataCompressionName(MetadataCompression compression) {
+  return NameOf(kCompressionNames, compression);
 }
 
 absl::StatusOr<Quantization> ParseQuantization(std::string_view name) {

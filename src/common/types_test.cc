@@ -26,8 +26,9 @@ TEST(TypesTest, UnknownNamesNameTheFieldAndTheChoices) {
   EXPECT_EQ(metric.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(metric.message(),
             "distance_metric: unknown metric 'manhattan' (supported: cosine, l2, euclidean, dot)");
-  const absl::Status algorithm = ParseIndexingAlgorithm("ivf").status();
-  EXPECT_TRUE(absl::StartsWith(algorithm.message(), "indexing_algorithm: unknown algorithm 'ivf'"));
+  const absl::Status algorithm = ParseIndexingAlgorithm("annoy").status();
+  EXPECT_TRUE(
+      absl::StartsWith(algorithm.message(), "indexing_algorithm: unknown algorithm 'annoy'"));
   const absl::Status strategy = ParseStorageStrategy("bogus").status();
   EXPECT_TRUE(absl::StartsWith(strategy.message(), "storage_strategy: unknown strategy 'bogus'"));
   EXPECT_FALSE(ParseDurability("never").ok());

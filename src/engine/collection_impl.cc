@@ -14,8 +14,7 @@ CollectionImpl::CollectionImpl(const CollectionOptions& options,
       strategy_(std::move(strategy)),
       index_settings_(options.config.index),
       rerank_(options.config.quantization.rerank),
-      storage_strategy_(options.config.storage_strategy),
-      layout_(options.config.quantization),
+      layout_(options.config),
       flush_settings_(options.config.flush),
       env_(options.env),
       dim_(options.config.dimension) {
@@ -26,9 +25,11 @@ CollectionConfig CollectionImpl::config() const {
   CollectionConfig c = options_.config;
   absl::MutexLock l(&settings_mu_);
   c.index = index_settings_;
-  c.storage_strategy = storage_strategy_;
-  c.quantization.kind = layout_.kind;
-  c.quantization.pq_m = layout_.pq_m;
+  c.storage_strategy = layout_.storage_strategy;
+  c.indexing_algorithm = layout_.indexing_algorithm;
+  c.quantization.kind = layout_.quantization.kind;
+  c.quantization.pq_m = layout_.quantization.pq_m;
+  c.metadata_compression = layout_.metadata_compression;
   c.quantization.rerank = rerank_;
   c.flush = flush_settings_;
   return c;

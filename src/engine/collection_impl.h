@@ -96,9 +96,9 @@ class CollectionImpl final : public Collection {
   absl::Status Migrate() override ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
   CollectionStats Stats() override;
 
-  // migration.cc: takes the layout (storage_strategy, quantization, pq_m) of `config`: new
-  // segments get it at once, existing ones at the next Migrate. kUnimplemented for a strategy
-  // not built.
+  // migration.cc: takes the layout (storage_strategy, indexing_algorithm, quantization, pq_m,
+  // metadata_compression) of `config`: new segments get it at once, existing ones at the next
+  // Migrate.
   absl::Status ChangeLayout(const CollectionConfig& config) ABSL_LOCKS_EXCLUDED(mu_);
   // Whether some segment does not have the collection's layout yet (or a rewrite runs).
   bool MigrationInProgress() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -207,8 +207,9 @@ class CollectionImpl final : public Collection {
   mutable absl::Mutex settings_mu_;
   IndexParams index_settings_ ABSL_GUARDED_BY(settings_mu_);
   uint32_t rerank_ ABSL_GUARDED_BY(settings_mu_);
-  StorageStrategy storage_strategy_ ABSL_GUARDED_BY(settings_mu_);
-  QuantizationParams layout_ ABSL_GUARDED_BY(settings_mu_);  // kind and pq_m
+  // The layout fields (storage_strategy, indexing_algorithm, quantization kind and pq_m,
+  // metadata_compression) of the configuration, as ChangeLayout last set them.
+  CollectionConfig layout_ ABSL_GUARDED_BY(settings_mu_);
   FlushPolicy flush_settings_ ABSL_GUARDED_BY(settings_mu_);
   Env* const env_;
   const uint32_t dim_;

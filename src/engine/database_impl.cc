@@ -80,17 +80,20 @@ absl::Status ValidateConfig(const CollectionConfig& c) {
   if (c.index.nprobe < 1 || c.index.nprobe > 65536) {
     return bad(absl::StrCat("nprobe: ", c.index.nprobe, " is not in 1..65536"));
   }
+  const bool custom = c.storage_strategy == StorageStrategy::kCustom;
+  if (c.indexing_algorithm == IndexingAlgorithm::kIvf && !custom) {
+    return bad("indexing_algorithm: 'ivf' needs storage_strategy 'custom' (viper always uses it)");
+  }
+  if (c.metadata_compression != MetadataCompression::kNone && !custom) {
+    return bad(absl::StrCat("metadata_compression: '",
+                            MetadataCompressionName(c.metadata_compression),
+                            "' needs storage_strategy 'custom' (viper always compresses)"));
+  }
   if (q.kind != Quantization::kNone && c.indexing_algorithm == IndexingAlgorithm::kFlat &&
-      c.storage_strategy == StorageStrategy::kStandard) {
+      c.storage_strategy != StorageStrategy::kViper) {
     return bad(absl::StrCat("quantization: '", QuantizationName(q.kind),
                             "' needs indexing_algorithm 'hnsw' (a flat collection scans its "
                             "float32 vectors)"));
-  }
-  if (c.storage_strategy == StorageStrategy::kCustom) {
-    return absl::UnimplementedError(absl::StrCat("storage_strategy: '",
-                                                 StorageStrategyName(c.storage_strategy),
-                                                 "' is not implemented yet (use standard or "
-                                                 "viper)"));
   }
   return absl::OkStatus();
 }
@@ -163,14 +166,18 @@ class DatabaseImpl final : public Database {
       c.quantization.pq_m = 0;  // another quantization's pq_m does not carry over
     }
     if (u.pq_m) c.quantization.pq_m = *u.pq_m;
+    if (u.indexing_algorithm) c.indexing_algorithm = *u.indexing_algorithm;
+    if (u.metadata_compression) c.metadata_compression = *u.metadata_compression;
     if (u.max_wal_age_hours) c.flush.max_wal_age_hours = *u.max_wal_age_hours;
     if (u.max_wal_size_mb) c.flush.max_wal_size_mb = *u.max_wal_size_mb;
     if (u.max_vector_count) c.flush.max_vector_count = *u.max_vector_count;
     if (u.flush_priority) c.flush.flush_priority = *u.flush_priority;
     PROXIMADB_RETURN_IF_ERROR(ValidateConfig(c));
     const bool relayout = c.storage_strategy != before.storage_strategy ||
+                          c.indexing_algorithm != before.indexing_algorithm ||
                           c.quantization.kind != before.quantization.kind ||
-                          c.quantization.pq_m != before.quantization.pq_m;
+                          c.quantization.pq_m != before.quantization.pq_m ||
+                          c.metadata_compression != before.metadata_compression;
     if (relayout && it->second->MigrationInProgress()) {
       return WithErrorCode(
           absl::FailedPreconditionError(absl::StrCat(

@@ -1,44 +1,26 @@
-// CollectionImpl's live migration: a layout change (quantization, pq_m; a storage strategy once
-// more than one exists) takes effect for new segments at once, and every older segment is
-// rewritten in the background while it keeps serving, then all are swapped in by one manifest
-// change (maintenance.cc RewriteSegments).
+// CollectionImpl's live migration: a layout change (storage_strategy, indexing_algorithm,
+// quantization, pq_m, metadata_compression) takes effect for new segments at once, and every
+// older segment is rewritten in the background while it keeps serving, then all are swapped in
+// by one manifest change (maintenance.cc RewriteSegments).
 //
-// Nothing about a migration is stored but the layout in the catalog: a segment records its own
-// quantizer, so the segments still to rewrite are those whose quantizer differs from the
-// collection's. A crash mid-way leaves the old manifest in force (the new files are removed at
-// the next open), and the migration resumes from scratch at the next maintenance pass.
+// Nothing about a migration is stored but the layout in the catalog: a segment's file shows its
+// layout (graph, partitions, quantizer, compressed metadata), so the segments still to rewrite
+// are those whose layout differs from the collection's (storage/strategy.h HasLayout). A crash
+// mid-way leaves the old manifest in force (the new files are removed at the next open), and
+// the migration resumes from scratch at the next maintenance pass.
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/macros.h"
 #include "engine/collection_impl.h"
-#include "index/quantizer.h"
 
 namespace proximadb {
-namespace {
-
-// Whether segment `s` has the layout of `strategy` and `q`: IVF partitions exactly under viper,
-// and codes of the quantization (viper's default: sq8).
-bool HasLayout(const Segment& s, StorageStrategy strategy, QuantizationParams q, uint32_t dim) {
-  const bool viper = strategy == StorageStrategy::kViper;
-  if ((s.ivf() != nullptr) != viper) return false;
-  if (viper && q.kind == Quantization::kNone) q.kind = Quantization::kSq8;
-  const index::Quantizer* quantizer = s.quantizer();
-  if (q.kind == Quantization::kNone) return quantizer == nullptr;
-  if (quantizer == nullptr || quantizer->kind() != q.kind) return false;
-  return q.kind != Quantization::kPq ||
-         quantizer->pq_m() == (q.pq_m != 0 ? q.pq_m : index::DefaultPqM(dim));
-}
-
-}  // namespace
-
 absl::Status CollectionImpl::ChangeLayout(const CollectionConfig& config) {
   StrategyOptions o{options_.env, options_.dir, config, options_.id_index,
                     options_.build_threads};
   PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<const SegmentStrategy> next, NewSegmentStrategy(o));
   {
     absl::MutexLock l(&settings_mu_);
-    storage_strategy_ = config.storage_strategy;
-    layout_ = config.quantization;
+    layout_ = config;
   }
   absl::MutexLock l(&strategy_mu_);
   strategy_ = std::move(next);
@@ -46,16 +28,14 @@ absl::Status CollectionImpl::ChangeLayout(const CollectionConfig& config) {
 }
 
 CollectionImpl::SegmentGroup CollectionImpl::UnmigratedLocked() const {
-  QuantizationParams layout;
-  StorageStrategy strategy;
+  Layout layout;
   {
     absl::MutexLock l(&settings_mu_);
-    layout = layout_;
-    strategy = storage_strategy_;
+    layout = LayoutOf(layout_);
   }
   SegmentGroup out;
   for (const auto& s : segments_) {
-    if (!HasLayout(*s, strategy, layout, dim_)) out.push_back(s);
+    if (!HasLayout(*s, layout)) out.push_back(s);
   }
   return out;
 }

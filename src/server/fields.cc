@@ -20,6 +20,8 @@ std::vector<Field> CollectionFields(const CollectionConfig& c) {
       {"quantization", QuantizationName(c.quantization.kind)},
       {"pq_m", uint64_t{c.quantization.pq_m}},
       {"rerank", uint64_t{c.quantization.rerank}},
+      {"metadata_compression", MetadataCompressionName(c.metadata_compression)},
+      {"id_index", "hashmap"},
       {"created_at_us", c.created_at_us},
   };
 }

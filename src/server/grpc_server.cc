@@ -182,6 +182,8 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_indexing_algorithm()) names.indexing_algorithm = req->indexing_algorithm();
     if (req->has_storage_strategy()) names.storage_strategy = req->storage_strategy();
     if (req->has_quantization()) names.quantization = req->quantization();
+    if (req->has_metadata_compression()) names.metadata_compression = req->metadata_compression();
+    if (req->has_id_index()) names.id_index = req->id_index();
     if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return Done(ctx, s);
     if (req->has_m()) c.index.m = req->m();
     if (req->has_ef_construction()) c.index.ef_construction = req->ef_construction();
@@ -228,6 +230,8 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     CollectionNames names;
     if (req->has_storage_strategy()) names.storage_strategy = req->storage_strategy();
     if (req->has_quantization()) names.quantization = req->quantization();
+    if (req->has_indexing_algorithm()) names.indexing_algorithm = req->indexing_algorithm();
+    if (req->has_metadata_compression()) names.metadata_compression = req->metadata_compression();
     if (absl::Status s = ApplyLayoutNames(names, &u); !s.ok()) return Done(ctx, s);
     if (req->has_pq_m()) u.pq_m = req->pq_m();
     if (req->has_max_wal_age_hours()) u.max_wal_age_hours = req->max_wal_age_hours();

@@ -44,7 +44,9 @@ HttpResponse CreateCollection(const RestCall& call) {
                {"name", "dimension", "distance_metric", "indexing_algorithm", "m",
                 "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
                 "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
-                "rerank", "nprobe"}) ||
+                "rerank", "nprobe", "metadata_compression", "id_index"}) ||
+      !b.OptionalString("metadata_compression", &names.metadata_compression) ||
+      !b.OptionalString("id_index", &names.id_index) ||
       !b.String("name", &c.name, true) ||
       !b.Integer("dimension", &c.dimension, 0, UINT32_MAX, true) ||
       !b.OptionalString("distance_metric", &names.distance_metric) ||
@@ -84,7 +86,9 @@ HttpResponse UpdateCollection(const RestCall& call) {
   if (!b.Parse(call.request.body,
                {"ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
                 "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m",
-                "nprobe"}) ||
+                "nprobe", "indexing_algorithm", "metadata_compression"}) ||
+      !b.OptionalString("indexing_algorithm", &names.indexing_algorithm) ||
+      !b.OptionalString("metadata_compression", &names.metadata_compression) ||
       !b.Integer("nprobe", &nprobe, 0, UINT32_MAX) ||
       !b.OptionalString("storage_strategy", &names.storage_strategy) ||
       !b.OptionalString("quantization", &names.quantization) ||

@@ -65,7 +65,16 @@ absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig
       !s.ok()) {
     return s;
   }
-  return apply(names.quantization, ParseQuantization, &config->quantization.kind);
+  if (absl::Status s = apply(names.quantization, ParseQuantization, &config->quantization.kind);
+      !s.ok()) {
+    return s;
+  }
+  if (names.id_index && *names.id_index != "hashmap") {
+    return absl::InvalidArgumentError("id_index: unknown index '" + *names.id_index +
+                                      "' (supported: hashmap)");
+  }
+  return apply(names.metadata_compression, ParseMetadataCompression,
+               &config->metadata_compression);
 }
 
 absl::Status ApplyLayoutNames(const CollectionNames& names, CollectionUpdate* update) {
@@ -78,6 +87,16 @@ absl::Status ApplyLayoutNames(const CollectionNames& names, CollectionUpdate* up
     absl::StatusOr<Quantization> q = ParseQuantization(*names.quantization);
     if (!q.ok()) return q.status();
     update->quantization = *q;
+  }
+  if (names.indexing_algorithm) {
+    absl::StatusOr<IndexingAlgorithm> a = ParseIndexingAlgorithm(*names.indexing_algorithm);
+    if (!a.ok()) return a.status();
+    update->indexing_algorithm = *a;
+  }
+  if (names.metadata_compression) {
+    absl::StatusOr<MetadataCompression> m = ParseMetadataCompression(*names.metadata_compression);
+    if (!m.ok()) return m.status();
+    update->metadata_compression = *m;
   }
   return absl::OkStatus();
 }

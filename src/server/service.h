@@ -39,10 +39,12 @@ ApiError ApiErrorOf(const absl::Status& status);
 // The named settings of a new collection as the APIs carry them (absent: the default), parsed
 // into `config` here, once for both APIs; INVALID_ARGUMENT naming the field.
 struct CollectionNames {
-  std::optional<std::string> distance_metric, indexing_algorithm, storage_strategy, quantization;
+  std::optional<std::string> distance_metric, indexing_algorithm, storage_strategy, quantization,
+      metadata_compression, id_index;
 };
 absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig* config);
-// The layout names of a PATCH (storage_strategy, quantization) into `update`.
+// The layout names of a PATCH (storage_strategy, indexing_algorithm, quantization,
+// metadata_compression) into `update`.
 absl::Status ApplyLayoutNames(const CollectionNames& names, CollectionUpdate* update);
 
 struct CollectionInfo {

@@ -101,7 +101,8 @@ absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& opti
   if (rows.empty()) return nullptr;
   const std::string path = JoinPath(options.dir, SegmentFileName(number));
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentBuilder> builder,
-                             SegmentBuilder::Create(options.env, path, options.dim));
+                             SegmentBuilder::Create(options.env, path, options.dim,
+                                                    options.compress_metadata));
   for (const SegmentRow& r : rows) {
     PROXIMADB_RETURN_IF_ERROR(
         builder->Add(r.layer->id(r.row), reinterpret_cast<const char*>(r.layer->vector(r.row)),

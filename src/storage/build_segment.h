@@ -38,6 +38,7 @@ struct SegmentOptions {
   // IVF partitions (index/ivf.h): the rows are written grouped by partition. 0 partitions:
   // index::DefaultPartitions. None: no partitions.
   std::optional<uint32_t> partitions;
+  bool compress_metadata = false;  // the metadata section compressed with zstd
   int build_threads = 1;  // the graph build's and the encoding's
 };
 

@@ -1,13 +1,17 @@
 #include "storage/segment.h"
 
+#include <zstd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "common/macros.h"
+#include "proximadb/collection.h"
 #include "storage/row_bitmap.h"
 
 namespace proximadb {
@@ -45,14 +49,62 @@ std::string AsBytes(const std::vector<uint64_t>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(uint64_t));
 }
 
+// Header flags (fixed32 at offset 16; zero before version 3).
+constexpr uint32_t kMetadataZstd = 1;  // the metadata section is compressed (below)
+constexpr int kZstdLevel = 3;
+
+// A compressed metadata section: raw_size:fixed64 then one zstd frame of the raw section.
+std::string CompressMetadata(std::string_view raw) {
+  std::string out;
+  PutFixed64(&out, raw.size());
+  const size_t bound = ZSTD_compressBound(raw.size());
+  out.resize(8 + bound);
+  const size_t n = ZSTD_compress(out.data() + 8, bound, raw.data(), raw.size(), kZstdLevel);
+  PROXIMADB_CHECK(!ZSTD_isError(n));  // only fails for a too small buffer, which bound rules out
+  out.resize(8 + n);
+  return out;
+}
+
+// The raw section of a compressed one, or nothing if it does not decompress to its stated size
+// (at most `limit` bytes).
+std::optional<std::string> DecompressMetadata(std::string_view stored, uint64_t limit) {
+  if (stored.size() < 8) return std::nullopt;
+  const uint64_t raw_size = DecodeFixed64(stored.data());
+  if (raw_size > limit) return std::nullopt;
+  std::string raw(raw_size, '\0');
+  const size_t n = ZSTD_decompress(raw.data(), raw.size(), stored.data() + 8, stored.size() - 8);
+  if (ZSTD_isError(n) || n != raw_size) return std::nullopt;
+  return raw;
+}
+
+// An offsets table of num_rows + 1 entries followed by the bytes it indexes: sets `offsets` and
+// `bytes` into `s`, or returns why it is damaged.
+std::string LoadStrings(std::string_view s, uint64_t num_rows, const uint64_t** offsets,
+                        const char** bytes) {
+  const uint64_t table = (num_rows + 1) * sizeof(uint64_t);
+  if (s.size() < table) return "string table too short";
+  *offsets = reinterpret_cast<const uint64_t*>(s.data());
+  *bytes = s.data() + table;
+  const uint64_t blob = s.size() - table;
+  if ((*offsets)[0] != 0 || (*offsets)[num_rows] != blob) return "bad string offsets";
+  for (uint64_t i = 0; i < num_rows; ++i) {
+    if ((*offsets)[i] > (*offsets)[i + 1]) return "bad string offsets";
+  }
+  return "";
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // SegmentBuilder
 
-SegmentBuilder::SegmentBuilder(Env* env, std::string path, uint32_t dim,
+SegmentBuilder::SegmentBuilder(Env* env, std::string path, uint32_t dim, bool compress_metadata,
                                std::unique_ptr<WritableFile> file)
-    : env_(env), path_(std::move(path)), dim_(dim), file_(std::move(file)) {}
+    : env_(env),
+      path_(std::move(path)),
+      dim_(dim),
+      compress_metadata_(compress_metadata),
+      file_(std::move(file)) {}
 
 SegmentBuilder::~SegmentBuilder() {
   if (!finished_) Abandon();
@@ -60,13 +112,16 @@ SegmentBuilder::~SegmentBuilder() {
 
 absl::StatusOr<std::unique_ptr<SegmentBuilder>> SegmentBuilder::Create(Env* env,
                                                                        std::string path,
-                                                                       uint32_t dim) {
+                                                                       uint32_t dim,
+                                                                       bool compress_metadata) {
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env->NewWritableFile(path));
-  std::unique_ptr<SegmentBuilder> b(new SegmentBuilder(env, std::move(path), dim, std::move(file)));
+  std::unique_ptr<SegmentBuilder> b(
+      new SegmentBuilder(env, std::move(path), dim, compress_metadata, std::move(file)));
   std::string header(kHeaderSize, '\0');
   std::memcpy(header.data(), kMagic, 8);
   EncodeFixed32(header.data() + 8, kSegmentFormatVersion);
   EncodeFixed32(header.data() + 12, dim);
+  EncodeFixed32(header.data() + 16, compress_metadata ? kMetadataZstd : 0);
   b->buffer_.reserve(kWriteBufferSize);
   PROXIMADB_RETURN_IF_ERROR(b->Write(header));
   return b;
@@ -115,7 +170,9 @@ absl::Status SegmentBuilder::Finish() {
     return Write(bytes);
   };
   PROXIMADB_RETURN_IF_ERROR(add_section(kIds, AsBytes(id_offsets_) + ids_));
-  PROXIMADB_RETURN_IF_ERROR(add_section(kMetadata, AsBytes(metadata_offsets_) + metadata_));
+  std::string metadata = AsBytes(metadata_offsets_) + metadata_;
+  if (compress_metadata_) metadata = CompressMetadata(metadata);
+  PROXIMADB_RETURN_IF_ERROR(add_section(kMetadata, metadata));
 
   std::vector<uint32_t> order(num_rows_);
   std::iota(order.begin(), order.end(), 0u);
@@ -224,23 +281,26 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
   seg->dim_ = dim;
   seg->num_rows_ = static_cast<uint32_t>(num_rows);
 
-  // An offsets table of num_rows + 1 entries followed by the bytes it indexes.
-  auto load_strings = [&](const SectionRef& s, const uint64_t** offsets,
+  auto load_strings = [&](std::string_view s, const uint64_t** offsets,
                           const char** bytes) -> absl::Status {
-    const uint64_t table = (num_rows + 1) * sizeof(uint64_t);
-    if (s.length < table) return corrupt("string table too short");
-    *offsets = reinterpret_cast<const uint64_t*>(base + s.offset);
-    *bytes = base + s.offset + table;
-    const uint64_t blob = s.length - table;
-    if ((*offsets)[0] != 0 || (*offsets)[num_rows] != blob) return corrupt("bad string offsets");
-    for (uint64_t i = 0; i < num_rows; ++i) {
-      if ((*offsets)[i] > (*offsets)[i + 1]) return corrupt("bad string offsets");
-    }
-    return absl::OkStatus();
+    const std::string why = LoadStrings(s, num_rows, offsets, bytes);
+    return why.empty() ? absl::OkStatus() : corrupt(why);
   };
-  PROXIMADB_RETURN_IF_ERROR(load_strings(sections[kIds], &seg->id_offsets_, &seg->id_bytes_));
+  auto bytes_of = [&](Section s) {
+    return std::string_view(base + sections[s].offset, sections[s].length);
+  };
+  PROXIMADB_RETURN_IF_ERROR(load_strings(bytes_of(kIds), &seg->id_offsets_, &seg->id_bytes_));
+  std::string_view metadata = bytes_of(kMetadata);
+  if (version >= 3 && (DecodeFixed32(base + 16) & kMetadataZstd) != 0) {
+    // A record's metadata is at most kMaxMetadataBytes (proximadb/collection.h).
+    std::optional<std::string> raw = DecompressMetadata(
+        metadata, (num_rows + 1) * sizeof(uint64_t) + num_rows * kMaxMetadataBytes);
+    if (!raw || raw->empty()) return corrupt("metadata does not decompress");
+    seg->metadata_owned_ = *std::move(raw);
+    metadata = seg->metadata_owned_;
+  }
   PROXIMADB_RETURN_IF_ERROR(
-      load_strings(sections[kMetadata], &seg->metadata_offsets_, &seg->metadata_bytes_));
+      load_strings(metadata, &seg->metadata_offsets_, &seg->metadata_bytes_));
   seg->vectors_ = reinterpret_cast<const float*>(base + sections[kVectors].offset);
   seg->id_order_ = reinterpret_cast<const uint32_t*>(base + sections[kIdOrder].offset);
   for (uint64_t i = 0; i < num_rows; ++i) {
@@ -257,36 +317,43 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
     return corrupt(std::string(st.message()));
   }
   for (uint32_t row : deleted) seg->MarkDeleted(row, 0);
-  if (sections[kGraph].length > 0) {
-    absl::StatusOr<std::unique_ptr<index::Hnsw>> graph = index::Hnsw::Load(
-        std::string_view(base + sections[kGraph].offset, sections[kGraph].length), seg->vectors_,
-        dim, metric);
-    if (!graph.ok()) return corrupt(std::string(graph.status().message()));
-    if ((*graph)->capacity() != num_rows) return corrupt("graph does not cover the rows");
-    seg->graph_ = *std::move(graph);
-  }
-  if (sections[kQuantizer].length > 0) {
-    absl::StatusOr<std::unique_ptr<index::Quantizer>> quantizer = index::Quantizer::Load(
-        std::string_view(base + sections[kQuantizer].offset, sections[kQuantizer].length), dim,
-        metric);
-    if (!quantizer.ok()) return corrupt(std::string(quantizer.status().message()));
-    if (sections[kCodes].length != num_rows * (*quantizer)->code_size()) {
-      return corrupt("codes do not match the row count");
-    }
-    seg->quantizer_ = *std::move(quantizer);
-    seg->codes_ = reinterpret_cast<const uint8_t*>(base + sections[kCodes].offset);
-  } else if (sections[kCodes].length > 0) {
-    return corrupt("codes without a quantizer");
-  }
-  if (sections[kPartitions].length > 0) {
-    absl::StatusOr<index::IvfView> ivf = index::IvfView::Load(
-        std::string_view(base + sections[kPartitions].offset, sections[kPartitions].length), dim,
-        seg->num_rows_);
-    if (!ivf.ok()) return corrupt(std::string(ivf.status().message()));
-    seg->ivf_ = *ivf;
+  if (std::string why = seg->LoadSearchStructures(bytes_of(kGraph), bytes_of(kQuantizer),
+                                                  bytes_of(kCodes), bytes_of(kPartitions), metric);
+      !why.empty()) {
+    return corrupt(why);
   }
   seg->file_ = std::move(file);
   return seg;
+}
+
+std::string Segment::LoadSearchStructures(std::string_view graph, std::string_view quantizer,
+                                          std::string_view codes, std::string_view partitions,
+                                          DistanceMetric metric) {
+  if (!graph.empty()) {
+    absl::StatusOr<std::unique_ptr<index::Hnsw>> g =
+        index::Hnsw::Load(graph, vectors_, dim_, metric);
+    if (!g.ok()) return std::string(g.status().message());
+    if ((*g)->capacity() != num_rows_) return "graph does not cover the rows";
+    graph_ = *std::move(g);
+  }
+  if (!quantizer.empty()) {
+    absl::StatusOr<std::unique_ptr<index::Quantizer>> q =
+        index::Quantizer::Load(quantizer, dim_, metric);
+    if (!q.ok()) return std::string(q.status().message());
+    if (codes.size() != size_t{num_rows_} * (*q)->code_size()) {
+      return "codes do not match the row count";
+    }
+    quantizer_ = *std::move(q);
+    codes_ = reinterpret_cast<const uint8_t*>(codes.data());
+  } else if (!codes.empty()) {
+    return "codes without a quantizer";
+  }
+  if (!partitions.empty()) {
+    absl::StatusOr<index::IvfView> ivf = index::IvfView::Load(partitions, dim_, num_rows_);
+    if (!ivf.ok()) return std::string(ivf.status().message());
+    ivf_ = *ivf;
+  }
+  return "";
 }
 
 std::string_view Segment::id(uint32_t row) const {

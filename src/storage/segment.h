@@ -40,9 +40,11 @@ inline constexpr uint32_t kSegmentFormatVersion = 3;
 
 class SegmentBuilder {
  public:
-  // Creates the file `path` for a segment of `dim`-dimensional vectors.
+  // Creates the file `path` for a segment of `dim`-dimensional vectors; with
+  // `compress_metadata` its metadata section is compressed with zstd.
   static absl::StatusOr<std::unique_ptr<SegmentBuilder>> Create(Env* env, std::string path,
-                                                                uint32_t dim);
+                                                                uint32_t dim,
+                                                                bool compress_metadata = false);
   ~SegmentBuilder();
 
   // Adds the next row. `vector` points at dim float32 values, possibly unaligned. A row added
@@ -68,13 +70,15 @@ class SegmentBuilder {
   uint32_t num_rows() const { return num_rows_; }
 
  private:
-  SegmentBuilder(Env* env, std::string path, uint32_t dim, std::unique_ptr<WritableFile> file);
+  SegmentBuilder(Env* env, std::string path, uint32_t dim, bool compress_metadata,
+                 std::unique_ptr<WritableFile> file);
   absl::Status Write(std::string_view bytes);
   absl::Status FlushBuffer();
 
   Env* env_;
   const std::string path_;
   const uint32_t dim_;
+  const bool compress_metadata_;
   std::unique_ptr<WritableFile> file_;
   std::string buffer_;
   uint64_t offset_ = 0;
@@ -152,11 +156,18 @@ class Segment final : public Layer {
 
   size_t MemoryBytes() const {
     return num_rows_ * sizeof(std::atomic<uint64_t>) + (graph_ ? graph_->MemoryBytes() : 0) +
-           fields_.MemoryBytes();
+           fields_.MemoryBytes() + metadata_owned_.size();
   }
+  // Whether the file's metadata section is zstd-compressed (then held decompressed in memory).
+  bool metadata_compressed() const { return !metadata_owned_.empty(); }
 
  private:
   Segment() = default;
+  // Opens the graph, the quantizer with the codes, and the IVF partitions from their sections
+  // (each may be empty); returns why they are damaged, or "".
+  std::string LoadSearchStructures(std::string_view graph, std::string_view quantizer,
+                                   std::string_view codes, std::string_view partitions,
+                                   DistanceMetric metric);
 
   uint64_t number_ = 0;
   uint32_t dim_ = 0;
@@ -167,6 +178,7 @@ class Segment final : public Layer {
   const char* id_bytes_ = nullptr;
   const uint64_t* metadata_offsets_ = nullptr;
   const char* metadata_bytes_ = nullptr;
+  std::string metadata_owned_;  // the decompressed metadata section, when compressed
   const uint32_t* id_order_ = nullptr;  // rows sorted by (id, row)
   std::unique_ptr<std::atomic<uint64_t>[]> deleted_seq_;
   std::atomic<uint32_t> num_deleted_{0};

@@ -1,10 +1,13 @@
-// The storage strategies:
+// The storage strategies, one implementation parametrised by the collection's Layout:
 //   standard  float32 vectors and an HNSW graph per segment (none for a flat collection) with the
 //             collection's quantized codes; memtable chunks graphed in the background.
 //   viper     write-optimized: no graph anywhere (memtables are scanned); a segment's rows are
 //             grouped into IVF partitions (k-means, about sqrt(rows) of them) with quantized
-//             codes (the collection's quantization, sq8 when it has none) and float32 vectors
-//             for re-ranking.
+//             codes (the collection's quantization, sq8 when it has none), float32 vectors for
+//             re-ranking and zstd-compressed metadata.
+//   custom    the components as the collection names them: indexing_algorithm hnsw (graphs, as
+//             standard), ivf (partitions, as viper) or flat (scans), quantization, and
+//             metadata_compression.
 // Both search every part of a layer the way it was built (a segment written under the other
 // strategy, during a migration, included): IVF partitions (index/ivf.h), else the planner
 // (index/planner.h, traversing a segment's codes and re-ranking when it has them). Both compact
@@ -26,26 +29,26 @@ constexpr double kCompactionDeadFraction = 0.3;
 class LayoutStrategy final : public SegmentStrategy {
  public:
   explicit LayoutStrategy(const StrategyOptions& options)
-      : options_(options), distance_(index::DistanceFor(options.config.metric)) {
+      : options_(options),
+        layout_(LayoutOf(options.config)),
+        distance_(index::DistanceFor(options.config.metric)) {
     segment_options_.env = options.env;
     segment_options_.dir = options.dir;
     segment_options_.dim = options.config.dimension;
     segment_options_.metric = options.config.metric;
-    if (graphed()) segment_options_.graph = graph_params();
-    segment_options_.quantization = options.config.quantization.kind;
-    segment_options_.pq_m = options.config.quantization.pq_m;
-    if (viper()) {
-      segment_options_.partitions = 0;  // about sqrt(rows)
-      if (segment_options_.quantization == Quantization::kNone) {
-        segment_options_.quantization = Quantization::kSq8;
-      }
-    }
+    if (layout_.graph) segment_options_.graph = graph_params();
+    segment_options_.quantization = layout_.quantization;
+    segment_options_.pq_m = layout_.pq_m;
+    if (layout_.partitions) segment_options_.partitions = 0;  // about sqrt(rows)
+    segment_options_.compress_metadata = layout_.compress_metadata;
     segment_options_.build_threads = options.build_threads;
   }
 
   std::shared_ptr<Memtable> NewMemtable() const override {
     std::optional<Memtable::GraphOptions> graph;
-    if (graphed()) graph = Memtable::GraphOptions{options_.config.metric, graph_params()};
+    if (layout_.memtable_graph) {
+      graph = Memtable::GraphOptions{options_.config.metric, graph_params()};
+    }
     return std::make_shared<Memtable>(options_.config.dimension, options_.id_index, graph);
   }
 
@@ -105,30 +108,53 @@ class LayoutStrategy final : public SegmentStrategy {
   }
 
  private:
-  bool viper() const { return options_.config.storage_strategy == StorageStrategy::kViper; }
-  bool graphed() const {
-    return !viper() && options_.config.indexing_algorithm == IndexingAlgorithm::kHnsw;
-  }
   index::HnswParams graph_params() const {
     return index::HnswParams{.m = options_.config.index.m,
                              .ef_construction = options_.config.index.ef_construction};
   }
 
   const StrategyOptions options_;
+  const Layout layout_;
   const index::Distance distance_;
   SegmentOptions segment_options_;
 };
 
 }  // namespace
 
+Layout LayoutOf(const CollectionConfig& c) {
+  Layout l;
+  const IndexingAlgorithm index = c.storage_strategy == StorageStrategy::kViper
+                                      ? IndexingAlgorithm::kIvf
+                                      : c.indexing_algorithm;
+  l.graph = index == IndexingAlgorithm::kHnsw;
+  l.memtable_graph = l.graph;
+  l.partitions = index == IndexingAlgorithm::kIvf;
+  l.quantization = c.quantization.kind;
+  l.pq_m = c.quantization.pq_m;
+  if (c.storage_strategy == StorageStrategy::kViper) {
+    if (l.quantization == Quantization::kNone) l.quantization = Quantization::kSq8;
+    l.compress_metadata = true;
+  } else if (c.storage_strategy == StorageStrategy::kCustom) {
+    l.compress_metadata = c.metadata_compression == MetadataCompression::kZstd;
+  }
+  return l;
+}
+
+bool HasLayout(const Segment& s, const Layout& l) {
+  if ((s.graph() != nullptr) != l.graph || (s.ivf() != nullptr) != l.partitions ||
+      s.metadata_compressed() != l.compress_metadata) {
+    return false;
+  }
+  const index::Quantizer* q = s.quantizer();
+  if (l.quantization == Quantization::kNone) return q == nullptr;
+  if (q == nullptr || q->kind() != l.quantization) return false;
+  return l.quantization != Quantization::kPq ||
+         q->pq_m() == (l.pq_m != 0 ? l.pq_m : index::DefaultPqM(s.dim()));
+}
+
 absl::StatusOr<std::unique_ptr<SegmentStrategy>> NewSegmentStrategy(
     const StrategyOptions& options) {
-  if (options.config.storage_strategy != StorageStrategy::kCustom) {
-    return std::make_unique<LayoutStrategy>(options);
-  }
-  return absl::UnimplementedError(
-      absl::StrCat("storage_strategy: '", StorageStrategyName(options.config.storage_strategy),
-                   "' is not implemented yet (use standard or viper)"));
+  return std::make_unique<LayoutStrategy>(options);
 }
 
 }  // namespace proximadb

@@ -4,8 +4,8 @@
 // new strategy (viper's partitioned columnar segments, custom) is a new implementation here,
 // not a change to the write path, the manifest or recovery.
 //
-// Implementations: standard (float32 vectors and an HNSW graph per segment, memtable chunks
-// graphed in the background after the write is acknowledged). Thread-safe (const).
+// Implementations (strategy.cc): one parametrised by the collection's Layout, below.
+// Thread-safe (const).
 #pragma once
 
 #include <cstdint>
@@ -67,8 +67,24 @@ class SegmentStrategy {
                              absl::FunctionRef<void(float, uint32_t)> offer) const = 0;
 };
 
-// The implementation `options.config.storage_strategy` names; kUnimplemented for one not built
-// yet.
+// What a collection's configuration makes of its memtables and segments: standard fixes a graph
+// (none for flat) and uncompressed metadata; viper IVF partitions, codes (sq8 unless the
+// collection quantizes otherwise) and zstd metadata, and no graphs; custom takes
+// indexing_algorithm (hnsw, ivf, flat), quantization and metadata_compression as given.
+struct Layout {
+  bool memtable_graph = false;  // memtable chunks graphed in the background
+  bool graph = false;           // an HNSW graph per segment
+  bool partitions = false;      // rows grouped into IVF partitions
+  Quantization quantization = Quantization::kNone;
+  uint32_t pq_m = 0;
+  bool compress_metadata = false;
+};
+Layout LayoutOf(const CollectionConfig& config);
+// Whether `segment` was written with `layout` (a migration rewrites those that were not).
+bool HasLayout(const Segment& segment, const Layout& layout);
+
+// The implementation for `options.config.storage_strategy`. Every strategy searches any layout's
+// segments (a collection mid-migration holds both).
 absl::StatusOr<std::unique_ptr<SegmentStrategy>> NewSegmentStrategy(
     const StrategyOptions& options);
 

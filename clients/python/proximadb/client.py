@@ -29,10 +29,10 @@ Filter = Dict[str, Any]
 
 SETTINGS = ("m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
             "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
-            "rerank", "nprobe")
+            "rerank", "nprobe", "metadata_compression", "id_index")
 MUTABLE_SETTINGS = ("ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
                     "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m",
-                    "nprobe")
+                    "nprobe", "indexing_algorithm", "metadata_compression")
 
 
 def _as_list(vector: Vector) -> List[float]:

@@ -32,6 +32,8 @@ class Collection:
     pq_m: int = 0
     rerank: int = 0
     nprobe: int = 16
+    metadata_compression: str = "none"
+    id_index: str = "hashmap"
 
 
 @dataclass

@@ -187,6 +187,23 @@ def test_viper_collection(client, name):
     assert client.update_collection(name, nprobe=2).nprobe == 2
     with pytest.raises(InvalidArgumentError, match="nprobe"):
         client.search(name, vectors[0], nprobe=70000)
+    # custom: every component named; a PATCH of one migrates the collection live.
+    custom = client.create_collection(name + "c", dimension=16, distance_metric="l2",
+                                      storage_strategy="custom", indexing_algorithm="ivf",
+                                      quantization="pq", pq_m=4, id_index="hashmap",
+                                      metadata_compression="zstd")
+    assert (custom.indexing_algorithm, custom.metadata_compression, custom.id_index) == (
+        "ivf", "zstd", "hashmap")
+    client.batch_insert(name + "c", vectors, ids=[f"v{i}" for i in range(2000)])
+    client.flush(name + "c")
+    assert client.search(name + "c", vectors[5], k=1)[0].id == "v5"
+    patched = client.update_collection(name + "c", indexing_algorithm="hnsw")
+    assert patched.indexing_algorithm == "hnsw"
+    with pytest.raises(InvalidArgumentError, match="id_index"):
+        client.create_collection(name + "d", dimension=16, storage_strategy="custom",
+                                 id_index="btree")
+    with pytest.raises(InvalidArgumentError, match="indexing_algorithm"):
+        client.create_collection(name + "e", dimension=16, indexing_algorithm="ivf")
 
 
 def test_scroll_and_maintenance(client, name):

@@ -14,7 +14,7 @@ class CollectionRef(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m", "rerank", "nprobe")
+    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,8 @@ class CreateCollectionRequest(_message.Message):
     PQ_M_FIELD_NUMBER: _ClassVar[int]
     RERANK_FIELD_NUMBER: _ClassVar[int]
     NPROBE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    ID_INDEX_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance_metric: str
@@ -47,10 +49,12 @@ class CreateCollectionRequest(_message.Message):
     pq_m: int
     rerank: int
     nprobe: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ...) -> None: ...
+    metadata_compression: str
+    id_index: str
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ...) -> None: ...
 
 class Collection(_message.Message):
-    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "created_at_us", "vector_count", "quantization", "pq_m", "rerank", "nprobe")
+    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "created_at_us", "vector_count", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +73,8 @@ class Collection(_message.Message):
     PQ_M_FIELD_NUMBER: _ClassVar[int]
     RERANK_FIELD_NUMBER: _ClassVar[int]
     NPROBE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    ID_INDEX_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance_metric: str
@@ -87,7 +93,9 @@ class Collection(_message.Message):
     pq_m: int
     rerank: int
     nprobe: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., created_at_us: _Optional[int] = ..., vector_count: _Optional[int] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ...) -> None: ...
+    metadata_compression: str
+    id_index: str
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., created_at_us: _Optional[int] = ..., vector_count: _Optional[int] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
@@ -100,7 +108,7 @@ class ListCollectionsResponse(_message.Message):
     def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ...) -> None: ...
 
 class UpdateCollectionRequest(_message.Message):
-    __slots__ = ("name", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m", "nprobe")
+    __slots__ = ("name", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m", "nprobe", "indexing_algorithm", "metadata_compression")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     MAX_WAL_AGE_HOURS_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +120,8 @@ class UpdateCollectionRequest(_message.Message):
     QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
     PQ_M_FIELD_NUMBER: _ClassVar[int]
     NPROBE_FIELD_NUMBER: _ClassVar[int]
+    INDEXING_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    METADATA_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     ef_search: int
     max_wal_age_hours: float
@@ -123,7 +133,9 @@ class UpdateCollectionRequest(_message.Message):
     quantization: str
     pq_m: int
     nprobe: int
-    def __init__(self, name: _Optional[str] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., rerank: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., nprobe: _Optional[int] = ...) -> None: ...
+    indexing_algorithm: str
+    metadata_compression: str
+    def __init__(self, name: _Optional[str] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., rerank: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., nprobe: _Optional[int] = ..., indexing_algorithm: _Optional[str] = ..., metadata_compression: _Optional[str] = ...) -> None: ...
 
 class DeleteCollectionResponse(_message.Message):
     __slots__ = ("name", "dropped")
