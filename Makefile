@@ -29,6 +29,7 @@ bench:
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	$(BUILD_DIR)/bin/proximadb-simd-bench --benchmark_min_time=0.1
 	$(BUILD_DIR)/bin/proximadb-ingest-bench
+	$(BUILD_DIR)/bin/proximadb-ingest-bench --sustained
 	$(BUILD_DIR)/bin/proximadb-search-bench
 	$(BUILD_DIR)/bin/proximadb-ann-bench --dataset fashion-mnist --json $(BUILD_DIR)/ann-fashion-mnist.jsonl
 	$(BUILD_DIR)/bench-venv/bin/python bench/ann_peers.py --dataset fashion-mnist --queries-limit 2000 \

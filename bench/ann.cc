@@ -143,14 +143,8 @@ class ProximaDBViper final : public AnnSystem {
     const index::IvfTraining ivf = index::TrainIvf(
         n, dim, DistanceMetric::kL2, index::DefaultPartitions(n),
         [&](uint32_t r) { return data + size_t{r} * dim; }, [](uint32_t) { return true; });
-    std::vector<uint32_t> order(n);
-    std::iota(order.begin(), order.end(), 0u);
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      return ivf.assignment[a] < ivf.assignment[b];
-    });
-    std::vector<uint32_t> offsets(ivf.partitions + 1, 0);
-    for (uint32_t r = 0; r < n; ++r) ++offsets[ivf.assignment[r] + 1];
-    for (uint32_t p = 0; p < ivf.partitions; ++p) offsets[p + 1] += offsets[p];
+    std::vector<uint32_t> order, offsets;
+    index::GroupRows(ivf, &order, &offsets);
     vectors_.resize(size_t{n} * dim);
     row_of_ = order;
     for (uint32_t i = 0; i < n; ++i) {

@@ -70,7 +70,8 @@ def measure(search, queries, truth):
         found += len(set(int(x) for x in ids[:K]) & set(int(x) for x in truth[i]))
     qps = len(queries) / (time.perf_counter() - t0)
     lat.sort()
-    return found / (K * len(queries)), qps, lat[len(lat) // 2], lat[min(len(lat) - 1, len(lat) * 99 // 100)]
+    p99 = lat[min(len(lat) - 1, len(lat) * 99 // 100)]
+    return found / (K * len(queries)), qps, lat[len(lat) // 2], p99
 
 
 def faiss_systems(base, m, efc):
@@ -114,7 +115,8 @@ def scann_systems(base):
             to_search = max(1, int(leaves * frac))
             for reorder in (40, 100, 250):
                 def search(q, to_search=to_search, reorder=reorder):
-                    return searcher.search(q, final_num_neighbors=K, pre_reorder_num_neighbors=reorder,
+                    return searcher.search(q, final_num_neighbors=K,
+                                           pre_reorder_num_neighbors=reorder,
                                            leaves_to_search=to_search)[0]
                 yield f"leaves {to_search} reorder {reorder}", search
     yield "scann", "ah", build, settings
@@ -146,8 +148,9 @@ def main():
                 print(f"{name:<14} {build:8.1f} {str(setting):>28} {recall:10.4f} {qps:8.0f} "
                       f"{p50:8.0f} {p99:8.0f}", flush=True)
                 if out:
-                    out.write(json.dumps({"system": name, "dataset": a.dataset, "quantization": quant,
-                                          "strategy": "peer", "setting": setting,
+                    out.write(json.dumps({"system": name, "dataset": a.dataset,
+                                          "quantization": quant, "strategy": "peer",
+                                          "setting": setting,
                                           "recall_at_10": round(recall, 4), "qps_1t": round(qps, 1),
                                           "p50_us": round(p50, 1), "p99_us": round(p99, 1),
                                           "build_s": round(build, 2)}) + "\n")

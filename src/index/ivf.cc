@@ -71,6 +71,19 @@ IvfTraining TrainIvf(uint32_t rows, uint32_t dim, DistanceMetric metric, uint32_
   return out;
 }
 
+void GroupRows(const IvfTraining& ivf, std::vector<uint32_t>* order,
+               std::vector<uint32_t>* offsets) {
+  const uint32_t n = static_cast<uint32_t>(ivf.assignment.size());
+  order->resize(n);
+  std::iota(order->begin(), order->end(), 0u);
+  std::stable_sort(order->begin(), order->end(), [&](uint32_t a, uint32_t b) {
+    return ivf.assignment[a] < ivf.assignment[b];
+  });
+  offsets->assign(ivf.partitions + 1, 0);
+  for (uint32_t p : ivf.assignment) ++(*offsets)[p + 1];
+  for (uint32_t p = 0; p < ivf.partitions; ++p) (*offsets)[p + 1] += (*offsets)[p];
+}
+
 std::string SerializeIvf(const IvfTraining& ivf, uint32_t dim,
                          const std::vector<uint32_t>& offsets) {
   std::string out;

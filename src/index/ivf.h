@@ -34,6 +34,11 @@ IvfTraining TrainIvf(uint32_t rows, uint32_t dim, DistanceMetric metric, uint32_
                      absl::FunctionRef<const float*(uint32_t)> vector,
                      absl::FunctionRef<bool(uint32_t)> train);
 
+// The rows in partition order (stable within a partition) and, for each partition p, where its
+// rows start in that order (offsets[p], with offsets[partitions] = rows).
+void GroupRows(const IvfTraining& ivf, std::vector<uint32_t>* order,
+               std::vector<uint32_t>* offsets);
+
 // The serialized partitions: partitions:u32 dim:u32 centroids:f32[partitions * dim]
 // offsets:u32[partitions + 1].
 std::string SerializeIvf(const IvfTraining& ivf, uint32_t dim,

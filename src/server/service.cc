@@ -1,6 +1,8 @@
 #include "server/service.h"
 
 #include <cstdio>
+#include <initializer_list>
+#include <optional>
 #include <random>
 
 #include "absl/strings/escaping.h"
@@ -19,6 +21,24 @@ absl::Status Unavailable() {
 absl::Status Tag(absl::Status s, absl::StatusCode kind, const char* code) {
   if (s.code() == kind && ErrorCodeOf(s).empty()) return WithErrorCode(std::move(s), code);
   return s;
+}
+
+// Parses `name`, when given, into `out`; the parse error (naming the field) otherwise.
+template <typename Parse, typename T>
+absl::Status ApplyName(const std::optional<std::string>& name, Parse parse, T* out) {
+  if (!name) return absl::OkStatus();
+  auto parsed = parse(*name);
+  if (!parsed.ok()) return parsed.status();
+  *out = *parsed;
+  return absl::OkStatus();
+}
+
+// The first error of `results`, in order.
+absl::Status FirstError(std::initializer_list<absl::Status> results) {
+  for (const absl::Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -44,61 +64,28 @@ ApiError ApiErrorOf(const absl::Status& s) {
 }
 
 absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig* config) {
-  auto apply = [](const std::optional<std::string>& name, auto parse, auto* out) {
-    if (!name) return absl::OkStatus();
-    auto parsed = parse(*name);
-    if (!parsed.ok()) return parsed.status();
-    *out = *parsed;
-    return absl::OkStatus();
-  };
-  if (absl::Status s = apply(names.distance_metric, ParseDistanceMetric, &config->metric);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = apply(names.indexing_algorithm, ParseIndexingAlgorithm,
-                             &config->indexing_algorithm);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          apply(names.storage_strategy, ParseStorageStrategy, &config->storage_strategy);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = apply(names.quantization, ParseQuantization, &config->quantization.kind);
-      !s.ok()) {
-    return s;
-  }
   if (names.id_index && *names.id_index != "hashmap") {
     return absl::InvalidArgumentError("id_index: unknown index '" + *names.id_index +
                                       "' (supported: hashmap)");
   }
-  return apply(names.metadata_compression, ParseMetadataCompression,
-               &config->metadata_compression);
+  return FirstError({
+      ApplyName(names.distance_metric, ParseDistanceMetric, &config->metric),
+      ApplyName(names.indexing_algorithm, ParseIndexingAlgorithm, &config->indexing_algorithm),
+      ApplyName(names.storage_strategy, ParseStorageStrategy, &config->storage_strategy),
+      ApplyName(names.quantization, ParseQuantization, &config->quantization.kind),
+      ApplyName(names.metadata_compression, ParseMetadataCompression,
+                &config->metadata_compression),
+  });
 }
 
 absl::Status ApplyLayoutNames(const CollectionNames& names, CollectionUpdate* update) {
-  if (names.storage_strategy) {
-    absl::StatusOr<StorageStrategy> s = ParseStorageStrategy(*names.storage_strategy);
-    if (!s.ok()) return s.status();
-    update->storage_strategy = *s;
-  }
-  if (names.quantization) {
-    absl::StatusOr<Quantization> q = ParseQuantization(*names.quantization);
-    if (!q.ok()) return q.status();
-    update->quantization = *q;
-  }
-  if (names.indexing_algorithm) {
-    absl::StatusOr<IndexingAlgorithm> a = ParseIndexingAlgorithm(*names.indexing_algorithm);
-    if (!a.ok()) return a.status();
-    update->indexing_algorithm = *a;
-  }
-  if (names.metadata_compression) {
-    absl::StatusOr<MetadataCompression> m = ParseMetadataCompression(*names.metadata_compression);
-    if (!m.ok()) return m.status();
-    update->metadata_compression = *m;
-  }
-  return absl::OkStatus();
+  return FirstError({
+      ApplyName(names.storage_strategy, ParseStorageStrategy, &update->storage_strategy),
+      ApplyName(names.indexing_algorithm, ParseIndexingAlgorithm, &update->indexing_algorithm),
+      ApplyName(names.quantization, ParseQuantization, &update->quantization),
+      ApplyName(names.metadata_compression, ParseMetadataCompression,
+                &update->metadata_compression),
+  });
 }
 
 Service::Service(const ServerConfig& config) : config_(config) {}

@@ -181,8 +181,7 @@ uint32_t Nearest(const float* x, const float* transposed, const float* norms, si
     }
   }
   for (; c < count; ++c) {
-    float d = norms[c];
-    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
+    const float d = CentroidDistance(x, transposed, norms, dim, count, c);
     if (c == 0 || d < best_d) best_d = d, best = static_cast<uint32_t>(c);
   }
   return best;
@@ -199,11 +198,7 @@ void CentroidDistances(const float* x, const float* transposed, const float* nor
     }
     _mm512_storeu_ps(out + c, acc);
   }
-  for (; c < count; ++c) {
-    float d = norms[c];
-    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
-    out[c] = d;
-  }
+  for (; c < count; ++c) out[c] = CentroidDistance(x, transposed, norms, dim, count, c);
 }
 
 }  // namespace

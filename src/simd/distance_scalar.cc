@@ -73,8 +73,7 @@ uint32_t Nearest(const float* x, const float* transposed, const float* norms, si
   uint32_t best = 0;
   float best_d = 0;
   for (size_t c = 0; c < count; ++c) {
-    float d = norms[c];
-    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
+    const float d = CentroidDistance(x, transposed, norms, dim, count, c);
     if (c == 0 || d < best_d) best_d = d, best = static_cast<uint32_t>(c);
   }
   return best;
@@ -82,11 +81,7 @@ uint32_t Nearest(const float* x, const float* transposed, const float* norms, si
 
 void CentroidDistances(const float* x, const float* transposed, const float* norms, size_t dim,
                        size_t count, float* out) {
-  for (size_t c = 0; c < count; ++c) {
-    float d = norms[c];
-    for (size_t i = 0; i < dim; ++i) d -= 2 * x[i] * transposed[i * count + c];
-    out[c] = d;
-  }
+  for (size_t c = 0; c < count; ++c) out[c] = CentroidDistance(x, transposed, norms, dim, count, c);
 }
 
 }  // namespace

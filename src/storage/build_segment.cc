@@ -75,14 +75,8 @@ std::string GroupByPartition(const SegmentOptions& options, std::vector<SegmentR
       n, options.dim, options.metric, partitions,
       [&](uint32_t i) { return rows[i].layer->vector(rows[i].row); },
       [&](uint32_t i) { return !rows[i].deleted; });
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return ivf.assignment[a] < ivf.assignment[b];
-  });
-  std::vector<uint32_t> offsets(ivf.partitions + 1, 0);
-  for (uint32_t i = 0; i < n; ++i) ++offsets[ivf.assignment[i] + 1];
-  for (uint32_t p = 0; p < ivf.partitions; ++p) offsets[p + 1] += offsets[p];
+  std::vector<uint32_t> order, offsets;
+  index::GroupRows(ivf, &order, &offsets);
   std::vector<SegmentRow> sorted;
   sorted.reserve(n);
   for (uint32_t i : order) sorted.push_back(rows[i]);

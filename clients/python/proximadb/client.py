@@ -259,7 +259,8 @@ class _Operations:
     def _search(self, collection: str, query_vector: Vector, k: int = 10,
                 filter: Optional[Filter] = None, include_vectors: bool = False,
                 include_metadata: bool = True, ef: Optional[int] = None, exact: bool = False,
-                as_numpy: bool = False, rerank: Optional[int] = None, nprobe: Optional[int] = None) -> OpGen:
+                as_numpy: bool = False, rerank: Optional[int] = None,
+                nprobe: Optional[int] = None) -> OpGen:
         q = _search_query(query_vector, k, filter, include_vectors, include_metadata, ef, exact,
                           rerank, nprobe)
         return _results((yield "search", {"collection": collection, "query": q}), as_numpy)
@@ -462,7 +463,8 @@ class ProximaDBClient(_Operations):
                      nprobe: Optional[int] = None) -> List[List[SearchResult]]:
         """Many searches in one call; one result list per query vector."""
         return _drive(self._search_batch(collection, query_vectors, k, filter, include_vectors,
-                                         include_metadata, ef, exact, as_numpy, rerank, nprobe), self._t)
+                                         include_metadata, ef, exact, as_numpy, rerank, nprobe),
+                      self._t)
 
     def scroll(self, collection: str, filter: Optional[Filter] = None, batch_size: int = 100,
                include_vectors: bool = False, as_numpy: bool = False) -> Iterator[Record]:
@@ -572,7 +574,8 @@ class AsyncProximaDBClient(_Operations):
                      rerank: Optional[int] = None,
                nprobe: Optional[int] = None) -> List[SearchResult]:
         return await _adrive(self._search(collection, query_vector, k, filter, include_vectors,
-                                          include_metadata, ef, exact, as_numpy, rerank, nprobe), self._t)
+                                          include_metadata, ef, exact, as_numpy, rerank, nprobe),
+                      self._t)
 
     async def search_batch(self, collection: str, query_vectors: Any, k: int = 10,
                            filter: Optional[Filter] = None, include_vectors: bool = False,
