@@ -103,6 +103,40 @@ class CrashTest : public ::testing::Test {
     return last;
   }
 
+  // Reopens the directory after a kill that came after ack `acked`, and checks that it holds
+  // the acknowledged batches and at most the one in flight, through every read path. Returns
+  // the database (null after a failure) and, in *done, the batches it holds.
+  std::unique_ptr<Database> ReopenAndCheck(const testing::Workload& workload, uint64_t acked,
+                                           int round, uint64_t* done) {
+    DatabaseOptions o;
+    o.data_dir = dir_;
+    o.background_maintenance = false;
+    auto db = Database::Open(o);
+    if (!db.ok()) {
+      ADD_FAILURE() << "round " << round << ": " << db.status();
+      return nullptr;
+    }
+    auto coll = (*db)->GetCollection("crash");
+    if (!coll.ok()) {
+      ADD_FAILURE() << coll.status();
+      return nullptr;
+    }
+    std::string why;
+    const std::optional<uint64_t> beyond = workload.BatchesBeyond(**coll, acked, &why);
+    if (!beyond) {
+      ADD_FAILURE() << "round " << round << ": " << why;
+      return nullptr;
+    }
+    *done = acked + *beyond;
+    const std::string diff =
+        testing::CheckCollection(**coll, workload.After(*done), DistanceMetric::kCosine);
+    if (!diff.empty()) {
+      ADD_FAILURE() << "round " << round << " after " << *done << " batches: " << diff;
+      return nullptr;
+    }
+    return *std::move(db);
+  }
+
   ScopedTempDir tmp_;
   const std::string dir_ = tmp_.path();
 };
@@ -114,25 +148,11 @@ TEST_F(CrashTest, AcknowledgedWritesSurviveSigkill) {
   for (int round = 0; round < kRounds; ++round) {
     const uint64_t acked = RunAndKill(done + 1, 10 + static_cast<int>(rng() % 150));
     ASSERT_GT(acked, done) << "round " << round << ": the writer acknowledged nothing";
-
-    DatabaseOptions o;
-    o.data_dir = dir_;
-    o.background_maintenance = false;
-    auto db = Database::Open(o);
-    ASSERT_TRUE(db.ok()) << "round " << round << ": " << db.status();
-    auto coll = (*db)->GetCollection("crash");
-    ASSERT_TRUE(coll.ok()) << coll.status();
-    std::string why;
-    const std::optional<uint64_t> beyond = workload.BatchesBeyond(**coll, acked, &why);
-    ASSERT_TRUE(beyond.has_value()) << "round " << round << ": " << why;
-    done = acked + *beyond;
-    const std::string diff =
-        testing::CheckCollection(**coll, workload.After(done), DistanceMetric::kCosine);
-    ASSERT_EQ(diff, "") << "round " << round << " after " << done << " batches";
+    ASSERT_NE(ReopenAndCheck(workload, acked, round, &done), nullptr);
   }
 }
 
-// Kills during live migrations: the writer changes the quantization round and round and
+// Kills during live migrations: the writer changes the layout round and round and
 // migrates while it writes. Each reopen must hold every acknowledged batch, through every read
 // path, whatever the segments' layouts; a migration the kill interrupted (old segments still in
 // the manifest: state "pending" at the reopen) must resume and finish. Runs until ten rounds
@@ -145,20 +165,10 @@ TEST_F(CrashTest, MigrationSurvivesSigkill) {
   for (; interrupted < 10 && round < 40; ++round) {
     const uint64_t acked = RunAndKill(done + 1, static_cast<int>(rng() % 2), /*migrating=*/true);
     ASSERT_GT(acked, done) << "round " << round << ": the writer acknowledged nothing";
-
-    DatabaseOptions o;
-    o.data_dir = dir_;
-    o.background_maintenance = false;
-    auto db = Database::Open(o);
-    ASSERT_TRUE(db.ok()) << "round " << round << ": " << db.status();
-    auto coll = *(*db)->GetCollection("crash");
-    std::string why;
-    const std::optional<uint64_t> beyond = workload.BatchesBeyond(*coll, acked, &why);
-    ASSERT_TRUE(beyond.has_value()) << "round " << round << ": " << why;
-    done = acked + *beyond;
+    std::unique_ptr<Database> db = ReopenAndCheck(workload, acked, round, &done);
+    ASSERT_NE(db, nullptr);
+    auto coll = *db->GetCollection("crash");
     const testing::Records want = workload.After(done);
-    ASSERT_EQ(testing::CheckCollection(*coll, want, DistanceMetric::kCosine), "")
-        << "round " << round << " after " << done << " batches";
     if (coll->Stats().migration_state == "pending") {
       ++interrupted;
       ASSERT_TRUE(coll->Migrate().ok()) << "round " << round;
