@@ -1,15 +1,33 @@
 #include "filter/field_index.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/container/btree_map.h"
+#include "common/coding.h"
 #include "filter/json_values.h"
 
 namespace proximadb {
+
+namespace {
+
+// "a.b.c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t dot = path.find('.', start);
+    parts.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+}  // namespace
 
 struct FieldIndex::PathIndex {
   std::vector<std::string> parts;
@@ -101,38 +119,17 @@ struct FieldIndex::PathIndex {
 FieldIndex::FieldIndex() = default;
 FieldIndex::~FieldIndex() = default;
 
-Roaring FieldIndex::Select(const Filter& filter, uint32_t rows, MetadataFn metadata) {
-  // Indexes may cover rows beyond `rows` (a reader pinned later extended them): trim.
-  auto trimmed = [rows](Roaring r) {
-    roaring_bitmap_remove_range(&r.roaring, rows, uint64_t{1} << 32);
-    return r;
-  };
-  {
-    // The common case, a repeated filter, only reads: concurrent searches share the lock.
-    absl::ReaderMutexLock lock(&mu_);
-    if (auto it = cache_.find(filter.canonical());
-        it != cache_.end() && it->second.covered >= rows) {
-      return trimmed(it->second.rows);
-    }
-  }
-  absl::MutexLock lock(&mu_);
-  if (auto it = cache_.find(filter.canonical()); it != cache_.end() && it->second.covered >= rows) {
-    return trimmed(it->second.rows);
-  }
+void FieldIndex::IndexPathsLocked(const std::vector<std::string>& paths, uint32_t rows,
+                                  MetadataFn metadata) {
   // Bring every path the filter reads up to `rows`, parsing each record once.
   std::vector<PathIndex*> behind;
   uint32_t from = rows;
   const uint64_t now = ++clock_;
-  for (const std::string& path : filter.paths()) {
+  for (const std::string& path : paths) {
     auto& index = paths_[path];
     if (index == nullptr) {
       index = std::make_unique<PathIndex>();
-      for (size_t start = 0;;) {
-        const size_t dot = path.find('.', start);
-        index->parts.push_back(path.substr(start, dot - start));
-        if (dot == std::string::npos) break;
-        start = dot + 1;
-      }
+      index->parts = SplitPath(path);
     }
     index->last_used = now;
     if (index->covered < rows) {
@@ -165,6 +162,28 @@ Roaring FieldIndex::Select(const Filter& filter, uint32_t rows, MetadataFn metad
     cache_.clear();  // computed over fewer rows
     cache_order_.clear();
   }
+
+}
+
+Roaring FieldIndex::Select(const Filter& filter, uint32_t rows, MetadataFn metadata) {
+  // Indexes may cover rows beyond `rows` (a reader pinned later extended them): trim.
+  auto trimmed = [rows](Roaring r) {
+    roaring_bitmap_remove_range(&r.roaring, rows, uint64_t{1} << 32);
+    return r;
+  };
+  {
+    // The common case, a repeated filter, only reads: concurrent searches share the lock.
+    absl::ReaderMutexLock lock(&mu_);
+    if (auto it = cache_.find(filter.canonical());
+        it != cache_.end() && it->second.covered >= rows) {
+      return trimmed(it->second.rows);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (auto it = cache_.find(filter.canonical()); it != cache_.end() && it->second.covered >= rows) {
+    return trimmed(it->second.rows);
+  }
+  IndexPathsLocked(filter.paths(), rows, metadata);
 
   Roaring out = trimmed(Evaluate(*filter.root(), rows));
   if (cache_.size() >= kCachedFilters) {
@@ -233,6 +252,115 @@ size_t FieldIndex::MemoryBytes() const {
   for (const auto& [path, index] : paths_) bytes += path.size() + index->MemoryBytes();
   for (const auto& [text, cached] : cache_) bytes += text.size() + cached.rows.getSizeInBytes();
   return bytes;
+}
+
+std::vector<std::string> FieldIndex::paths() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<uint64_t, std::string>> used;
+  for (const auto& [path, index] : paths_) used.emplace_back(index->last_used, path);
+  std::sort(used.rbegin(), used.rend());
+  std::vector<std::string> out;
+  for (auto& [unused, path] : used) out.push_back(std::move(path));
+  return out;
+}
+
+void FieldIndex::Build(const std::vector<std::string>& paths, uint32_t rows,
+                       MetadataFn metadata) {
+  absl::MutexLock lock(&mu_);
+  IndexPathsLocked(paths, rows, metadata);
+}
+
+namespace {
+
+void PutBitmap(std::string* out, const Roaring& bitmap) {
+  std::string bytes(bitmap.getSizeInBytes(/*portable=*/true), '\0');
+  bitmap.write(bytes.data(), /*portable=*/true);
+  PutLengthPrefixed(out, bytes);
+}
+
+bool GetBitmap(Decoder* in, uint32_t rows, Roaring* bitmap) {
+  std::string_view bytes;
+  if (!in->GetLengthPrefixed(&bytes)) return false;
+  try {
+    *bitmap = Roaring::readSafe(bytes.data(), bytes.size());
+  } catch (const std::exception&) {
+    return false;
+  }
+  return bitmap->getSizeInBytes(/*portable=*/true) == bytes.size() &&
+         (bitmap->isEmpty() || bitmap->maximum() < rows);
+}
+
+}  // namespace
+
+// Per path: path, then the present, null, true and false rows, the strings with their rows,
+// and the (number, row) pairs in order.
+std::string FieldIndex::Serialize() const {
+  absl::MutexLock lock(&mu_);
+  std::string out;
+  PutFixed32(&out, static_cast<uint32_t>(paths_.size()));
+  for (const auto& [path, index] : paths_) {
+    PutLengthPrefixed(&out, path);
+    for (const Roaring* b : {&index->present, &index->nulls, &index->trues, &index->falses}) {
+      PutBitmap(&out, *b);
+    }
+    PutFixed32(&out, static_cast<uint32_t>(index->strings.size()));
+    for (const auto& [value, rows] : index->strings) {
+      PutLengthPrefixed(&out, value);
+      PutBitmap(&out, rows);
+    }
+    PutFixed64(&out, index->numbers.size());
+    for (const auto& [value, row] : index->numbers) {
+      uint64_t bits;
+      std::memcpy(&bits, &value, sizeof(bits));
+      PutFixed64(&out, bits);
+      PutFixed32(&out, row);
+    }
+  }
+  return out;
+}
+
+absl::Status FieldIndex::Load(std::string_view bytes, uint32_t rows) {
+  auto bad = [] { return absl::DataLossError("field indexes are damaged"); };
+  Decoder in(bytes);
+  uint32_t count = 0;
+  if (!in.GetFixed32(&count) || count > kMaxPaths) return bad();
+  absl::flat_hash_map<std::string, std::unique_ptr<PathIndex>> loaded;
+  for (uint32_t p = 0; p < count; ++p) {
+    std::string_view path;
+    if (!in.GetLengthPrefixed(&path) || path.empty()) return bad();
+    auto index = std::make_unique<PathIndex>();
+    index->parts = SplitPath(std::string(path));
+    index->covered = rows;
+    for (Roaring* b : {&index->present, &index->nulls, &index->trues, &index->falses}) {
+      if (!GetBitmap(&in, rows, b)) return bad();
+    }
+    uint32_t strings = 0;
+    if (!in.GetFixed32(&strings)) return bad();
+    for (uint32_t i = 0; i < strings; ++i) {
+      std::string_view value;
+      Roaring value_rows;
+      if (!in.GetLengthPrefixed(&value) || !GetBitmap(&in, rows, &value_rows)) return bad();
+      index->string_bytes += value.size();
+      index->strings.emplace(std::string(value), std::move(value_rows));
+    }
+    uint64_t numbers = 0;
+    if (!in.GetFixed64(&numbers) || numbers > in.remaining() / 12) return bad();
+    for (uint64_t i = 0; i < numbers; ++i) {
+      uint64_t bits = 0;
+      uint32_t row = 0;
+      if (!in.GetFixed64(&bits) || !in.GetFixed32(&row) || row >= rows) return bad();
+      double value;
+      std::memcpy(&value, &bits, sizeof(value));
+      index->numbers.emplace_hint(index->numbers.end(), value, row);
+    }
+    loaded[std::string(path)] = std::move(index);
+  }
+  if (!in.done()) return bad();
+  absl::MutexLock lock(&mu_);
+  paths_ = std::move(loaded);
+  cache_.clear();
+  cache_order_.clear();
+  return absl::OkStatus();
 }
 
 }  // namespace proximadb

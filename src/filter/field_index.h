@@ -21,11 +21,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <roaring/roaring.hh>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "filter/filter.h"
 
@@ -45,6 +47,17 @@ class FieldIndex {
   Roaring Select(const Filter& filter, uint32_t rows, MetadataFn metadata)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The paths indexed now (those filters have read), most recently used first.
+  std::vector<std::string> paths() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Indexes `paths` over rows [0, rows), as a filter reading them would.
+  void Build(const std::vector<std::string>& paths, uint32_t rows, MetadataFn metadata)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The path indexes as bytes (typed columns of the filtered fields: rows per string, per
+  // number, per boolean and null, and where each path is present), and back: Load replaces the
+  // indexes with those of `bytes`, which cover rows [0, rows); kDataLoss on damage.
+  std::string Serialize() const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Load(std::string_view bytes, uint32_t rows) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Approximate bytes held by the indexes.
   size_t MemoryBytes() const ABSL_LOCKS_EXCLUDED(mu_);
   // How many path indexes are held.
@@ -56,6 +69,9 @@ class FieldIndex {
   struct PathIndex;
 
   Roaring Evaluate(const FilterNode& node, uint32_t rows) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Brings the indexes of `paths` (created as needed) up to `rows`, parsing each record once.
+  void IndexPathsLocked(const std::vector<std::string>& paths, uint32_t rows,
+                        MetadataFn metadata) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   static constexpr size_t kCachedFilters = 16;
 

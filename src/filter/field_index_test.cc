@@ -128,6 +128,48 @@ TEST(FieldIndexTest, AgreesWithMatchesOnRandomDocumentsAndFilters) {
   EXPECT_GT(index.MemoryBytes(), 0u);
 }
 
+// The typed columns a segment stores: an index built over the paths filters read, serialized
+// and loaded into a fresh index, answers every filter as Filter::Matches does, without reading
+// the metadata (the loaded index is given none); damage is refused.
+TEST(FieldIndexTest, SerializedIndexesAnswerWithoutTheMetadata) {
+  std::mt19937 rng(11);
+  std::vector<std::string> docs;
+  for (int i = 0; i < 500; ++i) docs.push_back(RandomDoc(rng));
+  auto metadata = [&](uint32_t row) { return std::string_view(docs[row]); };
+  std::vector<std::string> pool;
+  for (int i = 0; i < 40; ++i) pool.push_back(RandomFilter(rng).dump());
+  FieldIndex built;
+  std::vector<std::string> paths;
+  for (const std::string& text : pool) {
+    const absl::StatusOr<Filter> filter = Filter::Parse(text);
+    ASSERT_TRUE(filter.ok()) << text;
+    for (const std::string& p : filter->paths()) paths.push_back(p);
+  }
+  built.Build(paths, 500, metadata);
+  const std::string bytes = built.Serialize();
+  FieldIndex loaded;
+  ASSERT_TRUE(loaded.Load(bytes, 500).ok());
+  EXPECT_EQ(loaded.indexed_paths(), built.indexed_paths());
+  auto no_metadata = [](uint32_t) -> std::string_view {
+    ADD_FAILURE() << "the loaded index read the metadata";
+    return "{}";
+  };
+  for (const std::string& text : pool) {
+    auto filter = Filter::Parse(text);
+    if (filter->matches_all()) continue;
+    Roaring got = loaded.Select(*filter, 500, no_metadata);
+    for (uint32_t r = 0; r < 500; ++r) {
+      ASSERT_EQ(got.contains(r), filter->Matches(docs[r])) << text << " row " << r;
+    }
+  }
+  for (size_t cut = 0; cut + 1 < bytes.size(); cut += 1 + bytes.size() / 50) {
+    FieldIndex damaged;
+    EXPECT_EQ(damaged.Load(bytes.substr(0, cut), 500).code(), absl::StatusCode::kDataLoss) << cut;
+  }
+  FieldIndex too_few_rows;
+  EXPECT_EQ(too_few_rows.Load(bytes, 10).code(), absl::StatusCode::kDataLoss);
+}
+
 TEST(FieldIndexTest, RangesAndEqualityThroughTheIndex) {
   std::vector<std::string> docs;
   for (int i = 0; i < 1000; ++i) {

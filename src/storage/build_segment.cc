@@ -84,6 +84,27 @@ std::string GroupByPartition(const SegmentOptions& options, std::vector<SegmentR
   return index::SerializeIvf(ivf, options.dim, offsets);
 }
 
+// The field indexes of the paths the rows' layers have been filtered on, built over `rows` in
+// their order and serialized; nothing when no filter has run.
+std::string FieldColumns(const std::vector<SegmentRow>& rows) {
+  std::vector<std::string> paths;
+  const Layer* last = nullptr;
+  for (const SegmentRow& r : rows) {
+    if (r.layer == last) continue;
+    last = r.layer;
+    for (std::string& p : r.layer->fields().paths()) {
+      if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(std::move(p));
+    }
+  }
+  if (paths.empty()) return "";
+  if (paths.size() > FieldIndex::kMaxPaths) paths.resize(FieldIndex::kMaxPaths);
+  FieldIndex fields;
+  fields.Build(paths, static_cast<uint32_t>(rows.size()), [&](uint32_t i) {
+    return rows[i].layer->metadata(rows[i].row);
+  });
+  return fields.Serialize();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& options,
@@ -104,6 +125,7 @@ absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& opti
   }
   if (options.graph) builder->SetGraph(BuildGraph(options, rows));
   builder->SetPartitions(std::move(partitions));
+  if (options.field_columns) builder->SetFields(FieldColumns(rows));
   absl::Status s = absl::OkStatus();
   if (options.quantization != Quantization::kNone) s = BuildCodes(options, rows, builder.get());
   if (s.ok()) s = builder->Finish();

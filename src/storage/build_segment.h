@@ -39,6 +39,9 @@ struct SegmentOptions {
   // index::DefaultPartitions. None: no partitions.
   std::optional<uint32_t> partitions;
   bool compress_metadata = false;  // the metadata section compressed with zstd
+  // Typed columns of the fields the source layers have been filtered on (their field indexes),
+  // stored in the segment so that its filters need not parse the metadata.
+  bool field_columns = false;
   int build_threads = 1;  // the graph build's and the encoding's
 };
 

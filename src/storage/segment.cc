@@ -20,9 +20,10 @@ namespace {
 constexpr char kMagic[8] = {'P', 'X', 'D', 'B', '-', 'S', 'E', 'G'};
 constexpr size_t kHeaderSize = 64;
 // Version 2: vectors, ids, metadata, id_order, deletions, graph. Version 3 adds the quantizer's
-// parameters, the rows' codes (both empty without quantization) and the IVF partitions (empty
-// unless the rows are grouped by partition).
-constexpr int kNumSections = 9;
+// parameters, the rows' codes (both empty without quantization), the IVF partitions (empty
+// unless the rows are grouped by partition) and the typed columns of the filtered fields
+// (FieldIndex::Serialize; empty unless the layout keeps them).
+constexpr int kNumSections = 10;
 constexpr int kVersion2Sections = 6;
 constexpr size_t FooterSize(int sections) { return sections * 24 + 8 + 4 + 4 + 4 + 4 + 8; }
 constexpr size_t kWriteBufferSize = 1 << 20;
@@ -36,7 +37,8 @@ enum Section {
   kGraph = 5,
   kQuantizer = 6,
   kCodes = 7,
-  kPartitions = 8
+  kPartitions = 8,
+  kFields = 9
 };
 
 struct SectionRef {
@@ -190,6 +192,7 @@ absl::Status SegmentBuilder::Finish() {
   PROXIMADB_RETURN_IF_ERROR(add_section(kQuantizer, quantizer_));
   PROXIMADB_RETURN_IF_ERROR(add_section(kCodes, codes_));
   PROXIMADB_RETURN_IF_ERROR(add_section(kPartitions, partitions_));
+  PROXIMADB_RETURN_IF_ERROR(add_section(kFields, fields_));
 
   std::string footer;
   for (const SectionRef& s : sections) {
@@ -250,7 +253,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
   if (crc32c::Value(footer, footer_size - 16) != DecodeFixed32(footer + footer_size - 16)) {
     return corrupt("footer checksum mismatch");
   }
-  SectionRef sections[kNumSections];  // a version 2 file's last three stay empty
+  SectionRef sections[kNumSections];  // a version 2 file's last four stay empty
   uint64_t prev_end = kHeaderSize;
   for (int i = 0; i < num_sections; ++i) {
     const char* p = footer + i * 24;
@@ -321,6 +324,11 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
                                                   bytes_of(kCodes), bytes_of(kPartitions), metric);
       !why.empty()) {
     return corrupt(why);
+  }
+  if (!bytes_of(kFields).empty()) {
+    if (absl::Status s = seg->fields_.Load(bytes_of(kFields), seg->num_rows_); !s.ok()) {
+      return corrupt(std::string(s.message()));
+    }
   }
   seg->file_ = std::move(file);
   return seg;

@@ -2,7 +2,7 @@
 //
 // Layout (docs/segment_format.md has the grammar):
 //   header(64) | vectors | ids | metadata | id_order | deletions | graph | quantizer | codes |
-//   partitions | footer(248)
+//   partitions | fields | footer(272)
 // Vectors start at byte 64 and are stored row-major as float32, so the section is 64-byte
 // aligned in the file and in the mapping. Every section has a CRC32C in the footer, which is
 // checked when the segment is opened.
@@ -64,6 +64,9 @@ class SegmentBuilder {
   }
   // The IVF partitions (index::SerializeIvf) the rows were added grouped by; nothing for none.
   void SetPartitions(std::string partitions) { partitions_ = std::move(partitions); }
+  // The typed columns of the filtered fields (FieldIndex::Serialize over the rows); nothing for
+  // none. The segment's field indexes start from them when it opens.
+  void SetFields(std::string fields) { fields_ = std::move(fields); }
   // Removes the partly written file (after an error).
   void Abandon();
 
@@ -90,7 +93,7 @@ class SegmentBuilder {
   std::vector<uint64_t> metadata_offsets_{0};
   std::vector<uint32_t> deleted_rows_;
   std::string graph_;
-  std::string quantizer_, codes_, partitions_;
+  std::string quantizer_, codes_, partitions_, fields_;
   bool finished_ = false;
 };
 

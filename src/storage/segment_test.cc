@@ -8,7 +8,10 @@
 #include "env/mem_env.h"
 #include "gtest/gtest.h"
 #include "index/hnsw.h"
+#include "storage/build_segment.h"
+#include "storage/file_names.h"
 #include "storage/manifest.h"
+#include "storage/memtable.h"
 
 namespace proximadb {
 namespace {
@@ -157,6 +160,56 @@ TEST_F(SegmentTest, GraphSectionRoundTripAndDamage) {
 TEST_F(SegmentTest, WrongDimensionRejected) {
   Build(3, 5, 5);
   EXPECT_EQ(Segment::Open(&env_, "/c/seg", 1, 4, DistanceMetric::kL2).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A viper segment from a memtable: live rows only, grouped by partition (each partition's rows
+// nearest its own centroid), metadata compressed, and the fields the memtable was filtered on
+// stored as typed columns, which the opened segment's filters use without reading the metadata.
+TEST(BuildSegmentTest, PartitionedSegmentWithFieldColumns) {
+  MemEnv env;
+  ASSERT_TRUE(env.CreateDirs("/c").ok());
+  Memtable mem(4, IdIndexKind::kHashMap);
+  for (uint32_t i = 0; i < 900; ++i) {
+    const float c = static_cast<float>(i % 3) * 10;
+    const std::vector<float> v = {c, c + 0.01f * (i % 7), c, c};
+    mem.Append("id" + std::to_string(i), reinterpret_cast<const char*>(v.data()),
+               "{\"g\":" + std::to_string(i % 10) + ",\"s\":\"" + std::to_string(i % 4) + "\"}",
+               i + 1);
+  }
+  mem.MarkDeleted(5, 1000);  // superseded before the flush: left out of a partitioned segment
+  auto filter = Filter::Parse("{\"g\": 3}");
+  ASSERT_TRUE(filter.ok());
+  mem.fields().Select(*filter, mem.num_rows(), [&](uint32_t r) { return mem.metadata(r); });
+
+  SegmentOptions o{.env = &env, .dir = "/c", .dim = 4, .metric = DistanceMetric::kL2};
+  o.quantization = Quantization::kSq8;
+  o.partitions = 3;
+  o.compress_metadata = true;
+  o.field_columns = true;
+  std::vector<SegmentRow> rows;
+  for (uint32_t r = 0; r < mem.num_rows(); ++r) rows.push_back({&mem, r, r == 5});
+  auto seg = BuildSegment(o, 7, rows);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  const Segment& s = **seg;
+  ASSERT_EQ(s.num_rows(), 899u);
+  ASSERT_EQ(rows.size(), 899u);
+  ASSERT_NE(s.ivf(), nullptr);
+  EXPECT_TRUE(s.metadata_compressed());
+  for (uint32_t p = 0; p < s.ivf()->partitions(); ++p) {
+    for (uint32_t r = s.ivf()->begin(p); r < s.ivf()->end(p); ++r) {
+      EXPECT_EQ(s.id(r), mem.id(rows[r].row));  // row r of the segment is rows[r]
+      EXPECT_EQ(s.vector(r)[0], s.vector(s.ivf()->begin(p))[0]) << "a partition mixes clusters";
+    }
+  }
+  auto reopened = Segment::Open(&env, "/c/" + SegmentFileName(7), 7, 4, DistanceMetric::kL2);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->fields().indexed_paths(), 1u) << "the g column was not stored";
+  Roaring g3 = (*reopened)->fields().Select(*filter, 899, [](uint32_t) -> std::string_view {
+    ADD_FAILURE() << "the stored column was not used";
+    return "{}";
+  });
+  EXPECT_EQ(g3.cardinality(), 90u);
+  for (uint32_t r : g3) EXPECT_TRUE(filter->Matches((*reopened)->metadata(r)));
 }
 
 TEST(ManifestTest, EncodeDecodeAndSwitch) {

@@ -41,6 +41,7 @@ class LayoutStrategy final : public SegmentStrategy {
     segment_options_.pq_m = layout_.pq_m;
     if (layout_.partitions) segment_options_.partitions = 0;  // about sqrt(rows)
     segment_options_.compress_metadata = layout_.compress_metadata;
+    segment_options_.field_columns = layout_.field_columns;
     segment_options_.build_threads = options.build_threads;
   }
 
@@ -137,6 +138,7 @@ Layout LayoutOf(const CollectionConfig& c) {
   } else if (c.storage_strategy == StorageStrategy::kCustom) {
     l.compress_metadata = c.metadata_compression == MetadataCompression::kZstd;
   }
+  l.field_columns = l.compress_metadata;
   return l;
 }
 

@@ -78,6 +78,8 @@ struct Layout {
   Quantization quantization = Quantization::kNone;
   uint32_t pq_m = 0;
   bool compress_metadata = false;
+  // Typed columns of the filtered fields in each segment (viper, custom with zstd metadata).
+  bool field_columns = false;
 };
 Layout LayoutOf(const CollectionConfig& config);
 // Whether `segment` was written with `layout` (a migration rewrites those that were not).
