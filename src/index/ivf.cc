@@ -137,9 +137,7 @@ PlannedResult IvfSearch(const SearchSpace& space, const IvfView& ivf, const Sear
   const bool coded = space.quantizer != nullptr;
   Quantizer::Query query;
   if (coded) query = space.quantizer->Prepare(p.query);
-  const uint32_t keep = coded ? (p.rerank == 0 ? std::max(p.ef, 2 * p.k) : std::max(p.k, p.rerank))
-                              : p.k;
-  BoundedTopK<Hit> candidates(keep);
+  BoundedTopK<Hit> candidates(coded ? RerankCandidates(p) : p.k);
   // A filter thins the partitions out: probing goes on until max(ef, k) allowed rows were seen.
   const uint32_t enough = std::max(p.ef, p.k);
   uint32_t probed = 0, seen = 0;
@@ -156,17 +154,7 @@ PlannedResult IvfSearch(const SearchSpace& space, const IvfView& ivf, const Sear
       candidates.Push({d, row});
     }
   }
-  if (!coded) {
-    r.hits = candidates.Take();
-    return r;
-  }
-  BoundedTopK<Hit> top(p.k);
-  for (const Hit& h : candidates.Take()) {
-    ++r.stats.distances;
-    top.Push({space.distance(p.query, space.vectors + size_t{h.row} * space.dim, space.dim),
-              h.row});
-  }
-  r.hits = top.Take();
+  r.hits = coded ? Rerank(space, p.query, candidates.Take(), p.k, &r.stats) : candidates.Take();
   return r;
 }
 

@@ -34,6 +34,23 @@ std::vector<Hit> ExactOver(const SearchSpace& space, const float* query, uint32_
   return top.Take();
 }
 
+uint32_t RerankCandidates(const SearchParams& p) {
+  // By default at least 2k: with ef at or below k a search on codes would otherwise have no
+  // slack to re-rank from.
+  return p.rerank == 0 ? std::max(p.ef, 2 * p.k) : std::max(p.k, p.rerank);
+}
+
+std::vector<Hit> Rerank(const SearchSpace& space, const float* query,
+                        const std::vector<Hit>& candidates, uint32_t k, SearchStats* stats) {
+  BoundedTopK<Hit> top(k);
+  for (const Hit& h : candidates) {
+    ++stats->distances;
+    top.Push({space.distance(query, space.vectors + size_t{h.row} * space.dim, space.dim),
+              h.row});
+  }
+  return top.Take();
+}
+
 namespace {
 
 // Whether scanning the `count` rows a filter selected is cheaper than finding k of them in the
@@ -59,18 +76,8 @@ std::vector<Hit> GraphSearch(const SearchSpace& space, const SearchParams& p,
   // times the candidates.
   const uint32_t oversample =
       p.rerank == 0 && space.quantizer->kind() == Quantization::kBinary ? 4 : 1;
-  // By default at least 2k candidates: with ef at or below k a traversal on codes would
-  // otherwise have no slack to re-rank from.
-  const uint32_t ef = std::max({p.ef, p.rerank == 0 ? 2 * p.k : p.k, p.rerank}) * oversample;
-  const uint32_t keep = p.rerank == 0 ? ef : std::max(p.rerank, p.k);
-  std::vector<Hit> candidates = search(coded, keep, ef);
-  BoundedTopK<Hit> top(p.k);
-  for (const Hit& h : candidates) {
-    ++stats->distances;
-    top.Push({space.distance(p.query, space.vectors + size_t{h.row} * space.dim, space.dim),
-              h.row});
-  }
-  return top.Take();
+  const uint32_t keep = RerankCandidates(p) * oversample;
+  return Rerank(space, p.query, search(coded, keep, std::max(p.ef, keep)), p.k, stats);
 }
 
 PlannedResult FilteredGraphSearch(const SearchSpace& space, const SearchParams& p,

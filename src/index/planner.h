@@ -103,6 +103,13 @@ struct SearchParams {
 std::vector<Hit> ExactOver(const SearchSpace& space, const float* query, uint32_t k,
                            const AllowedRows* allowed, SearchStats* stats);
 
+// Searches over codes: how many candidates to keep for re-ranking, max(ef, 2k) by default
+// (rerank 0), else max(k, rerank).
+uint32_t RerankCandidates(const SearchParams& params);
+// The k best of `candidates` (rows of `space`, scored on codes) by their float32 distances.
+std::vector<Hit> Rerank(const SearchSpace& space, const float* query,
+                        const std::vector<Hit>& candidates, uint32_t k, SearchStats* stats);
+
 PlannedResult PlannedSearch(const SearchSpace& space, const SearchParams& params,
                             const AllowedRows* allowed, bool filtered);
 

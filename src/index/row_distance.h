@@ -38,7 +38,6 @@ class RowDistance {
       _mm_prefetch(at + offset, _MM_HINT_T0);
     }
   }
-  bool coded() const { return coded_ != nullptr; }
 
  private:
   const float* query_ = nullptr;

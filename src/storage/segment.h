@@ -151,11 +151,6 @@ class Segment final : public Layer {
   const uint8_t* codes() const { return codes_; }
   // The IVF partitions the rows are grouped by (a viper segment); nullptr for none.
   const index::IvfView* ivf() const { return ivf_ ? &*ivf_ : nullptr; }
-  // Bytes of the mapping a search touches without re-ranking: codes, or vectors without them.
-  size_t SearchBytes() const {
-    return quantizer_ ? size_t{num_rows_} * quantizer_->code_size()
-                      : size_t{num_rows_} * dim_ * sizeof(float);
-  }
 
   size_t MemoryBytes() const {
     return num_rows_ * sizeof(std::atomic<uint64_t>) + (graph_ ? graph_->MemoryBytes() : 0) +

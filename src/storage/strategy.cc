@@ -47,7 +47,7 @@ class LayoutStrategy final : public SegmentStrategy {
 
   std::shared_ptr<Memtable> NewMemtable() const override {
     std::optional<Memtable::GraphOptions> graph;
-    if (layout_.memtable_graph) {
+    if (layout_.graph) {
       graph = Memtable::GraphOptions{options_.config.metric, graph_params()};
     }
     return std::make_shared<Memtable>(options_.config.dimension, options_.id_index, graph);
@@ -128,7 +128,6 @@ Layout LayoutOf(const CollectionConfig& c) {
                                       ? IndexingAlgorithm::kIvf
                                       : c.indexing_algorithm;
   l.graph = index == IndexingAlgorithm::kHnsw;
-  l.memtable_graph = l.graph;
   l.partitions = index == IndexingAlgorithm::kIvf;
   l.quantization = c.quantization.kind;
   l.pq_m = c.quantization.pq_m;

@@ -72,8 +72,7 @@ class SegmentStrategy {
 // collection quantizes otherwise) and zstd metadata, and no graphs; custom takes
 // indexing_algorithm (hnsw, ivf, flat), quantization and metadata_compression as given.
 struct Layout {
-  bool memtable_graph = false;  // memtable chunks graphed in the background
-  bool graph = false;           // an HNSW graph per segment
+  bool graph = false;           // an HNSW graph per segment, and memtable chunks graphed
   bool partitions = false;      // rows grouped into IVF partitions
   Quantization quantization = Quantization::kNone;
   uint32_t pq_m = 0;
