@@ -30,6 +30,14 @@ using NearestFn = uint32_t (*)(const float* x, const float* transposed, const fl
                                size_t dim, size_t count);
 using CentroidsFn = void (*)(const float* x, const float* transposed, const float* norms,
                              size_t dim, size_t count, float* out);
+using FastScanFn = void (*)(const uint8_t* blocks, size_t nblocks, const uint8_t* lut,
+                            size_t width, uint16_t* out);
+
+// 4-bit product-quantization codes in the fast-scan layout (index/fast_scan.h): rows in blocks
+// of 32, a block being `width` (a multiple of 4) runs of 16 bytes, run j holding sub-quantizer
+// j's code of row i in the low nibble of byte i and of row i + 16 in its high nibble.
+inline constexpr size_t kFastScanRows = 32;
+inline constexpr size_t kFastScanRun = 16;
 
 struct Kernels {
   Level level;
@@ -49,6 +57,10 @@ struct Kernels {
   // out_c = norms_c - 2 sum_d x_d transposed[d * count + c] for every c < count: a query's
   // distance table over one sub-space's centroids.
   CentroidsFn centroid_distances;
+  // out[32 b + i] = sum_j lut[16 j + code_j(row i of block b)] for j < width, in uint16 (the
+  // caller scales `lut`, 16 uint8 entries per sub-quantizer, so that the sums fit): 4-bit
+  // codes looked up 32 rows at a time with byte shuffles.
+  FastScanFn fast_scan;
 };
 
 // The kernels of ActiveLevel().

@@ -215,10 +215,46 @@ void CentroidDistances(const float* x, const float* transposed, const float* nor
   for (; c < count; ++c) out[c] = CentroidDistance(x, transposed, norms, dim, count, c);
 }
 
+// 16 rows' sums, the two 128-bit lanes holding different sub-quantizers of the same rows, in
+// even rows' and odd rows' 16-bit halves.
+inline void StoreFastScanRows(__m256i even, __m256i odd, uint16_t* out) {
+  const __m128i e = _mm_add_epi16(_mm256_castsi256_si128(even), _mm256_extracti128_si256(even, 1));
+  const __m128i o = _mm_add_epi16(_mm256_castsi256_si128(odd), _mm256_extracti128_si256(odd, 1));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi16(e, o));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 8), _mm_unpackhi_epi16(e, o));
+}
+
+// Two sub-quantizers per step: one 32-byte load of codes and of table, looked up by pshufb for
+// the low nibbles (rows 0-15) and the high nibbles (rows 16-31), summed as 16-bit even and odd
+// bytes.
+void FastScan(const uint8_t* blocks, size_t nblocks, const uint8_t* lut, size_t width,
+              uint16_t* out) {
+  const __m256i nibble = _mm256_set1_epi8(0x0f), byte = _mm256_set1_epi16(0x00ff);
+  for (size_t b = 0; b < nblocks; ++b, out += kFastScanRows) {
+    const uint8_t* runs = blocks + b * width * kFastScanRun;
+    __m256i lo_even = _mm256_setzero_si256(), lo_odd = _mm256_setzero_si256();
+    __m256i hi_even = _mm256_setzero_si256(), hi_odd = _mm256_setzero_si256();
+    for (size_t j = 0; j < width; j += 2) {
+      const __m256i codes =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + j * kFastScanRun));
+      const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lut + j * kFastScanRun));
+      const __m256i lo = _mm256_shuffle_epi8(t, _mm256_and_si256(codes, nibble));
+      const __m256i hi =
+          _mm256_shuffle_epi8(t, _mm256_and_si256(_mm256_srli_epi16(codes, 4), nibble));
+      lo_even = _mm256_add_epi16(lo_even, _mm256_and_si256(lo, byte));
+      lo_odd = _mm256_add_epi16(lo_odd, _mm256_srli_epi16(lo, 8));
+      hi_even = _mm256_add_epi16(hi_even, _mm256_and_si256(hi, byte));
+      hi_odd = _mm256_add_epi16(hi_odd, _mm256_srli_epi16(hi, 8));
+    }
+    StoreFastScanRows(lo_even, lo_odd, out);
+    StoreFastScanRows(hi_even, hi_odd, out + kFastScanRun);
+  }
+}
+
 }  // namespace
 
 const Kernels kAvx2Kernels = {Level::kAvx2,  &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
                               &DotI8,        &DotF32U8, &Hamming, &Lookup,         &Nearest,
-                              &CentroidDistances};
+                              &CentroidDistances, &FastScan};
 
 }  // namespace proximadb::simd

@@ -143,6 +143,43 @@ uint32_t Hamming(const uint64_t* a, const uint64_t* b, size_t words) {
   return static_cast<uint32_t>(s);
 }
 
+// 16 rows' sums, the four 128-bit lanes holding different sub-quantizers of the same rows, in
+// even rows' and odd rows' 16-bit halves.
+inline void StoreFastScanRows(__m512i even, __m512i odd, uint16_t* out) {
+  const __m128i e = _mm_add_epi16(
+      _mm_add_epi16(_mm512_extracti32x4_epi32(even, 0), _mm512_extracti32x4_epi32(even, 1)),
+      _mm_add_epi16(_mm512_extracti32x4_epi32(even, 2), _mm512_extracti32x4_epi32(even, 3)));
+  const __m128i o = _mm_add_epi16(
+      _mm_add_epi16(_mm512_extracti32x4_epi32(odd, 0), _mm512_extracti32x4_epi32(odd, 1)),
+      _mm_add_epi16(_mm512_extracti32x4_epi32(odd, 2), _mm512_extracti32x4_epi32(odd, 3)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi16(e, o));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 8), _mm_unpackhi_epi16(e, o));
+}
+
+// Four sub-quantizers per step (the AVX2 kernel's scheme on 64-byte registers).
+void FastScan(const uint8_t* blocks, size_t nblocks, const uint8_t* lut, size_t width,
+              uint16_t* out) {
+  const __m512i nibble = _mm512_set1_epi8(0x0f), byte = _mm512_set1_epi16(0x00ff);
+  for (size_t b = 0; b < nblocks; ++b, out += kFastScanRows) {
+    const uint8_t* runs = blocks + b * width * kFastScanRun;
+    __m512i lo_even = _mm512_setzero_si512(), lo_odd = _mm512_setzero_si512();
+    __m512i hi_even = _mm512_setzero_si512(), hi_odd = _mm512_setzero_si512();
+    for (size_t j = 0; j < width; j += 4) {
+      const __m512i codes = _mm512_loadu_si512(runs + j * kFastScanRun);
+      const __m512i t = _mm512_loadu_si512(lut + j * kFastScanRun);
+      const __m512i lo = _mm512_shuffle_epi8(t, _mm512_and_si512(codes, nibble));
+      const __m512i hi =
+          _mm512_shuffle_epi8(t, _mm512_and_si512(_mm512_srli_epi16(codes, 4), nibble));
+      lo_even = _mm512_add_epi16(lo_even, _mm512_and_si512(lo, byte));
+      lo_odd = _mm512_add_epi16(lo_odd, _mm512_srli_epi16(lo, 8));
+      hi_even = _mm512_add_epi16(hi_even, _mm512_and_si512(hi, byte));
+      hi_odd = _mm512_add_epi16(hi_odd, _mm512_srli_epi16(hi, 8));
+    }
+    StoreFastScanRows(lo_even, lo_odd, out);
+    StoreFastScanRows(hi_even, hi_odd, out + kFastScanRun);
+  }
+}
+
 float Lookup(const float* table, const uint8_t* codes, size_t m) {
   const __m512i step = _mm512_set1_epi32(16 * 256);
   __m512i offsets = _mm512_mullo_epi32(
@@ -220,6 +257,6 @@ __attribute__((target("avx512vpopcntdq"))) uint32_t HammingVpopcntdq(const uint6
 
 const Kernels kAvx512Kernels = {Level::kAvx512, &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
                                 &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest,
-                                &CentroidDistances};
+                                &CentroidDistances, &FastScan};
 
 }  // namespace proximadb::simd

@@ -1,5 +1,6 @@
 // The reference kernels: plain loops, no special flags. Every other level is tested against
 // these.
+#include <algorithm>
 #include <cmath>
 
 #include "simd/dispatch.h"
@@ -84,10 +85,27 @@ void CentroidDistances(const float* x, const float* transposed, const float* nor
   for (size_t c = 0; c < count; ++c) out[c] = CentroidDistance(x, transposed, norms, dim, count, c);
 }
 
+void FastScan(const uint8_t* blocks, size_t nblocks, const uint8_t* lut, size_t width,
+              uint16_t* out) {
+  for (size_t b = 0; b < nblocks; ++b, out += kFastScanRows) {
+    const uint8_t* runs = blocks + b * width * kFastScanRun;
+    uint16_t acc[kFastScanRows] = {};
+    for (size_t j = 0; j < width; ++j) {
+      const uint8_t* run = runs + j * kFastScanRun;
+      const uint8_t* t = lut + j * kFastScanRun;
+      for (size_t i = 0; i < kFastScanRun; ++i) {
+        acc[i] = static_cast<uint16_t>(acc[i] + t[run[i] & 15]);
+        acc[i + kFastScanRun] = static_cast<uint16_t>(acc[i + kFastScanRun] + t[run[i] >> 4]);
+      }
+    }
+    std::copy(acc, acc + kFastScanRows, out);
+  }
+}
+
 }  // namespace
 
 const Kernels kScalarKernels = {Level::kScalar, &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
                                 &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest,
-                                &CentroidDistances};
+                                &CentroidDistances, &FastScan};
 
 }  // namespace proximadb::simd

@@ -111,6 +111,42 @@ TEST(SimdTest, QuantizedKernelsMatchScalar) {
   }
 }
 
+TEST(SimdTest, FastScanMatchesScalarAndALookupByHand) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> byte(0, 255);
+  const Kernels& ref = *ForLevel(Level::kScalar);
+  for (size_t width : {size_t{4}, size_t{8}, size_t{12}, size_t{196}, size_t{400}}) {
+    for (size_t nblocks : {size_t{1}, size_t{3}}) {
+      // One byte more than needed so that nothing is aligned.
+      std::vector<uint8_t> blocks(nblocks * width * kFastScanRun + 1), lut(width * kFastScanRun + 1);
+      for (uint8_t& b : blocks) b = static_cast<uint8_t>(byte(rng));
+      for (uint8_t& b : lut) b = static_cast<uint8_t>(byte(rng) / 2);
+      const uint8_t* codes = blocks.data() + 1;
+      const uint8_t* table = lut.data() + 1;
+      // The sums by hand, from the layout's definition.
+      std::vector<uint16_t> want(nblocks * kFastScanRows, 0);
+      for (size_t b = 0; b < nblocks; ++b) {
+        for (size_t row = 0; row < kFastScanRows; ++row) {
+          uint32_t sum = 0;
+          for (size_t j = 0; j < width; ++j) {
+            const uint8_t packed = codes[(b * width + j) * kFastScanRun + row % kFastScanRun];
+            sum += table[j * kFastScanRun + (row < kFastScanRun ? packed & 15 : packed >> 4)];
+          }
+          want[b * kFastScanRows + row] = static_cast<uint16_t>(sum);
+        }
+      }
+      for (const Kernels* k : SupportedLevels()) {
+        std::vector<uint16_t> got(nblocks * kFastScanRows);
+        k->fast_scan(codes, nblocks, table, width, got.data());
+        EXPECT_EQ(got, want) << "width " << width << " level " << LevelName(k->level);
+      }
+      std::vector<uint16_t> got(nblocks * kFastScanRows);
+      ref.fast_scan(codes, nblocks, table, width, got.data());
+      EXPECT_EQ(got, want);
+    }
+  }
+}
+
 TEST(SimdTest, EdgeCases) {
   for (const Kernels* k : SupportedLevels()) {
     for (size_t dim : kDims) {
