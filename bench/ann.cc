@@ -129,12 +129,16 @@ class ProximaDB final : public AnnSystem {
 
 // --- ProximaDB viper --------------------------------------------------------------------------
 
-// A viper segment's search: rows grouped into IVF partitions (about sqrt(n)) with sq8 codes,
-// re-ranked on float32. Its "ef" is nprobe, the partitions probed.
+// A viper segment's search: rows grouped into IVF partitions (about sqrt(n)) with sq8 codes
+// (or pq4 codes scanned 32 at a time: fast-scan), re-ranked on float32. Its "ef" is nprobe, the
+// partitions probed.
 class ProximaDBViper final : public AnnSystem {
  public:
-  std::string name() const override { return "proximadb-viper"; }
-  std::string quantization() const override { return "sq8"; }
+  explicit ProximaDBViper(Quantization q) : q_(q) {}
+  std::string name() const override {
+    return q_ == Quantization::kSq8 ? "proximadb-viper" : "proximadb-viper-pq4";
+  }
+  std::string quantization() const override { return QuantizationName(q_); }
   std::string strategy() const override { return "viper"; }
   std::string filter_mode() const override { return "partitions + exact"; }
   void Build(const float* data, uint32_t n, uint32_t dim, uint32_t, uint32_t, int) override {
@@ -153,12 +157,13 @@ class ProximaDBViper final : public AnnSystem {
     }
     ivf_bytes_ = index::SerializeIvf(ivf, dim, offsets);
     ivf_ = *index::IvfView::Load(ivf_bytes_, dim, n);
-    quantizer_ = *index::Quantizer::Train({Quantization::kSq8, dim, DistanceMetric::kL2}, n,
+    quantizer_ = *index::Quantizer::Train({q_, dim, DistanceMetric::kL2}, n,
                                           [&](uint32_t r) { return Row(r); });
     codes_.resize(size_t{n} * quantizer_->code_size());
     for (uint32_t r = 0; r < n; ++r) {
       quantizer_->Encode(Row(r), codes_.data() + r * quantizer_->code_size());
     }
+    ivf_.PackCodes(*quantizer_, codes_.data());
   }
   void SetEf(uint32_t ef) override { nprobe_ = ef; }
   uint32_t Search(const float* query, uint32_t k, uint32_t* out) const override {
@@ -201,6 +206,7 @@ class ProximaDBViper final : public AnnSystem {
     return static_cast<uint32_t>(r.hits.size());
   }
 
+  Quantization q_;
   uint32_t dim_ = 0, n_ = 0, nprobe_ = 16;
   std::vector<float> vectors_;     // in partition order
   std::vector<uint32_t> row_of_;   // partition order -> the data set's row
@@ -295,7 +301,9 @@ Measured Measure(uint32_t nq, const std::vector<std::vector<uint32_t>>& truth, S
 std::unique_ptr<AnnSystem> MakeProximaDB(Quantization quantization) {
   return std::make_unique<ProximaDB>(quantization);
 }
-std::unique_ptr<AnnSystem> MakeProximaDBViper() { return std::make_unique<ProximaDBViper>(); }
+std::unique_ptr<AnnSystem> MakeProximaDBViper(Quantization q) {
+  return std::make_unique<ProximaDBViper>(q);
+}
 
 }  // namespace proximadb::bench
 
@@ -390,7 +398,8 @@ int main(int argc, char** argv) {
                          Quantization::kBinary}) {
     systems.push_back(MakeProximaDB(q));
   }
-  systems.push_back(MakeProximaDBViper());
+  systems.push_back(MakeProximaDBViper(Quantization::kSq8));
+  systems.push_back(MakeProximaDBViper(Quantization::kPq4));
   systems.push_back(MakeHnswlib());
   systems.push_back(MakeFaiss(false));
   systems.push_back(MakeFaiss(true));
@@ -444,8 +453,8 @@ int main(int argc, char** argv) {
     const size_t bytes = sys->IndexBytes();
     // viper's setting is nprobe, the partitions probed: fewer than a graph's ef.
     const std::vector<uint32_t> settings =
-        sys->name() == "proximadb-viper" ? std::vector<uint32_t>{1, 2, 3, 4, 6, 8, 12, 16, 24, 32}
-                                         : std::vector<uint32_t>(std::begin(efs), std::end(efs));
+        sys->strategy() == "viper" ? std::vector<uint32_t>{1, 2, 3, 4, 6, 8, 12, 16, 24, 32}
+                                   : std::vector<uint32_t>(std::begin(efs), std::end(efs));
     for (uint32_t ef : settings) {
       sys->SetEf(ef);
       Measured r = Measure(nq, truth, [&](uint32_t q, uint32_t* out) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The quantized-search peers of bench/ann, from PyPI: FAISS 1.15 (IndexHNSWFlat and IndexHNSWSQ
-8-bit) and ScaNN (a k-means tree, asymmetric hashing, exact re-ordering), on the same data and
+"""The quantized-search peers of bench/ann, from PyPI: FAISS 1.15 (IndexHNSWFlat, IndexHNSWSQ
+8-bit, and IVF with 4-bit PQ fast-scan and re-ranking) and ScaNN (a k-means tree, asymmetric hashing, exact re-ordering), on the same data and
 queries as bench/ann, one query at a time on one thread. Prints a table and writes JSON lines
 with bench/ann's keys (system, dataset, quantization, strategy, recall_at_10, qps_1t, ...).
 
@@ -74,12 +74,14 @@ def measure(search, queries, truth):
     return found / (K * len(queries)), qps, lat[len(lat) // 2], p99
 
 
-def faiss_systems(base, m, efc):
+def faiss_systems(base, m, efc, wanted):
     import faiss
     faiss.omp_set_num_threads(2)
     for name, make, quant in (("faiss115", lambda d: faiss.IndexHNSWFlat(d, m), "none"),
                               ("faiss115-sq8", lambda d: faiss.IndexHNSWSQ(
                                   d, faiss.ScalarQuantizer.QT_8bit, m), "sq8")):
+        if not wanted(name):
+            continue
         index = make(base.shape[1])
         index.hnsw.efConstruction = efc
         t0 = time.perf_counter()
@@ -99,8 +101,37 @@ def faiss_systems(base, m, efc):
         faiss.omp_set_num_threads(2)
 
 
-def scann_systems(base):
+def faiss_fast_scan_systems(base, wanted):
+    """FAISS's IVF with 4-bit PQ fast-scan and an exact re-rank: the reference of viper's pq4
+    partitions (about sqrt(n) lists, dim/2 sub-quantizers, 6.4 x k re-ranked like viper's 64)."""
+    import faiss
+    if not wanted("faiss115-ivfpq4fs"):
+        return
+    n, dim = base.shape
+    nlist = max(1, int(np.sqrt(n)))
+    index = faiss.index_factory(dim, f"IVF{nlist},PQ{dim // 2}x4fs,RFlat")
+    faiss.omp_set_num_threads(2)
+    t0 = time.perf_counter()
+    index.train(base)
+    index.add(base)
+    build = time.perf_counter() - t0
+    faiss.omp_set_num_threads(1)
+
+    def settings():
+        for nprobe in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32):
+            params = faiss.IndexRefineSearchParameters(
+                k_factor=6.4, base_index_params=faiss.SearchParametersIVF(nprobe=nprobe))
+
+            def search(q, params=params):
+                return index.search(q[None, :], K, params=params)[1][0]
+            yield f"nprobe {nprobe}", search
+    yield "faiss115-ivfpq4fs", "pq4", build, settings
+
+
+def scann_systems(base, wanted):
     import scann
+    if not wanted("scann"):
+        return
     n = len(base)
     leaves = max(100, int(np.sqrt(n)))
     t0 = time.perf_counter()
@@ -139,10 +170,11 @@ def main():
     print(f"{'system':<14} {'build_s':>8} {'setting':>28} {'recall@10':>10} {'qps_1t':>8} "
           f"{'p50_us':>8} {'p99_us':>8}")
     only = set(filter(None, a.only.split(",")))
-    for family in (faiss_systems(base, a.m, a.ef_construction), scann_systems(base)):
+    def wanted(name):
+        return not only or name in only
+    for family in (faiss_systems(base, a.m, a.ef_construction, wanted),
+                   faiss_fast_scan_systems(base, wanted), scann_systems(base, wanted)):
         for name, quant, build, settings in family:
-            if only and name not in only:
-                continue
             for setting, search in settings():
                 recall, qps, p50, p99 = measure(search, queries, truth)
                 print(f"{name:<14} {build:8.1f} {str(setting):>28} {recall:10.4f} {qps:8.0f} "

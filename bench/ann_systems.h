@@ -41,8 +41,8 @@ class AnnSystem {
 };
 
 std::unique_ptr<AnnSystem> MakeProximaDB(Quantization quantization);
-// The viper strategy's segment search (IVF partitions + sq8); its ef is nprobe.
-std::unique_ptr<AnnSystem> MakeProximaDBViper();
+// The viper strategy's segment search (IVF partitions + sq8 or pq4 codes); its ef is nprobe.
+std::unique_ptr<AnnSystem> MakeProximaDBViper(Quantization q);
 std::unique_ptr<AnnSystem> MakeHnswlib();
 // sq8: IndexHNSWSQ with 8-bit scalar codes, else IndexHNSWFlat.
 std::unique_ptr<AnnSystem> MakeFaiss(bool sq8);

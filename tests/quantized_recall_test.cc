@@ -158,7 +158,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"wordnet", Quantization::kPq, 0.90},
                       Case{"wordnet", Quantization::kBinary, 0.90},
                       Case{"fashion", Quantization::kNone, 0.90, StorageStrategy::kViper},
-                      Case{"wordnet", Quantization::kNone, 0.90, StorageStrategy::kViper}),
+                      Case{"wordnet", Quantization::kNone, 0.90, StorageStrategy::kViper},
+                      Case{"fashion", Quantization::kPq4, 0.90, StorageStrategy::kViper},
+                      Case{"wordnet", Quantization::kPq4, 0.90, StorageStrategy::kViper}),
     [](const auto& info) {
       return std::string(info.param.dataset) + "_" + StorageStrategyName(info.param.strategy) +
              "_" + QuantizationName(info.param.quantization);

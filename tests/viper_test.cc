@@ -227,9 +227,20 @@ TEST_F(ViperTest, CustomComponents) {
   EXPECT_EQ(c_->Stats().migration_state, "none");
   EXPECT_EQ(plan(), "graph");
   ASSERT_EQ(testing::CheckCollection(*c_, want_, DistanceMetric::kL2), "");
+  // Back to partitions, with 4-bit codes scanned by fast-scan, one per dimension (the default,
+  // one per two dimensions, ranks the checker's far-off queries too coarsely).
+  u = {};
+  u.indexing_algorithm = IndexingAlgorithm::kIvf;
+  u.quantization = Quantization::kPq4;
+  u.pq_m = kDim;
+  ASSERT_TRUE(db_->UpdateCollection("c", u).ok());
+  ASSERT_TRUE(c_->Migrate().ok());
+  EXPECT_EQ(plan(), "ivf");
+  ASSERT_EQ(testing::CheckCollection(*c_, want_, DistanceMetric::kL2), "");
   Open();
   c_ = *db_->GetCollection("c");
-  EXPECT_EQ(c_->config().indexing_algorithm, IndexingAlgorithm::kHnsw);
+  EXPECT_EQ(c_->config().indexing_algorithm, IndexingAlgorithm::kIvf);
+  EXPECT_EQ(c_->config().quantization.kind, Quantization::kPq4);
   EXPECT_EQ(c_->Stats().migration_state, "none");
   ASSERT_EQ(testing::CheckCollection(*c_, want_, DistanceMetric::kL2), "");
 

@@ -41,11 +41,16 @@ absl::StatusOr<MetadataCompression> ParseMetadataCompression(std::string_view na
 const char* MetadataCompressionName(MetadataCompression compression);
 
 // How a collection's segments compress vectors for search (docs/quantization.md): not at all,
-// 8-bit scalar codes per dimension, product-quantization codes, or one bit per dimension.
-// Searches traverse the codes and re-rank the best candidates on the float32 vectors.
-enum class Quantization { kNone, kSq8, kPq, kBinary };
-// Accepts "none", "sq8", "pq" and "binary".
+// 8-bit scalar codes per dimension, product-quantization codes (8 bits per sub-quantizer, or 4
+// bits scanned in FAISS's fast-scan layout), or one bit per dimension. Searches traverse the
+// codes and re-rank the best candidates on the float32 vectors.
+enum class Quantization { kNone, kSq8, kPq, kBinary, kPq4 };
+// Accepts "none", "sq8", "pq", "binary" and "pq4".
 absl::StatusOr<Quantization> ParseQuantization(std::string_view name);
+// Whether the codes are product-quantization codes (pq or pq4), which `pq_m` shapes.
+inline bool IsProductQuantization(Quantization q) {
+  return q == Quantization::kPq || q == Quantization::kPq4;
+}
 const char* QuantizationName(Quantization quantization);
 
 enum class Durability {

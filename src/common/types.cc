@@ -23,7 +23,8 @@ constexpr EnumName<StorageStrategy> kStrategyNames[] = {{StorageStrategy::kStand
 constexpr EnumName<Quantization> kQuantizationNames[] = {{Quantization::kNone, "none"},
                                                          {Quantization::kSq8, "sq8"},
                                                          {Quantization::kPq, "pq"},
-                                                         {Quantization::kBinary, "binary"}};
+                                                         {Quantization::kBinary, "binary"},
+                                                         {Quantization::kPq4, "pq4"}};
 constexpr EnumName<Durability> kDurabilityNames[] = {{Durability::kSync, "sync"},
                                                      {Durability::kAsync, "async"}};
 

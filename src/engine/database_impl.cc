@@ -68,12 +68,12 @@ absl::Status ValidateConfig(const CollectionConfig& c) {
     return bad(absl::StrCat("flush_priority: ", f.flush_priority, " is not in 1..100"));
   }
   const QuantizationParams& q = c.quantization;
-  if (q.kind == Quantization::kPq && q.pq_m != 0 &&
+  if (IsProductQuantization(q.kind) && q.pq_m != 0 &&
       (q.pq_m > c.dimension || c.dimension % q.pq_m != 0)) {
     return bad(absl::StrCat("pq_m: ", q.pq_m, " must divide the dimension ", c.dimension));
   }
-  if (q.kind != Quantization::kPq && q.pq_m != 0) {
-    return bad(absl::StrCat("pq_m: applies only to quantization 'pq', not '",
+  if (!IsProductQuantization(q.kind) && q.pq_m != 0) {
+    return bad(absl::StrCat("pq_m: applies only to quantization 'pq' or 'pq4', not '",
                             QuantizationName(q.kind), "'"));
   }
   if (q.rerank > 10000) return bad(absl::StrCat("rerank: ", q.rerank, " is not in 0..10000"));

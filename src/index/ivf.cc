@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/coding.h"
@@ -117,6 +118,67 @@ absl::StatusOr<IvfView> IvfView::Load(std::string_view bytes, uint32_t dim, uint
   return v;
 }
 
+void IvfView::PackCodes(const Quantizer& quantizer, const uint8_t* codes) {
+  if (quantizer.kind() != Quantization::kPq4) return;
+  fast_scan_ = std::make_shared<const FastScanCodes>(
+      quantizer, codes, std::vector<uint32_t>(offsets_, offsets_ + partitions_ + 1));
+}
+
+namespace {
+
+// Scores the allowed rows of partitions into a top-k: on the float32 vectors, the codes row by
+// row, or the fast-scan codes 32 rows at a time.
+class PartitionScorer {
+ public:
+  PartitionScorer(const SearchSpace& space, const IvfView& ivf, const float* query)
+      : space_(space), ivf_(ivf), query_(query) {
+    if (space.quantizer == nullptr) return;
+    codes_ = space.quantizer->Prepare(query);
+    if (ivf.fast_scan() != nullptr) table_.emplace(codes_, space.quantizer->pq_m());
+  }
+
+  // Returns how many allowed rows partition q has.
+  uint32_t Score(uint32_t q, const AllowedRows* allowed, BoundedTopK<Hit>* top) {
+    if (table_) {
+      FastScanRange(*ivf_.fast_scan(), q, *table_, &sums_);
+      const uint32_t begin = ivf_.begin(q);
+      return ScoreRows(q, allowed, top,
+                       [&](uint32_t row) { return table_->Distance(sums_[row - begin]); });
+    }
+    if (space_.quantizer != nullptr) {
+      const size_t size = space_.quantizer->code_size();
+      return ScoreRows(q, allowed, top, [&](uint32_t row) {
+        return codes_.Distance(space_.codes + size_t{row} * size);
+      });
+    }
+    return ScoreRows(q, allowed, top, [&](uint32_t row) {
+      return space_.distance(query_, space_.vectors + size_t{row} * space_.dim, space_.dim);
+    });
+  }
+
+ private:
+  template <typename RowDistance>
+  uint32_t ScoreRows(uint32_t q, const AllowedRows* allowed, BoundedTopK<Hit>* top,
+                     RowDistance distance) const {
+    uint32_t seen = 0;
+    for (uint32_t row = ivf_.begin(q); row < ivf_.end(q); ++row) {
+      if (allowed != nullptr && !allowed->Contains(row)) continue;
+      ++seen;
+      top->Push({distance(row), row});
+    }
+    return seen;
+  }
+
+  const SearchSpace& space_;
+  const IvfView& ivf_;
+  const float* query_;
+  Quantizer::Query codes_;
+  std::optional<FastScanTable> table_;
+  std::vector<uint16_t> sums_;
+};
+
+}  // namespace
+
 PlannedResult IvfSearch(const SearchSpace& space, const IvfView& ivf, const SearchParams& p,
                         const AllowedRows* allowed, bool filtered) {
   PlannedResult r;
@@ -132,27 +194,23 @@ PlannedResult IvfSearch(const SearchSpace& space, const IvfView& ivf, const Sear
   for (uint32_t q = 0; q < ivf.partitions(); ++q) {
     order[q] = {space.distance(p.query, ivf.centroid(q), space.dim), q};
   }
-  std::sort(order.begin(), order.end());
+  // Only the nprobe nearest are ordered up front; the rest only if a filter asks for more.
+  const size_t sorted = std::min<size_t>(p.nprobe, order.size());
+  std::partial_sort(order.begin(), order.begin() + sorted, order.end());
 
   const bool coded = space.quantizer != nullptr;
-  Quantizer::Query query;
-  if (coded) query = space.quantizer->Prepare(p.query);
+  PartitionScorer scorer(space, ivf, p.query);
   BoundedTopK<Hit> candidates(coded ? RerankCandidates(p) : p.k);
   // A filter thins the partitions out: probing goes on until max(ef, k) allowed rows were seen.
   const uint32_t enough = std::max(p.ef, p.k);
   uint32_t probed = 0, seen = 0;
-  for (const auto& [unused, q] : order) {
+  for (; probed < order.size(); ++probed) {
     if (probed >= p.nprobe && seen >= enough) break;
-    ++probed;
-    for (uint32_t row = ivf.begin(q); row < ivf.end(q); ++row) {
-      if (allowed != nullptr && !allowed->Contains(row)) continue;
-      ++seen;
-      ++r.stats.distances;
-      const float d =
-          coded ? query.Distance(space.codes + row * space.quantizer->code_size())
-                : space.distance(p.query, space.vectors + size_t{row} * space.dim, space.dim);
-      candidates.Push({d, row});
-    }
+    if (probed == sorted) std::sort(order.begin() + sorted, order.end());
+    const uint32_t q = order[probed].second;
+    const uint32_t allowed_rows = scorer.Score(q, allowed, &candidates);
+    seen += allowed_rows;
+    r.stats.distances += allowed_rows;
   }
   r.hits = coded ? Rerank(space, p.query, candidates.Take(), p.k, &r.stats) : candidates.Take();
   return r;

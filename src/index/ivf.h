@@ -7,12 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "index/fast_scan.h"
 #include "index/planner.h"
 
 namespace proximadb::index {
@@ -56,8 +58,15 @@ class IvfView {
   uint32_t end(uint32_t p) const { return offsets_[p + 1]; }
   const float* centroid(uint32_t p) const { return centroids_ + size_t{p} * dim_; }
 
+  // pq4 codes: packs each partition's rows of `codes` for fast-scan (index/fast_scan.h), which
+  // IvfSearch then uses. Nothing for other quantizations.
+  void PackCodes(const Quantizer& quantizer, const uint8_t* codes);
+  // The packed codes, or nullptr.
+  const FastScanCodes* fast_scan() const { return fast_scan_.get(); }
+
  private:
   uint32_t partitions_ = 0, dim_ = 0;
+  std::shared_ptr<const FastScanCodes> fast_scan_;
   const float* centroids_ = nullptr;
   const uint32_t* offsets_ = nullptr;
 };
@@ -65,8 +74,8 @@ class IvfView {
 // The k nearest allowed rows of `space` (rows grouped by `ivf`'s partitions): the partitions in
 // order of their centroid's distance to the query, at least `nprobe` of them and more until
 // max(ef, k) allowed rows were seen (a filter thins them out). Rows are scored on the codes
-// when the space has them, keeping max(ef, 2k) candidates (or max(k, rerank)) to re-rank on
-// float32, else on float32. A filter that selects few rows (at most 4 * max(ef, k)) is scanned
+// when the space has them (pq4: 32 at a time, fast-scan), keeping max(ef, 2k) candidates (or
+// max(k, rerank)) to re-rank on float32, else on float32. A filter that selects few rows (at most 4 * max(ef, k)) is scanned
 // exactly instead. Plan kIvf (or kExact).
 PlannedResult IvfSearch(const SearchSpace& space, const IvfView& ivf, const SearchParams& params,
                         const AllowedRows* allowed, bool filtered);

@@ -14,10 +14,9 @@
 namespace proximadb::index {
 namespace {
 
-constexpr uint32_t kCentroids = 256;
 constexpr int kKMeansIterations = 10;
-// k-means needs far fewer rows than the range and mean statistics: 40 per centroid.
-constexpr uint32_t kPqTrainingRows = 40 * kCentroids;
+// k-means needs far fewer rows than the range and mean statistics: 40 per centroid of pq.
+constexpr uint32_t kPqTrainingRows = 40 * 256;
 
 // Which rows train: all of them when few, else an even spread (deterministic).
 std::vector<uint32_t> TrainingRows(uint32_t rows, uint32_t limit) {
@@ -34,8 +33,9 @@ size_t BinaryWords(uint32_t dim) { return (dim + 63) / 64; }
 
 }  // namespace
 
-uint32_t DefaultPqM(uint32_t dim) {
-  for (uint32_t m = std::max<uint32_t>(dim / 4, 1); m > 1; --m) {
+uint32_t DefaultPqM(uint32_t dim, Quantization kind) {
+  const uint32_t dims_per_code = kind == Quantization::kPq4 ? 2 : 4;
+  for (uint32_t m = std::max<uint32_t>(dim / dims_per_code, 1); m > 1; --m) {
     if (dim % m == 0) return m;
   }
   return 1;
@@ -48,6 +48,9 @@ Quantizer::Quantizer(const Options& options) : options_(options) {
       break;
     case Quantization::kPq:
       code_size_ = options_.pq_m;
+      break;
+    case Quantization::kPq4:
+      code_size_ = (options_.pq_m + 1) / 2;
       break;
     case Quantization::kBinary:
       code_size_ = BinaryWords(options_.dim) * sizeof(uint64_t);
@@ -63,8 +66,8 @@ absl::StatusOr<std::unique_ptr<Quantizer>> Quantizer::Train(
   if (o.kind == Quantization::kNone || o.dim == 0) {
     return absl::InvalidArgumentError("quantization: nothing to train");
   }
-  if (o.kind == Quantization::kPq) {
-    if (o.pq_m == 0) o.pq_m = DefaultPqM(o.dim);
+  if (IsProductQuantization(o.kind)) {
+    if (o.pq_m == 0) o.pq_m = DefaultPqM(o.dim, o.kind);
     if (o.pq_m > o.dim || o.dim % o.pq_m != 0) {
       return absl::InvalidArgumentError(absl::StrCat("pq_m: ", o.pq_m,
                                                      " must divide the dimension ", o.dim));
@@ -75,7 +78,8 @@ absl::StatusOr<std::unique_ptr<Quantizer>> Quantizer::Train(
   std::unique_ptr<Quantizer> q(new Quantizer(o));
   switch (o.kind) {
     case Quantization::kSq8: q->TrainSq8(rows, vector); break;
-    case Quantization::kPq: q->TrainPq(rows, vector); break;
+    case Quantization::kPq:
+    case Quantization::kPq4: q->TrainPq(rows, vector); break;
     case Quantization::kBinary: q->TrainBinary(rows, vector); break;
     case Quantization::kNone: break;
   }
@@ -130,10 +134,10 @@ void Quantizer::TrainBinary(uint32_t rows, absl::FunctionRef<const float*(uint32
 }
 
 void Quantizer::TrainPq(uint32_t rows, absl::FunctionRef<const float*(uint32_t)> vector) {
-  const uint32_t m = options_.pq_m, ds = dsub();
+  const uint32_t m = options_.pq_m, ds = dsub(), k = centroids();
   const std::vector<uint32_t> sample = TrainingRows(rows, kPqTrainingRows);
   const uint32_t n = static_cast<uint32_t>(sample.size());
-  centroids_.assign(size_t{m} * kCentroids * ds, 0.0f);
+  centroids_.assign(size_t{m} * k * ds, 0.0f);
   if (n == 0) return;
   // Sub-vectors of the sample, one sub-space at a time.
   std::vector<std::vector<float>> points(m, std::vector<float>(size_t{n} * ds));
@@ -146,17 +150,16 @@ void Quantizer::TrainPq(uint32_t rows, absl::FunctionRef<const float*(uint32_t)>
   }
   std::mt19937_64 rng(options_.seed);
   for (uint32_t j = 0; j < m; ++j) {
-    KMeans(points[j], n, ds, kCentroids, kKMeansIterations, rng,
-           centroids_.data() + size_t{j} * kCentroids * ds);
+    KMeans(points[j], n, ds, k, kKMeansIterations, rng, centroids_.data() + size_t{j} * k * ds);
   }
   IndexCentroids();
 }
 
 void Quantizer::IndexCentroids() {
-  const uint32_t ds = dsub();
+  const uint32_t ds = dsub(), k = centroids();
   nearest_.clear();
   for (uint32_t j = 0; j < options_.pq_m; ++j) {
-    nearest_.emplace_back(centroids_.data() + size_t{j} * kCentroids * ds, ds, kCentroids);
+    nearest_.emplace_back(centroids_.data() + size_t{j} * k * ds, ds, k);
   }
 }
 
@@ -185,6 +188,15 @@ void Quantizer::Encode(const float* vector, uint8_t* code) const {
       }
       break;
     }
+    case Quantization::kPq4: {
+      const uint32_t ds = dsub();
+      std::memset(code, 0, code_size_);
+      for (uint32_t j = 0; j < options_.pq_m; ++j) {
+        const uint32_t c = nearest_[j].Nearest(x + size_t{j} * ds);
+        code[j / 2] |= static_cast<uint8_t>(j % 2 == 0 ? c : c << 4);
+      }
+      break;
+    }
     case Quantization::kBinary: {
       std::vector<uint64_t> words(BinaryWords(dim), 0);
       for (uint32_t i = 0; i < dim; ++i) {
@@ -203,6 +215,7 @@ Quantizer::Query Quantizer::Prepare(const float* query) const {
   q.kind_ = options_.kind;
   q.dim_ = options_.dim;
   q.pq_m_ = options_.pq_m;
+  q.centroids_ = IsProductQuantization(options_.kind) ? centroids() : 0;
   q.l2_ = options_.metric == DistanceMetric::kL2;
   q.kernels_ = &simd::Active();
   std::vector<float> scratch;
@@ -221,17 +234,18 @@ Quantizer::Query Quantizer::Prepare(const float* query) const {
       q.offset_ = q.l2_ ? qq - 2 * qmin : base - qmin;
       break;
     }
-    case Quantization::kPq: {
+    case Quantization::kPq:
+    case Quantization::kPq4: {
       // l2: |q_j - c|^2 = |q_j|^2 + |c|^2 - 2 q_j.c, the |q_j|^2 summed into the offset;
       // dot and cosine: -q_j.c, from zero norms and halved.
-      const uint32_t ds = dsub();
-      q.data_.resize(size_t{options_.pq_m} * kCentroids);
-      const std::vector<float> zeros(q.l2_ ? 0 : kCentroids, 0.0f);
+      const uint32_t ds = dsub(), k = centroids();
+      q.data_.resize(size_t{options_.pq_m} * k);
+      const std::vector<float> zeros(q.l2_ ? 0 : k, 0.0f);
       for (uint32_t j = 0; j < options_.pq_m; ++j) {
         const Centroids& near = nearest_[j];
         q.kernels_->centroid_distances(x + size_t{j} * ds, near.transposed.data(),
-                                       q.l2_ ? near.norms.data() : zeros.data(), ds, kCentroids,
-                                       q.data_.data() + size_t{j} * kCentroids);
+                                       q.l2_ ? near.norms.data() : zeros.data(), ds, k,
+                                       q.data_.data() + size_t{j} * k);
       }
       if (q.l2_) {
         q.offset_ = q.kernels_->dot(x, x, dim);
@@ -263,6 +277,15 @@ float Quantizer::Query::Distance(const uint8_t* code) const {
     }
     case Quantization::kPq:
       return offset_ + kernels_->lookup(data_.data(), code, pq_m_);
+    case Quantization::kPq4: {
+      // One row at a time (graph traversals); IVF scans use the fast-scan kernel instead.
+      float s = offset_;
+      for (uint32_t j = 0; j < pq_m_; ++j) {
+        const uint8_t c = j % 2 == 0 ? code[j / 2] & 15 : code[j / 2] >> 4;
+        s += data_[size_t{j} * 16 + c];
+      }
+      return s;
+    }
     case Quantization::kBinary:
       return static_cast<float>(kernels_->hamming(
           bits_.data(), reinterpret_cast<const uint64_t*>(code), bits_.size()));
@@ -297,16 +320,16 @@ absl::StatusOr<std::unique_ptr<Quantizer>> Quantizer::Load(std::string_view byte
       !in.GetFixed32(&pq_m)) {
     return bad("truncated header");
   }
-  if (kind < 1 || kind > 3 || stored_dim != dim ||
-      stored_metric != static_cast<uint32_t>(metric) ||
-      (kind == static_cast<uint32_t>(Quantization::kPq) && (pq_m == 0 || dim % pq_m != 0))) {
+  if (kind < 1 || kind > 4 || stored_dim != dim ||
+      stored_metric != static_cast<uint32_t>(metric)) {
     return bad("header does not match the collection");
   }
   Options o{static_cast<Quantization>(kind), dim, metric, pq_m};
+  const bool pq = IsProductQuantization(o.kind);
+  if (pq ? pq_m == 0 || dim % pq_m != 0 : pq_m != 0) return bad("pq_m does not divide dim");
   std::unique_ptr<Quantizer> q(new Quantizer(o));
-  const size_t want[3] = {
-      o.kind == Quantization::kPq ? 0 : dim, o.kind == Quantization::kSq8 ? dim : 0,
-      o.kind == Quantization::kPq ? size_t{dim} * kCentroids : 0};
+  const size_t want[3] = {pq ? 0 : dim, o.kind == Quantization::kSq8 ? dim : 0,
+                          pq ? size_t{dim} * q->centroids() : 0};
   std::vector<float>* arrays[3] = {&q->min_, &q->scale_, &q->centroids_};
   for (int a = 0; a < 3; ++a) {
     uint64_t n = 0;
@@ -318,7 +341,7 @@ absl::StatusOr<std::unique_ptr<Quantizer>> Quantizer::Load(std::string_view byte
     std::memcpy(arrays[a]->data(), data.data(), data.size());
   }
   if (!in.done()) return bad("trailing bytes");
-  if (q->kind() == Quantization::kPq) q->IndexCentroids();
+  if (pq) q->IndexCentroids();
   return q;
 }
 

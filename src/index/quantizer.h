@@ -7,6 +7,9 @@
 //   pq      product quantization: the vector is cut into `pq_m` sub-vectors and each is replaced
 //           by the nearest of 256 centroids (k-means, trained per segment); one byte each.
 //           Distances come from a per-query table of the query's distance to every centroid.
+//   pq4     product quantization with 16 centroids per sub-quantizer: half a byte each (two
+//           codes per byte, the even sub-quantizer in the low nibble). IVF partitions scan
+//           these codes 32 rows at a time in the fast-scan layout (index/fast_scan.h).
 //   binary  one bit per dimension: x_i above the dimension's mean. The query is encoded the
 //           same way and distances are Hamming distances (popcount).
 //
@@ -35,9 +38,10 @@ namespace proximadb::index {
 // At most this many rows are used to train (ranges, means, k-means); a larger set is sampled.
 inline constexpr uint32_t kQuantizerTrainingRows = 20000;
 
-// pq_m when the collection leaves it 0: a quarter of the dimension, rounded down to a divisor
-// of it (one byte per four dimensions: 16x smaller than float32).
-uint32_t DefaultPqM(uint32_t dim);
+// pq_m when the collection leaves it 0: pq, a quarter of the dimension; pq4, half of it;
+// rounded down to a divisor of the dimension. Either way one byte per four dimensions: 16x
+// smaller than float32.
+uint32_t DefaultPqM(uint32_t dim, Quantization kind = Quantization::kPq);
 
 class Quantizer {
  public:
@@ -45,7 +49,7 @@ class Quantizer {
     Quantization kind = Quantization::kSq8;  // not kNone
     uint32_t dim = 0;
     DistanceMetric metric = DistanceMetric::kL2;
-    uint32_t pq_m = 0;  // pq: sub-quantizers, dividing dim; 0 = DefaultPqM(dim)
+    uint32_t pq_m = 0;  // pq, pq4: sub-quantizers, dividing dim; 0 = DefaultPqM(dim, kind)
     uint64_t seed = 42;
   };
 
@@ -62,6 +66,8 @@ class Quantizer {
   Quantization kind() const { return options_.kind; }
   uint32_t dim() const { return options_.dim; }
   uint32_t pq_m() const { return options_.pq_m; }
+  // pq, pq4: centroids per sub-quantizer (256, 16).
+  uint32_t centroids() const { return options_.kind == Quantization::kPq4 ? 16 : 256; }
   // Bytes per row's code (a multiple of 8 for binary, so codes can be read as words).
   size_t code_size() const { return code_size_; }
   // Writes the code of `vector` (dim floats) into `code` (code_size() bytes).
@@ -72,11 +78,14 @@ class Quantizer {
    public:
     // The code distance from the query to `code` (lower is nearer).
     float Distance(const uint8_t* code) const;
+    // pq, pq4: the distance table (pq_m x centroids()) and the constant added to its sums.
+    const float* table() const { return data_.data(); }
+    float offset() const { return offset_; }
 
    private:
     friend class Quantizer;
     Quantization kind_ = Quantization::kNone;
-    uint32_t dim_ = 0, pq_m_ = 0;
+    uint32_t dim_ = 0, pq_m_ = 0, centroids_ = 0;
     bool l2_ = false;
     float offset_ = 0;  // sq8: ||q||^2 - 2 q.min (l2) or -q.min (dot, cosine) etc.
     std::vector<float> data_;  // sq8: q_i * scale_i; pq: the m x 256 table
@@ -95,13 +104,13 @@ class Quantizer {
   // The vector as it is quantized (unit length for cosine).
   const float* Prepared(const float* vector, std::vector<float>* scratch) const;
   uint32_t dsub() const { return options_.dim / options_.pq_m; }
-  // pq: fills nearest_ from centroids_.
+  // pq, pq4: fills nearest_ from centroids_.
   void IndexCentroids();
 
   Options options_;
   size_t code_size_ = 0;
   // sq8: per-dimension min and scale; binary: per-dimension threshold (in min_);
-  // pq: m x 256 x dsub centroids.
+  // pq, pq4: m x centroids() x dsub centroids.
   std::vector<float> min_, scale_, centroids_;
   std::vector<Centroids> nearest_;  // pq: per sub-space, for Encode and Prepare
 };

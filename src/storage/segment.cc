@@ -360,6 +360,7 @@ std::string Segment::LoadSearchStructures(std::string_view graph, std::string_vi
     absl::StatusOr<index::IvfView> ivf = index::IvfView::Load(partitions, dim_, num_rows_);
     if (!ivf.ok()) return std::string(ivf.status().message());
     ivf_ = *ivf;
+    if (quantizer_ != nullptr) ivf_->PackCodes(*quantizer_, codes_);
   }
   return "";
 }

@@ -149,8 +149,8 @@ bool HasLayout(const Segment& s, const Layout& l) {
   const index::Quantizer* q = s.quantizer();
   if (l.quantization == Quantization::kNone) return q == nullptr;
   if (q == nullptr || q->kind() != l.quantization) return false;
-  return l.quantization != Quantization::kPq ||
-         q->pq_m() == (l.pq_m != 0 ? l.pq_m : index::DefaultPqM(s.dim()));
+  return !IsProductQuantization(l.quantization) ||
+         q->pq_m() == (l.pq_m != 0 ? l.pq_m : index::DefaultPqM(s.dim(), l.quantization));
 }
 
 absl::StatusOr<std::unique_ptr<SegmentStrategy>> NewSegmentStrategy(

@@ -187,6 +187,15 @@ def test_viper_collection(client, name):
     assert client.update_collection(name, nprobe=2).nprobe == 2
     with pytest.raises(InvalidArgumentError, match="nprobe"):
         client.search(name, vectors[0], nprobe=70000)
+    # 4-bit PQ codes, scanned 32 rows at a time (fast-scan): a live migration, then the same hits.
+    migrated = client.update_collection(name, quantization="pq4", pq_m=16)
+    assert (migrated.quantization, migrated.pq_m) == ("pq4", 16)
+    deadline = time.time() + 30
+    while client.collection_stats(name).migration_state != "none":
+        assert time.time() < deadline, "the migration did not finish"
+    assert client.search(name, vectors[3], k=3, nprobe=8)[0].id == "v3"
+    assert sorted(h.id for h in client.search(name, vectors[3], k=50, filter={"g": 3})) == sorted(
+        f"v{i}" for i in range(3, 2000, 100))
     # custom: every component named; a PATCH of one migrates the collection live.
     custom = client.create_collection(name + "c", dimension=16, distance_metric="l2",
                                       storage_strategy="custom", indexing_algorithm="ivf",
