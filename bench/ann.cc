@@ -4,7 +4,8 @@
 //
 //   proximadb-ann-bench [--dataset fashion-mnist | wordnet-minilm | wordnet-minilm-ood | clustered] [--base F.fvecs --queries F.fvecs]
 //                       [--n N --dim D] [--queries-limit Q] [--m 16] [--ef-construction 200]
-//                       [--filtered-queries 1000] [--json FILE] [--no-filtered] [--only NAME]
+//                       [--filtered-queries 1000] [--json FILE] [--no-filtered] [--filtered-only]
+//                       [--only NAME,NAME]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -85,7 +86,7 @@ class ProximaDB final : public AnnSystem {
                           uint32_t* out) const override {
     const index::BitmapRows allowed(bitmap.data(), count, graph_->capacity());
     index::PlannedResult r = index::PlannedSearch(
-        Space(), index::SearchParams{.query = query, .k = k, .ef = ef_}, &allowed,
+        Space(), index::SearchParams{.query = query, .k = k, .ef = ef_, .mode = mode_}, &allowed,
         /*filtered=*/true);
     for (size_t i = 0; i < r.hits.size(); ++i) out[i] = r.hits[i].row;
     plans_[static_cast<int>(r.plan)].fetch_add(1, std::memory_order_relaxed);
@@ -93,14 +94,30 @@ class ProximaDB final : public AnnSystem {
     return static_cast<uint32_t>(r.hits.size());
   }
   std::string TakeFilterStats() override {
-    uint64_t total = 0, counts[4];
-    for (int i = 0; i < 4; ++i) total += counts[i] = plans_[i].exchange(0);
+    uint64_t total = 0, counts[kPlans];
+    for (int i = 0; i < kPlans; ++i) total += counts[i] = plans_[i].exchange(0);
     const uint64_t distances = distances_.exchange(0);
     if (total == 0) return "";
-    char buf[160];
-    std::snprintf(buf, sizeof(buf), "; plans exact %.0f%% graph_expanded %.0f%%, %.0f distances/query",
-                  100.0 * counts[0] / total, 100.0 * counts[3] / total, double(distances) / total);
-    return buf;
+    std::string out = "; plans";
+    for (int i = 0; i < kPlans; ++i) {
+      if (counts[i] == 0) continue;
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), " %s %.0f%%", index::PlanName(static_cast<index::Plan>(i)),
+                    100.0 * counts[i] / total);
+      out += buf;
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), ", %.0f distances/query", double(distances) / total);
+    return out + buf;
+  }
+  std::vector<std::string> FilterPlans() const override {
+    return {"", "exact", "graph_expanded", "graph_post_filter"};
+  }
+  void SetPlan(const std::string& plan) override {
+    mode_ = plan == "exact"               ? index::PlanMode::kExact
+            : plan == "graph_expanded"    ? index::PlanMode::kGraph
+            : plan == "graph_post_filter" ? index::PlanMode::kGraphPostFilter
+                                          : index::PlanMode::kAuto;
   }
   // What a search keeps resident: the graph and the vectors it traverses (the codes, with
   // quantization; the float32 vectors are then read only to re-rank).
@@ -122,8 +139,10 @@ class ProximaDB final : public AnnSystem {
   const float* data_ = nullptr;
   uint32_t dim_ = 0;
   uint32_t ef_ = 10;
+  index::PlanMode mode_ = index::PlanMode::kAuto;
   std::unique_ptr<index::Hnsw> graph_;
-  mutable std::atomic<uint64_t> plans_[4] = {};
+  static constexpr int kPlans = 5;
+  mutable std::atomic<uint64_t> plans_[kPlans] = {};
   mutable std::atomic<uint64_t> distances_{0};
 };
 
@@ -313,7 +332,7 @@ int main(int argc, char** argv) {
   std::string dataset = "fashion-mnist", json_path, base_path, query_path;
   uint32_t m = 16, efc = 200, n = 1000000, dim = 128, queries_limit = 10000;
   uint32_t filtered_queries = 1000;
-  bool filtered = true;
+  bool filtered = true, unfiltered = true;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -330,6 +349,7 @@ int main(int argc, char** argv) {
     else if (a == "--filtered-queries") filtered_queries = std::stoul(next());
     else if (a == "--no-filtered") filtered = false;
     else if (a == "--only") only = next();
+    else if (a == "--filtered-only") unfiltered = false;
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -415,7 +435,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<uint32_t>> truth;
   };
   std::vector<Filtered> filters;
-  for (double s : {0.5, 0.1, 0.01, 0.001}) {
+  for (double s : {0.9, 0.5, 0.25, 0.1, 0.05, 0.01, 0.001}) {
     if (!filtered) break;
     Filtered f{s, std::vector<uint64_t>((nb + 63) / 64, 0), 0, std::vector<uint8_t>(nb, 0),
                std::vector<std::vector<uint32_t>>(nfq)};
@@ -456,6 +476,7 @@ int main(int argc, char** argv) {
         sys->strategy() == "viper" ? std::vector<uint32_t>{1, 2, 3, 4, 6, 8, 12, 16, 24, 32}
                                    : std::vector<uint32_t>(std::begin(efs), std::end(efs));
     for (uint32_t ef : settings) {
+      if (!unfiltered) break;
       sys->SetEf(ef);
       Measured r = Measure(nq, truth, [&](uint32_t q, uint32_t* out) {
         return sys->Search(d.queries.data() + size_t{q} * d.dim, kK, out);
@@ -476,8 +497,13 @@ int main(int argc, char** argv) {
       }
     }
     if (!filtered) continue;
-    for (const Filtered& f : filters) for (uint32_t ef : {16u, 32u, 64u}) {
+    for (const Filtered& f : filters) for (uint32_t ef : {16u, 32u, 64u, 128u, 256u})
+    for (const std::string& plan : sys->FilterPlans()) {
+      // A forced traversal of a filter allowing under a thousand rows takes milliseconds per
+      // query and never wins: only the planner's choice and the scan are measured there.
+      if (plan != "" && plan != "exact" && f.count < 1000) continue;
       sys->SetEf(ef);
+      sys->SetPlan(plan);
       const double s = f.selectivity;
       const std::vector<uint8_t>& mask = f.mask;
       const std::vector<std::vector<uint32_t>>& ftruth = f.truth;
@@ -485,9 +511,10 @@ int main(int argc, char** argv) {
         return sys->SearchFiltered(d.queries.data() + size_t{q} * d.dim, kK, f.bitmap, f.count,
                                    mask, out);
       });
+      const std::string mode = plan.empty() ? sys->filter_mode() : "forced " + plan;
       std::printf("%-16s filtered %5.1f%% (%s, ef %u): recall@10 %.4f, qps_1t %.0f, qps_2t %.0f, "
                   "p50 %.0f us, p99 %.0f us%s\n",
-                  sys->name().c_str(), s * 100, sys->filter_mode().c_str(), ef, r.recall,
+                  sys->name().c_str(), s * 100, mode.c_str(), ef, r.recall,
                   r.qps_1t, r.qps_2t, r.p50_us, r.p99_us, sys->TakeFilterStats().c_str());
       std::fflush(stdout);
       if (json) {
@@ -498,7 +525,7 @@ int main(int argc, char** argv) {
                      "\"recall_at_10\":%.4f,\"qps_1t\":%.1f,\"qps_2t\":%.1f,\"p50_us\":%.1f,"
                      "\"p99_us\":%.1f}\n",
                      sys->name().c_str(), d.name.c_str(), sys->quantization().c_str(),
-                     sys->strategy().c_str(), m, efc, ef, s, sys->filter_mode().c_str(),
+                     sys->strategy().c_str(), m, efc, ef, s, mode.c_str(),
                      r.recall, r.qps_1t, r.qps_2t, r.p50_us, r.p99_us);
       }
     }

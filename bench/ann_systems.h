@@ -36,6 +36,10 @@ class AnnSystem {
                                   uint32_t* out) const = 0;
   // What the filtered searches since the last call did (plans, distances), or "".
   virtual std::string TakeFilterStats() { return ""; }
+  // The filtered plans that can be forced ("" first: the system's own choice); SetPlan picks
+  // one for the following filtered searches.
+  virtual std::vector<std::string> FilterPlans() const { return {""}; }
+  virtual void SetPlan(const std::string&) {}
   // Bytes of the index including its copy or view of the vectors.
   virtual size_t IndexBytes() const = 0;
 };

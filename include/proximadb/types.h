@@ -158,9 +158,11 @@ struct SearchHit {
 struct SearchResponse {
   std::vector<SearchHit> hits;  // best first
   // How the search ran, the most involved plan any layer used: "graph_expanded" (a filtered
-  // traversal of an HNSW graph that expanded until it held k allowed rows), "graph" (unfiltered
-  // graph search), or "exact" (every candidate scanned: requested, a selective filter, or
-  // layers too small or not yet indexed). Every plan returns k hits whenever k records match.
+  // traversal of an HNSW graph that expanded until it held k allowed rows), "graph_post_filter"
+  // (an unfiltered traversal gathering enough rows that k pass the filter), "graph" (unfiltered
+  // graph search), "ivf" (IVF partitions), or "exact" (every candidate scanned: requested, a
+  // selective filter, or layers too small or not yet indexed). Every plan returns k hits
+  // whenever k records match.
   std::string plan;
 };
 

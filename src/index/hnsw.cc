@@ -160,6 +160,13 @@ int Hnsw::RandomLevel(uint32_t row) const {
   return std::min(static_cast<int>(-std::log(u) * level_mult_), 30);
 }
 
+void Hnsw::RecordTraversal(uint32_t gathered, uint32_t distances) const {
+  if (gathered == 0) return;
+  const double sample = distances / std::pow(double(gathered), kTraversalExponent);
+  const double c = traversal_.load(std::memory_order_relaxed);
+  traversal_.store(c == 0 ? sample : c + (sample - c) / 32, std::memory_order_relaxed);
+}
+
 void Hnsw::MarkDeleted(uint32_t row) {
   deleted_[row / 64].fetch_or(uint64_t{1} << (row % 64), std::memory_order_release);
 }

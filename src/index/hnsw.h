@@ -122,6 +122,14 @@ class Hnsw {
   uint32_t size() const { return inserted_.load(std::memory_order_relaxed); }
   uint32_t capacity() const { return capacity_; }
   uint32_t m() const { return m_; }
+
+  // What a traversal costs on this graph, for the planner: c in "a search gathering g rows
+  // computes about c * g^kTraversalExponent distances", learned from the searches themselves
+  // (a moving average over about 32 of them; 0 until one was recorded). Lost updates between
+  // racing searches are harmless. Thread-safe.
+  static constexpr double kTraversalExponent = 0.7;
+  double traversal_coefficient() const { return traversal_.load(std::memory_order_relaxed); }
+  void RecordTraversal(uint32_t gathered, uint32_t distances) const;
   // Bytes of graph structure (links, levels, locks, deletions); not the vectors.
   size_t MemoryBytes() const;
 
@@ -184,6 +192,7 @@ class Hnsw {
   std::atomic<uint64_t> entry_{UINT64_MAX};
   std::mutex entry_mu_;  // serializes raising the top level (std::mutex: see VisitedPool)
   std::atomic<uint32_t> inserted_{0};
+  mutable std::atomic<double> traversal_{0};
   std::unique_ptr<VisitedPool> visited_;
 };
 

@@ -121,7 +121,8 @@ TEST_F(HnswFashionTest, FilteredSearchEveryPlanEverySelectivity) {
       }
     }
     const BitmapRows allowed(bitmap.data(), count, kBase);
-    for (PlanMode mode : {PlanMode::kExact, PlanMode::kGraph, PlanMode::kAuto}) {
+    for (PlanMode mode :
+         {PlanMode::kExact, PlanMode::kGraph, PlanMode::kGraphPostFilter, PlanMode::kAuto}) {
       double total = 0;
       for (uint32_t q = 0; q < 50; ++q) {
         PlannedResult res = PlannedSearch(
@@ -130,7 +131,9 @@ TEST_F(HnswFashionTest, FilteredSearchEveryPlanEverySelectivity) {
             SearchParams{.query = Query(q), .k = kK, .ef = 32, .mode = mode}, &allowed,
             /*filtered=*/true);
         if (mode != PlanMode::kAuto) {
-          ASSERT_EQ(res.plan, mode == PlanMode::kExact ? Plan::kExact : Plan::kGraphExpanded);
+          ASSERT_EQ(res.plan, mode == PlanMode::kExact   ? Plan::kExact
+                              : mode == PlanMode::kGraph ? Plan::kGraphExpanded
+                                                         : Plan::kGraphPostFilter);
         }
         ASSERT_EQ(res.hits.size(), std::min<size_t>(kK, count)) << modulus;
         for (const Hit& h : res.hits) ASSERT_EQ(h.row % modulus, 3u);

@@ -5,13 +5,18 @@
 //   - unfiltered (the search may return every row, or every row visible to the reader): a
 //     graph search that skips rows it may not return, plan kGraph;
 //   - filtered (a filter selected the rows it may return): a scan of the selected rows when
-//     they are few, at most 4 * max(ef, k), or fewer than the graph would visit to find enough
-//     of them (about ef * m / selectivity distance computations), plan kExact; otherwise a
-//     traversal that expands until it holds max(ef, k) selected rows, with a budget of as many
-//     distance computations as the scan would cost. A traversal that runs over budget (the
-//     filter is selective in this part of the graph) or runs dry is abandoned for the scan, so
-//     the estimate only has to be roughly right: the measured cost of the query itself bounds
-//     the loss to about twice the cheaper plan. Plan kGraphExpanded.
+//     they are at most 4 * max(ef, k); otherwise the cheapest of three by a cost model
+//     calibrated on measurements (planner.cc):
+//       kExact: scan the selected rows;
+//       kGraphPostFilter: an unfiltered traversal gathering about 2k / selectivity + k rows
+//         (at least ef), keeping the selected ones, as hnswlib users post-filter; gathering
+//         twice as many when fewer than k passed, or scanning once that has cost more than
+//         the scan;
+//       kGraphExpanded: a traversal that skips unselected rows and expands until it holds
+//         max(ef, k) selected ones, with a budget of as many distance computations as the scan
+//         would cost; over budget (the filter is selective in this part of the graph) or run
+//         dry, the scan decides.
+//     A wrong estimate therefore costs at most about twice the cheaper plan.
 // Whatever the plan, a search returns k rows whenever k allowed, undeleted rows exist.
 // Graph plans over quantized rows traverse the codes and re-rank on the float32 vectors (see
 // SearchParams::rerank); the distances they return are always the float32 ones.
@@ -26,10 +31,11 @@
 
 namespace proximadb::index {
 
-enum class Plan { kExact, kIvf, kGraph, kGraphExpanded };
-const char* PlanName(Plan plan);  // "exact", "ivf", "graph", "graph_expanded"
-// The more involved of two plans (exact < ivf < graph < graph_expanded): what a search over
-// several row sets reports.
+enum class Plan { kExact, kIvf, kGraph, kGraphPostFilter, kGraphExpanded };
+// "exact", "ivf", "graph", "graph_post_filter", "graph_expanded"
+const char* PlanName(Plan plan);
+// The more involved of two plans (exact < ivf < graph < graph_post_filter < graph_expanded):
+// what a search over several row sets reports.
 Plan MostInvolved(Plan a, Plan b);
 
 struct PlannedResult {
@@ -79,8 +85,9 @@ struct SearchSpace {
 };
 
 // Which plan runs: the planner's choice, or one forced (tests and benchmarks pin each plan's
-// recall that way). A forced graph plan has no budget and never falls back to the exact scan.
-enum class PlanMode { kAuto, kExact, kGraph };
+// recall and speed that way). A forced graph plan has no budget and never falls back to the
+// exact scan; kGraph on a filtered search is the filtered traversal (graph_expanded).
+enum class PlanMode { kAuto, kExact, kGraph, kGraphPostFilter };
 
 struct SearchParams {
   const float* query = nullptr;
