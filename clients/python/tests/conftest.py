@@ -1,5 +1,6 @@
 """Fixtures: the real proximadb-server on free loopback ports with a fresh data directory."""
 
+import http.client
 import os
 import shutil
 import signal
@@ -7,9 +8,9 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import uuid
 
-import httpx
 import pytest
 
 from proximadb import AsyncProximaDBClient, ProximaDBClient
@@ -17,6 +18,18 @@ from proximadb import AsyncProximaDBClient, ProximaDBClient
 SERVER = os.environ.get("PROXIMADB_SERVER",
                         os.path.join(os.path.dirname(__file__), "..", "..", "..", "build", "bin",
                                      "proximadb-server"))
+
+
+def http_get(url: str, timeout: float = 10) -> "tuple[int, bytes]":
+    """(status, body) of a GET on a new connection; OSError if the server cannot be reached."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
 
 
 def free_port() -> int:
@@ -39,9 +52,9 @@ class Server:
         deadline = time.time() + 30
         while True:
             try:
-                if httpx.get(f"{self.rest_url}/ready", timeout=1).status_code == 200:
+                if http_get(f"{self.rest_url}/ready", timeout=1)[0] == 200:
                     break
-            except httpx.TransportError:
+            except (OSError, http.client.HTTPException):
                 pass
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("proximadb-server did not start")

@@ -1,9 +1,15 @@
-"""The async client through REST and gRPC."""
+"""The async client through REST and gRPC, and the async REST transport against a fake
+server (responses the real one never sends: chunked, closing, malformed, none)."""
+
+import asyncio
+import time
 
 import numpy as np
 import pytest
 
-from proximadb import CollectionNotFoundError, DimensionMismatchError, VectorNotFoundError
+from conftest import Server
+from proximadb import (AsyncProximaDBClient, CollectionNotFoundError, DimensionMismatchError,
+                       UnavailableError, VectorNotFoundError)
 
 
 async def test_async_client(aclient, name):
@@ -31,3 +37,149 @@ async def test_async_client(aclient, name):
     assert await aclient.delete_collection(name)
     with pytest.raises(CollectionNotFoundError):
         await aclient.count(name)
+
+
+async def test_concurrent_calls_share_one_client(aclient, name):
+    # More calls at once than the REST pool has connections (100): each gets its own answer.
+    await aclient.create_collection(name, dimension=4, distance_metric="l2")
+    data = np.arange(1200, dtype=np.float32).reshape(300, 4)
+    await aclient.batch_insert(name, data, ids=[f"v{i}" for i in range(300)])
+    hits = await asyncio.gather(*(aclient.search(name, data[i], k=1, exact=True)
+                                  for i in range(300)))
+    assert [h[0].id for h in hits] == [f"v{i}" for i in range(300)]
+    counts = await asyncio.gather(*(aclient.count(name) for _ in range(150)))
+    assert counts == [300] * 150
+
+
+async def test_unreachable_and_stopped_server_are_unavailable(protocol):
+    async with AsyncProximaDBClient(f"{'grpc' if protocol == 'grpc' else 'http'}://127.0.0.1:1",
+                                    retries=1, timeout=2) as c:
+        with pytest.raises(UnavailableError) as e:
+            await c.list_collections()
+        assert e.value.code == "UNAVAILABLE"
+    server = Server()
+    try:
+        async with AsyncProximaDBClient(server.url(protocol), retries=1, timeout=2) as c:
+            await c.create_collection("gone", dimension=2)
+            server.stop()
+            with pytest.raises(UnavailableError):
+                await c.count("gone")
+    finally:
+        server.stop()
+
+
+async def test_rest_reconnects_after_the_server_closes_idle_connections():
+    # The server closes connections idle for longer than its request timeout (300 ms): the
+    # next call opens a new one, without an error or a retry's backoff.
+    server = Server(PROXIMADB_API__REQUEST_TIMEOUT_MS="300")
+    try:
+        async with AsyncProximaDBClient(server.rest_url, retries=0) as c:
+            await c.create_collection("idle", dimension=2, distance_metric="l2")
+            await c.insert("idle", "a", [1, 0])
+            conn = c._t._connections._idle[-1]
+            for _ in range(600):
+                if conn.closed:
+                    break
+                await asyncio.sleep(0.05)
+            assert conn.closed, "the idle connection was not closed"
+            t = time.perf_counter()
+            assert (await c.get("idle", "a")).id == "a"
+            assert time.perf_counter() - t < 0.5
+    finally:
+        server.stop()
+
+
+def test_rest_client_outlives_its_event_loop(server, name):
+    c = AsyncProximaDBClient(server.rest_url)
+    asyncio.run(c.create_collection(name, dimension=2))
+    assert asyncio.run(c.count(name)) == 0  # the first loop's connection is not used
+    asyncio.run(c.close())
+
+
+class FakeServer:
+    """A loopback HTTP/1.1 server answering the requests it gets, in order, with `replies`:
+    raw response bytes (the connection closed after one with "Connection: close"), CLOSE (the
+    connection closed without an answer) or HANG (no answer)."""
+
+    CLOSE, HANG = "close", "hang"
+
+    def __init__(self, *replies) -> None:
+        self.replies = list(replies)
+        self.connections = 0
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.close()
+
+    async def _serve(self, reader, writer) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        await reader.readexactly(int(line.split(b":")[1]))
+                reply = self.replies.pop(0)
+                if reply == FakeServer.HANG:
+                    await asyncio.sleep(60)
+                if reply == FakeServer.CLOSE:
+                    break
+                writer.write(reply)
+                if b"Connection: close" in reply:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        writer.close()
+
+
+def ok(body: bytes = b'{"collections":[]}', extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s" % (extra, len(body), body)
+
+
+CHUNKED_CLOSE = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                 b"5\r\n{\"col\r\nd\r\nlections\":[]}\r\n0\r\n\r\n")
+
+
+async def test_rest_transport_reads_chunked_and_closing_responses():
+    fake = FakeServer(CHUNKED_CLOSE, ok(), ok())
+    async with fake as url, AsyncProximaDBClient(url, retries=0) as c:
+        for _ in range(3):
+            assert await c.list_collections() == []
+    assert fake.connections == 2  # a new one after "Connection: close", then kept
+
+
+async def test_rest_transport_resends_once_on_a_connection_closed_as_it_was_reused():
+    fake = FakeServer(ok(), FakeServer.CLOSE, ok())
+    async with fake as url, AsyncProximaDBClient(url, retries=0) as c:
+        assert await c.list_collections() == []
+        assert await c.list_collections() == []  # with retries=0: resent, not retried
+    assert fake.connections == 2
+
+
+async def test_rest_transport_errors():
+    # A 503 with Retry-After and a body that is not JSON; a response that is not HTTP; none.
+    busy = b"HTTP/1.1 503 Busy\r\nretry-AFTER: 2\r\nContent-Length: 4\r\n\r\nbusy"
+    async with FakeServer(busy, b"garbage\r\n\r\n", FakeServer.HANG) as url, \
+            AsyncProximaDBClient(url, retries=0, timeout=0.3) as c:
+        with pytest.raises(UnavailableError) as e:
+            await c.list_collections()
+        assert (e.value.http_status, e.value.retry_after, e.value.message) == (503, 2.0, "busy")
+        for _ in range(2):
+            t = time.perf_counter()
+            with pytest.raises(UnavailableError) as e:
+                await c.list_collections()
+            assert e.value.code == "UNAVAILABLE" and "cannot reach the server" in str(e.value)
+            assert time.perf_counter() - t < 2
+        assert c._t._connections._idle == []
+
+
+async def test_rest_transport_drops_a_connection_whose_call_was_cancelled():
+    # The cancelled call's answer may still come: its connection is closed, not reused.
+    async with FakeServer(FakeServer.HANG, ok()) as url, AsyncProximaDBClient(url) as c:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(c.list_collections(), 0.2)
+        assert c._t._connections._idle == []
+        assert await c.list_collections() == []

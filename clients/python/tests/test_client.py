@@ -4,11 +4,10 @@ import select
 import threading
 import time
 
-import httpx
 import numpy as np
 import pytest
 
-from conftest import Server
+from conftest import Server, http_get
 from proximadb import (AlreadyExistsError, Collection, CollectionNotFoundError,
                        DimensionMismatchError, InvalidArgumentError, PayloadTooLargeError,
                        ProximaDBClient, ProximaDBError, Record, ResourceExhaustedError,
@@ -257,7 +256,7 @@ def test_url_from_environment_and_protocol_override(server, monkeypatch, name):
 
 def rejected(server) -> int:
     """The server's count of 429s (proximadb_http_rejected_total)."""
-    for line in httpx.get(server.rest_url + "/metrics").text.splitlines():
+    for line in http_get(server.rest_url + "/metrics")[1].decode().splitlines():
         if line.startswith("proximadb_http_rejected_total "):
             return int(line.split()[1])
     raise AssertionError("no proximadb_http_rejected_total in /metrics")
