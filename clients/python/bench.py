@@ -2,20 +2,26 @@
 
 Starts build/bin/proximadb-server on free ports (as the tests do), then with NumPy input of
 128-d float32 vectors (by default real ones: Debian's Fashion-MNIST images projected onto their
-first 128 principal components; `--data random` for Gaussian vectors) measures batch_insert vectors/s over REST and gRPC (streamed) and search
+first 128 principal components; `--data fashion` for the 784-d images themselves, `--data random`
+for Gaussian vectors) measures batch_insert vectors/s over REST and gRPC (streamed) and search
 QPS with one client, each against the same operation done with prebuilt raw requests (the
 standard library's http.client with ready JSON bodies, the leanest HTTP Python has; the
 generated gRPC stub with ready messages). The client's share of the time
-is 1 - raw time / client time.
+is 1 - raw time / client time. Last, the per-request cost of one search at a time (each awaited
+before the next) through the sync and the async client, REST and gRPC, in alternating rounds:
+the median over rounds of microseconds per request.
 
     build/python-venv/bin/python clients/python/bench.py [--n 50000] [--queries 2000]
-                                                          [--data fashion-pca128|random]
+                                                          [--data fashion-pca128|fashion|random]
+                                                          [--ef EF]
 """
 
 import argparse
+import asyncio
 import base64
 import gzip
 import os
+import statistics
 import struct
 import sys
 import time
@@ -28,7 +34,7 @@ import orjson
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"))
 from conftest import Server  # noqa: E402
 
-from proximadb import ProximaDBClient  # noqa: E402
+from proximadb import AsyncProximaDBClient, ProximaDBClient  # noqa: E402
 from proximadb.v1 import proximadb_pb2 as pb  # noqa: E402
 from proximadb.v1 import proximadb_pb2_grpc as pb_grpc  # noqa: E402
 import grpc  # noqa: E402
@@ -40,16 +46,21 @@ FASHION = "/usr/share/datasets/fashion-mnist"
 def fashion_pca128() -> "tuple[np.ndarray, np.ndarray]":
     """Fashion-MNIST's 60,000 training and 10,000 test images, centred and projected onto the
     training set's first 128 principal components, as float32."""
+    train, test = fashion_pixels()
+    mean = train.mean(axis=0)
+    _, _, vt = np.linalg.svd(train[:10000] - mean, full_matrices=False)
+    basis = vt[:128].T
+    return ((train - mean) @ basis).astype(np.float32), ((test - mean) @ basis).astype(np.float32)
+
+
+def fashion_pixels() -> "tuple[np.ndarray, np.ndarray]":
+    """Fashion-MNIST's 60,000 training and 10,000 test images as 784-d float32 pixels."""
     def images(name: str) -> np.ndarray:
         with gzip.open(os.path.join(FASHION, name)) as f:
             raw = f.read()
         n, rows, cols = struct.unpack(">III", raw[4:16])
         return np.frombuffer(raw, np.uint8, offset=16).reshape(n, rows * cols).astype(np.float32)
-    train, test = images("train-images-idx3-ubyte.gz"), images("t10k-images-idx3-ubyte.gz")
-    mean = train.mean(axis=0)
-    _, _, vt = np.linalg.svd(train[:10000] - mean, full_matrices=False)
-    basis = vt[:128].T
-    return ((train - mean) @ basis).astype(np.float32), ((test - mean) @ basis).astype(np.float32)
+    return images("train-images-idx3-ubyte.gz"), images("t10k-images-idx3-ubyte.gz")
 
 
 class RawHttp:
@@ -82,21 +93,58 @@ class RawHttp:
         return self.request("POST", path, orjson.dumps(json) if json is not None else content)
 
 
+def sync_vs_async(server: Server, queries: np.ndarray, chunk: int = 50) -> None:
+    """Per-request cost of sequential searches, sync against async client, per protocol: the
+    two alternate in rounds of `chunk` searches, so that drift in the machine weighs on both."""
+    chunk = min(chunk, len(queries))
+    async def run() -> "dict[str, list[float]]":
+        us: "dict[str, list[float]]" = {}
+        for proto, coll in (("rest", "py_rest"), ("grpc", "py_grpc")):
+            with ProximaDBClient(server.url(proto)) as sync:
+                async with AsyncProximaDBClient(server.url(proto)) as aio:
+                    for q in queries[:20]:  # connects and warms up
+                        sync.search(coll, q, k=10)
+                        await aio.search(coll, q, k=10)
+                    for start in range(0, len(queries) - chunk + 1, chunk):
+                        chunk_qs = queries[start:start + chunk]
+                        t = time.perf_counter()
+                        for q in chunk_qs:
+                            sync.search(coll, q, k=10)
+                        us.setdefault(f"sync {proto}", []).append(
+                            (time.perf_counter() - t) / chunk * 1e6)
+                        t = time.perf_counter()
+                        for q in chunk_qs:
+                            await aio.search(coll, q, k=10)
+                        us.setdefault(f"async {proto}", []).append(
+                            (time.perf_counter() - t) / chunk * 1e6)
+        return us
+
+    us = asyncio.run(run())
+    print(f"\none search at a time, k=10, median of {len(us['sync rest'])} rounds of {chunk}:")
+    print(f"{'protocol':<10} {'sync us':>9} {'async us':>9} {'async/sync':>11}")
+    for proto in ("rest", "grpc"):
+        s, a = statistics.median(us["sync " + proto]), statistics.median(us["async " + proto])
+        print(f"{proto:<10} {s:>9.0f} {a:>9.0f} {a / s:>10.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=50000)
     ap.add_argument("--queries", type=int, default=2000)
-    ap.add_argument("--data", choices=("fashion-pca128", "random"), default="fashion-pca128")
+    ap.add_argument("--data", choices=("fashion-pca128", "fashion", "random"),
+                    default="fashion-pca128")
+    ap.add_argument("--ef", type=int, help="the collections' ef_search (default the server's)")
     args = ap.parse_args()
-    if args.data == "fashion-pca128":
-        train, test = fashion_pca128()
+    if args.data.startswith("fashion"):
+        train, test = fashion_pca128() if args.data == "fashion-pca128" else fashion_pixels()
         data, queries = train[:args.n], test[:args.queries]
         args.n = len(data)
     else:
         rng = np.random.default_rng(7)
         data = rng.standard_normal((args.n, 128)).astype(np.float32)
         queries = rng.standard_normal((args.queries, 128)).astype(np.float32)
-    print(f"{args.data}: {len(data)} x 128 vectors, {len(queries)} queries")
+    dim = data.shape[1]
+    print(f"{args.data}: {len(data)} x {dim} vectors, {len(queries)} queries")
     ids = [str(i) for i in range(args.n)]
     server = Server()
     try:
@@ -104,9 +152,10 @@ def main() -> None:
         raw = RawHttp(server.rest_port)
         channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
         stub = pb_grpc.ProximaDBStub(channel)
+        settings = {"ef_search": args.ef} if args.ef else {}
         for c in ("py_rest", "py_grpc", "raw_rest", "raw_json", "raw_grpc"):
             raw.post("/api/v1/collections",
-                     json={"name": c, "dimension": 128, "distance_metric": "l2"})
+                     json={"name": c, "dimension": dim, "distance_metric": "l2", **settings})
         # Raw requests, built before the clock starts, in the form the client sends:
         # columnar batches with the vectors as float32 bytes (REST: base64 in
         # `vectors_f32`; gRPC: BatchColumns.vectors_f32). For reference also REST with the
@@ -166,8 +215,12 @@ def main() -> None:
         for c in ("py_rest", "py_grpc"):
             raw.post(f"/api/v1/collections/{c}/flush")
         settle()
-        search_bodies = [orjson.dumps({"vector": q, "k": 10}, option=orjson.OPT_SERIALIZE_NUMPY)
-                         for q in queries]
+        # The raw REST searches send the query as the client does, its float32 bytes in
+        # `vector_f32`; for reference also as JSON numbers.
+        search_bodies = [orjson.dumps({"vector_f32": base64.b64encode(q.tobytes()).decode(),
+                                       "k": 10}) for q in queries]
+        json_search_bodies = [orjson.dumps({"vector": q, "k": 10},
+                                           option=orjson.OPT_SERIALIZE_NUMPY) for q in queries]
         search_msgs = [pb.SearchRequest(collection="py_grpc", vector=q.tolist(), k=10)
                        for q in queries]
         def raw_rest_search(i: int) -> None:
@@ -196,13 +249,20 @@ def main() -> None:
                     client_s += time.perf_counter() - t
             rows.append((f"search {proto}", len(queries) / client_s, len(queries) / raw_s,
                          1 - raw_s / client_s, "QPS"))
+        t = time.perf_counter()
+        for body in json_search_bodies:
+            raw.post("/api/v1/collections/py_rest/search", content=body,
+                     headers={"Content-Type": "application/json"}).raise_for_status()
+        raw_json_search = len(queries) / (time.perf_counter() - t)
         channel.close()
         raw.conn.close()
         print(f"{'operation':<20} {'client':>10} {'raw':>10} {'client share':>13}")
         for op, client_rate, raw_rate, share, unit in rows:
             print(f"{op:<20} {client_rate:>10.0f} {raw_rate:>10.0f} {share:>12.0%}  {unit}")
         print(f"(raw REST batches with JSON numbers instead of vectors_f32: "
-              f"{args.n / raw_json:.0f} vectors/s)")
+              f"{args.n / raw_json:.0f} vectors/s; raw REST searches with JSON numbers instead "
+              f"of vector_f32: {raw_json_search:.0f} QPS)")
+        sync_vs_async(server, queries)
     finally:
         server.stop()
 

@@ -1,8 +1,11 @@
 #include "server/rest_body.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
+#include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "common/strings.h"
 
 namespace proximadb::server {
@@ -88,6 +91,22 @@ bool Body::Bool(std::string_view field, bool* out) {
 bool Body::Vector(std::string_view field, std::vector<float>* out, bool required) {
   if (!Has(field)) return !required || Fail(Cat("field '", field, "' is required"));
   return VectorFrom(Get(field), Cat("field '", field, "'"), out);
+}
+
+bool Body::Float32Base64(std::string_view field, std::vector<float>* out) {
+  static_assert(std::endian::native == std::endian::little, "float32 bytes are little-endian");
+  std::string text, bytes;
+  if (!String(field, &text, /*required=*/true)) return false;
+  if (!absl::Base64Unescape(text, &bytes)) {
+    return Fail(Cat("field '", field, "' must be base64 (of little-endian float32 values)"));
+  }
+  if (bytes.empty() || bytes.size() % sizeof(float) != 0) {
+    return Fail(Cat("field '", field, "' has ", bytes.size(),
+                    " bytes, not a whole number of float32 values"));
+  }
+  out->resize(bytes.size() / sizeof(float));
+  std::memcpy(out->data(), bytes.data(), bytes.size());
+  return true;
 }
 
 bool Body::VectorFrom(dom::element e, const std::string& what, std::vector<float>* out) {

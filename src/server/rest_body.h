@@ -48,6 +48,8 @@ class Body {
   // A JSON array of numbers.
   bool Vector(std::string_view field, std::vector<float>* out, bool required = true);
   bool VectorFrom(dom::element e, const std::string& what, std::vector<float>* out);
+  // A JSON string: base64 of little-endian float32 values, one after the other.
+  bool Float32Base64(std::string_view field, std::vector<float>* out);
   // A required JSON array of `what`.
   bool Array(std::string_view field, std::string_view what, dom::array* out);
   // A JSON object, returned as compact text ("{}" when absent).

@@ -7,13 +7,21 @@ namespace proximadb::server {
 namespace {
 
 const std::vector<std::string_view> kQueryFields = {
-    "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact", "rerank",
-    "nprobe"};
+    "vector", "vector_f32", "k", "filter", "include_vectors", "include_metadata", "ef", "exact",
+    "rerank", "nprobe"};
 
-// A query object; `vec` holds the vector the request points at.
+// A query object; `vec` holds the vector the request points at: `vector` (JSON numbers) or
+// `vector_f32` (base64 of its float32 bytes, which clients holding arrays send without
+// formatting numbers, and the server reads without parsing them).
 bool ParseQuery(Body& b, SearchRequest* q, std::vector<float>* vec) {
+  if (b.Has("vector") == b.Has("vector_f32")) {
+    return b.Fail("give either 'vector' (an array of numbers) or 'vector_f32' (base64 of "
+                  "little-endian float32 values)");
+  }
+  const bool f32 = b.Has("vector_f32");
   int64_t k = 10, ef = 0, rerank = 0, nprobe = 0;
-  if (!b.Vector("vector", vec) || !b.Integer("k", &k, 1, INT32_MAX) ||
+  if (!(f32 ? b.Float32Base64("vector_f32", vec) : b.Vector("vector", vec)) ||
+      !b.Integer("k", &k, 1, INT32_MAX) ||
       !b.Integer("ef", &ef, 1, 100000) || !b.Integer("rerank", &rerank, 1, 10000) ||
       !b.Integer("nprobe", &nprobe, 1, 65536) || !b.Bool("include_vectors", &q->include_vectors) ||
       !b.Bool("include_metadata", &q->include_metadata) || !b.Bool("exact", &q->exact)) {

@@ -287,6 +287,38 @@ class RestApiTest(unittest.TestCase):
             self.assertIn(fragment, result[1]["error"]["message"])
         self.assertEqual(self.req("GET", "/api/v1/collections/batch/vectors/b3")[0], 404)
 
+    def test_search_with_a_float32_query(self):
+        # vector_f32: the query as base64 of its little-endian float32 bytes, the same answer
+        # as the JSON numbers, in a search and in a batch search.
+        self.create("f32", dim=3, distance_metric="l2")
+        rows = [{"id": "r%d" % i, "vector": [i, i / 2, 1.5], "metadata": {"i": i}}
+                for i in range(40)]
+        self.assertEqual(self.req("POST", "/api/v1/collections/f32/vectors/batch",
+                                  {"vectors": rows})[0], 200)
+        f32 = lambda *xs: base64.b64encode(struct.pack("<%df" % len(xs), *xs)).decode()
+        search = "/api/v1/collections/f32/search"
+        by_numbers = self.req("POST", search, {"vector": [7.2, 3.5, 1.5], "k": 3})
+        by_bytes = self.req("POST", search, {"vector_f32": f32(7.2, 3.5, 1.5), "k": 3})
+        self.assertEqual(by_numbers[0], 200, by_numbers)
+        self.assertEqual(by_bytes, by_numbers)
+        self.assertEqual([r["id"] for r in by_bytes[1]["results"]], ["r7", "r8", "r6"])
+        batch = self.req("POST", search + "/batch",
+                         {"queries": [{"vector_f32": f32(1, 0.5, 1.5), "k": 1},
+                                      {"vector": [2, 1, 1.5], "k": 1}]})
+        self.assertEqual([r["results"][0]["id"] for r in batch[1]["results"]], ["r1", "r2"])
+        for body, status, fragment in (
+                ({"vector_f32": f32(1, 2)}, 422, "dimension"),
+                ({"vector_f32": "%%"}, 400, "base64"),
+                ({"vector_f32": base64.b64encode(b"12345").decode()}, 400, "5 bytes"),
+                ({"vector_f32": ""}, 400, "0 bytes"),
+                ({"vector_f32": f32(float("nan"), 1, 2)}, 400, "non-finite"),
+                ({"vector_f32": 5}, 400, "must be a string"),
+                ({"vector_f32": f32(1, 2, 3), "vector": [1, 2, 3]}, 400, "either"),
+                ({"k": 3}, 400, "either")):
+            result = self.req("POST", search, body)
+            self.assertEqual(result[0], status, (body, result))
+            self.assertIn(fragment, result[1]["error"]["message"])
+
     def test_delete_by_filter_and_scroll(self):
         self.create("scroll", dim=2)
         rows = [{"id": "k%03d" % i, "vector": [i, 1], "metadata": {"n": i}} for i in range(120)]
@@ -360,7 +392,7 @@ class RestApiTest(unittest.TestCase):
             status, body = self.req("POST", "/api/v1/collections/s/search",
                                     {"vector": list(vector), "k": k, "filter": filter})
             self.assertEqual(status, 200, body)
-            self.assertIn(body["plan"], ("exact", "graph", "graph_expanded"))
+            self.assertIn(body["plan"], ("exact", "graph", "graph_post_filter", "graph_expanded"))
             return sorted(int(r["id"][1:]) for r in body["results"])
 
         R = range(100)

@@ -85,7 +85,7 @@ def _batch(collection: str, vectors: Any, upsert: bool) -> pb.BatchWriteRequest:
 
 
 def _search_request(collection: str, q: Dict[str, Any]) -> pb.SearchRequest:
-    req = pb.SearchRequest(collection=collection, vector=q["vector"],
+    req = pb.SearchRequest(collection=collection, vector=q["vector"].tolist(),
                            include_vectors=q.get("include_vectors", False),
                            exact=q.get("exact", False))
     for key in ("k", "ef", "include_metadata", "rerank", "nprobe"):

@@ -84,9 +84,10 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
     if op == "delete_filter":
         return "POST", _collection(p) + "/vectors/delete", {"filter": p["filter"]}, None
     if op == "search":
-        return "POST", _collection(p) + "/search", p["query"], None
+        return "POST", _collection(p) + "/search", _query_body(p["query"]), None
     if op == "search_batch":
-        return "POST", _collection(p) + "/search/batch", {"queries": p["queries"]}, None
+        queries = [_query_body(q) for q in p["queries"]]
+        return "POST", _collection(p) + "/search/batch", {"queries": queries}, None
     if op == "count":
         body = {"filter": p["filter"]} if p.get("filter") else {}
         return "POST", _collection(p) + "/count", body, None
@@ -99,6 +100,15 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
             query["filter"] = json.dumps(p["filter"], separators=(",", ":"))
         return "GET", _collection(p) + "/vectors", None, query
     raise ValueError(f"unknown operation {op}")
+
+
+def _query_body(q: Dict[str, Any]) -> Dict[str, Any]:
+    """A search query for the REST body: its float32 vector as `vector_f32`, base64 of the bytes
+    (a 784-d query as JSON numbers took a quarter of a served search's time to format and
+    parse)."""
+    body = {key: value for key, value in q.items() if key != "vector"}
+    body["vector_f32"] = pybase64.b64encode_as_string(q["vector"])
+    return body
 
 
 def encode(body: Any) -> Optional[bytes]:

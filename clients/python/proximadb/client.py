@@ -41,6 +41,15 @@ def _as_list(vector: Vector) -> List[float]:
     return [float(x) for x in vector]
 
 
+def _as_f32(vector: Vector) -> np.ndarray:
+    """A query vector as contiguous little-endian float32: what both transports send as bytes
+    (REST base64, gRPC packed floats), with no number formatted or parsed on either side."""
+    a = np.ascontiguousarray(vector, dtype="<f4")
+    if a.ndim != 1:
+        raise ValueError(f"a query vector must be one-dimensional, not of shape {a.shape}")
+    return a
+
+
 def _out(vector: Optional[List[float]], as_numpy: bool) -> Optional[Vector]:
     if vector is None:
         return None
@@ -100,7 +109,7 @@ def _records(vectors: Any, ids: Optional[Sequence[str]],
 def _search_query(vector: Vector, k: int, filter: Optional[Filter], include_vectors: bool,
                   include_metadata: bool, ef: Optional[int], exact: bool,
                   rerank: Optional[int] = None, nprobe: Optional[int] = None) -> Dict[str, Any]:
-    q: Dict[str, Any] = {"vector": _as_list(vector), "k": k, "include_vectors": include_vectors,
+    q: Dict[str, Any] = {"vector": _as_f32(vector), "k": k, "include_vectors": include_vectors,
                          "include_metadata": include_metadata, "exact": exact}
     if filter:
         q["filter"] = filter
