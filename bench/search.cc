@@ -1,6 +1,7 @@
 // bench/search: search through the public Collection API on Fashion-MNIST (60,000 x 784, L2),
 // each record carrying {"label": row % 1000}:
-//   1. ingest; the background indexer fills the memtable's graphs (time and rows/s), then
+//   1. ingest; searches right after it while the background indexer fills the memtable's
+//      graphs (p50/p99 per round of 100), the indexer's time and rows/s, then
 //      queries against the memtable alone, through its graphs and by exact scan;
 //   2. flush (which builds the segment's HNSW graph), reopen (which maps and checks it), then
 //      an ef sweep through the segment's graph against the exact scan;
@@ -9,7 +10,7 @@
 //      which includes building the field index.
 // Recall@10 is against the exact answers; QPS is single-threaded.
 //
-//   proximadb-search-bench [--queries N] [--dir DIR]
+//   proximadb-search-bench [--queries N] [--dir DIR] [--build-threads N] [--fresh on|off]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -93,10 +94,14 @@ void PrintRow(const Run& r, const std::string& filter, const std::string& ef, do
 
 int main(int argc, char** argv) {
   uint32_t nq = 1000;
+  int build_threads = 0;  // every core
+  bool fresh_searches = true;  // search while the indexer works (off: wait for it idle)
   std::string dir = "build/bench-search-data";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--queries")) nq = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+    if (!std::strcmp(argv[i], "--build-threads")) build_threads = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--fresh")) fresh_searches = std::strcmp(argv[i + 1], "off") != 0;
   }
   auto loaded = index::LoadFashionMnist();
   if (!loaded.ok()) {
@@ -108,6 +113,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   DatabaseOptions o;
   o.data_dir = dir;
+  o.build_threads = build_threads;
   o.background_maintenance = false;
   auto db = *Database::Open(o);
   CollectionConfig c;
@@ -129,17 +135,41 @@ int main(int argc, char** argv) {
     if (!coll->Write(std::move(batch), WriteMode::kInsert).ok()) return 1;
   }
   const double ingest_s = Seconds(Clock::now() - t0);
-  while (coll->Stats().unindexed_rows > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Right after the load: rounds of 100 searches at ef 64 while the background indexer works
+  // (the rows it has not reached are scanned), until it has caught up.
+  struct Round {
+    double at_s;
+    uint64_t unindexed;
+    Run run;
+  };
+  std::vector<Round> fresh;
+  const auto acked = Clock::now();
+  for (bool done = false; !done;) {
+    const uint64_t unindexed = coll->Stats().unindexed_rows;
+    done = unindexed == 0;
+    if (!fresh_searches) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    fresh.push_back({Seconds(Clock::now() - acked), unindexed,
+                     Query(*coll, d, std::min(nq, 100u), false, 64)});
   }
   const double indexed_s = Seconds(Clock::now() - t0);
   std::printf("Fashion-MNIST %u x %u in one collection: ingest %.1f s (%.0f vectors/s, sync); "
-              "background indexer done after %.1f s (%.0f rows/s, one thread)\n",
+              "background indexer done after %.1f s (%.0f rows/s, build_threads %d, "
+              "0 = every core)\n",
               d.base_rows(), d.dim, ingest_s, d.base_rows() / ingest_s, indexed_s,
-              d.base_rows() / indexed_s);
+              d.base_rows() / indexed_s, o.build_threads);
   PrintHeader();
   const Run mem_exact = Query(*coll, d, nq, true, 0);
   PrintRow(mem_exact, "", "-", 1.0);
+  std::printf("right after the load, rounds of 100 searches at ef 64 while the indexer works:\n"
+              "%8s %10s %10s %9s %9s\n", "at_s", "unindexed", "recall@10", "p50_us", "p99_us");
+  for (const Round& r : fresh) {
+    std::printf("%8.2f %10llu %10.4f %9.0f %9.0f\n", r.at_s,
+                static_cast<unsigned long long>(r.unindexed), Recall(r.run, mem_exact),
+                r.run.p50_us, r.run.p99_us);
+  }
   const Run mem_graph = Query(*coll, d, nq, false, 64);
   std::printf("(memtable, %u rows in per-chunk graphs)\n", d.base_rows());
   PrintRow(mem_graph, "", "64", Recall(mem_graph, mem_exact));

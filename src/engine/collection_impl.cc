@@ -79,7 +79,7 @@ uint32_t CollectionImpl::IndexMemtable(uint32_t max_rows) {
     mem = mem_;
   }
   absl::MutexLock l(&index_mu_);
-  return mem->IndexRows(max_rows);
+  return mem->IndexRows(max_rows, options_.build_threads);
 }
 
 CollectionStats CollectionImpl::Stats() {

@@ -1,11 +1,15 @@
 #include "storage/memtable.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 
 #include "common/macros.h"
 
@@ -41,24 +45,52 @@ const float* Memtable::chunk_vectors(int k) const {
   return chunks_[k].load(std::memory_order_acquire)->vectors;
 }
 
-uint32_t Memtable::IndexRows(uint32_t max_rows) {
+uint32_t Memtable::IndexRows(uint32_t max_rows, int threads) {
   if (!graph_options_) return 0;
   const uint32_t from = indexed_rows_.load(std::memory_order_relaxed);
-  const uint32_t to = std::min<uint64_t>(num_rows(), uint64_t{from} + max_rows);
-  for (uint32_t row = from; row < to; ++row) {
-    const int k = std::bit_width(row / kFirstChunkRows + 1) - 1;
-    index::Hnsw* graph = graphs_[k].load(std::memory_order_relaxed);
-    if (graph == nullptr) {
-      graph = new index::Hnsw(chunk_vectors(k), dim_, graph_options_->metric, ChunkCapacity(k),
-                              graph_options_->params);
-      memory_bytes_.fetch_add(graph->MemoryBytes(), std::memory_order_relaxed);
-      graphs_[k].store(graph, std::memory_order_release);
+  const int k = std::bit_width(from / kFirstChunkRows + 1) - 1;
+  const uint32_t base = ChunkStart(k), end = base + ChunkCapacity(k);
+  const uint32_t to = std::min<uint64_t>({num_rows(), uint64_t{from} + max_rows, end});
+  if (from >= to) return 0;
+  index::Hnsw* graph = graphs_[k].load(std::memory_order_relaxed);
+  if (graph == nullptr) {
+    graph = new index::Hnsw(chunk_vectors(k), dim_, graph_options_->metric, ChunkCapacity(k),
+                            graph_options_->params);
+    memory_bytes_.fetch_add(graph->MemoryBytes(), std::memory_order_relaxed);
+    graphs_[k].store(graph, std::memory_order_release);
+  }
+  // A few hundred rows per thread at least, or the threads cost more than they bring.
+  const uint32_t workers =
+      static_cast<uint32_t>(std::clamp<int64_t>((to - from) / 256, 1, std::max(threads, 1)));
+  // A full chunk's graph is complete: every row of it is made reachable before the last rows
+  // are published.
+  if (workers == 1) {
+    for (uint32_t row = from; row < to; ++row) {
+      graph->Insert(row - base);
+      if (row + 1 == end) graph->LinkUnreachable();
+      // Publish row by row: a reader searches the graph only below this mark.
+      indexed_rows_.store(row + 1, std::memory_order_release);
     }
-    graph->Insert(row - ChunkStart(k));
-    // A full chunk's graph is complete: make every row of it reachable (searches may run).
-    if (row + 1 - ChunkStart(k) == ChunkCapacity(k)) graph->LinkUnreachable();
-    // Publish row by row: a reader searches the graph only below this mark.
-    indexed_rows_.store(row + 1, std::memory_order_release);
+  } else {
+    std::atomic<uint32_t> next{from};
+    auto insert = [&] {
+      for (uint32_t row; (row = next.fetch_add(1, std::memory_order_relaxed)) < to;) {
+        graph->Insert(row - base);
+      }
+    };
+    // The helpers take only idle cores (SCHED_IDLE): a search or a write is never preempted for
+    // them, while the calling thread keeps the indexer's usual share.
+    auto idle_insert = [&] {
+      const sched_param param{};
+      pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+      insert();
+    };
+    std::vector<std::thread> helpers;
+    for (uint32_t t = 1; t < workers; ++t) helpers.emplace_back(idle_insert);
+    insert();
+    for (std::thread& t : helpers) t.join();
+    if (to == end) graph->LinkUnreachable();
+    indexed_rows_.store(to, std::memory_order_release);
   }
   return to - from;
 }

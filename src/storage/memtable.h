@@ -73,9 +73,11 @@ class Memtable final : public Layer {
   // Chunk by chunk: the indexed rows of a chunk through its graph, the rest scanned.
   void ForEachPart(uint32_t rows, absl::FunctionRef<void(const LayerPart&)> fn) const override;
 
-  // Indexer side: inserts up to `max_rows` of the rows not yet indexed into their chunk's
-  // graph; returns how many it inserted (0 without GraphOptions or when all are indexed).
-  uint32_t IndexRows(uint32_t max_rows);
+  // Indexer side: inserts up to `max_rows` of the rows not yet indexed (within one chunk) into
+  // their chunk's graph, on `threads` threads (the graph takes concurrent inserts; the rows are
+  // published together once all are in, and a reader's search keeps to published rows);
+  // returns how many it inserted (0 without GraphOptions or when all are indexed).
+  uint32_t IndexRows(uint32_t max_rows, int threads = 1);
   // Rows [0, indexed_rows()) are in the graphs; without GraphOptions every row counts as
   // indexed (there is nothing to wait for).
   uint32_t indexed_rows() const {

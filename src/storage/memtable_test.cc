@@ -92,8 +92,12 @@ TEST(MemtableTest, ConcurrentReadersSeeCompleteRows) {
 // unreachable rows of each chunk it completes) while a reader searches them: a search returns
 // only appended rows, and every row of a full chunk ends up reachable in its graph.
 // Also run under TSan (storage_tsan_test).
-TEST(MemtableTest, IndexerAndReadersRunTogether) {
+// One indexer thread inserting row by row, or inserting batches on two threads of its own.
+class IndexerTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(IndexerTest, IndexerAndReadersRunTogether) {
   constexpr uint32_t kRows = 3072 + 500;  // chunks 0 and 1 full, chunk 2 partly
+  const int threads = GetParam();
   Memtable m(8, IdIndexKind::kHashMap,
              Memtable::GraphOptions{DistanceMetric::kL2, index::HnswParams{.m = 8, .ef_construction = 32}});
   std::atomic<bool> written{false}, indexed{false};
@@ -106,7 +110,9 @@ TEST(MemtableTest, IndexerAndReadersRunTogether) {
     written = true;
   });
   std::thread indexer([&] {
-    while (!written || m.indexed_rows() < m.num_rows()) m.IndexRows(64);
+    while (!written || m.indexed_rows() < m.num_rows()) {
+      m.IndexRows(threads == 1 ? 64 : 1024, threads);
+    }
     indexed = true;
   });
   const std::vector<float> query(8, 500.0f);
@@ -132,6 +138,8 @@ TEST(MemtableTest, IndexerAndReadersRunTogether) {
     EXPECT_EQ(m.chunk_graph(k)->UnreachableRows(), std::vector<uint32_t>{}) << "chunk " << k;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Threads, IndexerTest, ::testing::Values(1, 2));
 
 }  // namespace
 }  // namespace proximadb
