@@ -90,6 +90,43 @@ void PrintRow(const Run& r, const std::string& filter, const std::string& ef, do
               r.p99_us);
 }
 
+// Right after a load: rounds of 100 searches at ef 64 while the background indexer works (the
+// rows it has not reached are scanned), until it has caught up; with `search` false it only
+// waits for the indexer.
+struct Round {
+  double at_s;
+  uint64_t unindexed;
+  Run run;
+};
+
+std::vector<Round> WhileIndexing(Collection& c, const index::Dataset& d, uint32_t nq,
+                                 bool search) {
+  std::vector<Round> rounds;
+  const auto start = Clock::now();
+  for (bool done = false; !done;) {
+    const uint64_t unindexed = c.Stats().unindexed_rows;
+    done = unindexed == 0;
+    if (!search) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    rounds.push_back({Seconds(Clock::now() - start), unindexed,
+                      Query(c, d, std::min(nq, 100u), false, 64)});
+  }
+  return rounds;
+}
+
+void PrintRounds(const std::vector<Round>& rounds, const Run& exact) {
+  if (rounds.empty()) return;
+  std::printf("right after the load, rounds of 100 searches at ef 64 while the indexer works:\n"
+              "%8s %10s %10s %9s %9s\n", "at_s", "unindexed", "recall@10", "p50_us", "p99_us");
+  for (const Round& r : rounds) {
+    std::printf("%8.2f %10llu %10.4f %9.0f %9.0f\n", r.at_s,
+                static_cast<unsigned long long>(r.unindexed), Recall(r.run, exact), r.run.p50_us,
+                r.run.p99_us);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,25 +172,7 @@ int main(int argc, char** argv) {
     if (!coll->Write(std::move(batch), WriteMode::kInsert).ok()) return 1;
   }
   const double ingest_s = Seconds(Clock::now() - t0);
-  // Right after the load: rounds of 100 searches at ef 64 while the background indexer works
-  // (the rows it has not reached are scanned), until it has caught up.
-  struct Round {
-    double at_s;
-    uint64_t unindexed;
-    Run run;
-  };
-  std::vector<Round> fresh;
-  const auto acked = Clock::now();
-  for (bool done = false; !done;) {
-    const uint64_t unindexed = coll->Stats().unindexed_rows;
-    done = unindexed == 0;
-    if (!fresh_searches) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      continue;
-    }
-    fresh.push_back({Seconds(Clock::now() - acked), unindexed,
-                     Query(*coll, d, std::min(nq, 100u), false, 64)});
-  }
+  const std::vector<Round> fresh = WhileIndexing(*coll, d, nq, fresh_searches);
   const double indexed_s = Seconds(Clock::now() - t0);
   std::printf("Fashion-MNIST %u x %u in one collection: ingest %.1f s (%.0f vectors/s, sync); "
               "background indexer done after %.1f s (%.0f rows/s, build_threads %d, "
@@ -163,13 +182,7 @@ int main(int argc, char** argv) {
   PrintHeader();
   const Run mem_exact = Query(*coll, d, nq, true, 0);
   PrintRow(mem_exact, "", "-", 1.0);
-  std::printf("right after the load, rounds of 100 searches at ef 64 while the indexer works:\n"
-              "%8s %10s %10s %9s %9s\n", "at_s", "unindexed", "recall@10", "p50_us", "p99_us");
-  for (const Round& r : fresh) {
-    std::printf("%8.2f %10llu %10.4f %9.0f %9.0f\n", r.at_s,
-                static_cast<unsigned long long>(r.unindexed), Recall(r.run, mem_exact),
-                r.run.p50_us, r.run.p99_us);
-  }
+  PrintRounds(fresh, mem_exact);
   const Run mem_graph = Query(*coll, d, nq, false, 64);
   std::printf("(memtable, %u rows in per-chunk graphs)\n", d.base_rows());
   PrintRow(mem_graph, "", "64", Recall(mem_graph, mem_exact));

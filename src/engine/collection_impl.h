@@ -109,7 +109,8 @@ class CollectionImpl final : public Collection {
   // Compacts if the strategy's policy calls for it.
   absl::Status MaybeCompact();
   // For the background indexer: inserts up to `max_rows` rows of the active memtable into its
-  // graphs, on build_threads threads; returns how many (0 when it is caught up).
+  // graphs, on build_threads - 1 threads (at least one); returns how many (0 when it is caught
+  // up).
   uint32_t IndexMemtable(uint32_t max_rows) ABSL_LOCKS_EXCLUDED(mu_);
   // Stops writes (the collection was dropped); reads of pinned views stay valid.
   void MarkDropped();

@@ -1,8 +1,5 @@
 #include "storage/memtable.h"
 
-#include <pthread.h>
-#include <sched.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
@@ -78,15 +75,8 @@ uint32_t Memtable::IndexRows(uint32_t max_rows, int threads) {
         graph->Insert(row - base);
       }
     };
-    // The helpers take only idle cores (SCHED_IDLE): a search or a write is never preempted for
-    // them, while the calling thread keeps the indexer's usual share.
-    auto idle_insert = [&] {
-      const sched_param param{};
-      pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
-      insert();
-    };
     std::vector<std::thread> helpers;
-    for (uint32_t t = 1; t < workers; ++t) helpers.emplace_back(idle_insert);
+    for (uint32_t t = 1; t < workers; ++t) helpers.emplace_back(insert);
     insert();
     for (std::thread& t : helpers) t.join();
     if (to == end) graph->LinkUnreachable();
