@@ -295,7 +295,7 @@ class DatabaseImpl final : public Database {
   // Indexes new memtable rows, a few hundred per collection in turn so that one busy collection
   // does not starve the others; sleeps while every collection is caught up.
   void IndexingLoop() {
-    constexpr uint32_t kRowsPerTurn = 1024;  // per collection per turn, split across build_threads
+    constexpr uint32_t kRowsPerTurn = 1024;  // per collection per turn (IndexMemtable splits it)
     const absl::Duration idle = absl::Milliseconds(10);
     absl::MutexLock l(&mu_);
     bool worked = false;
