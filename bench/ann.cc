@@ -209,7 +209,12 @@ class ProximaDBViper final : public AnnSystem {
     allowed.allowed = count;
     return Run(query, k, &allowed, true, out);
   }
-  size_t IndexBytes() const override { return codes_.size() + ivf_bytes_.size(); }
+  // The codes a search reads: pq4 scans the packed copy (the row-major codes stay on disk in a
+  // segment, unread).
+  size_t IndexBytes() const override {
+    const index::FastScanCodes* packed = ivf_.fast_scan();
+    return (packed != nullptr ? packed->bytes() : codes_.size()) + ivf_bytes_.size();
+  }
 
  private:
   const float* Row(uint32_t i) const { return vectors_.data() + size_t{i} * dim_; }

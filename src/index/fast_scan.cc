@@ -57,7 +57,7 @@ FastScanTable::FastScanTable(const Quantizer::Query& query, uint32_t pq_m)
   // Each entry at most 255, and the sum of the rounded entries (each rounding adds at most 1/2)
   // at most 65535.
   float scale = 1;
-  if (max_range > 0) {
+  if (max_range > 1e-30f) {  // else every entry is 0 (and 255 / max_range would overflow)
     scale = static_cast<float>(std::min(255.0 / max_range, (65535.0 - pq_m) / sum_range));
   }
   // Rounded by adding a half and truncating (the entries are not negative): a loop the compiler

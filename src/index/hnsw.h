@@ -192,7 +192,8 @@ class Hnsw {
   std::atomic<uint64_t> entry_{UINT64_MAX};
   std::mutex entry_mu_;  // serializes raising the top level (std::mutex: see VisitedPool)
   std::atomic<uint32_t> inserted_{0};
-  mutable std::atomic<double> traversal_{0};
+  // On its own cache line: every unfiltered search writes it, every search reads entry_.
+  alignas(64) mutable std::atomic<double> traversal_{0};
   std::unique_ptr<VisitedPool> visited_;
 };
 

@@ -75,8 +75,8 @@ class IvfView {
 // order of their centroid's distance to the query, at least `nprobe` of them and more until
 // max(ef, k) allowed rows were seen (a filter thins them out). Rows are scored on the codes
 // when the space has them (pq4: 32 at a time, fast-scan), keeping max(ef, 2k) candidates (or
-// max(k, rerank)) to re-rank on float32, else on float32. A filter that selects few rows (at most 4 * max(ef, k)) is scanned
-// exactly instead. Plan kIvf (or kExact).
+// max(k, rerank)) to re-rank on float32, else on float32. A filter that selects few rows (at
+// most 4 * max(ef, k)) is scanned exactly instead. Plan kIvf (or kExact).
 PlannedResult IvfSearch(const SearchSpace& space, const IvfView& ivf, const SearchParams& params,
                         const AllowedRows* allowed, bool filtered);
 

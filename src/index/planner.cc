@@ -141,12 +141,16 @@ PlannedResult PostFilterSearch(const SearchSpace& space, const SearchParams& p,
       if (hits.size() > k) hits.resize(k);
       return hits;
     });
-    if (r.hits.size() >= std::min(p.k, count) || gather >= rows) return r;
-    if (p.mode == PlanMode::kAuto && r.stats.distances > kScanCost * count) {
+    if (r.hits.size() >= std::min(p.k, count)) return r;
+    // Short of k: the whole graph gathered (allowed rows it cannot reach), or over the scan's
+    // cost.
+    if (p.mode == PlanMode::kAuto && (gather >= rows || r.stats.distances > kScanCost * count)) {
       PlannedResult exact = ExactPlan(space, p, &allowed);
       exact.stats.distances += r.stats.distances;
+      exact.stats.expanded += r.stats.expanded;
       return exact;
     }
+    if (gather >= rows) return r;
   }
 }
 
@@ -196,9 +200,9 @@ PlannedResult PlannedSearch(const SearchSpace& space, const SearchParams& p,
     return ExactPlan(space, p, allowed);
   }
   if (filtered) {
-    const Plan plan = p.mode == PlanMode::kGraph             ? Plan::kGraphExpanded
-                      : p.mode == PlanMode::kGraphPostFilter ? Plan::kGraphPostFilter
-                                                             : ChooseFilteredPlan(space, p, *allowed);
+    Plan plan = Plan::kGraphExpanded;  // PlanMode::kGraph
+    if (p.mode == PlanMode::kGraphPostFilter) plan = Plan::kGraphPostFilter;
+    if (p.mode == PlanMode::kAuto) plan = ChooseFilteredPlan(space, p, *allowed);
     switch (plan) {
       case Plan::kGraphPostFilter: return PostFilterSearch(space, p, *allowed);
       case Plan::kGraphExpanded: return FilteredGraphSearch(space, p, *allowed);
@@ -212,7 +216,9 @@ PlannedResult PlannedSearch(const SearchSpace& space, const SearchParams& p,
     return space.graph->Search(
         d, k, ef, [&](uint32_t row) { return allowed->Contains(row); }, &r.stats);
   });
-  if (space.quantizer == nullptr) space.graph->RecordTraversal(std::max(p.ef, p.k), r.stats.distances);
+  if (space.quantizer == nullptr) {
+    space.graph->RecordTraversal(std::max(p.ef, p.k), r.stats.distances);
+  }
   return r;
 }
 

@@ -154,7 +154,8 @@ class Segment final : public Layer {
 
   size_t MemoryBytes() const {
     return num_rows_ * sizeof(std::atomic<uint64_t>) + (graph_ ? graph_->MemoryBytes() : 0) +
-           fields_.MemoryBytes() + metadata_owned_.size();
+           fields_.MemoryBytes() + metadata_owned_.size() +
+           (ivf_ && ivf_->fast_scan() ? ivf_->fast_scan()->bytes() : 0);
   }
   // Whether the file's metadata section is zstd-compressed (then held decompressed in memory).
   bool metadata_compressed() const { return !metadata_owned_.empty(); }
