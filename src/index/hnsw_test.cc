@@ -150,6 +150,51 @@ TEST_F(HnswFashionTest, FilteredSearchEveryPlanEverySelectivity) {
   }
 }
 
+// The planner's own choice: a post-filtered traversal for a broad filter at the default ef,
+// the filtering traversal at ef 16, the scan for a narrow one. And a post-filtered traversal
+// that finds no allowed row near the query (the filter allows the half of the rows farthest
+// from it) falls back to the scan, which answers exactly.
+TEST_F(HnswFashionTest, PlannerChoosesAndFallsBack) {
+  const SearchSpace space{data_->base.data(), kBase, data_->dim, DistanceFor(DistanceMetric::kL2),
+                          graph_};
+  auto bitmap_of = [&](const std::function<bool(uint32_t)>& allow) {
+    std::vector<uint64_t> bits((kBase + 63) / 64, 0);
+    for (uint32_t r = 0; r < kBase; ++r) {
+      if (allow(r)) bits[r / 64] |= uint64_t{1} << (r % 64);
+    }
+    return bits;
+  };
+  auto plan_of = [&](const std::vector<uint64_t>& bits, uint32_t count, uint32_t ef) {
+    const BitmapRows allowed(bits.data(), count, kBase);
+    return PlannedSearch(space, SearchParams{.query = Query(0), .k = kK, .ef = ef}, &allowed,
+                         /*filtered=*/true)
+        .plan;
+  };
+  const std::vector<uint64_t> half = bitmap_of([](uint32_t r) { return r % 2 == 0; });
+  const std::vector<uint64_t> few = bitmap_of([](uint32_t r) { return r % 1000 == 3; });
+  EXPECT_EQ(plan_of(half, kBase / 2, 64), Plan::kGraphPostFilter);
+  EXPECT_EQ(plan_of(half, kBase / 2, 16), Plan::kGraphExpanded);
+  EXPECT_EQ(plan_of(few, kBase / 1000, 64), Plan::kExact);
+
+  const Distance l2 = DistanceFor(DistanceMetric::kL2);
+  for (uint32_t q = 0; q < 5; ++q) {
+    std::vector<std::pair<float, uint32_t>> by_distance;
+    for (uint32_t r = 0; r < kBase; ++r) {
+      const float* row = data_->base.data() + size_t{r} * data_->dim;
+      by_distance.push_back({l2(Query(q), row, data_->dim), r});
+    }
+    std::sort(by_distance.begin(), by_distance.end());
+    std::vector<bool> far(kBase, false);
+    for (uint32_t i = kBase / 2; i < kBase; ++i) far[by_distance[i].second] = true;
+    const std::vector<uint64_t> bits = bitmap_of([&](uint32_t r) { return far[r]; });
+    const BitmapRows allowed(bits.data(), kBase / 2, kBase);
+    const PlannedResult r = PlannedSearch(
+        space, SearchParams{.query = Query(q), .k = kK, .ef = 64}, &allowed, /*filtered=*/true);
+    EXPECT_EQ(r.plan, Plan::kExact) << "query " << q;
+    EXPECT_EQ(Recall(r.hits, Truth(q, [&](uint32_t row) { return far[row]; })), 1.0);
+  }
+}
+
 TEST_F(HnswFashionTest, SerializedGraphGivesIdenticalResults) {
   std::string bytes = graph_->Serialize();
   // Load needs 8-byte alignment, as a mapped segment section has.
