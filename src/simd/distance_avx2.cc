@@ -177,17 +177,24 @@ float Lookup(const float* table, const uint8_t* codes, size_t m) {
   return r;
 }
 
+// Centroids c..c+7's |c|^2 - 2 x.c (CentroidDistance, eight at a time).
+inline __m256 CentroidDistances8(const float* x, const float* transposed, const float* norms,
+                                 size_t dim, size_t count, size_t c) {
+  __m256 acc = _mm256_loadu_ps(norms + c);
+  for (size_t i = 0; i < dim; ++i) {
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(-2 * x[i]), _mm256_loadu_ps(transposed + i * count + c),
+                          acc);
+  }
+  return acc;
+}
+
 uint32_t Nearest(const float* x, const float* transposed, const float* norms, size_t dim,
                  size_t count) {
   uint32_t best = 0;
   float best_d = 0;
   size_t c = 0;
   for (; c + 8 <= count; c += 8) {
-    __m256 acc = _mm256_loadu_ps(norms + c);
-    for (size_t i = 0; i < dim; ++i) {
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(-2 * x[i]), _mm256_loadu_ps(transposed + i * count + c),
-                            acc);
-    }
+    const __m256 acc = CentroidDistances8(x, transposed, norms, dim, count, c);
     alignas(32) float d[8];
     _mm256_store_ps(d, acc);
     for (int l = 0; l < 8; ++l) {
@@ -205,11 +212,7 @@ void CentroidDistances(const float* x, const float* transposed, const float* nor
                        size_t count, float* out) {
   size_t c = 0;
   for (; c + 8 <= count; c += 8) {
-    __m256 acc = _mm256_loadu_ps(norms + c);
-    for (size_t i = 0; i < dim; ++i) {
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(-2 * x[i]), _mm256_loadu_ps(transposed + i * count + c),
-                            acc);
-    }
+    const __m256 acc = CentroidDistances8(x, transposed, norms, dim, count, c);
     _mm256_storeu_ps(out + c, acc);
   }
   for (; c < count; ++c) out[c] = CentroidDistance(x, transposed, norms, dim, count, c);

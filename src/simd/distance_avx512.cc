@@ -199,17 +199,24 @@ float Lookup(const float* table, const uint8_t* codes, size_t m) {
   return r;
 }
 
+// Centroids c..c+15's |c|^2 - 2 x.c (CentroidDistance, sixteen at a time).
+inline __m512 CentroidDistances16(const float* x, const float* transposed, const float* norms,
+                                  size_t dim, size_t count, size_t c) {
+  __m512 acc = _mm512_loadu_ps(norms + c);
+  for (size_t i = 0; i < dim; ++i) {
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(-2 * x[i]), _mm512_loadu_ps(transposed + i * count + c),
+                          acc);
+  }
+  return acc;
+}
+
 uint32_t Nearest(const float* x, const float* transposed, const float* norms, size_t dim,
                  size_t count) {
   uint32_t best = 0;
   float best_d = 0;
   size_t c = 0;
   for (; c + 16 <= count; c += 16) {
-    __m512 acc = _mm512_loadu_ps(norms + c);
-    for (size_t i = 0; i < dim; ++i) {
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(-2 * x[i]), _mm512_loadu_ps(transposed + i * count + c),
-                            acc);
-    }
+    const __m512 acc = CentroidDistances16(x, transposed, norms, dim, count, c);
     const float low = _mm512_reduce_min_ps(acc);
     if (c == 0 || low < best_d) {
       const __mmask16 at = _mm512_cmp_ps_mask(acc, _mm512_set1_ps(low), _CMP_EQ_OQ);
@@ -228,11 +235,7 @@ void CentroidDistances(const float* x, const float* transposed, const float* nor
                        size_t count, float* out) {
   size_t c = 0;
   for (; c + 16 <= count; c += 16) {
-    __m512 acc = _mm512_loadu_ps(norms + c);
-    for (size_t i = 0; i < dim; ++i) {
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(-2 * x[i]), _mm512_loadu_ps(transposed + i * count + c),
-                            acc);
-    }
+    const __m512 acc = CentroidDistances16(x, transposed, norms, dim, count, c);
     _mm512_storeu_ps(out + c, acc);
   }
   for (; c < count; ++c) out[c] = CentroidDistance(x, transposed, norms, dim, count, c);
