@@ -93,13 +93,19 @@ bool Body::Vector(std::string_view field, std::vector<float>* out, bool required
   return VectorFrom(Get(field), Cat("field '", field, "'"), out);
 }
 
-bool Body::Float32Base64(std::string_view field, std::vector<float>* out) {
+bool Body::Base64(std::string_view field, std::string* bytes) {
   static_assert(std::endian::native == std::endian::little, "float32 bytes are little-endian");
-  std::string text, bytes;
+  std::string text;
   if (!String(field, &text, /*required=*/true)) return false;
-  if (!absl::Base64Unescape(text, &bytes)) {
+  if (!absl::Base64Unescape(text, bytes)) {
     return Fail(Cat("field '", field, "' must be base64 (of little-endian float32 values)"));
   }
+  return true;
+}
+
+bool Body::Float32Base64(std::string_view field, std::vector<float>* out) {
+  std::string bytes;
+  if (!Base64(field, &bytes)) return false;
   if (bytes.empty() || bytes.size() % sizeof(float) != 0) {
     return Fail(Cat("field '", field, "' has ", bytes.size(),
                     " bytes, not a whole number of float32 values"));

@@ -48,7 +48,10 @@ class Body {
   // A JSON array of numbers.
   bool Vector(std::string_view field, std::vector<float>* out, bool required = true);
   bool VectorFrom(dom::element e, const std::string& what, std::vector<float>* out);
-  // A JSON string: base64 of little-endian float32 values, one after the other.
+  // A required JSON string of base64 (of little-endian float32 values), decoded into `bytes`.
+  bool Base64(std::string_view field, std::string* bytes);
+  // Such a string holding one vector: at least one float32 value, the bytes a whole number of
+  // them.
   bool Float32Base64(std::string_view field, std::vector<float>* out);
   // A required JSON array of `what`.
   bool Array(std::string_view field, std::string_view what, dom::array* out);

@@ -2,7 +2,6 @@
 // (one, by ids or by filter) and scroll.
 #include <cstring>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "common/strings.h"
 #include "server/rest_body.h"
@@ -32,11 +31,7 @@ std::optional<HttpResponse> ParseColumns(const RestCall& call, Body& b,
   std::string packed;  // the decoded vectors_f32
   dom::array items, ids, metadata;
   if (f32) {
-    std::string text;
-    if (!b.String("vectors_f32", &text)) return BadRequest(b.error);
-    if (!absl::Base64Unescape(text, &packed)) {
-      return BadRequest("field 'vectors_f32' must be base64 (of little-endian float32 values)");
-    }
+    if (!b.Base64("vectors_f32", &packed)) return BadRequest(b.error);
   } else if (!b.Array("vectors", "arrays of numbers", &items)) {
     return BadRequest(b.error);
   }
