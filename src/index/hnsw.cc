@@ -33,14 +33,18 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr size_t kHeaderSize = 48;
 constexpr uint32_t kNone = UINT32_MAX;
 
+// Links are published with release and read with acquire, not only the counts: a full list is
+// rewritten in place under the node's lock, so a reader may take a new link under an older
+// count, and it must then also see the linked row's own lists (allocated by its insert). On
+// x86 both orders compile to plain moves.
 uint32_t LoadLink(const uint32_t* p) {
-  return std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(p)).load(std::memory_order_relaxed);
+  return std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(p)).load(std::memory_order_acquire);
 }
 uint32_t LoadCount(const uint32_t* p) {
   return std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(p)).load(std::memory_order_acquire);
 }
 void Store(uint32_t* p, uint32_t v) {
-  std::atomic_ref<uint32_t>(*p).store(v, std::memory_order_relaxed);
+  std::atomic_ref<uint32_t>(*p).store(v, std::memory_order_release);
 }
 void StoreCount(uint32_t* p, uint32_t v) {
   std::atomic_ref<uint32_t>(*p).store(v, std::memory_order_release);
