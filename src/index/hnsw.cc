@@ -64,20 +64,32 @@ size_t Align8(size_t n) { return (n + 7) / 8 * 8; }
 }  // namespace
 
 // Visited sets reused across searches: a tag per node compared with the list's epoch, so a
-// search starts by bumping the epoch instead of clearing the array.
+// search starts by bumping the epoch instead of clearing the array. A list covers the graph's
+// capacity when acquired; a graph that grows during a search makes it grow too.
 class Hnsw::VisitedPool {
  public:
   explicit VisitedPool(uint32_t n) : n_(n) {}
 
   struct List {
     std::unique_ptr<uint16_t[]> tags;
+    uint32_t size = 0;
     uint16_t epoch = 0;
     bool Visit(uint32_t node) {
+      if (node >= size) [[unlikely]] Resize(std::max(node + 1, 2 * size));
       if (tags[node] == epoch) return false;
       tags[node] = epoch;
       return true;
     }
+    void Resize(uint32_t n) {
+      auto grown = std::make_unique<uint16_t[]>(n);  // zeroed
+      std::memcpy(grown.get(), tags.get(), size * sizeof(uint16_t));
+      tags = std::move(grown);
+      size = n;
+    }
   };
+
+  // The graph's new capacity: lists acquired from now on cover it.
+  void SetSize(uint32_t n) { n_.store(n, std::memory_order_release); }
 
   std::unique_ptr<List> Acquire() {
     std::unique_ptr<List> list;
@@ -88,12 +100,10 @@ class Hnsw::VisitedPool {
         free_.pop_back();
       }
     }
-    if (!list) {
-      list = std::make_unique<List>();
-      list->tags = std::make_unique<uint16_t[]>(n_);  // zeroed
-    }
+    if (!list) list = std::make_unique<List>();
+    if (const uint32_t n = n_.load(std::memory_order_acquire); list->size < n) list->Resize(n);
     if (++list->epoch == 0) {
-      std::memset(list->tags.get(), 0, n_ * sizeof(uint16_t));
+      std::memset(list->tags.get(), 0, list->size * sizeof(uint16_t));
       list->epoch = 1;
     }
     return list;
@@ -105,7 +115,7 @@ class Hnsw::VisitedPool {
   }
 
  private:
-  const uint32_t n_;
+  std::atomic<uint32_t> n_;
   // std::mutex (pthreads) rather than absl::Mutex: ThreadSanitizer sees through it even though
   // Debian's Abseil is not built with TSan, so index_tsan_test checks the real protocol.
   std::mutex mu_;
@@ -115,47 +125,75 @@ class Hnsw::VisitedPool {
 Hnsw::Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t capacity,
            HnswParams params)
     : Hnsw(vectors, dim, metric, capacity, params, /*loaded=*/false) {
-  level0_owned_ = std::make_unique<uint32_t[]>(static_cast<size_t>(capacity) * (1 + m0_));
-  level0_ = level0_owned_.get();
-  levels_owned_ = std::make_unique<uint8_t[]>(capacity);
-  std::memset(levels_owned_.get(), kAbsent, capacity);
-  levels_ = levels_owned_.get();
-  upper_owned_ = std::make_unique<std::unique_ptr<uint32_t[]>[]>(capacity);
-  locks_ = std::make_unique<std::atomic<uint8_t>[]>(capacity);
+  Grow(capacity);
 }
 
-Hnsw::Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t capacity,
+std::unique_ptr<Hnsw> Hnsw::Growable(const float* vectors, uint32_t dim, DistanceMetric metric,
+                                     uint32_t max_capacity, HnswParams params) {
+  return std::unique_ptr<Hnsw>(
+      new Hnsw(vectors, dim, metric, max_capacity, params, /*loaded=*/false));
+}
+
+Hnsw::Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t max_capacity,
            HnswParams params, bool loaded)
     : vectors_(vectors),
       dim_(dim),
       metric_(metric),
       distance_(DistanceFor(metric)),
-      capacity_(capacity),
+      max_capacity_(max_capacity),
       m_(params.m),
       m0_(2 * params.m),
       ef_construction_(params.ef_construction),
       seed_(params.seed),
       level_mult_(1.0 / std::log(std::max<double>(params.m, 2))),
       loaded_(loaded),
-      deleted_(std::make_unique<std::atomic<uint64_t>[]>((capacity + 63) / 64)),
-      visited_(std::make_unique<VisitedPool>(capacity)) {}
+      deleted_((max_capacity + 63) / 64),
+      visited_(std::make_unique<VisitedPool>(0)) {
+  if (loaded) return;
+  level0_owned_ = ReservedArray<uint32_t>(size_t{max_capacity} * (1 + m0_));
+  level0_ = level0_owned_.data();
+  levels_owned_ = ReservedArray<uint8_t>(max_capacity);
+  levels_ = levels_owned_.data();
+  upper_owned_ = ReservedArray<uint32_t*>(max_capacity);
+  locks_ = ReservedArray<uint8_t>(max_capacity);
+}
 
-Hnsw::~Hnsw() = default;
+Hnsw::~Hnsw() {
+  if (loaded_) return;
+  for (uint32_t r = 0, n = capacity(); r < n; ++r) delete[] upper_owned_[r];
+}
+
+void Hnsw::Grow(uint32_t capacity) {
+  PROXIMADB_CHECK(!loaded_ && capacity <= max_capacity_);
+  const uint32_t from = capacity_.load(std::memory_order_relaxed);
+  if (capacity <= from) return;
+  level0_owned_.Commit(size_t{capacity} * (1 + m0_));
+  levels_owned_.Commit(capacity);
+  std::memset(&levels_owned_[from], kAbsent, capacity - from);
+  upper_owned_.Commit(capacity);
+  locks_.Commit(capacity);
+  deleted_.Commit((capacity + 63) / 64);
+  capacity_.store(capacity, std::memory_order_release);
+  visited_->SetSize(capacity);
+}
 
 uint32_t* Hnsw::Links(uint32_t node, int level) const {
   if (level == 0) return level0_ + static_cast<size_t>(node) * (1 + m0_);
   const size_t offset = static_cast<size_t>(level - 1) * (1 + m_);
   if (loaded_) return const_cast<uint32_t*>(upper_blob_ + upper_offsets_[node] + offset);
-  return upper_owned_[node].get() + offset;
+  return upper_owned_[node] + offset;
 }
 
 void Hnsw::Lock(uint32_t node) const {
-  while (locks_[node].exchange(1, std::memory_order_acquire) != 0) {
-    while (locks_[node].load(std::memory_order_relaxed) != 0) _mm_pause();
+  std::atomic_ref<uint8_t> lock(locks_[node]);
+  while (lock.exchange(1, std::memory_order_acquire) != 0) {
+    while (lock.load(std::memory_order_relaxed) != 0) _mm_pause();
   }
 }
 
-void Hnsw::Unlock(uint32_t node) const { locks_[node].store(0, std::memory_order_release); }
+void Hnsw::Unlock(uint32_t node) const {
+  std::atomic_ref<uint8_t>(locks_[node]).store(0, std::memory_order_release);
+}
 
 int Hnsw::RandomLevel(uint32_t row) const {
   // Deterministic per row, so a build is reproducible whatever the thread interleaving.
@@ -172,11 +210,13 @@ void Hnsw::RecordTraversal(uint32_t gathered, uint32_t distances) const {
 }
 
 void Hnsw::MarkDeleted(uint32_t row) {
-  deleted_[row / 64].fetch_or(uint64_t{1} << (row % 64), std::memory_order_release);
+  std::atomic_ref<uint64_t>(deleted_[row / 64])
+      .fetch_or(uint64_t{1} << (row % 64), std::memory_order_release);
 }
 
 bool Hnsw::IsDeleted(uint32_t row) const {
-  return (deleted_[row / 64].load(std::memory_order_acquire) >> (row % 64)) & 1;
+  return (std::atomic_ref<uint64_t>(deleted_[row / 64]).load(std::memory_order_acquire) >>
+          (row % 64)) & 1;
 }
 
 uint32_t Hnsw::GreedyDescend(const RowDistance& dist, uint32_t entry, int from_level,
@@ -306,11 +346,9 @@ void Hnsw::Connect(uint32_t node, uint32_t neighbor, int level) {
 }
 
 void Hnsw::Insert(uint32_t row) {
-  PROXIMADB_CHECK(!loaded_ && row < capacity_ && levels_[row] == kAbsent);
+  PROXIMADB_CHECK(!loaded_ && row < capacity() && levels_[row] == kAbsent);
   const int level = RandomLevel(row);
-  if (level > 0) {
-    upper_owned_[row] = std::make_unique<uint32_t[]>(static_cast<size_t>(level) * (1 + m_));
-  }
+  if (level > 0) upper_owned_[row] = new uint32_t[static_cast<size_t>(level) * (1 + m_)]();
   levels_owned_[row] = static_cast<uint8_t>(level);
   const RowDistance q = Exact(Vector(row));
 
@@ -425,11 +463,12 @@ void Hnsw::MarkReachable(uint32_t from, std::vector<bool>* reached) const {
 }
 
 std::vector<uint32_t> Hnsw::UnreachableRows() const {
-  std::vector<bool> reached(capacity_, false);
+  const uint32_t capacity = this->capacity();
+  std::vector<bool> reached(capacity, false);
   const uint64_t e = entry_.load(std::memory_order_acquire);
   if (e != UINT64_MAX) MarkReachable(static_cast<uint32_t>(e), &reached);
   std::vector<uint32_t> unreachable;
-  for (uint32_t r = 0; r < capacity_; ++r) {
+  for (uint32_t r = 0; r < capacity; ++r) {
     if (levels_[r] != kAbsent && !reached[r]) unreachable.push_back(r);
   }
   return unreachable;
@@ -440,7 +479,8 @@ uint32_t Hnsw::LinkUnreachable() {
   const std::vector<uint32_t> unreachable = UnreachableRows();
   if (unreachable.empty()) return 0;
   const uint64_t e = entry_.load(std::memory_order_acquire);
-  std::vector<bool> reached(capacity_, true);
+  const uint32_t capacity = this->capacity();
+  std::vector<bool> reached(capacity, true);
   for (uint32_t r : unreachable) reached[r] = false;
   uint32_t added = 0;
   for (uint32_t row : unreachable) {
@@ -463,7 +503,7 @@ uint32_t Hnsw::LinkUnreachable() {
     }
     if (from == kNone) {
       float best = std::numeric_limits<float>::infinity();
-      for (uint32_t n = 0; n < capacity_; ++n) {
+      for (uint32_t n = 0; n < capacity; ++n) {
         if (levels_[n] == kAbsent || !can_link(n)) continue;
         const float d = distance_(Vector(row), Vector(n), dim_);
         if (d < best) best = d, from = n;
@@ -485,15 +525,18 @@ uint32_t Hnsw::LinkUnreachable() {
 //   upper_at := u32[capacity]                         offset of a row's upper lists in upper
 //   upper    := u32[...]                              level * (1 + m) entries per row
 //   deleted  := u64[(capacity + 63) / 64]             bitmap
-std::string Hnsw::Serialize() const {
+std::string Hnsw::Serialize(uint32_t rows) const {
   const uint64_t e = entry_.load(std::memory_order_acquire);
+  const uint32_t capacity = rows;
+  PROXIMADB_CHECK(rows <= this->capacity());
+  for (uint32_t r = rows; r < this->capacity(); ++r) PROXIMADB_CHECK(levels_[r] == kAbsent);
   std::string out(kHeaderSize, '\0');
   std::memcpy(out.data(), kMagic, 8);
   const uint32_t header[] = {kFormatVersion,
                              dim_,
                              static_cast<uint32_t>(metric_),
                              m_,
-                             capacity_,
+                             capacity,
                              e == UINT64_MAX ? kNone : static_cast<uint32_t>(e),
                              e == UINT64_MAX ? 0 : static_cast<uint32_t>(e >> 32),
                              size()};
@@ -502,10 +545,10 @@ std::string Hnsw::Serialize() const {
     out.append(static_cast<const char*>(p), n);
     out.resize(Align8(out.size()), '\0');
   };
-  append(levels_, capacity_);
-  append(level0_, static_cast<size_t>(capacity_) * (1 + m0_) * sizeof(uint32_t));
-  std::vector<uint32_t> upper_at(capacity_, 0), upper;
-  for (uint32_t r = 0; r < capacity_; ++r) {
+  append(levels_, capacity);
+  append(level0_, static_cast<size_t>(capacity) * (1 + m0_) * sizeof(uint32_t));
+  std::vector<uint32_t> upper_at(capacity, 0), upper;
+  for (uint32_t r = 0; r < capacity; ++r) {
     upper_at[r] = static_cast<uint32_t>(upper.size());
     if (levels_[r] == kAbsent || levels_[r] == 0) continue;
     const uint32_t* block = Links(r, 1);
@@ -514,8 +557,10 @@ std::string Hnsw::Serialize() const {
   append(upper_at.data(), upper_at.size() * sizeof(uint32_t));
   PutFixed64(&out, upper.size());
   append(upper.data(), upper.size() * sizeof(uint32_t));
-  std::vector<uint64_t> deleted((capacity_ + 63) / 64);
-  for (size_t i = 0; i < deleted.size(); ++i) deleted[i] = deleted_[i].load();
+  std::vector<uint64_t> deleted((capacity + 63) / 64);
+  for (size_t i = 0; i < deleted.size(); ++i) {
+    deleted[i] = std::atomic_ref<uint64_t>(deleted_[i]).load(std::memory_order_acquire);
+  }
   append(deleted.data(), deleted.size() * sizeof(uint64_t));
   return out;
 }
@@ -596,20 +641,24 @@ absl::StatusOr<std::unique_ptr<Hnsw>> Hnsw::Load(std::string_view buffer, const 
   g->level0_ = const_cast<uint32_t*>(level0);
   g->upper_offsets_ = upper_at;
   g->upper_blob_ = upper;
+  g->deleted_.Commit((capacity + 63) / 64);
   for (uint32_t i = 0; i < (capacity + 63) / 64; ++i) {
-    g->deleted_[i].store(DecodeFixed64(deleted + size_t{i} * 8), std::memory_order_relaxed);
+    g->deleted_[i] = DecodeFixed64(deleted + size_t{i} * 8);
   }
+  g->capacity_.store(capacity, std::memory_order_release);
+  g->visited_->SetSize(capacity);
   if (entry != kNone) g->entry_.store(Pack(static_cast<int>(top), entry));
   g->inserted_.store(inserted);
   return g;
 }
 
 size_t Hnsw::MemoryBytes() const {
-  size_t bytes = (capacity_ + 63) / 64 * 8;
+  const uint32_t capacity = this->capacity();
+  size_t bytes = (capacity + 63) / 64 * 8;
   if (loaded_) return bytes;  // the graph itself is in the caller's buffer
-  bytes += static_cast<size_t>(capacity_) * ((1 + m0_) * sizeof(uint32_t) + 1 + 1 +
-                                             sizeof(std::unique_ptr<uint32_t[]>));
-  for (uint32_t r = 0; r < capacity_; ++r) {
+  bytes += static_cast<size_t>(capacity) * ((1 + m0_) * sizeof(uint32_t) + 1 + 1 +
+                                            sizeof(uint32_t*));
+  for (uint32_t r = 0; r < capacity; ++r) {
     if (levels_[r] != kAbsent && levels_[r] > 0) bytes += levels_[r] * (1 + m_) * sizeof(uint32_t);
   }
   return bytes;

@@ -24,6 +24,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "common/reserved_array.h"
 #include "index/distance.h"
 #include "index/flat.h"
 #include "index/row_distance.h"
@@ -48,7 +49,17 @@ class Hnsw {
   // must outlive the index.
   Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t capacity,
        HnswParams params);
+  // An empty graph with room for no row yet that grows in place (Grow) up to `max_capacity`
+  // rows: address space is reserved for that many, memory is taken only as it grows. For
+  // `vectors` that grow in place too (a memtable's).
+  static std::unique_ptr<Hnsw> Growable(const float* vectors, uint32_t dim,
+                                        DistanceMetric metric, uint32_t max_capacity,
+                                        HnswParams params);
   ~Hnsw();
+
+  // Makes room for rows [0, capacity) (capacity <= the max capacity; never shrinks). Call when
+  // no Insert is running; searches may run.
+  void Grow(uint32_t capacity);
 
   // Adds row `row` (< capacity) to the graph. Thread-safe; each row at most once.
   void Insert(uint32_t row);
@@ -95,7 +106,10 @@ class Hnsw {
   }
 
   // The graph (and deletion bitmap) as bytes; call when no Insert is running.
-  std::string Serialize() const;
+  std::string Serialize() const { return Serialize(capacity()); }
+  // The same for a graph of `rows` rows (<= capacity; every inserted row below it): how a
+  // grown graph's spare room is left out.
+  std::string Serialize(uint32_t rows) const;
   // An index over `buffer` (from Serialize, 8-byte aligned, outliving the index) without copying
   // it. kDataLoss if the buffer is malformed or does not match `dim`.
   static absl::StatusOr<std::unique_ptr<Hnsw>> Load(std::string_view buffer,
@@ -120,7 +134,7 @@ class Hnsw {
   uint32_t LinkUnreachable();
 
   uint32_t size() const { return inserted_.load(std::memory_order_relaxed); }
-  uint32_t capacity() const { return capacity_; }
+  uint32_t capacity() const { return capacity_.load(std::memory_order_acquire); }
   uint32_t m() const { return m_; }
 
   // What a traversal costs on this graph, for the planner: c in "a search gathering g rows
@@ -138,7 +152,7 @@ class Hnsw {
   class VisitedPool;
   static constexpr uint8_t kAbsent = 0xff;  // level of a row not inserted
 
-  Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t capacity,
+  Hnsw(const float* vectors, uint32_t dim, DistanceMetric metric, uint32_t max_capacity,
        HnswParams params, bool loaded);
   const float* Vector(uint32_t row) const { return vectors_ + static_cast<size_t>(row) * dim_; }
   uint32_t* Links(uint32_t node, int level) const;
@@ -169,24 +183,28 @@ class Hnsw {
   const uint32_t dim_;
   const DistanceMetric metric_;
   const Distance distance_;
-  const uint32_t capacity_;
+  const uint32_t max_capacity_;
+  std::atomic<uint32_t> capacity_{0};  // rows [0, capacity_) have room; grows
   const uint32_t m_, m0_, ef_construction_;
   const uint64_t seed_;
   const double level_mult_;
   const bool loaded_;
 
+  // Built graphs keep their per-row arrays in reservations of max_capacity_ rows, committed
+  // up to capacity_, so that they grow without moving; a loaded graph reads the caller's buffer.
   // Level-0 lists: capacity * (1 + m0) entries, each list [count, ids...].
   uint32_t* level0_ = nullptr;
-  std::unique_ptr<uint32_t[]> level0_owned_;
+  ReservedArray<uint32_t> level0_owned_;
   const uint8_t* levels_ = nullptr;  // per row, kAbsent if not inserted
-  std::unique_ptr<uint8_t[]> levels_owned_;
-  // Upper-level lists: built: one block per node of level * (1 + m) entries; loaded: offsets.
-  std::unique_ptr<std::unique_ptr<uint32_t[]>[]> upper_owned_;
+  ReservedArray<uint8_t> levels_owned_;
+  // Upper-level lists: built: per node, an owned block of level * (1 + m) entries (freed by
+  // the destructor); loaded: offsets into a blob.
+  ReservedArray<uint32_t*> upper_owned_;
   const uint32_t* upper_offsets_ = nullptr;
   const uint32_t* upper_blob_ = nullptr;
 
-  std::unique_ptr<std::atomic<uint64_t>[]> deleted_;  // bitmap
-  mutable std::unique_ptr<std::atomic<uint8_t>[]> locks_;
+  ReservedArray<uint64_t> deleted_;      // bitmap, accessed through std::atomic_ref
+  mutable ReservedArray<uint8_t> locks_;  // spinlock per node, through std::atomic_ref
 
   // Entry point and top level, packed so that readers see a consistent pair.
   std::atomic<uint64_t> entry_{UINT64_MAX};
