@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
   PrintRow(mem_exact, "", "-", 1.0);
   PrintRounds(fresh, mem_exact);
   const Run mem_graph = Query(*coll, d, nq, false, 64);
-  std::printf("(memtable, %u rows in per-chunk graphs)\n", d.base_rows());
+  std::printf("(memtable, %u rows in its graph)\n", d.base_rows());
   PrintRow(mem_graph, "", "64", Recall(mem_graph, mem_exact));
 
   t0 = Clock::now();

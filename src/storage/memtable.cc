@@ -12,59 +12,77 @@
 
 namespace proximadb {
 
+namespace {
+
+// The first chunk boundary at or above `rows`, in chunks' units.
+int ChunksFor(uint32_t rows) {
+  int k = 0;
+  while (k < 21 && Memtable::ChunkStart(k) < rows) ++k;
+  return k;
+}
+
+}  // namespace
+
 struct Memtable::Chunk {
-  Chunk(uint32_t capacity, uint32_t dim) {
+  // `vectors`: the chunk's place in the graph's reservation, or nullptr to allocate its own.
+  Chunk(uint32_t capacity, uint32_t dim, float* shared_vectors) {
     const size_t vec_bytes = (static_cast<size_t>(capacity) * dim * sizeof(float) + 63) / 64 * 64;
-    vectors = static_cast<float*>(std::aligned_alloc(64, vec_bytes > 0 ? vec_bytes : 64));
+    owns_vectors = shared_vectors == nullptr;
+    vectors = owns_vectors
+                  ? static_cast<float*>(std::aligned_alloc(64, vec_bytes > 0 ? vec_bytes : 64))
+                  : shared_vectors;
     rows = static_cast<RowInfo*>(std::calloc(capacity, sizeof(RowInfo)));
     PROXIMADB_CHECK(vectors != nullptr && rows != nullptr);
     bytes = vec_bytes + capacity * sizeof(RowInfo);
   }
   ~Chunk() {
-    std::free(vectors);
+    if (owns_vectors) std::free(vectors);
     std::free(rows);
   }
   float* vectors;
+  bool owns_vectors;
   RowInfo* rows;
   size_t bytes;
 };
 
 Memtable::Memtable(uint32_t dim, IdIndexKind index_kind, std::optional<GraphOptions> graph)
-    : dim_(dim), graph_options_(graph), index_(NewIdIndex(index_kind)) {}
+    : dim_(dim),
+      graph_options_(graph),
+      graph_rows_(graph ? ChunkStart(ChunksFor(graph->max_rows)) : 0),
+      graph_vectors_(static_cast<size_t>(graph_rows_) * dim),
+      index_(NewIdIndex(index_kind)) {
+  if (graph) {
+    graph_ = index::Hnsw::Growable(graph_vectors_.data(), dim, graph->metric, graph_rows_,
+                                   graph->params);
+  }
+}
 
 Memtable::~Memtable() {
-  // The graphs point into the chunks' vectors: they go first.
-  for (auto& g : graphs_) delete g.load(std::memory_order_relaxed);
   for (auto& c : chunks_) delete c.load(std::memory_order_relaxed);
 }
 
-const float* Memtable::chunk_vectors(int k) const {
-  return chunks_[k].load(std::memory_order_acquire)->vectors;
-}
-
 uint32_t Memtable::IndexRows(uint32_t max_rows, int threads) {
-  if (!graph_options_) return 0;
+  if (!graph_) return 0;
   const uint32_t from = indexed_rows_.load(std::memory_order_relaxed);
-  const int k = std::bit_width(from / kFirstChunkRows + 1) - 1;
-  const uint32_t base = ChunkStart(k), end = base + ChunkCapacity(k);
-  const uint32_t to = std::min<uint64_t>({num_rows(), uint64_t{from} + max_rows, end});
+  const int k = ChunkOf(from);
+  const uint32_t end = ChunkStart(k + 1);
+  const uint32_t to = std::min<uint64_t>({num_rows(), uint64_t{from} + max_rows, end,
+                                          graph_rows_});
   if (from >= to) return 0;
-  index::Hnsw* graph = graphs_[k].load(std::memory_order_relaxed);
-  if (graph == nullptr) {
-    graph = new index::Hnsw(chunk_vectors(k), dim_, graph_options_->metric, ChunkCapacity(k),
-                            graph_options_->params);
-    memory_bytes_.fetch_add(graph->MemoryBytes(), std::memory_order_relaxed);
-    graphs_[k].store(graph, std::memory_order_release);
+  if (graph_->capacity() < end) {  // the graph grows by whole chunks, like the vectors
+    const size_t before = graph_->MemoryBytes();
+    graph_->Grow(end);
+    memory_bytes_.fetch_add(graph_->MemoryBytes() - before, std::memory_order_relaxed);
   }
   // A few hundred rows per thread at least, or the threads cost more than they bring.
   const uint32_t workers =
       static_cast<uint32_t>(std::clamp<int64_t>((to - from) / 256, 1, std::max(threads, 1)));
-  // A full chunk's graph is complete: every row of it is made reachable before the last rows
-  // are published.
+  // At the end of each chunk every row so far is made reachable before the last rows are
+  // published.
   if (workers == 1) {
     for (uint32_t row = from; row < to; ++row) {
-      graph->Insert(row - base);
-      if (row + 1 == end) graph->LinkUnreachable();
+      graph_->Insert(row);
+      if (row + 1 == end) graph_->LinkUnreachable();
       // Publish row by row: a reader searches the graph only below this mark.
       indexed_rows_.store(row + 1, std::memory_order_release);
     }
@@ -72,39 +90,66 @@ uint32_t Memtable::IndexRows(uint32_t max_rows, int threads) {
     std::atomic<uint32_t> next{from};
     auto insert = [&] {
       for (uint32_t row; (row = next.fetch_add(1, std::memory_order_relaxed)) < to;) {
-        graph->Insert(row - base);
+        graph_->Insert(row);
       }
     };
     std::vector<std::thread> helpers;
     for (uint32_t t = 1; t < workers; ++t) helpers.emplace_back(insert);
     insert();
     for (std::thread& t : helpers) t.join();
-    if (to == end) graph->LinkUnreachable();
+    if (to == end) graph_->LinkUnreachable();
     indexed_rows_.store(to, std::memory_order_release);
   }
   return to - from;
 }
 
+void Memtable::FinishGraph(int threads) {
+  if (!graph_ || num_rows() > graph_rows_) return;
+  while (IndexRows(UINT32_MAX, threads) > 0) {
+  }
+  graph_->LinkUnreachable();
+  graph_complete_.store(true, std::memory_order_release);
+}
+
 void Memtable::ForEachPart(uint32_t rows, absl::FunctionRef<void(const LayerPart&)> fn) const {
   const uint32_t indexed = std::min(indexed_rows(), rows);
-  for (int k = 0; ChunkStart(k) < rows; ++k) {
-    const uint32_t base = ChunkStart(k);
-    const uint32_t in_chunk = std::min(rows - base, ChunkCapacity(k));
-    const uint32_t graphed = indexed > base ? std::min(indexed - base, in_chunk) : 0;
-    const float* vectors = chunk_vectors(k);
-    if (graphed > 0) fn(LayerPart{base, graphed, vectors, chunk_graph(k)});
-    if (graphed < in_chunk) {
-      fn(LayerPart{base + graphed, in_chunk - graphed,
-                   vectors + static_cast<size_t>(graphed) * dim_, nullptr});
-    }
+  if (graph_ && indexed > 0) fn(LayerPart{0, indexed, graph_vectors_.data(), graph_.get()});
+  // The rest is scanned: in one run within the graph's reservation, chunk by chunk above it.
+  uint32_t from = graph_ ? indexed : 0;
+  const uint32_t contiguous = std::min(rows, graph_rows_);
+  if (from < contiguous) {
+    fn(LayerPart{from, contiguous - from, vector(from), nullptr});
+    from = contiguous;
+  }
+  while (from < rows) {
+    const int k = ChunkOf(from);
+    const uint32_t end = std::min(rows, ChunkStart(k + 1));
+    fn(LayerPart{from, end - from, vector(from), nullptr});
+    from = end;
   }
 }
 
-Memtable::Chunk* Memtable::ChunkFor(uint32_t row, uint32_t* offset) const {
+int Memtable::ChunkOf(uint32_t row) {
   // Chunk k holds rows [kFirstChunkRows * (2^k - 1), kFirstChunkRows * (2^(k+1) - 1)).
-  const uint32_t k = std::bit_width(row / kFirstChunkRows + 1) - 1;
-  *offset = row - kFirstChunkRows * ((1u << k) - 1);
+  return std::bit_width(row / kFirstChunkRows + 1) - 1;
+}
+
+Memtable::Chunk* Memtable::ChunkFor(uint32_t row, uint32_t* offset) const {
+  const int k = ChunkOf(row);
+  *offset = row - ChunkStart(k);
   return chunks_[k].load(std::memory_order_acquire);
+}
+
+Memtable::Chunk* Memtable::NewChunk(int k) {
+  float* shared = nullptr;
+  if (ChunkStart(k + 1) <= graph_rows_) {
+    graph_vectors_.Commit(static_cast<size_t>(ChunkStart(k + 1)) * dim_);
+    shared = graph_vectors_.data() + static_cast<size_t>(ChunkStart(k)) * dim_;
+  }
+  auto* chunk = new Chunk(ChunkCapacity(k), dim_, shared);
+  memory_bytes_.fetch_add(chunk->bytes, std::memory_order_relaxed);
+  chunks_[k].store(chunk, std::memory_order_release);
+  return chunk;
 }
 
 const Memtable::RowInfo& Memtable::Row(uint32_t row) const {
@@ -163,11 +208,8 @@ uint32_t Memtable::Append(std::string_view id, const char* vector, std::string_v
                           uint64_t seq) {
   const uint32_t row = num_rows_.load(std::memory_order_relaxed);
   PROXIMADB_CHECK(row < UINT32_MAX);
-  const uint32_t k = std::bit_width(row / kFirstChunkRows + 1) - 1;
-  if (chunks_[k].load(std::memory_order_relaxed) == nullptr) {
-    auto* chunk = new Chunk(kFirstChunkRows << k, dim_);
-    memory_bytes_.fetch_add(chunk->bytes, std::memory_order_relaxed);
-    chunks_[k].store(chunk, std::memory_order_release);
+  if (const int k = ChunkOf(row); chunks_[k].load(std::memory_order_relaxed) == nullptr) {
+    NewChunk(k);
   }
   uint32_t offset;
   Chunk* chunk = ChunkFor(row, &offset);

@@ -9,10 +9,13 @@
 // insert_seq(r) <= S < deleted_seq(r). An overwrite appends a new row and marks the old one
 // deleted at the overwrite's sequence number; nothing is updated in place except deleted_seq.
 //
-// Graph: with GraphOptions, the rows are also indexed in HNSW graphs, one per chunk (a chunk's
-// vectors are contiguous, as index::Hnsw wants), by IndexRows, which a background indexer
-// calls after the writes are acknowledged. Rows [0, indexed_rows()) are in the graphs; a
-// search scans the rows above exactly, so every row is searchable as soon as it is appended.
+// Graph: with GraphOptions, the rows are also indexed in one HNSW graph by IndexRows, which a
+// background indexer calls after the writes are acknowledged. Rows [0, indexed_rows()) are in
+// the graph; a search scans the rows above exactly, so every row is searchable as soon as it is
+// appended. The graph wants the vectors in one array: the chunks below GraphOptions::max_rows
+// take theirs from one reservation of address space (common/reserved_array.h), committed chunk
+// by chunk, and the graph's own arrays grow in place the same way. Rows past max_rows (a
+// memtable whose flushes are held up) are only scanned.
 // Fields: a FieldIndex over the rows' metadata, extended by each filtered search.
 //
 // Thread-safety: one writer at a time (the collection's commit leader) calls Append and
@@ -30,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/reserved_array.h"
 #include "filter/field_index.h"
 #include "index/hnsw.h"
 #include "proximadb/types.h"
@@ -43,6 +47,9 @@ class Memtable final : public Layer {
   struct GraphOptions {
     DistanceMetric metric;
     index::HnswParams params;
+    // Rows the graph can hold (rounded up to a whole chunk): address space for their vectors
+    // and links is reserved, memory is taken as rows arrive.
+    uint32_t max_rows = 1 << 20;
   };
   // Without `graph`, rows are only ever scanned.
   Memtable(uint32_t dim, IdIndexKind index_kind,
@@ -70,31 +77,34 @@ class Memtable final : public Layer {
   }
   // Rows can be newer than a reader's snapshot.
   bool AllVisible() const override { return false; }
-  // Chunk by chunk: the indexed rows of a chunk through its graph, the rest scanned.
+  // The indexed rows through the graph, the rest scanned.
   void ForEachPart(uint32_t rows, absl::FunctionRef<void(const LayerPart&)> fn) const override;
 
   // Indexer side: inserts up to `max_rows` of the rows not yet indexed (within one chunk) into
-  // their chunk's graph, on `threads` threads (the graph takes concurrent inserts; the rows are
-  // published together once all are in, and a reader's search keeps to published rows);
-  // returns how many it inserted (0 without GraphOptions or when all are indexed).
+  // the graph, on `threads` threads (the graph takes concurrent inserts; the rows are published
+  // together once all are in, and a reader's search keeps to published rows); returns how many
+  // it inserted (0 without GraphOptions, when all are indexed, or past the graph's max_rows).
   uint32_t IndexRows(uint32_t max_rows, int threads = 1);
-  // Rows [0, indexed_rows()) are in the graphs; without GraphOptions every row counts as
+  // Rows [0, indexed_rows()) are in the graph; without GraphOptions every row counts as
   // indexed (there is nothing to wait for).
   uint32_t indexed_rows() const {
     return graph_options_ ? indexed_rows_.load(std::memory_order_acquire) : num_rows();
   }
+  // For the flush of a frozen memtable (no Append any more; instead of IndexRows): indexes the
+  // rows left on `threads` threads and makes every row reachable, so that CompleteGraph offers
+  // the graph to the segment. Nothing when the rows outgrew the graph.
+  void FinishGraph(int threads);
+  const index::Hnsw* CompleteGraph() const override {
+    return graph_complete_.load(std::memory_order_acquire) ? graph_.get() : nullptr;
+  }
 
-  // Chunk geometry, for searching chunk by chunk: chunk k holds rows
-  // [ChunkStart(k), ChunkStart(k) + ChunkCapacity(k)).
+  // Chunk geometry: chunk k holds rows [ChunkStart(k), ChunkStart(k) + ChunkCapacity(k)).
   static uint32_t ChunkStart(int k) { return kFirstChunkRows * ((1u << k) - 1); }
   static uint32_t ChunkCapacity(int k) { return kFirstChunkRows << k; }
-  // Chunk k's graph (rows numbered from ChunkStart(k)), or nullptr before the indexer reached
-  // it. Only its rows below indexed_rows() are complete.
-  const index::Hnsw* chunk_graph(int k) const {
-    return graphs_[k].load(std::memory_order_acquire);
-  }
-  // Chunk k's vectors, contiguous; k must hold rows.
-  const float* chunk_vectors(int k) const;
+  // The graph (nullptr without GraphOptions); only its rows below indexed_rows() are complete.
+  const index::Hnsw* graph() const { return graph_.get(); }
+  // Rows the graph can hold.
+  uint32_t graph_rows() const { return graph_rows_; }
 
   FieldIndex& fields() const override { return fields_; }
 
@@ -118,6 +128,8 @@ class Memtable final : public Layer {
   const RowInfo& Row(uint32_t row) const;
   RowInfo& MutableRow(uint32_t row);
   Chunk* ChunkFor(uint32_t row, uint32_t* offset) const;
+  static int ChunkOf(uint32_t row);
+  Chunk* NewChunk(int k);
   const char* CopyToArena(std::string_view bytes);
 
   const uint32_t dim_;
@@ -132,8 +144,12 @@ class Memtable final : public Layer {
   size_t arena_left_ = 0;
 
   const std::optional<GraphOptions> graph_options_;
-  std::array<std::atomic<index::Hnsw*>, kMaxChunks> graphs_{};
+  // Rows [0, graph_rows_) have their vectors in graph_vectors_ (whole chunks); 0 without graph.
+  const uint32_t graph_rows_;
+  ReservedArray<float> graph_vectors_;
+  std::unique_ptr<index::Hnsw> graph_;  // over graph_vectors_, destroyed before them
   std::atomic<uint32_t> indexed_rows_{0};
+  std::atomic<bool> graph_complete_{false};
   mutable FieldIndex fields_;
 
   // std::shared_mutex (pthreads) rather than absl::Mutex: ThreadSanitizer sees through it

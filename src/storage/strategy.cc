@@ -26,6 +26,15 @@ namespace {
 constexpr size_t kCompactionTriggerSegments = 4;
 constexpr double kCompactionDeadFraction = 0.3;
 
+// The rows a memtable's graph can hold: twice the flush threshold (a memtable outgrows that
+// only while flushes are held up, and rows past it are still scanned), at least 1M. This is
+// address space, not memory; a reservation stays under 1 TiB all the same.
+uint32_t MemtableGraphRows(const CollectionConfig& config) {
+  const uint64_t wanted = std::max<uint64_t>(2 * config.flush.max_vector_count, 1 << 20);
+  const uint64_t most = (uint64_t{1} << 40) / (uint64_t{config.dimension} * sizeof(float));
+  return static_cast<uint32_t>(std::min<uint64_t>({wanted, most, uint64_t{1} << 31}));
+}
+
 class LayoutStrategy final : public SegmentStrategy {
  public:
   explicit LayoutStrategy(const StrategyOptions& options)
@@ -48,7 +57,8 @@ class LayoutStrategy final : public SegmentStrategy {
   std::shared_ptr<Memtable> NewMemtable() const override {
     std::optional<Memtable::GraphOptions> graph;
     if (layout_.graph) {
-      graph = Memtable::GraphOptions{options_.config.metric, graph_params()};
+      graph = Memtable::GraphOptions{options_.config.metric, graph_params(),
+                                     MemtableGraphRows(options_.config)};
     }
     return std::make_shared<Memtable>(options_.config.dimension, options_.id_index, graph);
   }
