@@ -81,10 +81,13 @@ uint32_t CollectionImpl::IndexMemtable(uint32_t max_rows) {
     mem = mem_;
   }
   absl::MutexLock l(&index_mu_);
-  // One core is left to searches and writes: on 2 cores, two indexer threads raised search p99
-  // during a load from 14-18 ms to 21-36 ms. (Helpers at SCHED_IDLE priority were tried: one
-  // preempted while holding a graph node's spinlock stalled the others for seconds.)
-  return mem->IndexRows(max_rows, std::max(1, options_.build_threads - 1));
+  // Every core while no search ran in the last second; while searches run, one core is left
+  // to them: on 2 cores, two indexer threads raised search p99 during a load from 14-18 ms to
+  // 21-36 ms. (Helpers at SCHED_IDLE priority were tried: one preempted while holding a graph
+  // node's spinlock stalled the others for seconds.)
+  const bool searching = options_.activity && options_.activity->Within(NowMicros(), 1'000'000);
+  return mem->IndexRows(max_rows, searching ? std::max(1, options_.build_threads - 1)
+                                            : options_.build_threads);
 }
 
 CollectionStats CollectionImpl::Stats() {

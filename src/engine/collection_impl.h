@@ -36,6 +36,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "engine/search.h"
 #include "env/env.h"
 #include "proximadb/collection.h"
@@ -56,6 +57,23 @@ struct RecordLimits {
   size_t max_metadata_bytes = kMaxMetadataBytes;
 };
 
+inline int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+
+// When the database last served a search, shared by its collections, so that the background
+// indexer knows whether the cores are idle. Written at most once a millisecond per search
+// stream, not once per search: the cache line is shared by every searching thread.
+struct SearchActivity {
+  std::atomic<int64_t> last_us{0};
+  void Record(int64_t now_us) {
+    if (now_us - last_us.load(std::memory_order_relaxed) > 1000) {
+      last_us.store(now_us, std::memory_order_relaxed);
+    }
+  }
+  bool Within(int64_t now_us, int64_t window_us) const {
+    return now_us - last_us.load(std::memory_order_relaxed) < window_us;
+  }
+};
+
 struct CollectionOptions {
   Env* env = nullptr;
   std::string dir;
@@ -66,6 +84,7 @@ struct CollectionOptions {
   WalStrategy wal_strategy = WalStrategy::kBinary;
   RecordLimits limits;
   int build_threads = 1;  // of a segment's graph build
+  std::shared_ptr<SearchActivity> activity;  // the database's; may be null
 };
 
 class CollectionImpl final : public Collection {

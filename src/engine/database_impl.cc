@@ -270,6 +270,7 @@ class DatabaseImpl final : public Database {
     o.build_threads = options_.build_threads > 0
                           ? options_.build_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    o.activity = activity_;
     o.limits.max_id_bytes = std::min(options_.max_id_bytes, kMaxIdBytes);
     o.limits.max_metadata_bytes = std::min(options_.max_metadata_bytes, kMaxMetadataBytes);
     return o;
@@ -345,6 +346,7 @@ class DatabaseImpl final : public Database {
   std::unique_ptr<Catalog> catalog_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_ ABSL_GUARDED_BY(mu_);
+  const std::shared_ptr<SearchActivity> activity_ = std::make_shared<SearchActivity>();
   std::mt19937 rng_ ABSL_GUARDED_BY(mu_){std::random_device{}()};
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;

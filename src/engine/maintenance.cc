@@ -15,8 +15,6 @@
 namespace proximadb {
 namespace {
 
-int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
-
 ManifestSegment EntryFor(const Segment& s, uint64_t deleted_up_to_seq) {
   return ManifestSegment{s.number(), s.num_rows(), s.DeletedRowsUpTo(deleted_up_to_seq)};
 }
@@ -58,6 +56,12 @@ absl::Status CollectionImpl::FlushFrozen() {
     if (imms_.empty()) return absl::OkStatus();
     f = imms_.front();
     seg_number = next_file_number_++;
+  }
+  // The memtable's graph, finished, becomes the segment's (BuildSegment takes it). index_mu_:
+  // the background indexer may still be inside this memtable.
+  {
+    absl::MutexLock il(&index_mu_);
+    f.mem->FinishGraph(options_.build_threads);
   }
   // Every row of the memtable, one for one, so that deletions arriving during the flush can
   // follow their rows into the segment; rows dead at the freeze go in deleted.

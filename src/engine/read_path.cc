@@ -70,6 +70,7 @@ absl::StatusOr<ScrollPage> CollectionImpl::Scroll(std::string_view after, uint32
 }
 
 absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) {
+  if (options_.activity) options_.activity->Record(NowMicros());
   if (req.vector.size() != dim_) {
     return WithErrorCode(absl::InvalidArgumentError(absl::StrCat(
                              "query vector has dimension ", req.vector.size(), ", collection '",

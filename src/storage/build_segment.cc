@@ -12,9 +12,30 @@
 namespace proximadb {
 namespace {
 
-// The serialized graph over `rows` (vectors copied contiguous, as index::Hnsw wants them).
+// Past this fraction of dead rows a flush builds a graph of the live ones rather than take the
+// memtable's.
+constexpr double kMaxDeadInReusedGraph = 0.1;
+
+// The graph `rows` can take from their layer: all of a layer's rows, in order, with few enough
+// dead ones among them (they stay in the graph, routing searches; compaction drops them later
+// as it does rows deleted after a flush).
+const index::Hnsw* ReusableGraph(const std::vector<SegmentRow>& rows) {
+  const Layer* layer = rows.front().layer;
+  const index::Hnsw* graph = layer->CompleteGraph();
+  if (graph == nullptr || layer->num_rows() != rows.size()) return nullptr;
+  size_t dead = 0;
+  for (uint32_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].layer != layer || rows[i].row != i) return nullptr;
+    dead += rows[i].deleted;
+  }
+  return dead <= rows.size() * kMaxDeadInReusedGraph ? graph : nullptr;
+}
+
+// The serialized graph over `rows`: the layer's own if it has a finished one (a memtable's,
+// indexed in the background), else built (vectors copied contiguous, as index::Hnsw wants).
 std::string BuildGraph(const SegmentOptions& options, const std::vector<SegmentRow>& rows) {
   const uint32_t n = static_cast<uint32_t>(rows.size());
+  if (const index::Hnsw* graph = ReusableGraph(rows)) return graph->Serialize(n);
   std::vector<float> vectors(static_cast<size_t>(n) * options.dim);
   for (uint32_t i = 0; i < n; ++i) {
     std::memcpy(vectors.data() + static_cast<size_t>(i) * options.dim,

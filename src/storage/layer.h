@@ -65,6 +65,10 @@ class Layer {
   // Rows [0, rows) as runs to search, in row order.
   virtual void ForEachPart(uint32_t rows,
                            absl::FunctionRef<void(const LayerPart&)> fn) const = 0;
+  // A finished graph over every row [0, num_rows()), dead ones included, on the float32
+  // vectors with the collection's graph parameters, that a segment of exactly these rows may
+  // serialize instead of building its own; nullptr if there is none.
+  virtual const index::Hnsw* CompleteGraph() const { return nullptr; }
 };
 
 // A layer's rows [base, base + limit) that a reader at `snapshot` may see, and that are in

@@ -212,6 +212,57 @@ TEST(BuildSegmentTest, PartitionedSegmentWithFieldColumns) {
   for (uint32_t r : g3) EXPECT_TRUE(filter->Matches((*reopened)->metadata(r)));
 }
 
+// A flush takes the memtable's graph once it is finished, dead rows and all, while few rows are
+// dead; past that it builds a graph of the live rows.
+TEST(BuildSegmentTest, FlushTakesTheMemtablesFinishedGraph) {
+  MemEnv env;
+  ASSERT_TRUE(env.CreateDirs("/c").ok());
+  constexpr uint32_t kDim = 8, kRows = 3000;
+  Memtable mem(kDim, IdIndexKind::kHashMap,
+               Memtable::GraphOptions{DistanceMetric::kL2, {.m = 8, .ef_construction = 32}});
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  for (uint32_t i = 0; i < kRows; ++i) {
+    std::vector<float> v(kDim);
+    for (float& x : v) x = normal(rng);
+    mem.Append("id" + std::to_string(i), reinterpret_cast<const char*>(v.data()), "", i + 1);
+  }
+  mem.IndexRows(1000);
+  EXPECT_EQ(mem.CompleteGraph(), nullptr) << "offered before every row was in";
+  mem.FinishGraph(2);
+  const index::Hnsw* graph = mem.CompleteGraph();
+  ASSERT_NE(graph, nullptr);
+  EXPECT_EQ(mem.indexed_rows(), kRows);
+  EXPECT_EQ(graph->UnreachableRows(), std::vector<uint32_t>{});
+
+  auto segment_graph = [](const Segment& s) {
+    const index::Hnsw* g = nullptr;
+    s.ForEachPart(s.num_rows(), [&](const LayerPart& p) { g = p.graph; });
+    return g;
+  };
+  SegmentOptions o{.env = &env, .dir = "/c", .dim = kDim, .metric = DistanceMetric::kL2};
+  o.graph = index::HnswParams{.m = 8, .ef_construction = 32};
+  for (const uint32_t dead_every : {50u, 5u}) {  // 2% dead: taken; 20%: rebuilt
+    std::vector<SegmentRow> rows;
+    for (uint32_t r = 0; r < kRows; ++r) rows.push_back({&mem, r, r % dead_every == 0});
+    auto seg = BuildSegment(o, dead_every, rows);
+    ASSERT_TRUE(seg.ok()) << seg.status();
+    const index::Hnsw* g = segment_graph(**seg);
+    ASSERT_NE(g, nullptr);
+    const bool taken = dead_every == 50;
+    EXPECT_EQ(g->size(), taken ? kRows : kRows - kRows / dead_every);
+    for (uint32_t r = 0; r < kRows; ++r) {
+      EXPECT_EQ((*seg)->VisibleAt(r, kRows), r % dead_every != 0);
+      if (taken) {
+        ASSERT_EQ(g->Level(r), graph->Level(r)) << r;
+        ASSERT_EQ(g->Neighbors(r, 0), graph->Neighbors(r, 0)) << r;
+      } else if (r % dead_every == 0) {
+        ASSERT_EQ(g->Level(r), -1) << "a dead row in a rebuilt graph";
+      }
+    }
+  }
+}
+
 TEST(ManifestTest, EncodeDecodeAndSwitch) {
   MemEnv env;
   ASSERT_TRUE(env.CreateDirs("/c").ok());
