@@ -1,16 +1,15 @@
 """REST transport: each API operation as an HTTP request to the server's /api/v1 routes.
 
-The blocking client speaks HTTP/1.1 through the standard library's http.client, one kept-alive
-connection per thread. The async client keeps a pool of HTTP/1.1 connections as asyncio
-protocols, each response parsed by httptools (the C parser llhttp, as in uvicorn). CPU time per
-search on loopback: httpx about 1 ms, aiohttp 0.12 ms, http.client 0.07 ms, the asyncio protocol
-0.02 ms (README.md; bench.py compares the clients). Neither uses proxy settings (HTTP(S)_PROXY).
+The blocking client speaks HTTP/1.1 on a blocking socket, one kept-alive connection per
+thread; the async client keeps a pool of HTTP/1.1 connections as asyncio protocols. Both parse
+responses with httptools (the C parser llhttp, as in uvicorn). CPU time per search on loopback:
+httpx about 1 ms, aiohttp 0.12 ms, http.client 0.07 ms, the asyncio protocol 0.02 ms (README.md;
+bench.py compares the clients). Neither uses proxy settings (HTTP(S)_PROXY).
 """
 
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import random
 import select
@@ -124,8 +123,7 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 def parse_response(status: int, content: bytes, headers: Any) -> Dict[str, Any]:
     """The JSON body of a 2xx response; the mapped exception otherwise. `headers` answers
-    get("retry-after") (http.client.HTTPMessage without regard to case; the async transport's
-    dict has lower-case names)."""
+    get("retry-after") (a dict of lower-case names)."""
     if 200 <= status < 300:
         return orjson.loads(content)
     try:
@@ -143,9 +141,9 @@ def parse_response(status: int, content: bytes, headers: Any) -> Dict[str, Any]:
     raise error
 
 
-# What a failed connection raises: http.client and sockets (OSError covers refused, reset and
-# timed-out connections), and an unparsable response on the async transport.
-_TRANSPORT_ERRORS = (OSError, http.client.HTTPException, httptools.HttpParserError)
+# What a failed connection raises: sockets (OSError covers refused, reset and timed-out
+# connections), and an unparsable response.
+_TRANSPORT_ERRORS = (OSError, httptools.HttpParserError)
 
 
 def _retryable(e: Exception) -> bool:
@@ -164,79 +162,142 @@ def _transport_error(e: Exception) -> ProximaDBError:
     return UnavailableError("UNAVAILABLE", f"cannot reach the server: {e}")
 
 
-class _NoDelay:
-    """TCP_NODELAY on connect: http.client sends a body over 2,920 bytes apart from its header,
-    and Nagle's algorithm would hold that second segment until the first is acknowledged."""
+class _Endpoint:
+    """Where requests go: host, port, TLS context, path prefix, and the fixed header fields."""
 
-    sock: socket.socket
+    def __init__(self, base_url: str, headers: Dict[str, str]):
+        url = urlsplit(base_url)
+        self.ssl = ssl.create_default_context() if url.scheme == "https" else None
+        self.host = url.hostname or "localhost"
+        self.port = url.port or (443 if self.ssl else 80)
+        self.prefix = url.path.rstrip("/")
+        fields = {"Host": url.netloc.rpartition("@")[2], **headers, **JSON_HEADERS}
+        self.fields = "".join(f"\r\n{k}: {v}" for k, v in fields.items()).encode("latin-1")
 
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def request(self, method: str, path: str, body: Optional[bytes],
+                query: Optional[Dict[str, str]]) -> bytes:
+        """The whole HTTP/1.1 request, ready to send."""
+        target = self.prefix + path + ("?" + urlencode(query, quote_via=quote) if query else "")
+        request = f"{method} {target} HTTP/1.1".encode("latin-1") + self.fields
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            request += b"\r\nContent-Length: %d" % len(body or b"")
+        return request + b"\r\n\r\n" + (body or b"")
 
 
-class _HTTPConnection(_NoDelay, http.client.HTTPConnection):
-    pass
+class _Response:
+    """httptools callbacks collecting one response at a time on a connection."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.reset()
+
+    def reset(self) -> None:
+        self.body: List[bytes] = []
+        self.headers: Dict[str, str] = {}
+        self.complete = False
+        self.keep_alive = False
+
+    def result(self) -> Tuple[int, bytes, Dict[str, str]]:
+        return self.parser.get_status_code(), b"".join(self.body), self.headers
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()  # valid only inside the callbacks
+        self.complete = True
 
 
-class _HTTPSConnection(_NoDelay, http.client.HTTPSConnection):
-    pass
+class _BlockingConnection:
+    """One kept-alive HTTP/1.1 connection on a blocking socket, one request at a time, its
+    response parsed by httptools (llhttp). A search costs about a quarter of the Python time
+    http.client took (which parses headers with the email package)."""
+
+    def __init__(self, endpoint: _Endpoint, timeout: float):
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        # The request goes out in one send, but Nagle's algorithm would still hold a second
+        # segment of a large body until the first is acknowledged.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if endpoint.ssl is not None:
+            sock = endpoint.ssl.wrap_socket(sock, server_hostname=endpoint.host)
+        self.sock = sock
+        self.received = False  # any byte of the current response
+        self._response = _Response()
+
+    def stale(self) -> bool:
+        """Whether the server has closed this idle connection (its idle timeout): readable
+        with no request out."""
+        if isinstance(self.sock, ssl.SSLSocket):
+            return False
+        return bool(select.select([self.sock], [], [], 0)[0])
+
+    def exchange(self, request: bytes) -> Tuple[int, bytes, Dict[str, str], bool]:
+        """(status, body, headers by lower-case name, whether the connection stays open)."""
+        response = self._response
+        response.reset()
+        self.received = False
+        self.sock.sendall(request)
+        while not response.complete:
+            data = self.sock.recv(1 << 18)
+            if not data:
+                raise ConnectionResetError("the server closed the connection")
+            self.received = True
+            response.parser.feed_data(data)
+        return (*response.result(), response.keep_alive)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class _Connections:
-    """Kept-alive HTTP/1.1 connections to one server, one per calling thread (http.client
-    connections are not thread-safe), so that a client can be shared by threads. Proxy
-    settings (HTTP(S)_PROXY) are not used."""
+    """Kept-alive HTTP/1.1 connections to one server, one per calling thread, so that a client
+    can be shared by threads. Proxy settings (HTTP(S)_PROXY) are not used."""
 
     def __init__(self, base_url: str, timeout: float, headers: Dict[str, str]):
-        url = urlsplit(base_url)
-        self._https = url.scheme == "https"
-        self._host = url.hostname or "localhost"
-        self._port = url.port or (443 if self._https else 80)
-        self._prefix = url.path.rstrip("/")
+        self._endpoint = _Endpoint(base_url, headers)
         self._timeout = timeout
-        self._headers = dict(headers, **JSON_HEADERS)
         self._local = threading.local()
         self._lock = threading.Lock()
         # Every thread's connection, for close(); one whose thread has ended goes with it.
-        self._open: "weakref.WeakSet[http.client.HTTPConnection]" = weakref.WeakSet()
-
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            kind = _HTTPSConnection if self._https else _HTTPConnection
-            conn = kind(self._host, self._port, timeout=self._timeout)
-            self._local.conn = conn
-            with self._lock:
-                self._open.add(conn)
-        elif isinstance(conn.sock, socket.socket) and not isinstance(conn.sock, ssl.SSLSocket) \
-                and select.select([conn.sock], [], [], 0)[0]:
-            # An idle kept-alive connection that is readable has been closed by the server
-            # (its idle timeout): replaced before anything is sent on it.
-            conn.close()
-        return conn
+        self._open: "weakref.WeakSet[_BlockingConnection]" = weakref.WeakSet()
 
     def request(self, method: str, path: str, body: Optional[bytes],
-                query: Optional[Dict[str, str]]) -> Tuple[int, bytes, Any]:
-        """(status, body, headers)."""
-        url = self._prefix + path + ("?" + urlencode(query, quote_via=quote) if query else "")
-        conn = self._connection()
-        reused = conn.sock is not None
-        try:
+                query: Optional[Dict[str, str]]) -> Tuple[int, bytes, Dict[str, str]]:
+        """(status, body, headers by lower-case name)."""
+        request = self._endpoint.request(method, path, body, query)
+        conn: Optional[_BlockingConnection] = getattr(self._local, "conn", None)
+        self._local.conn = None  # until the exchange ends well
+        if conn is not None and conn.stale():
+            conn.close()
+            conn = None
+        if conn is not None:
             try:
-                conn.request(method, url, body=body, headers=self._headers)
+                return self._exchange(conn, request)
             except (ConnectionResetError, BrokenPipeError):
-                if not reused:
+                if conn.received:
                     raise
-                # The server closed it as the request went out, before it had all of it:
+                # The server closed it as the request went out, before answering anything:
                 # nothing was done, so once more on a new connection.
-                conn.close()
-                conn.request(method, url, body=body, headers=self._headers)
-            response = conn.getresponse()
-            return response.status, response.read(), response.headers
+        conn = _BlockingConnection(self._endpoint, self._timeout)
+        with self._lock:
+            self._open.add(conn)
+        return self._exchange(conn, request)
+
+    def _exchange(self, conn: _BlockingConnection,
+                  request: bytes) -> Tuple[int, bytes, Dict[str, str]]:
+        try:
+            status, body, headers, keep_alive = conn.exchange(request)
         except BaseException:
             conn.close()  # whatever the state of the exchange, start the next one afresh
             raise
+        if keep_alive:
+            self._local.conn = conn
+        else:
+            conn.close()
+        return status, body, headers
 
     def close(self) -> None:
         with self._lock:
@@ -245,7 +306,7 @@ class _Connections:
 
 
 class RestTransport:
-    """Blocking REST transport over kept-alive http.client connections."""
+    """Blocking REST transport over kept-alive connections, one per thread."""
 
     def __init__(self, base_url: str, api_key: Optional[str], timeout: float, retries: int):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -277,11 +338,9 @@ class _Exchange(asyncio.Protocol):
     (the server's always are): one that would end with the connection is a transport error."""
 
     def __init__(self) -> None:
-        self._parser = httptools.HttpResponseParser(self)
+        self._response = _Response()
         self._transport: Optional[asyncio.Transport] = None
         self._waiter: "Optional[asyncio.Future[Tuple[int, bytes, Dict[str, str]]]]" = None
-        self._body: List[bytes] = []
-        self._headers: Dict[str, str] = {}
         self.received = False  # any byte of the current response
         self.keep_alive = False  # after a complete response: the server keeps the connection
         self.closed = False
@@ -290,7 +349,8 @@ class _Exchange(asyncio.Protocol):
         """Sends `request`; the future of its (status, body, headers by lower-case name)."""
         loop = asyncio.get_running_loop()
         self._waiter = waiter = loop.create_future()
-        self._body, self._headers, self.received, self.keep_alive = [], {}, False, False
+        self._response.reset()
+        self.received, self.keep_alive = False, False
         timer = loop.call_at(deadline, self._expire, waiter)
         waiter.add_done_callback(lambda _: timer.cancel())
         assert self._transport is not None
@@ -326,25 +386,16 @@ class _Exchange(asyncio.Protocol):
             return
         self.received = True
         try:
-            self._parser.feed_data(data)
+            self._response.parser.feed_data(data)
         except httptools.HttpParserError as e:
             self._fail(e)
             self.close()
-
-    # httptools callbacks
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        self.keep_alive = self._parser.should_keep_alive()  # valid only inside the callbacks
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result((self._parser.get_status_code(), b"".join(self._body),
-                               self._headers))
+            return
+        if self._response.complete:
+            self.keep_alive = self._response.keep_alive
+            waiter, self._waiter = self._waiter, None
+            if not waiter.done():
+                waiter.set_result(self._response.result())
 
 
 class _AsyncConnections:
@@ -356,14 +407,8 @@ class _AsyncConnections:
 
     def __init__(self, base_url: str, timeout: float, headers: Dict[str, str],
                  limit: int = 100):
-        url = urlsplit(base_url)
-        self._ssl = ssl.create_default_context() if url.scheme == "https" else None
-        self._host = url.hostname or "localhost"
-        self._port = url.port or (443 if self._ssl else 80)
-        self._prefix = url.path.rstrip("/")
+        self._endpoint = _Endpoint(base_url, headers)
         self._timeout = timeout
-        fields = {"Host": url.netloc.rpartition("@")[2], **headers, **JSON_HEADERS}
-        self._fields = "".join(f"\r\n{k}: {v}" for k, v in fields.items()).encode("latin-1")
         self._limit = limit
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._slots: Optional[asyncio.Semaphore] = None
@@ -391,11 +436,7 @@ class _AsyncConnections:
         sending and the response, not the wait for a free connection."""
         if self._closed:
             raise RuntimeError("the client is closed")
-        target = self._prefix + path + ("?" + urlencode(query, quote_via=quote) if query else "")
-        request = f"{method} {target} HTTP/1.1".encode("latin-1") + self._fields
-        if body is not None or method in ("POST", "PUT", "PATCH"):
-            request += b"\r\nContent-Length: %d" % len(body or b"")
-        request += b"\r\n\r\n" + (body or b"")
+        request = self._endpoint.request(method, path, body, query)
         loop, slots = self._bind()
         async with slots:
             deadline = loop.time() + self._timeout
@@ -413,7 +454,8 @@ class _AsyncConnections:
                     break
             try:
                 _, conn = await asyncio.wait_for(
-                    loop.create_connection(_Exchange, self._host, self._port, ssl=self._ssl),
+                    loop.create_connection(_Exchange, self._endpoint.host, self._endpoint.port,
+                                           ssl=self._endpoint.ssl),
                     deadline - loop.time())
             except asyncio.TimeoutError:  # before Python 3.11 not an OSError
                 raise TimeoutError(f"no connection in {self._timeout:g} s") from None
