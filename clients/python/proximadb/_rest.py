@@ -341,6 +341,7 @@ class _Exchange(asyncio.Protocol):
         self._response = _Response()
         self._transport: Optional[asyncio.Transport] = None
         self._waiter: "Optional[asyncio.Future[Tuple[int, bytes, Dict[str, str]]]]" = None
+        self._timer: Optional[asyncio.TimerHandle] = None
         self.received = False  # any byte of the current response
         self.keep_alive = False  # after a complete response: the server keeps the connection
         self.closed = False
@@ -351,8 +352,8 @@ class _Exchange(asyncio.Protocol):
         self._waiter = waiter = loop.create_future()
         self._response.reset()
         self.received, self.keep_alive = False, False
-        timer = loop.call_at(deadline, self._expire, waiter)
-        waiter.add_done_callback(lambda _: timer.cancel())
+        # Cancelled where the waiter is settled (a done-callback would cost a loop turn).
+        self._timer = loop.call_at(deadline, self._expire, waiter)
         assert self._transport is not None
         self._transport.write(request)
         return waiter
@@ -366,9 +367,17 @@ class _Exchange(asyncio.Protocol):
         if waiter is self._waiter:
             self._fail(TimeoutError("no response before the client's timeout"))
 
-    def _fail(self, error: BaseException) -> None:
+    def _settle(self) -> "Optional[asyncio.Future[Any]]":
+        """The waiting future, if any, now detached from the connection, its timer off."""
         waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return waiter if waiter is not None and not waiter.done() else None
+
+    def _fail(self, error: BaseException) -> None:
+        waiter = self._settle()
+        if waiter is not None:
             waiter.set_exception(error)
 
     # asyncio.Protocol
@@ -393,8 +402,8 @@ class _Exchange(asyncio.Protocol):
             return
         if self._response.complete:
             self.keep_alive = self._response.keep_alive
-            waiter, self._waiter = self._waiter, None
-            if not waiter.done():
+            waiter = self._settle()
+            if waiter is not None:
                 waiter.set_result(self._response.result())
 
 
