@@ -348,5 +348,68 @@ TEST(HnswTest, ConcurrentInsertAndSearch) {
   EXPECT_GE(total / 20, 0.99);
 }
 
+// A growable graph (a memtable's): room committed in steps while a searcher runs, rows inserted
+// on two threads after each step; searches only ever see inserted rows, the grown graph is as
+// good as one built at full size, and Serialize(rows) leaves the spare room out.
+TEST(HnswTest, GrowsInPlaceWhileSearched) {
+  constexpr uint32_t kRows = 3000;
+  Dataset d = MakeClustered(kRows, 20, 24, 30, 11);
+  std::unique_ptr<Hnsw> g = Hnsw::Growable(d.base.data(), d.dim, DistanceMetric::kL2, 8192,
+                                           HnswParams{.m = 8, .ef_construction = 64});
+  EXPECT_EQ(g->capacity(), 0u);
+  std::atomic<uint32_t> inserted{0};
+  std::atomic<bool> done{false};
+  std::thread searcher([&] {
+    while (!done) {
+      const uint32_t seen = inserted.load();
+      for (uint32_t q = 0; q < 20; ++q) {
+        for (const Hit& h : g->Search(d.queries.data() + size_t{q} * d.dim, 5, 32)) {
+          ASSERT_LT(h.row, kRows);
+          ASSERT_NE(g->Level(h.row), -1) << "a row not inserted was returned";
+        }
+      }
+      if (seen == kRows) break;
+    }
+  });
+  for (uint32_t step : {1000u, 2000u, kRows}) {
+    const uint32_t from = g->capacity();
+    g->Grow(step);
+    EXPECT_EQ(g->capacity(), step);
+    std::atomic<uint32_t> next{from};
+    auto work = [&] {
+      for (uint32_t r; (r = next.fetch_add(1)) < step;) g->Insert(r);
+    };
+    std::thread helper(work);
+    work();
+    helper.join();
+    inserted = step;
+  }
+  g->Grow(4096);  // spare room, as a memtable's graph has
+  g->LinkUnreachable();
+  done = true;
+  searcher.join();
+  EXPECT_EQ(g->size(), kRows);
+  EXPECT_EQ(g->UnreachableRows(), std::vector<uint32_t>{});
+  double total = 0;
+  for (uint32_t q = 0; q < 20; ++q) {
+    const float* query = d.queries.data() + size_t{q} * d.dim;
+    total += Recall(g->Search(query, 10, 64),
+                    ReferenceTopK(d.base.data(), kRows, d.dim, query, 10, AllowAll));
+  }
+  EXPECT_GE(total / 20, 0.99);
+
+  const std::string bytes = g->Serialize(kRows);
+  std::vector<uint64_t> aligned((bytes.size() + 7) / 8);
+  std::memcpy(aligned.data(), bytes.data(), bytes.size());
+  auto loaded = Hnsw::Load(std::string_view(reinterpret_cast<const char*>(aligned.data()),
+                                            bytes.size()),
+                           d.base.data(), d.dim, DistanceMetric::kL2);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->capacity(), kRows);
+  for (uint32_t r = 0; r < kRows; r += 97) {
+    EXPECT_EQ((*loaded)->Neighbors(r, 0), g->Neighbors(r, 0));
+  }
+}
+
 }  // namespace
 }  // namespace proximadb::index
