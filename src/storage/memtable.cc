@@ -14,7 +14,7 @@ namespace proximadb {
 
 namespace {
 
-// The first chunk boundary at or above `rows`, in chunks' units.
+// The first chunk boundary at or above `rows` (at most ChunkStart(21)), in chunks' units.
 int ChunksFor(uint32_t rows) {
   int k = 0;
   while (k < 21 && Memtable::ChunkStart(k) < rows) ++k;
@@ -62,6 +62,11 @@ Memtable::~Memtable() {
 }
 
 uint32_t Memtable::IndexRows(uint32_t max_rows, int threads) {
+  std::lock_guard<std::mutex> l(indexer_mu_);
+  return IndexRowsLocked(max_rows, threads);
+}
+
+uint32_t Memtable::IndexRowsLocked(uint32_t max_rows, int threads) {
   if (!graph_) return 0;
   const uint32_t from = indexed_rows_.load(std::memory_order_relaxed);
   const int k = ChunkOf(from);
@@ -104,8 +109,9 @@ uint32_t Memtable::IndexRows(uint32_t max_rows, int threads) {
 }
 
 void Memtable::FinishGraph(int threads) {
-  if (!graph_ || num_rows() > graph_rows_) return;
-  while (IndexRows(UINT32_MAX, threads) > 0) {
+  std::lock_guard<std::mutex> l(indexer_mu_);
+  if (!graph_ || num_rows() > graph_rows_ || graph_complete_.load()) return;
+  while (IndexRowsLocked(UINT32_MAX, threads) > 0) {
   }
   graph_->LinkUnreachable();
   graph_complete_.store(true, std::memory_order_release);
@@ -207,7 +213,7 @@ const char* Memtable::CopyToArena(std::string_view bytes) {
 uint32_t Memtable::Append(std::string_view id, const char* vector, std::string_view metadata,
                           uint64_t seq) {
   const uint32_t row = num_rows_.load(std::memory_order_relaxed);
-  PROXIMADB_CHECK(row < UINT32_MAX);
+  PROXIMADB_CHECK(row < ChunkStart(kMaxChunks));  // the last chunk is full
   if (const int k = ChunkOf(row); chunks_[k].load(std::memory_order_relaxed) == nullptr) {
     NewChunk(k);
   }

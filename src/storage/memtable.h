@@ -1,7 +1,7 @@
 // Memtable: the newest rows of a collection, in memory, append-only.
 //
 // Rows live in chunks whose capacities double (1024, 2048, 4096, ... rows), so a row never
-// moves once written and a 32-entry directory addresses 4 billion rows. Each chunk holds the
+// moves once written and a 22-entry directory addresses 4 billion rows. Each chunk holds the
 // vectors contiguously (64-byte aligned) and per-row id, metadata and sequence numbers; id and
 // metadata bytes sit in an append-only arena. An IdIndex maps each id to its newest row.
 //
@@ -19,15 +19,17 @@
 // Fields: a FieldIndex over the rows' metadata, extended by each filtered search.
 //
 // Thread-safety: one writer at a time (the collection's commit leader) calls Append and
-// MarkDeleted; one indexer at a time calls IndexRows; any number of readers may concurrently
+// MarkDeleted; IndexRows and FinishGraph take turns (indexer_mu_); any number of readers may concurrently
 // read rows below num_rows() (acquire), search graphs, and call Find, which takes a shared lock
 // on the id index.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string_view>
@@ -85,6 +87,11 @@ class Memtable final : public Layer {
   // together once all are in, and a reader's search keeps to published rows); returns how many
   // it inserted (0 without GraphOptions, when all are indexed, or past the graph's max_rows).
   uint32_t IndexRows(uint32_t max_rows, int threads = 1);
+  // Rows the indexer has yet to reach (rows past the graph's capacity are only ever scanned
+  // and not counted).
+  uint32_t unindexed_rows() const {
+    return graph_ ? std::min(num_rows(), graph_rows_) - indexed_rows() : 0;
+  }
   // Rows [0, indexed_rows()) are in the graph; without GraphOptions every row counts as
   // indexed (there is nothing to wait for).
   uint32_t indexed_rows() const {
@@ -150,6 +157,8 @@ class Memtable final : public Layer {
   std::unique_ptr<index::Hnsw> graph_;  // over graph_vectors_, destroyed before them
   std::atomic<uint32_t> indexed_rows_{0};
   std::atomic<bool> graph_complete_{false};
+  std::mutex indexer_mu_;  // one IndexRows or FinishGraph at a time
+  uint32_t IndexRowsLocked(uint32_t max_rows, int threads);
   mutable FieldIndex fields_;
 
   // std::shared_mutex (pthreads) rather than absl::Mutex: ThreadSanitizer sees through it
