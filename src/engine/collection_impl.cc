@@ -20,7 +20,7 @@ CollectionImpl::CollectionImpl(const CollectionOptions& options,
       flush_settings_(options.config.flush),
       env_(options.env),
       dim_(options.config.dimension) {
-  mem_ = this->strategy()->NewMemtable();
+  mem_ = this->strategy()->NewMemtable(options.config.flush);
 }
 
 CollectionConfig CollectionImpl::config() const {
@@ -126,7 +126,7 @@ CollectionStats CollectionImpl::Stats() {
   st.wal_syncs = wal_syncs_.load(std::memory_order_relaxed);
   for (const auto& m : mems) {
     st.memtable_rows += m->num_rows();
-    st.unindexed_rows += m->num_rows() - m->indexed_rows();
+    st.unindexed_rows += m->unindexed_rows();
     st.memory_bytes += m->MemoryBytes() + m->fields().MemoryBytes();
   }
   st.segment_count = segments.size();

@@ -262,7 +262,7 @@ class CollectionImpl final : public Collection {
   uint64_t wal_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in the current WAL file
 
   absl::Mutex bg_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-  absl::Mutex index_mu_;  // one IndexMemtable at a time (Memtable::IndexRows' contract)
+  absl::Mutex index_mu_;  // one IndexMemtable at a time
 
   absl::Mutex sync_mu_;
   bool stop_syncer_ ABSL_GUARDED_BY(sync_mu_) = false;

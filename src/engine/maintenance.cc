@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/macros.h"
 #include "engine/collection_impl.h"
+#include "storage/build_segment.h"
 #include "storage/file_names.h"
 
 namespace proximadb {
@@ -40,7 +41,12 @@ absl::Status CollectionImpl::FreezeLocked() {
     absl::MutexLock wl(&wal_mu_);
     wal_ = std::move(next);
   }
-  mem_ = strategy()->NewMemtable();
+  FlushPolicy flush;
+  {
+    absl::MutexLock sl(&settings_mu_);  // after mu_, as in FlushDue
+    flush = flush_settings_;
+  }
+  mem_ = strategy()->NewMemtable(flush);
   mem_oldest_write_us_ = 0;
   wal_bytes_ = 0;
   return absl::OkStatus();
@@ -57,20 +63,19 @@ absl::Status CollectionImpl::FlushFrozen() {
     f = imms_.front();
     seg_number = next_file_number_++;
   }
-  // The memtable's graph, finished, becomes the segment's (BuildSegment takes it). index_mu_:
-  // the background indexer may still be inside this memtable.
-  {
-    absl::MutexLock il(&index_mu_);
-    f.mem->FinishGraph(options_.build_threads);
-  }
   // Every row of the memtable, one for one, so that deletions arriving during the flush can
   // follow their rows into the segment; rows dead at the freeze go in deleted.
   const uint32_t rows = f.mem->num_rows();
   std::vector<SegmentRow> segment_rows;
   segment_rows.reserve(rows);
+  size_t dead = 0;
   for (uint32_t r = 0; r < rows; ++r) {
     segment_rows.push_back({f.mem.get(), r, f.mem->deleted_seq(r) <= f.last_seq});
+    dead += segment_rows.back().deleted;
   }
+  // The memtable's graph, finished, becomes the segment's (BuildSegment takes it). The
+  // memtable serializes this with a turn of the background indexer still inside it.
+  if (TakesLayerGraph(dead, rows)) f.mem->FinishGraph(options_.build_threads);
   PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
                              strategy()->BuildSegment(seg_number, segment_rows));
   // (The strategy may have reordered segment_rows and dropped its deleted rows: segment row i

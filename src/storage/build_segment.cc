@@ -12,10 +12,6 @@
 namespace proximadb {
 namespace {
 
-// Past this fraction of dead rows a flush builds a graph of the live ones rather than take the
-// memtable's.
-constexpr double kMaxDeadInReusedGraph = 0.1;
-
 // The graph `rows` can take from their layer: all of a layer's rows, in order, with few enough
 // dead ones among them (they stay in the graph, routing searches; compaction drops them later
 // as it does rows deleted after a flush).
@@ -28,7 +24,7 @@ const index::Hnsw* ReusableGraph(const std::vector<SegmentRow>& rows) {
     if (rows[i].layer != layer || rows[i].row != i) return nullptr;
     dead += rows[i].deleted;
   }
-  return dead <= rows.size() * kMaxDeadInReusedGraph ? graph : nullptr;
+  return TakesLayerGraph(dead, rows.size()) ? graph : nullptr;
 }
 
 // The serialized graph over `rows`: the layer's own if it has a finished one (a memtable's,

@@ -45,6 +45,11 @@ struct SegmentOptions {
   int build_threads = 1;  // the graph build's and the encoding's
 };
 
+// Whether a segment of `rows` rows, `dead` of them deleted, takes its layer's finished graph
+// (Layer::CompleteGraph: dead rows stay in it as routing nodes until a compaction) rather than
+// building a graph of the live rows. Past 10% dead, the smaller graph is worth its build.
+inline bool TakesLayerGraph(size_t dead, size_t rows) { return dead * 10 <= rows; }
+
 // Writes `rows` as segment `number` (docs/segment_format.md) with its graph over the live ones,
 // fsyncs the file, makes its directory entry durable (a manifest may name it next) and opens
 // it. nullptr when `rows` is empty. On failure the file is removed: no manifest names it yet.

@@ -153,6 +153,7 @@ TEST(MemtableTest, RowsPastTheGraphAreScanned) {
   while (m.IndexRows(1000) > 0) {
   }
   EXPECT_EQ(m.indexed_rows(), m.graph_rows());
+  EXPECT_EQ(m.unindexed_rows(), 0u) << "rows past the graph are not waited for";
   uint32_t next = 0, graphs = 0;
   m.ForEachPart(rows, [&](const LayerPart& p) {
     EXPECT_EQ(p.base, next) << "parts in row order, without gaps";

@@ -12,6 +12,7 @@
 #include "storage/file_names.h"
 #include "storage/manifest.h"
 #include "storage/memtable.h"
+#include "storage/strategy.h"
 
 namespace proximadb {
 namespace {
@@ -261,6 +262,29 @@ TEST(BuildSegmentTest, FlushTakesTheMemtablesFinishedGraph) {
       }
     }
   }
+}
+
+// A memtable's graph is sized for the flush policy in force when it is created: twice the rows
+// at which it is frozen (max_vector_count or the WAL size, whichever comes first), in chunks.
+TEST(StrategyTest, MemtableGraphFollowsTheFlushPolicy) {
+  StrategyOptions o;
+  o.config.dimension = 256;  // 1 KiB a vector
+  o.config.metric = DistanceMetric::kL2;
+  auto strategy = NewSegmentStrategy(o);
+  ASSERT_TRUE(strategy.ok()) << strategy.status();
+  FlushPolicy flush;
+  flush.max_vector_count = 100000;
+  flush.max_wal_size_mb = 1024;  // 1M vectors: the row count comes first
+  EXPECT_EQ((*strategy)->NewMemtable(flush)->graph_rows(), Memtable::ChunkStart(8));  // >= 200k
+  flush.max_wal_size_mb = 60;  // 60Ki vectors: the WAL comes first
+  EXPECT_EQ((*strategy)->NewMemtable(flush)->graph_rows(), Memtable::ChunkStart(7));  // >= 120Ki
+  flush.max_vector_count = 10;  // at least 64Ki rows
+  EXPECT_EQ((*strategy)->NewMemtable(flush)->graph_rows(), Memtable::ChunkStart(7));
+  flush.max_vector_count = uint64_t{1} << 40;
+  flush.max_wal_size_mb = 1e12;  // capped: under 256 GiB of vectors and links together
+  const uint64_t rows = (*strategy)->NewMemtable(flush)->graph_rows();
+  EXPECT_LE(rows * (1024 + 33 * 4), uint64_t{256} << 30);
+  EXPECT_GE(rows * (1024 + 33 * 4), uint64_t{64} << 30);
 }
 
 TEST(ManifestTest, EncodeDecodeAndSwitch) {

@@ -26,13 +26,22 @@ namespace {
 constexpr size_t kCompactionTriggerSegments = 4;
 constexpr double kCompactionDeadFraction = 0.3;
 
-// The rows a memtable's graph can hold: twice the flush threshold (a memtable outgrows that
-// only while flushes are held up, and rows past it are still scanned), at least 1M. This is
-// address space, not memory; a reservation stays under 1 TiB all the same.
-uint32_t MemtableGraphRows(const CollectionConfig& config) {
-  const uint64_t wanted = std::max<uint64_t>(2 * config.flush.max_vector_count, 1 << 20);
-  const uint64_t most = (uint64_t{1} << 40) / (uint64_t{config.dimension} * sizeof(float));
-  return static_cast<uint32_t>(std::min<uint64_t>({wanted, most, uint64_t{1} << 31}));
+// The rows a memtable's graph can hold: twice the rows at which the flush policy freezes the
+// memtable (max_vector_count, or the WAL size at the vectors' bytes per row, whichever comes
+// first), at least 64Ki; a memtable outgrows that only while flushes are held up, and rows past
+// it are still scanned. Whole chunks, and the reservations of the vectors and the level-0 links
+// together under 256 GiB: address space, not memory, but not unlimited either.
+uint32_t MemtableGraphRows(const CollectionConfig& config, const FlushPolicy& flush) {
+  const uint64_t vector_bytes = uint64_t{config.dimension} * sizeof(float);
+  const uint64_t by_wal = static_cast<uint64_t>(flush.max_wal_size_mb * (1 << 20)) / vector_bytes;
+  const uint64_t wanted =
+      std::max<uint64_t>(2 * std::min(flush.max_vector_count, by_wal), uint64_t{1} << 16);
+  const uint64_t row_bytes = vector_bytes + (1 + 2 * uint64_t{config.index.m}) * sizeof(uint32_t);
+  const uint64_t most = (uint64_t{256} << 30) / row_bytes;
+  int k = 0;
+  while (k < 21 && Memtable::ChunkStart(k) < wanted) ++k;
+  while (k > 1 && Memtable::ChunkStart(k) > most) --k;
+  return Memtable::ChunkStart(k);
 }
 
 class LayoutStrategy final : public SegmentStrategy {
@@ -54,11 +63,11 @@ class LayoutStrategy final : public SegmentStrategy {
     segment_options_.build_threads = options.build_threads;
   }
 
-  std::shared_ptr<Memtable> NewMemtable() const override {
+  std::shared_ptr<Memtable> NewMemtable(const FlushPolicy& flush) const override {
     std::optional<Memtable::GraphOptions> graph;
     if (layout_.graph) {
       graph = Memtable::GraphOptions{options_.config.metric, graph_params(),
-                                     MemtableGraphRows(options_.config)};
+                                     MemtableGraphRows(options_.config, flush)};
     }
     return std::make_shared<Memtable>(options_.config.dimension, options_.id_index, graph);
   }

@@ -39,8 +39,8 @@ class SegmentStrategy {
  public:
   virtual ~SegmentStrategy() = default;
 
-  // A memtable for new writes.
-  virtual std::shared_ptr<Memtable> NewMemtable() const = 0;
+  // A memtable for new writes, sized for the flush policy in force (its graph's capacity).
+  virtual std::shared_ptr<Memtable> NewMemtable(const FlushPolicy& flush) const = 0;
 
   // Writes `rows` as segment `number` (durable and opened; nullptr for no rows), possibly
   // reordering `rows` and dropping those marked deleted: row i of the segment is rows[i]
