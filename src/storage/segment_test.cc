@@ -281,7 +281,7 @@ TEST(StrategyTest, MemtableGraphFollowsTheFlushPolicy) {
   flush.max_vector_count = 10;  // at least 64Ki rows
   EXPECT_EQ((*strategy)->NewMemtable(flush)->graph_rows(), Memtable::ChunkStart(7));
   flush.max_vector_count = uint64_t{1} << 40;
-  flush.max_wal_size_mb = 1e12;  // capped: under 256 GiB of vectors and links together
+  flush.max_wal_size_mb = 1e300;  // capped: under 256 GiB of vectors and links together
   const uint64_t rows = (*strategy)->NewMemtable(flush)->graph_rows();
   EXPECT_LE(rows * (1024 + 33 * 4), uint64_t{256} << 30);
   EXPECT_GE(rows * (1024 + 33 * 4), uint64_t{64} << 30);

@@ -33,7 +33,9 @@ constexpr double kCompactionDeadFraction = 0.3;
 // together under 256 GiB: address space, not memory, but not unlimited either.
 uint32_t MemtableGraphRows(const CollectionConfig& config, const FlushPolicy& flush) {
   const uint64_t vector_bytes = uint64_t{config.dimension} * sizeof(float);
-  const uint64_t by_wal = static_cast<uint64_t>(flush.max_wal_size_mb * (1 << 20)) / vector_bytes;
+  // In double, clamped: the WAL limit may be huge (1e9 MB for "never by size").
+  const uint64_t by_wal = static_cast<uint64_t>(
+      std::min(flush.max_wal_size_mb * (1 << 20) / static_cast<double>(vector_bytes), 1e18));
   const uint64_t wanted =
       std::max<uint64_t>(2 * std::min(flush.max_vector_count, by_wal), uint64_t{1} << 16);
   const uint64_t row_bytes = vector_bytes + (1 + 2 * uint64_t{config.index.m}) * sizeof(uint32_t);
