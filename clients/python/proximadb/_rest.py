@@ -146,7 +146,31 @@ def parse_response(status: int, content: bytes, headers: Any) -> Dict[str, Any]:
 _TRANSPORT_ERRORS = (OSError, httptools.HttpParserError)
 
 
-def _retryable(e: Exception) -> bool:
+def idempotent(op: str, params: Dict[str, Any]) -> bool:
+    """Whether doing `op` twice does no more than doing it once. The others (a second insert
+    fails as ALREADY_EXISTS, a second delete reports nothing deleted) are sent again only when
+    the server cannot have acted on the first attempt: no connection, the request not wholly
+    sent, or an answer of 429 or 503."""
+    if op in ("create_collection", "insert", "delete_one", "delete_ids", "delete_filter"):
+        return False
+    return op != "batch_write" or bool(params.get("upsert"))
+
+
+def _mark_sent(e: BaseException) -> None:
+    """Marks a failure that came after the whole request was sent: the server may have acted."""
+    try:
+        e.request_sent = True  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+
+
+def _sent(e: BaseException) -> bool:
+    return getattr(e, "request_sent", False)
+
+
+def _retryable(e: Exception, idempotent_op: bool = True) -> bool:
+    if not idempotent_op and _sent(e):
+        return False
     return isinstance(e, (UnavailableError,) + _TRANSPORT_ERRORS) or (
         isinstance(e, ProximaDBError) and e.http_status in RETRY_STATUSES)
 
@@ -240,12 +264,16 @@ class _BlockingConnection:
         response.reset()
         self.received = False
         self.sock.sendall(request)
-        while not response.complete:
-            data = self.sock.recv(1 << 18)
-            if not data:
-                raise ConnectionResetError("the server closed the connection")
-            self.received = True
-            response.parser.feed_data(data)
+        try:
+            while not response.complete:
+                data = self.sock.recv(1 << 18)
+                if not data:
+                    raise ConnectionResetError("the server closed the connection")
+                self.received = True
+                response.parser.feed_data(data)
+        except BaseException as e:
+            _mark_sent(e)
+            raise
         return (*response.result(), response.keep_alive)
 
     def close(self) -> None:
@@ -265,7 +293,8 @@ class _Connections:
         self._open: "weakref.WeakSet[_BlockingConnection]" = weakref.WeakSet()
 
     def request(self, method: str, path: str, body: Optional[bytes],
-                query: Optional[Dict[str, str]]) -> Tuple[int, bytes, Dict[str, str]]:
+                query: Optional[Dict[str, str]],
+                idempotent_op: bool = True) -> Tuple[int, bytes, Dict[str, str]]:
         """(status, body, headers by lower-case name)."""
         request = self._endpoint.request(method, path, body, query)
         conn: Optional[_BlockingConnection] = getattr(self._local, "conn", None)
@@ -276,11 +305,11 @@ class _Connections:
         if conn is not None:
             try:
                 return self._exchange(conn, request)
-            except (ConnectionResetError, BrokenPipeError):
-                if conn.received:
+            except (ConnectionResetError, BrokenPipeError) as e:
+                if conn.received or (_sent(e) and not idempotent_op):
                     raise
-                # The server closed it as the request went out, before answering anything:
-                # nothing was done, so once more on a new connection.
+                # The server closed it (its idle timeout) as the request went out, before
+                # answering anything: once more on a new connection.
         conn = _BlockingConnection(self._endpoint, self._timeout)
         with self._lock:
             self._open.add(conn)
@@ -316,11 +345,13 @@ class RestTransport:
     def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
         method, path, body, query = build_request(op, params)
         content = encode(body)
+        idem = idempotent(op, params)
         for attempt in range(self._retries + 1):
             try:
-                return parse_response(*self._connections.request(method, path, content, query))
+                return parse_response(*self._connections.request(method, path, content, query,
+                                                                 idem))
             except Exception as e:  # noqa: BLE001 - re-raised below unless retryable
-                if attempt == self._retries or not _retryable(e):
+                if attempt == self._retries or not _retryable(e, idem):
                     if isinstance(e, _TRANSPORT_ERRORS):
                         raise _transport_error(e) from e
                     raise
@@ -440,7 +471,8 @@ class _AsyncConnections:
                 pass
 
     async def request(self, method: str, path: str, body: Optional[bytes],
-                      query: Optional[Dict[str, str]]) -> Tuple[int, bytes, Dict[str, str]]:
+                      query: Optional[Dict[str, str]],
+                      idempotent_op: bool = True) -> Tuple[int, bytes, Dict[str, str]]:
         """(status, body, headers by lower-case name). The client's timeout bounds connecting,
         sending and the response, not the wait for a free connection."""
         if self._closed:
@@ -456,10 +488,10 @@ class _AsyncConnections:
                 try:
                     return await self._send(conn, request, deadline)
                 except ConnectionError:
-                    if conn.received:
+                    if conn.received or not idempotent_op:
                         raise
                     # The server closed it (its idle timeout) as the request went out, before
-                    # answering anything: nothing was done, so once more on a new connection.
+                    # answering anything: once more on a new connection.
                     break
             try:
                 _, conn = await asyncio.wait_for(
@@ -474,8 +506,9 @@ class _AsyncConnections:
                     deadline: float) -> Tuple[int, bytes, Dict[str, str]]:
         try:
             result = await conn.exchange(request, deadline)
-        except BaseException:
+        except BaseException as e:
             conn.close()  # whatever the state of the exchange (cancelled too), not reused
+            _mark_sent(e)  # written to the transport: the server may have it
             raise
         if conn.keep_alive and not self._closed and self._loop is asyncio.get_running_loop():
             self._idle.append(conn)
@@ -499,12 +532,13 @@ class AsyncRestTransport:
     async def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
         method, path, body, query = build_request(op, params)
         content = encode(body)
+        idem = idempotent(op, params)
         for attempt in range(self._retries + 1):
             try:
                 return parse_response(*await self._connections.request(method, path, content,
-                                                                        query))
+                                                                        query, idem))
             except Exception as e:  # noqa: BLE001
-                if attempt == self._retries or not _retryable(e):
+                if attempt == self._retries or not _retryable(e, idem):
                     if isinstance(e, _TRANSPORT_ERRORS):
                         raise _transport_error(e) from e
                     raise

@@ -343,7 +343,10 @@ class ProximaDBClient(_Operations):
         grpc_port: the gRPC port when ``protocol="grpc"`` is given with an http URL.
         timeout: seconds per request.
         retries: retries with exponential backoff on UNAVAILABLE, HTTP 429 and 503 and
-            connection failures (never on other errors).
+            connection failures (never on other errors). Over REST, an operation that is not
+            idempotent (create_collection, insert, a batch insert without upsert, the deletes)
+            is not sent again once its request went out whole: a timeout then raises, since the
+            server may have acted on it.
     """
 
     def __init__(self, url: Optional[str] = None, api_key: Optional[str] = None,

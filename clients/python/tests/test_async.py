@@ -2,6 +2,7 @@
 server (responses the real one never sends: chunked, closing, malformed, none)."""
 
 import asyncio
+import threading
 import time
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from conftest import Server
 from proximadb import (AsyncProximaDBClient, CollectionNotFoundError, DimensionMismatchError,
-                       UnavailableError, VectorNotFoundError)
+                       ProximaDBClient, UnavailableError, VectorNotFoundError)
 
 
 async def test_async_client(aclient, name):
@@ -106,6 +107,7 @@ class FakeServer:
     def __init__(self, *replies) -> None:
         self.replies = list(replies)
         self.connections = 0
+        self.requests = 0
 
     async def __aenter__(self) -> str:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -123,6 +125,7 @@ class FakeServer:
                     if line.lower().startswith(b"content-length:"):
                         await reader.readexactly(int(line.split(b":")[1]))
                 reply = self.replies.pop(0)
+                self.requests += 1
                 if reply == FakeServer.HANG:
                     await asyncio.sleep(60)
                 if reply == FakeServer.CLOSE:
@@ -183,3 +186,50 @@ async def test_rest_transport_drops_a_connection_whose_call_was_cancelled():
             await asyncio.wait_for(c.list_collections(), 0.2)
         assert c._t._connections._idle == []
         assert await c.list_collections() == []
+
+
+class ThreadedFake:
+    """A FakeServer on an event loop of its own thread, for the blocking client."""
+
+    def __init__(self, *replies) -> None:
+        self.fake = FakeServer(*replies)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return asyncio.run_coroutine_threadsafe(self.fake.__aenter__(), self.loop).result(5)
+
+    def __exit__(self, *exc) -> None:
+        async def stop() -> None:
+            await self.fake.__aexit__()
+            for task in asyncio.all_tasks():  # connections still served (a HANG)
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)  # after the cancellations have run
+        self.thread.join(5)
+        self.loop.close()
+
+
+async def test_rest_retries_only_what_may_be_done_twice():
+    # A timed-out list is sent again; a timed-out insert is not (the server may have stored it:
+    # sent again, it would come back as ALREADY_EXISTS).
+    fake = FakeServer(FakeServer.HANG, ok(), FakeServer.HANG, ok())
+    async with fake as url, AsyncProximaDBClient(url, retries=2, timeout=0.3) as c:
+        assert await c.list_collections() == []
+        assert fake.requests == 2
+        with pytest.raises(UnavailableError):
+            await c.insert("docs", "a", [1.0, 2.0])
+        assert fake.requests == 3, "the insert was sent again"
+
+
+def test_blocking_rest_retries_only_what_may_be_done_twice():
+    server = ThreadedFake(FakeServer.HANG, ok(), FakeServer.HANG, ok())
+    with server as url, ProximaDBClient(url, retries=2, timeout=0.3) as c:
+        assert c.list_collections() == []
+        assert server.fake.requests == 2
+        with pytest.raises(UnavailableError):
+            c.insert("docs", "a", [1.0, 2.0])
+        assert server.fake.requests == 3, "the insert was sent again"
