@@ -59,8 +59,8 @@ struct RecordLimits {
 
 inline int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
 
-// When the database last served a search, shared by its collections, so that the background
-// indexer knows whether the cores are idle. Written at most once a millisecond per search
+// When the database last served a search or a scanning read (count, scroll, delete by filter),
+// shared by its collections, so that the background indexer knows whether the cores are idle. Written at most once a millisecond per search
 // stream, not once per search: the cache line is shared by every searching thread.
 struct SearchActivity {
   std::atomic<int64_t> last_us{0};
@@ -131,6 +131,10 @@ class CollectionImpl final : public Collection {
   // graphs, on build_threads - 1 threads (at least one); returns how many (0 when it is caught
   // up).
   uint32_t IndexMemtable(uint32_t max_rows) ABSL_LOCKS_EXCLUDED(mu_);
+  // Notes a search or scanning read for the indexer (SearchActivity).
+  void RecordRead() {
+    if (options_.activity) options_.activity->Record(NowMicros());
+  }
   // Stops writes (the collection was dropped); reads of pinned views stay valid.
   void MarkDropped();
 

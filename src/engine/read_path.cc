@@ -44,6 +44,7 @@ absl::StatusOr<uint64_t> CollectionImpl::Count(std::string_view filter_text) {
     absl::MutexLock l(&mu_);
     return live_count_;
   }
+  RecordRead();
   uint64_t n = 0;
   ForEachLive(PinView(), filter, [&](const Layer&, uint32_t) { ++n; });
   return n;
@@ -55,6 +56,7 @@ absl::StatusOr<uint64_t> CollectionImpl::DeleteWhere(std::string_view filter_tex
     return absl::InvalidArgumentError(
         "filter: must not be empty for a delete (drop the collection to delete everything)");
   }
+  RecordRead();
   std::vector<std::string> ids;
   ForEachLive(PinView(), filter,
               [&](const Layer& layer, uint32_t row) { ids.emplace_back(layer.id(row)); });
@@ -66,11 +68,12 @@ absl::StatusOr<ScrollPage> CollectionImpl::Scroll(std::string_view after, uint32
                                                   bool include_vectors) {
   if (limit == 0) return absl::InvalidArgumentError("limit: must be at least 1");
   PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
+  RecordRead();
   return ScrollView(PinView(), after, limit, filter, include_vectors);
 }
 
 absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) {
-  if (options_.activity) options_.activity->Record(NowMicros());
+  RecordRead();
   if (req.vector.size() != dim_) {
     return WithErrorCode(absl::InvalidArgumentError(absl::StrCat(
                              "query vector has dimension ", req.vector.size(), ", collection '",
