@@ -24,7 +24,7 @@ int ChunksFor(uint32_t rows) {
 }  // namespace
 
 struct Memtable::Chunk {
-  // `vectors`: the chunk's place in the graph's reservation, or nullptr to allocate its own.
+  // `shared_vectors`: the chunk's place in the graph's reservation, or nullptr to own them.
   Chunk(uint32_t capacity, uint32_t dim, float* shared_vectors) {
     const size_t vec_bytes = (static_cast<size_t>(capacity) * dim * sizeof(float) + 63) / 64 * 64;
     owns_vectors = shared_vectors == nullptr;
