@@ -311,6 +311,19 @@ TEST_F(ParityTest, SameDataGivesSameResultsThroughBothApis) {
           EXPECT_EQ(rest["results"][i]["metadata"]["n"].get<double>(),
                     g.results(i).metadata().fields().at("n").number_value());
         }
+        // The query as float32 bytes (vector_f32) gets the same answer.
+        v1::SearchRequest as_bytes = sr;
+        as_bytes.clear_vector();
+        as_bytes.set_vector_f32(
+            std::string(reinterpret_cast<const char*>(qv.data()), qv.size() * sizeof(float)));
+        grpc::ClientContext bytes_ctx;
+        v1::SearchResponse gb;
+        ASSERT_TRUE(stub_->Search(&bytes_ctx, as_bytes, &gb).ok());
+        ASSERT_EQ(gb.results_size(), g.results_size());
+        for (int i = 0; i < g.results_size(); ++i) {
+          EXPECT_EQ(gb.results(i).id(), g.results(i).id());
+          EXPECT_EQ(gb.results(i).score(), g.results(i).score());
+        }
       }
     }
     // Counts, gets and scroll pages agree too.
@@ -452,11 +465,13 @@ TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
   auto grpc_said = [](const grpc::ClientContext& ctx, const grpc::Status& s) {
     return Said(CodeOf(ctx), s.error_code());
   };
-  auto search = [&](const std::string& coll, std::vector<float> v, uint32_t k, const json& f) {
+  auto search = [&](const std::string& coll, std::vector<float> v, uint32_t k, const json& f,
+                    const std::string& f32 = "") {
     grpc::ClientContext ctx;
     v1::SearchRequest r;
     r.set_collection(coll);
     r.mutable_vector()->Add(v.begin(), v.end());
+    r.set_vector_f32(f32);
     r.set_k(k);
     if (!f.is_null()) *r.mutable_filter() = ToStruct(f);
     v1::SearchResponse resp;
@@ -475,6 +490,18 @@ TEST_F(ParityTest, ErrorsCarryTheSameCodes) {
                           {{"vector", {1, 2}}, {"filter", {{"x", {{"$bad", 1}}}}}});
        },
        [&] { return search("errs", {1, 2}, 10, {{"x", {{"$bad", 1}}}}); }},
+      // vector_f32 of 5 bytes; then both forms of the query at once.
+      {"INVALID_ARGUMENT", 400, grpc::INVALID_ARGUMENT,
+       [&] {
+         return rest_code("POST", "/api/v1/collections/errs/search", {{"vector_f32", "AAAAAAA="}});
+       },
+       [&] { return search("errs", {}, 10, nullptr, std::string(5, '\0')); }},
+      {"INVALID_ARGUMENT", 400, grpc::INVALID_ARGUMENT,
+       [&] {
+         return rest_code("POST", "/api/v1/collections/errs/search",
+                          {{"vector", {1, 2}}, {"vector_f32", "AAAAAAAAAAA="}});
+       },
+       [&] { return search("errs", {1, 2}, 10, nullptr, std::string(8, '\0')); }},
       {"INVALID_ARGUMENT", 400, grpc::INVALID_ARGUMENT,
        [&] { return rest_code("POST", "/api/v1/collections/errs/search", {{"vector", {1, 2}}, {"k", 100000}}); },
        [&] { return search("errs", {1, 2}, 100000, nullptr); }},

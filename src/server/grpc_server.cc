@@ -468,7 +468,22 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   absl::Status SearchOne(const std::string& collection, const v1::SearchRequest& req,
                          v1::SearchResponse* resp) {
-    const SearchRequest q = FromProto(req);
+    SearchRequest q = FromProto(req);
+    std::vector<float> query;  // from vector_f32, aligned
+    if (!req.vector_f32().empty()) {
+      const std::string& bytes = req.vector_f32();
+      if (req.vector_size() != 0) {
+        return absl::InvalidArgumentError(
+            "give either 'vector' (floats) or 'vector_f32' (their float32 bytes), not both");
+      }
+      if (bytes.size() % sizeof(float) != 0) {
+        return absl::InvalidArgumentError(Cat("field 'vector_f32' has ", bytes.size(),
+                                              " bytes, not a whole number of float32 values"));
+      }
+      query.resize(bytes.size() / sizeof(float));
+      std::memcpy(query.data(), bytes.data(), bytes.size());
+      q.vector = query;
+    }
     auto r = svc_.Search(collection, q);
     if (r.ok()) ToProto(*r, q, resp);
     return r.status();

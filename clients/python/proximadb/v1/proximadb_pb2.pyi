@@ -310,7 +310,7 @@ class DeleteVectorsResponse(_message.Message):
     def __init__(self, deleted: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact", "rerank", "nprobe")
+    __slots__ = ("collection", "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact", "rerank", "nprobe", "vector_f32")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -321,6 +321,7 @@ class SearchRequest(_message.Message):
     EXACT_FIELD_NUMBER: _ClassVar[int]
     RERANK_FIELD_NUMBER: _ClassVar[int]
     NPROBE_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_F32_FIELD_NUMBER: _ClassVar[int]
     collection: str
     vector: _containers.RepeatedScalarFieldContainer[float]
     k: int
@@ -331,7 +332,8 @@ class SearchRequest(_message.Message):
     exact: bool
     rerank: int
     nprobe: int
-    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., include_metadata: _Optional[bool] = ..., ef: _Optional[int] = ..., exact: _Optional[bool] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ...) -> None: ...
+    vector_f32: bytes
+    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., include_metadata: _Optional[bool] = ..., ef: _Optional[int] = ..., exact: _Optional[bool] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., vector_f32: _Optional[bytes] = ...) -> None: ...
 
 class SearchHit(_message.Message):
     __slots__ = ("id", "score", "metadata", "vector")
