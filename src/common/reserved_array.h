@@ -2,8 +2,9 @@
 // backed by memory only as it is committed, so that it grows in place: elements never move,
 // and readers may keep using pointers into the committed part while it grows.
 //
-// The reservation is PROT_NONE address space (it counts against no memory limit, even under
-// strict overcommit); Commit makes a prefix readable and writable, zero-filled. T must be
+// The reservation is PROT_NONE address space: no memory until committed, not even under strict
+// overcommit, though it does count against an address-space limit (RLIMIT_AS, `ulimit -v`).
+// Commit makes a prefix readable and writable, zero-filled. T must be
 // trivially copyable: elements are never constructed or destroyed, they start as zero bytes.
 #pragma once
 

@@ -60,8 +60,9 @@ struct RecordLimits {
 inline int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
 
 // When the database last served a search or a scanning read (count, scroll, delete by filter),
-// shared by its collections, so that the background indexer knows whether the cores are idle. Written at most once a millisecond per search
-// stream, not once per search: the cache line is shared by every searching thread.
+// shared by its collections, so that the background indexer knows whether the cores are idle.
+// Written at most once a millisecond, not once per read: the cache line is shared by every
+// reading thread.
 struct SearchActivity {
   std::atomic<int64_t> last_us{0};
   void Record(int64_t now_us) {
@@ -128,8 +129,8 @@ class CollectionImpl final : public Collection {
   // Compacts if the strategy's policy calls for it.
   absl::Status MaybeCompact();
   // For the background indexer: inserts up to `max_rows` rows of the active memtable into its
-  // graphs, on build_threads - 1 threads (at least one); returns how many (0 when it is caught
-  // up).
+  // graph, on build_threads threads while no read ran in the last second, else on one fewer
+  // (at least one); returns how many (0 when it is caught up).
   uint32_t IndexMemtable(uint32_t max_rows) ABSL_LOCKS_EXCLUDED(mu_);
   // Notes a search or scanning read for the indexer (SearchActivity).
   void RecordRead() {

@@ -12,17 +12,6 @@
 
 namespace proximadb {
 
-namespace {
-
-// The first chunk boundary at or above `rows` (at most ChunkStart(21)), in chunks' units.
-int ChunksFor(uint32_t rows) {
-  int k = 0;
-  while (k < 21 && Memtable::ChunkStart(k) < rows) ++k;
-  return k;
-}
-
-}  // namespace
-
 struct Memtable::Chunk {
   // `shared_vectors`: the chunk's place in the graph's reservation, or nullptr to own them.
   Chunk(uint32_t capacity, uint32_t dim, float* shared_vectors) {

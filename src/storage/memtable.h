@@ -19,9 +19,9 @@
 // Fields: a FieldIndex over the rows' metadata, extended by each filtered search.
 //
 // Thread-safety: one writer at a time (the collection's commit leader) calls Append and
-// MarkDeleted; IndexRows and FinishGraph take turns (indexer_mu_); any number of readers may concurrently
-// read rows below num_rows() (acquire), search graphs, and call Find, which takes a shared lock
-// on the id index.
+// MarkDeleted; IndexRows and FinishGraph take turns (indexer_mu_); any number of readers may
+// concurrently read rows below num_rows() (acquire), search the graph, and call Find, which
+// takes a shared lock on the id index.
 #pragma once
 
 #include <algorithm>
@@ -108,6 +108,13 @@ class Memtable final : public Layer {
   // Chunk geometry: chunk k holds rows [ChunkStart(k), ChunkStart(k) + ChunkCapacity(k)).
   static uint32_t ChunkStart(int k) { return kFirstChunkRows * ((1u << k) - 1); }
   static uint32_t ChunkCapacity(int k) { return kFirstChunkRows << k; }
+  // The first chunk boundary at or above `rows`, as k in ChunkStart(k) (at most 21: the
+  // largest boundary of the directory).
+  static int ChunksFor(uint64_t rows) {
+    int k = 0;
+    while (k < kMaxChunks - 1 && ChunkStart(k) < rows) ++k;
+    return k;
+  }
   // The graph (nullptr without GraphOptions); only its rows below indexed_rows() are complete.
   const index::Hnsw* graph() const { return graph_.get(); }
   // Rows the graph can hold.
@@ -137,6 +144,7 @@ class Memtable final : public Layer {
   Chunk* ChunkFor(uint32_t row, uint32_t* offset) const;
   static int ChunkOf(uint32_t row);
   Chunk* NewChunk(int k);
+  uint32_t IndexRowsLocked(uint32_t max_rows, int threads);
   const char* CopyToArena(std::string_view bytes);
 
   const uint32_t dim_;
@@ -158,7 +166,6 @@ class Memtable final : public Layer {
   std::atomic<uint32_t> indexed_rows_{0};
   std::atomic<bool> graph_complete_{false};
   std::mutex indexer_mu_;  // one IndexRows or FinishGraph at a time
-  uint32_t IndexRowsLocked(uint32_t max_rows, int threads);
   mutable FieldIndex fields_;
 
   // std::shared_mutex (pthreads) rather than absl::Mutex: ThreadSanitizer sees through it

@@ -40,8 +40,7 @@ uint32_t MemtableGraphRows(const CollectionConfig& config, const FlushPolicy& fl
       std::max<uint64_t>(2 * std::min(flush.max_vector_count, by_wal), uint64_t{1} << 16);
   const uint64_t row_bytes = vector_bytes + (1 + 2 * uint64_t{config.index.m}) * sizeof(uint32_t);
   const uint64_t most = (uint64_t{256} << 30) / row_bytes;
-  int k = 0;
-  while (k < 21 && Memtable::ChunkStart(k) < wanted) ++k;
+  int k = Memtable::ChunksFor(wanted);
   while (k > 1 && Memtable::ChunkStart(k) > most) --k;
   return Memtable::ChunkStart(k);
 }
