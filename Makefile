@@ -18,6 +18,7 @@ build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build
+	@BUILD_DIR=$(BUILD_DIR) scripts/install-test-servers.sh
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 run: build

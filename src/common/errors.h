@@ -16,6 +16,10 @@ inline constexpr char kErrorCodePayload[] = "type.proximadb.io/error_code";
 inline constexpr char kDimensionMismatch[] = "DIMENSION_MISMATCH";
 // A layout change while the previous one's migration has not finished (HTTP 409).
 inline constexpr char kMigrationInProgress[] = "MIGRATION_IN_PROGRESS";
+// The object store (the cold tier, backups) cannot be reached or keeps failing (HTTP 503).
+inline constexpr char kObjectStoreUnavailable[] = "OBJECT_STORE_UNAVAILABLE";
+// A backup operation on a server without an object store (HTTP 409).
+inline constexpr char kObjectStoreNotConfigured[] = "OBJECT_STORE_NOT_CONFIGURED";
 
 inline absl::Status WithErrorCode(absl::Status status, std::string_view code) {
   status.SetPayload(kErrorCodePayload, absl::Cord(absl::string_view(code.data(), code.size())));

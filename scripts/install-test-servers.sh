@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the two S3 servers that the object-store tests start on loopback, under
+# ${BUILD_DIR:-build}/test-servers/:
+#   venv/        moto_server (PyPI moto[server]): S3 and DynamoDB, accepts any signature
+#   s3proxy.jar  s3proxy (Maven Central), filesystem backend, checks SigV4 signatures
+# Idempotent: a stamp file and the jar's presence make a second run a no-op that needs no
+# network. Uses sudo only when not root (and only if java or mvn is missing).
+set -euo pipefail
+
+MOTO_VERSION=5.2.5
+S3PROXY_ARTIFACT=org.gaul:s3proxy:2.7.0:jar:jar-with-dependencies
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="${BUILD_DIR:-build}"
+[[ "$build" == /* ]] || build="$root/$build"  # BUILD_DIR may be absolute or repo-relative
+dir="$build/test-servers"
+mkdir -p "$dir"
+
+# Java runs s3proxy, Maven fetches it. Install a package only when its command is missing
+# (the image may ship a JDK without the default-jre-headless metapackage).
+missing=()
+command -v java >/dev/null || missing+=(default-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-test-servers: installing ${missing[*]}"
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# moto in its own virtualenv; the stamp names the version, so changing MOTO_VERSION reinstalls.
+stamp="$dir/venv/.installed-moto-$MOTO_VERSION"
+if [[ ! -f "$stamp" ]]; then
+  echo "install-test-servers: moto[server]==$MOTO_VERSION"
+  python3 -m venv "$dir/venv"
+  "$dir/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION"
+  touch "$stamp"
+fi
+
+# s3proxy's self-contained jar (the classifier bundles jclouds, Jetty and the rest).
+# dependency:get puts it into ~/.m2; -Dtransitive=false since the jar needs nothing else.
+if [[ ! -f "$dir/s3proxy.jar" ]]; then
+  echo "install-test-servers: $S3PROXY_ARTIFACT"
+  # Maven 3.8's -q still prints colour codes: keep its log and show it only on failure.
+  mvn -B dependency:get -Dartifact="$S3PROXY_ARTIFACT" -Dtransitive=false >"$dir/mvn.log" 2>&1 \
+    || { cat "$dir/mvn.log"; exit 1; }
+  IFS=: read -r group artifact version _ classifier <<<"$S3PROXY_ARTIFACT"
+  m2="$HOME/.m2/repository"  # Maven's default local repository
+  cp "$m2/${group//.//}/$artifact/$version/$artifact-$version-$classifier.jar" "$dir/s3proxy.jar.tmp"
+  mv "$dir/s3proxy.jar.tmp" "$dir/s3proxy.jar"  # atomic: a killed run leaves no half jar
+fi

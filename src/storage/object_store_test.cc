@@ -1,0 +1,176 @@
+// The S3 client against real S3 implementations: moto (in memory) and s3proxy (which checks
+// SigV4 signatures), each started on loopback by the test.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+#include "common/macros.h"
+#include "storage/object_store.h"
+#include "storage/s3_test_server.h"
+
+namespace proximadb {
+namespace {
+
+using Kind = S3TestServer::Kind;
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+class ObjectStoreTest : public ::testing::TestWithParam<Kind> {
+ protected:
+  static void TearDownTestSuite() {
+    for (S3TestServer*& s : servers_) {
+      delete s;
+      s = nullptr;
+    }
+  }
+
+  // The parameter's server, started by the first test that needs it (ctest runs each test in a
+  // process of its own, so a suite-wide start would start both servers for every test).
+  S3TestServer& server() {
+    S3TestServer*& s = servers_[static_cast<int>(GetParam())];
+    if (s == nullptr) {
+      auto started = S3TestServer::Start(GetParam(), "proximadb-test");
+      PROXIMADB_CHECK(started.ok());
+      s = started->release();
+    }
+    return *s;
+  }
+
+  std::unique_ptr<ObjectStore> Store(ObjectStoreOptions options) {
+    auto store = NewS3ObjectStore(options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return std::move(*store);
+  }
+  std::unique_ptr<ObjectStore> Store(const std::string& prefix) {
+    return Store(server().Options(prefix));
+  }
+
+  static inline S3TestServer* servers_[2] = {nullptr, nullptr};
+};
+
+TEST_P(ObjectStoreTest, PutGetRangeHeadDelete) {
+  auto store = Store("pghd");
+  const std::string data = RandomBytes(100000, 1);
+  ASSERT_TRUE(store->Put("dir/a b+c.bin", data).ok());
+  auto got = store->Get("dir/a b+c.bin");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, data);
+  auto range = store->GetRange("dir/a b+c.bin", 1000, 500);
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(*range, data.substr(1000, 500));
+  auto tail = store->GetRange("dir/a b+c.bin", 99990, 500);
+  ASSERT_TRUE(tail.ok()) << tail.status();
+  EXPECT_EQ(*tail, data.substr(99990));
+  auto head = store->Head("dir/a b+c.bin");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->size, data.size());
+  ASSERT_TRUE(store->Delete("dir/a b+c.bin").ok());
+  EXPECT_TRUE(absl::IsNotFound(store->Get("dir/a b+c.bin").status()));
+  EXPECT_TRUE(absl::IsNotFound(store->Head("dir/a b+c.bin").status()));
+  EXPECT_TRUE(store->Delete("dir/a b+c.bin").ok()) << "deleting what is gone is OK";
+  ASSERT_TRUE(store->Put("empty", "").ok());
+  auto empty = store->Get("empty");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(*empty, "");
+}
+
+TEST_P(ObjectStoreTest, ListPagesThroughEveryKeyUnderThePrefix) {
+  ObjectStoreOptions options = server().Options("list");
+  options.list_page_size = 3;
+  auto store = Store(options);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 8; ++i) {
+    keys.push_back("seg/" + std::to_string(100 + i));
+    ASSERT_TRUE(store->Put(keys.back(), std::string(i, 'x')).ok());
+  }
+  ASSERT_TRUE(store->Put("other/1", "y").ok());
+  auto listed = store->List("seg/");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ((*listed)[i].key, keys[i]);
+    EXPECT_EQ((*listed)[i].size, i);
+  }
+  auto all = store->List("");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size(), keys.size() + 1);
+}
+
+TEST_P(ObjectStoreTest, LargeObjectsGoInPartsAndReadBackWhole) {
+  ObjectStoreOptions options = server().Options("multi");
+  options.multipart_threshold = 6 << 20;
+  options.part_size = 5 << 20;
+  auto store = Store(options);
+  const std::string data = RandomBytes((12 << 20) + 12345, 2);  // three parts, the last short
+  ASSERT_TRUE(store->Put("big", data).ok());
+  auto head = store->Head("big");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->size, data.size());
+  EXPECT_NE(head->etag.find("-3"), std::string::npos) << head->etag;
+  auto got = store->Get("big");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == data);
+  auto range = store->GetRange("big", (5 << 20) - 10, 20);  // across a part boundary
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(*range, data.substr((5 << 20) - 10, 20));
+}
+
+TEST_P(ObjectStoreTest, AStoppedStoreIsUnavailableAndRetriesCarryOverARestart) {
+  ObjectStoreOptions options = server().Options("restart");
+  options.max_attempts = 2;
+  options.initial_backoff_ms = 10;
+  auto impatient = Store(options);
+  options.max_attempts = 60;
+  options.initial_backoff_ms = 50;
+  auto patient = Store(options);
+  server().Kill();
+  const absl::Status down = impatient->Put("k", "v");
+  EXPECT_TRUE(absl::IsUnavailable(down)) << down;
+  EXPECT_EQ(std::string(down.message()).find(S3TestServer::kSecret), std::string::npos);
+  absl::Status put;
+  std::thread writer([&] { put = patient->Put("k", "value"); });
+  ASSERT_TRUE(server().Restart().ok());
+  writer.join();
+  ASSERT_TRUE(put.ok()) << put;
+  auto got = patient->Get("k");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "value");
+}
+
+TEST_P(ObjectStoreTest, BadOptionsNameTheirField) {
+  ObjectStoreOptions options = server().Options();
+  options.bucket = "A";
+  EXPECT_NE(std::string(NewS3ObjectStore(options).status().message()).find(
+                "object_store.bucket"), std::string::npos);
+  options = server().Options();
+  options.endpoint = "127.0.0.1:9000";
+  EXPECT_NE(std::string(NewS3ObjectStore(options).status().message()).find(
+                "object_store.endpoint"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, ObjectStoreTest, ::testing::Values(Kind::kMoto, Kind::kS3Proxy),
+                         [](const auto& info) {
+                           return std::string(info.param == Kind::kMoto ? "Moto" : "S3Proxy");
+                         });
+
+// Only s3proxy checks signatures.
+TEST(S3ProxyTest, AWrongSecretIsRefusedWithoutEchoingIt) {
+  auto server = S3TestServer::Start(Kind::kS3Proxy, "proximadb-sig");
+  ASSERT_TRUE(server.ok()) << server.status();
+  ObjectStoreOptions options = (*server)->Options();
+  options.secret_access_key = "not-the-secret";
+  auto store = NewS3ObjectStore(options);
+  ASSERT_TRUE(store.ok());
+  const absl::Status s = (*store)->Put("k", "v");
+  EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+  EXPECT_EQ(std::string(s.message()).find("not-the-secret"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace proximadb

@@ -1,0 +1,275 @@
+// The S3 operations on top of S3Requester: single and multipart uploads verified by MD5,
+// ranged reads, listing (ListObjectsV2 with continuation) and deletes.
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "common/strings.h"
+#include "storage/digest.h"
+#include "storage/object_store.h"
+#include "storage/s3_request.h"
+
+namespace proximadb {
+
+namespace {
+
+std::string Unquote(std::string etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  return etag;
+}
+
+std::string ChildText(xmlNode* parent, const char* name) {
+  for (xmlNode* n = parent->children; n != nullptr; n = n->next) {
+    if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, BAD_CAST name) == 0) {
+      xmlChar* text = xmlNodeGetContent(n);
+      std::string out = text ? reinterpret_cast<char*>(text) : "";
+      xmlFree(text);
+      return out;
+    }
+  }
+  return "";
+}
+
+// A parsed XML answer, freed with the object.
+class XmlAnswer {
+ public:
+  explicit XmlAnswer(const std::string& body)
+      : doc_(xmlReadMemory(body.data(), static_cast<int>(body.size()), "answer.xml", nullptr,
+                           XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) {}
+  ~XmlAnswer() { xmlFreeDoc(doc_); }
+  XmlAnswer(const XmlAnswer&) = delete;
+  XmlAnswer& operator=(const XmlAnswer&) = delete;
+  xmlNode* root() const { return doc_ ? xmlDocGetRootElement(doc_) : nullptr; }
+
+ private:
+  xmlDoc* doc_;
+};
+
+class S3ObjectStore final : public ObjectStore {
+ public:
+  explicit S3ObjectStore(const ObjectStoreOptions& options) : s3_(options) {}
+
+  absl::Status Put(std::string_view key, std::string_view data) override {
+    if (data.size() > s3_.options().multipart_threshold) return PutParts(key, data);
+    S3Request request{.method = "PUT", .key = std::string(key), .body = data};
+    const std::string md5 = Md5Base64(data);
+    request.headers.push_back(Cat("Content-MD5: ", md5));
+    const std::string what = Cat("put of ", key);
+    absl::StatusOr<S3Response> response = s3_.Send(request, what);
+    if (!response.ok()) return response.status();
+    if (response->status != 200) return S3Error(*response, what);
+    return CheckEtag(*response, Md5Hex(data), what);
+  }
+
+  absl::StatusOr<std::string> Get(std::string_view key) override {
+    const std::string what = Cat("get of ", key);
+    absl::StatusOr<S3Response> response = s3_.Send({.key = std::string(key)}, what);
+    if (!response.ok()) return response.status();
+    if (response->status != 200) return S3Error(*response, what);
+    // A single-part object's ETag is its MD5: check what came.
+    const std::string etag = Unquote(response->headers["etag"]);
+    if (etag.size() == 32 && etag.find('-') == std::string::npos &&
+        etag != Md5Hex(response->body)) {
+      return absl::DataLossError(Cat(what, ": the bytes read do not match the object's MD5"));
+    }
+    return std::move(response->body);
+  }
+
+  absl::StatusOr<std::string> GetRange(std::string_view key, uint64_t offset,
+                                       uint64_t length) override {
+    const std::string what = Cat("get of ", key, " bytes ", offset, "+", length);
+    if (length == 0) return std::string();
+    S3Request request{.key = std::string(key)};
+    request.headers.push_back(Cat("Range: bytes=", offset, "-", offset + length - 1));
+    absl::StatusOr<S3Response> response = s3_.Send(request, what);
+    if (!response.ok()) return response.status();
+    if (response->status == 416) return std::string();  // the range starts past the end
+    if (response->status != 206 && response->status != 200) return S3Error(*response, what);
+    if (response->status == 200) {  // a store that ignores ranges answers the whole object
+      std::string whole = std::move(response->body);
+      if (offset >= whole.size()) return std::string();
+      return whole.substr(offset, length);
+    }
+    if (response->body.size() > length) {
+      return absl::DataLossError(Cat(what, ": ", response->body.size(), " bytes answered"));
+    }
+    return std::move(response->body);
+  }
+
+  absl::StatusOr<ObjectInfo> Head(std::string_view key) override {
+    const std::string what = Cat("head of ", key);
+    absl::StatusOr<S3Response> response =
+        s3_.Send({.method = "HEAD", .key = std::string(key), .head = true}, what);
+    if (!response.ok()) return response.status();
+    if (response->status != 200) return S3Error(*response, what);
+    ObjectInfo info{.key = std::string(key), .etag = Unquote(response->headers["etag"])};
+    info.size = std::strtoull(response->headers["content-length"].c_str(), nullptr, 10);
+    return info;
+  }
+
+  absl::StatusOr<std::vector<ObjectInfo>> List(std::string_view prefix) override;
+
+  absl::Status Delete(std::string_view key) override {
+    const std::string what = Cat("delete of ", key);
+    absl::StatusOr<S3Response> response =
+        s3_.Send({.method = "DELETE", .key = std::string(key)}, what);
+    if (!response.ok()) return response.status();
+    if (response->status != 204 && response->status != 200 && response->status != 404) {
+      return S3Error(*response, what);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static absl::Status CheckEtag(S3Response& response, const std::string& md5_hex,
+                                std::string_view what) {
+    const std::string etag = Unquote(response.headers["etag"]);
+    if (etag != md5_hex) {
+      return absl::DataLossError(Cat(what, ": the store's ETag ", etag,
+                                     " is not the MD5 of the bytes sent"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status PutParts(std::string_view key, std::string_view data);
+  absl::StatusOr<std::string> PutPart(std::string_view key, const std::string& upload_id,
+                                      int number, std::string_view part);
+
+  S3Requester s3_;
+};
+
+absl::Status S3ObjectStore::PutParts(std::string_view key, std::string_view data) {
+  const std::string what = Cat("multipart put of ", key);
+  S3Request start{.method = "POST", .key = std::string(key)};
+  start.query["uploads"] = "";
+  absl::StatusOr<S3Response> started = s3_.Send(start, what);
+  if (!started.ok()) return started.status();
+  if (started->status != 200) return S3Error(*started, what);
+  const XmlAnswer answer(started->body);
+  const std::string upload_id = answer.root() ? ChildText(answer.root(), "UploadId") : "";
+  if (upload_id.empty()) return absl::InternalError(Cat(what, ": no UploadId in the answer"));
+
+  const uint64_t part_size = std::max<uint64_t>(s3_.options().part_size, 5 << 20);
+  std::string complete = "<CompleteMultipartUpload>";
+  absl::Status status;
+  int number = 1;
+  for (uint64_t at = 0; at < data.size(); at += part_size, ++number) {
+    absl::StatusOr<std::string> etag =
+        PutPart(key, upload_id, number, data.substr(at, part_size));
+    if (!etag.ok()) {
+      status = etag.status();
+      break;
+    }
+    AppendCat(&complete, "<Part><PartNumber>", number, "</PartNumber><ETag>\"", *etag,
+              "\"</ETag></Part>");
+  }
+  S3Request finish{.method = status.ok() ? "POST" : "DELETE", .key = std::string(key)};
+  finish.query["uploadId"] = upload_id;
+  complete += "</CompleteMultipartUpload>";
+  if (status.ok()) finish.body = complete;
+  absl::StatusOr<S3Response> finished = s3_.Send(finish, what);
+  if (!status.ok()) return status;  // the upload is aborted (best effort) and the part's error
+  if (!finished.ok()) return finished.status();
+  // CompleteMultipartUpload may answer 200 with an <Error> body.
+  const XmlAnswer done(finished->body);
+  if (finished->status != 200 ||
+      (done.root() && xmlStrcmp(done.root()->name, BAD_CAST "Error") == 0)) {
+    if (finished->status == 200) finished->status = 500;
+    return S3Error(*finished, what);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> S3ObjectStore::PutPart(std::string_view key,
+                                                   const std::string& upload_id, int number,
+                                                   std::string_view part) {
+  const std::string what = Cat("part ", number, " of the multipart put of ", key);
+  S3Request request{.method = "PUT", .key = std::string(key), .body = part};
+  request.query["partNumber"] = std::to_string(number);
+  request.query["uploadId"] = upload_id;
+  request.headers.push_back(Cat("Content-MD5: ", Md5Base64(part)));
+  absl::StatusOr<S3Response> response = s3_.Send(request, what);
+  if (!response.ok()) return response.status();
+  if (response->status != 200) return S3Error(*response, what);
+  const std::string md5 = Md5Hex(part);
+  if (absl::Status s = CheckEtag(*response, md5, what); !s.ok()) return s;
+  return md5;
+}
+
+absl::StatusOr<std::vector<ObjectInfo>> S3ObjectStore::List(std::string_view prefix) {
+  const std::string what = Cat("list of ", prefix);
+  const std::string full_prefix = s3_.FullKey(prefix);
+  const size_t strip = full_prefix.size() - prefix.size();
+  std::vector<ObjectInfo> out;
+  std::string token;
+  while (true) {
+    S3Request request;
+    request.query["list-type"] = "2";
+    request.query["max-keys"] = std::to_string(s3_.options().list_page_size);
+    request.query["prefix"] = full_prefix;
+    if (!token.empty()) request.query["continuation-token"] = token;
+    absl::StatusOr<S3Response> response = s3_.Send(request, what);
+    if (!response.ok()) return response.status();
+    if (response->status != 200) return S3Error(*response, what);
+    const XmlAnswer answer(response->body);
+    if (answer.root() == nullptr) {
+      return absl::InternalError(Cat(what, ": the answer is not XML"));
+    }
+    for (xmlNode* n = answer.root()->children; n != nullptr; n = n->next) {
+      if (n->type != XML_ELEMENT_NODE || xmlStrcmp(n->name, BAD_CAST "Contents") != 0) continue;
+      const std::string key = ChildText(n, "Key");
+      // A filesystem-backed store (s3proxy) lists its directories as "dir/" keys: not ours.
+      if (key.size() <= strip || key.back() == '/') continue;
+      out.push_back({.key = key.substr(strip),
+                     .size = std::strtoull(ChildText(n, "Size").c_str(), nullptr, 10),
+                     .etag = Unquote(ChildText(n, "ETag"))});
+    }
+    if (ChildText(answer.root(), "IsTruncated") != "true") break;
+    token = ChildText(answer.root(), "NextContinuationToken");
+    if (token.empty()) return absl::InternalError(Cat(what, ": truncated without a token"));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return out;
+}
+
+}  // namespace
+
+absl::Status ValidateObjectStoreOptions(const ObjectStoreOptions& options) {
+  const std::string_view endpoint = options.endpoint;
+  if (endpoint.substr(0, 7) != "http://" && endpoint.substr(0, 8) != "https://") {
+    return absl::InvalidArgumentError(
+        Cat("object_store.endpoint: '", endpoint, "' is not an http:// or https:// URL"));
+  }
+  const std::string& b = options.bucket;
+  if (b.size() < 3 || b.size() > 63 ||
+      !std::all_of(b.begin(), b.end(), [](unsigned char c) {
+        return std::islower(c) || std::isdigit(c) || c == '-' || c == '.';
+      })) {
+    return absl::InvalidArgumentError(
+        Cat("object_store.bucket: '", b,
+            "' is not a bucket name (3 to 63 lower-case letters, digits, '-' and '.')"));
+  }
+  if (options.region.empty()) {
+    return absl::InvalidArgumentError("object_store.region: must not be empty");
+  }
+  if (!options.prefix.empty() && (options.prefix.front() == '/' || options.prefix.back() == '/')) {
+    return absl::InvalidArgumentError(
+        Cat("object_store.prefix: '", options.prefix, "' must not start or end with '/'"));
+  }
+  if (options.part_size < (5 << 20)) {
+    return absl::InvalidArgumentError("object_store part size: at least 5 MiB");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ObjectStore>> NewS3ObjectStore(const ObjectStoreOptions& options) {
+  if (absl::Status s = ValidateObjectStoreOptions(options); !s.ok()) return s;
+  return std::unique_ptr<ObjectStore>(new S3ObjectStore(options));
+}
+
+}  // namespace proximadb
