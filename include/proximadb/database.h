@@ -23,6 +23,7 @@
 namespace proximadb {
 
 class Env;
+class ObjectStore;
 
 struct DatabaseOptions {
   std::string data_dir = "./data";
@@ -46,6 +47,9 @@ struct DatabaseOptions {
   // them is kInvalidArgument naming the record.
   size_t max_id_bytes = kMaxIdBytes;
   size_t max_metadata_bytes = kMaxMetadataBytes;
+  // Where backups go (storage/object_store.h); nullptr: no object store, and the backup
+  // operations answer kFailedPrecondition.
+  std::shared_ptr<ObjectStore> object_store;
 };
 
 class Database {
@@ -66,6 +70,19 @@ class Database {
   virtual absl::Status DropCollection(std::string_view name) = 0;
   // kNotFound naming the collection if it does not exist.
   virtual absl::StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) = 0;
+
+  // Backups in the object store (docs/backups.md). One backup operation runs at a time.
+  // Flushes the collection, then uploads what it durably holds: every write acknowledged before
+  // the call is in the backup. Segments the store already has are not sent again.
+  virtual absl::StatusOr<BackupInfo> BackupCollection(std::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<BackupInfo>> ListBackups() = 0;
+  // Creates collection `target` from backup `backup_id`: kAlreadyExists if the name is taken,
+  // kNotFound naming the backup. A crash midway leaves no collection (and no files, once the
+  // database is opened again).
+  virtual absl::StatusOr<CollectionConfig> RestoreBackup(std::string_view backup_id,
+                                                         std::string_view target) = 0;
+  // Removes the backup and the segment objects no other backup names.
+  virtual absl::Status DeleteBackup(std::string_view backup_id) = 0;
 };
 
 }  // namespace proximadb

@@ -194,4 +194,16 @@ struct CollectionStats {
   uint64_t migration_segments_total = 0;
 };
 
+// A backup of a collection in the object store (docs/backups.md).
+struct BackupInfo {
+  std::string backup_id;       // "<collection>-<UTC time>-<random>"
+  std::string collection;      // the collection backed up
+  int64_t created_at_us = 0;   // when the snapshot was taken
+  uint64_t bytes = 0;          // the snapshot's segment bytes
+  uint64_t uploaded_bytes = 0;  // of these, what this backup sent (the rest was stored already)
+  uint32_t segments = 0;
+  uint64_t vector_count = 0;   // the records it holds
+  uint32_t dimension = 0;
+};
+
 }  // namespace proximadb

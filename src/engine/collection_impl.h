@@ -88,6 +88,14 @@ struct CollectionOptions {
   std::shared_ptr<SearchActivity> activity;  // the database's; may be null
 };
 
+// What a backup copies: the manifest as last installed and its segments, each pinned (so it stays
+// readable whatever flushes and compactions do meanwhile), in the manifest's order.
+struct DurableSnapshot {
+  Manifest manifest;
+  std::vector<std::shared_ptr<Segment>> segments;
+  uint64_t live_rows = 0;  // the records the snapshot holds
+};
+
 class CollectionImpl final : public Collection {
  public:
   // Creates the directory and an empty manifest (durably).
@@ -101,6 +109,9 @@ class CollectionImpl final : public Collection {
   void UpdateSettings(const CollectionConfig& config) ABSL_LOCKS_EXCLUDED(settings_mu_);
   const std::string& dir() const { return options_.dir; }
   absl::Status Write(std::vector<Record> records, WriteMode mode) override;
+  // Flushes every write acknowledged before the call, then pins the durable state: a
+  // consistent snapshot of the collection as of the manifest's covered_seq.
+  absl::StatusOr<DurableSnapshot> SnapshotForBackup() ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
   absl::StatusOr<Record> Get(std::string_view id) override;
   absl::StatusOr<std::vector<Record>> GetMany(const std::vector<std::string>& ids) override;
   absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids) override;

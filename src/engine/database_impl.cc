@@ -13,6 +13,8 @@
 #include "common/errors.h"
 #include "common/logging.h"
 #include "common/macros.h"
+#include "common/strings.h"
+#include "engine/backup.h"
 #include "engine/collection_impl.h"
 #include "env/env.h"
 #include "proximadb/database.h"
@@ -33,19 +35,23 @@ absl::Status Collection::Upsert(Record record) {
 
 namespace {
 
-absl::Status ValidateConfig(const CollectionConfig& c) {
-  auto bad = [](std::string msg) { return absl::InvalidArgumentError(std::move(msg)); };
-  const std::string& n = c.name;
+absl::Status ValidateName(std::string_view n) {
   auto name_char = [](char ch) {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
   };
   if (n.empty() || n.size() > 64 || !name_char(n[0]) ||
       !std::all_of(n.begin(), n.end(),
                    [&](char ch) { return name_char(ch) || ch == '_' || ch == '-'; })) {
-    return bad(absl::StrCat("name: '", n,
-                            "' must be 1-64 letters, digits, '_' or '-', starting with a letter "
-                            "or digit"));
+    return absl::InvalidArgumentError(
+        Cat("name: '", n,
+            "' must be 1-64 letters, digits, '_' or '-', starting with a letter or digit"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateConfig(const CollectionConfig& c) {
+  auto bad = [](std::string msg) { return absl::InvalidArgumentError(std::move(msg)); };
+  PROXIMADB_RETURN_IF_ERROR(ValidateName(c.name));
   if (c.dimension < 1 || c.dimension > 65536) {
     return bad(absl::StrCat("dimension: ", c.dimension, " is not in 1..65536"));
   }
@@ -206,8 +212,7 @@ class DatabaseImpl final : public Database {
     CatalogEntry entry;
     entry.config = config;
     entry.config.created_at_us = absl::ToUnixMicros(absl::Now());
-    entry.dir_name = absl::StrFormat("%x-%08x", entry.config.created_at_us,
-                                     static_cast<uint32_t>(rng_()));
+    entry.dir_name = NewDirName(entry.config.created_at_us);
     // The directory first, then the catalog row: a crash in between leaves an orphaned
     // directory, which the next open removes.
     CollectionOptions opts = CollectionOptionsFor(entry);
@@ -257,8 +262,51 @@ class DatabaseImpl final : public Database {
     return std::static_pointer_cast<Collection>(it->second);
   }
 
+  absl::StatusOr<BackupInfo> BackupCollection(std::string_view name) override {
+    PROXIMADB_ASSIGN_OR_RETURN(ObjectStore * store, Store());
+    std::shared_ptr<CollectionImpl> c;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = collections_.find(std::string(name));
+      if (it == collections_.end()) return CollectionNotFound(name);
+      c = it->second;
+    }
+    absl::MutexLock b(&backups_mu_);
+    PROXIMADB_ASSIGN_OR_RETURN(DurableSnapshot snapshot, c->SnapshotForBackup());
+    return UploadBackup(*store, c->config(), snapshot);
+  }
+
+  absl::StatusOr<std::vector<BackupInfo>> ListBackups() override {
+    PROXIMADB_ASSIGN_OR_RETURN(ObjectStore * store, Store());
+    return proximadb::ListBackups(*store);
+  }
+
+  absl::Status DeleteBackup(std::string_view backup_id) override {
+    PROXIMADB_ASSIGN_OR_RETURN(ObjectStore * store, Store());
+    absl::MutexLock b(&backups_mu_);
+    return proximadb::DeleteBackup(*store, backup_id);
+  }
+
+  absl::StatusOr<CollectionConfig> RestoreBackup(std::string_view backup_id,
+                                                 std::string_view target) override;
+
  private:
   std::string CollectionsDir() const { return JoinPath(options_.data_dir, "collections"); }
+
+  // A collection directory's name: unique per creation (and restore).
+  std::string NewDirName(int64_t created_at_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return absl::StrFormat("%x-%08x", created_at_us, static_cast<uint32_t>(rng_()));
+  }
+
+  absl::StatusOr<ObjectStore*> Store() const {
+    if (options_.object_store == nullptr) {
+      return WithErrorCode(absl::FailedPreconditionError(
+                               "no object store is configured ([object_store] endpoint): "
+                               "backups need one"),
+                           kObjectStoreNotConfigured);
+    }
+    return options_.object_store.get();
+  }
 
   CollectionOptions CollectionOptionsFor(const CatalogEntry& e) {
     CollectionOptions o;
@@ -344,6 +392,7 @@ class DatabaseImpl final : public Database {
   Env* const env_;
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<Catalog> catalog_;
+  absl::Mutex backups_mu_;  // one backup, restore or backup deletion at a time
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_ ABSL_GUARDED_BY(mu_);
   const std::shared_ptr<SearchActivity> activity_ = std::make_shared<SearchActivity>();
@@ -353,6 +402,50 @@ class DatabaseImpl final : public Database {
   std::thread maintenance_;
   std::thread indexer_;
 };
+
+absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreBackup(std::string_view backup_id,
+                                                             std::string_view target) {
+  PROXIMADB_ASSIGN_OR_RETURN(ObjectStore * store, Store());
+  PROXIMADB_RETURN_IF_ERROR(ValidateName(target));
+  absl::MutexLock b(&backups_mu_);
+  CatalogEntry entry;
+  entry.config.created_at_us = absl::ToUnixMicros(absl::Now());
+  {
+    absl::MutexLock l(&mu_);
+    if (collections_.contains(std::string(target))) {
+      return absl::AlreadyExistsError(Cat("collection '", target, "' already exists"));
+    }
+    entry.dir_name = NewDirName(entry.config.created_at_us);
+  }
+  // The files first, the catalog row last (as CreateCollection): a crash in between leaves a
+  // directory without a row, which the next open removes.
+  const std::string dir = JoinPath(CollectionsDir(), entry.dir_name);
+  auto cleanup = [&](absl::Status s) {
+    if (env_->FileExists(dir)) env_->RemoveDirRecursively(dir).IgnoreError();
+    return s;
+  };
+  PROXIMADB_RETURN_IF_ERROR(env_->CreateDirs(dir));
+  absl::StatusOr<CollectionConfig> config = DownloadBackup(*store, backup_id, env_, dir);
+  if (!config.ok()) return cleanup(config.status());
+  const int64_t created_at_us = entry.config.created_at_us;
+  entry.config = *config;
+  entry.config.name = std::string(target);
+  entry.config.created_at_us = created_at_us;
+  absl::MutexLock l(&mu_);
+  if (collections_.contains(entry.config.name)) {  // created while the files came down
+    return cleanup(absl::AlreadyExistsError(Cat("collection '", target, "' already exists")));
+  }
+  absl::StatusOr<std::shared_ptr<CollectionImpl>> c =
+      CollectionImpl::Open(CollectionOptionsFor(entry));
+  absl::Status s = c.status();
+  if (s.ok()) s = catalog_->Insert(entry);
+  if (!s.ok()) {
+    if (c.ok()) c->reset();
+    return cleanup(s);
+  }
+  collections_[entry.config.name] = *std::move(c);
+  return entry.config;
+}
 
 }  // namespace
 

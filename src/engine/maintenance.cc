@@ -126,6 +126,29 @@ absl::Status CollectionImpl::Flush() {
   }
 }
 
+absl::StatusOr<DurableSnapshot> CollectionImpl::SnapshotForBackup() {
+  absl::MutexLock bg(&bg_mu_);  // no flush or compaction changes the manifest meanwhile
+  PROXIMADB_RETURN_IF_ERROR(Freeze());
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      if (imms_.empty()) break;
+    }
+    PROXIMADB_RETURN_IF_ERROR(FlushFrozen());
+  }
+  absl::MutexLock l(&mu_);
+  DurableSnapshot snapshot;
+  snapshot.manifest = manifest_;
+  for (const ManifestSegment& ms : manifest_.segments) {
+    auto it = std::find_if(segments_.begin(), segments_.end(),
+                           [&](const auto& s) { return s->number() == ms.number; });
+    PROXIMADB_CHECK(it != segments_.end());  // invariant 3: the manifest names live segments
+    snapshot.segments.push_back(*it);
+    snapshot.live_rows += ms.num_rows - ms.deleted_rows.size();
+  }
+  return snapshot;
+}
+
 bool CollectionImpl::FlushDue(int64_t now_us) {
   absl::MutexLock l(&mu_);
   if (!WriteError().ok()) return false;

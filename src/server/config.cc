@@ -47,6 +47,12 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"storage.compaction_enabled", &c.compaction_enabled},
       {"storage.durability", &c.durability},
       {"storage.async_sync_interval_ms", &c.async_sync_interval_ms, 1, 3600000},
+      {"object_store.endpoint", &c.object_store.endpoint},
+      {"object_store.bucket", &c.object_store.bucket},
+      {"object_store.region", &c.object_store.region},
+      {"object_store.prefix", &c.object_store.prefix},
+      {"object_store.access_key_id", &c.object_store.access_key_id},
+      {"object_store.secret_access_key", &c.object_store.secret_access_key},
       {"api.rest_port", &c.rest_port, 1, 65535},
       {"api.grpc_port", &c.grpc_port, 1, 65535},
       {"api.request_timeout_ms", &c.request_timeout_ms, 1, 3600000},
@@ -145,6 +151,9 @@ absl::Status Validate(const ServerConfig& c) {
   if (c.data_directory.empty()) return Bad("storage.data_directory", "must not be empty");
   if (!(c.max_wal_age_hours > 0)) return Bad("flush.max_wal_age_hours", "must be positive");
   if (!(c.max_wal_size_mb > 0)) return Bad("flush.max_wal_size_mb", "must be positive");
+  if (!c.object_store.endpoint.empty()) {
+    if (absl::Status s = ValidateObjectStoreOptions(c.object_store); !s.ok()) return s;
+  }
   if (c.rest_port == c.grpc_port) {
     return Bad("api.rest_port", Cat("equals api.grpc_port (", c.grpc_port, ")"));
   }

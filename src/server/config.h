@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "proximadb/types.h"
+#include "storage/object_store.h"
 
 namespace proximadb::server {
 
@@ -29,6 +30,8 @@ struct ServerConfig {
   std::string durability = "sync";
   int64_t async_sync_interval_ms = 100;
 
+  // [object_store]: where backups go; an empty endpoint means none (docs/backups.md)
+  ObjectStoreOptions object_store;
   // [api]
   int64_t rest_port = 8080;
   int64_t grpc_port = 5678;

@@ -1,5 +1,7 @@
 #include "server/fields.h"
 
+#include "absl/time/time.h"
+
 namespace proximadb::server {
 
 std::vector<Field> CollectionFields(const CollectionConfig& c) {
@@ -30,6 +32,21 @@ std::vector<Field> CollectionFields(const CollectionInfo& info) {
   std::vector<Field> fields = CollectionFields(info.config);
   fields.push_back({"vector_count", info.vector_count});
   return fields;
+}
+
+std::vector<Field> BackupFields(const BackupInfo& b) {
+  return {
+      {"backup_id", b.backup_id},
+      {"collection", b.collection},
+      {"created_at", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(b.created_at_us),
+                                      absl::UTCTimeZone())},
+      {"created_at_us", b.created_at_us},
+      {"bytes", b.bytes},
+      {"uploaded_bytes", b.uploaded_bytes},
+      {"segments", uint64_t{b.segments}},
+      {"vector_count", b.vector_count},
+      {"dimension", uint64_t{b.dimension}},
+  };
 }
 
 // A stats field by its member, which names it too.

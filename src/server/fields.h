@@ -28,6 +28,9 @@ struct Field {
 std::vector<Field> CollectionFields(const CollectionConfig& config);
 // Those and vector_count: what describing a collection shows.
 std::vector<Field> CollectionFields(const CollectionInfo& info);
+// backup_id, collection, created_at (RFC 3339) and created_at_us, bytes, uploaded_bytes,
+// segments, vector_count, dimension: a backup as the APIs show it.
+std::vector<Field> BackupFields(const BackupInfo& backup);
 
 // A field of CollectionStats, with the Prometheus series it is exported as (if any).
 struct StatsField {

@@ -137,7 +137,20 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   if (const char* delay = std::getenv("PROXIMADB_TEST_DELAY_OPEN_MS")) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(delay)));
   }
-  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(DatabaseOptionsFor(config));
+  DatabaseOptions db_options = DatabaseOptionsFor(config);
+  if (!config.object_store.endpoint.empty()) {
+    absl::StatusOr<std::unique_ptr<ObjectStore>> store = NewS3ObjectStore(config.object_store);
+    if (!store.ok()) {  // LoadConfig validated the options: not expected
+      spdlog::critical("object store: {}", store.status().ToString());
+      http.Stop(0);
+      grpc.Stop(0);
+      return 1;
+    }
+    db_options.object_store = std::move(*store);
+    spdlog::info("object store: bucket {} at {}", config.object_store.bucket,
+                 config.object_store.endpoint);
+  }
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(db_options);
   if (!db.ok()) {
     spdlog::critical("cannot open data directory {}: {}", config.data_directory,
                      db.status().ToString());

@@ -176,6 +176,14 @@ HttpResponse FromStatus(const absl::Status& s) {
   return ErrorResponse(e.http_status, e.code, std::string(s.message()));
 }
 
+json FieldsJson(const std::vector<Field>& fields) {
+  json out = json::object();
+  for (const Field& f : fields) {
+    std::visit([&](const auto& v) { out[std::string(f.name)] = v; }, f.value);
+  }
+  return out;
+}
+
 HttpResponse Json(int status, const json& body) {
   HttpResponse r;
   r.status = status;

@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include "absl/status/status.h"
+#include "server/fields.h"
 #include "server/rest_api.h"
 
 namespace proximadb::server {
@@ -72,6 +73,8 @@ HttpResponse BadRequest(std::string_view message);
 // An error from the service, with its HTTP status and stable code.
 HttpResponse FromStatus(const absl::Status& s);
 HttpResponse Json(int status, const json& body);
+// A JSON object of the fields (server/fields.h).
+json FieldsJson(const std::vector<Field>& fields);
 
 // `s` as a JSON string (ids and cursors rarely need escaping: those go through as they are).
 void AppendString(std::string* out, std::string_view s);

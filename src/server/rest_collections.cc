@@ -7,14 +7,6 @@
 namespace proximadb::server {
 namespace {
 
-json ToJson(const std::vector<Field>& fields) {
-  json out = json::object();
-  for (const Field& f : fields) {
-    std::visit([&](const auto& v) { out[std::string(f.name)] = v; }, f.value);
-  }
-  return out;
-}
-
 HttpResponse StatsResponse(const std::string& name, const absl::StatusOr<CollectionStats>& st) {
   if (!st.ok()) return FromStatus(st.status());
   json out = json::object();
@@ -31,7 +23,7 @@ HttpResponse ListCollections(const RestCall& call) {
   auto list = call.service.ListCollections();
   if (!list.ok()) return FromStatus(list.status());
   json out = json::array();
-  for (const CollectionConfig& c : *list) out.push_back(ToJson(CollectionFields(c)));
+  for (const CollectionConfig& c : *list) out.push_back(FieldsJson(CollectionFields(c)));
   return Json(200, {{"collections", out}});
 }
 
@@ -68,13 +60,13 @@ HttpResponse CreateCollection(const RestCall& call) {
   if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return FromStatus(s);
   auto created = call.service.CreateCollection(c);
   if (!created.ok()) return FromStatus(created.status());
-  return Json(201, ToJson(CollectionFields(*created)));
+  return Json(201, FieldsJson(CollectionFields(*created)));
 }
 
 HttpResponse DescribeCollection(const RestCall& call) {
   auto info = call.service.DescribeCollection(call.name);
   if (!info.ok()) return FromStatus(info.status());
-  return Json(200, ToJson(CollectionFields(*info)));
+  return Json(200, FieldsJson(CollectionFields(*info)));
 }
 
 HttpResponse UpdateCollection(const RestCall& call) {
@@ -112,7 +104,7 @@ HttpResponse UpdateCollection(const RestCall& call) {
   if (b.Has("flush_priority")) u.flush_priority = static_cast<int>(priority);
   auto updated = call.service.UpdateCollection(call.name, u);
   if (!updated.ok()) return FromStatus(updated.status());
-  return Json(200, ToJson(CollectionFields(*updated)));
+  return Json(200, FieldsJson(CollectionFields(*updated)));
 }
 
 HttpResponse DropCollection(const RestCall& call) {

@@ -37,6 +37,11 @@ HttpResponse StatsOfCollection(const RestCall& call);
 HttpResponse FlushCollection(const RestCall& call);
 HttpResponse CompactCollection(const RestCall& call);
 
+HttpResponse CreateBackup(const RestCall& call);
+HttpResponse ListBackups(const RestCall& call);
+HttpResponse DeleteBackup(const RestCall& call);
+HttpResponse RestoreBackup(const RestCall& call);
+
 HttpResponse InsertRecord(const RestCall& call);
 HttpResponse WriteBatch(const RestCall& call);
 HttpResponse DeleteRecords(const RestCall& call);

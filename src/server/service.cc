@@ -51,6 +51,9 @@ ApiError ApiErrorOf(const absl::Status& s) {
   if (code == kCollectionNotFound || code == kVectorNotFound) return {code, 404, 5};
   if (code == kPayloadTooLarge) return {code, 413, 8};
   if (code == kMigrationInProgress) return {code, 409, 9};  // gRPC FAILED_PRECONDITION
+  if (code == kBackupNotFound) return {code, 404, 5};
+  if (code == kObjectStoreNotConfigured) return {code, 409, 9};
+  if (code == kObjectStoreUnavailable) return {code, 503, 14};
   switch (s.code()) {
     case absl::StatusCode::kInvalidArgument: return {kInvalidArgumentCode, 400, 3};
     case absl::StatusCode::kNotFound: return {"NOT_FOUND", 404, 5};
@@ -168,6 +171,37 @@ absl::StatusOr<CollectionStats> Service::Compact(std::string_view name) {
     if (absl::Status s = c.Compact(); !s.ok()) return s;
     return c.Stats();
   });
+}
+
+absl::StatusOr<BackupInfo> Service::Backup(std::string_view name) {
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  absl::StatusOr<BackupInfo> backup = db->BackupCollection(name);
+  if (!backup.ok()) return Tag(backup.status(), absl::StatusCode::kNotFound, kCollectionNotFound);
+  return backup;
+}
+
+absl::StatusOr<std::vector<BackupInfo>> Service::ListBackups() {
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  return db->ListBackups();
+}
+
+absl::StatusOr<CollectionInfo> Service::Restore(std::string_view backup_id,
+                                                std::string_view target) {
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  absl::StatusOr<CollectionConfig> restored = db->RestoreBackup(backup_id, target);
+  if (!restored.ok()) {
+    return Tag(restored.status(), absl::StatusCode::kNotFound, kBackupNotFound);
+  }
+  return DescribeCollection(restored->name);
+}
+
+absl::Status Service::DeleteBackup(std::string_view backup_id) {
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  return Tag(db->DeleteBackup(backup_id), absl::StatusCode::kNotFound, kBackupNotFound);
 }
 
 absl::Status Service::CheckBatchSize(size_t n, std::string_view what) const {

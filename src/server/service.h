@@ -27,6 +27,7 @@ inline constexpr char kInvalidArgumentCode[] = "INVALID_ARGUMENT";
 inline constexpr char kCollectionNotFound[] = "COLLECTION_NOT_FOUND";
 inline constexpr char kVectorNotFound[] = "VECTOR_NOT_FOUND";
 inline constexpr char kPayloadTooLarge[] = "PAYLOAD_TOO_LARGE";
+inline constexpr char kBackupNotFound[] = "BACKUP_NOT_FOUND";
 
 struct ApiError {
   std::string code;  // e.g. "DIMENSION_MISMATCH"
@@ -97,6 +98,14 @@ class Service {
   };
   absl::StatusOr<Page> Scroll(std::string_view name, std::string_view cursor, uint32_t limit,
                               std::string_view filter, bool include_vectors);
+
+  // Backups in the object store (docs/backups.md); OBJECT_STORE_NOT_CONFIGURED without one,
+  // OBJECT_STORE_UNAVAILABLE when it cannot be reached.
+  absl::StatusOr<BackupInfo> Backup(std::string_view name);
+  absl::StatusOr<std::vector<BackupInfo>> ListBackups();
+  // The new collection `target` with its vector_count.
+  absl::StatusOr<CollectionInfo> Restore(std::string_view backup_id, std::string_view target);
+  absl::Status DeleteBackup(std::string_view backup_id);
 
   // PAYLOAD_TOO_LARGE unless n <= max_batch_size; `what` is "vectors" or "queries".
   absl::Status CheckBatchSize(size_t n, std::string_view what) const;

@@ -106,6 +106,9 @@ class Segment final : public Layer {
 
   uint64_t number() const { return number_; }
   uint64_t file_size() const { return file_->size(); }
+  // The whole file as mapped (for backups: readable while the segment is referenced, even
+  // after compaction has removed the file).
+  std::string_view file_bytes() const { return file_->view(); }
 
   // Layer.
   uint32_t dim() const override { return dim_; }

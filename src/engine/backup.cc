@@ -1,0 +1,255 @@
+#include "engine/backup.h"
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/macros.h"
+#include "common/strings.h"
+#include "storage/digest.h"
+#include "storage/file_names.h"
+#include "storage/manifest.h"
+
+namespace proximadb {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kBackupFormat = 1;
+constexpr uint64_t kDownloadChunk = 64 << 20;  // a restore holds this much of a segment at once
+
+std::string SegmentKey(const std::string& sha256) { return Cat("segments/", sha256, ".pxs"); }
+std::string BackupDir(std::string_view id) { return Cat("backups/", id, "/"); }
+
+json ConfigToJson(const CollectionConfig& c) {
+  return {{"name", c.name},
+          {"dimension", c.dimension},
+          {"distance_metric", DistanceMetricName(c.metric)},
+          {"indexing_algorithm", IndexingAlgorithmName(c.indexing_algorithm)},
+          {"m", c.index.m},
+          {"ef_construction", c.index.ef_construction},
+          {"ef_search", c.index.ef_search},
+          {"nprobe", c.index.nprobe},
+          {"max_wal_age_hours", c.flush.max_wal_age_hours},
+          {"max_wal_size_mb", c.flush.max_wal_size_mb},
+          {"max_vector_count", c.flush.max_vector_count},
+          {"flush_priority", c.flush.flush_priority},
+          {"storage_strategy", StorageStrategyName(c.storage_strategy)},
+          {"quantization", QuantizationName(c.quantization.kind)},
+          {"pq_m", c.quantization.pq_m},
+          {"rerank", c.quantization.rerank},
+          {"metadata_compression", MetadataCompressionName(c.metadata_compression)}};
+}
+
+// The definition a backup.json holds; kDataLoss naming the backup when it is not one.
+absl::StatusOr<CollectionConfig> ConfigFromJson(const json& j, std::string_view id) {
+  CollectionConfig c;
+  try {
+    c.name = j.at("name").get<std::string>();
+    c.dimension = j.at("dimension").get<uint32_t>();
+    PROXIMADB_ASSIGN_OR_RETURN(c.metric, ParseDistanceMetric(j.at("distance_metric").get<std::string>()));
+    PROXIMADB_ASSIGN_OR_RETURN(
+        c.indexing_algorithm, ParseIndexingAlgorithm(j.at("indexing_algorithm").get<std::string>()));
+    c.index.m = j.at("m").get<uint32_t>();
+    c.index.ef_construction = j.at("ef_construction").get<uint32_t>();
+    c.index.ef_search = j.at("ef_search").get<uint32_t>();
+    c.index.nprobe = j.at("nprobe").get<uint32_t>();
+    c.flush.max_wal_age_hours = j.at("max_wal_age_hours").get<double>();
+    c.flush.max_wal_size_mb = j.at("max_wal_size_mb").get<double>();
+    c.flush.max_vector_count = j.at("max_vector_count").get<uint64_t>();
+    c.flush.flush_priority = j.at("flush_priority").get<int>();
+    PROXIMADB_ASSIGN_OR_RETURN(c.storage_strategy,
+                               ParseStorageStrategy(j.at("storage_strategy").get<std::string>()));
+    PROXIMADB_ASSIGN_OR_RETURN(c.quantization.kind,
+                               ParseQuantization(j.at("quantization").get<std::string>()));
+    c.quantization.pq_m = j.at("pq_m").get<uint32_t>();
+    c.quantization.rerank = j.at("rerank").get<uint32_t>();
+    PROXIMADB_ASSIGN_OR_RETURN(
+        c.metadata_compression,
+        ParseMetadataCompression(j.at("metadata_compression").get<std::string>()));
+  } catch (const json::exception& e) {
+    return absl::DataLossError(Cat("backup ", id, ": its collection definition is damaged: ",
+                                   e.what()));
+  }
+  return c;
+}
+
+std::string NewBackupId(const std::string& collection, absl::Time now) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return Cat(collection, "-", absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone()), "-",
+             absl::StrFormat("%06x", static_cast<uint32_t>(rng() & 0xffffff)));
+}
+
+struct BackupDoc {
+  BackupInfo info;
+  CollectionConfig config;
+  std::vector<std::pair<uint64_t, std::string>> segments;  // (file number, sha256)
+};
+
+absl::StatusOr<BackupDoc> ReadDoc(ObjectStore& store, std::string_view id) {
+  absl::StatusOr<std::string> text = store.Get(Cat(BackupDir(id), "backup.json"));
+  if (absl::IsNotFound(text.status())) {
+    return absl::NotFoundError(Cat("backup '", id, "' does not exist"));
+  }
+  if (!text.ok()) return text.status();
+  const json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("format", 0) != kBackupFormat) {
+    return absl::DataLossError(Cat("backup ", id, ": backup.json is damaged or of an unknown "
+                                   "format"));
+  }
+  BackupDoc doc;
+  PROXIMADB_ASSIGN_OR_RETURN(doc.config, ConfigFromJson(j.value("config", json::object()), id));
+  try {
+    BackupInfo& i = doc.info;
+    i.backup_id = j.at("backup_id").get<std::string>();
+    i.collection = doc.config.name;
+    i.created_at_us = j.at("created_at_us").get<int64_t>();
+    i.bytes = j.at("bytes").get<uint64_t>();
+    i.uploaded_bytes = j.at("uploaded_bytes").get<uint64_t>();
+    i.vector_count = j.at("vector_count").get<uint64_t>();
+    i.dimension = doc.config.dimension;
+    for (const json& s : j.at("segments")) {
+      doc.segments.emplace_back(s.at("number").get<uint64_t>(), s.at("sha256").get<std::string>());
+    }
+    i.segments = static_cast<uint32_t>(doc.segments.size());
+  } catch (const json::exception& e) {
+    return absl::DataLossError(Cat("backup ", id, ": backup.json is damaged: ", e.what()));
+  }
+  return doc;
+}
+
+// Downloads one segment object into `path` in chunks, checking its SHA-256; durable on OK.
+absl::Status DownloadSegment(ObjectStore& store, const std::string& sha256, Env* env,
+                             const std::string& path) {
+  const std::string key = SegmentKey(sha256);
+  PROXIMADB_ASSIGN_OR_RETURN(ObjectInfo info, store.Head(key));
+  PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env->NewWritableFile(path));
+  Sha256 digest;
+  for (uint64_t at = 0; at < info.size; at += kDownloadChunk) {
+    PROXIMADB_ASSIGN_OR_RETURN(std::string chunk, store.GetRange(key, at, kDownloadChunk));
+    if (chunk.empty()) break;
+    digest.Update(chunk);
+    PROXIMADB_RETURN_IF_ERROR(file->Append(chunk));
+  }
+  if (file->Size() != info.size || digest.HexDigest() != sha256) {
+    return absl::DataLossError(Cat("segment object ", key, " does not match its SHA-256"));
+  }
+  PROXIMADB_RETURN_IF_ERROR(file->Sync());
+  return file->Close();
+}
+
+}  // namespace
+
+absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConfig& config,
+                                        const DurableSnapshot& snapshot) {
+  const absl::Time now = absl::Now();
+  BackupInfo info{.backup_id = NewBackupId(config.name, now),
+                  .collection = config.name,
+                  .created_at_us = absl::ToUnixMicros(now),
+                  .vector_count = snapshot.live_rows,
+                  .dimension = config.dimension};
+  json segments = json::array();
+  for (const std::shared_ptr<Segment>& segment : snapshot.segments) {
+    const std::string_view bytes = segment->file_bytes();
+    const std::string sha256 = Sha256Hex(bytes);
+    const std::string key = SegmentKey(sha256);
+    absl::StatusOr<ObjectInfo> stored = store.Head(key);
+    if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
+    if (!stored.ok() || stored->size != bytes.size()) {
+      PROXIMADB_RETURN_IF_ERROR(store.Put(key, bytes));
+      info.uploaded_bytes += bytes.size();
+    }
+    info.bytes += bytes.size();
+    segments.push_back({{"number", segment->number()}, {"sha256", sha256},
+                        {"bytes", bytes.size()}});
+  }
+  info.segments = static_cast<uint32_t>(snapshot.segments.size());
+  const std::string dir = BackupDir(info.backup_id);
+  PROXIMADB_RETURN_IF_ERROR(store.Put(dir + "MANIFEST", EncodeManifest(snapshot.manifest)));
+  const json doc = {{"format", kBackupFormat},
+                    {"backup_id", info.backup_id},
+                    {"created_at_us", info.created_at_us},
+                    {"config", ConfigToJson(config)},
+                    {"covered_seq", snapshot.manifest.covered_seq},
+                    {"bytes", info.bytes},
+                    {"uploaded_bytes", info.uploaded_bytes},
+                    {"vector_count", info.vector_count},
+                    {"segments", segments}};
+  PROXIMADB_RETURN_IF_ERROR(store.Put(dir + "backup.json", doc.dump(2)));
+  return info;
+}
+
+absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store) {
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store.List("backups/"));
+  std::vector<BackupInfo> out;
+  for (const ObjectInfo& o : objects) {
+    constexpr std::string_view kDoc = "/backup.json";
+    if (o.key.size() <= kDoc.size() + 8 || !o.key.ends_with(kDoc)) continue;
+    const std::string id = o.key.substr(8, o.key.size() - 8 - kDoc.size());  // "backups/" id
+    absl::StatusOr<BackupDoc> doc = ReadDoc(store, id);
+    if (absl::IsNotFound(doc.status())) continue;  // deleted since the listing
+    if (!doc.ok()) return doc.status();
+    out.push_back(doc->info);
+  }
+  std::sort(out.begin(), out.end(), [](const BackupInfo& a, const BackupInfo& b) {
+    return a.created_at_us != b.created_at_us ? a.created_at_us < b.created_at_us
+                                              : a.backup_id < b.backup_id;
+  });
+  return out;
+}
+
+absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_view backup_id,
+                                                Env* env, const std::string& dir) {
+  PROXIMADB_ASSIGN_OR_RETURN(BackupDoc doc, ReadDoc(store, backup_id));
+  PROXIMADB_ASSIGN_OR_RETURN(std::string manifest_bytes,
+                             store.Get(Cat(BackupDir(backup_id), "MANIFEST")));
+  PROXIMADB_ASSIGN_OR_RETURN(Manifest manifest,
+                             DecodeManifest(manifest_bytes, Cat("backup ", backup_id)));
+  if (manifest.segments.size() != doc.segments.size()) {
+    return absl::DataLossError(Cat("backup ", backup_id, ": its manifest and backup.json list ",
+                                   "different segments"));
+  }
+  for (size_t i = 0; i < doc.segments.size(); ++i) {
+    const auto& [number, sha256] = doc.segments[i];
+    if (manifest.segments[i].number != number) {
+      return absl::DataLossError(Cat("backup ", backup_id, ": segment ", number,
+                                     " is not in its manifest's place"));
+    }
+    PROXIMADB_RETURN_IF_ERROR(
+        DownloadSegment(store, sha256, env, JoinPath(dir, SegmentFileName(number))));
+  }
+  // Everything the manifest covers is in the segments: no WAL file is needed or expected.
+  manifest.wal_start = manifest.next_file_number;
+  PROXIMADB_RETURN_IF_ERROR(env->SyncDir(dir));
+  bool installed = false;
+  PROXIMADB_RETURN_IF_ERROR(WriteManifest(env, dir, manifest, &installed));
+  return doc.config;
+}
+
+absl::Status DeleteBackup(ObjectStore& store, std::string_view backup_id) {
+  PROXIMADB_RETURN_IF_ERROR(ReadDoc(store, backup_id).status());
+  // backup.json first: once it is gone the backup is, whatever happens to the rest.
+  PROXIMADB_RETURN_IF_ERROR(store.Delete(Cat(BackupDir(backup_id), "backup.json")));
+  PROXIMADB_RETURN_IF_ERROR(store.Delete(Cat(BackupDir(backup_id), "MANIFEST")));
+  // Every segment object no remaining backup names: this one's, and those a backup that
+  // crashed before its backup.json left behind.
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<BackupInfo> backups, ListBackups(store));
+  std::set<std::string> referenced;
+  for (const BackupInfo& b : backups) {
+    PROXIMADB_ASSIGN_OR_RETURN(BackupDoc doc, ReadDoc(store, b.backup_id));
+    for (const auto& [number, sha256] : doc.segments) referenced.insert(SegmentKey(sha256));
+  }
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store.List("segments/"));
+  for (const ObjectInfo& o : objects) {
+    if (!referenced.contains(o.key)) PROXIMADB_RETURN_IF_ERROR(store.Delete(o.key));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace proximadb

@@ -1,0 +1,45 @@
+// Backups of collections in the object store, and restores from them. Object layout under the
+// store's prefix (docs/backups.md):
+//
+//   segments/<sha256>.pxs          a segment file, named by the SHA-256 of its bytes: stored once
+//                                  and shared by every backup (of any collection) that has it
+//   backups/<id>/MANIFEST          the collection's manifest as of the snapshot
+//   backups/<id>/backup.json       the definition and what the backup holds; written last, so a
+//                                  backup exists exactly when its backup.json does
+//
+// A crash before backup.json leaves segment objects that no backup names; DeleteBackup removes
+// every such object (the collection of orphans).
+//
+// Not thread-safe on one store: the Database serializes backup operations.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/collection_impl.h"
+#include "env/env.h"
+#include "proximadb/types.h"
+#include "storage/object_store.h"
+
+namespace proximadb {
+
+// Uploads `snapshot` (of the collection `config` defines) as a new backup; segments already in
+// the store are not sent again.
+absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConfig& config,
+                                        const DurableSnapshot& snapshot);
+
+// Every backup in the store, oldest first.
+absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store);
+
+// Writes backup `backup_id`'s segments (each checked against its SHA-256) and its manifest
+// into the existing, empty directory `dir`, durably; returns the backed-up definition.
+// kNotFound naming the backup if there is none.
+absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_view backup_id,
+                                                Env* env, const std::string& dir);
+
+// Removes backup `backup_id`, then every segment object no remaining backup names.
+absl::Status DeleteBackup(ObjectStore& store, std::string_view backup_id);
+
+}  // namespace proximadb
