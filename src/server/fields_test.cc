@@ -21,6 +21,12 @@ TEST(FieldsTest, CollectionFieldsAreTheProtosFields) {
   EXPECT_EQ(listed, MessageFields(v1::Collection::descriptor()));
 }
 
+TEST(FieldsTest, BackupFieldsAreTheProtosFields) {
+  std::set<std::string> listed;
+  for (const Field& f : BackupFields(BackupInfo{})) listed.insert(std::string(f.name));
+  EXPECT_EQ(listed, MessageFields(v1::Backup::descriptor()));
+}
+
 TEST(FieldsTest, StatsFieldsAreTheProtosFields) {
   std::set<std::string> listed = {"name"};
   for (const StatsField& f : kStatsFields) listed.insert(f.name);

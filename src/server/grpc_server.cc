@@ -80,6 +80,8 @@ void ToProto(const CollectionConfig& config, v1::Collection* out) {
   SetFields(CollectionFields(config), out);
 }
 
+void ToProto(const BackupInfo& backup, v1::Backup* out) { SetFields(BackupFields(backup), out); }
+
 void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStats* out) {
   std::vector<Field> fields = {{"name", std::string(name)}};
   for (const StatsField& f : kStatsFields) fields.push_back({f.name, ValueOf(f, s)});
@@ -258,6 +260,46 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
                                     const v1::CollectionRef* req,
                                     v1::CollectionStats* resp) override {
     return StatsDone(ctx, req->name(), svc_.Compact(req->name()), resp);
+  }
+
+  // --- Backups --------------------------------------------------------------------------------
+
+  grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* ctx,
+                                         const v1::CollectionRef* req, v1::Backup* resp) override {
+    return Reply(ctx, svc_.Backup(req->name()), resp);
+  }
+
+  grpc::ServerUnaryReactor* ListBackups(grpc::CallbackServerContext* ctx,
+                                        const v1::ListBackupsRequest* req,
+                                        v1::ListBackupsResponse* resp) override {
+    auto list = svc_.ListBackups();
+    if (list.ok()) {
+      for (const BackupInfo& b : *list) {
+        if (!req->has_collection() || b.collection == req->collection()) {
+          ToProto(b, resp->add_backups());
+        }
+      }
+    }
+    return Done(ctx, list.status());
+  }
+
+  grpc::ServerUnaryReactor* DeleteBackup(grpc::CallbackServerContext* ctx,
+                                         const v1::BackupRef* req,
+                                         v1::DeleteBackupResponse* resp) override {
+    absl::Status s = svc_.DeleteBackup(req->backup_id());
+    resp->set_backup_id(req->backup_id());
+    resp->set_deleted(s.ok());
+    return Done(ctx, s);
+  }
+
+  grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* ctx,
+                                    const v1::RestoreRequest* req, v1::Collection* resp) override {
+    if (req->backup_id().empty() || req->target_collection().empty()) {
+      return Done(ctx, absl::InvalidArgumentError(
+                           req->backup_id().empty() ? "field 'backup_id' is required"
+                                                    : "field 'target_collection' is required"));
+    }
+    return Reply(ctx, svc_.Restore(req->backup_id(), req->target_collection()), resp);
   }
 
   // --- Records --------------------------------------------------------------------------------

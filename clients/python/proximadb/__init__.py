@@ -8,16 +8,17 @@
 """
 
 from .client import AsyncProximaDBClient, ProximaDBClient
-from .errors import (AlreadyExistsError, CollectionNotFoundError, DimensionMismatchError,
-                     InvalidArgumentError, PayloadTooLargeError, ProximaDBError,
-                     ResourceExhaustedError, UnavailableError, VectorNotFoundError)
-from .types import Collection, CollectionStats, Record, SearchResult
+from .errors import (AlreadyExistsError, BackupNotFoundError, CollectionNotFoundError,
+                     DimensionMismatchError, InvalidArgumentError, ObjectStoreNotConfiguredError,
+                     PayloadTooLargeError, ProximaDBError, ResourceExhaustedError,
+                     UnavailableError, VectorNotFoundError)
+from .types import Backup, Collection, CollectionStats, Record, SearchResult
 
 __all__ = [
-    "AlreadyExistsError", "AsyncProximaDBClient", "Collection", "CollectionNotFoundError",
-    "CollectionStats", "DimensionMismatchError", "InvalidArgumentError", "PayloadTooLargeError",
+    "AlreadyExistsError", "AsyncProximaDBClient", "Backup", "BackupNotFoundError", "Collection",
+    "CollectionNotFoundError", "CollectionStats", "DimensionMismatchError",
+    "InvalidArgumentError", "ObjectStoreNotConfiguredError", "PayloadTooLargeError",
     "ProximaDBClient", "ProximaDBError", "Record", "ResourceExhaustedError", "SearchResult",
-    "UnavailableError",
-    "VectorNotFoundError",
+    "UnavailableError", "VectorNotFoundError",
 ]
 __version__ = "0.1.0"

@@ -130,6 +130,18 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
              "collection_stats": "GetCollectionStats", "flush": "Flush", "compact": "Compact"}
     if op in names:
         return names[op], pb.CollectionRef(name=p["collection"])
+    if op == "create_backup":
+        return "CreateBackup", pb.CollectionRef(name=p["collection"])
+    if op == "list_backups":
+        req = pb.ListBackupsRequest()
+        if p.get("collection"):
+            req.collection = p["collection"]
+        return "ListBackups", req
+    if op == "delete_backup":
+        return "DeleteBackup", pb.BackupRef(backup_id=p["backup_id"])
+    if op == "restore_backup":
+        return "Restore", pb.RestoreRequest(backup_id=p["backup_id"],
+                                            target_collection=p["target"])
     c = p.get("collection", "")
     if op == "insert":
         return "Insert", pb.InsertRequest(collection=c, record=_vector_input(p["record"]))
@@ -172,10 +184,13 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
 def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
     """The REST-shaped result of an operation's response message."""
     if op in ("create_collection", "get_collection", "update_collection",
-              "collection_stats", "flush", "compact", "delete_collection"):
+              "collection_stats", "flush", "compact", "delete_collection", "create_backup",
+              "delete_backup", "restore_backup"):
         return _flat(resp)
     if op == "list_collections":
         return {"collections": [_flat(c) for c in resp.collections]}
+    if op == "list_backups":
+        return {"backups": [_flat(b) for b in resp.backups]}
     if op in ("insert", "upsert_one", "patch_metadata"):
         return {"id": resp.id}
     if op == "batch_write":

@@ -52,6 +52,16 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
         return "GET", _collection(p) + "/stats", None, None
     if op in ("flush", "compact"):
         return "POST", _collection(p) + "/" + op, None, None
+    if op == "create_backup":
+        return "POST", _collection(p) + "/backups", None, None
+    if op == "list_backups":
+        query = {"collection": p["collection"]} if p.get("collection") else None
+        return "GET", "/api/v1/backups", None, query
+    if op == "delete_backup":
+        return "DELETE", "/api/v1/backups/" + quote(p["backup_id"], safe=""), None, None
+    if op == "restore_backup":
+        return "POST", "/api/v1/restore", {"backup_id": p["backup_id"],
+                                           "target_collection": p["target"]}, None
     if op == "insert":
         return "POST", _collection(p) + "/vectors", p["record"], None
     if op == "batch_write":
@@ -151,7 +161,8 @@ def idempotent(op: str, params: Dict[str, Any]) -> bool:
     fails as ALREADY_EXISTS, a second delete reports nothing deleted) are sent again only when
     the server cannot have acted on the first attempt: no connection, the request not wholly
     sent, or an answer of 429 or 503."""
-    if op in ("create_collection", "insert", "delete_one", "delete_ids", "delete_filter"):
+    if op in ("create_collection", "insert", "delete_one", "delete_ids", "delete_filter",
+              "create_backup", "delete_backup", "restore_backup"):
         return False
     return op != "batch_write" or bool(params.get("upsert"))
 

@@ -20,8 +20,8 @@ import numpy as np
 from ._grpc import AsyncGrpcTransport, GrpcTransport
 from ._rest import AsyncRestTransport, RestTransport
 from .errors import InvalidArgumentError, VectorNotFoundError
-from .types import (Collection, CollectionStats, Record, SearchResult, Vector, collection_from,
-                    stats_from)
+from .types import (Backup, Collection, CollectionStats, Record, SearchResult, Vector,
+                    backup_from, collection_from, stats_from)
 
 Op = Tuple[str, Dict[str, Any]]
 OpGen = Generator[Op, Dict[str, Any], Any]
@@ -188,6 +188,23 @@ class _Operations:
         data = yield op, {"collection": name}
         data.setdefault("name", name)
         return stats_from(data)
+
+    # Backups --------------------------------------------------------------------------------
+
+    def _create_backup(self, name: str) -> OpGen:
+        return backup_from((yield "create_backup", {"collection": name}))
+
+    def _list_backups(self, collection: Optional[str]) -> OpGen:
+        data = yield "list_backups", {"collection": collection}
+        return [backup_from(b) for b in data["backups"]]
+
+    def _delete_backup(self, backup_id: str) -> OpGen:
+        yield "delete_backup", {"backup_id": backup_id}
+        return True
+
+    def _restore_backup(self, backup_id: str, target_collection: str) -> OpGen:
+        return collection_from((yield "restore_backup", {"backup_id": backup_id,
+                                                         "target": target_collection}))
 
     # Writes ---------------------------------------------------------------------------------
 
@@ -406,6 +423,23 @@ class ProximaDBClient(_Operations):
         """Merges the collection's segments, dropping deleted rows."""
         return _drive(self._stats("compact", name), self._t)
 
+    def create_backup(self, name: str) -> Backup:
+        """Backs the collection up to the server's object store: every write acknowledged
+        before the call is in it; segments the store already has are not sent again."""
+        return _drive(self._create_backup(name), self._t)
+
+    def list_backups(self, collection: Optional[str] = None) -> List[Backup]:
+        """The backups in the object store (of one collection if given), oldest first."""
+        return _drive(self._list_backups(collection), self._t)
+
+    def delete_backup(self, backup_id: str) -> bool:
+        """Removes a backup and the stored segments no other backup shares."""
+        return _drive(self._delete_backup(backup_id), self._t)
+
+    def restore_backup(self, backup_id: str, target_collection: str) -> Collection:
+        """Creates collection ``target_collection`` from a backup (the name must be free)."""
+        return _drive(self._restore_backup(backup_id, target_collection), self._t)
+
     def insert(self, collection: str, id: Optional[str], vector: Vector,
                metadata: Optional[Dict[str, Any]] = None) -> str:
         """Inserts one record (AlreadyExistsError if the id exists); returns its id (a UUID is
@@ -540,6 +574,18 @@ class AsyncProximaDBClient(_Operations):
 
     async def compact(self, name: str) -> CollectionStats:
         return await _adrive(self._stats("compact", name), self._t)
+
+    async def create_backup(self, name: str) -> Backup:
+        return await _adrive(self._create_backup(name), self._t)
+
+    async def list_backups(self, collection: Optional[str] = None) -> List[Backup]:
+        return await _adrive(self._list_backups(collection), self._t)
+
+    async def delete_backup(self, backup_id: str) -> bool:
+        return await _adrive(self._delete_backup(backup_id), self._t)
+
+    async def restore_backup(self, backup_id: str, target_collection: str) -> Collection:
+        return await _adrive(self._restore_backup(backup_id, target_collection), self._t)
 
     async def insert(self, collection: str, id: Optional[str], vector: Vector,
                      metadata: Optional[Dict[str, Any]] = None) -> str:

@@ -59,7 +59,16 @@ class ResourceExhaustedError(ProximaDBError):
 
 
 class UnavailableError(ProximaDBError):
-    """The server is recovering, stopped writes, or cannot be reached; retried automatically."""
+    """The server is recovering, stopped writes, or cannot be reached, or its object store
+    cannot (``OBJECT_STORE_UNAVAILABLE``); retried automatically."""
+
+
+class BackupNotFoundError(ProximaDBError):
+    """No backup of that id."""
+
+
+class ObjectStoreNotConfiguredError(ProximaDBError):
+    """A backup operation on a server without ``[object_store]``."""
 
 
 _BY_CODE = {
@@ -71,6 +80,9 @@ _BY_CODE = {
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "RESOURCE_EXHAUSTED": ResourceExhaustedError,
     "UNAVAILABLE": UnavailableError,
+    "OBJECT_STORE_UNAVAILABLE": UnavailableError,
+    "BACKUP_NOT_FOUND": BackupNotFoundError,
+    "OBJECT_STORE_NOT_CONFIGURED": ObjectStoreNotConfiguredError,
 }
 
 

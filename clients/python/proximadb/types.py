@@ -63,6 +63,21 @@ class CollectionStats:
 
 
 @dataclass
+class Backup:
+    """A backup of a collection in the server's object store."""
+
+    backup_id: str
+    collection: str
+    created_at: str  # RFC 3339, UTC
+    created_at_us: int = 0
+    bytes: int = 0           # the snapshot's segment bytes
+    uploaded_bytes: int = 0  # of these, what this backup sent (the rest was stored already)
+    segments: int = 0
+    vector_count: int = 0
+    dimension: int = 0
+
+
+@dataclass
 class Record:
     """A stored record: id, vector (empty when not asked for) and metadata."""
 
@@ -96,3 +111,7 @@ def collection_from(data: Dict[str, Any]) -> Collection:
 
 def stats_from(data: Dict[str, Any]) -> CollectionStats:
     return CollectionStats(**_fields(CollectionStats, data))
+
+
+def backup_from(data: Dict[str, Any]) -> Backup:
+    return Backup(**_fields(Backup, data))

@@ -97,6 +97,62 @@ class Collection(_message.Message):
     id_index: str
     def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., created_at_us: _Optional[int] = ..., vector_count: _Optional[int] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ...) -> None: ...
 
+class Backup(_message.Message):
+    __slots__ = ("backup_id", "collection", "created_at", "created_at_us", "bytes", "uploaded_bytes", "segments", "vector_count", "dimension")
+    BACKUP_ID_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_US_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    UPLOADED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    backup_id: str
+    collection: str
+    created_at: str
+    created_at_us: int
+    bytes: int
+    uploaded_bytes: int
+    segments: int
+    vector_count: int
+    dimension: int
+    def __init__(self, backup_id: _Optional[str] = ..., collection: _Optional[str] = ..., created_at: _Optional[str] = ..., created_at_us: _Optional[int] = ..., bytes: _Optional[int] = ..., uploaded_bytes: _Optional[int] = ..., segments: _Optional[int] = ..., vector_count: _Optional[int] = ..., dimension: _Optional[int] = ...) -> None: ...
+
+class ListBackupsRequest(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    def __init__(self, collection: _Optional[str] = ...) -> None: ...
+
+class ListBackupsResponse(_message.Message):
+    __slots__ = ("backups",)
+    BACKUPS_FIELD_NUMBER: _ClassVar[int]
+    backups: _containers.RepeatedCompositeFieldContainer[Backup]
+    def __init__(self, backups: _Optional[_Iterable[_Union[Backup, _Mapping]]] = ...) -> None: ...
+
+class BackupRef(_message.Message):
+    __slots__ = ("backup_id",)
+    BACKUP_ID_FIELD_NUMBER: _ClassVar[int]
+    backup_id: str
+    def __init__(self, backup_id: _Optional[str] = ...) -> None: ...
+
+class DeleteBackupResponse(_message.Message):
+    __slots__ = ("backup_id", "deleted")
+    BACKUP_ID_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    backup_id: str
+    deleted: bool
+    def __init__(self, backup_id: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...
+
+class RestoreRequest(_message.Message):
+    __slots__ = ("backup_id", "target_collection")
+    BACKUP_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    backup_id: str
+    target_collection: str
+    def __init__(self, backup_id: _Optional[str] = ..., target_collection: _Optional[str] = ...) -> None: ...
+
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -74,6 +74,26 @@ class ProximaDBStub:
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
                 response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.FromString,
                 _registered_method=True)
+        self.CreateBackup = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/CreateBackup',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.Backup.FromString,
+                _registered_method=True)
+        self.ListBackups = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/ListBackups',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.ListBackupsRequest.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.ListBackupsResponse.FromString,
+                _registered_method=True)
+        self.DeleteBackup = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/DeleteBackup',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.BackupRef.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.DeleteBackupResponse.FromString,
+                _registered_method=True)
+        self.Restore = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/Restore',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.RestoreRequest.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.Collection.FromString,
+                _registered_method=True)
         self.Insert = channel.unary_unary(
                 '/proximadb.v1.ProximaDB/Insert',
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.InsertRequest.SerializeToString,
@@ -183,6 +203,34 @@ class ProximaDBServicer:
 
     def Compact(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBackup(self, request, context):
+        """Backups in the object store (docs/backups.md): FAILED_PRECONDITION
+        (OBJECT_STORE_NOT_CONFIGURED) without one, UNAVAILABLE (OBJECT_STORE_UNAVAILABLE) when it
+        cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBackups(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBackup(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Restore(self, request, context):
+        """A new collection from a backup: ALREADY_EXISTS if the target name is taken.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -306,6 +354,26 @@ def add_ProximaDBServicer_to_server(servicer, server):
                     servicer.Compact,
                     request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.FromString,
                     response_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.SerializeToString,
+            ),
+            'CreateBackup': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBackup,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.Backup.SerializeToString,
+            ),
+            'ListBackups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBackups,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.ListBackupsRequest.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.ListBackupsResponse.SerializeToString,
+            ),
+            'DeleteBackup': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBackup,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.BackupRef.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.DeleteBackupResponse.SerializeToString,
+            ),
+            'Restore': grpc.unary_unary_rpc_method_handler(
+                    servicer.Restore,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.RestoreRequest.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.Collection.SerializeToString,
             ),
             'Insert': grpc.unary_unary_rpc_method_handler(
                     servicer.Insert,
@@ -584,6 +652,114 @@ class ProximaDB:
             '/proximadb.v1.ProximaDB/Compact',
             proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
             proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBackup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/CreateBackup',
+            proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.Backup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBackups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/ListBackups',
+            proximadb_dot_v1_dot_proximadb__pb2.ListBackupsRequest.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.ListBackupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBackup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/DeleteBackup',
+            proximadb_dot_v1_dot_proximadb__pb2.BackupRef.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.DeleteBackupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Restore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/Restore',
+            proximadb_dot_v1_dot_proximadb__pb2.RestoreRequest.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.Collection.FromString,
             options,
             channel_credentials,
             insecure,
