@@ -2,7 +2,7 @@
 # Installs the two S3 servers that the object-store tests start on loopback, under
 # ${BUILD_DIR:-build}/test-servers/:
 #   venv/        moto_server (PyPI moto[server]): S3 and DynamoDB, accepts any signature
-#   s3proxy.jar  s3proxy (Maven Central), filesystem backend, checks SigV4 signatures
+#   s3proxy.jar  s3proxy (Maven Central), filesystem-nio2 backend, checks SigV4 signatures
 # Idempotent: a stamp file and the jar's presence make a second run a no-op that needs no
 # network. Uses sudo only when not root (and only if java or mvn is missing).
 set -euo pipefail

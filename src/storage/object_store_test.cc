@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/macros.h"
+#include "storage/digest.h"
 #include "storage/object_store.h"
 #include "storage/s3_test_server.h"
 
@@ -112,7 +113,13 @@ TEST_P(ObjectStoreTest, LargeObjectsGoInPartsAndReadBackWhole) {
   auto head = store->Head("big");
   ASSERT_TRUE(head.ok()) << head.status();
   EXPECT_EQ(head->size, data.size());
-  EXPECT_NE(head->etag.find("-3"), std::string::npos) << head->etag;
+  // A multipart object's ETag is "<md5 of the parts' md5s>-<parts>"; s3proxy's filesystem
+  // backend shows the whole object's MD5 instead once the parts are joined.
+  if (GetParam() == Kind::kMoto) {
+    EXPECT_TRUE(head->etag.ends_with("-3")) << head->etag;
+  } else {
+    EXPECT_EQ(head->etag, Md5Hex(data));
+  }
   auto got = store->Get("big");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(*got == data);

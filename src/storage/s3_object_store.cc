@@ -222,7 +222,7 @@ absl::StatusOr<std::vector<ObjectInfo>> S3ObjectStore::List(std::string_view pre
     for (xmlNode* n = answer.root()->children; n != nullptr; n = n->next) {
       if (n->type != XML_ELEMENT_NODE || xmlStrcmp(n->name, BAD_CAST "Contents") != 0) continue;
       const std::string key = ChildText(n, "Key");
-      // A filesystem-backed store (s3proxy) lists its directories as "dir/" keys: not ours.
+      // Some filesystem-backed stores list their directories as "dir/" keys: not objects.
       if (key.size() <= strip || key.back() == '/') continue;
       out.push_back({.key = key.substr(strip),
                      .size = std::strtoull(ChildText(n, "Size").c_str(), nullptr, 10),

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,14 +99,19 @@ absl::Status S3TestServer::Launch() {
   if (kind_ == Kind::kMoto) {
     argv = {servers + "/venv/bin/moto_server", "-H", "127.0.0.1", "-p", port};
   } else {
+    // filesystem-nio2 (the older "filesystem" backend lists directories as objects) wants its
+    // directory to exist and a jclouds identity, which it does not check.
     const std::string properties = dir_.path() + "/s3proxy.properties";
+    const std::string blobs = dir_.path() + "/blobs";
+    ::mkdir(blobs.c_str(), 0755);
     std::ofstream(properties) << "s3proxy.endpoint=http://127.0.0.1:" << port << "\n"
                               << "s3proxy.authorization=aws-v2-or-v4\n"
                               << "s3proxy.identity=" << kAccessKey << "\n"
                               << "s3proxy.credential=" << kSecret << "\n"
-                              << "jclouds.provider=filesystem\n"
-                              << "jclouds.filesystem.basedir=" << dir_.path() << "/blobs\n";
-    argv = {"java", "-Xmx512m", "-jar", servers + "/s3proxy.jar", "--properties", properties};
+                              << "jclouds.provider=filesystem-nio2\n"
+                              << "jclouds.identity=unused\njclouds.credential=unused\n"
+                              << "jclouds.filesystem.basedir=" << blobs << "\n";
+    argv = {"java", "-Xmx512m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-jar", servers + "/s3proxy.jar", "--properties", properties};
   }
   if (::access(argv[0].c_str(), X_OK) != 0 && argv[0] != "java") {
     return absl::FailedPreconditionError(
