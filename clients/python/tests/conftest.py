@@ -43,12 +43,16 @@ class Server:
         """`settings` are extra environment entries, e.g. PROXIMADB_API__MAX_K="100"."""
         self.dir = tempfile.mkdtemp(prefix="proximadb-py-")
         self.rest_port, self.grpc_port = free_port(), free_port()
-        env = dict(os.environ, PROXIMADB_API__MAX_BATCH_SIZE="2000", **settings)
+        self.env = dict(os.environ, PROXIMADB_API__MAX_BATCH_SIZE="2000", **settings)
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
+        self.start()
+
+    def start(self) -> None:
+        """Starts the server on this object's ports and data directory; waits until ready."""
         self.proc = subprocess.Popen(
             [SERVER, "--data-dir", os.path.join(self.dir, "data"), "--rest-port",
              str(self.rest_port), "--grpc-port", str(self.grpc_port), "--log-level", "warn"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while True:
             try:
@@ -59,6 +63,11 @@ class Server:
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("proximadb-server did not start")
             time.sleep(0.05)
+
+    def kill9(self) -> None:
+        """SIGKILL: no shutdown of any kind."""
+        self.proc.kill()
+        self.proc.wait()
 
     @property
     def rest_url(self) -> str:
