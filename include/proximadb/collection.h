@@ -79,6 +79,10 @@ class Collection {
   // Database::UpdateCollection changed it (waits for it; the background service does the same
   // on its own). Reads and writes go on meanwhile; one manifest change swaps the segments.
   virtual absl::Status Migrate() = 0;
+  // Applies the tiering policy now (the background service does it every pass): segments
+  // between hot and warm directories by the age of their last search, ultra_hot segments locked
+  // in memory (docs/storage.md#tiers). Returns the first failure; the other moves still ran.
+  virtual absl::Status ApplyTiering() = 0;
   virtual CollectionStats Stats() = 0;
 };
 

@@ -27,6 +27,11 @@ class ObjectStore;
 
 struct DatabaseOptions {
   std::string data_dir = "./data";
+  // Where else a collection's files go (docs/storage.md#directories-and-placement); each holds
+  // a collections/<uid>/ directory per collection. The manifest stays in data_dir.
+  std::string wal_directory;                   // WAL files on a device of their own; "": data_dir
+  std::vector<std::string> hot_directories;    // new segments: the one with the most free space
+  std::vector<std::string> warm_directories;   // the warm tier
   // All collection file I/O goes through this Env; nullptr means the POSIX one.
   Env* env = nullptr;
   // The SQLite catalog always lives on the real file system (SQLite does its own I/O, with its

@@ -75,6 +75,18 @@ struct FlushPolicy {
   int flush_priority = 50;              // 1-100; higher is flushed first when several are due
 };
 
+// Which storage tier a collection's segments live in (docs/storage.md#tiers). Ages count from a
+// segment's last search (or its open).
+struct TieringPolicy {
+  bool ultra_hot = false;  // search structures held resident (locked in memory) and prefetched
+  // Moved to a warm directory once unsearched this long; back to hot once searched. nullopt:
+  // never; 0: right after a flush.
+  std::optional<double> warm_after_hours;
+  // The cold tier (object storage) is not built yet: only nullopt is accepted.
+  std::optional<double> cold_after_hours;
+  bool operator==(const TieringPolicy&) const = default;
+};
+
 // The settings of a collection that can change after it is created; unset fields stay.
 // A collection's quantization (docs/quantization.md).
 struct QuantizationParams {
@@ -100,6 +112,7 @@ struct CollectionUpdate {
   std::optional<double> max_wal_size_mb;
   std::optional<uint64_t> max_vector_count;
   std::optional<int> flush_priority;
+  std::optional<TieringPolicy> tiering;  // replaces the whole policy
 };
 
 struct CollectionConfig {
@@ -114,6 +127,7 @@ struct CollectionConfig {
   // The custom strategy's further components (standard: none; viper: zstd). The id index is a
   // hash map whatever the strategy ("hashmap", the only kind so far).
   MetadataCompression metadata_compression = MetadataCompression::kNone;
+  TieringPolicy tiering;
   int64_t created_at_us = 0;  // set by the database
 };
 
@@ -192,6 +206,16 @@ struct CollectionStats {
   std::string migration_state = "none";
   uint64_t migration_segments_done = 0;
   uint64_t migration_segments_total = 0;
+  // Segments and their file bytes per tier (docs/storage.md#tiers).
+  uint64_t tier_ultra_hot_segments = 0;
+  uint64_t tier_ultra_hot_bytes = 0;
+  uint64_t tier_hot_segments = 0;
+  uint64_t tier_hot_bytes = 0;
+  uint64_t tier_warm_segments = 0;
+  uint64_t tier_warm_bytes = 0;
+  uint64_t tier_cold_segments = 0;
+  uint64_t tier_cold_bytes = 0;
+  uint64_t cache_bytes = 0;  // the local cache of cold segments
 };
 
 // A backup of a collection in the object store (docs/backups.md).

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <optional>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -10,8 +12,9 @@
 namespace proximadb {
 namespace {
 
-// Version 2 added the quantization columns (a version 1 catalog is upgraded when opened).
-constexpr int kSchemaVersion = 2;
+// Version 2 added the quantization columns, version 3 the tiering policy (an older catalog is
+// upgraded when opened).
+constexpr int kSchemaVersion = 3;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS collections (
@@ -33,7 +36,10 @@ CREATE TABLE IF NOT EXISTS collections (
   pq_m               INTEGER NOT NULL DEFAULT 0,
   rerank             INTEGER NOT NULL DEFAULT 0,
   nprobe             INTEGER NOT NULL DEFAULT 16,
-  metadata_compression TEXT NOT NULL DEFAULT 'none'
+  metadata_compression TEXT NOT NULL DEFAULT 'none',
+  ultra_hot          INTEGER NOT NULL DEFAULT 0,
+  warm_after_hours   REAL,
+  cold_after_hours   REAL
 );
 )sql";
 
@@ -48,10 +54,23 @@ PRAGMA user_version=2;
 COMMIT;
 )sql";
 
+constexpr char kUpgradeFrom2[] = R"sql(
+BEGIN;
+ALTER TABLE collections ADD COLUMN ultra_hot INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE collections ADD COLUMN warm_after_hours REAL;
+ALTER TABLE collections ADD COLUMN cold_after_hours REAL;
+PRAGMA user_version=3;
+COMMIT;
+)sql";
+
 constexpr char kColumns[] =
     "name, dir_name, dimension, distance_metric, indexing_algorithm, m, ef_construction, "
     "ef_search, max_wal_age_hours, max_wal_size_mb, max_vector_count, flush_priority, "
-    "storage_strategy, created_at_us, quantization, pq_m, rerank, nprobe, metadata_compression";
+    "storage_strategy, created_at_us, quantization, pq_m, rerank, nprobe, metadata_compression, "
+    "ultra_hot, warm_after_hours, cold_after_hours";
+
+class Stmt;
+void BindTiering(Stmt& s, int first, const TieringPolicy& t);
 
 // A prepared statement that finalizes itself.
 class Stmt {
@@ -64,6 +83,17 @@ class Stmt {
     sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
   }
   void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Bind(int i, const std::optional<double>& v) {
+    if (v) {
+      sqlite3_bind_double(stmt_, i, *v);
+    } else {
+      sqlite3_bind_null(stmt_, i);
+    }
+  }
+  std::optional<double> OptionalDouble(int column) {
+    if (sqlite3_column_type(stmt_, column) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_double(stmt_, column);
+  }
   void Bind(int i, double v) { sqlite3_bind_double(stmt_, i, v); }
   std::string Text(int i) {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
@@ -74,6 +104,13 @@ class Stmt {
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
 };
+
+// The policy into parameters first .. first + 2.
+void BindTiering(Stmt& s, int first, const TieringPolicy& t) {
+  s.Bind(first, int64_t{t.ultra_hot});
+  s.Bind(first + 1, t.warm_after_hours);
+  s.Bind(first + 2, t.cold_after_hours);
+}
 
 class SqliteCatalog final : public Catalog {
  public:
@@ -89,7 +126,8 @@ class SqliteCatalog final : public Catalog {
       return Error("read schema version");
     }
     const int v = sqlite3_column_int(version.get(), 0);
-    if (v == 1) return Exec(kUpgradeFrom1);
+    if (v == 1) PROXIMADB_RETURN_IF_ERROR(Exec(kUpgradeFrom1));
+    if (v == 1 || v == 2) return Exec(kUpgradeFrom2);
     if (v == 0) return Exec(absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str());
     if (v != kSchemaVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -101,7 +139,7 @@ class SqliteCatalog final : public Catalog {
   absl::Status Insert(const CatalogEntry& e) override {
     absl::MutexLock l(&mu_);
     const std::string sql = absl::StrCat("INSERT INTO collections (", kColumns,
-                                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     Stmt s(db_, sql.c_str());
     if (s.rc() != SQLITE_OK) return Error("prepare insert");
     const CollectionConfig& c = e.config;
@@ -124,6 +162,7 @@ class SqliteCatalog final : public Catalog {
     s.Bind(17, static_cast<int64_t>(c.quantization.rerank));
     s.Bind(18, static_cast<int64_t>(c.index.nprobe));
     s.Bind(19, std::string_view(MetadataCompressionName(c.metadata_compression)));
+    BindTiering(s, 20, c.tiering);
     const int rc = sqlite3_step(s.get());
     if (rc == SQLITE_CONSTRAINT) {
       return absl::AlreadyExistsError(absl::StrCat("collection '", c.name, "' already exists"));
@@ -137,7 +176,8 @@ class SqliteCatalog final : public Catalog {
     Stmt s(db_, R"sql(UPDATE collections SET ef_search = ?, max_wal_age_hours = ?,
                       max_wal_size_mb = ?, max_vector_count = ?, flush_priority = ?,
                       rerank = ?, storage_strategy = ?, quantization = ?, pq_m = ?,
-                      nprobe = ?, indexing_algorithm = ?, metadata_compression = ?
+                      nprobe = ?, indexing_algorithm = ?, metadata_compression = ?,
+                      ultra_hot = ?, warm_after_hours = ?, cold_after_hours = ?
                       WHERE name = ?)sql");
     if (s.rc() != SQLITE_OK) return Error("prepare update");
     s.Bind(1, static_cast<int64_t>(c.index.ef_search));
@@ -152,7 +192,8 @@ class SqliteCatalog final : public Catalog {
     s.Bind(10, static_cast<int64_t>(c.index.nprobe));
     s.Bind(11, std::string_view(IndexingAlgorithmName(c.indexing_algorithm)));
     s.Bind(12, std::string_view(MetadataCompressionName(c.metadata_compression)));
-    s.Bind(13, c.name);
+    BindTiering(s, 13, c.tiering);
+    s.Bind(16, c.name);
     if (sqlite3_step(s.get()) != SQLITE_DONE) return Error("update collection");
     if (sqlite3_changes(db_) == 0) {
       return absl::NotFoundError(absl::StrCat("collection '", c.name, "' not found"));
@@ -211,6 +252,9 @@ class SqliteCatalog final : public Catalog {
       c.index.nprobe = static_cast<uint32_t>(sqlite3_column_int64(s.get(), 17));
       PROXIMADB_RETURN_IF_ERROR(
           stored(ParseMetadataCompression(s.Text(18)), &c.metadata_compression));
+      c.tiering.ultra_hot = sqlite3_column_int64(s.get(), 19) != 0;
+      c.tiering.warm_after_hours = s.OptionalDouble(20);
+      c.tiering.cold_after_hours = s.OptionalDouble(21);
       out.push_back(std::move(e));
     }
     if (rc != SQLITE_DONE) return Error("list collections");

@@ -27,8 +27,20 @@ constexpr uint64_t kDownloadChunk = 64 << 20;  // a restore holds this much of a
 std::string SegmentKey(const std::string& sha256) { return Cat("segments/", sha256, ".pxs"); }
 std::string BackupDir(std::string_view id) { return Cat("backups/", id, "/"); }
 
+json OptionalHours(const std::optional<double>& hours) {
+  return hours ? json(*hours) : json(nullptr);
+}
+
+std::optional<double> OptionalHoursFrom(const json& j, const char* key) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  return j.at(key).get<double>();
+}
+
 json ConfigToJson(const CollectionConfig& c) {
   return {{"name", c.name},
+          {"ultra_hot", c.tiering.ultra_hot},
+          {"warm_after_hours", OptionalHours(c.tiering.warm_after_hours)},
+          {"cold_after_hours", OptionalHours(c.tiering.cold_after_hours)},
           {"dimension", c.dimension},
           {"distance_metric", DistanceMetricName(c.metric)},
           {"indexing_algorithm", IndexingAlgorithmName(c.indexing_algorithm)},
@@ -73,6 +85,9 @@ absl::StatusOr<CollectionConfig> ConfigFromJson(const json& j, std::string_view 
     PROXIMADB_ASSIGN_OR_RETURN(
         c.metadata_compression,
         ParseMetadataCompression(j.at("metadata_compression").get<std::string>()));
+    c.tiering.ultra_hot = j.value("ultra_hot", false);
+    c.tiering.warm_after_hours = OptionalHoursFrom(j, "warm_after_hours");
+    c.tiering.cold_after_hours = OptionalHoursFrom(j, "cold_after_hours");
   } catch (const json::exception& e) {
     return absl::DataLossError(Cat("backup ", id, ": its collection definition is damaged: ",
                                    e.what()));

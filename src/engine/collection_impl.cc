@@ -18,6 +18,7 @@ CollectionImpl::CollectionImpl(const CollectionOptions& options,
       rerank_(options.config.quantization.rerank),
       layout_(options.config),
       flush_settings_(options.config.flush),
+      tiering_(options.config.tiering),
       env_(options.env),
       dim_(options.config.dimension) {
   mem_ = this->strategy()->NewMemtable(options.config.flush);
@@ -34,6 +35,7 @@ CollectionConfig CollectionImpl::config() const {
   c.metadata_compression = layout_.metadata_compression;
   c.quantization.rerank = rerank_;
   c.flush = flush_settings_;
+  c.tiering = tiering_;
   return c;
 }
 
@@ -43,6 +45,7 @@ void CollectionImpl::UpdateSettings(const CollectionConfig& config) {
   index_settings_.nprobe = config.index.nprobe;
   rerank_ = config.quantization.rerank;
   flush_settings_ = config.flush;
+  tiering_ = config.tiering;
 }
 
 void CollectionImpl::MarkDropped() {
@@ -135,6 +138,15 @@ CollectionStats CollectionImpl::Stats() {
     st.deleted_rows += s->num_deleted();
     st.memory_bytes += s->MemoryBytes();
     st.disk_bytes += s->file_size();
+    const bool warm = InWarmDir(*s);
+    uint64_t& tier_segments = warm ? st.tier_warm_segments
+                              : s->resident() ? st.tier_ultra_hot_segments
+                                              : st.tier_hot_segments;
+    uint64_t& tier_bytes = warm            ? st.tier_warm_bytes
+                           : s->resident() ? st.tier_ultra_hot_bytes
+                                           : st.tier_hot_bytes;
+    ++tier_segments;
+    tier_bytes += s->file_size();
   }
   st.disk_bytes += st.wal_bytes;
   return st;

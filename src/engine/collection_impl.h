@@ -28,6 +28,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -77,7 +78,13 @@ struct SearchActivity {
 
 struct CollectionOptions {
   Env* env = nullptr;
+  // The MANIFEST; also the WAL and segments when the fields below leave them here.
   std::string dir;
+  std::string wal_dir;  // new WAL files; empty: dir
+  // New segments go to the one of these with the most free space that can take them (the next
+  // when one is full); empty: dir. Segments already elsewhere stay where they are.
+  std::vector<std::string> hot_dirs;
+  std::vector<std::string> warm_dirs;  // searched for segments at open
   CollectionConfig config;
   Durability durability = Durability::kSync;
   uint32_t async_sync_interval_ms = 100;
@@ -108,10 +115,16 @@ class CollectionImpl final : public Collection {
   // Takes the mutable settings (ef_search, rerank, flush policy) of `config`.
   void UpdateSettings(const CollectionConfig& config) ABSL_LOCKS_EXCLUDED(settings_mu_);
   const std::string& dir() const { return options_.dir; }
+  // Every directory that may hold the collection's files (placement.cc).
+  std::vector<std::string> AllDirs() const;
   absl::Status Write(std::vector<Record> records, WriteMode mode) override;
   // Flushes every write acknowledged before the call, then pins the durable state: a
   // consistent snapshot of the collection as of the manifest's covered_seq.
   absl::StatusOr<DurableSnapshot> SnapshotForBackup() ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
+  // Applies the tiering policy now (tiering.cc): segments unsearched for warm_after_hours move
+  // to a warm directory, searched ones back to a hot one; an ultra_hot collection's segments
+  // are locked in memory. Returns the first failure (the rest still ran).
+  absl::Status ApplyTiering() override ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
   absl::StatusOr<Record> Get(std::string_view id) override;
   absl::StatusOr<std::vector<Record>> GetMany(const std::vector<std::string>& ids) override;
   absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids) override;
@@ -165,9 +178,15 @@ class CollectionImpl final : public Collection {
 
   // recovery.cc
   absl::Status Recover();
-  absl::Status RemoveLeftovers(std::vector<uint64_t>* wal_files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status OpenSegments() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ReplayWal(const std::vector<uint64_t>& wal_files) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The collection's files as recovery finds them: WAL files (number, directory) in order, and
+  // the directory of each live segment.
+  struct FoundFiles {
+    std::vector<std::pair<uint64_t, std::string>> wal;
+    std::map<uint64_t, std::string> segments;
+  };
+  absl::Status RemoveLeftovers(FoundFiles* found) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status OpenSegments(const FoundFiles& found) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status ReplayWal(const FoundFiles& found) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AsyncSyncLoop();
 
   // write_path.cc
@@ -221,6 +240,32 @@ class CollectionImpl final : public Collection {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
   void RemoveWalFilesBelow(uint64_t number);
 
+  // placement.cc: where the WAL goes, and where segments may be; the latter in order of
+  // preference when one segment is found in several (an interrupted move).
+  const std::string& WalDir() const;
+  // WalDir(), dir, and the WAL directories of earlier opens that still hold WAL files (a
+  // changed wal_directory), which the WAL_DIRS file in dir lists.
+  std::vector<std::string> WalDirs() const;
+  absl::Status LoadWalDirs();
+  // Rewrites WAL_DIRS: WalDir() and the earlier directories that still hold `wal` files.
+  absl::Status SaveWalDirs(const std::vector<std::pair<uint64_t, std::string>>& wal);
+  std::vector<std::string> SegmentDirs() const;
+  // Builds segment `number` in the hot directory with the most free space, trying the next
+  // when a directory is full (kResourceExhausted).
+  absl::StatusOr<std::shared_ptr<Segment>> BuildPlaced(const SegmentStrategy& strategy,
+                                                       uint64_t number,
+                                                       std::vector<SegmentRow>& rows);
+  // `dirs` (created if missing) with the most free space first; those that fail are logged
+  // and left out.
+  std::vector<std::pair<uint64_t, std::string>> ByFreeSpace(const std::vector<std::string>& dirs);
+  bool InWarmDir(const Segment& segment) const;
+
+  // tiering.cc: copies `segment` into the first of `dirs` that takes it, opens the copy,
+  // swaps it in and removes the original.
+  absl::Status MoveSegment(const std::shared_ptr<Segment>& segment,
+                           const std::vector<std::string>& dirs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
+
   // collection_impl.cc
   absl::Status WriteError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Invariant 6: records the first failure that makes the on-disk state uncertain, logs it, and
@@ -247,6 +292,7 @@ class CollectionImpl final : public Collection {
   // metadata_compression) of the configuration, as ChangeLayout last set them.
   CollectionConfig layout_ ABSL_GUARDED_BY(settings_mu_);
   FlushPolicy flush_settings_ ABSL_GUARDED_BY(settings_mu_);
+  TieringPolicy tiering_ ABSL_GUARDED_BY(settings_mu_);
   Env* const env_;
   const uint32_t dim_;
 
@@ -260,6 +306,8 @@ class CollectionImpl final : public Collection {
   uint64_t live_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_file_number_ ABSL_GUARDED_BY(mu_) = 1;
   Manifest manifest_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> earlier_wal_dirs_;
+  bool resident_failed_ ABSL_GUARDED_BY(bg_mu_) = false;  // ultra_hot's last mlock failed  // set by recovery, before any other thread runs
   absl::Status bg_error_ ABSL_GUARDED_BY(mu_);
   bool dropped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t flushes_ ABSL_GUARDED_BY(mu_) = 0;

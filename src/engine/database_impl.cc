@@ -101,6 +101,15 @@ absl::Status ValidateConfig(const CollectionConfig& c) {
                             "' needs indexing_algorithm 'hnsw' (a flat collection scans its "
                             "float32 vectors)"));
   }
+  const TieringPolicy& t = c.tiering;
+  if (t.warm_after_hours && !(*t.warm_after_hours >= 0 && *t.warm_after_hours < 1e9)) {
+    return bad(absl::StrCat("tiering.warm_after_hours: ", *t.warm_after_hours,
+                            " is not a number of hours >= 0 (null: never)"));
+  }
+  if (t.cold_after_hours) {
+    return bad("tiering.cold_after_hours: the cold tier (object storage) is not built yet; "
+               "give null");
+  }
   return absl::OkStatus();
 }
 
@@ -137,12 +146,17 @@ class DatabaseImpl final : public Database {
       }
       collections_[e.config.name] = *std::move(c);
     }
-    // Directories without a catalog entry are what an interrupted create or drop left.
-    PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> dirs, env_->ListDir(CollectionsDir()));
-    for (const std::string& d : dirs) {
-      if (std::find(known.begin(), known.end(), d) == known.end()) {
-        Log(LogLevel::kInfo, absl::StrCat("removing orphaned collection directory ", d));
-        PROXIMADB_RETURN_IF_ERROR(env_->RemoveDirRecursively(JoinPath(CollectionsDir(), d)));
+    // Directories without a catalog entry are what an interrupted create, restore or drop
+    // left, in any of the base directories.
+    for (const std::string& base : BaseDirs()) {
+      const std::string collections = JoinPath(base, "collections");
+      if (!env_->FileExists(collections)) continue;
+      PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> dirs, env_->ListDir(collections));
+      for (const std::string& d : dirs) {
+        if (std::find(known.begin(), known.end(), d) == known.end()) {
+          Log(LogLevel::kInfo, Cat("removing orphaned collection directory ", collections, "/", d));
+          PROXIMADB_RETURN_IF_ERROR(env_->RemoveDirRecursively(JoinPath(collections, d)));
+        }
       }
     }
     if (options_.background_maintenance) {
@@ -178,6 +192,7 @@ class DatabaseImpl final : public Database {
     if (u.max_wal_size_mb) c.flush.max_wal_size_mb = *u.max_wal_size_mb;
     if (u.max_vector_count) c.flush.max_vector_count = *u.max_vector_count;
     if (u.flush_priority) c.flush.flush_priority = *u.flush_priority;
+    if (u.tiering) c.tiering = *u.tiering;
     PROXIMADB_RETURN_IF_ERROR(ValidateConfig(c));
     const bool relayout = c.storage_strategy != before.storage_strategy ||
                           c.indexing_algorithm != before.indexing_algorithm ||
@@ -195,6 +210,7 @@ class DatabaseImpl final : public Database {
     // migration).
     PROXIMADB_RETURN_IF_ERROR(catalog_->UpdateSettings(c));
     it->second->UpdateSettings(c);
+    if (c.tiering != before.tiering) wake_ = true;  // the policy applies at once
     if (relayout) {
       PROXIMADB_RETURN_IF_ERROR(it->second->ChangeLayout(c));
       wake_ = true;  // the maintenance service starts the migration now
@@ -252,6 +268,14 @@ class DatabaseImpl final : public Database {
       collections_.erase(it);
     }
     c->MarkDropped();
+    // The manifest's directory last: until it goes, the collection's files can be found.
+    std::vector<std::string> dirs = c->AllDirs();
+    std::reverse(dirs.begin(), dirs.end());
+    for (const std::string& dir : dirs) {
+      if (dir != c->dir() && env_->FileExists(dir)) {
+        PROXIMADB_RETURN_IF_ERROR(env_->RemoveDirRecursively(dir));
+      }
+    }
     return env_->RemoveDirRecursively(c->dir());
   }
 
@@ -308,10 +332,27 @@ class DatabaseImpl final : public Database {
     return options_.object_store.get();
   }
 
+  // data_dir, then the WAL, hot and warm directories: each with a collections/ of its own.
+  std::vector<std::string> BaseDirs() const {
+    std::vector<std::string> out = {options_.data_dir};
+    auto add = [&](const std::string& d) {
+      if (!d.empty() && std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+    };
+    add(options_.wal_directory);
+    for (const std::string& d : options_.hot_directories) add(d);
+    for (const std::string& d : options_.warm_directories) add(d);
+    return out;
+  }
+
   CollectionOptions CollectionOptionsFor(const CatalogEntry& e) {
     CollectionOptions o;
     o.env = env_;
     o.dir = JoinPath(CollectionsDir(), e.dir_name);
+    auto in = [&](const std::string& base) { return JoinPath(JoinPath(base, "collections"),
+                                                             e.dir_name); };
+    if (!options_.wal_directory.empty()) o.wal_dir = in(options_.wal_directory);
+    for (const std::string& d : options_.hot_directories) o.hot_dirs.push_back(in(d));
+    for (const std::string& d : options_.warm_directories) o.warm_dirs.push_back(in(d));
     o.config = e.config;
     o.durability = options_.durability;
     o.async_sync_interval_ms = options_.async_sync_interval_ms;
@@ -376,6 +417,13 @@ class DatabaseImpl final : public Database {
     for (const auto& c : all) {
       if (absl::Status s = c->Migrate(); !s.ok()) {
         Log(LogLevel::kError, absl::StrCat("migration of collection '", c->config().name,
+                                           "' failed (retried at the next pass): ",
+                                           s.ToString()));
+      }
+    }
+    for (const auto& c : all) {
+      if (absl::Status s = c->ApplyTiering(); !s.ok()) {
+        Log(LogLevel::kError, absl::StrCat("tiering of collection '", c->config().name,
                                            "' failed (retried at the next pass): ",
                                            s.ToString()));
       }

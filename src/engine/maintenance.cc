@@ -30,7 +30,7 @@ absl::Status CollectionImpl::FreezeLocked() {
   if (last_seq_ == frozen_up_to) return absl::OkStatus();  // nothing new since the last freeze
   const uint64_t number = next_file_number_++;
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<WalWriter> next,
-                             CreateWalFile(env_, options_.wal_strategy, options_.dir, number));
+                             CreateWalFile(env_, options_.wal_strategy, WalDir(), number));
   // Make the old file durable before any batch lands in the new one, so that even with async
   // durability a power loss cannot leave a gap in the sequence.
   absl::Status s = wal_->Sync();
@@ -77,7 +77,7 @@ absl::Status CollectionImpl::FlushFrozen() {
   // memtable serializes this with a turn of the background indexer still inside it.
   if (TakesLayerGraph(dead, rows)) f.mem->FinishGraph(options_.build_threads);
   PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
-                             strategy()->BuildSegment(seg_number, segment_rows));
+                             BuildPlaced(*strategy(), seg_number, segment_rows));
   // (The strategy may have reordered segment_rows and dropped its deleted rows: segment row i
   // is segment_rows[i].)
 
@@ -188,11 +188,9 @@ absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& gr
         if (s->VisibleAt(r, snapshot)) rows[g].push_back({s.get(), r});
       }
     }
-    absl::StatusOr<std::shared_ptr<Segment>> out = strategy.BuildSegment(numbers[g], rows[g]);
+    absl::StatusOr<std::shared_ptr<Segment>> out = BuildPlaced(strategy, numbers[g], rows[g]);
     if (!out.ok()) {
-      for (const Segment* w : written) {
-        env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(w->number()))).IgnoreError();
-      }
+      for (const Segment* w : written) env_->RemoveFile(w->path()).IgnoreError();
       return out.status();
     }
     outs.push_back(*out);
@@ -246,7 +244,7 @@ absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& gr
     for (const auto& s : group) {
       // Readers holding a view keep their mapping; a file left behind is removed at the next
       // open.
-      env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(s->number()))).IgnoreError();
+      env_->RemoveFile(s->path()).IgnoreError();
     }
   }
   return absl::OkStatus();
@@ -294,8 +292,7 @@ absl::Status CollectionImpl::InstallManifest(const Manifest& m,
   if (!installed) {
     // Nothing changed on disk: the old manifest is in force, the new segments are garbage.
     for (const Segment* seg : new_segments) {
-      if (seg == nullptr) continue;
-      env_->RemoveFile(JoinPath(options_.dir, SegmentFileName(seg->number()))).IgnoreError();
+      if (seg != nullptr) env_->RemoveFile(seg->path()).IgnoreError();
     }
     return absl::Status(s.code(), absl::StrCat("collection '", options_.config.name,
                                                "': manifest update failed, nothing changed: ",
@@ -307,13 +304,15 @@ absl::Status CollectionImpl::InstallManifest(const Manifest& m,
 }
 
 void CollectionImpl::RemoveWalFilesBelow(uint64_t number) {
-  absl::StatusOr<std::vector<std::string>> names = env_->ListDir(options_.dir);
-  if (!names.ok()) return;
-  for (const std::string& name : *names) {
-    uint64_t n;
-    if (ParseFileName(name, &n) == FileKind::kWal && n < number) {
-      // A file left behind is removed at the next open.
-      env_->RemoveFile(JoinPath(options_.dir, name)).IgnoreError();
+  for (const std::string& dir : WalDirs()) {
+    absl::StatusOr<std::vector<std::string>> names = env_->ListDir(dir);
+    if (!names.ok()) continue;
+    for (const std::string& name : *names) {
+      uint64_t n;
+      if (ParseFileName(name, &n) == FileKind::kWal && n < number) {
+        // A file left behind is removed at the next open.
+        env_->RemoveFile(JoinPath(dir, name)).IgnoreError();
+      }
     }
   }
 }

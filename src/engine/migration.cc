@@ -15,7 +15,7 @@
 
 namespace proximadb {
 absl::Status CollectionImpl::ChangeLayout(const CollectionConfig& config) {
-  StrategyOptions o{options_.env, options_.dir, config, options_.id_index,
+  StrategyOptions o{options_.env, config, options_.id_index,
                     options_.build_threads};
   PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<const SegmentStrategy> next, NewSegmentStrategy(o));
   {

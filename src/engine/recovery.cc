@@ -21,7 +21,7 @@ absl::StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Create(
 
 absl::StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Open(
     const CollectionOptions& options) {
-  StrategyOptions strategy_options{options.env, options.dir, options.config, options.id_index,
+  StrategyOptions strategy_options{options.env, options.config, options.id_index,
                                    options.build_threads};
   PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<const SegmentStrategy> strategy,
                              NewSegmentStrategy(strategy_options));
@@ -75,48 +75,75 @@ absl::Status CollectionImpl::Recover() {
   }
   PROXIMADB_RETURN_IF_ERROR(manifest.status());
   manifest_ = *std::move(manifest);
-  std::vector<uint64_t> wal_files;
-  PROXIMADB_RETURN_IF_ERROR(RemoveLeftovers(&wal_files));
-  PROXIMADB_RETURN_IF_ERROR(OpenSegments());
-  PROXIMADB_RETURN_IF_ERROR(ReplayWal(wal_files));
+  PROXIMADB_RETURN_IF_ERROR(LoadWalDirs());
+  FoundFiles found;
+  PROXIMADB_RETURN_IF_ERROR(RemoveLeftovers(&found));
+  // Before the new WAL file: a crash from here on finds every directory with WAL files.
+  PROXIMADB_RETURN_IF_ERROR(SaveWalDirs(found.wal));
+  PROXIMADB_RETURN_IF_ERROR(OpenSegments(found));
+  PROXIMADB_RETURN_IF_ERROR(ReplayWal(found));
+  if (!env_->FileExists(WalDir())) {  // a new wal_directory (or a new collection)
+    PROXIMADB_RETURN_IF_ERROR(env_->CreateDirs(WalDir()));
+    PROXIMADB_RETURN_IF_ERROR(env_->SyncDir(DirName(WalDir())));
+  }
   const uint64_t number = next_file_number_++;
   absl::MutexLock wl(&wal_mu_);
-  PROXIMADB_ASSIGN_OR_RETURN(wal_, CreateWalFile(env_, options_.wal_strategy, options_.dir, number));
+  PROXIMADB_ASSIGN_OR_RETURN(wal_, CreateWalFile(env_, options_.wal_strategy, WalDir(), number));
   return absl::OkStatus();
 }
 
-absl::Status CollectionImpl::RemoveLeftovers(std::vector<uint64_t>* wal_files) {
-  // What an interrupted flush, compaction or WAL cleanup left behind.
-  PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(options_.dir));
+absl::Status CollectionImpl::RemoveLeftovers(FoundFiles* found) {
+  // What an interrupted flush, compaction, WAL cleanup or segment move left behind, in every
+  // directory the collection may use (the settings may have changed since the files were
+  // written: WAL files are looked for where segments are too).
   absl::flat_hash_set<uint64_t> live_segments;
   for (const ManifestSegment& s : manifest_.segments) live_segments.insert(s.number);
   uint64_t max_number = 0;
-  for (const std::string& name : names) {
-    uint64_t number = 0;
-    const FileKind kind = ParseFileName(name, &number);
-    max_number = std::max(max_number, number);
-    const bool garbage = kind == FileKind::kTemp ||
-                         (kind == FileKind::kSegment && !live_segments.contains(number)) ||
-                         (kind == FileKind::kWal && number < manifest_.wal_start);
-    if (garbage) {
-      PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(options_.dir, name)));
-    } else if (kind == FileKind::kWal) {
-      wal_files->push_back(number);
+  std::vector<std::string> dirs = SegmentDirs();
+  for (const std::string& d : WalDirs()) {
+    if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  }
+  for (const std::string& dir : dirs) {
+    if (!env_->FileExists(dir)) continue;  // a directory no segment was placed in yet
+    PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir));
+    for (const std::string& name : names) {
+      uint64_t number = 0;
+      const FileKind kind = ParseFileName(name, &number);
+      max_number = std::max(max_number, number);
+      const bool garbage = kind == FileKind::kTemp ||
+                           (kind == FileKind::kSegment && !live_segments.contains(number)) ||
+                           (kind == FileKind::kWal && number < manifest_.wal_start);
+      if (garbage) {
+        PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(dir, name)));
+      } else if (kind == FileKind::kWal) {
+        found->wal.emplace_back(number, dir);
+      } else if (kind == FileKind::kSegment) {
+        // In two places after an interrupted move: both copies are whole (a copy is renamed
+        // into place only once durable); the later directory, the move's target, wins.
+        auto [it, fresh] = found->segments.emplace(number, dir);
+        if (!fresh) {
+          PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(it->second, name)));
+          it->second = dir;
+        }
+      }
     }
   }
-  std::sort(wal_files->begin(), wal_files->end());
+  std::sort(found->wal.begin(), found->wal.end());
   next_file_number_ = std::max(manifest_.next_file_number, max_number + 1);
   return absl::OkStatus();
 }
 
-absl::Status CollectionImpl::OpenSegments() {
+absl::Status CollectionImpl::OpenSegments(const FoundFiles& found) {
   for (const ManifestSegment& entry : manifest_.segments) {
-    const std::string path = JoinPath(options_.dir, SegmentFileName(entry.number));
-    absl::StatusOr<std::shared_ptr<Segment>> seg = strategy()->OpenSegment(entry.number);
-    if (absl::IsNotFound(seg.status())) {
-      return absl::DataLossError(
-          absl::StrCat("segment ", path, " is listed in the manifest but missing"));
+    auto where = found.segments.find(entry.number);
+    if (where == found.segments.end()) {
+      return absl::DataLossError(absl::StrCat(
+          "segment ", SegmentFileName(entry.number), " of ", options_.dir,
+          " is listed in the manifest but in none of the collection's directories"));
     }
+    const std::string path = JoinPath(where->second, SegmentFileName(entry.number));
+    absl::StatusOr<std::shared_ptr<Segment>> seg =
+        strategy()->OpenSegment(where->second, entry.number);
     PROXIMADB_RETURN_IF_ERROR(seg.status());
     if ((*seg)->num_rows() != entry.num_rows) {
       return absl::DataLossError(absl::StrCat("segment ", path, " has ", (*seg)->num_rows(),
@@ -129,10 +156,12 @@ absl::Status CollectionImpl::OpenSegments() {
   return absl::OkStatus();
 }
 
-absl::Status CollectionImpl::ReplayWal(const std::vector<uint64_t>& wal_files) {
+absl::Status CollectionImpl::ReplayWal(const FoundFiles& found) {
   last_seq_ = manifest_.covered_seq;
+  const auto& wal_files = found.wal;
   for (size_t i = 0; i < wal_files.size(); ++i) {
-    const std::string path = JoinPath(options_.dir, WalFileName(wal_files[i]));
+    const auto& [wal_number, wal_dir] = wal_files[i];
+    const std::string path = JoinPath(wal_dir, WalFileName(wal_number));
     const uint64_t seq_before = last_seq_;
     auto apply = [&](std::string_view payload, uint64_t offset) -> absl::Status {
       DecodedBatch batch;
@@ -151,7 +180,7 @@ absl::Status CollectionImpl::ReplayWal(const std::vector<uint64_t>& wal_files) {
     };
     PROXIMADB_ASSIGN_OR_RETURN(
         log::ReadResult result,
-        ReadWalFile(env_, options_.wal_strategy, options_.dir, wal_files[i], apply));
+        ReadWalFile(env_, options_.wal_strategy, wal_dir, wal_number, apply));
     if (result.torn_tail) {
       if (i + 1 != wal_files.size()) {
         return absl::DataLossError(absl::StrCat("WAL file ", path, " is damaged at offset ",

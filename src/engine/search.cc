@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "absl/time/clock.h"
 #include "index/distance.h"
 #include "index/top_k.h"
 
@@ -63,9 +64,11 @@ SearchResponse SearchView(const ReadView& view, const SearchRequest& req, const 
   index::SearchParams params{req.vector.data(), req.k, ctx.ef, req.exact};
   params.rerank = ctx.rerank;
   params.nprobe = ctx.nprobe;
+  const int64_t now_us = absl::ToUnixMicros(absl::Now());
   for (const ReadView::Entry& e : view.layers) {
     const std::optional<Roaring> selected = Select(*e.layer, e.rows, filter);
     const Layer* layer = e.layer.get();
+    layer->NoteSearch(now_us);  // ages segments for the tiering policy
     plan = index::MostInvolved(
         plan, ctx.strategy->Search(*layer, e.rows, view.seq, selected ? &*selected : nullptr,
                                    params, [&](float distance, uint32_t row) {

@@ -42,6 +42,9 @@ class MappedFile {
   virtual const char* data() const = 0;
   virtual size_t size() const = 0;
   std::string_view view() const { return {data(), size()}; }
+  // Reads the whole file into memory and keeps it there (mlock) while `resident`; releases it
+  // to the page cache's discretion when not. A no-op where nothing is mapped (MemEnv).
+  virtual absl::Status SetResident(bool /*resident*/) { return absl::OkStatus(); }
 };
 
 // An exclusive lock on a file (a data directory's LOCK); released when destroyed.
@@ -70,6 +73,8 @@ class Env {
 
   // Creates `dir` and any missing parents; OK if it already exists.
   virtual absl::Status CreateDirs(const std::string& dir) = 0;
+  // Bytes an unprivileged writer can still add to the file system that holds `dir`.
+  virtual absl::StatusOr<uint64_t> FreeSpace(const std::string& dir) = 0;
   virtual absl::Status RemoveFile(const std::string& path) = 0;
   // Removes an empty directory.
   virtual absl::Status RemoveDir(const std::string& dir) = 0;

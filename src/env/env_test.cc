@@ -241,3 +241,29 @@ TEST(FaultInjectionEnvTest, FailsChosenOperationOnce) {
 
 }  // namespace
 }  // namespace proximadb
+
+namespace proximadb {
+namespace {
+
+TEST(MemEnvCapacityTest, AFullDiskRefusesAppendsUntilSpaceReturns) {
+  MemEnv env;
+  ASSERT_TRUE(env.CreateDirs("/small/a").ok());
+  ASSERT_TRUE(env.CreateDirs("/big").ok());
+  env.SetCapacity("/small", 100);
+  EXPECT_EQ(*env.FreeSpace("/small/a"), 100u);
+  EXPECT_EQ(*env.FreeSpace("/big"), uint64_t{1} << 40);
+  auto f = env.NewWritableFile("/small/a/f");
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE((*f)->Append(std::string(60, 'x')).ok());
+  EXPECT_EQ(*env.FreeSpace("/small"), 40u);
+  const absl::Status full = (*f)->Append(std::string(41, 'x'));
+  EXPECT_TRUE(absl::IsResourceExhausted(full)) << full;
+  EXPECT_EQ(*env.FreeSpace("/small"), 40u) << "a refused append writes nothing";
+  auto g = env.NewWritableFile("/big/g");
+  ASSERT_TRUE((*g)->Append(std::string(1000, 'y')).ok()) << "other disks are not limited";
+  ASSERT_TRUE(env.RemoveFile("/small/a/f").ok());
+  EXPECT_EQ(*env.FreeSpace("/small"), 100u);
+}
+
+}  // namespace
+}  // namespace proximadb

@@ -14,9 +14,10 @@ constexpr EnumName<Op> kOpNames[] = {
 
 }  // namespace
 
-void FaultInjectionEnv::FailAfter(Op op, std::string path_substring, int skip, int count) {
+void FaultInjectionEnv::FailAfter(Op op, std::string path_substring, int skip, int count,
+                                  absl::StatusCode code) {
   absl::MutexLock l(&fault_mu_);
-  rules_.push_back(Rule{op, std::move(path_substring), skip, count, 0});
+  rules_.push_back(Rule{op, std::move(path_substring), skip, count, 0, code});
 }
 
 void FaultInjectionEnv::FailOneIn(Op op, std::string path_substring, int n, uint64_t seed) {
@@ -50,7 +51,10 @@ absl::Status FaultInjectionEnv::MaybeFail(Op op, const std::string& path) {
     }
     if (fail) {
       ++injected_;
-      return absl::InternalError(absl::StrCat("injected ", NameOf(kOpNames, op), " failure on ", path));
+      return absl::Status(r.code, absl::StrCat("injected ", NameOf(kOpNames, op), " failure on ",
+                                               path, r.code == absl::StatusCode::kResourceExhausted
+                                                         ? ": No space left on device"
+                                                         : ""));
     }
   }
   return absl::OkStatus();

@@ -21,8 +21,10 @@ class FaultInjectionEnv : public MemEnv {
   using Op = MemEnv::Op;
 
   // After `skip` matching calls have succeeded, fails the next `count` calls of `op` whose path
-  // contains `path_substring` (empty matches all paths).
-  void FailAfter(Op op, std::string path_substring, int skip, int count = 1);
+  // contains `path_substring` (empty matches all paths), with an error of `code`
+  // (kResourceExhausted reads as ENOSPC: a full disk).
+  void FailAfter(Op op, std::string path_substring, int skip, int count = 1,
+                 absl::StatusCode code = absl::StatusCode::kInternal);
   // Fails each call of `op` (on paths containing `path_substring`) with probability 1/n.
   void FailOneIn(Op op, std::string path_substring, int n, uint64_t seed);
   void ClearFaults();
@@ -51,6 +53,7 @@ class FaultInjectionEnv : public MemEnv {
     int skip;
     int count;
     int one_in;  // 0: deterministic (skip/count)
+    absl::StatusCode code = absl::StatusCode::kInternal;
   };
   mutable absl::Mutex fault_mu_;
   std::vector<Rule> rules_ ABSL_GUARDED_BY(fault_mu_);

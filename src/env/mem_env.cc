@@ -92,6 +92,10 @@ absl::Status MemEnv::Mutate(Op op, const std::string& path,
 absl::Status MemEnv::AppendTo(const std::shared_ptr<FileState>& file, const std::string& path,
                               std::string_view data) {
   return Mutate(Op::kAppend, path, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (auto [capacity, used] = DiskOf(path); capacity > 0 && used + data.size() > capacity) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("write ", path, ": No space left on device"));
+    }
     file->data.append(data);
     return absl::OkStatus();
   });
@@ -311,6 +315,35 @@ absl::Status MemEnv::Corrupt(const std::string& path, uint64_t offset, std::stri
   f.data.replace(offset, bytes.size(), bytes);
   if (offset + bytes.size() <= f.durable.size()) f.durable.replace(offset, bytes.size(), bytes);
   return absl::OkStatus();
+}
+
+std::pair<uint64_t, uint64_t> MemEnv::DiskOf(const std::string& path) const {
+  for (const auto& [dir, capacity] : capacity_) {
+    if (path.compare(0, dir.size() + 1, dir + "/") != 0) continue;
+    uint64_t used = 0;
+    for (auto it = files_.lower_bound(dir + "/"); it != files_.end(); ++it) {
+      if (it->first.compare(0, dir.size() + 1, dir + "/") != 0) break;
+      used += it->second->data.size();
+    }
+    return {capacity, used};
+  }
+  return {0, 0};
+}
+
+absl::StatusOr<uint64_t> MemEnv::FreeSpace(const std::string& dir) {
+  absl::MutexLock l(&mu_);
+  const auto [capacity, used] = DiskOf(dir + "/");
+  if (capacity == 0) return uint64_t{1} << 40;
+  return capacity > used ? capacity - used : 0;
+}
+
+void MemEnv::SetCapacity(const std::string& dir, uint64_t bytes) {
+  absl::MutexLock l(&mu_);
+  if (bytes == 0) {
+    capacity_.erase(dir);
+  } else {
+    capacity_[dir] = bytes;
+  }
 }
 
 }  // namespace proximadb

@@ -58,6 +58,11 @@ class MemEnv : public Env {
   absl::StatusOr<uint64_t> FileSize(const std::string& path) override;
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& dir) override;
   absl::Status CreateDirs(const std::string& dir) override;
+  // Unlimited (1 TiB) unless SetCapacity limits a directory that holds `dir`.
+  absl::StatusOr<uint64_t> FreeSpace(const std::string& dir) override;
+  // Models a disk of `bytes` mounted at `dir`: the files under it may hold that much in all;
+  // an append past it fails with kResourceExhausted (ENOSPC). 0 removes the limit.
+  void SetCapacity(const std::string& dir, uint64_t bytes);
   absl::Status RemoveFile(const std::string& path) override;
   absl::Status RemoveDir(const std::string& dir) override;
   absl::Status RenameFile(const std::string& from, const std::string& to) override;
@@ -125,6 +130,10 @@ class MemEnv : public Env {
   Entries durable_files_ ABSL_GUARDED_BY(mu_);  // as of each directory's last SyncDir
   std::vector<EntryOp> pending_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> locks_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> capacity_ ABSL_GUARDED_BY(mu_);  // by directory
+  // The capacity limiting `path` and the bytes the files under it hold; {0, 0} if unlimited.
+  std::pair<uint64_t, uint64_t> DiskOf(const std::string& path) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace proximadb

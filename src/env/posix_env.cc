@@ -6,11 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/statvfs.h>
+
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/macros.h"
+#include "common/strings.h"
 #include "env/env.h"
 
 namespace proximadb {
@@ -86,6 +89,18 @@ class PosixMappedFile final : public MappedFile {
   }
   const char* data() const override { return static_cast<const char*>(base_); }
   size_t size() const override { return size_; }
+  absl::Status SetResident(bool resident) override {
+    if (base_ == nullptr || size_ == 0) return absl::OkStatus();
+    if (!resident) {
+      ::munlock(base_, size_);
+      return absl::OkStatus();
+    }
+    ::madvise(base_, size_, MADV_WILLNEED);  // read ahead the whole file
+    if (::mlock(base_, size_) != 0) {
+      return PosixError(Cat("mlock of ", size_, " bytes of"), "a segment", errno);
+    }
+    return absl::OkStatus();
+  }
 
  private:
   void* base_;
@@ -161,6 +176,12 @@ class PosixEnv final : public Env {
     }
     ::closedir(d);
     return names;
+  }
+
+  absl::StatusOr<uint64_t> FreeSpace(const std::string& dir) override {
+    struct statvfs st;
+    if (::statvfs(dir.c_str(), &st) != 0) return PosixError("statvfs", dir, errno);
+    return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
   }
 
   absl::Status CreateDirs(const std::string& dir) override {

@@ -26,7 +26,7 @@ FlushPolicy ServerConfig::DefaultFlushPolicy() const {
 
 namespace {
 
-using Field = std::variant<std::string*, int64_t*, double*, bool*>;
+using Field = std::variant<std::string*, int64_t*, double*, bool*, std::vector<std::string>*>;
 
 struct Key {
   const char* name;  // "section.key"
@@ -43,6 +43,9 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"server.io_threads", &c.io_threads, 0, 1024},
       {"server.worker_threads", &c.worker_threads, 0, 1024},
       {"storage.data_directory", &c.data_directory},
+      {"storage.wal_directory", &c.wal_directory},
+      {"storage.hot_directories", &c.hot_directories},
+      {"storage.warm_directories", &c.warm_directories},
       {"storage.memtable_size_mb", &c.memtable_size_mb, 1, 1 << 20},
       {"storage.compaction_enabled", &c.compaction_enabled},
       {"storage.durability", &c.durability},
@@ -89,6 +92,14 @@ absl::Status SetFromText(const Key& k, const std::string& text, const std::strin
     **s = text;
     return absl::OkStatus();
   }
+  if (auto* list = std::get_if<std::vector<std::string>*>(&k.field)) {  // comma-separated
+    (*list)->clear();
+    for (std::string_view item : Split(text, ',')) {
+      if (item.empty()) return Bad(where, "expects comma-separated paths, one is empty");
+      (*list)->emplace_back(item);
+    }
+    return absl::OkStatus();
+  }
   if (auto* i = std::get_if<int64_t*>(&k.field)) {
     int64_t v;
     if (!absl::SimpleAtoi(text, &v)) return Bad(where, Cat("expects an integer, got '", text, "'"));
@@ -112,6 +123,18 @@ absl::Status SetFromToml(const Key& k, const toml::node& node, const std::string
   if (auto* s = std::get_if<std::string*>(&k.field)) {
     if (!node.is_string()) return Bad(where, "expects a string");
     **s = *node.value<std::string>();
+    return absl::OkStatus();
+  }
+  if (auto* list = std::get_if<std::vector<std::string>*>(&k.field)) {
+    const toml::array* array = node.as_array();
+    if (array == nullptr) return Bad(where, "expects an array of paths");
+    (*list)->clear();
+    for (const toml::node& item : *array) {
+      if (!item.is_string() || item.value<std::string>()->empty()) {
+        return Bad(where, "expects an array of non-empty strings");
+      }
+      (*list)->push_back(*item.value<std::string>());
+    }
     return absl::OkStatus();
   }
   if (auto* i = std::get_if<int64_t*>(&k.field)) {

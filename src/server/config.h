@@ -25,6 +25,9 @@ struct ServerConfig {
 
   // [storage]
   std::string data_directory = "./data";
+  std::string wal_directory;                  // "": in data_directory
+  std::vector<std::string> hot_directories;   // new segments; empty: data_directory
+  std::vector<std::string> warm_directories;
   int64_t memtable_size_mb = 128;  // default max_wal_size_mb for new collections
   bool compaction_enabled = true;  // background flush and compaction
   std::string durability = "sync";

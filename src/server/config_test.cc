@@ -88,3 +88,48 @@ TEST_F(ConfigTest, ErrorsNameTheKeyAndTheSource) {
 
 }  // namespace
 }  // namespace proximadb::server
+
+namespace proximadb::server {
+namespace {
+
+TEST(ConfigListTest, DirectoriesFromTheFileAndTheEnvironment) {
+  ScopedTempDir dir;
+  const std::string path = dir.path() + "/config.toml";
+  std::ofstream(path) << "[storage]\nwal_directory = \"/ssd/wal\"\n"
+                         "hot_directories = [\"/nvme1/px\", \"/nvme2/px\"]\n";
+  ConfigSources s;
+  s.file = path;
+  s.environ = {"PROXIMADB_STORAGE__WARM_DIRECTORIES=/hdd1/px,/hdd2/px"};
+  auto c = LoadConfig(s);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->wal_directory, "/ssd/wal");
+  EXPECT_EQ(c->hot_directories, (std::vector<std::string>{"/nvme1/px", "/nvme2/px"}));
+  EXPECT_EQ(c->warm_directories, (std::vector<std::string>{"/hdd1/px", "/hdd2/px"}));
+
+  std::ofstream(path) << "[storage]\nhot_directories = \"/one\"\n";
+  auto bad = LoadConfig(s);
+  EXPECT_NE(std::string(bad.status().message()).find("hot_directories"), std::string::npos);
+  ConfigSources env_only;
+  env_only.environ = {"PROXIMADB_STORAGE__HOT_DIRECTORIES=/a,,/b"};
+  bad = LoadConfig(env_only);
+  EXPECT_NE(std::string(bad.status().message()).find("HOT_DIRECTORIES"), std::string::npos);
+}
+
+TEST(ConfigListTest, ObjectStoreSettingsAreChecked) {
+  ConfigSources s;
+  s.environ = {"PROXIMADB_OBJECT_STORE__ENDPOINT=http://127.0.0.1:9000",
+               "PROXIMADB_OBJECT_STORE__BUCKET=Bad_Bucket",
+               "PROXIMADB_OBJECT_STORE__SECRET_ACCESS_KEY=hunter2"};
+  auto bad = LoadConfig(s);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("object_store.bucket"), std::string::npos);
+  EXPECT_EQ(std::string(bad.status().message()).find("hunter2"), std::string::npos);
+  s.environ[1] = "PROXIMADB_OBJECT_STORE__BUCKET=good-bucket";
+  auto good = LoadConfig(s);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->object_store.bucket, "good-bucket");
+  EXPECT_EQ(good->object_store.region, "us-east-1");
+}
+
+}  // namespace
+}  // namespace proximadb::server

@@ -98,6 +98,9 @@ HttpServerOptions HttpOptionsFor(const ServerConfig& config) {
 DatabaseOptions DatabaseOptionsFor(const ServerConfig& config) {
   DatabaseOptions o;
   o.data_dir = config.data_directory;
+  o.wal_directory = config.wal_directory;
+  o.hot_directories = config.hot_directories;
+  o.warm_directories = config.warm_directories;
   o.durability = *ParseDurability(config.durability);
   o.async_sync_interval_ms = static_cast<uint32_t>(config.async_sync_interval_ms);
   o.max_id_bytes = static_cast<size_t>(config.max_id_bytes);

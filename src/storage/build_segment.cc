@@ -135,16 +135,18 @@ absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& opti
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentBuilder> builder,
                              SegmentBuilder::Create(options.env, path, options.dim,
                                                     options.compress_metadata));
-  for (const SegmentRow& r : rows) {
-    PROXIMADB_RETURN_IF_ERROR(
-        builder->Add(r.layer->id(r.row), reinterpret_cast<const char*>(r.layer->vector(r.row)),
-                     r.layer->metadata(r.row), r.deleted));
-  }
-  if (options.graph) builder->SetGraph(BuildGraph(options, rows));
-  builder->SetPartitions(std::move(partitions));
-  if (options.field_columns) builder->SetFields(FieldColumns(rows));
   absl::Status s = absl::OkStatus();
-  if (options.quantization != Quantization::kNone) s = BuildCodes(options, rows, builder.get());
+  for (size_t i = 0; i < rows.size() && s.ok(); ++i) {
+    const SegmentRow& r = rows[i];
+    s = builder->Add(r.layer->id(r.row), reinterpret_cast<const char*>(r.layer->vector(r.row)),
+                     r.layer->metadata(r.row), r.deleted);
+  }
+  if (s.ok() && options.graph) builder->SetGraph(BuildGraph(options, rows));
+  builder->SetPartitions(std::move(partitions));
+  if (s.ok() && options.field_columns) builder->SetFields(FieldColumns(rows));
+  if (s.ok() && options.quantization != Quantization::kNone) {
+    s = BuildCodes(options, rows, builder.get());
+  }
   if (s.ok()) s = builder->Finish();
   if (s.ok()) s = options.env->SyncDir(options.dir);  // its name durable before a manifest names it
   if (s.ok()) {
@@ -153,6 +155,8 @@ absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& opti
     if (opened.ok()) return opened;
     s = opened.status();
   }
+  // A failure (a full disk, say) leaves no file: the caller may try another directory.
+  builder.reset();
   if (options.env->FileExists(path)) options.env->RemoveFile(path).IgnoreError();
   return s;
 }

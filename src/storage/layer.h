@@ -50,6 +50,8 @@ class Layer {
   virtual std::string_view metadata(uint32_t row) const = 0;
   // The newest row holding `id`, live or not.
   virtual std::optional<uint32_t> Find(std::string_view id) const = 0;
+  // A search read this layer at `now_us` (what a tiering policy ages segments by).
+  virtual void NoteSearch(int64_t /*now_us*/) const {}
 
   // kNotDeleted while the row is live.
   virtual uint64_t deleted_seq(uint32_t row) const = 0;

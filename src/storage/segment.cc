@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "common/macros.h"
@@ -281,6 +282,8 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
 
   std::shared_ptr<Segment> seg(new Segment);
   seg->number_ = number;
+  seg->path_ = path;
+  seg->last_search_us_.store(absl::ToUnixMicros(absl::Now()), std::memory_order_relaxed);
   seg->dim_ = dim;
   seg->num_rows_ = static_cast<uint32_t>(num_rows);
 

@@ -105,7 +105,27 @@ class Segment final : public Layer {
                                                        DistanceMetric metric);
 
   uint64_t number() const { return number_; }
+  const std::string& path() const { return path_; }
   uint64_t file_size() const { return file_->size(); }
+  // When a search last read the segment (microseconds since the epoch): its open, before any.
+  // Updated at most once a second, so that concurrent searches rarely write the line.
+  int64_t last_search_us() const { return last_search_us_.load(std::memory_order_relaxed); }
+  void set_last_search_us(int64_t us) const {
+    last_search_us_.store(us, std::memory_order_relaxed);
+  }
+  void NoteSearch(int64_t now_us) const override {
+    if (now_us - last_search_us() > 1000000) set_last_search_us(now_us);
+  }
+  // Locks the file's pages in memory (an ultra_hot collection) or lets them go again.
+  absl::Status SetResident(bool resident) const {
+    if (resident_.exchange(resident, std::memory_order_relaxed) == resident) {
+      return absl::OkStatus();
+    }
+    absl::Status s = file_->SetResident(resident);
+    if (!s.ok()) resident_.store(false, std::memory_order_relaxed);
+    return s;
+  }
+  bool resident() const { return resident_.load(std::memory_order_relaxed); }
   // The whole file as mapped (for backups: readable while the segment is referenced, even
   // after compaction has removed the file).
   std::string_view file_bytes() const { return file_->view(); }
@@ -172,6 +192,9 @@ class Segment final : public Layer {
                                    DistanceMetric metric);
 
   uint64_t number_ = 0;
+  std::string path_;
+  mutable std::atomic<int64_t> last_search_us_{0};
+  mutable std::atomic<bool> resident_{false};
   uint32_t dim_ = 0;
   uint32_t num_rows_ = 0;
   std::unique_ptr<MappedFile> file_;

@@ -52,7 +52,6 @@ class LayoutStrategy final : public SegmentStrategy {
         layout_(LayoutOf(options.config)),
         distance_(index::DistanceFor(options.config.metric)) {
     segment_options_.env = options.env;
-    segment_options_.dir = options.dir;
     segment_options_.dim = options.config.dimension;
     segment_options_.metric = options.config.metric;
     if (layout_.graph) segment_options_.graph = graph_params();
@@ -74,12 +73,15 @@ class LayoutStrategy final : public SegmentStrategy {
   }
 
   absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(
-      uint64_t number, std::vector<SegmentRow>& rows) const override {
-    return proximadb::BuildSegment(segment_options_, number, rows);
+      const std::string& dir, uint64_t number, std::vector<SegmentRow>& rows) const override {
+    SegmentOptions options = segment_options_;
+    options.dir = dir;
+    return proximadb::BuildSegment(options, number, rows);
   }
 
-  absl::StatusOr<std::shared_ptr<Segment>> OpenSegment(uint64_t number) const override {
-    return Segment::Open(options_.env, JoinPath(options_.dir, SegmentFileName(number)), number,
+  absl::StatusOr<std::shared_ptr<Segment>> OpenSegment(const std::string& dir,
+                                                       uint64_t number) const override {
+    return Segment::Open(options_.env, JoinPath(dir, SegmentFileName(number)), number,
                          options_.config.dimension, options_.config.metric);
   }
 

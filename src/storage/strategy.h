@@ -27,7 +27,6 @@ namespace proximadb {
 
 struct StrategyOptions {
   Env* env = nullptr;
-  std::string dir;  // the collection directory
   // Dimension, metric, indexing algorithm and index parameters (m, ef_construction), and
   // storage_strategy, which picks the implementation.
   CollectionConfig config;
@@ -42,14 +41,15 @@ class SegmentStrategy {
   // A memtable for new writes, sized for the flush policy in force (its graph's capacity).
   virtual std::shared_ptr<Memtable> NewMemtable(const FlushPolicy& flush) const = 0;
 
-  // Writes `rows` as segment `number` (durable and opened; nullptr for no rows), possibly
-  // reordering `rows` and dropping those marked deleted: row i of the segment is rows[i]
-  // afterwards. See storage/build_segment.h.
+  // Writes `rows` as segment `number` in directory `dir` (durable and opened; nullptr for no
+  // rows), possibly reordering `rows` and dropping those marked deleted: row i of the segment
+  // is rows[i] afterwards. See storage/build_segment.h.
   virtual absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(
-      uint64_t number, std::vector<SegmentRow>& rows) const = 0;
-  // Opens segment `number`, which BuildSegment wrote; kNotFound if the file is missing,
-  // kDataLoss naming it if it is damaged.
-  virtual absl::StatusOr<std::shared_ptr<Segment>> OpenSegment(uint64_t number) const = 0;
+      const std::string& dir, uint64_t number, std::vector<SegmentRow>& rows) const = 0;
+  // Opens segment `number` in `dir`, which BuildSegment wrote; kNotFound if the file is
+  // missing, kDataLoss naming it if it is damaged.
+  virtual absl::StatusOr<std::shared_ptr<Segment>> OpenSegment(const std::string& dir,
+                                                               uint64_t number) const = 0;
 
   // The segments (of `segments`, in that order) a compaction should merge into one now; empty
   // for none. `forced`: an explicit compaction, which merges everything unless it is already

@@ -1,0 +1,126 @@
+// CollectionImpl: the directories of a collection's files, and where a new segment goes
+// (docs/storage.md#directories-and-placement).
+#include <algorithm>
+
+#include "common/logging.h"
+#include "common/macros.h"
+#include "common/strings.h"
+#include "engine/collection_impl.h"
+
+namespace proximadb {
+
+namespace {
+
+// In a collection's directory: the WAL directory of each open, while it holds WAL files.
+constexpr char kWalDirsName[] = "WAL_DIRS";
+
+void AddUnique(std::vector<std::string>* dirs, const std::string& dir) {
+  if (!dir.empty() && std::find(dirs->begin(), dirs->end(), dir) == dirs->end()) {
+    dirs->push_back(dir);
+  }
+}
+
+}  // namespace
+
+const std::string& CollectionImpl::WalDir() const {
+  return options_.wal_dir.empty() ? options_.dir : options_.wal_dir;
+}
+
+std::vector<std::string> CollectionImpl::WalDirs() const {
+  std::vector<std::string> dirs = {WalDir()};
+  AddUnique(&dirs, options_.dir);
+  for (const std::string& d : earlier_wal_dirs_) AddUnique(&dirs, d);
+  return dirs;
+}
+
+absl::Status CollectionImpl::LoadWalDirs() {
+  const std::string path = JoinPath(options_.dir, kWalDirsName);
+  if (!env_->FileExists(path)) return absl::OkStatus();
+  PROXIMADB_ASSIGN_OR_RETURN(std::string text, env_->ReadFile(path));
+  for (std::string_view line : Split(text, '\n')) {
+    if (!line.empty() && line != WalDir()) earlier_wal_dirs_.emplace_back(line);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::SaveWalDirs(const std::vector<std::pair<uint64_t, std::string>>& wal) {
+  std::vector<std::string> keep;
+  for (const std::string& d : earlier_wal_dirs_) {
+    for (const auto& [number, dir] : wal) {
+      if (dir == d) {
+        keep.push_back(d);
+        break;
+      }
+    }
+  }
+  earlier_wal_dirs_ = keep;
+  std::string text = WalDir() + "\n";
+  for (const std::string& d : keep) text += d + "\n";
+  const std::string path = JoinPath(options_.dir, kWalDirsName);
+  const bool exists = env_->FileExists(path);
+  // Without the file the WAL is looked for in dir only: nothing to write while that holds.
+  if (!exists && keep.empty() && WalDir() == options_.dir) return absl::OkStatus();
+  absl::StatusOr<std::string> old = exists ? env_->ReadFile(path) : "";
+  if (old.ok() && *old == text) return absl::OkStatus();
+  return env_->WriteFileAtomically(path, text);
+}
+
+std::vector<std::string> CollectionImpl::SegmentDirs() const {
+  std::vector<std::string> dirs = {options_.dir};
+  for (const std::string& d : options_.hot_dirs) AddUnique(&dirs, d);
+  for (const std::string& d : options_.warm_dirs) AddUnique(&dirs, d);
+  return dirs;
+}
+
+std::vector<std::string> CollectionImpl::AllDirs() const {
+  std::vector<std::string> dirs = SegmentDirs();
+  AddUnique(&dirs, WalDir());
+  return dirs;
+}
+
+std::vector<std::pair<uint64_t, std::string>> CollectionImpl::ByFreeSpace(
+    const std::vector<std::string>& dirs) {
+  std::vector<std::pair<uint64_t, std::string>> out;  // (free bytes, directory)
+  for (const std::string& dir : dirs) {
+    // Created on first use; its name made durable before a manifest can name a file in it.
+    absl::Status made = env_->FileExists(dir) ? absl::OkStatus() : env_->CreateDirs(dir);
+    if (made.ok()) made = env_->SyncDir(DirName(dir));
+    absl::StatusOr<uint64_t> free = made.ok() ? env_->FreeSpace(dir) : made;
+    if (!free.ok()) {
+      Log(LogLevel::kWarning,
+          Cat("segment directory ", dir, " skipped: ", free.status().ToString()));
+      continue;
+    }
+    out.emplace_back(*free, dir);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  return out;
+}
+
+bool CollectionImpl::InWarmDir(const Segment& segment) const {
+  const std::string dir = DirName(segment.path());
+  return std::find(options_.warm_dirs.begin(), options_.warm_dirs.end(), dir) !=
+         options_.warm_dirs.end();
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> CollectionImpl::BuildPlaced(
+    const SegmentStrategy& strategy, uint64_t number, std::vector<SegmentRow>& rows) {
+  const std::vector<std::pair<uint64_t, std::string>> candidates =
+      options_.hot_dirs.empty() ? std::vector<std::pair<uint64_t, std::string>>{{0, options_.dir}}
+                                : ByFreeSpace(options_.hot_dirs);
+  absl::Status last = absl::ResourceExhaustedError(
+      Cat("collection '", options_.config.name, "': no segment directory could be used"));
+  // Most free space first; a directory whose write fails with ENOSPC or EDQUOT (a quota, or
+  // another writer filling the disk since statvfs) passes the segment to the next.
+  for (const auto& [free, dir] : candidates) {
+    absl::StatusOr<std::shared_ptr<Segment>> seg = strategy.BuildSegment(dir, number, rows);
+    if (!absl::IsResourceExhausted(seg.status())) return seg;
+    Log(LogLevel::kWarning, Cat("segment ", number, " did not fit in ", dir, " (",
+                                seg.status().message(), "): trying the next directory"));
+    last = seg.status();
+  }
+  return last;
+}
+
+}  // namespace proximadb
