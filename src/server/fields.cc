@@ -76,6 +76,16 @@ const std::vector<StatsField> kStatsFields = {
     {PROXIMADB_STATS_FIELD(migration_state)},
     {PROXIMADB_STATS_FIELD(migration_segments_done)},
     {PROXIMADB_STATS_FIELD(migration_segments_total)},
+    {PROXIMADB_STATS_FIELD(tier_ultra_hot_segments)},
+    {PROXIMADB_STATS_FIELD(tier_ultra_hot_bytes), "ultra_hot_bytes",
+     "Segment bytes held resident (ultra_hot)."},
+    {PROXIMADB_STATS_FIELD(tier_hot_segments)},
+    {PROXIMADB_STATS_FIELD(tier_hot_bytes), "hot_bytes", "Segment bytes in hot directories."},
+    {PROXIMADB_STATS_FIELD(tier_warm_segments)},
+    {PROXIMADB_STATS_FIELD(tier_warm_bytes), "warm_bytes", "Segment bytes in warm directories."},
+    {PROXIMADB_STATS_FIELD(tier_cold_segments)},
+    {PROXIMADB_STATS_FIELD(tier_cold_bytes)},
+    {PROXIMADB_STATS_FIELD(cache_bytes)},
 };
 
 #undef PROXIMADB_STATS_FIELD

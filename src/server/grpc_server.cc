@@ -72,12 +72,28 @@ void SetFields(const std::vector<Field>& fields, google::protobuf::Message* out)
   }
 }
 
+void ToProto(const TieringPolicy& t, v1::Tiering* out) {
+  out->set_ultra_hot(t.ultra_hot);
+  if (t.warm_after_hours) out->set_warm_after_hours(*t.warm_after_hours);
+  if (t.cold_after_hours) out->set_cold_after_hours(*t.cold_after_hours);
+}
+
+TieringPolicy FromProto(const v1::Tiering& in) {
+  TieringPolicy t;
+  t.ultra_hot = in.ultra_hot();
+  if (in.has_warm_after_hours()) t.warm_after_hours = in.warm_after_hours();
+  if (in.has_cold_after_hours()) t.cold_after_hours = in.cold_after_hours();
+  return t;
+}
+
 void ToProto(const CollectionInfo& info, v1::Collection* out) {
   SetFields(CollectionFields(info), out);
+  ToProto(info.config.tiering, out->mutable_tiering());
 }
 
 void ToProto(const CollectionConfig& config, v1::Collection* out) {
   SetFields(CollectionFields(config), out);
+  ToProto(config.tiering, out->mutable_tiering());
 }
 
 void ToProto(const BackupInfo& backup, v1::Backup* out) { SetFields(BackupFields(backup), out); }
@@ -197,6 +213,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_pq_m()) c.quantization.pq_m = req->pq_m();
     if (req->has_rerank()) c.quantization.rerank = req->rerank();
     if (req->has_nprobe()) c.index.nprobe = req->nprobe();
+    if (req->has_tiering()) c.tiering = FromProto(req->tiering());
     return Reply(ctx, svc_.CreateCollection(c), resp);
   }
 
@@ -240,6 +257,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_max_wal_size_mb()) u.max_wal_size_mb = req->max_wal_size_mb();
     if (req->has_max_vector_count()) u.max_vector_count = req->max_vector_count();
     if (req->has_flush_priority()) u.flush_priority = req->flush_priority();
+    if (req->has_tiering()) u.tiering = FromProto(req->tiering());
     return Reply(ctx, svc_.UpdateCollection(req->name(), u), resp);
   }
 
@@ -260,6 +278,11 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
                                     const v1::CollectionRef* req,
                                     v1::CollectionStats* resp) override {
     return StatsDone(ctx, req->name(), svc_.Compact(req->name()), resp);
+  }
+  grpc::ServerUnaryReactor* ApplyTiering(grpc::CallbackServerContext* ctx,
+                                         const v1::CollectionRef* req,
+                                         v1::CollectionStats* resp) override {
+    return StatsDone(ctx, req->name(), svc_.ApplyTiering(req->name()), resp);
   }
 
   // --- Backups --------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ const Route kRoutes[] = {
     {"GET", "/api/v1/collections/{name}/stats", StatsOfCollection, false},
     {"POST", "/api/v1/collections/{name}/flush", FlushCollection, true},
     {"POST", "/api/v1/collections/{name}/compact", CompactCollection, true},
+    {"POST", "/api/v1/collections/{name}/tiering", ApplyTiering, true},
     {"POST", "/api/v1/collections/{name}/backups", CreateBackup, true},
     {"GET", "/api/v1/backups", ListBackups, true},
     {"DELETE", "/api/v1/backups/{id}", DeleteBackup, true},

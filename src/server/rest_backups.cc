@@ -41,7 +41,7 @@ HttpResponse RestoreBackup(const RestCall& call) {
   }
   auto restored = call.service.Restore(backup_id, target);
   if (!restored.ok()) return FromStatus(restored.status());
-  json out = FieldsJson(CollectionFields(*restored));
+  json out = CollectionJson(*restored);
   out["restored_from"] = backup_id;
   return Json(201, out);
 }

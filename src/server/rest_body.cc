@@ -184,6 +184,51 @@ json FieldsJson(const std::vector<Field>& fields) {
   return out;
 }
 
+namespace {
+
+json TieringJson(const TieringPolicy& t) {
+  auto hours = [](const std::optional<double>& h) { return h ? json(*h) : json(nullptr); };
+  return {{"ultra_hot", t.ultra_hot},
+          {"warm_after_hours", hours(t.warm_after_hours)},
+          {"cold_after_hours", hours(t.cold_after_hours)}};
+}
+
+}  // namespace
+
+json CollectionJson(const CollectionConfig& config) {
+  json out = FieldsJson(CollectionFields(config));
+  out["tiering"] = TieringJson(config.tiering);
+  return out;
+}
+
+json CollectionJson(const CollectionInfo& info) {
+  json out = FieldsJson(CollectionFields(info));
+  out["tiering"] = TieringJson(info.config.tiering);
+  return out;
+}
+
+bool ParseTiering(Body& b, TieringPolicy* out) {
+  if (!b.Has("tiering")) return true;
+  Body t;
+  TieringPolicy policy;
+  auto hours = [&](std::string_view field, std::optional<double>* to) {
+    if (!t.Has(field) || t.Get(field).is_null()) return true;
+    double v = 0;
+    if (!t.Number(field, &v)) return false;
+    *to = v;
+    return true;
+  };
+  if (!t.FromElement(b.Get("tiering"), "tiering",
+                     {"ultra_hot", "warm_after_hours", "cold_after_hours"}) ||
+      !t.Bool("ultra_hot", &policy.ultra_hot) ||
+      !hours("warm_after_hours", &policy.warm_after_hours) ||
+      !hours("cold_after_hours", &policy.cold_after_hours)) {
+    return b.Fail(Cat("tiering: ", t.error));
+  }
+  *out = policy;
+  return true;
+}
+
 HttpResponse Json(int status, const json& body) {
   HttpResponse r;
   r.status = status;

@@ -10,9 +10,24 @@ namespace {
 HttpResponse StatsResponse(const std::string& name, const absl::StatusOr<CollectionStats>& st) {
   if (!st.ok()) return FromStatus(st.status());
   json out = json::object();
+  json tiers = json::object();
+  constexpr std::string_view kTier = "tier_";
   for (const StatsField& f : kStatsFields) {
-    std::visit([&](const auto& v) { out[f.name] = v; }, ValueOf(f, *st));
+    std::visit(
+        [&](const auto& v) {
+          // tier_<tier>_segments and tier_<tier>_bytes go to tiers.<tier>.{segments,bytes}.
+          const std::string_view n = f.name;
+          if (n.substr(0, kTier.size()) != kTier) {
+            out[f.name] = v;
+            return;
+          }
+          const size_t last = n.rfind('_');
+          tiers[std::string(n.substr(kTier.size(), last - kTier.size()))]
+               [std::string(n.substr(last + 1))] = v;
+        },
+        ValueOf(f, *st));
   }
+  out["tiers"] = tiers;
   out["name"] = name;
   return Json(200, out);
 }
@@ -23,7 +38,7 @@ HttpResponse ListCollections(const RestCall& call) {
   auto list = call.service.ListCollections();
   if (!list.ok()) return FromStatus(list.status());
   json out = json::array();
-  for (const CollectionConfig& c : *list) out.push_back(FieldsJson(CollectionFields(c)));
+  for (const CollectionConfig& c : *list) out.push_back(CollectionJson(c));
   return Json(200, {{"collections", out}});
 }
 
@@ -36,7 +51,8 @@ HttpResponse CreateCollection(const RestCall& call) {
                {"name", "dimension", "distance_metric", "indexing_algorithm", "m",
                 "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
                 "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
-                "rerank", "nprobe", "metadata_compression", "id_index"}) ||
+                "rerank", "nprobe", "metadata_compression", "id_index", "tiering"}) ||
+      !ParseTiering(b, &c.tiering) ||
       !b.OptionalString("metadata_compression", &names.metadata_compression) ||
       !b.OptionalString("id_index", &names.id_index) ||
       !b.String("name", &c.name, true) ||
@@ -60,13 +76,13 @@ HttpResponse CreateCollection(const RestCall& call) {
   if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return FromStatus(s);
   auto created = call.service.CreateCollection(c);
   if (!created.ok()) return FromStatus(created.status());
-  return Json(201, FieldsJson(CollectionFields(*created)));
+  return Json(201, CollectionJson(*created));
 }
 
 HttpResponse DescribeCollection(const RestCall& call) {
   auto info = call.service.DescribeCollection(call.name);
   if (!info.ok()) return FromStatus(info.status());
-  return Json(200, FieldsJson(CollectionFields(*info)));
+  return Json(200, CollectionJson(*info));
 }
 
 HttpResponse UpdateCollection(const RestCall& call) {
@@ -78,7 +94,7 @@ HttpResponse UpdateCollection(const RestCall& call) {
   if (!b.Parse(call.request.body,
                {"ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
                 "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m",
-                "nprobe", "indexing_algorithm", "metadata_compression"}) ||
+                "nprobe", "indexing_algorithm", "metadata_compression", "tiering"}) ||
       !b.OptionalString("indexing_algorithm", &names.indexing_algorithm) ||
       !b.OptionalString("metadata_compression", &names.metadata_compression) ||
       !b.Integer("nprobe", &nprobe, 0, UINT32_MAX) ||
@@ -93,6 +109,11 @@ HttpResponse UpdateCollection(const RestCall& call) {
     return BadRequest(b.error);
   }
   CollectionUpdate u;
+  if (b.Has("tiering")) {
+    TieringPolicy tiering;
+    if (!ParseTiering(b, &tiering)) return BadRequest(b.error);
+    u.tiering = tiering;
+  }
   if (absl::Status s = ApplyLayoutNames(names, &u); !s.ok()) return FromStatus(s);
   if (b.Has("pq_m")) u.pq_m = pq_m;
   if (b.Has("ef_search")) u.ef_search = ef;
@@ -104,7 +125,7 @@ HttpResponse UpdateCollection(const RestCall& call) {
   if (b.Has("flush_priority")) u.flush_priority = static_cast<int>(priority);
   auto updated = call.service.UpdateCollection(call.name, u);
   if (!updated.ok()) return FromStatus(updated.status());
-  return Json(200, FieldsJson(CollectionFields(*updated)));
+  return Json(200, CollectionJson(*updated));
 }
 
 HttpResponse DropCollection(const RestCall& call) {
@@ -122,6 +143,10 @@ HttpResponse FlushCollection(const RestCall& call) {
 
 HttpResponse CompactCollection(const RestCall& call) {
   return StatsResponse(call.name, call.service.Compact(call.name));
+}
+
+HttpResponse ApplyTiering(const RestCall& call) {
+  return StatsResponse(call.name, call.service.ApplyTiering(call.name));
 }
 
 }  // namespace proximadb::server

@@ -36,6 +36,7 @@ HttpResponse DropCollection(const RestCall& call);
 HttpResponse StatsOfCollection(const RestCall& call);
 HttpResponse FlushCollection(const RestCall& call);
 HttpResponse CompactCollection(const RestCall& call);
+HttpResponse ApplyTiering(const RestCall& call);
 
 HttpResponse CreateBackup(const RestCall& call);
 HttpResponse ListBackups(const RestCall& call);

@@ -173,6 +173,13 @@ absl::StatusOr<CollectionStats> Service::Compact(std::string_view name) {
   });
 }
 
+absl::StatusOr<CollectionStats> Service::ApplyTiering(std::string_view name) {
+  return OnCollection(name, [](Collection& c) -> absl::StatusOr<CollectionStats> {
+    if (absl::Status s = c.ApplyTiering(); !s.ok()) return s;
+    return c.Stats();
+  });
+}
+
 absl::StatusOr<BackupInfo> Service::Backup(std::string_view name) {
   Database* db = database();
   if (db == nullptr) return Unavailable();

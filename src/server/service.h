@@ -77,6 +77,7 @@ class Service {
   absl::StatusOr<CollectionStats> Stats(std::string_view name);
   absl::StatusOr<CollectionStats> Flush(std::string_view name);
   absl::StatusOr<CollectionStats> Compact(std::string_view name);
+  absl::StatusOr<CollectionStats> ApplyTiering(std::string_view name);
 
   // Writes the records as one batch (the engine checks each against the record limits, which
   // the server gives it from [api]).

@@ -53,7 +53,29 @@ def _dict(s: struct_pb2.Struct) -> Dict[str, Any]:
 
 
 def _flat(msg: Any) -> Dict[str, Any]:
-    return {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields}
+    """A message's fields as REST shows them: a Tiering as a dict with None for unset hours,
+    the stats' tier_<tier>_<what> fields nested under "tiers"."""
+    out: Dict[str, Any] = {}
+    for f in msg.DESCRIPTOR.fields:
+        value = getattr(msg, f.name)
+        if f.name == "tiering":
+            value = {"ultra_hot": value.ultra_hot,
+                     **{h: getattr(value, h) if value.HasField(h) else None
+                        for h in ("warm_after_hours", "cold_after_hours")}}
+        if f.name.startswith("tier_"):
+            tier, _, what = f.name[len("tier_"):].rpartition("_")
+            out.setdefault("tiers", {}).setdefault(tier, {})[what] = value
+            continue
+        out[f.name] = value
+    return out
+
+
+def _tiering(settings: Dict[str, Any]) -> Dict[str, Any]:
+    """`settings` with a tiering dict as the message wants it (None hours left unset)."""
+    if settings.get("tiering") is None:
+        return settings
+    tiering = {k: v for k, v in settings["tiering"].items() if v is not None}
+    return {**settings, "tiering": pb.Tiering(**tiering)}
 
 
 def _fill(v: pb.VectorInput, r: Dict[str, Any]) -> pb.VectorInput:
@@ -121,13 +143,15 @@ def _record(r: pb.VectorRecord, with_vector: bool = True) -> Dict[str, Any]:
 def _request(op: str, p: Dict[str, Any]) -> Any:
     """(stub method name, request message) of an operation."""
     if op == "create_collection":
-        return "CreateCollection", pb.CreateCollectionRequest(**p["body"])
+        return "CreateCollection", pb.CreateCollectionRequest(**_tiering(p["body"]))
     if op == "list_collections":
         return "ListCollections", pb.ListCollectionsRequest()
     if op == "update_collection":
-        return "UpdateCollection", pb.UpdateCollectionRequest(name=p["collection"], **p["body"])
+        return "UpdateCollection", pb.UpdateCollectionRequest(name=p["collection"],
+                                                              **_tiering(p["body"]))
     names = {"get_collection": "GetCollection", "delete_collection": "DeleteCollection",
-             "collection_stats": "GetCollectionStats", "flush": "Flush", "compact": "Compact"}
+             "collection_stats": "GetCollectionStats", "flush": "Flush", "compact": "Compact",
+             "apply_tiering": "ApplyTiering"}
     if op in names:
         return names[op], pb.CollectionRef(name=p["collection"])
     if op == "create_backup":
@@ -184,7 +208,8 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
 def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
     """The REST-shaped result of an operation's response message."""
     if op in ("create_collection", "get_collection", "update_collection",
-              "collection_stats", "flush", "compact", "delete_collection", "create_backup",
+              "collection_stats", "flush", "compact", "apply_tiering", "delete_collection",
+              "create_backup",
               "delete_backup", "restore_backup"):
         return _flat(resp)
     if op == "list_collections":

@@ -52,6 +52,8 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
         return "GET", _collection(p) + "/stats", None, None
     if op in ("flush", "compact"):
         return "POST", _collection(p) + "/" + op, None, None
+    if op == "apply_tiering":
+        return "POST", _collection(p) + "/tiering", None, None
     if op == "create_backup":
         return "POST", _collection(p) + "/backups", None, None
     if op == "list_backups":

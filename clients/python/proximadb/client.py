@@ -29,10 +29,10 @@ Filter = Dict[str, Any]
 
 SETTINGS = ("m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
             "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
-            "rerank", "nprobe", "metadata_compression", "id_index")
+            "rerank", "nprobe", "metadata_compression", "id_index", "tiering")
 MUTABLE_SETTINGS = ("ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
                     "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m",
-                    "nprobe", "indexing_algorithm", "metadata_compression")
+                    "nprobe", "indexing_algorithm", "metadata_compression", "tiering")
 
 
 def _as_list(vector: Vector) -> List[float]:
@@ -423,6 +423,12 @@ class ProximaDBClient(_Operations):
         """Merges the collection's segments, dropping deleted rows."""
         return _drive(self._stats("compact", name), self._t)
 
+    def apply_tiering(self, name: str) -> CollectionStats:
+        """Applies the collection's tiering policy now (``tiering`` of create/update:
+        ``{"ultra_hot": bool, "warm_after_hours": float | None}``); the stats' ``tiers`` show
+        where its segments are."""
+        return _drive(self._stats("apply_tiering", name), self._t)
+
     def create_backup(self, name: str) -> Backup:
         """Backs the collection up to the server's object store: every write acknowledged
         before the call is in it; segments the store already has are not sent again."""
@@ -574,6 +580,9 @@ class AsyncProximaDBClient(_Operations):
 
     async def compact(self, name: str) -> CollectionStats:
         return await _adrive(self._stats("compact", name), self._t)
+
+    async def apply_tiering(self, name: str) -> CollectionStats:
+        return await _adrive(self._stats("apply_tiering", name), self._t)
 
     async def create_backup(self, name: str) -> Backup:
         return await _adrive(self._create_backup(name), self._t)

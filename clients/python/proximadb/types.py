@@ -34,6 +34,8 @@ class Collection:
     nprobe: int = 16
     metadata_compression: str = "none"
     id_index: str = "hashmap"
+    # {"ultra_hot": bool, "warm_after_hours": float | None, "cold_after_hours": None}
+    tiering: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +62,9 @@ class CollectionStats:
     migration_state: str = "none"
     migration_segments_done: int = 0
     migration_segments_total: int = 0
+    # Per tier ("ultra_hot", "hot", "warm", "cold"): {"segments": n, "bytes": n}.
+    tiers: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    cache_bytes: int = 0
 
 
 @dataclass

@@ -14,7 +14,7 @@ class CollectionRef(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index")
+    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index", "tiering")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,7 @@ class CreateCollectionRequest(_message.Message):
     NPROBE_FIELD_NUMBER: _ClassVar[int]
     METADATA_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     ID_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TIERING_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance_metric: str
@@ -51,10 +52,11 @@ class CreateCollectionRequest(_message.Message):
     nprobe: int
     metadata_compression: str
     id_index: str
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ...) -> None: ...
+    tiering: Tiering
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ..., tiering: _Optional[_Union[Tiering, _Mapping]] = ...) -> None: ...
 
 class Collection(_message.Message):
-    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "created_at_us", "vector_count", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index")
+    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "created_at_us", "vector_count", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index", "tiering")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +77,7 @@ class Collection(_message.Message):
     NPROBE_FIELD_NUMBER: _ClassVar[int]
     METADATA_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     ID_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TIERING_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance_metric: str
@@ -95,7 +98,8 @@ class Collection(_message.Message):
     nprobe: int
     metadata_compression: str
     id_index: str
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., created_at_us: _Optional[int] = ..., vector_count: _Optional[int] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ...) -> None: ...
+    tiering: Tiering
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., created_at_us: _Optional[int] = ..., vector_count: _Optional[int] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ..., tiering: _Optional[_Union[Tiering, _Mapping]] = ...) -> None: ...
 
 class Backup(_message.Message):
     __slots__ = ("backup_id", "collection", "created_at", "created_at_us", "bytes", "uploaded_bytes", "segments", "vector_count", "dimension")
@@ -164,7 +168,7 @@ class ListCollectionsResponse(_message.Message):
     def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ...) -> None: ...
 
 class UpdateCollectionRequest(_message.Message):
-    __slots__ = ("name", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m", "nprobe", "indexing_algorithm", "metadata_compression")
+    __slots__ = ("name", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m", "nprobe", "indexing_algorithm", "metadata_compression", "tiering")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     MAX_WAL_AGE_HOURS_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +182,7 @@ class UpdateCollectionRequest(_message.Message):
     NPROBE_FIELD_NUMBER: _ClassVar[int]
     INDEXING_ALGORITHM_FIELD_NUMBER: _ClassVar[int]
     METADATA_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    TIERING_FIELD_NUMBER: _ClassVar[int]
     name: str
     ef_search: int
     max_wal_age_hours: float
@@ -191,7 +196,8 @@ class UpdateCollectionRequest(_message.Message):
     nprobe: int
     indexing_algorithm: str
     metadata_compression: str
-    def __init__(self, name: _Optional[str] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., rerank: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., nprobe: _Optional[int] = ..., indexing_algorithm: _Optional[str] = ..., metadata_compression: _Optional[str] = ...) -> None: ...
+    tiering: Tiering
+    def __init__(self, name: _Optional[str] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., rerank: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., nprobe: _Optional[int] = ..., indexing_algorithm: _Optional[str] = ..., metadata_compression: _Optional[str] = ..., tiering: _Optional[_Union[Tiering, _Mapping]] = ...) -> None: ...
 
 class DeleteCollectionResponse(_message.Message):
     __slots__ = ("name", "dropped")
@@ -202,7 +208,7 @@ class DeleteCollectionResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dropped: _Optional[bool] = ...) -> None: ...
 
 class CollectionStats(_message.Message):
-    __slots__ = ("name", "vector_count", "memtable_rows", "unindexed_rows", "segment_count", "segment_rows", "deleted_rows", "memory_bytes", "disk_bytes", "wal_bytes", "oldest_unflushed_age_seconds", "flushes", "compactions", "background_error", "flush_seconds", "compaction_seconds", "wal_syncs", "migration_state", "migration_segments_done", "migration_segments_total")
+    __slots__ = ("name", "vector_count", "memtable_rows", "unindexed_rows", "segment_count", "segment_rows", "deleted_rows", "memory_bytes", "disk_bytes", "wal_bytes", "oldest_unflushed_age_seconds", "flushes", "compactions", "background_error", "flush_seconds", "compaction_seconds", "wal_syncs", "migration_state", "migration_segments_done", "migration_segments_total", "tier_ultra_hot_segments", "tier_ultra_hot_bytes", "tier_hot_segments", "tier_hot_bytes", "tier_warm_segments", "tier_warm_bytes", "tier_cold_segments", "tier_cold_bytes", "cache_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     MEMTABLE_ROWS_FIELD_NUMBER: _ClassVar[int]
@@ -223,6 +229,15 @@ class CollectionStats(_message.Message):
     MIGRATION_STATE_FIELD_NUMBER: _ClassVar[int]
     MIGRATION_SEGMENTS_DONE_FIELD_NUMBER: _ClassVar[int]
     MIGRATION_SEGMENTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    TIER_ULTRA_HOT_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    TIER_ULTRA_HOT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TIER_HOT_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    TIER_HOT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TIER_WARM_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    TIER_WARM_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TIER_COLD_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    TIER_COLD_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     vector_count: int
     memtable_rows: int
@@ -243,7 +258,26 @@ class CollectionStats(_message.Message):
     migration_state: str
     migration_segments_done: int
     migration_segments_total: int
-    def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ..., migration_state: _Optional[str] = ..., migration_segments_done: _Optional[int] = ..., migration_segments_total: _Optional[int] = ...) -> None: ...
+    tier_ultra_hot_segments: int
+    tier_ultra_hot_bytes: int
+    tier_hot_segments: int
+    tier_hot_bytes: int
+    tier_warm_segments: int
+    tier_warm_bytes: int
+    tier_cold_segments: int
+    tier_cold_bytes: int
+    cache_bytes: int
+    def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ..., migration_state: _Optional[str] = ..., migration_segments_done: _Optional[int] = ..., migration_segments_total: _Optional[int] = ..., tier_ultra_hot_segments: _Optional[int] = ..., tier_ultra_hot_bytes: _Optional[int] = ..., tier_hot_segments: _Optional[int] = ..., tier_hot_bytes: _Optional[int] = ..., tier_warm_segments: _Optional[int] = ..., tier_warm_bytes: _Optional[int] = ..., tier_cold_segments: _Optional[int] = ..., tier_cold_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ...) -> None: ...
+
+class Tiering(_message.Message):
+    __slots__ = ("ultra_hot", "warm_after_hours", "cold_after_hours")
+    ULTRA_HOT_FIELD_NUMBER: _ClassVar[int]
+    WARM_AFTER_HOURS_FIELD_NUMBER: _ClassVar[int]
+    COLD_AFTER_HOURS_FIELD_NUMBER: _ClassVar[int]
+    ultra_hot: bool
+    warm_after_hours: float
+    cold_after_hours: float
+    def __init__(self, ultra_hot: _Optional[bool] = ..., warm_after_hours: _Optional[float] = ..., cold_after_hours: _Optional[float] = ...) -> None: ...
 
 class VectorInput(_message.Message):
     __slots__ = ("id", "vector", "metadata", "vector_f32")

@@ -74,6 +74,11 @@ class ProximaDBStub:
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
                 response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.FromString,
                 _registered_method=True)
+        self.ApplyTiering = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/ApplyTiering',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.FromString,
+                _registered_method=True)
         self.CreateBackup = channel.unary_unary(
                 '/proximadb.v1.ProximaDB/CreateBackup',
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
@@ -203,6 +208,13 @@ class ProximaDBServicer:
 
     def Compact(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyTiering(self, request, context):
+        """Applies the collection's tiering policy now; the stats after it.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -352,6 +364,11 @@ def add_ProximaDBServicer_to_server(servicer, server):
             ),
             'Compact': grpc.unary_unary_rpc_method_handler(
                     servicer.Compact,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.SerializeToString,
+            ),
+            'ApplyTiering': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyTiering,
                     request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.FromString,
                     response_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.SerializeToString,
             ),
@@ -650,6 +667,33 @@ class ProximaDB:
             request,
             target,
             '/proximadb.v1.ProximaDB/Compact',
+            proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyTiering(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/ApplyTiering',
             proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
             proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.FromString,
             options,
