@@ -5,8 +5,10 @@
 #include <random>
 #include <thread>
 
+#include "common/errors.h"
 #include "common/macros.h"
 #include "storage/digest.h"
+#include "storage/fault_proxy.h"
 #include "storage/object_store.h"
 #include "storage/s3_test_server.h"
 
@@ -177,6 +179,70 @@ TEST(S3ProxyTest, AWrongSecretIsRefusedWithoutEchoingIt) {
   const absl::Status s = (*store)->Put("k", "v");
   EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
   EXPECT_EQ(std::string(s.message()).find("not-the-secret"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace proximadb
+
+namespace proximadb {
+namespace {
+
+// Faults between the client and a real server (moto), through FaultProxy.
+class FaultyStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = S3TestServer::Start(S3TestServer::Kind::kMoto, "proximadb-faults");
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    proxy_ = std::make_unique<FaultProxy>(server_->port(), /*slow_ms=*/2000);
+  }
+  // A store through the proxy: new connections, so the proxy's next faults apply.
+  std::unique_ptr<ObjectStore> Store(int max_attempts, int request_timeout_ms = 10000) {
+    ObjectStoreOptions o = server_->Options("faults");
+    o.endpoint = proxy_->endpoint();
+    o.max_attempts = max_attempts;
+    o.initial_backoff_ms = 10;
+    o.request_timeout_ms = request_timeout_ms;
+    return std::move(*NewS3ObjectStore(o));
+  }
+  std::unique_ptr<S3TestServer> server_;
+  std::unique_ptr<FaultProxy> proxy_;
+};
+
+TEST_F(FaultyStoreTest, ServerErrorsAreRetried) {
+  proxy_->Add(FaultProxy::Fault::k500, 3);
+  auto store = Store(6);
+  const std::string data = RandomBytes(4096, 3);
+  ASSERT_TRUE(store->Put("a", data).ok());
+  EXPECT_EQ(proxy_->requests(), 4);
+  EXPECT_EQ(*store->Get("a"), data);
+}
+
+TEST_F(FaultyStoreTest, SlowAnswersTimeOutAndAreRetried) {
+  proxy_->Add(FaultProxy::Fault::kSlow, 2);
+  auto store = Store(5, /*request_timeout_ms=*/300);
+  const std::string data = RandomBytes(4096, 4);
+  ASSERT_TRUE(store->Put("slow", data).ok());
+  EXPECT_EQ(*store->Get("slow"), data);
+}
+
+TEST_F(FaultyStoreTest, AnUploadCutMidwayIsSentAgainWhole) {
+  proxy_->Add(FaultProxy::Fault::kCutRequest, 2);
+  auto store = Store(5);
+  const std::string data = RandomBytes(1 << 20, 5);
+  ASSERT_TRUE(store->Put("cut", data).ok());
+  EXPECT_TRUE(*store->Get("cut") == data);
+}
+
+TEST_F(FaultyStoreTest, AStoreThatKeepsFailingIsUnavailableAfterItsAttempts) {
+  proxy_->Add(FaultProxy::Fault::k500, 100);
+  auto store = Store(3);
+  const absl::Status s = store->Put("never", "x");
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_EQ(ErrorCodeOf(s), kObjectStoreUnavailable);
+  EXPECT_EQ(proxy_->requests(), 3);
+  auto direct = NewS3ObjectStore(server_->Options("faults"));  // around the proxy
+  EXPECT_TRUE(absl::IsNotFound((*direct)->Head("never").status()));
 }
 
 }  // namespace
