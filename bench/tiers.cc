@@ -62,6 +62,19 @@ void Load(Collection& c, const index::Dataset& d, uint32_t first, uint32_t n) {
   }
 }
 
+// Creates collection `name` (L2) with `config`'s layout, loads every vector and flushes.
+std::shared_ptr<Collection> CreateLoaded(Database& db, const index::Dataset& d,
+                                         const std::string& name, CollectionConfig config = {}) {
+  config.name = name;
+  config.dimension = d.dim;
+  config.metric = DistanceMetric::kL2;
+  if (!db.CreateCollection(config).ok()) std::abort();
+  auto c = *db.GetCollection(name);
+  Load(*c, d, 0, d.base_rows());
+  if (!c->Flush().ok()) std::abort();
+  return c;
+}
+
 std::unique_ptr<Database> Open(const std::string& dir, std::shared_ptr<ObjectStore> store) {
   DatabaseOptions o;
   o.data_dir = dir + "/data";
@@ -77,14 +90,7 @@ std::unique_ptr<Database> Open(const std::string& dir, std::shared_ptr<ObjectSto
 void TierLatencies(const index::Dataset& d, uint32_t nq, int rounds) {
   ScopedTempDir tmp;
   auto db = Open(tmp.path(), nullptr);
-  CollectionConfig config;
-  config.name = "tiers";
-  config.dimension = d.dim;
-  config.metric = DistanceMetric::kL2;
-  if (!db->CreateCollection(config).ok()) std::abort();
-  auto c = *db->GetCollection("tiers");
-  Load(*c, d, 0, d.base_rows());
-  if (!c->Flush().ok()) std::abort();
+  auto c = CreateLoaded(*db, d, "tiers");
   struct Tier {
     const char* name;
     TieringPolicy policy;
@@ -123,14 +129,7 @@ void Backups(const index::Dataset& d, S3TestServer::Kind kind) {
   auto store = NewS3ObjectStore((*server)->Options("bench"));
   ScopedTempDir tmp;
   auto db = Open(tmp.path(), std::shared_ptr<ObjectStore>(std::move(*store)));
-  CollectionConfig config;
-  config.name = "b";
-  config.dimension = d.dim;
-  config.metric = DistanceMetric::kL2;
-  if (!db->CreateCollection(config).ok()) std::abort();
-  auto c = *db->GetCollection("b");
-  Load(*c, d, 0, d.base_rows());
-  if (!c->Flush().ok()) std::abort();  // so that the backup times the upload only
+  auto c = CreateLoaded(*db, d, "b");  // flushed, so that the backup times the upload only
   auto t0 = Clock::now();
   auto first = db->BackupCollection("b");
   const double first_s = Seconds(Clock::now() - t0);
@@ -173,18 +172,11 @@ void BytesPerVector(const index::Dataset& d) {
     ScopedTempDir tmp;
     auto db = Open(tmp.path(), nullptr);
     CollectionConfig config;
-    config.name = "s";
-    config.dimension = d.dim;
-    config.metric = DistanceMetric::kL2;
     config.storage_strategy = l.strategy;
     config.indexing_algorithm = l.algorithm;
     config.quantization.kind = l.quantization;
     config.metadata_compression = l.compression;
-    if (!db->CreateCollection(config).ok()) std::abort();
-    auto c = *db->GetCollection("s");
-    Load(*c, d, 0, d.base_rows());
-    if (!c->Flush().ok()) std::abort();
-    const CollectionStats st = c->Stats();
+    const CollectionStats st = CreateLoaded(*db, d, "s", config)->Stats();
     std::printf("%-12s %8.1f B/vector (segments %.1f MB)\n", l.name,
                 static_cast<double>(st.tier_hot_bytes) / d.base_rows(), st.tier_hot_bytes / 1048576.0);
   }

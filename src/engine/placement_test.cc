@@ -42,6 +42,14 @@ class PlacementTest : public ::testing::Test {
     return n;
   }
 
+  std::shared_ptr<Collection> Create(Database& db, const std::string& name) {
+    CollectionConfig config;
+    config.name = name;
+    config.dimension = 16;
+    EXPECT_TRUE(db.CreateCollection(config).ok());
+    return *db.GetCollection(name);
+  }
+
   void Write(Collection& c, int first, int n) {
     std::vector<Record> batch;
     for (int i = first; i < first + n; ++i) {
@@ -63,11 +71,7 @@ TEST_F(PlacementTest, WalAndSegmentsGoWhereConfiguredAndAreFoundAgain) {
   env_.SetCapacity("/hot1", 64 << 20);
   env_.SetCapacity("/hot2", 256 << 20);  // the most free space: it takes the segment
   auto db = Open();
-  CollectionConfig config;
-  config.name = "p";
-  config.dimension = 16;
-  ASSERT_TRUE(db->CreateCollection(config).ok());
-  auto c = *db->GetCollection("p");
+  auto c = Create(*db, "p");
   Write(*c, 0, 500);
   EXPECT_GE(Count("/wal", FileKind::kWal), 1);
   EXPECT_EQ(Count("/db", FileKind::kWal), 0);
@@ -106,11 +110,7 @@ TEST_F(PlacementTest, WalAndSegmentsGoWhereConfiguredAndAreFoundAgain) {
 TEST_F(PlacementTest, AFullDiskMovesTheSegmentToTheNextAndAllFullKeepsTheWrites) {
   std::remove(tmp_catalog_.c_str());
   auto db = Open();
-  CollectionConfig config;
-  config.name = "f";
-  config.dimension = 16;
-  ASSERT_TRUE(db->CreateCollection(config).ok());
-  auto c = *db->GetCollection("f");
+  auto c = Create(*db, "f");
   Write(*c, 0, 400);
   // Both report the same free space; the first in order is tried first and is full
   // (ENOSPC although statvfs said otherwise: a quota, another writer).
@@ -141,11 +141,7 @@ TEST_F(PlacementTest, AFullDiskMovesTheSegmentToTheNextAndAllFullKeepsTheWrites)
 TEST_F(PlacementTest, ChangingTheWalDirectoryKeepsTheWritesOfTheOldOne) {
   std::remove(tmp_catalog_.c_str());
   auto db = Open();
-  CollectionConfig config;
-  config.name = "w";
-  config.dimension = 16;
-  ASSERT_TRUE(db->CreateCollection(config).ok());
-  Write(**db->GetCollection("w"), 0, 50);  // in /wal only
+  Write(*Create(*db, "w"), 0, 50);  // in /wal only
   db.reset();
   wal_ = "/wal2";
   db = Open();

@@ -14,7 +14,9 @@ namespace proximadb {
 
 namespace {
 
-int Listen(int* port) {
+}  // namespace
+
+int LoopbackListener(int* port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -26,6 +28,8 @@ int Listen(int* port) {
   *port = ntohs(addr.sin_port);
   return fd;
 }
+
+namespace {
 
 int Connect(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -96,7 +100,7 @@ void Relay(int a, int b) {
 
 FaultProxy::FaultProxy(int upstream_port, int slow_ms)
     : upstream_port_(upstream_port), slow_ms_(slow_ms) {
-  listener_ = Listen(&port_);
+  listener_ = LoopbackListener(&port_);
   acceptor_ = std::thread([this] {
     while (!stop_.load()) {
       pollfd p{listener_, POLLIN, 0};

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "storage/fault_proxy.h"
 #include "storage/s3_request.h"
 
 namespace proximadb {
@@ -22,15 +23,9 @@ namespace proximadb {
 namespace {
 
 int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  int port = 0;
+  ::close(LoopbackListener(&port));
+  return port;
 }
 
 std::string Tail(const std::string& path) {
