@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,8 @@ std::shared_ptr<Collection> CreateLoaded(Database& db, const index::Dataset& d,
 std::unique_ptr<Database> Open(const std::string& dir, std::shared_ptr<ObjectStore> store) {
   DatabaseOptions o;
   o.data_dir = dir + "/data";
+  std::filesystem::create_directories(dir + "/hot");  // as if mounted
+  std::filesystem::create_directories(dir + "/warm");
   o.hot_directories = {dir + "/hot"};
   o.warm_directories = {dir + "/warm"};
   o.background_maintenance = false;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/logging.h"
 #include "common/macros.h"
 #include "common/strings.h"
 #include "storage/digest.h"
@@ -107,7 +108,20 @@ struct BackupDoc {
   std::vector<std::pair<uint64_t, std::string>> segments;  // (file number, sha256)
 };
 
+// Ids are what NewBackupId makes: letters, digits, '_' and '-' (no '/' or "..", which would
+// reach other keys).
+absl::Status CheckId(std::string_view id) {
+  const bool ok = !id.empty() && id.size() <= 128 &&
+                  std::all_of(id.begin(), id.end(), [](unsigned char c) {
+                    return std::isalnum(c) || c == '_' || c == '-';
+                  });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      Cat("backup_id: '", id, "' is not a backup id (letters, digits, '_' and '-')"));
+}
+
 absl::StatusOr<BackupDoc> ReadDoc(ObjectStore& store, std::string_view id) {
+  PROXIMADB_RETURN_IF_ERROR(CheckId(id));
   absl::StatusOr<std::string> text = store.Get(Cat(BackupDir(id), "backup.json"));
   if (absl::IsNotFound(text.status())) {
     return absl::NotFoundError(Cat("backup '", id, "' does not exist"));
@@ -209,6 +223,11 @@ absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store) {
     const std::string id = o.key.substr(8, o.key.size() - 8 - kDoc.size());  // "backups/" id
     absl::StatusOr<BackupDoc> doc = ReadDoc(store, id);
     if (absl::IsNotFound(doc.status())) continue;  // deleted since the listing
+    if (absl::IsDataLoss(doc.status()) || absl::IsInvalidArgument(doc.status())) {
+      // Damaged, or written by a newer version: one such backup must not hide the others.
+      Log(LogLevel::kWarning, Cat("backup listing skips ", o.key, ": ", doc.status().ToString()));
+      continue;
+    }
     if (!doc.ok()) return doc.status();
     out.push_back(doc->info);
   }
@@ -222,10 +241,16 @@ absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store) {
 absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_view backup_id,
                                                 Env* env, const std::string& dir) {
   PROXIMADB_ASSIGN_OR_RETURN(BackupDoc doc, ReadDoc(store, backup_id));
-  PROXIMADB_ASSIGN_OR_RETURN(std::string manifest_bytes,
-                             store.Get(Cat(BackupDir(backup_id), "MANIFEST")));
+  // From here on a missing object means a damaged backup, not a missing one.
+  auto damaged = [&](const absl::Status& s) {
+    return absl::IsNotFound(s) ? absl::DataLossError(Cat("backup ", backup_id, " is damaged: ",
+                                                         s.message()))
+                               : s;
+  };
+  absl::StatusOr<std::string> manifest_bytes = store.Get(Cat(BackupDir(backup_id), "MANIFEST"));
+  if (!manifest_bytes.ok()) return damaged(manifest_bytes.status());
   PROXIMADB_ASSIGN_OR_RETURN(Manifest manifest,
-                             DecodeManifest(manifest_bytes, Cat("backup ", backup_id)));
+                             DecodeManifest(*manifest_bytes, Cat("backup ", backup_id)));
   if (manifest.segments.size() != doc.segments.size()) {
     return absl::DataLossError(Cat("backup ", backup_id, ": its manifest and backup.json list ",
                                    "different segments"));
@@ -236,8 +261,8 @@ absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_
       return absl::DataLossError(Cat("backup ", backup_id, ": segment ", number,
                                      " is not in its manifest's place"));
     }
-    PROXIMADB_RETURN_IF_ERROR(
-        DownloadSegment(store, sha256, env, JoinPath(dir, SegmentFileName(number))));
+    absl::Status s = DownloadSegment(store, sha256, env, JoinPath(dir, SegmentFileName(number)));
+    if (!s.ok()) return damaged(s);
   }
   // Everything the manifest covers is in the segments: no WAL file is needed or expected.
   manifest.wal_start = manifest.next_file_number;
@@ -248,17 +273,44 @@ absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_
 }
 
 absl::Status DeleteBackup(ObjectStore& store, std::string_view backup_id) {
-  PROXIMADB_RETURN_IF_ERROR(ReadDoc(store, backup_id).status());
+  PROXIMADB_RETURN_IF_ERROR(CheckId(backup_id));
+  const std::string doc_key = Cat(BackupDir(backup_id), "backup.json");
+  if (absl::Status s = store.Head(doc_key).status(); !s.ok()) {  // damaged ones may go too
+    return absl::IsNotFound(s) ? absl::NotFoundError(Cat("backup '", backup_id,
+                                                         "' does not exist"))
+                               : s;
+  }
   // backup.json first: once it is gone the backup is, whatever happens to the rest.
-  PROXIMADB_RETURN_IF_ERROR(store.Delete(Cat(BackupDir(backup_id), "backup.json")));
+  PROXIMADB_RETURN_IF_ERROR(store.Delete(doc_key));
   PROXIMADB_RETURN_IF_ERROR(store.Delete(Cat(BackupDir(backup_id), "MANIFEST")));
-  // Every segment object no remaining backup names: this one's, and those a backup that
-  // crashed before its backup.json left behind.
-  PROXIMADB_ASSIGN_OR_RETURN(std::vector<BackupInfo> backups, ListBackups(store));
-  std::set<std::string> referenced;
-  for (const BackupInfo& b : backups) {
-    PROXIMADB_ASSIGN_OR_RETURN(BackupDoc doc, ReadDoc(store, b.backup_id));
-    for (const auto& [number, sha256] : doc.segments) referenced.insert(SegmentKey(sha256));
+  return CollectGarbage(store);
+}
+
+absl::Status CollectGarbage(ObjectStore& store) {
+  // What no backup names: segments, and the MANIFEST of a backup whose backup.json was never
+  // written (a backup interrupted by a crash) or is gone. A backup.json this version cannot
+  // read (damaged, or newer) stops the collection: its segments might be among them.
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listed, store.List("backups/"));
+  std::set<std::string> referenced, with_doc;
+  for (const ObjectInfo& o : listed) {
+    constexpr std::string_view kDoc = "/backup.json";
+    if (!o.key.ends_with(kDoc)) continue;
+    const std::string id = o.key.substr(8, o.key.size() - 8 - kDoc.size());
+    absl::StatusOr<BackupDoc> doc = ReadDoc(store, id);
+    if (absl::IsNotFound(doc.status())) continue;
+    if (!doc.ok()) {
+      Log(LogLevel::kWarning, Cat("not collecting unreferenced objects: backup ", id, ": ",
+                                  doc.status().ToString()));
+      return absl::OkStatus();
+    }
+    with_doc.insert(id);
+    for (const auto& [number, sha256] : doc->segments) referenced.insert(SegmentKey(sha256));
+  }
+  for (const ObjectInfo& o : listed) {
+    constexpr std::string_view kManifest = "/MANIFEST";
+    if (!o.key.ends_with(kManifest)) continue;
+    const std::string id = o.key.substr(8, o.key.size() - 8 - kManifest.size());
+    if (!with_doc.contains(id)) PROXIMADB_RETURN_IF_ERROR(store.Delete(o.key));
   }
   PROXIMADB_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store.List("segments/"));
   for (const ObjectInfo& o : objects) {

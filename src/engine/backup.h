@@ -39,7 +39,11 @@ absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store);
 absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_view backup_id,
                                                 Env* env, const std::string& dir);
 
-// Removes backup `backup_id`, then every segment object no remaining backup names.
+// Removes backup `backup_id` (damaged ones too), then collects garbage.
 absl::Status DeleteBackup(ObjectStore& store, std::string_view backup_id);
+
+// Removes every segment object no backup names, and the MANIFEST of every backup without a
+// backup.json (what interrupted backups leave). Does nothing while a backup.json is unreadable.
+absl::Status CollectGarbage(ObjectStore& store);
 
 }  // namespace proximadb

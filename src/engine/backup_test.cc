@@ -202,3 +202,75 @@ INSTANTIATE_TEST_SUITE_P(Servers, BackupTest, ::testing::Values(Kind::kMoto, Kin
 
 }  // namespace
 }  // namespace proximadb
+
+namespace proximadb {
+namespace {
+
+// Damage in the store, on moto.
+class DamagedBackupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = S3TestServer::Start(S3TestServer::Kind::kMoto, "proximadb-damaged");
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    store_ = std::shared_ptr<ObjectStore>(std::move(*NewS3ObjectStore(server_->Options("d"))));
+    DatabaseOptions o;
+    o.data_dir = tmp_.path();
+    o.background_maintenance = false;
+    o.object_store = store_;
+    db_ = *Database::Open(o);
+    CollectionConfig c;
+    c.name = "src";
+    c.dimension = 4;
+    ASSERT_TRUE(db_->CreateCollection(c).ok());
+    ASSERT_TRUE((*db_->GetCollection("src"))->Insert({"a", {1, 2, 3, 4}, "{}"}).ok());
+  }
+  ScopedTempDir tmp_;
+  std::unique_ptr<S3TestServer> server_;
+  std::shared_ptr<ObjectStore> store_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(DamagedBackupTest, BadIdsAreRefusedByName) {
+  for (const char* id : {"../x", "a/b", ""}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(db_->RestoreBackup(id, "t").status())) << id;
+    EXPECT_TRUE(absl::IsInvalidArgument(db_->DeleteBackup(id))) << id;
+  }
+}
+
+TEST_F(DamagedBackupTest, ADamagedBackupHidesNothingElseAndHoldsTheCollectionBack) {
+  auto good = db_->BackupCollection("src");
+  ASSERT_TRUE(good.ok()) << good.status();
+  ASSERT_TRUE(store_->Put("backups/src-broken/backup.json", "{not json").ok());
+  ASSERT_TRUE(store_->Put("backups/src-broken/MANIFEST", "x").ok());
+  ASSERT_TRUE(store_->Put("backups/src-half/MANIFEST", "x").ok());  // no backup.json
+  ASSERT_TRUE(store_->Put("segments/0123.pxs", "orphan").ok());
+  auto listed = db_->ListBackups();
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].backup_id, good->backup_id);
+  EXPECT_TRUE(absl::IsDataLoss(db_->RestoreBackup("src-broken", "t").status()));
+  // While an unreadable backup.json exists, nothing is collected (its segments are unknown).
+  ASSERT_TRUE(db_->DeleteBackup(good->backup_id).ok());
+  EXPECT_TRUE(store_->Head("segments/0123.pxs").ok());
+  EXPECT_TRUE(store_->Head("backups/src-half/MANIFEST").ok());
+  // Deleting the damaged one collects everything nothing names.
+  ASSERT_TRUE(db_->DeleteBackup("src-broken").ok());
+  EXPECT_TRUE(absl::IsNotFound(store_->Head("segments/0123.pxs").status()));
+  EXPECT_TRUE(absl::IsNotFound(store_->Head("backups/src-half/MANIFEST").status()));
+  EXPECT_TRUE(store_->List("segments/")->empty());
+}
+
+TEST_F(DamagedBackupTest, AListedBackupWithAMissingSegmentIsDataLoss) {
+  auto backup = db_->BackupCollection("src");
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  auto segments = store_->List("segments/");
+  ASSERT_TRUE(segments.ok() && segments->size() == 1u);
+  ASSERT_TRUE(store_->Delete((*segments)[0].key).ok());
+  const auto restored = db_->RestoreBackup(backup->backup_id, "t");
+  EXPECT_TRUE(absl::IsDataLoss(restored.status())) << restored.status();
+  EXPECT_EQ(db_->ListCollections().size(), 1u);
+}
+
+}  // namespace
+}  // namespace proximadb

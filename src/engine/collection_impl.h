@@ -103,6 +103,9 @@ struct DurableSnapshot {
   uint64_t live_rows = 0;  // the records the snapshot holds
 };
 
+// Creates a collection's directory <base>/collections/<uid> under an existing base, durably.
+absl::Status EnsureDir(Env* env, const std::string& dir);
+
 class CollectionImpl final : public Collection {
  public:
   // Creates the directory and an empty manifest (durably).
@@ -179,10 +182,10 @@ class CollectionImpl final : public Collection {
   // recovery.cc
   absl::Status Recover();
   // The collection's files as recovery finds them: WAL files (number, directory) in order, and
-  // the directory of each live segment.
+  // the directories holding each live segment (more than one after an interrupted move).
   struct FoundFiles {
     std::vector<std::pair<uint64_t, std::string>> wal;
-    std::map<uint64_t, std::string> segments;
+    std::map<uint64_t, std::vector<std::string>> segments;
   };
   absl::Status RemoveLeftovers(FoundFiles* found) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OpenSegments(const FoundFiles& found) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,6 +1,7 @@
 // Database: the catalog, the collections of one data directory, and the background
 // maintenance thread that flushes and compacts them.
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <random>
 
@@ -451,6 +452,39 @@ class DatabaseImpl final : public Database {
   std::thread indexer_;
 };
 
+// The WAL, hot and warm directories must exist (a device not mounted must not turn into an
+// empty directory on another disk), and no two settings may name one place: a segment found
+// "twice" there would be removed as its own duplicate.
+absl::Status CheckDirectories(const DatabaseOptions& options, Env* env) {
+  std::vector<std::pair<std::string, std::string>> named = {{"data_dir", options.data_dir}};
+  if (!options.wal_directory.empty()) named.emplace_back("wal_directory", options.wal_directory);
+  for (const std::string& d : options.hot_directories) named.emplace_back("hot_directories", d);
+  for (const std::string& d : options.warm_directories) named.emplace_back("warm_directories", d);
+  const bool posix = env == Env::Default();
+  std::vector<std::string> places;
+  for (const auto& [setting, dir] : named) {
+    if (setting != "data_dir" && !env->FileExists(dir)) {
+      return absl::FailedPreconditionError(Cat(setting, ": ", dir, " does not exist (create it, "
+                                               "or mount its device, first)"));
+    }
+    std::error_code ec;
+    std::filesystem::path place = std::filesystem::path(dir).lexically_normal();
+    if (posix) place = std::filesystem::weakly_canonical(place, ec);
+    places.push_back(place.string());
+    if (!place.string().empty() && place.string().back() == '/') places.back().pop_back();
+  }
+  for (size_t i = 0; i < places.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (places[i] == places[j] && !(named[i].first == "wal_directory" && j == 0)) {
+        return absl::InvalidArgumentError(Cat(named[i].first, ": ", named[i].second,
+                                              " is the same directory as ", named[j].first,
+                                              " (", named[j].second, ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreBackup(std::string_view backup_id,
                                                              std::string_view target) {
   PROXIMADB_ASSIGN_OR_RETURN(ObjectStore * store, Store());
@@ -479,6 +513,10 @@ absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreBackup(std::string_view ba
   entry.config = *config;
   entry.config.name = std::string(target);
   entry.config.created_at_us = created_at_us;
+  // A backup from another version may hold settings this one refuses.
+  if (absl::Status s = ValidateConfig(entry.config); !s.ok()) {
+    return cleanup(absl::InvalidArgumentError(Cat("backup ", backup_id, ": ", s.message())));
+  }
   absl::MutexLock l(&mu_);
   if (collections_.contains(entry.config.name)) {  // created while the files came down
     return cleanup(absl::AlreadyExistsError(Cat("collection '", target, "' already exists")));
@@ -499,6 +537,7 @@ absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreBackup(std::string_view ba
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
   Env* env = options.env != nullptr ? options.env : Env::Default();
+  PROXIMADB_RETURN_IF_ERROR(CheckDirectories(options, env));
   PROXIMADB_RETURN_IF_ERROR(env->CreateDirs(JoinPath(options.data_dir, "collections")));
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock,
                              env->LockFile(JoinPath(options.data_dir, "LOCK")));

@@ -38,9 +38,28 @@ absl::Status CollectionImpl::LoadWalDirs() {
   if (!env_->FileExists(path)) return absl::OkStatus();
   PROXIMADB_ASSIGN_OR_RETURN(std::string text, env_->ReadFile(path));
   for (std::string_view line : Split(text, '\n')) {
-    if (!line.empty() && line != WalDir()) earlier_wal_dirs_.emplace_back(line);
+    if (line.empty()) continue;
+    // A directory that held WAL files must be there: skipping it would drop acknowledged
+    // writes without a word (a device not mounted, say).
+    if (!env_->FileExists(std::string(line))) {
+      return absl::FailedPreconditionError(
+          Cat("collection '", options_.config.name, "': WAL directory ", line, " (listed in ",
+              path, ") is missing; mount or restore it before opening"));
+    }
+    if (line != WalDir()) earlier_wal_dirs_.emplace_back(line);
   }
   return absl::OkStatus();
+}
+
+absl::Status EnsureDir(Env* env, const std::string& dir) {
+  if (env->FileExists(dir)) return absl::OkStatus();
+  // <base>/collections/<uid>: the base must exist (Database::Open checks); the two below it
+  // are created, and each new name made durable in its parent.
+  const std::string collections = DirName(dir);
+  const bool new_collections = !env->FileExists(collections);
+  PROXIMADB_RETURN_IF_ERROR(env->CreateDirs(dir));
+  if (new_collections) PROXIMADB_RETURN_IF_ERROR(env->SyncDir(DirName(collections)));
+  return env->SyncDir(collections);
 }
 
 absl::Status CollectionImpl::SaveWalDirs(const std::vector<std::pair<uint64_t, std::string>>& wal) {
@@ -83,8 +102,7 @@ std::vector<std::pair<uint64_t, std::string>> CollectionImpl::ByFreeSpace(
   std::vector<std::pair<uint64_t, std::string>> out;  // (free bytes, directory)
   for (const std::string& dir : dirs) {
     // Created on first use; its name made durable before a manifest can name a file in it.
-    absl::Status made = env_->FileExists(dir) ? absl::OkStatus() : env_->CreateDirs(dir);
-    if (made.ok()) made = env_->SyncDir(DirName(dir));
+    const absl::Status made = EnsureDir(env_, dir);
     absl::StatusOr<uint64_t> free = made.ok() ? env_->FreeSpace(dir) : made;
     if (!free.ok()) {
       Log(LogLevel::kWarning,
@@ -116,6 +134,9 @@ absl::StatusOr<std::shared_ptr<Segment>> CollectionImpl::BuildPlaced(
   for (const auto& [free, dir] : candidates) {
     absl::StatusOr<std::shared_ptr<Segment>> seg = strategy.BuildSegment(dir, number, rows);
     if (!absl::IsResourceExhausted(seg.status())) return seg;
+    // BuildSegment removed its partial file: make that durable, or a power loss could bring
+    // back a torn copy of a segment that will live in another directory.
+    if (absl::Status s = env_->SyncDir(dir); !s.ok()) return s;
     Log(LogLevel::kWarning, Cat("segment ", number, " did not fit in ", dir, " (",
                                 seg.status().message(), "): trying the next directory"));
     last = seg.status();

@@ -2,6 +2,8 @@
 // directories by free space, the next one when a disk is full, and everything found again at
 // open (on the in-memory Env, whose directories can be given a capacity).
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "env/fault_injection_env.h"
 #include "gtest/gtest.h"
@@ -22,6 +24,8 @@ class PlacementTest : public ::testing::Test {
     o.background_indexing = false;
     o.wal_directory = wal_;
     o.hot_directories = hot_;
+    for (const std::string& d : hot_) EXPECT_TRUE(env_.CreateDirs(d).ok());  // "mounted"
+    if (!wal_.empty()) EXPECT_TRUE(env_.CreateDirs(wal_).ok());
     auto db = Database::Open(o);
     EXPECT_TRUE(db.ok()) << db.status();
     return db.ok() ? *std::move(db) : nullptr;
@@ -162,6 +166,76 @@ TEST_F(PlacementTest, ChangingTheWalDirectoryKeepsTheWritesOfTheOldOne) {
   EXPECT_EQ((*db->GetCollection("w"))->Stats().vector_count, 100u);
 }
 
+TEST_F(PlacementTest, MissingOrRepeatedDirectoriesAreRefused) {
+  std::remove(tmp_catalog_.c_str());
+  DatabaseOptions o;
+  o.env = &env_;
+  o.data_dir = "/db";
+  o.catalog_path = tmp_catalog_;
+  o.background_maintenance = false;
+  o.wal_directory = "/not-mounted";
+  auto missing = Database::Open(o);
+  EXPECT_TRUE(absl::IsFailedPrecondition(missing.status())) << missing.status();
+  EXPECT_NE(std::string(missing.status().message()).find("wal_directory"), std::string::npos);
+  ASSERT_TRUE(env_.CreateDirs("/hot1").ok());
+  o.wal_directory = "";
+  o.hot_directories = {"/hot1", "/hot1/"};
+  auto twice = Database::Open(o);
+  EXPECT_TRUE(absl::IsInvalidArgument(twice.status())) << twice.status();
+}
+
+TEST_F(PlacementTest, AWalDirectoryThatHeldWritesMustBeThere) {
+  std::remove(tmp_catalog_.c_str());
+  auto db = Open();
+  Write(*Create(*db, "m"), 0, 20);  // in /wal only
+  db.reset();
+  // The WAL device's files vanish (not mounted, say): the open fails instead of dropping them.
+  auto dirs = env_.ListDir("/wal/collections");
+  ASSERT_TRUE(dirs.ok());
+  ASSERT_EQ(dirs->size(), 1u);
+  ASSERT_TRUE(env_.RemoveDirRecursively("/wal/collections/" + (*dirs)[0]).ok());
+  DatabaseOptions o;
+  o.env = &env_;
+  o.data_dir = "/db";
+  o.catalog_path = tmp_catalog_;
+  o.background_maintenance = false;
+  o.wal_directory = "/wal";
+  o.hot_directories = hot_;
+  auto reopened = Database::Open(o);
+  EXPECT_TRUE(absl::IsFailedPrecondition(reopened.status())) << reopened.status();
+}
+
+TEST_F(PlacementTest, ATornSecondCopyOfASegmentIsDroppedAndTheWholeOneKept) {
+  std::remove(tmp_catalog_.c_str());
+  env_.SetCapacity("/hot1", 256 << 20);  // the segment goes here
+  env_.SetCapacity("/hot2", 64 << 20);
+  auto db = Open();
+  auto c = Create(*db, "t");
+  Write(*c, 0, 300);
+  ASSERT_TRUE(c->Flush().ok());  // into /hot1
+  auto dirs = env_.ListDir("/hot1/collections");
+  ASSERT_TRUE(dirs.ok() && dirs->size() == 1);
+  const std::string uid = (*dirs)[0];
+  auto names = env_.ListDir("/hot1/collections/" + uid);
+  ASSERT_TRUE(names.ok() && names->size() == 1);
+  c.reset();
+  db.reset();
+  // What a power loss after an unsynced removal could bring back: a torn copy in hot2, later
+  // in the order of directories (which once decided which copy stayed).
+  ASSERT_TRUE(env_.CreateDirs("/hot2/collections/" + uid).ok());
+  auto torn = env_.NewWritableFile("/hot2/collections/" + uid + "/" + (*names)[0]);
+  ASSERT_TRUE(torn.ok());
+  ASSERT_TRUE((*torn)->Append(std::string(100, 'x')).ok());
+  ASSERT_TRUE((*torn)->Sync().ok());
+  db = Open();
+  ASSERT_NE(db, nullptr);
+  c = *db->GetCollection("t");
+  EXPECT_EQ(c->Stats().vector_count, 300u);
+  EXPECT_EQ(c->Get("id7")->vector[0], 7.0f);
+  EXPECT_EQ(Count("/hot1", FileKind::kSegment), 1);
+  EXPECT_EQ(Count("/hot2", FileKind::kSegment), 0);
+}
+
 }  // namespace
 }  // namespace proximadb
 
@@ -179,6 +253,8 @@ class TieringTest : public ::testing::Test {
     o.background_indexing = false;
     o.hot_directories = {"/hot"};
     o.warm_directories = {"/warm"};
+    EXPECT_TRUE(env_->CreateDirs("/hot").ok());
+    EXPECT_TRUE(env_->CreateDirs("/warm").ok());
     auto db = Database::Open(o);
     EXPECT_TRUE(db.ok()) << db.status();
     return db.ok() ? *std::move(db) : nullptr;
@@ -267,6 +343,38 @@ TEST_F(TieringTest, UnsearchedSegmentsGoWarmAndComeBackWhenSearched) {
   c = *db->GetCollection("t");
   EXPECT_EQ(c->config().tiering.warm_after_hours, 1.0);
   ExpectContents(*c);
+}
+
+TEST_F(TieringTest, DeletionsDuringMovesStayDeleted) {
+  std::remove(catalog_.c_str());
+  auto db = Open();
+  auto c = Fill(*db, TieringPolicy{});
+  std::atomic<bool> stop{false};
+  std::vector<std::string> deleted;
+  std::thread deleter([&] {
+    for (int i = 1; i < 600 && !stop.load(); i += 7) {
+      const std::string id = "id" + std::to_string(i);
+      if (i % 60 != 0 && c->Delete({id}).ok()) deleted.push_back(id);
+    }
+  });
+  for (int round = 0; round < 20; ++round) {
+    CollectionUpdate u;
+    u.tiering = round % 2 ? TieringPolicy{} : TieringPolicy{.warm_after_hours = 0.0};
+    ASSERT_TRUE(db->UpdateCollection("t", u).ok());
+    ASSERT_TRUE(c->ApplyTiering().ok());
+  }
+  stop.store(true);
+  deleter.join();
+  const uint64_t expected = 590 - deleted.size();
+  EXPECT_EQ(c->Stats().vector_count, expected);
+  for (const std::string& id : deleted) EXPECT_FALSE(c->Get(id).ok()) << id;
+  ASSERT_TRUE(c->Flush().ok());  // the marks into the manifest, the WAL that held them gone
+  c.reset();
+  db.reset();
+  db = Open();
+  c = *db->GetCollection("t");
+  EXPECT_EQ(c->Stats().vector_count, expected);
+  for (const std::string& id : deleted) EXPECT_FALSE(c->Get(id).ok()) << id;
 }
 
 TEST_F(TieringTest, AFailedMoveChangesNothing) {

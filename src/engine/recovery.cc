@@ -82,10 +82,7 @@ absl::Status CollectionImpl::Recover() {
   PROXIMADB_RETURN_IF_ERROR(SaveWalDirs(found.wal));
   PROXIMADB_RETURN_IF_ERROR(OpenSegments(found));
   PROXIMADB_RETURN_IF_ERROR(ReplayWal(found));
-  if (!env_->FileExists(WalDir())) {  // a new wal_directory (or a new collection)
-    PROXIMADB_RETURN_IF_ERROR(env_->CreateDirs(WalDir()));
-    PROXIMADB_RETURN_IF_ERROR(env_->SyncDir(DirName(WalDir())));
-  }
+  PROXIMADB_RETURN_IF_ERROR(EnsureDir(env_, WalDir()));  // a new wal_directory
   const uint64_t number = next_file_number_++;
   absl::MutexLock wl(&wal_mu_);
   PROXIMADB_ASSIGN_OR_RETURN(wal_, CreateWalFile(env_, options_.wal_strategy, WalDir(), number));
@@ -118,13 +115,7 @@ absl::Status CollectionImpl::RemoveLeftovers(FoundFiles* found) {
       } else if (kind == FileKind::kWal) {
         found->wal.emplace_back(number, dir);
       } else if (kind == FileKind::kSegment) {
-        // In two places after an interrupted move: both copies are whole (a copy is renamed
-        // into place only once durable); the later directory, the move's target, wins.
-        auto [it, fresh] = found->segments.emplace(number, dir);
-        if (!fresh) {
-          PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(it->second, name)));
-          it->second = dir;
-        }
+        found->segments[number].push_back(dir);  // OpenSegments picks one that verifies
       }
     }
   }
@@ -135,23 +126,39 @@ absl::Status CollectionImpl::RemoveLeftovers(FoundFiles* found) {
 
 absl::Status CollectionImpl::OpenSegments(const FoundFiles& found) {
   for (const ManifestSegment& entry : manifest_.segments) {
+    const std::string name = SegmentFileName(entry.number);
     auto where = found.segments.find(entry.number);
     if (where == found.segments.end()) {
-      return absl::DataLossError(absl::StrCat(
-          "segment ", SegmentFileName(entry.number), " of ", options_.dir,
-          " is listed in the manifest but in none of the collection's directories"));
+      return absl::DataLossError(absl::StrCat("segment ", name, " of ", options_.dir,
+                                              " is listed in the manifest but in none of the "
+                                              "collection's directories"));
     }
-    const std::string path = JoinPath(where->second, SegmentFileName(entry.number));
-    absl::StatusOr<std::shared_ptr<Segment>> seg =
-        strategy()->OpenSegment(where->second, entry.number);
-    PROXIMADB_RETURN_IF_ERROR(seg.status());
-    if ((*seg)->num_rows() != entry.num_rows) {
-      return absl::DataLossError(absl::StrCat("segment ", path, " has ", (*seg)->num_rows(),
-                                              " rows, the manifest says ", entry.num_rows));
+    // Usually one copy; two after an interrupted move (both whole: a copy is renamed into
+    // place only once durable). The first that opens and verifies is kept, the others go.
+    absl::Status first_error;
+    std::shared_ptr<Segment> seg;
+    for (const std::string& dir : where->second) {
+      absl::StatusOr<std::shared_ptr<Segment>> opened = strategy()->OpenSegment(dir, entry.number);
+      if (opened.ok() && (*opened)->num_rows() != entry.num_rows) {
+        opened = absl::DataLossError(absl::StrCat("segment ", JoinPath(dir, name), " has ",
+                                                  (*opened)->num_rows(),
+                                                  " rows, the manifest says ", entry.num_rows));
+      }
+      if (opened.ok()) {
+        seg = *std::move(opened);
+        break;
+      }
+      if (first_error.ok()) first_error = opened.status();
     }
-    for (uint32_t row : entry.deleted_rows) (*seg)->MarkDeleted(row, 0);
-    live_count_ += (*seg)->num_rows() - (*seg)->num_deleted();
-    segments_.push_back(*std::move(seg));
+    if (seg == nullptr) return first_error;
+    for (const std::string& dir : where->second) {
+      if (JoinPath(dir, name) != seg->path()) {
+        PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(dir, name)));
+      }
+    }
+    for (uint32_t row : entry.deleted_rows) seg->MarkDeleted(row, 0);
+    live_count_ += seg->num_rows() - seg->num_deleted();
+    segments_.push_back(std::move(seg));
   }
   return absl::OkStatus();
 }

@@ -40,13 +40,12 @@ absl::Status CopyInto(Env* env, std::string_view bytes, const std::string& dir,
   return s;
 }
 
-// Marks in `to` every row deleted in `from`; how many rows `from` had deleted.
-uint32_t CarryDeletions(const Segment& from, Segment& to) {
+// Marks in `to` every row deleted in `from`.
+void CarryDeletions(const Segment& from, Segment& to) {
   for (uint32_t row = 0; row < from.num_rows(); ++row) {
     const uint64_t seq = from.deleted_seq(row);
     if (seq != kNotDeleted && to.deleted_seq(row) == kNotDeleted) to.MarkDeleted(row, seq);
   }
-  return from.num_deleted();
 }
 
 }  // namespace
@@ -67,10 +66,13 @@ absl::Status CollectionImpl::MoveSegment(const std::shared_ptr<Segment>& segment
     }
     (*copy)->set_last_search_us(segment->last_search_us());
     // Most deletions outside the lock; those that land meanwhile under it, with the swap.
-    uint32_t carried = CarryDeletions(*segment, **copy);
+    // The count is read before the walk: MarkDeleted sets a row's mark before counting it, and
+    // writers mark rows under mu_, so a mark the walk missed shows as a changed count there.
+    const uint32_t deleted_before = segment->num_deleted();
+    CarryDeletions(*segment, **copy);
     {
       absl::MutexLock l(&mu_);
-      if (segment->num_deleted() != carried) carried = CarryDeletions(*segment, **copy);
+      if (segment->num_deleted() != deleted_before) CarryDeletions(*segment, **copy);
       auto it = std::find(segments_.begin(), segments_.end(), segment);
       PROXIMADB_CHECK(it != segments_.end());  // bg_mu_ keeps the list's segments
       *it = *copy;
@@ -120,7 +122,7 @@ absl::Status CollectionImpl::ApplyTiering() {
   }
   absl::Status resident;
   for (const std::shared_ptr<Segment>& segment : segments) {
-    absl::Status s = segment->SetResident(policy.ultra_hot);
+    absl::Status s = segment->SetResident(policy.ultra_hot && !InWarmDir(*segment));
     if (resident.ok()) resident = s;
   }
   // Said once, not every pass: it stays so until the limit (RLIMIT_MEMLOCK) or memory changes.

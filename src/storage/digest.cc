@@ -38,6 +38,8 @@ std::string Md5Base64(std::string_view data) {
 
 std::string Md5Hex(std::string_view data) { return Hex(Digest(EVP_md5(), data)); }
 
+std::string Md5Bytes(std::string_view data) { return Digest(EVP_md5(), data); }
+
 std::string Sha256Hex(std::string_view data) { return Hex(Digest(EVP_sha256(), data)); }
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {

@@ -8,6 +8,7 @@
 namespace proximadb {
 
 std::string Md5Base64(std::string_view data);
+std::string Md5Bytes(std::string_view data);  // the 16 raw bytes
 std::string Md5Hex(std::string_view data);
 std::string Sha256Hex(std::string_view data);
 

@@ -34,6 +34,13 @@ std::string ChildText(xmlNode* parent, const char* name) {
   return "";
 }
 
+// Whether a single-part object's ETag is its MD5: not under SSE-KMS or SSE-C.
+bool EtagIsMd5(const S3Response& response) {
+  auto sse = response.headers.find("x-amz-server-side-encryption");
+  if (sse != response.headers.end() && sse->second != "AES256") return false;
+  return !response.headers.contains("x-amz-server-side-encryption-customer-algorithm");
+}
+
 // A parsed XML answer, freed with the object.
 class XmlAnswer {
  public:
@@ -72,7 +79,7 @@ class S3ObjectStore final : public ObjectStore {
     if (response->status != 200) return S3Error(*response, what);
     // A single-part object's ETag is its MD5: check what came.
     const std::string etag = Unquote(response->headers["etag"]);
-    if (etag.size() == 32 && etag.find('-') == std::string::npos &&
+    if (EtagIsMd5(*response) && etag.size() == 32 && etag.find('-') == std::string::npos &&
         etag != Md5Hex(response->body)) {
       return absl::DataLossError(Cat(what, ": the bytes read do not match the object's MD5"));
     }
@@ -127,6 +134,9 @@ class S3ObjectStore final : public ObjectStore {
  private:
   static absl::Status CheckEtag(S3Response& response, const std::string& md5_hex,
                                 std::string_view what) {
+    // With KMS or customer-key encryption the ETag is not the MD5 (Content-MD5 still checked
+    // the bytes on arrival).
+    if (!EtagIsMd5(response)) return absl::OkStatus();
     const std::string etag = Unquote(response.headers["etag"]);
     if (etag != md5_hex) {
       return absl::DataLossError(Cat(what, ": the store's ETag ", etag,
@@ -136,6 +146,10 @@ class S3ObjectStore final : public ObjectStore {
   }
 
   absl::Status PutParts(std::string_view key, std::string_view data);
+  // Completes the upload; on NoSuchUpload, accepts the object if it is already `data`.
+  absl::Status CompleteParts(std::string_view key, const std::string& upload_id,
+                             const std::string& body, std::string_view data,
+                             const std::string& multipart_etag, std::string_view what);
   absl::StatusOr<std::string> PutPart(std::string_view key, const std::string& upload_id,
                                       int number, std::string_view part);
 
@@ -153,8 +167,11 @@ absl::Status S3ObjectStore::PutParts(std::string_view key, std::string_view data
   const std::string upload_id = answer.root() ? ChildText(answer.root(), "UploadId") : "";
   if (upload_id.empty()) return absl::InternalError(Cat(what, ": no UploadId in the answer"));
 
-  const uint64_t part_size = std::max<uint64_t>(s3_.options().part_size, 5 << 20);
+  // S3 allows 10,000 parts: larger objects get larger parts.
+  const uint64_t part_size = std::max<uint64_t>(
+      {s3_.options().part_size, uint64_t{5} << 20, (data.size() + 9999) / 10000});
   std::string complete = "<CompleteMultipartUpload>";
+  std::string part_md5s;  // the parts' binary MD5s, whose MD5 is the object's ETag
   absl::Status status;
   int number = 1;
   for (uint64_t at = 0; at < data.size(); at += part_size, ++number) {
@@ -164,24 +181,52 @@ absl::Status S3ObjectStore::PutParts(std::string_view key, std::string_view data
       status = etag.status();
       break;
     }
+    part_md5s += Md5Bytes(data.substr(at, part_size));
     AppendCat(&complete, "<Part><PartNumber>", number, "</PartNumber><ETag>\"", *etag,
               "\"</ETag></Part>");
   }
-  S3Request finish{.method = status.ok() ? "POST" : "DELETE", .key = std::string(key)};
-  finish.query["uploadId"] = upload_id;
   complete += "</CompleteMultipartUpload>";
-  if (status.ok()) finish.body = complete;
-  absl::StatusOr<S3Response> finished = s3_.Send(finish, what);
-  if (!status.ok()) return status;  // the upload is aborted (best effort) and the part's error
-  if (!finished.ok()) return finished.status();
-  // CompleteMultipartUpload may answer 200 with an <Error> body.
-  const XmlAnswer done(finished->body);
-  if (finished->status != 200 ||
-      (done.root() && xmlStrcmp(done.root()->name, BAD_CAST "Error") == 0)) {
-    if (finished->status == 200) finished->status = 500;
-    return S3Error(*finished, what);
+  if (status.ok()) {
+    status = CompleteParts(key, upload_id, complete, data,
+                           Cat(Md5Hex(part_md5s), "-", number - 1), what);
   }
-  return absl::OkStatus();
+  if (!status.ok()) {  // abort, best effort: the parts would be kept (and billed) otherwise
+    S3Request abort{.method = "DELETE", .key = std::string(key)};
+    abort.query["uploadId"] = upload_id;
+    s3_.Send(abort, what).IgnoreError();
+  }
+  return status;
+}
+
+absl::Status S3ObjectStore::CompleteParts(std::string_view key, const std::string& upload_id,
+                                          const std::string& body, std::string_view data,
+                                          const std::string& multipart_etag,
+                                          std::string_view what) {
+  S3Request finish{.method = "POST", .key = std::string(key), .body = body};
+  finish.query["uploadId"] = upload_id;
+  absl::Status last;
+  for (int attempt = 0; attempt < s3_.options().max_attempts; ++attempt) {
+    absl::StatusOr<S3Response> finished = s3_.Send(finish, what);
+    if (!finished.ok()) return finished.status();
+    const XmlAnswer done(finished->body);
+    const bool error_body = done.root() && xmlStrcmp(done.root()->name, BAD_CAST "Error") == 0;
+    if (finished->status == 200 && !error_body) return absl::OkStatus();
+    if (finished->status == 404 && done.root() &&
+        ChildText(done.root(), "Code") == "NoSuchUpload") {
+      // An earlier attempt completed it and its answer was lost: the object must be there,
+      // whole (its multipart ETag, or the whole object's MD5 on stores that recompute it).
+      absl::StatusOr<ObjectInfo> stored = Head(key);
+      if (stored.ok() && stored->size == data.size() &&
+          (stored->etag == multipart_etag || stored->etag == Md5Hex(data))) {
+        return absl::OkStatus();
+      }
+      return absl::DataLossError(Cat(what, ": the upload is gone and the object is not it"));
+    }
+    if (finished->status == 200) finished->status = 500;  // 200 with an <Error>: retry it
+    last = S3Error(*finished, what);
+    if (!error_body) return last;
+  }
+  return last;
 }
 
 absl::StatusOr<std::string> S3ObjectStore::PutPart(std::string_view key,

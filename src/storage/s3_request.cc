@@ -102,6 +102,11 @@ absl::Status S3Error(const S3Response& response, std::string_view what) {
                                message);
   switch (response.status) {
     case 404:
+      // A missing bucket is the store's configuration, not a missing object.
+      if (code == "NoSuchBucket") {
+        return WithErrorCode(absl::UnavailableError(text), kObjectStoreUnavailable);
+      }
+      if (code == "NoSuchUpload") return absl::InternalError(text);
       return absl::NotFoundError(text);
     case 401:
     case 403:

@@ -4,6 +4,7 @@ warm directories)."""
 
 import glob
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -16,12 +17,15 @@ from proximadb import InvalidArgumentError, ProximaDBClient
 def tiers():
     import tempfile
     base = tempfile.mkdtemp(prefix="proximadb-tiers-")
+    for tier in ("hot", "warm"):  # the server wants them to exist (mounted devices)
+        os.makedirs(os.path.join(base, tier))
     s = Server(PROXIMADB_STORAGE__HOT_DIRECTORIES=os.path.join(base, "hot"),
                PROXIMADB_STORAGE__WARM_DIRECTORIES=os.path.join(base, "warm"),
                PROXIMADB_FLUSH__ENABLE_BACKGROUND_FLUSH="false")
     s.base = base
     yield s
     s.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_segments_go_warm_come_back_hot_and_ultra_hot(tiers, protocol, name):
