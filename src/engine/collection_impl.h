@@ -127,7 +127,7 @@ class CollectionImpl final : public Collection {
   // Applies the tiering policy now (tiering.cc): segments unsearched for warm_after_hours move
   // to a warm directory, searched ones back to a hot one; an ultra_hot collection's segments
   // are locked in memory. Returns the first failure (the rest still ran).
-  absl::Status ApplyTiering() override ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
+  absl::Status ApplyTiering() override ABSL_LOCKS_EXCLUDED(tiering_mu_, bg_mu_, mu_);
   absl::StatusOr<Record> Get(std::string_view id) override;
   absl::StatusOr<std::vector<Record>> GetMany(const std::vector<std::string>& ids) override;
   absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids) override;
@@ -267,7 +267,7 @@ class CollectionImpl final : public Collection {
   // swaps it in and removes the original.
   absl::Status MoveSegment(const std::shared_ptr<Segment>& segment,
                            const std::vector<std::string>& dirs)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tiering_mu_) ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
 
   // collection_impl.cc
   absl::Status WriteError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -309,8 +309,10 @@ class CollectionImpl final : public Collection {
   uint64_t live_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_file_number_ ABSL_GUARDED_BY(mu_) = 1;
   Manifest manifest_ ABSL_GUARDED_BY(mu_);
+  // Set by recovery, before any other thread runs.
   std::vector<std::string> earlier_wal_dirs_;
-  bool resident_failed_ ABSL_GUARDED_BY(bg_mu_) = false;  // ultra_hot's last mlock failed  // set by recovery, before any other thread runs
+  absl::Mutex tiering_mu_ ABSL_ACQUIRED_BEFORE(bg_mu_);  // one ApplyTiering at a time
+  bool resident_failed_ ABSL_GUARDED_BY(tiering_mu_) = false;  // ultra_hot's last mlock failed
   absl::Status bg_error_ ABSL_GUARDED_BY(mu_);
   bool dropped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t flushes_ ABSL_GUARDED_BY(mu_) = 0;

@@ -195,6 +195,7 @@ class DatabaseImpl final : public Database {
     if (u.flush_priority) c.flush.flush_priority = *u.flush_priority;
     if (u.tiering) c.tiering = *u.tiering;
     PROXIMADB_RETURN_IF_ERROR(ValidateConfig(c));
+    if (u.tiering) PROXIMADB_RETURN_IF_ERROR(CheckTieringPlaces(c.tiering));
     const bool relayout = c.storage_strategy != before.storage_strategy ||
                           c.indexing_algorithm != before.indexing_algorithm ||
                           c.quantization.kind != before.quantization.kind ||
@@ -219,8 +220,19 @@ class DatabaseImpl final : public Database {
     return c;
   }
 
+  // A policy that needs directories this database does not have.
+  absl::Status CheckTieringPlaces(const TieringPolicy& t) const {
+    if (t.warm_after_hours && options_.warm_directories.empty()) {
+      return absl::InvalidArgumentError(
+          "tiering.warm_after_hours: no warm directories are configured ([storage] "
+          "warm_directories)");
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<CollectionConfig> CreateCollection(const CollectionConfig& config) override {
     PROXIMADB_RETURN_IF_ERROR(ValidateConfig(config));
+    PROXIMADB_RETURN_IF_ERROR(CheckTieringPlaces(config.tiering));
     absl::MutexLock l(&mu_);
     if (collections_.contains(config.name)) {
       return absl::AlreadyExistsError(

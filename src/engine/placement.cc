@@ -93,7 +93,7 @@ std::vector<std::string> CollectionImpl::SegmentDirs() const {
 
 std::vector<std::string> CollectionImpl::AllDirs() const {
   std::vector<std::string> dirs = SegmentDirs();
-  AddUnique(&dirs, WalDir());
+  for (const std::string& d : WalDirs()) AddUnique(&dirs, d);
   return dirs;
 }
 

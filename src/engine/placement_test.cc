@@ -184,6 +184,24 @@ TEST_F(PlacementTest, MissingOrRepeatedDirectoriesAreRefused) {
   EXPECT_TRUE(absl::IsInvalidArgument(twice.status())) << twice.status();
 }
 
+TEST_F(PlacementTest, AWarmPolicyNeedsWarmDirectories) {
+  std::remove(tmp_catalog_.c_str());
+  auto db = Open();  // hot directories only
+  CollectionConfig config;
+  config.name = "nw";
+  config.dimension = 4;
+  config.tiering.warm_after_hours = 1.0;
+  const auto created = db->CreateCollection(config);
+  EXPECT_TRUE(absl::IsInvalidArgument(created.status())) << created.status();
+  EXPECT_NE(std::string(created.status().message()).find("warm_after_hours"), std::string::npos);
+  config.tiering = TieringPolicy{.ultra_hot = true};
+  ASSERT_TRUE(db->CreateCollection(config).ok());
+  CollectionUpdate u;
+  u.tiering = TieringPolicy{.warm_after_hours = 0.0};
+  EXPECT_TRUE(absl::IsInvalidArgument(db->UpdateCollection("nw", u).status()));
+  EXPECT_TRUE((*db->GetCollection("nw"))->config().tiering.ultra_hot) << "nothing changed";
+}
+
 TEST_F(PlacementTest, AWalDirectoryThatHeldWritesMustBeThere) {
   std::remove(tmp_catalog_.c_str());
   auto db = Open();

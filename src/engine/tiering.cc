@@ -3,9 +3,10 @@
 // are locked in memory.
 //
 // A move copies the segment's file into the target directory under a temporary name, makes it
-// durable, renames it into place and makes the name durable, opens the copy, carries the
-// deletion marks over and swaps the copy in for the original (under mu_, so no write lands in
-// between), and only then removes the original. The manifest names segments by number, not by
+// durable, renames it into place and makes the name durable (holding no lock of the
+// collection's, so flushes and backups go on), then under bg_mu_ checks the segment is still
+// live, opens the copy, carries the deletion marks over and swaps the copy in for the original
+// (under mu_, so no write lands in between), and only then removes the original. The manifest names segments by number, not by
 // place, so it does not change; a crash leaves the original, or both copies (recovery keeps one),
 // never neither.
 #include <algorithm>
@@ -56,9 +57,21 @@ absl::Status CollectionImpl::MoveSegment(const std::shared_ptr<Segment>& segment
   absl::Status last = absl::ResourceExhaustedError(
       Cat("segment ", segment->path(), ": no directory to move it to could be used"));
   for (const auto& [free, dir] : ByFreeSpace(dirs)) {
+    // The copy takes no lock: flushes, compactions and backups go on meanwhile.
     last = CopyInto(env_, segment->file_bytes(), dir, name);
     if (absl::IsResourceExhausted(last)) continue;  // that disk is full: the next one
     PROXIMADB_RETURN_IF_ERROR(last);
+    absl::MutexLock bg(&bg_mu_);  // the segment list holds still from here to the swap
+    bool still_there;
+    {
+      absl::MutexLock l(&mu_);
+      still_there = !dropped_ &&
+                    std::find(segments_.begin(), segments_.end(), segment) != segments_.end();
+    }
+    if (!still_there) {  // compacted or migrated away meanwhile: the copy is garbage
+      env_->RemoveFile(JoinPath(dir, name)).IgnoreError();
+      return absl::OkStatus();
+    }
     absl::StatusOr<std::shared_ptr<Segment>> copy = strategy()->OpenSegment(dir, segment->number());
     if (!copy.ok()) {
       env_->RemoveFile(JoinPath(dir, name)).IgnoreError();
@@ -74,7 +87,7 @@ absl::Status CollectionImpl::MoveSegment(const std::shared_ptr<Segment>& segment
       absl::MutexLock l(&mu_);
       if (segment->num_deleted() != deleted_before) CarryDeletions(*segment, **copy);
       auto it = std::find(segments_.begin(), segments_.end(), segment);
-      PROXIMADB_CHECK(it != segments_.end());  // bg_mu_ keeps the list's segments
+      PROXIMADB_CHECK(it != segments_.end());  // checked above; bg_mu_ held since
       *it = *copy;
     }
     // Readers holding a view keep the original's mapping; a file left behind by a crash
@@ -91,7 +104,9 @@ absl::Status CollectionImpl::ApplyTiering() {
     absl::MutexLock l(&settings_mu_);
     policy = tiering_;
   }
-  absl::MutexLock bg(&bg_mu_);
+  // One pass at a time (the maintenance service and an explicit call): two would copy one
+  // segment into one temporary file.
+  absl::MutexLock pass(&tiering_mu_);
   std::vector<std::shared_ptr<Segment>> segments;
   {
     absl::MutexLock l(&mu_);

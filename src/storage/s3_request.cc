@@ -225,7 +225,10 @@ absl::StatusOr<S3Response> S3Requester::Send(const S3Request& request, std::stri
   absl::Status last;
   for (int attempt = 1;; ++attempt) {
     absl::StatusOr<S3Response> response = Attempt(request, what);
-    if (response.ok() && !Retryable(response->status)) return response;
+    // 400 RequestTimeout: the store gave up waiting for the body; sending it again may pass.
+    const bool timed_out = response.ok() && response->status == 400 &&
+                           response->body.find("<Code>RequestTimeout</Code>") != std::string::npos;
+    if (response.ok() && !Retryable(response->status) && !timed_out) return response;
     last = response.ok() ? S3Error(*response, what) : response.status();
     if (attempt >= options_.max_attempts) break;
     // Full jitter: a wait drawn from [backoff/2, backoff], so that clients spread out.

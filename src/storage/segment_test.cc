@@ -65,6 +65,19 @@ TEST_F(SegmentTest, RoundTrip) {
   EXPECT_EQ(s.DeletedRowsUpTo(0).size(), 167u);
 }
 
+TEST_F(SegmentTest, SearchesAgeTheSegmentAtMostOnceASecond) {
+  Build(/*dim=*/4, /*rows=*/10, /*distinct=*/10);
+  auto seg = Segment::Open(&env_, "/c/seg", 1, 4, DistanceMetric::kL2);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  EXPECT_EQ((*seg)->path(), "/c/seg");
+  EXPECT_GT((*seg)->last_search_us(), 0) << "an open counts as an access";
+  (*seg)->set_last_search_us(1000000);
+  (*seg)->NoteSearch(1500000);  // half a second later: not written
+  EXPECT_EQ((*seg)->last_search_us(), 1000000);
+  (*seg)->NoteSearch(2000001);
+  EXPECT_EQ((*seg)->last_search_us(), 2000001);
+}
+
 TEST_F(SegmentTest, EmptySegment) {
   Build(4, 0, 1);
   auto seg = Segment::Open(&env_, "/c/seg", 1, 4, DistanceMetric::kL2);
