@@ -239,7 +239,8 @@ absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store) {
 }
 
 absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_view backup_id,
-                                                Env* env, const std::string& dir) {
+                                                Env* env, const std::string& dir,
+                                                const std::string& segment_dir) {
   PROXIMADB_ASSIGN_OR_RETURN(BackupDoc doc, ReadDoc(store, backup_id));
   // From here on a missing object means a damaged backup, not a missing one.
   auto damaged = [&](const absl::Status& s) {
@@ -261,12 +262,13 @@ absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_
       return absl::DataLossError(Cat("backup ", backup_id, ": segment ", number,
                                      " is not in its manifest's place"));
     }
-    absl::Status s = DownloadSegment(store, sha256, env, JoinPath(dir, SegmentFileName(number)));
+    absl::Status s =
+        DownloadSegment(store, sha256, env, JoinPath(segment_dir, SegmentFileName(number)));
     if (!s.ok()) return damaged(s);
   }
   // Everything the manifest covers is in the segments: no WAL file is needed or expected.
   manifest.wal_start = manifest.next_file_number;
-  PROXIMADB_RETURN_IF_ERROR(env->SyncDir(dir));
+  PROXIMADB_RETURN_IF_ERROR(env->SyncDir(segment_dir));
   bool installed = false;
   PROXIMADB_RETURN_IF_ERROR(WriteManifest(env, dir, manifest, &installed));
   return doc.config;

@@ -33,11 +33,13 @@ absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConf
 // Every backup in the store, oldest first.
 absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store);
 
-// Writes backup `backup_id`'s segments (each checked against its SHA-256) and its manifest
-// into the existing, empty directory `dir`, durably; returns the backed-up definition.
-// kNotFound naming the backup if there is none.
+// Writes backup `backup_id`'s manifest into the existing, empty directory `dir` and its
+// segments (each checked against its SHA-256) into the existing `segment_dir` (which may be
+// `dir`), durably; returns the backed-up definition. kNotFound naming the backup if there is
+// none; kDataLoss if one of its objects is missing or damaged.
 absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_view backup_id,
-                                                Env* env, const std::string& dir);
+                                                Env* env, const std::string& dir,
+                                                const std::string& segment_dir);
 
 // Removes backup `backup_id` (damaged ones too), then collects garbage.
 absl::Status DeleteBackup(ObjectStore& store, std::string_view backup_id);

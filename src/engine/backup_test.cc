@@ -184,6 +184,32 @@ TEST_P(BackupTest, BadRestoresChangeNothing) {
   EXPECT_EQ(dirs->size(), 1u);
 }
 
+TEST_P(BackupTest, RestoredSegmentsGoToTheHotDirectory) {
+  auto c = Create("placed");
+  Write(*c, 0, 200);
+  auto backup = db_->BackupCollection("placed");
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  // Another database on the same store, whose segments go to a hot directory.
+  ScopedTempDir other;
+  const std::string hot = other.path() + "/hot";
+  ASSERT_TRUE(Env::Default()->CreateDirs(hot).ok());
+  DatabaseOptions o;
+  o.data_dir = other.path() + "/data";
+  o.hot_directories = {hot};
+  o.background_maintenance = false;
+  o.object_store = store_;
+  auto db = Database::Open(o);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto restored = (*db)->RestoreBackup(backup->backup_id, "placed");
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  auto dirs = Env::Default()->ListDir(hot + "/collections");
+  ASSERT_TRUE(dirs.ok() && dirs->size() == 1u);
+  auto files = Env::Default()->ListDir(hot + "/collections/" + (*dirs)[0]);
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(files->size(), backup->segments);
+  EXPECT_EQ(Everything(**(*db)->GetCollection("placed")).size(), 200u);
+}
+
 TEST(BackupWithoutStoreTest, IsAFailedPrecondition) {
   ScopedTempDir tmp;
   DatabaseOptions o;

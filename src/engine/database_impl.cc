@@ -513,13 +513,28 @@ absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreBackup(std::string_view ba
   }
   // The files first, the catalog row last (as CreateCollection): a crash in between leaves a
   // directory without a row, which the next open removes.
-  const std::string dir = JoinPath(CollectionsDir(), entry.dir_name);
+  const CollectionOptions placed = CollectionOptionsFor(entry);
+  const std::string& dir = placed.dir;
+  // The segments go where a flush would put them: the hot directory with the most free space.
+  std::string segment_dir = dir;
+  uint64_t most_free = 0;
+  for (const std::string& hot : placed.hot_dirs) {
+    absl::StatusOr<uint64_t> free =
+        EnsureDir(env_, hot).ok() ? env_->FreeSpace(hot) : absl::StatusOr<uint64_t>(0);
+    if (free.ok() && *free > most_free) {
+      most_free = *free;
+      segment_dir = hot;
+    }
+  }
   auto cleanup = [&](absl::Status s) {
-    if (env_->FileExists(dir)) env_->RemoveDirRecursively(dir).IgnoreError();
+    for (const std::string& d : {segment_dir, dir}) {
+      if (env_->FileExists(d)) env_->RemoveDirRecursively(d).IgnoreError();
+    }
     return s;
   };
   PROXIMADB_RETURN_IF_ERROR(env_->CreateDirs(dir));
-  absl::StatusOr<CollectionConfig> config = DownloadBackup(*store, backup_id, env_, dir);
+  absl::StatusOr<CollectionConfig> config =
+      DownloadBackup(*store, backup_id, env_, dir, segment_dir);
   if (!config.ok()) return cleanup(config.status());
   const int64_t created_at_us = entry.config.created_at_us;
   entry.config = *config;
