@@ -55,6 +55,9 @@ struct DatabaseOptions {
   // Where backups go (storage/object_store.h); nullptr: no object store, and the backup
   // operations answer kFailedPrecondition.
   std::shared_ptr<ObjectStore> object_store;
+  // Uploads each WAL file to the object store once a flush covers it (before it is removed),
+  // for RestoreToTime. Needs object_store.
+  bool wal_archive = false;
 };
 
 class Database {
@@ -88,6 +91,13 @@ class Database {
                                                          std::string_view target) = 0;
   // Removes the backup and the segment objects no other backup names.
   virtual absl::Status DeleteBackup(std::string_view backup_id) = 0;
+  // Creates collection `target` as collection `source` was at `time_us` (microseconds since
+  // the epoch): its latest backup at or before then, and the archived WAL batches after it up
+  // to then. Needs wal_archive (else kFailedPrecondition); batches not yet archived (those
+  // since the last flush) are not reached. kNotFound if no backup is old enough.
+  virtual absl::StatusOr<CollectionConfig> RestoreToTime(std::string_view source,
+                                                         int64_t time_us,
+                                                         std::string_view target) = 0;
 };
 
 }  // namespace proximadb

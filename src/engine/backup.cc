@@ -105,6 +105,7 @@ std::string NewBackupId(const std::string& collection, absl::Time now) {
 struct BackupDoc {
   BackupInfo info;
   CollectionConfig config;
+  std::string collection_uid;
   std::vector<std::pair<uint64_t, std::string>> segments;  // (file number, sha256)
 };
 
@@ -139,6 +140,7 @@ absl::StatusOr<BackupDoc> ReadDoc(ObjectStore& store, std::string_view id) {
     i.backup_id = j.at("backup_id").get<std::string>();
     i.collection = doc.config.name;
     i.created_at_us = j.at("created_at_us").get<int64_t>();
+    doc.collection_uid = j.value("collection_uid", "");
     i.bytes = j.at("bytes").get<uint64_t>();
     i.uploaded_bytes = j.at("uploaded_bytes").get<uint64_t>();
     i.vector_count = j.at("vector_count").get<uint64_t>();
@@ -204,6 +206,7 @@ absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConf
   const json doc = {{"format", kBackupFormat},
                     {"backup_id", info.backup_id},
                     {"created_at_us", info.created_at_us},
+                    {"collection_uid", snapshot.collection_uid},
                     {"config", ConfigToJson(config)},
                     {"covered_seq", snapshot.manifest.covered_seq},
                     {"bytes", info.bytes},
@@ -240,7 +243,8 @@ absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store) {
 
 absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_view backup_id,
                                                 Env* env, const std::string& dir,
-                                                const std::string& segment_dir) {
+                                                const std::string& segment_dir,
+                                                Manifest* as_backed_up) {
   PROXIMADB_ASSIGN_OR_RETURN(BackupDoc doc, ReadDoc(store, backup_id));
   // From here on a missing object means a damaged backup, not a missing one.
   auto damaged = [&](const absl::Status& s) {
@@ -266,6 +270,7 @@ absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_
         DownloadSegment(store, sha256, env, JoinPath(segment_dir, SegmentFileName(number)));
     if (!s.ok()) return damaged(s);
   }
+  if (as_backed_up != nullptr) *as_backed_up = manifest;
   // Everything the manifest covers is in the segments: no WAL file is needed or expected.
   manifest.wal_start = manifest.next_file_number;
   PROXIMADB_RETURN_IF_ERROR(env->SyncDir(segment_dir));
@@ -319,6 +324,17 @@ absl::Status CollectGarbage(ObjectStore& store) {
     if (!referenced.contains(o.key)) PROXIMADB_RETURN_IF_ERROR(store.Delete(o.key));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> LatestBackupBefore(ObjectStore& store,
+                                               std::string_view collection_uid, int64_t time_us) {
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<BackupInfo> backups, ListBackups(store));
+  for (auto it = backups.rbegin(); it != backups.rend(); ++it) {  // newest first
+    if (it->created_at_us > time_us) continue;
+    PROXIMADB_ASSIGN_OR_RETURN(BackupDoc doc, ReadDoc(store, it->backup_id));
+    if (doc.collection_uid == collection_uid) return it->backup_id;
+  }
+  return absl::NotFoundError("no backup of the collection was taken at or before that time");
 }
 
 }  // namespace proximadb

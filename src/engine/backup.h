@@ -21,6 +21,7 @@
 #include "engine/collection_impl.h"
 #include "env/env.h"
 #include "proximadb/types.h"
+#include "storage/manifest.h"
 #include "storage/object_store.h"
 
 namespace proximadb {
@@ -39,7 +40,21 @@ absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store);
 // none; kDataLoss if one of its objects is missing or damaged.
 absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_view backup_id,
                                                 Env* env, const std::string& dir,
-                                                const std::string& segment_dir);
+                                                const std::string& segment_dir,
+                                                Manifest* as_backed_up = nullptr);
+
+// Point-in-time restore (wal_archive): the latest backup of the collection in directory
+// `collection_uid` taken at or before `time_us`; kNotFound if there is none.
+absl::StatusOr<std::string> LatestBackupBefore(ObjectStore& store,
+                                               std::string_view collection_uid, int64_t time_us);
+
+// Replays into `dir`, restored from a backup whose manifest was `manifest`, every archived batch
+// of the collection after the manifest's covered_seq with a timestamp at or before `time_us`:
+// they go into one new WAL file, which the manifest then names. Returns the timestamp of the
+// last batch replayed (0 for none). kDataLoss when batches are missing from the archive.
+absl::StatusOr<int64_t> ReplayArchivedWal(ObjectStore& store, std::string_view collection_uid,
+                                          int64_t time_us, Env* env, const std::string& dir,
+                                          Manifest manifest);
 
 // Removes backup `backup_id` (damaged ones too), then collects garbage.
 absl::Status DeleteBackup(ObjectStore& store, std::string_view backup_id);

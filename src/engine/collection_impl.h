@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -44,6 +45,7 @@
 #include "storage/id_index.h"
 #include "storage/manifest.h"
 #include "storage/memtable.h"
+#include "storage/object_store.h"
 #include "storage/segment.h"
 #include "storage/strategy.h"
 #include "storage/wal.h"
@@ -93,6 +95,9 @@ struct CollectionOptions {
   RecordLimits limits;
   int build_threads = 1;  // of a segment's graph build
   std::shared_ptr<SearchActivity> activity;  // the database's; may be null
+  // WAL archiving for point-in-time restore (docs/backups.md): each WAL file the manifest has
+  // covered is uploaded here before it is removed; null: not archived.
+  ObjectStore* wal_archive = nullptr;
 };
 
 // What a backup copies: the manifest as last installed and its segments, each pinned (so it stays
@@ -101,7 +106,11 @@ struct DurableSnapshot {
   Manifest manifest;
   std::vector<std::shared_ptr<Segment>> segments;
   uint64_t live_rows = 0;  // the records the snapshot holds
+  std::string collection_uid;  // the collection directory's name: its archived WAL's key
 };
+
+// The archive key of WAL file `number` of the collection in directory <uid> (wal_archive.cc).
+std::string WalArchiveKey(std::string_view collection_dir_name, uint64_t number);
 
 // Creates a collection's directory <base>/collections/<uid> under an existing base, durably.
 absl::Status EnsureDir(Env* env, const std::string& dir);
@@ -241,7 +250,11 @@ class CollectionImpl final : public Collection {
   // only `m` names), and on one that may have half changed it, stops writes (invariant 6).
   absl::Status InstallManifest(const Manifest& m, const std::vector<const Segment*>& new_segments)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
+  // Removes the WAL files numbered below `number`; with an archive, only those uploaded to it
+  // (the others stay until a later call uploads them).
   void RemoveWalFilesBelow(uint64_t number);
+  // wal_archive.cc: uploads the WAL files below `number` not uploaded yet; the first failure.
+  absl::Status ArchiveWalBelow(uint64_t number);
 
   // placement.cc: where the WAL goes, and where segments may be; the latter in order of
   // preference when one segment is found in several (an interrupted move).
@@ -311,6 +324,7 @@ class CollectionImpl final : public Collection {
   Manifest manifest_ ABSL_GUARDED_BY(mu_);
   // Set by recovery, before any other thread runs.
   std::vector<std::string> earlier_wal_dirs_;
+  std::set<uint64_t> archived_wal_;  // WAL files in the archive; guarded by bg_mu_
   absl::Mutex tiering_mu_ ABSL_ACQUIRED_BEFORE(bg_mu_);  // one ApplyTiering at a time
   bool resident_failed_ ABSL_GUARDED_BY(tiering_mu_) = false;  // ultra_hot's last mlock failed
   absl::Status bg_error_ ABSL_GUARDED_BY(mu_);

@@ -2,6 +2,7 @@
 // maintenance thread that flushes and compacts them.
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -326,6 +327,8 @@ class DatabaseImpl final : public Database {
 
   absl::StatusOr<CollectionConfig> RestoreBackup(std::string_view backup_id,
                                                  std::string_view target) override;
+  absl::StatusOr<CollectionConfig> RestoreToTime(std::string_view source, int64_t time_us,
+                                                 std::string_view target) override;
 
  private:
   std::string CollectionsDir() const { return JoinPath(options_.data_dir, "collections"); }
@@ -334,6 +337,13 @@ class DatabaseImpl final : public Database {
   std::string NewDirName(int64_t created_at_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return absl::StrFormat("%x-%08x", created_at_us, static_cast<uint32_t>(rng_()));
   }
+
+  // Restores backup `backup_id` as collection `target`, calling `then` (if any) with the new
+  // directory and the backup's manifest once the backup's files are in place.
+  absl::StatusOr<CollectionConfig> RestoreLocked(
+      ObjectStore& store, std::string_view backup_id, std::string_view target,
+      const std::function<absl::Status(const std::string&, const Manifest&)>& then)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(backups_mu_);
 
   absl::StatusOr<ObjectStore*> Store() const {
     if (options_.object_store == nullptr) {
@@ -373,6 +383,7 @@ class DatabaseImpl final : public Database {
                           ? options_.build_threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     o.activity = activity_;
+    if (options_.wal_archive) o.wal_archive = options_.object_store.get();
     o.limits.max_id_bytes = std::min(options_.max_id_bytes, kMaxIdBytes);
     o.limits.max_metadata_bytes = std::min(options_.max_metadata_bytes, kMaxMetadataBytes);
     return o;
@@ -502,6 +513,37 @@ absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreBackup(std::string_view ba
   PROXIMADB_ASSIGN_OR_RETURN(ObjectStore * store, Store());
   PROXIMADB_RETURN_IF_ERROR(ValidateName(target));
   absl::MutexLock b(&backups_mu_);
+  return RestoreLocked(*store, backup_id, target, nullptr);
+}
+
+absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreToTime(std::string_view source,
+                                                             int64_t time_us,
+                                                             std::string_view target) {
+  PROXIMADB_ASSIGN_OR_RETURN(ObjectStore * store, Store());
+  if (!options_.wal_archive) {
+    return WithErrorCode(absl::FailedPreconditionError(
+                             "point-in-time restore needs [object_store] wal_archive = true"),
+                         kObjectStoreNotConfigured);
+  }
+  PROXIMADB_RETURN_IF_ERROR(ValidateName(target));
+  std::string uid;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = collections_.find(std::string(source));
+    if (it == collections_.end()) return CollectionNotFound(source);
+    uid = it->second->dir().substr(it->second->dir().rfind('/') + 1);
+  }
+  absl::MutexLock b(&backups_mu_);
+  PROXIMADB_ASSIGN_OR_RETURN(std::string backup_id, LatestBackupBefore(*store, uid, time_us));
+  auto replay = [&](const std::string& dir, const Manifest& backed_up) {
+    return ReplayArchivedWal(*store, uid, time_us, env_, dir, backed_up).status();
+  };
+  return RestoreLocked(*store, backup_id, target, replay);
+}
+
+absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreLocked(
+    ObjectStore& store, std::string_view backup_id, std::string_view target,
+    const std::function<absl::Status(const std::string&, const Manifest&)>& then) {
   CatalogEntry entry;
   entry.config.created_at_us = absl::ToUnixMicros(absl::Now());
   {
@@ -533,9 +575,13 @@ absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreBackup(std::string_view ba
     return s;
   };
   PROXIMADB_RETURN_IF_ERROR(env_->CreateDirs(dir));
+  Manifest backed_up;
   absl::StatusOr<CollectionConfig> config =
-      DownloadBackup(*store, backup_id, env_, dir, segment_dir);
+      DownloadBackup(store, backup_id, env_, dir, segment_dir, &backed_up);
   if (!config.ok()) return cleanup(config.status());
+  if (then) {
+    if (absl::Status s = then(dir, backed_up); !s.ok()) return cleanup(s);
+  }
   const int64_t created_at_us = entry.config.created_at_us;
   entry.config = *config;
   entry.config.name = std::string(target);

@@ -8,7 +8,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/logging.h"
 #include "common/macros.h"
+#include "common/strings.h"
 #include "engine/collection_impl.h"
 #include "storage/build_segment.h"
 #include "storage/file_names.h"
@@ -139,6 +141,7 @@ absl::StatusOr<DurableSnapshot> CollectionImpl::SnapshotForBackup() {
   absl::MutexLock l(&mu_);
   DurableSnapshot snapshot;
   snapshot.manifest = manifest_;
+  snapshot.collection_uid = options_.dir.substr(options_.dir.rfind('/') + 1);
   for (const ManifestSegment& ms : manifest_.segments) {
     auto it = std::find_if(segments_.begin(), segments_.end(),
                            [&](const auto& s) { return s->number() == ms.number; });
@@ -304,12 +307,19 @@ absl::Status CollectionImpl::InstallManifest(const Manifest& m,
 }
 
 void CollectionImpl::RemoveWalFilesBelow(uint64_t number) {
+  if (options_.wal_archive != nullptr) {
+    if (absl::Status s = ArchiveWalBelow(number); !s.ok()) {
+      Log(LogLevel::kWarning, Cat("collection '", options_.config.name,
+                                  "': WAL files kept until archived: ", s.ToString()));
+    }
+  }
   for (const std::string& dir : WalDirs()) {
     absl::StatusOr<std::vector<std::string>> names = env_->ListDir(dir);
     if (!names.ok()) continue;
     for (const std::string& name : *names) {
       uint64_t n;
-      if (ParseFileName(name, &n) == FileKind::kWal && n < number) {
+      if (ParseFileName(name, &n) == FileKind::kWal && n < number &&
+          (options_.wal_archive == nullptr || archived_wal_.contains(n))) {
         // A file left behind is removed at the next open.
         env_->RemoveFile(JoinPath(dir, name)).IgnoreError();
       }

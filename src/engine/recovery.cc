@@ -107,9 +107,11 @@ absl::Status CollectionImpl::RemoveLeftovers(FoundFiles* found) {
       uint64_t number = 0;
       const FileKind kind = ParseFileName(name, &number);
       max_number = std::max(max_number, number);
-      const bool garbage = kind == FileKind::kTemp ||
-                           (kind == FileKind::kSegment && !live_segments.contains(number)) ||
-                           (kind == FileKind::kWal && number < manifest_.wal_start);
+      const bool covered_wal = kind == FileKind::kWal && number < manifest_.wal_start;
+      // With an archive, a covered WAL file stays until the next flush has uploaded it.
+      if (covered_wal && options_.wal_archive != nullptr) continue;
+      const bool garbage = kind == FileKind::kTemp || covered_wal ||
+                           (kind == FileKind::kSegment && !live_segments.contains(number));
       if (garbage) {
         PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(dir, name)));
       } else if (kind == FileKind::kWal) {
@@ -199,8 +201,10 @@ absl::Status CollectionImpl::ReplayWal(const FoundFiles& found) {
                        " (", result.torn_reason, "): a write that was never acknowledged"));
       PROXIMADB_RETURN_IF_ERROR(env_->TruncateFile(path, result.valid_end));
     }
-    if (last_seq_ == seq_before) {
-      // Nothing in it that the segments lack (an open without writes leaves such files).
+    if (last_seq_ == seq_before &&
+        (options_.wal_archive == nullptr || result.valid_end == 0)) {
+      // Nothing in it that the segments lack (an open without writes leaves such files);
+      // with an archive, only an empty one goes (the archive wants every batch).
       PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(path));
     } else {
       wal_bytes_ += result.valid_end;

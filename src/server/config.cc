@@ -56,6 +56,7 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"object_store.prefix", &c.object_store.prefix},
       {"object_store.access_key_id", &c.object_store.access_key_id},
       {"object_store.secret_access_key", &c.object_store.secret_access_key},
+      {"object_store.wal_archive", &c.wal_archive},
       {"api.rest_port", &c.rest_port, 1, 65535},
       {"api.grpc_port", &c.grpc_port, 1, 65535},
       {"api.request_timeout_ms", &c.request_timeout_ms, 1, 3600000},
@@ -176,6 +177,8 @@ absl::Status Validate(const ServerConfig& c) {
   if (!(c.max_wal_size_mb > 0)) return Bad("flush.max_wal_size_mb", "must be positive");
   if (!c.object_store.endpoint.empty()) {
     if (absl::Status s = ValidateObjectStoreOptions(c.object_store); !s.ok()) return s;
+  } else if (c.wal_archive) {
+    return Bad("object_store.wal_archive", "needs object_store.endpoint");
   }
   if (c.rest_port == c.grpc_port) {
     return Bad("api.rest_port", Cat("equals api.grpc_port (", c.grpc_port, ")"));

@@ -35,6 +35,7 @@ struct ServerConfig {
 
   // [object_store]: where backups go; an empty endpoint means none (docs/backups.md)
   ObjectStoreOptions object_store;
+  bool wal_archive = false;  // [object_store] wal_archive: for point-in-time restore
   // [api]
   int64_t rest_port = 8080;
   int64_t grpc_port = 5678;

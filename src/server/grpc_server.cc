@@ -317,10 +317,20 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* ctx,
                                     const v1::RestoreRequest* req, v1::Collection* resp) override {
-    if (req->backup_id().empty() || req->target_collection().empty()) {
+    const bool by_time = !req->source_collection().empty() || !req->point_in_time().empty();
+    if (req->target_collection().empty()) {
+      return Done(ctx, absl::InvalidArgumentError("field 'target_collection' is required"));
+    }
+    if (by_time == !req->backup_id().empty() ||
+        (by_time && (req->source_collection().empty() || req->point_in_time().empty()))) {
       return Done(ctx, absl::InvalidArgumentError(
-                           req->backup_id().empty() ? "field 'backup_id' is required"
-                                                    : "field 'target_collection' is required"));
+                           "give either 'backup_id', or 'source_collection' and 'point_in_time'"));
+    }
+    if (by_time) {
+      return Reply(ctx,
+                   svc_.RestoreToTime(req->source_collection(), req->point_in_time(),
+                                      req->target_collection()),
+                   resp);
     }
     return Reply(ctx, svc_.Restore(req->backup_id(), req->target_collection()), resp);
   }

@@ -150,6 +150,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
       return 1;
     }
     db_options.object_store = std::move(*store);
+    db_options.wal_archive = config.wal_archive;
     spdlog::info("object store: bucket {} at {}", config.object_store.bucket,
                  config.object_store.endpoint);
   }

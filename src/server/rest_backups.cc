@@ -33,16 +33,24 @@ HttpResponse DeleteBackup(const RestCall& call) {
 
 HttpResponse RestoreBackup(const RestCall& call) {
   Body b;
-  std::string backup_id, target;
-  if (!b.Parse(call.request.body, {"backup_id", "target_collection"}) ||
-      !b.String("backup_id", &backup_id, true) ||
-      !b.String("target_collection", &target, true)) {
+  std::string backup_id, target, source, point_in_time;
+  if (!b.Parse(call.request.body,
+               {"backup_id", "target_collection", "source_collection", "point_in_time"}) ||
+      !b.String("target_collection", &target, true) || !b.String("backup_id", &backup_id) ||
+      !b.String("source_collection", &source) || !b.String("point_in_time", &point_in_time)) {
     return BadRequest(b.error);
   }
-  auto restored = call.service.Restore(backup_id, target);
+  // Either a backup, or a source collection and a moment (wal_archive).
+  const bool by_time = b.Has("source_collection") || b.Has("point_in_time");
+  if (by_time == b.Has("backup_id") ||
+      (by_time && !(b.Has("source_collection") && b.Has("point_in_time")))) {
+    return BadRequest("give either 'backup_id', or 'source_collection' and 'point_in_time'");
+  }
+  auto restored = by_time ? call.service.RestoreToTime(source, point_in_time, target)
+                          : call.service.Restore(backup_id, target);
   if (!restored.ok()) return FromStatus(restored.status());
   json out = CollectionJson(*restored);
-  out["restored_from"] = backup_id;
+  if (!by_time) out["restored_from"] = backup_id;
   return Json(201, out);
 }
 

@@ -1,5 +1,7 @@
 #include "server/service.h"
 
+#include "absl/time/time.h"
+
 #include <cstdio>
 #include <initializer_list>
 #include <optional>
@@ -199,6 +201,27 @@ absl::StatusOr<CollectionInfo> Service::Restore(std::string_view backup_id,
   Database* db = database();
   if (db == nullptr) return Unavailable();
   absl::StatusOr<CollectionConfig> restored = db->RestoreBackup(backup_id, target);
+  if (!restored.ok()) {
+    return Tag(restored.status(), absl::StatusCode::kNotFound, kBackupNotFound);
+  }
+  return DescribeCollection(restored->name);
+}
+
+absl::StatusOr<CollectionInfo> Service::RestoreToTime(std::string_view source,
+                                                      std::string_view point_in_time,
+                                                      std::string_view target) {
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, absl::string_view(point_in_time.data(),
+                                                              point_in_time.size()),
+                       &t, &err)) {
+    return absl::InvalidArgumentError(Cat("point_in_time: '", point_in_time,
+                                          "' is not an RFC 3339 time (", err, ")"));
+  }
+  absl::StatusOr<CollectionConfig> restored =
+      db->RestoreToTime(source, absl::ToUnixMicros(t), target);
   if (!restored.ok()) {
     return Tag(restored.status(), absl::StatusCode::kNotFound, kBackupNotFound);
   }

@@ -106,6 +106,10 @@ class Service {
   absl::StatusOr<std::vector<BackupInfo>> ListBackups();
   // The new collection `target` with its vector_count.
   absl::StatusOr<CollectionInfo> Restore(std::string_view backup_id, std::string_view target);
+  // `point_in_time` is RFC 3339 (INVALID_ARGUMENT naming the field otherwise).
+  absl::StatusOr<CollectionInfo> RestoreToTime(std::string_view source,
+                                               std::string_view point_in_time,
+                                               std::string_view target);
   absl::Status DeleteBackup(std::string_view backup_id);
 
   // PAYLOAD_TOO_LARGE unless n <= max_batch_size; `what` is "vectors" or "queries".

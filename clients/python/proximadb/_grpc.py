@@ -166,6 +166,10 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
     if op == "restore_backup":
         return "Restore", pb.RestoreRequest(backup_id=p["backup_id"],
                                             target_collection=p["target"])
+    if op == "restore_time":
+        return "Restore", pb.RestoreRequest(source_collection=p["source"],
+                                            point_in_time=p["time"],
+                                            target_collection=p["target"])
     c = p.get("collection", "")
     if op == "insert":
         return "Insert", pb.InsertRequest(collection=c, record=_vector_input(p["record"]))
@@ -210,7 +214,7 @@ def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
     if op in ("create_collection", "get_collection", "update_collection",
               "collection_stats", "flush", "compact", "apply_tiering", "delete_collection",
               "create_backup",
-              "delete_backup", "restore_backup"):
+              "delete_backup", "restore_backup", "restore_time"):
         return _flat(resp)
     if op == "list_collections":
         return {"collections": [_flat(c) for c in resp.collections]}

@@ -64,6 +64,10 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
     if op == "restore_backup":
         return "POST", "/api/v1/restore", {"backup_id": p["backup_id"],
                                            "target_collection": p["target"]}, None
+    if op == "restore_time":
+        return "POST", "/api/v1/restore", {"source_collection": p["source"],
+                                           "point_in_time": p["time"],
+                                           "target_collection": p["target"]}, None
     if op == "insert":
         return "POST", _collection(p) + "/vectors", p["record"], None
     if op == "batch_write":
@@ -164,7 +168,7 @@ def idempotent(op: str, params: Dict[str, Any]) -> bool:
     the server cannot have acted on the first attempt: no connection, the request not wholly
     sent, or an answer of 429 or 503."""
     if op in ("create_collection", "insert", "delete_one", "delete_ids", "delete_filter",
-              "create_backup", "delete_backup", "restore_backup"):
+              "create_backup", "delete_backup", "restore_backup", "restore_time"):
         return False
     return op != "batch_write" or bool(params.get("upsert"))
 

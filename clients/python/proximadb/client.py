@@ -9,6 +9,7 @@ JSON-shaped results.
 
 from __future__ import annotations
 
+import datetime
 import os
 import uuid
 from typing import (Any, AsyncIterator, Dict, Generator, Iterable, Iterator, List, Optional,
@@ -201,6 +202,16 @@ class _Operations:
     def _delete_backup(self, backup_id: str) -> OpGen:
         yield "delete_backup", {"backup_id": backup_id}
         return True
+
+    def _restore_time(self, source_collection: str, point_in_time: Any,
+                      target_collection: str) -> OpGen:
+        if isinstance(point_in_time, datetime.datetime):
+            if point_in_time.tzinfo is None:  # naive: UTC
+                point_in_time = point_in_time.replace(tzinfo=datetime.timezone.utc)
+            point_in_time = point_in_time.isoformat()
+        return collection_from((yield "restore_time", {"source": source_collection,
+                                                       "time": point_in_time,
+                                                       "target": target_collection}))
 
     def _restore_backup(self, backup_id: str, target_collection: str) -> OpGen:
         return collection_from((yield "restore_backup", {"backup_id": backup_id,
@@ -446,6 +457,15 @@ class ProximaDBClient(_Operations):
         """Creates collection ``target_collection`` from a backup (the name must be free)."""
         return _drive(self._restore_backup(backup_id, target_collection), self._t)
 
+    def restore_point_in_time(self, source_collection: str, point_in_time: Any,
+                              target_collection: str) -> Collection:
+        """Creates ``target_collection`` as ``source_collection`` was at ``point_in_time`` (a
+        datetime, naive meaning UTC, or an RFC 3339 string): its latest backup before then and
+        the archived WAL after it. Needs the server's ``[object_store] wal_archive``; writes
+        since the source's last flush are not archived yet."""
+        return _drive(self._restore_time(source_collection, point_in_time, target_collection),
+                      self._t)
+
     def insert(self, collection: str, id: Optional[str], vector: Vector,
                metadata: Optional[Dict[str, Any]] = None) -> str:
         """Inserts one record (AlreadyExistsError if the id exists); returns its id (a UUID is
@@ -595,6 +615,11 @@ class AsyncProximaDBClient(_Operations):
 
     async def restore_backup(self, backup_id: str, target_collection: str) -> Collection:
         return await _adrive(self._restore_backup(backup_id, target_collection), self._t)
+
+    async def restore_point_in_time(self, source_collection: str, point_in_time: Any,
+                                    target_collection: str) -> Collection:
+        return await _adrive(self._restore_time(source_collection, point_in_time,
+                                                target_collection), self._t)
 
     async def insert(self, collection: str, id: Optional[str], vector: Vector,
                      metadata: Optional[Dict[str, Any]] = None) -> str:

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import Server, free_port
 from proximadb import (AlreadyExistsError, AsyncProximaDBClient, BackupNotFoundError,
-                       ObjectStoreNotConfiguredError, ProximaDBClient, UnavailableError)
+                       InvalidArgumentError, ObjectStoreNotConfiguredError, ProximaDBClient,
+                       UnavailableError)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
 MOTO = os.path.join(os.environ.get("PROXIMADB_TEST_SERVERS_DIR",
@@ -226,3 +227,37 @@ def _ignore_errors(action) -> None:
         action()
     except Exception:  # the server was killed under it: any error is expected
         pass
+
+
+def _moment():
+    """A UTC moment after every write so far and before every later one."""
+    import datetime
+    t = datetime.datetime.now(datetime.timezone.utc)
+    while datetime.datetime.now(datetime.timezone.utc) <= t:
+        pass
+    return t
+
+
+def test_point_in_time_restore(moto, protocol, name):
+    s = Server(PROXIMADB_OBJECT_STORE__WAL_ARCHIVE="true", **moto.settings())
+    try:
+        with ProximaDBClient(s.url(protocol)) as c:
+            c.create_collection(name, dimension=2, distance_metric="l2")
+            c.batch_insert(name, [[float(i), 0.0] for i in range(10)],
+                           ids=[f"a{i}" for i in range(10)])
+            c.create_backup(name)
+            c.batch_insert(name, [[float(i), 1.0] for i in range(5)],
+                           ids=[f"b{i}" for i in range(5)])
+            moment = _moment()
+            c.delete(name, "a0")
+            c.flush(name)  # archives the WAL holding both
+            restored = c.restore_point_in_time(name, moment, name + "_t")
+            assert restored.vector_count == 15
+            assert c.get(name + "_t", "a0").vector == [0.0, 0.0]
+            assert c.restore_point_in_time(name, moment.isoformat(),
+                                           name + "_u").vector_count == 15
+            with pytest.raises(InvalidArgumentError) as err:
+                c.restore_point_in_time(name, "yesterday", name + "_v")
+            assert "point_in_time" in str(err.value)
+    finally:
+        s.stop()

@@ -150,12 +150,16 @@ class DeleteBackupResponse(_message.Message):
     def __init__(self, backup_id: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...
 
 class RestoreRequest(_message.Message):
-    __slots__ = ("backup_id", "target_collection")
+    __slots__ = ("backup_id", "target_collection", "source_collection", "point_in_time")
     BACKUP_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    POINT_IN_TIME_FIELD_NUMBER: _ClassVar[int]
     backup_id: str
     target_collection: str
-    def __init__(self, backup_id: _Optional[str] = ..., target_collection: _Optional[str] = ...) -> None: ...
+    source_collection: str
+    point_in_time: str
+    def __init__(self, backup_id: _Optional[str] = ..., target_collection: _Optional[str] = ..., source_collection: _Optional[str] = ..., point_in_time: _Optional[str] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
