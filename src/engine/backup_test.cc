@@ -265,6 +265,31 @@ TEST_P(BackupTest, PointInTimeRestoreReplaysTheArchivedWalUpToTheMoment) {
   EXPECT_EQ(Everything(**db_->GetCollection("pit-t1")).size(), 400u);
 }
 
+TEST_P(BackupTest, WalFilesWaitForTheArchiveAcrossARestart) {
+  if (GetParam() == Kind::kMoto) GTEST_SKIP() << "moto restarts empty";
+  db_.reset();
+  wal_archive_ = true;
+  db_ = Open();
+  auto c = Create("arch");
+  Write(*c, 0, 100);
+  ASSERT_TRUE(db_->BackupCollection("arch").ok());
+  Write(*c, 100, 50);
+  const int64_t moment = Moment();
+  Write(*c, 150, 10);
+  server_->Kill();
+  ASSERT_TRUE(c->Flush().ok()) << "a flush does not wait for the archive";
+  c.reset();
+  db_.reset();
+  db_ = Open();  // the covered, unarchived WAL files are still there
+  ASSERT_TRUE(server_->Restart().ok());
+  c = *db_->GetCollection("arch");
+  Write(*c, 160, 5);
+  ASSERT_TRUE(c->Flush().ok());  // uploads them now
+  auto restored = db_->RestoreToTime("arch", moment, "arch-t");
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(Everything(**db_->GetCollection("arch-t")).size(), 150u);
+}
+
 TEST(BackupWithoutStoreTest, IsAFailedPrecondition) {
   ScopedTempDir tmp;
   DatabaseOptions o;
