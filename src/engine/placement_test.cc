@@ -15,7 +15,8 @@ namespace {
 
 class PlacementTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Database> Open() {
+  // Options with the test's directories, without creating them.
+  DatabaseOptions Options() {
     DatabaseOptions o;
     o.env = &env_;
     o.data_dir = "/db";
@@ -24,9 +25,13 @@ class PlacementTest : public ::testing::Test {
     o.background_indexing = false;
     o.wal_directory = wal_;
     o.hot_directories = hot_;
+    return o;
+  }
+
+  std::unique_ptr<Database> Open() {
     for (const std::string& d : hot_) EXPECT_TRUE(env_.CreateDirs(d).ok());  // "mounted"
     if (!wal_.empty()) EXPECT_TRUE(env_.CreateDirs(wal_).ok());
-    auto db = Database::Open(o);
+    auto db = Database::Open(Options());
     EXPECT_TRUE(db.ok()) << db.status();
     return db.ok() ? *std::move(db) : nullptr;
   }
@@ -168,11 +173,8 @@ TEST_F(PlacementTest, ChangingTheWalDirectoryKeepsTheWritesOfTheOldOne) {
 
 TEST_F(PlacementTest, MissingOrRepeatedDirectoriesAreRefused) {
   std::remove(tmp_catalog_.c_str());
-  DatabaseOptions o;
-  o.env = &env_;
-  o.data_dir = "/db";
-  o.catalog_path = tmp_catalog_;
-  o.background_maintenance = false;
+  DatabaseOptions o = Options();
+  o.hot_directories = {};
   o.wal_directory = "/not-mounted";
   auto missing = Database::Open(o);
   EXPECT_TRUE(absl::IsFailedPrecondition(missing.status())) << missing.status();
@@ -212,14 +214,7 @@ TEST_F(PlacementTest, AWalDirectoryThatHeldWritesMustBeThere) {
   ASSERT_TRUE(dirs.ok());
   ASSERT_EQ(dirs->size(), 1u);
   ASSERT_TRUE(env_.RemoveDirRecursively("/wal/collections/" + (*dirs)[0]).ok());
-  DatabaseOptions o;
-  o.env = &env_;
-  o.data_dir = "/db";
-  o.catalog_path = tmp_catalog_;
-  o.background_maintenance = false;
-  o.wal_directory = "/wal";
-  o.hot_directories = hot_;
-  auto reopened = Database::Open(o);
+  auto reopened = Database::Open(Options());
   EXPECT_TRUE(absl::IsFailedPrecondition(reopened.status())) << reopened.status();
 }
 
