@@ -67,10 +67,14 @@ class BackupTest : public ::testing::TestWithParam<Kind> {
                                                                         std::to_string(i) + "}"};
       for (float& x : r.vector) x = dist_(rng_);
       batch.push_back(std::move(r));
-      if (batch.size() == 100) ASSERT_TRUE(c.Write(std::move(batch), WriteMode::kUpsert).ok());
-      if (batch.size() == 100) batch.clear();
+      if (batch.size() == 100) {
+        ASSERT_TRUE(c.Write(std::move(batch), WriteMode::kUpsert).ok());
+        batch.clear();
+      }
     }
-    if (!batch.empty()) ASSERT_TRUE(c.Write(std::move(batch), WriteMode::kUpsert).ok());
+    if (!batch.empty()) {
+      ASSERT_TRUE(c.Write(std::move(batch), WriteMode::kUpsert).ok());
+    }
   }
 
   static Contents Everything(Collection& c) {

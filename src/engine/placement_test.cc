@@ -30,7 +30,9 @@ class PlacementTest : public ::testing::Test {
 
   std::unique_ptr<Database> Open() {
     for (const std::string& d : hot_) EXPECT_TRUE(env_.CreateDirs(d).ok());  // "mounted"
-    if (!wal_.empty()) EXPECT_TRUE(env_.CreateDirs(wal_).ok());
+    if (!wal_.empty()) {
+      EXPECT_TRUE(env_.CreateDirs(wal_).ok());
+    }
     auto db = Database::Open(Options());
     EXPECT_TRUE(db.ok()) << db.status();
     return db.ok() ? *std::move(db) : nullptr;
