@@ -81,6 +81,32 @@ bool ReadRequest(int fd, std::string* out, double body_fraction) {
   }
 }
 
+// Reads one answer (headers and Content-Length body; none for a HEAD) from `fd` into `out`.
+bool ReadAnswer(int fd, std::string* out, bool head) {
+  const size_t body_start = [&]() -> size_t {
+    char buf[65536];
+    while (out->find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) return std::string::npos;
+      out->append(buf, static_cast<size_t>(n));
+    }
+    return out->find("\r\n\r\n") + 4;
+  }();
+  if (body_start == std::string::npos) return false;
+  std::string lower = out->substr(0, body_start);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const size_t at = lower.find("\r\ncontent-length:");
+  const size_t length =
+      head || at == std::string::npos ? 0 : std::strtoull(lower.c_str() + at + 17, nullptr, 10);
+  char buf[65536];
+  while (out->size() < body_start + length) {
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) return false;
+    out->append(buf, static_cast<size_t>(n));
+  }
+  return true;
+}
+
 // Copies bytes both ways until either side closes.
 void Relay(int a, int b) {
   char buf[65536];
@@ -148,7 +174,7 @@ void FaultProxy::Serve(int client) {
     return;
   }
   requests_.fetch_add(1, std::memory_order_relaxed);
-  if (faulty && fault != Fault::kSlow) {
+  if (faulty && (fault == Fault::k500 || fault == Fault::kCutRequest)) {
     if (fault == Fault::k500) {
       static constexpr std::string_view kBody =
           "<Error><Code>InternalError</Code><Message>injected</Message></Error>";
@@ -165,6 +191,19 @@ void FaultProxy::Serve(int client) {
     }
   }
   const int upstream = Connect(upstream_port_);
+  if (faulty && (fault == Fault::kPass || fault == Fault::kLoseAnswer)) {
+    std::string answer;
+    const bool head = request.compare(0, 5, "HEAD ") == 0;
+    if (upstream >= 0 && SendAll(upstream, request) && ReadAnswer(upstream, &answer, head) &&
+        fault == Fault::kPass) {
+      // Told to close, the client opens a new connection (and meets the next fault).
+      answer.insert(answer.find("\r\n") + 2, "Connection: close\r\n");
+      SendAll(client, answer);
+    }
+    if (upstream >= 0) ::close(upstream);
+    ::close(client);
+    return;
+  }
   if (upstream >= 0 && SendAll(upstream, request)) Relay(client, upstream);
   if (upstream >= 0) ::close(upstream);
   ::close(client);

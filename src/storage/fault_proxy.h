@@ -3,7 +3,8 @@
 //
 // Each connection's first request is read whole (headers and Content-Length body). Then, while
 // faults remain, the next fault is applied to it; once none remain, the request and the rest of
-// the connection are relayed to the upstream server both ways.
+// the connection are relayed to the upstream server both ways. Answers must carry a
+// Content-Length (moto's do).
 #pragma once
 
 #include <atomic>
@@ -24,6 +25,10 @@ class FaultProxy {
     k500,         // answers HTTP 500 with an S3 error body
     kSlow,        // waits `slow_ms`, then relays (the client should have timed out)
     kCutRequest,  // closes the connection after reading half the request's body
+    // One request each, then the connection is closed (so that every request of a client
+    // meets the next fault in turn):
+    kPass,        // relayed, and its answer too
+    kLoseAnswer,  // relayed, but its answer dropped: the store acted, the client never hears
   };
 
   // Starts listening; relays to 127.0.0.1:`upstream_port`.

@@ -281,3 +281,29 @@ TEST_F(FaultyStoreTest, AStoreThatKeepsFailingIsUnavailableAfterItsAttempts) {
 
 }  // namespace
 }  // namespace proximadb
+
+namespace proximadb {
+namespace {
+
+// The store completes the upload, but its answer never arrives. The client sends the complete
+// again; moto completes it again (an AWS store may answer NoSuchUpload instead, which the
+// client checks with a HEAD: that path is not reached here).
+TEST_F(FaultyStoreTest, AnUploadWhoseCompleteAnswerWasLostEndsWhole) {
+  ObjectStoreOptions o = server_->Options("lost");
+  o.endpoint = proxy_->endpoint();
+  o.initial_backoff_ms = 10;
+  o.multipart_threshold = 6 << 20;
+  o.part_size = 5 << 20;
+  auto store = std::move(*NewS3ObjectStore(o));
+  const std::string data = RandomBytes((10 << 20) - 7, 6);  // initiate, two parts, complete
+  proxy_->Add(FaultProxy::Fault::kPass, 3);
+  proxy_->Add(FaultProxy::Fault::kLoseAnswer, 1);  // the store completes it; the client times out
+  ASSERT_TRUE(store->Put("big", data).ok());
+  EXPECT_GE(proxy_->requests(), 5) << "the complete was sent again";
+  auto got = store->Get("big");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == data);
+}
+
+}  // namespace
+}  // namespace proximadb
