@@ -185,7 +185,7 @@ void FaultProxy::Serve(int client) {
     ::close(client);  // a cut request: the connection ends mid-body
     return;
   }
-  if (faulty) {  // kSlow: the client times out meanwhile
+  if (faulty && fault == Fault::kSlow) {  // the client times out meanwhile
     for (int waited = 0; waited < slow_ms_ && !stop_.load(); waited += 50) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
