@@ -4,8 +4,9 @@
 //      to another directory by the tiering policy) and ultra_hot (locked in memory), each tier
 //      in rounds interleaved with the others; the page cache is warm in every case (this
 //      machine's directories share one disk, so warm and hot differ only by place);
-//   2. backup MB/s (the first, then an incremental one after 5% more rows) and restore MB/s,
-//      against moto and s3proxy started on loopback (scripts/install-test-servers.sh);
+//   2. against moto and s3proxy started on loopback (scripts/install-test-servers.sh): one
+//      object's multipart upload with parts one at a time and four at a time; backup MB/s
+//      (the first, then an incremental one after 5% more rows) and restore MB/s;
 //   3. on-disk bytes per vector for standard, standard + pq, and custom ivf + pq + zstd
 //      segments, against raw float32 plus the records' JSON metadata.
 //
@@ -128,6 +129,27 @@ void Backups(const index::Dataset& d, S3TestServer::Kind kind) {
     std::printf("%s: %s\n", kind == S3TestServer::Kind::kMoto ? "moto" : "s3proxy",
                 std::string(server.status().message()).c_str());
     return;
+  }
+  // Multipart upload of one 190 MB object, parts one at a time against four at a time, in
+  // interleaved rounds (each to its own key).
+  {
+    const std::string blob(reinterpret_cast<const char*>(d.base.data()),
+                           d.base.size() * sizeof(float));
+    std::vector<double> mbps[2];
+    for (int round = 0; round < 3; ++round) {
+      for (int c = 0; c < 2; ++c) {
+        ObjectStoreOptions o = (*server)->Options("bench-put");
+        o.upload_concurrency = c == 0 ? 1 : 4;
+        auto put_store = NewS3ObjectStore(o);
+        const auto t = Clock::now();
+        if (!(*put_store)->Put("blob-" + std::to_string(round * 2 + c), blob).ok()) std::abort();
+        mbps[c].push_back(blob.size() / 1048576.0 / Seconds(Clock::now() - t));
+      }
+    }
+    for (auto& v : mbps) std::sort(v.begin(), v.end());
+    std::printf("%-8s put of %.0f MB: %.1f MB/s with parts one at a time, %.1f MB/s four at a "
+                "time (median of 3)\n",
+                (*server)->name(), blob.size() / 1048576.0, mbps[0][1], mbps[1][1]);
   }
   auto store = NewS3ObjectStore((*server)->Options("bench"));
   ScopedTempDir tmp;

@@ -39,6 +39,7 @@ struct ObjectStoreOptions {
   uint64_t multipart_threshold = 16 << 20;  // Put of more bytes than this goes in parts
   uint64_t part_size = 8 << 20;             // at least 5 MiB: S3's least part but the last
   int list_page_size = 1000;                // keys per ListObjectsV2 answer
+  int upload_concurrency = 4;               // parts of one multipart upload sent at once
 };
 
 struct ObjectInfo {

@@ -4,6 +4,8 @@
 #include <libxml/tree.h>
 
 #include <algorithm>
+#include <thread>
+#include <atomic>
 #include <memory>
 
 #include "common/strings.h"
@@ -170,25 +172,40 @@ absl::Status S3ObjectStore::PutParts(std::string_view key, std::string_view data
   // S3 allows 10,000 parts: larger objects get larger parts.
   const uint64_t part_size = std::max<uint64_t>(
       {s3_.options().part_size, uint64_t{5} << 20, (data.size() + 9999) / 10000});
+  // The parts go up `upload_concurrency` at a time (the digests and the sends of several
+  // parts overlap); their answers are put back in order.
+  const int parts = static_cast<int>((data.size() + part_size - 1) / part_size);
+  std::vector<absl::StatusOr<std::string>> etags(parts, absl::UnknownError("not sent"));
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  auto send = [&] {
+    for (int i; !failed.load() && (i = next.fetch_add(1)) < parts;) {
+      etags[i] = PutPart(key, upload_id, i + 1, data.substr(i * part_size, part_size));
+      if (!etags[i].ok()) failed.store(true);
+    }
+  };
+  std::vector<std::thread> senders;
+  for (int t = 1; t < std::min(parts, std::max(1, s3_.options().upload_concurrency)); ++t) {
+    senders.emplace_back(send);
+  }
+  send();
+  for (std::thread& t : senders) t.join();
   std::string complete = "<CompleteMultipartUpload>";
   std::string part_md5s;  // the parts' binary MD5s, whose MD5 is the object's ETag
   absl::Status status;
-  int number = 1;
-  for (uint64_t at = 0; at < data.size(); at += part_size, ++number) {
-    absl::StatusOr<std::string> etag =
-        PutPart(key, upload_id, number, data.substr(at, part_size));
-    if (!etag.ok()) {
-      status = etag.status();
+  for (int i = 0; i < parts && status.ok(); ++i) {
+    if (!etags[i].ok()) {
+      status = etags[i].status();
       break;
     }
-    part_md5s += Md5Bytes(data.substr(at, part_size));
-    AppendCat(&complete, "<Part><PartNumber>", number, "</PartNumber><ETag>\"", *etag,
+    part_md5s += Md5Bytes(data.substr(i * part_size, part_size));
+    AppendCat(&complete, "<Part><PartNumber>", i + 1, "</PartNumber><ETag>\"", *etags[i],
               "\"</ETag></Part>");
   }
   complete += "</CompleteMultipartUpload>";
   if (status.ok()) {
-    status = CompleteParts(key, upload_id, complete, data,
-                           Cat(Md5Hex(part_md5s), "-", number - 1), what);
+    status = CompleteParts(key, upload_id, complete, data, Cat(Md5Hex(part_md5s), "-", parts),
+                           what);
   }
   if (!status.ok()) {  // abort, best effort: the parts would be kept (and billed) otherwise
     S3Request abort{.method = "DELETE", .key = std::string(key)};
