@@ -212,6 +212,11 @@ absl::StatusOr<CollectionInfo> Service::RestoreToTime(std::string_view source,
                                                       std::string_view target) {
   Database* db = database();
   if (db == nullptr) return Unavailable();
+  // A missing source is COLLECTION_NOT_FOUND; the engine's other kNotFound (no backup old
+  // enough) is BACKUP_NOT_FOUND.
+  if (auto source_collection = Open(source); !source_collection.ok()) {
+    return source_collection.status();
+  }
   absl::Time t;
   std::string err;
   if (!absl::ParseTime(absl::RFC3339_full, absl::string_view(point_in_time.data(),

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import Server, free_port
 from proximadb import (AlreadyExistsError, AsyncProximaDBClient, BackupNotFoundError,
-                       InvalidArgumentError, ObjectStoreNotConfiguredError, ProximaDBClient,
+                       CollectionNotFoundError, InvalidArgumentError, ObjectStoreNotConfiguredError, ProximaDBClient,
                        UnavailableError)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
@@ -259,5 +259,7 @@ def test_point_in_time_restore(moto, protocol, name):
             with pytest.raises(InvalidArgumentError) as err:
                 c.restore_point_in_time(name, "yesterday", name + "_v")
             assert "point_in_time" in str(err.value)
+            with pytest.raises(CollectionNotFoundError):
+                c.restore_point_in_time(name + "_missing", moment, name + "_w")
     finally:
         s.stop()
