@@ -217,27 +217,50 @@ absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConf
   return info;
 }
 
-absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store) {
-  PROXIMADB_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store.List("backups/"));
-  std::vector<BackupInfo> out;
-  for (const ObjectInfo& o : objects) {
+namespace {
+
+// The backups among `listed` (objects under backups/), oldest first. A backup.json this
+// version cannot read (damaged, or newer) is left out and its key added to `unreadable`.
+absl::StatusOr<std::vector<BackupDoc>> ReadDocs(ObjectStore& store,
+                                                const std::vector<ObjectInfo>& listed,
+                                                std::vector<std::string>* unreadable) {
+  std::vector<BackupDoc> docs;
+  for (const ObjectInfo& o : listed) {
     constexpr std::string_view kDoc = "/backup.json";
     if (o.key.size() <= kDoc.size() + 8 || !o.key.ends_with(kDoc)) continue;
     const std::string id = o.key.substr(8, o.key.size() - 8 - kDoc.size());  // "backups/" id
     absl::StatusOr<BackupDoc> doc = ReadDoc(store, id);
     if (absl::IsNotFound(doc.status())) continue;  // deleted since the listing
     if (absl::IsDataLoss(doc.status()) || absl::IsInvalidArgument(doc.status())) {
-      // Damaged, or written by a newer version: one such backup must not hide the others.
-      Log(LogLevel::kWarning, Cat("backup listing skips ", o.key, ": ", doc.status().ToString()));
+      Log(LogLevel::kWarning, Cat("backup ", o.key, " is unreadable: ", doc.status().ToString()));
+      unreadable->push_back(o.key);
       continue;
     }
     if (!doc.ok()) return doc.status();
-    out.push_back(doc->info);
+    docs.push_back(*std::move(doc));
   }
-  std::sort(out.begin(), out.end(), [](const BackupInfo& a, const BackupInfo& b) {
-    return a.created_at_us != b.created_at_us ? a.created_at_us < b.created_at_us
-                                              : a.backup_id < b.backup_id;
+  std::sort(docs.begin(), docs.end(), [](const BackupDoc& a, const BackupDoc& b) {
+    return a.info.created_at_us != b.info.created_at_us
+               ? a.info.created_at_us < b.info.created_at_us
+               : a.info.backup_id < b.info.backup_id;
   });
+  return docs;
+}
+
+absl::StatusOr<std::vector<BackupDoc>> ListDocs(ObjectStore& store,
+                                                std::vector<std::string>* unreadable) {
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listed, store.List("backups/"));
+  return ReadDocs(store, listed, unreadable);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<BackupInfo>> ListBackups(ObjectStore& store) {
+  // An unreadable backup must not hide the others: it is left out (and logged).
+  std::vector<std::string> unreadable;
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<BackupDoc> docs, ListDocs(store, &unreadable));
+  std::vector<BackupInfo> out;
+  for (const BackupDoc& doc : docs) out.push_back(doc.info);
   return out;
 }
 
@@ -298,20 +321,18 @@ absl::Status CollectGarbage(ObjectStore& store) {
   // written (a backup interrupted by a crash) or is gone. A backup.json this version cannot
   // read (damaged, or newer) stops the collection: its segments might be among them.
   PROXIMADB_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listed, store.List("backups/"));
+  std::vector<std::string> unreadable;
+  absl::StatusOr<std::vector<BackupDoc>> docs = ReadDocs(store, listed, &unreadable);
+  if (!docs.ok() || !unreadable.empty()) {
+    Log(LogLevel::kWarning,
+        Cat("not collecting unreferenced objects: ",
+            docs.ok() ? Cat(unreadable.front(), " is unreadable") : docs.status().ToString()));
+    return absl::OkStatus();
+  }
   std::set<std::string> referenced, with_doc;
-  for (const ObjectInfo& o : listed) {
-    constexpr std::string_view kDoc = "/backup.json";
-    if (!o.key.ends_with(kDoc)) continue;
-    const std::string id = o.key.substr(8, o.key.size() - 8 - kDoc.size());
-    absl::StatusOr<BackupDoc> doc = ReadDoc(store, id);
-    if (absl::IsNotFound(doc.status())) continue;
-    if (!doc.ok()) {
-      Log(LogLevel::kWarning, Cat("not collecting unreferenced objects: backup ", id, ": ",
-                                  doc.status().ToString()));
-      return absl::OkStatus();
-    }
-    with_doc.insert(id);
-    for (const auto& [number, sha256] : doc->segments) referenced.insert(SegmentKey(sha256));
+  for (const BackupDoc& doc : *docs) {
+    with_doc.insert(doc.info.backup_id);
+    for (const auto& [number, sha256] : doc.segments) referenced.insert(SegmentKey(sha256));
   }
   for (const ObjectInfo& o : listed) {
     constexpr std::string_view kManifest = "/MANIFEST";
@@ -328,11 +349,12 @@ absl::Status CollectGarbage(ObjectStore& store) {
 
 absl::StatusOr<std::string> LatestBackupBefore(ObjectStore& store,
                                                std::string_view collection_uid, int64_t time_us) {
-  PROXIMADB_ASSIGN_OR_RETURN(std::vector<BackupInfo> backups, ListBackups(store));
-  for (auto it = backups.rbegin(); it != backups.rend(); ++it) {  // newest first
-    if (it->created_at_us > time_us) continue;
-    PROXIMADB_ASSIGN_OR_RETURN(BackupDoc doc, ReadDoc(store, it->backup_id));
-    if (doc.collection_uid == collection_uid) return it->backup_id;
+  std::vector<std::string> unreadable;
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<BackupDoc> docs, ListDocs(store, &unreadable));
+  for (auto it = docs.rbegin(); it != docs.rend(); ++it) {  // newest first
+    if (it->info.created_at_us <= time_us && it->collection_uid == collection_uid) {
+      return it->info.backup_id;
+    }
   }
   return absl::NotFoundError("no backup of the collection was taken at or before that time");
 }
