@@ -32,12 +32,14 @@ bool ParseNumbered(std::string_view name, std::string_view prefix, std::string_v
 
 std::string WalFileName(uint64_t number) { return Numbered("wal-", number, ".log"); }
 std::string SegmentFileName(uint64_t number) { return Numbered("seg-", number, ".pxs"); }
+std::string ColdStubFileName(uint64_t number) { return Numbered("seg-", number, ".pxc"); }
 
 FileKind ParseFileName(std::string_view name, uint64_t* number) {
   if (name == kManifestName) return FileKind::kManifest;
   if (name.ends_with(".tmp")) return FileKind::kTemp;
   if (ParseNumbered(name, "wal-", ".log", number)) return FileKind::kWal;
   if (ParseNumbered(name, "seg-", ".pxs", number)) return FileKind::kSegment;
+  if (ParseNumbered(name, "seg-", ".pxc", number)) return FileKind::kColdStub;
   return FileKind::kUnknown;
 }
 

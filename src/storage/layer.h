@@ -46,7 +46,10 @@ class Layer {
   // Rows a reader may address now.
   virtual uint32_t num_rows() const = 0;
   virtual std::string_view id(uint32_t row) const = 0;
+  // Row `row`'s dim() float32 values; only when has_vectors().
   virtual const float* vector(uint32_t row) const = 0;
+  // False for a cold segment's stub, whose vectors are in the object store.
+  virtual bool has_vectors() const { return true; }
   virtual std::string_view metadata(uint32_t row) const = 0;
   // The newest row holding `id`, live or not.
   virtual std::optional<uint32_t> Find(std::string_view id) const = 0;

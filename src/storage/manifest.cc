@@ -25,6 +25,7 @@ std::string EncodeManifest(const Manifest& m) {
     PutVarint64(&out, s.number);
     PutVarint64(&out, s.num_rows);
     PutLengthPrefixed(&out, EncodeRowBitmap(s.deleted_rows));
+    PutVarint64(&out, s.cold_bytes);
   }
   PutFixed32(&out, crc32c::Value(out));
   return out;
@@ -47,7 +48,7 @@ absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes, std::string_view
   uint64_t count;
   Manifest m;
   if (!d.GetFixed32(&version)) return corrupt("truncated");
-  if (version != kManifestFormatVersion) {
+  if (version != 1 && version != kManifestFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat("manifest ", std::string(name),
                                                       " has format version ", version));
   }
@@ -59,7 +60,7 @@ absl::StatusOr<Manifest> DecodeManifest(std::string_view bytes, std::string_view
     ManifestSegment s;
     std::string_view bitmap;
     if (!d.GetVarint64(&s.number) || !d.GetVarint32(&s.num_rows) ||
-        !d.GetLengthPrefixed(&bitmap)) {
+        !d.GetLengthPrefixed(&bitmap) || (version >= 2 && !d.GetVarint64(&s.cold_bytes))) {
       return corrupt("truncated segment entry");
     }
     if (absl::Status st = DecodeRowBitmap(bitmap, s.num_rows, &s.deleted_rows); !st.ok()) {

@@ -17,12 +17,16 @@
 
 namespace proximadb {
 
-inline constexpr uint32_t kManifestFormatVersion = 1;
+// Version 2 added each segment's cold_bytes; version 1 files (without) are still read.
+inline constexpr uint32_t kManifestFormatVersion = 2;
 
 struct ManifestSegment {
   uint64_t number = 0;
   uint32_t num_rows = 0;
   std::vector<uint32_t> deleted_rows;  // ascending; rows deleted after the segment was written
+  // 0: the segment's file is on local disk. Else it is in the cold tier: the whole file, of
+  // this many bytes, is in the object store and a cold stub (seg-NNNNNN.pxc) on local disk.
+  uint64_t cold_bytes = 0;
 
   bool operator==(const ManifestSegment&) const = default;
 };

@@ -54,6 +54,78 @@ std::string AsBytes(const std::vector<uint64_t>& v) {
 
 // Header flags (fixed32 at offset 16; zero before version 3).
 constexpr uint32_t kMetadataZstd = 1;  // the metadata section is compressed (below)
+constexpr uint32_t kColdStub = 2;      // vectors and graph left out: the file is in the cold tier
+
+// What the header and footer of a segment file say, checked against the file's size and each
+// section's CRC.
+struct Layout {
+  uint32_t version = 0;  // set once the magic numbers matched
+  SectionRef sections[kNumSections];  // a version 2 file's last four stay empty
+  uint64_t num_rows = 0;
+  uint32_t dim = 0;
+};
+
+// Fills `layout` from `file`; returns why the file is damaged (with layout->version set: of a
+// version this code does not read), or "".
+std::string ParseLayout(std::string_view file, Layout* layout) {
+  const char* base = file.data();
+  const size_t size = file.size();
+  if (size < kHeaderSize + FooterSize(kVersion2Sections)) return "shorter than header and footer";
+  if (std::memcmp(base, kMagic, 8) != 0 || std::memcmp(base + size - 8, kMagic, 8) != 0) {
+    return "bad magic number";
+  }
+  const uint32_t version = DecodeFixed32(base + 8);
+  if (version != 2 && version != kSegmentFormatVersion) {
+    layout->version = version;
+    return absl::StrCat("has format version ", version, ", expected 2 to ",
+                        kSegmentFormatVersion);
+  }
+  const int num_sections = version == 2 ? kVersion2Sections : kNumSections;
+  const size_t footer_size = FooterSize(num_sections);
+  if (size < kHeaderSize + footer_size) return "shorter than header and footer";
+  const char* footer = base + size - footer_size;
+  if (crc32c::Value(footer, footer_size - 16) != DecodeFixed32(footer + footer_size - 16)) {
+    return "footer checksum mismatch";
+  }
+  uint64_t prev_end = kHeaderSize;
+  for (int i = 0; i < num_sections; ++i) {
+    const char* p = footer + i * 24;
+    SectionRef& s = layout->sections[i];
+    s = {DecodeFixed64(p), DecodeFixed64(p + 8), DecodeFixed32(p + 16)};
+    if (s.offset < prev_end || s.offset % 8 != 0 || s.offset > size - footer_size ||
+        s.length > size - footer_size - s.offset) {
+      return absl::StrCat("section ", i, " out of bounds");
+    }
+    prev_end = s.offset + s.length;
+    if (crc32c::Value(base + s.offset, s.length) != s.crc) {
+      return absl::StrCat("section ", i, " checksum mismatch");
+    }
+  }
+  layout->num_rows = DecodeFixed64(footer + num_sections * 24);
+  layout->dim = DecodeFixed32(footer + num_sections * 24 + 8);
+  layout->version = version;
+  return "";
+}
+
+// The footer of a version 3 file with these sections.
+std::string EncodeFooter(const SectionRef (&sections)[kNumSections], uint64_t num_rows,
+                         uint32_t dim) {
+  std::string footer;
+  for (const SectionRef& s : sections) {
+    PutFixed64(&footer, s.offset);
+    PutFixed64(&footer, s.length);
+    PutFixed32(&footer, s.crc);
+    PutFixed32(&footer, 0);
+  }
+  PutFixed64(&footer, num_rows);
+  PutFixed32(&footer, dim);
+  PutFixed32(&footer, kSegmentFormatVersion);
+  PutFixed32(&footer, crc32c::Value(footer));
+  PutFixed32(&footer, 0);
+  footer.append(kMagic, 8);
+  PROXIMADB_CHECK(footer.size() == FooterSize(kNumSections));
+  return footer;
+}
 constexpr int kZstdLevel = 3;
 
 // A compressed metadata section: raw_size:fixed64 then one zstd frame of the raw section.
@@ -195,21 +267,7 @@ absl::Status SegmentBuilder::Finish() {
   PROXIMADB_RETURN_IF_ERROR(add_section(kPartitions, partitions_));
   PROXIMADB_RETURN_IF_ERROR(add_section(kFields, fields_));
 
-  std::string footer;
-  for (const SectionRef& s : sections) {
-    PutFixed64(&footer, s.offset);
-    PutFixed64(&footer, s.length);
-    PutFixed32(&footer, s.crc);
-    PutFixed32(&footer, 0);
-  }
-  PutFixed64(&footer, num_rows_);
-  PutFixed32(&footer, dim_);
-  PutFixed32(&footer, kSegmentFormatVersion);
-  PutFixed32(&footer, crc32c::Value(footer));
-  PutFixed32(&footer, 0);
-  footer.append(kMagic, 8);
-  PROXIMADB_CHECK(footer.size() == FooterSize(kNumSections));
-  PROXIMADB_RETURN_IF_ERROR(Write(footer));
+  PROXIMADB_RETURN_IF_ERROR(Write(EncodeFooter(sections, num_rows_, dim_)));
   PROXIMADB_RETURN_IF_ERROR(FlushBuffer());
   PROXIMADB_RETURN_IF_ERROR(file_->Sync());
   PROXIMADB_RETURN_IF_ERROR(file_->Close());
@@ -234,49 +292,24 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
     return absl::DataLossError(absl::StrCat("segment ", path, " is corrupt: ", std::string(why)));
   };
   const char* base = file->data();
-  const size_t size = file->size();
-  if (size < kHeaderSize + FooterSize(kVersion2Sections)) {
-    return corrupt("shorter than header and footer");
-  }
-  if (std::memcmp(base, kMagic, 8) != 0 || std::memcmp(base + size - 8, kMagic, 8) != 0) {
-    return corrupt("bad magic number");
-  }
-  const uint32_t version = DecodeFixed32(base + 8);
-  if (version != 2 && version != kSegmentFormatVersion) {
-    return absl::FailedPreconditionError(absl::StrCat("segment ", path, " has format version ",
-                                                      version, ", expected 2 to ",
-                                                      kSegmentFormatVersion));
-  }
-  const int num_sections = version == 2 ? kVersion2Sections : kNumSections;
-  const size_t footer_size = FooterSize(num_sections);
-  if (size < kHeaderSize + footer_size) return corrupt("shorter than header and footer");
-  const char* footer = base + size - footer_size;
-  if (crc32c::Value(footer, footer_size - 16) != DecodeFixed32(footer + footer_size - 16)) {
-    return corrupt("footer checksum mismatch");
-  }
-  SectionRef sections[kNumSections];  // a version 2 file's last four stay empty
-  uint64_t prev_end = kHeaderSize;
-  for (int i = 0; i < num_sections; ++i) {
-    const char* p = footer + i * 24;
-    sections[i] = {DecodeFixed64(p), DecodeFixed64(p + 8), DecodeFixed32(p + 16)};
-    const SectionRef& s = sections[i];
-    if (s.offset < prev_end || s.offset % 8 != 0 || s.offset > size - footer_size ||
-        s.length > size - footer_size - s.offset) {
-      return corrupt(absl::StrCat("section ", i, " out of bounds"));
+  Layout layout;
+  if (std::string why = ParseLayout(file->view(), &layout); !why.empty()) {
+    if (layout.version != 0) {
+      return absl::FailedPreconditionError(absl::StrCat("segment ", path, " ", why));
     }
-    prev_end = s.offset + s.length;
-    if (crc32c::Value(base + s.offset, s.length) != s.crc) {
-      return corrupt(absl::StrCat("section ", i, " checksum mismatch"));
-    }
+    return corrupt(why);
   }
-  const uint64_t num_rows = DecodeFixed64(footer + num_sections * 24);
-  const uint32_t file_dim = DecodeFixed32(footer + num_sections * 24 + 8);
-  if (file_dim != dim || DecodeFixed32(base + 12) != dim) {
-    return corrupt(absl::StrCat("dimension ", file_dim, " but the collection has ", dim));
+  const SectionRef* sections = layout.sections;
+  const uint64_t num_rows = layout.num_rows;
+  const uint32_t version = layout.version;
+  if (layout.dim != dim || DecodeFixed32(base + 12) != dim) {
+    return corrupt(absl::StrCat("dimension ", layout.dim, " but the collection has ", dim));
   }
-  if (num_rows > UINT32_MAX ||
-      sections[kVectors].length != num_rows * dim * sizeof(float) ||
-      sections[kIdOrder].length != num_rows * sizeof(uint32_t)) {
+  const bool stub = (DecodeFixed32(base + 16) & kColdStub) != 0;
+  const uint64_t vector_bytes = stub ? 0 : num_rows * dim * sizeof(float);
+  if (num_rows > UINT32_MAX || sections[kVectors].length != vector_bytes ||
+      sections[kIdOrder].length != num_rows * sizeof(uint32_t) ||
+      (stub && sections[kGraph].length != 0)) {
     return corrupt("section sizes do not match the row count");
   }
 
@@ -307,14 +340,16 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(Env* env, const std::stri
   }
   PROXIMADB_RETURN_IF_ERROR(
       load_strings(metadata, &seg->metadata_offsets_, &seg->metadata_bytes_));
-  seg->vectors_ = reinterpret_cast<const float*>(base + sections[kVectors].offset);
+  seg->cold_stub_ = stub;
+  if (!stub) seg->vectors_ = reinterpret_cast<const float*>(base + sections[kVectors].offset);
   seg->id_order_ = reinterpret_cast<const uint32_t*>(base + sections[kIdOrder].offset);
   for (uint64_t i = 0; i < num_rows; ++i) {
     if (seg->id_order_[i] >= num_rows) return corrupt("bad id order");
   }
 
-  seg->deleted_seq_ = std::make_unique<std::atomic<uint64_t>[]>(num_rows);
-  for (uint64_t i = 0; i < num_rows; ++i) seg->deleted_seq_[i].store(UINT64_MAX);
+  seg->deletions_ = std::make_shared<Deletions>();
+  seg->deletions_->seq = std::make_unique<std::atomic<uint64_t>[]>(num_rows);
+  for (uint64_t i = 0; i < num_rows; ++i) seg->deletions_->seq[i].store(UINT64_MAX);
   std::vector<uint32_t> deleted;
   if (absl::Status st = DecodeRowBitmap(std::string_view(base + sections[kDeletions].offset,
                                                          sections[kDeletions].length),
@@ -395,5 +430,33 @@ std::vector<uint32_t> Segment::DeletedRowsUpTo(uint64_t seq) const {
   return rows;
 }
 
+absl::StatusOr<std::string> MakeColdStub(std::string_view file, std::string_view path) {
+  Layout layout;
+  if (std::string why = ParseLayout(file, &layout); !why.empty()) {
+    return absl::DataLossError(absl::StrCat("segment ", std::string(path), ": ", why));
+  }
+  if (layout.version != kSegmentFormatVersion ||
+      (DecodeFixed32(file.data() + 16) & kColdStub) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("segment ", std::string(path), ": only a whole version ",
+                     kSegmentFormatVersion, " segment has a cold stub"));
+  }
+  std::string out(file.substr(0, kHeaderSize));
+  EncodeFixed32(out.data() + 16, DecodeFixed32(file.data() + 16) | kColdStub);
+  SectionRef sections[kNumSections];
+  sections[kVectors] = {kHeaderSize, 0, crc32c::Value(std::string_view())};
+  for (int i = kIds; i < kNumSections; ++i) {
+    out.append((8 - out.size() % 8) % 8, '\0');
+    const SectionRef& from = layout.sections[i];
+    if (i == kGraph) {
+      sections[i] = {out.size(), 0, crc32c::Value(std::string_view())};
+      continue;
+    }
+    sections[i] = {out.size(), from.length, from.crc};
+    out.append(file.substr(from.offset, from.length));
+  }
+  out += EncodeFooter(sections, layout.num_rows, layout.dim);
+  return out;
+}
 
 }  // namespace proximadb

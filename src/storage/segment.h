@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/macros.h"
 #include "env/env.h"
 #include "filter/field_index.h"
 #include "index/hnsw.h"
@@ -141,15 +142,16 @@ class Segment final : public Layer {
   // The newest (highest) row holding `id`, live or not.
   std::optional<uint32_t> Find(std::string_view id) const override;
   uint64_t deleted_seq(uint32_t row) const override {
-    return deleted_seq_[row].load(std::memory_order_acquire);
+    return deletions_->seq[row].load(std::memory_order_acquire);
   }
   bool VisibleAt(uint32_t row, uint64_t snapshot) const override {
     return deleted_seq(row) > snapshot;
   }
   bool AllVisible() const override { return num_deleted() == 0; }
+  bool has_vectors() const override { return !cold_stub_; }
   void MarkDeleted(uint32_t row, uint64_t seq) override {
-    if (deleted_seq_[row].exchange(seq, std::memory_order_acq_rel) == kNotDeleted) {
-      num_deleted_.fetch_add(1, std::memory_order_relaxed);
+    if (deletions_->seq[row].exchange(seq, std::memory_order_acq_rel) == kNotDeleted) {
+      deletions_->count.fetch_add(1, std::memory_order_relaxed);
     }
   }
   // One part: every row, through the graph if the segment has one.
@@ -158,7 +160,18 @@ class Segment final : public Layer {
                  quantizer_.get(), codes_, ivf_ ? &*ivf_ : nullptr});
   }
   // How many rows are marked deleted, at any sequence number.
-  uint32_t num_deleted() const { return num_deleted_.load(std::memory_order_relaxed); }
+  uint32_t num_deleted() const { return deletions_->count.load(std::memory_order_relaxed); }
+  // Makes this segment's deletion state `other`'s, shared from now on: the whole file of a cold
+  // segment and its stub (the same rows) see every deletion either receives. Called before the
+  // segment is published to readers.
+  void ShareDeletions(const Segment& other) {
+    PROXIMADB_CHECK(other.num_rows_ == num_rows_);
+    deletions_ = other.deletions_;
+  }
+  // 0 for a segment whose file is on local disk; else the size of its whole file in the
+  // object store (the cold tier), for its stub and for the whole file fetched into the cache.
+  uint64_t cold_bytes() const { return cold_bytes_; }
+  void set_cold_bytes(uint64_t bytes) { cold_bytes_ = bytes; }
   // Rows deleted at or before `seq` (what the manifest persists for this segment).
   std::vector<uint32_t> DeletedRowsUpTo(uint64_t seq) const;
 
@@ -182,6 +195,10 @@ class Segment final : public Layer {
   }
   // Whether the file's metadata section is zstd-compressed (then held decompressed in memory).
   bool metadata_compressed() const { return !metadata_owned_.empty(); }
+  // Whether this is a cold stub (MakeColdStub): ids, metadata, codes and field indexes only.
+  // Its vector() and ForEachPart must not be called (has_vectors() is false): the whole file is
+  // fetched first.
+  bool cold_stub() const { return cold_stub_; }
 
  private:
   Segment() = default;
@@ -193,6 +210,8 @@ class Segment final : public Layer {
 
   uint64_t number_ = 0;
   std::string path_;
+  bool cold_stub_ = false;
+  uint64_t cold_bytes_ = 0;
   mutable std::atomic<int64_t> last_search_us_{0};
   mutable std::atomic<bool> resident_{false};
   uint32_t dim_ = 0;
@@ -205,13 +224,21 @@ class Segment final : public Layer {
   const char* metadata_bytes_ = nullptr;
   std::string metadata_owned_;  // the decompressed metadata section, when compressed
   const uint32_t* id_order_ = nullptr;  // rows sorted by (id, row)
-  std::unique_ptr<std::atomic<uint64_t>[]> deleted_seq_;
-  std::atomic<uint32_t> num_deleted_{0};
+  struct Deletions {
+    std::unique_ptr<std::atomic<uint64_t>[]> seq;  // per row; kNotDeleted while live
+    std::atomic<uint32_t> count{0};
+  };
+  std::shared_ptr<Deletions> deletions_;
   std::unique_ptr<index::Hnsw> graph_;
   std::unique_ptr<index::Quantizer> quantizer_;
   const uint8_t* codes_ = nullptr;
   std::optional<index::IvfView> ivf_;
   mutable FieldIndex fields_;
 };
+
+// The cold stub of a whole segment file: the same file without its vectors and graph, marked
+// as a stub in its header, which stays on local disk while the whole file is in the object store
+// (docs/segment_format.md). kDataLoss naming `path` when `file` is damaged.
+absl::StatusOr<std::string> MakeColdStub(std::string_view file, std::string_view path);
 
 }  // namespace proximadb

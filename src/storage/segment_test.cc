@@ -5,12 +5,15 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "common/coding.h"
+#include "common/crc32c.h"
 #include "env/mem_env.h"
 #include "gtest/gtest.h"
 #include "index/hnsw.h"
 #include "storage/build_segment.h"
 #include "storage/file_names.h"
 #include "storage/manifest.h"
+#include "storage/row_bitmap.h"
 #include "storage/memtable.h"
 #include "storage/strategy.h"
 
@@ -106,6 +109,46 @@ TEST_F(SegmentTest, AnyDamagedByteIsDetected) {
   EXPECT_GE(detected, flipped - 4 * 7);
   ASSERT_TRUE(env_.Corrupt("/c/seg", 0, bytes).ok());
   EXPECT_TRUE(Segment::Open(&env_, "/c/seg", 1, 3, DistanceMetric::kL2).ok());
+}
+
+// A cold stub: everything but the vectors and the graph, checked like a whole file.
+TEST_F(SegmentTest, ColdStubKeepsIdsMetadataAndDeletionsOnly) {
+  Build(/*dim=*/16, /*rows=*/300, /*distinct=*/300);
+  const std::string whole = *env_.ReadFile("/c/seg");
+  absl::StatusOr<std::string> stub = MakeColdStub(whole, "/c/seg");
+  ASSERT_TRUE(stub.ok()) << stub.status();
+  EXPECT_LT(stub->size(), whole.size() - 300 * 16 * sizeof(float) + 64);
+  {
+    auto file = env_.NewWritableFile("/c/stub");
+    ASSERT_TRUE(file.ok() && (*file)->Append(*stub).ok() && (*file)->Close().ok());
+  }
+  auto seg = Segment::Open(&env_, "/c/stub", 4, 16, DistanceMetric::kL2);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  const Segment& s = **seg;
+  EXPECT_TRUE(s.cold_stub());
+  EXPECT_FALSE(s.has_vectors());
+  EXPECT_EQ(s.graph(), nullptr);
+  ASSERT_EQ(s.num_rows(), 300u);
+  for (uint32_t r = 0; r < 300; ++r) {
+    EXPECT_EQ(s.id(r), "id" + std::to_string(r));
+    EXPECT_EQ(s.metadata(r), "{\"row\":" + std::to_string(r) + "}");
+    EXPECT_EQ(s.VisibleAt(r, 1), r % 3 != 0);
+  }
+  EXPECT_EQ(s.Find("id17"), 17u);
+  EXPECT_EQ(MakeColdStub(*stub, "/c/stub").status().code(), absl::StatusCode::kFailedPrecondition)
+      << "a stub of a stub";
+  // Any damage to a stub is found as in a whole file.
+  for (size_t off = 64; off < stub->size(); off += 7) {
+    std::string damaged = *stub;
+    damaged[off] ^= 0x20;
+    ASSERT_TRUE(env_.Corrupt("/c/stub", 0, damaged).ok());
+    auto opened = Segment::Open(&env_, "/c/stub", 4, 16, DistanceMetric::kL2);
+    if (opened.ok()) continue;  // alignment padding
+    EXPECT_TRUE(absl::StrContains(opened.status().message(), "/c/stub")) << opened.status();
+  }
+  std::string damaged = whole;
+  damaged[100] ^= 1;  // in the vectors
+  EXPECT_EQ(MakeColdStub(damaged, "/c/seg").status().code(), absl::StatusCode::kDataLoss);
 }
 
 // zstd-compressed metadata (viper, custom): the same records back, held decompressed, a smaller
@@ -309,6 +352,7 @@ TEST(ManifestTest, EncodeDecodeAndSwitch) {
   m.wal_start = 11;
   m.segments.push_back({3, 100, {1, 5, 99}});
   m.segments.push_back({7, 0, {}});
+  m.segments.push_back({9, 20, {0}, /*cold_bytes=*/123456});
   bool installed;
   ASSERT_TRUE(WriteManifest(&env, "/c", m, &installed).ok());
   EXPECT_TRUE(installed);
@@ -335,6 +379,26 @@ TEST(ManifestTest, EncodeDecodeAndSwitch) {
     damaged[n] ^= 1;
     EXPECT_FALSE(DecodeManifest(damaged, "M").ok()) << n;
   }
+}
+
+// Manifests written before the cold tier (version 1: no cold_bytes) are still read.
+TEST(ManifestTest, ReadsVersionOne) {
+  Manifest m;
+  m.next_file_number = 5;
+  m.segments.push_back({3, 10, {2}});
+  std::string v1 = "PXDB-MAN";
+  PutFixed32(&v1, 1);
+  PutVarint64(&v1, 5);
+  PutVarint64(&v1, 0);
+  PutVarint64(&v1, 0);
+  PutVarint64(&v1, 1);
+  PutVarint64(&v1, 3);
+  PutVarint64(&v1, 10);
+  PutLengthPrefixed(&v1, EncodeRowBitmap({2}));
+  PutFixed32(&v1, crc32c::Value(v1));
+  absl::StatusOr<Manifest> read = DecodeManifest(v1, "M");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, m);
 }
 
 }  // namespace
