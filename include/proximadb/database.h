@@ -58,6 +58,11 @@ struct DatabaseOptions {
   // Uploads each WAL file to the object store once a flush covers it (before it is removed),
   // for RestoreToTime. Needs object_store.
   bool wal_archive = false;
+  // The local cache of cold segments' files (docs/storage.md#the-cold-tier), emptied at open:
+  // least recently used files go past cache_size_mb. Empty: <data_dir>/cache. Used with
+  // object_store.
+  std::string cache_directory;
+  uint64_t cache_size_mb = 10240;
 };
 
 class Database {

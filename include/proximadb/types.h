@@ -82,7 +82,9 @@ struct TieringPolicy {
   // Moved to a warm directory once unsearched this long; back to hot once searched. nullopt:
   // never; 0: right after a flush.
   std::optional<double> warm_after_hours;
-  // The cold tier (object storage) is not built yet: only nullopt is accepted.
+  // Moved to the cold tier (the object store; searches fetch it into the local cache) once
+  // unsearched this long; back to a local directory once the policy no longer says so.
+  // nullopt: never; 0: right after a flush.
   std::optional<double> cold_after_hours;
   bool operator==(const TieringPolicy&) const = default;
 };

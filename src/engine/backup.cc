@@ -187,7 +187,12 @@ absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConf
                   .dimension = config.dimension};
   json segments = json::array();
   for (const std::shared_ptr<Segment>& segment : snapshot.segments) {
-    const std::string_view bytes = segment->file_bytes();
+    std::string fetched;  // a cold segment's whole file, which is not on local disk
+    if (segment->cold_stub()) {
+      PROXIMADB_ASSIGN_OR_RETURN(
+          fetched, store.Get(ColdSegmentKey(snapshot.collection_uid, segment->number())));
+    }
+    const std::string_view bytes = segment->cold_stub() ? fetched : segment->file_bytes();
     const std::string sha256 = Sha256Hex(bytes);
     const std::string key = SegmentKey(sha256);
     absl::StatusOr<ObjectInfo> stored = store.Head(key);
@@ -202,7 +207,9 @@ absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConf
   }
   info.segments = static_cast<uint32_t>(snapshot.segments.size());
   const std::string dir = BackupDir(info.backup_id);
-  PROXIMADB_RETURN_IF_ERROR(store.Put(dir + "MANIFEST", EncodeManifest(snapshot.manifest)));
+  Manifest manifest = snapshot.manifest;  // restored segments are local, whatever their tier
+  for (ManifestSegment& s : manifest.segments) s.cold_bytes = 0;
+  PROXIMADB_RETURN_IF_ERROR(store.Put(dir + "MANIFEST", EncodeManifest(manifest)));
   const json doc = {{"format", kBackupFormat},
                     {"backup_id", info.backup_id},
                     {"created_at_us", info.created_at_us},

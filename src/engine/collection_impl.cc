@@ -98,6 +98,7 @@ CollectionStats CollectionImpl::Stats() {
   // Field indexes are sized after mu_ is released: their mutex can be held for a long build.
   std::vector<std::shared_ptr<Memtable>> mems;
   std::vector<std::shared_ptr<Segment>> segments;
+  std::map<uint64_t, std::shared_ptr<Segment>> stubs;
   {
     absl::MutexLock l(&mu_);
     st.vector_count = live_count_;
@@ -125,6 +126,7 @@ CollectionStats CollectionImpl::Stats() {
       st.oldest_unflushed_age_seconds = (absl::ToUnixMicros(absl::Now()) - oldest) / 1e6;
     }
     segments = segments_;
+    stubs = cold_stubs_;
   }
   st.wal_syncs = wal_syncs_.load(std::memory_order_relaxed);
   for (const auto& m : mems) {
@@ -137,6 +139,13 @@ CollectionStats CollectionImpl::Stats() {
     st.segment_rows += s->num_rows();
     st.deleted_rows += s->num_deleted();
     st.memory_bytes += s->MemoryBytes();
+    if (s->cold_bytes() != 0) {  // its stub on local disk; its whole file maybe in the cache
+      ++st.tier_cold_segments;
+      st.tier_cold_bytes += s->cold_bytes();
+      st.disk_bytes += stubs.at(s->number())->file_size();
+      if (!s->cold_stub()) st.cache_bytes += s->file_size();
+      continue;
+    }
     st.disk_bytes += s->file_size();
     const bool warm = InWarmDir(*s);
     uint64_t& tier_segments = warm ? st.tier_warm_segments

@@ -39,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "engine/cold_cache.h"
 #include "engine/search.h"
 #include "env/env.h"
 #include "proximadb/collection.h"
@@ -98,6 +99,10 @@ struct CollectionOptions {
   // WAL archiving for point-in-time restore (docs/backups.md): each WAL file the manifest has
   // covered is uploaded here before it is removed; null: not archived.
   ObjectStore* wal_archive = nullptr;
+  // The cold tier (docs/storage.md#the-cold-tier): the object store cold segments go to and the
+  // database's cache of them; null: no cold tier.
+  ObjectStore* cold_store = nullptr;
+  std::shared_ptr<ColdCache> cold_cache;
 };
 
 // What a backup copies: the manifest as last installed and its segments, each pinned (so it stays
@@ -111,11 +116,20 @@ struct DurableSnapshot {
 
 // The archive key of WAL file `number` of the collection in directory <uid> (wal_archive.cc).
 std::string WalArchiveKey(std::string_view collection_dir_name, uint64_t number);
+// The object key of cold segment `number` of the collection in directory <uid> (cold_tier.cc),
+// and the prefix of all of that collection's.
+std::string ColdSegmentKey(std::string_view collection_dir_name, uint64_t number);
+std::string ColdSegmentPrefix(std::string_view collection_dir_name);
+
+// Writes `bytes` as `dir`/`name` atomically and durably, in pieces (tiering.cc).
+absl::Status WriteFileDurably(Env* env, std::string_view bytes, const std::string& dir,
+                              const std::string& name);
 
 // Creates a collection's directory <base>/collections/<uid> under an existing base, durably.
 absl::Status EnsureDir(Env* env, const std::string& dir);
 
-class CollectionImpl final : public Collection {
+class CollectionImpl final : public Collection,
+                             public std::enable_shared_from_this<CollectionImpl> {
  public:
   // Creates the directory and an empty manifest (durably).
   static absl::StatusOr<std::shared_ptr<CollectionImpl>> Create(const CollectionOptions& options);
@@ -174,6 +188,9 @@ class CollectionImpl final : public Collection {
   }
   // Stops writes (the collection was dropped); reads of pinned views stay valid.
   void MarkDropped();
+  // cold_tier.cc: after a drop, deletes the collection's cold objects and cached files; the
+  // first failure (the rest still ran).
+  absl::Status DropColdTier() ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
 
  private:
   struct Writer;
@@ -282,6 +299,41 @@ class CollectionImpl final : public Collection {
                            const std::vector<std::string>& dirs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(tiering_mu_) ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
 
+  // cold_tier.cc: the cold tier (docs/storage.md#the-cold-tier).
+  std::string Uid() const;
+  std::string CacheKey(uint64_t number) const;
+  // Uploads `segment`'s file, writes its stub beside it, records it as cold in the manifest,
+  // swaps the stub in, and only then removes the local file.
+  absl::Status GoCold(const std::shared_ptr<Segment>& segment)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tiering_mu_) ABSL_LOCKS_EXCLUDED(fetch_mu_, bg_mu_, mu_);
+  // Brings cold `segment` (its stub or cached file) back into the first of `dirs` that takes
+  // it: downloaded, durable, recorded in the manifest, swapped in; then the stub, the cached
+  // file and the object go.
+  absl::Status GoLocal(const std::shared_ptr<Segment>& segment,
+                       const std::vector<std::string>& dirs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tiering_mu_) ABSL_LOCKS_EXCLUDED(fetch_mu_, bg_mu_, mu_);
+  // The segment `number` with its vectors: the live one when it has them, else the cold
+  // segment's whole file fetched into the cache and swapped in for its stub. kUnavailable
+  // (OBJECT_STORE_UNAVAILABLE) when the object store cannot be read.
+  absl::StatusOr<std::shared_ptr<const Segment>> FetchCold(uint64_t number)
+      ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
+  // Cache eviction: swaps the stub of segment `number` back in and removes the cached file.
+  void Uncache(uint64_t number) ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
+  // Replaces every cold stub in `view` by its whole file (fetched if need be), for a read that
+  // needs vectors; marks the cached ones as used.
+  absl::Status FetchView(ReadView* view) ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
+  // Fetches the segment of `id`'s live row if it is a cold stub (before a metadata update,
+  // which keeps the vector).
+  absl::Status FetchColdOf(std::string_view id) ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
+  // Deletes the objects under the collection's cold prefix that the manifest does not name
+  // (what an interrupted tier change left).
+  absl::Status CollectColdGarbage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tiering_mu_);
+  // The slot of segment `number` in segments_, or nullptr.
+  std::shared_ptr<Segment>* SlotLocked(uint64_t number) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The segments that are not cold (compaction and migration leave cold ones alone).
+  std::vector<std::shared_ptr<Segment>> LocalSegmentsLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // collection_impl.cc
   absl::Status WriteError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Invariant 6: records the first failure that makes the on-disk state uncertain, logs it, and
@@ -325,8 +377,15 @@ class CollectionImpl final : public Collection {
   // Set by recovery, before any other thread runs.
   std::vector<std::string> earlier_wal_dirs_;
   std::set<uint64_t> archived_wal_;  // WAL files in the archive; guarded by bg_mu_
-  absl::Mutex tiering_mu_ ABSL_ACQUIRED_BEFORE(bg_mu_);  // one ApplyTiering at a time
+  absl::Mutex tiering_mu_ ABSL_ACQUIRED_BEFORE(fetch_mu_);  // one ApplyTiering at a time
   bool resident_failed_ ABSL_GUARDED_BY(tiering_mu_) = false;  // ultra_hot's last mlock failed
+  // Set at open and after a failed tier change: look for orphaned cold objects.
+  bool cold_gc_due_ ABSL_GUARDED_BY(tiering_mu_) = true;
+  // One fetch into, or eviction from, the cold cache at a time, and none during a tier change.
+  absl::Mutex fetch_mu_ ABSL_ACQUIRED_BEFORE(bg_mu_);
+  // The stub of every cold segment, by number (in segments_ unless its whole file is cached).
+  std::map<uint64_t, std::shared_ptr<Segment>> cold_stubs_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> any_cold_{false};  // !cold_stubs_.empty(), read without mu_
   absl::Status bg_error_ ABSL_GUARDED_BY(mu_);
   bool dropped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t flushes_ ABSL_GUARDED_BY(mu_) = 0;

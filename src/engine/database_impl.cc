@@ -108,9 +108,9 @@ absl::Status ValidateConfig(const CollectionConfig& c) {
     return bad(absl::StrCat("tiering.warm_after_hours: ", *t.warm_after_hours,
                             " is not a number of hours >= 0 (null: never)"));
   }
-  if (t.cold_after_hours) {
-    return bad("tiering.cold_after_hours: the cold tier (object storage) is not built yet; "
-               "give null");
+  if (t.cold_after_hours && !(*t.cold_after_hours >= 0 && *t.cold_after_hours < 1e9)) {
+    return bad(absl::StrCat("tiering.cold_after_hours: ", *t.cold_after_hours,
+                            " is not a number of hours >= 0 (null: never)"));
   }
   return absl::OkStatus();
 }
@@ -123,7 +123,15 @@ class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(const DatabaseOptions& options, Env* env, std::unique_ptr<FileLock> lock,
                std::unique_ptr<Catalog> catalog)
-      : options_(options), env_(env), lock_(std::move(lock)), catalog_(std::move(catalog)) {}
+      : options_(options), env_(env), lock_(std::move(lock)), catalog_(std::move(catalog)) {
+    if (options_.object_store != nullptr) {
+      cold_cache_ = std::make_shared<ColdCache>(
+          env_,
+          options_.cache_directory.empty() ? JoinPath(options_.data_dir, "cache")
+                                           : options_.cache_directory,
+          options_.cache_size_mb << 20);
+    }
+  }
 
   ~DatabaseImpl() override {
     {
@@ -135,6 +143,7 @@ class DatabaseImpl final : public Database {
   }
 
   absl::Status Load() {
+    if (cold_cache_ != nullptr) PROXIMADB_RETURN_IF_ERROR(cold_cache_->Reset());
     PROXIMADB_ASSIGN_OR_RETURN(std::vector<CatalogEntry> entries, catalog_->List());
     absl::MutexLock l(&mu_);
     std::vector<std::string> known;
@@ -228,6 +237,12 @@ class DatabaseImpl final : public Database {
           "tiering.warm_after_hours: no warm directories are configured ([storage] "
           "warm_directories)");
     }
+    if (t.cold_after_hours && options_.object_store == nullptr) {
+      return WithErrorCode(absl::FailedPreconditionError(
+                               "tiering.cold_after_hours: no object store is configured "
+                               "([object_store] endpoint)"),
+                           kObjectStoreNotConfigured);
+    }
     return absl::OkStatus();
   }
 
@@ -282,6 +297,10 @@ class DatabaseImpl final : public Database {
       collections_.erase(it);
     }
     c->MarkDropped();
+    if (absl::Status s = c->DropColdTier(); !s.ok()) {
+      Log(LogLevel::kWarning, Cat("dropped collection '", name, "': its cold segments could not "
+                                  "all be deleted from the object store: ", s.ToString()));
+    }
     // The manifest's directory last: until it goes, the collection's files can be found.
     std::vector<std::string> dirs = c->AllDirs();
     std::reverse(dirs.begin(), dirs.end());
@@ -384,6 +403,10 @@ class DatabaseImpl final : public Database {
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     o.activity = activity_;
     if (options_.wal_archive) o.wal_archive = options_.object_store.get();
+    if (cold_cache_ != nullptr) {
+      o.cold_store = options_.object_store.get();
+      o.cold_cache = cold_cache_;
+    }
     o.limits.max_id_bytes = std::min(options_.max_id_bytes, kMaxIdBytes);
     o.limits.max_metadata_bytes = std::min(options_.max_metadata_bytes, kMaxMetadataBytes);
     return o;
@@ -464,6 +487,7 @@ class DatabaseImpl final : public Database {
   Env* const env_;
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<Catalog> catalog_;
+  std::shared_ptr<ColdCache> cold_cache_;  // with an object store: the cold tier's cache
   absl::Mutex backups_mu_;  // one backup, restore or backup deletion at a time
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_ ABSL_GUARDED_BY(mu_);

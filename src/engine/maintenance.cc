@@ -19,7 +19,8 @@ namespace proximadb {
 namespace {
 
 ManifestSegment EntryFor(const Segment& s, uint64_t deleted_up_to_seq) {
-  return ManifestSegment{s.number(), s.num_rows(), s.DeletedRowsUpTo(deleted_up_to_seq)};
+  return ManifestSegment{s.number(), s.num_rows(), s.DeletedRowsUpTo(deleted_up_to_seq),
+                         s.cold_bytes()};
 }
 
 }  // namespace
@@ -278,7 +279,7 @@ absl::Status CollectionImpl::PickAndCompact(bool forced) {
       absl::MutexLock l(&settings_mu_);
       small = std::max<uint64_t>(flush_settings_.max_vector_count / 2, 1);
     }
-    inputs = strategy()->PickCompaction(segments_, small, forced);
+    inputs = strategy()->PickCompaction(LocalSegmentsLocked(), small, forced);  // not cold ones
   }
   if (inputs.empty()) return absl::OkStatus();
   return CompactSegments(std::move(inputs));

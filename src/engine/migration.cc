@@ -34,7 +34,7 @@ CollectionImpl::SegmentGroup CollectionImpl::UnmigratedLocked() const {
     layout = LayoutOf(layout_);
   }
   SegmentGroup out;
-  for (const auto& s : segments_) {
+  for (const auto& s : LocalSegmentsLocked()) {  // a cold segment keeps its layout
     if (!HasLayout(*s, layout)) out.push_back(s);
   }
   return out;

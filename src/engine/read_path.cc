@@ -22,18 +22,35 @@ ReadView CollectionImpl::PinView() const {
 }
 
 absl::StatusOr<Record> CollectionImpl::Get(std::string_view id) {
-  absl::MutexLock l(&mu_);
-  const LiveRow live = FindLive(id);
-  if (!live.found()) return NotFound(id);
-  return RecordAt(*live.layer, live.row, /*with_vector=*/true);
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<Record> found, GetMany({std::string(id)}));
+  if (found.empty()) return NotFound(id);
+  return std::move(found[0]);
 }
 
 absl::StatusOr<std::vector<Record>> CollectionImpl::GetMany(const std::vector<std::string>& ids) {
   std::vector<Record> out;
-  absl::MutexLock l(&mu_);
-  for (const std::string& id : ids) {
-    const LiveRow live = FindLive(id);
-    if (live.found()) out.push_back(RecordAt(*live.layer, live.row, /*with_vector=*/true));
+  struct ColdRow {
+    size_t record;
+    uint64_t segment;
+    uint32_t row;
+  };
+  std::vector<ColdRow> cold;  // rows in cold stubs: their vectors are fetched below
+  {
+    absl::MutexLock l(&mu_);
+    for (const std::string& id : ids) {
+      const LiveRow live = FindLive(id);
+      if (!live.found()) continue;
+      const bool stub = !live.layer->has_vectors();
+      if (stub) {
+        cold.push_back({out.size(), static_cast<const Segment*>(live.layer)->number(), live.row});
+      }
+      out.push_back(RecordAt(*live.layer, live.row, /*with_vector=*/!stub));
+    }
+  }
+  // The records as of the lookup; the whole files share the stubs' rows.
+  for (const ColdRow& c : cold) {
+    PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<const Segment> whole, FetchCold(c.segment));
+    out[c.record].vector.assign(whole->vector(c.row), whole->vector(c.row) + dim_);
   }
   return out;
 }
@@ -69,7 +86,9 @@ absl::StatusOr<ScrollPage> CollectionImpl::Scroll(std::string_view after, uint32
   if (limit == 0) return absl::InvalidArgumentError("limit: must be at least 1");
   PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
   RecordRead();
-  return ScrollView(PinView(), after, limit, filter, include_vectors);
+  ReadView view = PinView();
+  if (include_vectors) PROXIMADB_RETURN_IF_ERROR(FetchView(&view));
+  return ScrollView(view, after, limit, filter, include_vectors);
 }
 
 absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) {
@@ -103,7 +122,9 @@ absl::StatusOr<SearchResponse> CollectionImpl::Search(const SearchRequest& req) 
     if (context.rerank == 0) context.rerank = rerank_;
     if (context.nprobe == 0) context.nprobe = index_settings_.nprobe;
   }
-  return SearchView(PinView(), req, filter, context);
+  ReadView view = PinView();
+  PROXIMADB_RETURN_IF_ERROR(FetchView(&view));  // cold segments: their whole files
+  return SearchView(view, req, filter, context);
 }
 
 }  // namespace proximadb

@@ -93,8 +93,10 @@ absl::Status CollectionImpl::RemoveLeftovers(FoundFiles* found) {
   // What an interrupted flush, compaction, WAL cleanup or segment move left behind, in every
   // directory the collection may use (the settings may have changed since the files were
   // written: WAL files are looked for where segments are too).
-  absl::flat_hash_set<uint64_t> live_segments;
-  for (const ManifestSegment& s : manifest_.segments) live_segments.insert(s.number);
+  absl::flat_hash_set<uint64_t> local_segments, cold_segments;
+  for (const ManifestSegment& s : manifest_.segments) {
+    (s.cold_bytes == 0 ? local_segments : cold_segments).insert(s.number);
+  }
   uint64_t max_number = 0;
   std::vector<std::string> dirs = SegmentDirs();
   for (const std::string& d : WalDirs()) {
@@ -110,13 +112,16 @@ absl::Status CollectionImpl::RemoveLeftovers(FoundFiles* found) {
       const bool covered_wal = kind == FileKind::kWal && number < manifest_.wal_start;
       // With an archive, a covered WAL file stays until the next flush has uploaded it.
       if (covered_wal && options_.wal_archive != nullptr) continue;
+      // A segment's whole file once the manifest says it is cold, its stub once it says it is
+      // local: what an interrupted tier change left.
       const bool garbage = kind == FileKind::kTemp || covered_wal ||
-                           (kind == FileKind::kSegment && !live_segments.contains(number));
+                           (kind == FileKind::kSegment && !local_segments.contains(number)) ||
+                           (kind == FileKind::kColdStub && !cold_segments.contains(number));
       if (garbage) {
         PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(dir, name)));
       } else if (kind == FileKind::kWal) {
         found->wal.emplace_back(number, dir);
-      } else if (kind == FileKind::kSegment) {
+      } else if (kind == FileKind::kSegment || kind == FileKind::kColdStub) {
         found->segments[number].push_back(dir);  // OpenSegments picks one that verifies
       }
     }
@@ -128,7 +133,13 @@ absl::Status CollectionImpl::RemoveLeftovers(FoundFiles* found) {
 
 absl::Status CollectionImpl::OpenSegments(const FoundFiles& found) {
   for (const ManifestSegment& entry : manifest_.segments) {
-    const std::string name = SegmentFileName(entry.number);
+    const bool cold = entry.cold_bytes != 0;
+    const std::string name = cold ? ColdStubFileName(entry.number) : SegmentFileName(entry.number);
+    auto open = [&](const std::string& dir) {
+      return cold ? Segment::Open(env_, JoinPath(dir, name), entry.number, dim_,
+                                  options_.config.metric)
+                  : strategy()->OpenSegment(dir, entry.number);
+    };
     auto where = found.segments.find(entry.number);
     if (where == found.segments.end()) {
       return absl::DataLossError(absl::StrCat("segment ", name, " of ", options_.dir,
@@ -140,7 +151,7 @@ absl::Status CollectionImpl::OpenSegments(const FoundFiles& found) {
     absl::Status first_error;
     std::shared_ptr<Segment> seg;
     for (const std::string& dir : where->second) {
-      absl::StatusOr<std::shared_ptr<Segment>> opened = strategy()->OpenSegment(dir, entry.number);
+      absl::StatusOr<std::shared_ptr<Segment>> opened = open(dir);
       if (opened.ok() && (*opened)->num_rows() != entry.num_rows) {
         opened = absl::DataLossError(absl::StrCat("segment ", JoinPath(dir, name), " has ",
                                                   (*opened)->num_rows(),
@@ -160,6 +171,11 @@ absl::Status CollectionImpl::OpenSegments(const FoundFiles& found) {
     }
     for (uint32_t row : entry.deleted_rows) seg->MarkDeleted(row, 0);
     live_count_ += seg->num_rows() - seg->num_deleted();
+    if (cold) {
+      seg->set_cold_bytes(entry.cold_bytes);
+      cold_stubs_[entry.number] = seg;
+      any_cold_.store(true, std::memory_order_relaxed);
+    }
     segments_.push_back(std::move(seg));
   }
   return absl::OkStatus();

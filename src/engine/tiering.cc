@@ -1,6 +1,6 @@
 // CollectionImpl: the tiering policy (docs/storage.md#tiers). Segments move between the hot
-// and the warm directories by the age of their last search; an ultra_hot collection's segments
-// are locked in memory.
+// and the warm directories, and to and from the cold tier (cold_tier.cc), by the age of their
+// last search; an ultra_hot collection's segments are locked in memory.
 //
 // A move copies the segment's file into the target directory under a temporary name, makes it
 // durable, renames it into place and makes the name durable (holding no lock of the
@@ -19,11 +19,8 @@
 
 namespace proximadb {
 
-namespace {
-
-// Writes `bytes` as `dir`/`name` atomically and durably, in pieces (a segment may be large).
-absl::Status CopyInto(Env* env, std::string_view bytes, const std::string& dir,
-                      const std::string& name) {
+absl::Status WriteFileDurably(Env* env, std::string_view bytes, const std::string& dir,
+                              const std::string& name) {
   constexpr size_t kPiece = 8 << 20;
   const std::string tmp = JoinPath(dir, name + ".tmp");
   absl::Status s;
@@ -40,6 +37,8 @@ absl::Status CopyInto(Env* env, std::string_view bytes, const std::string& dir,
   if (env->FileExists(tmp)) env->RemoveFile(tmp).IgnoreError();
   return s;
 }
+
+namespace {
 
 // Marks in `to` every row deleted in `from`.
 void CarryDeletions(const Segment& from, Segment& to) {
@@ -58,7 +57,7 @@ absl::Status CollectionImpl::MoveSegment(const std::shared_ptr<Segment>& segment
       Cat("segment ", segment->path(), ": no directory to move it to could be used"));
   for (const auto& [free, dir] : ByFreeSpace(dirs)) {
     // The copy takes no lock: flushes, compactions and backups go on meanwhile.
-    last = CopyInto(env_, segment->file_bytes(), dir, name);
+    last = WriteFileDurably(env_, segment->file_bytes(), dir, name);
     if (absl::IsResourceExhausted(last)) continue;  // that disk is full: the next one
     PROXIMADB_RETURN_IF_ERROR(last);
     absl::MutexLock bg(&bg_mu_);  // the segment list holds still from here to the swap
@@ -116,20 +115,34 @@ absl::Status CollectionImpl::ApplyTiering() {
   const std::vector<std::string> hot =
       options_.hot_dirs.empty() ? std::vector<std::string>{options_.dir} : options_.hot_dirs;
   const int64_t now = NowMicros();
+  auto older_than = [&](const Segment& segment, const std::optional<double>& hours) {
+    return hours.has_value() &&
+           static_cast<double>(now - segment.last_search_us()) >= *hours * 3.6e9;
+  };
   absl::Status first;
   for (const std::shared_ptr<Segment>& segment : segments) {
-    const bool warm_now = InWarmDir(*segment);
     const bool warm_wanted =
-        policy.warm_after_hours.has_value() && !options_.warm_dirs.empty() &&
-        static_cast<double>(now - segment->last_search_us()) >= *policy.warm_after_hours * 3.6e9;
-    if (warm_now != warm_wanted) {
-      absl::Status s = MoveSegment(segment, warm_wanted ? options_.warm_dirs : hot);
-      if (!s.ok()) {
-        Log(LogLevel::kWarning, Cat("collection '", options_.config.name, "': moving segment ",
-                                    segment->path(), " failed: ", s.ToString()));
-        if (first.ok()) first = s;
-      }
+        !options_.warm_dirs.empty() && older_than(*segment, policy.warm_after_hours);
+    const bool cold_now = segment->cold_bytes() != 0;
+    const bool cold_wanted =
+        options_.cold_store != nullptr && older_than(*segment, policy.cold_after_hours);
+    absl::Status s;
+    if (cold_now != cold_wanted) {
+      s = cold_wanted ? GoCold(segment) : GoLocal(segment, warm_wanted ? options_.warm_dirs : hot);
+    } else if (!cold_now && InWarmDir(*segment) != warm_wanted) {
+      s = MoveSegment(segment, warm_wanted ? options_.warm_dirs : hot);
     }
+    if (!s.ok()) {
+      Log(LogLevel::kWarning, Cat("collection '", options_.config.name, "': moving segment ",
+                                  segment->path(), " failed: ", s.ToString()));
+      if (first.ok()) first = s;
+      cold_gc_due_ = cold_gc_due_ || cold_now || cold_wanted;
+    }
+  }
+  if (cold_gc_due_ && options_.cold_store != nullptr) {
+    absl::Status s = CollectColdGarbage();
+    cold_gc_due_ = !s.ok();
+    if (first.ok()) first = s;
   }
   {
     absl::MutexLock l(&mu_);
@@ -137,7 +150,8 @@ absl::Status CollectionImpl::ApplyTiering() {
   }
   absl::Status resident;
   for (const std::shared_ptr<Segment>& segment : segments) {
-    absl::Status s = segment->SetResident(policy.ultra_hot && !InWarmDir(*segment));
+    const bool local = segment->cold_bytes() == 0;  // a cached cold file may go any time
+    absl::Status s = segment->SetResident(policy.ultra_hot && local && !InWarmDir(*segment));
     if (resident.ok()) resident = s;
   }
   // Said once, not every pass: it stays so until the limit (RLIMIT_MEMLOCK) or memory changes.

@@ -158,6 +158,7 @@ absl::Status CollectionImpl::PatchMetadata(std::string_view id, std::string_view
   // Validate the patch before queueing, so that bad input never reaches the commit path.
   PROXIMADB_RETURN_IF_ERROR(
       CanonicalMetadata(patch, absl::StrCat("metadata patch of id ", Quote(id))).status());
+  PROXIMADB_RETURN_IF_ERROR(FetchColdOf(id));  // the record keeps its vector
   Writer w(Writer::Kind::kPatch);
   w.id = id;
   w.metadata = patch;
@@ -169,6 +170,7 @@ absl::Status CollectionImpl::ReplaceMetadata(std::string_view id, std::string_vi
       std::string canonical,
       CanonicalMetadata(metadata, absl::StrCat("metadata of id ", Quote(id))));
   PROXIMADB_RETURN_IF_ERROR(CheckMetadataSize(id, canonical.size()));
+  PROXIMADB_RETURN_IF_ERROR(FetchColdOf(id));  // the record keeps its vector
   Writer w(Writer::Kind::kReplace);
   w.id = id;
   w.metadata = canonical;
@@ -267,7 +269,8 @@ absl::Status CollectionImpl::Resolve(Writer* w, Overlay* overlay, uint64_t seq,
     }
     const LiveRow live = FindLive(id);
     if (!live.found()) return false;
-    *vector = live.layer->vector(live.row);
+    // A cold stub has no vectors: null, which only a metadata update needs (below).
+    *vector = live.layer->has_vectors() ? live.layer->vector(live.row) : nullptr;
     *metadata = std::string(live.layer->metadata(live.row));
     return true;
   };
@@ -300,6 +303,12 @@ absl::Status CollectionImpl::Resolve(Writer* w, Overlay* overlay, uint64_t seq,
     case Writer::Kind::kPatch:
     case Writer::Kind::kReplace: {
       if (!current(w->id, &vector, &metadata)) return NotFound(w->id);
+      if (vector == nullptr) {  // its cold segment was fetched, then evicted before this
+        return WithErrorCode(
+            absl::UnavailableError(absl::StrCat("id ", Quote(w->id), ": its cold segment left "
+                                                "the cache before the update; retry")),
+            kObjectStoreUnavailable);
+      }
       std::string updated(w->metadata);
       if (w->kind == Writer::Kind::kPatch) {
         PROXIMADB_ASSIGN_OR_RETURN(

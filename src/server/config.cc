@@ -57,6 +57,8 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"object_store.access_key_id", &c.object_store.access_key_id},
       {"object_store.secret_access_key", &c.object_store.secret_access_key},
       {"object_store.wal_archive", &c.wal_archive},
+      {"object_store.cache_directory", &c.cache_directory},
+      {"object_store.cache_size_mb", &c.cache_size_mb, 1, int64_t{1} << 30},
       {"api.rest_port", &c.rest_port, 1, 65535},
       {"api.grpc_port", &c.grpc_port, 1, 65535},
       {"api.request_timeout_ms", &c.request_timeout_ms, 1, 3600000},

@@ -33,9 +33,12 @@ struct ServerConfig {
   std::string durability = "sync";
   int64_t async_sync_interval_ms = 100;
 
-  // [object_store]: where backups go; an empty endpoint means none (docs/backups.md)
+  // [object_store]: the cold tier and where backups go; an empty endpoint means none
+  // (docs/storage.md#the-cold-tier, docs/backups.md)
   ObjectStoreOptions object_store;
   bool wal_archive = false;  // [object_store] wal_archive: for point-in-time restore
+  std::string cache_directory;     // cold segments' cache; "": <data_directory>/cache
+  int64_t cache_size_mb = 10240;
   // [api]
   int64_t rest_port = 8080;
   int64_t grpc_port = 5678;

@@ -129,6 +129,17 @@ TEST(ConfigListTest, ObjectStoreSettingsAreChecked) {
   ASSERT_TRUE(good.ok()) << good.status();
   EXPECT_EQ(good->object_store.bucket, "good-bucket");
   EXPECT_EQ(good->object_store.region, "us-east-1");
+  EXPECT_EQ(good->cache_size_mb, 10240);
+  s.environ.push_back("PROXIMADB_OBJECT_STORE__CACHE_SIZE_MB=0");
+  bad = LoadConfig(s);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("CACHE_SIZE_MB"), std::string::npos);
+  s.environ.back() = "PROXIMADB_OBJECT_STORE__CACHE_SIZE_MB=512";
+  s.environ.push_back("PROXIMADB_OBJECT_STORE__CACHE_DIRECTORY=/ssd/cache");
+  good = LoadConfig(s);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->cache_size_mb, 512);
+  EXPECT_EQ(good->cache_directory, "/ssd/cache");
 }
 
 }  // namespace

@@ -151,6 +151,8 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
     }
     db_options.object_store = std::move(*store);
     db_options.wal_archive = config.wal_archive;
+    db_options.cache_directory = config.cache_directory;
+    db_options.cache_size_mb = static_cast<uint64_t>(config.cache_size_mb);
     spdlog::info("object store: bucket {} at {}", config.object_store.bucket,
                  config.object_store.endpoint);
   }
