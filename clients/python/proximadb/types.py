@@ -34,7 +34,7 @@ class Collection:
     nprobe: int = 16
     metadata_compression: str = "none"
     id_index: str = "hashmap"
-    # {"ultra_hot": bool, "warm_after_hours": float | None, "cold_after_hours": None}
+    # {"ultra_hot": bool, "warm_after_hours": float | None, "cold_after_hours": float | None}
     tiering: Dict[str, Any] = field(default_factory=dict)
 
 

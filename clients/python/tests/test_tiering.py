@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import Server
-from proximadb import InvalidArgumentError, ProximaDBClient
+from proximadb import InvalidArgumentError, ObjectStoreNotConfiguredError, ProximaDBClient
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,11 @@ def test_segments_go_warm_come_back_hot_and_ultra_hot(tiers, protocol, name):
         assert c.collection_stats(name).tiers["ultra_hot"]["segments"] == 1
 
 
-def test_a_cold_policy_is_refused_for_now(tiers, protocol, name):
+def test_a_cold_policy_without_an_object_store_is_refused(tiers, protocol, name):
     with ProximaDBClient(tiers.url(protocol)) as c:
-        with pytest.raises(InvalidArgumentError) as err:
+        with pytest.raises(ObjectStoreNotConfiguredError) as err:
             c.create_collection(name, dimension=2, tiering={"cold_after_hours": 24})
+        assert "cold_after_hours" in str(err.value)
+        with pytest.raises(InvalidArgumentError) as err:
+            c.create_collection(name, dimension=2, tiering={"cold_after_hours": -1})
         assert "cold_after_hours" in str(err.value)
