@@ -1,5 +1,6 @@
 #include "engine/cold_cache.h"
 
+#include "common/strings.h"
 #include "common/macros.h"
 #include "env/env.h"
 
@@ -7,21 +8,29 @@ namespace proximadb {
 
 absl::Status ColdCache::Reset() {
   if (env_->FileExists(dir_)) {
+    // Only what a cache writes goes (<uid>/*.cache, then the emptied <uid>): a directory
+    // misconfigured as the cache loses nothing else.
     PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> subdirs, env_->ListDir(dir_));
     for (const std::string& sub : subdirs) {
       const std::string path = JoinPath(dir_, sub);
       absl::StatusOr<std::vector<std::string>> files = env_->ListDir(path);
-      if (!files.ok()) {  // a file, not a collection's directory
-        PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(path));
-        continue;
-      }
+      if (!files.ok()) continue;  // a file, not a collection's directory
+      size_t kept = 0;
       for (const std::string& f : *files) {
+        if (!f.ends_with(kFileSuffix)) {
+          ++kept;
+          continue;
+        }
         PROXIMADB_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(path, f)));
       }
-      PROXIMADB_RETURN_IF_ERROR(env_->RemoveDir(path));
+      if (kept == 0) PROXIMADB_RETURN_IF_ERROR(env_->RemoveDir(path));
     }
   }
   return env_->CreateDirs(dir_);
+}
+
+std::string ColdCache::FileName(std::string_view segment_file_name, uint64_t fetch) {
+  return Cat(segment_file_name, ".", fetch, kFileSuffix);
 }
 
 std::string ColdCache::DirFor(std::string_view collection_uid) const {

@@ -31,10 +31,13 @@ class ColdCache {
   ColdCache(Env* env, std::string dir, uint64_t capacity_bytes)
       : env_(env), dir_(std::move(dir)), capacity_(capacity_bytes) {}
 
-  // Creates the directory, or empties it of what an earlier process cached.
+  // Creates the directory, or empties it of what an earlier process cached (files named by
+  // FileName, nothing else).
   absl::Status Reset();
-  // Where a collection's cached files go (created by the caller).
+  // Where a collection's cached files go (created by the caller), and the name of a segment's
+  // file fetched by the `fetch`th fetch (each fetch writes a file of its own).
   std::string DirFor(std::string_view collection_uid) const;
+  static std::string FileName(std::string_view segment_file_name, uint64_t fetch);
 
   // Counts `bytes` under `key` as the most recently used entry, and returns the callbacks of the
   // least recently used others that must go to bring the total within the capacity (already
@@ -54,6 +57,7 @@ class ColdCache {
     uint64_t bytes;
     Evict evict;
   };
+  static constexpr std::string_view kFileSuffix = ".cache";
   Env* const env_;
   const std::string dir_;
   const uint64_t capacity_;

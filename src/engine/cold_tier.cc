@@ -56,21 +56,24 @@ std::vector<std::shared_ptr<Segment>> CollectionImpl::LocalSegmentsLocked() cons
 absl::Status CollectionImpl::GoCold(const std::shared_ptr<Segment>& segment) {
   const uint64_t number = segment->number();
   const std::string_view bytes = segment->file_bytes();
-  // Confirmed by the store (MD5 per request or part) before anything local changes.
-  PROXIMADB_RETURN_IF_ERROR(options_.cold_store->Put(ColdSegmentKey(Uid(), number), bytes));
+  // The stub first (it checks the segment, and a full disk fails here, before any upload).
   PROXIMADB_ASSIGN_OR_RETURN(std::string stub_bytes, MakeColdStub(bytes, segment->path()));
   const std::string dir = segment->path().substr(0, segment->path().rfind('/'));
   PROXIMADB_RETURN_IF_ERROR(WriteFileDurably(env_, stub_bytes, dir, ColdStubFileName(number)));
   const std::string stub_path = JoinPath(dir, ColdStubFileName(number));
+  auto give_up = [&](absl::Status s) {  // the stub is garbage; an uploaded object an orphan
+    env_->RemoveFile(stub_path).IgnoreError();
+    return s;
+  };
   absl::StatusOr<std::shared_ptr<Segment>> stub =
       Segment::Open(env_, stub_path, number, dim_, options_.config.metric);
-  if (!stub.ok()) {
-    env_->RemoveFile(stub_path).IgnoreError();
-    return stub.status();
-  }
+  if (!stub.ok()) return give_up(stub.status());
   (*stub)->ShareDeletions(*segment);
   (*stub)->set_cold_bytes(bytes.size());
   (*stub)->set_last_search_us(segment->last_search_us());
+  // Confirmed by the store (MD5 per request or part) before the manifest changes.
+  const std::string key = ColdSegmentKey(Uid(), number);
+  if (absl::Status s = options_.cold_store->Put(key, bytes); !s.ok()) return give_up(s);
 
   absl::MutexLock fetch(&fetch_mu_);
   absl::MutexLock bg(&bg_mu_);  // the manifest changes only under it
@@ -78,15 +81,17 @@ absl::Status CollectionImpl::GoCold(const std::shared_ptr<Segment>& segment) {
   {
     absl::MutexLock l(&mu_);
     std::shared_ptr<Segment>* slot = SlotLocked(number);
-    if (dropped_ || slot == nullptr || *slot != segment) {  // compacted away meanwhile
-      env_->RemoveFile(stub_path).IgnoreError();
-      return absl::OkStatus();  // the object is an orphan: collected later
+    if (dropped_ || slot == nullptr || *slot != segment) {  // compacted or dropped meanwhile
+      options_.cold_store->Delete(key).IgnoreError();  // else the next pass collects it
+      return give_up(absl::OkStatus());
     }
     m = manifest_;
   }
   for (ManifestSegment& e : m.segments) {
     if (e.number == number) e.cold_bytes = bytes.size();
   }
+  // On a failure after the rename, writes stop and so does tiering (the object stays: the
+  // durable manifest may name it).
   PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, {stub->get()}));
   {
     absl::MutexLock l(&mu_);
@@ -176,76 +181,81 @@ absl::Status CollectionImpl::GoLocal(const std::shared_ptr<Segment>& segment,
 }
 
 absl::StatusOr<std::shared_ptr<const Segment>> CollectionImpl::FetchCold(uint64_t number) {
+  std::shared_ptr<Segment> stub;
+  {
+    absl::MutexLock l(&mu_);
+    std::shared_ptr<Segment>* slot = SlotLocked(number);
+    if (slot == nullptr) {
+      return absl::AbortedError(Cat("collection '", options_.config.name, "': segment ",
+                                    number, " went away during the read; retry"));
+    }
+    if ((*slot)->has_vectors()) return *slot;  // cached meanwhile, or brought back
+    stub = *slot;
+  }
+  // The download takes no lock: other reads, fetches and evictions go on. Two reads of one
+  // segment may both fetch it; each writes a file of its own, and one is kept.
+  const std::string key = ColdSegmentKey(Uid(), number);
+  PROXIMADB_ASSIGN_OR_RETURN(std::string bytes, options_.cold_store->Get(key));
+  if (bytes.size() != stub->cold_bytes()) {
+    return absl::DataLossError(Cat("cold segment ", key, " has ", bytes.size(),
+                                   " bytes, the manifest says ", stub->cold_bytes()));
+  }
+  // Not made durable: the cache is emptied at every open.
+  const std::string dir = options_.cold_cache->DirFor(Uid());
+  const std::string path = JoinPath(
+      dir, ColdCache::FileName(SegmentFileName(number),
+                               fetches_.fetch_add(1, std::memory_order_relaxed)));
+  PROXIMADB_RETURN_IF_ERROR(env_->CreateDirs(dir));
+  {
+    PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env_->NewWritableFile(path));
+    absl::Status s = file->Append(bytes);
+    if (s.ok()) s = file->Close();
+    if (!s.ok()) {
+      env_->RemoveFile(path).IgnoreError();
+      return s;
+    }
+  }
+  absl::StatusOr<std::shared_ptr<Segment>> whole =
+      Segment::Open(env_, path, number, dim_, options_.config.metric);
+  if (!whole.ok()) {
+    env_->RemoveFile(path).IgnoreError();
+    return whole.status();
+  }
+  (*whole)->ShareDeletions(*stub);
+  (*whole)->set_cold_bytes(stub->cold_bytes());
+  (*whole)->set_last_search_us(stub->last_search_us());
   std::vector<ColdCache::Evict> victims;
-  std::shared_ptr<Segment> whole;
   {
     absl::MutexLock fetch(&fetch_mu_);
-    std::shared_ptr<Segment> stub;
     {
       absl::MutexLock l(&mu_);
       std::shared_ptr<Segment>* slot = SlotLocked(number);
-      if (slot == nullptr) {
-        return absl::AbortedError(Cat("collection '", options_.config.name, "': segment ",
-                                      number, " went away during the read; retry"));
+      if (slot == nullptr || *slot != stub) {  // another fetch won, or it went away
+        env_->RemoveFile(path).IgnoreError();  // this read keeps the mapping
+        if (slot != nullptr && (*slot)->has_vectors()) return *slot;
+        return *whole;
       }
-      if (!(*slot)->cold_stub()) return *slot;  // cached meanwhile, or brought back
-      stub = *slot;
-    }
-    PROXIMADB_ASSIGN_OR_RETURN(std::string bytes,
-                               options_.cold_store->Get(ColdSegmentKey(Uid(), number)));
-    if (bytes.size() != stub->cold_bytes()) {
-      return absl::DataLossError(Cat("cold segment ", ColdSegmentKey(Uid(), number), " has ",
-                                     bytes.size(), " bytes, the manifest says ",
-                                     stub->cold_bytes()));
-    }
-    // Not made durable: the cache is emptied at every open.
-    const std::string dir = options_.cold_cache->DirFor(Uid());
-    const std::string path = JoinPath(dir, SegmentFileName(number));
-    PROXIMADB_RETURN_IF_ERROR(env_->CreateDirs(dir));
-    {
-      PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env_->NewWritableFile(path));
-      absl::Status s = file->Append(bytes);
-      if (s.ok()) s = file->Close();
-      if (!s.ok()) {
-        env_->RemoveFile(path).IgnoreError();
-        return s;
-      }
-    }
-    absl::StatusOr<std::shared_ptr<Segment>> opened = strategy()->OpenSegment(dir, number);
-    if (!opened.ok()) {
-      env_->RemoveFile(path).IgnoreError();
-      return opened.status();
-    }
-    whole = *std::move(opened);
-    whole->ShareDeletions(*stub);
-    whole->set_cold_bytes(stub->cold_bytes());
-    whole->set_last_search_us(stub->last_search_us());
-    {
-      absl::MutexLock l(&mu_);
-      std::shared_ptr<Segment>* slot = SlotLocked(number);
-      if (slot == nullptr || *slot != stub) {  // dropped meanwhile: serve this read, keep nothing
-        env_->RemoveFile(path).IgnoreError();
-        return whole;
-      }
-      *slot = whole;
+      *slot = *whole;
     }
     std::weak_ptr<CollectionImpl> self = weak_from_this();
-    victims = options_.cold_cache->Add(CacheKey(number), whole->file_size(), [self, number] {
-      if (std::shared_ptr<CollectionImpl> c = self.lock()) c->Uncache(number);
-    });
+    victims = options_.cold_cache->Add(CacheKey(number), (*whole)->file_size(),
+                                       [self, number, path] {
+                                         if (auto c = self.lock()) c->Uncache(number, path);
+                                       });
   }
   for (const ColdCache::Evict& evict : victims) evict();  // may be this collection's: unlocked
-  return whole;
+  return *whole;
 }
 
-void CollectionImpl::Uncache(uint64_t number) {
+void CollectionImpl::Uncache(uint64_t number, const std::string& path) {
   absl::MutexLock fetch(&fetch_mu_);
   std::shared_ptr<Segment> whole;
   {
     absl::MutexLock l(&mu_);
     std::shared_ptr<Segment>* slot = SlotLocked(number);
     auto stub = cold_stubs_.find(number);
-    if (slot == nullptr || (*slot)->cold_stub() || stub == cold_stubs_.end()) return;
+    // Only the file this eviction was for: a later fetch's file has an entry of its own.
+    if (slot == nullptr || (*slot)->path() != path || stub == cold_stubs_.end()) return;
     stub->second->set_last_search_us((*slot)->last_search_us());
     whole = std::exchange(*slot, stub->second);
   }
@@ -254,31 +264,32 @@ void CollectionImpl::Uncache(uint64_t number) {
 }
 
 absl::Status CollectionImpl::FetchView(ReadView* view) {
-  if (!any_cold_.load(std::memory_order_relaxed)) return absl::OkStatus();
+  // The stubs by what each layer says, not by any_cold_, which a concurrent change may have
+  // cleared since the view was pinned.
+  const bool touch = any_cold_.load(std::memory_order_relaxed);
   for (ReadView::Entry& e : view->layers) {
-    const auto* segment = dynamic_cast<const Segment*>(e.layer.get());
-    if (segment == nullptr || segment->cold_bytes() == 0) continue;
-    if (segment->has_vectors()) {
-      options_.cold_cache->Touch(CacheKey(segment->number()));
+    if (!e.layer->has_vectors()) {  // only segments are stubs
+      PROXIMADB_ASSIGN_OR_RETURN(
+          e.layer, FetchCold(static_cast<const Segment*>(e.layer.get())->number()));
       continue;
     }
-    PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<const Segment> whole,
-                               FetchCold(segment->number()));
-    e.layer = std::move(whole);
+    const auto* segment = touch ? dynamic_cast<const Segment*>(e.layer.get()) : nullptr;
+    if (segment != nullptr && segment->cold_bytes() != 0) {
+      options_.cold_cache->Touch(CacheKey(segment->number()));
+    }
   }
   return absl::OkStatus();
 }
 
-absl::Status CollectionImpl::FetchColdOf(std::string_view id) {
-  if (!any_cold_.load(std::memory_order_relaxed)) return absl::OkStatus();
+absl::StatusOr<std::shared_ptr<const Segment>> CollectionImpl::FetchColdOf(std::string_view id) {
   uint64_t number;
   {
     absl::MutexLock l(&mu_);
     const LiveRow live = FindLive(id);
-    if (!live.found() || live.layer->has_vectors()) return absl::OkStatus();
+    if (!live.found() || live.layer->has_vectors()) return nullptr;
     number = static_cast<const Segment*>(live.layer)->number();
   }
-  return FetchCold(number).status();
+  return FetchCold(number);
 }
 
 absl::Status CollectionImpl::CollectColdGarbage() {
@@ -310,6 +321,7 @@ absl::Status CollectionImpl::CollectColdGarbage() {
 
 absl::Status CollectionImpl::DropColdTier() {
   if (options_.cold_store == nullptr) return absl::OkStatus();
+  absl::MutexLock pass(&tiering_mu_);  // an upload under way ends first (and deletes its object)
   std::vector<std::string> cached;
   {
     absl::MutexLock fetch(&fetch_mu_);

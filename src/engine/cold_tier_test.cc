@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 
+#include "absl/time/clock.h"
 #include "common/errors.h"
 #include "env/fault_injection_env.h"
 #include "proximadb/database.h"
@@ -64,7 +65,8 @@ class ColdTierTest : public ::testing::Test {
     o.env = env_.get();
     o.data_dir = "/db";
     o.catalog_path = catalog_;
-    o.background_maintenance = false;
+    o.background_maintenance = background_;
+    o.maintenance_interval_ms = 20;
     o.background_indexing = false;
     o.object_store = store_;
     o.cache_size_mb = cache_mb_;
@@ -165,6 +167,7 @@ class ColdTierTest : public ::testing::Test {
   uint32_t dim_ = 8;
   int rows_ = 300;
   uint64_t cache_mb_ = 10240;
+  bool background_ = false;
   const std::string catalog_ = [] {
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::replace(name.begin(), name.end(), '/', '-');  // a parameterized test's
@@ -369,6 +372,61 @@ TEST_F(ColdTierTest, BackupsOfColdSegmentsRestoreWholeAndDropsDeleteTheObjects) 
   EXPECT_EQ(Objects(), 2);
   ASSERT_TRUE(db->DropCollection("t").ok());
   EXPECT_EQ(Objects(), 0);
+}
+
+TEST_F(ColdTierTest, ColdSegmentsStayColdAcrossARestartUntilSearched) {
+  auto db = Open();
+  auto c = Fill(*db, TieringPolicy{.cold_after_hours = 0.0});
+  ASSERT_TRUE(c->ApplyTiering().ok());
+  ASSERT_TRUE(db->UpdateCollection("t", {.tiering = TieringPolicy{.cold_after_hours = 1.0}})
+                  .ok());
+  c.reset();
+  db.reset();
+  // What a cache directory holds that the cache did not write stays.
+  ASSERT_TRUE(env_->CreateDirs("/db/cache/other").ok());
+  for (const std::string name : {"keep.txt", "seg-000001.pxs.3.cache"}) {
+    auto file = env_->NewWritableFile("/db/cache/other/" + name);
+    ASSERT_TRUE(file.ok() && (*file)->Append("x").ok() && (*file)->Close().ok());
+  }
+  db = Open();
+  EXPECT_TRUE(env_->FileExists("/db/cache/other/keep.txt"));
+  EXPECT_FALSE(env_->FileExists("/db/cache/other/seg-000001.pxs.3.cache"));
+  c = *db->GetCollection("t");
+  ASSERT_TRUE(c->ApplyTiering().ok());
+  EXPECT_EQ(c->Stats().tier_cold_segments, 2u) << "unsearched for an hour, restart or not";
+  ExpectContents(*c);  // a get fetches one segment, but does not search it
+  EXPECT_EQ(c->Stats().tier_cold_segments, 2u);
+  ASSERT_TRUE(Searches(*c).ok());
+  ASSERT_TRUE(c->ApplyTiering().ok());
+  EXPECT_EQ(c->Stats().tier_cold_segments, 0u) << "searched: back to local disk";
+  EXPECT_EQ(Objects(), 0);
+}
+
+TEST_F(ColdTierTest, ObjectsOfDroppedCollectionsAreCollected) {
+  ASSERT_TRUE(store_->Put("cold/gone-uid/seg-000004.pxs", "left by a drop").ok());
+  auto db = Open();
+  auto c = Fill(*db, TieringPolicy{.cold_after_hours = 0.0});
+  ASSERT_TRUE(c->ApplyTiering().ok());
+  ASSERT_EQ(Objects(), 3);
+  c.reset();
+  db.reset();
+  background_ = true;  // the first maintenance pass collects them
+  db = Open();
+  for (int i = 0; i < 400 && Objects() != 2; ++i) absl::SleepFor(absl::Milliseconds(25));
+  EXPECT_EQ(Objects(), 2) << "the live collection's stay";
+  ExpectContents(**db->GetCollection("t"));
+}
+
+TEST_F(ColdTierTest, TheCacheMayNotBeADataDirectory) {
+  DatabaseOptions o;
+  o.env = env_.get();
+  o.data_dir = "/db";
+  o.catalog_path = catalog_;
+  o.object_store = store_;
+  o.cache_directory = "/db/";
+  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(o);
+  ASSERT_FALSE(db.ok());
+  EXPECT_NE(db.status().message().find("cache_directory"), std::string::npos) << db.status();
 }
 
 TEST_F(ColdTierTest, ColdPoliciesNeedAnObjectStore) {

@@ -190,7 +190,7 @@ class CollectionImpl final : public Collection,
   void MarkDropped();
   // cold_tier.cc: after a drop, deletes the collection's cold objects and cached files; the
   // first failure (the rest still ran).
-  absl::Status DropColdTier() ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
+  absl::Status DropColdTier() ABSL_LOCKS_EXCLUDED(tiering_mu_, fetch_mu_, mu_);
 
  private:
   struct Writer;
@@ -317,14 +317,16 @@ class CollectionImpl final : public Collection,
   // (OBJECT_STORE_UNAVAILABLE) when the object store cannot be read.
   absl::StatusOr<std::shared_ptr<const Segment>> FetchCold(uint64_t number)
       ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
-  // Cache eviction: swaps the stub of segment `number` back in and removes the cached file.
-  void Uncache(uint64_t number) ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
+  // Cache eviction: swaps the stub of segment `number` back in and removes the cached file
+  // `path`, unless another file of it is in use by then.
+  void Uncache(uint64_t number, const std::string& path) ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
   // Replaces every cold stub in `view` by its whole file (fetched if need be), for a read that
   // needs vectors; marks the cached ones as used.
   absl::Status FetchView(ReadView* view) ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
-  // Fetches the segment of `id`'s live row if it is a cold stub (before a metadata update,
-  // which keeps the vector).
-  absl::Status FetchColdOf(std::string_view id) ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
+  // The whole file of the segment of `id`'s live row if that is a cold stub (before a metadata
+  // update, which keeps the vector); else null.
+  absl::StatusOr<std::shared_ptr<const Segment>> FetchColdOf(std::string_view id)
+      ABSL_LOCKS_EXCLUDED(fetch_mu_, mu_);
   // Deletes the objects under the collection's cold prefix that the manifest does not name
   // (what an interrupted tier change left).
   absl::Status CollectColdGarbage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tiering_mu_);
@@ -381,11 +383,14 @@ class CollectionImpl final : public Collection,
   bool resident_failed_ ABSL_GUARDED_BY(tiering_mu_) = false;  // ultra_hot's last mlock failed
   // Set at open and after a failed tier change: look for orphaned cold objects.
   bool cold_gc_due_ ABSL_GUARDED_BY(tiering_mu_) = true;
-  // One fetch into, or eviction from, the cold cache at a time, and none during a tier change.
+  // Swaps between a cold segment's stub and its cached file (and the cache's count of them)
+  // happen one at a time, and not during a tier change's manifest switch. Downloads run
+  // without it.
   absl::Mutex fetch_mu_ ABSL_ACQUIRED_BEFORE(bg_mu_);
   // The stub of every cold segment, by number (in segments_ unless its whole file is cached).
   std::map<uint64_t, std::shared_ptr<Segment>> cold_stubs_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> any_cold_{false};  // !cold_stubs_.empty(), read without mu_
+  std::atomic<uint64_t> fetches_{0};   // names each fetch's cache file
   absl::Status bg_error_ ABSL_GUARDED_BY(mu_);
   bool dropped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t flushes_ ABSL_GUARDED_BY(mu_) = 0;

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -446,7 +447,30 @@ class DatabaseImpl final : public Database {
     }
   }
 
+  // Deletes the cold objects of collections that are gone (a drop whose deletions failed, or a
+  // crash before them); once per open, retried until the store answers.
+  void CollectColdOrphans() {
+    absl::StatusOr<std::vector<ObjectInfo>> listed = options_.object_store->List("cold/");
+    if (!listed.ok()) return;  // the next pass tries again
+    absl::flat_hash_set<std::string> live;  // after the listing: no newer collection is missed
+    {
+      absl::MutexLock l(&mu_);
+      for (const auto& [name, c] : collections_) {
+        live.insert(c->dir().substr(c->dir().rfind('/') + 1));
+      }
+    }
+    for (const ObjectInfo& o : *listed) {
+      const size_t end = o.key.find('/', 5);
+      if (end == std::string::npos || live.contains(o.key.substr(5, end - 5))) continue;
+      if (options_.object_store->Delete(o.key).ok()) {
+        Log(LogLevel::kInfo, Cat("removed cold object ", o.key, " of a dropped collection"));
+      }
+    }
+    cold_orphans_collected_ = true;
+  }
+
   void RunMaintenance(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
+    if (cold_cache_ != nullptr && !cold_orphans_collected_) CollectColdOrphans();
     const int64_t now = absl::ToUnixMicros(absl::Now());
     std::vector<std::shared_ptr<CollectionImpl>> due;
     for (const auto& c : all) {
@@ -488,6 +512,7 @@ class DatabaseImpl final : public Database {
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<Catalog> catalog_;
   std::shared_ptr<ColdCache> cold_cache_;  // with an object store: the cold tier's cache
+  bool cold_orphans_collected_ = false;     // by the maintenance thread
   absl::Mutex backups_mu_;  // one backup, restore or backup deletion at a time
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<CollectionImpl>> collections_ ABSL_GUARDED_BY(mu_);
@@ -507,10 +532,13 @@ absl::Status CheckDirectories(const DatabaseOptions& options, Env* env) {
   if (!options.wal_directory.empty()) named.emplace_back("wal_directory", options.wal_directory);
   for (const std::string& d : options.hot_directories) named.emplace_back("hot_directories", d);
   for (const std::string& d : options.warm_directories) named.emplace_back("warm_directories", d);
+  if (!options.cache_directory.empty()) {  // created at open
+    named.emplace_back("cache_directory", options.cache_directory);
+  }
   const bool posix = env == Env::Default();
   std::vector<std::string> places;
   for (const auto& [setting, dir] : named) {
-    if (setting != "data_dir" && !env->FileExists(dir)) {
+    if (setting != "data_dir" && setting != "cache_directory" && !env->FileExists(dir)) {
       return absl::FailedPreconditionError(Cat(setting, ": ", dir, " does not exist (create it, "
                                                "or mount its device, first)"));
     }

@@ -171,6 +171,9 @@ absl::Status CollectionImpl::OpenSegments(const FoundFiles& found) {
     }
     for (uint32_t row : entry.deleted_rows) seg->MarkDeleted(row, 0);
     live_count_ += seg->num_rows() - seg->num_deleted();
+    // A warm or cold segment stays where it is until a search reads it: its age counts from
+    // before the open (a hot one's from the open).
+    if (cold || InWarmDir(*seg)) seg->set_last_search_us(0);
     if (cold) {
       seg->set_cold_bytes(entry.cold_bytes);
       cold_stubs_[entry.number] = seg;

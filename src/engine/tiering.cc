@@ -120,7 +120,14 @@ absl::Status CollectionImpl::ApplyTiering() {
            static_cast<double>(now - segment.last_search_us()) >= *hours * 3.6e9;
   };
   absl::Status first;
+  // Writes stopped (a manifest switch may be half done): the durable manifest may name objects
+  // and files the segment list does not, so nothing moves and nothing is collected.
+  auto write_error = [&] {
+    absl::MutexLock l(&mu_);
+    return WriteError();
+  };
   for (const std::shared_ptr<Segment>& segment : segments) {
+    if (absl::Status e = write_error(); !e.ok()) return e;
     const bool warm_wanted =
         !options_.warm_dirs.empty() && older_than(*segment, policy.warm_after_hours);
     const bool cold_now = segment->cold_bytes() != 0;
@@ -139,6 +146,7 @@ absl::Status CollectionImpl::ApplyTiering() {
       cold_gc_due_ = cold_gc_due_ || cold_now || cold_wanted;
     }
   }
+  if (absl::Status e = write_error(); !e.ok()) return e;
   if (cold_gc_due_ && options_.cold_store != nullptr) {
     absl::Status s = CollectColdGarbage();
     cold_gc_due_ = !s.ok();

@@ -45,6 +45,9 @@ struct CollectionImpl::Writer {
   const Filter* filter = nullptr;  // kDelete: only ids whose live record (still) matches
   std::string_view id;                     // kPatch, kReplace
   std::string_view metadata;               // kPatch (the patch), kReplace (canonical)
+  // kPatch, kReplace: the whole file of the cold segment holding id's live row, fetched before
+  // the commit (its vector is kept; the cache may have let the file go meanwhile).
+  std::shared_ptr<const Segment> cold_whole;
   // Outputs.
   absl::Status status;
   uint64_t deleted = 0;
@@ -158,8 +161,8 @@ absl::Status CollectionImpl::PatchMetadata(std::string_view id, std::string_view
   // Validate the patch before queueing, so that bad input never reaches the commit path.
   PROXIMADB_RETURN_IF_ERROR(
       CanonicalMetadata(patch, absl::StrCat("metadata patch of id ", Quote(id))).status());
-  PROXIMADB_RETURN_IF_ERROR(FetchColdOf(id));  // the record keeps its vector
   Writer w(Writer::Kind::kPatch);
+  PROXIMADB_ASSIGN_OR_RETURN(w.cold_whole, FetchColdOf(id));  // the record keeps its vector
   w.id = id;
   w.metadata = patch;
   return Commit(&w);
@@ -170,8 +173,8 @@ absl::Status CollectionImpl::ReplaceMetadata(std::string_view id, std::string_vi
       std::string canonical,
       CanonicalMetadata(metadata, absl::StrCat("metadata of id ", Quote(id))));
   PROXIMADB_RETURN_IF_ERROR(CheckMetadataSize(id, canonical.size()));
-  PROXIMADB_RETURN_IF_ERROR(FetchColdOf(id));  // the record keeps its vector
   Writer w(Writer::Kind::kReplace);
+  PROXIMADB_ASSIGN_OR_RETURN(w.cold_whole, FetchColdOf(id));  // the record keeps its vector
   w.id = id;
   w.metadata = canonical;
   return Commit(&w);
@@ -269,8 +272,16 @@ absl::Status CollectionImpl::Resolve(Writer* w, Overlay* overlay, uint64_t seq,
     }
     const LiveRow live = FindLive(id);
     if (!live.found()) return false;
-    // A cold stub has no vectors: null, which only a metadata update needs (below).
-    *vector = live.layer->has_vectors() ? live.layer->vector(live.row) : nullptr;
+    // A cold stub has no vectors: from the whole file fetched before the commit, else null,
+    // which only a metadata update needs (below).
+    if (live.layer->has_vectors()) {
+      *vector = live.layer->vector(live.row);
+    } else {
+      const bool fetched = w->cold_whole != nullptr &&
+                           w->cold_whole->number() ==
+                               static_cast<const Segment*>(live.layer)->number();
+      *vector = fetched ? w->cold_whole->vector(live.row) : nullptr;
+    }
     *metadata = std::string(live.layer->metadata(live.row));
     return true;
   };
@@ -303,10 +314,10 @@ absl::Status CollectionImpl::Resolve(Writer* w, Overlay* overlay, uint64_t seq,
     case Writer::Kind::kPatch:
     case Writer::Kind::kReplace: {
       if (!current(w->id, &vector, &metadata)) return NotFound(w->id);
-      if (vector == nullptr) {  // its cold segment was fetched, then evicted before this
+      if (vector == nullptr) {  // its row moved into a cold segment after the fetch
         return WithErrorCode(
-            absl::UnavailableError(absl::StrCat("id ", Quote(w->id), ": its cold segment left "
-                                                "the cache before the update; retry")),
+            absl::UnavailableError(absl::StrCat("id ", Quote(w->id), ": its record moved to "
+                                                "the cold tier during the update; retry")),
             kObjectStoreUnavailable);
       }
       std::string updated(w->metadata);
