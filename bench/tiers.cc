@@ -1,14 +1,17 @@
 // bench/tiers: storage tiers and backups on Fashion-MNIST (60,000 x 784, L2), through the
 // public API:
 //   1. search p50/p99 (ef 64, one thread, 1,000 queries) with the segments hot, warm (moved
-//      to another directory by the tiering policy) and ultra_hot (locked in memory), each tier
-//      in rounds interleaved with the others; the page cache is warm in every case (this
-//      machine's directories share one disk, so warm and hot differ only by place);
+//      to another directory by the tiering policy), ultra_hot (locked in memory) and cold (in
+//      moto, searched from the local cache), each tier in rounds interleaved with the others;
+//      the page cache is warm in every case (this machine's directories share one disk, so
+//      warm and hot differ only by place); for cold also the first search (which fetches the
+//      segment from the store) and the times to go cold and to come back;
 //   2. against moto and s3proxy started on loopback (scripts/install-test-servers.sh): one
 //      object's multipart upload with parts one at a time and four at a time; backup MB/s
 //      (the first, then an incremental one after 5% more rows) and restore MB/s;
 //   3. on-disk bytes per vector for standard, standard + pq, and custom ivf + pq + zstd
-//      segments, against raw float32 plus the records' JSON metadata.
+//      segments, hot and cold (the local stub), against raw float32 plus the records' JSON
+//      metadata.
 //
 //   proximadb-tiers-bench [--queries N] [--rounds N]
 #include <algorithm>
@@ -91,9 +94,16 @@ std::unique_ptr<Database> Open(const std::string& dir, std::shared_ptr<ObjectSto
   return *std::move(db);
 }
 
-void TierLatencies(const index::Dataset& d, uint32_t nq, int rounds) {
+// The median of `v` (sorted in place).
+double Median(std::vector<double>& v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void TierLatencies(const index::Dataset& d, uint32_t nq, int rounds,
+                   std::shared_ptr<ObjectStore> store) {
   ScopedTempDir tmp;
-  auto db = Open(tmp.path(), nullptr);
+  auto db = Open(tmp.path(), store);
   auto c = CreateLoaded(*db, d, "tiers");
   struct Tier {
     const char* name;
@@ -102,12 +112,25 @@ void TierLatencies(const index::Dataset& d, uint32_t nq, int rounds) {
   };
   std::vector<Tier> tiers = {{"hot", {}, {}, {}},
                              {"warm", {.warm_after_hours = 0.0}, {}, {}},
-                             {"ultra_hot", {.ultra_hot = true}, {}, {}}};
+                             {"ultra_hot", {.ultra_hot = true}, {}, {}},
+                             {"cold", {.cold_after_hours = 0.0}, {}, {}}};
+  std::vector<double> go_cold_s, come_back_s, first_search_ms;
   for (int round = 0; round < rounds; ++round) {
     for (Tier& t : tiers) {
       CollectionUpdate u;
       u.tiering = t.policy;
+      const bool cold = t.policy.cold_after_hours.has_value();
+      const bool was_cold = c->Stats().tier_cold_segments > 0;
+      const auto start = Clock::now();
       if (!db->UpdateCollection("tiers", u).ok() || !c->ApplyTiering().ok()) std::abort();
+      if (cold || was_cold) {
+        (cold ? go_cold_s : come_back_s).push_back(Seconds(Clock::now() - start));
+      }
+      if (cold) {  // the first search fetches the segment into the cache
+        const auto fetch = Clock::now();
+        Search(*c, d, 1);
+        first_search_ms.push_back(Seconds(Clock::now() - fetch) * 1e3);
+      }
       const Latency l = Search(*c, d, nq);
       t.p50.push_back(l.p50_us);
       t.p99.push_back(l.p99_us);
@@ -116,11 +139,12 @@ void TierLatencies(const index::Dataset& d, uint32_t nq, int rounds) {
   std::printf("\nsearch by tier, ef 64, k 10, %u queries x %d rounds (median of rounds)\n", nq,
               rounds);
   std::printf("%-10s %9s %9s\n", "tier", "p50_us", "p99_us");
-  for (Tier& t : tiers) {
-    std::sort(t.p50.begin(), t.p50.end());
-    std::sort(t.p99.begin(), t.p99.end());
-    std::printf("%-10s %9.0f %9.0f\n", t.name, t.p50[t.p50.size() / 2], t.p99[t.p99.size() / 2]);
-  }
+  for (Tier& t : tiers) std::printf("%-10s %9.0f %9.0f\n", t.name, Median(t.p50), Median(t.p99));
+  const CollectionStats st = c->Stats();
+  const double mb = (st.tier_hot_bytes + st.tier_cold_bytes) / 1048576.0;
+  std::printf("cold (%.0f MB segment, moto): first search %.0f ms (fetch into the cache), go cold "
+              "%.2f s, come back %.2f s\n",
+              mb, Median(first_search_ms), Median(go_cold_s), Median(come_back_s));
 }
 
 void Backups(const index::Dataset& d, S3TestServer::Kind kind) {
@@ -176,7 +200,7 @@ void Backups(const index::Dataset& d, S3TestServer::Kind kind) {
               second->bytes / mb / restore_s);
 }
 
-void BytesPerVector(const index::Dataset& d) {
+void BytesPerVector(const index::Dataset& d, std::shared_ptr<ObjectStore> store) {
   std::printf("\non-disk bytes per vector (%u x %u; raw float32 + JSON metadata = %zu B)\n",
               d.base_rows(), d.dim, d.dim * sizeof(float) + std::strlen("{\"label\":500}"));
   struct Layout {
@@ -195,15 +219,24 @@ void BytesPerVector(const index::Dataset& d) {
        MetadataCompression::kZstd}};
   for (const Layout& l : layouts) {
     ScopedTempDir tmp;
-    auto db = Open(tmp.path(), nullptr);
+    auto db = Open(tmp.path(), store);
     CollectionConfig config;
     config.storage_strategy = l.strategy;
     config.indexing_algorithm = l.algorithm;
     config.quantization.kind = l.quantization;
     config.metadata_compression = l.compression;
-    const CollectionStats st = CreateLoaded(*db, d, "s", config)->Stats();
-    std::printf("%-12s %8.1f B/vector (segments %.1f MB)\n", l.name,
-                static_cast<double>(st.tier_hot_bytes) / d.base_rows(), st.tier_hot_bytes / 1048576.0);
+    auto c = CreateLoaded(*db, d, "s", config);
+    const CollectionStats hot = c->Stats();
+    // Cold: what stays on local disk is the stub (ids, metadata, codes, field columns).
+    CollectionUpdate u;
+    u.tiering = TieringPolicy{.cold_after_hours = 0.0};
+    if (!db->UpdateCollection("s", u).ok() || !c->ApplyTiering().ok()) std::abort();
+    const CollectionStats cold = c->Stats();
+    const double raw = d.dim * sizeof(float) + std::strlen("{\"label\":500}");
+    const double hot_b = static_cast<double>(hot.tier_hot_bytes) / d.base_rows();
+    const double cold_b = static_cast<double>(cold.disk_bytes) / d.base_rows();
+    std::printf("%-12s hot %8.1f B/vector (%.2f:1), cold %6.1f B/vector local (%.1f:1)\n",
+                l.name, hot_b, raw / hot_b, cold_b, raw / cold_b);
   }
 }
 
@@ -223,10 +256,18 @@ int main(int argc, char** argv) {
   }
   const index::Dataset& d = *loaded;
   nq = std::min<uint32_t>(nq, d.query_rows());
-  TierLatencies(d, nq, rounds);
+  auto moto = S3TestServer::Start(S3TestServer::Kind::kMoto, "proximadb-cold-bench");
+  if (!moto.ok()) {
+    std::fprintf(stderr, "moto: %s\n", std::string(moto.status().message()).c_str());
+    return 1;
+  }
+  auto store = NewS3ObjectStore((*moto)->Options("cold"));
+  if (!store.ok()) return 1;
+  const std::shared_ptr<ObjectStore> cold_store(std::move(*store));
+  TierLatencies(d, nq, rounds, cold_store);
   std::printf("\nbackups of %u x %u (one client, loopback)\n", d.base_rows(), d.dim);
   Backups(d, S3TestServer::Kind::kMoto);
   Backups(d, S3TestServer::Kind::kS3Proxy);
-  BytesPerVector(d);
+  BytesPerVector(d, cold_store);
   return 0;
 }
