@@ -30,12 +30,18 @@ std::string ColdSegmentKey(std::string_view collection_dir_name, uint64_t number
   return ColdSegmentPrefix(collection_dir_name) + SegmentFileName(number);
 }
 
-std::string CollectionImpl::Uid() const {
-  return options_.dir.substr(options_.dir.rfind('/') + 1);
+std::string CollectionImpl::ColdKey(uint64_t number) const {
+  return ColdSegmentKey(Uid(), number);
 }
 
-std::string CollectionImpl::CacheKey(uint64_t number) const {
-  return ColdSegmentKey(Uid(), number);
+absl::StatusOr<std::string> CollectionImpl::Download(const Segment& stub) {
+  const std::string key = ColdKey(stub.number());
+  PROXIMADB_ASSIGN_OR_RETURN(std::string bytes, options_.cold_store->Get(key));
+  if (bytes.size() != stub.cold_bytes()) {
+    return absl::DataLossError(Cat("cold segment ", key, " has ", bytes.size(),
+                                   " bytes, the manifest says ", stub.cold_bytes()));
+  }
+  return bytes;
 }
 
 std::shared_ptr<Segment>* CollectionImpl::SlotLocked(uint64_t number) {
@@ -72,7 +78,7 @@ absl::Status CollectionImpl::GoCold(const std::shared_ptr<Segment>& segment) {
   (*stub)->set_cold_bytes(bytes.size());
   (*stub)->set_last_search_us(segment->last_search_us());
   // Confirmed by the store (MD5 per request or part) before the manifest changes.
-  const std::string key = ColdSegmentKey(Uid(), number);
+  const std::string key = ColdKey(number);
   if (absl::Status s = options_.cold_store->Put(key, bytes); !s.ok()) return give_up(s);
 
   absl::MutexLock fetch(&fetch_mu_);
@@ -117,15 +123,9 @@ absl::Status CollectionImpl::GoLocal(const std::shared_ptr<Segment>& segment,
   }
   std::string downloaded;  // the object, unless the whole file is in the cache
   if (segment->cold_stub()) {
-    PROXIMADB_ASSIGN_OR_RETURN(downloaded,
-                               options_.cold_store->Get(ColdSegmentKey(Uid(), number)));
+    PROXIMADB_ASSIGN_OR_RETURN(downloaded, Download(*stub));
   }
   const std::string_view bytes = segment->cold_stub() ? downloaded : segment->file_bytes();
-  if (bytes.size() != stub->cold_bytes()) {
-    return absl::DataLossError(Cat("cold segment ", ColdSegmentKey(Uid(), number), " has ",
-                                   bytes.size(), " bytes, the manifest says ",
-                                   stub->cold_bytes()));
-  }
   const std::string name = SegmentFileName(number);
   absl::Status last = absl::ResourceExhaustedError(
       Cat("cold segment ", name, ": no directory to bring it back to could be used"));
@@ -168,11 +168,11 @@ absl::Status CollectionImpl::GoLocal(const std::shared_ptr<Segment>& segment,
       any_cold_.store(!cold_stubs_.empty(), std::memory_order_relaxed);
     }
     if (cached != nullptr) {
-      options_.cold_cache->Remove(CacheKey(number));
+      options_.cold_cache->Remove(ColdKey(number));
       env_->RemoveFile(cached->path()).IgnoreError();
     }
     env_->RemoveFile(stub->path()).IgnoreError();
-    if (absl::Status s = options_.cold_store->Delete(ColdSegmentKey(Uid(), number)); !s.ok()) {
+    if (absl::Status s = options_.cold_store->Delete(ColdKey(number)); !s.ok()) {
       cold_gc_due_ = true;  // an orphan now: collected at the next pass
     }
     return absl::OkStatus();
@@ -194,12 +194,7 @@ absl::StatusOr<std::shared_ptr<const Segment>> CollectionImpl::FetchCold(uint64_
   }
   // The download takes no lock: other reads, fetches and evictions go on. Two reads of one
   // segment may both fetch it; each writes a file of its own, and one is kept.
-  const std::string key = ColdSegmentKey(Uid(), number);
-  PROXIMADB_ASSIGN_OR_RETURN(std::string bytes, options_.cold_store->Get(key));
-  if (bytes.size() != stub->cold_bytes()) {
-    return absl::DataLossError(Cat("cold segment ", key, " has ", bytes.size(),
-                                   " bytes, the manifest says ", stub->cold_bytes()));
-  }
+  PROXIMADB_ASSIGN_OR_RETURN(std::string bytes, Download(*stub));
   // Not made durable: the cache is emptied at every open.
   const std::string dir = options_.cold_cache->DirFor(Uid());
   const std::string path = JoinPath(
@@ -238,7 +233,7 @@ absl::StatusOr<std::shared_ptr<const Segment>> CollectionImpl::FetchCold(uint64_
       *slot = *whole;
     }
     std::weak_ptr<CollectionImpl> self = weak_from_this();
-    victims = options_.cold_cache->Add(CacheKey(number), (*whole)->file_size(),
+    victims = options_.cold_cache->Add(ColdKey(number), (*whole)->file_size(),
                                        [self, number, path] {
                                          if (auto c = self.lock()) c->Uncache(number, path);
                                        });
@@ -275,7 +270,7 @@ absl::Status CollectionImpl::FetchView(ReadView* view) {
     }
     const auto* segment = touch ? dynamic_cast<const Segment*>(e.layer.get()) : nullptr;
     if (segment != nullptr && segment->cold_bytes() != 0) {
-      options_.cold_cache->Touch(CacheKey(segment->number()));
+      options_.cold_cache->Touch(ColdKey(segment->number()));
     }
   }
   return absl::OkStatus();
@@ -329,7 +324,7 @@ absl::Status CollectionImpl::DropColdTier() {
     for (const auto& [number, stub] : cold_stubs_) {
       std::shared_ptr<Segment>* slot = SlotLocked(number);
       if (slot != nullptr && !(*slot)->cold_stub()) cached.push_back((*slot)->path());
-      options_.cold_cache->Remove(CacheKey(number));
+      options_.cold_cache->Remove(ColdKey(number));
     }
   }
   for (const std::string& path : cached) env_->RemoveFile(path).IgnoreError();

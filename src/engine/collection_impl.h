@@ -141,6 +141,8 @@ class CollectionImpl final : public Collection,
   // Takes the mutable settings (ef_search, rerank, flush policy) of `config`.
   void UpdateSettings(const CollectionConfig& config) ABSL_LOCKS_EXCLUDED(settings_mu_);
   const std::string& dir() const { return options_.dir; }
+  // The name of dir() (<base>/collections/<uid>): the collection's keys in the object store.
+  std::string Uid() const { return options_.dir.substr(options_.dir.rfind('/') + 1); }
   // Every directory that may hold the collection's files (placement.cc).
   std::vector<std::string> AllDirs() const;
   absl::Status Write(std::vector<Record> records, WriteMode mode) override;
@@ -300,8 +302,11 @@ class CollectionImpl final : public Collection,
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(tiering_mu_) ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
 
   // cold_tier.cc: the cold tier (docs/storage.md#the-cold-tier).
-  std::string Uid() const;
-  std::string CacheKey(uint64_t number) const;
+  // Segment `number`'s object key, which also names it in the cache.
+  std::string ColdKey(uint64_t number) const;
+  // The whole file of the cold segment whose stub is `stub`, from the object store, checked
+  // against the size the manifest gives.
+  absl::StatusOr<std::string> Download(const Segment& stub);
   // Uploads `segment`'s file, writes its stub beside it, records it as cold in the manifest,
   // swaps the stub in, and only then removes the local file.
   absl::Status GoCold(const std::shared_ptr<Segment>& segment)

@@ -456,7 +456,7 @@ class DatabaseImpl final : public Database {
     {
       absl::MutexLock l(&mu_);
       for (const auto& [name, c] : collections_) {
-        live.insert(c->dir().substr(c->dir().rfind('/') + 1));
+        live.insert(c->Uid());
       }
     }
     for (const ObjectInfo& o : *listed) {
@@ -583,7 +583,7 @@ absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreToTime(std::string_view so
     absl::MutexLock l(&mu_);
     auto it = collections_.find(std::string(source));
     if (it == collections_.end()) return CollectionNotFound(source);
-    uid = it->second->dir().substr(it->second->dir().rfind('/') + 1);
+    uid = it->second->Uid();
   }
   absl::MutexLock b(&backups_mu_);
   PROXIMADB_ASSIGN_OR_RETURN(std::string backup_id, LatestBackupBefore(*store, uid, time_us));

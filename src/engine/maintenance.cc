@@ -142,7 +142,7 @@ absl::StatusOr<DurableSnapshot> CollectionImpl::SnapshotForBackup() {
   absl::MutexLock l(&mu_);
   DurableSnapshot snapshot;
   snapshot.manifest = manifest_;
-  snapshot.collection_uid = options_.dir.substr(options_.dir.rfind('/') + 1);
+  snapshot.collection_uid = Uid();
   for (const ManifestSegment& ms : manifest_.segments) {
     auto it = std::find_if(segments_.begin(), segments_.end(),
                            [&](const auto& s) { return s->number() == ms.number; });

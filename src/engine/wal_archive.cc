@@ -13,7 +13,7 @@ std::string WalArchiveKey(std::string_view collection_dir_name, uint64_t number)
 }
 
 absl::Status CollectionImpl::ArchiveWalBelow(uint64_t number) {
-  const std::string uid = options_.dir.substr(options_.dir.rfind('/') + 1);
+  const std::string uid = Uid();
   for (const std::string& dir : WalDirs()) {
     if (!env_->FileExists(dir)) continue;
     PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir));
