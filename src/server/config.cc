@@ -73,6 +73,13 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"flush.max_vector_count", &c.max_vector_count, 1, INT64_MAX},
       {"flush.flush_priority", &c.flush_priority, 1, 100},
       {"flush.enable_background_flush", &c.enable_background_flush},
+      {"auth.enabled", &c.auth_enabled},
+      {"auth.admin_key", &c.admin_key},
+      {"auth.public_metrics", &c.public_metrics},
+      {"tls.enabled", &c.tls_enabled},
+      {"tls.cert_file", &c.tls_cert_file},
+      {"tls.key_file", &c.tls_key_file},
+      {"tls.client_ca_file", &c.tls_client_ca_file},
       {"monitoring.metrics_enabled", &c.metrics_enabled},
       {"monitoring.health_check_interval_ms", &c.health_check_interval_ms, 1, 3600000},
   };
@@ -181,6 +188,15 @@ absl::Status Validate(const ServerConfig& c) {
     if (absl::Status s = ValidateObjectStoreOptions(c.object_store); !s.ok()) return s;
   } else if (c.wal_archive) {
     return Bad("object_store.wal_archive", "needs object_store.endpoint");
+  }
+  if (c.auth_enabled && c.admin_key.size() < 16) {
+    return Bad("auth.admin_key", c.admin_key.empty()
+                                     ? "is needed when auth.enabled is true"
+                                     : "must be at least 16 characters long");
+  }
+  if (c.tls_enabled && (c.tls_cert_file.empty() || c.tls_key_file.empty())) {
+    return Bad(c.tls_cert_file.empty() ? "tls.cert_file" : "tls.key_file",
+               "is needed when tls.enabled is true");
   }
   if (c.rest_port == c.grpc_port) {
     return Bad("api.rest_port", Cat("equals api.grpc_port (", c.grpc_port, ")"));

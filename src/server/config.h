@@ -57,6 +57,16 @@ struct ServerConfig {
   int64_t flush_priority = 50;
   bool enable_background_flush = true;
 
+  // [auth] (docs/security.md)
+  bool auth_enabled = false;
+  std::string admin_key;         // the bootstrap admin key; normally PROXIMADB_AUTH__ADMIN_KEY
+  bool public_metrics = false;   // /metrics without a key
+
+  // [tls] (docs/security.md#tls): REST and gRPC on the same ports, TLS only
+  bool tls_enabled = false;
+  std::string tls_cert_file, tls_key_file;  // PEM: the chain, then the private key
+  std::string tls_client_ca_file;           // PEM; given: clients must present a certificate
+
   // [monitoring]
   bool metrics_enabled = true;
   int64_t health_check_interval_ms = 5000;

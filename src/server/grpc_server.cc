@@ -98,6 +98,16 @@ void ToProto(const CollectionConfig& config, v1::Collection* out) {
 
 void ToProto(const BackupInfo& backup, v1::Backup* out) { SetFields(BackupFields(backup), out); }
 
+void ToProto(const KeyInfo& key, v1::ApiKey* out) {
+  out->set_name(key.name);
+  out->set_role(std::string(RoleName(key.role)));
+  if (key.collections) {
+    out->mutable_scope()->mutable_collections()->Add(key.collections->begin(),
+                                                      key.collections->end());
+  }
+  out->set_created_at_ms(key.created_at_ms);
+}
+
 void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStats* out) {
   std::vector<Field> fields = {{"name", std::string(name)}};
   for (const StatsField& f : kStatsFields) fields.push_back({f.name, ValueOf(f, s)});
@@ -203,6 +213,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_metadata_compression()) names.metadata_compression = req->metadata_compression();
     if (req->has_id_index()) names.id_index = req->id_index();
     if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return Done(ctx, s);
+    if (absl::Status s = Check(ctx, Access::kAdmin, c.name); !s.ok()) return Done(ctx, s);
     if (req->has_m()) c.index.m = req->m();
     if (req->has_ef_construction()) c.index.ef_construction = req->ef_construction();
     if (req->has_ef_search()) c.index.ef_search = req->ef_search();
@@ -220,9 +231,13 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* ListCollections(grpc::CallbackServerContext* ctx,
                                             const v1::ListCollectionsRequest*,
                                             v1::ListCollectionsResponse* resp) override {
+    auto caller = Caller(ctx, Access::kRead, "");
+    if (!caller.ok()) return Done(ctx, caller.status());
     auto list = svc_.ListCollections();
     if (list.ok()) {
-      for (const CollectionConfig& c : *list) ToProto(c, resp->add_collections());
+      for (const CollectionConfig& c : *list) {
+        if (!*caller || (*caller)->Covers(c.name)) ToProto(c, resp->add_collections());
+      }
     }
     return Done(ctx, list.status());
   }
@@ -230,18 +245,21 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* GetCollection(grpc::CallbackServerContext* ctx,
                                           const v1::CollectionRef* req,
                                           v1::Collection* resp) override {
+    if (absl::Status s = Check(ctx, Access::kRead, req->name()); !s.ok()) return Done(ctx, s);
     return Reply(ctx, svc_.DescribeCollection(req->name()), resp);
   }
 
   grpc::ServerUnaryReactor* GetCollectionStats(grpc::CallbackServerContext* ctx,
                                                const v1::CollectionRef* req,
                                                v1::CollectionStats* resp) override {
+    if (absl::Status s = Check(ctx, Access::kRead, req->name()); !s.ok()) return Done(ctx, s);
     return StatsDone(ctx, req->name(), svc_.Stats(req->name()), resp);
   }
 
   grpc::ServerUnaryReactor* UpdateCollection(grpc::CallbackServerContext* ctx,
                                              const v1::UpdateCollectionRequest* req,
                                              v1::Collection* resp) override {
+    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
     CollectionUpdate u;
     if (req->has_ef_search()) u.ef_search = req->ef_search();
     if (req->has_rerank()) u.rerank = req->rerank();
@@ -264,6 +282,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* DeleteCollection(grpc::CallbackServerContext* ctx,
                                              const v1::CollectionRef* req,
                                              v1::DeleteCollectionResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
     absl::Status s = svc_.DropCollection(req->name());
     resp->set_name(req->name());
     resp->set_dropped(s.ok());
@@ -272,16 +291,19 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* ctx, const v1::CollectionRef* req,
                                   v1::CollectionStats* resp) override {
+    if (absl::Status s = Check(ctx, Access::kWrite, req->name()); !s.ok()) return Done(ctx, s);
     return StatsDone(ctx, req->name(), svc_.Flush(req->name()), resp);
   }
   grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* ctx,
                                     const v1::CollectionRef* req,
                                     v1::CollectionStats* resp) override {
+    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
     return StatsDone(ctx, req->name(), svc_.Compact(req->name()), resp);
   }
   grpc::ServerUnaryReactor* ApplyTiering(grpc::CallbackServerContext* ctx,
                                          const v1::CollectionRef* req,
                                          v1::CollectionStats* resp) override {
+    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
     return StatsDone(ctx, req->name(), svc_.ApplyTiering(req->name()), resp);
   }
 
@@ -289,12 +311,14 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* ctx,
                                          const v1::CollectionRef* req, v1::Backup* resp) override {
+    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
     return Reply(ctx, svc_.Backup(req->name()), resp);
   }
 
   grpc::ServerUnaryReactor* ListBackups(grpc::CallbackServerContext* ctx,
                                         const v1::ListBackupsRequest* req,
                                         v1::ListBackupsResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
     auto list = svc_.ListBackups();
     if (list.ok()) {
       for (const BackupInfo& b : *list) {
@@ -309,6 +333,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* DeleteBackup(grpc::CallbackServerContext* ctx,
                                          const v1::BackupRef* req,
                                          v1::DeleteBackupResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
     absl::Status s = svc_.DeleteBackup(req->backup_id());
     resp->set_backup_id(req->backup_id());
     resp->set_deleted(s.ok());
@@ -317,6 +342,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* ctx,
                                     const v1::RestoreRequest* req, v1::Collection* resp) override {
+    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
     const bool by_time = !req->source_collection().empty() || !req->point_in_time().empty();
     if (req->target_collection().empty()) {
       return Done(ctx, absl::InvalidArgumentError("field 'target_collection' is required"));
@@ -335,10 +361,51 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     return Reply(ctx, svc_.Restore(req->backup_id(), req->target_collection()), resp);
   }
 
+  // --- API keys -------------------------------------------------------------------------------
+
+  grpc::ServerUnaryReactor* CreateKey(grpc::CallbackServerContext* ctx,
+                                      const v1::CreateKeyRequest* req, v1::ApiKey* resp) override {
+    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
+    KeyInfo info;
+    info.name = req->name();
+    absl::StatusOr<Role> role = ParseRole(req->role());
+    if (!role.ok()) return Done(ctx, role.status());
+    info.role = *role;
+    if (req->has_scope()) {
+      info.collections.emplace(req->scope().collections().begin(), req->scope().collections().end());
+    }
+    auto created = svc_.CreateKey(std::move(info));
+    if (created.ok()) {
+      ToProto(created->first, resp);
+      resp->set_key(created->second);
+    }
+    return Done(ctx, created.status());
+  }
+
+  grpc::ServerUnaryReactor* ListKeys(grpc::CallbackServerContext* ctx, const v1::ListKeysRequest*,
+                                     v1::ListKeysResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
+    auto keys = svc_.ListKeys();
+    if (keys.ok()) {
+      for (const KeyInfo& key : *keys) ToProto(key, resp->add_keys());
+    }
+    return Done(ctx, keys.status());
+  }
+
+  grpc::ServerUnaryReactor* DeleteKey(grpc::CallbackServerContext* ctx, const v1::KeyRef* req,
+                                      v1::DeleteKeyResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
+    absl::Status s = svc_.DeleteKey(req->name());
+    resp->set_name(req->name());
+    resp->set_deleted(s.ok());
+    return Done(ctx, s);
+  }
+
   // --- Records --------------------------------------------------------------------------------
 
   grpc::ServerUnaryReactor* Insert(grpc::CallbackServerContext* ctx, const v1::InsertRequest* req,
                                    v1::WriteResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
     Record r = FromProto(req->record());
     resp->set_id(r.id);
     return Done(ctx, svc_.Write(req->collection(), {std::move(r)}, WriteMode::kInsert));
@@ -347,6 +414,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* BatchWrite(grpc::CallbackServerContext* ctx,
                                        const v1::BatchWriteRequest* req,
                                        v1::BatchWriteResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
     return Done(ctx, WriteBatch(*req, resp));
   }
 
@@ -363,7 +431,9 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
       void OnReadDone(bool ok) override {
         if (!ok) return Finish(grpc::Status::OK);
         v1::BatchWriteResponse written;
-        if (absl::Status s = impl_->WriteBatch(batch_, &written); !s.ok()) {
+        absl::Status s = impl_->Check(ctx_, Access::kWrite, batch_.collection());
+        if (s.ok()) s = impl_->WriteBatch(batch_, &written);
+        if (!s.ok()) {
           return Finish(impl_->ToGrpc(ctx_, s));
         }
         resp_->set_batches(resp_->batches() + 1);
@@ -384,12 +454,14 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* GetVector(grpc::CallbackServerContext* ctx, const v1::VectorRef* req,
                                       v1::VectorRecord* resp) override {
+    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
     return Reply(ctx, svc_.Get(req->collection(), req->id()), resp);
   }
 
   grpc::ServerUnaryReactor* UpsertVector(grpc::CallbackServerContext* ctx,
                                          const v1::UpsertVectorRequest* req,
                                          v1::WriteResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
     Record r;
     r.id = req->id();
     r.vector.assign(req->vector().begin(), req->vector().end());
@@ -401,6 +473,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* PatchMetadata(grpc::CallbackServerContext* ctx,
                                           const v1::PatchMetadataRequest* req,
                                           v1::WriteResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
     resp->set_id(req->id());
     return Done(ctx, svc_.PatchMetadata(req->collection(), req->id(),
                                         StructToJson(req->has_metadata(), req->metadata(), "{}")));
@@ -409,6 +482,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* DeleteVector(grpc::CallbackServerContext* ctx,
                                          const v1::VectorRef* req,
                                          v1::DeleteVectorsResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
     absl::Status s = svc_.DeleteOne(req->collection(), req->id());
     if (s.ok()) resp->set_deleted(1);
     return Done(ctx, s);
@@ -417,6 +491,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* DeleteVectors(grpc::CallbackServerContext* ctx,
                                           const v1::DeleteVectorsRequest* req,
                                           v1::DeleteVectorsResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
     if (req->has_filter() == (req->ids_size() > 0)) {
       return Done(ctx, absl::InvalidArgumentError("give exactly one of 'ids' and 'filter'"));
     }
@@ -433,12 +508,14 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* ctx, const v1::SearchRequest* req,
                                    v1::SearchResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
     return Done(ctx, SearchOne(req->collection(), *req, resp));
   }
 
   grpc::ServerUnaryReactor* SearchBatch(grpc::CallbackServerContext* ctx,
                                         const v1::SearchBatchRequest* req,
                                         v1::SearchBatchResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
     absl::Status s = svc_.CheckBatchSize(req->queries_size(), "queries");
     for (int i = 0; s.ok() && i < req->queries_size(); ++i) {
       s = SearchOne(req->collection(), req->queries(i), resp->add_results());
@@ -449,6 +526,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Count(grpc::CallbackServerContext* ctx, const v1::CountRequest* req,
                                   v1::CountResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
     auto n = svc_.Count(req->collection(), StructToJson(req->has_filter(), req->filter(), ""));
     if (n.ok()) resp->set_count(*n);
     return Done(ctx, n.status());
@@ -456,6 +534,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Scroll(grpc::CallbackServerContext* ctx, const v1::ScrollRequest* req,
                                    v1::ScrollResponse* resp) override {
+    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
     auto page = svc_.Scroll(req->collection(), req->cursor(), req->has_limit() ? req->limit() : 100,
                             StructToJson(req->has_filter(), req->filter(), ""),
                             req->include_vectors());
@@ -467,6 +546,30 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   }
 
  private:
+  // The key of the call's metadata: "authorization" ("Bearer <key>", or the whole value if not
+  // Bearer) or "api-key"; "" without either.
+  static std::string KeyOf(const grpc::CallbackServerContext* ctx) {
+    const auto& metadata = ctx->client_metadata();
+    if (auto it = metadata.find("authorization"); it != metadata.end()) {
+      return std::string(BearerKey(std::string_view(it->second.data(), it->second.size())));
+    }
+    if (auto it = metadata.find("api-key"); it != metadata.end()) {
+      return std::string(it->second.data(), it->second.size());
+    }
+    return "";
+  }
+
+  // Whether the call's key allows `access` on `collection` ("" for none): its holder (nullopt
+  // while authentication is off), UNAUTHENTICATED or PERMISSION_DENIED.
+  absl::StatusOr<std::optional<Principal>> Caller(grpc::CallbackServerContext* ctx, Access access,
+                                                  std::string_view collection) {
+    return svc_.Authorize(KeyOf(ctx), access, collection);
+  }
+  absl::Status Check(grpc::CallbackServerContext* ctx, Access access,
+                     std::string_view collection) {
+    return Caller(ctx, access, collection).status();
+  }
+
   grpc::Status ToGrpc(grpc::CallbackServerContext* ctx, const absl::Status& s) {
     if (s.ok()) return grpc::Status::OK;
     const ApiError e = ApiErrorOf(s);

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "server/auth.h"
 
 namespace proximadb::server {
 
@@ -62,6 +63,11 @@ HttpRequest ToRequest(http::request<http::string_body>&& req) {
       out.query[PercentDecode(pair.substr(0, eq), true)] =
           eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
     }
+  }
+  if (const auto auth = req.find(http::field::authorization); auth != req.end()) {
+    out.api_key = BearerKey(std::string_view(auth->value().data(), auth->value().size()));
+  } else if (const auto key = req.find("api-key"); key != req.end()) {
+    out.api_key = std::string_view(key->value().data(), key->value().size());
   }
   out.body = std::move(req.body());
   return out;

@@ -19,6 +19,8 @@
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
 #include "proximadb/database.h"
+#include "env/env.h"
+#include "server/auth.h"
 #include "server/config.h"
 #include "server/grpc_server.h"
 #include "server/http_server.h"
@@ -114,6 +116,19 @@ DatabaseOptions DatabaseOptionsFor(const ServerConfig& config) {
 int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   const HttpServerOptions http_options = HttpOptionsFor(config);
   Service service(config);
+  std::unique_ptr<KeyStore> keys;
+  if (config.auth_enabled) {
+    const std::string path = JoinPath(JoinPath(config.data_directory, "auth"), "keys.json");
+    absl::StatusOr<std::unique_ptr<KeyStore>> opened =
+        KeyStore::Open(Env::Default(), path, config.admin_key);
+    if (!opened.ok()) {
+      spdlog::critical("{}", opened.status().ToString());
+      return 1;
+    }
+    keys = *std::move(opened);
+    service.SetKeyStore(keys.get());
+    spdlog::info("authentication on: {} stored keys and the admin key", keys->List().size());
+  }
   RestApi api(&service);
   HttpServer http(&api, http_options);
   if (absl::Status s = http.Start(config.bind_address, static_cast<uint16_t>(config.rest_port));

@@ -18,39 +18,43 @@ struct Route {
   RestHandler handler;
   // Writes (an fsync), maintenance and collection changes: served on a worker thread.
   bool may_wait;
+  Access access;  // what the caller's key must allow (docs/security.md#roles)
 };
 
 constexpr char kCollection[] = "/api/v1/collections/{name}";
 
 // Every route of the API (docs/api.md, docs/openapi.yaml).
 const Route kRoutes[] = {
-    {"GET", "/health", Health, false},
-    {"GET", "/ready", Ready, false},
-    {"GET", "/metrics", Metrics, false},
-    {"GET", "/api/v1/collections", ListCollections, false},
-    {"POST", "/api/v1/collections", CreateCollection, true},
-    {"GET", kCollection, DescribeCollection, false},
-    {"PATCH", kCollection, UpdateCollection, true},
-    {"DELETE", kCollection, DropCollection, true},
-    {"GET", "/api/v1/collections/{name}/stats", StatsOfCollection, false},
-    {"POST", "/api/v1/collections/{name}/flush", FlushCollection, true},
-    {"POST", "/api/v1/collections/{name}/compact", CompactCollection, true},
-    {"POST", "/api/v1/collections/{name}/tiering", ApplyTiering, true},
-    {"POST", "/api/v1/collections/{name}/backups", CreateBackup, true},
-    {"GET", "/api/v1/backups", ListBackups, true},
-    {"DELETE", "/api/v1/backups/{id}", DeleteBackup, true},
-    {"POST", "/api/v1/restore", RestoreBackup, true},
-    {"POST", "/api/v1/collections/{name}/count", Count, false},
-    {"POST", "/api/v1/collections/{name}/search", Search, false},
-    {"POST", "/api/v1/collections/{name}/search/batch", SearchBatch, false},
-    {"GET", "/api/v1/collections/{name}/vectors", ScrollRecords, false},
-    {"POST", "/api/v1/collections/{name}/vectors", InsertRecord, true},
-    {"POST", "/api/v1/collections/{name}/vectors/batch", WriteBatch, true},
-    {"POST", "/api/v1/collections/{name}/vectors/delete", DeleteRecords, true},
-    {"GET", "/api/v1/collections/{name}/vectors/{id}", GetRecord, false},
-    {"PUT", "/api/v1/collections/{name}/vectors/{id}", PutRecord, true},
-    {"PATCH", "/api/v1/collections/{name}/vectors/{id}", PatchRecord, true},
-    {"DELETE", "/api/v1/collections/{name}/vectors/{id}", DeleteRecord, true},
+    {"GET", "/health", Health, false, Access::kOpen},
+    {"GET", "/ready", Ready, false, Access::kOpen},
+    {"GET", "/metrics", Metrics, false, Access::kMetrics},
+    {"GET", "/api/v1/collections", ListCollections, false, Access::kRead},
+    {"POST", "/api/v1/collections", CreateCollection, true, Access::kAdmin},
+    {"GET", kCollection, DescribeCollection, false, Access::kRead},
+    {"PATCH", kCollection, UpdateCollection, true, Access::kAdmin},
+    {"DELETE", kCollection, DropCollection, true, Access::kAdmin},
+    {"GET", "/api/v1/collections/{name}/stats", StatsOfCollection, false, Access::kRead},
+    {"POST", "/api/v1/collections/{name}/flush", FlushCollection, true, Access::kWrite},
+    {"POST", "/api/v1/collections/{name}/compact", CompactCollection, true, Access::kAdmin},
+    {"POST", "/api/v1/collections/{name}/tiering", ApplyTiering, true, Access::kAdmin},
+    {"POST", "/api/v1/collections/{name}/backups", CreateBackup, true, Access::kAdmin},
+    {"GET", "/api/v1/backups", ListBackups, true, Access::kServerAdmin},
+    {"DELETE", "/api/v1/backups/{id}", DeleteBackup, true, Access::kServerAdmin},
+    {"POST", "/api/v1/restore", RestoreBackup, true, Access::kServerAdmin},
+    {"POST", "/api/v1/keys", CreateKey, true, Access::kServerAdmin},
+    {"GET", "/api/v1/keys", ListKeys, false, Access::kServerAdmin},
+    {"DELETE", "/api/v1/keys/{name}", DeleteKey, true, Access::kServerAdmin},
+    {"POST", "/api/v1/collections/{name}/count", Count, false, Access::kRead},
+    {"POST", "/api/v1/collections/{name}/search", Search, false, Access::kRead},
+    {"POST", "/api/v1/collections/{name}/search/batch", SearchBatch, false, Access::kRead},
+    {"GET", "/api/v1/collections/{name}/vectors", ScrollRecords, false, Access::kRead},
+    {"POST", "/api/v1/collections/{name}/vectors", InsertRecord, true, Access::kWrite},
+    {"POST", "/api/v1/collections/{name}/vectors/batch", WriteBatch, true, Access::kWrite},
+    {"POST", "/api/v1/collections/{name}/vectors/delete", DeleteRecords, true, Access::kWrite},
+    {"GET", "/api/v1/collections/{name}/vectors/{id}", GetRecord, false, Access::kRead},
+    {"PUT", "/api/v1/collections/{name}/vectors/{id}", PutRecord, true, Access::kWrite},
+    {"PATCH", "/api/v1/collections/{name}/vectors/{id}", PatchRecord, true, Access::kWrite},
+    {"DELETE", "/api/v1/collections/{name}/vectors/{id}", DeleteRecord, true, Access::kWrite},
 };
 
 // A path's segments, without allocating for the few that routes have.
@@ -152,9 +156,13 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
   } else if (route == nullptr) {
     response = ErrorResponse(405, "METHOD_NOT_ALLOWED",
                              Cat("method ", request.method, " is not allowed on ", request.path));
+  } else if (auto caller = service_->Authorize(request.api_key, route->access, match.name);
+             !caller.ok()) {
+    response = FromStatus(caller.status());
+    if (response.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
   } else {
     response = route->handler(RestCall{*service_, *metrics_, request, std::move(match.name),
-                                       std::move(match.id)});
+                                       std::move(match.id), caller->has_value() ? &**caller : nullptr});
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -25,6 +25,9 @@ struct HttpRequest {
   std::string path;    // without the query string, percent-decoded
   std::map<std::string, std::string> query;
   std::string body;
+  // The key of `Authorization: Bearer <key>` (or the whole header if not Bearer) or of
+  // `api-key: <key>`; empty if neither header came.
+  std::string api_key;
 };
 
 struct HttpResponse {

@@ -38,7 +38,9 @@ HttpResponse ListCollections(const RestCall& call) {
   auto list = call.service.ListCollections();
   if (!list.ok()) return FromStatus(list.status());
   json out = json::array();
-  for (const CollectionConfig& c : *list) out.push_back(CollectionJson(c));
+  for (const CollectionConfig& c : *list) {
+    if (call.caller == nullptr || call.caller->Covers(c.name)) out.push_back(CollectionJson(c));
+  }
   return Json(200, {{"collections", out}});
 }
 
@@ -74,6 +76,10 @@ HttpResponse CreateCollection(const RestCall& call) {
     return BadRequest(b.error);
   }
   if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return FromStatus(s);
+  // The route has no name to check a scoped key against; the body has.
+  if (call.caller != nullptr) {
+    if (absl::Status s = call.caller->Allow(Access::kAdmin, c.name); !s.ok()) return FromStatus(s);
+  }
   auto created = call.service.CreateCollection(c);
   if (!created.ok()) return FromStatus(created.status());
   return Json(201, CollectionJson(*created));

@@ -1,6 +1,6 @@
 // The REST API's handlers, one per route; rest_api.cc's route table maps each method and path
 // pattern to one of them. Grouped by file: rest_collections.cc (collections and their
-// maintenance), rest_records.cc (records: write, read, delete, scroll), rest_search.cc
+// maintenance), rest_backups.cc (backups and restores), rest_keys.cc (API keys), rest_records.cc (records: write, read, delete, scroll), rest_search.cc
 // (search, batch search, count).
 #pragma once
 
@@ -14,13 +14,14 @@ namespace proximadb::server {
 class RequestMetrics;
 
 // One request as a handler sees it: the path's {name} and {id} (empty where the route has
-// none).
+// none), and the holder of its key (nullptr while authentication is off).
 struct RestCall {
   Service& service;
   const RequestMetrics& metrics;
   const HttpRequest& request;
   std::string name;
   std::string id;
+  const Principal* caller = nullptr;
 };
 using RestHandler = HttpResponse (*)(const RestCall&);
 
@@ -42,6 +43,10 @@ HttpResponse CreateBackup(const RestCall& call);
 HttpResponse ListBackups(const RestCall& call);
 HttpResponse DeleteBackup(const RestCall& call);
 HttpResponse RestoreBackup(const RestCall& call);
+
+HttpResponse CreateKey(const RestCall& call);
+HttpResponse ListKeys(const RestCall& call);
+HttpResponse DeleteKey(const RestCall& call);
 
 HttpResponse InsertRecord(const RestCall& call);
 HttpResponse WriteBatch(const RestCall& call);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "common/errors.h"
+#include "common/macros.h"
 #include "common/strings.h"
 
 namespace proximadb::server {
@@ -47,7 +48,7 @@ absl::Status FirstError(std::initializer_list<absl::Status> results) {
 
 ApiError ApiErrorOf(const absl::Status& s) {
   // gRPC codes: 3 INVALID_ARGUMENT, 5 NOT_FOUND, 6 ALREADY_EXISTS, 8 RESOURCE_EXHAUSTED,
-  // 12 UNIMPLEMENTED, 13 INTERNAL, 14 UNAVAILABLE.
+  // 12 UNIMPLEMENTED, 13 INTERNAL, 14 UNAVAILABLE, 7 PERMISSION_DENIED, 16 UNAUTHENTICATED.
   const std::string code = ErrorCodeOf(s);
   if (code == kDimensionMismatch) return {code, 422, 3};
   if (code == kCollectionNotFound || code == kVectorNotFound) return {code, 404, 5};
@@ -56,7 +57,11 @@ ApiError ApiErrorOf(const absl::Status& s) {
   if (code == kBackupNotFound) return {code, 404, 5};
   if (code == kObjectStoreNotConfigured) return {code, 409, 9};
   if (code == kObjectStoreUnavailable) return {code, 503, 14};
+  if (code == kKeyNotFound) return {code, 404, 5};
+  if (code == kAuthNotEnabled) return {code, 409, 9};
   switch (s.code()) {
+    case absl::StatusCode::kUnauthenticated: return {kUnauthenticated, 401, 16};
+    case absl::StatusCode::kPermissionDenied: return {kPermissionDenied, 403, 7};
     case absl::StatusCode::kInvalidArgument: return {kInvalidArgumentCode, 400, 3};
     case absl::StatusCode::kNotFound: return {"NOT_FOUND", 404, 5};
     case absl::StatusCode::kAlreadyExists: return {"ALREADY_EXISTS", 409, 6};
@@ -322,6 +327,37 @@ absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string
   out.records = std::move(page->records);
   if (!page->next_after.empty()) absl::WebSafeBase64Escape(page->next_after, &out.next_cursor);
   return out;
+}
+
+absl::StatusOr<std::optional<Principal>> Service::Authorize(std::string_view key, Access access,
+                                                            std::string_view collection) const {
+  if (keys_ == nullptr || access == Access::kOpen) return std::optional<Principal>();
+  if (access == Access::kMetrics && config_.public_metrics) return std::optional<Principal>();
+  PROXIMADB_ASSIGN_OR_RETURN(Principal who, keys_->Authenticate(key));
+  PROXIMADB_RETURN_IF_ERROR(who.Allow(access, collection));
+  return std::optional<Principal>(std::move(who));
+}
+
+absl::Status Service::AuthEnabled() const {
+  if (keys_ != nullptr) return absl::OkStatus();
+  return WithErrorCode(
+      absl::FailedPreconditionError("keys are only kept while authentication is on ([auth] enabled)"),
+      kAuthNotEnabled);
+}
+
+absl::StatusOr<std::pair<KeyInfo, std::string>> Service::CreateKey(KeyInfo info) {
+  PROXIMADB_RETURN_IF_ERROR(AuthEnabled());
+  return keys_->Create(std::move(info));
+}
+
+absl::StatusOr<std::vector<KeyInfo>> Service::ListKeys() const {
+  PROXIMADB_RETURN_IF_ERROR(AuthEnabled());
+  return keys_->List();
+}
+
+absl::Status Service::DeleteKey(std::string_view name) {
+  PROXIMADB_RETURN_IF_ERROR(AuthEnabled());
+  return keys_->Delete(name);
 }
 
 }  // namespace proximadb::server

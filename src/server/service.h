@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "proximadb/database.h"
+#include "server/auth.h"
 #include "server/config.h"
 
 namespace proximadb::server {
@@ -62,6 +63,19 @@ class Service {
   bool ready() const { return db_.load(std::memory_order_acquire) != nullptr; }
   Database* database() const { return db_.load(std::memory_order_acquire); }
   const ServerConfig& config() const { return config_; }
+
+  // Turns authentication on ([auth] enabled): every operation but /health and /ready then
+  // needs a key that `keys` knows. Set before serving; `keys` outlives the service.
+  void SetKeyStore(KeyStore* keys) { keys_ = keys; }
+  // Who may do `access` on `collection` ("" for none) with the presented `key`: nullopt when
+  // authentication is off (everything is allowed); UNAUTHENTICATED or PERMISSION_DENIED.
+  absl::StatusOr<std::optional<Principal>> Authorize(std::string_view key, Access access,
+                                                     std::string_view collection) const;
+  // Key management (admin; AUTH_NOT_ENABLED while authentication is off). CreateKey answers
+  // the new key's secret once.
+  absl::StatusOr<std::pair<KeyInfo, std::string>> CreateKey(KeyInfo info);
+  absl::StatusOr<std::vector<KeyInfo>> ListKeys() const;
+  absl::Status DeleteKey(std::string_view name);
 
   // A configuration for a new collection with the server's defaults (flush policy from [flush]).
   CollectionConfig NewCollectionConfig() const;
@@ -127,8 +141,11 @@ class Service {
     return Result(fn(**c));
   }
 
+  absl::Status AuthEnabled() const;
+
   const ServerConfig config_;
   std::atomic<Database*> db_{nullptr};
+  KeyStore* keys_ = nullptr;
 };
 
 }  // namespace proximadb::server

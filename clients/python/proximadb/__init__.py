@@ -8,17 +8,19 @@
 """
 
 from .client import AsyncProximaDBClient, ProximaDBClient
-from .errors import (AlreadyExistsError, BackupNotFoundError, CollectionNotFoundError,
-                     DimensionMismatchError, InvalidArgumentError, ObjectStoreNotConfiguredError,
-                     PayloadTooLargeError, ProximaDBError, ResourceExhaustedError,
-                     UnavailableError, VectorNotFoundError)
-from .types import Backup, Collection, CollectionStats, Record, SearchResult
+from .errors import (AlreadyExistsError, AuthNotEnabledError, BackupNotFoundError,
+                     CollectionNotFoundError, DimensionMismatchError, InvalidArgumentError,
+                     KeyNotFoundError, ObjectStoreNotConfiguredError, PayloadTooLargeError,
+                     PermissionDeniedError, ProximaDBError, ResourceExhaustedError,
+                     UnauthenticatedError, UnavailableError, VectorNotFoundError)
+from .types import ApiKey, Backup, Collection, CollectionStats, Record, SearchResult
 
 __all__ = [
-    "AlreadyExistsError", "AsyncProximaDBClient", "Backup", "BackupNotFoundError", "Collection",
-    "CollectionNotFoundError", "CollectionStats", "DimensionMismatchError",
-    "InvalidArgumentError", "ObjectStoreNotConfiguredError", "PayloadTooLargeError",
+    "AlreadyExistsError", "ApiKey", "AsyncProximaDBClient", "AuthNotEnabledError", "Backup",
+    "BackupNotFoundError", "Collection", "CollectionNotFoundError", "CollectionStats",
+    "DimensionMismatchError", "InvalidArgumentError", "KeyNotFoundError",
+    "ObjectStoreNotConfiguredError", "PayloadTooLargeError", "PermissionDeniedError",
     "ProximaDBClient", "ProximaDBError", "Record", "ResourceExhaustedError", "SearchResult",
-    "UnavailableError", "VectorNotFoundError",
+    "UnauthenticatedError", "UnavailableError", "VectorNotFoundError",
 ]
 __version__ = "0.1.0"

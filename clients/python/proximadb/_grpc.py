@@ -170,6 +170,16 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
         return "Restore", pb.RestoreRequest(source_collection=p["source"],
                                             point_in_time=p["time"],
                                             target_collection=p["target"])
+    if op == "create_key":
+        body = p["body"]
+        req = pb.CreateKeyRequest(name=body["name"], role=body["role"])
+        if body.get("collections") is not None:
+            req.scope.collections.extend(body["collections"])
+        return "CreateKey", req
+    if op == "list_keys":
+        return "ListKeys", pb.ListKeysRequest()
+    if op == "delete_key":
+        return "DeleteKey", pb.KeyRef(name=p["name"])
     c = p.get("collection", "")
     if op == "insert":
         return "Insert", pb.InsertRequest(collection=c, record=_vector_input(p["record"]))
@@ -209,6 +219,13 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
     raise ValueError(f"unknown operation {op}")
 
 
+def _key(k: Any) -> Dict[str, Any]:
+    """An ApiKey message as REST shows it: ``collections`` null for every collection."""
+    return {"name": k.name, "role": k.role, "created_at_ms": k.created_at_ms,
+            "collections": list(k.scope.collections) if k.HasField("scope") else None,
+            "key": k.key if k.HasField("key") else None}
+
+
 def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
     """The REST-shaped result of an operation's response message."""
     if op in ("create_collection", "get_collection", "update_collection",
@@ -220,6 +237,12 @@ def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
         return {"collections": [_flat(c) for c in resp.collections]}
     if op == "list_backups":
         return {"backups": [_flat(b) for b in resp.backups]}
+    if op == "create_key":
+        return _key(resp)
+    if op == "list_keys":
+        return {"keys": [_key(k) for k in resp.keys]}
+    if op == "delete_key":
+        return {"name": resp.name, "deleted": resp.deleted}
     if op in ("insert", "upsert_one", "patch_metadata"):
         return {"id": resp.id}
     if op == "batch_write":

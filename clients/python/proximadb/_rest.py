@@ -68,6 +68,12 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
         return "POST", "/api/v1/restore", {"source_collection": p["source"],
                                            "point_in_time": p["time"],
                                            "target_collection": p["target"]}, None
+    if op == "create_key":
+        return "POST", "/api/v1/keys", p["body"], None
+    if op == "list_keys":
+        return "GET", "/api/v1/keys", None, None
+    if op == "delete_key":
+        return "DELETE", "/api/v1/keys/" + quote(p["name"], safe=""), None, None
     if op == "insert":
         return "POST", _collection(p) + "/vectors", p["record"], None
     if op == "batch_write":
@@ -168,7 +174,8 @@ def idempotent(op: str, params: Dict[str, Any]) -> bool:
     the server cannot have acted on the first attempt: no connection, the request not wholly
     sent, or an answer of 429 or 503."""
     if op in ("create_collection", "insert", "delete_one", "delete_ids", "delete_filter",
-              "create_backup", "delete_backup", "restore_backup", "restore_time"):
+              "create_backup", "delete_backup", "restore_backup", "restore_time",
+              "create_key", "delete_key"):
         return False
     return op != "batch_write" or bool(params.get("upsert"))
 

@@ -21,8 +21,8 @@ import numpy as np
 from ._grpc import AsyncGrpcTransport, GrpcTransport
 from ._rest import AsyncRestTransport, RestTransport
 from .errors import InvalidArgumentError, VectorNotFoundError
-from .types import (Backup, Collection, CollectionStats, Record, SearchResult, Vector,
-                    backup_from, collection_from, stats_from)
+from .types import (ApiKey, Backup, Collection, CollectionStats, Record, SearchResult, Vector,
+                    backup_from, collection_from, key_from, stats_from)
 
 Op = Tuple[str, Dict[str, Any]]
 OpGen = Generator[Op, Dict[str, Any], Any]
@@ -218,6 +218,18 @@ class _Operations:
                                                          "target": target_collection}))
 
     # Writes ---------------------------------------------------------------------------------
+
+    def _create_key(self, name: str, role: str, collections: Optional[Sequence[str]]) -> OpGen:
+        body = {"name": name, "role": role,
+                "collections": list(collections) if collections is not None else None}
+        return key_from((yield "create_key", {"body": body}))
+
+    def _list_keys(self) -> OpGen:
+        return [key_from(k) for k in (yield "list_keys", {})["keys"]]
+
+    def _delete_key(self, name: str) -> OpGen:
+        yield "delete_key", {"name": name}
+        return True
 
     def _insert(self, collection: str, id: Optional[str], vector: Vector,
                 metadata: Optional[Dict[str, Any]] = None) -> OpGen:
@@ -466,6 +478,21 @@ class ProximaDBClient(_Operations):
         return _drive(self._restore_time(source_collection, point_in_time, target_collection),
                       self._t)
 
+    def create_key(self, name: str, role: str,
+                   collections: Optional[Sequence[str]] = None) -> ApiKey:
+        """Makes an API key (admin): ``role`` is "read", "write" or "admin"; ``collections``
+        names and ``"prefix_*"`` patterns, or None for every collection. The answer's ``key`` is
+        the secret, shown this once."""
+        return _drive(self._create_key(name, role, collections), self._t)
+
+    def list_keys(self) -> List[ApiKey]:
+        """The API keys, without their secrets (admin)."""
+        return _drive(self._list_keys(), self._t)
+
+    def delete_key(self, name: str) -> bool:
+        """Revokes an API key (admin); it stops working at once."""
+        return _drive(self._delete_key(name), self._t)
+
     def insert(self, collection: str, id: Optional[str], vector: Vector,
                metadata: Optional[Dict[str, Any]] = None) -> str:
         """Inserts one record (AlreadyExistsError if the id exists); returns its id (a UUID is
@@ -620,6 +647,16 @@ class AsyncProximaDBClient(_Operations):
                                     target_collection: str) -> Collection:
         return await _adrive(self._restore_time(source_collection, point_in_time,
                                                 target_collection), self._t)
+
+    async def create_key(self, name: str, role: str,
+                         collections: Optional[Sequence[str]] = None) -> ApiKey:
+        return await _adrive(self._create_key(name, role, collections), self._t)
+
+    async def list_keys(self) -> List[ApiKey]:
+        return await _adrive(self._list_keys(), self._t)
+
+    async def delete_key(self, name: str) -> bool:
+        return await _adrive(self._delete_key(name), self._t)
 
     async def insert(self, collection: str, id: Optional[str], vector: Vector,
                      metadata: Optional[Dict[str, Any]] = None) -> str:

@@ -71,6 +71,22 @@ class ObjectStoreNotConfiguredError(ProximaDBError):
     """A backup operation on a server without ``[object_store]``."""
 
 
+class UnauthenticatedError(ProximaDBError):
+    """No API key, or one the server does not know (HTTP 401)."""
+
+
+class PermissionDeniedError(ProximaDBError):
+    """The API key's role or collections do not allow the operation (HTTP 403)."""
+
+
+class KeyNotFoundError(ProximaDBError):
+    """No API key of that name."""
+
+
+class AuthNotEnabledError(ProximaDBError):
+    """Key management on a server without ``[auth] enabled``."""
+
+
 _BY_CODE = {
     "INVALID_ARGUMENT": InvalidArgumentError,
     "DIMENSION_MISMATCH": DimensionMismatchError,
@@ -83,6 +99,10 @@ _BY_CODE = {
     "OBJECT_STORE_UNAVAILABLE": UnavailableError,
     "BACKUP_NOT_FOUND": BackupNotFoundError,
     "OBJECT_STORE_NOT_CONFIGURED": ObjectStoreNotConfiguredError,
+    "UNAUTHENTICATED": UnauthenticatedError,
+    "PERMISSION_DENIED": PermissionDeniedError,
+    "KEY_NOT_FOUND": KeyNotFoundError,
+    "AUTH_NOT_ENABLED": AuthNotEnabledError,
 }
 
 

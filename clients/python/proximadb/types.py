@@ -83,6 +83,17 @@ class Backup:
 
 
 @dataclass
+class ApiKey:
+    """An API key (its secret, ``key``, only in the answer of create_key)."""
+
+    name: str
+    role: str                               # "read", "write" or "admin"
+    collections: Optional[List[str]] = None  # names and "prefix_*"; None: every collection
+    created_at_ms: int = 0
+    key: Optional[str] = None
+
+
+@dataclass
 class Record:
     """A stored record: id, vector (empty when not asked for) and metadata."""
 
@@ -120,3 +131,7 @@ def stats_from(data: Dict[str, Any]) -> CollectionStats:
 
 def backup_from(data: Dict[str, Any]) -> Backup:
     return Backup(**_fields(Backup, data))
+
+
+def key_from(data: Dict[str, Any]) -> ApiKey:
+    return ApiKey(**_fields(ApiKey, data))

@@ -99,6 +99,21 @@ class ProximaDBStub:
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.RestoreRequest.SerializeToString,
                 response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.Collection.FromString,
                 _registered_method=True)
+        self.CreateKey = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/CreateKey',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.CreateKeyRequest.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.ApiKey.FromString,
+                _registered_method=True)
+        self.ListKeys = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/ListKeys',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.ListKeysRequest.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.ListKeysResponse.FromString,
+                _registered_method=True)
+        self.DeleteKey = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/DeleteKey',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.KeyRef.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.DeleteKeyResponse.FromString,
+                _registered_method=True)
         self.Insert = channel.unary_unary(
                 '/proximadb.v1.ProximaDB/Insert',
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.InsertRequest.SerializeToString,
@@ -247,6 +262,26 @@ class ProximaDBServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateKey(self, request, context):
+        """API keys (docs/security.md): for an admin key of every collection only; FAILED_PRECONDITION
+        (AUTH_NOT_ENABLED) while authentication is off. CreateKey answers the secret, once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Insert(self, request, context):
         """Insert one record; ALREADY_EXISTS if the id is live. A UUID is generated without an id.
         """
@@ -391,6 +426,21 @@ def add_ProximaDBServicer_to_server(servicer, server):
                     servicer.Restore,
                     request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.RestoreRequest.FromString,
                     response_serializer=proximadb_dot_v1_dot_proximadb__pb2.Collection.SerializeToString,
+            ),
+            'CreateKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateKey,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CreateKeyRequest.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.ApiKey.SerializeToString,
+            ),
+            'ListKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeys,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.ListKeysRequest.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.ListKeysResponse.SerializeToString,
+            ),
+            'DeleteKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteKey,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.KeyRef.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.DeleteKeyResponse.SerializeToString,
             ),
             'Insert': grpc.unary_unary_rpc_method_handler(
                     servicer.Insert,
@@ -804,6 +854,87 @@ class ProximaDB:
             '/proximadb.v1.ProximaDB/Restore',
             proximadb_dot_v1_dot_proximadb__pb2.RestoreRequest.SerializeToString,
             proximadb_dot_v1_dot_proximadb__pb2.Collection.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/CreateKey',
+            proximadb_dot_v1_dot_proximadb__pb2.CreateKeyRequest.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/ListKeys',
+            proximadb_dot_v1_dot_proximadb__pb2.ListKeysRequest.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.ListKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/DeleteKey',
+            proximadb_dot_v1_dot_proximadb__pb2.KeyRef.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.DeleteKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,
