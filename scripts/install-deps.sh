@@ -25,6 +25,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the gRPC API
   libgtest-dev libgmock-dev
   python3-venv         # the Python client's tests run in a virtualenv (PyPI packages)
+  openssl              # tests make their own CA and certificates for TLS
   dataset-fashion-mnist  # real vectors for the index tests (60,000 + 10,000 x 784)
 )
 # Benchmarks (`make bench`).

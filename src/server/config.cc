@@ -77,9 +77,9 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"auth.admin_key", &c.admin_key},
       {"auth.public_metrics", &c.public_metrics},
       {"tls.enabled", &c.tls_enabled},
-      {"tls.cert_file", &c.tls_cert_file},
-      {"tls.key_file", &c.tls_key_file},
-      {"tls.client_ca_file", &c.tls_client_ca_file},
+      {"tls.cert_file", &c.tls.cert_file},
+      {"tls.key_file", &c.tls.key_file},
+      {"tls.client_ca_file", &c.tls.client_ca_file},
       {"monitoring.metrics_enabled", &c.metrics_enabled},
       {"monitoring.health_check_interval_ms", &c.health_check_interval_ms, 1, 3600000},
   };
@@ -194,8 +194,8 @@ absl::Status Validate(const ServerConfig& c) {
                                      ? "is needed when auth.enabled is true"
                                      : "must be at least 16 characters long");
   }
-  if (c.tls_enabled && (c.tls_cert_file.empty() || c.tls_key_file.empty())) {
-    return Bad(c.tls_cert_file.empty() ? "tls.cert_file" : "tls.key_file",
+  if (c.tls_enabled && (c.tls.cert_file.empty() || c.tls.key_file.empty())) {
+    return Bad(c.tls.cert_file.empty() ? "tls.cert_file" : "tls.key_file",
                "is needed when tls.enabled is true");
   }
   if (c.rest_port == c.grpc_port) {

@@ -14,6 +14,13 @@
 
 namespace proximadb::server {
 
+// PEM files of TLS (docs/security.md#tls).
+struct TlsFiles {
+  std::string cert_file;       // the server's certificate chain
+  std::string key_file;        // its private key
+  std::string client_ca_file;  // given: clients must present a certificate it signed
+};
+
 struct ServerConfig {
   // [server]
   std::string node_id = "node-1";
@@ -64,8 +71,7 @@ struct ServerConfig {
 
   // [tls] (docs/security.md#tls): REST and gRPC on the same ports, TLS only
   bool tls_enabled = false;
-  std::string tls_cert_file, tls_key_file;  // PEM: the chain, then the private key
-  std::string tls_client_ca_file;           // PEM; given: clients must present a certificate
+  TlsFiles tls;
 
   // [monitoring]
   bool metrics_enabled = true;

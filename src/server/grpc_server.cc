@@ -165,14 +165,15 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
  public:
   explicit Impl(server::Service* service) : svc_(*service) {}
 
-  absl::Status Start(const std::string& host, uint16_t port, size_t max_message_bytes) {
+  absl::Status Start(const std::string& host, uint16_t port, size_t max_message_bytes,
+                     const std::optional<GrpcServer::TlsPem>& tls) {
     // The standard health service (grpc.health.v1.Health), NOT_SERVING until SetServing(true).
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
     int bound = 0;
     const std::string address =
         host.find(':') != std::string::npos ? Cat("[", host, "]:", port) : Cat(host, ":", port);
-    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &bound);
+    builder.AddListeningPort(address, Credentials(tls), &bound);
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<size_t>(max_message_bytes, INT32_MAX)));
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
@@ -181,6 +182,17 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     }
     SetServing(false);
     return absl::OkStatus();
+  }
+
+  static std::shared_ptr<grpc::ServerCredentials> Credentials(
+      const std::optional<GrpcServer::TlsPem>& tls) {
+    if (!tls) return grpc::InsecureServerCredentials();
+    grpc::SslServerCredentialsOptions options(
+        tls->client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                               : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    options.pem_key_cert_pairs.push_back({tls->private_key, tls->cert_chain});
+    options.pem_root_certs = tls->client_ca;
+    return grpc::SslServerCredentials(options);
   }
 
   void SetServing(bool serving) {
@@ -676,8 +688,9 @@ GrpcServer::~GrpcServer() { impl_->Stop(0); }
 
 void GrpcServer::SetServing(bool serving) { impl_->SetServing(serving); }
 
-absl::Status GrpcServer::Start(const std::string& host, uint16_t port, size_t max_message_bytes) {
-  return impl_->Start(host, port, max_message_bytes);
+absl::Status GrpcServer::Start(const std::string& host, uint16_t port, size_t max_message_bytes,
+                               const std::optional<TlsPem>& tls) {
+  return impl_->Start(host, port, max_message_bytes, tls);
 }
 void GrpcServer::Stop(int grace_ms) { impl_->Stop(grace_ms); }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -18,8 +19,13 @@ class GrpcServer {
   explicit GrpcServer(Service* service);
   ~GrpcServer();
 
-  // Binds host:port and starts serving; fails naming the address if it cannot bind.
-  absl::Status Start(const std::string& host, uint16_t port, size_t max_message_bytes);
+  // Binds host:port and starts serving; fails naming the address if it cannot bind. With `tls`,
+  // TLS only (the files' PEM text: read by the caller, which names a file it cannot read).
+  struct TlsPem {
+    std::string cert_chain, private_key, client_ca;  // client_ca "": no client certificates
+  };
+  absl::Status Start(const std::string& host, uint16_t port, size_t max_message_bytes,
+                     const std::optional<TlsPem>& tls = std::nullopt);
   // What the standard health service (grpc.health.v1.Health/Check) answers, for the server ("")
   // and for "proximadb.v1.ProximaDB": NOT_SERVING from Start until SetServing(true), which the
   // server calls once recovery has finished (as GET /ready turns 200).

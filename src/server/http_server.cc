@@ -9,10 +9,14 @@
 #include <vector>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/macros.h"
 #include "common/strings.h"
 #include "server/auth.h"
 
@@ -73,6 +77,27 @@ HttpRequest ToRequest(http::request<http::string_body>&& req) {
   return out;
 }
 
+HttpResponse MalformedRequest(std::string_view why) {
+  HttpResponse bad;
+  bad.status = 400;
+  bad.body = Cat(R"({"error":{"code":"INVALID_ARGUMENT","message":"malformed HTTP request: )",
+                 why, R"(","details":{}}})");
+  return bad;
+}
+
+// The answer to plaintext HTTP on a TLS port.
+const std::string& TlsRequired() {
+  static const std::string* const answer = [] {
+    constexpr std::string_view kBody =
+        R"({"error":{"code":"TLS_REQUIRED","message":"this port speaks HTTPS only: use https://",)"
+        R"("details":{}}})";
+    return new std::string(Cat("HTTP/1.1 400 Bad Request\r\nServer: proximadb\r\n",
+                               "Content-Type: application/json\r\nConnection: close\r\n",
+                               "Content-Length: ", kBody.size(), "\r\n\r\n", kBody));
+  }();
+  return *answer;
+}
+
 }  // namespace
 
 // Threading: one io_context per I/O thread, each run by that thread alone, and every connection
@@ -92,6 +117,7 @@ class HttpServer::Impl {
  public:
   Impl(RestApi* api, const HttpServerOptions& options)
       : api_(api),
+        tls_(options.tls),
         body_limit_(options.body_limit),
         timeout_(std::chrono::milliseconds(options.request_timeout_ms)),
         max_pending_(options.max_pending),
@@ -106,6 +132,7 @@ class HttpServer::Impl {
     beast::error_code ec;
     const auto address = asio::ip::make_address(host, ec);
     if (ec) return absl::InvalidArgumentError(Cat("bad bind address '", host, "'"));
+    if (!tls_.cert_file.empty()) PROXIMADB_RETURN_IF_ERROR(MakeSslContext(tls_));
     const tcp::endpoint endpoint(address, port);
     acceptor_->open(endpoint.protocol(), ec);
     if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
@@ -260,34 +287,13 @@ class HttpServer::Impl {
       http::request<http::string_body> req = parser_->release();
       const unsigned version = req.version();
       const bool keep_alive = req.keep_alive();
-      HttpRequest request = ToRequest(std::move(req));
-      if (!RestApi::MayWait(request)) {
-        server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
-        HttpResponse response = server_->api_->Handle(request);
-        server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
-        return Send(std::move(response), version, keep_alive);
-      }
-      // acq_rel: the count is a limit, not a guard of data; any order that keeps it exact works.
-      if (server_->pending_.fetch_add(1, std::memory_order_acq_rel) >= server_->max_pending_) {
-        server_->pending_.fetch_sub(1, std::memory_order_acq_rel);
-        return Send(server_->api_->Overloaded(server_->max_pending_), version, keep_alive);
-      }
-      server_->in_flight_.fetch_add(1, std::memory_order_relaxed);
+      std::optional<HttpResponse> now = server_->Dispatch(
+          ToRequest(std::move(req)), socket_.get_executor(),
+          [self = shared_from_this(), version, keep_alive](HttpResponse response) {
+            if (self->Send(std::move(response), version, keep_alive)) self->Resume();
+          });
+      if (now) return Send(std::move(*now), version, keep_alive);
       deadline_ = Clock::time_point::max();  // the wait is the server's, not the client's
-      // The worker hands its reference back with the response, so that the session is only
-      // ever released on its own thread.
-      asio::post(server_->workers_, [self = shared_from_this(), request = std::move(request),
-                                     version, keep_alive]() mutable {
-        HttpResponse response = self->server_->api_->Handle(request);
-        self->server_->pending_.fetch_sub(1, std::memory_order_acq_rel);
-        Session* s = self.get();
-        asio::post(s->socket_.get_executor(), [self = std::move(self),
-                                               response = std::move(response), version,
-                                               keep_alive]() mutable {
-          self->server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
-          if (self->Send(std::move(response), version, keep_alive)) self->Resume();
-        });
-      });
       return false;
     }
 
@@ -299,12 +305,8 @@ class HttpServer::Impl {
     }
 
     void Malformed(beast::error_code ec) {
-      HttpResponse bad;
-      bad.status = 400;
-      bad.body = Cat(R"({"error":{"code":"INVALID_ARGUMENT","message":"malformed HTTP request: )",
-                     ec.message(), R"(","details":{}}})");
       draining_ = true;  // what follows the bad bytes is unread: drop it rather than reset
-      Send(std::move(bad), 11, false);
+      Send(MalformedRequest(ec.message()), 11, false);
     }
 
     // Writes the response now, or as much as the socket takes and the rest when it can; true
@@ -389,19 +391,42 @@ class HttpServer::Impl {
     bool may_hold_bytes_ = true;
   };
 
-  void Accept() {
-    Loop* target = loops_[next_loop_++ % loops_.size()].get();
-    acceptor_->async_accept(target->ioc, [this, target](beast::error_code ec, tcp::socket s) {
-      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
-      if (!ec) {
-        // Started on the connection's own thread: its socket belongs to that context.
-        // Moved into the handler: released, if Start ends it at once, on that thread too.
-        auto session = std::make_shared<Session>(this, target, std::move(s));
-        asio::post(target->ioc, [session = std::move(session)] { session->Start(); });
-      }
-      Accept();
+  class TlsSession;
+
+  // Handles `request`: at once if it cannot wait (the answer is returned), or on a worker, and
+  // then `reply(answer)` runs on `executor` (the connection's thread, so that the connection is
+  // only ever released there) and nullopt is returned. 429 when max_pending_ already wait.
+  template <typename Reply>
+  std::optional<HttpResponse> Dispatch(HttpRequest request, asio::any_io_executor executor,
+                                       Reply reply) {
+    if (!RestApi::MayWait(request)) {
+      in_flight_.fetch_add(1, std::memory_order_relaxed);
+      HttpResponse response = api_->Handle(request);
+      in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      return response;
+    }
+    // acq_rel: the count is a limit, not a guard of data; any order that keeps it exact works.
+    if (pending_.fetch_add(1, std::memory_order_acq_rel) >= max_pending_) {
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      return api_->Overloaded(max_pending_);
+    }
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    asio::post(workers_, [this, request = std::move(request), executor = std::move(executor),
+                          reply = std::move(reply)]() mutable {
+      HttpResponse response = api_->Handle(request);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      asio::post(executor, [this, response = std::move(response),
+                            reply = std::move(reply)]() mutable {
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        reply(std::move(response));
+      });
     });
+    return std::nullopt;
   }
+
+  absl::Status MakeSslContext(const TlsFiles& tls);
+
+  void Accept();
 
   // Every quarter of the timeout (within 10 ms to 1 s), closes the loop's connections whose
   // deadline has passed and forgets those already gone.
@@ -426,6 +451,8 @@ class HttpServer::Impl {
   }
 
   RestApi* const api_;
+  const TlsFiles tls_;
+  std::optional<asio::ssl::context> ssl_;  // TLS only, when set (before the sessions using it)
   const size_t body_limit_;
   const std::chrono::milliseconds timeout_;
   const size_t max_pending_;
@@ -439,6 +466,171 @@ class HttpServer::Impl {
   std::vector<std::thread> pool_;
   std::atomic<int> in_flight_{0};
 };
+
+// A connection on a TLS port: Beast's SSL stream and its composed operations (handshake, then
+// read a request, answer it, and again), with a timer per operation. Simpler than the plaintext
+// path above, whose savings are small beside TLS's own cost. A client whose first bytes are
+// not a TLS handshake gets a plaintext 400 TLS_REQUIRED; a failed handshake (no or a bad
+// client certificate when one is required) ends the connection.
+class HttpServer::Impl::TlsSession : public std::enable_shared_from_this<TlsSession> {
+ public:
+  TlsSession(Impl* server, tcp::socket socket)
+      : server_(server), stream_(beast::tcp_stream(std::move(socket)), *server->ssl_) {}
+
+  void Start() {
+    beast::error_code ec;
+    stream_.next_layer().socket().set_option(tcp::no_delay(true), ec);
+    stream_.next_layer().expires_after(server_->timeout_);
+    beast::async_detect_ssl(
+        stream_.next_layer(), buffer_,
+        [self = shared_from_this()](beast::error_code ec, bool tls) {
+          if (ec) return;
+          if (!tls) return self->RefusePlaintext();
+          self->stream_.async_handshake(
+              asio::ssl::stream_base::server, self->buffer_.data(),
+              [self](beast::error_code ec, size_t used) {
+                if (ec) return;
+                self->buffer_.consume(used);
+                self->Read();
+              });
+        });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(server_->body_limit_);
+    stream_.next_layer().expires_after(server_->timeout_);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Failed(ec);
+                              self->Continue();
+                            });
+  }
+
+  // The body, after the interim 100 Continue its client may wait for.
+  void Continue() {
+    auto read_body = [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->Failed(ec);
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec, size_t) {
+                         if (ec) return self->Failed(ec);
+                         self->Serve();
+                       });
+    };
+    const auto& header = parser_->get();
+    if (header.version() < 11 || !beast::iequals(header[http::field::expect], "100-continue")) {
+      return read_body({}, 0);
+    }
+    continue_.emplace(http::status::continue_, header.version());
+    http::async_write(stream_, *continue_, std::move(read_body));
+  }
+
+  void Failed(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return Send(server_->api_->PayloadTooLarge(server_->body_limit_), 11, false);
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      return Send(MalformedRequest(ec.message()), 11, false);
+    }
+    // The client left, timed out, or broke the TLS stream: nothing to answer.
+  }
+
+  void Serve() {
+    http::request<http::string_body> req = parser_->release();
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    std::optional<HttpResponse> now = server_->Dispatch(
+        ToRequest(std::move(req)), stream_.get_executor(),
+        [self = shared_from_this(), version, keep_alive](HttpResponse response) {
+          self->Send(std::move(response), version, keep_alive);
+        });
+    if (now) return Send(std::move(*now), version, keep_alive);
+    stream_.next_layer().expires_never();  // the wait is the server's, not the client's
+  }
+
+  void Send(HttpResponse r, unsigned version, bool keep_alive) {
+    response_.emplace(static_cast<http::status>(r.status), version);
+    response_->set(http::field::server, "proximadb");
+    response_->set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) response_->set(name, value);
+    response_->body() = std::move(r.body);
+    response_->keep_alive(keep_alive);
+    response_->prepare_payload();
+    stream_.next_layer().expires_after(server_->timeout_);
+    http::async_write(stream_, *response_,
+                      [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                        if (ec) return;
+                        if (keep_alive) return self->Read();
+                        self->stream_.next_layer().expires_after(self->server_->timeout_);
+                        self->stream_.async_shutdown([self](beast::error_code) {});
+                      });
+  }
+
+  void RefusePlaintext() {
+    asio::async_write(stream_.next_layer(), asio::buffer(TlsRequired()),
+                      [self = shared_from_this()](beast::error_code, size_t) {
+                        beast::error_code ec;
+                        self->stream_.next_layer().socket().shutdown(tcp::socket::shutdown_send,
+                                                                     ec);
+                      });
+  }
+
+  Impl* const server_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::empty_body>> continue_;
+  std::optional<http::response<http::string_body>> response_;
+};
+
+void HttpServer::Impl::Accept() {
+  Loop* target = loops_[next_loop_++ % loops_.size()].get();
+  acceptor_->async_accept(target->ioc, [this, target](beast::error_code ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
+    if (!ec) {
+      // Started on the connection's own thread: its socket belongs to that context.
+      // Moved into the handler: released, if Start ends it at once, on that thread too.
+      if (ssl_) {
+        auto session = std::make_shared<TlsSession>(this, std::move(s));
+        asio::post(target->ioc, [session = std::move(session)] { session->Start(); });
+      } else {
+        auto session = std::make_shared<Session>(this, target, std::move(s));
+        asio::post(target->ioc, [session = std::move(session)] { session->Start(); });
+      }
+    }
+    Accept();
+  });
+}
+
+absl::Status HttpServer::Impl::MakeSslContext(const TlsFiles& tls) {
+  namespace ssl = asio::ssl;
+  ssl_.emplace(ssl::context::tls_server);
+  beast::error_code ec;
+  auto failed = [&](std::string_view key, const std::string& file) {
+    return absl::InvalidArgumentError(Cat("[tls] ", key, " ", file, ": ", ec.message()));
+  };
+  // TLS 1.2 and 1.3 only.
+  ssl_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                        ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                    ec);
+  if (ssl_->use_certificate_chain_file(tls.cert_file, ec); ec) {
+    return failed("cert_file", tls.cert_file);
+  }
+  // OpenSSL checks here that the key is the certificate's.
+  if (ssl_->use_private_key_file(tls.key_file, ssl::context::pem, ec); ec) {
+    return failed("key_file", tls.key_file);
+  }
+  if (!tls.client_ca_file.empty()) {
+    if (ssl_->load_verify_file(tls.client_ca_file, ec); ec) {
+      return failed("client_ca_file", tls.client_ca_file);
+    }
+    ssl_->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+  }
+  return absl::OkStatus();
+}
 
 HttpServer::HttpServer(RestApi* api, const HttpServerOptions& options)
     : impl_(std::make_unique<Impl>(api, options)) {}

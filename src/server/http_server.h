@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "server/config.h"
 #include "server/rest_api.h"
 
 namespace proximadb::server {
@@ -23,6 +24,9 @@ struct HttpServerOptions {
   // How long a request may take to arrive, a keep-alive connection may stay idle, and a
   // response may wait for the client to take it; past it the connection is closed.
   int request_timeout_ms = 30000;
+  // With a cert_file: TLS only (a plaintext request gets a 400 saying so, then the connection
+  // is closed); with a client_ca_file too, only clients presenting a certificate it signed.
+  TlsFiles tls;
 };
 
 class HttpServer {
@@ -30,7 +34,8 @@ class HttpServer {
   HttpServer(RestApi* api, const HttpServerOptions& options);
   ~HttpServer();
 
-  // Binds and starts serving; fails naming the address if it cannot bind.
+  // Binds and starts serving; fails naming the address if it cannot bind, or the TLS file it
+  // cannot use.
   absl::Status Start(const std::string& host, uint16_t port);
   // Stops accepting, lets requests in flight finish (up to `grace_ms`), and joins the threads.
   void Stop(int grace_ms);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -94,6 +95,7 @@ HttpServerOptions HttpOptionsFor(const ServerConfig& config) {
       config.worker_threads > 0 ? static_cast<int>(config.worker_threads) : std::max(4, 2 * cores);
   o.max_pending = static_cast<size_t>(config.max_pending_requests);
   o.request_timeout_ms = static_cast<int>(config.request_timeout_ms);
+  if (config.tls_enabled) o.tls = config.tls;
   return o;
 }
 
@@ -109,6 +111,25 @@ DatabaseOptions DatabaseOptionsFor(const ServerConfig& config) {
   o.max_metadata_bytes = static_cast<size_t>(config.max_metadata_bytes);
   o.background_maintenance = config.compaction_enabled && config.enable_background_flush;
   return o;
+}
+
+// The PEM text of [tls]'s files for gRPC (nullopt without TLS), or which file cannot be read.
+absl::StatusOr<std::optional<GrpcServer::TlsPem>> TlsPemOf(const ServerConfig& config) {
+  if (!config.tls_enabled) return std::optional<GrpcServer::TlsPem>();
+  GrpcServer::TlsPem pem;
+  for (auto [key, file, out] : {std::tuple("cert_file", &config.tls.cert_file, &pem.cert_chain),
+                                std::tuple("key_file", &config.tls.key_file, &pem.private_key),
+                                std::tuple("client_ca_file", &config.tls.client_ca_file,
+                                           &pem.client_ca)}) {
+    if (file->empty()) continue;
+    absl::StatusOr<std::string> text = Env::Default()->ReadFile(*file);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("[tls] ", key, " ", *file, ": ", text.status().message()));
+    }
+    *out = *std::move(text);
+  }
+  return std::optional<GrpcServer::TlsPem>(std::move(pem));
 }
 
 // Starts REST and gRPC (answering UNAVAILABLE), recovers the data, serves until SIGTERM or
@@ -136,19 +157,27 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
     spdlog::critical("{}", std::string(s.message()));
     return 1;
   }
-  spdlog::info("proximadb-server {} node {}: REST on {}:{} ({} I/O + {} worker threads), "
+  spdlog::info("proximadb-server {} node {}: REST{} on {}:{} ({} I/O + {} worker threads), "
                "recovering {}",
-               kVersion, config.node_id, config.bind_address, config.rest_port,
+               kVersion, config.node_id, config.tls_enabled ? " (TLS)" : "",
+               config.bind_address, config.rest_port,
                http_options.io_threads, http_options.worker_threads, config.data_directory);
   GrpcServer grpc(&service);
+  absl::StatusOr<std::optional<GrpcServer::TlsPem>> pem = TlsPemOf(config);
+  if (!pem.ok()) {
+    spdlog::critical("{}", std::string(pem.status().message()));
+    http.Stop(0);
+    return 1;
+  }
   if (absl::Status s = grpc.Start(config.bind_address, static_cast<uint16_t>(config.grpc_port),
-                                  static_cast<size_t>(config.max_body_mb) << 20);
+                                  static_cast<size_t>(config.max_body_mb) << 20, *pem);
       !s.ok()) {
     spdlog::critical("{}", std::string(s.message()));
     http.Stop(0);
     return 1;
   }
-  spdlog::info("gRPC on {}:{}", config.bind_address, config.grpc_port);
+  spdlog::info("gRPC{} on {}:{}", config.tls_enabled ? " (TLS)" : "", config.bind_address,
+               config.grpc_port);
   if (config.dashboard_enabled) spdlog::warn("dashboard_enabled: there is no dashboard yet");
 
   // For tests of the not-ready state: hold recovery back this long.

@@ -16,6 +16,7 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from ._rest import backoff
+from ._tls import Tls
 from .errors import ProximaDBError, error_for
 from .v1 import proximadb_pb2 as pb
 from .v1 import proximadb_pb2_grpc as pb_grpc
@@ -289,8 +290,10 @@ class GrpcTransport:
     """Blocking gRPC transport over one channel."""
 
     def __init__(self, target: str, api_key: Optional[str], timeout: float, retries: int,
-                 max_message_bytes: int = 64 << 20):
-        self._channel = grpc.insecure_channel(target, options=_options(max_message_bytes))
+                 tls: Optional[Tls] = None, max_message_bytes: int = 64 << 20):
+        options = _options(max_message_bytes)
+        self._channel = (grpc.secure_channel(target, tls.grpc_credentials(), options=options)
+                         if tls is not None else grpc.insecure_channel(target, options=options))
         self._stub = pb_grpc.ProximaDBStub(self._channel)
         self._metadata = [("authorization", f"Bearer {api_key}")] if api_key else None
         self._timeout = timeout
@@ -328,8 +331,11 @@ class AsyncGrpcTransport:
     """gRPC transport over one grpc.aio channel."""
 
     def __init__(self, target: str, api_key: Optional[str], timeout: float, retries: int,
-                 max_message_bytes: int = 64 << 20):
-        self._channel = grpc.aio.insecure_channel(target, options=_options(max_message_bytes))
+                 tls: Optional[Tls] = None, max_message_bytes: int = 64 << 20):
+        options = _options(max_message_bytes)
+        self._channel = (
+            grpc.aio.secure_channel(target, tls.grpc_credentials(), options=options)
+            if tls is not None else grpc.aio.insecure_channel(target, options=options))
         self._stub = pb_grpc.ProximaDBStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else None
         self._timeout = timeout

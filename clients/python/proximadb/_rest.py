@@ -26,6 +26,7 @@ import numpy as np
 import orjson
 import pybase64
 
+from ._tls import Tls
 from .errors import ProximaDBError, UnavailableError, error_for
 
 RETRY_STATUSES = {429, 503}
@@ -213,9 +214,9 @@ def _transport_error(e: Exception) -> ProximaDBError:
 class _Endpoint:
     """Where requests go: host, port, TLS context, path prefix, and the fixed header fields."""
 
-    def __init__(self, base_url: str, headers: Dict[str, str]):
+    def __init__(self, base_url: str, headers: Dict[str, str], tls: Tls):
         url = urlsplit(base_url)
-        self.ssl = ssl.create_default_context() if url.scheme == "https" else None
+        self.ssl = tls.ssl_context() if url.scheme == "https" else None
         self.host = url.hostname or "localhost"
         self.port = url.port or (443 if self.ssl else 80)
         self.prefix = url.path.rstrip("/")
@@ -308,8 +309,8 @@ class _Connections:
     """Kept-alive HTTP/1.1 connections to one server, one per calling thread, so that a client
     can be shared by threads. Proxy settings (HTTP(S)_PROXY) are not used."""
 
-    def __init__(self, base_url: str, timeout: float, headers: Dict[str, str]):
-        self._endpoint = _Endpoint(base_url, headers)
+    def __init__(self, base_url: str, timeout: float, headers: Dict[str, str], tls: Tls):
+        self._endpoint = _Endpoint(base_url, headers, tls)
         self._timeout = timeout
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -361,9 +362,10 @@ class _Connections:
 class RestTransport:
     """Blocking REST transport over kept-alive connections, one per thread."""
 
-    def __init__(self, base_url: str, api_key: Optional[str], timeout: float, retries: int):
+    def __init__(self, base_url: str, api_key: Optional[str], timeout: float, retries: int,
+                 tls: Tls = Tls()):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._connections = _Connections(base_url, timeout, headers)
+        self._connections = _Connections(base_url, timeout, headers, tls)
         self._retries = retries
 
     def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
@@ -469,9 +471,9 @@ class _AsyncConnections:
     asyncio.run), it drops the old loop's connections and starts afresh. Proxy settings
     (HTTP(S)_PROXY) are not used."""
 
-    def __init__(self, base_url: str, timeout: float, headers: Dict[str, str],
+    def __init__(self, base_url: str, timeout: float, headers: Dict[str, str], tls: Tls,
                  limit: int = 100):
-        self._endpoint = _Endpoint(base_url, headers)
+        self._endpoint = _Endpoint(base_url, headers, tls)
         self._timeout = timeout
         self._limit = limit
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -548,9 +550,10 @@ class _AsyncConnections:
 class AsyncRestTransport:
     """REST transport over kept-alive asyncio connections."""
 
-    def __init__(self, base_url: str, api_key: Optional[str], timeout: float, retries: int):
+    def __init__(self, base_url: str, api_key: Optional[str], timeout: float, retries: int,
+                 tls: Tls = Tls()):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._connections = _AsyncConnections(base_url, timeout, headers)
+        self._connections = _AsyncConnections(base_url, timeout, headers, tls)
         self._retries = retries
 
     async def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ._grpc import AsyncGrpcTransport, GrpcTransport
 from ._rest import AsyncRestTransport, RestTransport
+from ._tls import Tls
 from .errors import InvalidArgumentError, VectorNotFoundError
 from .types import (ApiKey, Backup, Collection, CollectionStats, Record, SearchResult, Vector,
                     backup_from, collection_from, key_from, stats_from)
@@ -138,21 +139,39 @@ def _progress(total: int, show: bool) -> Any:
     return tqdm(total=total, unit="vec")
 
 
-def _endpoint(url: Optional[str], protocol: str, grpc_port: int) -> Tuple[str, str]:
-    """(protocol, address): a REST base URL or a gRPC host:port."""
+def _endpoint(url: Optional[str], protocol: str, grpc_port: int) -> Tuple[str, str, bool]:
+    """(protocol, address, TLS): a REST base URL or a gRPC host:port, and whether over TLS
+    (``https://``, ``grpcs://``)."""
     url = url or os.environ.get("PROXIMADB_URL") or "http://localhost:8080"
     parsed = urlparse(url)
     if protocol not in ("auto", "rest", "grpc"):
         raise ValueError(f"protocol must be 'auto', 'rest' or 'grpc', not {protocol!r}")
+    secure = parsed.scheme in ("https", "grpcs")
+    grpc_scheme = parsed.scheme in ("grpc", "grpcs")
     if protocol == "auto":
-        protocol = "grpc" if parsed.scheme == "grpc" else "rest"
+        protocol = "grpc" if grpc_scheme else "rest"
     host = parsed.hostname or "localhost"
     if protocol == "grpc":
-        port = parsed.port if parsed.scheme == "grpc" and parsed.port else grpc_port
-        return "grpc", f"{host}:{port}"
-    if parsed.scheme == "grpc":
-        return "rest", f"http://{host}:8080"
-    return "rest", url.rstrip("/")
+        port = parsed.port if grpc_scheme and parsed.port else grpc_port
+        return "grpc", f"{host}:{port}", secure
+    if grpc_scheme:
+        return "rest", f"{'https' if secure else 'http'}://{host}:8080", secure
+    return "rest", url.rstrip("/"), secure
+
+
+def _transport(url: Optional[str], api_key: Optional[str], protocol: str, grpc_port: int,
+               timeout: float, retries: int, tls: Tls, asynchronous: bool) -> Tuple[str, Any]:
+    """(protocol, transport) of a client's settings (API key and CA file from the
+    environment when not given)."""
+    protocol, address, secure = _endpoint(url, protocol, grpc_port)
+    api_key = api_key or os.environ.get("PROXIMADB_API_KEY")
+    if tls.ca_file is None and os.environ.get("PROXIMADB_CA_FILE"):
+        tls = Tls(os.environ["PROXIMADB_CA_FILE"], tls.cert_file, tls.key_file)
+    if protocol == "grpc":
+        grpc_type = AsyncGrpcTransport if asynchronous else GrpcTransport
+        return protocol, grpc_type(address, api_key, timeout, retries, tls if secure else None)
+    rest_type = AsyncRestTransport if asynchronous else RestTransport
+    return protocol, rest_type(address, api_key, timeout, retries, tls)
 
 
 class _Operations:
@@ -375,9 +394,11 @@ class ProximaDBClient(_Operations):
     """A blocking client. ``with ProximaDBClient(...) as client:`` closes its connections.
 
     Args:
-        url: ``http(s)://host:port`` speaks REST, ``grpc://host:port`` gRPC; default
-            ``$PROXIMADB_URL`` or ``http://localhost:8080``.
+        url: ``http(s)://host:port`` speaks REST, ``grpc(s)://host:port`` gRPC (``https`` and
+            ``grpcs`` over TLS); default ``$PROXIMADB_URL`` or ``http://localhost:8080``.
         api_key: sent as a bearer token; default ``$PROXIMADB_API_KEY``.
+        ca_file: PEM CAs to trust for TLS; default ``$PROXIMADB_CA_FILE``, else the system's.
+        cert_file, key_file: a PEM client certificate and key, for servers that require one.
         protocol: ``"auto"`` (from the URL's scheme), ``"rest"`` or ``"grpc"`` (then the URL's
             host with ``grpc_port``).
         grpc_port: the gRPC port when ``protocol="grpc"`` is given with an http URL.
@@ -391,14 +412,11 @@ class ProximaDBClient(_Operations):
 
     def __init__(self, url: Optional[str] = None, api_key: Optional[str] = None,
                  protocol: str = "auto", grpc_port: int = 5678, timeout: float = 30,
-                 retries: int = 3) -> None:
-        self.protocol, address = _endpoint(url, protocol, grpc_port)
-        api_key = api_key or os.environ.get("PROXIMADB_API_KEY")
-        if self.protocol == "grpc":
-            self._t: Any = GrpcTransport(address, api_key, timeout, retries)
-            self._streams = True
-        else:
-            self._t = RestTransport(address, api_key, timeout, retries)
+                 retries: int = 3, ca_file: Optional[str] = None,
+                 cert_file: Optional[str] = None, key_file: Optional[str] = None) -> None:
+        self.protocol, self._t = _transport(url, api_key, protocol, grpc_port, timeout, retries,
+                                            Tls(ca_file, cert_file, key_file), False)
+        self._streams = self.protocol == "grpc"
 
     def __enter__(self) -> "ProximaDBClient":
         return self
@@ -583,14 +601,11 @@ class AsyncProximaDBClient(_Operations):
 
     def __init__(self, url: Optional[str] = None, api_key: Optional[str] = None,
                  protocol: str = "auto", grpc_port: int = 5678, timeout: float = 30,
-                 retries: int = 3) -> None:
-        self.protocol, address = _endpoint(url, protocol, grpc_port)
-        api_key = api_key or os.environ.get("PROXIMADB_API_KEY")
-        if self.protocol == "grpc":
-            self._t: Any = AsyncGrpcTransport(address, api_key, timeout, retries)
-            self._streams = True
-        else:
-            self._t = AsyncRestTransport(address, api_key, timeout, retries)
+                 retries: int = 3, ca_file: Optional[str] = None,
+                 cert_file: Optional[str] = None, key_file: Optional[str] = None) -> None:
+        self.protocol, self._t = _transport(url, api_key, protocol, grpc_port, timeout, retries,
+                                            Tls(ca_file, cert_file, key_file), True)
+        self._streams = self.protocol == "grpc"
 
     async def __aenter__(self) -> "AsyncProximaDBClient":
         return self

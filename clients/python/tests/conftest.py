@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -20,10 +21,17 @@ SERVER = os.environ.get("PROXIMADB_SERVER",
                                      "proximadb-server"))
 
 
-def http_get(url: str, timeout: float = 10) -> "tuple[int, bytes]":
-    """(status, body) of a GET on a new connection; OSError if the server cannot be reached."""
+def http_get(url: str, timeout: float = 10,
+             context: "ssl.SSLContext | None" = None) -> "tuple[int, bytes]":
+    """(status, body) of a GET on a new connection (https:// with `context`); OSError if the
+    server cannot be reached."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    if parts.scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout,
+            context=context)
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         conn.request("GET", parts.path)
         r = conn.getresponse()
@@ -39,8 +47,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, **settings: str) -> None:
-        """`settings` are extra environment entries, e.g. PROXIMADB_API__MAX_K="100"."""
+    def __init__(self, ready_tls: "ssl.SSLContext | None" = None, **settings: str) -> None:
+        """`settings` are extra environment entries, e.g. PROXIMADB_API__MAX_K="100";
+        `ready_tls`, for a server with [tls] enabled, what its readiness is asked over."""
+        self.ready_tls = ready_tls
         self.dir = tempfile.mkdtemp(prefix="proximadb-py-")
         self.rest_port, self.grpc_port = free_port(), free_port()
         self.env = dict(os.environ, PROXIMADB_API__MAX_BATCH_SIZE="2000", **settings)
@@ -56,7 +66,7 @@ class Server:
         deadline = time.time() + 30
         while True:
             try:
-                if http_get(f"{self.rest_url}/ready", timeout=1)[0] == 200:
+                if http_get(f"{self.rest_url}/ready", 1, self.ready_tls)[0] == 200:
                     break
             except (OSError, http.client.HTTPException):
                 pass
@@ -71,7 +81,8 @@ class Server:
 
     @property
     def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.rest_port}"
+        scheme = "https" if self.ready_tls else "http"
+        return f"{scheme}://127.0.0.1:{self.rest_port}"
 
     @property
     def grpc_url(self) -> str:
