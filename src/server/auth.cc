@@ -159,8 +159,8 @@ absl::StatusOr<std::unique_ptr<KeyStore>> KeyStore::Open(Env* env, std::string p
     return absl::DataLossError(Cat("key file ", path, ": ", why));
   };
   const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object() || doc.value("format", 0) != kFormat || !doc.contains("keys") ||
-      !doc["keys"].is_array()) {
+  if (!doc.is_object() || !doc.contains("format") || doc["format"] != kFormat ||
+      !doc.contains("keys") || !doc["keys"].is_array()) {
     return bad(Cat("not a key file of format ", kFormat));
   }
   auto keys = std::make_shared<std::vector<Stored>>();

@@ -157,7 +157,7 @@ TEST_F(KeyStoreTest, TheBootstrapKeyIsAnAdminForEverythingAndNeverStored) {
 TEST_F(KeyStoreTest, AMalformedKeyFileIsRefusedNamingIt) {
   ASSERT_TRUE(env_.CreateDirs("/data/auth").ok());
   for (std::string_view text :
-       {"", "{", "[]", R"({"format": 2, "keys": []})",
+       {"", "{", "[]", R"({"format": 2, "keys": []})", R"({"format": "1", "keys": []})",
         R"({"format": 1, "keys": [{"name": "a"}]})",
         R"({"format": 1, "keys": [{"name": "a", "role": "root", "collections": null,
             "created_at_ms": 1, "sha256": "00"}]})"}) {

@@ -214,6 +214,8 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* CreateCollection(grpc::CallbackServerContext* ctx,
                                              const v1::CreateCollectionRequest* req,
                                              v1::Collection* resp) override {
+    // The role before the request's validation, as REST; the scope once the name is known.
+    if (absl::Status s = Check(ctx, Access::kAdmin, ""); !s.ok()) return Done(ctx, s);
     CollectionConfig c = svc_.NewCollectionConfig();
     c.name = req->name();
     c.dimension = req->dimension();

@@ -54,7 +54,8 @@ std::string PercentDecode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
-HttpRequest ToRequest(http::request<http::string_body>&& req) {
+// A request's header (method, path, query, key), without its body.
+HttpRequest FromHeader(const http::request_header<>& req) {
   HttpRequest out;
   out.method = std::string(req.method_string());
   const std::string_view target(req.target().data(), req.target().size());
@@ -73,6 +74,11 @@ HttpRequest ToRequest(http::request<http::string_body>&& req) {
   } else if (const auto key = req.find("api-key"); key != req.end()) {
     out.api_key = std::string_view(key->value().data(), key->value().size());
   }
+  return out;
+}
+
+HttpRequest ToRequest(http::request<http::string_body>&& req) {
+  HttpRequest out = FromHeader(req);
   out.body = std::move(req.body());
   return out;
 }
@@ -211,7 +217,7 @@ class HttpServer::Impl {
       parser_.emplace();
       parser_->body_limit(server_->body_limit_);
       parser_->eager(true);
-      expect_checked_ = false;
+      header_checked_ = false;
       deadline_ = Clock::now() + server_->timeout_;
     }
 
@@ -250,7 +256,7 @@ class HttpServer::Impl {
             }
             continue;
           }
-          if (parser_->is_header_done() && !expect_checked_ && !AnswerExpect()) return Close();
+          if (parser_->is_header_done() && !header_checked_ && !HeaderDone()) return;
           if (used > 0 && !ec) continue;  // the header ended; the body follows
         }
         if (!may_hold_bytes_) return WaitToRead();
@@ -265,11 +271,18 @@ class HttpServer::Impl {
       }
     }
 
-    // A client that sent "Expect: 100-continue" (curl does for bodies over 1 MiB) waits for
-    // the interim answer before it sends the body; false if the connection failed.
-    bool AnswerExpect() {
-      expect_checked_ = true;
+    // Once the request's header is in: a request without a valid key (when keys are on) is
+    // answered 401 now, its body unread; a client that sent "Expect: 100-continue" (curl does
+    // for bodies over 1 MiB) gets the interim answer it waits for before sending the body.
+    // False if the connection is ending.
+    bool HeaderDone() {
+      header_checked_ = true;
       const auto& header = parser_->get();
+      if (std::optional<HttpResponse> refused = server_->api_->Refuse(FromHeader(header))) {
+        draining_ = true;  // the body stays unread: drop it rather than reset
+        Send(std::move(*refused), header.version(), false);
+        return false;
+      }
       if (header.version() < 11 || !beast::iequals(header[http::field::expect], "100-continue")) {
         return true;
       }
@@ -277,7 +290,9 @@ class HttpServer::Impl {
       beast::error_code ec;
       // 25 bytes: a socket refuses them only to a client that pipelines without reading.
       const size_t n = socket_.write_some(asio::buffer(kContinue.data(), kContinue.size()), ec);
-      return !ec && n == kContinue.size();
+      if (!ec && n == kContinue.size()) return true;
+      Close();
+      return false;
     }
 
     // Serves the parsed request: true if its answer went out whole and the next request may
@@ -301,7 +316,7 @@ class HttpServer::Impl {
     // gets to read the answer instead of a reset.
     void TooLarge() {
       draining_ = true;
-      Send(server_->api_->PayloadTooLarge(server_->body_limit_), 11, false);
+      Send(server_->TooLarge(parser_->get()), 11, false);
     }
 
     void Malformed(beast::error_code ec) {
@@ -386,7 +401,7 @@ class HttpServer::Impl {
     std::optional<beast::buffers_suffix<std::array<asio::const_buffer, 2>>> out_;
     Clock::time_point deadline_ = Clock::time_point::max();  // closed by the sweep after it
     bool draining_ = false;
-    bool expect_checked_ = false;  // the current request's header was looked at for Expect
+    bool header_checked_ = false;  // the current request's header was checked (HeaderDone)
     // Whether the socket may hold bytes that epoll will not report again (see Run).
     bool may_hold_bytes_ = true;
   };
@@ -425,6 +440,13 @@ class HttpServer::Impl {
   }
 
   absl::Status MakeSslContext(const TlsFiles& tls);
+
+  // The answer to a request whose body is over the limit (Beast knows from its header): 413,
+  // or 401 if it has no valid key, which comes first.
+  HttpResponse TooLarge(const http::request_header<>& header) {
+    std::optional<HttpResponse> refused = api_->Refuse(FromHeader(header));
+    return refused ? *std::move(refused) : api_->PayloadTooLarge(body_limit_);
+  }
 
   void Accept();
 
@@ -508,7 +530,8 @@ class HttpServer::Impl::TlsSession : public std::enable_shared_from_this<TlsSess
                             });
   }
 
-  // The body, after the interim 100 Continue its client may wait for.
+  // The body, after the key check of the header and the interim 100 Continue its client may
+  // wait for.
   void Continue() {
     auto read_body = [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->Failed(ec);
@@ -519,6 +542,9 @@ class HttpServer::Impl::TlsSession : public std::enable_shared_from_this<TlsSess
                        });
     };
     const auto& header = parser_->get();
+    if (std::optional<HttpResponse> refused = server_->api_->Refuse(FromHeader(header))) {
+      return Send(std::move(*refused), header.version(), false, /*unread=*/true);
+    }
     if (header.version() < 11 || !beast::iequals(header[http::field::expect], "100-continue")) {
       return read_body({}, 0);
     }
@@ -528,11 +554,11 @@ class HttpServer::Impl::TlsSession : public std::enable_shared_from_this<TlsSess
 
   void Failed(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return Send(server_->api_->PayloadTooLarge(server_->body_limit_), 11, false);
+      return Send(server_->TooLarge(parser_->get()), 11, false, true);
     }
     if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
         ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      return Send(MalformedRequest(ec.message()), 11, false);
+      return Send(MalformedRequest(ec.message()), 11, false, true);
     }
     // The client left, timed out, or broke the TLS stream: nothing to answer.
   }
@@ -550,7 +576,9 @@ class HttpServer::Impl::TlsSession : public std::enable_shared_from_this<TlsSess
     stream_.next_layer().expires_never();  // the wait is the server's, not the client's
   }
 
-  void Send(HttpResponse r, unsigned version, bool keep_alive) {
+  // Writes the answer; then reads the next request, or ends the connection. After an answer
+  // given with the request (partly) `unread`, the rest is read and dropped (Linger).
+  void Send(HttpResponse r, unsigned version, bool keep_alive, bool unread = false) {
     response_.emplace(static_cast<http::status>(r.status), version);
     response_->set(http::field::server, "proximadb");
     response_->set(http::field::content_type, r.content_type);
@@ -559,21 +587,33 @@ class HttpServer::Impl::TlsSession : public std::enable_shared_from_this<TlsSess
     response_->keep_alive(keep_alive);
     response_->prepare_payload();
     stream_.next_layer().expires_after(server_->timeout_);
-    http::async_write(stream_, *response_,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
-                        if (ec) return;
-                        if (keep_alive) return self->Read();
-                        self->stream_.next_layer().expires_after(self->server_->timeout_);
-                        self->stream_.async_shutdown([self](beast::error_code) {});
-                      });
+    http::async_write(stream_, *response_, [self = shared_from_this(), keep_alive,
+                                            unread](beast::error_code ec, size_t) {
+      if (ec) return;
+      if (keep_alive) return self->Read();
+      if (unread) return self->Linger(Clock::now() + std::chrono::seconds(5));
+      self->stream_.next_layer().expires_after(self->server_->timeout_);
+      self->stream_.async_shutdown([self](beast::error_code) {});
+    });
+  }
+
+  // Ends a connection whose client may still be sending: the TCP stream is half-closed, and
+  // what arrives is dropped until the client closes or `deadline` passes, so that its unread
+  // bytes do not make the kernel reset the connection before the client has read the answer.
+  void Linger(Clock::time_point deadline) {
+    beast::error_code ec;
+    stream_.next_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.next_layer().expires_at(deadline);
+    stream_.next_layer().async_read_some(
+        asio::buffer(scratch_), [self = shared_from_this(), deadline](beast::error_code ec, size_t) {
+          if (!ec) self->Linger(deadline);
+        });
   }
 
   void RefusePlaintext() {
     asio::async_write(stream_.next_layer(), asio::buffer(TlsRequired()),
-                      [self = shared_from_this()](beast::error_code, size_t) {
-                        beast::error_code ec;
-                        self->stream_.next_layer().socket().shutdown(tcp::socket::shutdown_send,
-                                                                     ec);
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (!ec) self->Linger(Clock::now() + std::chrono::seconds(5));
                       });
   }
 
@@ -583,6 +623,7 @@ class HttpServer::Impl::TlsSession : public std::enable_shared_from_this<TlsSess
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> response_;
+  std::array<char, 4096> scratch_;  // what Linger drops
 };
 
 void HttpServer::Impl::Accept() {

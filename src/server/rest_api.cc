@@ -111,6 +111,13 @@ Match MatchPath(std::string_view path) {
   return best;
 }
 
+// The answer to a refused key: its error, and on a 401 the scheme to authenticate with.
+HttpResponse Denied(const absl::Status& s) {
+  HttpResponse response = FromStatus(s);
+  if (response.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return response;
+}
+
 const Route* RouteFor(const Match& m, std::string_view method) {
   for (const Route* r : m.routes) {
     if (method == r->method) return r;
@@ -158,8 +165,7 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
                              Cat("method ", request.method, " is not allowed on ", request.path));
   } else if (auto caller = service_->Authorize(request.api_key, route->access, match.name);
              !caller.ok()) {
-    response = FromStatus(caller.status());
-    if (response.status == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    response = Denied(caller.status());
   } else {
     response = route->handler(RestCall{*service_, *metrics_, request, std::move(match.name),
                                        std::move(match.id), caller->has_value() ? &**caller : nullptr});
@@ -168,6 +174,16 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_->Observe(request.method, match.routes.empty() ? "unknown" : match.routes[0]->pattern,
                     response.status, seconds);
+  return response;
+}
+
+std::optional<HttpResponse> RestApi::Refuse(const HttpRequest& header) {
+  const Route* route = RouteFor(MatchPath(header.path), header.method);
+  if (route == nullptr) return std::nullopt;  // 404 or 405, once the request is in
+  absl::Status s = service_->Authenticate(header.api_key, route->access);
+  if (s.ok()) return std::nullopt;
+  HttpResponse response = Denied(s);
+  metrics_->Observe(header.method, route->pattern, response.status, 0);
   return response;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,10 @@ class RestApi {
   ~RestApi();
 
   HttpResponse Handle(const HttpRequest& request);
+  // For a request whose header alone is in (no body yet): the 401 to answer at once when keys
+  // are on and it has none the server knows, so that its body is never read; nullopt to go on.
+  // Role and scope are checked by Handle, once the body is in.
+  std::optional<HttpResponse> Refuse(const HttpRequest& header);
 
   // The response for a body over the configured limit (the server stops reading it).
   HttpResponse PayloadTooLarge(size_t limit) const;

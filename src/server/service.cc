@@ -59,9 +59,10 @@ ApiError ApiErrorOf(const absl::Status& s) {
   if (code == kObjectStoreUnavailable) return {code, 503, 14};
   if (code == kKeyNotFound) return {code, 404, 5};
   if (code == kAuthNotEnabled) return {code, 409, 9};
+  // Only the key checks' own errors: a file or object store refusing the server is INTERNAL.
+  if (code == kUnauthenticated) return {code, 401, 16};
+  if (code == kPermissionDenied) return {code, 403, 7};
   switch (s.code()) {
-    case absl::StatusCode::kUnauthenticated: return {kUnauthenticated, 401, 16};
-    case absl::StatusCode::kPermissionDenied: return {kPermissionDenied, 403, 7};
     case absl::StatusCode::kInvalidArgument: return {kInvalidArgumentCode, 400, 3};
     case absl::StatusCode::kNotFound: return {"NOT_FOUND", 404, 5};
     case absl::StatusCode::kAlreadyExists: return {"ALREADY_EXISTS", 409, 6};
@@ -329,10 +330,19 @@ absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string
   return out;
 }
 
+bool Service::NeedsNoKey(Access access) const {
+  return keys_ == nullptr || access == Access::kOpen ||
+         (access == Access::kMetrics && config_.public_metrics);
+}
+
+absl::Status Service::Authenticate(std::string_view key, Access access) const {
+  if (NeedsNoKey(access)) return absl::OkStatus();
+  return keys_->Authenticate(key).status();
+}
+
 absl::StatusOr<std::optional<Principal>> Service::Authorize(std::string_view key, Access access,
                                                             std::string_view collection) const {
-  if (keys_ == nullptr || access == Access::kOpen) return std::optional<Principal>();
-  if (access == Access::kMetrics && config_.public_metrics) return std::optional<Principal>();
+  if (NeedsNoKey(access)) return std::optional<Principal>();
   PROXIMADB_ASSIGN_OR_RETURN(Principal who, keys_->Authenticate(key));
   PROXIMADB_RETURN_IF_ERROR(who.Allow(access, collection));
   return std::optional<Principal>(std::move(who));

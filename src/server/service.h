@@ -67,6 +67,9 @@ class Service {
   // Turns authentication on ([auth] enabled): every operation but /health and /ready then
   // needs a key that `keys` knows. Set before serving; `keys` outlives the service.
   void SetKeyStore(KeyStore* keys) { keys_ = keys; }
+  // OK if authentication is off, `access` needs no key, or `key` is one the server knows;
+  // UNAUTHENTICATED otherwise. (Authorize checks the role and scope too.)
+  absl::Status Authenticate(std::string_view key, Access access) const;
   // Who may do `access` on `collection` ("" for none) with the presented `key`: nullopt when
   // authentication is off (everything is allowed); UNAUTHENTICATED or PERMISSION_DENIED.
   absl::StatusOr<std::optional<Principal>> Authorize(std::string_view key, Access access,
@@ -142,6 +145,8 @@ class Service {
   }
 
   absl::Status AuthEnabled() const;
+  // Whether `access` is allowed without a key (authentication off, or an open route).
+  bool NeedsNoKey(Access access) const;
 
   const ServerConfig config_;
   std::atomic<Database*> db_{nullptr};

@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from ._rest import backoff
+from ._rest import backoff, idempotent
 from ._tls import Tls
 from .errors import ProximaDBError, error_for
 from .v1 import proximadb_pb2 as pb
@@ -269,16 +269,24 @@ def _error(e: grpc.RpcError) -> ProximaDBError:
     for key, value in (e.trailing_metadata() or ()):
         if key == "proximadb-error-code":
             code = value
+    answered = code is not None  # the server's own answer, not a failed connection
     status = e.code()
     if code is None and status == grpc.StatusCode.RESOURCE_EXHAUSTED:
         code = "PAYLOAD_TOO_LARGE"  # gRPC's own message size limit, not the server's overload
     if code is None:
         code = "UNAVAILABLE" if status == grpc.StatusCode.UNAVAILABLE else status.name
-    return error_for(code, e.details() or status.name, grpc_status=status.name)
+    err = error_for(code, e.details() or status.name, grpc_status=status.name)
+    err.answered = answered  # type: ignore[attr-defined]
+    return err
 
 
-def _retryable(e: ProximaDBError) -> bool:
-    return e.code == "UNAVAILABLE" or e.grpc_status == "UNAVAILABLE"
+def _retryable(e: ProximaDBError, op: str, params: Dict[str, Any]) -> bool:
+    """UNAVAILABLE is retried when the server answered it (it did nothing), or for an
+    operation that may run twice; without an answer gRPC cannot say whether the request got
+    through, so an insert, create or delete is not sent again (as over REST)."""
+    if e.code != "UNAVAILABLE" and e.grpc_status != "UNAVAILABLE":
+        return False
+    return getattr(e, "answered", False) or idempotent(op, params)
 
 
 def _options(max_message_bytes: int) -> List[Any]:
@@ -308,7 +316,7 @@ class GrpcTransport:
                 return _result(op, params, resp)
             except grpc.RpcError as e:
                 err = _error(e)
-                if attempt == self._retries or not _retryable(err):
+                if attempt == self._retries or not _retryable(err, op, params):
                     raise err from None
                 time.sleep(backoff(attempt))
         raise AssertionError("unreachable")
@@ -350,7 +358,7 @@ class AsyncGrpcTransport:
                 return _result(op, params, resp)
             except grpc.RpcError as e:
                 err = _error(e)
-                if attempt == self._retries or not _retryable(err):
+                if attempt == self._retries or not _retryable(err, op, params):
                     raise err from None
                 await asyncio.sleep(backoff(attempt))
         raise AssertionError("unreachable")

@@ -164,6 +164,9 @@ def _transport(url: Optional[str], api_key: Optional[str], protocol: str, grpc_p
     """(protocol, transport) of a client's settings (API key and CA file from the
     environment when not given)."""
     protocol, address, secure = _endpoint(url, protocol, grpc_port)
+    if not secure and tls != Tls():
+        raise ValueError("ca_file, cert_file and key_file are for TLS: use an https:// or "
+                         "grpcs:// URL (a plaintext one would send the API key in the clear)")
     api_key = api_key or os.environ.get("PROXIMADB_API_KEY")
     if tls.ca_file is None and os.environ.get("PROXIMADB_CA_FILE"):
         tls = Tls(os.environ["PROXIMADB_CA_FILE"], tls.cert_file, tls.key_file)

@@ -4,6 +4,7 @@ over REST and gRPC, key management, revocation, and keys surviving a kill -9."""
 import http.client
 import json
 import os
+import socket
 import subprocess
 
 import pytest
@@ -53,6 +54,19 @@ def test_rest_needs_a_known_key_but_health_and_ready_do_not(secured):
         assert raw(secured, "GET", "/api/v1/collections", headers)[0] == 200
     assert raw(secured, "GET", "/api/v1/collections",
                {"Authorization": f"Basic {ADMIN_KEY}"})[0] == 401
+
+
+def test_a_request_without_a_key_is_refused_before_its_body_is_read(secured):
+    """A 401 right after the header: no 100 Continue, and the 64 MB announced never sent."""
+    with socket.create_connection(("127.0.0.1", secured.rest_port), timeout=10) as sock:
+        sock.sendall(b"POST /api/v1/collections/c/vectors/batch HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 67108000\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert b"UNAUTHENTICATED" in answer and b"Connection: close" in answer
 
 
 @pytest.mark.parametrize("protocol", ["rest", "grpc"])

@@ -1,6 +1,7 @@
 """TLS against a real server with its own self-signed CA: https:// and grpcs:// with a CA file,
 plaintext refused on TLS ports, mutual TLS with client certificates, and bad files named."""
 
+import http.client
 import os
 import socket
 import ssl
@@ -77,11 +78,39 @@ def test_rest_and_grpc_over_tls_and_plaintext_refused(certs, name):
         with ProximaDBClient(f"grpc://127.0.0.1:{s.grpc_port}", retries=0, timeout=5) as c:
             with pytest.raises(UnavailableError):
                 c.list_collections()
+        # TLS options with a plaintext URL would send the key in the clear: refused.
+        with pytest.raises(ValueError, match="https://"):
+            ProximaDBClient(f"http://127.0.0.1:{s.rest_port}", ca_file=certs("ca.pem"))
         # A server certificate signed by a CA the client does not trust.
         for url in (f"https://127.0.0.1:{s.rest_port}", f"grpcs://127.0.0.1:{s.grpc_port}"):
             with ProximaDBClient(url, ca_file=certs("other-ca.pem"), retries=0, timeout=5) as c:
                 with pytest.raises(UnavailableError):
                     c.list_collections()
+    finally:
+        s.stop()
+
+
+def test_an_answer_before_the_body_reaches_a_client_still_sending(certs):
+    """Over TLS, a request refused after its header (no key) or for its size gets its answer,
+    not a reset, while the client is still sending the body."""
+    s = tls_server(certs, PROXIMADB_AUTH__ENABLED="true",
+                   PROXIMADB_AUTH__ADMIN_KEY="tls-admin-key-0123456789",
+                   PROXIMADB_API__MAX_BODY_MB="1")
+    try:
+        context = ssl.create_default_context(cafile=certs("ca.pem"))
+        for key, status in ((None, 401), ("tls-admin-key-0123456789", 413)):
+            conn = http.client.HTTPSConnection("127.0.0.1", s.rest_port, context=context,
+                                               timeout=10)
+            headers = {"Content-Type": "application/json"}
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            try:
+                conn.request("POST", "/api/v1/collections/c/vectors/batch",
+                             body=b" " * (3 << 20), headers=headers)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server stopped reading: the answer is still there to read
+            assert conn.getresponse().status == status
+            conn.close()
     finally:
         s.stop()
 
