@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test run bench mutations clean format
+.PHONY: all deps build test run bench fuzz mutations clean format
 
 all: build
 
@@ -47,12 +47,18 @@ bench:
 	  --search-only 1 --ef 48 --apis rest --clients 1,16 --rounds 3
 	$(BUILD_DIR)/bin/proximadb-server-load-bench --dataset fashion-mnist
 
+# Every fuzz target for FUZZ_SECONDS (60) each under libFuzzer and the sanitizers, in build-fuzz
+# (scripts/fuzz.sh, fuzz/README.md). Not part of `make test`, which replays the targets' seeds
+# and regression inputs.
+fuzz:
+	scripts/fuzz.sh
+
 # The mutation check (scripts/mutations.py): a rebuild and the end-to-end suites per mutation.
 mutations: build
 	scripts/mutations.py --build-dir $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-fuzz
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')

@@ -32,6 +32,10 @@ packages=(
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(libbenchmark-dev libhnswlib-dev libfaiss-dev)
 fi
+# Fuzzing (`make fuzz`): clang with libFuzzer and the sanitizers' runtimes.
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -55,10 +55,14 @@ class Parser {
  public:
   std::vector<std::string> paths;
 
-  // An object of field conditions and combinators, ANDed.
-  absl::StatusOr<FilterNode> Object(const json& doc, const std::string& where) {
+  // An object of field conditions and combinators, ANDed; `depth` combinators deep.
+  absl::StatusOr<FilterNode> Object(const json& doc, const std::string& where, int depth = 0) {
     if (!doc.is_object()) {
       return Error(where, absl::StrCat("expects an object, got ", TypeName(doc)));
+    }
+    if (depth > Filter::kMaxDepth) {
+      return Error(where, absl::StrCat("nests $and, $or and $not more than ", Filter::kMaxDepth,
+                                       " deep"));
     }
     FilterNode node;
     node.kind = FilterNode::kAnd;
@@ -73,13 +77,13 @@ class Parser {
           FilterNode group;
           group.kind = key == "$and" ? FilterNode::kAnd : FilterNode::kOr;
           for (size_t i = 0; i < value.size(); ++i) {
-            auto child = Object(value[i], absl::StrCat(here, "[", i, "]"));
+            auto child = Object(value[i], absl::StrCat(here, "[", i, "]"), depth + 1);
             if (!child.ok()) return child.status();
             group.children.push_back(*std::move(child));
           }
           node.children.push_back(std::move(group));
         } else if (key == "$not") {
-          auto child = Object(value, here);
+          auto child = Object(value, here, depth + 1);
           if (!child.ok()) return child.status();
           FilterNode negation;
           negation.kind = FilterNode::kNot;
@@ -97,8 +101,17 @@ class Parser {
   }
 
  private:
+  // Counts `n` more conditions or operand values; an error past Filter::kMaxTerms.
+  absl::Status Terms(size_t n, const std::string& where) {
+    terms_ += n;
+    if (terms_ <= Filter::kMaxTerms) return absl::OkStatus();
+    return Error(where, absl::StrCat("the filter has more than ", Filter::kMaxTerms,
+                                     " conditions and operand values"));
+  }
+
   absl::Status Field(const std::string& path, const json& value, const std::string& where,
                      FilterNode* out) {
+    if (absl::Status s = Terms(value.is_array() ? value.size() + 1 : 1, where); !s.ok()) return s;
     FilterNode base;
     base.kind = FilterNode::kCondition;
     base.path = path;
@@ -151,6 +164,7 @@ class Parser {
         if (!operand.is_array()) {
           return Error(here, absl::StrCat("expects an array, got ", TypeName(operand)));
         }
+        if (absl::Status s = Terms(operand.size(), here); !s.ok()) return s;
         for (size_t i = 0; i < operand.size(); ++i) {
           auto s = ParseScalar(operand[i], absl::StrCat(here, "[", i, "]"));
           if (!s.ok()) return s.status();
@@ -170,6 +184,8 @@ class Parser {
     }
     return absl::OkStatus();
   }
+
+  size_t terms_ = 0;
 };
 
 bool Evaluate(const FilterNode& node, const json& doc) {
@@ -227,6 +243,10 @@ bool Evaluate(const FilterNode& node, const json& doc) {
 absl::StatusOr<Filter> Filter::Parse(std::string_view text) {
   Filter f;
   if (text.empty()) return f;
+  if (text.size() > kMaxBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter: ", text.size(), " bytes, over the limit of ", kMaxBytes));
+  }
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return absl::InvalidArgumentError("filter: not valid JSON");
   if (!doc.is_object()) {

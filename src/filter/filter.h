@@ -23,6 +23,9 @@
 // empty or malformed paths, non-object filters, and objects given as field values (write
 // {"a.b": 1}, not {"a": {"b": 1}}).
 //
+// Limits (Filter::kMax*): 1 MiB of text, $and/$or/$not nested 32 deep, 10,000 conditions and
+// $in/$nin values in all.
+//
 // Numbers compare as doubles, so integers beyond 2^53 compare by their nearest double.
 //
 // A Filter is immutable after parsing and thread-safe. Two evaluators give identical answers
@@ -43,6 +46,12 @@ struct FilterNode;
 
 class Filter {
  public:
+  // Limits; past them Parse fails with INVALID_ARGUMENT saying which. The text's size; the
+  // nesting of $and, $or and $not; conditions plus the values of $in and $nin lists.
+  static constexpr size_t kMaxBytes = 1 << 20;
+  static constexpr int kMaxDepth = 32;
+  static constexpr size_t kMaxTerms = 10000;
+
   // Empty text or "{}" gives a filter that matches everything.
   static absl::StatusOr<Filter> Parse(std::string_view json);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/escaping.h"
@@ -11,9 +12,20 @@
 namespace proximadb::server {
 
 bool Body::Parse(const std::string& text, const std::vector<std::string_view>& allowed) {
-  thread_local dom::parser parser;
+  // Later growth keeps the depth limit set here (simdjson's ensure_capacity).
+  thread_local dom::parser parser = [] {
+    dom::parser p;
+    if (p.allocate(simdjson::dom::MINIMAL_DOCUMENT_CAPACITY, kMaxBodyDepth) != simdjson::SUCCESS) {
+      std::abort();  // a few hundred bytes: only out of memory
+    }
+    return p;
+  }();
   dom::element doc;
   if (auto e = parser.parse(text.data(), text.size()).get(doc); e != simdjson::SUCCESS) {
+    if (e == simdjson::DEPTH_ERROR) {
+      return Fail(Cat("request body nests objects and arrays deeper than ", kMaxBodyDepth,
+                      " levels"));
+    }
     return Fail(Cat("request body is not valid JSON: ", simdjson::error_message(e)));
   }
   return FromElement(doc, "request body", allowed);

@@ -20,6 +20,9 @@ namespace proximadb::server {
 using json = nlohmann::json;
 namespace dom = simdjson::dom;
 
+// How deep a request body may nest objects and arrays (metadata included); deeper is a 400.
+inline constexpr size_t kMaxBodyDepth = 64;
+
 // A JSON object body with typed, validated access; the first problem is kept in `error`, and
 // each accessor returns false once there is one. Absent optional fields leave outputs alone.
 class Body {
