@@ -1,6 +1,7 @@
 #include "filter/filter.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "filter/metadata.h"
 #include "gtest/gtest.h"
 
@@ -17,6 +18,35 @@ TEST(FilterTest, EmptyMatchesEverything) {
   EXPECT_TRUE(Filter::Parse("")->matches_all());
   EXPECT_TRUE(Filter::Parse("{}")->matches_all());
   EXPECT_TRUE(M("", "{}"));
+}
+
+TEST(FilterTest, LimitsAreErrorsSayingWhich) {
+  auto nested = [](int depth) {
+    std::string f;
+    for (int i = 0; i < depth; ++i) f += R"({"$not": )";
+    f += R"({"a": 1})";
+    return f + std::string(depth, '}');
+  };
+  EXPECT_TRUE(Filter::Parse(nested(Filter::kMaxDepth)).ok());
+  auto deep = Filter::Parse(nested(Filter::kMaxDepth + 1));
+  ASSERT_EQ(deep.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(deep.status().message(), "more than 32 deep")) << deep.status();
+  // A million-deep document is refused by the same rule, without a deep recursion.
+  EXPECT_FALSE(Filter::Parse(nested(100000)).ok());
+
+  auto in_list = [](size_t n) {
+    std::string f = R"({"a": {"$in": [0)";
+    for (size_t i = 1; i < n; ++i) absl::StrAppend(&f, ",", i);
+    return f + "]}}";
+  };
+  EXPECT_TRUE(Filter::Parse(in_list(Filter::kMaxTerms - 1)).ok());
+  auto many = Filter::Parse(in_list(Filter::kMaxTerms + 1));
+  ASSERT_EQ(many.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(many.status().message(), "more than 10000 conditions"))
+      << many.status();
+
+  const std::string big = absl::StrCat(R"({"a": ")", std::string(Filter::kMaxBytes, 'x'), R"("})");
+  EXPECT_TRUE(absl::StrContains(Filter::Parse(big).status().message(), "over the limit"));
 }
 
 TEST(FilterTest, FieldEquality) {

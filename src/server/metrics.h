@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 #include "absl/base/thread_annotations.h"
@@ -39,9 +40,23 @@ class RequestMetrics {
   };
   void AppendRequests(std::string* out) const;
 
+  // Orders (method, route, status) keys of strings and of string_views alike, so that a
+  // lookup copies no string.
+  struct KeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) < View(b);
+    }
+    template <typename T>
+    static std::tuple<std::string_view, std::string_view, int> View(const T& key) {
+      return {std::get<0>(key), std::get<1>(key), std::get<2>(key)};
+    }
+  };
+
   mutable absl::Mutex mu_;
-  // (method, route, status) -> series; looked up without copying the strings.
-  std::map<std::tuple<std::string, std::string, int>, Series, std::less<>> series_
+  // (method, route, status) -> series.
+  std::map<std::tuple<std::string, std::string, int>, Series, KeyLess> series_
       ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> rejected_{0};  // relaxed: a counter
 };

@@ -471,6 +471,17 @@ class RestApiTest(unittest.TestCase):
                          413, "PAYLOAD_TOO_LARGE", "500")
         big = {"id": "big", "vector": [1, 2], "metadata": {"s": "x" * (2 << 20)}}
         self.assertError(self.req("POST", v, big), 413, "PAYLOAD_TOO_LARGE")
+        # Nesting: 64 levels of objects and arrays in a body are allowed, 65 are not.
+        def nested(depth):  # a body `depth` levels deep: the body, metadata, then arrays
+            return '{"id": "d", "vector": [1, 2], "metadata": {"a": %s}}' % (
+                "[" * (depth - 2) + "]" * (depth - 2))
+        self.assertError(self.req("POST", v, raw=nested(65)), 400, "INVALID_ARGUMENT",
+                         "deeper than 64")
+        self.assertEqual(self.req("POST", v, raw=nested(64))[0], 201)
+        self.assertEqual(self.req("DELETE", v + "/d")[0], 200)
+        self.assertError(self.req("POST", "/api/v1/collections/lim/count",
+                                  raw='{"filter": {"a": {"$in": [' + ",".join(["1"] * 10001) +
+                                  "]}}}"), 400, "INVALID_ARGUMENT", "10000 conditions")
         # Nothing of the above was written; the server still serves.
         self.assertEqual(self.req("POST", "/api/v1/collections/lim/count", {})[1], {"count": 0})
         self.assertEqual(self.req("GET", "/health")[0], 200)
