@@ -42,6 +42,10 @@ struct DatabaseOptions {
   // Background flush and compaction; tests turn it off to control timing.
   bool background_maintenance = true;
   uint32_t maintenance_interval_ms = 1000;
+  // The memory budget of all memtables together (engine/memory_budget.h): past it the largest
+  // are flushed at once, past twice it writes get kResourceExhausted until flushes catch up.
+  // 0: none (flushes follow each collection's flush policy only).
+  uint64_t memtable_budget_mb = 0;
   // Background insertion of acknowledged memtable rows into the memtable's HNSW graphs (until
   // a row is indexed, searches scan it exactly).
   bool background_indexing = true;

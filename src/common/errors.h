@@ -21,6 +21,10 @@ inline constexpr char kObjectStoreUnavailable[] = "OBJECT_STORE_UNAVAILABLE";
 // A backup operation on a server without an object store (HTTP 409).
 inline constexpr char kObjectStoreNotConfigured[] = "OBJECT_STORE_NOT_CONFIGURED";
 
+// A write refused because the disk is full (ENOSPC, EDQUOT): nothing of it was made, and
+// writes go on once there is space (HTTP 507).
+inline constexpr char kInsufficientStorage[] = "INSUFFICIENT_STORAGE";
+
 inline absl::Status WithErrorCode(absl::Status status, std::string_view code) {
   status.SetPayload(kErrorCodePayload, absl::Cord(absl::string_view(code.data(), code.size())));
   return status;

@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "engine/cold_cache.h"
+#include "engine/memory_budget.h"
 #include "engine/search.h"
 #include "env/env.h"
 #include "proximadb/collection.h"
@@ -103,6 +104,8 @@ struct CollectionOptions {
   // database's cache of them; null: no cold tier.
   ObjectStore* cold_store = nullptr;
   std::shared_ptr<ColdCache> cold_cache;
+  // The database's memory budget of memtables; null: none.
+  std::shared_ptr<MemoryBudget> budget;
 };
 
 // What a backup copies: the manifest as last installed and its segments, each pinned (so it stays
@@ -178,6 +181,10 @@ class CollectionImpl final : public Collection,
   // For the background maintenance service.
   // True when a limit of the flush policy is reached (or a failed flush is to be retried).
   bool FlushDue(int64_t now_us) ABSL_LOCKS_EXCLUDED(mu_);
+  // Bytes of the memtables (active and frozen), as last reported to the memory budget.
+  int64_t MemtableBytes() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Reports the memtables' bytes to the budget again (the indexer grows them between writes).
+  void AccountMemory() ABSL_LOCKS_EXCLUDED(mu_);
   // Compacts if the strategy's policy calls for it.
   absl::Status MaybeCompact();
   // For the background indexer: inserts up to `max_rows` rows of the active memtable into its
@@ -229,6 +236,11 @@ class CollectionImpl final : public Collection,
   absl::Status Freeze() ABSL_LOCKS_EXCLUDED(mu_);
   // Writes the group's batches to the WAL (mu_ released meanwhile) and applies them.
   void LogAndApply(const std::vector<Writer*>& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The error of a group a full disk refused (INSUFFICIENT_STORAGE), once `rewind` undid its
+  // append; `rewind`'s own error if it could not.
+  absl::Status DiskFull(const absl::Status& append, const absl::Status& rewind);
+  // Tells the budget what the memtables hold now.
+  void AccountMemoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Resolve(Writer* w, Overlay* overlay, uint64_t seq, std::string* payload)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a logged batch to the layers (live path and recovery alike).
@@ -412,6 +424,7 @@ class CollectionImpl final : public Collection,
   absl::Mutex wal_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::unique_ptr<WalWriter> wal_;
   uint64_t wal_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in the current WAL file
+  int64_t budget_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // reported to options_.budget
 
   absl::Mutex bg_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex index_mu_;  // one IndexMemtable at a time

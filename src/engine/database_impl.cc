@@ -172,6 +172,10 @@ class DatabaseImpl final : public Database {
       }
     }
     if (options_.background_maintenance) {
+      budget_->SetWake([this] {
+        absl::MutexLock l(&mu_);
+        wake_ = true;
+      });
       maintenance_ = std::thread([this] { MaintenanceLoop(); });
     }
     if (options_.background_indexing) {
@@ -408,6 +412,7 @@ class DatabaseImpl final : public Database {
       o.cold_store = options_.object_store.get();
       o.cold_cache = cold_cache_;
     }
+    o.budget = budget_;
     o.limits.max_id_bytes = std::min(options_.max_id_bytes, kMaxIdBytes);
     o.limits.max_metadata_bytes = std::min(options_.max_metadata_bytes, kMaxMetadataBytes);
     return o;
@@ -469,8 +474,26 @@ class DatabaseImpl final : public Database {
     cold_orphans_collected_ = true;
   }
 
+  // Past the memory budget: flushes the collections with the largest memtables until under it.
+  void ReleaseMemory(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
+    budget_->Released();
+    for (const auto& c : all) c->AccountMemory();  // the indexer grew them since their writes
+    std::vector<std::shared_ptr<CollectionImpl>> largest = all;
+    std::sort(largest.begin(), largest.end(), [](const auto& a, const auto& b) {
+      return a->MemtableBytes() > b->MemtableBytes();
+    });
+    for (const auto& c : largest) {
+      if (!budget_->over() || c->MemtableBytes() == 0) break;
+      if (absl::Status s = c->Flush(); !s.ok()) {
+        Log(LogLevel::kError, absl::StrCat("flush of collection '", c->config().name,
+                                           "' for the memory budget failed: ", s.ToString()));
+      }
+    }
+  }
+
   void RunMaintenance(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
     if (cold_cache_ != nullptr && !cold_orphans_collected_) CollectColdOrphans();
+    if (budget_->budget() > 0) ReleaseMemory(all);
     const int64_t now = absl::ToUnixMicros(absl::Now());
     std::vector<std::shared_ptr<CollectionImpl>> due;
     for (const auto& c : all) {
@@ -512,6 +535,8 @@ class DatabaseImpl final : public Database {
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<Catalog> catalog_;
   std::shared_ptr<ColdCache> cold_cache_;  // with an object store: the cold tier's cache
+  const std::shared_ptr<MemoryBudget> budget_ =
+      std::make_shared<MemoryBudget>(options_.memtable_budget_mb << 20);
   bool cold_orphans_collected_ = false;     // by the maintenance thread
   absl::Mutex backups_mu_;  // one backup, restore or backup deletion at a time
   absl::Mutex mu_;

@@ -110,6 +110,7 @@ absl::Status CollectionImpl::FlushFrozen() {
       segments_.push_back(seg);
     }
     imms_.pop_front();
+    AccountMemoryLocked();
     ++flushes_;
     flush_seconds_ += (NowMicros() - start_us) / 1e6;
   }
@@ -151,6 +152,24 @@ absl::StatusOr<DurableSnapshot> CollectionImpl::SnapshotForBackup() {
     snapshot.live_rows += ms.num_rows - ms.deleted_rows.size();
   }
   return snapshot;
+}
+
+void CollectionImpl::AccountMemoryLocked() {
+  if (options_.budget == nullptr) return;
+  int64_t bytes = static_cast<int64_t>(mem_->MemoryBytes());
+  for (const Frozen& f : imms_) bytes += static_cast<int64_t>(f.mem->MemoryBytes());
+  options_.budget->Add(bytes - budget_bytes_);
+  budget_bytes_ = bytes;
+}
+
+void CollectionImpl::AccountMemory() {
+  absl::MutexLock l(&mu_);
+  AccountMemoryLocked();
+}
+
+int64_t CollectionImpl::MemtableBytes() const {
+  absl::MutexLock l(&mu_);
+  return budget_bytes_;
 }
 
 bool CollectionImpl::FlushDue(int64_t now_us) {

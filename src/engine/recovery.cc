@@ -39,6 +39,10 @@ CollectionImpl::~CollectionImpl() {
     stop_syncer_ = true;
   }
   if (syncer_.joinable()) syncer_.join();
+  if (options_.budget != nullptr) {
+    absl::MutexLock l(&mu_);
+    options_.budget->Add(-budget_bytes_);  // the memtables go with the collection
+  }
   absl::MutexLock l(&wal_mu_);
   if (wal_ != nullptr) {
     if (options_.durability == Durability::kAsync) wal_->Sync().IgnoreError();

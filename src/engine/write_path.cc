@@ -137,10 +137,14 @@ absl::Status CollectionImpl::Write(std::vector<Record> records, WriteMode mode) 
           absl::StrCat("id ", Quote(r.id), " appears more than once in the batch"));
     }
   }
+  // Memtables past twice the memory budget: this write waits for the flushes (429).
+  if (options_.budget != nullptr) PROXIMADB_RETURN_IF_ERROR(options_.budget->Admit());
   Writer w(Writer::Kind::kWrite);
   w.records = &records;
   w.mode = mode;
-  return Commit(&w);
+  absl::Status s = Commit(&w);
+  if (options_.budget != nullptr) options_.budget->RequestRelease();
+  return s;
 }
 
 absl::StatusOr<uint64_t> CollectionImpl::Delete(const std::vector<std::string>& ids) {
@@ -240,13 +244,19 @@ void CollectionImpl::LogAndApply(const std::vector<Writer*>& group) {
   const uint64_t size_before = wal_->size();
   mu_.Unlock();
   absl::Status s = wal_->AppendGroup(records);
-  if (s.ok() && options_.durability == Durability::kSync) {
+  if (!s.ok() && absl::IsResourceExhausted(s)) {
+    // A full disk refused the append: undo it, and this group fails while writes go on. An
+    // fsync error (below) is never undone: what it lost is not known.
+    s = DiskFull(s, wal_->Rewind(size_before));
+  } else if (s.ok() && options_.durability == Durability::kSync) {
     s = wal_->Sync();
     if (s.ok()) wal_syncs_.fetch_add(1, std::memory_order_relaxed);
   }
   mu_.Lock();
   wal_bytes_ += wal_->size() - size_before;
-  if (!s.ok()) StopWrites("WAL write failed", s).IgnoreError();  // each writer gets it below
+  if (!s.ok() && ErrorCodeOf(s) != kInsufficientStorage) {
+    s = StopWrites("WAL write failed", s);  // each writer gets it below
+  }
   for (Writer* x : group) {
     if (!x->status.ok() || x->payload.empty()) continue;
     if (s.ok()) {
@@ -254,10 +264,20 @@ void CollectionImpl::LogAndApply(const std::vector<Writer*>& group) {
       PROXIMADB_CHECK(DecodeBatch(x->payload, &batch).ok());
       ApplyDecoded(batch);
     } else {
-      x->status = bg_error_;
+      x->status = s;
     }
     std::string().swap(x->payload);
   }
+  if (s.ok()) AccountMemoryLocked();
+}
+
+absl::Status CollectionImpl::DiskFull(const absl::Status& append, const absl::Status& rewind) {
+  if (!rewind.ok()) return rewind;  // the log's tail is unknown: writes stop (LogAndApply)
+  return WithErrorCode(
+      absl::ResourceExhaustedError(absl::StrCat(
+          "collection '", options_.config.name, "': the disk is full, this write was not made (",
+          append.message(), "); writes go on once there is space again")),
+      kInsufficientStorage);
 }
 
 absl::Status CollectionImpl::Resolve(Writer* w, Overlay* overlay, uint64_t seq,

@@ -33,6 +33,9 @@ class WritableFile {
   virtual absl::Status Close() = 0;
   // Bytes appended so far (including bytes not yet synced).
   virtual uint64_t Size() const = 0;
+  // Cuts the file back to its first `size` bytes (at most Size()), durably, and appends go on
+  // from there: how an append that failed half-way (a full disk) is undone.
+  virtual absl::Status Truncate(uint64_t size) = 0;
 };
 
 // A read-only view of a whole file, memory-mapped where the Env can (zero-copy).

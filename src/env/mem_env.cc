@@ -23,6 +23,12 @@ class MemWritableFile final : public WritableFile {
   absl::Status Sync() override { return env_->SyncFile(file_, path_); }
   absl::Status Close() override { return absl::OkStatus(); }
   uint64_t Size() const override { return size_; }
+  absl::Status Truncate(uint64_t size) override {
+    if (size > size_) return absl::InvalidArgumentError(absl::StrCat("truncate ", path_, " up"));
+    PROXIMADB_RETURN_IF_ERROR(env_->TruncateFile(path_, size));
+    size_ = size;
+    return absl::OkStatus();
+  }
 
  private:
   MemEnv* env_;

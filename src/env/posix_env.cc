@@ -75,6 +75,18 @@ class PosixWritableFile final : public WritableFile {
 
   uint64_t Size() const override { return size_; }
 
+  absl::Status Truncate(uint64_t size) override {
+    if (size > size_) return absl::InvalidArgumentError(absl::StrCat("truncate ", path_, " up"));
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      return PosixError("ftruncate", path_, errno);
+    }
+    if (::lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) {
+      return PosixError("lseek", path_, errno);
+    }
+    size_ = size;
+    return Sync();  // fdatasync covers the new length
+  }
+
  private:
   const std::string path_;
   int fd_;

@@ -35,7 +35,9 @@ struct ServerConfig {
   std::string wal_directory;                  // "": in data_directory
   std::vector<std::string> hot_directories;   // new segments; empty: data_directory
   std::vector<std::string> warm_directories;
-  int64_t memtable_size_mb = 128;  // default max_wal_size_mb for new collections
+  // The memory budget of all memtables: past it the largest are flushed, past twice it writes
+  // get 429 until flushes catch up (engine/memory_budget.h).
+  int64_t memtable_size_mb = 1024;
   bool compaction_enabled = true;  // background flush and compaction
   std::string durability = "sync";
   int64_t async_sync_interval_ms = 100;

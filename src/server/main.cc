@@ -110,6 +110,7 @@ DatabaseOptions DatabaseOptionsFor(const ServerConfig& config) {
   o.max_id_bytes = static_cast<size_t>(config.max_id_bytes);
   o.max_metadata_bytes = static_cast<size_t>(config.max_metadata_bytes);
   o.background_maintenance = config.compaction_enabled && config.enable_background_flush;
+  o.memtable_budget_mb = static_cast<uint64_t>(config.memtable_size_mb);
   return o;
 }
 

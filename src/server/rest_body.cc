@@ -185,7 +185,9 @@ HttpResponse BadRequest(std::string_view message) {
 
 HttpResponse FromStatus(const absl::Status& s) {
   const ApiError e = ApiErrorOf(s);
-  return ErrorResponse(e.http_status, e.code, std::string(s.message()));
+  HttpResponse r = ErrorResponse(e.http_status, e.code, std::string(s.message()));
+  if (r.status == 429) r.headers.emplace_back("Retry-After", "1");
+  return r;
 }
 
 json FieldsJson(const std::vector<Field>& fields) {

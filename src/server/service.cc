@@ -58,6 +58,10 @@ ApiError ApiErrorOf(const absl::Status& s) {
   if (code == kObjectStoreNotConfigured) return {code, 409, 9};
   if (code == kObjectStoreUnavailable) return {code, 503, 14};
   if (code == kKeyNotFound) return {code, 404, 5};
+  // The engine's ResourceExhausted is a full disk (tagged or not); the API's own 429s are
+  // answered before the service (RestApi::Overloaded) or tagged RESOURCE_EXHAUSTED.
+  if (code == "RESOURCE_EXHAUSTED") return {code, 429, 8};
+  if (code == kInsufficientStorage) return {code, 507, 8};
   if (code == kAuthNotEnabled) return {code, 409, 9};
   // Only the key checks' own errors: a file or object store refusing the server is INTERNAL.
   if (code == kUnauthenticated) return {code, 401, 16};
@@ -66,7 +70,7 @@ ApiError ApiErrorOf(const absl::Status& s) {
     case absl::StatusCode::kInvalidArgument: return {kInvalidArgumentCode, 400, 3};
     case absl::StatusCode::kNotFound: return {"NOT_FOUND", 404, 5};
     case absl::StatusCode::kAlreadyExists: return {"ALREADY_EXISTS", 409, 6};
-    case absl::StatusCode::kResourceExhausted: return {"RESOURCE_EXHAUSTED", 429, 8};
+    case absl::StatusCode::kResourceExhausted: return {kInsufficientStorage, 507, 8};
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kUnavailable: return {"UNAVAILABLE", 503, 14};
     case absl::StatusCode::kUnimplemented: return {"UNIMPLEMENTED", 501, 12};

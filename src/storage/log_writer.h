@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "env/env.h"
+#include "storage/log_format.h"
 
 namespace proximadb::log {
 
@@ -21,6 +22,13 @@ class Writer {
   // must not be used again.
   absl::Status AddRecord(std::string_view payload);
   absl::Status Sync() { return file_->Sync(); }
+  // Cuts the file back to `size`, the size() after an earlier record, durably: the records
+  // added since are gone, and the writer can be used again after a failed AddRecord.
+  absl::Status Rewind(uint64_t size) {
+    absl::Status s = file_->Truncate(size);
+    if (s.ok()) block_offset_ = size % kBlockSize;
+    return s;
+  }
   absl::Status Close() { return file_->Close(); }
   uint64_t size() const { return file_->Size(); }
 

@@ -186,7 +186,9 @@ std::optional<uint32_t> Memtable::Find(std::string_view id) const {
 const char* Memtable::CopyToArena(std::string_view bytes) {
   if (bytes.empty()) return nullptr;
   if (bytes.size() > arena_left_) {
-    const size_t block = std::max<size_t>(bytes.size(), 1 << 20);
+    // 64 KiB, doubling up to 1 MiB: a small memtable costs the memory budget little.
+    const size_t block = std::max<size_t>(
+        bytes.size(), size_t{64 << 10} << std::min<size_t>(arena_blocks_.size(), 4));
     arena_blocks_.push_back(std::make_unique<char[]>(block));
     arena_ptr_ = arena_blocks_.back().get();
     arena_left_ = block;

@@ -17,6 +17,7 @@ class BinaryWalWriter final : public WalWriter {
     return absl::OkStatus();
   }
   absl::Status Sync() override { return writer_.Sync(); }
+  absl::Status Rewind(uint64_t size) override { return writer_.Rewind(size); }
   absl::Status Close() override { return writer_.Close(); }
   uint64_t size() const override { return writer_.size(); }
 

@@ -29,6 +29,9 @@ class WalWriter {
   // after Sync(); after an error the file's tail is unknown.
   virtual absl::Status AppendGroup(std::span<const std::string_view> records) = 0;
   virtual absl::Status Sync() = 0;
+  // Cuts the file back to `size` (a size() from before an AppendGroup), durably, so that a
+  // group whose append failed (a full disk) leaves nothing behind and appends can go on.
+  virtual absl::Status Rewind(uint64_t size) = 0;
   virtual absl::Status Close() = 0;
   // Bytes written to this file so far.
   virtual uint64_t size() const = 0;

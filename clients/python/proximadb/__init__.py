@@ -9,7 +9,8 @@
 
 from .client import AsyncProximaDBClient, ProximaDBClient
 from .errors import (AlreadyExistsError, AuthNotEnabledError, BackupNotFoundError,
-                     CollectionNotFoundError, DimensionMismatchError, InvalidArgumentError,
+                     CollectionNotFoundError, DimensionMismatchError, InsufficientStorageError,
+                     InvalidArgumentError,
                      KeyNotFoundError, ObjectStoreNotConfiguredError, PayloadTooLargeError,
                      PermissionDeniedError, ProximaDBError, ResourceExhaustedError,
                      UnauthenticatedError, UnavailableError, VectorNotFoundError)
@@ -18,7 +19,8 @@ from .types import ApiKey, Backup, Collection, CollectionStats, Record, SearchRe
 __all__ = [
     "AlreadyExistsError", "ApiKey", "AsyncProximaDBClient", "AuthNotEnabledError", "Backup",
     "BackupNotFoundError", "Collection", "CollectionNotFoundError", "CollectionStats",
-    "DimensionMismatchError", "InvalidArgumentError", "KeyNotFoundError",
+    "DimensionMismatchError", "InsufficientStorageError", "InvalidArgumentError",
+    "KeyNotFoundError",
     "ObjectStoreNotConfiguredError", "PayloadTooLargeError", "PermissionDeniedError",
     "ProximaDBClient", "ProximaDBError", "Record", "ResourceExhaustedError", "SearchResult",
     "UnauthenticatedError", "UnavailableError", "VectorNotFoundError",

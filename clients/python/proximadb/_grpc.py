@@ -284,6 +284,8 @@ def _retryable(e: ProximaDBError, op: str, params: Dict[str, Any]) -> bool:
     """UNAVAILABLE is retried when the server answered it (it did nothing), or for an
     operation that may run twice; without an answer gRPC cannot say whether the request got
     through, so an insert, create or delete is not sent again (as over REST)."""
+    if e.code == "RESOURCE_EXHAUSTED":  # the server's overload answer: it did nothing
+        return True
     if e.code != "UNAVAILABLE" and e.grpc_status != "UNAVAILABLE":
         return False
     return getattr(e, "answered", False) or idempotent(op, params)

@@ -71,6 +71,11 @@ class ObjectStoreNotConfiguredError(ProximaDBError):
     """A backup operation on a server without ``[object_store]``."""
 
 
+class InsufficientStorageError(ProximaDBError):
+    """The server's disk is full (HTTP 507): the write was not made. Writes go through again
+    once there is space; not retried automatically."""
+
+
 class UnauthenticatedError(ProximaDBError):
     """No API key, or one the server does not know (HTTP 401)."""
 
@@ -99,6 +104,7 @@ _BY_CODE = {
     "OBJECT_STORE_UNAVAILABLE": UnavailableError,
     "BACKUP_NOT_FOUND": BackupNotFoundError,
     "OBJECT_STORE_NOT_CONFIGURED": ObjectStoreNotConfiguredError,
+    "INSUFFICIENT_STORAGE": InsufficientStorageError,
     "UNAUTHENTICATED": UnauthenticatedError,
     "PERMISSION_DENIED": PermissionDeniedError,
     "KEY_NOT_FOUND": KeyNotFoundError,

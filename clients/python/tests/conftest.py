@@ -47,11 +47,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, ready_tls: "ssl.SSLContext | None" = None, **settings: str) -> None:
+    def __init__(self, ready_tls: "ssl.SSLContext | None" = None,
+                 data_dir: "str | None" = None, **settings: str) -> None:
         """`settings` are extra environment entries, e.g. PROXIMADB_API__MAX_K="100";
-        `ready_tls`, for a server with [tls] enabled, what its readiness is asked over."""
+        `ready_tls`, for a server with [tls] enabled, what its readiness is asked over;
+        `data_dir`, where the data goes instead of a directory of its own."""
         self.ready_tls = ready_tls
         self.dir = tempfile.mkdtemp(prefix="proximadb-py-")
+        self.data_dir = data_dir or os.path.join(self.dir, "data")
         self.rest_port, self.grpc_port = free_port(), free_port()
         self.env = dict(os.environ, PROXIMADB_API__MAX_BATCH_SIZE="2000", **settings)
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
@@ -60,7 +63,7 @@ class Server:
     def start(self) -> None:
         """Starts the server on this object's ports and data directory; waits until ready."""
         self.proc = subprocess.Popen(
-            [SERVER, "--data-dir", os.path.join(self.dir, "data"), "--rest-port",
+            [SERVER, "--data-dir", self.data_dir, "--rest-port",
              str(self.rest_port), "--grpc-port", str(self.grpc_port), "--log-level", "warn"],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
