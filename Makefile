@@ -4,7 +4,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test run bench fuzz mutations clean format
+.PHONY: all deps build test run bench fuzz soak mutations clean format
 
 all: build
 
@@ -52,6 +52,11 @@ bench:
 # and regression inputs.
 fuzz:
 	scripts/fuzz.sh
+
+# The long runs (scripts/soak.sh): 1,000 kill -9 rounds, 1,008 power losses, an hour of mixed
+# load with RSS sampled, and every fuzz target for 30 minutes (several hours in all).
+soak: build
+	scripts/soak.sh
 
 # The mutation check (scripts/mutations.py): a rebuild and the end-to-end suites per mutation.
 mutations: build

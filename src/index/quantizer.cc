@@ -338,7 +338,7 @@ absl::StatusOr<std::unique_ptr<Quantizer>> Quantizer::Load(std::string_view byte
       return bad("parameter arrays do not match the header");
     }
     arrays[a]->resize(n);
-    std::memcpy(arrays[a]->data(), data.data(), data.size());
+    if (n > 0) std::memcpy(arrays[a]->data(), data.data(), data.size());
   }
   if (!in.done()) return bad("trailing bytes");
   if (pq) q->IndexCentroids();

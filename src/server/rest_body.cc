@@ -175,7 +175,10 @@ HttpResponse ErrorResponse(int status, std::string_view code, std::string_view m
                            json details) {
   HttpResponse r;
   r.status = status;
-  r.body = json{{"error", {{"code", code}, {"message", message}, {"details", details}}}}.dump();
+  // Messages may quote what the client sent, which need not be UTF-8: such bytes become U+FFFD
+  // rather than an exception.
+  r.body = json{{"error", {{"code", code}, {"message", message}, {"details", details}}}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 
@@ -246,7 +249,7 @@ bool ParseTiering(Body& b, TieringPolicy* out) {
 HttpResponse Json(int status, const json& body) {
   HttpResponse r;
   r.status = status;
-  r.body = body.dump();
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 
@@ -256,7 +259,8 @@ void AppendString(std::string* out, std::string_view s) {
            c != '"' && c != '\\';
   });
   if (!plain) {
-    *out += json(s).dump();  // nlohmann escapes and checks the UTF-8
+    // nlohmann escapes it, and turns bytes that are not UTF-8 into U+FFFD.
+    *out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
     return;
   }
   out->push_back('"');

@@ -185,6 +185,10 @@ HttpResponse PutRecord(const RestCall& call) {
   if (b.Has("id") && r.id != call.id) {
     return BadRequest(Cat("field 'id' ('", r.id, "') differs from the path ('", call.id, "')"));
   }
+  // Ids in bodies are JSON strings, so UTF-8; one percent-decoded from the path may not be.
+  if (!simdjson::validate_utf8(call.id.data(), call.id.size())) {
+    return BadRequest("the id in the path is not valid UTF-8");
+  }
   r.id = call.id;
   if (auto s = call.service.Write(call.name, {std::move(r)}, WriteMode::kUpsert); !s.ok()) {
     return FromStatus(s);

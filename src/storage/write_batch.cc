@@ -44,6 +44,9 @@ absl::Status DecodeBatch(std::string_view payload, DecodedBatch* out) {
   out->seq = DecodeFixed64(payload.data());
   out->timestamp_us = DecodeFixed64(payload.data() + 8);
   const uint32_t count = DecodeFixed32(payload.data() + 16);
+  // Every operation takes at least two bytes (its type and an id length): a count beyond that
+  // is damage, and must not be allocated for.
+  if (count > (payload.size() - kBatchHeaderSize) / 2) return bad("more operations than bytes");
   out->ops.clear();
   out->ops.reserve(count);
   Decoder d(payload.substr(kBatchHeaderSize));

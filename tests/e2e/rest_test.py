@@ -471,6 +471,13 @@ class RestApiTest(unittest.TestCase):
                          413, "PAYLOAD_TOO_LARGE", "500")
         big = {"id": "big", "vector": [1, 2], "metadata": {"s": "x" * (2 << 20)}}
         self.assertError(self.req("POST", v, big), 413, "PAYLOAD_TOO_LARGE")
+        # Bytes that are not UTF-8 in a query parameter's name, or in a path id (once
+        # percent-decoded): a 400, never a crash (fuzzing found the first).
+        status, body = self.req("GET", "/api/v1/collections/lim/vectors?%9E=1")
+        self.assertEqual(status, 400, body)
+        self.assertError(self.req("PUT", v + "/%9E", {"vector": [1, 2]}), 400,
+                         "INVALID_ARGUMENT", "not valid UTF-8")
+        self.assertEqual(self.req("GET", "/health")[0], 200)
         # Nesting: 64 levels of objects and arrays in a body are allowed, 65 are not.
         def nested(depth):  # a body `depth` levels deep: the body, metadata, then arrays
             return '{"id": "d", "vector": [1, 2], "metadata": {"a": %s}}' % (

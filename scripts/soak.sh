@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make soak`: the long runs that do not fit in `make test`, each reporting its figures.
+#   1. 1,000 kill -9 rounds of a writing process, every acknowledged batch checked after each
+#      (tests/crash_test.cc, PROXIMADB_CRASH_ROUNDS);
+#   2. 1,008 simulated power losses over 12 scenarios (tests/power_loss_test.cc,
+#      PROXIMADB_POWER_LOSSES_EACH);
+#   3. $SOAK_MINUTES (60) of mixed load on a real server over REST and gRPC, RSS sampled every
+#      10 s, zero errors allowed (tests/soak/mixed_load.py);
+#   4. every fuzz target for $SOAK_FUZZ_SECONDS (1800) each (scripts/fuzz.sh).
+# Steps can be picked: scripts/soak.sh crash power mixed fuzz
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="${BUILD_DIR:-$root/build}"
+steps=("$@")
+if [[ ${#steps[@]} -eq 0 ]]; then steps=(crash power mixed fuzz); fi
+
+for step in "${steps[@]}"; do
+  echo "== soak: $step ($(date -u +%H:%M:%S))"
+  case "$step" in
+    crash)
+      PROXIMADB_CRASH_ROUNDS="${SOAK_CRASH_ROUNDS:-1000}" "$build/bin/crash_test" \
+        --gtest_filter=CrashTest.AcknowledgedWritesSurviveSigkill ;;
+    power)
+      PROXIMADB_POWER_LOSSES_EACH="${SOAK_POWER_LOSSES_EACH:-84}" "$build/bin/power_loss_test" \
+        --gtest_filter='Scenarios/PowerLossTest.*' ;;
+    mixed)
+      "$root/clients/python/run-tests.sh" --version >/dev/null  # the client's virtualenv
+      "$build/python-venv/bin/python" "$root/tests/soak/mixed_load.py" \
+        --server "$build/bin/proximadb-server" --minutes "${SOAK_MINUTES:-60}" ;;
+    fuzz)
+      FUZZ_SECONDS="${SOAK_FUZZ_SECONDS:-1800}" "$root/scripts/fuzz.sh" ;;
+    *) echo "unknown step $step (crash, power, mixed, fuzz)" >&2; exit 2 ;;
+  esac
+done
+echo "== soak: all passed ($(date -u +%H:%M:%S))"
