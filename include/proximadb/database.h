@@ -44,7 +44,8 @@ struct DatabaseOptions {
   uint32_t maintenance_interval_ms = 1000;
   // The memory budget of all memtables together (engine/memory_budget.h): past it the largest
   // are flushed at once, past twice it writes get kResourceExhausted until flushes catch up.
-  // 0: none (flushes follow each collection's flush policy only).
+  // 0: none (flushes follow each collection's flush policy only). Needs background_maintenance
+  // (without it there is no budget).
   uint64_t memtable_budget_mb = 0;
   // Background insertion of acknowledged memtable rows into the memtable's HNSW graphs (until
   // a row is indexed, searches scan it exactly).

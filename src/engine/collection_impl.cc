@@ -56,6 +56,9 @@ void CollectionImpl::MarkDropped() {
 
 absl::Status CollectionImpl::StopWrites(std::string_view what, const absl::Status& cause) {
   if (bg_error_.ok()) {
+    // Its memtables cannot be flushed before a reopen: they must not hold the budget of others.
+    if (options_.budget != nullptr) options_.budget->Add(-budget_bytes_);
+    budget_bytes_ = 0;
     bg_error_ = absl::FailedPreconditionError(
         absl::StrCat("collection '", options_.config.name, "': ", std::string(what),
                      ", writes are stopped until the database is reopened: ", cause.ToString()));

@@ -125,6 +125,11 @@ class DatabaseImpl final : public Database {
   DatabaseImpl(const DatabaseOptions& options, Env* env, std::unique_ptr<FileLock> lock,
                std::unique_ptr<Catalog> catalog)
       : options_(options), env_(env), lock_(std::move(lock)), catalog_(std::move(catalog)) {
+    // Set here, without mu_ held: a wake takes mu_ under the budget's own lock.
+    budget_->SetWake([this] {
+      absl::MutexLock l(&mu_);
+      wake_ = true;
+    });
     if (options_.object_store != nullptr) {
       cold_cache_ = std::make_shared<ColdCache>(
           env_,
@@ -135,6 +140,7 @@ class DatabaseImpl final : public Database {
   }
 
   ~DatabaseImpl() override {
+    budget_->SetWake({});  // collections may outlive the database: no more calls into it
     {
       absl::MutexLock l(&mu_);
       stop_ = true;
@@ -172,10 +178,6 @@ class DatabaseImpl final : public Database {
       }
     }
     if (options_.background_maintenance) {
-      budget_->SetWake([this] {
-        absl::MutexLock l(&mu_);
-        wake_ = true;
-      });
       maintenance_ = std::thread([this] { MaintenanceLoop(); });
     }
     if (options_.background_indexing) {
@@ -476,19 +478,25 @@ class DatabaseImpl final : public Database {
 
   // Past the memory budget: flushes the collections with the largest memtables until under it.
   void ReleaseMemory(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
-    budget_->Released();
-    for (const auto& c : all) c->AccountMemory();  // the indexer grew them since their writes
-    std::vector<std::shared_ptr<CollectionImpl>> largest = all;
-    std::sort(largest.begin(), largest.end(), [](const auto& a, const auto& b) {
-      return a->MemtableBytes() > b->MemtableBytes();
-    });
-    for (const auto& c : largest) {
-      if (!budget_->over() || c->MemtableBytes() == 0) break;
+    // The sizes first: writers change them while this runs, and a sort must see fixed keys.
+    std::vector<std::pair<int64_t, CollectionImpl*>> largest;
+    for (const auto& c : all) {
+      c->AccountMemory();  // the indexer grew them since their writes
+      largest.emplace_back(c->MemtableBytes(), c.get());
+    }
+    std::sort(largest.begin(), largest.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    bool failed = false, disk_full = false;
+    for (const auto& [bytes, c] : largest) {
+      if (!budget_->over() || bytes == 0) break;
       if (absl::Status s = c->Flush(); !s.ok()) {
+        failed = true;
+        disk_full |= absl::IsResourceExhausted(s);
         Log(LogLevel::kError, absl::StrCat("flush of collection '", c->config().name,
                                            "' for the memory budget failed: ", s.ToString()));
       }
     }
+    budget_->Released(failed, disk_full);
   }
 
   void RunMaintenance(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
@@ -535,8 +543,9 @@ class DatabaseImpl final : public Database {
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<Catalog> catalog_;
   std::shared_ptr<ColdCache> cold_cache_;  // with an object store: the cold tier's cache
-  const std::shared_ptr<MemoryBudget> budget_ =
-      std::make_shared<MemoryBudget>(options_.memtable_budget_mb << 20);
+  // Only with a maintenance thread to flush: without one, nothing would ever free it.
+  const std::shared_ptr<MemoryBudget> budget_ = std::make_shared<MemoryBudget>(
+      options_.background_maintenance ? options_.memtable_budget_mb << 20 : 0);
   bool cold_orphans_collected_ = false;     // by the maintenance thread
   absl::Mutex backups_mu_;  // one backup, restore or backup deletion at a time
   absl::Mutex mu_;

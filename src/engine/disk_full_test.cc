@@ -63,6 +63,16 @@ class DiskFullTest : public ::testing::Test {
     EXPECT_TRUE(c.Get(acked_.back()).ok());
   }
 
+  // The power goes out (what was not synced is lost) and the database opens again.
+  void PowerCutAndReopen(std::unique_ptr<Database>* db, std::shared_ptr<Collection>* c) {
+    c->reset();
+    env_.SimulatePowerLoss(PowerLoss{});
+    db->reset();
+    env_.Restart();
+    *db = Open();
+    *c = *(*db)->GetCollection("c");
+  }
+
   void ExpectDiskFull(const absl::Status& s) {
     EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
     EXPECT_EQ(ErrorCodeOf(s), kInsufficientStorage) << s;
@@ -100,12 +110,7 @@ TEST_F(DiskFullTest, WalAppendsFailUntilSpaceReturnsAndNothingAcknowledgedIsLost
   ExpectExactlyAcked(*c);
 
   // A power cut loses nothing acknowledged, and brings back nothing refused.
-  c.reset();
-  env_.SimulatePowerLoss(PowerLoss{});
-  db.reset();
-  env_.Restart();
-  db = Open();
-  c = *db->GetCollection("c");
+  PowerCutAndReopen(&db, &c);
   ExpectExactlyAcked(*c);
 }
 
@@ -117,17 +122,13 @@ TEST_F(DiskFullTest, AnAppendThatFailsHalfWayIsUndone) {
   ASSERT_TRUE(c->Write({{"a", std::vector<float>(kDim, 1.f), "{}"}}, WriteMode::kInsert).ok());
   acked_.push_back("a");
   // The next WAL append fails as a full disk would.
-  env_.FailAfter(FaultInjectionEnv::Op::kAppend, "wal-", 0, 1, absl::StatusCode::kResourceExhausted);
+  env_.FailAfter(FaultInjectionEnv::Op::kAppend, "wal-", 0, 1,
+                 absl::StatusCode::kResourceExhausted);
   ExpectDiskFull(c->Write({{"b", std::vector<float>(kDim, 2.f), "{}"}}, WriteMode::kInsert));
   EXPECT_EQ(c->Get("b").status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(c->Write({{"c", std::vector<float>(kDim, 3.f), "{}"}}, WriteMode::kInsert).ok());
   acked_.push_back("c");
-  c.reset();
-  env_.SimulatePowerLoss(PowerLoss{});
-  db.reset();
-  env_.Restart();
-  db = Open();
-  c = *db->GetCollection("c");
+  PowerCutAndReopen(&db, &c);
   ExpectExactlyAcked(*c);
   EXPECT_EQ(c->Get("b").status().code(), absl::StatusCode::kNotFound);
 }

@@ -155,7 +155,7 @@ absl::StatusOr<DurableSnapshot> CollectionImpl::SnapshotForBackup() {
 }
 
 void CollectionImpl::AccountMemoryLocked() {
-  if (options_.budget == nullptr) return;
+  if (options_.budget == nullptr || !bg_error_.ok()) return;  // stopped: see StopWrites
   int64_t bytes = static_cast<int64_t>(mem_->MemoryBytes());
   for (const Frozen& f : imms_) bytes += static_cast<int64_t>(f.mem->MemoryBytes());
   options_.budget->Add(bytes - budget_bytes_);

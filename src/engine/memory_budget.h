@@ -12,7 +12,9 @@
 #include <cstdint>
 #include <functional>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 namespace proximadb {
 
@@ -25,24 +27,39 @@ class MemoryBudget {
   int64_t used() const { return used_.load(std::memory_order_relaxed); }
   // Whether flushes should be forced.
   bool over() const { return budget_ > 0 && used() > budget_; }
-  // OK, or RESOURCE_EXHAUSTED (tagged with that code) while writes must wait for flushes.
+  // OK, or RESOURCE_EXHAUSTED (tagged with that code) while writes must wait for flushes;
+  // INSUFFICIENT_STORAGE instead when the last flush for the budget found the disk full.
   absl::Status Admit() const;
   // Adds `delta` bytes (negative when memtables are freed).
   void Add(int64_t delta) { used_.fetch_add(delta, std::memory_order_relaxed); }
 
-  // `wake` starts the flusher (the maintenance thread) early; set once, before any write.
-  void SetWake(std::function<void()> wake) { wake_ = std::move(wake); }
+  // `wake` starts the flusher (the maintenance thread) early; an empty one (the database
+  // closing) stops calls to the old one, which collections outliving it could make.
+  void SetWake(std::function<void()> wake) {
+    absl::MutexLock l(&wake_mu_);
+    wake_ = std::move(wake);
+  }
   // Over the budget: wakes the flusher, once until it calls Released. Call with no lock held.
   void RequestRelease() {
-    if (over() && wake_ && !requested_.exchange(true, std::memory_order_relaxed)) wake_();
+    if (!over() || requested_.exchange(true, std::memory_order_relaxed)) return;
+    absl::MutexLock l(&wake_mu_);
+    if (wake_) wake_();
   }
-  void Released() { requested_.store(false, std::memory_order_relaxed); }
+  // The flusher's pass is over: the next write over the budget wakes it again, unless its
+  // flushes failed (`failed`: it then waits for its next regular pass rather than spin), and
+  // if one failed for a full disk, Admit answers INSUFFICIENT_STORAGE.
+  void Released(bool failed, bool disk_full) {
+    disk_full_.store(disk_full, std::memory_order_relaxed);
+    if (!failed) requested_.store(false, std::memory_order_relaxed);
+  }
 
  private:
   const int64_t budget_;
   std::atomic<int64_t> used_{0};
-  std::function<void()> wake_;
+  absl::Mutex wake_mu_;
+  std::function<void()> wake_ ABSL_GUARDED_BY(wake_mu_);
   std::atomic<bool> requested_{false};
+  std::atomic<bool> disk_full_{false};
 };
 
 }  // namespace proximadb

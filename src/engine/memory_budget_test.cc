@@ -1,14 +1,15 @@
 // The memory budget of all memtables (DatabaseOptions::memtable_budget_mb): past twice the
 // budget writes are refused with RESOURCE_EXHAUSTED until flushes free memory, and the
 // maintenance thread flushes the largest memtables once past the budget, so that an ingest far
-// beyond the budget keeps the memtables bounded and loses nothing.
+// beyond the budget keeps the memtables bounded and loses nothing. (On the fault Env, whose
+// segment writes can be made to fail.)
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/errors.h"
-#include "env/mem_env.h"
+#include "env/fault_injection_env.h"
 #include "gtest/gtest.h"
 #include "proximadb/database.h"
 
@@ -62,35 +63,57 @@ class MemoryBudgetTest : public ::testing::Test {
     return a.Stats().memory_bytes + b.Stats().memory_bytes;
   }
 
-  MemEnv env_;
+  FaultInjectionEnv env_;
   std::mt19937 rng_{42};
   const std::string catalog_ = ::testing::TempDir() + "/budget-" +
                                ::testing::UnitTest::GetInstance()->current_test_info()->name() +
                                ".db";
 };
 
+// Flushes that cannot run (their segment writes fail): writes are refused past twice the
+// budget, as RESOURCE_EXHAUSTED, or INSUFFICIENT_STORAGE when the disk is what is full; once
+// flushes work again, the flusher frees the memory and writes go on.
 TEST_F(MemoryBudgetTest, WritesPastTwiceTheBudgetWaitForAFlush) {
-  std::remove(catalog_.c_str());
-  ASSERT_TRUE(env_.CreateDirs("/db").ok());
-  auto db = Open(/*background=*/false);
-  auto a = Create(*db, "a");
-  auto b = Create(*db, "b");
-  int batch = 0;
-  absl::Status s;
-  while ((s = WriteBatch(batch % 2 ? *a : *b, batch)).ok()) ++batch;
-  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
-  EXPECT_EQ(ErrorCodeOf(s), "RESOURCE_EXHAUSTED");
-  EXPECT_NE(s.message().find("memory budget of 2 MiB"), std::string_view::npos) << s;
-  // Refused past twice the budget, and not long after (memtables grow by chunks).
-  const uint64_t held = MemtableBytes(*a, *b);
-  EXPECT_GT(held, 2 * kBudget);
-  EXPECT_LT(held, 3 * kBudget);
-  // Reads go on; a flush frees the memory and writes go on.
-  EXPECT_EQ(*a->Count() + *b->Count(), 50u * batch);
-  ASSERT_TRUE(a->Flush().ok());
-  ASSERT_TRUE(b->Flush().ok());
-  ASSERT_TRUE(WriteBatch(*a, batch).ok());
-  EXPECT_EQ(*a->Count() + *b->Count(), 50u * (batch + 1));
+  for (const absl::StatusCode why : {absl::StatusCode::kInternal,
+                                     absl::StatusCode::kResourceExhausted}) {
+    std::remove(catalog_.c_str());
+    env_.ClearFaults();
+    ASSERT_TRUE(env_.CreateDirs("/db").ok());
+    auto db = Open(/*background=*/true);
+    auto a = Create(*db, "a");
+    auto b = Create(*db, "b");
+    env_.FailAfter(FaultInjectionEnv::Op::kAppend, "seg-", 0, 1 << 30, why);
+    int batch = 0;
+    absl::Status s;
+    while ((s = WriteBatch(batch % 2 ? *a : *b, batch)).ok() && batch < 100000) ++batch;
+    EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+    EXPECT_EQ(ErrorCodeOf(s), "RESOURCE_EXHAUSTED") << s;
+    if (why == absl::StatusCode::kResourceExhausted) {
+      // Once the flusher has found the disk full, the refusal says so (a client retrying).
+      for (int tries = 0; ErrorCodeOf(s) != kInsufficientStorage; ++tries) {
+        ASSERT_LT(tries, 20000) << s;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        s = WriteBatch(*a, batch);
+      }
+    }
+    EXPECT_NE(s.message().find("memory budget of 2 MiB"), std::string_view::npos) << s;
+    // Refused past twice the budget, and not long after (memtables grow by chunks).
+    const uint64_t held = MemtableBytes(*a, *b);
+    EXPECT_GT(held, 2 * kBudget);
+    EXPECT_LT(held, 3 * kBudget);
+    EXPECT_EQ(*a->Count() + *b->Count(), 50u * batch);  // reads go on
+
+    env_.ClearFaults();  // flushes work again: the flusher's next pass frees the memory
+    int refused = 0;
+    while (!(s = WriteBatch(*a, batch)).ok()) {
+      ASSERT_LT(++refused, 20000) << "the flusher never freed the memory: " << s;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a client's Retry-After
+    }
+    EXPECT_EQ(*a->Count() + *b->Count(), 50u * (batch + 1));
+    a.reset();
+    b.reset();
+    db.reset();
+  }
 }
 
 TEST_F(MemoryBudgetTest, TheFlusherKeepsASustainedIngestWithinTheBudget) {

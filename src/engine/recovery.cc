@@ -86,6 +86,7 @@ absl::Status CollectionImpl::Recover() {
   PROXIMADB_RETURN_IF_ERROR(SaveWalDirs(found.wal));
   PROXIMADB_RETURN_IF_ERROR(OpenSegments(found));
   PROXIMADB_RETURN_IF_ERROR(ReplayWal(found));
+  AccountMemoryLocked();  // the replayed memtables count against the budget from the start
   PROXIMADB_RETURN_IF_ERROR(EnsureDir(env_, WalDir()));  // a new wal_directory
   const uint64_t number = next_file_number_++;
   absl::MutexLock wl(&wal_mu_);

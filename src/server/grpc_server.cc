@@ -1,165 +1,17 @@
 #include "server/grpc_server.h"
 
 #include <chrono>
-#include <cstring>
-#include <limits>
-#include <type_traits>
-#include <variant>
 #include <vector>
 
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include "common/strings.h"
-#include "server/fields.h"
+#include "server/grpc_convert.h"
 #include "proximadb/v1/proximadb.grpc.pb.h"
 
 namespace proximadb::server {
 
-namespace {
-
 namespace v1 = ::proximadb::v1;
-using google::protobuf::Struct;
-
-// A Struct as compact JSON text; `empty` for an absent one.
-std::string StructToJson(bool present, const Struct& s, std::string empty) {
-  if (!present) return empty;
-  std::string out;
-  auto status = google::protobuf::util::MessageToJsonString(s, &out);
-  return status.ok() ? out : empty;
-}
-
-void JsonToStruct(const std::string& json, Struct* out) {
-  google::protobuf::util::JsonParseOptions options;
-  (void)google::protobuf::util::JsonStringToMessage(json, out, options);
-}
-
-// Sets the fields of `out` that `fields` names (fields.h: written once for REST, gRPC and
-// metrics; server_test checks every name is the proto's).
-void SetFields(const std::vector<Field>& fields, google::protobuf::Message* out) {
-  using google::protobuf::FieldDescriptor;
-  const google::protobuf::Descriptor* descriptor = out->GetDescriptor();
-  const google::protobuf::Reflection* reflection = out->GetReflection();
-  for (const Field& f : fields) {
-    const FieldDescriptor* field = descriptor->FindFieldByName(std::string(f.name));
-    if (field == nullptr) continue;
-    if (const std::string* text = std::get_if<std::string>(&f.value)) {
-      reflection->SetString(out, field, *text);
-      continue;
-    }
-    // Numbers as the field's type wants them (integers converted directly, not through double).
-    auto number = [&](auto zero) {
-      using Number = decltype(zero);
-      return std::visit(
-          [](const auto& v) -> Number {
-            if constexpr (std::is_arithmetic_v<std::decay_t<decltype(v)>>) {
-              return static_cast<Number>(v);
-            } else {
-              return Number{};
-            }
-          },
-          f.value);
-    };
-    auto integer = [&] { return number(int64_t{0}); };
-    switch (field->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_UINT32: reflection->SetUInt32(out, field, integer()); break;
-      case FieldDescriptor::CPPTYPE_UINT64: reflection->SetUInt64(out, field, integer()); break;
-      case FieldDescriptor::CPPTYPE_INT32: reflection->SetInt32(out, field, integer()); break;
-      case FieldDescriptor::CPPTYPE_INT64: reflection->SetInt64(out, field, integer()); break;
-      case FieldDescriptor::CPPTYPE_DOUBLE: reflection->SetDouble(out, field, number(0.0)); break;
-      default: break;
-    }
-  }
-}
-
-void ToProto(const TieringPolicy& t, v1::Tiering* out) {
-  out->set_ultra_hot(t.ultra_hot);
-  if (t.warm_after_hours) out->set_warm_after_hours(*t.warm_after_hours);
-  if (t.cold_after_hours) out->set_cold_after_hours(*t.cold_after_hours);
-}
-
-TieringPolicy FromProto(const v1::Tiering& in) {
-  TieringPolicy t;
-  t.ultra_hot = in.ultra_hot();
-  if (in.has_warm_after_hours()) t.warm_after_hours = in.warm_after_hours();
-  if (in.has_cold_after_hours()) t.cold_after_hours = in.cold_after_hours();
-  return t;
-}
-
-void ToProto(const CollectionInfo& info, v1::Collection* out) {
-  SetFields(CollectionFields(info), out);
-  ToProto(info.config.tiering, out->mutable_tiering());
-}
-
-void ToProto(const CollectionConfig& config, v1::Collection* out) {
-  SetFields(CollectionFields(config), out);
-  ToProto(config.tiering, out->mutable_tiering());
-}
-
-void ToProto(const BackupInfo& backup, v1::Backup* out) { SetFields(BackupFields(backup), out); }
-
-void ToProto(const KeyInfo& key, v1::ApiKey* out) {
-  out->set_name(key.name);
-  out->set_role(std::string(RoleName(key.role)));
-  if (key.collections) {
-    out->mutable_scope()->mutable_collections()->Add(key.collections->begin(),
-                                                      key.collections->end());
-  }
-  out->set_created_at_ms(key.created_at_ms);
-}
-
-void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStats* out) {
-  std::vector<Field> fields = {{"name", std::string(name)}};
-  for (const StatsField& f : kStatsFields) fields.push_back({f.name, ValueOf(f, s)});
-  SetFields(fields, out);
-}
-
-Record FromProto(const v1::VectorInput& in) {
-  Record r;
-  r.id = in.has_id() ? in.id() : Service::NewId();
-  if (!in.vector_f32().empty()) {
-    // A length that is not a multiple of 4 leaves a dimension the engine rejects by name.
-    r.vector.resize((in.vector_f32().size() + 3) / 4, std::numeric_limits<float>::quiet_NaN());
-    std::memcpy(r.vector.data(), in.vector_f32().data(), in.vector_f32().size() / 4 * 4);
-  } else {
-    r.vector.assign(in.vector().begin(), in.vector().end());
-  }
-  r.metadata = StructToJson(in.has_metadata(), in.metadata(), "{}");
-  return r;
-}
-
-void ToProto(const Record& r, v1::VectorRecord* out) {
-  out->set_id(r.id);
-  out->mutable_vector()->Add(r.vector.begin(), r.vector.end());
-  JsonToStruct(r.metadata, out->mutable_metadata());
-}
-
-SearchRequest FromProto(const v1::SearchRequest& in) {
-  SearchRequest q;
-  q.vector = std::span<const float>(in.vector().data(), in.vector().size());
-  q.k = in.has_k() ? in.k() : 10;
-  q.filter = StructToJson(in.has_filter(), in.filter(), "");
-  q.include_vectors = in.include_vectors();
-  q.include_metadata = in.has_include_metadata() ? in.include_metadata() : true;
-  q.ef = in.has_ef() ? in.ef() : 0;
-  q.exact = in.exact();
-  q.rerank = in.has_rerank() ? in.rerank() : 0;
-  q.nprobe = in.has_nprobe() ? in.nprobe() : 0;
-  return q;
-}
-
-void ToProto(const SearchResponse& r, const SearchRequest& q, v1::SearchResponse* out) {
-  for (const SearchHit& h : r.hits) {
-    v1::SearchHit* hit = out->add_results();
-    hit->set_id(h.id);
-    hit->set_score(h.score);
-    if (q.include_metadata) JsonToStruct(h.metadata, hit->mutable_metadata());
-    if (q.include_vectors) hit->mutable_vector()->Add(h.vector.begin(), h.vector.end());
-  }
-  out->set_plan(r.plan);
-}
-
-}  // namespace
 
 class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
  public:
@@ -215,7 +67,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
                                              const v1::CreateCollectionRequest* req,
                                              v1::Collection* resp) override {
     // The role before the request's validation, as REST; the scope once the name is known.
-    if (absl::Status s = Check(ctx, Access::kAdmin, ""); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kAdmin, "")) return denied;
     CollectionConfig c = svc_.NewCollectionConfig();
     c.name = req->name();
     c.dimension = req->dimension();
@@ -227,7 +79,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_metadata_compression()) names.metadata_compression = req->metadata_compression();
     if (req->has_id_index()) names.id_index = req->id_index();
     if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return Done(ctx, s);
-    if (absl::Status s = Check(ctx, Access::kAdmin, c.name); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kAdmin, c.name)) return denied;
     if (req->has_m()) c.index.m = req->m();
     if (req->has_ef_construction()) c.index.ef_construction = req->ef_construction();
     if (req->has_ef_search()) c.index.ef_search = req->ef_search();
@@ -259,21 +111,21 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* GetCollection(grpc::CallbackServerContext* ctx,
                                           const v1::CollectionRef* req,
                                           v1::Collection* resp) override {
-    if (absl::Status s = Check(ctx, Access::kRead, req->name()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kRead, req->name())) return denied;
     return Reply(ctx, svc_.DescribeCollection(req->name()), resp);
   }
 
   grpc::ServerUnaryReactor* GetCollectionStats(grpc::CallbackServerContext* ctx,
                                                const v1::CollectionRef* req,
                                                v1::CollectionStats* resp) override {
-    if (absl::Status s = Check(ctx, Access::kRead, req->name()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kRead, req->name())) return denied;
     return StatsDone(ctx, req->name(), svc_.Stats(req->name()), resp);
   }
 
   grpc::ServerUnaryReactor* UpdateCollection(grpc::CallbackServerContext* ctx,
                                              const v1::UpdateCollectionRequest* req,
                                              v1::Collection* resp) override {
-    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kAdmin, req->name())) return denied;
     CollectionUpdate u;
     if (req->has_ef_search()) u.ef_search = req->ef_search();
     if (req->has_rerank()) u.rerank = req->rerank();
@@ -296,7 +148,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* DeleteCollection(grpc::CallbackServerContext* ctx,
                                              const v1::CollectionRef* req,
                                              v1::DeleteCollectionResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kAdmin, req->name())) return denied;
     absl::Status s = svc_.DropCollection(req->name());
     resp->set_name(req->name());
     resp->set_dropped(s.ok());
@@ -305,19 +157,19 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* ctx, const v1::CollectionRef* req,
                                   v1::CollectionStats* resp) override {
-    if (absl::Status s = Check(ctx, Access::kWrite, req->name()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kWrite, req->name())) return denied;
     return StatsDone(ctx, req->name(), svc_.Flush(req->name()), resp);
   }
   grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* ctx,
                                     const v1::CollectionRef* req,
                                     v1::CollectionStats* resp) override {
-    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kAdmin, req->name())) return denied;
     return StatsDone(ctx, req->name(), svc_.Compact(req->name()), resp);
   }
   grpc::ServerUnaryReactor* ApplyTiering(grpc::CallbackServerContext* ctx,
                                          const v1::CollectionRef* req,
                                          v1::CollectionStats* resp) override {
-    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kAdmin, req->name())) return denied;
     return StatsDone(ctx, req->name(), svc_.ApplyTiering(req->name()), resp);
   }
 
@@ -325,14 +177,14 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* ctx,
                                          const v1::CollectionRef* req, v1::Backup* resp) override {
-    if (absl::Status s = Check(ctx, Access::kAdmin, req->name()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kAdmin, req->name())) return denied;
     return Reply(ctx, svc_.Backup(req->name()), resp);
   }
 
   grpc::ServerUnaryReactor* ListBackups(grpc::CallbackServerContext* ctx,
                                         const v1::ListBackupsRequest* req,
                                         v1::ListBackupsResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kServerAdmin, "")) return denied;
     auto list = svc_.ListBackups();
     if (list.ok()) {
       for (const BackupInfo& b : *list) {
@@ -347,7 +199,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* DeleteBackup(grpc::CallbackServerContext* ctx,
                                          const v1::BackupRef* req,
                                          v1::DeleteBackupResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kServerAdmin, "")) return denied;
     absl::Status s = svc_.DeleteBackup(req->backup_id());
     resp->set_backup_id(req->backup_id());
     resp->set_deleted(s.ok());
@@ -356,7 +208,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Restore(grpc::CallbackServerContext* ctx,
                                     const v1::RestoreRequest* req, v1::Collection* resp) override {
-    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kServerAdmin, "")) return denied;
     const bool by_time = !req->source_collection().empty() || !req->point_in_time().empty();
     if (req->target_collection().empty()) {
       return Done(ctx, absl::InvalidArgumentError("field 'target_collection' is required"));
@@ -379,14 +231,15 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* CreateKey(grpc::CallbackServerContext* ctx,
                                       const v1::CreateKeyRequest* req, v1::ApiKey* resp) override {
-    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kServerAdmin, "")) return denied;
     KeyInfo info;
     info.name = req->name();
     absl::StatusOr<Role> role = ParseRole(req->role());
     if (!role.ok()) return Done(ctx, role.status());
     info.role = *role;
     if (req->has_scope()) {
-      info.collections.emplace(req->scope().collections().begin(), req->scope().collections().end());
+      const auto& scope = req->scope().collections();
+      info.collections.emplace(scope.begin(), scope.end());
     }
     auto created = svc_.CreateKey(std::move(info));
     if (created.ok()) {
@@ -398,7 +251,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* ListKeys(grpc::CallbackServerContext* ctx, const v1::ListKeysRequest*,
                                      v1::ListKeysResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kServerAdmin, "")) return denied;
     auto keys = svc_.ListKeys();
     if (keys.ok()) {
       for (const KeyInfo& key : *keys) ToProto(key, resp->add_keys());
@@ -408,7 +261,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* DeleteKey(grpc::CallbackServerContext* ctx, const v1::KeyRef* req,
                                       v1::DeleteKeyResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kServerAdmin, ""); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kServerAdmin, "")) return denied;
     absl::Status s = svc_.DeleteKey(req->name());
     resp->set_name(req->name());
     resp->set_deleted(s.ok());
@@ -419,7 +272,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Insert(grpc::CallbackServerContext* ctx, const v1::InsertRequest* req,
                                    v1::WriteResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kWrite, req->collection())) return denied;
     Record r = FromProto(req->record());
     resp->set_id(r.id);
     return Done(ctx, svc_.Write(req->collection(), {std::move(r)}, WriteMode::kInsert));
@@ -428,7 +281,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* BatchWrite(grpc::CallbackServerContext* ctx,
                                        const v1::BatchWriteRequest* req,
                                        v1::BatchWriteResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kWrite, req->collection())) return denied;
     return Done(ctx, WriteBatch(*req, resp));
   }
 
@@ -468,14 +321,14 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* GetVector(grpc::CallbackServerContext* ctx, const v1::VectorRef* req,
                                       v1::VectorRecord* resp) override {
-    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kRead, req->collection())) return denied;
     return Reply(ctx, svc_.Get(req->collection(), req->id()), resp);
   }
 
   grpc::ServerUnaryReactor* UpsertVector(grpc::CallbackServerContext* ctx,
                                          const v1::UpsertVectorRequest* req,
                                          v1::WriteResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kWrite, req->collection())) return denied;
     Record r;
     r.id = req->id();
     r.vector.assign(req->vector().begin(), req->vector().end());
@@ -487,7 +340,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* PatchMetadata(grpc::CallbackServerContext* ctx,
                                           const v1::PatchMetadataRequest* req,
                                           v1::WriteResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kWrite, req->collection())) return denied;
     resp->set_id(req->id());
     return Done(ctx, svc_.PatchMetadata(req->collection(), req->id(),
                                         StructToJson(req->has_metadata(), req->metadata(), "{}")));
@@ -496,7 +349,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* DeleteVector(grpc::CallbackServerContext* ctx,
                                          const v1::VectorRef* req,
                                          v1::DeleteVectorsResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kWrite, req->collection())) return denied;
     absl::Status s = svc_.DeleteOne(req->collection(), req->id());
     if (s.ok()) resp->set_deleted(1);
     return Done(ctx, s);
@@ -505,7 +358,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* DeleteVectors(grpc::CallbackServerContext* ctx,
                                           const v1::DeleteVectorsRequest* req,
                                           v1::DeleteVectorsResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kWrite, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kWrite, req->collection())) return denied;
     if (req->has_filter() == (req->ids_size() > 0)) {
       return Done(ctx, absl::InvalidArgumentError("give exactly one of 'ids' and 'filter'"));
     }
@@ -522,14 +375,14 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* ctx, const v1::SearchRequest* req,
                                    v1::SearchResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kRead, req->collection())) return denied;
     return Done(ctx, SearchOne(req->collection(), *req, resp));
   }
 
   grpc::ServerUnaryReactor* SearchBatch(grpc::CallbackServerContext* ctx,
                                         const v1::SearchBatchRequest* req,
                                         v1::SearchBatchResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kRead, req->collection())) return denied;
     absl::Status s = svc_.CheckBatchSize(req->queries_size(), "queries");
     for (int i = 0; s.ok() && i < req->queries_size(); ++i) {
       s = SearchOne(req->collection(), req->queries(i), resp->add_results());
@@ -540,7 +393,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Count(grpc::CallbackServerContext* ctx, const v1::CountRequest* req,
                                   v1::CountResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kRead, req->collection())) return denied;
     auto n = svc_.Count(req->collection(), StructToJson(req->has_filter(), req->filter(), ""));
     if (n.ok()) resp->set_count(*n);
     return Done(ctx, n.status());
@@ -548,7 +401,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   grpc::ServerUnaryReactor* Scroll(grpc::CallbackServerContext* ctx, const v1::ScrollRequest* req,
                                    v1::ScrollResponse* resp) override {
-    if (absl::Status s = Check(ctx, Access::kRead, req->collection()); !s.ok()) return Done(ctx, s);
+    if (auto* denied = Deny(ctx, Access::kRead, req->collection())) return denied;
     auto page = svc_.Scroll(req->collection(), req->cursor(), req->has_limit() ? req->limit() : 100,
                             StructToJson(req->has_filter(), req->filter(), ""),
                             req->include_vectors());
@@ -582,6 +435,12 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   absl::Status Check(grpc::CallbackServerContext* ctx, Access access,
                      std::string_view collection) {
     return Caller(ctx, access, collection).status();
+  }
+  // The call finished with its error if the key does not allow it; nullptr if it does.
+  grpc::ServerUnaryReactor* Deny(grpc::CallbackServerContext* ctx, Access access,
+                                 std::string_view collection) {
+    absl::Status s = Check(ctx, access, collection);
+    return s.ok() ? nullptr : Done(ctx, s);
   }
 
   grpc::Status ToGrpc(grpc::CallbackServerContext* ctx, const absl::Status& s) {

@@ -31,7 +31,8 @@ class Tls:
 
     def __post_init__(self) -> None:
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("give both cert_file and key_file for a client certificate, or neither")
+            raise ValueError("give both cert_file and key_file for a client certificate, "
+                             "or neither")
 
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.ca_file)
