@@ -7,7 +7,8 @@
         hits = client.search("docs", [0.1, 0.2, 0.3], k=5)
 """
 
-from .client import AsyncProximaDBClient, ProximaDBClient
+from .async_client import AsyncProximaDBClient
+from .client import ProximaDBClient
 from .errors import (AlreadyExistsError, AuthNotEnabledError, BackupNotFoundError,
                      CollectionNotFoundError, DimensionMismatchError, InsufficientStorageError,
                      InvalidArgumentError,
