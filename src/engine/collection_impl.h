@@ -185,6 +185,10 @@ class CollectionImpl final : public Collection,
   int64_t MemtableBytes() const ABSL_LOCKS_EXCLUDED(mu_);
   // Reports the memtables' bytes to the budget again (the indexer grows them between writes).
   void AccountMemory() ABSL_LOCKS_EXCLUDED(mu_);
+  // Past the memory budget: flushes the collections of `all` with the largest memtables until
+  // under it (the maintenance thread, at each pass).
+  static void ReleaseMemory(MemoryBudget& budget,
+                            const std::vector<std::shared_ptr<CollectionImpl>>& all);
   // Compacts if the strategy's policy calls for it.
   absl::Status MaybeCompact();
   // For the background indexer: inserts up to `max_rows` rows of the active memtable into its

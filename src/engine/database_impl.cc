@@ -476,32 +476,9 @@ class DatabaseImpl final : public Database {
     cold_orphans_collected_ = true;
   }
 
-  // Past the memory budget: flushes the collections with the largest memtables until under it.
-  void ReleaseMemory(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
-    // The sizes first: writers change them while this runs, and a sort must see fixed keys.
-    std::vector<std::pair<int64_t, CollectionImpl*>> largest;
-    for (const auto& c : all) {
-      c->AccountMemory();  // the indexer grew them since their writes
-      largest.emplace_back(c->MemtableBytes(), c.get());
-    }
-    std::sort(largest.begin(), largest.end(),
-              [](const auto& a, const auto& b) { return a.first > b.first; });
-    bool failed = false, disk_full = false;
-    for (const auto& [bytes, c] : largest) {
-      if (!budget_->over() || bytes == 0) break;
-      if (absl::Status s = c->Flush(); !s.ok()) {
-        failed = true;
-        disk_full |= absl::IsResourceExhausted(s);
-        Log(LogLevel::kError, absl::StrCat("flush of collection '", c->config().name,
-                                           "' for the memory budget failed: ", s.ToString()));
-      }
-    }
-    budget_->Released(failed, disk_full);
-  }
-
   void RunMaintenance(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
     if (cold_cache_ != nullptr && !cold_orphans_collected_) CollectColdOrphans();
-    if (budget_->budget() > 0) ReleaseMemory(all);
+    if (budget_->budget() > 0) CollectionImpl::ReleaseMemory(*budget_, all);
     const int64_t now = absl::ToUnixMicros(absl::Now());
     std::vector<std::shared_ptr<CollectionImpl>> due;
     for (const auto& c : all) {

@@ -1,7 +1,9 @@
 // CollectionImpl's maintenance: flush (freeze the memtable, write it as a segment, switch the
-// manifest, drop the WAL files it covers) and compaction (merge segments, drop dead rows). The
+// manifest, drop the WAL files it covers), the memory budget's accounting and forced flushes,
+// and compaction (merge segments, drop dead rows). The
 // strategy builds the segments and picks what to compact; this file orders the steps so that
 // the manifest and the WAL always hold every acknowledged write (invariant 3).
+#include <algorithm>
 #include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
@@ -170,6 +172,29 @@ void CollectionImpl::AccountMemory() {
 int64_t CollectionImpl::MemtableBytes() const {
   absl::MutexLock l(&mu_);
   return budget_bytes_;
+}
+
+void CollectionImpl::ReleaseMemory(MemoryBudget& budget,
+                                   const std::vector<std::shared_ptr<CollectionImpl>>& all) {
+  // The sizes first: writers change them while this runs, and a sort must see fixed keys.
+  std::vector<std::pair<int64_t, CollectionImpl*>> largest;
+  for (const auto& c : all) {
+    c->AccountMemory();  // the indexer grew them since their writes
+    largest.emplace_back(c->MemtableBytes(), c.get());
+  }
+  std::sort(largest.begin(), largest.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  bool failed = false, disk_full = false;
+  for (const auto& [bytes, c] : largest) {
+    if (!budget.over() || bytes == 0) break;
+    if (absl::Status s = c->Flush(); !s.ok()) {
+      failed = true;
+      disk_full |= absl::IsResourceExhausted(s);
+      Log(LogLevel::kError, absl::StrCat("flush of collection '", c->config().name,
+                                         "' for the memory budget failed: ", s.ToString()));
+    }
+  }
+  budget.Released(failed, disk_full);
 }
 
 bool CollectionImpl::FlushDue(int64_t now_us) {
