@@ -50,9 +50,9 @@ class Soak:
     def writer(self, name: str, protocol: str, seed: int) -> None:
         rng = np.random.default_rng(seed)
         ids: set = set()
-        self.live[name] = ids
         with ProximaDBClient(self.server.url(protocol), retries=20) as c:
             c.create_collection(name, dimension=DIM, distance_metric="l2")
+            self.live[name] = ids  # searched and maintained from now on
             n = 0
             while self.running():
                 batch = [f"{name}-{n + i}" for i in range(100)]
@@ -142,10 +142,11 @@ def main() -> int:
     if not soak.errors:
         soak.guard(soak.check)
     server.stop()
-    print(f"RSS min {min(rss):.0f} / median {sorted(rss)[len(rss) // 2]:.0f} / max "
-          f"{max(rss):.0f} MiB; operations {soak.ops}; errors {len(soak.errors)}")
     for e in soak.errors[:20]:
         print("ERROR", e)
+    rss = rss or [0.0]
+    print(f"RSS min {min(rss):.0f} / median {sorted(rss)[len(rss) // 2]:.0f} / max "
+          f"{max(rss):.0f} MiB; operations {soak.ops}; errors {len(soak.errors)}")
     return 1 if soak.errors else 0
 
 
