@@ -49,19 +49,25 @@ class Workload {
     return c.Delete(ids).status();
   }
 
-  // The live records after batches 1..n.
+  // The live records after batches 1..n. Continues from the last call's state when n is not
+  // below it, so that checking after each of many rounds costs each batch once. Not
+  // thread-safe.
   Records After(uint64_t n) const {
-    Records state;
-    for (uint64_t b = 1; b <= n; ++b) {
+    if (n < after_n_) {
+      after_ = {};
+      after_n_ = 0;
+    }
+    for (uint64_t b = after_n_ + 1; b <= n; ++b) {
       for (Record& r : Make(b)) {
         if (IsDelete(b)) {
-          state.erase(r.id);
+          after_.erase(r.id);
         } else {
-          state[r.id] = std::move(r);
+          after_[r.id] = std::move(r);
         }
       }
     }
-    return state;
+    after_n_ = n;
+    return after_;
   }
 
   // This workload's records as the collection has them (by id); nullopt with `why` on error.
@@ -119,6 +125,8 @@ class Workload {
   const uint64_t seed_;
   const uint32_t universe_;
   const uint32_t dim_;
+  mutable Records after_;  // After's state after its last call: batches 1..after_n_
+  mutable uint64_t after_n_ = 0;
 };
 
 // Compares everything a reader can see of a collection with `want`, its exact live records:

@@ -49,7 +49,8 @@ void CollectionImpl::UpdateSettings(const CollectionConfig& config) {
 }
 
 void CollectionImpl::MarkDropped() {
-  absl::MutexLock bg(&bg_mu_);  // waits for a running flush or compaction
+  absl::MutexLock rewrite(&rewrite_mu_);  // waits for a running compaction or migration
+  absl::MutexLock bg(&bg_mu_);            // and flush
   absl::MutexLock l(&mu_);
   dropped_ = true;
 }

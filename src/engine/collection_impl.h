@@ -168,7 +168,7 @@ class CollectionImpl final : public Collection,
   absl::StatusOr<SearchResponse> Search(const SearchRequest& request) override;
   absl::Status Flush() override;
   absl::Status Compact() override;
-  absl::Status Migrate() override ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
+  absl::Status Migrate() override ABSL_LOCKS_EXCLUDED(rewrite_mu_, bg_mu_, mu_);
   CollectionStats Stats() override;
 
   // migration.cc: takes the layout (storage_strategy, indexing_algorithm, quantization, pq_m,
@@ -271,16 +271,21 @@ class CollectionImpl final : public Collection,
   using SegmentGroup = std::vector<std::shared_ptr<Segment>>;
   // Writes each group's live rows as one new segment with `strategy`, calling built_one after
   // each, then swaps all of them in with one manifest change (each output in the place of its
-  // group's first input). Deletions that arrive meanwhile follow their rows.
+  // group's first input). Deletions that arrive meanwhile follow their rows. The building
+  // runs without bg_mu_, so that flushes go on; the swap takes it, and is given up (the
+  // outputs removed, OK returned) if a tier change or a drop took an input away meanwhile.
   absl::Status RewriteSegments(const std::vector<SegmentGroup>& groups,
                                const SegmentStrategy& strategy,
                                absl::FunctionRef<void()> built_one)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
-  absl::Status CompactSegments(SegmentGroup inputs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(rewrite_mu_) ABSL_LOCKS_EXCLUDED(bg_mu_);
+  absl::Status CompactSegments(SegmentGroup inputs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rewrite_mu_);
+  // Whether every segment of `groups` is still in segments_ (the same object).
+  bool AllPresentLocked(const std::vector<SegmentGroup>& groups) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // migration.cc: the segments whose layout is not the collection's.
   SegmentGroup UnmigratedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Compacts what the strategy picks (everything, when `forced`).
-  absl::Status PickAndCompact(bool forced) ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
+  absl::Status PickAndCompact(bool forced) ABSL_LOCKS_EXCLUDED(rewrite_mu_, bg_mu_, mu_);
   // Writes `m` as the manifest; on a failure that changed nothing, removes `new_segments` (which
   // only `m` names), and on one that may have half changed it, stops writes (invariant 6).
   absl::Status InstallManifest(const Manifest& m, const std::vector<const Segment*>& new_segments)
@@ -430,6 +435,10 @@ class CollectionImpl final : public Collection,
   uint64_t wal_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in the current WAL file
   int64_t budget_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // reported to options_.budget
 
+  // One compaction or migration at a time; they hold bg_mu_ only to swap their outputs in.
+  absl::Mutex rewrite_mu_ ABSL_ACQUIRED_BEFORE(bg_mu_);
+  // Flushes, the manifest switches of all kinds, and whatever needs the segment list to hold
+  // still across them (tier changes, backups' snapshots, a drop).
   absl::Mutex bg_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   absl::Mutex index_mu_;  // one IndexMemtable at a time
 

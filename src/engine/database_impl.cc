@@ -128,7 +128,7 @@ class DatabaseImpl final : public Database {
     // Set here, without mu_ held: a wake takes mu_ under the budget's own lock.
     budget_->SetWake([this] {
       absl::MutexLock l(&mu_);
-      wake_ = true;
+      wake_maintenance_ = true;
     });
     if (options_.object_store != nullptr) {
       cold_cache_ = std::make_shared<ColdCache>(
@@ -146,6 +146,7 @@ class DatabaseImpl final : public Database {
       stop_ = true;
     }
     if (maintenance_.joinable()) maintenance_.join();
+    if (rewriter_.joinable()) rewriter_.join();
     if (indexer_.joinable()) indexer_.join();
   }
 
@@ -178,7 +179,8 @@ class DatabaseImpl final : public Database {
       }
     }
     if (options_.background_maintenance) {
-      maintenance_ = std::thread([this] { MaintenanceLoop(); });
+      maintenance_ = std::thread([this] { Loop(&wake_maintenance_, &DatabaseImpl::Maintain); });
+      rewriter_ = std::thread([this] { Loop(&wake_rewrites_, &DatabaseImpl::Rewrite); });
     }
     if (options_.background_indexing) {
       indexer_ = std::thread([this] { IndexingLoop(); });
@@ -229,10 +231,10 @@ class DatabaseImpl final : public Database {
     // migration).
     PROXIMADB_RETURN_IF_ERROR(catalog_->UpdateSettings(c));
     it->second->UpdateSettings(c);
-    if (c.tiering != before.tiering) wake_ = true;  // the policy applies at once
+    if (c.tiering != before.tiering) wake_maintenance_ = true;  // the policy applies at once
     if (relayout) {
       PROXIMADB_RETURN_IF_ERROR(it->second->ChangeLayout(c));
-      wake_ = true;  // the maintenance service starts the migration now
+      wake_rewrites_ = true;  // the migration starts now
     }
     return c;
   }
@@ -420,19 +422,22 @@ class DatabaseImpl final : public Database {
     return o;
   }
 
-  void MaintenanceLoop() {
+  using Collections = std::vector<std::shared_ptr<CollectionImpl>>;
+
+  // Runs `pass` on every collection each maintenance interval, and at once when `*wake` is set
+  // (by the memory budget, a tiering change or a layout change).
+  void Loop(bool* wake, void (DatabaseImpl::*pass)(const Collections&)) {
     const absl::Duration interval = absl::Milliseconds(options_.maintenance_interval_ms);
     absl::MutexLock l(&mu_);
-    // Woken early by a layout change (UpdateCollection), to start its migration.
-    auto stop_or_wake = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || wake_; };
+    auto stop_or_wake = [this, wake]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || *wake; };
     while (true) {
       mu_.AwaitWithTimeout(absl::Condition(&stop_or_wake), interval);
       if (stop_) break;
-      wake_ = false;
-      std::vector<std::shared_ptr<CollectionImpl>> all;
+      *wake = false;
+      Collections all;
       for (const auto& [name, c] : collections_) all.push_back(c);
       mu_.Unlock();
-      RunMaintenance(all);
+      (this->*pass)(all);
       mu_.Lock();
     }
   }
@@ -476,7 +481,8 @@ class DatabaseImpl final : public Database {
     cold_orphans_collected_ = true;
   }
 
-  void RunMaintenance(const std::vector<std::shared_ptr<CollectionImpl>>& all) {
+  // The maintenance thread: flushes (the memory budget's first), tier changes.
+  void Maintain(const Collections& all) {
     if (cold_cache_ != nullptr && !cold_orphans_collected_) CollectColdOrphans();
     if (budget_->budget() > 0) CollectionImpl::ReleaseMemory(*budget_, all);
     const int64_t now = absl::ToUnixMicros(absl::Now());
@@ -494,15 +500,20 @@ class DatabaseImpl final : public Database {
       }
     }
     for (const auto& c : all) {
-      if (absl::Status s = c->Migrate(); !s.ok()) {
-        Log(LogLevel::kError, absl::StrCat("migration of collection '", c->config().name,
+      if (absl::Status s = c->ApplyTiering(); !s.ok()) {
+        Log(LogLevel::kError, absl::StrCat("tiering of collection '", c->config().name,
                                            "' failed (retried at the next pass): ",
                                            s.ToString()));
       }
     }
+  }
+
+  // The rewriter thread: migrations and compactions, which can take minutes, and so run
+  // beside the flushes rather than before them.
+  void Rewrite(const Collections& all) {
     for (const auto& c : all) {
-      if (absl::Status s = c->ApplyTiering(); !s.ok()) {
-        Log(LogLevel::kError, absl::StrCat("tiering of collection '", c->config().name,
+      if (absl::Status s = c->Migrate(); !s.ok()) {
+        Log(LogLevel::kError, absl::StrCat("migration of collection '", c->config().name,
                                            "' failed (retried at the next pass): ",
                                            s.ToString()));
       }
@@ -530,8 +541,10 @@ class DatabaseImpl final : public Database {
   const std::shared_ptr<SearchActivity> activity_ = std::make_shared<SearchActivity>();
   std::mt19937 rng_ ABSL_GUARDED_BY(mu_){std::random_device{}()};
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_maintenance_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_rewrites_ ABSL_GUARDED_BY(mu_) = false;
   std::thread maintenance_;
+  std::thread rewriter_;
   std::thread indexer_;
 };
 

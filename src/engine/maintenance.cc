@@ -265,14 +265,30 @@ absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& gr
     }
     return next;
   };
+  // The swap. bg_mu_ holds the segment list and the manifest still (flushes, tier changes,
+  // drops); a flush may have run meanwhile, so the outputs' deletions up to the manifest's
+  // covered_seq (those after the snapshot) must be in it: the WAL no longer holds them.
+  absl::MutexLock bg(&bg_mu_);
   Manifest m;
   {
     absl::MutexLock l(&mu_);
+    if (dropped_ || !AllPresentLocked(groups)) {
+      for (const Segment* w : written) env_->RemoveFile(w->path()).IgnoreError();
+      return absl::OkStatus();  // a tier change or a drop came first; nothing changed
+    }
     m = manifest_;
     m.next_file_number = next_file_number_;
     m.segments = replace(
         manifest_.segments, [](const ManifestSegment& e) { return e.number; },
-        [&](size_t g) { return ManifestSegment{numbers[g], outs[g]->num_rows(), {}}; });
+        [&](size_t g) {
+          ManifestSegment e{numbers[g], outs[g]->num_rows(), {}};
+          for (uint32_t i = 0; i < rows[g].size(); ++i) {
+            if (rows[g][i].layer->deleted_seq(rows[g][i].row) <= m.covered_seq) {
+              e.deleted_rows.push_back(i);
+            }
+          }
+          return e;
+        });
   }
   PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, written));
   {
@@ -298,6 +314,15 @@ absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& gr
   return absl::OkStatus();
 }
 
+bool CollectionImpl::AllPresentLocked(const std::vector<SegmentGroup>& groups) const {
+  for (const SegmentGroup& group : groups) {
+    for (const auto& s : group) {
+      if (std::find(segments_.begin(), segments_.end(), s) == segments_.end()) return false;
+    }
+  }
+  return true;
+}
+
 absl::Status CollectionImpl::CompactSegments(SegmentGroup inputs) {
   const int64_t start_us = NowMicros();
   PROXIMADB_RETURN_IF_ERROR(RewriteSegments({std::move(inputs)}, *strategy(), [] {}));
@@ -312,7 +337,7 @@ absl::Status CollectionImpl::Compact() { return PickAndCompact(/*forced=*/true);
 absl::Status CollectionImpl::MaybeCompact() { return PickAndCompact(/*forced=*/false); }
 
 absl::Status CollectionImpl::PickAndCompact(bool forced) {
-  absl::MutexLock bg(&bg_mu_);
+  absl::MutexLock rewrite(&rewrite_mu_);
   std::vector<std::shared_ptr<Segment>> inputs;
   {
     absl::MutexLock l(&mu_);

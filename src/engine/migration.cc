@@ -46,7 +46,7 @@ bool CollectionImpl::MigrationInProgress() const {
 }
 
 absl::Status CollectionImpl::Migrate() {
-  absl::MutexLock bg(&bg_mu_);
+  absl::MutexLock rewrite(&rewrite_mu_);
   SegmentGroup inputs;
   {
     absl::MutexLock l(&mu_);

@@ -127,7 +127,8 @@ class HttpServer::Impl {
         body_limit_(options.body_limit),
         timeout_(std::chrono::milliseconds(options.request_timeout_ms)),
         max_pending_(options.max_pending),
-        workers_(static_cast<size_t>(std::max(1, options.worker_threads))) {
+        workers_(static_cast<size_t>(std::max(1, options.worker_threads))),
+        slow_workers_(static_cast<size_t>(std::max(1, options.slow_threads))) {
     for (int i = 0; i < std::max(1, options.io_threads); ++i) {
       loops_.push_back(std::make_unique<Loop>());
     }
@@ -170,8 +171,10 @@ class HttpServer::Impl {
     for (auto& loop : loops_) loop->ioc.stop();
     for (auto& t : pool_) t.join();
     pool_.clear();
-    workers_.stop();
-    workers_.join();
+    for (asio::thread_pool* pool : {&workers_, &slow_workers_}) {
+      pool->stop();
+      pool->join();
+    }
   }
 
  private:
@@ -414,7 +417,8 @@ class HttpServer::Impl {
   template <typename Reply>
   std::optional<HttpResponse> Dispatch(HttpRequest request, asio::any_io_executor executor,
                                        Reply reply) {
-    if (!RestApi::MayWait(request)) {
+    const Served served = RestApi::ServedBy(request);
+    if (served == Served::kInline) {
       in_flight_.fetch_add(1, std::memory_order_relaxed);
       HttpResponse response = api_->Handle(request);
       in_flight_.fetch_sub(1, std::memory_order_relaxed);
@@ -426,8 +430,9 @@ class HttpServer::Impl {
       return api_->Overloaded(max_pending_);
     }
     in_flight_.fetch_add(1, std::memory_order_relaxed);
-    asio::post(workers_, [this, request = std::move(request), executor = std::move(executor),
-                          reply = std::move(reply)]() mutable {
+    asio::thread_pool& pool = served == Served::kSlow ? slow_workers_ : workers_;
+    asio::post(pool, [this, request = std::move(request), executor = std::move(executor),
+                      reply = std::move(reply)]() mutable {
       HttpResponse response = api_->Handle(request);
       pending_.fetch_sub(1, std::memory_order_acq_rel);
       asio::post(executor, [this, response = std::move(response),
@@ -481,7 +486,8 @@ class HttpServer::Impl {
   std::vector<std::unique_ptr<Loop>> loops_;
   // After loops_: its queued work holds connections, destroyed before their loops.
   asio::thread_pool workers_;
-  std::atomic<size_t> pending_{0};  // requests posted to workers_ and not yet handled
+  asio::thread_pool slow_workers_;  // Served::kSlow: maintenance, which must not hold up writes
+  std::atomic<size_t> pending_{0};  // requests posted to either pool and not yet handled
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::optional<tcp::acceptor> acceptor_;  // on loops_[0]
   size_t next_loop_ = 0;                   // only touched by loops_[0]'s thread

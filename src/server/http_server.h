@@ -1,9 +1,9 @@
 // HttpServer: HTTP/1.1 with keep-alive on Boost.Beast, serving a RestApi. I/O threads (one per
 // core) read requests and answer reads (searches, gets) themselves; requests that may wait on
-// the disk (RestApi::MayWait) go to a pool of worker threads, and when `max_pending` of those
-// are already waiting a new one gets 429. Bodies over the limit are refused with 413 without
-// being read; malformed requests get 400 and the connection is closed. Beast stays inside
-// http_server.cc.
+// the disk go to a pool of worker threads, and maintenance that may take minutes to a pool of
+// its own (RestApi::ServedBy), and when `max_pending` of those are already waiting a new one
+// gets 429. Bodies over the limit are refused with 413 without being read; malformed requests
+// get 400 and the connection is closed. Beast stays inside http_server.cc.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +20,8 @@ struct HttpServerOptions {
   size_t body_limit = 64 << 20;  // bytes
   int io_threads = 2;
   int worker_threads = 4;
-  size_t max_pending = 256;  // requests queued for or running on worker threads
+  int slow_threads = 2;      // for Served::kSlow; more of those wait for a thread
+  size_t max_pending = 256;  // requests queued for or running on either pool
   // How long a request may take to arrive, a keep-alive connection may stay idle, and a
   // response may wait for the client to take it; past it the connection is closed.
   int request_timeout_ms = 30000;

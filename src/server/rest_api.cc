@@ -16,45 +16,45 @@ struct Route {
   const char* method;
   const char* pattern;  // segments; "{name}" and "{id}" match any one segment
   RestHandler handler;
-  // Writes (an fsync), maintenance and collection changes: served on a worker thread.
-  bool may_wait;
+  Served served;
   Access access;  // what the caller's key must allow (docs/security.md#roles)
 };
 
 constexpr char kCollection[] = "/api/v1/collections/{name}";
 
 // Every route of the API (docs/api.md, docs/openapi.yaml).
+using enum Served;
 const Route kRoutes[] = {
-    {"GET", "/health", Health, false, Access::kOpen},
-    {"GET", "/ready", Ready, false, Access::kOpen},
-    {"GET", "/metrics", Metrics, false, Access::kMetrics},
-    {"GET", "/api/v1/collections", ListCollections, false, Access::kRead},
-    {"POST", "/api/v1/collections", CreateCollection, true, Access::kAdmin},
-    {"GET", kCollection, DescribeCollection, false, Access::kRead},
-    {"PATCH", kCollection, UpdateCollection, true, Access::kAdmin},
-    {"DELETE", kCollection, DropCollection, true, Access::kAdmin},
-    {"GET", "/api/v1/collections/{name}/stats", StatsOfCollection, false, Access::kRead},
-    {"POST", "/api/v1/collections/{name}/flush", FlushCollection, true, Access::kWrite},
-    {"POST", "/api/v1/collections/{name}/compact", CompactCollection, true, Access::kAdmin},
-    {"POST", "/api/v1/collections/{name}/tiering", ApplyTiering, true, Access::kAdmin},
-    {"POST", "/api/v1/collections/{name}/backups", CreateBackup, true, Access::kAdmin},
-    {"GET", "/api/v1/backups", ListBackups, true, Access::kServerAdmin},
-    {"DELETE", "/api/v1/backups/{id}", DeleteBackup, true, Access::kServerAdmin},
-    {"POST", "/api/v1/restore", RestoreBackup, true, Access::kServerAdmin},
-    {"POST", "/api/v1/keys", CreateKey, true, Access::kServerAdmin},
-    {"GET", "/api/v1/keys", ListKeys, false, Access::kServerAdmin},
-    {"DELETE", "/api/v1/keys/{name}", DeleteKey, true, Access::kServerAdmin},
-    {"POST", "/api/v1/collections/{name}/count", Count, false, Access::kRead},
-    {"POST", "/api/v1/collections/{name}/search", Search, false, Access::kRead},
-    {"POST", "/api/v1/collections/{name}/search/batch", SearchBatch, false, Access::kRead},
-    {"GET", "/api/v1/collections/{name}/vectors", ScrollRecords, false, Access::kRead},
-    {"POST", "/api/v1/collections/{name}/vectors", InsertRecord, true, Access::kWrite},
-    {"POST", "/api/v1/collections/{name}/vectors/batch", WriteBatch, true, Access::kWrite},
-    {"POST", "/api/v1/collections/{name}/vectors/delete", DeleteRecords, true, Access::kWrite},
-    {"GET", "/api/v1/collections/{name}/vectors/{id}", GetRecord, false, Access::kRead},
-    {"PUT", "/api/v1/collections/{name}/vectors/{id}", PutRecord, true, Access::kWrite},
-    {"PATCH", "/api/v1/collections/{name}/vectors/{id}", PatchRecord, true, Access::kWrite},
-    {"DELETE", "/api/v1/collections/{name}/vectors/{id}", DeleteRecord, true, Access::kWrite},
+    {"GET", "/health", Health, kInline, Access::kOpen},
+    {"GET", "/ready", Ready, kInline, Access::kOpen},
+    {"GET", "/metrics", Metrics, kInline, Access::kMetrics},
+    {"GET", "/api/v1/collections", ListCollections, kInline, Access::kRead},
+    {"POST", "/api/v1/collections", CreateCollection, kWorker, Access::kAdmin},
+    {"GET", kCollection, DescribeCollection, kInline, Access::kRead},
+    {"PATCH", kCollection, UpdateCollection, kWorker, Access::kAdmin},
+    {"DELETE", kCollection, DropCollection, kSlow, Access::kAdmin},
+    {"GET", "/api/v1/collections/{name}/stats", StatsOfCollection, kInline, Access::kRead},
+    {"POST", "/api/v1/collections/{name}/flush", FlushCollection, kSlow, Access::kWrite},
+    {"POST", "/api/v1/collections/{name}/compact", CompactCollection, kSlow, Access::kAdmin},
+    {"POST", "/api/v1/collections/{name}/tiering", ApplyTiering, kSlow, Access::kAdmin},
+    {"POST", "/api/v1/collections/{name}/backups", CreateBackup, kSlow, Access::kAdmin},
+    {"GET", "/api/v1/backups", ListBackups, kWorker, Access::kServerAdmin},
+    {"DELETE", "/api/v1/backups/{id}", DeleteBackup, kSlow, Access::kServerAdmin},
+    {"POST", "/api/v1/restore", RestoreBackup, kSlow, Access::kServerAdmin},
+    {"POST", "/api/v1/keys", CreateKey, kWorker, Access::kServerAdmin},
+    {"GET", "/api/v1/keys", ListKeys, kInline, Access::kServerAdmin},
+    {"DELETE", "/api/v1/keys/{name}", DeleteKey, kWorker, Access::kServerAdmin},
+    {"POST", "/api/v1/collections/{name}/count", Count, kInline, Access::kRead},
+    {"POST", "/api/v1/collections/{name}/search", Search, kInline, Access::kRead},
+    {"POST", "/api/v1/collections/{name}/search/batch", SearchBatch, kInline, Access::kRead},
+    {"GET", "/api/v1/collections/{name}/vectors", ScrollRecords, kInline, Access::kRead},
+    {"POST", "/api/v1/collections/{name}/vectors", InsertRecord, kWorker, Access::kWrite},
+    {"POST", "/api/v1/collections/{name}/vectors/batch", WriteBatch, kWorker, Access::kWrite},
+    {"POST", "/api/v1/collections/{name}/vectors/delete", DeleteRecords, kWorker, Access::kWrite},
+    {"GET", "/api/v1/collections/{name}/vectors/{id}", GetRecord, kInline, Access::kRead},
+    {"PUT", "/api/v1/collections/{name}/vectors/{id}", PutRecord, kWorker, Access::kWrite},
+    {"PATCH", "/api/v1/collections/{name}/vectors/{id}", PatchRecord, kWorker, Access::kWrite},
+    {"DELETE", "/api/v1/collections/{name}/vectors/{id}", DeleteRecord, kWorker, Access::kWrite},
 };
 
 // A path's segments, without allocating for the few that routes have.
@@ -148,9 +148,9 @@ HttpResponse RestApi::Overloaded(size_t limit) {
   return r;
 }
 
-bool RestApi::MayWait(const HttpRequest& request) {
+Served RestApi::ServedBy(const HttpRequest& request) {
   const Route* route = RouteFor(MatchPath(request.path), request.method);
-  return route != nullptr && route->may_wait;
+  return route != nullptr ? route->served : Served::kInline;
 }
 
 HttpResponse RestApi::Handle(const HttpRequest& request) {

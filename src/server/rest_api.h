@@ -40,6 +40,13 @@ struct HttpResponse {
 
 class RequestMetrics;
 
+// Where a request is served. kInline: on the I/O thread that read it (searches, counts, gets,
+// scrolls, health, unknown routes). kWorker: on a worker thread, since it may wait on the disk
+// (writes and their fsync, collection and key changes). kSlow: on the maintenance workers,
+// since it may take minutes (flush, compaction, tier changes, backups, restores, drops, which
+// wait for a running compaction), so that the writes never queue behind them.
+enum class Served { kInline, kWorker, kSlow };
+
 class RestApi {
  public:
   // Until the service has a database, API routes answer 503 UNAVAILABLE and /ready says so.
@@ -58,11 +65,8 @@ class RestApi {
   // /metrics as proximadb_http_rejected_total).
   HttpResponse Overloaded(size_t limit);
 
-  // Whether handling `request` may wait on the disk or take long: writes (fsync), flush,
-  // compaction, collection changes (the route table says which). Those run on worker threads;
-  // the rest (searches, counts, gets, scrolls, health, unknown routes) is served on the I/O
-  // thread that read it.
-  static bool MayWait(const HttpRequest& request);
+  // Which threads serve `request` (the route table says).
+  static Served ServedBy(const HttpRequest& request);
 
  private:
   Service* const service_;

@@ -15,34 +15,39 @@ HttpRequest Req(std::string method, std::string path) {
   return r;
 }
 
-TEST(RestApiTest, WritesAndMaintenanceWaitReadsDoNot) {
+TEST(RestApiTest, WritesWaitOnWorkersMaintenanceOnItsOwnReadsNot) {
   struct Case {
     const char* method;
     const char* path;
-    bool waits;
+    Served served;
   };
+  using enum Served;
   for (const Case& c : std::vector<Case>{
-           {"POST", "/api/v1/collections", true},
-           {"DELETE", "/api/v1/collections/c", true},
-           {"PATCH", "/api/v1/collections/c", true},
-           {"POST", "/api/v1/collections/c/vectors", true},
-           {"POST", "/api/v1/collections/c/vectors/batch", true},
-           {"POST", "/api/v1/collections/c/vectors/delete", true},
-           {"PUT", "/api/v1/collections/c/vectors/x", true},
-           {"DELETE", "/api/v1/collections/c/vectors/x", true},
-           {"POST", "/api/v1/collections/c/flush", true},
-           {"POST", "/api/v1/collections/c/compact", true},
-           {"GET", "/health", false},
-           {"GET", "/api/v1/collections", false},
-           {"GET", "/api/v1/collections/c/vectors/x", false},
-           {"GET", "/api/v1/collections/c/vectors", false},
-           {"POST", "/api/v1/collections/c/search", false},
-           {"POST", "/api/v1/collections/c/search/batch", false},
-           {"POST", "/api/v1/collections/c/count", false},
-           {"POST", "/no/such/route", false},
-           {"DELETE", "/api/v1/collections/c/search", false},
+           {"POST", "/api/v1/collections", kWorker},
+           {"PATCH", "/api/v1/collections/c", kWorker},
+           {"POST", "/api/v1/collections/c/vectors", kWorker},
+           {"POST", "/api/v1/collections/c/vectors/batch", kWorker},
+           {"POST", "/api/v1/collections/c/vectors/delete", kWorker},
+           {"PUT", "/api/v1/collections/c/vectors/x", kWorker},
+           {"DELETE", "/api/v1/collections/c/vectors/x", kWorker},
+           {"POST", "/api/v1/keys", kWorker},
+           {"DELETE", "/api/v1/collections/c", kSlow},
+           {"POST", "/api/v1/collections/c/flush", kSlow},
+           {"POST", "/api/v1/collections/c/compact", kSlow},
+           {"POST", "/api/v1/collections/c/tiering", kSlow},
+           {"POST", "/api/v1/collections/c/backups", kSlow},
+           {"POST", "/api/v1/restore", kSlow},
+           {"GET", "/health", kInline},
+           {"GET", "/api/v1/collections", kInline},
+           {"GET", "/api/v1/collections/c/vectors/x", kInline},
+           {"GET", "/api/v1/collections/c/vectors", kInline},
+           {"POST", "/api/v1/collections/c/search", kInline},
+           {"POST", "/api/v1/collections/c/search/batch", kInline},
+           {"POST", "/api/v1/collections/c/count", kInline},
+           {"POST", "/no/such/route", kInline},
+           {"DELETE", "/api/v1/collections/c/search", kInline},
        }) {
-    EXPECT_EQ(RestApi::MayWait(Req(c.method, c.path)), c.waits) << c.method << " " << c.path;
+    EXPECT_EQ(RestApi::ServedBy(Req(c.method, c.path)), c.served) << c.method << " " << c.path;
   }
 }
 

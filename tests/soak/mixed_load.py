@@ -78,7 +78,8 @@ class Soak:
                     self.count("search")
 
     def maintainer(self) -> None:
-        with ProximaDBClient(self.server.rest_url, retries=20) as c:
+        # A flush or a compaction of a large collection can take minutes on 2 cores.
+        with ProximaDBClient(self.server.rest_url, retries=20, timeout=600) as c:
             while self.running():
                 for name in list(self.live):
                     c.flush(name) if random.random() < 0.7 else c.compact(name)
@@ -106,12 +107,15 @@ class Soak:
                 assert len(c.get_many(name, sample)) == len(sample)
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> dict:
+    """VmRSS and its parts: anonymous memory (the heap) and mapped files (segments)."""
+    out = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+            key = line.split(":")[0]
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                out[key] = int(line.split()[1]) / 1024
+    return out
 
 
 def main() -> int:
@@ -135,7 +139,8 @@ def main() -> int:
     start = time.time()
     while soak.running():
         rss.append(rss_mb(server.proc.pid))
-        print(f"{time.time() - start:7.0f} s  RSS {rss[-1]:7.1f} MiB  {soak.ops}", flush=True)
+        print(f"{time.time() - start:7.0f} s  RSS {rss[-1]['VmRSS']:7.1f} MiB (anonymous "
+              f"{rss[-1]['RssAnon']:.0f}, files {rss[-1]['RssFile']:.0f})  {soak.ops}", flush=True)
         time.sleep(args.sample)  # the sampling period
     for t in threads:
         t.join()
@@ -144,9 +149,11 @@ def main() -> int:
     server.stop()
     for e in soak.errors[:20]:
         print("ERROR", e)
-    rss = rss or [0.0]
-    print(f"RSS min {min(rss):.0f} / median {sorted(rss)[len(rss) // 2]:.0f} / max "
-          f"{max(rss):.0f} MiB; operations {soak.ops}; errors {len(soak.errors)}")
+    for key in ("VmRSS", "RssAnon", "RssFile"):
+        values = sorted(r[key] for r in rss) or [0.0]
+        print(f"{key} min {values[0]:.0f} / median {values[len(values) // 2]:.0f} / max "
+              f"{values[-1]:.0f} MiB")
+    print(f"operations {soak.ops}; errors {len(soak.errors)}")
     return 1 if soak.errors else 0
 
 

@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from ._rest import backoff, idempotent
+from ._rest import backoff, resendable
 from ._tls import Tls
 from .errors import ProximaDBError, error_for
 from .v1 import proximadb_pb2 as pb
@@ -288,7 +288,7 @@ def _retryable(e: ProximaDBError, op: str, params: Dict[str, Any]) -> bool:
         return True
     if e.code != "UNAVAILABLE" and e.grpc_status != "UNAVAILABLE":
         return False
-    return getattr(e, "answered", False) or idempotent(op, params)
+    return getattr(e, "answered", False) or resendable(op, params)
 
 
 def _options(max_message_bytes: int) -> List[Any]:

@@ -169,14 +169,16 @@ def parse_response(status: int, content: bytes, headers: Any) -> Dict[str, Any]:
 _TRANSPORT_ERRORS = (OSError, httptools.HttpParserError)
 
 
-def idempotent(op: str, params: Dict[str, Any]) -> bool:
-    """Whether doing `op` twice does no more than doing it once. The others (a second insert
-    fails as ALREADY_EXISTS, a second delete reports nothing deleted) are sent again only when
-    the server cannot have acted on the first attempt: no connection, the request not wholly
-    sent, or an answer of 429 or 503."""
+def resendable(op: str, params: Dict[str, Any]) -> bool:
+    """Whether `op` may be sent again after the server may have acted on it (a timeout once
+    the request went out). Not the operations that are not idempotent (a second insert fails
+    as ALREADY_EXISTS, a second delete reports nothing deleted), nor the slow ones (a flush,
+    a compaction, a tier change), whose second copy would only queue behind the first: they
+    are sent again only when the server cannot have acted on the first attempt (no connection,
+    the request not wholly sent, or an answer of 429 or 503)."""
     if op in ("create_collection", "insert", "delete_one", "delete_ids", "delete_filter",
               "create_backup", "delete_backup", "restore_backup", "restore_time",
-              "create_key", "delete_key"):
+              "create_key", "delete_key", "flush", "compact", "apply_tiering"):
         return False
     return op != "batch_write" or bool(params.get("upsert"))
 
@@ -193,8 +195,8 @@ def _sent(e: BaseException) -> bool:
     return getattr(e, "request_sent", False)
 
 
-def _retryable(e: Exception, idempotent_op: bool = True) -> bool:
-    if not idempotent_op and _sent(e):
+def _retryable(e: Exception, resendable_op: bool = True) -> bool:
+    if not resendable_op and _sent(e):
         return False
     return isinstance(e, (UnavailableError,) + _TRANSPORT_ERRORS) or (
         isinstance(e, ProximaDBError) and e.http_status in RETRY_STATUSES)
@@ -319,7 +321,7 @@ class _Connections:
 
     def request(self, method: str, path: str, body: Optional[bytes],
                 query: Optional[Dict[str, str]],
-                idempotent_op: bool = True) -> Tuple[int, bytes, Dict[str, str]]:
+                resendable_op: bool = True) -> Tuple[int, bytes, Dict[str, str]]:
         """(status, body, headers by lower-case name)."""
         request = self._endpoint.request(method, path, body, query)
         conn: Optional[_BlockingConnection] = getattr(self._local, "conn", None)
@@ -331,7 +333,7 @@ class _Connections:
             try:
                 return self._exchange(conn, request)
             except (ConnectionResetError, BrokenPipeError) as e:
-                if conn.received or (_sent(e) and not idempotent_op):
+                if conn.received or (_sent(e) and not resendable_op):
                     raise
                 # The server closed it (its idle timeout) as the request went out, before
                 # answering anything: once more on a new connection.
@@ -371,13 +373,13 @@ class RestTransport:
     def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
         method, path, body, query = build_request(op, params)
         content = encode(body)
-        idem = idempotent(op, params)
+        resend = resendable(op, params)
         for attempt in range(self._retries + 1):
             try:
                 return parse_response(*self._connections.request(method, path, content, query,
-                                                                 idem))
+                                                                 resend))
             except Exception as e:  # noqa: BLE001 - re-raised below unless retryable
-                if attempt == self._retries or not _retryable(e, idem):
+                if attempt == self._retries or not _retryable(e, resend):
                     if isinstance(e, _TRANSPORT_ERRORS):
                         raise _transport_error(e) from e
                     raise
@@ -498,7 +500,7 @@ class _AsyncConnections:
 
     async def request(self, method: str, path: str, body: Optional[bytes],
                       query: Optional[Dict[str, str]],
-                      idempotent_op: bool = True) -> Tuple[int, bytes, Dict[str, str]]:
+                      resendable_op: bool = True) -> Tuple[int, bytes, Dict[str, str]]:
         """(status, body, headers by lower-case name). The client's timeout bounds connecting,
         sending and the response, not the wait for a free connection."""
         if self._closed:
@@ -514,7 +516,7 @@ class _AsyncConnections:
                 try:
                     return await self._send(conn, request, deadline)
                 except ConnectionError:
-                    if conn.received or not idempotent_op:
+                    if conn.received or not resendable_op:
                         raise
                     # The server closed it (its idle timeout) as the request went out, before
                     # answering anything: once more on a new connection.
@@ -559,13 +561,13 @@ class AsyncRestTransport:
     async def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
         method, path, body, query = build_request(op, params)
         content = encode(body)
-        idem = idempotent(op, params)
+        resend = resendable(op, params)
         for attempt in range(self._retries + 1):
             try:
                 return parse_response(*await self._connections.request(method, path, content,
-                                                                        query, idem))
+                                                                        query, resend))
             except Exception as e:  # noqa: BLE001
-                if attempt == self._retries or not _retryable(e, idem):
+                if attempt == self._retries or not _retryable(e, resend):
                     if isinstance(e, _TRANSPORT_ERRORS):
                         raise _transport_error(e) from e
                     raise

@@ -389,8 +389,9 @@ class ProximaDBClient(_Operations):
         retries: retries with exponential backoff on UNAVAILABLE, HTTP 429 and 503 and
             connection failures (never on other errors). Over REST, an operation that is not
             idempotent (create_collection, insert, a batch insert without upsert, the deletes)
-            is not sent again once its request went out whole: a timeout then raises, since the
-            server may have acted on it.
+            or that may take minutes (flush, compact, apply_tiering: give them a timeout to
+            match) is not sent again once its request went out whole: a timeout then raises,
+            since the server may be acting on it.
     """
 
     def __init__(self, url: Optional[str] = None, api_key: Optional[str] = None,
