@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # `make soak`: the long runs that do not fit in `make test`, each reporting its figures.
 #   1. 1,000 kill -9 rounds of a writing process, every acknowledged batch checked after each
-#      (tests/crash_test.cc, PROXIMADB_CRASH_ROUNDS). Each round checks all the data so far,
-#      so the time grows with the square of the rounds: 150 took 113 s here, 1,000 about 80 min;
+#      (tests/crash_test.cc, PROXIMADB_CRASH_ROUNDS): about 2 minutes here;
 #   2. 1,008 simulated power losses over 12 scenarios (tests/power_loss_test.cc,
 #      PROXIMADB_POWER_LOSSES_EACH);
 #   3. $SOAK_MINUTES (60) of mixed load on a real server over REST and gRPC, RSS sampled every
