@@ -236,6 +236,9 @@ class CollectionImpl final : public Collection,
   // kInvalidArgument naming the record unless `bytes` of metadata fit the limit.
   absl::Status CheckMetadataSize(std::string_view id, size_t bytes) const;
   absl::Status Commit(Writer* w) ABSL_LOCKS_EXCLUDED(mu_);
+  // Commit for a write that adds rows: refused while the memory budget is exceeded twice
+  // (MemoryBudget::Admit), and wakes its flusher once over the budget.
+  absl::Status CommitWithinBudget(Writer* w) ABSL_LOCKS_EXCLUDED(mu_);
   // Freezes the memtable in the commit order: every write acknowledged before is in it.
   absl::Status Freeze() ABSL_LOCKS_EXCLUDED(mu_);
   // Writes the group's batches to the WAL (mu_ released meanwhile) and applies them.

@@ -102,6 +102,11 @@ TEST_F(MemoryBudgetTest, WritesPastTwiceTheBudgetWaitForAFlush) {
     EXPECT_GT(held, 2 * kBudget);
     EXPECT_LT(held, 3 * kBudget);
     EXPECT_EQ(*a->Count() + *b->Count(), 50u * batch);  // reads go on
+    // Metadata updates write a new version of the record: refused alike, changing nothing.
+    const std::string before = a->Get("b1-0")->metadata;
+    EXPECT_EQ(a->PatchMetadata("b1-0", R"({"k": 1})").code(), s.code());
+    EXPECT_EQ(a->ReplaceMetadata("b1-0", R"({"k": 1})").code(), s.code());
+    EXPECT_EQ(a->Get("b1-0")->metadata, before);
 
     env_.ClearFaults();  // flushes work again: the flusher's next pass frees the memory
     int refused = 0;

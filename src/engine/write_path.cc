@@ -137,12 +137,16 @@ absl::Status CollectionImpl::Write(std::vector<Record> records, WriteMode mode) 
           absl::StrCat("id ", Quote(r.id), " appears more than once in the batch"));
     }
   }
-  // Memtables past twice the memory budget: this write waits for the flushes (429).
-  if (options_.budget != nullptr) PROXIMADB_RETURN_IF_ERROR(options_.budget->Admit());
   Writer w(Writer::Kind::kWrite);
   w.records = &records;
   w.mode = mode;
-  absl::Status s = Commit(&w);
+  return CommitWithinBudget(&w);
+}
+
+absl::Status CollectionImpl::CommitWithinBudget(Writer* w) {
+  // Memtables past twice the memory budget: this write waits for the flushes (429).
+  if (options_.budget != nullptr) PROXIMADB_RETURN_IF_ERROR(options_.budget->Admit());
+  absl::Status s = Commit(w);
   if (options_.budget != nullptr) options_.budget->RequestRelease();
   return s;
 }
@@ -169,7 +173,7 @@ absl::Status CollectionImpl::PatchMetadata(std::string_view id, std::string_view
   PROXIMADB_ASSIGN_OR_RETURN(w.cold_whole, FetchColdOf(id));  // the record keeps its vector
   w.id = id;
   w.metadata = patch;
-  return Commit(&w);
+  return CommitWithinBudget(&w);  // a new version of the record: memtable memory
 }
 
 absl::Status CollectionImpl::ReplaceMetadata(std::string_view id, std::string_view metadata) {
@@ -181,7 +185,7 @@ absl::Status CollectionImpl::ReplaceMetadata(std::string_view id, std::string_vi
   PROXIMADB_ASSIGN_OR_RETURN(w.cold_whole, FetchColdOf(id));  // the record keeps its vector
   w.id = id;
   w.metadata = canonical;
-  return Commit(&w);
+  return CommitWithinBudget(&w);
 }
 
 absl::Status CollectionImpl::Freeze() {
