@@ -19,8 +19,9 @@
 //      bitmaps); every later batch is in those WAL files. Recovery rebuilds exactly this.
 //   4. Only the writer at the head of writers_ (the leader) touches the WAL or mutates layers'
 //      rows; it drops mu_ while writing and syncing the WAL, so readers are never blocked by I/O.
-//   5. Flush and compaction are serialized by bg_mu_ and change the layer lists only under mu_,
-//      which never changes what any reader can see.
+//   5. Manifest switches (flushes, the swaps of compactions and migrations, tier changes) are
+//      serialized by bg_mu_ and change the layer lists only under mu_, which never changes what
+//      any reader can see. Compactions and migrations build their output without bg_mu_.
 //   6. bg_error_, once set (a WAL write or sync failed, or a manifest switch may be half done),
 //      fails every later write until the collection is reopened.
 #pragma once
@@ -273,14 +274,21 @@ class CollectionImpl final : public Collection,
   absl::Status FlushFrozen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
   using SegmentGroup = std::vector<std::shared_ptr<Segment>>;
   // Writes each group's live rows as one new segment with `strategy`, calling built_one after
-  // each, then swaps all of them in with one manifest change (each output in the place of its
-  // group's first input). Deletions that arrive meanwhile follow their rows. The building
-  // runs without bg_mu_, so that flushes go on; the swap takes it, and is given up (the
-  // outputs removed, OK returned) if a tier change or a drop took an input away meanwhile.
-  absl::Status RewriteSegments(const std::vector<SegmentGroup>& groups,
-                               const SegmentStrategy& strategy,
-                               absl::FunctionRef<void()> built_one)
+  // each, then swaps them in with one manifest change (each output in the place of its group's
+  // first input); returns how many groups went in. Deletions that arrive meanwhile follow
+  // their rows. The building runs without bg_mu_, so that flushes go on; the swap (SwapIn)
+  // takes it, and gives up a group (its output removed) if a tier change replaced one of its
+  // inputs meanwhile.
+  absl::StatusOr<size_t> RewriteSegments(const std::vector<SegmentGroup>& groups,
+                                         const SegmentStrategy& strategy,
+                                         absl::FunctionRef<void()> built_one)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(rewrite_mu_) ABSL_LOCKS_EXCLUDED(bg_mu_);
+  // RewriteSegments' swap of the groups whose inputs are all still there (*intact, set before
+  // the manifest changes; all false if writes have stopped).
+  absl::Status SwapIn(const std::vector<SegmentGroup>& groups,
+                      const std::vector<std::vector<SegmentRow>>& rows,
+                      const std::vector<std::shared_ptr<Segment>>& outs,
+                      std::vector<bool>* intact) ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
   absl::Status CompactSegments(SegmentGroup inputs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rewrite_mu_);
   // Whether every segment of `groups` is still in segments_ (the same object).
   bool AllPresentLocked(const std::vector<SegmentGroup>& groups) const

@@ -215,9 +215,9 @@ bool CollectionImpl::FlushDue(int64_t now_us) {
 // ---------------------------------------------------------------------------------------------
 // Compaction
 
-absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& groups,
-                                             const SegmentStrategy& strategy,
-                                             absl::FunctionRef<void()> built_one) {
+absl::StatusOr<size_t> CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& groups,
+                                                       const SegmentStrategy& strategy,
+                                                       absl::FunctionRef<void()> built_one) {
   uint64_t snapshot;
   std::vector<uint64_t> numbers;
   {
@@ -228,8 +228,12 @@ absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& gr
   }
   // Rows live at the snapshot move to the outputs; deletions after it are carried over below.
   std::vector<std::vector<SegmentRow>> rows(groups.size());  // reordered by BuildSegment
-  std::vector<std::shared_ptr<Segment>> outs;
-  std::vector<const Segment*> written;
+  std::vector<std::shared_ptr<Segment>> outs(groups.size());  // null: no live row
+  auto remove_outputs = [&](absl::FunctionRef<bool(size_t)> which) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (outs[g] && which(g)) env_->RemoveFile(outs[g]->path()).IgnoreError();
+    }
+  };
   for (size_t g = 0; g < groups.size(); ++g) {
     for (const auto& s : groups[g]) {
       for (uint32_t r = 0; r < s->num_rows(); ++r) {
@@ -238,20 +242,52 @@ absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& gr
     }
     absl::StatusOr<std::shared_ptr<Segment>> out = BuildPlaced(strategy, numbers[g], rows[g]);
     if (!out.ok()) {
-      for (const Segment* w : written) env_->RemoveFile(w->path()).IgnoreError();
+      remove_outputs([](size_t) { return true; });
       return out.status();
     }
-    outs.push_back(*out);
-    if (*out) written.push_back(out->get());
+    outs[g] = *std::move(out);
     built_one();
   }
+  std::vector<bool> intact(groups.size(), false);
+  const absl::Status swap = SwapIn(groups, rows, outs, &intact);
+  // No manifest names the outputs of groups given up (InstallManifest sees to the others).
+  remove_outputs([&](size_t g) { return !intact[g]; });
+  PROXIMADB_RETURN_IF_ERROR(swap);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (!intact[g]) continue;
+    // Readers holding a view keep their mapping; a file left behind goes at the next open.
+    for (const auto& s : groups[g]) env_->RemoveFile(s->path()).IgnoreError();
+  }
+  return std::count(intact.begin(), intact.end(), true);
+}
 
+absl::Status CollectionImpl::SwapIn(const std::vector<SegmentGroup>& groups,
+                                    const std::vector<std::vector<SegmentRow>>& rows,
+                                    const std::vector<std::shared_ptr<Segment>>& outs,
+                                    std::vector<bool>* intact_out) {
+  // bg_mu_ holds the segment list and the manifest still (flushes, tier changes, drops). A
+  // group whose inputs a tier change replaced meanwhile is given up; the others go in.
+  absl::MutexLock bg(&bg_mu_);
+  Manifest m;
+  std::vector<bool>& intact = *intact_out;
+  {
+    absl::MutexLock l(&mu_);
+    // Writes stopped (a manifest switch may be half done): the manifest must not change.
+    PROXIMADB_RETURN_IF_ERROR(WriteError());
+    for (size_t g = 0; g < groups.size(); ++g) intact[g] = AllPresentLocked({groups[g]});
+    m = manifest_;
+    m.next_file_number = next_file_number_;
+  }
+  if (std::find(intact.begin(), intact.end(), true) == intact.end()) return absl::OkStatus();
   // Each group's output takes the place of its first input; the other inputs go.
   absl::flat_hash_map<uint64_t, size_t> group_of;
   absl::flat_hash_set<uint64_t> first_inputs;
+  std::vector<const Segment*> written;
   for (size_t g = 0; g < groups.size(); ++g) {
+    if (!intact[g]) continue;
     for (const auto& s : groups[g]) group_of[s->number()] = g;
     first_inputs.insert(groups[g].front()->number());
+    if (outs[g]) written.push_back(outs[g].get());
   }
   auto replace = [&](const auto& list, auto number_of, auto output_of) {
     std::remove_cvref_t<decltype(list)> next;
@@ -265,52 +301,33 @@ absl::Status CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& gr
     }
     return next;
   };
-  // The swap. bg_mu_ holds the segment list and the manifest still (flushes, tier changes,
-  // drops); a flush may have run meanwhile, so the outputs' deletions up to the manifest's
-  // covered_seq (those after the snapshot) must be in it: the WAL no longer holds them.
-  absl::MutexLock bg(&bg_mu_);
-  Manifest m;
-  {
-    absl::MutexLock l(&mu_);
-    if (dropped_ || !AllPresentLocked(groups)) {
-      for (const Segment* w : written) env_->RemoveFile(w->path()).IgnoreError();
-      return absl::OkStatus();  // a tier change or a drop came first; nothing changed
-    }
-    m = manifest_;
-    m.next_file_number = next_file_number_;
-    m.segments = replace(
-        manifest_.segments, [](const ManifestSegment& e) { return e.number; },
-        [&](size_t g) {
-          ManifestSegment e{numbers[g], outs[g]->num_rows(), {}};
-          for (uint32_t i = 0; i < rows[g].size(); ++i) {
-            if (rows[g][i].layer->deleted_seq(rows[g][i].row) <= m.covered_seq) {
-              e.deleted_rows.push_back(i);
-            }
+  // A flush may have run since the snapshot: the deletions of moved rows that its covered_seq
+  // covers go into the manifest, since the WAL files holding them may be gone. They are
+  // settled, so they can be read without mu_.
+  m.segments = replace(
+      m.segments, [](const ManifestSegment& e) { return e.number; },
+      [&](size_t g) {
+        ManifestSegment e{outs[g]->number(), outs[g]->num_rows(), {}};
+        for (uint32_t i = 0; i < rows[g].size(); ++i) {
+          if (rows[g][i].layer->deleted_seq(rows[g][i].row) <= m.covered_seq) {
+            e.deleted_rows.push_back(i);
           }
-          return e;
-        });
-  }
+        }
+        return e;
+      });
   PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, written));
-  {
-    absl::MutexLock l(&mu_);
-    for (size_t g = 0; g < groups.size(); ++g) {
-      for (uint32_t i = 0; i < rows[g].size(); ++i) {
-        const uint64_t d = rows[g][i].layer->deleted_seq(rows[g][i].row);
-        if (d != kNotDeleted) outs[g]->MarkDeleted(i, d);
-      }
-    }
-    segments_ = replace(
-        segments_, [](const std::shared_ptr<Segment>& s) { return s->number(); },
-        [&](size_t g) { return outs[g]; });
-    manifest_ = m;
-  }
-  for (const SegmentGroup& group : groups) {
-    for (const auto& s : group) {
-      // Readers holding a view keep their mapping; a file left behind is removed at the next
-      // open.
-      env_->RemoveFile(s->path()).IgnoreError();
+  absl::MutexLock l(&mu_);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (!intact[g] || !outs[g]) continue;
+    for (uint32_t i = 0; i < rows[g].size(); ++i) {  // every deletion since the snapshot
+      const uint64_t d = rows[g][i].layer->deleted_seq(rows[g][i].row);
+      if (d != kNotDeleted) outs[g]->MarkDeleted(i, d);
     }
   }
+  segments_ = replace(
+      segments_, [](const std::shared_ptr<Segment>& s) { return s->number(); },
+      [&](size_t g) { return outs[g]; });
+  manifest_ = m;
   return absl::OkStatus();
 }
 
@@ -325,7 +342,13 @@ bool CollectionImpl::AllPresentLocked(const std::vector<SegmentGroup>& groups) c
 
 absl::Status CollectionImpl::CompactSegments(SegmentGroup inputs) {
   const int64_t start_us = NowMicros();
-  PROXIMADB_RETURN_IF_ERROR(RewriteSegments({std::move(inputs)}, *strategy(), [] {}));
+  PROXIMADB_ASSIGN_OR_RETURN(const size_t swapped,
+                             RewriteSegments({std::move(inputs)}, *strategy(), [] {}));
+  if (swapped == 0) {
+    return absl::AbortedError(Cat("collection '", options_.config.name,
+                                  "': a tier change moved a segment while the compaction "
+                                  "rewrote it; nothing changed"));
+  }
   absl::MutexLock l(&mu_);
   ++compactions_;
   compaction_seconds_ += (NowMicros() - start_us) / 1e6;
@@ -338,20 +361,26 @@ absl::Status CollectionImpl::MaybeCompact() { return PickAndCompact(/*forced=*/f
 
 absl::Status CollectionImpl::PickAndCompact(bool forced) {
   absl::MutexLock rewrite(&rewrite_mu_);
-  std::vector<std::shared_ptr<Segment>> inputs;
-  {
-    absl::MutexLock l(&mu_);
-    if (absl::Status e = WriteError(); !e.ok()) return forced ? e : absl::OkStatus();
-    // Small: less than half of a full memtable.
-    uint64_t small;
+  absl::Status s;
+  // A compaction given up for a tier change is picked afresh, a few times.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::vector<std::shared_ptr<Segment>> inputs;
     {
-      absl::MutexLock l(&settings_mu_);
-      small = std::max<uint64_t>(flush_settings_.max_vector_count / 2, 1);
+      absl::MutexLock l(&mu_);
+      if (absl::Status e = WriteError(); !e.ok()) return forced ? e : absl::OkStatus();
+      // Small: less than half of a full memtable.
+      uint64_t small;
+      {
+        absl::MutexLock l(&settings_mu_);
+        small = std::max<uint64_t>(flush_settings_.max_vector_count / 2, 1);
+      }
+      inputs = strategy()->PickCompaction(LocalSegmentsLocked(), small, forced);  // not cold
     }
-    inputs = strategy()->PickCompaction(LocalSegmentsLocked(), small, forced);  // not cold ones
+    if (inputs.empty()) return absl::OkStatus();
+    s = CompactSegments(std::move(inputs));
+    if (!absl::IsAborted(s)) return s;
   }
-  if (inputs.empty()) return absl::OkStatus();
-  return CompactSegments(std::move(inputs));
+  return forced ? s : absl::OkStatus();  // the background tries again at its next pass
 }
 
 // ---------------------------------------------------------------------------------------------

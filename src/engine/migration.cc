@@ -61,13 +61,14 @@ absl::Status CollectionImpl::Migrate() {
                                     inputs.size(), " segments"));
   std::vector<SegmentGroup> groups;
   for (auto& s : inputs) groups.push_back({std::move(s)});
-  absl::Status s = RewriteSegments(groups, *strategy(), [this] {
+  // Segments a tier change moved meanwhile are given up and migrated at the next pass.
+  absl::StatusOr<size_t> s = RewriteSegments(groups, *strategy(), [this] {
     absl::MutexLock l(&mu_);
     ++migration_done_;
   });
   absl::MutexLock l(&mu_);
   migration_running_ = false;
-  return s;
+  return s.status();
 }
 
 }  // namespace proximadb

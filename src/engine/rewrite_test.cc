@@ -1,7 +1,8 @@
 // Compactions build their output without holding up flushes: a flush, writes and deletions go
 // on while a compaction's output is being written, and the compaction's swap then keeps what
 // they did, across a power cut too (the deletions it carries over that the flush already
-// covered are in the new manifest, since the WAL that held them is gone).
+// covered are in the new manifest, since the WAL that held them is gone). A tier change that
+// moves an input meanwhile makes the compaction give its output up and start again.
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "env/mem_env.h"
 #include "gtest/gtest.h"
 #include "proximadb/database.h"
+#include "storage/file_names.h"
 
 namespace proximadb {
 namespace {
@@ -70,10 +72,40 @@ class RewriteTest : public ::testing::Test {
     o.catalog_path = catalog_;  // SQLite, on the real file system
     o.background_maintenance = false;
     o.background_indexing = false;
-    EXPECT_TRUE(env_.CreateDirs("/db").ok());
+    o.hot_directories = {"/hot"};
+    o.warm_directories = {"/warm"};
+    for (const char* dir : {"/db", "/hot", "/warm"}) EXPECT_TRUE(env_.CreateDirs(dir).ok());
     auto db = Database::Open(o);
     EXPECT_TRUE(db.ok()) << db.status();
     return db.ok() ? *std::move(db) : nullptr;
+  }
+
+  // A collection of three flushed segments of 100 records each.
+  std::shared_ptr<Collection> Fill(Database& db) {
+    CollectionConfig config;
+    config.name = "c";
+    config.dimension = kDim;
+    EXPECT_TRUE(db.CreateCollection(config).ok());
+    std::shared_ptr<Collection> c = *db.GetCollection("c");
+    for (int s = 0; s < 3; ++s) {
+      EXPECT_TRUE(c->Write(Records(s * 100, 100), WriteMode::kInsert).ok());
+      EXPECT_TRUE(c->Flush().ok());
+    }
+    return c;
+  }
+
+  // Segment files under `base`, whether a manifest names them or not.
+  int SegmentFiles(const std::string& base) {
+    int n = 0;
+    auto dirs = env_.ListDir(base + "/collections");
+    for (const std::string& d : dirs.ok() ? *dirs : std::vector<std::string>{}) {
+      const auto names = env_.ListDir(base + "/collections/" + d);
+      for (const std::string& name : names.ok() ? *names : std::vector<std::string>{}) {
+        uint64_t number;
+        n += ParseFileName(name, &number) == FileKind::kSegment;
+      }
+    }
+    return n;
   }
 
   void SetUp() override { std::remove(catalog_.c_str()); }
@@ -86,15 +118,7 @@ class RewriteTest : public ::testing::Test {
 
 TEST_F(RewriteTest, FlushesWritesAndDeletionsGoOnWhileACompactionBuilds) {
   std::unique_ptr<Database> db = Open();
-  CollectionConfig config;
-  config.name = "c";
-  config.dimension = kDim;
-  ASSERT_TRUE(db->CreateCollection(config).ok());
-  std::shared_ptr<Collection> c = *db->GetCollection("c");
-  for (int s = 0; s < 3; ++s) {  // three segments of 100 records
-    ASSERT_TRUE(c->Write(Records(s * 100, 100), WriteMode::kInsert).ok());
-    ASSERT_TRUE(c->Flush().ok());
-  }
+  std::shared_ptr<Collection> c = Fill(*db);
 
   env_.Arm();
   absl::Status compacted;
@@ -102,11 +126,11 @@ TEST_F(RewriteTest, FlushesWritesAndDeletionsGoOnWhileACompactionBuilds) {
   env_.AwaitHeld();  // the compaction is writing its output: its snapshot is taken
   // Deletions of rows the compaction is moving, then a flush that covers them: with the
   // flush the WAL files holding the deletions go.
-  ASSERT_EQ(*c->Delete({"r5", "r150", "r299"}), 3u);
-  ASSERT_TRUE(c->Write(Records(300, 50), WriteMode::kInsert).ok());
-  ASSERT_TRUE(c->Flush().ok());  // would wait for the compaction if flushes queued behind it
+  EXPECT_EQ(*c->Delete({"r5", "r150", "r299"}), 3u);
+  EXPECT_TRUE(c->Write(Records(300, 50), WriteMode::kInsert).ok());
+  EXPECT_TRUE(c->Flush().ok());  // would wait for the compaction if flushes queued behind it
   EXPECT_EQ(c->Stats().flushes, 4u);
-  ASSERT_EQ(*c->Delete({"r7"}), 1u);  // after the flush: in the WAL
+  EXPECT_EQ(*c->Delete({"r7"}), 1u);  // after the flush: in the WAL
   env_.Release();
   compaction.join();
   ASSERT_TRUE(compacted.ok()) << compacted;
@@ -122,6 +146,7 @@ TEST_F(RewriteTest, FlushesWritesAndDeletionsGoOnWhileACompactionBuilds) {
   };
   EXPECT_EQ(c->Stats().compactions, 1u);
   EXPECT_EQ(c->Stats().segment_count, 2u);  // the compacted one and the flush's
+  EXPECT_EQ(SegmentFiles("/hot"), 2);
   expect_state(*c);
 
   // Everything above was synced (default durability): a power cut loses none of it.
@@ -132,6 +157,32 @@ TEST_F(RewriteTest, FlushesWritesAndDeletionsGoOnWhileACompactionBuilds) {
   db = Open();
   c = *db->GetCollection("c");
   expect_state(*c);
+}
+
+TEST_F(RewriteTest, ATierChangeDuringACompactionMakesItStartAgain) {
+  std::unique_ptr<Database> db = Open();
+  std::shared_ptr<Collection> c = Fill(*db);
+  ASSERT_EQ(SegmentFiles("/hot"), 3);
+
+  env_.Arm();
+  absl::Status compacted;
+  std::thread compaction([&] { compacted = c->Compact(); });
+  env_.AwaitHeld();
+  // The three inputs move to the warm tier meanwhile (the tier change is not held up either).
+  CollectionUpdate u;
+  u.tiering = TieringPolicy{.warm_after_hours = 0.0};
+  EXPECT_TRUE(db->UpdateCollection("c", u).ok());
+  EXPECT_TRUE(c->ApplyTiering().ok());
+  EXPECT_EQ(SegmentFiles("/warm"), 3);
+  env_.Release();
+  compaction.join();
+  // The first output was given up and removed; the second attempt compacted the moved ones.
+  ASSERT_TRUE(compacted.ok()) << compacted;
+  EXPECT_EQ(c->Stats().compactions, 1u);
+  EXPECT_EQ(c->Stats().segment_count, 1u);
+  EXPECT_EQ(SegmentFiles("/hot") + SegmentFiles("/warm"), 1);
+  EXPECT_EQ(*c->Count(), 300u);
+  for (const char* id : {"r0", "r150", "r299"}) EXPECT_TRUE(c->Get(id).ok()) << id;
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ struct HttpServerOptions {
   size_t body_limit = 64 << 20;  // bytes
   int io_threads = 2;
   int worker_threads = 4;
-  int slow_threads = 2;      // for Served::kSlow; more of those wait for a thread
+  int slow_threads = 4;      // for Served::kSlow; more of those wait for a thread
   size_t max_pending = 256;  // requests queued for or running on either pool
   // How long a request may take to arrive, a keep-alive connection may stay idle, and a
   // response may wait for the client to take it; past it the connection is closed.
