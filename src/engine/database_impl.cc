@@ -1,7 +1,6 @@
 // Database: the catalog, the collections of one data directory, and the background
 // maintenance thread that flushes and compacts them.
 #include <algorithm>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <random>
@@ -19,6 +18,7 @@
 #include "common/strings.h"
 #include "engine/backup.h"
 #include "engine/collection_impl.h"
+#include "engine/placement.h"
 #include "env/env.h"
 #include "proximadb/database.h"
 
@@ -547,42 +547,6 @@ class DatabaseImpl final : public Database {
   std::thread rewriter_;
   std::thread indexer_;
 };
-
-// The WAL, hot and warm directories must exist (a device not mounted must not turn into an
-// empty directory on another disk), and no two settings may name one place: a segment found
-// "twice" there would be removed as its own duplicate.
-absl::Status CheckDirectories(const DatabaseOptions& options, Env* env) {
-  std::vector<std::pair<std::string, std::string>> named = {{"data_dir", options.data_dir}};
-  if (!options.wal_directory.empty()) named.emplace_back("wal_directory", options.wal_directory);
-  for (const std::string& d : options.hot_directories) named.emplace_back("hot_directories", d);
-  for (const std::string& d : options.warm_directories) named.emplace_back("warm_directories", d);
-  if (!options.cache_directory.empty()) {  // created at open
-    named.emplace_back("cache_directory", options.cache_directory);
-  }
-  const bool posix = env == Env::Default();
-  std::vector<std::string> places;
-  for (const auto& [setting, dir] : named) {
-    if (setting != "data_dir" && setting != "cache_directory" && !env->FileExists(dir)) {
-      return absl::FailedPreconditionError(Cat(setting, ": ", dir, " does not exist (create it, "
-                                               "or mount its device, first)"));
-    }
-    std::error_code ec;
-    std::filesystem::path place = std::filesystem::path(dir).lexically_normal();
-    if (posix) place = std::filesystem::weakly_canonical(place, ec);
-    places.push_back(place.string());
-    if (!place.string().empty() && place.string().back() == '/') places.back().pop_back();
-  }
-  for (size_t i = 0; i < places.size(); ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      if (places[i] == places[j] && !(named[i].first == "wal_directory" && j == 0)) {
-        return absl::InvalidArgumentError(Cat(named[i].first, ": ", named[i].second,
-                                              " is the same directory as ", named[j].first,
-                                              " (", named[j].second, ")"));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreBackup(std::string_view backup_id,
                                                              std::string_view target) {

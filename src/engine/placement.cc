@@ -1,6 +1,10 @@
 // CollectionImpl: the directories of a collection's files, and where a new segment goes
-// (docs/storage.md#directories-and-placement).
+// (docs/storage.md#directories-and-placement); and the database's check of its directory
+// settings.
+#include "engine/placement.h"
+
 #include <algorithm>
+#include <filesystem>
 
 #include "common/logging.h"
 #include "common/macros.h"
@@ -142,6 +146,39 @@ absl::StatusOr<std::shared_ptr<Segment>> CollectionImpl::BuildPlaced(
     last = seg.status();
   }
   return last;
+}
+
+absl::Status CheckDirectories(const DatabaseOptions& options, Env* env) {
+  std::vector<std::pair<std::string, std::string>> named = {{"data_dir", options.data_dir}};
+  if (!options.wal_directory.empty()) named.emplace_back("wal_directory", options.wal_directory);
+  for (const std::string& d : options.hot_directories) named.emplace_back("hot_directories", d);
+  for (const std::string& d : options.warm_directories) named.emplace_back("warm_directories", d);
+  if (!options.cache_directory.empty()) {  // created at open
+    named.emplace_back("cache_directory", options.cache_directory);
+  }
+  const bool posix = env == Env::Default();
+  std::vector<std::string> places;
+  for (const auto& [setting, dir] : named) {
+    if (setting != "data_dir" && setting != "cache_directory" && !env->FileExists(dir)) {
+      return absl::FailedPreconditionError(Cat(setting, ": ", dir, " does not exist (create it, "
+                                               "or mount its device, first)"));
+    }
+    std::error_code ec;
+    std::filesystem::path place = std::filesystem::path(dir).lexically_normal();
+    if (posix) place = std::filesystem::weakly_canonical(place, ec);
+    places.push_back(place.string());
+    if (!place.string().empty() && place.string().back() == '/') places.back().pop_back();
+  }
+  for (size_t i = 0; i < places.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (places[i] == places[j] && !(named[i].first == "wal_directory" && j == 0)) {
+        return absl::InvalidArgumentError(Cat(named[i].first, ": ", named[i].second,
+                                              " is the same directory as ", named[j].first,
+                                              " (", named[j].second, ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace proximadb
