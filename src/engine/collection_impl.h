@@ -290,8 +290,8 @@ class CollectionImpl final : public Collection,
                       const std::vector<std::shared_ptr<Segment>>& outs,
                       std::vector<bool>* intact) ABSL_LOCKS_EXCLUDED(bg_mu_, mu_);
   absl::Status CompactSegments(SegmentGroup inputs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rewrite_mu_);
-  // Whether every segment of `groups` is still in segments_ (the same object).
-  bool AllPresentLocked(const std::vector<SegmentGroup>& groups) const
+  // Whether every segment of `group` is still in segments_ (the same object).
+  bool AllPresentLocked(const SegmentGroup& group) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // migration.cc: the segments whose layout is not the collection's.
   SegmentGroup UnmigratedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

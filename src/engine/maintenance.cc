@@ -274,7 +274,7 @@ absl::Status CollectionImpl::SwapIn(const std::vector<SegmentGroup>& groups,
     absl::MutexLock l(&mu_);
     // Writes stopped (a manifest switch may be half done): the manifest must not change.
     PROXIMADB_RETURN_IF_ERROR(WriteError());
-    for (size_t g = 0; g < groups.size(); ++g) intact[g] = AllPresentLocked({groups[g]});
+    for (size_t g = 0; g < groups.size(); ++g) intact[g] = AllPresentLocked(groups[g]);
     m = manifest_;
     m.next_file_number = next_file_number_;
   }
@@ -331,11 +331,9 @@ absl::Status CollectionImpl::SwapIn(const std::vector<SegmentGroup>& groups,
   return absl::OkStatus();
 }
 
-bool CollectionImpl::AllPresentLocked(const std::vector<SegmentGroup>& groups) const {
-  for (const SegmentGroup& group : groups) {
-    for (const auto& s : group) {
-      if (std::find(segments_.begin(), segments_.end(), s) == segments_.end()) return false;
-    }
+bool CollectionImpl::AllPresentLocked(const SegmentGroup& group) const {
+  for (const auto& s : group) {
+    if (std::find(segments_.begin(), segments_.end(), s) == segments_.end()) return false;
   }
   return true;
 }

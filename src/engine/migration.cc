@@ -47,28 +47,41 @@ bool CollectionImpl::MigrationInProgress() const {
 
 absl::Status CollectionImpl::Migrate() {
   absl::MutexLock rewrite(&rewrite_mu_);
-  SegmentGroup inputs;
   {
     absl::MutexLock l(&mu_);
-    PROXIMADB_RETURN_IF_ERROR(WriteError());
-    inputs = UnmigratedLocked();
-    if (inputs.empty()) return absl::OkStatus();
-    migration_running_ = true;
     migration_done_ = 0;
-    migration_total_ = inputs.size();
+    migration_total_ = 0;
   }
-  Log(LogLevel::kInfo, absl::StrCat("collection '", options_.config.name, "': migrating ",
-                                    inputs.size(), " segments"));
-  std::vector<SegmentGroup> groups;
-  for (auto& s : inputs) groups.push_back({std::move(s)});
-  // Segments a tier change moved meanwhile are given up and migrated at the next pass.
-  absl::StatusOr<size_t> s = RewriteSegments(groups, *strategy(), [this] {
+  // A pass gives up the segments a tier change moved meanwhile; the next one picks them again.
+  constexpr int kPasses = 3;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    SegmentGroup inputs;
+    {
+      // Under bg_mu_, a flush that built its segment with the previous layout (it began before
+      // ChangeLayout) has finished and shows among the segments to rewrite.
+      absl::MutexLock bg(&bg_mu_);
+      absl::MutexLock l(&mu_);
+      PROXIMADB_RETURN_IF_ERROR(WriteError());
+      inputs = UnmigratedLocked();
+      if (inputs.empty()) return absl::OkStatus();
+      migration_running_ = true;
+      migration_total_ += inputs.size();
+    }
+    Log(LogLevel::kInfo, absl::StrCat("collection '", options_.config.name, "': migrating ",
+                                      inputs.size(), " segments"));
+    std::vector<SegmentGroup> groups;
+    for (auto& s : inputs) groups.push_back({std::move(s)});
+    absl::StatusOr<size_t> s = RewriteSegments(groups, *strategy(), [this] {
+      absl::MutexLock l(&mu_);
+      ++migration_done_;
+    });
     absl::MutexLock l(&mu_);
-    ++migration_done_;
-  });
-  absl::MutexLock l(&mu_);
-  migration_running_ = false;
-  return s.status();
+    migration_running_ = false;
+    PROXIMADB_RETURN_IF_ERROR(s.status());
+    migration_done_ -= groups.size() - *s;  // given up: counted again at the next pass
+    migration_total_ -= groups.size() - *s;
+  }
+  return absl::OkStatus();  // what a busy tier move left goes at the next maintenance pass
 }
 
 }  // namespace proximadb

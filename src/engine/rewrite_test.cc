@@ -2,7 +2,8 @@
 // on while a compaction's output is being written, and the compaction's swap then keeps what
 // they did, across a power cut too (the deletions it carries over that the flush already
 // covered are in the new manifest, since the WAL that held them is gone). A tier change that
-// moves an input meanwhile makes the compaction give its output up and start again.
+// moves an input meanwhile makes the compaction give its output up and start again. A flush
+// that built its segment with the layout a change just replaced is migrated by the same pass.
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -183,6 +184,32 @@ TEST_F(RewriteTest, ATierChangeDuringACompactionMakesItStartAgain) {
   EXPECT_EQ(SegmentFiles("/hot") + SegmentFiles("/warm"), 1);
   EXPECT_EQ(*c->Count(), 300u);
   for (const char* id : {"r0", "r150", "r299"}) EXPECT_TRUE(c->Get(id).ok()) << id;
+}
+
+TEST_F(RewriteTest, AMigrationWaitsForAFlushBuildingWithThePreviousLayout) {
+  std::unique_ptr<Database> db = Open();
+  std::shared_ptr<Collection> c = Fill(*db);
+  EXPECT_TRUE(c->Write(Records(300, 100), WriteMode::kInsert).ok());
+
+  env_.Arm();
+  absl::Status flushed;
+  std::thread flush([&] { flushed = c->Flush(); });
+  env_.AwaitHeld();  // the flush is writing a segment of the layout in force
+  CollectionUpdate u;
+  u.quantization = Quantization::kSq8;
+  ASSERT_TRUE(db->UpdateCollection("c", u).ok());
+  absl::Status migrated;
+  std::thread migration([&] { migrated = c->Migrate(); });
+  env_.Release();
+  flush.join();
+  migration.join();
+  ASSERT_TRUE(flushed.ok()) << flushed;
+  ASSERT_TRUE(migrated.ok()) << migrated;
+  const CollectionStats st = c->Stats();
+  EXPECT_EQ(st.migration_state, "none");  // the flush's segment too
+  EXPECT_EQ(st.migration_segments_done, 4u);
+  EXPECT_EQ(st.migration_segments_total, 4u);
+  EXPECT_EQ(*c->Count(), 400u);
 }
 
 }  // namespace
