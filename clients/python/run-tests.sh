@@ -15,7 +15,7 @@ stamp="$venv/.installed-$(sha1sum "$here/pyproject.toml" | cut -c1-12)"
 if [[ ! -f "$stamp" ]]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -e "$here[test,progress]"
+  "$venv/bin/pip" install -q -e "$here[test,progress,parquet]"
   touch "$stamp"
 fi
 if [[ "${1:-}" == "--regenerate" ]]; then

@@ -14,10 +14,11 @@ from typing import Any, AsyncIterator, Dict, Iterable, List, Optional
 import grpc
 import numpy as np
 from google.protobuf import json_format, struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ._rest import backoff, resendable
 from ._tls import Tls
-from .errors import ProximaDBError, error_for
+from .errors import ProximaDBError, UnavailableError, error_for
 from .v1 import proximadb_pb2 as pb
 from .v1 import proximadb_pb2_grpc as pb_grpc
 
@@ -179,6 +180,8 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
         return "CreateKey", req
     if op == "list_keys":
         return "ListKeys", pb.ListKeysRequest()
+    if op == "health":  # the standard health service (docs/api.md)
+        return "Check", health_pb2.HealthCheckRequest(service="proximadb.v1.ProximaDB")
     if op == "delete_key":
         return "DeleteKey", pb.KeyRef(name=p["name"])
     c = p.get("collection", "")
@@ -242,6 +245,11 @@ def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
         return _key(resp)
     if op == "list_keys":
         return {"keys": [_key(k) for k in resp.keys]}
+    if op == "health":
+        if resp.status != health_pb2.HealthCheckResponse.SERVING:
+            raise UnavailableError("UNAVAILABLE", "the server is not serving (recovering, or "
+                                   "shutting down)")
+        return {"status": "ready"}
     if op == "delete_key":
         return {"name": resp.name, "deleted": resp.deleted}
     if op in ("insert", "upsert_one", "patch_metadata"):
@@ -305,6 +313,7 @@ class GrpcTransport:
         self._channel = (grpc.secure_channel(target, tls.grpc_credentials(), options=options)
                          if tls is not None else grpc.insecure_channel(target, options=options))
         self._stub = pb_grpc.ProximaDBStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = [("authorization", f"Bearer {api_key}")] if api_key else None
         self._timeout = timeout
         self._retries = retries
@@ -313,8 +322,9 @@ class GrpcTransport:
         method, request = _request(op, params)
         for attempt in range(self._retries + 1):
             try:
-                resp = getattr(self._stub, method)(request, timeout=self._timeout,
-                                                    metadata=self._metadata)
+                stub = self._health if op == "health" else self._stub
+                resp = getattr(stub, method)(request, timeout=self._timeout,
+                                             metadata=self._metadata)
                 return _result(op, params, resp)
             except grpc.RpcError as e:
                 err = _error(e)
@@ -347,6 +357,7 @@ class AsyncGrpcTransport:
             grpc.aio.secure_channel(target, tls.grpc_credentials(), options=options)
             if tls is not None else grpc.aio.insecure_channel(target, options=options))
         self._stub = pb_grpc.ProximaDBStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else None
         self._timeout = timeout
         self._retries = retries
@@ -355,8 +366,9 @@ class AsyncGrpcTransport:
         method, request = _request(op, params)
         for attempt in range(self._retries + 1):
             try:
-                resp = await getattr(self._stub, method)(request, timeout=self._timeout,
-                                                          metadata=self._metadata)
+                stub = self._health if op == "health" else self._stub
+                resp = await getattr(stub, method)(request, timeout=self._timeout,
+                                                   metadata=self._metadata)
                 return _result(op, params, resp)
             except grpc.RpcError as e:
                 err = _error(e)

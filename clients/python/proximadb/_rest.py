@@ -73,6 +73,8 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
         return "POST", "/api/v1/keys", p["body"], None
     if op == "list_keys":
         return "GET", "/api/v1/keys", None, None
+    if op == "health":
+        return "GET", "/ready", None, None
     if op == "delete_key":
         return "DELETE", "/api/v1/keys/" + quote(p["name"], safe=""), None, None
     if op == "insert":

@@ -50,6 +50,10 @@ class AsyncProximaDBClient(_Operations):
         """Closes the connections."""
         await self._t.close()
 
+    async def health(self) -> bool:
+        """True once the server serves requests; UnavailableError otherwise."""
+        return await _adrive(self._health(), self._t)
+
     async def create_collection(self, name: str, dimension: int, distance_metric: str = "cosine",
                                 indexing_algorithm: str = "hnsw", **settings: Any) -> Collection:
         return await _adrive(self._create_collection(name, dimension, distance_metric,

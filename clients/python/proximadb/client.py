@@ -248,6 +248,10 @@ class _Operations:
     def _list_keys(self) -> OpGen:
         return [key_from(k) for k in (yield "list_keys", {})["keys"]]
 
+    def _health(self) -> OpGen:
+        yield "health", {}
+        return True
+
     def _delete_key(self, name: str) -> OpGen:
         yield "delete_key", {"name": name}
         return True
@@ -411,6 +415,12 @@ class ProximaDBClient(_Operations):
     def close(self) -> None:
         """Closes the connections."""
         self._t.close()
+
+    def health(self) -> bool:
+        """True once the server has finished recovery and serves requests (REST ``GET /ready``,
+        gRPC's health service); UnavailableError while it recovers or shuts down, or cannot be
+        reached."""
+        return _drive(self._health(), self._t)
 
     def create_collection(self, name: str, dimension: int, distance_metric: str = "cosine",
                           indexing_algorithm: str = "hnsw", **settings: Any) -> Collection:
