@@ -26,6 +26,7 @@
 #include "server/grpc_server.h"
 #include "server/http_server.h"
 #include "server/rest_api.h"
+#include "server/version.h"
 
 extern char** environ;
 
@@ -33,8 +34,6 @@ namespace {
 
 using namespace proximadb;
 using namespace proximadb::server;
-
-constexpr char kVersion[] = "0.1.0";
 
 // The configuration from the file, the environment and the flags (in rising precedence), or
 // the exit code when there is nothing to serve (--version, --help, a bad flag or setting).

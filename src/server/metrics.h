@@ -1,6 +1,8 @@
 // The Prometheus text of GET /metrics: REST request counts and latency histograms by method,
 // route and status, requests refused as overload, every collection's exported statistics
-// (server/fields.h lists them) and the process's resident memory.
+// (server/fields.h lists them) with its flush policy's WAL age and whether it has a background
+// error, whether the server is ready, its version and start time, the process's resident
+// memory, and the free and total bytes of the file systems it writes to.
 //
 // Thread-safe.
 #pragma once
@@ -16,19 +18,22 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "proximadb/database.h"
+#include "server/service.h"
 
 namespace proximadb::server {
 
 class RequestMetrics {
  public:
+  RequestMetrics();
+
   // One request of `method` on `route` (a route pattern, "unknown" for none) that answered
   // `status` after `seconds`.
   void Observe(const std::string& method, const std::string& route, int status, double seconds);
   // One request refused because too many were waiting (429).
   void Rejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
 
-  // The whole /metrics text; `db` null while the server recovers (no collection series).
-  std::string Text(Database* db) const;
+  // The whole /metrics text (no collection series while the server recovers).
+  std::string Text(const Service& service) const;
 
  private:
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -39,6 +44,8 @@ class RequestMetrics {
     std::array<uint64_t, kBuckets.size()> buckets{};
   };
   void AppendRequests(std::string* out) const;
+
+  const double start_time_seconds_;  // Unix time of construction: the process's start
 
   // Orders (method, route, status) keys of strings and of string_views alike, so that a
   // lookup copies no string.

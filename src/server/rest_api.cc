@@ -161,8 +161,12 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
   if (match.routes.empty()) {
     response = ErrorResponse(404, "NOT_FOUND", Cat("no route for ", request.path));
   } else if (route == nullptr) {
+    std::string allow;  // RFC 9110 §15.5.6: a 405 lists the methods the resource has
+    for (const Route* r : match.routes) allow += Cat(allow.empty() ? "" : ", ", r->method);
     response = ErrorResponse(405, "METHOD_NOT_ALLOWED",
-                             Cat("method ", request.method, " is not allowed on ", request.path));
+                             Cat("method ", request.method, " is not allowed on ", request.path,
+                                 " (allowed: ", allow, ")"));
+    response.headers.emplace_back("Allow", std::move(allow));
   } else if (auto caller = service_->Authorize(request.api_key, route->access, match.name);
              !caller.ok()) {
     response = Denied(caller.status());
@@ -199,7 +203,7 @@ HttpResponse Metrics(const RestCall& call) {
     return ErrorResponse(404, "NOT_FOUND", "metrics are disabled ([monitoring] metrics_enabled)");
   }
   HttpResponse r;
-  r.body = call.metrics.Text(call.service.database());
+  r.body = call.metrics.Text(call.service);
   r.content_type = "text/plain; version=0.0.4";
   return r;
 }

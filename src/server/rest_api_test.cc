@@ -56,11 +56,23 @@ TEST(RestApiTest, UnknownPathsAre404WrongMethodsAre405) {
   Service service(config);
   RestApi api(&service);
   EXPECT_EQ(api.Handle(Req("GET", "/health")).status, 200);
-  EXPECT_EQ(api.Handle(Req("POST", "/health")).status, 405);
+  auto allow = [](const HttpResponse& r) {
+    for (const auto& [name, value] : r.headers) {
+      if (name == "Allow") return value;
+    }
+    return std::string("(none)");
+  };
+  const HttpResponse post_health = api.Handle(Req("POST", "/health"));
+  EXPECT_EQ(post_health.status, 405);
+  EXPECT_EQ(allow(post_health), "GET");  // RFC 9110: a 405 names the allowed methods
+  EXPECT_EQ(allow(api.Handle(Req("POST", "/api/v1/collections/c/vectors/x"))),
+            "GET, PUT, PATCH, DELETE");
   EXPECT_EQ(api.Handle(Req("GET", "/api/v1/nothing")).status, 404);
   EXPECT_EQ(api.Handle(Req("GET", "/api/v1/collections/c/bogus")).status, 404);
   // "batch" is the batch route's, not an id: GET is not allowed there.
-  EXPECT_EQ(api.Handle(Req("GET", "/api/v1/collections/c/vectors/batch")).status, 405);
+  const HttpResponse get_batch = api.Handle(Req("GET", "/api/v1/collections/c/vectors/batch"));
+  EXPECT_EQ(get_batch.status, 405);
+  EXPECT_EQ(allow(get_batch), "POST");
   // Without a database every API route is unavailable, and /ready says so.
   EXPECT_EQ(api.Handle(Req("GET", "/api/v1/collections/c/vectors/x")).status, 503);
   EXPECT_EQ(api.Handle(Req("GET", "/ready")).status, 503);

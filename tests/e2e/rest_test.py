@@ -646,6 +646,16 @@ class RestApiTest(unittest.TestCase):
         self.assertTrue(any(l.startswith("proximadb_http_request_duration_seconds_bucket{")
                             for l in lines))
         self.assertGreater(value("proximadb_process_resident_memory_bytes"), 0)
+        self.assertEqual(value("proximadb_ready"), 1)
+        self.assertEqual(value('proximadb_build_info{version="0.1.0"}'), 1)
+        self.assertLessEqual(value("proximadb_process_start_time_seconds"), time.time())
+        self.assertEqual(value('proximadb_collection_max_wal_age_seconds{collection="ops"}'),
+                         24 * 3600)
+        self.assertEqual(value('proximadb_collection_background_error{collection="ops"}'), 0)
+        free = [l for l in lines if l.startswith("proximadb_filesystem_free_bytes{directory=")]
+        size = [l for l in lines if l.startswith("proximadb_filesystem_size_bytes{directory=")]
+        self.assertTrue(free and size)
+        self.assertLessEqual(float(free[0].split()[-1]), float(size[0].split()[-1]))
 
     def test_random_bodies_never_crash_the_server(self):
         """Structurally random JSON (and broken text) to every body-taking route: always an
