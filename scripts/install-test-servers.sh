@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the two S3 servers that the object-store tests start on loopback, under
-# ${BUILD_DIR:-build}/test-servers/:
+# Installs the servers that tests start on loopback: the two S3 servers of the object-store
+# tests, under ${BUILD_DIR:-build}/test-servers/:
 #   venv/        moto_server (PyPI moto[server]): S3 and DynamoDB, accepts any signature
 #   s3proxy.jar  s3proxy (Maven Central), filesystem-nio2 backend, checks SigV4 signatures
+# and Debian's prometheus (with promtool) for tests/e2e/observability_test.py.
 # Idempotent: a stamp file and the jar's presence make a second run a no-op that needs no
-# network. Uses sudo only when not root (and only if java or mvn is missing).
+# network. Uses sudo only when not root (and only if java, mvn or promtool is missing).
 set -euo pipefail
 
 MOTO_VERSION=5.2.5
@@ -21,6 +22,7 @@ mkdir -p "$dir"
 missing=()
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "install-test-servers: installing ${missing[*]}"
   sudo=""
