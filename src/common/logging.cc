@@ -1,5 +1,6 @@
 #include "common/logging.h"
 
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -22,12 +23,24 @@ std::function<void(LogLevel, std::string_view)>& Sink() {
   return sink;
 }
 
-constexpr EnumName<LogLevel> kLevelNames[] = {
-    {LogLevel::kInfo, "info"}, {LogLevel::kWarning, "warning"}, {LogLevel::kError, "error"}};
+constexpr EnumName<LogLevel> kLevelNames[] = {{LogLevel::kDebug, "debug"},
+                                               {LogLevel::kInfo, "info"},
+                                               {LogLevel::kWarning, "warning"},
+                                               {LogLevel::kError, "error"},
+                                               {LogLevel::kOff, "off"}};
+
+std::atomic<LogLevel> min_level{LogLevel::kInfo};  // relaxed: a setting
 
 }  // namespace
 
+bool LogEnabled(LogLevel level) {
+  return level != LogLevel::kOff && level >= min_level.load(std::memory_order_relaxed);
+}
+
+void SetMinLogLevel(LogLevel level) { min_level.store(level, std::memory_order_relaxed); }
+
 void Log(LogLevel level, std::string_view message) {
+  if (!LogEnabled(level)) return;
   std::lock_guard<std::mutex> l(SinkMutex());
   if (Sink()) {
     Sink()(level, message);

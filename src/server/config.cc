@@ -40,6 +40,7 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"server.bind_address", &c.bind_address},
       {"server.dashboard_enabled", &c.dashboard_enabled},
       {"server.log_level", &c.log_level},
+      {"server.log_format", &c.log_format},
       {"server.io_threads", &c.io_threads, 0, 1024},
       {"server.worker_threads", &c.worker_threads, 0, 1024},
       {"storage.data_directory", &c.data_directory},
@@ -176,6 +177,9 @@ absl::Status Validate(const ServerConfig& c) {
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return Bad("server.log_level", Cat("must be one of trace, debug, info, warn, "
                                                 "error, off; got '", c.log_level, "'"));
+  }
+  if (c.log_format != "text" && c.log_format != "json") {
+    return Bad("server.log_format", Cat("must be text or json; got '", c.log_format, "'"));
   }
   if (!ParseDurability(c.durability).ok()) {
     return Bad("storage.durability", Cat("must be sync or async, got '", c.durability, "'"));

@@ -27,6 +27,7 @@ struct ServerConfig {
   std::string bind_address = "127.0.0.1";  // host only; ports are in [api]
   bool dashboard_enabled = false;           // accepted; there is no dashboard yet
   std::string log_level = "info";           // trace, debug, info, warn, error, off
+  std::string log_format = "text";          // text, or json: one JSON object per line
   int64_t io_threads = 0;      // REST threads that read, search and answer; 0: one per core
   int64_t worker_threads = 0;  // REST threads for writes and maintenance; 0: 2 per core, >= 4
 

@@ -70,6 +70,7 @@ TEST_F(ConfigTest, ErrorsNameTheKeyAndTheSource) {
            Case{"[api]\nrest_port = 70000\n", {}, "[api] rest_port: must be between 1 and 65535"},
            Case{"[flush]\nflush_priority = 0\n", {}, "flush_priority: must be between 1 and 100"},
            Case{"[server]\nlog_level = \"loud\"\n", {}, "server.log_level: must be one of"},
+           Case{"[server]\nlog_format = \"xml\"\n", {}, "server.log_format: must be text or json"},
            Case{"[storage]\ndurability = \"maybe\"\n", {}, "storage.durability"},
            Case{"[api\n", {}, "config.toml:1"},
            Case{"", {"PROXIMADB_API__REST_PROT=1"}, "PROXIMADB_API__REST_PROT: unknown key"},

@@ -5,8 +5,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/logging.h"
 #include "common/strings.h"
 #include "server/grpc_convert.h"
+#include "server/request_id.h"
 #include "proximadb/v1/proximadb.grpc.pb.h"
 
 namespace proximadb::server {
@@ -443,9 +445,21 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     return s.ok() ? nullptr : Done(ctx, s);
   }
 
+  // The call's status; gives the call its request id (initial metadata `x-request-id`) and
+  // logs it (at debug; server errors at warning).
   grpc::Status ToGrpc(grpc::CallbackServerContext* ctx, const absl::Status& s) {
+    const auto& metadata = ctx->client_metadata();
+    const auto given = metadata.find("x-request-id");
+    const std::string id = RequestId(given == metadata.end() ? std::string_view()
+                                     : std::string_view(given->second.data(),
+                                                        given->second.size()));
+    ctx->AddInitialMetadata("x-request-id", id);
+    const ApiError e = s.ok() ? ApiError{"OK", 200, 0} : ApiErrorOf(s);
+    const LogLevel level = e.http_status >= 500 ? LogLevel::kWarning : LogLevel::kDebug;
+    if (LogEnabled(level)) {
+      Log(level, Cat("grpc call ", id, ": ", e.code, s.ok() ? "" : ": ", s.message()));
+    }
     if (s.ok()) return grpc::Status::OK;
-    const ApiError e = ApiErrorOf(s);
     ctx->AddTrailingMetadata("proximadb-error-code", e.code);
     return grpc::Status(static_cast<grpc::StatusCode>(e.grpc_code), std::string(s.message()));
   }

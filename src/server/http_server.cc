@@ -74,6 +74,9 @@ HttpRequest FromHeader(const http::request_header<>& req) {
   } else if (const auto key = req.find("api-key"); key != req.end()) {
     out.api_key = std::string_view(key->value().data(), key->value().size());
   }
+  if (const auto id = req.find("x-request-id"); id != req.end()) {
+    out.request_id = std::string_view(id->value().data(), id->value().size());
+  }
   return out;
 }
 

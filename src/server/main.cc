@@ -25,6 +25,7 @@
 #include "server/config.h"
 #include "server/grpc_server.h"
 #include "server/http_server.h"
+#include "server/json_log.h"
 #include "server/rest_api.h"
 #include "server/version.h"
 
@@ -74,13 +75,25 @@ std::variant<ServerConfig, int> Configure(int argc, char** argv) {
 }
 
 void SetUpLogging(const ServerConfig& config) {
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
+  const spdlog::level::level_enum level = spdlog::level::from_str(config.log_level);
+  spdlog::set_level(level);
+  SetMinLogLevel(level <= spdlog::level::debug  ? LogLevel::kDebug
+                 : level == spdlog::level::info ? LogLevel::kInfo
+                 : level == spdlog::level::warn ? LogLevel::kWarning
+                 : level == spdlog::level::off  ? LogLevel::kOff
+                                                : LogLevel::kError);
+  if (config.log_format == "json") {
+    spdlog::set_formatter(std::make_unique<JsonLogFormatter>(config.node_id));
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v", spdlog::pattern_time_type::utc);
+  }
   SetLogSink([](LogLevel level, std::string_view message) {
     switch (level) {
+      case LogLevel::kDebug: spdlog::debug("{}", message); break;
       case LogLevel::kInfo: spdlog::info("{}", message); break;
       case LogLevel::kWarning: spdlog::warn("{}", message); break;
       case LogLevel::kError: spdlog::error("{}", message); break;
+      case LogLevel::kOff: break;
     }
   });
 }

@@ -4,8 +4,11 @@
 
 #include "absl/container/inlined_vector.h"
 
+#include "absl/strings/escaping.h"
+#include "common/logging.h"
 #include "common/strings.h"
 #include "server/metrics.h"
+#include "server/request_id.h"
 #include "server/rest_body.h"
 #include "server/rest_handlers.h"
 
@@ -176,9 +179,24 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  metrics_->Observe(request.method, match.routes.empty() ? "unknown" : match.routes[0]->pattern,
-                    response.status, seconds);
+  Finish(request, match.routes.empty() ? "unknown" : match.routes[0]->pattern, seconds,
+         &response);
   return response;
+}
+
+void RestApi::Finish(const HttpRequest& request, std::string_view route, double seconds,
+                     HttpResponse* response) {
+  metrics_->Observe(request.method, std::string(route), response->status, seconds);
+  const std::string id = RequestId(request.request_id);
+  const LogLevel level = response->status >= 500 ? LogLevel::kWarning : LogLevel::kDebug;
+  if (LogEnabled(level)) {
+    std::string line = Cat("request ", id, ": ", request.method, " ",
+                           absl::CHexEscape(request.path), " ", response->status, " in ",
+                           static_cast<int64_t>(seconds * 1e6), " us");
+    if (response->status >= 500) AppendCat(&line, ": ", response->body.substr(0, 300));
+    Log(level, line);
+  }
+  response->headers.emplace_back("X-Request-Id", id);
 }
 
 std::optional<HttpResponse> RestApi::Refuse(const HttpRequest& header) {
@@ -187,7 +205,7 @@ std::optional<HttpResponse> RestApi::Refuse(const HttpRequest& header) {
   absl::Status s = service_->Authenticate(header.api_key, route->access);
   if (s.ok()) return std::nullopt;
   HttpResponse response = Denied(s);
-  metrics_->Observe(header.method, route->pattern, response.status, 0);
+  Finish(header, route->pattern, 0, &response);
   return response;
 }
 

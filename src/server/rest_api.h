@@ -29,6 +29,9 @@ struct HttpRequest {
   // The key of `Authorization: Bearer <key>` (or the whole header if not Bearer) or of
   // `api-key: <key>`; empty if neither header came.
   std::string api_key;
+  // The client's `X-Request-Id` if it is one (1-128 of A-Z a-z 0-9 . _ : / + = -); else the
+  // server makes one. Answered in `X-Request-Id` and in the request's log line.
+  std::string request_id;
 };
 
 struct HttpResponse {
@@ -69,6 +72,9 @@ class RestApi {
   static Served ServedBy(const HttpRequest& request);
 
  private:
+  // Counts the answer, gives it the request id and logs it (at debug; 5xx at warning).
+  void Finish(const HttpRequest& request, std::string_view route, double seconds,
+              HttpResponse* response);
   Service* const service_;
   std::unique_ptr<RequestMetrics> metrics_;
 };

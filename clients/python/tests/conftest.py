@@ -48,11 +48,13 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, ready_tls: "ssl.SSLContext | None" = None,
-                 data_dir: "str | None" = None, **settings: str) -> None:
+                 data_dir: "str | None" = None, log_level: str = "warn",
+                 **settings: str) -> None:
         """`settings` are extra environment entries, e.g. PROXIMADB_API__MAX_K="100";
         `ready_tls`, for a server with [tls] enabled, what its readiness is asked over;
         `data_dir`, where the data goes instead of a directory of its own."""
         self.ready_tls = ready_tls
+        self.log_level = log_level
         self.dir = tempfile.mkdtemp(prefix="proximadb-py-")
         self.data_dir = data_dir or os.path.join(self.dir, "data")
         self.rest_port, self.grpc_port = free_port(), free_port()
@@ -64,7 +66,7 @@ class Server:
         """Starts the server on this object's ports and data directory; waits until ready."""
         self.proc = subprocess.Popen(
             [SERVER, "--data-dir", self.data_dir, "--rest-port",
-             str(self.rest_port), "--grpc-port", str(self.grpc_port), "--log-level", "warn"],
+             str(self.rest_port), "--grpc-port", str(self.grpc_port), "--log-level", self.log_level],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while True:
