@@ -3,12 +3,14 @@
 # tests, under ${BUILD_DIR:-build}/test-servers/:
 #   venv/        moto_server (PyPI moto[server]): S3 and DynamoDB, accepts any signature
 #   s3proxy.jar  s3proxy (Maven Central), filesystem-nio2 backend, checks SigV4 signatures
+#   schemathesis/  schemathesis (PyPI), for tests/e2e/openapi_test.py
 # and Debian's prometheus (with promtool) for tests/e2e/observability_test.py.
 # Idempotent: a stamp file and the jar's presence make a second run a no-op that needs no
 # network. Uses sudo only when not root (and only if java, mvn or promtool is missing).
 set -euo pipefail
 
 MOTO_VERSION=5.2.5
+SCHEMATHESIS_VERSION=4.32.5
 S3PROXY_ARTIFACT=org.gaul:s3proxy:2.7.0:jar:jar-with-dependencies
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +32,15 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# schemathesis in its own virtualenv, the same way.
+stamp="$dir/schemathesis/.installed-$SCHEMATHESIS_VERSION"
+if [[ ! -f "$stamp" ]]; then
+  echo "install-test-servers: schemathesis==$SCHEMATHESIS_VERSION"
+  python3 -m venv "$dir/schemathesis"
+  "$dir/schemathesis/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+  touch "$stamp"
 fi
 
 # moto in its own virtualenv; the stamp names the version, so changing MOTO_VERSION reinstalls.

@@ -2,7 +2,9 @@
 // segments before parameters.
 #include "gtest/gtest.h"
 #include "common/errors.h"
+#include "common/strings.h"
 #include "server/rest_api.h"
+#include "server/rest_body.h"
 #include "server/service.h"
 
 namespace proximadb::server {
@@ -87,6 +89,33 @@ TEST(RestApiTest, MigrationInProgressIsAConflict) {
   EXPECT_EQ(e.http_status, 409);
   EXPECT_EQ(e.grpc_code, 9);
   EXPECT_EQ(ApiErrorOf(absl::FailedPreconditionError("stopped")).http_status, 503);
+}
+
+// Integers beyond 64 bits are valid JSON: they are read as doubles (simdjson 3.0 cannot hold
+// them; a slower parser takes over), while numbers beyond the doubles and bodies nested too
+// deep stay errors.
+TEST(RestBodyTest, HugeIntegersAreNumbersAndOverflowsAreErrors) {
+  Body b;
+  ASSERT_TRUE(b.Parse(R"({"x": 123456789012345678901234567890, "v": [1, 2e3]})", {"x", "v"}))
+      << b.error;
+  double x = 0;
+  ASSERT_TRUE(b.Number("x", &x)) << b.error;
+  EXPECT_DOUBLE_EQ(x, 1.2345678901234568e29);
+  std::vector<float> v;
+  ASSERT_TRUE(b.Vector("v", &v)) << b.error;
+  EXPECT_EQ(v, (std::vector<float>{1, 2000}));
+
+  Body overflow;
+  EXPECT_FALSE(overflow.Parse(R"({"x": 1e999})", {"x"}));
+  EXPECT_NE(overflow.error.find("not valid JSON"), std::string::npos) << overflow.error;
+  Body unknown;
+  EXPECT_FALSE(unknown.Parse(R"({"x": 1, "y": 123456789012345678901234567890})", {"x"}));
+  EXPECT_NE(unknown.error.find("unknown field 'y'"), std::string::npos) << unknown.error;
+  // Deeper than the limit, with a huge integer at the bottom: still refused, not recursed.
+  const std::string deep = std::string(100000, '[') + "123456789012345678901234567890" +
+                           std::string(100000, ']');
+  Body nested;
+  EXPECT_FALSE(nested.Parse(Cat(R"({"x": )", deep, "}"), {"x"}));
 }
 
 }  // namespace

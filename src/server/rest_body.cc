@@ -3,13 +3,25 @@
 #include <algorithm>
 #include <bit>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
 #include "common/strings.h"
 
 namespace proximadb::server {
+namespace {
+
+bool AllFinite(const nlohmann::json& j) {
+  if (j.is_number_float()) return std::isfinite(j.get<double>());
+  if (!j.is_structured()) return true;
+  return std::all_of(j.begin(), j.end(), [](const nlohmann::json& v) { return AllFinite(v); });
+}
+
+}  // namespace
 
 bool Body::Parse(const std::string& text, const std::vector<std::string_view>& allowed) {
   // Later growth keeps the depth limit set here (simdjson's ensure_capacity).
@@ -21,7 +33,23 @@ bool Body::Parse(const std::string& text, const std::vector<std::string_view>& a
     return p;
   }();
   dom::element doc;
-  if (auto e = parser.parse(text.data(), text.size()).get(doc); e != simdjson::SUCCESS) {
+  auto e = parser.parse(text.data(), text.size()).get(doc);
+  if (e == simdjson::NUMBER_ERROR) {
+    // An integer beyond 64 bits is valid JSON that simdjson 3.0 cannot hold: nlohmann reads it
+    // as a double, and simdjson parses that text again. A rare, slow path; a number beyond
+    // the doubles stays an error.
+    bool too_deep = false;
+    const nlohmann::json wide = nlohmann::json::parse(
+        text, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+          too_deep |= depth > kMaxBodyDepth;
+          return !too_deep;
+        }, false);
+    if (!too_deep && !wide.is_discarded() && AllFinite(wide)) {
+      const std::string again = wide.dump();
+      e = parser.parse(again.data(), again.size()).get(doc);
+    }
+  }
+  if (e != simdjson::SUCCESS) {
     if (e == simdjson::DEPTH_ERROR) {
       return Fail(Cat("request body nests objects and arrays deeper than ", kMaxBodyDepth,
                       " levels"));

@@ -86,6 +86,9 @@ HttpResponse SearchBatch(const RestCall& call) {
   if (auto s = call.service.CheckBatchSize(queries.size(), "queries"); !s.ok()) {
     return FromStatus(s);
   }
+  if (queries.size() == 0) {  // no search to find the collection missing
+    if (auto c = call.service.DescribeCollection(call.name); !c.ok()) return FromStatus(c.status());
+  }
   HttpResponse out;
   out.body = "{\"results\":[";
   size_t i = 0;
