@@ -39,6 +39,7 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"server.node_id", &c.node_id},
       {"server.bind_address", &c.bind_address},
       {"server.dashboard_enabled", &c.dashboard_enabled},
+      {"server.dashboard_dir", &c.dashboard_dir},
       {"server.log_level", &c.log_level},
       {"server.log_format", &c.log_format},
       {"server.io_threads", &c.io_threads, 0, 1024},

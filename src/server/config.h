@@ -25,7 +25,8 @@ struct ServerConfig {
   // [server]
   std::string node_id = "node-1";
   std::string bind_address = "127.0.0.1";  // host only; ports are in [api]
-  bool dashboard_enabled = false;           // accepted; there is no dashboard yet
+  bool dashboard_enabled = false;           // the web dashboard at /dashboard
+  std::string dashboard_dir;                // its built files; "": <executable's dir>/../dashboard
   std::string log_level = "info";           // trace, debug, info, warn, error, off
   std::string log_format = "text";          // text, or json: one JSON object per line
   int64_t io_threads = 0;      // REST threads that read, search and answer; 0: one per core

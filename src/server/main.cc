@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -71,7 +72,13 @@ std::variant<ServerConfig, int> Configure(int argc, char** argv) {
                  std::string(loaded.status().message()).c_str());
     return 2;
   }
-  return *std::move(loaded);
+  ServerConfig config = *std::move(loaded);
+  if (config.dashboard_dir.empty()) {  // beside bin/: build/dashboard, or an install's
+    std::error_code ec;
+    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) config.dashboard_dir = (exe.parent_path().parent_path() / "dashboard").string();
+  }
+  return config;
 }
 
 void SetUpLogging(const ServerConfig& config) {
@@ -191,7 +198,15 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   }
   spdlog::info("gRPC{} on {}:{}", config.tls_enabled ? " (TLS)" : "", config.bind_address,
                config.grpc_port);
-  if (config.dashboard_enabled) spdlog::warn("dashboard_enabled: there is no dashboard yet");
+  if (config.dashboard_enabled) {
+    const std::filesystem::path index = std::filesystem::path(config.dashboard_dir) / "index.html";
+    if (std::error_code ec; std::filesystem::is_regular_file(index, ec)) {
+      spdlog::info("dashboard at /dashboard/ from {}", config.dashboard_dir);
+    } else {
+      spdlog::warn("dashboard_enabled, but {} is missing: build the dashboard (make run does)",
+                   index.string());
+    }
+  }
 
   // For tests of the not-ready state: hold recovery back this long.
   if (const char* delay = std::getenv("PROXIMADB_TEST_DELAY_OPEN_MS")) {

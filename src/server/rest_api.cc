@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "common/logging.h"
 #include "common/strings.h"
+#include "server/dashboard.h"
 #include "server/metrics.h"
 #include "server/request_id.h"
 #include "server/rest_body.h"
@@ -152,12 +153,19 @@ HttpResponse RestApi::Overloaded(size_t limit) {
 }
 
 Served RestApi::ServedBy(const HttpRequest& request) {
+  if (IsDashboardPath(request.path)) return Served::kWorker;  // reads files
   const Route* route = RouteFor(MatchPath(request.path), request.method);
   return route != nullptr ? route->served : Served::kInline;
 }
 
 HttpResponse RestApi::Handle(const HttpRequest& request) {
   const auto start = std::chrono::steady_clock::now();
+  if (IsDashboardPath(request.path)) {
+    const ServerConfig& config = service_->config();
+    HttpResponse response = ServeDashboard(config.dashboard_enabled, config.dashboard_dir, request);
+    Finish(request, "/dashboard", 0, &response);
+    return response;
+  }
   Match match = MatchPath(request.path);
   const Route* route = RouteFor(match, request.method);
   HttpResponse response;

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""The server's serving of the dashboard's files (src/server/dashboard.cc), against the real
+binary and a directory of files made here: content types and caching, index.html for the app's
+own pages, 404 for a missing file, no way out of the directory, GET only, no key needed with
+[auth] on, and 404 while [server] dashboard_enabled is false.
+
+    dashboard_serving_test.py --server build/bin/proximadb-server
+"""
+
+import argparse
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+SERVER = None  # set from --server
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Running:
+    """A server on free ports with `env` added to its environment."""
+
+    def __init__(self, env):
+        self.dir = tempfile.mkdtemp(prefix="proximadb-dash-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [SERVER, "--data-dir", os.path.join(self.dir, "data"), "--rest-port",
+             str(self.port), "--grpc-port", str(free_port()), "--log-level", "warn"],
+            env=dict(os.environ, **env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while self.get("/ready", probe=True) != 200:
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.05)  # polling readiness
+
+    def request(self, method, path, headers=None):
+        """(status, headers by lower-case name, body bytes)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            conn.close()
+
+    def get(self, path, probe=False):
+        try:
+            return self.request("GET", path)[0]
+        except OSError:
+            if probe:
+                return None
+            raise
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class DashboardServingTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.files = tempfile.mkdtemp(prefix="proximadb-dash-files-")
+        os.makedirs(os.path.join(cls.files, "assets"))
+        for name, text in (("index.html", "<!doctype html><title>ProximaDB</title>"),
+                           ("assets/app-1a2b.js", "console.log('hi')"),
+                           ("assets/app-1a2b.css", "body{}"),
+                           ("favicon.svg", "<svg/>")):
+            with open(os.path.join(cls.files, name), "w") as f:
+                f.write(text)
+        # A file beside the directory that no path may reach.
+        with open(os.path.join(os.path.dirname(cls.files), "secret.txt"), "w") as f:
+            f.write("the-secret-file-content")
+        cls.admin = "dash-admin-" + os.urandom(8).hex()
+        cls.server = Running({"PROXIMADB_SERVER__DASHBOARD_ENABLED": "true",
+                              "PROXIMADB_SERVER__DASHBOARD_DIR": cls.files,
+                              "PROXIMADB_AUTH__ENABLED": "true",
+                              "PROXIMADB_AUTH__ADMIN_KEY": cls.admin})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        shutil.rmtree(cls.files, ignore_errors=True)
+        os.remove(os.path.join(os.path.dirname(cls.files), "secret.txt"))
+
+    def test_files_with_their_types_and_caching_and_no_key(self):
+        status, headers, body = self.server.request("GET", "/dashboard/")
+        self.assertEqual((status, body), (200, b"<!doctype html><title>ProximaDB</title>"))
+        self.assertEqual(headers["content-type"], "text/html; charset=utf-8")
+        self.assertEqual(headers["cache-control"], "no-cache")
+        self.assertEqual(headers["x-content-type-options"], "nosniff")
+        self.assertIn("default-src 'self'", headers["content-security-policy"])
+        status, headers, body = self.server.request("GET", "/dashboard/assets/app-1a2b.js")
+        self.assertEqual((status, body), (200, b"console.log('hi')"))
+        self.assertEqual(headers["content-type"], "text/javascript; charset=utf-8")
+        self.assertIn("immutable", headers["cache-control"])
+        self.assertEqual(self.server.request("GET", "/dashboard/assets/app-1a2b.css")[1]
+                         ["content-type"], "text/css; charset=utf-8")
+        self.assertEqual(self.server.request("GET", "/dashboard/favicon.svg")[1]
+                         ["content-type"], "image/svg+xml")
+        # The API itself still needs the key.
+        self.assertEqual(self.server.get("/api/v1/collections"), 401)
+
+    def test_app_pages_missing_files_and_the_bare_prefix(self):
+        status, _, body = self.server.request("GET", "/dashboard/collections/docs")
+        self.assertEqual((status, body[:15]), (200, b"<!doctype html>"))
+        self.assertEqual(self.server.get("/dashboard/assets/missing.js"), 404)
+        status, headers, _ = self.server.request("GET", "/dashboard")
+        self.assertEqual((status, headers["location"]), (308, "/dashboard/"))
+        self.assertEqual(self.server.get("/dashboards"), 404)  # not the dashboard's
+
+    def test_no_path_leaves_the_directory(self):
+        for path in ("/dashboard/../secret.txt", "/dashboard/%2e%2e/secret.txt",
+                     "/dashboard/assets/%2e%2e/%2e%2e/secret.txt", "/dashboard//etc/passwd",
+                     "/dashboard/assets/..%5c..%5csecret.txt", "/dashboard/./index.html"):
+            status, _, body = self.server.request("GET", path)
+            self.assertEqual(status, 404, path)
+            self.assertNotIn(b"the-secret-file-content", body, path)
+
+    def test_only_get(self):
+        status, headers, _ = self.server.request("POST", "/dashboard/index.html")
+        self.assertEqual((status, headers["allow"]), (405, "GET"))
+        self.assertTrue(headers["x-request-id"])
+
+
+class DashboardOffTest(unittest.TestCase):
+    def test_off_by_default(self):
+        server = Running({})
+        try:
+            status, _, body = server.request("GET", "/dashboard/")
+            self.assertEqual(status, 404)
+            self.assertIn(b"dashboard_enabled", body)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    args, rest = parser.parse_known_args()
+    SERVER = os.path.abspath(args.server)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
