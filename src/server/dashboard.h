@@ -1,7 +1,8 @@
-// The web dashboard's files, served under /dashboard when `[server] dashboard_enabled` is true
-// (docs/api.md#the-dashboards-files): GET only, no key needed (the files hold no data; the dashboard's own
-// API calls carry the key the user gives it), paths confined to `[server] dashboard_dir`,
-// unknown paths without a file suffix answered with index.html (the app's own routes).
+// The web dashboard's files, served under /dashboard when `[server] dashboard_enabled` is
+// true (docs/api.md#the-dashboards-files): GET only, no key needed (the files hold no data;
+// the dashboard's own API calls carry the key the user gives it), paths confined to
+// `[server] dashboard_dir`, unknown paths without a file suffix answered with index.html (the
+// app's own routes).
 #pragma once
 
 #include <string>
