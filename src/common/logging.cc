@@ -46,7 +46,8 @@ void Log(LogLevel level, std::string_view message) {
     Sink()(level, message);
     return;
   }
-  const std::string now = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string now =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::fprintf(stderr, "%s [%s] %.*s\n", now.c_str(), NameOf(kLevelNames, level),
                static_cast<int>(message.size()), message.data());
 }

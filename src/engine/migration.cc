@@ -48,9 +48,9 @@ bool CollectionImpl::MigrationInProgress() const {
 absl::Status CollectionImpl::Migrate() {
   absl::MutexLock rewrite(&rewrite_mu_);
   {
+    // Most maintenance passes find nothing to migrate: they return without waiting on a flush.
     absl::MutexLock l(&mu_);
-    migration_done_ = 0;
-    migration_total_ = 0;
+    if (UnmigratedLocked().empty()) return absl::OkStatus();
   }
   // A pass gives up the segments a tier change moved meanwhile; the next one picks them again.
   constexpr int kPasses = 3;
@@ -64,6 +64,7 @@ absl::Status CollectionImpl::Migrate() {
       PROXIMADB_RETURN_IF_ERROR(WriteError());
       inputs = UnmigratedLocked();
       if (inputs.empty()) return absl::OkStatus();
+      if (pass == 0) migration_done_ = migration_total_ = 0;  // the stats of this migration
       migration_running_ = true;
       migration_total_ += inputs.size();
     }

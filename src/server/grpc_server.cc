@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/escaping.h"
 #include "common/logging.h"
 #include "common/strings.h"
 #include "server/grpc_convert.h"
@@ -457,7 +458,9 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     const ApiError e = s.ok() ? ApiError{"OK", 200, 0} : ApiErrorOf(s);
     const LogLevel level = e.http_status >= 500 ? LogLevel::kWarning : LogLevel::kDebug;
     if (LogEnabled(level)) {
-      Log(level, Cat("grpc call ", id, ": ", e.code, s.ok() ? "" : ": ", s.message()));
+      // Messages may echo a client's input (an id): escaped, no line can be forged.
+      Log(level, Cat("grpc call ", id, ": ", e.code, s.ok() ? "" : ": ",
+                     absl::CHexEscape(s.message())));
     }
     if (s.ok()) return grpc::Status::OK;
     ctx->AddTrailingMetadata("proximadb-error-code", e.code);

@@ -182,8 +182,9 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
              !caller.ok()) {
     response = Denied(caller.status());
   } else {
+    const Principal* principal = caller->has_value() ? &**caller : nullptr;
     response = route->handler(RestCall{*service_, *metrics_, request, std::move(match.name),
-                                       std::move(match.id), caller->has_value() ? &**caller : nullptr});
+                                       std::move(match.id), principal});
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -201,7 +202,9 @@ void RestApi::Finish(const HttpRequest& request, std::string_view route, double 
     std::string line = Cat("request ", id, ": ", request.method, " ",
                            absl::CHexEscape(request.path), " ", response->status, " in ",
                            static_cast<int64_t>(seconds * 1e6), " us");
-    if (response->status >= 500) AppendCat(&line, ": ", response->body.substr(0, 300));
+    if (response->status >= 500) {
+      AppendCat(&line, ": ", absl::CHexEscape(response->body.substr(0, 300)));
+    }
     Log(level, line);
   }
   response->headers.emplace_back("X-Request-Id", id);

@@ -253,6 +253,34 @@ def test_health_and_stats(server, name, protocol):
     assert flushed["segment_count"] == 1 and flushed["memtable_rows"] == 0
 
 
+def test_markup_in_data_is_shown_as_text_and_csv_numbers_are_json_numbers(server, name,
+                                                                         tmp_path):
+    url = server.rest_url
+    run(url, "collections", "create", name, "-d", "2", "--metric", "l2")
+    (tmp_path / "m.csv").write_text('id,vector,code,n,flags\n'
+                                    'a,"[1, 2]",007,7,[bold]x[/bold]\n'
+                                    'b,"[2, 3]",nan,-1.5e3,[/x]\n')
+    run(url, "import", name, str(tmp_path / "m.csv"))
+    with ProximaDBClient(url) as c:
+        assert c.get(name, "a").metadata == {"code": "007", "n": 7, "flags": "[bold]x[/bold]"}
+        assert c.get(name, "b").metadata == {"code": "nan", "n": -1500.0, "flags": "[/x]"}
+    table = run(url, "search", name, "--vector", "[1, 2]", "-k", "2").output
+    assert "[bold]x[/bold]" in table and "[/x]" in table
+
+
+def test_a_resume_needs_the_same_collection(server, name, tmp_path):
+    url = server.rest_url
+    run(url, "collections", "create", name, "-d", str(DIM))
+    path = str(tmp_path / "d.jsonl")
+    write_jsonl(path, records(300))
+    # A state left by an import into an earlier collection of the same name.
+    with open(path + ".proximadb-import", "w") as f:
+        json.dump({"records_done": 200}, f)
+    result = run(url, "import", name, path)
+    assert "resuming" not in result.output and "imported 300 records" in result.output
+    assert run(url, "count", name).output.strip() == "300"
+
+
 def test_health_of_a_server_that_is_not_there():
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     result = run(url, "health", ok=False)
@@ -264,6 +292,8 @@ def test_api_keys_from_the_command_line(tmp_path):
     s = Server(PROXIMADB_AUTH__ENABLED="true", PROXIMADB_AUTH__ADMIN_KEY=admin)
     try:
         url = s.rest_url
+        ready = json.loads(run(url, "health", "-o", "json").output)  # no key needed
+        assert ready["ready"] is True and "collections" not in ready
         denied = run(url, "collections", "list", ok=False)
         assert denied.exit_code == 1 and "UNAUTHENTICATED" in denied.output
         run(url, "--api-key", admin, "collections", "create", "docs", "-d", "4")

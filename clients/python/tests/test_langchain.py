@@ -114,3 +114,22 @@ def test_retriever_and_l2_collections(server, name):
         relevance = store.similarity_search_with_relevance_scores("fish in the sea", k=2)
         assert relevance[0][1] >= relevance[1][1] and all(0 <= r <= 1 for _, r in relevance)
         client.delete_collection(name)
+
+
+def test_documents_without_ids_get_their_own_and_existing_metrics_are_used(server, name):
+    from langchain_core.documents import Document
+
+    with ProximaDBClient(server.rest_url) as client:
+        client.create_collection(name, DIM, "l2")
+        # The constructor's metric is for new collections: this one is l2 already.
+        store = ProximaDBVectorStore(BagOfWords(), collection_name=name, client=client)
+        ids = store.add_documents([Document(page_content="a cat", id="given"),
+                                   Document(page_content="a dog"),
+                                   Document(page_content="a fish")])
+        assert ids[0] == "given" and len(set(ids)) == 3 and client.count(name) == 3
+        relevance = store.similarity_search_with_relevance_scores("a cat", k=3)
+        assert relevance[0][0].id == "given" and relevance[0][1] == pytest.approx(1.0)
+        assert all(0 <= r <= 1 for _, r in relevance)
+        store.delete([])  # nothing to delete: nothing happens
+        assert client.count(name) == 3
+        client.delete_collection(name)

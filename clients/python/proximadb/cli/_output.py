@@ -10,10 +10,12 @@ import click
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # Tables and JSON go to stdout; progress bars and notes to stderr, so `> file` keeps only data.
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
+# No console markup: "[...]" in a record's metadata or a name is text, not a style.
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, markup=False)
 
 OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table",
                       show_default=True, help="A table, or JSON for scripts.")
@@ -49,7 +51,7 @@ def print_rows(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
         last = i == len(columns) - 1
         table.add_column(c, overflow="fold", no_wrap=not last)
     for row in rows:
-        table.add_row(*[compact(v) if not isinstance(v, str) else v for v in row])
+        table.add_row(*[Text(compact(v) if not isinstance(v, str) else v) for v in row])
     out.print(table)
 
 

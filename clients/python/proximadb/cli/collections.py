@@ -7,6 +7,7 @@ import json
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import click
+from rich.text import Text
 
 from ..errors import ProximaDBError
 from . import Session, parse_filter
@@ -174,17 +175,23 @@ def health(session: Session, output: str) -> None:
     report: Dict[str, Any] = {"url": session.url or "http://localhost:8080",
                               "protocol": client.protocol, "ready": problem is None}
     if problem is None:
-        report["collections"] = len(client.list_collections())
+        try:  # with [auth] on, listing needs a key; readiness does not
+            report["collections"] = len(client.list_collections())
+        except ProximaDBError:
+            pass
     else:
         report["error"] = problem
     if output == "json":
         print_json(report)
     else:
-        style = "green" if problem is None else "red"
-        out.print(f"[{style}]{'ready' if problem is None else 'not ready'}[/{style}] "
-                  f"{report['url']} ({report['protocol']})"
-                  + (f": {report['collections']} collections" if problem is None
-                     else f": {problem}"), highlight=False)
+        line = Text("ready" if problem is None else "not ready",
+                    style="green" if problem is None else "red")
+        line.append(f" {report['url']} ({report['protocol']})")
+        if problem is not None:
+            line.append(f": {problem}")
+        elif "collections" in report:
+            line.append(f": {report['collections']} collections")
+        out.print(line, highlight=False)
     if problem is not None:
         raise SystemExit(1)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional
 
 import numpy as np
@@ -101,14 +102,16 @@ def _metadata(value: Any, where: str) -> Dict[str, Any]:
     return value
 
 
+_JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
 def _scalar(text: str) -> Any:
-    """A CSV cell as a number where it is one."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    """A CSV cell as a number where it is one as JSON writes numbers ("7", "-1.5e3"; not
+    "007", "nan", "1_000" or " 7"), else the text."""
+    if not _JSON_NUMBER.fullmatch(text):
+        return text
+    number = float(text)
+    return int(text) if re.fullmatch(r"-?(0|[1-9][0-9]*)", text) else number
 
 
 class _Builder:
@@ -140,8 +143,8 @@ def count_records(path: str, fmt: str) -> Optional[int]:
         with open(path, "rb") as f:
             return sum(1 for line in f if line.strip())
     if fmt == "csv":
-        with open(path, newline="", encoding="utf-8") as f:
-            return max(sum(1 for _ in csv.reader(f)) - 1, 0)
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return max(sum(1 for row in csv.reader(f) if row) - 1, 0)
     if fmt == "parquet":
         return load_pyarrow().parquet.ParquetFile(path).metadata.num_rows
     return int(np.load(path, mmap_mode="r").shape[0])
@@ -183,7 +186,7 @@ def _read_jsonl(path: str, b: _Builder, skip: int) -> Iterator[Batch]:
 
 
 def _read_csv(path: str, b: _Builder, skip: int) -> Iterator[Batch]:
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         for column in ("id", "vector"):
             if column not in (reader.fieldnames or ()):

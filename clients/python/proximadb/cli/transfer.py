@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import click
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
@@ -20,7 +20,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgress
 
 from . import Session, parse_filter
 from ._output import err
-from .formats import FORMATS, FormatError, count_records, format_of, read
+from .formats import (FORMATS, FormatError, count_records, format_of, load_pyarrow, read,
+                      sidecars)
 from .writers import WRITERS
 
 pass_session = click.make_pass_decorator(Session)
@@ -36,11 +37,15 @@ def _progress() -> Progress:
 class ImportState:
     """How far an import of one file into one collection got."""
 
-    def __init__(self, path: str, collection: str) -> None:
+    def __init__(self, path: str, collection: str, server: str, created_at_us: int,
+                 files: Sequence[str]) -> None:
+        """The state of importing ``files`` (the data file and its sidecars) into the
+        collection of that creation time on ``server``: resumed only if all are the same."""
         self.file = path + ".proximadb-import"
-        st = os.stat(path)
-        self.identity = {"collection": collection, "size": st.st_size,
-                         "mtime_ns": st.st_mtime_ns}
+        stats = {f: os.stat(f) for f in files if os.path.exists(f)}
+        self.identity = {"server": server, "collection": collection,
+                         "created_at_us": created_at_us,
+                         "files": {f: [st.st_size, st.st_mtime_ns] for f, st in stats.items()}}
 
     def done(self) -> int:
         """Records already imported: 0 unless the state is of this file and collection."""
@@ -69,20 +74,23 @@ class ImportState:
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="The file's format [default: from its suffix].")
 @click.option("--batch-size", type=click.IntRange(1, 10000), default=1000, show_default=True)
-@click.option("--restart", is_flag=True, help="Ignore the progress of an earlier, interrupted "
-                                              "import of this file and start from its first record.")
+@click.option("--restart", is_flag=True,
+              help="Ignore the progress of an earlier, interrupted import of this file and "
+                   "start from its first record.")
 @pass_session
 def import_(session: Session, collection: str, path: str, fmt: Optional[str], batch_size: int,
             restart: bool) -> None:
     """Upserts the records of PATH (JSONL, CSV, Parquet or .npy) into COLLECTION; resumable."""
     client = session.client()
-    dimension = client.get_collection(collection).dimension
+    target = client.get_collection(collection)
+    dimension = target.dimension
     try:
         fmt = format_of(path, fmt)
         total = count_records(path, fmt)
     except (FormatError, OSError, ValueError) as e:
         raise click.ClickException(str(e)) from None
-    state = ImportState(path, collection)
+    files = [path] + (list(sidecars(path).values()) if fmt == "npy" else [])
+    state = ImportState(path, collection, session.url or "default", target.created_at_us, files)
     done = 0 if restart else state.done()
     if done:
         err.print(f"resuming after record {done:,} (--restart to start over)")
@@ -133,11 +141,17 @@ def export(session: Session, collection: str, path: str, fmt: Optional[str],
         raise click.ClickException(str(e)) from None
     if fmt not in WRITERS:
         raise click.UsageError(f"export writes {', '.join(WRITERS)}, not {fmt}")
+    try:
+        writer_type = WRITERS[fmt]
+        if fmt == "parquet":
+            load_pyarrow()  # before anything is read
+    except FormatError as e:
+        raise click.ClickException(str(e)) from None
     filter_ = parse_filter(filter_text)
     client = session.client()
     dimension = client.get_collection(collection).dimension
     total = client.count(collection, filter_)
-    writer = WRITERS[fmt](path, dimension)
+    writer = writer_type(path, dimension)
     written, ok, rate = 0, False, _Rate(0)
     try:
         with _progress() as progress:
@@ -155,6 +169,8 @@ def export(session: Session, collection: str, path: str, fmt: Optional[str],
                 written += len(page)
             progress.update(task, completed=written, total=written)
         ok = True
+    except FormatError as e:
+        raise click.ClickException(f"{e} (nothing written)") from None
     finally:
         writer.close(ok)
     err.print(f"exported {written:,} records of '{collection}' to {path}")

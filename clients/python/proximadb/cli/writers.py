@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 
 from ..types import Record
-from .formats import load_pyarrow, sidecars
+from .formats import FormatError, load_pyarrow, sidecars
 
 
 class _Staged:
@@ -47,8 +47,9 @@ class JsonlWriter(_Staged):
 
     def write(self, records: List[Record]) -> None:
         for r in records:
-            self.f.write(orjson.dumps({"id": r.id, "vector": r.vector, "metadata": r.metadata},
-                                      option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE))
+            line = {"id": r.id, "vector": r.vector, "metadata": r.metadata}
+            self.f.write(orjson.dumps(line, option=orjson.OPT_SERIALIZE_NUMPY |
+                                      orjson.OPT_APPEND_NEWLINE))
 
     def close(self, ok: bool) -> None:
         self.f.close()
@@ -98,8 +99,8 @@ class NpyWriter(_Staged):
 
     def write(self, records: List[Record]) -> None:
         for r in records:
-            if "\n" in r.id:
-                raise ValueError(f"id {r.id!r} has a line break: use JSONL or Parquet")
+            if "\n" in r.id or "\r" in r.id:
+                raise FormatError(f"id {r.id!r} has a line break: export to JSONL or Parquet")
             self.raw.write(np.asarray(r.vector, dtype="<f4").tobytes())
             self.ids.write(r.id + "\n")
             self.metadata.write(orjson.dumps(r.metadata, option=orjson.OPT_APPEND_NEWLINE))

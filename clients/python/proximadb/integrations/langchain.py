@@ -59,6 +59,7 @@ class ProximaDBVectorStore(VectorStore):
         self.text_key = text_key
         self.distance_metric = distance_metric
         self.collection_settings = dict(collection_settings or {})
+        self._metric: Optional[str] = None  # the collection's, once known
 
     @property
     def embeddings(self) -> Embeddings:
@@ -67,11 +68,21 @@ class ProximaDBVectorStore(VectorStore):
     # Writes --------------------------------------------------------------------------------
 
     def _ensure_collection(self, dimension: int) -> None:
+        if self._metric is not None:
+            return
         try:
-            self.client.get_collection(self.collection_name)
+            self._metric = self.client.get_collection(self.collection_name).distance_metric
         except CollectionNotFoundError:
-            self.client.create_collection(self.collection_name, dimension,
-                                          self.distance_metric, **self.collection_settings)
+            self._metric = self.client.create_collection(
+                self.collection_name, dimension, self.distance_metric,
+                **self.collection_settings).distance_metric
+
+    def _collection_metric(self) -> str:
+        """The metric of the collection as it is (an existing one may differ from
+        ``distance_metric``)."""
+        if self._metric is None:
+            self._metric = self.client.get_collection(self.collection_name).distance_metric
+        return self._metric
 
     def add_texts(self, texts: Iterable[str], metadatas: Optional[List[Dict[str, Any]]] = None,
                   *, ids: Optional[List[str]] = None, batch_size: int = 1000,
@@ -83,7 +94,9 @@ class ProximaDBVectorStore(VectorStore):
         for name, given in (("metadatas", metadatas), ("ids", ids)):
             if given is not None and len(given) != len(texts):
                 raise ValueError(f"{len(given)} {name} for {len(texts)} texts")
-        ids = [str(i) for i in ids] if ids is not None else [str(uuid.uuid4()) for _ in texts]
+        # add_documents passes None for the documents without an id: they get a UUID each.
+        ids = [str(i) if i is not None else str(uuid.uuid4())
+               for i in (ids if ids is not None else [None] * len(texts))]
         vectors = np.asarray(self._embedding.embed_documents(texts), dtype=np.float32)
         self._ensure_collection(vectors.shape[1])
         metadata = [{**((metadatas or [{}] * len(texts))[i] or {}), self.text_key: text}
@@ -95,8 +108,9 @@ class ProximaDBVectorStore(VectorStore):
     def delete(self, ids: Optional[List[str]] = None, **kwargs: Any) -> Optional[bool]:
         """Deletes the records of ``ids`` (those that exist), or those matching
         ``filter=...``."""
-        if ids:
-            self.client.delete_many(self.collection_name, list(ids))
+        if ids is not None:
+            if ids:
+                self.client.delete_many(self.collection_name, list(ids))
         elif kwargs.get("filter"):
             self.client.delete_by_filter(self.collection_name, kwargs["filter"])
         else:
@@ -166,10 +180,10 @@ class ProximaDBVectorStore(VectorStore):
             self._embedding.embed_query(query), k, fetch_k, lambda_mult, filter, **kwargs)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        """Relevance in [0, 1] from a score: cosine similarity and inner product (of normalized
-        embeddings) as they are, a Euclidean distance d of normalized embeddings as
-        1 - d / sqrt(2)."""
-        if self.distance_metric == "l2":
+        """Relevance from a score, by the collection's metric: cosine similarity and inner
+        product (of normalized embeddings) as they are (LangChain's 1 - cosine distance), a
+        Euclidean distance d of normalized embeddings as 1 - d / sqrt(2)."""
+        if self._collection_metric() in ("l2", "euclidean"):
             return self._euclidean_relevance_score_fn
         return lambda score: score
 
