@@ -7,24 +7,20 @@ own pages, 404 for a missing file, no way out of the directory, GET only, no key
     dashboard_serving_test.py --server build/bin/proximadb-server
 """
 
-import argparse
 import http.client
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
+import harness
+from harness import free_port
+
 SERVER = None  # set from --server
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Running:
@@ -145,8 +141,4 @@ class DashboardOffTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--server", required=True)
-    args, rest = parser.parse_known_args()
-    SERVER = os.path.abspath(args.server)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    harness.main(sys.modules[__name__])

@@ -9,12 +9,10 @@ must be one the server exports.
     observability_test.py --server build/bin/proximadb-server
 """
 
-import argparse
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,16 +21,14 @@ import unittest
 import urllib.parse
 import urllib.request
 
+import harness
+from harness import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROMETHEUS_DIR = os.path.join(ROOT, "deploy", "prometheus")
 DASHBOARD = os.path.join(ROOT, "deploy", "grafana", "proximadb.json")
 SERVER = None  # set from --server
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(url, body=None, timeout=10):
@@ -212,8 +208,4 @@ class LivePrometheusTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--server", required=True)
-    args, rest = parser.parse_known_args()
-    SERVER = os.path.abspath(args.server)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    harness.main(sys.modules[__name__])

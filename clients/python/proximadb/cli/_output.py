@@ -21,6 +21,12 @@ OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]), de
                       show_default=True, help="A table, or JSON for scripts.")
 
 
+def confirm(yes: bool, question: str) -> None:
+    """Asks `question` unless --yes was given; stops the command (exit status 1) on no."""
+    if not yes:
+        click.confirm(question, abort=True)
+
+
 def plain(value: Any) -> Any:
     """A dataclass (or a list of them) as JSON-ready dicts."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

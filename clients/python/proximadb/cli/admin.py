@@ -8,7 +8,7 @@ from typing import Optional
 import click
 
 from . import Session
-from ._output import OUTPUT, err, fields_of, print_json, print_result, print_rows
+from ._output import OUTPUT, confirm, err, fields_of, print_json, print_result, print_rows
 
 pass_session = click.make_pass_decorator(Session)
 
@@ -47,8 +47,7 @@ def backup_list(session: Session, collection: Optional[str], output: str) -> Non
 @pass_session
 def backup_delete(session: Session, backup_id: str, yes: bool) -> None:
     """Removes backup BACKUP_ID (and the stored segments no other backup shares)."""
-    if not yes:
-        click.confirm(f"Delete backup '{backup_id}'?", abort=True)
+    confirm(yes, f"Delete backup '{backup_id}'?")
     session.client().delete_backup(backup_id)
     err.print(f"deleted backup '{backup_id}'")
 
@@ -118,8 +117,7 @@ def key_list(session: Session, output: str) -> None:
 @pass_session
 def key_delete(session: Session, name: str, yes: bool) -> None:
     """Revokes API key NAME; it stops working at once."""
-    if not yes:
-        click.confirm(f"Revoke key '{name}'?", abort=True)
+    confirm(yes, f"Revoke key '{name}'?")
     session.client().delete_key(name)
     err.print(f"revoked key '{name}'")
 

@@ -11,7 +11,8 @@ from rich.text import Text
 
 from ..errors import ProximaDBError
 from . import Session, parse_filter
-from ._output import OUTPUT, err, fields_of, out, plain, print_json, print_result, print_rows
+from ._output import (OUTPUT, confirm, err, fields_of, out, plain, print_json, print_result,
+                      print_rows)
 
 pass_session = click.make_pass_decorator(Session)
 
@@ -100,8 +101,7 @@ def describe(session: Session, name: str, output: str) -> None:
 @pass_session
 def drop(session: Session, name: str, yes: bool) -> None:
     """Drops collection NAME and all its data."""
-    if not yes:
-        click.confirm(f"Drop collection '{name}' and all its records?", abort=True)
+    confirm(yes, f"Drop collection '{name}' and all its records?")
     session.client().delete_collection(name)
     err.print(f"dropped '{name}'")
 
