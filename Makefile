@@ -16,6 +16,7 @@ $(BUILD_DIR)/build.ninja:
 
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+	@BUILD_DIR=$(BUILD_DIR) scripts/build-dashboard.sh
 
 test: build
 	@BUILD_DIR=$(BUILD_DIR) scripts/install-test-servers.sh

@@ -43,6 +43,11 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# The dashboard is built with Node (Debian's 18 will do); a Node already installed (say from
+# NodeSource, which bundles npm) is used as it is.
+if ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "install-deps: installing ${missing[*]}"

@@ -4,9 +4,10 @@
 #   venv/        moto_server (PyPI moto[server]): S3 and DynamoDB, accepts any signature
 #   s3proxy.jar  s3proxy (Maven Central), filesystem-nio2 backend, checks SigV4 signatures
 #   schemathesis/  schemathesis (PyPI), for tests/e2e/openapi_test.py
-# and Debian's prometheus (with promtool) for tests/e2e/observability_test.py.
+# and Debian's prometheus (with promtool) for tests/e2e/observability_test.py and chromium for
+# the dashboard's browser tests (dashboard/e2e).
 # Idempotent: a stamp file and the jar's presence make a second run a no-op that needs no
-# network. Uses sudo only when not root (and only if java, mvn or promtool is missing).
+# network. Uses sudo only when not root (and only if java, mvn, promtool or chromium is missing).
 set -euo pipefail
 
 MOTO_VERSION=5.2.5
@@ -25,6 +26,7 @@ missing=()
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v chromium >/dev/null || missing+=(chromium)  # the dashboard's browser tests
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "install-test-servers: installing ${missing[*]}"
   sudo=""

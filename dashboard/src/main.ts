@@ -1,0 +1,43 @@
+// The dashboard: a hash router over its pages (#/, #/collections/NAME, #/search/NAME) and the
+// API key form.
+import "./style.css";
+import { setApiKey } from "./api";
+import { errorBox } from "./dom";
+import { collectionPage } from "./pages/collection";
+import { overviewPage } from "./pages/overview";
+import { searchPage } from "./pages/search";
+
+type Page = (root: HTMLElement, arg: string) => Promise<void>;
+
+const routes: [RegExp, Page][] = [
+  [/^#\/collections\/([^/]+)$/, collectionPage],
+  [/^#\/search\/([^/]+)$/, searchPage],
+  [/^(#\/?)?$/, overviewPage],
+];
+
+async function render(): Promise<void> {
+  const root = document.getElementById("app")!;
+  root.replaceChildren();
+  const hash = location.hash;
+  for (const [pattern, page] of routes) {
+    const m = pattern.exec(hash);
+    if (!m) continue;
+    try {
+      await page(root, m[1] ? decodeURIComponent(m[1]) : "");
+    } catch (e) {
+      root.append(errorBox(e));
+    }
+    return;
+  }
+  root.append(errorBox(new Error(`no page ${hash}`)));
+}
+
+document.getElementById("key-form")!.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = document.getElementById("key") as HTMLInputElement;
+  setApiKey(input.value);
+  input.value = "";
+  void render();
+});
+window.addEventListener("hashchange", () => void render());
+void render();
