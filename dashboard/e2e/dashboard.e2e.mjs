@@ -1,7 +1,8 @@
 // The dashboard in Debian's Chromium (playwright-core) against the real server, serving the
 // built dashboard: the overview, creating a collection through the form, records written
 // through the API showing up, the search playground (by vector, with a filter, by a record's
-// id), the collection page's stats and its flush and drop (confirmed), and a server with
+// id), the data browser (pages, a filter, a record opened), the map (points and colours), the
+// collection page's stats and its flush and drop (confirmed), and a server with
 // [auth] on, where the page asks for a key and works once it has one. Screenshots of each page
 // go to $SCREENSHOTS (build/dashboard-screenshots).
 //
@@ -119,6 +120,36 @@ async function workflow(browser) {
     await page.getByTestId("plan").waitFor();
     assert.equal((await cellTexts(page, "hits", 2))[0], "b");
     await shot(page, "search");
+
+    // The data browser: pages of 2 in id order, a filter, a record opened.
+    await page.goto(`${server.base}/dashboard/#/browse/shapes`);
+    const browse = page.getByTestId("browse");
+    await browse.locator("input[name=limit]").fill("2");
+    await browse.locator("button[type=submit]").click();
+    await page.locator('[data-testid="records"] a[data-id="b"]').waitFor();
+    assert.deepEqual(await cellTexts(page, "records", 1), ["a", "b"]);
+    await page.locator("button[data-action=next]").click();
+    await page.locator('[data-testid="records"] a[data-id="c"]').waitFor();
+    assert.deepEqual(await cellTexts(page, "records", 1), ["c"]);
+    await browse.locator("textarea[name=filter]").fill('{"kind": "y"}');
+    await browse.locator("button[type=submit]").click();
+    await page.locator('[data-testid="records"] a[data-id="c"]').waitFor();
+    assert.deepEqual(await cellTexts(page, "records", 1), ["b", "c"]);
+    await page.locator('[data-testid="records"] a[data-id="c"]').click();
+    await page.getByTestId("record").filter({ hasText: "0.9" }).waitFor();
+    const opened = JSON.parse(await page.getByTestId("record").textContent());
+    assert.equal(opened.id, "c");
+    assert.deepEqual(opened.metadata, { kind: "y" });
+    await shot(page, "browse");
+
+    // The map: every vector drawn, coloured by a field.
+    await page.goto(`${server.base}/dashboard/#/map/shapes`);
+    await page.locator('[data-testid="map"][data-points="3"]').waitFor();
+    await page.locator("select[name=colour]").selectOption("kind");
+    await page.locator('[data-testid="legend"] li').nth(1).waitFor();
+    assert.deepEqual(await page.locator('[data-testid="legend"] li').allTextContents(),
+      ['"x"', '"y"']);
+    await shot(page, "map");
 
     // The collection page: stats, then a flush and a drop, each confirmed.
     await page.goto(`${server.base}/dashboard/#/collections/shapes`);

@@ -1,9 +1,11 @@
-// The dashboard: a hash router over its pages (#/, #/collections/NAME, #/search/NAME) and the
-// API key form.
+// The dashboard: a hash router over its pages (#/, #/collections/NAME, #/search/NAME,
+// #/browse/NAME, #/map/NAME) and the API key form.
 import "./style.css";
 import { setApiKey } from "./api";
 import { errorBox } from "./dom";
+import { browsePage } from "./pages/browse";
 import { collectionPage } from "./pages/collection";
+import { mapPage } from "./pages/map";
 import { overviewPage } from "./pages/overview";
 import { searchPage } from "./pages/search";
 
@@ -12,6 +14,8 @@ type Page = (root: HTMLElement, arg: string) => Promise<void>;
 const routes: [RegExp, Page][] = [
   [/^#\/collections\/([^/]+)$/, collectionPage],
   [/^#\/search\/([^/]+)$/, searchPage],
+  [/^#\/browse\/([^/]+)$/, browsePage],
+  [/^#\/map\/([^/]+)$/, mapPage],
   [/^(#\/?)?$/, overviewPage],
 ];
 

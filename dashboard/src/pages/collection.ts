@@ -40,6 +40,8 @@ export async function collectionPage(root: HTMLElement, name: string): Promise<v
     h("h1", {}, `Collection ${name}`),
     h("p", {},
       h("a", { href: `#/search/${encodeURIComponent(name)}` }, "Search it"), " · ",
+      h("a", { href: `#/browse/${encodeURIComponent(name)}` }, "Browse records"), " · ",
+      h("a", { href: `#/map/${encodeURIComponent(name)}` }, "Map"), " · ",
       action("Flush", `Flush ${name} now?`, async () => {
         await call("POST", `${path}/flush`);
         await refresh();

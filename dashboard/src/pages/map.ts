@@ -1,0 +1,71 @@
+// A 2-D map of a sample of a collection's vectors: their first two principal components,
+// coloured by a metadata field the user picks.
+import { call } from "../api";
+import { h } from "../dom";
+import { project2d } from "../pca";
+
+interface Row {
+  id: string;
+  vector: number[];
+  metadata?: Record<string, unknown>;
+}
+
+const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+  "#7f7f7f", "#bcbd22", "#17becf"];
+
+async function sample(path: string, size: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams({ limit: String(Math.min(1000, size - rows.length)),
+      include_vectors: "true" });
+    if (cursor) query.set("cursor", cursor);
+    const page = await call<{ vectors: Row[]; next_cursor: string | null }>(
+      "GET", `${path}/vectors?${query}`);
+    rows.push(...page.vectors);
+    cursor = page.next_cursor;
+  } while (cursor && rows.length < size);
+  return rows;
+}
+
+function draw(canvas: HTMLCanvasElement, legend: HTMLElement, rows: Row[], xy: [number, number][],
+  field: string): void {
+  const ctx = canvas.getContext("2d")!;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const xs = xy.map(([x]) => x), ys = xy.map(([, y]) => y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const scale = (v: number, lo: number, hi: number, size: number) =>
+    hi > lo ? 10 + ((v - lo) / (hi - lo)) * (size - 20) : size / 2;
+  const values = rows.map((r) => (field ? JSON.stringify(r.metadata?.[field] ?? null) : ""));
+  const distinct = [...new Set(values)];
+  xy.forEach(([x, y], i) => {
+    ctx.fillStyle = COLOURS[distinct.indexOf(values[i]) % COLOURS.length];
+    ctx.beginPath();
+    ctx.arc(scale(x, x0, x1, canvas.width), canvas.height - scale(y, y0, y1, canvas.height), 3, 0,
+      2 * Math.PI);
+    ctx.fill();
+  });
+  canvas.dataset.points = String(xy.length);
+  legend.replaceChildren(...(field ? distinct.slice(0, COLOURS.length) : []).map((v, i) => {
+    const item = h("li", {}, v);
+    item.style.color = COLOURS[i]; // through the CSSOM: the CSP forbids style attributes
+    return item;
+  }));
+}
+
+export async function mapPage(root: HTMLElement, name: string): Promise<void> {
+  const path = `/api/v1/collections/${encodeURIComponent(name)}`;
+  const rows = await sample(path, 2000);
+  const xy = project2d(rows.map((r) => r.vector));
+  const fields = [...new Set(rows.flatMap((r) => Object.keys(r.metadata ?? {})))].sort();
+  const select = h("select", { name: "colour" }, h("option", { value: "" }, "(one colour)"),
+    ...fields.map((f) => h("option", { value: f }, f)));
+  const canvas = h("canvas", { width: "640", height: "480", "data-testid": "map" });
+  const legend = h("ul", { "data-testid": "legend" });
+  select.addEventListener("change", () => draw(canvas, legend, rows, xy, select.value));
+  root.append(h("h1", {}, `Map of ${name}`),
+    h("p", {}, `${rows.length} vectors (the first by id, up to 2,000) on their first two ` +
+      "principal components. Colour by ", select),
+    canvas, legend);
+  draw(canvas, legend, rows, xy, "");
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { project2d } from "../src/pca";
+
+describe("project2d", () => {
+  it("puts points spread along one direction on the first axis", () => {
+    // Points along (1, 2, 2)/3 with a little spread along (2, -1, 0)/sqrt(5).
+    const points = [-3, -1, 0, 2, 4].map((t, i) => {
+      const s = i % 2 === 0 ? 0.1 : -0.1;
+      return [t / 3 + (2 * s) / Math.sqrt(5), (2 * t) / 3 - s / Math.sqrt(5), (2 * t) / 3];
+    });
+    const xy = project2d(points);
+    const first = xy.map(([a]) => Math.abs(a));
+    const second = xy.map(([, b]) => Math.abs(b));
+    expect(Math.max(...first)).toBeGreaterThan(3);
+    expect(Math.max(...second)).toBeLessThan(0.2);
+    // Distances along the line are kept.
+    expect(Math.abs(xy[4][0] - xy[0][0])).toBeCloseTo(7, 3);
+  });
+  it("handles no vectors, one vector and one dimension", () => {
+    expect(project2d([])).toEqual([]);
+    expect(project2d([[1, 2]])).toEqual([[0, 0]]);
+    expect(project2d([[1], [3]]).map(([a, b]) => [Math.abs(a), b])).toEqual([[1, 0], [1, 0]]);
+  });
+});
