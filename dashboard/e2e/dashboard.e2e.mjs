@@ -2,7 +2,7 @@
 // built dashboard: the overview, creating a collection through the form, records written
 // through the API showing up, the search playground (by vector, with a filter, by a record's
 // id), the data browser (pages, a filter, a record opened), the map (points and colours), the
-// collection page's stats and its flush and drop (confirmed), and a server with
+// collection page's stats, live request charts, flush and drop (confirmed), and a server with
 // [auth] on, where the page asks for a key and works once it has one. Screenshots of each page
 // go to $SCREENSHOTS (build/dashboard-screenshots).
 //
@@ -154,6 +154,13 @@ async function workflow(browser) {
     // The collection page: stats, then a flush and a drop, each confirmed.
     await page.goto(`${server.base}/dashboard/#/collections/shapes`);
     assert.deepEqual((await cellTexts(page, "stats", 1)), ["3"]);
+    // The live charts see searches made now (read from /metrics every 2 s).
+    await page.getByTestId("live").waitFor();
+    for (let i = 0; i < 20; i++) {
+      await api(server.base, "POST", "/api/v1/collections/shapes/search", { vector: [1, 0, 0] });
+    }
+    await page.getByTestId("rate-searches").filter({ hasText: /^(?!0\.0$)\d+\.\d$/ }).waitFor();
+    assert.match(await page.getByTestId("search-p99").textContent(), /ms$/);
     await shot(page, "collection");
     await page.locator("button[data-action=flush]").click();
     // (Not waitForFunction: the dashboard's Content-Security-Policy forbids its eval.)

@@ -1,6 +1,7 @@
 // A collection: its settings and stats (segments and tiers included), and flush, compact and
 // drop, each after a confirmation.
 import { call, Collection, Stats } from "../api";
+import { liveCharts } from "../charts";
 import { errorBox, h, table } from "../dom";
 import { bytes } from "../format";
 
@@ -54,6 +55,8 @@ export async function collectionPage(root: HTMLElement, name: string): Promise<v
         await call("DELETE", path);
         location.hash = "#/";
       })),
+    h("h2", {}, "Requests, live (the whole server)"),
+    liveCharts(),
     h("h2", {}, "Stats"),
     table(["vectors", "segments", "memtable rows", "memory", "disk", "flushes", "compactions"], [[
       stats.vector_count, stats.segment_count, show(stats.memtable_rows), bytes(stats.memory_bytes),

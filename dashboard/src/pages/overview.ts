@@ -1,6 +1,7 @@
 // The overview: health, version, uptime, memory, disk, and the collections with their sizes;
 // a form to create one.
 import { call, Collection, metricsText } from "../api";
+import { liveCharts } from "../charts";
 import { errorBox, h, table } from "../dom";
 import { bytes, duration } from "../format";
 import { parseMetrics, valueOf } from "../prometheus";
@@ -52,7 +53,8 @@ function createForm(onCreated: () => void): HTMLElement {
 }
 
 export async function overviewPage(root: HTMLElement): Promise<void> {
-  root.append(h("h1", {}, "Overview"), await serverFacts());
+  root.append(h("h1", {}, "Overview"), await serverFacts(),
+    h("h2", {}, "Requests, live"), liveCharts());
   const list = await call<{ collections: Collection[] }>("GET", "/api/v1/collections");
   const described = await Promise.all(list.collections.map((c) =>
     call<Collection>("GET", `/api/v1/collections/${encodeURIComponent(c.name)}`).catch(() => c)));

@@ -1,0 +1,72 @@
+// Live charts: searches and writes per second and the search latency (p50, p99), read from
+// /metrics every two seconds while the charts are on the page. The request series have no
+// collection label: the rates are the whole server's.
+import { metricsText } from "./api";
+import { h } from "./dom";
+import { parseMetrics } from "./prometheus";
+import { ratesBetween, Reading } from "./rates";
+
+const SVG = "http://www.w3.org/2000/svg";
+const POINTS = 60;
+
+function sparkline(values: number[]): SVGSVGElement {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${POINTS} 20`);
+  svg.setAttribute("class", "sparkline");
+  svg.setAttribute("preserveAspectRatio", "none"); // stretched to the cell, not letterboxed
+  const max = Math.max(...values, 1e-12);
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("vector-effect", "non-scaling-stroke");
+  // Spread over the whole width (one reading: a flat line), the newest on the right.
+  const shown = values.length === 1 ? [values[0], values[0]] : values;
+  line.setAttribute("points", shown.map((v, i) =>
+    `${((i * (POINTS - 1)) / (shown.length - 1)).toFixed(2)},${(19 - (v / max) * 18).toFixed(2)}`)
+    .join(" "));
+  svg.append(line);
+  return svg;
+}
+
+interface Series {
+  label: string;
+  testId: string;
+  unit: (v: number) => string;
+  values: number[];
+  cell: HTMLElement;
+}
+
+export function liveCharts(): HTMLElement {
+  const make = (label: string, testId: string, unit: (v: number) => string): Series =>
+    ({ label, testId, unit, values: [], cell: h("td", { "data-testid": testId }, "…") });
+  const series = [
+    make("searches/s", "rate-searches", (v) => v.toFixed(1)),
+    make("writes/s", "rate-writes", (v) => v.toFixed(1)),
+    make("search p50", "search-p50", (v) => `${(v * 1000).toFixed(2)} ms`),
+    make("search p99", "search-p99", (v) => `${(v * 1000).toFixed(2)} ms`),
+  ];
+  const charts = series.map(() => h("td", {}));
+  const root = h("table", { "data-testid": "live" }, h("tbody", {},
+    ...series.map((s, i) => h("tr", {}, h("th", {}, s.label), s.cell, charts[i]))));
+  let last: Reading | null = null;
+  const tick = async () => {
+    if (!root.isConnected && last !== null) return; // the page moved on: stop polling
+    try {
+      const now: Reading = { at: performance.now() / 1000, samples: parseMetrics(await metricsText()) };
+      if (last) {
+        const r = ratesBetween(last, now);
+        const values = [r.searchesPerSecond, r.writesPerSecond, r.searchP50, r.searchP99];
+        series.forEach((s, i) => {
+          const v = values[i] ?? 0;
+          s.values = [...s.values, v].slice(-POINTS);
+          s.cell.textContent = values[i] === undefined ? "–" : s.unit(v);
+          charts[i].replaceChildren(sparkline(s.values));
+        });
+      }
+      last = now;
+    } catch {
+      // metrics unavailable (a key missing, the server restarting): try again next tick
+    }
+    setTimeout(() => void tick(), 2000);
+  };
+  void tick();
+  return root;
+}

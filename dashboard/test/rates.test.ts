@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { parseMetrics } from "../src/prometheus";
+import { quantile, ratesBetween } from "../src/rates";
+
+const route = '/api/v1/collections/{name}';
+
+function text(searches: number, writes: number, fast: number, slow: number): string {
+  return [
+    `proximadb_http_requests_total{method="POST",route="${route}/search",status="200"} ${searches}`,
+    `proximadb_http_requests_total{method="POST",route="${route}/vectors/batch",status="200"} ${writes}`,
+    `proximadb_http_requests_total{method="GET",route="${route}/vectors/{id}",status="200"} 999`,
+    `proximadb_http_request_duration_seconds_bucket{method="POST",route="${route}/search",status="200",le="0.001"} ${fast}`,
+    `proximadb_http_request_duration_seconds_bucket{method="POST",route="${route}/search",status="200",le="0.01"} ${fast + slow}`,
+    `proximadb_http_request_duration_seconds_bucket{method="POST",route="${route}/search",status="200",le="+Inf"} ${fast + slow}`,
+  ].join("\n");
+}
+
+describe("ratesBetween", () => {
+  it("counts searches and writes per second, not gets, and their latency quantiles", () => {
+    const before = { at: 100, samples: parseMetrics(text(10, 5, 10, 0)) };
+    const after = { at: 102, samples: parseMetrics(text(110, 25, 90, 20)) };
+    const r = ratesBetween(before, after);
+    expect(r.searchesPerSecond).toBe(50);
+    expect(r.writesPerSecond).toBe(10);
+    // 100 new searches: 80 under 1 ms, 20 between 1 and 10 ms.
+    expect(r.searchP50).toBeCloseTo(0.000625, 6);
+    expect(r.searchP99).toBeCloseTo(0.001 + 0.009 * (19 / 20), 6);
+  });
+  it("treats a counter that went down (a restart) as counting from zero", () => {
+    const before = { at: 0, samples: parseMetrics(text(500, 0, 500, 0)) };
+    const after = { at: 1, samples: parseMetrics(text(3, 0, 3, 0)) };
+    expect(ratesBetween(before, after).searchesPerSecond).toBe(3);
+  });
+  it("has no quantile without requests", () => {
+    expect(quantile(0.5, [])).toBeUndefined();
+  });
+});
