@@ -1,7 +1,7 @@
 // The dashboard in Debian's Chromium (playwright-core) against the real server, serving the
 // built dashboard: the overview, creating a collection through the form, records written
-// through the API showing up, the search playground (by vector, with a filter, by a record's
-// id), the data browser (pages, a filter, a record opened), the map (points and colours), the
+// through the API showing up, the search playground (by vector, with a filter made by the
+// builder, by a record's id), the data browser (pages, a filter, a record opened), the map (points and colours), the
 // collection page's stats, live request charts, flush and drop (confirmed), and a server with
 // [auth] on, where the page asks for a key and works once it has one. Screenshots of each page
 // go to $SCREENSHOTS (build/dashboard-screenshots).
@@ -107,16 +107,20 @@ async function workflow(browser) {
     await page.locator('[data-testid="collections"] a', { hasText: "search" }).click();
     const search = page.getByTestId("search");
     await search.locator("textarea[name=vector]").fill("[1, 0, 0]");
-    await search.locator("button").click();
+    await search.locator("button[data-action=search]").click();
     assert.deepEqual(await cellTexts(page, "hits", 2), ["a", "c", "b"]);
     assert.match(await page.getByTestId("plan").textContent(), /^3 hits, plan \w+/);
-    await search.locator("textarea[name=filter]").fill('{"kind": "y"}');
-    await search.locator("button").click();
+    // The filter through the builder: its rows write the filter box.
+    await search.locator("button[data-action=add-condition]").click();
+    await search.locator("input[name=field]").fill("kind");
+    await search.locator("input[name=value]").fill("y");
+    assert.equal(await search.locator("textarea[name=filter]").inputValue(), '{"kind":"y"}');
+    await search.locator("button[data-action=search]").click();
     await page.getByTestId("plan").waitFor();
     assert.deepEqual(await cellTexts(page, "hits", 2), ["c", "b"]);
     await search.locator("textarea[name=filter]").fill("");
     await search.locator("input[name=id]").fill("b");
-    await search.locator("button").click();
+    await search.locator("button[data-action=search]").click();
     await page.getByTestId("plan").waitFor();
     assert.equal((await cellTexts(page, "hits", 2))[0], "b");
     await shot(page, "search");

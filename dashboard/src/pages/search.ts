@@ -2,7 +2,31 @@
 // with their scores and the plan the server chose.
 import { call, Hit, SearchAnswer } from "../api";
 import { errorBox, h, table } from "../dom";
+import { buildFilter, Condition, Operator, OPERATORS } from "../filter";
 import { parseVector } from "../format";
+
+// Rows of field, operator and value that write the filter box's JSON.
+function filterBuilder(target: HTMLTextAreaElement): HTMLElement {
+  const rows = h("div", { "data-testid": "conditions" });
+  const conditions: Condition[] = [];
+  const write = () => {
+    const f = buildFilter(conditions);
+    target.value = Object.keys(f).length ? JSON.stringify(f) : "";
+  };
+  const add = h("button", { type: "button", "data-action": "add-condition" }, "Add condition");
+  add.addEventListener("click", () => {
+    const c: Condition = { field: "", op: "=", value: "" };
+    conditions.push(c);
+    const field = h("input", { name: "field", placeholder: "field (a.b for nested)" });
+    const op = h("select", { name: "op" }, ...OPERATORS.map((o) => h("option", { value: o }, o)));
+    const value = h("input", { name: "value", placeholder: "value (JSON or text; a, b for in)" });
+    field.addEventListener("input", () => { c.field = field.value; write(); });
+    op.addEventListener("change", () => { c.op = op.value as Operator; write(); });
+    value.addEventListener("input", () => { c.value = value.value; write(); });
+    rows.append(h("div", {}, field, op, value));
+  });
+  return h("div", {}, rows, add);
+}
 
 export async function searchPage(root: HTMLElement, name: string): Promise<void> {
   const path = `/api/v1/collections/${encodeURIComponent(name)}`;
@@ -14,8 +38,9 @@ export async function searchPage(root: HTMLElement, name: string): Promise<void>
   const out = h("div", { "data-testid": "results" });
   const form = h("form", { "data-testid": "search" },
     h("label", {}, "Vector", vector), h("label", {}, "Record", fromId),
-    h("label", {}, "Filter", filter), h("label", {}, "k", k), h("label", {}, "ef", ef),
-    h("button", { type: "submit" }, "Search"));
+    h("label", {}, "Filter", filter), filterBuilder(filter),
+    h("label", {}, "k", k), h("label", {}, "ef", ef),
+    h("button", { type: "submit", "data-action": "search" }, "Search"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     out.replaceChildren();

@@ -1,0 +1,44 @@
+// The filter builder's logic: conditions (field, operator, value as typed) into the filter
+// language of docs/api.md, all of them ANDed.
+
+export const OPERATORS = ["=", "!=", ">", ">=", "<", "<=", "in", "not in", "exists"] as const;
+export type Operator = (typeof OPERATORS)[number];
+
+export interface Condition {
+  field: string;
+  op: Operator;
+  value: string; // as typed: JSON where it parses ("3", "true", "\"x\""), else a string
+}
+
+const OPS: Record<Operator, string> = {
+  "=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", in: "$in",
+  "not in": "$nin", exists: "$exists",
+};
+
+function typed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+// A list typed as "a, b, 3" or as a JSON array.
+function list(text: string): unknown[] {
+  const value = typed(text);
+  if (Array.isArray(value)) return value;
+  return text.split(",").map((v) => typed(v.trim())).filter((v) => v !== "");
+}
+
+export function buildFilter(conditions: Condition[]): Record<string, unknown> {
+  const terms = conditions.filter((c) => c.field.trim()).map((c) => {
+    const field = c.field.trim();
+    let operand: unknown;
+    if (c.op === "in" || c.op === "not in") operand = list(c.value);
+    else if (c.op === "exists") operand = c.value.trim() !== "false";
+    else operand = typed(c.value);
+    return { [field]: c.op === "=" ? operand : { [OPS[c.op]]: operand } };
+  });
+  if (terms.length === 0) return {};
+  return terms.length === 1 ? terms[0] : { $and: terms };
+}
