@@ -1,7 +1,8 @@
 // The dashboard in Debian's Chromium (playwright-core) against the real server, serving the
 // built dashboard: the overview, creating a collection through the form, records written
 // through the API showing up, the search playground (by vector, with a filter made by the
-// builder, by a record's id), the data browser (pages, a filter, a record opened), the map (points and colours), the
+// builder, by a record's id), the data browser (pages, a filter, a record opened), the map
+// (points and colours), the
 // collection page's stats, live request charts, flush and drop (confirmed), and a server with
 // [auth] on, where the page asks for a key and works once it has one. Screenshots of each page
 // go to $SCREENSHOTS (build/dashboard-screenshots).
@@ -56,7 +57,11 @@ async function startServer(env = {}) {
     assert.ok(Date.now() < deadline && proc.exitCode === null, "the server did not start");
     await new Promise((r) => setTimeout(r, 50)); // polling readiness
   }
-  return { base, stop: () => { proc.kill("SIGTERM"); rmSync(dir, { recursive: true, force: true }); } };
+  const stop = () => {
+    proc.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { base, stop };
 }
 
 async function api(base, method, path, body, key) {
@@ -70,7 +75,8 @@ async function api(base, method, path, body, key) {
 
 async function cellTexts(page, testId, column) {
   await page.getByTestId(testId).waitFor();
-  return page.locator(`[data-testid="${testId}"] tbody tr td:nth-child(${column})`).allTextContents();
+  const cells = `[data-testid="${testId}"] tbody tr td:nth-child(${column})`;
+  return page.locator(cells).allTextContents();
 }
 
 async function shot(page, name) {
@@ -182,7 +188,8 @@ async function workflow(browser) {
 
 async function withAuth(browser) {
   const admin = `e2e-admin-${Date.now()}`;
-  const server = await startServer({ PROXIMADB_AUTH__ENABLED: "true", PROXIMADB_AUTH__ADMIN_KEY: admin });
+  const server = await startServer({ PROXIMADB_AUTH__ENABLED: "true",
+    PROXIMADB_AUTH__ADMIN_KEY: admin });
   const page = await browser.newPage();
   try {
     await api(server.base, "POST", "/api/v1/collections", { name: "secret", dimension: 2 }, admin);

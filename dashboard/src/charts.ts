@@ -50,7 +50,8 @@ export function liveCharts(): HTMLElement {
   const tick = async () => {
     if (!root.isConnected && last !== null) return; // the page moved on: stop polling
     try {
-      const now: Reading = { at: performance.now() / 1000, samples: parseMetrics(await metricsText()) };
+      const samples = parseMetrics(await metricsText());
+      const now: Reading = { at: performance.now() / 1000, samples };
       if (last) {
         const r = ratesBetween(last, now);
         const values = [r.searchesPerSecond, r.writesPerSecond, r.searchP50, r.searchP99];

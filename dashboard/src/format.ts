@@ -30,8 +30,10 @@ export function parseVector(text: string): number[] {
   } catch {
     values = trimmed.split(/[\s,]+/).filter(Boolean).map(Number);
   }
-  if (!Array.isArray(values) || values.length === 0 || values.some((v) => typeof v !== "number" || !Number.isFinite(v))) {
-    throw new Error("the vector must be numbers: a JSON array, or numbers separated by spaces or commas");
+  const isNumber = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  if (!Array.isArray(values) || values.length === 0 || !values.every(isNumber)) {
+    throw new Error(
+      "the vector must be numbers: a JSON array, or numbers separated by spaces or commas");
   }
   return values as number[];
 }

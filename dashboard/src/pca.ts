@@ -12,7 +12,8 @@ function normalize(v: Float64Array): number {
 
 // (covariance - sum of lambda u u^T over `found`) times v, without forming the matrix:
 // X^T (X v) / rows, X centered.
-function multiply(x: Float64Array[], v: Float64Array, found: [number, Float64Array][]): Float64Array {
+function multiply(x: Float64Array[], v: Float64Array,
+  found: [number, Float64Array][]): Float64Array {
   const d = v.length;
   const out = new Float64Array(d);
   for (const row of x) {

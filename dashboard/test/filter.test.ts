@@ -3,7 +3,8 @@ import { buildFilter } from "../src/filter";
 
 describe("buildFilter", () => {
   it("writes one condition plainly and several under $and", () => {
-    expect(buildFilter([{ field: "type", op: "=", value: "document" }])).toEqual({ type: "document" });
+    expect(buildFilter([{ field: "type", op: "=", value: "document" }]))
+      .toEqual({ type: "document" });
     expect(buildFilter([
       { field: "year", op: ">=", value: "2020" },
       { field: "tags", op: "in", value: "a, b, 3" },
@@ -12,10 +13,12 @@ describe("buildFilter", () => {
       { draft: { $exists: false } }] });
   });
   it("reads values as JSON where they parse, and skips rows without a field", () => {
-    expect(buildFilter([{ field: "a.b", op: "!=", value: '"7"' }, { field: " ", op: "=", value: "x" }]))
+    expect(buildFilter([{ field: "a.b", op: "!=", value: '"7"' },
+      { field: " ", op: "=", value: "x" }]))
       .toEqual({ "a.b": { $ne: "7" } });
     expect(buildFilter([{ field: "ok", op: "=", value: "true" }])).toEqual({ ok: true });
-    expect(buildFilter([{ field: "n", op: "not in", value: "[1, 2]" }])).toEqual({ n: { $nin: [1, 2] } });
+    expect(buildFilter([{ field: "n", op: "not in", value: "[1, 2]" }]))
+      .toEqual({ n: { $nin: [1, 2] } });
     expect(buildFilter([])).toEqual({});
   });
 });

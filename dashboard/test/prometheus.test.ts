@@ -18,7 +18,8 @@ describe("parseMetrics", () => {
     expect(valueOf(samples, "proximadb_ready")).toBe(1);
     expect(samples[1].labels).toEqual({ version: "0.1.0" });
     expect(valueOf(samples, "proximadb_collection_vectors", { collection: "logs" })).toBe(7);
-    expect(valueOf(samples, "proximadb_collection_vectors", { collection: "none" })).toBeUndefined();
+    expect(valueOf(samples, "proximadb_collection_vectors", { collection: "none" }))
+      .toBeUndefined();
   });
   it("unescapes label values and reads exponents", () => {
     const free = samples.find((s) => s.name === "proximadb_filesystem_free_bytes")!;

@@ -2,16 +2,19 @@ import { describe, expect, it } from "vitest";
 import { parseMetrics } from "../src/prometheus";
 import { quantile, ratesBetween } from "../src/rates";
 
-const route = '/api/v1/collections/{name}';
+const route = "/api/v1/collections/{name}";
+const requests = "proximadb_http_requests_total";
+const buckets = "proximadb_http_request_duration_seconds_bucket";
+const search = `method="POST",route="${route}/search",status="200"`;
 
 function text(searches: number, writes: number, fast: number, slow: number): string {
   return [
-    `proximadb_http_requests_total{method="POST",route="${route}/search",status="200"} ${searches}`,
-    `proximadb_http_requests_total{method="POST",route="${route}/vectors/batch",status="200"} ${writes}`,
-    `proximadb_http_requests_total{method="GET",route="${route}/vectors/{id}",status="200"} 999`,
-    `proximadb_http_request_duration_seconds_bucket{method="POST",route="${route}/search",status="200",le="0.001"} ${fast}`,
-    `proximadb_http_request_duration_seconds_bucket{method="POST",route="${route}/search",status="200",le="0.01"} ${fast + slow}`,
-    `proximadb_http_request_duration_seconds_bucket{method="POST",route="${route}/search",status="200",le="+Inf"} ${fast + slow}`,
+    `${requests}{${search}} ${searches}`,
+    `${requests}{method="POST",route="${route}/vectors/batch",status="200"} ${writes}`,
+    `${requests}{method="GET",route="${route}/vectors/{id}",status="200"} 999`,
+    `${buckets}{${search},le="0.001"} ${fast}`,
+    `${buckets}{${search},le="0.01"} ${fast + slow}`,
+    `${buckets}{${search},le="+Inf"} ${fast + slow}`,
   ].join("\n");
 }
 

@@ -31,7 +31,8 @@ async function serverFacts(): Promise<HTMLElement> {
 
 function createForm(onCreated: () => void): HTMLElement {
   const name = h("input", { name: "name", placeholder: "name", required: "" });
-  const dimension = h("input", { name: "dimension", type: "number", min: "1", placeholder: "dimension", required: "" });
+  const dimension = h("input",
+    { name: "dimension", type: "number", min: "1", placeholder: "dimension", required: "" });
   const metric = h("select", { name: "metric" },
     ...["cosine", "l2", "dot"].map((m) => h("option", { value: m }, m)));
   const status = h("span", {});
