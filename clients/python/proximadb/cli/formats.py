@@ -154,7 +154,11 @@ def read(path: str, fmt: str, dimension: int, batch_size: int, skip: int) -> Ite
     """The file's records after the first ``skip``, in batches."""
     readers = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet,
                "npy": _read_npy}
-    return readers[fmt](path, _Builder(dimension, batch_size), skip)
+    builder = _Builder(dimension, batch_size)
+    yield from readers[fmt](path, builder, skip)
+    last = builder.take()  # what the reader added after its last full batch
+    if last:
+        yield last
 
 
 def _read_jsonl(path: str, b: _Builder, skip: int) -> Iterator[Batch]:
@@ -180,9 +184,6 @@ def _read_jsonl(path: str, b: _Builder, skip: int) -> Iterator[Batch]:
             batch = b.add(where, record.get("id"), record.get("vector"), record.get("metadata"))
             if batch:
                 yield batch
-    last = b.take()
-    if last:
-        yield last
 
 
 def _read_csv(path: str, b: _Builder, skip: int) -> Iterator[Batch]:
@@ -203,9 +204,6 @@ def _read_csv(path: str, b: _Builder, skip: int) -> Iterator[Batch]:
             batch = b.add(where, row["id"], row["vector"], metadata)
             if batch:
                 yield batch
-    last = b.take()
-    if last:
-        yield last
 
 
 def _read_parquet(path: str, b: _Builder, skip: int) -> Iterator[Batch]:
@@ -234,9 +232,6 @@ def _read_parquet(path: str, b: _Builder, skip: int) -> Iterator[Batch]:
                           metadata)
             if batch:
                 yield batch
-    last = b.take()
-    if last:
-        yield last
 
 
 def _read_lines(path: str) -> List[str]:
