@@ -10,6 +10,7 @@
 //   node e2e/dashboard.e2e.mjs --server build/bin/proximadb-server --dashboard build/dashboard
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -57,8 +58,11 @@ async function startServer(env = {}) {
     assert.ok(Date.now() < deadline && proc.exitCode === null, "the server did not start");
     await new Promise((r) => setTimeout(r, 50)); // polling readiness
   }
-  const stop = () => {
-    proc.kill("SIGTERM");
+  const stop = async () => {
+    if (proc.exitCode === null) {
+      proc.kill("SIGTERM");
+      await once(proc, "exit");
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   return { base, stop };
@@ -133,6 +137,7 @@ async function workflow(browser) {
 
     // The data browser: pages of 2 in id order, a filter, a record opened.
     await page.goto(`${server.base}/dashboard/#/browse/shapes`);
+    await page.getByTestId("records").waitFor(); // the first page, before asking for another
     const browse = page.getByTestId("browse");
     await browse.locator("input[name=limit]").fill("2");
     await browse.locator("button[type=submit]").click();
@@ -166,10 +171,12 @@ async function workflow(browser) {
     assert.deepEqual((await cellTexts(page, "stats", 1)), ["3"]);
     // The live charts see searches made now (read from /metrics every 2 s).
     await page.getByTestId("live").waitFor();
-    for (let i = 0; i < 20; i++) {
+    // Searches go on until a reading counts them (the first reading may come after a burst).
+    const counted = page.getByTestId("rate-searches").filter({ hasText: /^(?!0\.0$)\d+\.\d$/ });
+    for (let i = 0; (await counted.count()) === 0; i++) {
+      assert.ok(i < 3000, "the live chart never counted the searches");
       await api(server.base, "POST", "/api/v1/collections/shapes/search", { vector: [1, 0, 0] });
     }
-    await page.getByTestId("rate-searches").filter({ hasText: /^(?!0\.0$)\d+\.\d$/ }).waitFor();
     assert.match(await page.getByTestId("search-p99").textContent(), /ms$/);
     await shot(page, "collection");
     await page.locator("button[data-action=flush]").click();
@@ -182,7 +189,7 @@ async function workflow(browser) {
     assert.deepEqual(left.collections, []);
   } finally {
     await page.close();
-    server.stop();
+    await server.stop();
   }
 }
 
@@ -206,7 +213,7 @@ async function withAuth(browser) {
     await shot(page, "auth");
   } finally {
     await page.close();
-    server.stop();
+    await server.stop();
   }
 }
 

@@ -47,8 +47,10 @@ export function liveCharts(): HTMLElement {
   const root = h("table", { "data-testid": "live" }, h("tbody", {},
     ...series.map((s, i) => h("tr", {}, h("th", {}, s.label), s.cell, charts[i]))));
   let last: Reading | null = null;
+  let first = true;
   const tick = async () => {
-    if (!root.isConnected && last !== null) return; // the page moved on: stop polling
+    if (!first && !root.isConnected) return; // the page moved on: stop polling
+    first = false;
     try {
       const samples = parseMetrics(await metricsText());
       const now: Reading = { at: performance.now() / 1000, samples };
@@ -64,7 +66,8 @@ export function liveCharts(): HTMLElement {
       }
       last = now;
     } catch {
-      // metrics unavailable (a key missing, the server restarting): try again next tick
+      // Metrics unavailable (off, a key missing, the server restarting): said, and tried again.
+      series.forEach((s) => (s.cell.textContent = "metrics unavailable"));
     }
     setTimeout(() => void tick(), 2000);
   };

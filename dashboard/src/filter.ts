@@ -23,10 +23,11 @@ function typed(text: string): unknown {
   }
 }
 
-// A list typed as "a, b, 3" or as a JSON array.
+// A list typed as "a, b, 3" or as a JSON array (one JSON value: a list of it).
 function list(text: string): unknown[] {
   const value = typed(text);
   if (Array.isArray(value)) return value;
+  if (value !== text) return [value];
   return text.split(",").map((v) => typed(v.trim())).filter((v) => v !== "");
 }
 
@@ -37,7 +38,10 @@ export function buildFilter(conditions: Condition[]): Record<string, unknown> {
     if (c.op === "in" || c.op === "not in") operand = list(c.value);
     else if (c.op === "exists") operand = c.value.trim() !== "false";
     else operand = typed(c.value);
-    return { [field]: c.op === "=" ? operand : { [OPS[c.op]]: operand } };
+    // A plain value for "=", but an object or array through $eq (plainly it would read as
+    // operators, or be refused).
+    const plain = c.op === "=" && (operand === null || typeof operand !== "object");
+    return { [field]: plain ? operand : { [OPS[c.op]]: operand } };
   });
   if (terms.length === 0) return {};
   return terms.length === 1 ? terms[0] : { $and: terms };

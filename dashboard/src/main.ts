@@ -9,7 +9,11 @@ import { mapPage } from "./pages/map";
 import { overviewPage } from "./pages/overview";
 import { searchPage } from "./pages/search";
 
-type Page = (root: HTMLElement, arg: string) => Promise<void>;
+// A page draws into `root` after its requests; it checks `alive()` after each, since the user
+// may have moved on meanwhile (a slower, older page must not write into the new one).
+type Page = (root: HTMLElement, arg: string, alive: () => boolean) => Promise<void>;
+
+let generation = 0;
 
 const routes: [RegExp, Page][] = [
   [/^#\/collections\/([^/]+)$/, collectionPage],
@@ -22,14 +26,16 @@ const routes: [RegExp, Page][] = [
 async function render(): Promise<void> {
   const root = document.getElementById("app")!;
   root.replaceChildren();
+  const mine = ++generation;
+  const alive = () => mine === generation;
   const hash = location.hash;
   for (const [pattern, page] of routes) {
     const m = pattern.exec(hash);
     if (!m) continue;
     try {
-      await page(root, m[1] ? decodeURIComponent(m[1]) : "");
+      await page(root, m[1] ? decodeURIComponent(m[1]) : "", alive);
     } catch (e) {
-      root.append(errorBox(e));
+      if (alive()) root.append(errorBox(e));
     }
     return;
   }
@@ -44,4 +50,6 @@ document.getElementById("key-form")!.addEventListener("submit", (event) => {
   void render();
 });
 window.addEventListener("hashchange", () => void render());
+// Pages ask for a fresh drawing of the current page (after a create, a flush) this way.
+window.addEventListener("proximadb:rerender", () => void render());
 void render();

@@ -43,8 +43,14 @@ export function project2d(vectors: number[][], iterations = 100): [number, numbe
     let lambda = 0;
     for (let it = 0; it < iterations; it++) {
       u = multiply(x, u, found);
+      for (const [, w] of found) { // exactly orthogonal to the components found
+        let dot = 0;
+        for (let j = 0; j < d; j++) dot += u[j] * w[j];
+        for (let j = 0; j < d; j++) u[j] -= dot * w[j];
+      }
+      const previous = lambda;
       lambda = normalize(u);
-      if (lambda === 0) break;
+      if (lambda === 0 || Math.abs(lambda - previous) <= 1e-9 * lambda) break;
     }
     found.push([lambda, u]);
   }

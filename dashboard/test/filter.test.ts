@@ -21,4 +21,11 @@ describe("buildFilter", () => {
       .toEqual({ n: { $nin: [1, 2] } });
     expect(buildFilter([])).toEqual({});
   });
+  it("compares with an object or a list through $eq, and takes one JSON value as a list", () => {
+    expect(buildFilter([{ field: "o", op: "=", value: '{"$gt": 3}' }]))
+      .toEqual({ o: { $eq: { $gt: 3 } } });
+    expect(buildFilter([{ field: "t", op: "in", value: '"a,b"' }]))
+      .toEqual({ t: { $in: ["a,b"] } });
+    expect(buildFilter([{ field: "t", op: "in", value: "7" }])).toEqual({ t: { $in: [7] } });
+  });
 });

@@ -1,5 +1,6 @@
 #include "server/dashboard.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -33,11 +34,12 @@ std::string_view ContentType(std::string_view name) {
   return "application/octet-stream";
 }
 
-// `relative` split on '/', refusing empty, "." and ".." segments and backslashes: what stays
-// names a file under the directory, never outside it.
+// `relative` split on '/', refusing empty segments, those starting with '.' ("..", ".", dot
+// files such as the build's .inputs) and backslashes: what stays names a file under the
+// directory.
 bool SafeRelative(std::string_view relative) {
   for (std::string_view segment : Split(relative, '/')) {
-    if (segment.empty() || segment == "." || segment == ".." ||
+    if (segment.empty() || segment.front() == '.' ||
         segment.find('\\') != std::string_view::npos ||
         segment.find('\0') != std::string_view::npos) {
       return false;
@@ -46,9 +48,17 @@ bool SafeRelative(std::string_view relative) {
   return true;
 }
 
-bool ReadFile(const std::filesystem::path& path, std::string* out) {
+// The file `relative` names under `dir`, read whole; false if it is not a regular file there,
+// or if it resolves (through a symbolic link) to somewhere outside `dir`.
+bool ReadFile(const std::string& dir, std::string_view relative, std::string* out) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  const std::filesystem::path base = std::filesystem::canonical(dir, ec);
+  if (ec) return false;
+  const std::filesystem::path path = std::filesystem::canonical(base / relative, ec);
+  if (ec || !std::filesystem::is_regular_file(path, ec)) return false;
+  if (std::mismatch(base.begin(), base.end(), path.begin(), path.end()).first != base.end()) {
+    return false;  // outside the directory
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
   out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -64,7 +74,8 @@ HttpResponse File(std::string body, std::string_view name, bool immutable) {
                          immutable ? "public, max-age=31536000, immutable" : "no-cache");
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   r.headers.emplace_back("Content-Security-Policy",
-                         "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+                         "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                         "form-action 'none'; frame-ancestors 'none'");
   return r;
 }
 
@@ -99,13 +110,12 @@ HttpResponse ServeDashboard(bool enabled, const std::string& dir, const HttpRequ
     return ErrorResponse(404, "NOT_FOUND", Cat("no dashboard file ", request.path));
   }
   std::string body;
-  if (ReadFile(std::filesystem::path(dir) / relative, &body)) {
+  if (ReadFile(dir, relative, &body)) {
     return File(std::move(body), relative, relative.substr(0, 7) == "assets/");
   }
   // A path without a suffix is one of the app's own pages: the app answers it.
   const std::string_view last = relative.substr(relative.rfind('/') + 1);
-  if (last.find('.') == std::string_view::npos &&
-      ReadFile(std::filesystem::path(dir) / "index.html", &body)) {
+  if (last.find('.') == std::string_view::npos && ReadFile(dir, "index.html", &body)) {
     return File(std::move(body), "index.html", false);
   }
   return ErrorResponse(404, "NOT_FOUND",

@@ -163,7 +163,9 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
   if (IsDashboardPath(request.path)) {
     const ServerConfig& config = service_->config();
     HttpResponse response = ServeDashboard(config.dashboard_enabled, config.dashboard_dir, request);
-    Finish(request, "/dashboard", 0, &response);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    Finish(request, "/dashboard", seconds, &response);
     return response;
   }
   Match match = MatchPath(request.path);

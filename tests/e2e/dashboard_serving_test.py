@@ -74,8 +74,13 @@ class DashboardServingTest(unittest.TestCase):
                            ("favicon.svg", "<svg/>")):
             with open(os.path.join(cls.files, name), "w") as f:
                 f.write(text)
-        # A file beside the directory that no path may reach.
-        with open(os.path.join(os.path.dirname(cls.files), "secret.txt"), "w") as f:
+        # A file beside the directory that no path may reach, not even through a link inside
+        # it; and a dot file inside it.
+        secret = os.path.join(os.path.dirname(cls.files), "secret.txt")
+        with open(secret, "w") as f:
+            f.write("the-secret-file-content")
+        os.symlink(secret, os.path.join(cls.files, "assets", "link.txt"))
+        with open(os.path.join(cls.files, ".inputs"), "w") as f:
             f.write("the-secret-file-content")
         cls.admin = "dash-admin-" + os.urandom(8).hex()
         cls.server = Running({"PROXIMADB_SERVER__DASHBOARD_ENABLED": "true",
@@ -118,7 +123,8 @@ class DashboardServingTest(unittest.TestCase):
     def test_no_path_leaves_the_directory(self):
         for path in ("/dashboard/../secret.txt", "/dashboard/%2e%2e/secret.txt",
                      "/dashboard/assets/%2e%2e/%2e%2e/secret.txt", "/dashboard//etc/passwd",
-                     "/dashboard/assets/..%5c..%5csecret.txt", "/dashboard/./index.html"):
+                     "/dashboard/assets/..%5c..%5csecret.txt", "/dashboard/./index.html",
+                     "/dashboard/assets/link.txt", "/dashboard/.inputs"):
             status, _, body = self.server.request("GET", path)
             self.assertEqual(status, 404, path)
             self.assertNotIn(b"the-secret-file-content", body, path)

@@ -8,7 +8,8 @@ interface Page {
   next_cursor: string | null;
 }
 
-export async function browsePage(root: HTMLElement, name: string): Promise<void> {
+export async function browsePage(root: HTMLElement, name: string,
+  alive: () => boolean): Promise<void> {
   const path = `/api/v1/collections/${encodeURIComponent(name)}`;
   const filter = h("textarea", { name: "filter", rows: "2", placeholder: '{"type": "document"}' });
   const limit = h("input", { name: "limit", type: "number", min: "1", max: "10000", value: "50" });
@@ -16,14 +17,19 @@ export async function browsePage(root: HTMLElement, name: string): Promise<void>
   const out = h("div", { "data-testid": "page" });
   const record = h("pre", { "data-testid": "record" });
   let cursor: string | null = null;
+  let latest = 0; // only the newest load draws: an older answer arriving later is dropped
+  const show = h("button", { type: "submit" }, "Show");
 
   const load = async (from: string | null) => {
+    const mine = ++latest;
     out.replaceChildren();
+    show.disabled = next.disabled = true;
     try {
       const query = new URLSearchParams({ limit: limit.value || "50" });
       if (from) query.set("cursor", from);
       if (filter.value.trim()) query.set("filter", JSON.stringify(JSON.parse(filter.value)));
       const page = await call<Page>("GET", `${path}/vectors?${query}`);
+      if (mine !== latest || !alive()) return;
       cursor = page.next_cursor;
       next.disabled = !cursor;
       out.append(table(["id", "metadata"], page.vectors.map((r) => {
@@ -40,11 +46,13 @@ export async function browsePage(root: HTMLElement, name: string): Promise<void>
         return [open, JSON.stringify(r.metadata ?? {})];
       }), "records"));
     } catch (e) {
-      out.append(errorBox(e));
+      if (mine === latest) out.append(errorBox(e));
+    } finally {
+      if (mine === latest) show.disabled = false;
     }
   };
   const form = h("form", { "data-testid": "browse" }, h("label", {}, "Filter", filter),
-    h("label", {}, "Page size", limit), h("button", { type: "submit" }, "Show"), " ", next);
+    h("label", {}, "Page size", limit), show, " ", next);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     void load(null);

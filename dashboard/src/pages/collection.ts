@@ -4,6 +4,7 @@ import { call, Collection, Stats } from "../api";
 import { liveCharts } from "../charts";
 import { errorBox, h, table } from "../dom";
 import { bytes } from "../format";
+import { rerender } from "../rerender";
 
 function show(value: unknown): string {
   if (typeof value === "object" && value !== null) return JSON.stringify(value);
@@ -26,15 +27,16 @@ function action(label: string, question: string, run: () => Promise<void>): HTML
   return button;
 }
 
-export async function collectionPage(root: HTMLElement, name: string): Promise<void> {
+export async function collectionPage(root: HTMLElement, name: string,
+  alive: () => boolean): Promise<void> {
   const path = `/api/v1/collections/${encodeURIComponent(name)}`;
   const [config, stats] = await Promise.all([
     call<Collection>("GET", path),
     call<Stats>("GET", `${path}/stats`),
   ]);
+  if (!alive()) return;
   const refresh = async () => {
-    root.replaceChildren();
-    await collectionPage(root, name);
+    if (alive()) rerender();
   };
   const tiers = (stats.tiers ?? {}) as Record<string, { segments: number; bytes: number }>;
   root.append(
@@ -53,7 +55,7 @@ export async function collectionPage(root: HTMLElement, name: string): Promise<v
       }), " ",
       action("Drop", `Drop ${name} and all its records?`, async () => {
         await call("DELETE", path);
-        location.hash = "#/";
+        if (alive()) location.hash = "#/";
       })),
     h("h2", {}, "Requests, live (the whole server)"),
     liveCharts(),

@@ -36,7 +36,9 @@ function draw(canvas: HTMLCanvasElement, legend: HTMLElement, rows: Row[], xy: [
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   const scale = (v: number, lo: number, hi: number, size: number) =>
     hi > lo ? 10 + ((v - lo) / (hi - lo)) * (size - 20) : size / 2;
-  const values = rows.map((r) => (field ? JSON.stringify(r.metadata?.[field] ?? null) : ""));
+  const own = (r: Row) =>
+    (r.metadata && Object.hasOwn(r.metadata, field) ? r.metadata[field] : null);
+  const values = rows.map((r) => (field ? JSON.stringify(own(r)) : ""));
   const distinct = [...new Set(values)];
   xy.forEach(([x, y], i) => {
     ctx.fillStyle = COLOURS[distinct.indexOf(values[i]) % COLOURS.length];
@@ -53,9 +55,11 @@ function draw(canvas: HTMLCanvasElement, legend: HTMLElement, rows: Row[], xy: [
   }));
 }
 
-export async function mapPage(root: HTMLElement, name: string): Promise<void> {
+export async function mapPage(root: HTMLElement, name: string,
+  alive: () => boolean): Promise<void> {
   const path = `/api/v1/collections/${encodeURIComponent(name)}`;
-  const rows = await sample(path, 2000);
+  const rows = (await sample(path, 2000)).filter((r) => Array.isArray(r.vector));
+  if (!alive()) return;
   const xy = project2d(rows.map((r) => r.vector));
   const fields = [...new Set(rows.flatMap((r) => Object.keys(r.metadata ?? {})))].sort();
   const select = h("select", { name: "colour" }, h("option", { value: "" }, "(one colour)"),

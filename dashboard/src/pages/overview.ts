@@ -2,6 +2,7 @@
 // a form to create one.
 import { call, Collection, metricsText } from "../api";
 import { liveCharts } from "../charts";
+import { rerender } from "../rerender";
 import { errorBox, h, table } from "../dom";
 import { bytes, duration } from "../format";
 import { parseMetrics, valueOf } from "../prometheus";
@@ -53,12 +54,15 @@ function createForm(onCreated: () => void): HTMLElement {
   return form;
 }
 
-export async function overviewPage(root: HTMLElement): Promise<void> {
-  root.append(h("h1", {}, "Overview"), await serverFacts(),
-    h("h2", {}, "Requests, live"), liveCharts());
+export async function overviewPage(root: HTMLElement, _arg: string,
+  alive: () => boolean): Promise<void> {
+  const facts = await serverFacts();
+  if (!alive()) return;
+  root.append(h("h1", {}, "Overview"), facts, h("h2", {}, "Requests, live"), liveCharts());
   const list = await call<{ collections: Collection[] }>("GET", "/api/v1/collections");
   const described = await Promise.all(list.collections.map((c) =>
     call<Collection>("GET", `/api/v1/collections/${encodeURIComponent(c.name)}`).catch(() => c)));
+  if (!alive()) return;
   root.append(
     h("h2", {}, `Collections (${described.length})`),
     table(["name", "vectors", "dimension", "metric", "index", "quantization", ""],
@@ -68,9 +72,6 @@ export async function overviewPage(root: HTMLElement): Promise<void> {
         c.quantization,
         h("a", { href: `#/search/${encodeURIComponent(c.name)}` }, "search"),
       ]), "collections"),
-    createForm(() => {
-      root.replaceChildren();
-      void overviewPage(root);
-    }),
+    createForm(rerender),
   );
 }

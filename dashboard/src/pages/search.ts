@@ -29,6 +29,7 @@ function filterBuilder(target: HTMLTextAreaElement): HTMLElement {
 }
 
 export async function searchPage(root: HTMLElement, name: string): Promise<void> {
+  // (Draws at once; each search writes only into its own results box.)
   const path = `/api/v1/collections/${encodeURIComponent(name)}`;
   const vector = h("textarea", { name: "vector", rows: "3", placeholder: "[0.1, 0.2, ...]" });
   const fromId = h("input", { name: "id", placeholder: "or a record's id" });
@@ -61,7 +62,8 @@ export async function searchPage(root: HTMLElement, name: string): Promise<void>
       out.append(
         h("p", { "data-testid": "plan" }, `${answer.results.length} hits, plan ${answer.plan}`),
         table(["#", "id", "score", "metadata"], answer.results.map((r: Hit, i: number) => [
-          i + 1, r.id, r.score.toPrecision(6), JSON.stringify(r.metadata ?? {}),
+          i + 1, r.id, typeof r.score === "number" ? r.score.toPrecision(6) : "",
+          JSON.stringify(r.metadata ?? {}),
         ]), "hits"));
     } catch (e) {
       out.append(errorBox(e));
