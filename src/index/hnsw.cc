@@ -593,7 +593,7 @@ absl::StatusOr<std::unique_ptr<Hnsw>> Hnsw::Load(std::string_view buffer, const 
 
   size_t pos = kHeaderSize;
   auto take = [&](size_t n) -> const char* {
-    if (pos + n > buffer.size()) return nullptr;
+    if (pos > buffer.size() || n > buffer.size() - pos) return nullptr;  // no overflow
     const char* p = buffer.data() + pos;
     pos = Align8(pos + n);
     return p;
@@ -605,6 +605,8 @@ absl::StatusOr<std::unique_ptr<Hnsw>> Hnsw::Load(std::string_view buffer, const 
   const char* upper_size_p = take(8);
   if (!levels || !level0 || !upper_at || !upper_size_p) return corrupt("truncated");
   const uint64_t upper_size = DecodeFixed64(upper_size_p);
+  // Checked before the multiplication: a huge count would wrap upper_size * 4 to a small size.
+  if (upper_size > buffer.size() / 4) return corrupt("truncated");
   const auto* upper = reinterpret_cast<const uint32_t*>(take(upper_size * 4));
   const char* deleted = take(size_t{(capacity + 63) / 64} * 8);
   if (!upper || !deleted) return corrupt("truncated");
