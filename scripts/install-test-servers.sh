@@ -36,23 +36,18 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# schemathesis in its own virtualenv, the same way.
-stamp="$dir/schemathesis/.installed-$SCHEMATHESIS_VERSION"
-if [[ ! -f "$stamp" ]]; then
-  echo "install-test-servers: schemathesis==$SCHEMATHESIS_VERSION"
-  python3 -m venv "$dir/schemathesis"
-  "$dir/schemathesis/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
-  touch "$stamp"
-fi
-
-# moto in its own virtualenv; the stamp names the version, so changing MOTO_VERSION reinstalls.
-stamp="$dir/venv/.installed-moto-$MOTO_VERSION"
-if [[ ! -f "$stamp" ]]; then
-  echo "install-test-servers: moto[server]==$MOTO_VERSION"
-  python3 -m venv "$dir/venv"
-  "$dir/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION"
-  touch "$stamp"
-fi
+# A PyPI package in a virtualenv of its own, installed once: the stamp names the version, so
+# changing it reinstalls.
+venv_with() {  # venv_with <dir> <stamp name> <pip spec>
+  if [[ ! -f "$1/.installed-$2" ]]; then
+    echo "install-test-servers: $3"
+    python3 -m venv "$1"
+    "$1/bin/pip" install -q "$3"
+    touch "$1/.installed-$2"
+  fi
+}
+venv_with "$dir/venv" "moto-$MOTO_VERSION" "moto[server]==$MOTO_VERSION"
+venv_with "$dir/schemathesis" "$SCHEMATHESIS_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
 
 # s3proxy's self-contained jar (the classifier bundles jclouds, Jetty and the rest).
 # dependency:get puts it into ~/.m2; -Dtransitive=false since the jar needs nothing else.

@@ -3,13 +3,14 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <set>
 #include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/strings.h"
 #include "server/fields.h"
 #include "server/version.h"
@@ -111,14 +112,9 @@ void AppendFileSystems(const ServerConfig& config, std::string* out) {
   *out += size_text;
 }
 
-double NowSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
-RequestMetrics::RequestMetrics() : start_time_seconds_(NowSeconds()) {}
+RequestMetrics::RequestMetrics() : start_time_seconds_(absl::ToUnixSeconds(absl::Now())) {}
 
 void RequestMetrics::Observe(const std::string& method, const std::string& route, int status,
                              double seconds) {
@@ -168,8 +164,7 @@ std::string RequestMetrics::Text(const Service& service) const {
   AppendCat(&out, "proximadb_ready ", service.ready() ? 1 : 0, "\n");
   AppendHeader(&out, "proximadb_process_start_time_seconds", "gauge",
                "Start of the process, in seconds since the Unix epoch.");
-  AppendCat(&out, "proximadb_process_start_time_seconds ",
-            static_cast<int64_t>(start_time_seconds_), "\n");
+  AppendCat(&out, "proximadb_process_start_time_seconds ", start_time_seconds_, "\n");
   AppendRequests(&out);
   AppendCat(&out,
             "# HELP proximadb_http_rejected_total HTTP requests refused with 429 because too "

@@ -45,7 +45,7 @@ class RequestMetrics {
   };
   void AppendRequests(std::string* out) const;
 
-  const double start_time_seconds_;  // Unix time of construction: the process's start
+  const int64_t start_time_seconds_;  // Unix time of construction: the process's start
 
   // Orders (method, route, status) keys of strings and of string_views alike, so that a
   // lookup copies no string.
