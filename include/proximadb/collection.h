@@ -28,6 +28,8 @@ namespace proximadb {
 // Limits enforced on every write.
 inline constexpr size_t kMaxIdBytes = 512;
 inline constexpr size_t kMaxMetadataBytes = 64 * 1024;
+// Maintenance events Collection::History keeps.
+inline constexpr size_t kHistoryEvents = 100;
 
 class Collection {
  public:
@@ -84,6 +86,9 @@ class Collection {
   // in memory (docs/storage.md#tiers). Returns the first failure; the other moves still ran.
   virtual absl::Status ApplyTiering() = 0;
   virtual CollectionStats Stats() = 0;
+  // The last flushes, compactions and migrations since the collection was opened (up to
+  // kHistoryEvents), newest first. Failed ones are listed with their error.
+  virtual std::vector<MaintenanceEvent> History() = 0;
 };
 
 }  // namespace proximadb

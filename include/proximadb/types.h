@@ -220,6 +220,19 @@ struct CollectionStats {
   uint64_t cache_bytes = 0;  // the local cache of cold segments
 };
 
+// One flush, compaction or migration (a layout change's rewrite), as Collection::History lists
+// them: what it read and wrote, how long it took, and its error if it failed.
+struct MaintenanceEvent {
+  std::string kind;            // "flush", "compaction" or "migration"
+  int64_t started_at_us = 0;   // Unix time
+  double seconds = 0;
+  uint64_t segments_in = 0;    // segments read (0 for a flush, which reads the memtable)
+  uint64_t segments_out = 0;   // segments written (0 when no row was live)
+  uint64_t rows = 0;           // rows written
+  uint64_t bytes = 0;          // file bytes written
+  std::string error;           // empty on success
+};
+
 // A backup of a collection in the object store (docs/backups.md).
 struct BackupInfo {
   std::string backup_id;       // "<collection>-<UTC time>-<random>"

@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <set>
@@ -171,6 +172,7 @@ class CollectionImpl final : public Collection,
   absl::Status Compact() override;
   absl::Status Migrate() override ABSL_LOCKS_EXCLUDED(rewrite_mu_, bg_mu_, mu_);
   CollectionStats Stats() override;
+  std::vector<MaintenanceEvent> History() override ABSL_LOCKS_EXCLUDED(history_mu_);
 
   // migration.cc: takes the layout (storage_strategy, indexing_algorithm, quantization, pq_m,
   // metadata_compression) of `config`: new segments get it at once, existing ones at the next
@@ -271,17 +273,27 @@ class CollectionImpl final : public Collection,
 
   // maintenance.cc
   absl::Status FreezeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the oldest frozen memtable as a segment (nothing if there is none), and lists the
+  // flush in History.
   absl::Status FlushFrozen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
+  // FlushFrozen's work, filling in *event: false if there was no frozen memtable.
+  absl::StatusOr<bool> WriteFrozen(MaintenanceEvent* event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(bg_mu_);
+  // Adds a flush, compaction or migration that began at `start` to History, with its
+  // duration and, if it failed, `status`.
+  void AddToHistory(MaintenanceEvent event, std::chrono::steady_clock::time_point start,
+                    const absl::Status& status) ABSL_LOCKS_EXCLUDED(history_mu_);
   using SegmentGroup = std::vector<std::shared_ptr<Segment>>;
   // Writes each group's live rows as one new segment with `strategy`, calling built_one after
   // each, then swaps them in with one manifest change (each output in the place of its group's
-  // first input); returns how many groups went in. Deletions that arrive meanwhile follow
+  // first input); returns how many groups went in, and adds to *event the segments, rows and
+  // bytes of those. Deletions that arrive meanwhile follow
   // their rows. The building runs without bg_mu_, so that flushes go on; the swap (SwapIn)
   // takes it, and gives up a group (its output removed) if a tier change replaced one of its
   // inputs meanwhile.
   absl::StatusOr<size_t> RewriteSegments(const std::vector<SegmentGroup>& groups,
                                          const SegmentStrategy& strategy,
-                                         absl::FunctionRef<void()> built_one)
+                                         absl::FunctionRef<void()> built_one,
+                                         MaintenanceEvent* event)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(rewrite_mu_) ABSL_LOCKS_EXCLUDED(bg_mu_);
   // RewriteSegments' swap of the groups whose inputs are all still there (*intact, set before
   // the manifest changes; all false if writes have stopped).
@@ -438,6 +450,8 @@ class CollectionImpl final : public Collection,
   double flush_seconds_ ABSL_GUARDED_BY(mu_) = 0;
   double compaction_seconds_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> wal_syncs_{0};  // successful WAL fsyncs since open; relaxed: a counter
+  absl::Mutex history_mu_;  // a leaf: taken with or without any other
+  std::deque<MaintenanceEvent> history_ ABSL_GUARDED_BY(history_mu_);  // newest first
 
   // The current WAL file. Used by the leader without mu_ (invariant 4); replaced only by a
   // leader under mu_; the async syncer takes wal_mu_ to read it.

@@ -58,13 +58,21 @@ absl::Status CollectionImpl::FreezeLocked() {
 }
 
 absl::Status CollectionImpl::FlushFrozen() {
-  const int64_t start_us = NowMicros();
+  const auto start = std::chrono::steady_clock::now();
+  MaintenanceEvent event{.kind = "flush", .started_at_us = NowMicros()};
+  const absl::StatusOr<bool> flushed = WriteFrozen(&event);
+  if (!flushed.ok() || *flushed) AddToHistory(std::move(event), start, flushed.status());
+  return flushed.status();
+}
+
+absl::StatusOr<bool> CollectionImpl::WriteFrozen(MaintenanceEvent* event) {
+  const int64_t start_us = event->started_at_us;
   Frozen f;
   uint64_t seg_number;
   {
     absl::MutexLock l(&mu_);
     PROXIMADB_RETURN_IF_ERROR(WriteError());
-    if (imms_.empty()) return absl::OkStatus();
+    if (imms_.empty()) return false;
     f = imms_.front();
     seg_number = next_file_number_++;
   }
@@ -100,6 +108,11 @@ absl::Status CollectionImpl::FlushFrozen() {
   if (seg) segments.push_back(seg);
   for (const auto& s : segments) m.segments.push_back(EntryFor(*s, f.last_seq));
   PROXIMADB_RETURN_IF_ERROR(InstallManifest(m, {seg.get()}));
+  if (seg) {
+    event->segments_out = 1;
+    event->rows = seg->num_rows();
+    event->bytes = seg->file_bytes().size();
+  }
   {
     absl::MutexLock l(&mu_);
     manifest_ = m;
@@ -117,7 +130,7 @@ absl::Status CollectionImpl::FlushFrozen() {
     flush_seconds_ += (NowMicros() - start_us) / 1e6;
   }
   RemoveWalFilesBelow(m.wal_start);
-  return absl::OkStatus();
+  return true;
 }
 
 absl::Status CollectionImpl::Flush() {
@@ -217,7 +230,8 @@ bool CollectionImpl::FlushDue(int64_t now_us) {
 
 absl::StatusOr<size_t> CollectionImpl::RewriteSegments(const std::vector<SegmentGroup>& groups,
                                                        const SegmentStrategy& strategy,
-                                                       absl::FunctionRef<void()> built_one) {
+                                                       absl::FunctionRef<void()> built_one,
+                                                       MaintenanceEvent* event) {
   uint64_t snapshot;
   std::vector<uint64_t> numbers;
   {
@@ -255,6 +269,12 @@ absl::StatusOr<size_t> CollectionImpl::RewriteSegments(const std::vector<Segment
   PROXIMADB_RETURN_IF_ERROR(swap);
   for (size_t g = 0; g < groups.size(); ++g) {
     if (!intact[g]) continue;
+    event->segments_in += groups[g].size();
+    if (outs[g]) {
+      ++event->segments_out;
+      event->rows += outs[g]->num_rows();
+      event->bytes += outs[g]->file_bytes().size();
+    }
     // Readers holding a view keep their mapping; a file left behind goes at the next open.
     for (const auto& s : groups[g]) env_->RemoveFile(s->path()).IgnoreError();
   }
@@ -340,17 +360,36 @@ bool CollectionImpl::AllPresentLocked(const SegmentGroup& group) const {
 
 absl::Status CollectionImpl::CompactSegments(SegmentGroup inputs) {
   const int64_t start_us = NowMicros();
-  PROXIMADB_ASSIGN_OR_RETURN(const size_t swapped,
-                             RewriteSegments({std::move(inputs)}, *strategy(), [] {}));
-  if (swapped == 0) {
-    return absl::AbortedError(Cat("collection '", options_.config.name,
-                                  "': a tier change moved a segment while the compaction "
-                                  "rewrote it; nothing changed"));
+  const auto start = std::chrono::steady_clock::now();
+  MaintenanceEvent event{.kind = "compaction", .started_at_us = start_us};
+  absl::StatusOr<size_t> swapped =
+      RewriteSegments({std::move(inputs)}, *strategy(), [] {}, &event);
+  if (swapped.ok() && *swapped == 0) {
+    swapped = absl::AbortedError(Cat("collection '", options_.config.name,
+                                     "': a tier change moved a segment while the compaction "
+                                     "rewrote it; nothing changed"));
   }
+  AddToHistory(std::move(event), start, swapped.status());
+  PROXIMADB_RETURN_IF_ERROR(swapped.status());
   absl::MutexLock l(&mu_);
   ++compactions_;
   compaction_seconds_ += (NowMicros() - start_us) / 1e6;
   return absl::OkStatus();
+}
+
+void CollectionImpl::AddToHistory(MaintenanceEvent event,
+                                  std::chrono::steady_clock::time_point start,
+                                  const absl::Status& status) {
+  event.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!status.ok()) event.error = status.ToString();
+  absl::MutexLock l(&history_mu_);
+  history_.push_front(std::move(event));
+  if (history_.size() > kHistoryEvents) history_.pop_back();
+}
+
+std::vector<MaintenanceEvent> CollectionImpl::History() {
+  absl::MutexLock l(&history_mu_);
+  return {history_.begin(), history_.end()};
 }
 
 absl::Status CollectionImpl::Compact() { return PickAndCompact(/*forced=*/true); }

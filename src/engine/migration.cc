@@ -72,10 +72,16 @@ absl::Status CollectionImpl::Migrate() {
                                       inputs.size(), " segments"));
     std::vector<SegmentGroup> groups;
     for (auto& s : inputs) groups.push_back({std::move(s)});
-    absl::StatusOr<size_t> s = RewriteSegments(groups, *strategy(), [this] {
-      absl::MutexLock l(&mu_);
-      ++migration_done_;
-    });
+    const auto start = std::chrono::steady_clock::now();
+    MaintenanceEvent event{.kind = "migration", .started_at_us = NowMicros()};
+    absl::StatusOr<size_t> s = RewriteSegments(
+        groups, *strategy(),
+        [this] {
+          absl::MutexLock l(&mu_);
+          ++migration_done_;
+        },
+        &event);
+    if (!s.ok() || *s > 0) AddToHistory(std::move(event), start, s.status());  // 0: given up
     absl::MutexLock l(&mu_);
     migration_running_ = false;
     PROXIMADB_RETURN_IF_ERROR(s.status());

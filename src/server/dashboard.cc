@@ -91,11 +91,11 @@ HttpResponse ServeDashboard(bool enabled, const std::string& dir, const HttpRequ
     return ErrorResponse(404, "NOT_FOUND",
                          "the dashboard is off ([server] dashboard_enabled = false)");
   }
-  if (request.method != "GET") {
+  if (request.method != "GET" && request.method != "HEAD") {
     HttpResponse r = ErrorResponse(405, "METHOD_NOT_ALLOWED",
                                    Cat("method ", request.method, " is not allowed on ",
-                                       request.path, " (allowed: GET)"));
-    r.headers.emplace_back("Allow", "GET");
+                                       request.path, " (allowed: GET, HEAD)"));
+    r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
   if (request.path.size() == kPrefix.size()) {  // "/dashboard": relative links need the slash

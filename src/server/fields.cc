@@ -3,6 +3,14 @@
 #include "absl/time/time.h"
 
 namespace proximadb::server {
+namespace {
+
+std::string Rfc3339(int64_t unix_us) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(unix_us),
+                          absl::UTCTimeZone());
+}
+
+}  // namespace
 
 std::vector<Field> CollectionFields(const CollectionConfig& c) {
   return {
@@ -38,14 +46,27 @@ std::vector<Field> BackupFields(const BackupInfo& b) {
   return {
       {"backup_id", b.backup_id},
       {"collection", b.collection},
-      {"created_at", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(b.created_at_us),
-                                      absl::UTCTimeZone())},
+      {"created_at", Rfc3339(b.created_at_us)},
       {"created_at_us", b.created_at_us},
       {"bytes", b.bytes},
       {"uploaded_bytes", b.uploaded_bytes},
       {"segments", uint64_t{b.segments}},
       {"vector_count", b.vector_count},
       {"dimension", uint64_t{b.dimension}},
+  };
+}
+
+std::vector<Field> EventFields(const MaintenanceEvent& e) {
+  return {
+      {"kind", e.kind},
+      {"started_at", Rfc3339(e.started_at_us)},
+      {"started_at_us", e.started_at_us},
+      {"seconds", e.seconds},
+      {"segments_in", e.segments_in},
+      {"segments_out", e.segments_out},
+      {"rows", e.rows},
+      {"bytes", e.bytes},
+      {"error", e.error},
   };
 }
 

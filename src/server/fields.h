@@ -32,6 +32,10 @@ std::vector<Field> CollectionFields(const CollectionInfo& info);
 // segments, vector_count, dimension: a backup as the APIs show it.
 std::vector<Field> BackupFields(const BackupInfo& backup);
 
+// kind, started_at (RFC 3339) and started_at_us, seconds, segments_in, segments_out, rows,
+// bytes, error: a flush, compaction or migration as the APIs show it.
+std::vector<Field> EventFields(const MaintenanceEvent& event);
+
 // A field of CollectionStats, with the Prometheus series it is exported as (if any).
 struct StatsField {
   const char* name;

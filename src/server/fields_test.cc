@@ -22,6 +22,12 @@ TEST(FieldsTest, CollectionFieldsAreTheProtosFields) {
   EXPECT_EQ(listed, MessageFields(v1::Collection::descriptor()));
 }
 
+TEST(FieldsTest, EventFieldsAreTheProtosFields) {
+  std::set<std::string> listed;
+  for (const Field& f : EventFields(MaintenanceEvent{})) listed.insert(std::string(f.name));
+  EXPECT_EQ(listed, MessageFields(v1::MaintenanceEvent::descriptor()));
+}
+
 TEST(FieldsTest, BackupFieldsAreTheProtosFields) {
   std::set<std::string> listed;
   for (const Field& f : BackupFields(BackupInfo{})) listed.insert(std::string(f.name));

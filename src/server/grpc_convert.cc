@@ -97,6 +97,10 @@ void ToProto(const CollectionConfig& config, v1::Collection* out) {
 
 void ToProto(const BackupInfo& backup, v1::Backup* out) { SetFields(BackupFields(backup), out); }
 
+void ToProto(const MaintenanceEvent& event, v1::MaintenanceEvent* out) {
+  SetFields(EventFields(event), out);
+}
+
 void ToProto(const KeyInfo& key, v1::ApiKey* out) {
   out->set_name(key.name);
   out->set_role(std::string(RoleName(key.role)));

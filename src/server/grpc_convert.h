@@ -20,6 +20,7 @@ TieringPolicy FromProto(const v1::Tiering& in);
 void ToProto(const CollectionInfo& info, v1::Collection* out);
 void ToProto(const CollectionConfig& config, v1::Collection* out);
 void ToProto(const BackupInfo& backup, v1::Backup* out);
+void ToProto(const MaintenanceEvent& event, v1::MaintenanceEvent* out);
 void ToProto(const KeyInfo& key, v1::ApiKey* out);
 void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStats* out);
 // A record to write; a UUID for one without an id.

@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/strings.h"
 #include "server/grpc_convert.h"
+#include "server/grpc_metrics.h"
 #include "server/request_id.h"
 #include "proximadb/v1/proximadb.grpc.pb.h"
 
@@ -31,6 +32,9 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     builder.AddListeningPort(address, Credentials(tls), &bound);
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<size_t>(max_message_bytes, INT32_MAX)));
     builder.RegisterService(this);
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counted;
+    counted.push_back(NewMetricsInterceptors(&svc_.metrics()));
+    builder.experimental().SetInterceptorCreators(std::move(counted));
     server_ = builder.BuildAndStart();
     if (server_ == nullptr || bound == 0) {
       return absl::UnavailableError(Cat("cannot listen for gRPC on ", address));
@@ -123,6 +127,18 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
                                                v1::CollectionStats* resp) override {
     if (auto* denied = Deny(ctx, Access::kRead, req->name())) return denied;
     return StatsDone(ctx, req->name(), svc_.Stats(req->name()), resp);
+  }
+
+  grpc::ServerUnaryReactor* GetCollectionHistory(grpc::CallbackServerContext* ctx,
+                                                 const v1::CollectionRef* req,
+                                                 v1::CollectionHistory* resp) override {
+    if (auto* denied = Deny(ctx, Access::kRead, req->name())) return denied;
+    auto events = svc_.History(req->name());
+    if (events.ok()) {
+      resp->set_name(req->name());
+      for (const MaintenanceEvent& e : *events) ToProto(e, resp->add_events());
+    }
+    return Done(ctx, events.status());
   }
 
   grpc::ServerUnaryReactor* UpdateCollection(grpc::CallbackServerContext* ctx,

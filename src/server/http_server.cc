@@ -343,7 +343,7 @@ class HttpServer::Impl {
       if (!keep_alive) head_ += "Connection: close\r\n";
       else if (version == 10) head_ += "Connection: keep-alive\r\n";
       head_ += "\r\n";
-      body_ = std::move(r.body);
+      body_ = r.head ? std::string() : std::move(r.body);  // HEAD: GET's length, no body
       out_.emplace(std::array<asio::const_buffer, 2>{asio::buffer(head_), asio::buffer(body_)});
       beast::error_code ec;
       out_->consume(socket_.write_some(*out_, ec));
@@ -430,7 +430,9 @@ class HttpServer::Impl {
     // acq_rel: the count is a limit, not a guard of data; any order that keeps it exact works.
     if (pending_.fetch_add(1, std::memory_order_acq_rel) >= max_pending_) {
       pending_.fetch_sub(1, std::memory_order_acq_rel);
-      return api_->Overloaded(max_pending_);
+      HttpResponse overloaded = api_->Overloaded(max_pending_);
+      overloaded.head = request.method == "HEAD";
+      return overloaded;
     }
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     asio::thread_pool& pool = served == Served::kSlow ? slow_workers_ : workers_;
@@ -453,7 +455,9 @@ class HttpServer::Impl {
   // or 401 if it has no valid key, which comes first.
   HttpResponse TooLarge(const http::request_header<>& header) {
     std::optional<HttpResponse> refused = api_->Refuse(FromHeader(header));
-    return refused ? *std::move(refused) : api_->PayloadTooLarge(body_limit_);
+    HttpResponse r = refused ? *std::move(refused) : api_->PayloadTooLarge(body_limit_);
+    r.head = header.method() == http::verb::head;
+    return r;
   }
 
   void Accept();
@@ -592,9 +596,10 @@ class HttpServer::Impl::TlsSession : public std::enable_shared_from_this<TlsSess
     response_->set(http::field::server, "proximadb");
     response_->set(http::field::content_type, r.content_type);
     for (const auto& [name, value] : r.headers) response_->set(name, value);
-    response_->body() = std::move(r.body);
     response_->keep_alive(keep_alive);
-    response_->prepare_payload();
+    const size_t length = r.body.size();
+    if (!r.head) response_->body() = std::move(r.body);  // HEAD: GET's length, no body
+    response_->content_length(length);
     stream_.next_layer().expires_after(server_->timeout_);
     http::async_write(stream_, *response_, [self = shared_from_this(), keep_alive,
                                             unread](beast::error_code ec, size_t) {

@@ -18,20 +18,6 @@
 namespace proximadb::server {
 namespace {
 
-// A label value as the text format writes it: backslash, double quote and newline escaped.
-std::string Label(std::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 void AppendHeader(std::string* out, std::string_view metric, std::string_view type,
                   std::string_view help) {
   AppendCat(out, "# HELP ", metric, " ", help, "\n# TYPE ", metric, " ", type, "\n");
@@ -60,11 +46,12 @@ void AppendCollectionState(const std::vector<CollectionSample>& samples, std::st
   }
 }
 
-void AppendCollectionStats(Database* db, std::string* out) {
+void AppendCollectionStats(Database* db, const std::vector<CollectionConfig>& configs,
+                           std::string* out) {
   std::vector<CollectionSample> stats;
-  for (const CollectionConfig& cfg : db->ListCollections()) {
+  for (const CollectionConfig& cfg : configs) {
     if (auto c = db->GetCollection(cfg.name); c.ok()) {
-      stats.push_back({Label(cfg.name), cfg, (*c)->Stats()});
+      stats.push_back({EscapeLabel(cfg.name), cfg, (*c)->Stats()});
     }
   }
   for (const StatsField& f : kStatsFields) {
@@ -98,7 +85,7 @@ void AppendFileSystems(const ServerConfig& config, std::string* out) {
   for (const std::string& d : dirs) {
     struct statvfs fs;
     if (statvfs(d.c_str(), &fs) != 0) continue;  // not made yet
-    const std::string label = Label(d);
+    const std::string label = EscapeLabel(d);
     AppendCat(&free_text, "proximadb_filesystem_free_bytes{directory=\"", label, "\"} ",
               static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize, "\n");
     AppendCat(&size_text, "proximadb_filesystem_size_bytes{directory=\"", label, "\"} ",
@@ -112,47 +99,73 @@ void AppendFileSystems(const ServerConfig& config, std::string* out) {
   *out += size_text;
 }
 
-}  // namespace
-
-RequestMetrics::RequestMetrics() : start_time_seconds_(absl::ToUnixSeconds(absl::Now())) {}
-
-void RequestMetrics::Observe(const std::string& method, const std::string& route, int status,
-                             double seconds) {
-  const std::tuple<std::string_view, std::string_view, int> key(method, route, status);
-  absl::MutexLock l(&mu_);
-  auto it = series_.find(key);
-  if (it == series_.end()) {
-    it = series_.emplace(std::make_tuple(method, route, status), Series{}).first;
+// HTTP methods by name; any other token counts as "other", so that odd requests cannot add
+// series without bound.
+std::string_view MethodLabel(std::string_view method) {
+  for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (method == known) return known;
   }
-  Series& s = it->second;
-  ++s.count;
-  s.sum += seconds;
-  for (size_t i = 0; i < kBuckets.size(); ++i) s.buckets[i] += seconds <= kBuckets[i];
+  return "other";
 }
 
-void RequestMetrics::AppendRequests(std::string* out) const {
-  *out += "# HELP proximadb_http_requests_total HTTP requests by method, route and status.\n";
-  *out += "# TYPE proximadb_http_requests_total counter\n";
-  std::string hist =
-      "# HELP proximadb_http_request_duration_seconds HTTP request latency.\n"
-      "# TYPE proximadb_http_request_duration_seconds histogram\n";
+}  // namespace
+
+RequestMetrics::RequestMetrics()
+    : start_time_seconds_(absl::ToUnixSeconds(absl::Now())),
+      http_("proximadb_http_request_duration_seconds", "HTTP request latency.",
+            {"method", "route", "status"}, "proximadb_http_requests_total",
+            "HTTP requests by method, route and status."),
+      grpc_("proximadb_grpc_request_duration_seconds", "gRPC call latency.",
+            {"method", "code", "error"}, "proximadb_grpc_requests_total",
+            "gRPC calls by method, status code and the API's error code."),
+      operations_("proximadb_collection_operation_duration_seconds",
+                  "Operations on a collection through either API (engine time), by kind and "
+                  "outcome.",
+                  {"collection", "operation", "outcome"}) {}
+
+void RequestMetrics::Observe(std::string_view method, std::string_view route, int status,
+                             double seconds) {
+  http_.Observe({MethodLabel(method), route, Cat(status)}, seconds);
+}
+
+void RequestMetrics::ObserveGrpc(std::string_view method, std::string_view code,
+                                 std::string_view error, double seconds) {
+  grpc_.Observe({method, code, error}, seconds);
+}
+
+void RequestMetrics::ObserveOperation(std::string_view collection, std::string_view operation,
+                                      bool ok, double seconds, uint64_t records) {
+  operations_.Observe({collection, operation, ok ? "ok" : "error"}, seconds);
+  if (records == 0) return;
   absl::MutexLock l(&mu_);
-  for (const auto& [key, s] : series_) {
-    const auto& [method, route, status] = key;
-    const std::string labels =
-        Cat("method=\"", method, "\",route=\"", route, "\",status=\"", status, "\"");
-    AppendCat(out, "proximadb_http_requests_total{", labels, "} ", s.count, "\n");
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      AppendCat(&hist, "proximadb_http_request_duration_seconds_bucket{", labels, ",le=\"",
-                kBuckets[i], "\"} ", s.buckets[i], "\n");
-    }
-    AppendCat(&hist, "proximadb_http_request_duration_seconds_bucket{", labels, ",le=\"+Inf\"} ",
-              s.count, "\n");
-    AppendCat(&hist, "proximadb_http_request_duration_seconds_sum{", labels, "} ", s.sum, "\n");
-    AppendCat(&hist, "proximadb_http_request_duration_seconds_count{", labels, "} ", s.count,
-              "\n");
+  auto it = written_.find(collection);
+  if (it == written_.end()) it = written_.emplace(std::string(collection), 0).first;
+  it->second += records;
+}
+
+void RequestMetrics::ForgetCollection(std::string_view collection) {
+  operations_.Forget(collection);
+  absl::MutexLock l(&mu_);
+  if (auto it = written_.find(collection); it != written_.end()) written_.erase(it);
+}
+
+// The collections' statistics, and their operations: only of collections that exist now (an
+// operation that raced a drop leaves a series, which stays hidden).
+void RequestMetrics::AppendCollections(Database* db, std::string* out) const {
+  const std::vector<CollectionConfig> configs = db->ListCollections();
+  AppendCollectionStats(db, configs, out);
+  std::set<std::string, std::less<>> names;
+  for (const CollectionConfig& c : configs) names.insert(c.name);
+  auto exists = [&](std::string_view name) { return names.contains(name); };
+  operations_.Append(out, exists);
+  AppendHeader(out, "proximadb_collection_records_written_total", "counter",
+               "Records written (inserted, upserted or patched) through either API.");
+  absl::MutexLock l(&mu_);
+  for (const auto& [name, records] : written_) {
+    if (!exists(name)) continue;
+    AppendCat(out, "proximadb_collection_records_written_total{collection=\"",
+              EscapeLabel(name), "\"} ", records, "\n");
   }
-  *out += hist;
 }
 
 std::string RequestMetrics::Text(const Service& service) const {
@@ -165,13 +178,14 @@ std::string RequestMetrics::Text(const Service& service) const {
   AppendHeader(&out, "proximadb_process_start_time_seconds", "gauge",
                "Start of the process, in seconds since the Unix epoch.");
   AppendCat(&out, "proximadb_process_start_time_seconds ", start_time_seconds_, "\n");
-  AppendRequests(&out);
+  http_.Append(&out);
+  grpc_.Append(&out);
   AppendCat(&out,
             "# HELP proximadb_http_rejected_total HTTP requests refused with 429 because too "
             "many were waiting.\n# TYPE proximadb_http_rejected_total counter\n"
             "proximadb_http_rejected_total ",
             rejected_.load(std::memory_order_relaxed), "\n");
-  if (Database* db = service.database()) AppendCollectionStats(db, &out);
+  if (Database* db = service.database()) AppendCollections(db, &out);
   AppendFileSystems(service.config(), &out);
   long pages = 0, resident = 0;
   if (std::ifstream statm("/proc/self/statm"); statm >> pages >> resident) {

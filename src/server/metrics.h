@@ -1,23 +1,24 @@
 // The Prometheus text of GET /metrics: REST request counts and latency histograms by method,
-// route and status, requests refused as overload, every collection's exported statistics
-// (server/fields.h lists them) with its flush policy's WAL age and whether it has a background
-// error, whether the server is ready, its version and start time, the process's resident
-// memory, and the free and total bytes of the file systems it writes to.
+// route and status, gRPC calls' by method and code, each collection's operations (through
+// either API) by kind and outcome with the records written, requests refused as overload,
+// every collection's exported statistics (server/fields.h lists them) with its flush policy's
+// WAL age and whether it has a background error, whether the server is ready, its version and
+// start time, the process's resident memory, and the free and total bytes of the file systems
+// it writes to.
 //
 // Thread-safe.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
-#include <tuple>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "proximadb/database.h"
+#include "server/histograms.h"
 #include "server/service.h"
 
 namespace proximadb::server {
@@ -26,9 +27,20 @@ class RequestMetrics {
  public:
   RequestMetrics();
 
-  // One request of `method` on `route` (a route pattern, "unknown" for none) that answered
-  // `status` after `seconds`.
-  void Observe(const std::string& method, const std::string& route, int status, double seconds);
+  // One REST request of `method` on `route` (a route pattern, "unknown" for none) that
+  // answered `status` after `seconds`.
+  void Observe(std::string_view method, std::string_view route, int status, double seconds);
+  // One gRPC call of `method` (the RPC's name, e.g. "Search") that ended with `code` (a
+  // status code's name, e.g. "OK") and `error` (the API's error code, "" for none) after
+  // `seconds`.
+  void ObserveGrpc(std::string_view method, std::string_view code, std::string_view error,
+                   double seconds);
+  // One operation ("search", "write", "get", "delete", "count", "scroll") on an existing
+  // collection, through either API, that took `seconds` in the engine; `records` written.
+  void ObserveOperation(std::string_view collection, std::string_view operation, bool ok,
+                        double seconds, uint64_t records = 0) ABSL_LOCKS_EXCLUDED(mu_);
+  // The collection was dropped: its series go.
+  void ForgetCollection(std::string_view collection) ABSL_LOCKS_EXCLUDED(mu_);
   // One request refused because too many were waiting (429).
   void Rejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -36,35 +48,13 @@ class RequestMetrics {
   std::string Text(const Service& service) const;
 
  private:
-  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                      0.05,   0.1,   0.25,   0.5,   1,    2.5};
-  struct Series {
-    uint64_t count = 0;
-    double sum = 0;
-    std::array<uint64_t, kBuckets.size()> buckets{};
-  };
-  void AppendRequests(std::string* out) const;
+  void AppendCollections(Database* db, std::string* out) const ABSL_LOCKS_EXCLUDED(mu_);
 
   const int64_t start_time_seconds_;  // Unix time of construction: the process's start
-
-  // Orders (method, route, status) keys of strings and of string_views alike, so that a
-  // lookup copies no string.
-  struct KeyLess {
-    using is_transparent = void;
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const {
-      return View(a) < View(b);
-    }
-    template <typename T>
-    static std::tuple<std::string_view, std::string_view, int> View(const T& key) {
-      return {std::get<0>(key), std::get<1>(key), std::get<2>(key)};
-    }
-  };
-
+  LatencyHistograms http_, grpc_, operations_;
   mutable absl::Mutex mu_;
-  // (method, route, status) -> series.
-  std::map<std::tuple<std::string, std::string, int>, Series, KeyLess> series_
-      ABSL_GUARDED_BY(mu_);
+  // Records written, by collection (unescaped).
+  std::map<std::string, uint64_t, std::less<>> written_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> rejected_{0};  // relaxed: a counter
 };
 

@@ -38,6 +38,7 @@ const Route kRoutes[] = {
     {"PATCH", kCollection, UpdateCollection, kWorker, Access::kAdmin},
     {"DELETE", kCollection, DropCollection, kSlow, Access::kAdmin},
     {"GET", "/api/v1/collections/{name}/stats", StatsOfCollection, kInline, Access::kRead},
+    {"GET", "/api/v1/collections/{name}/history", HistoryOfCollection, kInline, Access::kRead},
     {"POST", "/api/v1/collections/{name}/flush", FlushCollection, kSlow, Access::kWrite},
     {"POST", "/api/v1/collections/{name}/compact", CompactCollection, kSlow, Access::kAdmin},
     {"POST", "/api/v1/collections/{name}/tiering", ApplyTiering, kSlow, Access::kAdmin},
@@ -122,7 +123,9 @@ HttpResponse Denied(const absl::Status& s) {
   return response;
 }
 
+// The route of `method` among m's; HEAD is GET's (RFC 9110 §9.3.2), its body left out.
 const Route* RouteFor(const Match& m, std::string_view method) {
+  if (method == "HEAD") method = "GET";
   for (const Route* r : m.routes) {
     if (method == r->method) return r;
   }
@@ -132,7 +135,7 @@ const Route* RouteFor(const Match& m, std::string_view method) {
 }  // namespace
 
 RestApi::RestApi(Service* service)
-    : service_(service), metrics_(std::make_unique<RequestMetrics>()) {}
+    : service_(service), metrics_(&service->metrics()) {}
 RestApi::~RestApi() = default;
 
 HttpResponse RestApi::PayloadTooLarge(size_t limit) const {
@@ -166,6 +169,7 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     Finish(request, "/dashboard", seconds, &response);
+    response.head = request.method == "HEAD";
     return response;
   }
   Match match = MatchPath(request.path);
@@ -175,7 +179,10 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
     response = ErrorResponse(404, "NOT_FOUND", Cat("no route for ", request.path));
   } else if (route == nullptr) {
     std::string allow;  // RFC 9110 §15.5.6: a 405 lists the methods the resource has
-    for (const Route* r : match.routes) allow += Cat(allow.empty() ? "" : ", ", r->method);
+    for (const Route* r : match.routes) {
+      allow += Cat(allow.empty() ? "" : ", ", r->method,
+                   std::string_view(r->method) == "GET" ? ", HEAD" : "");
+    }
     response = ErrorResponse(405, "METHOD_NOT_ALLOWED",
                              Cat("method ", request.method, " is not allowed on ", request.path,
                                  " (allowed: ", allow, ")"));
@@ -192,12 +199,13 @@ HttpResponse RestApi::Handle(const HttpRequest& request) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Finish(request, match.routes.empty() ? "unknown" : match.routes[0]->pattern, seconds,
          &response);
+  response.head = request.method == "HEAD";
   return response;
 }
 
 void RestApi::Finish(const HttpRequest& request, std::string_view route, double seconds,
                      HttpResponse* response) {
-  metrics_->Observe(request.method, std::string(route), response->status, seconds);
+  metrics_->Observe(request.method, route, response->status, seconds);
   const std::string id = RequestId(request.request_id);
   const LogLevel level = response->status >= 500 ? LogLevel::kWarning : LogLevel::kDebug;
   if (LogEnabled(level)) {
@@ -219,6 +227,7 @@ std::optional<HttpResponse> RestApi::Refuse(const HttpRequest& header) {
   if (s.ok()) return std::nullopt;
   HttpResponse response = Denied(s);
   Finish(header, route->pattern, 0, &response);
+  response.head = header.method == "HEAD";
   return response;
 }
 

@@ -2,8 +2,8 @@
 // independent of the HTTP library (http_server.h carries the bytes). A route table maps method
 // and path to one handler per route (rest_handlers.h); handlers parse and validate the JSON
 // body (simdjson) into the engine's types, call the Service shared with gRPC, and turn its
-// errors into HTTP statuses and error bodies (docs/api.md). It also keeps the request metrics
-// that GET /metrics reports (metrics.h).
+// errors into HTTP statuses and error bodies (docs/api.md). It counts its requests in the
+// service's metrics, which GET /metrics reports (metrics.h).
 //
 // Thread-safe: Handle may run on any number of threads at once.
 #pragma once
@@ -39,6 +39,8 @@ struct HttpResponse {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // besides the content type
+  // The answer to a HEAD: sent as its header only, with the Content-Length of `body`.
+  bool head = false;
 };
 
 class RequestMetrics;
@@ -76,7 +78,7 @@ class RestApi {
   void Finish(const HttpRequest& request, std::string_view route, double seconds,
               HttpResponse* response);
   Service* const service_;
-  std::unique_ptr<RequestMetrics> metrics_;
+  RequestMetrics* const metrics_;  // the service's
 };
 
 }  // namespace proximadb::server

@@ -66,9 +66,17 @@ TEST(RestApiTest, UnknownPathsAre404WrongMethodsAre405) {
   };
   const HttpResponse post_health = api.Handle(Req("POST", "/health"));
   EXPECT_EQ(post_health.status, 405);
-  EXPECT_EQ(allow(post_health), "GET");  // RFC 9110: a 405 names the allowed methods
+  // RFC 9110: a 405 names the allowed methods, HEAD wherever GET is.
+  EXPECT_EQ(allow(post_health), "GET, HEAD");
   EXPECT_EQ(allow(api.Handle(Req("POST", "/api/v1/collections/c/vectors/x"))),
-            "GET, PUT, PATCH, DELETE");
+            "GET, HEAD, PUT, PATCH, DELETE");
+  // HEAD is GET's answer, marked to be sent without its body.
+  const HttpResponse get_health = api.Handle(Req("GET", "/health"));
+  const HttpResponse head_health = api.Handle(Req("HEAD", "/health"));
+  EXPECT_EQ(head_health.status, 200);
+  EXPECT_TRUE(head_health.head);
+  EXPECT_FALSE(get_health.head);
+  EXPECT_EQ(head_health.body, get_health.body);
   EXPECT_EQ(api.Handle(Req("GET", "/api/v1/nothing")).status, 404);
   EXPECT_EQ(api.Handle(Req("GET", "/api/v1/collections/c/bogus")).status, 404);
   // "batch" is the batch route's, not an id: GET is not allowed there.

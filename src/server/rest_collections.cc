@@ -1,4 +1,5 @@
-// REST handlers of collections: list, create, describe, change, drop, stats, flush, compact.
+// REST handlers of collections: list, create, describe, change, drop, stats, history, flush,
+// compact.
 #include "common/strings.h"
 #include "server/fields.h"
 #include "server/rest_body.h"
@@ -141,6 +142,14 @@ HttpResponse DropCollection(const RestCall& call) {
 
 HttpResponse StatsOfCollection(const RestCall& call) {
   return StatsResponse(call.name, call.service.Stats(call.name));
+}
+
+HttpResponse HistoryOfCollection(const RestCall& call) {
+  auto events = call.service.History(call.name);
+  if (!events.ok()) return FromStatus(events.status());
+  json out = json::array();
+  for (const MaintenanceEvent& e : *events) out.push_back(FieldsJson(EventFields(e)));
+  return Json(200, {{"name", call.name}, {"events", out}});
 }
 
 HttpResponse FlushCollection(const RestCall& call) {

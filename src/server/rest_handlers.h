@@ -35,6 +35,7 @@ HttpResponse DescribeCollection(const RestCall& call);
 HttpResponse UpdateCollection(const RestCall& call);
 HttpResponse DropCollection(const RestCall& call);
 HttpResponse StatsOfCollection(const RestCall& call);
+HttpResponse HistoryOfCollection(const RestCall& call);
 HttpResponse FlushCollection(const RestCall& call);
 HttpResponse CompactCollection(const RestCall& call);
 HttpResponse ApplyTiering(const RestCall& call);

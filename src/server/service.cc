@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "common/macros.h"
 #include "common/strings.h"
+#include "server/metrics.h"
 
 namespace proximadb::server {
 
@@ -103,7 +104,15 @@ absl::Status ApplyLayoutNames(const CollectionNames& names, CollectionUpdate* up
   });
 }
 
-Service::Service(const ServerConfig& config) : config_(config) {}
+Service::Service(const ServerConfig& config)
+    : config_(config), metrics_(std::make_unique<RequestMetrics>()) {}
+Service::~Service() = default;
+
+void Service::Observe(std::string_view name, std::string_view operation, bool ok,
+                      std::chrono::steady_clock::time_point start, uint64_t records) {
+  const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+  metrics_->ObserveOperation(name, operation, ok, seconds.count(), ok ? records : 0);
+}
 
 CollectionConfig Service::NewCollectionConfig() const {
   CollectionConfig c;
@@ -136,6 +145,7 @@ absl::StatusOr<CollectionInfo> Service::CreateCollection(const CollectionConfig&
   if (db == nullptr) return Unavailable();
   auto created = db->CreateCollection(config);
   if (!created.ok()) return created.status();
+  metrics_->ForgetCollection(config.name);  // what an operation racing a drop of the name left
   return CollectionInfo{*created, 0};
 }
 
@@ -163,7 +173,9 @@ absl::StatusOr<CollectionInfo> Service::UpdateCollection(std::string_view name,
 absl::Status Service::DropCollection(std::string_view name) {
   Database* db = database();
   if (db == nullptr) return Unavailable();
-  return Tag(db->DropCollection(name), absl::StatusCode::kNotFound, kCollectionNotFound);
+  absl::Status dropped = db->DropCollection(name);
+  if (dropped.ok()) metrics_->ForgetCollection(name);
+  return Tag(std::move(dropped), absl::StatusCode::kNotFound, kCollectionNotFound);
 }
 
 absl::StatusOr<CollectionStats> Service::Stats(std::string_view name) {
@@ -192,6 +204,12 @@ absl::StatusOr<CollectionStats> Service::ApplyTiering(std::string_view name) {
   });
 }
 
+absl::StatusOr<std::vector<MaintenanceEvent>> Service::History(std::string_view name) {
+  return OnCollection(name, [](Collection& c) -> absl::StatusOr<std::vector<MaintenanceEvent>> {
+    return c.History();
+  });
+}
+
 absl::StatusOr<BackupInfo> Service::Backup(std::string_view name) {
   Database* db = database();
   if (db == nullptr) return Unavailable();
@@ -214,6 +232,7 @@ absl::StatusOr<CollectionInfo> Service::Restore(std::string_view backup_id,
   if (!restored.ok()) {
     return Tag(restored.status(), absl::StatusCode::kNotFound, kBackupNotFound);
   }
+  metrics_->ForgetCollection(restored->name);  // as for a created collection
   return DescribeCollection(restored->name);
 }
 
@@ -240,6 +259,7 @@ absl::StatusOr<CollectionInfo> Service::RestoreToTime(std::string_view source,
   if (!restored.ok()) {
     return Tag(restored.status(), absl::StatusCode::kNotFound, kBackupNotFound);
   }
+  metrics_->ForgetCollection(restored->name);  // as for a created collection
   return DescribeCollection(restored->name);
 }
 
@@ -259,11 +279,13 @@ absl::Status Service::CheckBatchSize(size_t n, std::string_view what) const {
 
 absl::Status Service::Write(std::string_view name, std::vector<Record> records, WriteMode mode) {
   if (absl::Status s = CheckBatchSize(records.size(), "vectors"); !s.ok()) return s;
-  return OnCollection(name, [&](Collection& c) { return c.Write(std::move(records), mode); });
+  const uint64_t n = records.size();
+  return Observed(
+      name, "write", [&](Collection& c) { return c.Write(std::move(records), mode); }, n);
 }
 
 absl::StatusOr<Record> Service::Get(std::string_view name, std::string_view id) {
-  return OnCollection(name, [&](Collection& c) -> absl::StatusOr<Record> {
+  return Observed(name, "get", [&](Collection& c) -> absl::StatusOr<Record> {
     auto r = c.Get(id);
     if (!r.ok()) return Tag(r.status(), absl::StatusCode::kNotFound, kVectorNotFound);
     return r;
@@ -272,13 +294,16 @@ absl::StatusOr<Record> Service::Get(std::string_view name, std::string_view id) 
 
 absl::Status Service::PatchMetadata(std::string_view name, std::string_view id,
                                     std::string_view patch) {
-  return OnCollection(name, [&](Collection& c) {
-    return Tag(c.PatchMetadata(id, patch), absl::StatusCode::kNotFound, kVectorNotFound);
-  });
+  return Observed(
+      name, "write",
+      [&](Collection& c) {
+        return Tag(c.PatchMetadata(id, patch), absl::StatusCode::kNotFound, kVectorNotFound);
+      },
+      1);
 }
 
 absl::Status Service::DeleteOne(std::string_view name, std::string_view id) {
-  return OnCollection(name, [&](Collection& c) -> absl::Status {
+  return Observed(name, "delete", [&](Collection& c) -> absl::Status {
     auto n = c.Delete({std::string(id)});
     if (!n.ok()) return n.status();
     if (*n == 0) {
@@ -293,11 +318,11 @@ absl::Status Service::DeleteOne(std::string_view name, std::string_view id) {
 absl::StatusOr<uint64_t> Service::DeleteIds(std::string_view name,
                                             const std::vector<std::string>& ids) {
   if (absl::Status s = CheckBatchSize(ids.size(), "ids"); !s.ok()) return s;
-  return OnCollection(name, [&](Collection& c) { return c.Delete(ids); });
+  return Observed(name, "delete", [&](Collection& c) { return c.Delete(ids); });
 }
 
 absl::StatusOr<uint64_t> Service::DeleteWhere(std::string_view name, std::string_view filter) {
-  return OnCollection(name, [&](Collection& c) { return c.DeleteWhere(filter); });
+  return Observed(name, "delete", [&](Collection& c) { return c.DeleteWhere(filter); });
 }
 
 absl::StatusOr<SearchResponse> Service::Search(std::string_view name,
@@ -306,11 +331,11 @@ absl::StatusOr<SearchResponse> Service::Search(std::string_view name,
     return absl::InvalidArgumentError(
         Cat("field 'k' must be between 1 and ", config_.max_k, ", got ", request.k));
   }
-  return OnCollection(name, [&](Collection& c) { return c.Search(request); });
+  return Observed(name, "search", [&](Collection& c) { return c.Search(request); });
 }
 
 absl::StatusOr<uint64_t> Service::Count(std::string_view name, std::string_view filter) {
-  return OnCollection(name, [&](Collection& c) { return c.Count(filter); });
+  return Observed(name, "count", [&](Collection& c) { return c.Count(filter); });
 }
 
 absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string_view cursor,
@@ -325,8 +350,9 @@ absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string
       !absl::WebSafeBase64Unescape(absl::string_view(cursor.data(), cursor.size()), &after)) {
     return absl::InvalidArgumentError("'cursor' is not a cursor this server returned");
   }
-  auto page = OnCollection(
-      name, [&](Collection& c) { return c.Scroll(after, limit, filter, include_vectors); });
+  auto page = Observed(name, "scroll", [&](Collection& c) {
+    return c.Scroll(after, limit, filter, include_vectors);
+  });
   if (!page.ok()) return page.status();
   Page out;
   out.records = std::move(page->records);

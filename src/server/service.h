@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -54,15 +55,21 @@ struct CollectionInfo {
   uint64_t vector_count = 0;
 };
 
+class RequestMetrics;
+
 class Service {
  public:
   explicit Service(const ServerConfig& config);
+  ~Service();
 
   // Until set, every operation fails with UNAVAILABLE ("recovery is still running").
   void SetDatabase(Database* db) { db_.store(db, std::memory_order_release); }
   bool ready() const { return db_.load(std::memory_order_acquire) != nullptr; }
   Database* database() const { return db_.load(std::memory_order_acquire); }
   const ServerConfig& config() const { return config_; }
+  // What GET /metrics reports: the transports' requests, and the collections' operations,
+  // which the service observes itself.
+  RequestMetrics& metrics() const { return *metrics_; }
 
   // Turns authentication on ([auth] enabled): every operation but /health and /ready then
   // needs a key that `keys` knows. Set before serving; `keys` outlives the service.
@@ -95,6 +102,8 @@ class Service {
   absl::StatusOr<CollectionStats> Flush(std::string_view name);
   absl::StatusOr<CollectionStats> Compact(std::string_view name);
   absl::StatusOr<CollectionStats> ApplyTiering(std::string_view name);
+  // The collection's last flushes, compactions and migrations, newest first.
+  absl::StatusOr<std::vector<MaintenanceEvent>> History(std::string_view name);
 
   // Writes the records as one batch (the engine checks each against the record limits, which
   // the server gives it from [api]).
@@ -143,6 +152,20 @@ class Service {
     if (!c.ok()) return Result(c.status());
     return Result(fn(**c));
   }
+  // OnCollection, observing how long fn took as an `operation` of the collection (metrics.h)
+  // that wrote `records`.
+  template <typename Fn>
+  auto Observed(std::string_view name, std::string_view operation, Fn fn, uint64_t records = 0) {
+    using Result = decltype(fn(std::declval<Collection&>()));
+    auto c = Open(name);
+    if (!c.ok()) return Result(c.status());
+    const auto start = std::chrono::steady_clock::now();
+    Result result(fn(**c));
+    Observe(name, operation, result.ok(), start, records);
+    return result;
+  }
+  void Observe(std::string_view name, std::string_view operation, bool ok,
+               std::chrono::steady_clock::time_point start, uint64_t records);
 
   absl::Status AuthEnabled() const;
   // Whether `access` is allowed without a key (authentication off, or an open route).
@@ -151,6 +174,7 @@ class Service {
   const ServerConfig config_;
   std::atomic<Database*> db_{nullptr};
   KeyStore* keys_ = nullptr;
+  const std::unique_ptr<RequestMetrics> metrics_;
 };
 
 }  // namespace proximadb::server

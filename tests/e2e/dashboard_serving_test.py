@@ -129,10 +129,15 @@ class DashboardServingTest(unittest.TestCase):
             self.assertEqual(status, 404, path)
             self.assertNotIn(b"the-secret-file-content", body, path)
 
-    def test_only_get(self):
+    def test_get_and_head_only(self):
         status, headers, _ = self.server.request("POST", "/dashboard/index.html")
-        self.assertEqual((status, headers["allow"]), (405, "GET"))
+        self.assertEqual((status, headers["allow"]), (405, "GET, HEAD"))
         self.assertTrue(headers["x-request-id"])
+        header, length, rest = harness.head_then_get(self.server.port, "/dashboard/index.html")
+        self.assertTrue(header.startswith(b"HTTP/1.1 200 "), header)
+        self.assertIn(b"Content-Type: text/html", header)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200 "), rest[:80])  # the GET's, whole
+        self.assertEqual(len(rest.partition(b"\r\n\r\n")[2]), length)
 
 
 class DashboardOffTest(unittest.TestCase):

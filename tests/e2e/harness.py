@@ -1,4 +1,5 @@
-"""What the end-to-end scripts share: free loopback ports and their command line."""
+"""What the end-to-end scripts share: free loopback ports, their command line, and a check of
+HEAD answers on the wire."""
 
 import argparse
 import os
@@ -11,6 +12,23 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def head_then_get(port, path):
+    """Sends HEAD `path` and GET `path` (Connection: close) pipelined on one connection and
+    reads until the server closes it: (the HEAD answer's header block, its Content-Length,
+    everything after that header, which must be the GET's whole answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"HEAD %s HTTP/1.1\r\nHost: t\r\n\r\n"
+                  b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                  % (path.encode(), path.encode()))
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    header, _, rest = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":", 1)[1]) for line in header.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    return header, length, rest
 
 
 def main(module):

@@ -25,6 +25,8 @@ import threading
 import time
 import unittest
 
+import harness
+
 SERVER = None
 
 
@@ -157,6 +159,19 @@ class RestApiTest(unittest.TestCase):
         self.assertEqual(self.req("GET", "/ready"), (200, {"status": "ready"}))
         self.assertError(self.req("GET", "/api/v1/nothing"), 404, "NOT_FOUND")
         self.assertError(self.req("PUT", "/health"), 405, "METHOD_NOT_ALLOWED")
+
+    def test_head_is_get_without_its_body(self):
+        # HEAD and then GET on one connection: the HEAD's answer must end at its header, or the
+        # GET's answer would be read from the middle of a body.
+        for path in ("/health", "/api/v1/collections"):
+            header, length, rest = harness.head_then_get(self.server.port, path)
+            self.assertTrue(header.startswith(b"HTTP/1.1 200 "), header)
+            self.assertIn(b"X-Request-Id: ", header)
+            self.assertTrue(rest.startswith(b"HTTP/1.1 200 "), rest[:80])
+            self.assertEqual(len(rest.partition(b"\r\n\r\n")[2]), length, path)
+        status, body = self.req("PUT", "/health")
+        self.assertEqual(status, 405)
+        self.assertIn("(allowed: GET, HEAD)", body["error"]["message"])
 
     def test_collection_lifecycle(self):
         c = self.create("life", dim=8, distance_metric="dot", m=8, ef_construction=100,
@@ -756,7 +771,9 @@ class RestApiTest(unittest.TestCase):
                 labels = {k: v.strip('"') for k, v in labels.items()}
                 if labels["status"] != "405" and labels["route"] not in (
                         "unknown", "/api/v1/collections/{name}/..."):
-                    served.add((labels["method"], labels["route"]))
+                    # HEAD is GET without the body (RFC 9110), documented as GET.
+                    method = "GET" if labels["method"] == "HEAD" else labels["method"]
+                    served.add((method, labels["route"]))
         self.assertEqual(served - documented, set())
 
     def test_concurrent_writers_and_searchers(self):

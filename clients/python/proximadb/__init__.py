@@ -15,13 +15,14 @@ from .errors import (AlreadyExistsError, AuthNotEnabledError, BackupNotFoundErro
                      KeyNotFoundError, ObjectStoreNotConfiguredError, PayloadTooLargeError,
                      PermissionDeniedError, ProximaDBError, ResourceExhaustedError,
                      UnauthenticatedError, UnavailableError, VectorNotFoundError)
-from .types import ApiKey, Backup, Collection, CollectionStats, Record, SearchResult
+from .types import (ApiKey, Backup, Collection, CollectionStats, MaintenanceEvent, Record,
+                    SearchResult)
 
 __all__ = [
     "AlreadyExistsError", "ApiKey", "AsyncProximaDBClient", "AuthNotEnabledError", "Backup",
     "BackupNotFoundError", "Collection", "CollectionNotFoundError", "CollectionStats",
     "DimensionMismatchError", "InsufficientStorageError", "InvalidArgumentError",
-    "KeyNotFoundError",
+    "KeyNotFoundError", "MaintenanceEvent",
     "ObjectStoreNotConfiguredError", "PayloadTooLargeError", "PermissionDeniedError",
     "ProximaDBClient", "ProximaDBError", "Record", "ResourceExhaustedError", "SearchResult",
     "UnauthenticatedError", "UnavailableError", "VectorNotFoundError",

@@ -153,7 +153,7 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
                                                               **_tiering(p["body"]))
     names = {"get_collection": "GetCollection", "delete_collection": "DeleteCollection",
              "collection_stats": "GetCollectionStats", "flush": "Flush", "compact": "Compact",
-             "apply_tiering": "ApplyTiering"}
+             "apply_tiering": "ApplyTiering", "collection_history": "GetCollectionHistory"}
     if op in names:
         return names[op], pb.CollectionRef(name=p["collection"])
     if op == "create_backup":
@@ -241,6 +241,8 @@ def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
         return {"collections": [_flat(c) for c in resp.collections]}
     if op == "list_backups":
         return {"backups": [_flat(b) for b in resp.backups]}
+    if op == "collection_history":
+        return {"name": resp.name, "events": [_flat(e) for e in resp.events]}
     if op == "create_key":
         return _key(resp)
     if op == "list_keys":

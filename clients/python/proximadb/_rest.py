@@ -51,6 +51,8 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
         return "DELETE", _collection(p), None, None
     if op == "collection_stats":
         return "GET", _collection(p) + "/stats", None, None
+    if op == "collection_history":
+        return "GET", _collection(p) + "/history", None, None
     if op in ("flush", "compact"):
         return "POST", _collection(p) + "/" + op, None, None
     if op == "apply_tiering":

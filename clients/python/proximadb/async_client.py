@@ -6,7 +6,8 @@ from typing import Any, AsyncIterator, Dict, List, Optional, Sequence
 
 from ._tls import Tls
 from .client import Filter, OpGen, _Operations, _transport
-from .types import ApiKey, Backup, Collection, CollectionStats, Record, SearchResult, Vector
+from .types import (ApiKey, Backup, Collection, CollectionStats, MaintenanceEvent, Record,
+                    SearchResult, Vector)
 
 
 async def _adrive(gen: OpGen, transport: Any) -> Any:
@@ -73,6 +74,9 @@ class AsyncProximaDBClient(_Operations):
 
     async def collection_stats(self, name: str) -> CollectionStats:
         return await _adrive(self._stats("collection_stats", name), self._t)
+
+    async def collection_history(self, name: str) -> List[MaintenanceEvent]:
+        return await _adrive(self._history(name), self._t)
 
     async def flush(self, name: str) -> CollectionStats:
         return await _adrive(self._stats("flush", name), self._t)

@@ -21,8 +21,9 @@ from ._grpc import AsyncGrpcTransport, GrpcTransport
 from ._rest import AsyncRestTransport, RestTransport
 from ._tls import Tls
 from .errors import InvalidArgumentError, VectorNotFoundError
-from .types import (ApiKey, Backup, Collection, CollectionStats, Record, SearchResult, Vector,
-                    backup_from, collection_from, key_from, stats_from)
+from .types import (ApiKey, Backup, Collection, CollectionStats, MaintenanceEvent, Record,
+                    SearchResult, Vector, backup_from, collection_from, event_from, key_from,
+                    stats_from)
 
 Op = Tuple[str, Dict[str, Any]]
 OpGen = Generator[Op, Dict[str, Any], Any]
@@ -210,6 +211,10 @@ class _Operations:
         data = yield op, {"collection": name}
         data.setdefault("name", name)
         return stats_from(data)
+
+    def _history(self, name: str) -> OpGen:
+        data = yield "collection_history", {"collection": name}
+        return [event_from(e) for e in data["events"]]
 
     # Backups --------------------------------------------------------------------------------
 
@@ -449,6 +454,11 @@ class ProximaDBClient(_Operations):
     def collection_stats(self, name: str) -> CollectionStats:
         """Counters of a collection."""
         return _drive(self._stats("collection_stats", name), self._t)
+
+    def collection_history(self, name: str) -> List[MaintenanceEvent]:
+        """The collection's last flushes, compactions and migrations since the server opened
+        it (up to 100), newest first; a failed one carries its ``error``."""
+        return _drive(self._history(name), self._t)
 
     def flush(self, name: str) -> CollectionStats:
         """Writes the collection's memtable into a segment now."""

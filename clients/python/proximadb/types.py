@@ -83,6 +83,21 @@ class Backup:
 
 
 @dataclass
+class MaintenanceEvent:
+    """A flush, compaction or migration of a collection (``collection_history``)."""
+
+    kind: str          # "flush", "compaction" or "migration"
+    started_at: str    # RFC 3339, UTC
+    started_at_us: int = 0
+    seconds: float = 0.0
+    segments_in: int = 0   # segments read (0 for a flush: it reads the memtable)
+    segments_out: int = 0  # segments written (0 when no row was live)
+    rows: int = 0          # rows written
+    bytes: int = 0         # file bytes written
+    error: str = ""        # empty on success
+
+
+@dataclass
 class ApiKey:
     """An API key (its secret, ``key``, only in the answer of create_key)."""
 
@@ -131,6 +146,10 @@ def stats_from(data: Dict[str, Any]) -> CollectionStats:
 
 def backup_from(data: Dict[str, Any]) -> Backup:
     return Backup(**_fields(Backup, data))
+
+
+def event_from(data: Dict[str, Any]) -> MaintenanceEvent:
+    return MaintenanceEvent(**_fields(MaintenanceEvent, data))
 
 
 def key_from(data: Dict[str, Any]) -> ApiKey:

@@ -251,6 +251,9 @@ def test_health_and_stats(server, name, protocol):
     assert st["vector_count"] == 10
     flushed = json.loads(run(url, "collections", "flush", name, "-o", "json").output)
     assert flushed["segment_count"] == 1 and flushed["memtable_rows"] == 0
+    events = json.loads(run(url, "collections", "history", name, "-o", "json").output)
+    assert [(e["kind"], e["rows"]) for e in events] == [("flush", 10)]
+    assert "flush" in run(url, "collections", "history", name).output
 
 
 def test_markup_in_data_is_shown_as_text_and_csv_numbers_are_json_numbers(server, name,

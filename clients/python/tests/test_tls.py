@@ -145,3 +145,25 @@ def test_a_missing_or_mismatched_file_stops_the_server_naming_it(certs, tmp_path
                               env={**env, **settings}, capture_output=True, timeout=30)
         assert done.returncode != 0, settings
         assert named in done.stderr + done.stdout, (settings, done.stderr, done.stdout)
+
+
+def test_head_over_tls_is_gets_header_only(certs):
+    """HEAD and then GET pipelined on one TLS connection: the HEAD's answer ends at its header
+    (GET's Content-Length, no body), so the GET's answer follows it whole."""
+    s = tls_server(certs)
+    try:
+        context = ssl.create_default_context(cafile=certs("ca.pem"))
+        with socket.create_connection(("127.0.0.1", s.rest_port), timeout=10) as raw, \
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls.sendall(b"HEAD /health HTTP/1.1\r\nHost: t\r\n\r\n"
+                        b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+        header, _, rest = data.partition(b"\r\n\r\n")
+        assert header.startswith(b"HTTP/1.1 200 ")
+        assert b"Content-Length: 15" in header  # {"status":"ok"}
+        assert rest.startswith(b"HTTP/1.1 200 ")
+        assert rest.endswith(b'{"status":"ok"}')
+    finally:
+        s.stop()

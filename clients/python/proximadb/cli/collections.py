@@ -143,6 +143,23 @@ def compact(session: Session, name: str, output: str) -> None:
     print_result(session.client().compact(name), output, f"compacted '{name}'")
 
 
+@collections.command()
+@click.argument("name")
+@OUTPUT
+@pass_session
+def history(session: Session, name: str, output: str) -> None:
+    """The last flushes, compactions and migrations of NAME, newest first."""
+    events = session.client().collection_history(name)
+    if output == "json":
+        print_json(events)
+        return
+    names = ("started_at", "kind", "seconds", "segments_in", "segments_out", "rows", "bytes",
+             "error")
+    print_rows(f"{len(events)} events of '{name}'",
+               ("started", "kind", "seconds", "in", "out", "rows", "bytes", "error"),
+               fields_of(events, names))
+
+
 @click.command()
 @click.argument("name")
 @OUTPUT

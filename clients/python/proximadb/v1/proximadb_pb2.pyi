@@ -327,6 +327,36 @@ class CollectionStats(_message.Message):
     cache_bytes: int
     def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ..., migration_state: _Optional[str] = ..., migration_segments_done: _Optional[int] = ..., migration_segments_total: _Optional[int] = ..., tier_ultra_hot_segments: _Optional[int] = ..., tier_ultra_hot_bytes: _Optional[int] = ..., tier_hot_segments: _Optional[int] = ..., tier_hot_bytes: _Optional[int] = ..., tier_warm_segments: _Optional[int] = ..., tier_warm_bytes: _Optional[int] = ..., tier_cold_segments: _Optional[int] = ..., tier_cold_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ...) -> None: ...
 
+class MaintenanceEvent(_message.Message):
+    __slots__ = ("kind", "started_at", "started_at_us", "seconds", "segments_in", "segments_out", "rows", "bytes", "error")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_US_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_IN_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_OUT_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    started_at: str
+    started_at_us: int
+    seconds: float
+    segments_in: int
+    segments_out: int
+    rows: int
+    bytes: int
+    error: str
+    def __init__(self, kind: _Optional[str] = ..., started_at: _Optional[str] = ..., started_at_us: _Optional[int] = ..., seconds: _Optional[float] = ..., segments_in: _Optional[int] = ..., segments_out: _Optional[int] = ..., rows: _Optional[int] = ..., bytes: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class CollectionHistory(_message.Message):
+    __slots__ = ("name", "events")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    events: _containers.RepeatedCompositeFieldContainer[MaintenanceEvent]
+    def __init__(self, name: _Optional[str] = ..., events: _Optional[_Iterable[_Union[MaintenanceEvent, _Mapping]]] = ...) -> None: ...
+
 class Tiering(_message.Message):
     __slots__ = ("ultra_hot", "warm_after_hours", "cold_after_hours")
     ULTRA_HOT_FIELD_NUMBER: _ClassVar[int]

@@ -64,6 +64,11 @@ class ProximaDBStub:
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
                 response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.FromString,
                 _registered_method=True)
+        self.GetCollectionHistory = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/GetCollectionHistory',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionHistory.FromString,
+                _registered_method=True)
         self.Flush = channel.unary_unary(
                 '/proximadb.v1.ProximaDB/Flush',
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
@@ -211,6 +216,13 @@ class ProximaDBServicer:
 
     def GetCollectionStats(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCollectionHistory(self, request, context):
+        """The last flushes, compactions and migrations since the server opened the collection.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -391,6 +403,11 @@ def add_ProximaDBServicer_to_server(servicer, server):
                     servicer.GetCollectionStats,
                     request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.FromString,
                     response_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.SerializeToString,
+            ),
+            'GetCollectionHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCollectionHistory,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.CollectionHistory.SerializeToString,
             ),
             'Flush': grpc.unary_unary_rpc_method_handler(
                     servicer.Flush,
@@ -665,6 +682,33 @@ class ProximaDB:
             '/proximadb.v1.ProximaDB/GetCollectionStats',
             proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
             proximadb_dot_v1_dot_proximadb__pb2.CollectionStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCollectionHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/GetCollectionHistory',
+            proximadb_dot_v1_dot_proximadb__pb2.CollectionRef.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.CollectionHistory.FromString,
             options,
             channel_credentials,
             insecure,
