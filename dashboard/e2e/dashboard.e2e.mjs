@@ -128,6 +128,20 @@ async function workflow(browser) {
     await search.locator("button[data-action=search]").click();
     await page.getByTestId("plan").waitFor();
     assert.deepEqual(await cellTexts(page, "hits", 2), ["c", "b"]);
+    // A second condition, the first negated, matched "none": kind is y and not x.
+    await search.locator("button[data-action=add-condition]").click();
+    await search.locator("input[name=field]").nth(1).fill("kind");
+    await search.locator("input[name=value]").nth(1).fill("x");
+    await search.locator("select[name=match]").selectOption("any");
+    assert.equal(await search.locator("textarea[name=filter]").inputValue(),
+      '{"$or":[{"kind":"y"},{"kind":"x"}]}');
+    await search.locator("input[name=negate]").first().check();
+    await search.locator("select[name=match]").selectOption("none");
+    assert.equal(await search.locator("textarea[name=filter]").inputValue(),
+      '{"$not":{"$or":[{"$not":{"kind":"y"}},{"kind":"x"}]}}');
+    await search.locator("button[data-action=search]").click();
+    await page.getByTestId("plan").waitFor();
+    assert.deepEqual(await cellTexts(page, "hits", 2), ["c", "b"]);
     await search.locator("textarea[name=filter]").fill("");
     await search.locator("input[name=id]").fill("b");
     await search.locator("button[data-action=search]").click();
@@ -183,6 +197,11 @@ async function workflow(browser) {
     // (Not waitForFunction: the dashboard's Content-Security-Policy forbids its eval.)
     await page.locator('[data-testid="stats"] tbody td:nth-child(2)')
       .filter({ hasText: /^1$/ }).waitFor();
+    // The flush is in the history, with the rows it wrote.
+    const flushRow = page.locator('[data-testid="history"] tbody tr').filter({ hasText: "flush" });
+    await flushRow.waitFor();
+    assert.equal((await cellTexts(page, "history", 6))[0], "3");
+    await shot(page, "collection-after-flush");
     await page.locator("button[data-action=drop]").click();
     await page.waitForURL(/#\/$/);
     const left = await api(server.base, "GET", "/api/v1/collections");

@@ -77,6 +77,23 @@ export type Stats = Record<string, unknown> & {
   disk_bytes: number;
 };
 
+export interface MaintenanceEvent {
+  kind: "flush" | "compaction" | "migration";
+  started_at: string;
+  started_at_us: number;
+  seconds: number;
+  segments_in: number;
+  segments_out: number;
+  rows: number;
+  bytes: number;
+  error: string;
+}
+
+export interface History {
+  name: string;
+  events: MaintenanceEvent[];
+}
+
 export interface Hit {
   id: string;
   score: number;

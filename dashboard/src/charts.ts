@@ -1,10 +1,11 @@
 // Live charts: searches and writes per second and the search latency (p50, p99), read from
-// /metrics every two seconds while the charts are on the page. The request series have no
-// collection label: the rates are the whole server's.
+// /metrics every two seconds while the charts are on the page: the whole server's requests
+// (REST and gRPC), or, given a collection, its own operations (writes in records per second,
+// latency in the engine).
 import { metricsText } from "./api";
 import { h } from "./dom";
 import { parseMetrics } from "./prometheus";
-import { ratesBetween, Reading } from "./rates";
+import { collectionRatesBetween, ratesBetween, Reading } from "./rates";
 
 const SVG = "http://www.w3.org/2000/svg";
 const POINTS = 60;
@@ -34,12 +35,13 @@ interface Series {
   cell: HTMLElement;
 }
 
-export function liveCharts(): HTMLElement {
+export function liveCharts(collection?: string): HTMLElement {
   const make = (label: string, testId: string, unit: (v: number) => string): Series =>
     ({ label, testId, unit, values: [], cell: h("td", { "data-testid": testId }, "…") });
   const series = [
     make("searches/s", "rate-searches", (v) => v.toFixed(1)),
-    make("writes/s", "rate-writes", (v) => v.toFixed(1)),
+    make(collection === undefined ? "writes/s" : "records written/s", "rate-writes",
+      (v) => v.toFixed(1)),
     make("search p50", "search-p50", (v) => `${(v * 1000).toFixed(2)} ms`),
     make("search p99", "search-p99", (v) => `${(v * 1000).toFixed(2)} ms`),
   ];
@@ -55,7 +57,8 @@ export function liveCharts(): HTMLElement {
       const samples = parseMetrics(await metricsText());
       const now: Reading = { at: performance.now() / 1000, samples };
       if (last) {
-        const r = ratesBetween(last, now);
+        const r = collection === undefined ? ratesBetween(last, now)
+          : collectionRatesBetween(last, now, collection);
         const values = [r.searchesPerSecond, r.writesPerSecond, r.searchP50, r.searchP99];
         series.forEach((s, i) => {
           const v = values[i] ?? 0;

@@ -1,5 +1,6 @@
-// The filter builder's logic: conditions (field, operator, value as typed) into the filter
-// language of docs/api.md, all of them ANDed.
+// The filter builder's logic: conditions (field, operator, value as typed, each possibly
+// negated) into the filter language of docs/api.md, combined as all of them ($and), any of them
+// ($or) or none of them ($not of their $or).
 
 export const OPERATORS = ["=", "!=", ">", ">=", "<", "<=", "in", "not in", "exists"] as const;
 export type Operator = (typeof OPERATORS)[number];
@@ -8,7 +9,11 @@ export interface Condition {
   field: string;
   op: Operator;
   value: string; // as typed: JSON where it parses ("3", "true", "\"x\""), else a string
+  negate?: boolean; // NOT this condition
 }
+
+export const MATCHES = ["all", "any", "none"] as const;
+export type Match = (typeof MATCHES)[number];
 
 const OPS: Record<Operator, string> = {
   "=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", in: "$in",
@@ -31,7 +36,8 @@ function list(text: string): unknown[] {
   return text.split(",").map((v) => typed(v.trim())).filter((v) => v !== "");
 }
 
-export function buildFilter(conditions: Condition[]): Record<string, unknown> {
+export function buildFilter(conditions: Condition[],
+  match: Match = "all"): Record<string, unknown> {
   const terms = conditions.filter((c) => c.field.trim()).map((c) => {
     const field = c.field.trim();
     let operand: unknown;
@@ -41,8 +47,12 @@ export function buildFilter(conditions: Condition[]): Record<string, unknown> {
     // A plain value for "=", but an object or array through $eq (plainly it would read as
     // operators, or be refused).
     const plain = c.op === "=" && (operand === null || typeof operand !== "object");
-    return { [field]: plain ? operand : { [OPS[c.op]]: operand } };
+    const term = { [field]: plain ? operand : { [OPS[c.op]]: operand } };
+    return c.negate ? { $not: term } : term;
   });
   if (terms.length === 0) return {};
+  const either = terms.length === 1 ? terms[0] : { $or: terms };
+  if (match === "any") return either;
+  if (match === "none") return { $not: either };
   return terms.length === 1 ? terms[0] : { $and: terms };
 }

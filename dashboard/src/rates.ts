@@ -1,6 +1,7 @@
-// Request rates and latencies between two readings of /metrics: the counters'
-// (proximadb_http_requests_total) and the latency histogram's growth, per second, for the
-// searches and for the writes.
+// Request rates and latencies between two readings of /metrics, from the counters' and the
+// latency histograms' growth per second: the whole server's searches and writes (REST requests
+// and gRPC calls), or one collection's searches, records written and search latency in the
+// engine (its operation series, whichever API served them).
 import { Sample } from "./prometheus";
 
 export interface Reading {
@@ -19,11 +20,17 @@ const SEARCH = /\/search(\/batch)?$/;
 const WRITE_ROUTE = /\/vectors(\/batch|\/delete|\/\{id\})?$/;
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+const GRPC_SEARCH = new Set(["Search", "SearchBatch"]);
+const GRPC_WRITE = new Set(["Insert", "BatchWrite", "StreamUpsert", "UpsertVector",
+  "PatchMetadata", "DeleteVector", "DeleteVectors"]);
+
 function isSearch(s: Sample): boolean {
+  if (s.name.startsWith("proximadb_grpc_")) return GRPC_SEARCH.has(s.labels.method ?? "");
   return SEARCH.test(s.labels.route ?? "");
 }
 
 function isWrite(s: Sample): boolean {
+  if (s.name.startsWith("proximadb_grpc_")) return GRPC_WRITE.has(s.labels.method ?? "");
   return WRITE_ROUTE.test(s.labels.route ?? "") && WRITE_METHODS.has(s.labels.method ?? "");
 }
 
@@ -66,16 +73,44 @@ export function quantile(q: number, buckets: Sample[]): number | undefined {
   return lowerLe;
 }
 
+function sum(samples: Sample[]): number {
+  return samples.reduce((total, s) => total + s.value, 0);
+}
+
 export function ratesBetween(before: Reading, after: Reading): Rates {
   const seconds = Math.max(after.at - before.at, 1e-9);
+  const grown = (name: string, keep: (s: Sample) => boolean) =>
+    growth(before.samples, after.samples, name, keep);
   const count = (keep: (s: Sample) => boolean) =>
-    growth(before.samples, after.samples, "proximadb_http_requests_total", keep)
-      .reduce((sum, s) => sum + s.value, 0) / seconds;
-  const buckets = growth(before.samples, after.samples,
-    "proximadb_http_request_duration_seconds_bucket", isSearch);
+    (sum(grown("proximadb_http_requests_total", keep)) +
+      sum(grown("proximadb_grpc_requests_total", keep))) / seconds;
+  const buckets = [
+    ...grown("proximadb_http_request_duration_seconds_bucket", isSearch),
+    ...grown("proximadb_grpc_request_duration_seconds_bucket", isSearch),
+  ];
   return {
     searchesPerSecond: count(isSearch),
     writesPerSecond: count(isWrite),
+    searchP50: quantile(0.5, buckets),
+    searchP99: quantile(0.99, buckets),
+  };
+}
+
+// One collection's: searches (each query of a batch) and records written per second, and the
+// engine's search latency.
+export function collectionRatesBetween(before: Reading, after: Reading,
+  collection: string): Rates {
+  const seconds = Math.max(after.at - before.at, 1e-9);
+  const searches = (s: Sample) =>
+    s.labels.collection === collection && s.labels.operation === "search";
+  const grown = (name: string, keep: (s: Sample) => boolean) =>
+    growth(before.samples, after.samples, name, keep);
+  const buckets = grown("proximadb_collection_operation_duration_seconds_bucket", searches);
+  return {
+    searchesPerSecond:
+      sum(grown("proximadb_collection_operation_duration_seconds_count", searches)) / seconds,
+    writesPerSecond: sum(grown("proximadb_collection_records_written_total",
+      (s) => s.labels.collection === collection)) / seconds,
     searchP50: quantile(0.5, buckets),
     searchP99: quantile(0.99, buckets),
   };

@@ -28,4 +28,18 @@ describe("buildFilter", () => {
       .toEqual({ t: { $in: ["a,b"] } });
     expect(buildFilter([{ field: "t", op: "in", value: "7" }])).toEqual({ t: { $in: [7] } });
   });
+  it("matches any or none of the conditions, and negates one", () => {
+    const conditions = [
+      { field: "type", op: "=" as const, value: "a" },
+      { field: "n", op: ">" as const, value: "3" },
+    ];
+    expect(buildFilter(conditions, "any")).toEqual({ $or: [{ type: "a" }, { n: { $gt: 3 } }] });
+    expect(buildFilter(conditions, "none"))
+      .toEqual({ $not: { $or: [{ type: "a" }, { n: { $gt: 3 } }] } });
+    expect(buildFilter([conditions[0]], "any")).toEqual({ type: "a" });
+    expect(buildFilter([conditions[0]], "none")).toEqual({ $not: { type: "a" } });
+    expect(buildFilter([{ ...conditions[0], negate: true }, conditions[1]]))
+      .toEqual({ $and: [{ $not: { type: "a" } }, { n: { $gt: 3 } }] });
+    expect(buildFilter([], "none")).toEqual({});
+  });
 });

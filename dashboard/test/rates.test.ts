@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseMetrics } from "../src/prometheus";
-import { quantile, ratesBetween } from "../src/rates";
+import { collectionRatesBetween, quantile, ratesBetween } from "../src/rates";
 
 const route = "/api/v1/collections/{name}";
 const requests = "proximadb_http_requests_total";
@@ -36,5 +36,47 @@ describe("ratesBetween", () => {
   });
   it("has no quantile without requests", () => {
     expect(quantile(0.5, [])).toBeUndefined();
+  });
+  it("adds gRPC calls: searches and writes by method", () => {
+    const grpcBuckets = "proximadb_grpc_request_duration_seconds_bucket";
+    const grpc = (searches: number, writes: number, fast: number) => [
+      `proximadb_grpc_requests_total{method="Search",code="OK"} ${searches}`,
+      `proximadb_grpc_requests_total{method="StreamUpsert",code="OK"} ${writes}`,
+      `proximadb_grpc_requests_total{method="GetVector",code="OK"} 999`,
+      `${grpcBuckets}{method="Search",code="OK",le="0.001"} ${fast}`,
+      `${grpcBuckets}{method="Search",code="OK",le="+Inf"} ${fast}`,
+    ].join("\n");
+    const before = { at: 0, samples: parseMetrics(text(0, 0, 0, 0) + "\n" + grpc(0, 0, 0)) };
+    const after = { at: 1, samples: parseMetrics(text(10, 2, 10, 0) + "\n" + grpc(30, 4, 30)) };
+    const r = ratesBetween(before, after);
+    expect(r.searchesPerSecond).toBe(40);
+    expect(r.writesPerSecond).toBe(6);
+    expect(r.searchP99).toBeLessThanOrEqual(0.001);
+  });
+});
+
+describe("collectionRatesBetween", () => {
+  const ops = "proximadb_collection_operation_duration_seconds";
+  const text = (name: string, searches: number, slow: number, written: number) => {
+    const search = `collection="${name}",operation="search",outcome="ok"`;
+    return [
+      `${ops}_bucket{${search},le="0.001"} ${searches - slow}`,
+      `${ops}_bucket{${search},le="0.01"} ${searches}`,
+      `${ops}_bucket{${search},le="+Inf"} ${searches}`,
+      `${ops}_count{${search}} ${searches}`,
+      `${ops}_count{collection="${name}",operation="write",outcome="ok"} 77`,
+      `proximadb_collection_records_written_total{collection="${name}"} ${written}`,
+    ].join("\n");
+  };
+  it("counts one collection's searches, records written and engine latency", () => {
+    const reading = (at: number, a: string, b: string) =>
+      ({ at, samples: parseMetrics(`${a}\n${b}`) });
+    const before = reading(10, text("a", 0, 0, 0), text("b", 0, 0, 0));
+    const after = reading(12, text("a", 100, 20, 500), text("b", 9, 0, 9));
+    const r = collectionRatesBetween(before, after, "a");
+    expect(r.searchesPerSecond).toBe(50);
+    expect(r.writesPerSecond).toBe(250);
+    expect(r.searchP50).toBeCloseTo(0.000625, 6);
+    expect(collectionRatesBetween(before, after, "c").searchP99).toBeUndefined();
   });
 });

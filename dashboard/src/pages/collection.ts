@@ -1,6 +1,7 @@
-// A collection: its settings and stats (segments and tiers included), and flush, compact and
-// drop, each after a confirmation.
-import { call, Collection, Stats } from "../api";
+// A collection: its settings and stats (segments and tiers included), its live request rates,
+// its flush, compaction and migration history, and flush, compact and drop, each after a
+// confirmation.
+import { call, Collection, History, Stats } from "../api";
 import { liveCharts } from "../charts";
 import { errorBox, h, table } from "../dom";
 import { bytes } from "../format";
@@ -30,9 +31,10 @@ function action(label: string, question: string, run: () => Promise<void>): HTML
 export async function collectionPage(root: HTMLElement, name: string,
   alive: () => boolean): Promise<void> {
   const path = `/api/v1/collections/${encodeURIComponent(name)}`;
-  const [config, stats] = await Promise.all([
+  const [config, stats, history] = await Promise.all([
     call<Collection>("GET", path),
     call<Stats>("GET", `${path}/stats`),
+    call<History>("GET", `${path}/history`),
   ]);
   if (!alive()) return;
   const refresh = async () => {
@@ -57,8 +59,8 @@ export async function collectionPage(root: HTMLElement, name: string,
         await call("DELETE", path);
         if (alive()) location.hash = "#/";
       })),
-    h("h2", {}, "Requests, live (the whole server)"),
-    liveCharts(),
+    h("h2", {}, "Requests, live (REST and gRPC)"),
+    liveCharts(name),
     h("h2", {}, "Stats"),
     table(["vectors", "segments", "memtable rows", "memory", "disk", "flushes", "compactions"], [[
       stats.vector_count, stats.segment_count, show(stats.memtable_rows), bytes(stats.memory_bytes),
@@ -67,6 +69,11 @@ export async function collectionPage(root: HTMLElement, name: string,
     h("h2", {}, "Tiers"),
     table(["tier", "segments", "bytes"],
       Object.entries(tiers).map(([tier, t]) => [tier, t.segments, bytes(t.bytes)]), "tiers"),
+    h("h2", {}, "Flushes, compactions and migrations (newest first, since the server opened it)"),
+    table(["started", "kind", "seconds", "segments in", "segments out", "rows", "bytes", "error"],
+      history.events.map((e) => [new Date(e.started_at_us / 1000).toLocaleString(), e.kind,
+        e.seconds.toFixed(3), e.segments_in, e.segments_out, e.rows, bytes(e.bytes), e.error]),
+      "history"),
     h("h2", {}, "Settings"),
     table(["setting", "value"], Object.entries(config).map(([k, v]) => [k, show(v)]), "settings"),
   );

@@ -2,30 +2,36 @@
 // with their scores and the plan the server chose.
 import { call, Hit, SearchAnswer } from "../api";
 import { errorBox, h, table } from "../dom";
-import { buildFilter, Condition, Operator, OPERATORS } from "../filter";
+import { buildFilter, Condition, Match, MATCHES, Operator, OPERATORS } from "../filter";
 import { parseVector } from "../format";
 
-// Rows of field, operator and value that write the filter box's JSON.
+// Rows of field, operator and value (each with a "not"), matched all, any or none, that write
+// the filter box's JSON.
 function filterBuilder(target: HTMLTextAreaElement): HTMLElement {
   const rows = h("div", { "data-testid": "conditions" });
   const conditions: Condition[] = [];
+  const match = h("select", { name: "match" },
+    ...MATCHES.map((m) => h("option", { value: m }, `match ${m} of`)));
   const write = () => {
-    const f = buildFilter(conditions);
+    const f = buildFilter(conditions, match.value as Match);
     target.value = Object.keys(f).length ? JSON.stringify(f) : "";
   };
+  match.addEventListener("change", write);
   const add = h("button", { type: "button", "data-action": "add-condition" }, "Add condition");
   add.addEventListener("click", () => {
     const c: Condition = { field: "", op: "=", value: "" };
     conditions.push(c);
+    const negate = h("input", { name: "negate", type: "checkbox", title: "not" });
     const field = h("input", { name: "field", placeholder: "field (a.b for nested)" });
     const op = h("select", { name: "op" }, ...OPERATORS.map((o) => h("option", { value: o }, o)));
     const value = h("input", { name: "value", placeholder: "value (JSON or text; a, b for in)" });
+    negate.addEventListener("change", () => { c.negate = negate.checked; write(); });
     field.addEventListener("input", () => { c.field = field.value; write(); });
     op.addEventListener("change", () => { c.op = op.value as Operator; write(); });
     value.addEventListener("input", () => { c.value = value.value; write(); });
-    rows.append(h("div", {}, field, op, value));
+    rows.append(h("div", {}, h("label", {}, negate, "not"), field, op, value));
   });
-  return h("div", {}, rows, add);
+  return h("div", {}, match, rows, add);
 }
 
 export async function searchPage(root: HTMLElement, name: string): Promise<void> {
