@@ -22,6 +22,7 @@ packages=(
   libcurl4-openssl-dev  # the S3 client (cold tier, backups): HTTP and SigV4 signing
   libxml2-dev          # the S3 client: XML answers
   libssl-dev           # TLS for REST and gRPC; MD5 and SHA-256 (uploads, API key hashes)
+  libnats-dev          # cluster mode: each shard's log is a NATS JetStream stream
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the gRPC API
   libgtest-dev libgmock-dev
   python3-venv         # the Python client's tests run in a virtualenv (PyPI packages)

@@ -5,7 +5,8 @@
 #   s3proxy.jar  s3proxy (Maven Central), filesystem-nio2 backend, checks SigV4 signatures
 #   schemathesis/  schemathesis (PyPI), for tests/e2e/openapi_test.py
 # and Debian's prometheus (with promtool) for tests/e2e/observability_test.py and chromium for
-# the dashboard's browser tests (dashboard/e2e).
+# the dashboard's browser tests (dashboard/e2e), and Debian's etcd and nats-server, which the
+# cluster tests (src/cluster, tests/cluster) start on loopback ports.
 # Idempotent: a stamp file and the jar's presence make a second run a no-op that needs no
 # network. Uses sudo only when not root (and only if java, mvn, promtool or chromium is missing).
 set -euo pipefail
@@ -27,6 +28,9 @@ command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v chromium >/dev/null || missing+=(chromium)  # the dashboard's browser tests
+command -v etcd >/dev/null || missing+=(etcd-server)    # cluster: membership and catalog
+[[ -x /usr/sbin/nats-server ]] || command -v nats-server >/dev/null \
+  || missing+=(nats-server)                            # cluster: the shards' logs
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "install-test-servers: installing ${missing[*]}"
   sudo=""

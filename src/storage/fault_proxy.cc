@@ -10,24 +10,9 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "common/child_process.h"
+
 namespace proximadb {
-
-namespace {
-
-}  // namespace
-
-int LoopbackListener(int* port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::listen(fd, 64);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
 
 namespace {
 

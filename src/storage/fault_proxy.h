@@ -16,9 +16,6 @@
 
 namespace proximadb {
 
-// A TCP socket listening on a free loopback port (set in *port); the caller closes it.
-int LoopbackListener(int* port);
-
 class FaultProxy {
  public:
   enum class Fault {

@@ -1,66 +1,29 @@
 #include "storage/s3_test_server.h"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <thread>
 #include <vector>
 
+#include "common/child_process.h"
 #include "common/strings.h"
-#include "storage/fault_proxy.h"
 #include "storage/s3_request.h"
 
 namespace proximadb {
 
-namespace {
-
-int FreePort() {
-  int port = 0;
-  ::close(LoopbackListener(&port));
-  return port;
-}
-
-std::string Tail(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string all = ss.str();
-  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
-}
-
-}  // namespace
-
-std::string TestServersDir() {
-  if (const char* dir = std::getenv("PROXIMADB_TEST_SERVERS_DIR")) return dir;
-  return PROXIMADB_TEST_SERVERS_DIR;
-}
-
 absl::StatusOr<std::unique_ptr<S3TestServer>> S3TestServer::Start(Kind kind,
                                                                    const std::string& bucket) {
   std::unique_ptr<S3TestServer> server(new S3TestServer(kind, bucket));
-  server->port_ = FreePort();
+  server->port_ = FreeLoopbackPort();
   if (absl::Status s = server->Launch(); !s.ok()) return s;
   if (absl::Status s = server->WaitReady(); !s.ok()) return s;
   return server;
 }
 
-S3TestServer::~S3TestServer() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 100; ++i) {  // up to 5 s for a clean exit, then SIGKILL
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  Kill();
-}
+S3TestServer::~S3TestServer() = default;  // the process stops with process_
 
 ObjectStoreOptions S3TestServer::Options(const std::string& prefix) const {
   ObjectStoreOptions options;
@@ -74,12 +37,7 @@ ObjectStoreOptions S3TestServer::Options(const std::string& prefix) const {
 
 std::string S3TestServer::endpoint() const { return Cat("http://127.0.0.1:", port_); }
 
-void S3TestServer::Kill() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
-  pid_ = -1;
-}
+void S3TestServer::Kill() { process_.Kill(); }
 
 absl::Status S3TestServer::Restart() {
   Kill();
@@ -112,19 +70,11 @@ absl::Status S3TestServer::Launch() {
     return absl::FailedPreconditionError(
         Cat(argv[0], " is missing: run scripts/install-test-servers.sh (make test does)"));
   }
-  const std::string log = dir_.path() + "/server.log";
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    _exit(127);
-  }
-  return pid_ > 0 ? absl::OkStatus() : absl::InternalError("fork failed");
+  absl::StatusOr<ChildProcess> process =
+      ChildProcess::Start(std::move(argv), dir_.path() + "/server.log");
+  if (!process.ok()) return process.status();
+  process_ = *std::move(process);
+  return absl::OkStatus();
 }
 
 absl::Status S3TestServer::WaitReady() {
@@ -135,10 +85,8 @@ absl::Status S3TestServer::WaitReady() {
   S3Requester s3(options);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return absl::InternalError(Cat(name(), " exited while starting: ",
-                                     Tail(dir_.path() + "/server.log")));
+    if (process_.Exited()) {
+      return absl::InternalError(Cat(name(), " exited while starting: ", process_.LogTail()));
     }
     // Creating the bucket is the readiness probe: it needs the whole server up.
     absl::StatusOr<S3Response> r = s3.Send({.method = "PUT"}, "create bucket");
@@ -146,8 +94,8 @@ absl::Status S3TestServer::WaitReady() {
     if (r.ok()) return S3Error(*r, Cat("create bucket on ", name()));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // not listening yet
   }
-  return absl::DeadlineExceededError(Cat(name(), " did not answer within 90 s: ",
-                                         Tail(dir_.path() + "/server.log")));
+  return absl::DeadlineExceededError(
+      Cat(name(), " did not answer within 90 s: ", process_.LogTail()));
 }
 
 }  // namespace proximadb

@@ -6,12 +6,11 @@
 // For tests only (a library of its own, not linked into the server).
 #pragma once
 
-#include <sys/types.h>
-
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/child_process.h"
 #include "common/scoped_temp_dir.h"
 #include "storage/object_store.h"
 
@@ -48,10 +47,7 @@ class S3TestServer {
   const std::string bucket_;
   ScopedTempDir dir_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
-
-// The directory scripts/install-test-servers.sh fills (<build>/test-servers).
-std::string TestServersDir();
 
 }  // namespace proximadb

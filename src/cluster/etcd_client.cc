@@ -1,0 +1,239 @@
+#include "cluster/etcd_client.h"
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "common/strings.h"
+#include "nlohmann/json.hpp"
+
+namespace proximadb::cluster {
+
+using json = nlohmann::json;
+
+namespace {
+
+std::string B64(std::string_view s) {
+  return absl::Base64Escape(absl::string_view(s.data(), s.size()));
+}
+
+// proto3's JSON mapping writes int64 as a string and leaves out fields at their default.
+int64_t Int(const json& object, const char* field) {
+  auto it = object.find(field);
+  if (it == object.end()) return 0;
+  if (it->is_number_integer()) return it->get<int64_t>();
+  int64_t value = 0;
+  if (it->is_string() && absl::SimpleAtoi(it->get<std::string>(), &value)) return value;
+  return 0;
+}
+
+std::string Bytes(const json& object, const char* field) {
+  auto it = object.find(field);
+  std::string out;
+  if (it != object.end() && it->is_string()) absl::Base64Unescape(it->get<std::string>(), &out);
+  return out;
+}
+
+KeyValue ToKeyValue(const json& kv) {
+  return {.key = Bytes(kv, "key"),
+          .value = Bytes(kv, "value"),
+          .create_revision = Int(kv, "create_revision"),
+          .mod_revision = Int(kv, "mod_revision"),
+          .version = Int(kv, "version"),
+          .lease = Int(kv, "lease")};
+}
+
+// The end of the range of keys that start with `prefix`: the prefix with its last byte below
+// 0xff incremented, the bytes after it dropped.
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(prefix.back());
+    if (last < 0xff) {
+      ++last;
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(1, '\0');  // every key
+}
+
+absl::Status CheckKey(std::string_view key) {
+  if (key.empty()) return absl::InvalidArgumentError("etcd: a key cannot be empty");
+  return absl::OkStatus();
+}
+
+size_t OnBody(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+struct CurlDeleter {
+  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+}  // namespace
+
+absl::StatusOr<EtcdClient> EtcdClient::Create(EtcdOptions options) {
+  if (options.endpoints.empty()) {
+    return absl::InvalidArgumentError("etcd_endpoints: at least one endpoint is needed");
+  }
+  for (const std::string& e : options.endpoints) {
+    if (!e.starts_with("http://") && !e.starts_with("https://")) {
+      return absl::InvalidArgumentError(
+          Cat("etcd_endpoints: '", e, "' is not an http:// or https:// URL"));
+    }
+  }
+  if (options.connect_timeout_ms <= 0 || options.request_timeout_ms <= 0) {
+    return absl::InvalidArgumentError("etcd: timeouts must be positive");
+  }
+  return EtcdClient(std::move(options));
+}
+
+EtcdClient::EtcdClient(EtcdClient&& other) noexcept
+    : options_(std::move(other.options_)), current_(other.current_.load()) {}
+
+absl::StatusOr<json> EtcdClient::Call(std::string_view path, const json& body) {
+  const std::string payload = body.dump();
+  std::unique_ptr<curl_slist, CurlDeleter> headers(
+      curl_slist_append(nullptr, "Content-Type: application/json"));
+  const size_t n = options_.endpoints.size();
+  const size_t first = current_.load(std::memory_order_relaxed);
+  std::string failures;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t e = (first + i) % n;
+    const std::string url = Cat(options_.endpoints[e], path);
+    std::unique_ptr<CURL, CurlDeleter> h(curl_easy_init());
+    if (!h) return absl::ResourceExhaustedError("etcd: curl_easy_init failed");
+    std::string answer;
+    curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h.get(), CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(h.get(), CURLOPT_POSTFIELDS, payload.data());
+    curl_easy_setopt(h.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
+    curl_easy_setopt(h.get(), CURLOPT_CONNECTTIMEOUT_MS, long{options_.connect_timeout_ms});
+    curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, long{options_.request_timeout_ms});
+    curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, OnBody);
+    curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &answer);
+    const CURLcode rc = curl_easy_perform(h.get());
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+      AppendCat(&failures, failures.empty() ? "" : "; ", url, ": ", curl_easy_strerror(rc));
+      continue;  // not sent: another endpoint may take it
+    }
+    if (rc != CURLE_OK) {
+      return absl::UnavailableError(Cat("etcd ", url, ": ", curl_easy_strerror(rc)));
+    }
+    current_.store(e, std::memory_order_relaxed);
+    long status = 0;
+    curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
+    json parsed = json::parse(answer, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      return absl::InternalError(Cat("etcd ", url, ": HTTP ", status, ", not JSON: ",
+                                     answer.substr(0, 200)));
+    }
+    if (status != 200 || parsed.contains("error")) {
+      const int64_t code = Int(parsed, "code");
+      const std::string message = parsed.value("message", parsed.value("error", answer));
+      return absl::Status(code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code)
+                                                 : absl::StatusCode::kInternal,
+                          Cat("etcd ", path, ": ", message));
+    }
+    return parsed;
+  }
+  return absl::UnavailableError(Cat("etcd: no endpoint could be reached (", failures, ")"));
+}
+
+absl::StatusOr<int64_t> EtcdClient::Put(std::string_view key, std::string_view value,
+                                        int64_t lease) {
+  if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  json body = {{"key", B64(key)}, {"value", B64(value)}};
+  if (lease != 0) body["lease"] = std::to_string(lease);
+  absl::StatusOr<json> answer = Call("/v3/kv/put", body);
+  if (!answer.ok()) return answer.status();
+  return Int(answer->value("header", json::object()), "revision");
+}
+
+absl::StatusOr<std::optional<KeyValue>> EtcdClient::Get(std::string_view key) {
+  if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  absl::StatusOr<json> answer = Call("/v3/kv/range", {{"key", B64(key)}});
+  if (!answer.ok()) return answer.status();
+  const json kvs = answer->value("kvs", json::array());
+  if (kvs.empty()) return std::nullopt;
+  return ToKeyValue(kvs.front());
+}
+
+absl::StatusOr<std::vector<KeyValue>> EtcdClient::GetPrefix(std::string_view prefix) {
+  if (absl::Status s = CheckKey(prefix); !s.ok()) return s;
+  absl::StatusOr<json> answer = Call(
+      "/v3/kv/range", {{"key", B64(prefix)}, {"range_end", B64(PrefixEnd(std::string(prefix)))}});
+  if (!answer.ok()) return answer.status();
+  std::vector<KeyValue> out;
+  for (const json& kv : answer->value("kvs", json::array())) out.push_back(ToKeyValue(kv));
+  return out;
+}
+
+absl::StatusOr<bool> EtcdClient::Delete(std::string_view key) {
+  if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  absl::StatusOr<json> answer = Call("/v3/kv/deleterange", {{"key", B64(key)}});
+  if (!answer.ok()) return answer.status();
+  return Int(*answer, "deleted") > 0;
+}
+
+absl::StatusOr<bool> EtcdClient::Txn(const json& compare, const json& success) {
+  absl::StatusOr<json> answer =
+      Call("/v3/kv/txn", {{"compare", json::array({compare})}, {"success", json::array({success})}});
+  if (!answer.ok()) return answer.status();
+  return answer->value("succeeded", false);  // left out when false
+}
+
+absl::StatusOr<bool> EtcdClient::CreateIfAbsent(std::string_view key, std::string_view value,
+                                                int64_t lease) {
+  if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  json put = {{"key", B64(key)}, {"value", B64(value)}};
+  if (lease != 0) put["lease"] = std::to_string(lease);
+  return Txn({{"key", B64(key)}, {"target", "CREATE"}, {"result", "EQUAL"},
+              {"create_revision", "0"}},
+             {{"request_put", put}});
+}
+
+absl::StatusOr<bool> EtcdClient::CompareAndSwap(std::string_view key, std::string_view value,
+                                                int64_t mod_revision) {
+  if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  return Txn({{"key", B64(key)}, {"target", "MOD"}, {"result", "EQUAL"},
+              {"mod_revision", std::to_string(mod_revision)}},
+             {{"request_put", {{"key", B64(key)}, {"value", B64(value)}}}});
+}
+
+absl::StatusOr<bool> EtcdClient::CompareAndDelete(std::string_view key, int64_t mod_revision) {
+  if (absl::Status s = CheckKey(key); !s.ok()) return s;
+  return Txn({{"key", B64(key)}, {"target", "MOD"}, {"result", "EQUAL"},
+              {"mod_revision", std::to_string(mod_revision)}},
+             {{"request_delete_range", {{"key", B64(key)}}}});
+}
+
+absl::StatusOr<int64_t> EtcdClient::GrantLease(int64_t ttl_seconds) {
+  if (ttl_seconds <= 0) return absl::InvalidArgumentError("etcd: a lease's TTL must be positive");
+  absl::StatusOr<json> answer = Call("/v3/lease/grant", {{"TTL", std::to_string(ttl_seconds)}});
+  if (!answer.ok()) return answer.status();
+  const int64_t id = Int(*answer, "ID");
+  if (id == 0) return absl::InternalError(Cat("etcd: lease grant without an ID: ", answer->dump()));
+  return id;
+}
+
+absl::StatusOr<int64_t> EtcdClient::KeepAlive(int64_t lease) {
+  absl::StatusOr<json> answer = Call("/v3/lease/keepalive", {{"ID", std::to_string(lease)}});
+  if (!answer.ok()) return answer.status();
+  // A streaming RPC through the gateway: each answer is wrapped in "result".
+  const int64_t ttl = Int(answer->value("result", json::object()), "TTL");
+  if (ttl <= 0) return absl::NotFoundError(Cat("etcd: lease ", lease, " has expired"));
+  return ttl;
+}
+
+absl::Status EtcdClient::RevokeLease(int64_t lease) {
+  return Call("/v3/lease/revoke", {{"ID", std::to_string(lease)}}).status();
+}
+
+}  // namespace proximadb::cluster

@@ -1,0 +1,138 @@
+// EtcdClient against a real etcd (Debian's) on a loopback port.
+#include "cluster/etcd_client.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "cluster/test_servers.h"
+#include "common/child_process.h"
+#include "common/strings.h"
+
+namespace proximadb::cluster {
+namespace {
+
+class EtcdClientTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<EtcdTestServer>> server = EtcdTestServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(server_, nullptr); }
+
+  EtcdClient Client() { return *EtcdClient::Create({.endpoints = {server_->endpoint()}}); }
+
+  static EtcdTestServer* server_;
+};
+
+EtcdTestServer* EtcdClientTest::server_ = nullptr;
+
+TEST_F(EtcdClientTest, PutsGetsListsAndDeletesKeys) {
+  EtcdClient etcd = Client();
+  const std::string binary("v\0\xff\x01", 4);  // values are bytes
+  absl::StatusOr<int64_t> r1 = etcd.Put("/kv/a", "1");
+  absl::StatusOr<int64_t> r2 = etcd.Put("/kv/b", binary);
+  ASSERT_TRUE(r1.ok() && r2.ok()) << r1.status() << r2.status();
+  EXPECT_GT(*r2, *r1);
+  ASSERT_TRUE(etcd.Put("/kv/c", "3").ok());
+  ASSERT_TRUE(etcd.Put("/kw", "outside the prefix").ok());
+
+  absl::StatusOr<std::optional<KeyValue>> b = etcd.Get("/kv/b");
+  ASSERT_TRUE(b.ok() && b->has_value()) << b.status();
+  EXPECT_EQ((*b)->value, binary);
+  EXPECT_EQ((*b)->mod_revision, *r2);
+  EXPECT_EQ((*b)->version, 1);
+  absl::StatusOr<std::optional<KeyValue>> missing = etcd.Get("/kv/none");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+
+  absl::StatusOr<std::vector<KeyValue>> listed = etcd.GetPrefix("/kv/");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].key, "/kv/a");
+  EXPECT_EQ((*listed)[2].key, "/kv/c");
+
+  EXPECT_EQ(etcd.Delete("/kv/a").value_or(false), true);
+  EXPECT_EQ(etcd.Delete("/kv/a").value_or(true), false);
+  EXPECT_EQ(etcd.GetPrefix("/kv/")->size(), 2u);
+}
+
+TEST_F(EtcdClientTest, CreateIfAbsentWritesOnce) {
+  EtcdClient etcd = Client();
+  EXPECT_EQ(etcd.CreateIfAbsent("/create/x", "first").value_or(false), true);
+  EXPECT_EQ(etcd.CreateIfAbsent("/create/x", "second").value_or(true), false);
+  EXPECT_EQ((*etcd.Get("/create/x"))->value, "first");
+}
+
+TEST_F(EtcdClientTest, CompareAndSwapNeedsTheLastRevision) {
+  EtcdClient etcd = Client();
+  ASSERT_TRUE(etcd.Put("/cas/x", "v1").ok());
+  const int64_t rev = (*etcd.Get("/cas/x"))->mod_revision;
+  EXPECT_EQ(etcd.CompareAndSwap("/cas/x", "v2", rev).value_or(false), true);
+  EXPECT_EQ(etcd.CompareAndSwap("/cas/x", "v3", rev).value_or(true), false);  // stale
+  EXPECT_EQ((*etcd.Get("/cas/x"))->value, "v2");
+  EXPECT_EQ(etcd.CompareAndDelete("/cas/x", rev).value_or(true), false);
+  const int64_t now = (*etcd.Get("/cas/x"))->mod_revision;
+  EXPECT_EQ(etcd.CompareAndDelete("/cas/x", now).value_or(false), true);
+  EXPECT_FALSE(etcd.Get("/cas/x")->has_value());
+}
+
+TEST_F(EtcdClientTest, ALeaseKeepsItsKeysUntilRevokedOrExpired) {
+  EtcdClient etcd = Client();
+  absl::StatusOr<int64_t> lease = etcd.GrantLease(30);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_EQ(etcd.CreateIfAbsent("/lease/node", "up", *lease).value_or(false), true);
+  EXPECT_EQ((*etcd.Get("/lease/node"))->lease, *lease);
+  absl::StatusOr<int64_t> ttl = etcd.KeepAlive(*lease);
+  ASSERT_TRUE(ttl.ok()) << ttl.status();
+  EXPECT_GT(*ttl, 20);
+  ASSERT_TRUE(etcd.RevokeLease(*lease).ok());
+  EXPECT_FALSE(etcd.Get("/lease/node")->has_value());
+  EXPECT_EQ(etcd.KeepAlive(*lease).status().code(), absl::StatusCode::kNotFound);
+  // A key cannot be attached to a lease that no longer exists: etcd's NOT_FOUND.
+  EXPECT_EQ(etcd.Put("/lease/other", "x", *lease).status().code(), absl::StatusCode::kNotFound);
+
+  // Without keep-alives the lease expires and etcd deletes its key.
+  absl::StatusOr<int64_t> short_lease = etcd.GrantLease(2);
+  ASSERT_TRUE(short_lease.ok());
+  ASSERT_TRUE(etcd.Put("/lease/short", "x", *short_lease).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (etcd.Get("/lease/short")->has_value() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polled, with a deadline
+  }
+  EXPECT_FALSE(etcd.Get("/lease/short")->has_value());
+  EXPECT_EQ(etcd.KeepAlive(*short_lease).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EtcdClientTest, MovesToTheNextEndpointWhenOneCannotBeReached) {
+  const std::string dead = Cat("http://127.0.0.1:", FreeLoopbackPort());
+  EtcdClient etcd = *EtcdClient::Create({.endpoints = {dead, server_->endpoint()}});
+  ASSERT_TRUE(etcd.Put("/failover/x", "1").ok());
+  EXPECT_EQ((*etcd.Get("/failover/x"))->value, "1");
+
+  const std::string dead2 = Cat("http://127.0.0.1:", FreeLoopbackPort());
+  EtcdClient nowhere = *EtcdClient::Create({.endpoints = {dead, dead2}});
+  absl::Status s = nowhere.Put("/failover/y", "1").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find(dead2), std::string::npos) << s;
+}
+
+TEST_F(EtcdClientTest, RefusesBadInputNamingIt) {
+  EXPECT_EQ(EtcdClient::Create({}).status().code(), absl::StatusCode::kInvalidArgument);
+  absl::Status bad_url = EtcdClient::Create({.endpoints = {"127.0.0.1:2379"}}).status();
+  EXPECT_EQ(bad_url.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_url.message().find("etcd_endpoints"), std::string::npos) << bad_url;
+  EtcdClient etcd = Client();
+  EXPECT_EQ(etcd.Put("", "x").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(etcd.GetPrefix("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(etcd.GrantLease(0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace proximadb::cluster

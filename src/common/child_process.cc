@@ -1,0 +1,117 @@
+#include "common/child_process.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+
+namespace proximadb {
+
+absl::StatusOr<ChildProcess> ChildProcess::Start(std::vector<std::string> argv,
+                                                 std::string log) {
+  if (argv.empty()) return absl::InvalidArgumentError("ChildProcess: no program");
+  ChildProcess child;
+  child.log_ = std::move(log);
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  child.pid_ = ::fork();
+  if (child.pid_ == 0) {
+    const int fd = ::open(child.log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execvp(args[0], args.data());
+    _exit(127);
+  }
+  if (child.pid_ < 0) return absl::InternalError("fork failed");
+  return child;
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), log_(std::move(other.log_)) {}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    Stop();
+    pid_ = std::exchange(other.pid_, -1);
+    log_ = std::move(other.log_);
+  }
+  return *this;
+}
+
+void ChildProcess::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGCONT);  // a stopped process cannot act on SIGTERM
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 100; ++i) {  // up to 5 s for a clean exit
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Kill();
+}
+
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void ChildProcess::Signal(int signal) const {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
+bool ChildProcess::Exited() {
+  if (pid_ <= 0) return true;
+  if (::waitpid(pid_, nullptr, WNOHANG) != pid_) return false;
+  pid_ = -1;
+  return true;
+}
+
+std::string ChildProcess::LogTail() const {
+  std::ifstream in(log_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string all = ss.str();
+  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
+}
+
+int LoopbackListener(int* port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::listen(fd, 64);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+std::string TestServersDir() {
+  if (const char* dir = std::getenv("PROXIMADB_TEST_SERVERS_DIR")) return dir;
+  return PROXIMADB_TEST_SERVERS_DIR;
+}
+
+int FreeLoopbackPort() {
+  int port = 0;
+  ::close(LoopbackListener(&port));
+  return port;
+}
+
+}  // namespace proximadb
