@@ -73,6 +73,19 @@ class Collection {
   // (src/index/planner.h) scans a selective set exactly and traverses the graph otherwise.
   virtual absl::StatusOr<SearchResponse> Search(const SearchRequest& request) = 0;
 
+  // Cluster mode (docs/cluster.md): writes ordered by a replicated log rather than by this
+  // collection's commit queue. Prepare* check and resolve a write against this replica's state
+  // (as Write and Delete would, with their errors) without applying it; every replica then
+  // applies the batch through ApplyReplicated at the sequence the log gave it.
+  virtual absl::StatusOr<PreparedBatch> PrepareWrite(std::vector<Record> records,
+                                                     WriteMode mode) = 0;
+  virtual absl::StatusOr<PreparedBatch> PrepareDelete(const std::vector<std::string>& ids) = 0;
+  // Logs (with the collection's durability) and applies `batch` as sequence `seq`, which must
+  // be Stats().last_seq + 1 (kFailedPrecondition otherwise) and the sequence it was prepared
+  // for. An empty `batch` is a log entry that changes nothing (it only takes the sequence).
+  // kDataLoss if the batch is malformed or of another dimension.
+  virtual absl::Status ApplyReplicated(std::string_view batch, uint64_t seq) = 0;
+
   // Writes the memtable into a segment now (waits for it).
   virtual absl::Status Flush() = 0;
   // Merges all segments into one, dropping deleted rows (waits for it).

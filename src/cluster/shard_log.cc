@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
 #include "common/strings.h"
 
 namespace proximadb::cluster {
@@ -54,10 +56,26 @@ absl::Status NatsError(natsStatus s, jsErrCode jerr, std::string_view what) {
 }
 
 // Whether an append that failed so may succeed if sent again (with the same id): no server
-// answered, or the stream is between leaders.
+// answered, the connection broke (libnats reconnects to another server), or the stream is
+// between leaders.
 bool Retryable(natsStatus s, jsErrCode jerr) {
   return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
-         s == NATS_STALE_CONNECTION || jerr == JSClusterNotAvailErr;
+         s == NATS_STALE_CONNECTION || s == NATS_IO_ERROR || jerr == JSClusterNotAvailErr;
+}
+
+// Runs `call` (a libnats call that sets a JetStream error code) until it succeeds, fails in a
+// way retrying cannot change, or `deadline_ms` has passed; returns its last result.
+template <typename Call>
+natsStatus WithRetries(int deadline_ms, jsErrCode* jerr, Call call) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(deadline_ms);
+  auto backoff = std::chrono::milliseconds(20);
+  while (true) {
+    *jerr = kNoJsError;
+    const natsStatus s = call(jerr);
+    if (s == NATS_OK || !Retryable(s, *jerr) || Clock::now() + backoff >= deadline) return s;
+    std::this_thread::sleep_for(backoff);  // no leader yet: try again
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+  }
 }
 
 }  // namespace
@@ -146,41 +164,49 @@ absl::Status ShardLog::DeleteStream(std::string_view name) {
 
 absl::StatusOr<uint64_t> ShardLog::Append(std::string_view stream, std::string_view payload,
                                           uint64_t expected_last, std::string_view id) {
-  if (absl::Status s = CheckName(stream); !s.ok()) return s;
   if (id.empty()) return absl::InvalidArgumentError("append: an id is needed");
+  return Publish(stream, payload, expected_last, id);
+}
+
+absl::StatusOr<uint64_t> ShardLog::Mark(std::string_view stream) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint64_t hi = rng(), lo = rng();
+  return Publish(stream, "", std::nullopt, absl::StrFormat("mark-%016x%016x", hi, lo));
+}
+
+absl::StatusOr<uint64_t> ShardLog::Publish(std::string_view stream, std::string_view payload,
+                                           std::optional<uint64_t> expected_last,
+                                           std::string_view id) {
+  if (absl::Status s = CheckName(stream); !s.ok()) return s;
   const std::string subject = Subject(stream), stream_name(stream), msg_id(id);
   jsPubOptions opts;
   jsPubOptions_Init(&opts);
   opts.MsgId = msg_id.c_str();
   opts.ExpectStream = stream_name.c_str();
-  opts.ExpectLastSeq = expected_last;       // 0 means "not set" to JetStream,
-  opts.ExpectNoMessage = expected_last == 0;  // so an empty stream is asked for this way
-  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.append_deadline_ms);
-  auto backoff = std::chrono::milliseconds(20);
-  while (true) {
-    jsPubAck* ack = nullptr;
-    jsErrCode jerr = kNoJsError;
-    const natsStatus s = js_Publish(&ack, handles_->js, subject.c_str(), payload.data(),
-                                    static_cast<int>(payload.size()), &opts, &jerr);
-    if (s == NATS_OK) {
-      const uint64_t seq = ack->Sequence;
-      jsPubAck_Destroy(ack);
-      return seq;
-    }
-    if (!Retryable(s, jerr) || Clock::now() + backoff >= deadline) {
-      return NatsError(s, jerr, Cat("append to ", stream));
-    }
-    std::this_thread::sleep_for(backoff);  // the stream is electing a leader: try again
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+  if (expected_last.has_value()) {
+    opts.ExpectLastSeq = *expected_last;       // 0 means "not set" to JetStream,
+    opts.ExpectNoMessage = *expected_last == 0;  // so an empty stream is asked for this way
   }
+  jsPubAck* ack = nullptr;
+  jsErrCode jerr = kNoJsError;
+  const natsStatus s = WithRetries(options_.retry_deadline_ms, &jerr, [&](jsErrCode* e) {
+    return js_Publish(&ack, handles_->js, subject.c_str(), payload.data(),
+                      static_cast<int>(payload.size()), &opts, e);
+  });
+  if (s != NATS_OK) return NatsError(s, jerr, Cat("append to ", stream));
+  const uint64_t seq = ack->Sequence;
+  jsPubAck_Destroy(ack);
+  return seq;
 }
 
 absl::StatusOr<StreamState> ShardLog::State(std::string_view stream) {
   if (absl::Status s = CheckName(stream); !s.ok()) return s;
   jsStreamInfo* info = nullptr;
   jsErrCode jerr = kNoJsError;
-  const natsStatus s =
-      js_GetStreamInfo(&info, handles_->js, std::string(stream).c_str(), nullptr, &jerr);
+  const std::string name(stream);
+  const natsStatus s = WithRetries(options_.retry_deadline_ms, &jerr, [&](jsErrCode* e) {
+    return js_GetStreamInfo(&info, handles_->js, name.c_str(), nullptr, e);
+  });
   if (s != NATS_OK) return NatsError(s, jerr, Cat("state of stream ", stream));
   StreamState out;
   out.first_seq = info->State.Msgs == 0 ? 0 : info->State.FirstSeq;
@@ -221,8 +247,9 @@ absl::StatusOr<std::unique_ptr<LogReader>> ShardLog::Read(std::string_view strea
   opts.Config.OptStartSeq = from_seq;
   auto sub = std::make_unique<LogReader::Sub>();
   jsErrCode jerr = kNoJsError;
-  const natsStatus s =
-      js_SubscribeSync(&sub->sub, handles_->js, subject.c_str(), nullptr, &opts, &jerr);
+  const natsStatus s = WithRetries(options_.retry_deadline_ms, &jerr, [&](jsErrCode* e) {
+    return js_SubscribeSync(&sub->sub, handles_->js, subject.c_str(), nullptr, &opts, e);
+  });
   if (s != NATS_OK) return NatsError(s, jerr, Cat("read stream ", stream));
   return std::unique_ptr<LogReader>(new LogReader(std::move(sub)));
 }

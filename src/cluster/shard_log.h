@@ -10,7 +10,7 @@
 // window (2 minutes) and answers with the first one's sequence, so an append retried after a
 // lost acknowledgement is stored once. Appends are retried here, with the same id, while the
 // stream has no leader (an election after a server's crash takes some seconds), until a
-// deadline.
+// deadline; so are the start of a read and a state query.
 //
 // Thread-safety: a ShardLog may be used from many threads; a LogReader from one at a time.
 #pragma once
@@ -30,7 +30,9 @@ namespace proximadb::cluster {
 struct ShardLogOptions {
   std::vector<std::string> urls;  // "nats://host:port" of any of the NATS servers
   int request_timeout_ms = 5000;  // one JetStream API call
-  int append_deadline_ms = 30000;  // an append, retries included
+  // How long an append, a read's start or a state query keeps trying while no server answers
+  // or the stream has no leader (an election takes seconds after a server's crash).
+  int retry_deadline_ms = 30000;
 };
 
 struct LogEntry {
@@ -69,6 +71,10 @@ class ShardLog {
   // Appends `payload` if the stream's last sequence is `expected_last`; returns its sequence.
   absl::StatusOr<uint64_t> Append(std::string_view stream, std::string_view payload,
                                   uint64_t expected_last, std::string_view id);
+  // Appends an empty entry after whatever the stream holds, unconditionally. Its sequence is
+  // after every append acknowledged before the call (a quorum ordered them): a replica that has
+  // applied through it has seen all of them. The barrier of a strong read.
+  absl::StatusOr<uint64_t> Mark(std::string_view stream);
   absl::StatusOr<StreamState> State(std::string_view stream);
   // Removes the entries before `seq` (they are in every replica's segments).
   absl::Status TrimBefore(std::string_view stream, uint64_t seq);
@@ -78,6 +84,9 @@ class ShardLog {
  private:
   struct Handles;
   explicit ShardLog(ShardLogOptions options);
+  // Append's work; no expectation when `expected_last` is empty.
+  absl::StatusOr<uint64_t> Publish(std::string_view stream, std::string_view payload,
+                                   std::optional<uint64_t> expected_last, std::string_view id);
   const ShardLogOptions options_;
   std::unique_ptr<Handles> handles_;
 };

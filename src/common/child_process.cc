@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,8 +27,13 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(std::vector<std::string> argv,
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  const pid_t parent = ::getpid();
   child.pid_ = ::fork();
   if (child.pid_ == 0) {
+    // Dies with the test (when the thread that started it ends): a crashed test leaves no
+    // server behind holding its ports.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(127);  // the parent is already gone
     const int fd = ::open(child.log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);

@@ -15,7 +15,9 @@ namespace proximadb {
 class ChildProcess {
  public:
   ChildProcess() = default;
-  // Starts argv[0] (searched in PATH) with stdout and stderr appended to `log`.
+  // Starts argv[0] (searched in PATH) with stdout and stderr appended to `log`. The process is
+  // killed if the thread that started it ends first (PR_SET_PDEATHSIG): start it from the
+  // thread that owns the test.
   static absl::StatusOr<ChildProcess> Start(std::vector<std::string> argv, std::string log);
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;

@@ -161,6 +161,10 @@ class CollectionImpl final : public Collection,
   absl::StatusOr<Record> Get(std::string_view id) override;
   absl::StatusOr<std::vector<Record>> GetMany(const std::vector<std::string>& ids) override;
   absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids) override;
+  absl::StatusOr<PreparedBatch> PrepareWrite(std::vector<Record> records,
+                                             WriteMode mode) override;
+  absl::StatusOr<PreparedBatch> PrepareDelete(const std::vector<std::string>& ids) override;
+  absl::Status ApplyReplicated(std::string_view batch, uint64_t seq) override;
   absl::Status PatchMetadata(std::string_view id, std::string_view patch) override;
   absl::Status ReplaceMetadata(std::string_view id, std::string_view metadata) override;
   absl::StatusOr<uint64_t> Count(std::string_view filter) override;
@@ -236,6 +240,12 @@ class CollectionImpl final : public Collection,
 
   // write_path.cc
   absl::Status ValidateRecord(Record& r) const;
+  // Write's checks of a whole batch (each record's, and no id twice in an insert).
+  absl::Status ValidateWrite(std::vector<Record>& records, WriteMode mode) const;
+  // Resolves `w` against the state as of last_seq_, without logging or applying it.
+  absl::StatusOr<PreparedBatch> Prepare(Writer* w) ABSL_LOCKS_EXCLUDED(mu_);
+  // The payload of a replicated batch that is to be sequence `seq` (Writer::Kind::kApply).
+  absl::Status CheckReplicated(Writer* w, uint64_t seq, std::string* payload) const;
   // kInvalidArgument naming the record unless `bytes` of metadata fit the limit.
   absl::Status CheckMetadataSize(std::string_view id, size_t bytes) const;
   absl::Status Commit(Writer* w) ABSL_LOCKS_EXCLUDED(mu_);

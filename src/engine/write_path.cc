@@ -23,7 +23,8 @@ std::string Quote(std::string_view s) { return absl::StrCat("'", std::string(s),
 }  // namespace
 
 struct CollectionImpl::Writer {
-  enum class Kind { kWrite, kDelete, kPatch, kReplace, kFreeze };
+  // kApply: a batch a replicated log ordered (ApplyReplicated), never grouped with the others.
+  enum class Kind { kWrite, kDelete, kPatch, kReplace, kFreeze, kApply };
   explicit Writer(Kind k) : kind(k) {}
 
   size_t EstimatedBytes() const {
@@ -34,7 +35,7 @@ struct CollectionImpl::Writer {
       }
     }
     if (ids) n += ids->size() * 32;
-    return n + metadata.size();
+    return n + metadata.size() + batch.size();
   }
 
   const Kind kind;
@@ -48,6 +49,8 @@ struct CollectionImpl::Writer {
   // kPatch, kReplace: the whole file of the cold segment holding id's live row, fetched before
   // the commit (its vector is kept; the cache may have let the file go meanwhile).
   std::shared_ptr<const Segment> cold_whole;
+  std::string_view batch;  // kApply: the encoded batch ("" for an entry that changes nothing)
+  uint64_t apply_seq = 0;  // kApply: the sequence the log gave it
   // Outputs.
   absl::Status status;
   uint64_t deleted = 0;
@@ -118,8 +121,7 @@ absl::Status CollectionImpl::ValidateRecord(Record& r) const {
 // ---------------------------------------------------------------------------------------------
 // The operations: each validates its input, then commits one writer.
 
-absl::Status CollectionImpl::Write(std::vector<Record> records, WriteMode mode) {
-  if (records.empty()) return absl::OkStatus();
+absl::Status CollectionImpl::ValidateWrite(std::vector<Record>& records, WriteMode mode) const {
   absl::flat_hash_set<std::string_view> seen;
   for (size_t i = 0; i < records.size(); ++i) {
     Record& r = records[i];
@@ -137,6 +139,12 @@ absl::Status CollectionImpl::Write(std::vector<Record> records, WriteMode mode) 
           absl::StrCat("id ", Quote(r.id), " appears more than once in the batch"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status CollectionImpl::Write(std::vector<Record> records, WriteMode mode) {
+  if (records.empty()) return absl::OkStatus();
+  PROXIMADB_RETURN_IF_ERROR(ValidateWrite(records, mode));
   Writer w(Writer::Kind::kWrite);
   w.records = &records;
   w.mode = mode;
@@ -188,6 +196,74 @@ absl::Status CollectionImpl::ReplaceMetadata(std::string_view id, std::string_vi
   return CommitWithinBudget(&w);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Replicated writes (cluster mode): prepared here, ordered by the log, applied on every replica.
+
+absl::StatusOr<PreparedBatch> CollectionImpl::Prepare(Writer* w) {
+  absl::MutexLock l(&mu_);
+  PROXIMADB_RETURN_IF_ERROR(WriteError());
+  Overlay overlay;
+  PreparedBatch out;
+  out.after = last_seq_;
+  PROXIMADB_RETURN_IF_ERROR(Resolve(w, &overlay, last_seq_ + 1, &out.batch));
+  out.deleted = w->deleted;
+  return out;
+}
+
+absl::StatusOr<PreparedBatch> CollectionImpl::PrepareWrite(std::vector<Record> records,
+                                                           WriteMode mode) {
+  PROXIMADB_RETURN_IF_ERROR(ValidateWrite(records, mode));
+  // A write the memory budget would refuse is refused before it reaches the log.
+  if (options_.budget != nullptr) PROXIMADB_RETURN_IF_ERROR(options_.budget->Admit());
+  Writer w(Writer::Kind::kWrite);
+  w.records = &records;
+  w.mode = mode;
+  return Prepare(&w);
+}
+
+absl::StatusOr<PreparedBatch> CollectionImpl::PrepareDelete(const std::vector<std::string>& ids) {
+  Writer w(Writer::Kind::kDelete);
+  w.ids = &ids;
+  return Prepare(&w);
+}
+
+absl::Status CollectionImpl::ApplyReplicated(std::string_view batch, uint64_t seq) {
+  Writer w(Writer::Kind::kApply);
+  w.batch = batch;
+  w.apply_seq = seq;
+  absl::Status s = Commit(&w);  // never refused by the budget: the log has it already
+  if (options_.budget != nullptr) options_.budget->RequestRelease();
+  return s;
+}
+
+absl::Status CollectionImpl::CheckReplicated(Writer* w, uint64_t seq, std::string* payload) const {
+  if (w->apply_seq != seq) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "collection ", Quote(options_.config.name), ": replicated batch ", w->apply_seq,
+        " cannot be applied after batch ", seq - 1, "; the next is ", seq));
+  }
+  if (w->batch.empty()) {  // takes the sequence, changes nothing
+    *payload = BatchBuilder(seq, static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))).Finish();
+    return absl::OkStatus();
+  }
+  DecodedBatch decoded;
+  absl::Status s = DecodeBatch(w->batch, &decoded);
+  if (s.ok() && decoded.seq != seq) {
+    s = absl::DataLossError(absl::StrCat("it was prepared as batch ", decoded.seq));
+  }
+  for (const BatchOp& op : decoded.ops) {
+    if (s.ok() && op.type == OpType::kPut && op.dim != dim_) {
+      s = absl::DataLossError(absl::StrCat("a vector of dimension ", op.dim));
+    }
+  }
+  if (!s.ok()) {
+    return absl::DataLossError(absl::StrCat("collection ", Quote(options_.config.name),
+                                            ": replicated batch ", seq, ": ", s.message()));
+  }
+  *payload = std::string(w->batch);
+  return absl::OkStatus();
+}
+
 absl::Status CollectionImpl::Freeze() {
   Writer w(Writer::Kind::kFreeze);
   return Commit(&w);
@@ -212,8 +288,10 @@ absl::Status CollectionImpl::Commit(Writer* w) {
     group.push_back(w);
   } else {
     size_t bytes = 0;
+    const bool apply = w->kind == Writer::Kind::kApply;
     for (Writer* x : writers_) {
       if (x->kind == Writer::Kind::kFreeze || bytes >= kMaxGroupBytes) break;
+      if ((x->kind == Writer::Kind::kApply) != apply) break;  // the overlay knows only one
       group.push_back(x);
       bytes += x->EstimatedBytes();
     }
@@ -236,7 +314,8 @@ void CollectionImpl::LogAndApply(const std::vector<Writer*>& group) {
   Overlay overlay;
   uint64_t seq = last_seq_;
   for (Writer* x : group) {
-    x->status = Resolve(x, &overlay, seq + 1, &x->payload);
+    x->status = x->kind == Writer::Kind::kApply ? CheckReplicated(x, seq + 1, &x->payload)
+                                                : Resolve(x, &overlay, seq + 1, &x->payload);
     if (x->status.ok() && !x->payload.empty()) ++seq;
   }
   if (seq == last_seq_) return;  // nothing to log
@@ -356,6 +435,7 @@ absl::Status CollectionImpl::Resolve(Writer* w, Overlay* overlay, uint64_t seq,
       break;
     }
     case Writer::Kind::kFreeze:
+    case Writer::Kind::kApply:
       PROXIMADB_CHECK(false);
   }
   overlay->Commit();

@@ -1,0 +1,83 @@
+// ShardReplica: one replica of one shard: a local collection kept equal to the shard's log
+// (docs/cluster.md). A background thread applies the log's entries in order, each at its own
+// sequence (Collection::ApplyReplicated), so the collection's last_seq is the log position it
+// has applied, and a restart resumes the log right after it.
+//
+// A write goes through the log from any replica: it is resolved against this replica's state
+// as of the position P it has applied (Collection::PrepareWrite), then appended on condition
+// that the log still ends at P. If another write came first, this replica catches up and
+// resolves it again. So every replica applies the same batches, each resolved against exactly
+// the state that precedes it, and they cannot diverge. The write is acknowledged once a quorum
+// of the log's replicas stored it and this replica applied it: the writer reads its own write.
+//
+// Strong reads call Barrier() first: it appends an empty entry and waits until this replica
+// has applied through it, which orders the read after every write acknowledged before.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "cluster/shard_log.h"
+#include "proximadb/collection.h"
+
+namespace proximadb::cluster {
+
+struct ShardReplicaOptions {
+  std::string stream;   // the shard's log
+  std::string node_id;  // names this node in the ids of its appends
+  int apply_timeout_ms = 30000;  // how long a write or barrier waits for the apply
+};
+
+class ShardReplica {
+ public:
+  // Starts applying `log` from the collection's last_seq + 1. `log` must outlive the replica.
+  static absl::StatusOr<std::unique_ptr<ShardReplica>> Start(
+      ShardLog* log, std::shared_ptr<Collection> collection, ShardReplicaOptions options);
+  ~ShardReplica();  // stops the apply thread
+  ShardReplica(const ShardReplica&) = delete;
+  ShardReplica& operator=(const ShardReplica&) = delete;
+
+  absl::Status Write(const std::vector<Record>& records, WriteMode mode);
+  // Returns how many of the ids were live.
+  absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids);
+  // Returns once this replica has applied every write acknowledged (by any replica) before
+  // the call.
+  absl::Status Barrier();
+  // Waits until this replica has applied log position `seq` (kDeadlineExceeded after
+  // apply_timeout_ms; the apply thread's error if it stopped).
+  absl::Status WaitApplied(uint64_t seq);
+
+  // The last log position applied, and the apply thread's failure (OK while it runs).
+  uint64_t applied() const;
+  absl::Status apply_error() const;
+  Collection& collection() { return *collection_; }
+
+ private:
+  ShardReplica(ShardLog* log, std::shared_ptr<Collection> collection,
+               ShardReplicaOptions options);
+  // Appends what `prepare` resolves, again after catching up while another append came first.
+  template <typename Prepare>
+  absl::StatusOr<PreparedBatch> Replicate(Prepare prepare);
+  void ApplyLoop();
+
+  ShardLog* const log_;
+  const std::shared_ptr<Collection> collection_;
+  const ShardReplicaOptions options_;
+  mutable absl::Mutex mu_;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status apply_error_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_append_ ABSL_GUARDED_BY(mu_) = 0;  // numbers this replica's appends
+  uint64_t wanted_ ABSL_GUARDED_BY(mu_) = 0;  // the highest position a caller waits for
+  std::thread applier_;
+};
+
+}  // namespace proximadb::cluster

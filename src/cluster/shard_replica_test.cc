@@ -1,0 +1,238 @@
+// ShardReplica: three replicas of one shard, each a database of its own on disk, kept equal
+// through a log on a 3-node NATS JetStream cluster (real servers on loopback).
+#include "cluster/shard_replica.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "cluster/test_servers.h"
+#include "common/scoped_temp_dir.h"
+#include "common/strings.h"
+#include "proximadb/database.h"
+
+namespace proximadb::cluster {
+namespace {
+
+// One node's replica: a database in a directory of its own, and its ShardReplica.
+struct Node {
+  Node(const std::string& dir, std::string node_id) : id(std::move(node_id)) {
+    options.data_dir = dir + "/" + id;
+    options.catalog_path = dir + "/" + id + ".db";
+    options.background_maintenance = false;
+  }
+  void Open(ShardLog* log, const std::string& stream) {
+    replica.reset();
+    coll.reset();
+    db.reset();
+    auto opened = Database::Open(options);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    db = *std::move(opened);
+    if (!db->GetCollection("c").ok()) {
+      CollectionConfig c;
+      c.name = "c";
+      c.dimension = 4;
+      ASSERT_TRUE(db->CreateCollection(c).ok());
+    }
+    coll = *db->GetCollection("c");
+    auto started = ShardReplica::Start(
+        log, coll, {.stream = stream, .node_id = id, .apply_timeout_ms = 60000});
+    ASSERT_TRUE(started.ok()) << started.status();
+    replica = *std::move(started);
+  }
+  void Close() {
+    replica.reset();
+    coll.reset();
+    db.reset();
+  }
+  std::string id;
+  DatabaseOptions options;
+  std::unique_ptr<Database> db;
+  std::shared_ptr<Collection> coll;
+  std::unique_ptr<ShardReplica> replica;
+};
+
+Record Rec(const std::string& id, float x, const std::string& who) {
+  return {id, {x, 1, 2, 3}, Cat(R"({"by":")", who, R"("})")};
+}
+
+class ShardReplicaTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<NatsTestCluster>> cluster = NatsTestCluster::Start(3);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = cluster->release();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr);
+    // One test kills a server: a new leader takes 4-7 s here, more on a loaded machine.
+    absl::StatusOr<std::unique_ptr<ShardLog>> log =
+        ShardLog::Connect({.urls = cluster_->urls(), .retry_deadline_ms = 60000});
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *std::move(log);
+    stream_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    ASSERT_TRUE(log_->EnsureStream(stream_, 3).ok());
+    for (int i = 0; i < 3; ++i) {
+      nodes_.push_back(std::make_unique<Node>(dir_.path(), Cat("node", i)));
+      nodes_.back()->Open(log_.get(), stream_);
+    }
+  }
+  void TearDown() override {
+    nodes_.clear();
+    if (log_ != nullptr) (void)log_->DeleteStream(stream_);
+  }
+
+  // Every replica, once it applied the whole log, holds the same records as node 0.
+  void ExpectReplicasEqual(size_t expected_count) {
+    ASSERT_TRUE(nodes_[0]->replica->Barrier().ok());
+    absl::StatusOr<StreamState> state = log_->State(stream_);
+    ASSERT_TRUE(state.ok()) << state.status();
+    for (auto& n : nodes_) ASSERT_TRUE(n->replica->WaitApplied(state->last_seq).ok()) << n->id;
+    absl::StatusOr<ScrollPage> want = nodes_[0]->coll->Scroll("", 100000, "", true);
+    ASSERT_TRUE(want.ok()) << want.status();
+    EXPECT_EQ(want->records.size(), expected_count);
+    for (auto& n : nodes_) {
+      absl::StatusOr<ScrollPage> got = n->coll->Scroll("", 100000, "", true);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(got->records.size(), want->records.size()) << n->id;
+      for (size_t i = 0; i < got->records.size(); ++i) {
+        EXPECT_EQ(got->records[i].id, want->records[i].id) << n->id;
+        EXPECT_EQ(got->records[i].metadata, want->records[i].metadata) << n->id;
+        EXPECT_EQ(got->records[i].vector, want->records[i].vector) << n->id;
+      }
+      EXPECT_EQ(n->coll->Stats().last_seq, state->last_seq) << n->id;
+    }
+  }
+
+  static NatsTestCluster* cluster_;
+  ScopedTempDir dir_;
+  std::unique_ptr<ShardLog> log_;
+  std::string stream_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+NatsTestCluster* ShardReplicaTest::cluster_ = nullptr;
+
+TEST_F(ShardReplicaTest, AWriteOnOneReplicaIsReadOnTheOthersAfterABarrier) {
+  ASSERT_TRUE(nodes_[0]->replica->Write({Rec("a", 1, "n0")}, WriteMode::kInsert).ok());
+  // The writer reads its own write at once: it was applied before the acknowledgement.
+  EXPECT_TRUE(nodes_[0]->coll->Get("a").ok());
+  for (int i : {1, 2}) {
+    ASSERT_TRUE(nodes_[i]->replica->Barrier().ok());
+    absl::StatusOr<Record> got = nodes_[i]->coll->Get("a");
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(got->metadata, R"({"by":"n0"})");
+    const std::vector<float> query = {1, 1, 2, 3};
+    SearchRequest q;
+    q.vector = query;
+    q.k = 1;
+    absl::StatusOr<SearchResponse> hits = nodes_[i]->coll->Search(q);
+    ASSERT_TRUE(hits.ok() && hits->hits.size() == 1) << hits.status();
+    EXPECT_EQ(hits->hits[0].id, "a");
+  }
+  absl::StatusOr<uint64_t> deleted = nodes_[2]->replica->Delete({"a", "never"});
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 1u);
+  ExpectReplicasEqual(0);
+}
+
+TEST_F(ShardReplicaTest, AnInsertRaceHasOneWinnerOnEveryReplica) {
+  std::atomic<int> won{0}, lost{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      absl::Status s = nodes_[i]->replica->Write({Rec("same", float(i), Cat("n", i))},
+                                                 WriteMode::kInsert);
+      if (s.ok()) ++won;
+      if (s.code() == absl::StatusCode::kAlreadyExists) ++lost;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(lost.load(), 2);
+  ExpectReplicasEqual(1);
+}
+
+// Three writers on three replicas, upserting and deleting overlapping ids: every replica ends
+// with the same records, and every acknowledged write's effect is there.
+TEST_F(ShardReplicaTest, ConcurrentWritersOnEveryReplicaConverge) {
+  constexpr int kRounds = 25;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      for (int r = 0; r < kRounds; ++r) {
+        const std::string own = Cat("n", i, "-", r), shared = Cat("shared-", r % 5);
+        ASSERT_TRUE(nodes_[i]->replica->Write({Rec(own, float(r), Cat("n", i)),
+                                               Rec(shared, float(i), Cat("n", i))},
+                                              WriteMode::kUpsert).ok());
+        if (r % 4 == 3) {
+          ASSERT_TRUE(nodes_[i]->replica->Delete({Cat("n", i, "-", r - 1)}).ok());
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // Each writer's own ids: kRounds written, one in four deleted; plus 5 shared ids.
+  const size_t own_left = kRounds - kRounds / 4;
+  ExpectReplicasEqual(3 * own_left + 5);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(nodes_[1]->coll->Get(Cat("n", i, "-", kRounds - 1)).ok());
+    EXPECT_EQ(nodes_[1]->coll->Get(Cat("n", i, "-", 2)).status().code(),
+              absl::StatusCode::kNotFound);
+  }
+}
+
+// A replica that was down catches up from the log where its own WAL ends.
+TEST_F(ShardReplicaTest, AReplicaThatWasDownCatchesUpFromTheLog) {
+  ASSERT_TRUE(nodes_[0]->replica->Write({Rec("before", 1, "n0")}, WriteMode::kUpsert).ok());
+  ASSERT_TRUE(nodes_[2]->replica->Barrier().ok());
+  nodes_[2]->Close();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(nodes_[i % 2]->replica->Write({Rec(Cat("while-down-", i), float(i), "n")},
+                                              WriteMode::kUpsert).ok());
+  }
+  nodes_[2]->Open(log_.get(), stream_);
+  ExpectReplicasEqual(11);
+}
+
+// kill -9 of the NATS server that leads the shard's log, while every replica writes: the
+// writes go on once the log has a new leader, and no acknowledged write is missing anywhere.
+TEST_F(ShardReplicaTest, WritesGoOnWhenTheLogsLeaderIsKilled) {
+  std::atomic<int> acknowledged{0};
+  std::atomic<int> killed{-1};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      for (int r = 0; r < 20; ++r) {
+        if (i == 0 && r == 5) {
+          const std::string leader = log_->State(stream_)->leader;
+          for (int n = 0; n < 3; ++n) {
+            if (NatsTestCluster::Name(n) == leader) {
+              cluster_->Kill(n);
+              killed = n;
+            }
+          }
+        }
+        absl::Status s = nodes_[i]->replica->Write({Rec(Cat("k", i, "-", r), 1, "n")},
+                                                   WriteMode::kUpsert);
+        ASSERT_TRUE(s.ok()) << "write " << r << " of node " << i << ": " << s;
+        ++acknowledged;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_GE(killed.load(), 0) << "the log had no leader to kill";
+  ExpectReplicasEqual(60);
+  EXPECT_EQ(acknowledged.load(), 60);
+  // Bring the cluster back whole for the tests after this one.
+  absl::Status restarted = cluster_->Restart(killed);
+  ASSERT_TRUE(restarted.ok()) << restarted;
+}
+
+}  // namespace
+}  // namespace proximadb::cluster
