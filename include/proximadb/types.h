@@ -220,8 +220,6 @@ struct CollectionStats {
   uint64_t cache_bytes = 0;  // the local cache of cold segments
 };
 
-// One flush, compaction or migration (a layout change's rewrite), as Collection::History lists
-// them: what it read and wrote, how long it took, and its error if it failed.
 // A write resolved against a replica's state, not applied (Collection::PrepareWrite): the batch
 // to log at sequence after + 1, or "" when the write changes nothing.
 struct PreparedBatch {
@@ -230,6 +228,8 @@ struct PreparedBatch {
   uint64_t deleted = 0;  // PrepareDelete: how many of the ids were live
 };
 
+// One flush, compaction or migration (a layout change's rewrite), as Collection::History lists
+// them: what it read and wrote, how long it took, and its error if it failed.
 struct MaintenanceEvent {
   std::string kind;            // "flush", "compaction" or "migration"
   int64_t started_at_us = 0;   // Unix time

@@ -1,0 +1,246 @@
+#include "cluster/sharded_collection.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/crc32c.h"
+#include "common/strings.h"
+
+namespace proximadb::cluster {
+
+namespace {
+
+// The search plans from the least to the most involved (SearchResponse::plan).
+constexpr std::string_view kPlans[] = {"exact", "ivf", "graph", "graph_post_filter",
+                                       "graph_expanded"};
+
+size_t PlanRank(std::string_view plan) {
+  for (size_t i = 0; i < std::size(kPlans); ++i) {
+    if (kPlans[i] == plan) return i;
+  }
+  return 0;
+}
+
+absl::Status NotYet(std::string_view what) {
+  return absl::UnimplementedError(
+      Cat(what, " is not available on a sharded collection yet (docs/cluster.md)"));
+}
+
+}  // namespace
+
+ShardedCollection::ShardedCollection(std::string name,
+                                     std::vector<std::unique_ptr<ShardReplica>> shards,
+                                     Consistency reads)
+    : name_(std::move(name)), shards_(std::move(shards)), reads_(reads) {}
+
+uint32_t ShardedCollection::ShardOf(std::string_view id, size_t shards) {
+  return static_cast<uint32_t>(crc32c::Value(id) % shards);
+}
+
+absl::Status ShardedCollection::Sync(size_t i) {
+  return reads_ == Consistency::kStrong ? shards_[i]->Barrier() : absl::OkStatus();
+}
+
+std::vector<std::vector<std::string>> ShardedCollection::ByShard(
+    const std::vector<std::string>& ids) const {
+  std::vector<std::vector<std::string>> out(shards_.size());
+  for (const std::string& id : ids) out[ShardOf(id, shards_.size())].push_back(id);
+  return out;
+}
+
+template <typename Op>
+absl::Status ShardedCollection::OnEveryShard(Op op) {
+  absl::Status first;
+  for (const auto& shard : shards_) first.Update(op(shard->collection()));
+  return first;
+}
+
+CollectionConfig ShardedCollection::config() const {
+  CollectionConfig c = shards_[0]->collection().config();
+  c.name = name_;
+  return c;
+}
+
+absl::Status ShardedCollection::Write(std::vector<Record> records, WriteMode mode) {
+  std::vector<std::vector<Record>> parts(shards_.size());
+  for (Record& r : records) parts[ShardOf(r.id, shards_.size())].push_back(std::move(r));
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].empty()) continue;
+    if (absl::Status s = shards_[i]->Write(parts[i], mode); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Record> ShardedCollection::Get(std::string_view id) {
+  const size_t i = ShardOf(id, shards_.size());
+  if (absl::Status s = Sync(i); !s.ok()) return s;
+  return shards_[i]->collection().Get(id);
+}
+
+absl::StatusOr<std::vector<Record>> ShardedCollection::GetMany(
+    const std::vector<std::string>& ids) {
+  std::vector<std::vector<std::string>> parts = ByShard(ids);
+  absl::flat_hash_map<std::string, Record> found;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].empty()) continue;
+    if (absl::Status s = Sync(i); !s.ok()) return s;
+    absl::StatusOr<std::vector<Record>> got = shards_[i]->collection().GetMany(parts[i]);
+    if (!got.ok()) return got.status();
+    for (Record& r : *got) found.emplace(r.id, std::move(r));
+  }
+  std::vector<Record> out;  // in the order asked, as Collection::GetMany promises
+  for (const std::string& id : ids) {
+    if (auto it = found.find(id); it != found.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> ShardedCollection::Delete(const std::vector<std::string>& ids) {
+  std::vector<std::vector<std::string>> parts = ByShard(ids);
+  uint64_t deleted = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].empty()) continue;
+    absl::StatusOr<uint64_t> n = shards_[i]->Delete(parts[i]);
+    if (!n.ok()) return n.status();
+    deleted += *n;
+  }
+  return deleted;
+}
+
+absl::Status ShardedCollection::PatchMetadata(std::string_view, std::string_view) {
+  return NotYet("a metadata patch");
+}
+
+absl::Status ShardedCollection::ReplaceMetadata(std::string_view, std::string_view) {
+  return NotYet("a metadata replace");
+}
+
+absl::StatusOr<uint64_t> ShardedCollection::DeleteWhere(std::string_view) {
+  return NotYet("a delete by filter");
+}
+
+absl::StatusOr<uint64_t> ShardedCollection::Count(std::string_view filter) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (absl::Status s = Sync(i); !s.ok()) return s;
+    absl::StatusOr<uint64_t> n = shards_[i]->collection().Count(filter);
+    if (!n.ok()) return n.status();
+    total += *n;
+  }
+  return total;
+}
+
+absl::StatusOr<ScrollPage> ShardedCollection::Scroll(std::string_view after, uint32_t limit,
+                                                     std::string_view filter,
+                                                     bool include_vectors) {
+  // Each shard's first `limit` ids after `after` hold the first `limit` of all of them.
+  std::vector<Record> merged;
+  bool more = false;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (absl::Status s = Sync(i); !s.ok()) return s;
+    absl::StatusOr<ScrollPage> page =
+        shards_[i]->collection().Scroll(after, limit, filter, include_vectors);
+    if (!page.ok()) return page.status();
+    more = more || !page->next_after.empty();
+    for (Record& r : page->records) merged.push_back(std::move(r));
+  }
+  std::sort(merged.begin(), merged.end(),
+            [](const Record& a, const Record& b) { return a.id < b.id; });
+  ScrollPage out;
+  more = more || merged.size() > limit;
+  if (merged.size() > limit) merged.resize(limit);
+  if (more && !merged.empty()) out.next_after = merged.back().id;
+  out.records = std::move(merged);
+  return out;
+}
+
+absl::StatusOr<SearchResponse> ShardedCollection::Search(const SearchRequest& request) {
+  SearchResponse out;
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (absl::Status s = Sync(i); !s.ok()) return s;
+    absl::StatusOr<SearchResponse> part = shards_[i]->collection().Search(request);
+    if (!part.ok()) return part.status();
+    if (i == 0 || PlanRank(part->plan) > PlanRank(out.plan)) out.plan = part->plan;
+    for (SearchHit& h : part->hits) out.hits.push_back(std::move(h));
+  }
+  const bool lower_is_better = config().metric == DistanceMetric::kL2;
+  std::stable_sort(out.hits.begin(), out.hits.end(), [&](const SearchHit& a, const SearchHit& b) {
+    return lower_is_better ? a.score < b.score : a.score > b.score;
+  });
+  if (out.hits.size() > request.k) out.hits.resize(request.k);
+  return out;
+}
+
+absl::StatusOr<PreparedBatch> ShardedCollection::PrepareWrite(std::vector<Record>, WriteMode) {
+  return NotYet("a prepared write (it belongs to one shard's replica)");
+}
+
+absl::StatusOr<PreparedBatch> ShardedCollection::PrepareDelete(const std::vector<std::string>&) {
+  return NotYet("a prepared delete (it belongs to one shard's replica)");
+}
+
+absl::Status ShardedCollection::ApplyReplicated(std::string_view, uint64_t) {
+  return NotYet("applying a replicated batch (it belongs to one shard's replica)");
+}
+
+absl::Status ShardedCollection::Flush() {
+  return OnEveryShard([](Collection& c) { return c.Flush(); });
+}
+
+absl::Status ShardedCollection::Compact() {
+  return OnEveryShard([](Collection& c) { return c.Compact(); });
+}
+
+absl::Status ShardedCollection::Migrate() {
+  return OnEveryShard([](Collection& c) { return c.Migrate(); });
+}
+
+absl::Status ShardedCollection::ApplyTiering() {
+  return OnEveryShard([](Collection& c) { return c.ApplyTiering(); });
+}
+
+CollectionStats ShardedCollection::Stats() {
+  CollectionStats t;
+  for (const auto& shard : shards_) {
+    const CollectionStats s = shard->collection().Stats();
+    for (auto field : {&CollectionStats::vector_count, &CollectionStats::memtable_rows,
+                       &CollectionStats::unindexed_rows, &CollectionStats::segment_count,
+                       &CollectionStats::segment_rows, &CollectionStats::deleted_rows,
+                       &CollectionStats::memory_bytes, &CollectionStats::disk_bytes,
+                       &CollectionStats::wal_bytes, &CollectionStats::last_seq,
+                       &CollectionStats::flushes, &CollectionStats::compactions,
+                       &CollectionStats::wal_syncs, &CollectionStats::migration_segments_done,
+                       &CollectionStats::migration_segments_total,
+                       &CollectionStats::tier_ultra_hot_segments,
+                       &CollectionStats::tier_ultra_hot_bytes, &CollectionStats::tier_hot_segments,
+                       &CollectionStats::tier_hot_bytes, &CollectionStats::tier_warm_segments,
+                       &CollectionStats::tier_warm_bytes, &CollectionStats::tier_cold_segments,
+                       &CollectionStats::tier_cold_bytes, &CollectionStats::cache_bytes}) {
+      t.*field += s.*field;
+    }
+    t.flush_seconds += s.flush_seconds;
+    t.compaction_seconds += s.compaction_seconds;
+    t.oldest_unflushed_age_seconds =
+        std::max(t.oldest_unflushed_age_seconds, s.oldest_unflushed_age_seconds);
+    if (t.background_error.empty()) t.background_error = s.background_error;
+    if (s.migration_state == "running" ||
+        (s.migration_state == "pending" && t.migration_state == "none")) {
+      t.migration_state = s.migration_state;
+    }
+  }
+  return t;
+}
+
+std::vector<MaintenanceEvent> ShardedCollection::History() {
+  std::vector<MaintenanceEvent> all;
+  for (const auto& shard : shards_) {
+    for (MaintenanceEvent& e : shard->collection().History()) all.push_back(std::move(e));
+  }
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return a.started_at_us > b.started_at_us;
+  });
+  return all;
+}
+
+}  // namespace proximadb::cluster

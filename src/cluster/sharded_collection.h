@@ -1,0 +1,78 @@
+// ShardedCollection: one collection split into shards, each a ShardReplica on this node, behind
+// the engine's Collection interface (docs/cluster.md#shards). An id belongs to shard
+// CRC32C(id) mod shards, the same on every node and every version.
+//
+// - Writes split their records by shard; each shard's part is one batch through that shard's
+//   log, the parts running one after another. A batch is all-or-nothing per shard, not across
+//   shards: an insert refused on one shard (an id exists) leaves the parts already written.
+// - Reads (get, count, scroll, search) with strong consistency first pass a barrier on each
+//   shard they read, so they see every write acknowledged before they started, from any node.
+//   Eventual reads read the local replicas as they are.
+// - Searches ask every shard for k hits and keep the best k; counts add up; scrolls merge in id
+//   order.
+// - Maintenance (flush, compact, migrate, tiering) runs on every local shard.
+//
+// Not yet: delete by filter, metadata patch and replace (kUnimplemented, saying so).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/shard_replica.h"
+#include "proximadb/collection.h"
+
+namespace proximadb::cluster {
+
+enum class Consistency { kStrong, kEventual };
+
+class ShardedCollection final : public Collection {
+ public:
+  // `shards[i]` is this node's replica of shard i; every shard has the collection's config.
+  ShardedCollection(std::string name, std::vector<std::unique_ptr<ShardReplica>> shards,
+                    Consistency reads = Consistency::kStrong);
+
+  static uint32_t ShardOf(std::string_view id, size_t shards);
+  size_t shard_count() const { return shards_.size(); }
+  ShardReplica& shard(size_t i) { return *shards_[i]; }
+
+  CollectionConfig config() const override;
+  absl::Status Write(std::vector<Record> records, WriteMode mode) override;
+  absl::StatusOr<Record> Get(std::string_view id) override;
+  absl::StatusOr<std::vector<Record>> GetMany(const std::vector<std::string>& ids) override;
+  absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids) override;
+  absl::Status PatchMetadata(std::string_view id, std::string_view patch) override;
+  absl::Status ReplaceMetadata(std::string_view id, std::string_view metadata) override;
+  absl::StatusOr<uint64_t> Count(std::string_view filter) override;
+  absl::StatusOr<uint64_t> DeleteWhere(std::string_view filter) override;
+  absl::StatusOr<ScrollPage> Scroll(std::string_view after, uint32_t limit,
+                                    std::string_view filter, bool include_vectors) override;
+  absl::StatusOr<SearchResponse> Search(const SearchRequest& request) override;
+  absl::StatusOr<PreparedBatch> PrepareWrite(std::vector<Record> records,
+                                             WriteMode mode) override;
+  absl::StatusOr<PreparedBatch> PrepareDelete(const std::vector<std::string>& ids) override;
+  absl::Status ApplyReplicated(std::string_view batch, uint64_t seq) override;
+  absl::Status Flush() override;
+  absl::Status Compact() override;
+  absl::Status Migrate() override;
+  absl::Status ApplyTiering() override;
+  // The shards' figures added up (last_seq: the sum of their log positions).
+  CollectionStats Stats() override;
+  // Every shard's events, newest first.
+  std::vector<MaintenanceEvent> History() override;
+
+ private:
+  // Strong reads: a barrier on shard `i` (no-op for eventual reads).
+  absl::Status Sync(size_t i);
+  // The ids grouped by shard, each group in the order given.
+  std::vector<std::vector<std::string>> ByShard(const std::vector<std::string>& ids) const;
+  // Runs `op` on every local shard collection; the first failure (the rest still ran).
+  template <typename Op>
+  absl::Status OnEveryShard(Op op);
+
+  const std::string name_;
+  const std::vector<std::unique_ptr<ShardReplica>> shards_;
+  const Consistency reads_;
+};
+
+}  // namespace proximadb::cluster
