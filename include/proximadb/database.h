@@ -70,6 +70,9 @@ struct DatabaseOptions {
   uint64_t cache_size_mb = 10240;
 };
 
+// kInvalidArgument naming the first setting of `config` that CreateCollection would refuse.
+absl::Status ValidateCollectionConfig(const CollectionConfig& config);
+
 class Database {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);

@@ -52,7 +52,9 @@ absl::Status ValidateName(std::string_view n) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateConfig(const CollectionConfig& c) {
+}  // namespace
+
+absl::Status ValidateCollectionConfig(const CollectionConfig& c) {
   auto bad = [](std::string msg) { return absl::InvalidArgumentError(std::move(msg)); };
   PROXIMADB_RETURN_IF_ERROR(ValidateName(c.name));
   if (c.dimension < 1 || c.dimension > 65536) {
@@ -115,6 +117,8 @@ absl::Status ValidateConfig(const CollectionConfig& c) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 absl::Status CollectionNotFound(std::string_view name) {
   return absl::NotFoundError(absl::StrCat("collection '", std::string(name), "' not found"));
@@ -213,7 +217,7 @@ class DatabaseImpl final : public Database {
     if (u.max_vector_count) c.flush.max_vector_count = *u.max_vector_count;
     if (u.flush_priority) c.flush.flush_priority = *u.flush_priority;
     if (u.tiering) c.tiering = *u.tiering;
-    PROXIMADB_RETURN_IF_ERROR(ValidateConfig(c));
+    PROXIMADB_RETURN_IF_ERROR(ValidateCollectionConfig(c));
     if (u.tiering) PROXIMADB_RETURN_IF_ERROR(CheckTieringPlaces(c.tiering));
     const bool relayout = c.storage_strategy != before.storage_strategy ||
                           c.indexing_algorithm != before.indexing_algorithm ||
@@ -256,7 +260,7 @@ class DatabaseImpl final : public Database {
   }
 
   absl::StatusOr<CollectionConfig> CreateCollection(const CollectionConfig& config) override {
-    PROXIMADB_RETURN_IF_ERROR(ValidateConfig(config));
+    PROXIMADB_RETURN_IF_ERROR(ValidateCollectionConfig(config));
     PROXIMADB_RETURN_IF_ERROR(CheckTieringPlaces(config.tiering));
     absl::MutexLock l(&mu_);
     if (collections_.contains(config.name)) {
@@ -627,7 +631,7 @@ absl::StatusOr<CollectionConfig> DatabaseImpl::RestoreLocked(
   entry.config.name = std::string(target);
   entry.config.created_at_us = created_at_us;
   // A backup from another version may hold settings this one refuses.
-  if (absl::Status s = ValidateConfig(entry.config); !s.ok()) {
+  if (absl::Status s = ValidateCollectionConfig(entry.config); !s.ok()) {
     return cleanup(absl::InvalidArgumentError(Cat("backup ", backup_id, ": ", s.message())));
   }
   absl::MutexLock l(&mu_);
