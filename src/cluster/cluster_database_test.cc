@@ -34,7 +34,7 @@ class ClusterDatabaseTest : public ::testing::Test {
     cluster_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     for (int n = 0; n < kNodes; ++n) {
       nodes_.emplace_back();
-      OpenNode(n);
+      ASSERT_NO_FATAL_FAILURE(OpenNode(n));
     }
   }
   void TearDown() override {
@@ -160,7 +160,7 @@ TEST_F(ClusterDatabaseTest, ANodeThatWasDownCatchesUpOnReopening) {
   EXPECT_EQ(Count(2, "docs"), 30u);
   nodes_[2].reset();  // leaves the cluster; its files stay
   Write(1, "docs", 30, 30);
-  OpenNode(2);
+  ASSERT_NO_FATAL_FAILURE(OpenNode(2));
   EXPECT_EQ(Count(2, "docs"), 60u);
   auto got = (*nodes_[2]->GetCollection("docs"))->Get("id-45");
   ASSERT_TRUE(got.ok()) << got.status();

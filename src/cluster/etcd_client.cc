@@ -87,14 +87,74 @@ absl::StatusOr<EtcdClient> EtcdClient::Create(EtcdOptions options) {
           Cat("etcd_endpoints: '", e, "' is not an http:// or https:// URL"));
     }
   }
-  if (options.connect_timeout_ms <= 0 || options.request_timeout_ms <= 0) {
-    return absl::InvalidArgumentError("etcd: timeouts must be positive");
+  if (options.connect_timeout_ms <= 0) {
+    return absl::InvalidArgumentError(
+        Cat("etcd connect_timeout_ms: ", options.connect_timeout_ms, " must be positive"));
+  }
+  if (options.request_timeout_ms <= 0) {
+    return absl::InvalidArgumentError(
+        Cat("etcd request_timeout_ms: ", options.request_timeout_ms, " must be positive"));
   }
   return EtcdClient(std::move(options));
 }
 
 EtcdClient::EtcdClient(EtcdClient&& other) noexcept
     : options_(std::move(other.options_)), current_(other.current_.load()) {}
+
+namespace {
+
+struct Exchange {
+  CURLcode rc = CURLE_OK;
+  bool sent = false;  // connected: the request may have reached etcd
+  long status = 0;
+  std::string answer;
+};
+
+Exchange Post(const std::string& url, const std::string& payload, curl_slist* headers,
+              const EtcdOptions& options) {
+  Exchange x;
+  std::unique_ptr<CURL, CurlDeleter> h(curl_easy_init());
+  if (!h) {
+    x.rc = CURLE_OUT_OF_MEMORY;
+    return x;
+  }
+  curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h.get(), CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h.get(), CURLOPT_POSTFIELDS, payload.data());
+  curl_easy_setopt(h.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
+  curl_easy_setopt(h.get(), CURLOPT_CONNECTTIMEOUT_MS, long{options.connect_timeout_ms});
+  curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, long{options.request_timeout_ms});
+  curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &x.answer);
+  x.rc = curl_easy_perform(h.get());
+  curl_off_t connected_us = 0;  // 0: the connection was never made (say a connect timeout)
+  curl_easy_getinfo(h.get(), CURLINFO_CONNECT_TIME_T, &connected_us);
+  x.sent = x.rc == CURLE_OK || connected_us > 0;
+  curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &x.status);
+  return x;
+}
+
+// etcd's error answer as a Status. Unary calls answer {"error", "code", "message"}; streaming
+// ones (lease keep-alive) {"error": {"grpc_code", "message", ...}}.
+absl::Status EtcdError(const json& parsed, std::string_view path, long status) {
+  const json* detail = &parsed;
+  if (auto it = parsed.find("error"); it != parsed.end() && it->is_object()) detail = &*it;
+  int64_t code = Int(*detail, "code");
+  if (code == 0) code = Int(*detail, "grpc_code");
+  std::string message = Cat("HTTP ", status);
+  for (const char* field : {"message", "error"}) {
+    if (auto it = detail->find(field); it != detail->end() && it->is_string()) {
+      message = it->get<std::string>();
+      break;
+    }
+  }
+  return absl::Status(code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code)
+                                             : absl::StatusCode::kInternal,
+                      Cat("etcd ", path, ": ", message));
+}
+
+}  // namespace
 
 absl::StatusOr<json> EtcdClient::Call(std::string_view path, const json& body) {
   const std::string payload = body.dump();
@@ -106,41 +166,22 @@ absl::StatusOr<json> EtcdClient::Call(std::string_view path, const json& body) {
   for (size_t i = 0; i < n; ++i) {
     const size_t e = (first + i) % n;
     const std::string url = Cat(options_.endpoints[e], path);
-    std::unique_ptr<CURL, CurlDeleter> h(curl_easy_init());
-    if (!h) return absl::ResourceExhaustedError("etcd: curl_easy_init failed");
-    std::string answer;
-    curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(h.get(), CURLOPT_POSTFIELDS, payload.data());
-    curl_easy_setopt(h.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
-    curl_easy_setopt(h.get(), CURLOPT_CONNECTTIMEOUT_MS, long{options_.connect_timeout_ms});
-    curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, long{options_.request_timeout_ms});
-    curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &answer);
-    const CURLcode rc = curl_easy_perform(h.get());
-    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
-      AppendCat(&failures, failures.empty() ? "" : "; ", url, ": ", curl_easy_strerror(rc));
-      continue;  // not sent: another endpoint may take it
-    }
-    if (rc != CURLE_OK) {
-      return absl::UnavailableError(Cat("etcd ", url, ": ", curl_easy_strerror(rc)));
+    Exchange x = Post(url, payload, headers.get(), options_);
+    if (x.rc != CURLE_OK) {
+      // The next request starts at the next endpoint; this one moves on only if it was never
+      // sent, so that trying another endpoint cannot apply it twice.
+      current_.store((e + 1) % n, std::memory_order_relaxed);
+      AppendCat(&failures, failures.empty() ? "" : "; ", url, ": ", curl_easy_strerror(x.rc));
+      if (!x.sent) continue;
+      return absl::UnavailableError(Cat("etcd: ", failures));
     }
     current_.store(e, std::memory_order_relaxed);
-    long status = 0;
-    curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
-    json parsed = json::parse(answer, nullptr, /*allow_exceptions=*/false);
+    const json parsed = json::parse(x.answer, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded() || !parsed.is_object()) {
-      return absl::InternalError(Cat("etcd ", url, ": HTTP ", status, ", not JSON: ",
-                                     answer.substr(0, 200)));
+      return absl::InternalError(Cat("etcd ", url, ": HTTP ", x.status, ", not JSON: ",
+                                     x.answer.substr(0, 200)));
     }
-    if (status != 200 || parsed.contains("error")) {
-      const int64_t code = Int(parsed, "code");
-      const std::string message = parsed.value("message", parsed.value("error", answer));
-      return absl::Status(code > 0 && code <= 16 ? static_cast<absl::StatusCode>(code)
-                                                 : absl::StatusCode::kInternal,
-                          Cat("etcd ", path, ": ", message));
-    }
+    if (x.status != 200 || parsed.contains("error")) return EtcdError(parsed, path, x.status);
     return parsed;
   }
   return absl::UnavailableError(Cat("etcd: no endpoint could be reached (", failures, ")"));

@@ -20,6 +20,18 @@ bool ValidId(std::string_view id) {
   });
 }
 
+// A field of a node's record, or the default when absent or of another type (the record may
+// have been written by another version, or by hand).
+std::string Text(const json& v, const char* field) {
+  auto it = v.find(field);
+  return it != v.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+int64_t Number(const json& v, const char* field) {
+  auto it = v.find(field);
+  return it != v.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
 }  // namespace
 
 Membership::Membership(EtcdClient etcd, MembershipOptions options)
@@ -34,7 +46,8 @@ absl::StatusOr<std::unique_ptr<Membership>> Membership::Join(EtcdClient etcd,
                                           "' must be 1 to 128 letters, digits, '-', '_' or '.'"));
   }
   if (!ValidId(options.cluster)) {
-    return absl::InvalidArgumentError(Cat("cluster: '", options.cluster, "' is not a valid name"));
+    return absl::InvalidArgumentError(Cat("cluster name: '", options.cluster,
+                                          "' must be 1 to 128 letters, digits, '-', '_' or '.'"));
   }
   if (options.ttl_seconds < 2) {
     return absl::InvalidArgumentError(
@@ -86,33 +99,39 @@ absl::StatusOr<int64_t> Membership::Register(int64_t generation) {
 }
 
 void Membership::RenewLoop() {
+  // Every third of the TTL; after a failure, again soon: the lease ends a TTL after the last
+  // renewal that reached etcd, not after the last attempt.
   const absl::Duration every = absl::Seconds(options_.ttl_seconds) / 3;
+  const absl::Duration retry = std::min(every, absl::Milliseconds(500));
+  bool renewed = true;
   absl::MutexLock l(&mu_);
   while (true) {
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), every);
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), renewed ? every : retry);
     if (stop_) return;
     const int64_t lease = lease_;
     mu_.Unlock();
     absl::StatusOr<int64_t> ttl = etcd_.KeepAlive(lease);
     mu_.Lock();
     if (stop_) return;
+    renewed = ttl.ok();
     if (ttl.ok()) continue;
-    if (ttl.status().code() != absl::StatusCode::kNotFound) continue;  // etcd unreachable: later
+    if (ttl.status().code() != absl::StatusCode::kNotFound) continue;  // etcd unreachable: soon
     // The lease expired: the node is out until it joins again.
     joined_ = false;
     lease_ = 0;
     const int64_t generation = generation_ + 1;
     mu_.Unlock();
-    absl::StatusOr<int64_t> renewed = Register(generation);
+    absl::StatusOr<int64_t> joined = Register(generation);
     mu_.Lock();
-    if (!renewed.ok()) continue;  // tried again at the next renewal
+    if (!joined.ok()) continue;  // tried again soon
     if (stop_) {
       mu_.Unlock();
-      (void)etcd_.RevokeLease(*renewed);
+      (void)etcd_.RevokeLease(*joined);
       mu_.Lock();
       return;
     }
-    lease_ = *renewed;
+    renewed = true;
+    lease_ = *joined;
     generation_ = generation;
     joined_ = true;
   }
@@ -128,10 +147,10 @@ absl::StatusOr<std::vector<NodeInfo>> Membership::Nodes() {
     if (!v.is_object()) continue;  // not written by a node
     NodeInfo n;
     n.id = kv.key.substr(kv.key.rfind('/') + 1);
-    n.rest = v.value("rest", "");
-    n.grpc = v.value("grpc", "");
-    n.started_unix_ms = v.value("started_unix_ms", int64_t{0});
-    n.generation = v.value("generation", int64_t{0});
+    n.rest = Text(v, "rest");
+    n.grpc = Text(v, "grpc");
+    n.started_unix_ms = Number(v, "started_unix_ms");
+    n.generation = Number(v, "generation");
     out.push_back(std::move(n));
   }
   return out;

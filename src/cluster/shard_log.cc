@@ -10,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/strings.h"
 
 namespace proximadb::cluster {
@@ -34,10 +35,11 @@ absl::Status CheckName(std::string_view name) {
 
 // A libnats failure as a Status: the JetStream error code, when there is one, decides.
 absl::Status NatsError(natsStatus s, jsErrCode jerr, std::string_view what) {
-  const char* detail = nats_GetLastError(nullptr);  // this thread's last libnats error
+  natsStatus last = NATS_OK;  // this thread's last libnats error, if it is this one's
+  const char* detail = nats_GetLastError(&last);
   std::string text = Cat(what, ": ", natsStatus_GetText(s));
   if (jerr != 0) AppendCat(&text, " (JetStream error ", static_cast<int>(jerr), ")");
-  if (detail != nullptr && *detail != '\0') AppendCat(&text, ": ", detail);
+  if (last == s && detail != nullptr && *detail != '\0') AppendCat(&text, ": ", detail);
   if (jerr == JSStreamWrongLastSequenceErr) return absl::FailedPreconditionError(text);
   if (jerr == JSStreamNotFoundErr) return absl::NotFoundError(text);
   switch (s) {
@@ -48,6 +50,7 @@ absl::Status NatsError(natsStatus s, jsErrCode jerr, std::string_view what) {
     case NATS_CONNECTION_DISCONNECTED:
     case NATS_NO_SERVER:
     case NATS_STALE_CONNECTION:
+    case NATS_IO_ERROR:
       return absl::UnavailableError(text);
     default:
       return jerr == JSClusterNotAvailErr ? absl::UnavailableError(text)
@@ -115,7 +118,9 @@ absl::StatusOr<std::unique_ptr<ShardLog>> ShardLog::Connect(ShardLogOptions opti
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, 2000);
   if (s == NATS_OK) s = natsConnection_Connect(&log->handles_->conn, opts);
   natsOptions_Destroy(opts);
-  if (s != NATS_OK) return NatsError(s, kNoJsError, "connect to NATS");
+  if (s != NATS_OK) {
+    return NatsError(s, kNoJsError, Cat("connect to NATS at ", absl::StrJoin(log->options_.urls, ", ")));
+  }
   jsOptions js_opts;
   jsOptions_Init(&js_opts);
   js_opts.Wait = log->options_.request_timeout_ms;
@@ -139,6 +144,10 @@ absl::Status ShardLog::EnsureStream(std::string_view name, int replicas) {
   config.Storage = js_FileStorage;
   config.Replicas = replicas;
   config.DenyDelete = true;  // entries go only by TrimBefore, from the front
+  // The window in which a second append with the same id is dropped: longer than an append
+  // keeps retrying it.
+  config.Duplicates = std::max<int64_t>(int64_t{120} * 1000 * 1000 * 1000,
+                                        int64_t{2} * options_.retry_deadline_ms * 1000 * 1000);
   jsStreamInfo* info = nullptr;
   jsErrCode jerr = kNoJsError;
   natsStatus s = js_AddStream(&info, handles_->js, &config, nullptr, &jerr);
@@ -151,8 +160,9 @@ absl::Status ShardLog::EnsureStream(std::string_view name, int replicas) {
   absl::StatusOr<StreamState> state = State(name);
   if (!state.ok()) return state.status();
   return absl::AlreadyExistsError(
-      Cat("stream ", name, " exists with another configuration (want ", replicas,
-          " replicas, it has ", state->replicas.size() + 1, ")"));
+      Cat("stream ", name, " exists with another configuration than ", replicas,
+          " replicas on subject ", subject, " (it has ", state->replicas.size() + 1,
+          " replicas)"));
 }
 
 absl::Status ShardLog::DeleteStream(std::string_view name) {
@@ -225,7 +235,15 @@ absl::StatusOr<StreamState> ShardLog::State(std::string_view stream) {
 }
 
 absl::Status ShardLog::TrimBefore(std::string_view stream, uint64_t seq) {
-  if (absl::Status s = CheckName(stream); !s.ok()) return s;
+  // The last entry always stays: an append to an emptied stream would pass the condition
+  // "the stream is empty" (JetStream checks it as "no entry on the subject").
+  absl::StatusOr<StreamState> state = State(stream);
+  if (!state.ok()) return state.status();
+  if (seq > state->last_seq) {
+    return absl::InvalidArgumentError(Cat("trim of stream ", stream, " before ", seq,
+                                          ": the last entry (", state->last_seq,
+                                          ") must stay"));
+  }
   jsOptions opts;
   jsOptions_Init(&opts);
   opts.Stream.Purge.Sequence = seq;  // "up to but not including"

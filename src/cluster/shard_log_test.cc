@@ -89,18 +89,20 @@ TEST_F(ShardLogTest, ReadsInOrderFromASequenceAndAfterATrim) {
   std::unique_ptr<ShardLog> log = Connect(*cluster_);
   ASSERT_TRUE(log->EnsureStream("read", 3).ok());
   for (uint64_t i = 0; i < 10; ++i) {
-    const std::string payload = Cat("entry\0", i);
+    const std::string payload = Cat(std::string("entry\0", 6), i);  // binary: a NUL inside
     ASSERT_EQ(log->Append("read", payload, i, Cat("r", i)).value_or(0), i + 1);
   }
   std::vector<LogEntry> tail = ReadAll(*log, "read", 4, 7);
   ASSERT_EQ(tail.size(), 7u);
   for (size_t i = 0; i < tail.size(); ++i) {
     EXPECT_EQ(tail[i].seq, 4 + i);
-    EXPECT_EQ(tail[i].payload, Cat("entry\0", 3 + i));
+    EXPECT_EQ(tail[i].payload, Cat(std::string("entry\0", 6), 3 + i));
   }
   absl::StatusOr<std::unique_ptr<LogReader>> reader = log->Read("read", 11);
   ASSERT_TRUE(reader.ok());
-  EXPECT_FALSE((*reader)->Next(200)->has_value());  // nothing past the end yet
+  absl::StatusOr<std::optional<LogEntry>> none = (*reader)->Next(200);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());  // nothing past the end yet
   ASSERT_EQ(log->Append("read", "late", 10, "r10").value_or(0), 11u);
   absl::StatusOr<std::optional<LogEntry>> late = (*reader)->Next(10000);
   ASSERT_TRUE(late.ok() && late->has_value());
@@ -123,7 +125,9 @@ TEST_F(ShardLogTest, ConcurrentWritersNeverOverwriteUnseenEntries) {
     std::unique_ptr<ShardLog> own = Connect(*cluster_);
     for (int i = 0; i < kPerWriter; ++i) {
       while (true) {
-        const uint64_t last = own->State("race")->last_seq;
+        absl::StatusOr<StreamState> state = own->State("race");
+        ASSERT_TRUE(state.ok()) << state.status();
+        const uint64_t last = state->last_seq;
         absl::StatusOr<uint64_t> seq = own->Append("race", Cat(w, ":", i), last, Cat(w, "-", i));
         if (seq.ok()) {
           EXPECT_EQ(*seq, last + 1) << "stored after an entry this writer had not seen";
@@ -176,7 +180,9 @@ TEST(ShardLogFailoverTest, AppendsGoOnWhenTheStreamsLeaderIsKilled) {
     ASSERT_TRUE(seq.ok()) << seq.status();
     last = *seq;
   }
-  const std::string leader = (*log)->State("failover")->leader;
+  absl::StatusOr<StreamState> before = (*log)->State("failover");
+  ASSERT_TRUE(before.ok()) << before.status();
+  const std::string leader = before->leader;
   int killed = -1;
   for (int n = 0; n < 3; ++n) {
     if (NatsTestCluster::Name(n) == leader) killed = n;

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <utility>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/strings.h"
 
@@ -14,6 +16,16 @@ constexpr int kPollMs = 100;  // how often the apply thread looks at stop_ while
 // A reader silent for this many polls while a caller waits for a later position (or for 50
 // times as many in any case) is read again: its consumer may have been on a server that died.
 constexpr int kStalledPolls = 5;
+using Clock = std::chrono::steady_clock;
+
+// An append's id: random, so that no two writes share one (JetStream drops an append whose id
+// it has seen in the last minutes, and answers with the first one's position).
+std::string RandomId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint64_t hi = rng(), lo = rng();
+  return absl::StrFormat("w-%016x%016x", hi, lo);
+}
+
 }  // namespace
 
 ShardReplica::ShardReplica(ShardLog* log, std::shared_ptr<Collection> collection,
@@ -23,11 +35,23 @@ ShardReplica::ShardReplica(ShardLog* log, std::shared_ptr<Collection> collection
 absl::StatusOr<std::unique_ptr<ShardReplica>> ShardReplica::Start(
     ShardLog* log, std::shared_ptr<Collection> collection, ShardReplicaOptions options) {
   if (options.node_id.empty()) return absl::InvalidArgumentError("node_id: cannot be empty");
+  if (options.apply_timeout_ms <= 0) {
+    return absl::InvalidArgumentError(
+        Cat("apply_timeout_ms: ", options.apply_timeout_ms, " must be positive"));
+  }
+  absl::StatusOr<StreamState> state = log->State(options.stream);
+  if (!state.ok()) return state.status();
+  const uint64_t applied = collection->Stats().last_seq;
+  if (state->last_seq < applied) {
+    return absl::FailedPreconditionError(
+        Cat("shard replica of ", options.stream, ": it has applied position ", applied,
+            " but the log ends at ", state->last_seq, " (was the log created again?)"));
+  }
   std::unique_ptr<ShardReplica> replica(
       new ShardReplica(log, std::move(collection), std::move(options)));
   {
     absl::MutexLock l(&replica->mu_);
-    replica->applied_ = replica->collection_->Stats().last_seq;
+    replica->applied_ = applied;
   }
   replica->applier_ = std::thread([r = replica.get()] { r->ApplyLoop(); });
   return replica;
@@ -69,6 +93,10 @@ void ShardReplica::ApplyLoop() {
     }
     if (reader == nullptr) {
       absl::StatusOr<std::unique_ptr<LogReader>> opened = log_->Read(options_.stream, next);
+      if (absl::IsNotFound(opened.status()) || absl::IsInvalidArgument(opened.status())) {
+        Stop(opened.status());  // the log is gone (the collection was dropped)
+        return;
+      }
       if (!opened.ok()) {  // the log is unreachable for now: try again
         absl::SleepFor(absl::Milliseconds(kPollMs));
         continue;
@@ -87,16 +115,27 @@ void ShardReplica::ApplyLoop() {
     idle_polls = 0;
     if ((*entry)->seq < next) continue;  // seen already
     absl::Status s = collection_->ApplyReplicated((*entry)->payload, (*entry)->seq);
-    absl::MutexLock l(&mu_);
-    if (!s.ok()) {
-      // The replica cannot follow its log (say the log was trimmed past it): it stops, and its
-      // writes and barriers fail with this, rather than serve a state that is not the log's.
-      apply_error_ = absl::Status(s.code(), Cat("shard replica of ", options_.stream,
-                                                " stopped applying its log: ", s.message()));
+    if (absl::IsFailedPrecondition(s) || absl::IsDataLoss(s)) {
+      // The replica cannot follow its log (a gap: the log was trimmed past it; or a batch
+      // that does not fit): it stops, and its writes and barriers fail with this, rather than
+      // serve a state that is not the log's.
+      Stop(s);
       return;
     }
+    if (!s.ok()) {  // say a full disk: the same entry again, from a new reader
+      reader.reset();
+      absl::SleepFor(absl::Milliseconds(kPollMs));
+      continue;
+    }
+    absl::MutexLock l(&mu_);
     applied_ = (*entry)->seq;
   }
+}
+
+void ShardReplica::Stop(const absl::Status& cause) {
+  absl::MutexLock l(&mu_);
+  apply_error_ = absl::Status(cause.code(), Cat("shard replica of ", options_.stream,
+                                                " stopped applying its log: ", cause.message()));
 }
 
 absl::Status ShardReplica::WaitApplied(uint64_t seq) {
@@ -106,6 +145,7 @@ absl::Status ShardReplica::WaitApplied(uint64_t seq) {
   mu_.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(options_.apply_timeout_ms));
   if (!apply_error_.ok()) return apply_error_;
   if (applied_ >= seq) return absl::OkStatus();
+  if (stop_) return absl::UnavailableError(Cat("shard replica of ", options_.stream, " is closing"));
   return absl::DeadlineExceededError(Cat("shard ", options_.stream, ": position ", seq,
                                          " is stored but this replica has applied only ",
                                          applied_, " after ", options_.apply_timeout_ms, " ms"));
@@ -113,24 +153,43 @@ absl::Status ShardReplica::WaitApplied(uint64_t seq) {
 
 template <typename Prepare>
 absl::StatusOr<PreparedBatch> ShardReplica::Replicate(Prepare prepare) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.apply_timeout_ms);
+  bool synced = false;  // a barrier passed since the call began
   while (true) {
     if (absl::Status s = apply_error(); !s.ok()) return s;
+    if (Clock::now() > deadline) {
+      return absl::UnavailableError(Cat("shard ", options_.stream, ": other writes kept taking "
+                                        "the log's next position for ", options_.apply_timeout_ms,
+                                        " ms; nothing was written, retry"));
+    }
     absl::StatusOr<PreparedBatch> prepared = prepare();
-    if (!prepared.ok() || prepared->batch.empty()) return prepared;  // refused, or a no-op
-    std::string id;
-    {
-      absl::MutexLock l(&mu_);
-      id = Cat(options_.node_id, "-", options_.stream, "-", prepared->after, "-", next_append_++);
+    const bool from_state = prepared.ok() ? prepared->batch.empty()
+                                          : absl::IsAlreadyExists(prepared.status()) ||
+                                                absl::IsNotFound(prepared.status());
+    if (!prepared.ok() && !from_state) return prepared;  // bad input, or the memory budget
+    if (from_state) {
+      // A refusal or a no-op that this replica's state decided: it stands only once the
+      // replica has seen every write acknowledged before the call.
+      if (synced) return prepared;
+      if (absl::Status s = Barrier(); !s.ok()) return s;
+      synced = true;
+      continue;
     }
     absl::StatusOr<uint64_t> seq =
-        log_->Append(options_.stream, prepared->batch, prepared->after, id);
+        log_->Append(options_.stream, prepared->batch, prepared->after, RandomId());
     if (seq.ok()) {
-      if (absl::Status s = WaitApplied(*seq); !s.ok()) return s;
+      if (absl::Status s = WaitApplied(*seq); !s.ok()) {
+        return absl::UnavailableError(Cat("shard ", options_.stream, ": the write is stored at "
+                                          "position ", *seq, " but not yet applied on this "
+                                          "node: ", s.message()));
+      }
       return prepared;
     }
     if (seq.status().code() != absl::StatusCode::kFailedPrecondition) return seq.status();
-    // Another append came first (the log is past `after`): apply it, then resolve again.
-    if (absl::Status s = WaitApplied(prepared->after + 1); !s.ok()) return s;
+    // Another append came first: catch up with the log's end, then resolve the write again.
+    absl::StatusOr<StreamState> state = log_->State(options_.stream);
+    if (!state.ok()) return state.status();
+    if (absl::Status s = WaitApplied(state->last_seq); !s.ok()) return s;
   }
 }
 

@@ -67,6 +67,8 @@ class ShardReplica {
   template <typename Prepare>
   absl::StatusOr<PreparedBatch> Replicate(Prepare prepare);
   void ApplyLoop();
+  // Stops applying for good: writes and barriers fail with `cause` from now on.
+  void Stop(const absl::Status& cause);
 
   ShardLog* const log_;
   const std::shared_ptr<Collection> collection_;
@@ -75,7 +77,6 @@ class ShardReplica {
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status apply_error_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t next_append_ ABSL_GUARDED_BY(mu_) = 0;  // numbers this replica's appends
   uint64_t wanted_ ABSL_GUARDED_BY(mu_) = 0;  // the highest position a caller waits for
   std::thread applier_;
 };

@@ -79,7 +79,7 @@ class ShardReplicaTest : public ::testing::Test {
     ASSERT_TRUE(log_->EnsureStream(stream_, 3).ok());
     for (int i = 0; i < 3; ++i) {
       nodes_.push_back(std::make_unique<Node>(dir_.path(), Cat("node", i)));
-      nodes_.back()->Open(log_.get(), stream_);
+      ASSERT_NO_FATAL_FAILURE(nodes_.back()->Open(log_.get(), stream_));
     }
   }
   void TearDown() override {
@@ -158,6 +158,24 @@ TEST_F(ShardReplicaTest, AnInsertRaceHasOneWinnerOnEveryReplica) {
   ExpectReplicasEqual(1);
 }
 
+// A refusal or a no-op decided by a replica's state waits until that state holds every write
+// acknowledged before: a delete right after an insert on another node finds it, and an insert
+// right after that delete is not refused.
+TEST_F(ShardReplicaTest, RefusalsAndNoOpsAreNeverFromAStaleReplica) {
+  for (int i = 0; i < 15; ++i) {
+    const std::string id = Cat("r", i);
+    ASSERT_TRUE(nodes_[0]->replica->Write({Rec(id, 1, "n0")}, WriteMode::kInsert).ok());
+    absl::StatusOr<uint64_t> deleted = nodes_[1]->replica->Delete({id});
+    ASSERT_TRUE(deleted.ok()) << deleted.status();
+    EXPECT_EQ(*deleted, 1u) << id;
+    absl::Status again = nodes_[2]->replica->Write({Rec(id, 2, "n2")}, WriteMode::kInsert);
+    EXPECT_TRUE(again.ok()) << id << ": " << again;
+    EXPECT_EQ(nodes_[0]->replica->Write({Rec(id, 3, "n0")}, WriteMode::kInsert).code(),
+              absl::StatusCode::kAlreadyExists) << id;
+  }
+  ExpectReplicasEqual(15);
+}
+
 // Three writers on three replicas, upserting and deleting overlapping ids: every replica ends
 // with the same records, and every acknowledged write's effect is there.
 TEST_F(ShardReplicaTest, ConcurrentWritersOnEveryReplicaConverge) {
@@ -196,7 +214,7 @@ TEST_F(ShardReplicaTest, AReplicaThatWasDownCatchesUpFromTheLog) {
     ASSERT_TRUE(nodes_[i % 2]->replica->Write({Rec(Cat("while-down-", i), float(i), "n")},
                                               WriteMode::kUpsert).ok());
   }
-  nodes_[2]->Open(log_.get(), stream_);
+  ASSERT_NO_FATAL_FAILURE(nodes_[2]->Open(log_.get(), stream_));
   ExpectReplicasEqual(11);
 }
 
@@ -210,7 +228,9 @@ TEST_F(ShardReplicaTest, WritesGoOnWhenTheLogsLeaderIsKilled) {
     threads.emplace_back([&, i] {
       for (int r = 0; r < 20; ++r) {
         if (i == 0 && r == 5) {
-          const std::string leader = log_->State(stream_)->leader;
+          absl::StatusOr<StreamState> state = log_->State(stream_);
+          ASSERT_TRUE(state.ok()) << state.status();
+          const std::string leader = state->leader;
           for (int n = 0; n < 3; ++n) {
             if (NatsTestCluster::Name(n) == leader) {
               cluster_->Kill(n);

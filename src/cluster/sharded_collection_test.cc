@@ -45,7 +45,7 @@ class ShardedCollectionTest : public ::testing::Test {
       streams_.push_back(Cat(test, "_", s));
       ASSERT_TRUE(log_->EnsureStream(streams_.back(), 3).ok());
     }
-    for (int n = 0; n < kNodes; ++n) OpenNode(n);
+    for (int n = 0; n < kNodes; ++n) ASSERT_NO_FATAL_FAILURE(OpenNode(n));
   }
   void TearDown() override {
     sharded_.clear();

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "cluster/etcd_client.h"
@@ -124,28 +125,34 @@ absl::Status NatsTestCluster::Launch(int i) {
   return absl::OkStatus();
 }
 
-// JetStream can place streams once its meta group has a leader; one server leads itself.
+// JetStream can place streams on every node once each running node follows one meta leader;
+// one server leads itself.
 absl::Status NatsTestCluster::WaitMetaLeader() {
   const auto deadline = Clock::now() + kStartTimeout;
   while (Clock::now() < deadline) {
+    std::set<std::string> leaders;  // as each running node sees it ("" for none yet)
     for (Node& node : nodes_) {
-      if (node.process.running() && node.process.Exited()) {
+      if (!node.process.running()) continue;  // killed by the test
+      if (node.process.Exited()) {
         return absl::InternalError(Cat("nats-server exited while starting (installed by "
                                        "scripts/install-test-servers.sh): ",
                                        node.process.LogTail()));
       }
       const std::string body = HttpGet(Cat("http://127.0.0.1:", node.monitor_port, "/jsz"));
       const nlohmann::json jsz = nlohmann::json::parse(body, nullptr, false);
-      if (!jsz.is_object()) continue;
-      if (size() == 1 && jsz.contains("config")) return absl::OkStatus();
-      const nlohmann::json meta = jsz.value("meta_cluster", nlohmann::json::object());
-      if (!meta.value("leader", "").empty()) return absl::OkStatus();
+      std::string leader;
+      if (jsz.is_object() && size() == 1 && jsz.contains("config")) leader = "itself";
+      if (jsz.is_object() && jsz.contains("meta_cluster") && jsz["meta_cluster"].is_object()) {
+        leader = jsz["meta_cluster"].value("leader", "");
+      }
+      leaders.insert(leader);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // no leader yet
+    if (leaders.size() == 1 && !leaders.begin()->empty()) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polled, with a deadline
   }
   std::string logs;
   for (const Node& node : nodes_) AppendCat(&logs, "\n", node.process.LogTail());
-  return absl::DeadlineExceededError(Cat("JetStream elected no meta leader:", logs));
+  return absl::DeadlineExceededError(Cat("the NATS servers agreed on no meta leader:", logs));
 }
 
 void NatsTestCluster::Kill(int node) { nodes_[static_cast<size_t>(node)].process.Kill(); }

@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -16,6 +18,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "common/strings.h"
 
 namespace proximadb {
 
@@ -28,6 +31,7 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(std::vector<std::string> argv,
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   const pid_t parent = ::getpid();
+  const std::string program = argv[0];
   child.pid_ = ::fork();
   if (child.pid_ == 0) {
     // Dies with the test (when the thread that started it ends): a crashed test leaves no
@@ -35,12 +39,20 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(std::vector<std::string> argv,
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) _exit(127);  // the parent is already gone
     const int fd = ::open(child.log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::close_range(3, ~0U, 0);  // none of the test's sockets and files
     ::execvp(args[0], args.data());
+    const char* why = std::strerror(errno);
+    (void)!::write(2, "exec failed: ", 13);
+    (void)!::write(2, why, std::strlen(why));
     _exit(127);
   }
-  if (child.pid_ < 0) return absl::InternalError("fork failed");
+  if (child.pid_ < 0) {
+    return absl::InternalError(Cat("fork for ", program, " failed: ", std::strerror(errno)));
+  }
   return child;
 }
 

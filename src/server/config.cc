@@ -82,6 +82,16 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"tls.cert_file", &c.tls.cert_file},
       {"tls.key_file", &c.tls.key_file},
       {"tls.client_ca_file", &c.tls.client_ca_file},
+      {"cluster.enabled", &c.cluster_enabled},
+      {"cluster.name", &c.cluster_name},
+      {"cluster.node_id", &c.cluster_node_id},
+      {"cluster.advertise_rest", &c.advertise_rest},
+      {"cluster.advertise_grpc", &c.advertise_grpc},
+      {"cluster.etcd_endpoints", &c.etcd_endpoints},
+      {"cluster.nats_urls", &c.nats_urls},
+      {"cluster.default_shards", &c.default_shards, 1, 256},
+      {"cluster.replication_factor", &c.replication_factor, 1, 5},
+      {"cluster.lease_ttl_seconds", &c.lease_ttl_seconds, 2, 3600},
       {"monitoring.metrics_enabled", &c.metrics_enabled},
       {"monitoring.health_check_interval_ms", &c.health_check_interval_ms, 1, 3600000},
   };
@@ -107,7 +117,7 @@ absl::Status SetFromText(const Key& k, const std::string& text, const std::strin
   if (auto* list = std::get_if<std::vector<std::string>*>(&k.field)) {  // comma-separated
     (*list)->clear();
     for (std::string_view item : Split(text, ',')) {
-      if (item.empty()) return Bad(where, "expects comma-separated paths, one is empty");
+      if (item.empty()) return Bad(where, "expects a comma-separated list, one item is empty");
       (*list)->emplace_back(item);
     }
     return absl::OkStatus();
@@ -205,6 +215,12 @@ absl::Status Validate(const ServerConfig& c) {
   }
   if (c.rest_port == c.grpc_port) {
     return Bad("api.rest_port", Cat("equals api.grpc_port (", c.grpc_port, ")"));
+  }
+  if (c.cluster_enabled && c.etcd_endpoints.empty()) {
+    return Bad("cluster.etcd_endpoints", "is needed when cluster.enabled is true");
+  }
+  if (c.cluster_enabled && c.nats_urls.empty()) {
+    return Bad("cluster.nats_urls", "is needed when cluster.enabled is true");
   }
   return absl::OkStatus();
 }

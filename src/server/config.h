@@ -77,6 +77,18 @@ struct ServerConfig {
   bool tls_enabled = false;
   TlsFiles tls;
 
+  // [cluster] (docs/cluster.md): off, a single node
+  bool cluster_enabled = false;
+  std::string cluster_name = "proximadb";   // clusters sharing an etcd keep apart by it
+  std::string cluster_node_id;              // "": [server] node_id
+  std::string advertise_rest;               // host:port peers and clients reach; "": bound
+  std::string advertise_grpc;
+  std::vector<std::string> etcd_endpoints;  // "http://host:port"
+  std::vector<std::string> nats_urls;       // "nats://host:port"
+  int64_t default_shards = 4;
+  int64_t replication_factor = 3;           // copies of each shard's log
+  int64_t lease_ttl_seconds = 10;           // a node silent this long is out of the cluster
+
   // [monitoring]
   bool metrics_enabled = true;
   int64_t health_check_interval_ms = 5000;

@@ -19,7 +19,9 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/synchronization/mutex.h"
+#include "cluster/cluster_database.h"
 #include "common/logging.h"
+#include "common/strings.h"
 #include "proximadb/database.h"
 #include "env/env.h"
 #include "server/auth.h"
@@ -115,6 +117,24 @@ HttpServerOptions HttpOptionsFor(const ServerConfig& config) {
   o.max_pending = static_cast<size_t>(config.max_pending_requests);
   o.request_timeout_ms = static_cast<int>(config.request_timeout_ms);
   if (config.tls_enabled) o.tls = config.tls;
+  return o;
+}
+
+cluster::ClusterOptions ClusterOptionsFor(const ServerConfig& config) {
+  cluster::ClusterOptions o;
+  o.cluster_name = config.cluster_name;
+  o.node_id = config.cluster_node_id.empty() ? config.node_id : config.cluster_node_id;
+  o.advertise_rest = config.advertise_rest.empty()
+                         ? Cat(config.bind_address, ":", config.rest_port)
+                         : config.advertise_rest;
+  o.advertise_grpc = config.advertise_grpc.empty()
+                         ? Cat(config.bind_address, ":", config.grpc_port)
+                         : config.advertise_grpc;
+  o.etcd_endpoints = config.etcd_endpoints;
+  o.nats_urls = config.nats_urls;
+  o.default_shards = static_cast<uint32_t>(config.default_shards);
+  o.replication_factor = static_cast<int>(config.replication_factor);
+  o.lease_ttl_seconds = config.lease_ttl_seconds;
   return o;
 }
 
@@ -236,9 +256,26 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
     grpc.Stop(0);
     return 1;
   }
-  service.SetDatabase(db->get());
+  std::unique_ptr<Database> database = *std::move(db);
+  if (config.cluster_enabled) {
+    RestApi::ServeReadsOnWorkers();
+    absl::StatusOr<std::unique_ptr<cluster::ClusterDatabase>> joined =
+        cluster::ClusterDatabase::Open(std::move(database), ClusterOptionsFor(config));
+    if (!joined.ok()) {
+      spdlog::critical("cannot join cluster {}: {}", config.cluster_name,
+                       joined.status().ToString());
+      http.Stop(0);
+      grpc.Stop(0);
+      return 1;
+    }
+    service.SetCluster(joined->get());
+    database = *std::move(joined);
+    spdlog::info("cluster {}: joined as {}", config.cluster_name,
+                 ClusterOptionsFor(config).node_id);
+  }
+  service.SetDatabase(database.get());
   grpc.SetServing(true);
-  spdlog::info("ready: {} collections", (*db)->ListCollections().size());
+  spdlog::info("ready: {} collections", database->ListCollections().size());
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
@@ -247,7 +284,8 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   http.Stop(static_cast<int>(config.request_timeout_ms));
   grpc.Stop(static_cast<int>(config.request_timeout_ms));
   service.SetDatabase(nullptr);
-  db->reset();  // syncs and closes every collection's WAL
+  service.SetCluster(nullptr);
+  database.reset();  // leaves the cluster; syncs and closes every collection's WAL
   spdlog::info("stopped");
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "server/rest_api.h"
 
+#include <atomic>
 #include <chrono>
 
 #include "absl/container/inlined_vector.h"
@@ -32,6 +33,7 @@ const Route kRoutes[] = {
     {"GET", "/health", Health, kInline, Access::kOpen},
     {"GET", "/ready", Ready, kInline, Access::kOpen},
     {"GET", "/metrics", Metrics, kInline, Access::kMetrics},
+    {"GET", "/api/v1/cluster", ClusterInfo, kWorker, Access::kServerAdmin},
     {"GET", "/api/v1/collections", ListCollections, kInline, Access::kRead},
     {"POST", "/api/v1/collections", CreateCollection, kWorker, Access::kAdmin},
     {"GET", kCollection, DescribeCollection, kInline, Access::kRead},
@@ -155,10 +157,23 @@ HttpResponse RestApi::Overloaded(size_t limit) {
   return r;
 }
 
+namespace {
+// Cluster mode: reads wait for their shards' barriers (a round trip to the log, seconds while
+// it elects a leader), so none is answered on an I/O thread.
+std::atomic<bool> reads_on_workers{false};
+}  // namespace
+
+void RestApi::ServeReadsOnWorkers() { reads_on_workers.store(true, std::memory_order_relaxed); }
+
 Served RestApi::ServedBy(const HttpRequest& request) {
   if (IsDashboardPath(request.path)) return Served::kWorker;  // reads files
   const Route* route = RouteFor(MatchPath(request.path), request.method);
-  return route != nullptr ? route->served : Served::kInline;
+  if (route == nullptr) return Served::kInline;
+  if (route->served == Served::kInline && route->access != Access::kOpen &&
+      route->access != Access::kMetrics && reads_on_workers.load(std::memory_order_relaxed)) {
+    return Served::kWorker;
+  }
+  return route->served;
 }
 
 HttpResponse RestApi::Handle(const HttpRequest& request) {

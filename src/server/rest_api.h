@@ -72,6 +72,9 @@ class RestApi {
 
   // Which threads serve `request` (the route table says).
   static Served ServedBy(const HttpRequest& request);
+  // Cluster mode: every route the table serves inline but health, readiness and metrics goes
+  // to the worker pool instead.
+  static void ServeReadsOnWorkers();
 
  private:
   // Counts the answer, gives it the request id and logs it (at debug; 5xx at warning).

@@ -28,6 +28,7 @@ using RestHandler = HttpResponse (*)(const RestCall&);
 HttpResponse Health(const RestCall& call);
 HttpResponse Ready(const RestCall& call);
 HttpResponse Metrics(const RestCall& call);
+HttpResponse ClusterInfo(const RestCall& call);
 
 HttpResponse ListCollections(const RestCall& call);
 HttpResponse CreateCollection(const RestCall& call);

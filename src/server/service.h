@@ -57,6 +57,14 @@ struct CollectionInfo {
 
 class RequestMetrics;
 
+}  // namespace proximadb::server
+
+namespace proximadb::cluster {
+class ClusterDatabase;
+}  // namespace proximadb::cluster
+
+namespace proximadb::server {
+
 class Service {
  public:
   explicit Service(const ServerConfig& config);
@@ -66,6 +74,11 @@ class Service {
   void SetDatabase(Database* db) { db_.store(db, std::memory_order_release); }
   bool ready() const { return db_.load(std::memory_order_acquire) != nullptr; }
   Database* database() const { return db_.load(std::memory_order_acquire); }
+  // Cluster mode: the database set is this cluster's (docs/cluster.md); set with it.
+  void SetCluster(cluster::ClusterDatabase* cluster) {
+    cluster_.store(cluster, std::memory_order_release);
+  }
+  cluster::ClusterDatabase* cluster() const { return cluster_.load(std::memory_order_acquire); }
   const ServerConfig& config() const { return config_; }
   // What GET /metrics reports: the transports' requests, and the collections' operations,
   // which the service observes itself.
@@ -173,6 +186,7 @@ class Service {
 
   const ServerConfig config_;
   std::atomic<Database*> db_{nullptr};
+  std::atomic<cluster::ClusterDatabase*> cluster_{nullptr};
   KeyStore* keys_ = nullptr;
   const std::unique_ptr<RequestMetrics> metrics_;
 };
