@@ -80,7 +80,9 @@ absl::StatusOr<std::unique_ptr<ClusterDatabase>> ClusterDatabase::Open(
        .ttl_seconds = db->options_.lease_ttl_seconds});
   if (!membership.ok()) return membership.status();
   db->membership_ = *std::move(membership);
-  if (absl::Status s = db->Refresh(); !s.ok()) return s;
+  if (absl::Status s = db->Refresh(); !s.ok()) {  // the refresh thread tries again
+    Log(LogLevel::kWarning, Cat("cluster: opening the replicas failed, retrying: ", s.ToString()));
+  }
   db->refresher_ = std::thread([p = db.get()] { p->RefreshLoop(); });
   return db;
 }

@@ -54,7 +54,14 @@ absl::StatusOr<std::unique_ptr<Membership>> Membership::Join(EtcdClient etcd,
         Cat("ttl_seconds: ", options.ttl_seconds, " is too short (at least 2)"));
   }
   std::unique_ptr<Membership> m(new Membership(std::move(etcd), std::move(options)));
+  // A node restarted after a crash finds its old key until that lease expires: wait that long
+  // before calling the id taken by another live node.
+  const absl::Time patience = absl::Now() + absl::Seconds(m->options_.ttl_seconds + 2);
   absl::StatusOr<int64_t> lease = m->Register(1);
+  while (absl::IsAlreadyExists(lease.status()) && absl::Now() < patience) {
+    absl::SleepFor(absl::Milliseconds(250));
+    lease = m->Register(1);
+  }
   if (!lease.ok()) return lease.status();
   {
     absl::MutexLock l(&m->mu_);

@@ -39,7 +39,9 @@ struct NodeInfo {
 
 class Membership {
  public:
-  // kAlreadyExists if a live node holds `node_id`; kInvalidArgument naming a bad option.
+  // kAlreadyExists if a live node holds `node_id` (after waiting up to the TTL, as the key of
+  // this node's own previous run, crashed, stays until its lease expires); kInvalidArgument
+  // naming a bad option.
   static absl::StatusOr<std::unique_ptr<Membership>> Join(EtcdClient etcd,
                                                           MembershipOptions options);
   // Leaves: stops the renewals and revokes the lease, so peers see the node gone at once.

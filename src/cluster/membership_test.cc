@@ -65,13 +65,26 @@ TEST_F(MembershipTest, NodesSeeEachOtherAndALeavingNodeGoesAtOnce) {
 }
 
 TEST_F(MembershipTest, ALiveNodesIdCannotBeTaken) {
-  auto a = Join("a");
+  auto a = Join("a", 2);
   ASSERT_TRUE(a.ok()) << a.status();
-  absl::Status twice = Join("a").status();
+  absl::Status twice = Join("a", 2).status();  // refused once it waited out a TTL
   EXPECT_EQ(twice.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_NE(twice.message().find("node_id"), std::string::npos) << twice;
   a->reset();
   EXPECT_TRUE(Join("a").ok());  // free again once it left
+}
+
+// A node that crashed left its key under a lease nobody renews: the same node, restarted,
+// waits for that lease to expire and joins.
+TEST_F(MembershipTest, ARestartedNodeTakesItsIdBackOnceItsOldLeaseExpires) {
+  EtcdClient etcd = Client();
+  absl::StatusOr<int64_t> old_lease = etcd.GrantLease(2);
+  ASSERT_TRUE(old_lease.ok());
+  ASSERT_TRUE(etcd.Put(Cat("/proximadb/", cluster_, "/nodes/a"), R"({"generation":1})",
+                       *old_lease).ok());
+  auto a = Join("a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(Ids(**a), (std::vector<std::string>{"a"}));
 }
 
 // The lease of a node that was paused or cut off past its TTL is gone (etcd expired it; here

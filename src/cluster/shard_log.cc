@@ -150,7 +150,10 @@ absl::Status ShardLog::EnsureStream(std::string_view name, int replicas) {
                                         int64_t{2} * options_.retry_deadline_ms * 1000 * 1000);
   jsStreamInfo* info = nullptr;
   jsErrCode jerr = kNoJsError;
-  natsStatus s = js_AddStream(&info, handles_->js, &config, nullptr, &jerr);
+  // Retried like an append: right after the servers start, JetStream may have no leader yet.
+  natsStatus s = WithRetries(options_.retry_deadline_ms, &jerr, [&](jsErrCode* e) {
+    return js_AddStream(&info, handles_->js, &config, nullptr, e);
+  });
   if (s == NATS_OK) {
     jsStreamInfo_Destroy(info);
     return absl::OkStatus();
