@@ -68,10 +68,13 @@ absl::StatusOr<std::unique_ptr<ClusterDatabase>> ClusterDatabase::Open(
   if (!etcd.ok()) return etcd.status();
   std::unique_ptr<ClusterDatabase> db(
       new ClusterDatabase(std::move(local), *std::move(etcd), std::move(options)));
-  absl::StatusOr<std::unique_ptr<ShardLog>> log = ShardLog::Connect({.urls = db->options_.nats_urls});
+  absl::StatusOr<std::unique_ptr<ShardLog>> log =
+      ShardLog::Connect({.urls = db->options_.nats_urls});
   if (!log.ok()) return log.status();
   db->log_ = *std::move(log);
-  absl::StatusOr<EtcdClient> member_etcd = EtcdClient::Create({.endpoints = db->options_.etcd_endpoints});
+  absl::StatusOr<EtcdClient> member_etcd =
+      EtcdClient::Create({.endpoints = db->options_.etcd_endpoints});
+  if (!member_etcd.ok()) return member_etcd.status();
   absl::StatusOr<std::unique_ptr<Membership>> membership = Membership::Join(
       *std::move(member_etcd),
       {.cluster = db->options_.cluster_name, .node_id = db->options_.node_id,
@@ -110,7 +113,8 @@ absl::StatusOr<std::optional<ClusterDatabase::Entry>> ClusterDatabase::ReadEntry
   const std::string where = Cat("the cluster catalog's entry of collection '", name, "'");
   if (!j.is_object()) return absl::DataLossError(Cat(where, " is not JSON"));
   Entry e;
-  absl::StatusOr<CollectionConfig> config = ConfigFromJson(j.value("config", json::object()), where);
+  absl::StatusOr<CollectionConfig> config =
+      ConfigFromJson(j.value("config", json::object()), where);
   if (!config.ok()) return config.status();
   e.config = *std::move(config);
   e.config.created_at_us = j.value("created_at_us", int64_t{0});

@@ -225,7 +225,8 @@ absl::StatusOr<bool> EtcdClient::Delete(std::string_view key) {
 
 absl::StatusOr<bool> EtcdClient::Txn(const json& compare, const json& success) {
   absl::StatusOr<json> answer =
-      Call("/v3/kv/txn", {{"compare", json::array({compare})}, {"success", json::array({success})}});
+      Call("/v3/kv/txn",
+           {{"compare", json::array({compare})}, {"success", json::array({success})}});
   if (!answer.ok()) return answer.status();
   return answer->value("succeeded", false);  // left out when false
 }

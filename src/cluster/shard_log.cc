@@ -119,7 +119,8 @@ absl::StatusOr<std::unique_ptr<ShardLog>> ShardLog::Connect(ShardLogOptions opti
   if (s == NATS_OK) s = natsConnection_Connect(&log->handles_->conn, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {
-    return NatsError(s, kNoJsError, Cat("connect to NATS at ", absl::StrJoin(log->options_.urls, ", ")));
+    return NatsError(s, kNoJsError,
+                     Cat("connect to NATS at ", absl::StrJoin(log->options_.urls, ", ")));
   }
   jsOptions js_opts;
   jsOptions_Init(&js_opts);
@@ -290,7 +291,8 @@ absl::StatusOr<std::optional<LogEntry>> LogReader::Next(int timeout_ms) {
     return NatsError(m, kNoJsError, "an entry's sequence");
   }
   LogEntry entry{meta->Sequence.Stream,
-                 std::string(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)))};
+                 std::string(natsMsg_GetData(msg),
+                             static_cast<size_t>(natsMsg_GetDataLength(msg)))};
   jsMsgMetaData_Destroy(meta);
   natsMsg_Destroy(msg);
   return entry;

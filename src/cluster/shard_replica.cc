@@ -145,7 +145,9 @@ absl::Status ShardReplica::WaitApplied(uint64_t seq) {
   mu_.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(options_.apply_timeout_ms));
   if (!apply_error_.ok()) return apply_error_;
   if (applied_ >= seq) return absl::OkStatus();
-  if (stop_) return absl::UnavailableError(Cat("shard replica of ", options_.stream, " is closing"));
+  if (stop_) {
+    return absl::UnavailableError(Cat("shard replica of ", options_.stream, " is closing"));
+  }
   return absl::DeadlineExceededError(Cat("shard ", options_.stream, ": position ", seq,
                                          " is stored but this replica has applied only ",
                                          applied_, " after ", options_.apply_timeout_ms, " ms"));

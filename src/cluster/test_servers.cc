@@ -114,7 +114,9 @@ absl::Status NatsTestCluster::Launch(int i) {
   if (size() > 1) {
     conf << "cluster {\n  name: proximadb\n  listen: 127.0.0.1:" << node.route_port
          << "\n  routes: [\n";
-    for (const Node& peer : nodes_) conf << "    nats-route://127.0.0.1:" << peer.route_port << "\n";
+    for (const Node& peer : nodes_) {
+      conf << "    nats-route://127.0.0.1:" << peer.route_port << "\n";
+    }
     conf << "  ]\n}\n";
   }
   conf.close();
