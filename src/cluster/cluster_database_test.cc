@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cluster/test_servers.h"
+#include "cluster/test_fixtures.h"
 #include "common/scoped_temp_dir.h"
 #include "common/strings.h"
 
@@ -13,24 +13,10 @@ namespace {
 
 constexpr int kNodes = 3;
 
-class ClusterDatabaseTest : public ::testing::Test {
+class ClusterDatabaseTest : public EtcdAndNatsSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto etcd = EtcdTestServer::Start();
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = etcd->release();
-    auto nats = NatsTestCluster::Start(3);
-    ASSERT_TRUE(nats.ok()) << nats.status();
-    nats_ = nats->release();
-  }
-  static void TearDownTestSuite() {
-    delete nats_;
-    delete etcd_;
-    nats_ = nullptr;
-    etcd_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_TRUE(etcd_ != nullptr && nats_ != nullptr);
+    ASSERT_NO_FATAL_FAILURE(EtcdAndNatsSuite::SetUp());
     cluster_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     for (int n = 0; n < kNodes; ++n) {
       nodes_.emplace_back();
@@ -86,15 +72,10 @@ class ClusterDatabaseTest : public ::testing::Test {
     return n.value_or(0);
   }
 
-  static EtcdTestServer* etcd_;
-  static NatsTestCluster* nats_;
   std::string cluster_;
   ScopedTempDir dir_;
   std::vector<std::unique_ptr<ClusterDatabase>> nodes_;
 };
-
-EtcdTestServer* ClusterDatabaseTest::etcd_ = nullptr;
-NatsTestCluster* ClusterDatabaseTest::nats_ = nullptr;
 
 TEST_F(ClusterDatabaseTest, ACollectionCreatedOnOneNodeIsServedByEvery) {
   absl::StatusOr<CollectionConfig> created = nodes_[0]->CreateCollection(Config("docs"));

@@ -6,32 +6,17 @@
 #include <chrono>
 #include <thread>
 
-#include "cluster/test_servers.h"
+#include "cluster/test_fixtures.h"
 #include "common/child_process.h"
 #include "common/strings.h"
 
 namespace proximadb::cluster {
 namespace {
 
-class EtcdClientTest : public ::testing::Test {
+class EtcdClientTest : public EtcdSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<EtcdTestServer>> server = EtcdTestServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(server_, nullptr); }
-
-  EtcdClient Client() { return *EtcdClient::Create({.endpoints = {server_->endpoint()}}); }
-
-  static EtcdTestServer* server_;
+  EtcdClient Client() { return *EtcdClient::Create({.endpoints = {etcd_->endpoint()}}); }
 };
-
-EtcdTestServer* EtcdClientTest::server_ = nullptr;
 
 TEST_F(EtcdClientTest, PutsGetsListsAndDeletesKeys) {
   EtcdClient etcd = Client();
@@ -116,7 +101,7 @@ TEST_F(EtcdClientTest, ALeaseKeepsItsKeysUntilRevokedOrExpired) {
 
 TEST_F(EtcdClientTest, MovesToTheNextEndpointWhenOneCannotBeReached) {
   const std::string dead = Cat("http://127.0.0.1:", FreeLoopbackPort());
-  EtcdClient etcd = *EtcdClient::Create({.endpoints = {dead, server_->endpoint()}});
+  EtcdClient etcd = *EtcdClient::Create({.endpoints = {dead, etcd_->endpoint()}});
   ASSERT_TRUE(etcd.Put("/failover/x", "1").ok());
   EXPECT_EQ((*etcd.Get("/failover/x"))->value, "1");
 

@@ -6,28 +6,19 @@
 #include <chrono>
 #include <thread>
 
-#include "cluster/test_servers.h"
+#include "cluster/test_fixtures.h"
 #include "common/strings.h"
 
 namespace proximadb::cluster {
 namespace {
 
-class MembershipTest : public ::testing::Test {
+class MembershipTest : public EtcdSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<EtcdTestServer>> server = EtcdTestServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
+    ASSERT_NO_FATAL_FAILURE(EtcdSuite::SetUp());
     cluster_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
   }
-  EtcdClient Client() { return *EtcdClient::Create({.endpoints = {server_->endpoint()}}); }
+  EtcdClient Client() { return *EtcdClient::Create({.endpoints = {etcd_->endpoint()}}); }
   absl::StatusOr<std::unique_ptr<Membership>> Join(const std::string& id, int64_t ttl = 10) {
     return Membership::Join(Client(), {.cluster = cluster_, .node_id = id,
                                        .advertise_rest = Cat(id, ":8080"),
@@ -43,11 +34,8 @@ class MembershipTest : public ::testing::Test {
     return ids;
   }
 
-  static EtcdTestServer* server_;
   std::string cluster_;
 };
-
-EtcdTestServer* MembershipTest::server_ = nullptr;
 
 TEST_F(MembershipTest, NodesSeeEachOtherAndALeavingNodeGoesAtOnce) {
   auto a = Join("a");

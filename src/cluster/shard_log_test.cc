@@ -6,25 +6,14 @@
 #include <set>
 #include <thread>
 
-#include "cluster/test_servers.h"
+#include "cluster/test_fixtures.h"
 #include "common/strings.h"
 
 namespace proximadb::cluster {
 namespace {
 
-class ShardLogTest : public ::testing::Test {
+class ShardLogTest : public NatsSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<NatsTestCluster>> cluster = NatsTestCluster::Start(3);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = cluster->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
-
   static std::unique_ptr<ShardLog> Connect(const NatsTestCluster& cluster) {
     absl::StatusOr<std::unique_ptr<ShardLog>> log = ShardLog::Connect({.urls = cluster.urls()});
     EXPECT_TRUE(log.ok()) << log.status();
@@ -44,14 +33,10 @@ class ShardLogTest : public ::testing::Test {
     }
     return out;
   }
-
-  static NatsTestCluster* cluster_;
 };
 
-NatsTestCluster* ShardLogTest::cluster_ = nullptr;
-
 TEST_F(ShardLogTest, AppendsAreNumberedConditionalAndIdempotent) {
-  std::unique_ptr<ShardLog> log = Connect(*cluster_);
+  std::unique_ptr<ShardLog> log = Connect(*nats_);
   ASSERT_TRUE(log->EnsureStream("append", 3).ok());
   EXPECT_EQ(log->Append("append", "a", 0, "id-1").value_or(0), 1u);
   // Another writer that had not seen entry 1 is refused, and nothing is stored.
@@ -76,7 +61,7 @@ TEST_F(ShardLogTest, AppendsAreNumberedConditionalAndIdempotent) {
 }
 
 TEST_F(ShardLogTest, EnsureStreamIsIdempotentAndChecksReplicas) {
-  std::unique_ptr<ShardLog> log = Connect(*cluster_);
+  std::unique_ptr<ShardLog> log = Connect(*nats_);
   ASSERT_TRUE(log->EnsureStream("ensure", 3).ok());
   ASSERT_TRUE(log->EnsureStream("ensure", 3).ok());
   absl::Status other = log->EnsureStream("ensure", 1);
@@ -86,7 +71,7 @@ TEST_F(ShardLogTest, EnsureStreamIsIdempotentAndChecksReplicas) {
 }
 
 TEST_F(ShardLogTest, ReadsInOrderFromASequenceAndAfterATrim) {
-  std::unique_ptr<ShardLog> log = Connect(*cluster_);
+  std::unique_ptr<ShardLog> log = Connect(*nats_);
   ASSERT_TRUE(log->EnsureStream("read", 3).ok());
   for (uint64_t i = 0; i < 10; ++i) {
     const std::string payload = Cat(std::string("entry\0", 6), i);  // binary: a NUL inside
@@ -118,11 +103,11 @@ TEST_F(ShardLogTest, ReadsInOrderFromASequenceAndAfterATrim) {
 // Writers that lose the race catch up and try again: every append is stored once, in an order
 // each writer saw.
 TEST_F(ShardLogTest, ConcurrentWritersNeverOverwriteUnseenEntries) {
-  std::unique_ptr<ShardLog> log = Connect(*cluster_);
+  std::unique_ptr<ShardLog> log = Connect(*nats_);
   ASSERT_TRUE(log->EnsureStream("race", 3).ok());
   constexpr int kPerWriter = 40;
   auto writer = [&](int w) {
-    std::unique_ptr<ShardLog> own = Connect(*cluster_);
+    std::unique_ptr<ShardLog> own = Connect(*nats_);
     for (int i = 0; i < kPerWriter; ++i) {
       while (true) {
         absl::StatusOr<StreamState> state = own->State("race");
@@ -153,7 +138,7 @@ TEST_F(ShardLogTest, ConcurrentWritersNeverOverwriteUnseenEntries) {
 
 TEST_F(ShardLogTest, RefusesBadInputNamingIt) {
   EXPECT_EQ(ShardLog::Connect({}).status().code(), absl::StatusCode::kInvalidArgument);
-  std::unique_ptr<ShardLog> log = Connect(*cluster_);
+  std::unique_ptr<ShardLog> log = Connect(*nats_);
   absl::Status dotted = log->EnsureStream("a.b", 3);
   EXPECT_EQ(dotted.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(dotted.message().find("a.b"), std::string::npos) << dotted;

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "cluster/test_servers.h"
+#include "cluster/test_fixtures.h"
 #include "common/scoped_temp_dir.h"
 #include "common/strings.h"
 #include "proximadb/database.h"
@@ -57,22 +57,13 @@ Record Rec(const std::string& id, float x, const std::string& who) {
   return {id, {x, 1, 2, 3}, Cat(R"({"by":")", who, R"("})")};
 }
 
-class ShardReplicaTest : public ::testing::Test {
+class ShardReplicaTest : public NatsSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<NatsTestCluster>> cluster = NatsTestCluster::Start(3);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = cluster->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
+    ASSERT_NO_FATAL_FAILURE(NatsSuite::SetUp());
     // One test kills a server: a new leader takes 4-7 s here, more on a loaded machine.
     absl::StatusOr<std::unique_ptr<ShardLog>> log =
-        ShardLog::Connect({.urls = cluster_->urls(), .retry_deadline_ms = 60000});
+        ShardLog::Connect({.urls = nats_->urls(), .retry_deadline_ms = 60000});
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
     stream_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -109,14 +100,11 @@ class ShardReplicaTest : public ::testing::Test {
     }
   }
 
-  static NatsTestCluster* cluster_;
   ScopedTempDir dir_;
   std::unique_ptr<ShardLog> log_;
   std::string stream_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
-
-NatsTestCluster* ShardReplicaTest::cluster_ = nullptr;
 
 TEST_F(ShardReplicaTest, AWriteOnOneReplicaIsReadOnTheOthersAfterABarrier) {
   ASSERT_TRUE(nodes_[0]->replica->Write({Rec("a", 1, "n0")}, WriteMode::kInsert).ok());
@@ -233,7 +221,7 @@ TEST_F(ShardReplicaTest, WritesGoOnWhenTheLogsLeaderIsKilled) {
           const std::string leader = state->leader;
           for (int n = 0; n < 3; ++n) {
             if (NatsTestCluster::Name(n) == leader) {
-              cluster_->Kill(n);
+              nats_->Kill(n);
               killed = n;
             }
           }
@@ -250,7 +238,7 @@ TEST_F(ShardReplicaTest, WritesGoOnWhenTheLogsLeaderIsKilled) {
   ExpectReplicasEqual(60);
   EXPECT_EQ(acknowledged.load(), 60);
   // Bring the cluster back whole for the tests after this one.
-  absl::Status restarted = cluster_->Restart(killed);
+  absl::Status restarted = nats_->Restart(killed);
   ASSERT_TRUE(restarted.ok()) << restarted;
 }
 

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <set>
 
-#include "cluster/test_servers.h"
+#include "cluster/test_fixtures.h"
 #include "common/scoped_temp_dir.h"
 #include "common/strings.h"
 #include "proximadb/database.h"
@@ -24,20 +24,11 @@ Record Rec(int i) {
           Cat(R"({"i":)", i, "}")};
 }
 
-class ShardedCollectionTest : public ::testing::Test {
+class ShardedCollectionTest : public NatsSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<NatsTestCluster>> cluster = NatsTestCluster::Start(3);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = cluster->release();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
   void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    auto log = ShardLog::Connect({.urls = cluster_->urls()});
+    ASSERT_NO_FATAL_FAILURE(NatsSuite::SetUp());
+    auto log = ShardLog::Connect({.urls = nats_->urls()});
     ASSERT_TRUE(log.ok()) << log.status();
     log_ = *std::move(log);
     const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -81,15 +72,12 @@ class ShardedCollectionTest : public ::testing::Test {
     ASSERT_TRUE(c.Write(std::move(batch), WriteMode::kUpsert).ok());
   }
 
-  static NatsTestCluster* cluster_;
   ScopedTempDir dir_;
   std::unique_ptr<ShardLog> log_;
   std::vector<std::string> streams_;
   std::vector<std::unique_ptr<Database>> dbs_;
   std::vector<std::unique_ptr<ShardedCollection>> sharded_;
 };
-
-NatsTestCluster* ShardedCollectionTest::cluster_ = nullptr;
 
 TEST(ShardOfTest, IsCrc32cModuloTheShardsForEver) {
   // Stored data is placed by this function: it must never change.

@@ -20,25 +20,12 @@ import time
 import unittest
 
 import harness
-from harness import free_port
+from harness import free_port, wait_for
 
 SERVER = None  # set from --server
 NATS_NODES = 3
 
 
-def wait_for(what, condition, seconds=60):
-    """Polls `condition` (it returns a value, or None while not yet) until it holds."""
-    deadline = time.time() + seconds
-    while True:
-        try:
-            value = condition()
-        except (OSError, http.client.HTTPException, ValueError):
-            value = None
-        if value is not None:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)  # polling a condition, not standing in for one
 
 
 def call(port, method, path, body=None, timeout=60):

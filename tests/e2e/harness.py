@@ -2,9 +2,11 @@
 HEAD answers on the wire."""
 
 import argparse
+import http.client
 import os
 import socket
 import sys
+import time
 import unittest
 
 
@@ -12,6 +14,22 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for(what, condition, seconds=60):
+    """Polls `condition` (it returns a value, or None while not yet) until it holds; a
+    connection refused or cut, or a half-written answer, counts as not yet."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            value = condition()
+        except (OSError, http.client.HTTPException, ValueError):
+            value = None
+        if value is not None:
+            return value
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)  # polling a condition, not standing in for one
 
 
 def head_then_get(port, path):

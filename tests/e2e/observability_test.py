@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 
 import harness
-from harness import free_port
+from harness import free_port, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROMETHEUS_DIR = os.path.join(ROOT, "deploy", "prometheus")
@@ -42,19 +42,6 @@ def http(url, body=None, timeout=10):
         return e.code, e.read().decode()
 
 
-def wait_for(what, condition, seconds=60):
-    """Polls `condition` (it returns a value or None) until it holds."""
-    deadline = time.time() + seconds
-    while True:
-        try:
-            value = condition()
-        except OSError:
-            value = None
-        if value is not None:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)  # polling a condition, not standing in for one
 
 
 def metric_names(expr):
