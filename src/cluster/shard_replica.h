@@ -9,6 +9,9 @@
 // resolves it again. So every replica applies the same batches, each resolved against exactly
 // the state that precedes it, and they cannot diverge. The write is acknowledged once a quorum
 // of the log's replicas stored it and this replica applied it: the writer reads its own write.
+// A refusal or a no-op decided by the replica's state (an id that exists, ids that do not)
+// first passes a barrier and is resolved again, so that a lagging replica never answers from a
+// stale state. A write that keeps losing the race gives up after apply_timeout_ms.
 //
 // Strong reads call Barrier() first: it appends an empty entry and waits until this replica
 // has applied through it, which orders the read after every write acknowledged before.
