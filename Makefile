@@ -35,6 +35,7 @@ bench:
 	$(BUILD_DIR)/bin/proximadb-search-bench
 	@BUILD_DIR=$(BUILD_DIR) scripts/install-test-servers.sh
 	$(BUILD_DIR)/bin/proximadb-tiers-bench
+	python3 bench/cluster_bench.py --server $(BUILD_DIR)/bin/proximadb-server
 	$(BUILD_DIR)/bin/proximadb-ann-bench --dataset fashion-mnist --json $(BUILD_DIR)/ann-fashion-mnist.jsonl
 	$(BUILD_DIR)/bench-venv/bin/python bench/ann_peers.py --dataset fashion-mnist --queries-limit 2000 \
 	  --json $(BUILD_DIR)/ann-peers-fashion-mnist.jsonl

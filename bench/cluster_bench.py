@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Cluster mode on loopback (docs/cluster.md#measured), with the CPU shared by everything: REST
+ingest and search throughput of a single node against clusters of 1 and 3 nodes (logs with 1
+and 3 replicas on 3 NATS servers); the time writes stop after kill -9 of the NATS server leading
+a shard's log; and how fast a node that was down catches up. Real etcd and nats-server (as
+installed by scripts/install-test-servers.sh), started and stopped here.
+
+    bench/cluster_bench.py --server build/bin/proximadb-server [--vectors 20000]
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+import cluster_test  # noqa: E402  (the e2e test's process helpers)
+from cluster_test import Infra, Node, Process, call  # noqa: E402
+from harness import free_port, wait_for  # noqa: E402
+
+DIM = 128
+
+
+def vectors(rng, n):
+    return [[rng.random() for _ in range(DIM)] for _ in range(n)]
+
+
+def ingest(nodes, data, batch=200, clients=2):
+    """Upserts `data` in batches through `clients` threads, each on its own node in turn;
+    returns vectors per second."""
+    batches = [list(range(i, min(i + batch, len(data)))) for i in range(0, len(data), batch)]
+    errors = []
+
+    def client(c):
+        node = nodes[c % len(nodes)]
+        for b in batches[c::clients]:
+            body = {"ids": [f"id-{i}" for i in b], "vectors": [data[i] for i in b],
+                    "upsert": True}
+            status, answer = call(node.port, "POST", "/api/v1/collections/bench/vectors/batch",
+                                  body)
+            if status != 200:
+                errors.append(answer)
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"ingest failed: {errors[:2]}")
+    return len(data) / (time.perf_counter() - start)
+
+
+def search(node, queries):
+    """(QPS, p50 ms, p99 ms) of one client's searches, one at a time."""
+    latencies = []
+    for q in queries:
+        t = time.perf_counter()
+        status, answer = call(node.port, "POST", "/api/v1/collections/bench/search",
+                              {"vector": q, "k": 10, "include_metadata": False})
+        latencies.append(time.perf_counter() - t)
+        if status != 200:
+            raise RuntimeError(f"search failed: {answer}")
+    latencies.sort()
+    return (len(queries) / sum(latencies), 1000 * latencies[len(latencies) // 2],
+            1000 * latencies[int(len(latencies) * 0.99)])
+
+
+def create(node):
+    status, body = call(node.port, "POST", "/api/v1/collections",
+                        {"name": "bench", "dimension": DIM, "distance_metric": "l2"})
+    if status != 201:
+        raise RuntimeError(f"create failed: {body}")
+
+
+def single_node(root, data, queries):
+    port = free_port()
+    d = os.path.join(root, "single")
+    p = Process([cluster_test.SERVER, "--data-dir", d, "--rest-port", str(port),
+                 "--grpc-port", str(free_port())], d + ".log").start()
+    try:
+        wait_for("the single node", lambda: call(port, "GET", "/ready", timeout=5)[0] == 200
+                 or None)
+        node = type("N", (), {"port": port})
+        create(node)
+        return ingest([node], data), search(node, queries)
+    finally:
+        p.stop()
+
+
+def cluster(infra, root, name, size, rf, data, queries):
+    nodes = [Node(infra, os.path.join(root, name), name, i) for i in range(size)]
+    for n in nodes:
+        n.process.env["PROXIMADB_CLUSTER__REPLICATION_FACTOR"] = str(rf)
+        os.makedirs(os.path.dirname(n.data_dir), exist_ok=True)
+        n.start()
+    try:
+        create(nodes[0])
+        return ingest(nodes, data), search(nodes[-1], queries), nodes
+    except BaseException:
+        for n in nodes:
+            n.process.stop(signal.SIGKILL)
+        raise
+
+
+def failover(infra, nodes, rng):
+    """The longest wait of one writer, writing one record at a time in a loop, after kill -9 of
+    the NATS server leading shard 0's log: its writes to other shards go on, the first one to
+    shard 0 waits for the new leader. Measured over the first 30 writes after the kill (one of
+    them lands on shard 0 but for a chance of (2/3)^30)."""
+    view = call(nodes[0].port, "GET", "/api/v1/cluster")[1]
+    leader = view["collections"][0]["shards"][0]["log"]["leader"]
+    victim = infra.nats[int(leader[1:])]
+    stop = threading.Event()
+    acked = []
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            status, _ = call(nodes[0].port, "POST", "/api/v1/collections/bench/vectors/batch",
+                             {"ids": [f"f-{i}"], "vectors": vectors(rng, 1), "upsert": True})
+            if status == 200:
+                acked.append(time.perf_counter())
+            i += 1
+    t = threading.Thread(target=writer)
+    t.start()
+    wait_for("a first write", lambda: acked or None)
+    killed = time.perf_counter()
+    victim.stop(signal.SIGKILL)
+    wait_for("30 writes after the kill",
+             lambda: True if len([a for a in acked if a > killed]) >= 30 else None, 180)
+    stop.set()
+    t.join()
+    after = [killed] + sorted(a for a in acked if a > killed)[:30]
+    gap = max(b - a for a, b in zip(after, after[1:]))
+    victim.start()
+    infra.wait_nats()
+    return gap
+
+
+def catch_up(nodes, rng, n):
+    """Vectors per second at which a node that was down applies what it missed."""
+    down = nodes[-1]
+    down.process.stop()
+    ingest(nodes[:1], vectors(rng, n))
+    expected = call(nodes[0].port, "POST", "/api/v1/collections/bench/count", {})[1]["count"]
+    start = time.perf_counter()
+    down.start()
+    wait_for("the restarted node's count", lambda: call(
+        down.port, "POST", "/api/v1/collections/bench/count", {})[1]["count"] == expected
+        or None, 300)
+    return n / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--vectors", type=int, default=20000)
+    parser.add_argument("--queries", type=int, default=1000)
+    args = parser.parse_args()
+    cluster_test.SERVER = os.path.abspath(args.server)
+    rng = random.Random(7)
+    data, queries = vectors(rng, args.vectors), vectors(rng, args.queries)
+    root = tempfile.mkdtemp(prefix="proximadb-cluster-bench-")
+    infra = Infra(root)
+    infra.start()
+    rows = []
+    try:
+        ing, (qps, p50, p99) = single_node(root, data, queries)
+        rows.append(("single node (no cluster)", ing, qps, p50, p99))
+        for name, size, rf in [("c1", 1, 1), ("c3", 3, 3)]:
+            ing, (qps, p50, p99), nodes = cluster(infra, root, name, size, rf, data, queries)
+            rows.append((f"cluster: {size} node(s), logs with {rf} replica(s)", ing, qps, p50,
+                         p99))
+            if size == 3:
+                gap = failover(infra, nodes, rng)
+                rate = catch_up(nodes, rng, args.vectors // 2)
+            for n in nodes:
+                n.process.stop()
+    finally:
+        infra.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"{args.vectors} x {DIM}-d vectors, REST, 2 ingest clients, 1 search client (k 10), "
+          "3 shards, everything on this machine's cores")
+    print(f"{'setup':44} {'ingest vec/s':>12} {'search QPS':>10} {'p50 ms':>7} {'p99 ms':>7}")
+    for name, ing, qps, p50, p99 in rows:
+        print(f"{name:44} {ing:12.0f} {qps:10.0f} {p50:7.2f} {p99:7.2f}")
+    print(f"longest write after kill -9 of a log's leader: {gap:.1f} s")
+    print(f"a node that was down catches up at {rate:.0f} vectors/s")
+
+
+if __name__ == "__main__":
+    main()
