@@ -1,6 +1,7 @@
 #include "cluster/sharded_collection.h"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -40,6 +41,22 @@ uint32_t ShardedCollection::ShardOf(std::string_view id, size_t shards) {
 
 absl::Status ShardedCollection::Sync(size_t i) {
   return reads_ == Consistency::kStrong ? shards_[i]->Barrier() : absl::OkStatus();
+}
+
+absl::Status ShardedCollection::SyncAll() {
+  if (reads_ != Consistency::kStrong) return absl::OkStatus();
+  // In parallel: each barrier is a round trip to its log and a wait for its apply thread.
+  std::vector<absl::Status> done(shards_.size());
+  std::vector<std::thread> others;
+  for (size_t i = 1; i < shards_.size(); ++i) {
+    others.emplace_back([&, i] { done[i] = shards_[i]->Barrier(); });
+  }
+  done[0] = shards_[0]->Barrier();
+  for (std::thread& t : others) t.join();
+  for (const absl::Status& s : done) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::vector<std::string>> ShardedCollection::ByShard(
@@ -121,9 +138,9 @@ absl::StatusOr<uint64_t> ShardedCollection::DeleteWhere(std::string_view) {
 }
 
 absl::StatusOr<uint64_t> ShardedCollection::Count(std::string_view filter) {
+  if (absl::Status s = SyncAll(); !s.ok()) return s;
   uint64_t total = 0;
   for (size_t i = 0; i < shards_.size(); ++i) {
-    if (absl::Status s = Sync(i); !s.ok()) return s;
     absl::StatusOr<uint64_t> n = shards_[i]->collection().Count(filter);
     if (!n.ok()) return n.status();
     total += *n;
@@ -135,10 +152,10 @@ absl::StatusOr<ScrollPage> ShardedCollection::Scroll(std::string_view after, uin
                                                      std::string_view filter,
                                                      bool include_vectors) {
   // Each shard's first `limit` ids after `after` hold the first `limit` of all of them.
+  if (absl::Status s = SyncAll(); !s.ok()) return s;
   std::vector<Record> merged;
   bool more = false;
   for (size_t i = 0; i < shards_.size(); ++i) {
-    if (absl::Status s = Sync(i); !s.ok()) return s;
     absl::StatusOr<ScrollPage> page =
         shards_[i]->collection().Scroll(after, limit, filter, include_vectors);
     if (!page.ok()) return page.status();
@@ -156,9 +173,9 @@ absl::StatusOr<ScrollPage> ShardedCollection::Scroll(std::string_view after, uin
 }
 
 absl::StatusOr<SearchResponse> ShardedCollection::Search(const SearchRequest& request) {
+  if (absl::Status s = SyncAll(); !s.ok()) return s;
   SearchResponse out;
   for (size_t i = 0; i < shards_.size(); ++i) {
-    if (absl::Status s = Sync(i); !s.ok()) return s;
     absl::StatusOr<SearchResponse> part = shards_[i]->collection().Search(request);
     if (!part.ok()) return part.status();
     if (i == 0 || PlanRank(part->plan) > PlanRank(out.plan)) out.plan = part->plan;

@@ -62,8 +62,9 @@ class ShardedCollection final : public Collection {
   std::vector<MaintenanceEvent> History() override;
 
  private:
-  // Strong reads: a barrier on shard `i` (no-op for eventual reads).
+  // Strong reads: a barrier on shard `i`, or on every shard at once (no-op for eventual reads).
   absl::Status Sync(size_t i);
+  absl::Status SyncAll();
   // The ids grouped by shard, each group in the order given.
   std::vector<std::vector<std::string>> ByShard(const std::vector<std::string>& ids) const;
   // Runs `op` on every local shard collection; the first failure (the rest still ran).
