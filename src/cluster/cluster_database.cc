@@ -1,5 +1,6 @@
 #include "cluster/cluster_database.h"
 
+#include <algorithm>
 #include <random>
 #include <set>
 #include <utility>
@@ -27,11 +28,22 @@ std::string StreamName(const std::string& uid, uint32_t shard) {
   return Cat("proximadb-", uid, "-", shard);
 }
 
-// The uid of a local collection that holds a shard replica ("s-<uid>-<shard>"), or "".
+// The uid of a local collection that holds a shard replica: "s-" then the uid (16 lower-case
+// hex digits), '-' and the shard's number; "" for any other name.
 std::string UidOfShard(std::string_view local_name) {
-  if (!local_name.starts_with("s-")) return "";
-  const size_t dash = local_name.rfind('-');
-  return dash > 2 ? std::string(local_name.substr(2, dash - 2)) : "";
+  constexpr size_t kUid = 16;
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (local_name.size() < 2 + kUid + 2 || !local_name.starts_with("s-") ||
+      local_name[2 + kUid] != '-') {
+    return "";
+  }
+  const std::string_view uid = local_name.substr(2, kUid), shard = local_name.substr(3 + kUid);
+  if (!std::all_of(uid.begin(), uid.end(), hex) ||
+      !std::all_of(shard.begin(), shard.end(), digit)) {
+    return "";
+  }
+  return std::string(uid);
 }
 
 absl::Status NotInCluster(std::string_view what) {
@@ -163,18 +175,30 @@ absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::Open
   open->entry = entry;
   open->collection =
       std::make_shared<ShardedCollection>(entry.config.name, std::move(replicas));
+  std::shared_ptr<Replicas> replaced;  // an older collection of that name: stopped unlocked
   absl::MutexLock l(&mu_);
-  open_[entry.config.name] = open;
+  replaced = std::exchange(open_[entry.config.name], open);
+  mu_.Unlock();
+  replaced.reset();
+  mu_.Lock();
   return open;
 }
 
-absl::Status ClusterDatabase::DropReplicas(const std::string& uid) {
-  {
+absl::Status ClusterDatabase::DropReplicas(const std::string& uid, bool delete_files) {
+  std::vector<std::shared_ptr<Replicas>> closing;  // stopped after mu_ is released: stopping
+  {                                                // waits for their apply threads
     absl::MutexLock l(&mu_);
     for (auto it = open_.begin(); it != open_.end();) {
-      it = it->second->entry.uid == uid ? open_.erase(it) : std::next(it);
+      if (it->second->entry.uid == uid) {
+        closing.push_back(std::move(it->second));
+        it = open_.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
+  closing.clear();
+  if (!delete_files) return absl::OkStatus();
   absl::Status first;
   for (const CollectionConfig& c : local_->ListCollections()) {
     if (UidOfShard(c.name) == uid) first.Update(local_->DropCollection(c.name));
@@ -213,7 +237,13 @@ absl::Status ClusterDatabase::RefreshLocked() {
     const std::string uid = UidOfShard(c.name);
     if (!uid.empty() && !uids.count(uid)) gone.insert(uid);
   }
-  for (const std::string& uid : gone) first.Update(DropReplicas(uid));
+  for (const std::string& uid : gone) {
+    // Not in the catalog: no longer served. Its files go only once its log is gone too (the
+    // drop deletes it), so that a wrong catalog (another cluster name, an etcd that lost its
+    // data) costs no data.
+    absl::Status log = log_->State(StreamName(uid, 0)).status();
+    first.Update(DropReplicas(uid, absl::IsNotFound(log)));
+  }
   return first;
 }
 
@@ -246,7 +276,17 @@ absl::StatusOr<CollectionConfig> ClusterDatabase::CreateCollection(const Collect
   if (!*created) {
     return absl::AlreadyExistsError(Cat("collection '", c.name, "' already exists"));
   }
-  if (absl::Status s = OpenReplicas(e).status(); !s.ok()) return s;
+  if (absl::Status s = OpenReplicas(e).status(); !s.ok()) {
+    // This node cannot hold it (a setting it cannot serve, more replicas than NATS servers):
+    // the collection is not created.
+    absl::StatusOr<std::optional<Entry>> written = ReadEntry(c.name);
+    if (written.ok() && written->has_value() && (*written)->uid == e.uid) {
+      (void)etcd_.CompareAndDelete(CatalogKey(c.name), (*written)->mod_revision);
+    }
+    (void)DropReplicas(e.uid, /*delete_files=*/true);
+    for (uint32_t i = 0; i < e.shards; ++i) (void)log_->DeleteStream(StreamName(e.uid, i));
+    return s;
+  }
   return e.config;
 }
 
@@ -298,7 +338,7 @@ absl::Status ClusterDatabase::DropCollection(std::string_view name) {
   if (!*deleted) {
     return absl::AbortedError(Cat("collection '", name, "' changed during the drop; retry"));
   }
-  absl::Status first = DropReplicas((*e)->uid);
+  absl::Status first = DropReplicas((*e)->uid, /*delete_files=*/true);
   for (uint32_t i = 0; i < (*e)->shards; ++i) {
     absl::Status s = log_->DeleteStream(StreamName((*e)->uid, i));
     if (!absl::IsNotFound(s)) first.Update(s);

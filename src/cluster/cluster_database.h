@@ -97,8 +97,10 @@ class ClusterDatabase final : public Database {
   // Creates what is missing of this node's replicas of `entry` and starts them.
   absl::StatusOr<std::shared_ptr<Replicas>> OpenReplicas(const Entry& entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
-  // Stops and drops this node's replicas of the collection whose uid is `uid`.
-  absl::Status DropReplicas(const std::string& uid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // Stops serving this node's replicas of the collection whose uid is `uid`, and with
+  // `delete_files` drops their local collections.
+  absl::Status DropReplicas(const std::string& uid, bool delete_files)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
   absl::Status RefreshLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
   void RefreshLoop();
 

@@ -31,7 +31,8 @@ class ClusterDatabaseTest : public EtcdAndNatsSuite {
     }
     nodes_.clear();
   }
-  void OpenNode(int n) {
+  // Node n on its own directory; `cluster` and `replication_factor` as the test's unless given.
+  void OpenNode(int n, std::string cluster = "", int replication_factor = 3) {
     nodes_[n].reset();
     DatabaseOptions o;
     o.data_dir = Cat(dir_.path(), "/node", n);
@@ -40,10 +41,11 @@ class ClusterDatabaseTest : public EtcdAndNatsSuite {
     auto local = Database::Open(o);
     ASSERT_TRUE(local.ok()) << local.status();
     auto db = ClusterDatabase::Open(
-        *std::move(local), {.cluster_name = cluster_, .node_id = Cat("node", n),
+        *std::move(local), {.cluster_name = cluster.empty() ? cluster_ : cluster,
+                            .node_id = Cat("node", n),
                             .advertise_rest = Cat("127.0.0.1:", 8000 + n),
                             .etcd_endpoints = {etcd_->endpoint()}, .nats_urls = nats_->urls(),
-                            .default_shards = 3, .replication_factor = 3});
+                            .default_shards = 3, .replication_factor = replication_factor});
     ASSERT_TRUE(db.ok()) << db.status();
     nodes_[n] = *std::move(db);
   }
@@ -133,6 +135,30 @@ TEST_F(ClusterDatabaseTest, ADropReachesEveryNode) {
   // The name can be used again, for a new collection that starts empty.
   ASSERT_TRUE(nodes_[1]->CreateCollection(Config("gone")).ok());
   EXPECT_EQ(Count(0, "gone"), 0u);
+}
+
+// A node pointed at the wrong catalog (another cluster name, an etcd that lost its data) no
+// longer serves its replicas, but keeps their files while their logs exist.
+TEST_F(ClusterDatabaseTest, AWrongCatalogCostsNoData) {
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs")).ok());
+  Write(0, "docs", 0, 20);
+  EXPECT_EQ(Count(2, "docs"), 20u);
+  ASSERT_NO_FATAL_FAILURE(OpenNode(2, "another-cluster"));
+  EXPECT_EQ(nodes_[2]->GetCollection("docs").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_NO_FATAL_FAILURE(OpenNode(2));
+  auto docs = nodes_[2]->GetCollection("docs");
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_EQ((*docs)->Stats().vector_count, 20u);  // from its own files, before any barrier
+}
+
+// A collection this node cannot hold (here more log replicas than NATS servers) is not
+// created: the error, and the name stays free.
+TEST_F(ClusterDatabaseTest, ACreateThatCannotBeServedLeavesNothing) {
+  ASSERT_NO_FATAL_FAILURE(OpenNode(1, "", 5));
+  absl::Status s = nodes_[1]->CreateCollection(Config("wide")).status();
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(nodes_[0]->DescribeCollection("wide").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(nodes_[0]->CreateCollection(Config("wide")).ok());
 }
 
 TEST_F(ClusterDatabaseTest, ANodeThatWasDownCatchesUpOnReopening) {

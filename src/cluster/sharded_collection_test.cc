@@ -162,6 +162,7 @@ TEST_F(ShardedCollectionTest, DeletesAcrossShardsAndSaysWhatIsNotThereYet) {
   EXPECT_EQ(*deleted, 50u);
   EXPECT_EQ(*sharded_[2]->Count(""), 50u);
   EXPECT_EQ(sharded_[2]->Get("id-4").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*sharded_[0]->Count(""), 50u);  // its barriers: node 0 has applied the delete
   EXPECT_EQ(sharded_[0]->Stats().vector_count, 50u);
   absl::Status patch = sharded_[0]->PatchMetadata("id-1", "{}");
   EXPECT_EQ(patch.code(), absl::StatusCode::kUnimplemented);

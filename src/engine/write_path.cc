@@ -55,9 +55,6 @@ struct CollectionImpl::Writer {
   absl::Status status;
   uint64_t deleted = 0;
   std::string payload;  // the encoded batch; empty if there is nothing to log
-  // A replicated entry that changes nothing (a read's barrier): logged, but it needs no fsync
-  // of its own. If a crash loses it, the log delivers it again; a later synced batch syncs it.
-  bool needs_sync = true;
   bool done = false;
   absl::CondVar cv;
 };
@@ -247,7 +244,6 @@ absl::Status CollectionImpl::CheckReplicated(Writer* w, uint64_t seq, std::strin
   }
   if (w->batch.empty()) {  // takes the sequence, changes nothing
     *payload = BatchBuilder(seq, static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))).Finish();
-    w->needs_sync = false;
     return absl::OkStatus();
   }
   DecodedBatch decoded;
@@ -324,12 +320,8 @@ void CollectionImpl::LogAndApply(const std::vector<Writer*>& group) {
   }
   if (seq == last_seq_) return;  // nothing to log
   std::vector<std::string_view> records;
-  bool sync = false;
   for (Writer* x : group) {
-    if (x->status.ok() && !x->payload.empty()) {
-      records.push_back(x->payload);
-      sync = sync || x->needs_sync;
-    }
+    if (x->status.ok() && !x->payload.empty()) records.push_back(x->payload);
   }
   // Invariant 4: the leader alone uses the WAL, so it can drop the lock for the I/O.
   const uint64_t size_before = wal_->size();
@@ -339,7 +331,7 @@ void CollectionImpl::LogAndApply(const std::vector<Writer*>& group) {
     // A full disk refused the append: undo it, and this group fails while writes go on. An
     // fsync error (below) is never undone: what it lost is not known.
     s = DiskFull(s, wal_->Rewind(size_before));
-  } else if (s.ok() && sync && options_.durability == Durability::kSync) {
+  } else if (s.ok() && options_.durability == Durability::kSync) {
     s = wal_->Sync();
     if (s.ok()) wal_syncs_.fetch_add(1, std::memory_order_relaxed);
   }

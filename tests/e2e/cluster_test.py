@@ -266,8 +266,10 @@ class ClusterTest(unittest.TestCase):
             k = 0
             for r in range(rounds):
                 ids = range(r * 5, r * 5 + 5)
-                for attempt in range(len(writers_nodes) * 3):
+                deadline, attempt = time.time() + 120, 0
+                while time.time() < deadline:
                     node = writers_nodes[(k + attempt) % len(writers_nodes)]
+                    attempt += 1
                     try:
                         status, body = node.call("POST", "/api/v1/collections/docs/vectors/batch",
                                                  {"vectors": records(ids), "upsert": True},)
@@ -277,6 +279,7 @@ class ClusterTest(unittest.TestCase):
                         acked.extend(ids)
                         break
                     errors.append((node.index, status, body))
+                    time.sleep(0.1)  # a retry's back-off: the node may be down or electing
                 k += 1
                 if r == rounds // 10:
                     started.set()
@@ -301,7 +304,10 @@ class ClusterTest(unittest.TestCase):
 
     def test_kill9_of_a_nats_server_during_writes(self):
         a, b, c = self.nodes
-        acked = self.write_while(lambda: self.infra.nats[0].stop(signal.SIGKILL), [a, b])
+        # The NATS server that leads shard 0's log.
+        leader = a.call("GET", "/api/v1/cluster")[1]["collections"][0]["shards"][0]["log"]["leader"]
+        victim = self.infra.nats[int(leader[1:])]
+        acked = self.write_while(lambda: victim.stop(signal.SIGKILL), [a, b])
         self.assertEqual(self.missing(c, acked), [])
         self.assertEqual(self.count(a), len(acked))
 
@@ -337,7 +343,9 @@ class PartitionTest(ClusterTest):
         c.process.proc.send_signal(signal.SIGSTOP)
 
         def gone():
-            view = a.call("GET", "/api/v1/cluster")[1]
+            status, view = a.call("GET", "/api/v1/cluster")
+            if status != 200:
+                return None
             return True if "node2" not in [n["id"] for n in view["nodes"]] else None
         wait_for("node2 to leave the cluster view", gone, 30)
         status, body = b.call("POST", "/api/v1/collections/docs/vectors/batch",
@@ -349,7 +357,9 @@ class PartitionTest(ClusterTest):
         self.assertEqual(self.missing(c, range(10, 30)), [])
 
         def back():
-            view = a.call("GET", "/api/v1/cluster")[1]
+            status, view = a.call("GET", "/api/v1/cluster")
+            if status != 200:
+                return None
             mine = [n for n in view["nodes"] if n["id"] == "node2"]
             return mine[0] if mine else None
         self.assertEqual(wait_for("node2 to join again", back, 30)["generation"], 2)
