@@ -77,6 +77,11 @@ bool Body::Has(std::string_view field) const {
   return object_[field].get(e) == simdjson::SUCCESS && !e.is_null();
 }
 
+bool Body::Present(std::string_view field) const {
+  dom::element e;
+  return object_[field].get(e) == simdjson::SUCCESS;
+}
+
 dom::element Body::Get(std::string_view field) const {
   dom::element e;
   if (object_[field].get(e) != simdjson::SUCCESS) return dom::element();

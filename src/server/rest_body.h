@@ -32,7 +32,10 @@ class Body {
   bool FromElement(dom::element e, std::string_view what,
                    const std::vector<std::string_view>& allowed);
 
+  // Whether the field is there and not null (null stands for absent in optional fields).
   bool Has(std::string_view field) const;
+  // Whether the field is there at all, null included.
+  bool Present(std::string_view field) const;
   // The field's value; only for fields Has() reports (a default element must not be used).
   dom::element Get(std::string_view field) const;
 

@@ -14,7 +14,8 @@ const std::vector<std::string_view> kQueryFields = {
 // `vector_f32` (base64 of its float32 bytes, which clients holding arrays send without
 // formatting numbers, and the server reads without parsing them).
 bool ParseQuery(Body& b, SearchRequest* q, std::vector<float>* vec) {
-  if (b.Has("vector") == b.Has("vector_f32")) {
+  // Exactly one of them, null or not: {"vector": [...], "vector_f32": null} names both.
+  if (b.Present("vector") == b.Present("vector_f32")) {
     return b.Fail("give either 'vector' (an array of numbers) or 'vector_f32' (base64 of "
                   "little-endian float32 values)");
   }

@@ -329,6 +329,7 @@ class RestApiTest(unittest.TestCase):
                 ({"vector_f32": f32(float("nan"), 1, 2)}, 400, "non-finite"),
                 ({"vector_f32": 5}, 400, "must be a string"),
                 ({"vector_f32": f32(1, 2, 3), "vector": [1, 2, 3]}, 400, "either"),
+                ({"vector": [1, 2, 3], "vector_f32": None}, 400, "either"),  # schemathesis
                 ({"k": 3}, 400, "either")):
             result = self.req("POST", search, body)
             self.assertEqual(result[0], status, (body, result))
