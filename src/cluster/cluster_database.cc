@@ -116,12 +116,9 @@ std::string ClusterDatabase::CatalogKey(std::string_view name) const {
   return Cat("/proximadb/", options_.cluster_name, "/collections/", name);
 }
 
-absl::StatusOr<std::optional<ClusterDatabase::Entry>> ClusterDatabase::ReadEntry(
-    std::string_view name) {
-  absl::StatusOr<std::optional<KeyValue>> kv = etcd_.Get(CatalogKey(name));
-  if (!kv.ok()) return kv.status();
-  if (!kv->has_value()) return std::nullopt;
-  const json j = json::parse((*kv)->value, nullptr, /*allow_exceptions=*/false);
+absl::StatusOr<ClusterDatabase::Entry> ClusterDatabase::ParseEntry(std::string_view name,
+                                                                   const KeyValue& kv) {
+  const json j = json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
   const std::string where = Cat("the cluster catalog's entry of collection '", name, "'");
   if (!j.is_object()) return absl::DataLossError(Cat(where, " is not JSON"));
   Entry e;
@@ -133,21 +130,29 @@ absl::StatusOr<std::optional<ClusterDatabase::Entry>> ClusterDatabase::ReadEntry
   e.uid = j.value("uid", "");
   e.shards = j.value("shards", 0u);
   e.replication_factor = j.value("replication_factor", 0);
-  e.mod_revision = (*kv)->mod_revision;
+  e.mod_revision = kv.mod_revision;
   if (e.uid.empty() || e.shards == 0 || e.replication_factor == 0) {
     return absl::DataLossError(Cat(where, " lacks its uid, shards or replication factor"));
   }
   return e;
 }
 
+absl::StatusOr<std::optional<ClusterDatabase::Entry>> ClusterDatabase::ReadEntry(
+    std::string_view name) {
+  absl::StatusOr<std::optional<KeyValue>> kv = etcd_.Get(CatalogKey(name));
+  if (!kv.ok()) return kv.status();
+  if (!kv->has_value()) return std::nullopt;
+  return ParseEntry(name, **kv);
+}
+
 absl::StatusOr<std::vector<ClusterDatabase::Entry>> ClusterDatabase::ReadCatalog() {
   absl::StatusOr<std::vector<KeyValue>> kvs = etcd_.GetPrefix(CatalogKey(""));
   if (!kvs.ok()) return kvs.status();
   std::vector<Entry> out;
-  for (const KeyValue& kv : *kvs) {
-    absl::StatusOr<std::optional<Entry>> e = ReadEntry(kv.key.substr(CatalogKey("").size()));
+  for (const KeyValue& kv : *kvs) {  // one read for the whole catalog
+    absl::StatusOr<Entry> e = ParseEntry(kv.key.substr(CatalogKey("").size()), kv);
     if (!e.ok()) return e.status();
-    if (e->has_value()) out.push_back(**std::move(e));
+    out.push_back(*std::move(e));
   }
   return out;
 }
@@ -176,11 +181,10 @@ absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::Open
   open->collection =
       std::make_shared<ShardedCollection>(entry.config.name, std::move(replicas));
   std::shared_ptr<Replicas> replaced;  // an older collection of that name: stopped unlocked
-  absl::MutexLock l(&mu_);
-  replaced = std::exchange(open_[entry.config.name], open);
-  mu_.Unlock();
-  replaced.reset();
-  mu_.Lock();
+  {
+    absl::MutexLock l(&mu_);
+    replaced = std::exchange(open_[entry.config.name], open);
+  }
   return open;
 }
 

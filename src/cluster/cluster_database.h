@@ -93,6 +93,8 @@ class ClusterDatabase final : public Database {
   ClusterDatabase(std::unique_ptr<Database> local, EtcdClient etcd, ClusterOptions options);
   std::string CatalogKey(std::string_view name) const;
   absl::StatusOr<std::vector<Entry>> ReadCatalog();
+  // A catalog key's value as an Entry (kDataLoss naming the collection if it is not one).
+  static absl::StatusOr<Entry> ParseEntry(std::string_view name, const KeyValue& kv);
   absl::StatusOr<std::optional<Entry>> ReadEntry(std::string_view name);
   // Creates what is missing of this node's replicas of `entry` and starts them.
   absl::StatusOr<std::shared_ptr<Replicas>> OpenReplicas(const Entry& entry)
