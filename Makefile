@@ -56,7 +56,8 @@ fuzz:
 	scripts/fuzz.sh
 
 # The long runs (scripts/soak.sh): 1,000 kill -9 rounds, 1,008 power losses, an hour of mixed
-# load with RSS sampled, and every fuzz target for 30 minutes (several hours in all).
+# load with RSS sampled, every fuzz target for 30 minutes, and a cluster's checked history
+# through 40 random faults (several hours in all).
 soak: build
 	scripts/soak.sh
 

@@ -6,13 +6,16 @@
 #      PROXIMADB_POWER_LOSSES_EACH);
 #   3. $SOAK_MINUTES (60) of mixed load on a real server over REST and gRPC, RSS sampled every
 #      10 s, zero errors allowed (tests/soak/mixed_load.py);
-#   4. every fuzz target for $SOAK_FUZZ_SECONDS (1800) each (scripts/fuzz.sh).
-# Steps can be picked: scripts/soak.sh crash power mixed fuzz
+#   4. every fuzz target for $SOAK_FUZZ_SECONDS (1800) each (scripts/fuzz.sh);
+#   5. cluster mode's checked history (tests/e2e/cluster_test.py, docs/cluster.md#tests) through
+#      $SOAK_CLUSTER_FAULTS (40) random faults: kill -9 of nodes and of log leaders, SIGSTOP
+#      past a lease.
+# Steps can be picked: scripts/soak.sh crash power mixed fuzz cluster
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${BUILD_DIR:-$root/build}"
 steps=("$@")
-if [[ ${#steps[@]} -eq 0 ]]; then steps=(crash power mixed fuzz); fi
+if [[ ${#steps[@]} -eq 0 ]]; then steps=(crash power mixed fuzz cluster); fi
 
 for step in "${steps[@]}"; do
   echo "== soak: $step ($(date -u +%H:%M:%S))"
@@ -29,7 +32,11 @@ for step in "${steps[@]}"; do
         --server "$build/bin/proximadb-server" --minutes "${SOAK_MINUTES:-60}" ;;
     fuzz)
       FUZZ_SECONDS="${SOAK_FUZZ_SECONDS:-1800}" "$root/scripts/fuzz.sh" ;;
-    *) echo "unknown step $step (crash, power, mixed, fuzz)" >&2; exit 2 ;;
+    cluster)
+      PROXIMADB_HISTORY_FAULTS="${SOAK_CLUSTER_FAULTS:-40}" python3 \
+        "$root/tests/e2e/cluster_test.py" --server "$build/bin/proximadb-server" \
+        ClusterTest.test_a_history_across_a_kill9_has_no_lost_write_or_stale_read ;;
+    *) echo "unknown step $step (crash, power, mixed, fuzz, cluster)" >&2; exit 2 ;;
   esac
 done
 echo "== soak: all passed ($(date -u +%H:%M:%S))"

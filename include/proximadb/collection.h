@@ -80,6 +80,13 @@ class Collection {
   virtual absl::StatusOr<PreparedBatch> PrepareWrite(std::vector<Record> records,
                                                      WriteMode mode) = 0;
   virtual absl::StatusOr<PreparedBatch> PrepareDelete(const std::vector<std::string>& ids) = 0;
+  // As PatchMetadata and ReplaceMetadata (the record keeps its vector; kNotFound if the id is
+  // not live), and DeleteWhere (the ids the filter matches in this state; `deleted` of them).
+  virtual absl::StatusOr<PreparedBatch> PreparePatch(std::string_view id,
+                                                     std::string_view patch) = 0;
+  virtual absl::StatusOr<PreparedBatch> PrepareReplace(std::string_view id,
+                                                       std::string_view metadata) = 0;
+  virtual absl::StatusOr<PreparedBatch> PrepareDeleteWhere(std::string_view filter) = 0;
   // Logs (with the collection's durability) and applies `batch` as sequence `seq`, which must
   // be Stats().last_seq + 1 (kFailedPrecondition otherwise) and the sequence it was prepared
   // for. An empty `batch` is a log entry that changes nothing (it only takes the sequence).

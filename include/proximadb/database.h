@@ -72,6 +72,12 @@ struct DatabaseOptions {
 
 // kInvalidArgument naming the first setting of `config` that CreateCollection would refuse.
 absl::Status ValidateCollectionConfig(const CollectionConfig& config);
+// `config` with `update`'s settings (not validated): what UpdateCollection would store.
+CollectionConfig ApplyCollectionUpdate(CollectionConfig config, const CollectionUpdate& update);
+// The update that takes a collection defined as `from` to the changeable settings of `to` (a
+// replica brought in line with the definition it should have); nullopt when they are equal.
+std::optional<CollectionUpdate> UpdateBetween(const CollectionConfig& from,
+                                              const CollectionConfig& to);
 
 class Database {
  public:
@@ -91,6 +97,13 @@ class Database {
   virtual absl::Status DropCollection(std::string_view name) = 0;
   // kNotFound naming the collection if it does not exist.
   virtual absl::StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) = 0;
+  // The collection, its reads made with `consistency`. A single node has only strong reads:
+  // GetCollection's collection.
+  virtual absl::StatusOr<std::shared_ptr<Collection>> GetCollectionForReads(
+      std::string_view name, ReadConsistency consistency) {
+    (void)consistency;
+    return GetCollection(name);
+  }
 
   // Backups in the object store (docs/backups.md). One backup operation runs at a time.
   // Flushes the collection, then uploads what it durably holds: every write acknowledged before

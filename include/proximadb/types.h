@@ -131,7 +131,17 @@ struct CollectionConfig {
   MetadataCompression metadata_compression = MetadataCompression::kNone;
   TieringPolicy tiering;
   int64_t created_at_us = 0;  // set by the database
+  // Cluster mode (docs/cluster.md): the shards the collection is split into, and the copies of
+  // each shard's log; 0 on create means the cluster's default. A single node holds one shard
+  // in one copy, and refuses any other number.
+  uint32_t shards = 0;
+  uint32_t replication_factor = 0;
 };
+
+// How current a read must be (docs/cluster.md#reads). kStrong: it sees every write
+// acknowledged before it started, from any node. kEventual: this node's replicas as they are,
+// possibly behind (CollectionStats::replication_lag). A single node's reads are always strong.
+enum class ReadConsistency { kStrong, kEventual };
 
 // A stored record. `metadata` is a JSON object in compact text form ("{}" when empty).
 struct Record {
@@ -196,6 +206,7 @@ struct CollectionStats {
   uint64_t wal_bytes = 0;       // WAL bytes not yet covered by segments
   double oldest_unflushed_age_seconds = 0;  // 0 when everything is flushed
   uint64_t last_seq = 0;
+  uint64_t flushed_seq = 0;  // every batch up to it is in the segments (not in the API)
   uint64_t flushes = 0;              // since the collection was opened
   uint64_t compactions = 0;
   double flush_seconds = 0;          // time spent in them
@@ -218,6 +229,9 @@ struct CollectionStats {
   uint64_t tier_cold_segments = 0;
   uint64_t tier_cold_bytes = 0;
   uint64_t cache_bytes = 0;  // the local cache of cold segments
+  // Cluster mode: log entries this node's replicas have not applied yet, as far as they know
+  // (the log's end as last seen by their readers, writes and barriers); 0 on a single node.
+  uint64_t replication_lag = 0;
 };
 
 // A write resolved against a replica's state, not applied (Collection::PrepareWrite): the batch

@@ -5,8 +5,10 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/errors.h"
 #include "common/logging.h"
 #include "common/strings.h"
 #include "engine/config_json.h"
@@ -24,9 +26,6 @@ std::string NewUid() {
 }
 
 std::string ShardName(const std::string& uid, uint32_t shard) { return Cat("s-", uid, "-", shard); }
-std::string StreamName(const std::string& uid, uint32_t shard) {
-  return Cat("proximadb-", uid, "-", shard);
-}
 
 // The uid of a local collection that holds a shard replica: "s-" then the uid (16 lower-case
 // hex digits), '-' and the shard's number; "" for any other name.
@@ -53,18 +52,9 @@ absl::Status NotInCluster(std::string_view what) {
 
 }  // namespace
 
-struct ClusterDatabase::Entry {
-  CollectionConfig config;
-  std::string uid;
-  uint32_t shards = 0;
-  int replication_factor = 0;
-  int64_t mod_revision = 0;
-};
-
-struct ClusterDatabase::Replicas {
-  Entry entry;
-  std::shared_ptr<ShardedCollection> collection;
-};
+std::string ShardStream(std::string_view uid, uint32_t shard) {
+  return Cat("proximadb-", uid, "-", shard);
+}
 
 ClusterDatabase::ClusterDatabase(std::unique_ptr<Database> local, EtcdClient etcd,
                                  ClusterOptions options)
@@ -95,6 +85,12 @@ absl::StatusOr<std::unique_ptr<ClusterDatabase>> ClusterDatabase::Open(
        .ttl_seconds = db->options_.lease_ttl_seconds});
   if (!membership.ok()) return membership.status();
   db->membership_ = *std::move(membership);
+  // A member for good (no lease): the logs are not trimmed past what it has not flushed, even
+  // while it is down, until it is removed by hand (docs/cluster.md#trimming-the-logs).
+  if (absl::Status s = db->etcd_.Put(Cat(db->MembersPrefix(), db->options_.node_id), "").status();
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = db->Refresh(); !s.ok()) {  // the refresh thread tries again
     Log(LogLevel::kWarning, Cat("cluster: opening the replicas failed, retrying: ", s.ToString()));
   }
@@ -116,6 +112,13 @@ std::string ClusterDatabase::CatalogKey(std::string_view name) const {
   return Cat("/proximadb/", options_.cluster_name, "/collections/", name);
 }
 
+std::string ClusterDatabase::EntryValue(const Entry& e) {
+  const json value = {{"config", ConfigToJson(e.config)}, {"created_at_us", e.config.created_at_us},
+                      {"uid", e.uid}, {"shards", e.shards},
+                      {"replication_factor", e.replication_factor}};
+  return value.dump();
+}
+
 absl::StatusOr<ClusterDatabase::Entry> ClusterDatabase::ParseEntry(std::string_view name,
                                                                    const KeyValue& kv) {
   const json j = json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
@@ -134,6 +137,8 @@ absl::StatusOr<ClusterDatabase::Entry> ClusterDatabase::ParseEntry(std::string_v
   if (e.uid.empty() || e.shards == 0 || e.replication_factor == 0) {
     return absl::DataLossError(Cat(where, " lacks its uid, shards or replication factor"));
   }
+  e.config.shards = e.shards;
+  e.config.replication_factor = static_cast<uint32_t>(e.replication_factor);
   return e;
 }
 
@@ -159,27 +164,39 @@ absl::StatusOr<std::vector<ClusterDatabase::Entry>> ClusterDatabase::ReadCatalog
 
 absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::OpenReplicas(
     const Entry& entry) {
-  std::vector<std::unique_ptr<ShardReplica>> replicas;
+  std::vector<std::shared_ptr<ShardReplica>> replicas;
   for (uint32_t i = 0; i < entry.shards; ++i) {
-    const std::string stream = StreamName(entry.uid, i);
+    const std::string stream = ShardStream(entry.uid, i);
     if (absl::Status s = log_->EnsureStream(stream, entry.replication_factor); !s.ok()) return s;
     CollectionConfig config = entry.config;
     config.name = ShardName(entry.uid, i);
+    config.shards = config.replication_factor = 0;  // a local collection: one shard, one copy
     absl::StatusOr<std::shared_ptr<Collection>> local = local_->GetCollection(config.name);
     if (absl::IsNotFound(local.status())) {
       if (absl::Status s = local_->CreateCollection(config).status(); !s.ok()) return s;
       local = local_->GetCollection(config.name);
     }
     if (!local.ok()) return local.status();
+    // Before it reads the log: from now on the log is not trimmed past what it has flushed.
+    if (absl::Status s = PublishFlushed(entry.uid, i, **local); !s.ok()) return s;
     absl::StatusOr<std::unique_ptr<ShardReplica>> replica = ShardReplica::Start(
         log_.get(), *std::move(local), {.stream = stream, .node_id = options_.node_id});
     if (!replica.ok()) return replica.status();
     replicas.push_back(*std::move(replica));
   }
-  auto open = std::make_shared<Replicas>();
+  auto open = std::make_shared<Replicas>(entry.uid, entry.shards);
   open->entry = entry;
-  open->collection =
-      std::make_shared<ShardedCollection>(entry.config.name, std::move(replicas));
+  open->collection = std::make_shared<ShardedCollection>(
+      entry.config.name, std::move(replicas), ReadConsistency::kStrong,
+      static_cast<uint32_t>(entry.replication_factor));
+  open->eventual = open->collection->WithReads(ReadConsistency::kEventual);
+  // Replicas opened again keep their settings; those changed while this node was away are
+  // applied now, or at a later refresh if a replica refuses them for now.
+  if (absl::Status s = ApplySettings(*open, entry); !s.ok()) {
+    Log(LogLevel::kWarning, Cat("cluster: collection '", entry.config.name, "' keeps its old "
+                                "settings on this node for now: ", s.ToString()));
+    open->entry.mod_revision = 0;  // not shared yet
+  }
   std::shared_ptr<Replicas> replaced;  // an older collection of that name: stopped unlocked
   {
     absl::MutexLock l(&mu_);
@@ -222,13 +239,17 @@ absl::Status ClusterDatabase::RefreshLocked() {
   absl::Status first;
   for (const Entry& e : *catalog) {
     uids.insert(e.uid);
-    bool open;
+    std::shared_ptr<Replicas> open;
     {
       absl::MutexLock l(&mu_);
       auto it = open_.find(e.config.name);
-      open = it != open_.end() && it->second->entry.uid == e.uid;
+      if (it != open_.end() && it->second->entry.uid == e.uid) open = it->second;
     }
-    if (!open) first.Update(OpenReplicas(e).status());
+    if (open == nullptr) {
+      first.Update(OpenReplicas(e).status());
+    } else if (open->entry.mod_revision != e.mod_revision) {
+      first.Update(ApplySettings(*open, e));  // changed on another node
+    }
   }
   std::set<std::string> gone;
   {
@@ -245,19 +266,28 @@ absl::Status ClusterDatabase::RefreshLocked() {
     // Not in the catalog: no longer served. Its files go only once its log is gone too (the
     // drop deletes it), so that a wrong catalog (another cluster name, an etcd that lost its
     // data) costs no data.
-    absl::Status log = log_->State(StreamName(uid, 0)).status();
+    absl::Status log = log_->State(ShardStream(uid, 0)).status();
     first.Update(DropReplicas(uid, absl::IsNotFound(log)));
+    if (absl::IsNotFound(log)) {  // what a drop may have left behind
+      first.Update(etcd_.DeletePrefix(ProgressPrefix(uid)).status());
+    }
   }
   return first;
 }
 
 void ClusterDatabase::RefreshLoop() {
   absl::MutexLock l(&mu_);
-  while (!mu_.AwaitWithTimeout(absl::Condition(&stop_),
-                               absl::Milliseconds(options_.catalog_refresh_ms))) {
+  for (int pass = 1; !mu_.AwaitWithTimeout(absl::Condition(&stop_),
+                                           absl::Milliseconds(options_.catalog_refresh_ms));
+       ++pass) {
     mu_.Unlock();
     if (absl::Status s = Refresh(); !s.ok()) {
       Log(LogLevel::kWarning, Cat("cluster: catalog refresh failed: ", s.ToString()));
+    }
+    if (options_.trim_logs && pass % std::max(options_.trim_every_refreshes, 1) == 0) {
+      if (absl::Status s = TrimLogs(); !s.ok()) {
+        Log(LogLevel::kWarning, Cat("cluster: trimming the logs failed: ", s.ToString()));
+      }
     }
     mu_.Lock();
   }
@@ -269,13 +299,20 @@ absl::StatusOr<CollectionConfig> ClusterDatabase::CreateCollection(const Collect
   e.config = c;
   e.config.created_at_us = absl::ToUnixMicros(absl::Now());
   e.uid = NewUid();
-  e.shards = options_.default_shards;
-  e.replication_factor = options_.replication_factor;
-  const json value = {{"config", ConfigToJson(e.config)}, {"created_at_us", e.config.created_at_us},
-                      {"uid", e.uid}, {"shards", e.shards},
-                      {"replication_factor", e.replication_factor}};
+  if (c.shards > 256) {
+    return absl::InvalidArgumentError(Cat("shards: ", c.shards, " is not in 1..256"));
+  }
+  if (c.replication_factor > 5) {
+    return absl::InvalidArgumentError(
+        Cat("replication_factor: ", c.replication_factor, " is not in 1..5"));
+  }
+  e.shards = c.shards != 0 ? c.shards : options_.default_shards;
+  e.replication_factor = c.replication_factor != 0 ? static_cast<int>(c.replication_factor)
+                                                   : options_.replication_factor;
+  e.config.shards = e.shards;
+  e.config.replication_factor = static_cast<uint32_t>(e.replication_factor);
   absl::MutexLock l(&change_mu_);
-  absl::StatusOr<bool> created = etcd_.CreateIfAbsent(CatalogKey(c.name), value.dump());
+  absl::StatusOr<bool> created = etcd_.CreateIfAbsent(CatalogKey(c.name), EntryValue(e));
   if (!created.ok()) return created.status();
   if (!*created) {
     return absl::AlreadyExistsError(Cat("collection '", c.name, "' already exists"));
@@ -288,7 +325,7 @@ absl::StatusOr<CollectionConfig> ClusterDatabase::CreateCollection(const Collect
       (void)etcd_.CompareAndDelete(CatalogKey(c.name), (*written)->mod_revision);
     }
     (void)DropReplicas(e.uid, /*delete_files=*/true);
-    for (uint32_t i = 0; i < e.shards; ++i) (void)log_->DeleteStream(StreamName(e.uid, i));
+    for (uint32_t i = 0; i < e.shards; ++i) (void)log_->DeleteStream(ShardStream(e.uid, i));
     return s;
   }
   return e.config;
@@ -308,27 +345,48 @@ std::vector<CollectionConfig> ClusterDatabase::ListCollections() {
 
 absl::StatusOr<CollectionConfig> ClusterDatabase::DescribeCollection(std::string_view name) {
   absl::StatusOr<std::optional<Entry>> e = ReadEntry(name);
+  if (absl::IsUnavailable(e.status()) || absl::IsDeadlineExceeded(e.status())) {
+    absl::MutexLock l(&mu_);  // etcd unreachable: what this node has open
+    if (auto it = open_.find(name); it != open_.end()) return it->second->entry.config;
+  }
   if (!e.ok()) return e.status();
   if (!e->has_value()) return absl::NotFoundError(Cat("collection '", name, "' not found"));
   return (*e)->config;
 }
 
-absl::StatusOr<std::shared_ptr<Collection>> ClusterDatabase::GetCollection(std::string_view name) {
+absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::Find(
+    std::string_view name) {
   {
     absl::MutexLock l(&mu_);
-    if (auto it = open_.find(name); it != open_.end()) return it->second->collection;
+    if (auto it = open_.find(name); it != open_.end()) return it->second;
   }
   // Created on another node since this one's last refresh, or never.
   absl::MutexLock l(&change_mu_);
-  {
-    absl::MutexLock m(&mu_);
-    if (auto it = open_.find(name); it != open_.end()) return it->second->collection;
-  }
   absl::StatusOr<std::optional<Entry>> e = ReadEntry(name);
   if (!e.ok()) return e.status();
   if (!e->has_value()) return absl::NotFoundError(Cat("collection '", name, "' not found"));
-  absl::StatusOr<std::shared_ptr<Replicas>> open = OpenReplicas(**e);
+  return OpenLocked(**e);
+}
+
+absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::OpenLocked(
+    const Entry& entry) {
+  {
+    absl::MutexLock m(&mu_);
+    auto it = open_.find(entry.config.name);
+    if (it != open_.end() && it->second->entry.uid == entry.uid) return it->second;
+  }
+  return OpenReplicas(entry);
+}
+
+absl::StatusOr<std::shared_ptr<Collection>> ClusterDatabase::GetCollection(std::string_view name) {
+  return GetCollectionForReads(name, ReadConsistency::kStrong);
+}
+
+absl::StatusOr<std::shared_ptr<Collection>> ClusterDatabase::GetCollectionForReads(
+    std::string_view name, ReadConsistency consistency) {
+  absl::StatusOr<std::shared_ptr<Replicas>> open = Find(name);
   if (!open.ok()) return open.status();
+  if (consistency == ReadConsistency::kEventual) return (*open)->eventual;
   return (*open)->collection;
 }
 
@@ -344,15 +402,78 @@ absl::Status ClusterDatabase::DropCollection(std::string_view name) {
   }
   absl::Status first = DropReplicas((*e)->uid, /*delete_files=*/true);
   for (uint32_t i = 0; i < (*e)->shards; ++i) {
-    absl::Status s = log_->DeleteStream(StreamName((*e)->uid, i));
+    absl::Status s = log_->DeleteStream(ShardStream((*e)->uid, i));
     if (!absl::IsNotFound(s)) first.Update(s);
   }
+  first.Update(etcd_.DeletePrefix(ProgressPrefix((*e)->uid)).status());
   return first;
 }
 
-absl::StatusOr<CollectionConfig> ClusterDatabase::UpdateCollection(std::string_view,
-                                                                   const CollectionUpdate&) {
-  return NotInCluster("changing a collection's settings");
+absl::Status ClusterDatabase::ApplySettings(Replicas& open, const Entry& e) {
+  std::vector<std::pair<std::string, CollectionUpdate>> changes;
+  for (uint32_t i = 0; i < open.shards; ++i) {
+    Collection& replica = open.collection->shard(i).collection();
+    const CollectionConfig now = replica.config();
+    std::optional<CollectionUpdate> u = UpdateBetween(now, e.config);
+    if (!u) continue;
+    const CollectionConfig after = ApplyCollectionUpdate(now, *u);
+    const bool relayout = after.storage_strategy != now.storage_strategy ||
+                          after.indexing_algorithm != now.indexing_algorithm ||
+                          after.quantization.kind != now.quantization.kind ||
+                          after.quantization.pq_m != now.quantization.pq_m ||
+                          after.metadata_compression != now.metadata_compression;
+    if (relayout && replica.Stats().migration_state != "none") {  // refused before any change
+      return WithErrorCode(
+          absl::FailedPreconditionError(Cat("collection '", e.config.name, "': shard ", i,
+                                            " is still migrating to the previous layout change "
+                                            "(see its stats)")),
+          kMigrationInProgress);
+    }
+    changes.emplace_back(ShardName(open.uid, i), *std::move(u));
+  }
+  for (const auto& [shard, u] : changes) {
+    if (absl::Status s = local_->UpdateCollection(shard, u).status(); !s.ok()) return s;
+  }
+  absl::MutexLock l(&mu_);
+  open.entry = e;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CollectionConfig> ClusterDatabase::UpdateCollection(std::string_view name,
+                                                                   const CollectionUpdate& u) {
+  absl::MutexLock l(&change_mu_);
+  absl::StatusOr<std::optional<Entry>> read = ReadEntry(name);
+  if (!read.ok()) return read.status();
+  if (!read->has_value()) return absl::NotFoundError(Cat("collection '", name, "' not found"));
+  Entry e = **std::move(read);
+  e.config = ApplyCollectionUpdate(e.config, u);
+  if (absl::Status s = ValidateCollectionConfig(e.config); !s.ok()) return s;
+  // This node's replicas first: what they refuse (a migration still running, a tier this node
+  // lacks) changes nothing in the catalog. Then the catalog, on the revision read: other nodes
+  // follow at their next refresh, and a node that was away when it opens its replicas.
+  absl::StatusOr<std::optional<Entry>> before = ReadEntry(name);  // opened as it is
+  if (!before.ok()) return before.status();
+  if (!before->has_value() || (*before)->uid != e.uid) {
+    return absl::AbortedError(Cat("collection '", name, "' changed during the update; retry"));
+  }
+  absl::StatusOr<std::shared_ptr<Replicas>> open = OpenLocked(**before);
+  if (!open.ok()) return open.status();
+  // Recorded with revision 0 whatever comes next, so that the refresh brings the replicas in
+  // line with the catalog if the transaction fails, or its outcome is unknown.
+  Entry applied = e;
+  applied.mod_revision = 0;
+  if (absl::Status s = ApplySettings(**open, applied); !s.ok()) {
+    absl::MutexLock m(&mu_);
+    (*open)->entry.mod_revision = 0;  // a failure on a later shard: the earlier ones changed
+    return s;
+  }
+  absl::StatusOr<bool> swapped = etcd_.CompareAndSwap(CatalogKey(name), EntryValue(e),
+                                                      e.mod_revision);
+  if (!swapped.ok()) return swapped.status();
+  if (!*swapped) {  // changed meanwhile: the refresh brings this node's replicas back in line
+    return absl::AbortedError(Cat("collection '", name, "' changed during the update; retry"));
+  }
+  return e.config;
 }
 
 absl::StatusOr<BackupInfo> ClusterDatabase::BackupCollection(std::string_view) {
@@ -378,27 +499,38 @@ absl::StatusOr<CollectionConfig> ClusterDatabase::RestoreToTime(std::string_view
 }
 
 absl::StatusOr<ClusterView> ClusterDatabase::View() {
-  ClusterView view;
+  ClusterView view{.cluster = options_.cluster_name, .node_id = options_.node_id};
   absl::StatusOr<std::vector<NodeInfo>> nodes = membership_->Nodes();
   if (!nodes.ok()) return nodes.status();
   view.nodes = *std::move(nodes);
-  std::vector<std::shared_ptr<Replicas>> open;
+  absl::StatusOr<std::vector<Entry>> catalog = ReadCatalog();
+  if (!catalog.ok()) return catalog.status();
+  std::map<std::string, std::shared_ptr<Replicas>> open;  // by uid
   {
     absl::MutexLock l(&mu_);
-    for (const auto& [name, o] : open_) open.push_back(o);
+    for (const auto& [name, o] : open_) open[o->entry.uid] = o;
   }
-  for (const auto& o : open) {
-    ClusterView::Collection c{.name = o->entry.config.name,
-                              .replication_factor =
-                                  static_cast<uint32_t>(o->entry.replication_factor)};
-    for (uint32_t i = 0; i < o->entry.shards; ++i) {
-      ClusterView::Shard shard{.index = i, .stream = StreamName(o->entry.uid, i)};
+  for (const Entry& e : *catalog) {
+    ClusterView::Collection c{.name = e.config.name,
+                              .replication_factor = static_cast<uint32_t>(e.replication_factor)};
+    auto mine = open.find(e.uid);
+    for (uint32_t i = 0; i < e.shards; ++i) {
+      ClusterView::Shard shard{.index = i, .stream = ShardStream(e.uid, i)};
       absl::StatusOr<StreamState> state = log_->State(shard.stream);
+      if (absl::IsNotFound(state.status())) {  // being created, or dropped: no positions yet
+        c.shards.push_back(std::move(shard));
+        continue;
+      }
       if (!state.ok()) return state.status();
       shard.log = *std::move(state);
-      shard.applied = o->collection->shard(i).applied();
-      shard.apply_error = o->collection->shard(i).apply_error().ToString();
-      if (o->collection->shard(i).apply_error().ok()) shard.apply_error.clear();
+      if (mine == open.end()) {  // at its next refresh, or the collection's first request
+        c.shards.push_back(std::move(shard));
+        continue;
+      }
+      ShardReplica& replica = mine->second->collection->shard(i);
+      shard.opened = true;
+      shard.applied = replica.applied();
+      if (absl::Status s = replica.apply_error(); !s.ok()) shard.apply_error = s.ToString();
       c.shards.push_back(std::move(shard));
     }
     view.collections.push_back(std::move(c));

@@ -11,7 +11,11 @@
 // - A node whose local replicas are not in the catalog (a crash between the steps above, or a
 //   drop while it was down) drops them at its next refresh.
 //
-// Not in cluster mode yet: settings updates, backups and restores (kUnimplemented, saying so).
+// - UpdateCollection changes the definition in etcd (a transaction on the revision read) once
+//   this node's replicas took the new settings; other nodes apply them at their next refresh,
+//   and a node that was away when it opens its replicas.
+//
+// Not in cluster mode yet: backups and restores (kUnimplemented, saying so).
 #pragma once
 
 #include <map>
@@ -29,6 +33,9 @@
 
 namespace proximadb::cluster {
 
+// The JetStream stream holding the log of shard `shard` of the collection whose uid is `uid`.
+std::string ShardStream(std::string_view uid, uint32_t shard);
+
 struct ClusterOptions {
   std::string cluster_name = "proximadb";
   std::string node_id;
@@ -40,24 +47,33 @@ struct ClusterOptions {
   int replication_factor = 3;   // copies of each shard's log (JetStream replicas)
   int64_t lease_ttl_seconds = 10;
   int catalog_refresh_ms = 1000;
+  // Trims each shard's log through the lowest position every replica has flushed, every
+  // trim_every_refreshes refreshes (docs/cluster.md#trimming-the-logs). Off: logs grow.
+  bool trim_logs = false;
+  int trim_every_refreshes = 10;
 };
 
 // What GET /api/v1/cluster shows.
 struct ClusterView {
+  std::string cluster;  // the cluster's name
+  std::string node_id;  // this node's
   std::vector<NodeInfo> nodes;
   struct Shard {
     uint32_t index = 0;
     std::string stream;
     StreamState log;           // the log's positions, leader and replicas
+    bool opened = false;       // this node has opened its replica
     uint64_t applied = 0;      // this node's replica's position
-    std::string apply_error;   // empty while it applies
+    std::string apply_error;   // empty while it applies (or before it is opened)
+    // The entries this node's replica has still to apply.
+    uint64_t lag() const { return log.last_seq > applied ? log.last_seq - applied : 0; }
   };
   struct Collection {
     std::string name;
     uint32_t replication_factor = 0;
     std::vector<Shard> shards;
   };
-  std::vector<Collection> collections;
+  std::vector<Collection> collections;  // the catalog's, in name order
 };
 
 class ClusterDatabase final : public Database {
@@ -75,6 +91,9 @@ class ClusterDatabase final : public Database {
                                                     const CollectionUpdate& update) override;
   absl::Status DropCollection(std::string_view name) override;
   absl::StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) override;
+  // Eventual reads skip the barriers: this node's replicas as they are.
+  absl::StatusOr<std::shared_ptr<Collection>> GetCollectionForReads(
+      std::string_view name, ReadConsistency consistency) override;
   absl::StatusOr<BackupInfo> BackupCollection(std::string_view name) override;
   absl::StatusOr<std::vector<BackupInfo>> ListBackups() override;
   absl::StatusOr<CollectionConfig> RestoreBackup(std::string_view backup_id,
@@ -86,16 +105,36 @@ class ClusterDatabase final : public Database {
   absl::StatusOr<ClusterView> View();
   // Brings this node's replicas in line with the catalog now (the refresh thread's pass).
   absl::Status Refresh();
+  // Publishes in etcd the position each of this node's replicas has flushed, and trims each
+  // shard's log through the lowest one published (the refresh thread's, with trim_logs).
+  absl::Status TrimLogs();
 
  private:
-  struct Entry;  // a collection of the catalog, as stored in etcd
-  struct Replicas;  // this node's replicas of one collection
+  struct Entry {  // a collection of the catalog, as stored in etcd
+    CollectionConfig config;
+    std::string uid;
+    uint32_t shards = 0;
+    int replication_factor = 0;
+    int64_t mod_revision = 0;
+  };
+  struct Replicas {  // this node's replicas of one collection
+    Replicas(std::string u, uint32_t n) : uid(std::move(u)), shards(n) {}
+    const std::string uid;  // entry's, which never change: read without a lock
+    const uint32_t shards;
+    Entry entry;  // written under change_mu_ and mu_; mod_revision 0: to be brought in line
+    std::shared_ptr<ShardedCollection> collection;  // strong reads
+    std::shared_ptr<ShardedCollection> eventual;    // the same replicas, eventual reads
+  };
   ClusterDatabase(std::unique_ptr<Database> local, EtcdClient etcd, ClusterOptions options);
   std::string CatalogKey(std::string_view name) const;
   absl::StatusOr<std::vector<Entry>> ReadCatalog();
   // A catalog key's value as an Entry (kDataLoss naming the collection if it is not one).
   static absl::StatusOr<Entry> ParseEntry(std::string_view name, const KeyValue& kv);
+  // The catalog value of `entry`.
+  static std::string EntryValue(const Entry& entry);
   absl::StatusOr<std::optional<Entry>> ReadEntry(std::string_view name);
+  // This node's replicas of the collection `name`, opened now if another node created it.
+  absl::StatusOr<std::shared_ptr<Replicas>> Find(std::string_view name);
   // Creates what is missing of this node's replicas of `entry` and starts them.
   absl::StatusOr<std::shared_ptr<Replicas>> OpenReplicas(const Entry& entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
@@ -103,7 +142,26 @@ class ClusterDatabase final : public Database {
   // `delete_files` drops their local collections.
   absl::Status DropReplicas(const std::string& uid, bool delete_files)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // This node's replicas of `entry`, opened if they are not (under change_mu_).
+  absl::StatusOr<std::shared_ptr<Replicas>> OpenLocked(const Entry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // Gives this node's replicas `entry`'s settings, and records it as theirs.
+  absl::Status ApplySettings(Replicas& open, const Entry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
   absl::Status RefreshLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // Where the replicas of shard `shard` of the collection `uid` publish their flushed
+  // positions, one key per node.
+  std::string ProgressPrefix(std::string_view uid, uint32_t shard) const;
+  std::string ProgressPrefix(std::string_view uid) const;  // every shard's
+  // Where every node that joined is listed, under no lease (until removed by hand).
+  std::string MembersPrefix() const;
+  // Publishes the position `replica` (this node's of that shard) has flushed, if it changed.
+  absl::Status PublishFlushed(std::string_view uid, uint32_t shard, Collection& replica)
+      ABSL_LOCKS_EXCLUDED(published_mu_);
+  // Trims the shard's log through the lowest position published, once every node of
+  // `members` has published one.
+  absl::Status TrimShard(const Replicas& open, uint32_t shard,
+                         const std::vector<std::string>& members);
   void RefreshLoop();
 
   std::unique_ptr<Database> local_;
@@ -115,6 +173,9 @@ class ClusterDatabase final : public Database {
   mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(change_mu_);
   std::map<std::string, std::shared_ptr<Replicas>, std::less<>> open_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex published_mu_;
+  // What this process last published, by progress key.
+  std::map<std::string, uint64_t> published_ ABSL_GUARDED_BY(published_mu_);
   std::thread refresher_;
 };
 

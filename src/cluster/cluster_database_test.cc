@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
+#include "absl/strings/match.h"
 #include "cluster/test_fixtures.h"
 #include "common/scoped_temp_dir.h"
 #include "common/strings.h"
@@ -121,6 +124,151 @@ TEST_F(ClusterDatabaseTest, NamesAreClusterWideAndBadDefinitionsAreRefused) {
   EXPECT_EQ(nodes_[0]->DescribeCollection("bad").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(nodes_[0]->BackupCollection("docs").status().code(),
             absl::StatusCode::kUnimplemented);
+}
+
+TEST_F(ClusterDatabaseTest, ACollectionHasItsOwnShardsAndReplicationFactor) {
+  CollectionConfig narrow = Config("narrow");
+  narrow.shards = 2;
+  narrow.replication_factor = 1;
+  absl::StatusOr<CollectionConfig> created = nodes_[0]->CreateCollection(narrow);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->shards, 2u);
+  EXPECT_EQ(created->replication_factor, 1u);
+  auto described = nodes_[2]->DescribeCollection("narrow");
+  ASSERT_TRUE(described.ok()) << described.status();
+  EXPECT_EQ(described->shards, 2u);
+  EXPECT_EQ(described->replication_factor, 1u);
+  Write(1, "narrow", 0, 20);
+  EXPECT_EQ(Count(2, "narrow"), 20u);
+  EXPECT_EQ((*nodes_[2]->GetCollection("narrow"))->config().shards, 2u);
+  absl::StatusOr<ClusterView> view = nodes_[1]->View();
+  ASSERT_TRUE(view.ok()) << view.status();
+  ASSERT_EQ(view->collections.size(), 1u);
+  ASSERT_EQ(view->collections[0].shards.size(), 2u);
+  for (const ClusterView::Shard& s : view->collections[0].shards) {
+    EXPECT_TRUE(s.log.replicas.empty());  // one copy: no follower
+  }
+  // Absent: the cluster's defaults (3 and 3 here).
+  ASSERT_TRUE(nodes_[1]->CreateCollection(Config("wide")).ok());
+  auto wide = nodes_[0]->DescribeCollection("wide");
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_EQ(wide->shards, 3u);
+  EXPECT_EQ(wide->replication_factor, 3u);
+  // Out of range: refused, naming the field, and the name stays free.
+  for (auto [shards, copies, field] : {std::tuple{257u, 1u, "shards"},
+                                       std::tuple{2u, 6u, "replication_factor"}}) {
+    CollectionConfig bad = Config("bad");
+    bad.shards = shards;
+    bad.replication_factor = copies;
+    absl::Status s = nodes_[2]->CreateCollection(bad).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_TRUE(absl::StartsWith(s.message(), field)) << s;
+    EXPECT_EQ(nodes_[0]->DescribeCollection("bad").status().code(),
+              absl::StatusCode::kNotFound);
+  }
+}
+
+// A strong read appends a barrier to each shard's log and waits for it; an eventual one reads
+// this node's replicas as they are, and adds nothing to the logs.
+TEST_F(ClusterDatabaseTest, EventualReadsPassNoBarrier) {
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs")).ok());
+  Write(0, "docs", 0, 30);
+  auto log_end = [&] {
+    absl::StatusOr<ClusterView> view = nodes_[2]->View();
+    EXPECT_TRUE(view.ok()) << view.status();
+    uint64_t sum = 0;
+    for (const ClusterView::Shard& s : view->collections.at(0).shards) sum += s.log.last_seq;
+    return sum;
+  };
+  EXPECT_EQ(Count(2, "docs"), 30u);  // strong: node 2 has applied every write now
+  const uint64_t before = log_end();
+  auto eventual = nodes_[2]->GetCollectionForReads("docs", ReadConsistency::kEventual);
+  ASSERT_TRUE(eventual.ok()) << eventual.status();
+  EXPECT_EQ(*(*eventual)->Count(""), 30u);
+  ASSERT_TRUE((*eventual)->Get("id-7").ok());
+  SearchRequest q;
+  const float v[] = {7, 1, 2, 3};
+  q.vector = v;
+  q.k = 1;
+  absl::StatusOr<SearchResponse> hit = (*eventual)->Search(q);
+  ASSERT_TRUE(hit.ok()) << hit.status();
+  EXPECT_EQ(hit->hits.at(0).id, "id-7");
+  EXPECT_EQ((*eventual)->Stats().replication_lag, 0u);
+  EXPECT_EQ(log_end(), before);
+  EXPECT_EQ(Count(2, "docs"), 30u);  // strong again: one barrier per shard
+  EXPECT_EQ(log_end(), before + 3);
+}
+
+// A settings change is one transaction on the catalog; every node's replicas take it, at once
+// on the node that made it, at their next refresh elsewhere, on reopening for a node away.
+TEST_F(ClusterDatabaseTest, SettingsChangeClusterWide) {
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs")).ok());
+  Write(0, "docs", 0, 10);
+  EXPECT_EQ(Count(2, "docs"), 10u);  // node 2 has its replicas open
+  auto ef_on = [&](int n) { return (*nodes_[n]->GetCollection("docs"))->config().index.ef_search; };
+  CollectionUpdate u;
+  u.ef_search = 99;
+  u.max_vector_count = 1234;
+  absl::StatusOr<CollectionConfig> updated = nodes_[1]->UpdateCollection("docs", u);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->index.ef_search, 99u);
+  EXPECT_EQ(ef_on(1), 99u);
+  EXPECT_EQ(nodes_[0]->DescribeCollection("docs")->index.ef_search, 99u);
+  ASSERT_TRUE(nodes_[2]->Refresh().ok());  // what the refresh thread does every second
+  EXPECT_EQ(ef_on(2), 99u);
+  EXPECT_EQ((*nodes_[2]->GetCollection("docs"))->config().flush.max_vector_count, 1234u);
+  CollectionUpdate bad;
+  bad.ef_search = 0;
+  absl::Status s = nodes_[2]->UpdateCollection("docs", bad).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "ef_search")) << s;
+  EXPECT_EQ(nodes_[0]->DescribeCollection("docs")->index.ef_search, 99u);
+  EXPECT_EQ(nodes_[2]->UpdateCollection("none", u).status().code(), absl::StatusCode::kNotFound);
+  nodes_[2].reset();  // away during the next change
+  u.ef_search = 77;
+  ASSERT_TRUE(nodes_[0]->UpdateCollection("docs", u).ok());
+  ASSERT_NO_FATAL_FAILURE(OpenNode(2));
+  EXPECT_EQ(ef_on(2), 77u);
+  EXPECT_EQ(Count(2, "docs"), 10u);
+}
+
+// Each replica publishes the position it has flushed; a shard's log is trimmed below the
+// lowest, so nothing a replica (running or down) still needs from the log goes.
+TEST_F(ClusterDatabaseTest, LogsAreTrimmedBelowWhatEveryReplicaFlushed) {
+  CollectionConfig config = Config("docs");
+  config.shards = 1;
+  ASSERT_TRUE(nodes_[0]->CreateCollection(config).ok());
+  Write(0, "docs", 0, 20);
+  Write(1, "docs", 20, 20);
+  for (int n = 0; n < kNodes; ++n) EXPECT_EQ(Count(n, "docs"), 40u);
+  auto log = [&] { return nodes_[0]->View()->collections.at(0).shards.at(0).log; };
+  auto flush = [&](int n) { ASSERT_TRUE((*nodes_[n]->GetCollection("docs"))->Flush().ok()); };
+  auto trim = [&] {
+    for (int n = 0; n < kNodes; ++n) ASSERT_TRUE(nodes_[n]->TrimLogs().ok()) << n;
+  };
+  flush(0);
+  flush(1);
+  trim();
+  EXPECT_EQ(log().first_seq, 1u);  // node 2 has flushed nothing: it may need everything
+  flush(2);
+  uint64_t lowest = UINT64_MAX;
+  for (int n = 0; n < kNodes; ++n) {
+    lowest = std::min(lowest, (*nodes_[n]->GetCollection("docs"))->Stats().flushed_seq);
+  }
+  ASSERT_GT(lowest, 1u);
+  trim();
+  EXPECT_EQ(log().first_seq, std::min(lowest + 1, log().last_seq));
+  // Writes and reads go on, and a node that restarts resumes the log after what it holds.
+  Write(2, "docs", 40, 10);
+  nodes_[1].reset();
+  Write(0, "docs", 50, 10);
+  ASSERT_NO_FATAL_FAILURE(OpenNode(1));
+  EXPECT_EQ(Count(1, "docs"), 60u);
+  // The drop takes the published positions with it.
+  ASSERT_TRUE(nodes_[2]->DropCollection("docs").ok());
+  auto etcd = EtcdClient::Create({.endpoints = {etcd_->endpoint()}});
+  ASSERT_TRUE(etcd.ok());
+  EXPECT_TRUE(etcd->GetPrefix(Cat("/proximadb/", cluster_, "/progress/"))->empty());
 }
 
 TEST_F(ClusterDatabaseTest, ADropReachesEveryNode) {

@@ -216,6 +216,15 @@ absl::StatusOr<std::vector<KeyValue>> EtcdClient::GetPrefix(std::string_view pre
   return out;
 }
 
+absl::StatusOr<int64_t> EtcdClient::DeletePrefix(std::string_view prefix) {
+  if (absl::Status s = CheckKey(prefix); !s.ok()) return s;
+  absl::StatusOr<json> answer =
+      Call("/v3/kv/deleterange",
+           {{"key", B64(prefix)}, {"range_end", B64(PrefixEnd(std::string(prefix)))}});
+  if (!answer.ok()) return answer.status();
+  return Int(*answer, "deleted");
+}
+
 absl::StatusOr<bool> EtcdClient::Delete(std::string_view key) {
   if (absl::Status s = CheckKey(key); !s.ok()) return s;
   absl::StatusOr<json> answer = Call("/v3/kv/deleterange", {{"key", B64(key)}});

@@ -53,6 +53,8 @@ class EtcdClient {
   absl::StatusOr<std::vector<KeyValue>> GetPrefix(std::string_view prefix);
   // Deletes `key`; returns whether it existed.
   absl::StatusOr<bool> Delete(std::string_view key);
+  // Deletes every key that starts with `prefix`; returns how many there were.
+  absl::StatusOr<int64_t> DeletePrefix(std::string_view prefix);
 
   // Transactions on one key: true when written, false when the condition did not hold (the
   // key exists / changed since `mod_revision`), and nothing was written.

@@ -46,6 +46,9 @@ TEST_F(EtcdClientTest, PutsGetsListsAndDeletesKeys) {
   EXPECT_EQ(etcd.Delete("/kv/a").value_or(false), true);
   EXPECT_EQ(etcd.Delete("/kv/a").value_or(true), false);
   EXPECT_EQ(etcd.GetPrefix("/kv/")->size(), 2u);
+  EXPECT_EQ(etcd.DeletePrefix("/kv/").value_or(0), 2);
+  EXPECT_TRUE(etcd.GetPrefix("/kv/")->empty());
+  EXPECT_TRUE(etcd.Get("/kw")->has_value());  // outside the prefix
 }
 
 TEST_F(EtcdClientTest, CreateIfAbsentWritesOnce) {

@@ -292,7 +292,8 @@ absl::StatusOr<std::optional<LogEntry>> LogReader::Next(int timeout_ms) {
   }
   LogEntry entry{meta->Sequence.Stream,
                  std::string(natsMsg_GetData(msg),
-                             static_cast<size_t>(natsMsg_GetDataLength(msg)))};
+                             static_cast<size_t>(natsMsg_GetDataLength(msg))),
+                 meta->NumPending};
   jsMsgMetaData_Destroy(meta);
   natsMsg_Destroy(msg);
   return entry;

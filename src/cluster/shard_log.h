@@ -38,6 +38,7 @@ struct ShardLogOptions {
 struct LogEntry {
   uint64_t seq = 0;
   std::string payload;
+  uint64_t pending = 0;  // entries after it in the stream when it was delivered
 };
 
 struct StreamState {

@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<ShardReplica>> ShardReplica::Start(
   {
     absl::MutexLock l(&replica->mu_);
     replica->applied_ = applied;
+    replica->known_end_ = state->last_seq;
   }
   replica->applier_ = std::thread([r = replica.get()] { r->ApplyLoop(); });
   return replica;
@@ -68,6 +69,16 @@ ShardReplica::~ShardReplica() {
 uint64_t ShardReplica::applied() const {
   absl::MutexLock l(&mu_);
   return applied_;
+}
+
+uint64_t ShardReplica::lag() const {
+  absl::MutexLock l(&mu_);
+  return known_end_ > applied_ ? known_end_ - applied_ : 0;
+}
+
+void ShardReplica::Saw(uint64_t seq) {
+  absl::MutexLock l(&mu_);
+  known_end_ = std::max(known_end_, seq);
 }
 
 absl::Status ShardReplica::apply_error() const {
@@ -113,6 +124,7 @@ void ShardReplica::ApplyLoop() {
       continue;
     }
     idle_polls = 0;
+    Saw((*entry)->seq + (*entry)->pending);  // before applying: a replica that stops here lags
     if ((*entry)->seq < next) continue;  // seen already
     absl::Status s = collection_->ApplyReplicated((*entry)->payload, (*entry)->seq);
     if (absl::IsFailedPrecondition(s) || absl::IsDataLoss(s)) {
@@ -180,6 +192,7 @@ absl::StatusOr<PreparedBatch> ShardReplica::Replicate(Prepare prepare) {
     absl::StatusOr<uint64_t> seq =
         log_->Append(options_.stream, prepared->batch, prepared->after, RandomId());
     if (seq.ok()) {
+      Saw(*seq);
       if (absl::Status s = WaitApplied(*seq); !s.ok()) {
         return absl::UnavailableError(Cat("shard ", options_.stream, ": the write is stored at "
                                           "position ", *seq, " but not yet applied on this "
@@ -191,6 +204,7 @@ absl::StatusOr<PreparedBatch> ShardReplica::Replicate(Prepare prepare) {
     // Another append came first: catch up with the log's end, then resolve the write again.
     absl::StatusOr<StreamState> state = log_->State(options_.stream);
     if (!state.ok()) return state.status();
+    Saw(state->last_seq);
     if (absl::Status s = WaitApplied(state->last_seq); !s.ok()) return s;
   }
 }
@@ -205,9 +219,25 @@ absl::StatusOr<uint64_t> ShardReplica::Delete(const std::vector<std::string>& id
   return done->deleted;
 }
 
+absl::Status ShardReplica::Patch(std::string_view id, std::string_view patch) {
+  return Replicate([&] { return collection_->PreparePatch(id, patch); }).status();
+}
+
+absl::Status ShardReplica::Replace(std::string_view id, std::string_view metadata) {
+  return Replicate([&] { return collection_->PrepareReplace(id, metadata); }).status();
+}
+
+absl::StatusOr<uint64_t> ShardReplica::DeleteWhere(std::string_view filter) {
+  absl::StatusOr<PreparedBatch> done =
+      Replicate([&] { return collection_->PrepareDeleteWhere(filter); });
+  if (!done.ok()) return done.status();
+  return done->deleted;
+}
+
 absl::Status ShardReplica::Barrier() {
   absl::StatusOr<uint64_t> mark = log_->Mark(options_.stream);
   if (!mark.ok()) return mark.status();
+  Saw(*mark);
   return WaitApplied(*mark);
 }
 

@@ -51,15 +51,26 @@ class ShardReplica {
   absl::Status Write(const std::vector<Record>& records, WriteMode mode);
   // Returns how many of the ids were live.
   absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids);
+  // Collection::PatchMetadata and ReplaceMetadata through the log (kNotFound if the id is not
+  // live), and DeleteWhere: the ids the filter matches at the log position it is appended
+  // after; returns how many.
+  absl::Status Patch(std::string_view id, std::string_view patch);
+  absl::Status Replace(std::string_view id, std::string_view metadata);
+  absl::StatusOr<uint64_t> DeleteWhere(std::string_view filter);
   // Returns once this replica has applied every write acknowledged (by any replica) before
   // the call.
   absl::Status Barrier();
+  // Notes that the log reaches at least `seq`.
+  void Saw(uint64_t seq);
   // Waits until this replica has applied log position `seq` (kDeadlineExceeded after
   // apply_timeout_ms; the apply thread's error if it stopped).
   absl::Status WaitApplied(uint64_t seq);
 
   // The last log position applied, and the apply thread's failure (OK while it runs).
   uint64_t applied() const;
+  // Entries of the log not applied yet, as far as this replica knows: the log's end as its
+  // reader, writes and barriers last saw it (a replica cut off from the log sees no new end).
+  uint64_t lag() const;
   absl::Status apply_error() const;
   Collection& collection() { return *collection_; }
 
@@ -78,6 +89,7 @@ class ShardReplica {
   const ShardReplicaOptions options_;
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t known_end_ ABSL_GUARDED_BY(mu_) = 0;  // the log's last position, as last seen
   absl::Status apply_error_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t wanted_ ABSL_GUARDED_BY(mu_) = 0;  // the highest position a caller waits for

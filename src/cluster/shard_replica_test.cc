@@ -1,6 +1,7 @@
 // ShardReplica: three replicas of one shard, each a database of its own on disk, kept equal
 // through a log on a 3-node NATS JetStream cluster (real servers on loopback).
 #include "cluster/shard_replica.h"
+#include "cluster/sharded_collection.h"
 
 #include <gtest/gtest.h>
 
@@ -127,6 +128,41 @@ TEST_F(ShardReplicaTest, AWriteOnOneReplicaIsReadOnTheOthersAfterABarrier) {
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(*deleted, 1u);
   ExpectReplicasEqual(0);
+}
+
+// A replica's lag is the log's end as it last saw it, less what it applied: 0 once caught up,
+// and what it could not apply while its apply thread is stopped.
+TEST_F(ShardReplicaTest, ALagIsWhatTheReplicaKnowsItHasNotApplied) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(nodes_[0]->replica->Write({Rec(Cat("r", i), 1, "a")}, WriteMode::kUpsert).ok());
+  }
+  for (auto& n : nodes_) {
+    ASSERT_TRUE(n->replica->WaitApplied(5).ok()) << n->id;
+    EXPECT_EQ(n->replica->lag(), 0u) << n->id;
+  }
+  // A replica whose collection has another dimension cannot apply the log: it stops at 0,
+  // knowing the log ends at 5.
+  Node wide(dir_.path(), "wide");
+  auto db = Database::Open(wide.options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  CollectionConfig c;
+  c.name = "c";
+  c.dimension = 8;
+  ASSERT_TRUE((*db)->CreateCollection(c).ok());
+  auto replica = ShardReplica::Start(log_.get(), *(*db)->GetCollection("c"),
+                                     {.stream = stream_, .node_id = "wide"});
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  EXPECT_EQ((*replica)->WaitApplied(1).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*replica)->applied(), 0u);
+  EXPECT_EQ((*replica)->lag(), 5u);
+  // Not read by eventual reads either: its state is not the log's.
+  ShardedCollection eventual("c", {std::shared_ptr<ShardReplica>(*std::move(replica))},
+                             ReadConsistency::kEventual);
+  EXPECT_EQ(eventual.Count("").status().code(), absl::StatusCode::kDataLoss);
+  // A caught-up replica that receives an entry it cannot apply lags by it from then on.
+  ASSERT_TRUE(log_->Append(stream_, "not a batch", 5, "garbage").ok());
+  EXPECT_EQ(nodes_[1]->replica->WaitApplied(6).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(nodes_[1]->replica->lag(), 1u);
 }
 
 TEST_F(ShardReplicaTest, AnInsertRaceHasOneWinnerOnEveryReplica) {

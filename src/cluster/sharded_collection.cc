@@ -31,20 +31,34 @@ absl::Status NotYet(std::string_view what) {
 }  // namespace
 
 ShardedCollection::ShardedCollection(std::string name,
-                                     std::vector<std::unique_ptr<ShardReplica>> shards,
-                                     Consistency reads)
-    : name_(std::move(name)), shards_(std::move(shards)), reads_(reads) {}
+                                     std::vector<std::shared_ptr<ShardReplica>> shards,
+                                     ReadConsistency reads, uint32_t replication_factor)
+    : name_(std::move(name)),
+      shards_(std::move(shards)),
+      reads_(reads),
+      replication_factor_(replication_factor) {}
+
+std::shared_ptr<ShardedCollection> ShardedCollection::WithReads(ReadConsistency reads) const {
+  return std::make_shared<ShardedCollection>(name_, shards_, reads, replication_factor_);
+}
 
 uint32_t ShardedCollection::ShardOf(std::string_view id, size_t shards) {
   return static_cast<uint32_t>(crc32c::Value(id) % shards);
 }
 
 absl::Status ShardedCollection::Sync(size_t i) {
-  return reads_ == Consistency::kStrong ? shards_[i]->Barrier() : absl::OkStatus();
+  // An eventual read still refuses a replica that stopped applying its log: its state is no
+  // longer the log's.
+  return reads_ == ReadConsistency::kStrong ? shards_[i]->Barrier() : shards_[i]->apply_error();
 }
 
 absl::Status ShardedCollection::SyncAll() {
-  if (reads_ != Consistency::kStrong) return absl::OkStatus();
+  if (reads_ != ReadConsistency::kStrong) {
+    for (const auto& shard : shards_) {
+      if (absl::Status s = shard->apply_error(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   // In parallel: each barrier is a round trip to its log and a wait for its apply thread.
   std::vector<absl::Status> done(shards_.size());
   std::vector<std::thread> others;
@@ -76,6 +90,8 @@ absl::Status ShardedCollection::OnEveryShard(Op op) {
 CollectionConfig ShardedCollection::config() const {
   CollectionConfig c = shards_[0]->collection().config();
   c.name = name_;
+  c.shards = static_cast<uint32_t>(shards_.size());
+  c.replication_factor = replication_factor_;
   return c;
 }
 
@@ -125,16 +141,22 @@ absl::StatusOr<uint64_t> ShardedCollection::Delete(const std::vector<std::string
   return deleted;
 }
 
-absl::Status ShardedCollection::PatchMetadata(std::string_view, std::string_view) {
-  return NotYet("a metadata patch");
+absl::Status ShardedCollection::PatchMetadata(std::string_view id, std::string_view patch) {
+  return shards_[ShardOf(id, shards_.size())]->Patch(id, patch);
 }
 
-absl::Status ShardedCollection::ReplaceMetadata(std::string_view, std::string_view) {
-  return NotYet("a metadata replace");
+absl::Status ShardedCollection::ReplaceMetadata(std::string_view id, std::string_view metadata) {
+  return shards_[ShardOf(id, shards_.size())]->Replace(id, metadata);
 }
 
-absl::StatusOr<uint64_t> ShardedCollection::DeleteWhere(std::string_view) {
-  return NotYet("a delete by filter");
+absl::StatusOr<uint64_t> ShardedCollection::DeleteWhere(std::string_view filter) {
+  uint64_t deleted = 0;
+  for (const auto& shard : shards_) {  // a bad filter stops at the first, before any append
+    absl::StatusOr<uint64_t> n = shard->DeleteWhere(filter);
+    if (!n.ok()) return n.status();
+    deleted += *n;
+  }
+  return deleted;
 }
 
 absl::StatusOr<uint64_t> ShardedCollection::Count(std::string_view filter) {
@@ -197,6 +219,20 @@ absl::StatusOr<PreparedBatch> ShardedCollection::PrepareDelete(const std::vector
   return NotYet("a prepared delete (it belongs to one shard's replica)");
 }
 
+absl::StatusOr<PreparedBatch> ShardedCollection::PreparePatch(std::string_view,
+                                                              std::string_view) {
+  return NotYet("a prepared patch (it belongs to one shard's replica)");
+}
+
+absl::StatusOr<PreparedBatch> ShardedCollection::PrepareReplace(std::string_view,
+                                                                std::string_view) {
+  return NotYet("a prepared replace (it belongs to one shard's replica)");
+}
+
+absl::StatusOr<PreparedBatch> ShardedCollection::PrepareDeleteWhere(std::string_view) {
+  return NotYet("a prepared delete by filter (it belongs to one shard's replica)");
+}
+
 absl::Status ShardedCollection::ApplyReplicated(std::string_view, uint64_t) {
   return NotYet("applying a replicated batch (it belongs to one shard's replica)");
 }
@@ -226,6 +262,7 @@ CollectionStats ShardedCollection::Stats() {
                        &CollectionStats::segment_rows, &CollectionStats::deleted_rows,
                        &CollectionStats::memory_bytes, &CollectionStats::disk_bytes,
                        &CollectionStats::wal_bytes, &CollectionStats::last_seq,
+                       &CollectionStats::flushed_seq,
                        &CollectionStats::flushes, &CollectionStats::compactions,
                        &CollectionStats::wal_syncs, &CollectionStats::migration_segments_done,
                        &CollectionStats::migration_segments_total,
@@ -236,6 +273,7 @@ CollectionStats ShardedCollection::Stats() {
                        &CollectionStats::tier_cold_bytes, &CollectionStats::cache_bytes}) {
       t.*field += s.*field;
     }
+    t.replication_lag += shard->lag();
     t.flush_seconds += s.flush_seconds;
     t.compaction_seconds += s.compaction_seconds;
     t.oldest_unflushed_age_seconds =

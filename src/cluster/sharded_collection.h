@@ -5,14 +5,15 @@
 // - Writes split their records by shard; each shard's part is one batch through that shard's
 //   log, the parts running one after another. A batch is all-or-nothing per shard, not across
 //   shards: an insert refused on one shard (an id exists) leaves the parts already written.
+//   A metadata patch or replace goes to the id's shard; a delete by filter runs on each shard
+//   in turn, each an atomic batch of the ids it matches there.
 // - Reads (get, count, scroll, search) with strong consistency first pass a barrier on each
 //   shard they read, so they see every write acknowledged before they started, from any node.
-//   Eventual reads read the local replicas as they are.
+//   Eventual reads read the local replicas as they are. One set of replicas can be behind
+//   two ShardedCollections, one for each consistency (WithReads).
 // - Searches ask every shard for k hits and keep the best k; counts add up; scrolls merge in id
 //   order.
 // - Maintenance (flush, compact, migrate, tiering) runs on every local shard.
-//
-// Not yet: delete by filter, metadata patch and replace (kUnimplemented, saying so).
 #pragma once
 
 #include <memory>
@@ -24,18 +25,21 @@
 
 namespace proximadb::cluster {
 
-enum class Consistency { kStrong, kEventual };
-
 class ShardedCollection final : public Collection {
  public:
   // `shards[i]` is this node's replica of shard i; every shard has the collection's config.
-  ShardedCollection(std::string name, std::vector<std::unique_ptr<ShardReplica>> shards,
-                    Consistency reads = Consistency::kStrong);
+  // `replication_factor` is the copies of each shard's log, as config() shows it.
+  ShardedCollection(std::string name, std::vector<std::shared_ptr<ShardReplica>> shards,
+                    ReadConsistency reads = ReadConsistency::kStrong,
+                    uint32_t replication_factor = 1);
+  // The same replicas, read with `reads`.
+  std::shared_ptr<ShardedCollection> WithReads(ReadConsistency reads) const;
 
   static uint32_t ShardOf(std::string_view id, size_t shards);
   size_t shard_count() const { return shards_.size(); }
   ShardReplica& shard(size_t i) { return *shards_[i]; }
 
+  // Shard 0's config, with the collection's name, shards and replication factor.
   CollectionConfig config() const override;
   absl::Status Write(std::vector<Record> records, WriteMode mode) override;
   absl::StatusOr<Record> Get(std::string_view id) override;
@@ -51,18 +55,25 @@ class ShardedCollection final : public Collection {
   absl::StatusOr<PreparedBatch> PrepareWrite(std::vector<Record> records,
                                              WriteMode mode) override;
   absl::StatusOr<PreparedBatch> PrepareDelete(const std::vector<std::string>& ids) override;
+  absl::StatusOr<PreparedBatch> PreparePatch(std::string_view id,
+                                             std::string_view patch) override;
+  absl::StatusOr<PreparedBatch> PrepareReplace(std::string_view id,
+                                               std::string_view metadata) override;
+  absl::StatusOr<PreparedBatch> PrepareDeleteWhere(std::string_view filter) override;
   absl::Status ApplyReplicated(std::string_view batch, uint64_t seq) override;
   absl::Status Flush() override;
   absl::Status Compact() override;
   absl::Status Migrate() override;
   absl::Status ApplyTiering() override;
-  // The shards' figures added up (last_seq: the sum of their log positions).
+  // The shards' figures added up (last_seq and flushed_seq: sums of their log positions;
+  // replication_lag: of their lags).
   CollectionStats Stats() override;
   // Every shard's events, newest first.
   std::vector<MaintenanceEvent> History() override;
 
  private:
-  // Strong reads: a barrier on shard `i`, or on every shard at once (no-op for eventual reads).
+  // Strong reads: a barrier on shard `i`, or on every shard at once. Eventual reads: only the
+  // replicas' apply errors (a stopped replica is not read).
   absl::Status Sync(size_t i);
   absl::Status SyncAll();
   // The ids grouped by shard, each group in the order given.
@@ -72,8 +83,9 @@ class ShardedCollection final : public Collection {
   absl::Status OnEveryShard(Op op);
 
   const std::string name_;
-  const std::vector<std::unique_ptr<ShardReplica>> shards_;
-  const Consistency reads_;
+  const std::vector<std::shared_ptr<ShardReplica>> shards_;
+  const ReadConsistency reads_;
+  const uint32_t replication_factor_;
 };
 
 }  // namespace proximadb::cluster

@@ -51,7 +51,7 @@ class ShardedCollectionTest : public NatsSuite {
     o.background_maintenance = false;
     auto db = Database::Open(o);
     ASSERT_TRUE(db.ok()) << db.status();
-    std::vector<std::unique_ptr<ShardReplica>> replicas;
+    std::vector<std::shared_ptr<ShardReplica>> replicas;
     for (int s = 0; s < kShards; ++s) {
       CollectionConfig c;
       c.name = Cat("c-", s);
@@ -152,7 +152,7 @@ TEST_F(ShardedCollectionTest, SearchMergesTheShardsIntoTheExactTopK) {
   EXPECT_EQ(got->hits.size(), 10u);  // k hits whenever k records match, across shards
 }
 
-TEST_F(ShardedCollectionTest, DeletesAcrossShardsAndSaysWhatIsNotThereYet) {
+TEST_F(ShardedCollectionTest, DeletesAcrossShardsAndRefusesBadInputBeforeTheLog) {
   WriteRecords(*sharded_[0], 0, 100);
   std::vector<std::string> ids;
   for (int i = 0; i < 100; i += 2) ids.push_back(Cat("id-", i));
@@ -164,11 +164,6 @@ TEST_F(ShardedCollectionTest, DeletesAcrossShardsAndSaysWhatIsNotThereYet) {
   EXPECT_EQ(sharded_[2]->Get("id-4").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(*sharded_[0]->Count(""), 50u);  // its barriers: node 0 has applied the delete
   EXPECT_EQ(sharded_[0]->Stats().vector_count, 50u);
-  absl::Status patch = sharded_[0]->PatchMetadata("id-1", "{}");
-  EXPECT_EQ(patch.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(patch.message().find("sharded collection"), std::string::npos) << patch;
-  EXPECT_EQ(sharded_[0]->DeleteWhere(R"({"i": 1})").status().code(),
-            absl::StatusCode::kUnimplemented);
   // Bad input is refused by the shard it goes to, before its log.
   std::vector<Record> bad = {Rec(1)};
   bad[0].vector = {1, 2};
@@ -177,6 +172,33 @@ TEST_F(ShardedCollectionTest, DeletesAcrossShardsAndSaysWhatIsNotThereYet) {
   ASSERT_TRUE(sharded_[0]->Flush().ok());
   EXPECT_EQ(sharded_[0]->Stats().memtable_rows, 0u);
   EXPECT_EQ(*sharded_[0]->Count(""), 50u);
+}
+
+// Metadata patches and replacements go through the id's shard's log; a delete by filter
+// through every shard's, each resolved against the state its append follows.
+TEST_F(ShardedCollectionTest, PatchesReplacementsAndDeletesByFilterReachEveryNode) {
+  WriteRecords(*sharded_[0], 0, 40);
+  ASSERT_TRUE(sharded_[1]->PatchMetadata("id-3", R"({"tag": "x", "i": null})").ok());
+  ASSERT_TRUE(sharded_[2]->ReplaceMetadata("id-4", R"({"only": true})").ok());
+  for (auto& node : sharded_) {
+    EXPECT_EQ(node->Get("id-3")->metadata, R"({"tag":"x"})");
+    EXPECT_EQ(node->Get("id-4")->metadata, R"({"only":true})");
+    EXPECT_EQ(node->Get("id-4")->vector, Rec(4).vector);  // the record keeps its vector
+  }
+  EXPECT_EQ(sharded_[0]->PatchMetadata("id-99", "{}").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(sharded_[0]->ReplaceMetadata("id-1", "[1]").code(),
+            absl::StatusCode::kInvalidArgument);
+  // Records 10-39 match, over every shard; written on node 0, deleted from node 2.
+  absl::StatusOr<uint64_t> deleted = sharded_[2]->DeleteWhere(R"({"i": {"$gte": 10}})");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 30u);
+  for (auto& node : sharded_) EXPECT_EQ(*node->Count(""), 10u);
+  EXPECT_EQ(*sharded_[1]->DeleteWhere(R"({"i": {"$gte": 10}})"), 0u);
+  for (const char* bad : {"{}", R"({"i": {"$near": 1}})"}) {
+    EXPECT_EQ(sharded_[0]->DeleteWhere(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(*sharded_[0]->Count(""), 10u);
 }
 
 }  // namespace

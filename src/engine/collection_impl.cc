@@ -107,6 +107,7 @@ CollectionStats CollectionImpl::Stats() {
     absl::MutexLock l(&mu_);
     st.vector_count = live_count_;
     st.last_seq = last_seq_;
+    st.flushed_seq = manifest_.covered_seq;
     st.flushes = flushes_;
     st.compactions = compactions_;
     st.flush_seconds = flush_seconds_;

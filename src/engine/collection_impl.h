@@ -164,6 +164,11 @@ class CollectionImpl final : public Collection,
   absl::StatusOr<PreparedBatch> PrepareWrite(std::vector<Record> records,
                                              WriteMode mode) override;
   absl::StatusOr<PreparedBatch> PrepareDelete(const std::vector<std::string>& ids) override;
+  absl::StatusOr<PreparedBatch> PreparePatch(std::string_view id,
+                                             std::string_view patch) override;
+  absl::StatusOr<PreparedBatch> PrepareReplace(std::string_view id,
+                                               std::string_view metadata) override;
+  absl::StatusOr<PreparedBatch> PrepareDeleteWhere(std::string_view filter) override;
   absl::Status ApplyReplicated(std::string_view batch, uint64_t seq) override;
   absl::Status PatchMetadata(std::string_view id, std::string_view patch) override;
   absl::Status ReplaceMetadata(std::string_view id, std::string_view metadata) override;
@@ -244,6 +249,14 @@ class CollectionImpl final : public Collection,
   absl::Status ValidateWrite(std::vector<Record>& records, WriteMode mode) const;
   // Resolves `w` against the state as of last_seq_, without logging or applying it.
   absl::StatusOr<PreparedBatch> Prepare(Writer* w) ABSL_LOCKS_EXCLUDED(mu_);
+  // `w` (kPatch or kReplace) for `metadata` of `id`, checked; a replacement's canonical text
+  // goes to `canonical`, which must outlive `w`.
+  absl::Status MetadataWriter(std::string_view id, std::string_view metadata,
+                              std::string* canonical, Writer* w);
+  // The live ids `filter` matches (kInvalidArgument for an empty filter: DeleteWhere's), and
+  // the sequence of the view they were read from.
+  absl::StatusOr<std::vector<std::string>> MatchingIds(const Filter& filter,
+                                                       uint64_t* read_at = nullptr);
   // The payload of a replicated batch that is to be sequence `seq` (Writer::Kind::kApply).
   absl::Status CheckReplicated(Writer* w, uint64_t seq, std::string* payload) const;
   // kInvalidArgument naming the record unless `bytes` of metadata fit the limit.

@@ -108,6 +108,12 @@ TEST_F(DatabaseTest, InvalidConfigsNameTheSetting) {
   c = Config("ivf", 10);
   c.indexing_algorithm = IndexingAlgorithm::kIvf;  // custom only
   cases.push_back({c, "indexing_algorithm"});
+  c = Config("sharded", 10);
+  c.shards = 2;  // cluster mode only
+  cases.push_back({c, "shards: 2 needs cluster mode"});
+  c = Config("copied", 10);
+  c.replication_factor = 3;
+  cases.push_back({c, "replication_factor: 3 needs cluster mode"});
   for (const Case& k : cases) {
     auto s = db->CreateCollection(k.config).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << k.config.name;
@@ -115,6 +121,9 @@ TEST_F(DatabaseTest, InvalidConfigsNameTheSetting) {
   }
   EXPECT_TRUE(db->ListCollections().empty());
   EXPECT_TRUE(db->CreateCollection(Config(std::string(64, 'a'), 65536)).ok());
+  c = Config("one", 3);
+  c.shards = c.replication_factor = 1;  // what a single node is
+  EXPECT_TRUE(db->CreateCollection(c).ok());
 }
 
 TEST_F(DatabaseTest, OneProcessPerDataDirectory) {

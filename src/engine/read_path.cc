@@ -67,18 +67,27 @@ absl::StatusOr<uint64_t> CollectionImpl::Count(std::string_view filter_text) {
   return n;
 }
 
-absl::StatusOr<uint64_t> CollectionImpl::DeleteWhere(std::string_view filter_text) {
-  PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
+absl::StatusOr<std::vector<std::string>> CollectionImpl::MatchingIds(const Filter& filter,
+                                                                      uint64_t* read_at) {
   if (filter.matches_all()) {
     return absl::InvalidArgumentError(
         "filter: must not be empty for a delete (drop the collection to delete everything)");
   }
   RecordRead();
   std::vector<std::string> ids;
-  ForEachLive(PinView(), filter,
+  const ReadView view = PinView();
+  if (read_at != nullptr) *read_at = view.seq;
+  ForEachLive(view, filter,
               [&](const Layer& layer, uint32_t row) { ids.emplace_back(layer.id(row)); });
+  return ids;
+}
+
+absl::StatusOr<uint64_t> CollectionImpl::DeleteWhere(std::string_view filter_text) {
+  PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> ids, MatchingIds(filter));
   return Delete(ids, &filter);
 }
+
 
 absl::StatusOr<ScrollPage> CollectionImpl::Scroll(std::string_view after, uint32_t limit,
                                                   std::string_view filter_text,

@@ -92,6 +92,34 @@ TEST_F(ReplicatedTest, APreparedWriteChangesNothingUntilApplied) {
   EXPECT_TRUE(nothing->batch.empty());
 }
 
+TEST_F(ReplicatedTest, PatchesReplacementsAndDeletesByFilterArePreparedToo) {
+  Replicate(a_, a_.coll->PrepareWrite(Records({"x", "y", "z"}), WriteMode::kInsert));
+  absl::StatusOr<PreparedBatch> patch = b_.coll->PreparePatch("x", R"({"tag": 1})");
+  ASSERT_TRUE(patch.ok()) << patch.status();
+  EXPECT_EQ(a_.coll->Get("x")->metadata, R"({"n":0})");  // nothing changes until applied
+  Replicate(b_, std::move(patch));
+  Replicate(a_, a_.coll->PrepareReplace("y", R"({"r": true})"));
+  for (Replica* r : {&a_, &b_}) {
+    EXPECT_EQ(r->coll->Get("x")->metadata, R"({"n":0,"tag":1})");
+    EXPECT_EQ(r->coll->Get("y")->metadata, R"({"r":true})");
+    EXPECT_EQ(r->coll->Get("y")->vector, (std::vector<float>{1, 1, 2}));
+  }
+  EXPECT_EQ(a_.coll->PreparePatch("gone", "{}").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(a_.coll->PrepareReplace("x", "7").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<PreparedBatch> where = a_.coll->PrepareDeleteWhere(R"({"n": {"$gte": 0}})");
+  ASSERT_TRUE(where.ok()) << where.status();
+  EXPECT_EQ(where->deleted, 2u);  // x and z: y's metadata has no n any more
+  Replicate(a_, std::move(where));
+  for (Replica* r : {&a_, &b_}) EXPECT_EQ(*r->coll->Count(), 1u);
+  EXPECT_EQ(a_.coll->PrepareDeleteWhere("{}").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<PreparedBatch> none = b_.coll->PrepareDeleteWhere(R"({"n": 5})");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->batch.empty());
+  EXPECT_EQ(a_.coll->Stats().last_seq, 4u);
+}
+
 TEST_F(ReplicatedTest, BadInputIsRefusedBeforeTheLog) {
   std::vector<Record> bad = Records({"x"});
   bad[0].vector = {1, 2};

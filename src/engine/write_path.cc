@@ -49,6 +49,10 @@ struct CollectionImpl::Writer {
   // kPatch, kReplace: the whole file of the cold segment holding id's live row, fetched before
   // the commit (its vector is kept; the cache may have let the file go meanwhile).
   std::shared_ptr<const Segment> cold_whole;
+  // kDelete by filter (PrepareDeleteWhere): the sequence of the view its ids were read from.
+  // The prepared batch claims to follow it, so that its conditional append fails if the
+  // replica applied more meanwhile (a matching record the ids miss), and it is prepared again.
+  std::optional<uint64_t> read_at;
   std::string_view batch;  // kApply: the encoded batch ("" for an entry that changes nothing)
   uint64_t apply_seq = 0;  // kApply: the sequence the log gave it
   // Outputs.
@@ -173,26 +177,34 @@ absl::StatusOr<uint64_t> CollectionImpl::Delete(const std::vector<std::string>& 
   return w.deleted;
 }
 
+absl::Status CollectionImpl::MetadataWriter(std::string_view id, std::string_view metadata,
+                                            std::string* canonical, Writer* w) {
+  // Validate before queueing, so that bad input never reaches the commit path.
+  if (w->kind == Writer::Kind::kPatch) {
+    PROXIMADB_RETURN_IF_ERROR(
+        CanonicalMetadata(metadata, absl::StrCat("metadata patch of id ", Quote(id))).status());
+    w->metadata = metadata;
+  } else {
+    PROXIMADB_ASSIGN_OR_RETURN(
+        *canonical, CanonicalMetadata(metadata, absl::StrCat("metadata of id ", Quote(id))));
+    PROXIMADB_RETURN_IF_ERROR(CheckMetadataSize(id, canonical->size()));
+    w->metadata = *canonical;
+  }
+  PROXIMADB_ASSIGN_OR_RETURN(w->cold_whole, FetchColdOf(id));  // the record keeps its vector
+  w->id = id;
+  return absl::OkStatus();
+}
+
 absl::Status CollectionImpl::PatchMetadata(std::string_view id, std::string_view patch) {
-  // Validate the patch before queueing, so that bad input never reaches the commit path.
-  PROXIMADB_RETURN_IF_ERROR(
-      CanonicalMetadata(patch, absl::StrCat("metadata patch of id ", Quote(id))).status());
   Writer w(Writer::Kind::kPatch);
-  PROXIMADB_ASSIGN_OR_RETURN(w.cold_whole, FetchColdOf(id));  // the record keeps its vector
-  w.id = id;
-  w.metadata = patch;
+  PROXIMADB_RETURN_IF_ERROR(MetadataWriter(id, patch, nullptr, &w));
   return CommitWithinBudget(&w);  // a new version of the record: memtable memory
 }
 
 absl::Status CollectionImpl::ReplaceMetadata(std::string_view id, std::string_view metadata) {
-  PROXIMADB_ASSIGN_OR_RETURN(
-      std::string canonical,
-      CanonicalMetadata(metadata, absl::StrCat("metadata of id ", Quote(id))));
-  PROXIMADB_RETURN_IF_ERROR(CheckMetadataSize(id, canonical.size()));
   Writer w(Writer::Kind::kReplace);
-  PROXIMADB_ASSIGN_OR_RETURN(w.cold_whole, FetchColdOf(id));  // the record keeps its vector
-  w.id = id;
-  w.metadata = canonical;
+  std::string canonical;
+  PROXIMADB_RETURN_IF_ERROR(MetadataWriter(id, metadata, &canonical, &w));
   return CommitWithinBudget(&w);
 }
 
@@ -204,7 +216,7 @@ absl::StatusOr<PreparedBatch> CollectionImpl::Prepare(Writer* w) {
   PROXIMADB_RETURN_IF_ERROR(WriteError());
   Overlay overlay;
   PreparedBatch out;
-  out.after = last_seq_;
+  out.after = w->read_at.value_or(last_seq_);
   PROXIMADB_RETURN_IF_ERROR(Resolve(w, &overlay, last_seq_ + 1, &out.batch));
   out.deleted = w->deleted;
   return out;
@@ -224,6 +236,34 @@ absl::StatusOr<PreparedBatch> CollectionImpl::PrepareWrite(std::vector<Record> r
 absl::StatusOr<PreparedBatch> CollectionImpl::PrepareDelete(const std::vector<std::string>& ids) {
   Writer w(Writer::Kind::kDelete);
   w.ids = &ids;
+  return Prepare(&w);
+}
+
+absl::StatusOr<PreparedBatch> CollectionImpl::PrepareDeleteWhere(std::string_view filter_text) {
+  PROXIMADB_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filter_text));
+  uint64_t read_at = 0;
+  PROXIMADB_ASSIGN_OR_RETURN(std::vector<std::string> ids, MatchingIds(filter, &read_at));
+  Writer w(Writer::Kind::kDelete);
+  w.ids = &ids;
+  w.filter = &filter;
+  w.read_at = read_at;
+  return Prepare(&w);
+}
+
+absl::StatusOr<PreparedBatch> CollectionImpl::PreparePatch(std::string_view id,
+                                                           std::string_view patch) {
+  Writer w(Writer::Kind::kPatch);
+  PROXIMADB_RETURN_IF_ERROR(MetadataWriter(id, patch, nullptr, &w));
+  if (options_.budget != nullptr) PROXIMADB_RETURN_IF_ERROR(options_.budget->Admit());
+  return Prepare(&w);
+}
+
+absl::StatusOr<PreparedBatch> CollectionImpl::PrepareReplace(std::string_view id,
+                                                             std::string_view metadata) {
+  Writer w(Writer::Kind::kReplace);
+  std::string canonical;
+  PROXIMADB_RETURN_IF_ERROR(MetadataWriter(id, metadata, &canonical, &w));
+  if (options_.budget != nullptr) PROXIMADB_RETURN_IF_ERROR(options_.budget->Admit());
   return Prepare(&w);
 }
 

@@ -92,6 +92,7 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"cluster.default_shards", &c.default_shards, 1, 256},
       {"cluster.replication_factor", &c.replication_factor, 1, 5},
       {"cluster.lease_ttl_seconds", &c.lease_ttl_seconds, 2, 3600},
+      {"cluster.trim_logs", &c.trim_logs},
       {"monitoring.metrics_enabled", &c.metrics_enabled},
       {"monitoring.health_check_interval_ms", &c.health_check_interval_ms, 1, 3600000},
   };

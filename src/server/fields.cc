@@ -1,5 +1,7 @@
 #include "server/fields.h"
 
+#include <algorithm>
+
 #include "absl/time/time.h"
 
 namespace proximadb::server {
@@ -33,6 +35,9 @@ std::vector<Field> CollectionFields(const CollectionConfig& c) {
       {"metadata_compression", MetadataCompressionName(c.metadata_compression)},
       {"id_index", "hashmap"},
       {"created_at_us", c.created_at_us},
+      // A single node's collections are one shard in one copy (stored as 0: the default).
+      {"shards", uint64_t{std::max(c.shards, 1u)}},
+      {"replication_factor", uint64_t{std::max(c.replication_factor, 1u)}},
   };
 }
 
@@ -107,6 +112,8 @@ const std::vector<StatsField> kStatsFields = {
     {PROXIMADB_STATS_FIELD(tier_cold_segments)},
     {PROXIMADB_STATS_FIELD(tier_cold_bytes)},
     {PROXIMADB_STATS_FIELD(cache_bytes)},
+    {PROXIMADB_STATS_FIELD(replication_lag), "replication_lag",
+     "Cluster mode: log entries this node's replicas have not applied yet."},
 };
 
 #undef PROXIMADB_STATS_FIELD

@@ -9,6 +9,10 @@
 #include "proximadb/v1/proximadb.pb.h"
 #include "server/service.h"
 
+namespace proximadb::cluster {
+struct ClusterView;
+}  // namespace proximadb::cluster
+
 namespace proximadb::server {
 
 // A Struct as compact JSON text; `empty` for an absent one.
@@ -22,6 +26,8 @@ void ToProto(const CollectionConfig& config, v1::Collection* out);
 void ToProto(const BackupInfo& backup, v1::Backup* out);
 void ToProto(const MaintenanceEvent& event, v1::MaintenanceEvent* out);
 void ToProto(const KeyInfo& key, v1::ApiKey* out);
+// A cluster's view (grpc_cluster.cc); `enabled` is set, node_id and cluster are the view's.
+void ToProto(const cluster::ClusterView& view, v1::ClusterInfo* out);
 void ToProto(std::string_view name, const CollectionStats& s, v1::CollectionStats* out);
 // A record to write; a UUID for one without an id.
 Record FromProto(const v1::VectorInput& in);

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/escaping.h"
+#include "cluster/cluster_database.h"
 #include "common/logging.h"
 #include "common/strings.h"
 #include "server/grpc_convert.h"
@@ -98,6 +99,8 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     if (req->has_rerank()) c.quantization.rerank = req->rerank();
     if (req->has_nprobe()) c.index.nprobe = req->nprobe();
     if (req->has_tiering()) c.tiering = FromProto(req->tiering());
+    if (req->has_shards()) c.shards = req->shards();
+    if (req->has_replication_factor()) c.replication_factor = req->replication_factor();
     return Reply(ctx, svc_.CreateCollection(c), resp);
   }
 
@@ -278,6 +281,20 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     return Done(ctx, keys.status());
   }
 
+  grpc::ServerUnaryReactor* GetCluster(grpc::CallbackServerContext* ctx,
+                                       const v1::GetClusterRequest*,
+                                       v1::ClusterInfo* resp) override {
+    if (auto* denied = Deny(ctx, Access::kServerAdmin, "")) return denied;
+    cluster::ClusterDatabase* cluster = svc_.cluster();
+    if (cluster == nullptr) {
+      resp->set_node_id(svc_.config().node_id);
+      return Done(ctx, absl::OkStatus());
+    }
+    absl::StatusOr<cluster::ClusterView> view = cluster->View();
+    if (view.ok()) ToProto(*view, resp);
+    return Done(ctx, view.status());
+  }
+
   grpc::ServerUnaryReactor* DeleteKey(grpc::CallbackServerContext* ctx, const v1::KeyRef* req,
                                       v1::DeleteKeyResponse* resp) override {
     if (auto* denied = Deny(ctx, Access::kServerAdmin, "")) return denied;
@@ -341,7 +358,9 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* GetVector(grpc::CallbackServerContext* ctx, const v1::VectorRef* req,
                                       v1::VectorRecord* resp) override {
     if (auto* denied = Deny(ctx, Access::kRead, req->collection())) return denied;
-    return Reply(ctx, svc_.Get(req->collection(), req->id()), resp);
+    absl::StatusOr<ReadConsistency> consistency = ParseConsistency(req->consistency());
+    if (!consistency.ok()) return Done(ctx, consistency.status());
+    return Reply(ctx, svc_.Get(req->collection(), req->id(), *consistency), resp);
   }
 
   grpc::ServerUnaryReactor* UpsertVector(grpc::CallbackServerContext* ctx,
@@ -369,6 +388,10 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
                                          const v1::VectorRef* req,
                                          v1::DeleteVectorsResponse* resp) override {
     if (auto* denied = Deny(ctx, Access::kWrite, req->collection())) return denied;
+    if (!req->consistency().empty()) {
+      return Done(ctx, absl::InvalidArgumentError(
+                           "field 'consistency' applies to reads; a delete is a write"));
+    }
     absl::Status s = svc_.DeleteOne(req->collection(), req->id());
     if (s.ok()) resp->set_deleted(1);
     return Done(ctx, s);
@@ -413,7 +436,10 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* Count(grpc::CallbackServerContext* ctx, const v1::CountRequest* req,
                                   v1::CountResponse* resp) override {
     if (auto* denied = Deny(ctx, Access::kRead, req->collection())) return denied;
-    auto n = svc_.Count(req->collection(), StructToJson(req->has_filter(), req->filter(), ""));
+    absl::StatusOr<ReadConsistency> consistency = ParseConsistency(req->consistency());
+    if (!consistency.ok()) return Done(ctx, consistency.status());
+    auto n = svc_.Count(req->collection(), StructToJson(req->has_filter(), req->filter(), ""),
+                        *consistency);
     if (n.ok()) resp->set_count(*n);
     return Done(ctx, n.status());
   }
@@ -421,9 +447,11 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   grpc::ServerUnaryReactor* Scroll(grpc::CallbackServerContext* ctx, const v1::ScrollRequest* req,
                                    v1::ScrollResponse* resp) override {
     if (auto* denied = Deny(ctx, Access::kRead, req->collection())) return denied;
+    absl::StatusOr<ReadConsistency> consistency = ParseConsistency(req->consistency());
+    if (!consistency.ok()) return Done(ctx, consistency.status());
     auto page = svc_.Scroll(req->collection(), req->cursor(), req->has_limit() ? req->limit() : 100,
                             StructToJson(req->has_filter(), req->filter(), ""),
-                            req->include_vectors());
+                            req->include_vectors(), *consistency);
     if (page.ok()) {
       for (const Record& r : page->records) ToProto(r, resp->add_vectors());
       resp->set_next_cursor(page->next_cursor);
@@ -552,6 +580,8 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
 
   absl::Status SearchOne(const std::string& collection, const v1::SearchRequest& req,
                          v1::SearchResponse* resp) {
+    absl::StatusOr<ReadConsistency> consistency = ParseConsistency(req.consistency());
+    if (!consistency.ok()) return consistency.status();
     SearchRequest q = FromProto(req);
     std::vector<float> query;  // from vector_f32, aligned
     if (!req.vector_f32().empty()) {
@@ -568,7 +598,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
       std::memcpy(query.data(), bytes.data(), bytes.size());
       q.vector = query;
     }
-    auto r = svc_.Search(collection, q);
+    auto r = svc_.Search(collection, q, *consistency);
     if (r.ok()) ToProto(*r, q, resp);
     return r.status();
   }

@@ -135,6 +135,7 @@ cluster::ClusterOptions ClusterOptionsFor(const ServerConfig& config) {
   o.default_shards = static_cast<uint32_t>(config.default_shards);
   o.replication_factor = static_cast<int>(config.replication_factor);
   o.lease_ttl_seconds = config.lease_ttl_seconds;
+  o.trim_logs = config.trim_logs;
   return o;
 }
 

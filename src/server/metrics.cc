@@ -186,6 +186,7 @@ std::string RequestMetrics::Text(const Service& service) const {
             "proximadb_http_rejected_total ",
             rejected_.load(std::memory_order_relaxed), "\n");
   if (Database* db = service.database()) AppendCollections(db, &out);
+  AppendClusterMetrics(service, &out);
   AppendFileSystems(service.config(), &out);
   long pages = 0, resident = 0;
   if (std::ifstream statm("/proc/self/statm"); statm >> pages >> resident) {

@@ -23,6 +23,10 @@
 
 namespace proximadb::server {
 
+// Cluster mode's series (cluster_metrics.cc): live nodes, and each shard's log and this node's
+// replica of it. Network calls to etcd and NATS: /metrics is served on a worker then.
+void AppendClusterMetrics(const Service& service, std::string* out);
+
 class RequestMetrics {
  public:
   RequestMetrics();

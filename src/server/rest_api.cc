@@ -159,7 +159,8 @@ HttpResponse RestApi::Overloaded(size_t limit) {
 
 namespace {
 // Cluster mode: reads wait for their shards' barriers (a round trip to the log, seconds while
-// it elects a leader), so none is answered on an I/O thread.
+// it elects a leader), and /metrics asks etcd and the logs, so none is answered on an I/O
+// thread.
 std::atomic<bool> reads_on_workers{false};
 }  // namespace
 
@@ -170,7 +171,7 @@ Served RestApi::ServedBy(const HttpRequest& request) {
   const Route* route = RouteFor(MatchPath(request.path), request.method);
   if (route == nullptr) return Served::kInline;
   if (route->served == Served::kInline && route->access != Access::kOpen &&
-      route->access != Access::kMetrics && reads_on_workers.load(std::memory_order_relaxed)) {
+      reads_on_workers.load(std::memory_order_relaxed)) {
     return Served::kWorker;
   }
   return route->served;

@@ -99,6 +99,14 @@ TEST(RestApiTest, MigrationInProgressIsAConflict) {
   EXPECT_EQ(ApiErrorOf(absl::FailedPreconditionError("stopped")).http_status, 503);
 }
 
+// Cluster mode: a collection changed by another node during a change or a drop.
+TEST(RestApiTest, AnAbortedChangeIsAConflictToRetry) {
+  const ApiError e = ApiErrorOf(absl::AbortedError("changed during the update; retry"));
+  EXPECT_EQ(e.code, "ABORTED");
+  EXPECT_EQ(e.http_status, 409);
+  EXPECT_EQ(e.grpc_code, 10);
+}
+
 // Integers beyond 64 bits are valid JSON: they are read as doubles (simdjson 3.0 cannot hold
 // them; a slower parser takes over), while numbers beyond the doubles and bodies nested too
 // deep stay errors.

@@ -245,6 +245,16 @@ json TieringJson(const TieringPolicy& t) {
 
 }  // namespace
 
+bool Body::Consistency(ReadConsistency* out) {
+  std::optional<std::string> name;
+  if (!OptionalString("consistency", &name)) return false;
+  if (!name) return true;  // absent (or null): the default
+  absl::StatusOr<ReadConsistency> parsed = ParseConsistency(*name, /*empty_is_default=*/false);
+  if (!parsed.ok()) return Fail(std::string(parsed.status().message()));
+  *out = *parsed;
+  return true;
+}
+
 json CollectionJson(const CollectionConfig& config) {
   json out = FieldsJson(CollectionFields(config));
   out["tiering"] = TieringJson(config.tiering);

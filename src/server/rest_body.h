@@ -65,6 +65,9 @@ class Body {
   // A JSON object, returned as compact text ("{}" when absent).
   bool Object(std::string_view field, std::string* out);
 
+  // The optional field "consistency" of a read (strong, the default, or eventual).
+  bool Consistency(ReadConsistency* out);
+
   bool Fail(std::string message);
 
   std::string error;

@@ -20,8 +20,9 @@ json ShardJson(const cluster::ClusterView::Shard& s) {
                    {"entries", s.log.entries},
                    {"bytes", s.log.bytes},
                    {"followers", replicas}}},
+          {"opened", s.opened},
           {"applied_position", s.applied},
-          {"lag", s.log.last_seq > s.applied ? s.log.last_seq - s.applied : 0},
+          {"lag", s.lag()},
           {"apply_error", s.apply_error}};
 }
 
@@ -48,9 +49,8 @@ HttpResponse ClusterInfo(const RestCall& call) {
         {{"name", c.name}, {"replication_factor", c.replication_factor}, {"shards", shards}});
   }
   return Json(200, {{"enabled", true},
-                    {"cluster", config.cluster_name},
-                    {"node_id", config.cluster_node_id.empty() ? config.node_id
-                                                               : config.cluster_node_id},
+                    {"cluster", view->cluster},
+                    {"node_id", view->node_id},
                     {"nodes", nodes},
                     {"collections", collections}});
 }

@@ -54,7 +54,8 @@ HttpResponse CreateCollection(const RestCall& call) {
                {"name", "dimension", "distance_metric", "indexing_algorithm", "m",
                 "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
                 "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
-                "rerank", "nprobe", "metadata_compression", "id_index", "tiering"}) ||
+                "rerank", "nprobe", "metadata_compression", "id_index", "tiering", "shards",
+                "replication_factor"}) ||
       !ParseTiering(b, &c.tiering) ||
       !b.OptionalString("metadata_compression", &names.metadata_compression) ||
       !b.OptionalString("id_index", &names.id_index) ||
@@ -73,7 +74,9 @@ HttpResponse CreateCollection(const RestCall& call) {
       !b.OptionalString("storage_strategy", &names.storage_strategy) ||
       !b.OptionalString("quantization", &names.quantization) ||
       !b.Integer("pq_m", &c.quantization.pq_m, 0, UINT32_MAX) ||
-      !b.Integer("rerank", &c.quantization.rerank, 0, UINT32_MAX)) {
+      !b.Integer("rerank", &c.quantization.rerank, 0, UINT32_MAX) ||
+      !b.Integer("shards", &c.shards, 0, UINT32_MAX) ||
+      !b.Integer("replication_factor", &c.replication_factor, 0, UINT32_MAX)) {
     return BadRequest(b.error);
   }
   if (absl::Status s = ApplyCollectionNames(names, &c); !s.ok()) return FromStatus(s);

@@ -10,6 +10,13 @@
 namespace proximadb::server {
 namespace {
 
+// The query parameter `consistency` of a GET (strong when absent).
+absl::StatusOr<ReadConsistency> ConsistencyParam(const HttpRequest& request) {
+  auto it = request.query.find("consistency");
+  if (it == request.query.end()) return ReadConsistency::kStrong;
+  return ParseConsistency(it->second, /*empty_is_default=*/false);
+}
+
 // A record from a body object; a UUID when the id is absent.
 bool ParseRecord(Body& b, Record* r) {
   if (!b.String("id", &r->id) || !b.Vector("vector", &r->vector) ||
@@ -165,7 +172,9 @@ HttpResponse DeleteRecords(const RestCall& call) {
 }
 
 HttpResponse GetRecord(const RestCall& call) {
-  auto r = call.service.Get(call.name, call.id);
+  absl::StatusOr<ReadConsistency> consistency = ConsistencyParam(call.request);
+  if (!consistency.ok()) return FromStatus(consistency.status());
+  auto r = call.service.Get(call.name, call.id, *consistency);
   if (!r.ok()) return FromStatus(r.status());
   HttpResponse out;
   out.body = "{\"id\":";
@@ -216,7 +225,8 @@ HttpResponse DeleteRecord(const RestCall& call) {
 HttpResponse ScrollRecords(const RestCall& call) {
   const auto& query = call.request.query;
   for (const auto& [key, value] : query) {
-    if (key != "limit" && key != "cursor" && key != "filter" && key != "include_vectors") {
+    if (key != "limit" && key != "cursor" && key != "filter" && key != "include_vectors" &&
+        key != "consistency") {
       return BadRequest(Cat("unknown query parameter '", key, "'"));
     }
   }
@@ -233,8 +243,10 @@ HttpResponse ScrollRecords(const RestCall& call) {
       !absl::SimpleAtob(param("include_vectors"), &include_vectors)) {
     return BadRequest("query parameter 'include_vectors' must be true or false");
   }
+  absl::StatusOr<ReadConsistency> consistency = ConsistencyParam(call.request);
+  if (!consistency.ok()) return FromStatus(consistency.status());
   auto page = call.service.Scroll(call.name, param("cursor"), limit, param("filter"),
-                                  include_vectors);
+                                  include_vectors, *consistency);
   if (!page.ok()) return FromStatus(page.status());
   HttpResponse out;
   out.body = "{\"vectors\":[";

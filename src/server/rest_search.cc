@@ -8,12 +8,13 @@ namespace {
 
 const std::vector<std::string_view> kQueryFields = {
     "vector", "vector_f32", "k", "filter", "include_vectors", "include_metadata", "ef", "exact",
-    "rerank", "nprobe"};
+    "rerank", "nprobe", "consistency"};
 
 // A query object; `vec` holds the vector the request points at: `vector` (JSON numbers) or
 // `vector_f32` (base64 of its float32 bytes, which clients holding arrays send without
-// formatting numbers, and the server reads without parsing them).
-bool ParseQuery(Body& b, SearchRequest* q, std::vector<float>* vec) {
+// formatting numbers, and the server reads without parsing them). Also its consistency.
+bool ParseQuery(Body& b, SearchRequest* q, std::vector<float>* vec,
+                ReadConsistency* consistency) {
   // Exactly one of them, null or not: {"vector": [...], "vector_f32": null} names both.
   if (b.Present("vector") == b.Present("vector_f32")) {
     return b.Fail("give either 'vector' (an array of numbers) or 'vector_f32' (base64 of "
@@ -25,7 +26,8 @@ bool ParseQuery(Body& b, SearchRequest* q, std::vector<float>* vec) {
       !b.Integer("k", &k, 1, INT32_MAX) ||
       !b.Integer("ef", &ef, 1, 100000) || !b.Integer("rerank", &rerank, 1, 10000) ||
       !b.Integer("nprobe", &nprobe, 1, 65536) || !b.Bool("include_vectors", &q->include_vectors) ||
-      !b.Bool("include_metadata", &q->include_metadata) || !b.Bool("exact", &q->exact)) {
+      !b.Bool("include_metadata", &q->include_metadata) || !b.Bool("exact", &q->exact) ||
+      !b.Consistency(consistency)) {
     return false;
   }
   if (b.Has("filter") && !b.Object("filter", &q->filter)) return false;
@@ -68,10 +70,11 @@ HttpResponse Search(const RestCall& call) {
   Body b;
   SearchRequest q;
   std::vector<float> vec;
-  if (!b.Parse(call.request.body, kQueryFields) || !ParseQuery(b, &q, &vec)) {
+  ReadConsistency consistency = ReadConsistency::kStrong;
+  if (!b.Parse(call.request.body, kQueryFields) || !ParseQuery(b, &q, &vec, &consistency)) {
     return BadRequest(b.error);
   }
-  auto r = call.service.Search(call.name, q);
+  auto r = call.service.Search(call.name, q, consistency);
   if (!r.ok()) return FromStatus(r.status());
   HttpResponse out;
   AppendResults(&out.body, *r, q);
@@ -97,10 +100,12 @@ HttpResponse SearchBatch(const RestCall& call) {
     Body qb;
     SearchRequest q;
     std::vector<float> vec;
-    if (!qb.FromElement(e, Cat("queries[", i, "]"), kQueryFields) || !ParseQuery(qb, &q, &vec)) {
+    ReadConsistency consistency = ReadConsistency::kStrong;
+    if (!qb.FromElement(e, Cat("queries[", i, "]"), kQueryFields) ||
+        !ParseQuery(qb, &q, &vec, &consistency)) {
       return BadRequest(Cat("queries[", i, "]: ", qb.error));
     }
-    auto r = call.service.Search(call.name, q);
+    auto r = call.service.Search(call.name, q, consistency);
     if (!r.ok()) return FromStatus(r.status());
     if (i++) out.body.push_back(',');
     AppendResults(&out.body, *r, q);
@@ -112,11 +117,14 @@ HttpResponse SearchBatch(const RestCall& call) {
 HttpResponse Count(const RestCall& call) {
   Body b;
   std::string filter;
+  ReadConsistency consistency = ReadConsistency::kStrong;
   if (!call.request.body.empty()) {
-    if (!b.Parse(call.request.body, {"filter"})) return BadRequest(b.error);
+    if (!b.Parse(call.request.body, {"filter", "consistency"}) || !b.Consistency(&consistency)) {
+      return BadRequest(b.error);
+    }
     if (b.Has("filter") && !b.Object("filter", &filter)) return BadRequest(b.error);
   }
-  auto n = call.service.Count(call.name, filter);
+  auto n = call.service.Count(call.name, filter, consistency);
   if (!n.ok()) return FromStatus(n.status());
   return Json(200, {{"count", *n}});
 }

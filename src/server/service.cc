@@ -71,6 +71,8 @@ ApiError ApiErrorOf(const absl::Status& s) {
     case absl::StatusCode::kInvalidArgument: return {kInvalidArgumentCode, 400, 3};
     case absl::StatusCode::kNotFound: return {"NOT_FOUND", 404, 5};
     case absl::StatusCode::kAlreadyExists: return {"ALREADY_EXISTS", 409, 6};
+    // Cluster mode: a collection changed by another node during a change or drop; retry.
+    case absl::StatusCode::kAborted: return {"ABORTED", 409, 10};
     case absl::StatusCode::kResourceExhausted: return {kInsufficientStorage, 507, 8};
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kUnavailable: return {"UNAVAILABLE", 503, 14};
@@ -104,6 +106,13 @@ absl::Status ApplyLayoutNames(const CollectionNames& names, CollectionUpdate* up
   });
 }
 
+absl::StatusOr<ReadConsistency> ParseConsistency(std::string_view name, bool empty_is_default) {
+  if ((name.empty() && empty_is_default) || name == "strong") return ReadConsistency::kStrong;
+  if (name == "eventual") return ReadConsistency::kEventual;
+  return absl::InvalidArgumentError(
+      Cat("'consistency' must be strong or eventual, got '", name, "'"));
+}
+
 Service::Service(const ServerConfig& config)
     : config_(config), metrics_(std::make_unique<RequestMetrics>()) {}
 Service::~Service() = default;
@@ -132,10 +141,12 @@ std::string Service::NewId() {
   return buf;
 }
 
-absl::StatusOr<std::shared_ptr<Collection>> Service::Open(std::string_view name) {
+absl::StatusOr<std::shared_ptr<Collection>> Service::Open(std::string_view name,
+                                                          ReadConsistency consistency) {
   Database* db = database();
   if (db == nullptr) return Unavailable();
-  auto c = db->GetCollection(name);
+  auto c = consistency == ReadConsistency::kStrong ? db->GetCollection(name)
+                                                   : db->GetCollectionForReads(name, consistency);
   if (!c.ok()) return Tag(c.status(), absl::StatusCode::kNotFound, kCollectionNotFound);
   return c;
 }
@@ -156,8 +167,16 @@ absl::StatusOr<std::vector<CollectionConfig>> Service::ListCollections() {
 }
 
 absl::StatusOr<CollectionInfo> Service::DescribeCollection(std::string_view name) {
-  return OnCollection(name, [](Collection& c) -> absl::StatusOr<CollectionInfo> {
-    return CollectionInfo{c.config(), c.Stats().vector_count};
+  Database* db = database();
+  if (db == nullptr) return Unavailable();
+  return OnCollection(name, [&](Collection& c) -> absl::StatusOr<CollectionInfo> {
+    // The database's definition: in cluster mode the catalog's, which a settings change made
+    // on another node reaches before this node's replicas take it.
+    absl::StatusOr<CollectionConfig> config = db->DescribeCollection(name);
+    if (!config.ok()) {
+      return Tag(config.status(), absl::StatusCode::kNotFound, kCollectionNotFound);
+    }
+    return CollectionInfo{*std::move(config), c.Stats().vector_count};
   });
 }
 
@@ -284,12 +303,16 @@ absl::Status Service::Write(std::string_view name, std::vector<Record> records, 
       name, "write", [&](Collection& c) { return c.Write(std::move(records), mode); }, n);
 }
 
-absl::StatusOr<Record> Service::Get(std::string_view name, std::string_view id) {
-  return Observed(name, "get", [&](Collection& c) -> absl::StatusOr<Record> {
-    auto r = c.Get(id);
-    if (!r.ok()) return Tag(r.status(), absl::StatusCode::kNotFound, kVectorNotFound);
-    return r;
-  });
+absl::StatusOr<Record> Service::Get(std::string_view name, std::string_view id,
+                                    ReadConsistency consistency) {
+  return Observed(
+      name, "get",
+      [&](Collection& c) -> absl::StatusOr<Record> {
+        auto r = c.Get(id);
+        if (!r.ok()) return Tag(r.status(), absl::StatusCode::kNotFound, kVectorNotFound);
+        return r;
+      },
+      /*records=*/0, consistency);
 }
 
 absl::Status Service::PatchMetadata(std::string_view name, std::string_view id,
@@ -326,21 +349,25 @@ absl::StatusOr<uint64_t> Service::DeleteWhere(std::string_view name, std::string
 }
 
 absl::StatusOr<SearchResponse> Service::Search(std::string_view name,
-                                               const SearchRequest& request) {
+                                               const SearchRequest& request,
+                                               ReadConsistency consistency) {
   if (request.k < 1 || request.k > static_cast<uint64_t>(config_.max_k)) {
     return absl::InvalidArgumentError(
         Cat("field 'k' must be between 1 and ", config_.max_k, ", got ", request.k));
   }
-  return Observed(name, "search", [&](Collection& c) { return c.Search(request); });
+  return Observed(
+      name, "search", [&](Collection& c) { return c.Search(request); }, 0, consistency);
 }
 
-absl::StatusOr<uint64_t> Service::Count(std::string_view name, std::string_view filter) {
-  return Observed(name, "count", [&](Collection& c) { return c.Count(filter); });
+absl::StatusOr<uint64_t> Service::Count(std::string_view name, std::string_view filter,
+                                        ReadConsistency consistency) {
+  return Observed(name, "count", [&](Collection& c) { return c.Count(filter); }, 0, consistency);
 }
 
 absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string_view cursor,
                                               uint32_t limit, std::string_view filter,
-                                              bool include_vectors) {
+                                              bool include_vectors,
+                                              ReadConsistency consistency) {
   if (limit < 1 || limit > static_cast<uint64_t>(config_.max_batch_size)) {
     return absl::InvalidArgumentError(
         Cat("'limit' must be an integer from 1 to ", config_.max_batch_size, ", got ", limit));
@@ -350,9 +377,10 @@ absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string
       !absl::WebSafeBase64Unescape(absl::string_view(cursor.data(), cursor.size()), &after)) {
     return absl::InvalidArgumentError("'cursor' is not a cursor this server returned");
   }
-  auto page = Observed(name, "scroll", [&](Collection& c) {
-    return c.Scroll(after, limit, filter, include_vectors);
-  });
+  auto page = Observed(
+      name, "scroll",
+      [&](Collection& c) { return c.Scroll(after, limit, filter, include_vectors); }, 0,
+      consistency);
   if (!page.ok()) return page.status();
   Page out;
   out.records = std::move(page->records);

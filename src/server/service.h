@@ -49,6 +49,11 @@ absl::Status ApplyCollectionNames(const CollectionNames& names, CollectionConfig
 // The layout names of a PATCH (storage_strategy, indexing_algorithm, quantization,
 // metadata_compression) into `update`.
 absl::Status ApplyLayoutNames(const CollectionNames& names, CollectionUpdate* update);
+// A read's `consistency` as the APIs name it: "strong" or "eventual"; "" (gRPC's unset
+// string) is the default, strong, when `empty_is_default`; INVALID_ARGUMENT naming the field
+// otherwise.
+absl::StatusOr<ReadConsistency> ParseConsistency(std::string_view name,
+                                                 bool empty_is_default = true);
 
 struct CollectionInfo {
   CollectionConfig config;
@@ -121,7 +126,9 @@ class Service {
   // Writes the records as one batch (the engine checks each against the record limits, which
   // the server gives it from [api]).
   absl::Status Write(std::string_view name, std::vector<Record> records, WriteMode mode);
-  absl::StatusOr<Record> Get(std::string_view name, std::string_view id);
+  // Reads take a consistency (docs/cluster.md#reads; a single node's reads are strong).
+  absl::StatusOr<Record> Get(std::string_view name, std::string_view id,
+                             ReadConsistency consistency = ReadConsistency::kStrong);
   absl::Status PatchMetadata(std::string_view name, std::string_view id, std::string_view patch);
   // VECTOR_NOT_FOUND if the id is not live.
   absl::Status DeleteOne(std::string_view name, std::string_view id);
@@ -129,15 +136,18 @@ class Service {
   absl::StatusOr<uint64_t> DeleteWhere(std::string_view name, std::string_view filter);
 
   // k must be 1..max_k.
-  absl::StatusOr<SearchResponse> Search(std::string_view name, const SearchRequest& request);
-  absl::StatusOr<uint64_t> Count(std::string_view name, std::string_view filter);
+  absl::StatusOr<SearchResponse> Search(std::string_view name, const SearchRequest& request,
+                                        ReadConsistency consistency = ReadConsistency::kStrong);
+  absl::StatusOr<uint64_t> Count(std::string_view name, std::string_view filter,
+                                 ReadConsistency consistency = ReadConsistency::kStrong);
   // `cursor` is "" or a next_cursor returned before; the page's next_cursor is "" at the end.
   struct Page {
     std::vector<Record> records;
     std::string next_cursor;
   };
   absl::StatusOr<Page> Scroll(std::string_view name, std::string_view cursor, uint32_t limit,
-                              std::string_view filter, bool include_vectors);
+                              std::string_view filter, bool include_vectors,
+                              ReadConsistency consistency = ReadConsistency::kStrong);
 
   // Backups in the object store (docs/backups.md); OBJECT_STORE_NOT_CONFIGURED without one,
   // OBJECT_STORE_UNAVAILABLE when it cannot be reached.
@@ -155,7 +165,8 @@ class Service {
   absl::Status CheckBatchSize(size_t n, std::string_view what) const;
 
  private:
-  absl::StatusOr<std::shared_ptr<Collection>> Open(std::string_view name);
+  absl::StatusOr<std::shared_ptr<Collection>> Open(
+      std::string_view name, ReadConsistency consistency = ReadConsistency::kStrong);
   // fn(collection) for the named collection, or why there is none to call it on
   // (COLLECTION_NOT_FOUND, UNAVAILABLE). fn returns absl::Status or absl::StatusOr.
   template <typename Fn>
@@ -166,11 +177,12 @@ class Service {
     return Result(fn(**c));
   }
   // OnCollection, observing how long fn took as an `operation` of the collection (metrics.h)
-  // that wrote `records`.
+  // that wrote `records` (a read: 0, with its consistency).
   template <typename Fn>
-  auto Observed(std::string_view name, std::string_view operation, Fn fn, uint64_t records = 0) {
+  auto Observed(std::string_view name, std::string_view operation, Fn fn, uint64_t records = 0,
+                ReadConsistency consistency = ReadConsistency::kStrong) {
     using Result = decltype(fn(std::declval<Collection&>()));
-    auto c = Open(name);
+    auto c = Open(name, consistency);
     if (!c.ok()) return Result(c.status());
     const auto start = std::chrono::steady_clock::now();
     Result result(fn(**c));

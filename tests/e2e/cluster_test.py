@@ -11,9 +11,11 @@ to be there, and every strong read to see every write acknowledged before it sta
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -21,6 +23,7 @@ import unittest
 
 import harness
 from harness import free_port, wait_for
+from history import FAILED, OK, UNKNOWN, History
 
 SERVER = None  # set from --server
 NATS_NODES = 3
@@ -256,6 +259,29 @@ class ClusterTest(unittest.TestCase):
         # Settings that are not cluster-wide yet say so.
         status, body = a.call("POST", "/api/v1/collections/docs/backups")
         self.assertEqual(status, 501, body)
+        # Eventual reads: this node's replicas as they are (all caught up after the reads).
+        status, body = c.call("POST", "/api/v1/collections/docs/count", {"consistency": "eventual"})
+        self.assertEqual((status, body), (200, {"count": 100}))
+        status, got = b.call("GET", "/api/v1/collections/docs/vectors/id-42?consistency=eventual")
+        self.assertEqual(status, 200, got)
+        status, body = b.call("GET", "/api/v1/collections/docs/vectors/id-42?consistency=maybe")
+        self.assertEqual((status, body["error"]["code"]), (400, "INVALID_ARGUMENT"))
+        # Per-collection shards and log copies.
+        status, body = a.call("POST", "/api/v1/collections", {"name": "two", "dimension": 4,
+                                                              "shards": 2,
+                                                              "replication_factor": 1})
+        self.assertEqual((status, body["shards"], body["replication_factor"]), (201, 2, 1), body)
+        status, body = c.call("GET", "/api/v1/collections/two")
+        self.assertEqual((status, body["shards"], body["replication_factor"]), (200, 2, 1), body)
+        # Metrics per shard, on every node.
+        conn = http.client.HTTPConnection("127.0.0.1", b.port, timeout=60)
+        conn.request("GET", "/metrics")
+        metrics = conn.getresponse().read().decode()
+        conn.close()
+        for shard in range(3):
+            self.assertIn(f'proximadb_shard_lag{{collection="docs",shard="{shard}"}}', metrics)
+        self.assertIn("proximadb_cluster_nodes 3\n", metrics)
+        self.assertIn('proximadb_shard_log_entries{collection="two",shard="1"}', metrics)
 
     def write_while(self, action, writers_nodes, rounds=60):
         """Writes batches of 5 through `writers_nodes` in turn (the next node when one fails)
@@ -302,12 +328,52 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(self.missing(c, acked), [])
         self.assertEqual(self.count(c), len(acked))
 
+    def fault_schedule(self):
+        """The faults of the history test, in order: kill -9 of node2 and its restart, then
+        kill -9 of a log's leader. With PROXIMADB_HISTORY_FAULTS=n (make soak), n faults drawn
+        at random (seed PROXIMADB_HISTORY_SEED, printed): kill -9 of a node and its restart,
+        kill -9 of a log's leader and its restart, or SIGSTOP of a node past its lease and
+        SIGCONT."""
+        n = int(os.environ.get("PROXIMADB_HISTORY_FAULTS", "0"))
+        if n == 0:
+            return [lambda: self.nodes[2].process.stop(signal.SIGKILL),
+                    lambda: self.nodes[2].start(), self.kill_a_log_leader]
+        seed = int(os.environ.get("PROXIMADB_HISTORY_SEED", str(int(time.time()))))
+        rng, schedule, kinds = random.Random(seed), [], []
+        for _ in range(n):
+            node = self.nodes[rng.randrange(3)]
+            kind = rng.choice(["kill", "leader", "stop"])
+            kinds.append(kind if kind == "leader" else f"{kind} node{node.index}")
+            if kind == "kill":
+                schedule += [lambda node=node: node.process.stop(signal.SIGKILL), node.start]
+            elif kind == "leader":
+                schedule += [self.kill_a_log_leader, self.restart_nats]
+            else:
+                def pause(node=node):
+                    node.process.proc.send_signal(signal.SIGSTOP)
+                    time.sleep(self.ttl() + 1)  # the fault's length: past the node's lease
+                    node.process.proc.send_signal(signal.SIGCONT)
+                schedule.append(pause)
+        print(f"history faults (seed {seed}): {', '.join(kinds)}", file=sys.stderr)
+        return schedule
+
+    def restart_nats(self):
+        for n in self.infra.nats:
+            if not n.running():
+                n.start()
+        self.infra.wait_nats()
+
+    def kill_a_log_leader(self):
+        """kill -9 of the NATS server that leads shard 0's log (once it has one)."""
+        def leader():
+            status, view = self.nodes[0].call("GET", "/api/v1/cluster")
+            name = view["collections"][0]["shards"][0]["log"]["leader"] if status == 200 else ""
+            return name or None
+        self.infra.nats[int(wait_for("a log leader", leader)[1:])].stop(signal.SIGKILL)
+
     def test_kill9_of_a_nats_server_during_writes(self):
         a, b, c = self.nodes
-        # The NATS server that leads shard 0's log.
-        leader = a.call("GET", "/api/v1/cluster")[1]["collections"][0]["shards"][0]["log"]["leader"]
-        victim = self.infra.nats[int(leader[1:])]
-        acked = self.write_while(lambda: victim.stop(signal.SIGKILL), [a, b])
+        acked = self.write_while(self.kill_a_log_leader, [a, b])
         self.assertEqual(self.missing(c, acked), [])
         self.assertEqual(self.count(a), len(acked))
 
@@ -325,6 +391,105 @@ class ClusterTest(unittest.TestCase):
         for n in self.nodes:
             self.assertEqual(self.count(n), 50)
         self.assertEqual(self.missing(b, range(50)), [])
+
+    def test_a_history_across_a_kill9_has_no_lost_write_or_stale_read(self):
+        """Three writers (each owning 4 keys, writing versions 1, 2, 3... of them) and three
+        readers (strong gets of random keys on random nodes) run while node2 is killed with
+        -9 and started again, then the NATS server leading a log is killed with -9. The
+        history checker then finds no acknowledged write missing, no strong read older than a
+        write acknowledged before it, and no phantom."""
+        history, stop = History(), threading.Event()
+        writers, keys = 3, 4
+        acked = [0]
+
+        def path(key):
+            return f"/api/v1/collections/docs/vectors/{key}"
+
+        def writer(w):
+            version, turn, n = {}, w, 0
+            while not stop.is_set():
+                key = f"w{w}-{n % keys}"
+                n += 1
+                version[key] = version.get(key, 0) + 1
+                node, invoked = self.nodes[turn % 3], history.now()
+                try:
+                    status, _ = node.call("PUT", path(key), {"vector": [float(version[key]), 1,
+                                                                         2, 3],
+                                                             "metadata": {"v": version[key]}})
+                    outcome = OK if status == 200 else FAILED if status < 500 else UNKNOWN
+                except (OSError, http.client.HTTPException, ValueError):
+                    outcome = UNKNOWN  # cut: it may have been written
+                history.write(key, version[key], invoked, outcome)
+                if outcome == OK:
+                    acked[0] += 1
+                else:
+                    turn += 1  # the next node
+                    time.sleep(0.05)  # a retry's back-off
+
+        def reader(r):
+            rng = random.Random(r)
+            while not stop.is_set():
+                node = self.nodes[rng.randrange(3)]
+                key, invoked = f"w{rng.randrange(writers)}-{rng.randrange(keys)}", history.now()
+                try:
+                    status, body = node.call("GET", path(key))
+                except (OSError, http.client.HTTPException, ValueError):
+                    time.sleep(0.05)  # not a read: the node is down; a retry's back-off
+                    continue
+                if status == 200:
+                    history.read(key, body["metadata"]["v"], invoked, node.index)
+                elif status == 404 and (body or {}).get("error", {}).get("code") == \
+                        "VECTOR_NOT_FOUND":
+                    history.read(key, None, invoked, node.index)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+        threads += [threading.Thread(target=reader, args=(r,)) for r in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            for action in self.fault_schedule() + [None]:
+                goal = acked[0] + 60  # before each fault and after the last
+                wait_for("60 more acknowledged writes", lambda: acked[0] >= goal or None, 120)
+                if action:
+                    action()
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(120)
+        self.assertGreater(len(history.reads), 100)
+        print(f"history: {len(history.writes)} writes ({acked[0]} acknowledged), "
+              f"{len(history.reads)} strong reads", file=sys.stderr)
+        for node in self.nodes:
+            final = {}
+            for key in {w[0] for w in history.writes}:
+                status, body = node.call("GET", path(key))
+                self.assertIn(status, (200, 404), body)
+                final[key] = body["metadata"]["v"] if status == 200 else None
+            self.assertEqual(history.check(final), [], f"node{node.index}")
+
+
+class HistoryCheckerTest(unittest.TestCase):
+    """The checker itself: it reports what it is there to report."""
+
+    def test_lost_writes_stale_reads_and_phantoms_are_reported(self):
+        h, t = History(), 100.0
+        h.writes = [("k", 1, t, t + 1, OK), ("k", 2, t + 2, t + 3, OK),
+                    ("j", 1, t, t + 1, UNKNOWN), ("i", 1, t, t + 1, FAILED)]
+        h.reads = [("k", 1, t + 1.5, t + 2, 0),  # before version 2 was acknowledged: fine
+                   ("k", 2, t + 2.5, t + 2.6, 1),  # version 2 in flight: fine
+                   ("j", 1, t + 2, t + 3, 0),      # an unknown write may have happened
+                   ("i", None, t + 2, t + 3, 0),   # a failed write did not
+                   ("j", None, t + 3.5, t + 4, 1),  # stale: j version 1 was read at t+3
+                   ("k", 1, t + 4, t + 5, 2),      # stale: version 2 was acknowledged at t+3
+                   ("k", None, t + 4, t + 5, 1),   # stale too
+                   ("k", 7, t + 5, t + 6, 0),      # a phantom
+                   ("i", 1, t + 5, t + 6, 0)]      # a failed write's version: a phantom too
+        problems = h.check({"k": 1, "j": None})    # and k's version 2 is lost
+        self.assertEqual([p.split(":")[0] for p in problems],
+                         ["lost write", "stale read", "stale read", "stale read", "phantom",
+                          "phantom"], problems)
+        h.reads = h.reads[:4]
+        self.assertEqual(h.check({"k": 2, "j": None, "i": None}), [])
 
 
 class PartitionTest(ClusterTest):
@@ -369,6 +534,7 @@ class PartitionTest(ClusterTest):
     test_kill9_of_a_node_during_writes_loses_no_acknowledged_write = None
     test_kill9_of_a_nats_server_during_writes = None
     test_restarting_everything_brings_all_data_back = None
+    test_a_history_across_a_kill9_has_no_lost_write_or_stale_read = None
 
 
 class ConfigTest(unittest.TestCase):

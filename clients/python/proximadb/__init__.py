@@ -9,7 +9,7 @@
 
 from .async_client import AsyncProximaDBClient
 from .client import ProximaDBClient
-from .errors import (AlreadyExistsError, AuthNotEnabledError, BackupNotFoundError,
+from .errors import (AbortedError, AlreadyExistsError, AuthNotEnabledError, BackupNotFoundError,
                      CollectionNotFoundError, DimensionMismatchError, InsufficientStorageError,
                      InvalidArgumentError,
                      KeyNotFoundError, ObjectStoreNotConfiguredError, PayloadTooLargeError,
@@ -19,7 +19,8 @@ from .types import (ApiKey, Backup, Collection, CollectionStats, MaintenanceEven
                     SearchResult)
 
 __all__ = [
-    "AlreadyExistsError", "ApiKey", "AsyncProximaDBClient", "AuthNotEnabledError", "Backup",
+    "AbortedError", "AlreadyExistsError", "ApiKey", "AsyncProximaDBClient", "AuthNotEnabledError",
+    "Backup",
     "BackupNotFoundError", "Collection", "CollectionNotFoundError", "CollectionStats",
     "DimensionMismatchError", "InsufficientStorageError", "InvalidArgumentError",
     "KeyNotFoundError", "MaintenanceEvent",

@@ -72,6 +72,20 @@ def _flat(msg: Any) -> Dict[str, Any]:
     return out
 
 
+def _plain(msg: Any) -> Dict[str, Any]:
+    """A message as nested dicts and lists, every field by its name."""
+    out: Dict[str, Any] = {}
+    for f in msg.DESCRIPTOR.fields:
+        value = getattr(msg, f.name)
+        repeated = f.is_repeated
+        if f.message_type is not None:
+            value = [_plain(v) for v in value] if repeated else _plain(value)
+        elif repeated:
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
 def _tiering(settings: Dict[str, Any]) -> Dict[str, Any]:
     """`settings` with a tiering dict as the message wants it (None hours left unset)."""
     if settings.get("tiering") is None:
@@ -114,7 +128,7 @@ def _search_request(collection: str, q: Dict[str, Any]) -> pb.SearchRequest:
                            vector_f32=np.ascontiguousarray(q["vector"], dtype="<f4").tobytes(),
                            include_vectors=q.get("include_vectors", False),
                            exact=q.get("exact", False))
-    for key in ("k", "ef", "include_metadata", "rerank", "nprobe"):
+    for key in ("k", "ef", "include_metadata", "rerank", "nprobe", "consistency"):
         if q.get(key) is not None:
             setattr(req, key, q[key])
     if q.get("filter") is not None:
@@ -180,6 +194,8 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
         return "CreateKey", req
     if op == "list_keys":
         return "ListKeys", pb.ListKeysRequest()
+    if op == "cluster":
+        return "GetCluster", pb.GetClusterRequest()
     if op == "health":  # the standard health service (docs/api.md)
         return "Check", health_pb2.HealthCheckRequest(service="proximadb.v1.ProximaDB")
     if op == "delete_key":
@@ -190,8 +206,8 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
     if op == "batch_write":
         return "BatchWrite", _batch(c, p["vectors"], p["upsert"])
     if op in ("get", "delete_one"):
-        return ("GetVector" if op == "get" else "DeleteVector"), pb.VectorRef(collection=c,
-                                                                              id=p["id"])
+        return ("GetVector" if op == "get" else "DeleteVector"), pb.VectorRef(
+            collection=c, id=p["id"], consistency=p.get("consistency") or "")
     if op == "upsert_one":
         req = pb.UpsertVectorRequest(collection=c, id=p["id"], vector=p["vector"])
         if p.get("metadata") is not None:
@@ -204,19 +220,20 @@ def _request(op: str, p: Dict[str, Any]) -> Any:
         return "DeleteVectors", pb.DeleteVectorsRequest(collection=c, ids=p["ids"])
     if op == "delete_filter":
         return "DeleteVectors", pb.DeleteVectorsRequest(collection=c, filter=_struct(p["filter"]))
+    consistency = p.get("consistency") or ""
     if op == "search":
         return "Search", _search_request(c, p["query"])
     if op == "search_batch":
         return "SearchBatch", pb.SearchBatchRequest(
             collection=c, queries=[_search_request(c, q) for q in p["queries"]])
     if op == "count":
-        req = pb.CountRequest(collection=c)
+        req = pb.CountRequest(collection=c, consistency=consistency)
         if p.get("filter"):
             req.filter.CopyFrom(_struct(p["filter"]))
         return "Count", req
     if op == "scroll":
         req = pb.ScrollRequest(collection=c, limit=p["limit"], cursor=p.get("cursor") or "",
-                               include_vectors=p["include_vectors"])
+                               include_vectors=p["include_vectors"], consistency=consistency)
         if p.get("filter"):
             req.filter.CopyFrom(_struct(p["filter"]))
         return "Scroll", req
@@ -254,6 +271,8 @@ def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
         return {"status": "ready"}
     if op == "delete_key":
         return {"name": resp.name, "deleted": resp.deleted}
+    if op == "cluster":
+        return _plain(resp)
     if op in ("insert", "upsert_one", "patch_metadata"):
         return {"id": resp.id}
     if op == "batch_write":

@@ -77,6 +77,8 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
         return "GET", "/api/v1/keys", None, None
     if op == "health":
         return "GET", "/ready", None, None
+    if op == "cluster":
+        return "GET", "/api/v1/cluster", None, None
     if op == "delete_key":
         return "DELETE", "/api/v1/keys/" + quote(p["name"], safe=""), None, None
     if op == "insert":
@@ -98,7 +100,7 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
             "vectors": batch, "upsert": p["upsert"]}, None
     vector_path = _collection(p) + "/vectors/" + quote(p.get("id", ""), safe="")
     if op == "get":
-        return "GET", vector_path, None, None
+        return "GET", vector_path, None, _consistency(p)
     if op == "upsert_one":
         return "PUT", vector_path, {"vector": p["vector"], "metadata": p["metadata"]}, None
     if op == "patch_metadata":
@@ -116,7 +118,7 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
         return "POST", _collection(p) + "/search/batch", {"queries": queries}, None
     if op == "count":
         body = {"filter": p["filter"]} if p.get("filter") else {}
-        return "POST", _collection(p) + "/count", body, None
+        return "POST", _collection(p) + "/count", {**body, **(_consistency(p) or {})}, None
     if op == "scroll":
         query = {"limit": str(p["limit"]),
                  "include_vectors": "true" if p["include_vectors"] else "false"}
@@ -124,8 +126,13 @@ def build_request(op: str, p: Dict[str, Any]) -> Tuple[str, str, Any, Optional[D
             query["cursor"] = p["cursor"]
         if p.get("filter"):
             query["filter"] = json.dumps(p["filter"], separators=(",", ":"))
-        return "GET", _collection(p) + "/vectors", None, query
+        return "GET", _collection(p) + "/vectors", None, {**query, **(_consistency(p) or {})}
     raise ValueError(f"unknown operation {op}")
+
+
+def _consistency(p: Dict[str, Any]) -> Optional[Dict[str, str]]:
+    """A read's consistency as a body field or query parameter; None for the default."""
+    return {"consistency": p["consistency"]} if p.get("consistency") else None
 
 
 def _query_body(q: Dict[str, Any]) -> Dict[str, Any]:

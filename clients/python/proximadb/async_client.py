@@ -55,6 +55,10 @@ class AsyncProximaDBClient(_Operations):
         """True once the server serves requests; UnavailableError otherwise."""
         return await _adrive(self._health(), self._t)
 
+    async def cluster(self) -> Dict[str, Any]:
+        """Cluster mode's view from the node asked (see the sync client's)."""
+        return await _adrive(self._cluster(), self._t)
+
     async def create_collection(self, name: str, dimension: int, distance_metric: str = "cosine",
                                 indexing_algorithm: str = "hnsw", **settings: Any) -> Collection:
         return await _adrive(self._create_collection(name, dimension, distance_metric,
@@ -130,12 +134,13 @@ class AsyncProximaDBClient(_Operations):
         return await _adrive(self._batch_insert(collection, vectors, ids, metadata, batch_size,
                                                 upsert, show_progress), self._t)
 
-    async def get(self, collection: str, id: str, as_numpy: bool = False) -> Record:
-        return await _adrive(self._get(collection, id, as_numpy), self._t)
+    async def get(self, collection: str, id: str, as_numpy: bool = False,
+                  consistency: Optional[str] = None) -> Record:
+        return await _adrive(self._get(collection, id, as_numpy, consistency), self._t)
 
     async def get_many(self, collection: str, ids: Sequence[str],
-                       as_numpy: bool = False) -> List[Record]:
-        return await _adrive(self._get_many(collection, ids, as_numpy), self._t)
+                       as_numpy: bool = False, consistency: Optional[str] = None) -> List[Record]:
+        return await _adrive(self._get_many(collection, ids, as_numpy, consistency), self._t)
 
     async def update_metadata(self, collection: str, id: str, metadata: Dict[str, Any]) -> bool:
         return await _adrive(self._update_metadata(collection, id, metadata), self._t)
@@ -149,38 +154,40 @@ class AsyncProximaDBClient(_Operations):
     async def delete_by_filter(self, collection: str, filter: Filter) -> int:
         return await _adrive(self._delete_by_filter(collection, filter), self._t)
 
-    async def count(self, collection: str, filter: Optional[Filter] = None) -> int:
-        return await _adrive(self._count(collection, filter), self._t)
+    async def count(self, collection: str, filter: Optional[Filter] = None,
+                    consistency: Optional[str] = None) -> int:
+        return await _adrive(self._count(collection, filter, consistency), self._t)
 
     async def search(self, collection: str, query_vector: Vector, k: int = 10,
                      filter: Optional[Filter] = None, include_vectors: bool = False,
                      include_metadata: bool = True, ef: Optional[int] = None,
                      exact: bool = False, as_numpy: bool = False,
-                     rerank: Optional[int] = None,
-               nprobe: Optional[int] = None) -> List[SearchResult]:
+                     rerank: Optional[int] = None, nprobe: Optional[int] = None,
+                     consistency: Optional[str] = None) -> List[SearchResult]:
         return await _adrive(self._search(collection, query_vector, k, filter, include_vectors,
-                                          include_metadata, ef, exact, as_numpy, rerank, nprobe),
-                      self._t)
+                                          include_metadata, ef, exact, as_numpy, rerank, nprobe,
+                                          consistency), self._t)
 
     async def search_batch(self, collection: str, query_vectors: Any, k: int = 10,
                            filter: Optional[Filter] = None, include_vectors: bool = False,
                            include_metadata: bool = True, ef: Optional[int] = None,
                            exact: bool = False,
                            as_numpy: bool = False,
-                           rerank: Optional[int] = None,
-                     nprobe: Optional[int] = None) -> List[List[SearchResult]]:
+                           rerank: Optional[int] = None, nprobe: Optional[int] = None,
+                           consistency: Optional[str] = None) -> List[List[SearchResult]]:
         return await _adrive(self._search_batch(collection, query_vectors, k, filter,
                                                 include_vectors, include_metadata, ef, exact,
-                                                as_numpy, rerank, nprobe), self._t)
+                                                as_numpy, rerank, nprobe, consistency), self._t)
 
     async def scroll(self, collection: str, filter: Optional[Filter] = None,
                      batch_size: int = 100, include_vectors: bool = False,
-                     as_numpy: bool = False) -> AsyncIterator[Record]:
+                     as_numpy: bool = False,
+                     consistency: Optional[str] = None) -> AsyncIterator[Record]:
         cursor: Optional[str] = None
         while True:
             records, cursor = await _adrive(self._scroll_page(collection, cursor, filter,
                                                               batch_size, include_vectors,
-                                                              as_numpy), self._t)
+                                                              as_numpy, consistency), self._t)
             for r in records:
                 yield r
             if not cursor:

@@ -31,7 +31,8 @@ Filter = Dict[str, Any]
 
 SETTINGS = ("m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb",
             "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m",
-            "rerank", "nprobe", "metadata_compression", "id_index", "tiering")
+            "rerank", "nprobe", "metadata_compression", "id_index", "tiering", "shards",
+            "replication_factor")
 MUTABLE_SETTINGS = ("ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count",
                     "flush_priority", "rerank", "storage_strategy", "quantization", "pq_m",
                     "nprobe", "indexing_algorithm", "metadata_compression", "tiering")
@@ -110,7 +111,8 @@ def _records(vectors: Any, ids: Optional[Sequence[str]],
 
 def _search_query(vector: Vector, k: int, filter: Optional[Filter], include_vectors: bool,
                   include_metadata: bool, ef: Optional[int], exact: bool,
-                  rerank: Optional[int] = None, nprobe: Optional[int] = None) -> Dict[str, Any]:
+                  rerank: Optional[int] = None, nprobe: Optional[int] = None,
+                  consistency: Optional[str] = None) -> Dict[str, Any]:
     q: Dict[str, Any] = {"vector": _as_f32(vector), "k": k, "include_vectors": include_vectors,
                          "include_metadata": include_metadata, "exact": exact}
     if filter:
@@ -121,6 +123,8 @@ def _search_query(vector: Vector, k: int, filter: Optional[Filter], include_vect
         q["rerank"] = rerank
     if nprobe is not None:
         q["nprobe"] = nprobe
+    if consistency is not None:
+        q["consistency"] = consistency
     return q
 
 
@@ -257,6 +261,12 @@ class _Operations:
         yield "health", {}
         return True
 
+    def _cluster(self) -> OpGen:
+        data = yield "cluster", {}
+        return {"enabled": data["enabled"], "cluster": data.get("cluster", ""),
+                "node_id": data["node_id"], "nodes": data.get("nodes", []),
+                "collections": data.get("collections", [])}
+
     def _delete_key(self, name: str) -> OpGen:
         yield "delete_key", {"name": name}
         return True
@@ -317,47 +327,54 @@ class _Operations:
 
     # Reads ----------------------------------------------------------------------------------
 
-    def _get(self, collection: str, id: str, as_numpy: bool = False) -> OpGen:
-        r = yield "get", {"collection": collection, "id": id}
+    def _get(self, collection: str, id: str, as_numpy: bool = False,
+             consistency: Optional[str] = None) -> OpGen:
+        r = yield "get", {"collection": collection, "id": id, "consistency": consistency}
         return Record(id=r["id"], vector=_out(r["vector"], as_numpy), metadata=r["metadata"])
 
-    def _get_many(self, collection: str, ids: Sequence[str], as_numpy: bool = False) -> OpGen:
+    def _get_many(self, collection: str, ids: Sequence[str], as_numpy: bool = False,
+                  consistency: Optional[str] = None) -> OpGen:
         out = []
         for id in ids:
             try:
-                r = yield "get", {"collection": collection, "id": id}
+                r = yield "get", {"collection": collection, "id": id, "consistency": consistency}
             except VectorNotFoundError:
                 continue
             out.append(Record(id=r["id"], vector=_out(r["vector"], as_numpy),
                               metadata=r["metadata"]))
         return out
 
-    def _count(self, collection: str, filter: Optional[Filter] = None) -> OpGen:
-        return (yield "count", {"collection": collection, "filter": filter})["count"]
+    def _count(self, collection: str, filter: Optional[Filter] = None,
+               consistency: Optional[str] = None) -> OpGen:
+        return (yield "count", {"collection": collection, "filter": filter,
+                                "consistency": consistency})["count"]
 
     def _search(self, collection: str, query_vector: Vector, k: int = 10,
                 filter: Optional[Filter] = None, include_vectors: bool = False,
                 include_metadata: bool = True, ef: Optional[int] = None, exact: bool = False,
                 as_numpy: bool = False, rerank: Optional[int] = None,
-                nprobe: Optional[int] = None) -> OpGen:
+                nprobe: Optional[int] = None, consistency: Optional[str] = None) -> OpGen:
         q = _search_query(query_vector, k, filter, include_vectors, include_metadata, ef, exact,
-                          rerank, nprobe)
+                          rerank, nprobe, consistency)
         return _results((yield "search", {"collection": collection, "query": q}), as_numpy)
 
     def _search_batch(self, collection: str, query_vectors: Any, k: int = 10,
                       filter: Optional[Filter] = None, include_vectors: bool = False,
                       include_metadata: bool = True, ef: Optional[int] = None,
                       exact: bool = False, as_numpy: bool = False,
-                      rerank: Optional[int] = None, nprobe: Optional[int] = None) -> OpGen:
+                      rerank: Optional[int] = None, nprobe: Optional[int] = None,
+                      consistency: Optional[str] = None) -> OpGen:
         queries = [_search_query(v, k, filter, include_vectors, include_metadata, ef, exact,
-                                 rerank, nprobe) for v in query_vectors]
+                                 rerank, nprobe, consistency) for v in query_vectors]
         data = yield "search_batch", {"collection": collection, "queries": queries}
         return [_results(r, as_numpy) for r in data["results"]]
 
     def _scroll_page(self, collection: str, cursor: Optional[str], filter: Optional[Filter],
-                     batch_size: int, include_vectors: bool, as_numpy: bool) -> OpGen:
+                     batch_size: int, include_vectors: bool, as_numpy: bool,
+                     consistency: Optional[str] = None) -> OpGen:
         data = yield "scroll", {"collection": collection, "cursor": cursor, "filter": filter,
-                                "limit": batch_size, "include_vectors": include_vectors}
+                                "limit": batch_size, "include_vectors": include_vectors,
+                                "consistency": consistency}
         records = [Record(id=r["id"], vector=_out(r.get("vector"), as_numpy),
                           metadata=r["metadata"]) for r in data["vectors"]]
         return records, data.get("next_cursor")
@@ -427,10 +444,17 @@ class ProximaDBClient(_Operations):
         reached."""
         return _drive(self._health(), self._t)
 
+    def cluster(self) -> Dict[str, Any]:
+        """Cluster mode's view from the node asked (server admin; docs/cluster.md): enabled,
+        cluster, node_id, the live nodes, and each collection's shards with their logs and this
+        node's applied positions and lag. A single node: enabled False and its node_id."""
+        return _drive(self._cluster(), self._t)
+
     def create_collection(self, name: str, dimension: int, distance_metric: str = "cosine",
                           indexing_algorithm: str = "hnsw", **settings: Any) -> Collection:
         """Creates a collection; ``settings`` are m, ef_construction, ef_search,
-        max_wal_age_hours, max_wal_size_mb, max_vector_count, flush_priority, storage_strategy."""
+        max_wal_age_hours, max_wal_size_mb, max_vector_count, flush_priority, storage_strategy,
+        ... (SETTINGS), and in cluster mode shards and replication_factor."""
         return _drive(self._create_collection(name, dimension, distance_metric,
                                               indexing_algorithm, **settings), self._t)
 
@@ -536,14 +560,17 @@ class ProximaDBClient(_Operations):
         return _drive(self._batch_insert(collection, vectors, ids, metadata, batch_size, upsert,
                                          show_progress), self._t)
 
-    def get(self, collection: str, id: str, as_numpy: bool = False) -> Record:
-        """One record; VectorNotFoundError if absent."""
-        return _drive(self._get(collection, id, as_numpy), self._t)
+    def get(self, collection: str, id: str, as_numpy: bool = False,
+            consistency: Optional[str] = None) -> Record:
+        """One record; VectorNotFoundError if absent. ``consistency`` (every read takes it):
+        "strong" (the default) or "eventual" (cluster mode: this node's replicas as they are,
+        without waiting for the logs)."""
+        return _drive(self._get(collection, id, as_numpy, consistency), self._t)
 
     def get_many(self, collection: str, ids: Sequence[str],
-                 as_numpy: bool = False) -> List[Record]:
+                 as_numpy: bool = False, consistency: Optional[str] = None) -> List[Record]:
         """The records of the ids that exist, in the order asked."""
-        return _drive(self._get_many(collection, ids, as_numpy), self._t)
+        return _drive(self._get_many(collection, ids, as_numpy, consistency), self._t)
 
     def update_metadata(self, collection: str, id: str, metadata: Dict[str, Any]) -> bool:
         """Merges ``metadata`` into the record's (RFC 7386: None removes a key)."""
@@ -561,39 +588,44 @@ class ProximaDBClient(_Operations):
         """Deletes the records matching a (non-empty) filter; returns how many."""
         return _drive(self._delete_by_filter(collection, filter), self._t)
 
-    def count(self, collection: str, filter: Optional[Filter] = None) -> int:
+    def count(self, collection: str, filter: Optional[Filter] = None,
+              consistency: Optional[str] = None) -> int:
         """Live records, optionally only those matching ``filter``."""
-        return _drive(self._count(collection, filter), self._t)
+        return _drive(self._count(collection, filter, consistency), self._t)
 
     def search(self, collection: str, query_vector: Vector, k: int = 10,
                filter: Optional[Filter] = None, include_vectors: bool = False,
                include_metadata: bool = True, ef: Optional[int] = None, exact: bool = False,
                as_numpy: bool = False, rerank: Optional[int] = None,
-               nprobe: Optional[int] = None) -> List[SearchResult]:
+               nprobe: Optional[int] = None,
+               consistency: Optional[str] = None) -> List[SearchResult]:
         """The k nearest records matching ``filter``, best first. ``rerank``: in a quantized
         collection, how many candidates to re-score on the full vectors (default: the
         collection's); ``nprobe``: in a viper collection, how many partitions to probe at least."""
         return _drive(self._search(collection, query_vector, k, filter, include_vectors,
-                                   include_metadata, ef, exact, as_numpy, rerank, nprobe), self._t)
+                                   include_metadata, ef, exact, as_numpy, rerank, nprobe,
+                                   consistency), self._t)
 
     def search_batch(self, collection: str, query_vectors: Any, k: int = 10,
                      filter: Optional[Filter] = None, include_vectors: bool = False,
                      include_metadata: bool = True, ef: Optional[int] = None,
                      exact: bool = False, as_numpy: bool = False,
-                     rerank: Optional[int] = None,
-                     nprobe: Optional[int] = None) -> List[List[SearchResult]]:
+                     rerank: Optional[int] = None, nprobe: Optional[int] = None,
+                     consistency: Optional[str] = None) -> List[List[SearchResult]]:
         """Many searches in one call; one result list per query vector."""
         return _drive(self._search_batch(collection, query_vectors, k, filter, include_vectors,
-                                         include_metadata, ef, exact, as_numpy, rerank, nprobe),
-                      self._t)
+                                         include_metadata, ef, exact, as_numpy, rerank, nprobe,
+                                         consistency), self._t)
 
     def scroll(self, collection: str, filter: Optional[Filter] = None, batch_size: int = 100,
-               include_vectors: bool = False, as_numpy: bool = False) -> Iterator[Record]:
+               include_vectors: bool = False, as_numpy: bool = False,
+               consistency: Optional[str] = None) -> Iterator[Record]:
         """Every live record (matching ``filter``) in id order, fetched a page at a time."""
         cursor: Optional[str] = None
         while True:
             records, cursor = _drive(self._scroll_page(collection, cursor, filter, batch_size,
-                                                       include_vectors, as_numpy), self._t)
+                                                       include_vectors, as_numpy, consistency),
+                                     self._t)
             yield from records
             if not cursor:
                 return

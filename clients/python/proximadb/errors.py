@@ -49,6 +49,10 @@ class AlreadyExistsError(ProximaDBError):
     """Insert of an existing id, or create of an existing collection."""
 
 
+class AbortedError(ProximaDBError):
+    """Cluster mode: another node changed or dropped the collection meanwhile; retry."""
+
+
 class PayloadTooLargeError(ProximaDBError):
     """A body or batch over the server's configured limit."""
 
@@ -98,6 +102,7 @@ _BY_CODE = {
     "COLLECTION_NOT_FOUND": CollectionNotFoundError,
     "VECTOR_NOT_FOUND": VectorNotFoundError,
     "ALREADY_EXISTS": AlreadyExistsError,
+    "ABORTED": AbortedError,
     "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "RESOURCE_EXHAUSTED": ResourceExhaustedError,
     "UNAVAILABLE": UnavailableError,

@@ -36,6 +36,9 @@ class Collection:
     id_index: str = "hashmap"
     # {"ultra_hot": bool, "warm_after_hours": float | None, "cold_after_hours": float | None}
     tiering: Dict[str, Any] = field(default_factory=dict)
+    # Cluster mode: shards and copies of each shard's log (a single node: 1 and 1).
+    shards: int = 1
+    replication_factor: int = 1
 
 
 @dataclass
@@ -65,6 +68,8 @@ class CollectionStats:
     # Per tier ("ultra_hot", "hot", "warm", "cold"): {"segments": n, "bytes": n}.
     tiers: Dict[str, Dict[str, int]] = field(default_factory=dict)
     cache_bytes: int = 0
+    # Cluster mode: log entries this node's replicas have not applied yet.
+    replication_lag: int = 0
 
 
 @dataclass

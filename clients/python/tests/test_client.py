@@ -46,6 +46,23 @@ def test_collections(client, name):
         assert e.value.grpc_status == "NOT_FOUND"
 
 
+def test_a_single_node_is_one_shard_read_strongly(client, name):
+    c = client.create_collection(name, dimension=2)
+    assert (c.shards, c.replication_factor) == (1, 1)
+    with pytest.raises(InvalidArgumentError, match="shards: 2 needs cluster mode"):
+        client.create_collection(name + "s", dimension=2, shards=2)
+    client.insert(name, "a", [1, 0])
+    # Every read of a single node is strong; "eventual" is accepted and reads the same.
+    assert client.count(name, consistency="eventual") == 1
+    assert client.get(name, "a", consistency="eventual").id == "a"
+    assert client.search(name, [1, 0], consistency="eventual")[0].id == "a"
+    with pytest.raises(InvalidArgumentError, match="consistency"):
+        client.count(name, consistency="sometimes")
+    assert client.collection_stats(name).replication_lag == 0
+    view = client.cluster()
+    assert view["enabled"] is False and view["node_id"] and view["nodes"] == []
+
+
 def test_records(client, name):
     client.create_collection(name, dimension=3, distance_metric="l2")
     assert client.insert(name, "a", [1, 2, 3], {"user": "alice", "n": 1}) == "a"

@@ -14,7 +14,7 @@ class CollectionRef(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index", "tiering")
+    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index", "tiering", "shards", "replication_factor")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,8 @@ class CreateCollectionRequest(_message.Message):
     METADATA_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     ID_INDEX_FIELD_NUMBER: _ClassVar[int]
     TIERING_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance_metric: str
@@ -53,10 +55,12 @@ class CreateCollectionRequest(_message.Message):
     metadata_compression: str
     id_index: str
     tiering: Tiering
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ..., tiering: _Optional[_Union[Tiering, _Mapping]] = ...) -> None: ...
+    shards: int
+    replication_factor: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ..., tiering: _Optional[_Union[Tiering, _Mapping]] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ...) -> None: ...
 
 class Collection(_message.Message):
-    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "created_at_us", "vector_count", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index", "tiering")
+    __slots__ = ("name", "dimension", "distance_metric", "indexing_algorithm", "m", "ef_construction", "ef_search", "max_wal_age_hours", "max_wal_size_mb", "max_vector_count", "flush_priority", "storage_strategy", "created_at_us", "vector_count", "quantization", "pq_m", "rerank", "nprobe", "metadata_compression", "id_index", "tiering", "shards", "replication_factor")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +82,8 @@ class Collection(_message.Message):
     METADATA_COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     ID_INDEX_FIELD_NUMBER: _ClassVar[int]
     TIERING_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     distance_metric: str
@@ -99,7 +105,9 @@ class Collection(_message.Message):
     metadata_compression: str
     id_index: str
     tiering: Tiering
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., created_at_us: _Optional[int] = ..., vector_count: _Optional[int] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ..., tiering: _Optional[_Union[Tiering, _Mapping]] = ...) -> None: ...
+    shards: int
+    replication_factor: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance_metric: _Optional[str] = ..., indexing_algorithm: _Optional[str] = ..., m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., max_wal_age_hours: _Optional[float] = ..., max_wal_size_mb: _Optional[float] = ..., max_vector_count: _Optional[int] = ..., flush_priority: _Optional[int] = ..., storage_strategy: _Optional[str] = ..., created_at_us: _Optional[int] = ..., vector_count: _Optional[int] = ..., quantization: _Optional[str] = ..., pq_m: _Optional[int] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., metadata_compression: _Optional[str] = ..., id_index: _Optional[str] = ..., tiering: _Optional[_Union[Tiering, _Mapping]] = ..., shards: _Optional[int] = ..., replication_factor: _Optional[int] = ...) -> None: ...
 
 class Backup(_message.Message):
     __slots__ = ("backup_id", "collection", "created_at", "created_at_us", "bytes", "uploaded_bytes", "segments", "vector_count", "dimension")
@@ -164,6 +172,92 @@ class RestoreRequest(_message.Message):
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class GetClusterRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ClusterNode(_message.Message):
+    __slots__ = ("id", "rest", "grpc", "started_unix_ms", "generation")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REST_FIELD_NUMBER: _ClassVar[int]
+    GRPC_FIELD_NUMBER: _ClassVar[int]
+    STARTED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    rest: str
+    grpc: str
+    started_unix_ms: int
+    generation: int
+    def __init__(self, id: _Optional[str] = ..., rest: _Optional[str] = ..., grpc: _Optional[str] = ..., started_unix_ms: _Optional[int] = ..., generation: _Optional[int] = ...) -> None: ...
+
+class LogFollower(_message.Message):
+    __slots__ = ("name", "current", "lag")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    LAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    current: bool
+    lag: int
+    def __init__(self, name: _Optional[str] = ..., current: _Optional[bool] = ..., lag: _Optional[int] = ...) -> None: ...
+
+class ShardLog(_message.Message):
+    __slots__ = ("stream", "leader", "first_position", "last_position", "entries", "bytes", "followers")
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
+    FIRST_POSITION_FIELD_NUMBER: _ClassVar[int]
+    LAST_POSITION_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWERS_FIELD_NUMBER: _ClassVar[int]
+    stream: str
+    leader: str
+    first_position: int
+    last_position: int
+    entries: int
+    bytes: int
+    followers: _containers.RepeatedCompositeFieldContainer[LogFollower]
+    def __init__(self, stream: _Optional[str] = ..., leader: _Optional[str] = ..., first_position: _Optional[int] = ..., last_position: _Optional[int] = ..., entries: _Optional[int] = ..., bytes: _Optional[int] = ..., followers: _Optional[_Iterable[_Union[LogFollower, _Mapping]]] = ...) -> None: ...
+
+class ClusterShard(_message.Message):
+    __slots__ = ("shard", "log", "applied_position", "lag", "apply_error", "opened")
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_POSITION_FIELD_NUMBER: _ClassVar[int]
+    LAG_FIELD_NUMBER: _ClassVar[int]
+    APPLY_ERROR_FIELD_NUMBER: _ClassVar[int]
+    OPENED_FIELD_NUMBER: _ClassVar[int]
+    shard: int
+    log: ShardLog
+    applied_position: int
+    lag: int
+    apply_error: str
+    opened: bool
+    def __init__(self, shard: _Optional[int] = ..., log: _Optional[_Union[ShardLog, _Mapping]] = ..., applied_position: _Optional[int] = ..., lag: _Optional[int] = ..., apply_error: _Optional[str] = ..., opened: _Optional[bool] = ...) -> None: ...
+
+class ClusterCollection(_message.Message):
+    __slots__ = ("name", "replication_factor", "shards")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    replication_factor: int
+    shards: _containers.RepeatedCompositeFieldContainer[ClusterShard]
+    def __init__(self, name: _Optional[str] = ..., replication_factor: _Optional[int] = ..., shards: _Optional[_Iterable[_Union[ClusterShard, _Mapping]]] = ...) -> None: ...
+
+class ClusterInfo(_message.Message):
+    __slots__ = ("enabled", "cluster", "node_id", "nodes", "collections")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    cluster: str
+    node_id: str
+    nodes: _containers.RepeatedCompositeFieldContainer[ClusterNode]
+    collections: _containers.RepeatedCompositeFieldContainer[ClusterCollection]
+    def __init__(self, enabled: _Optional[bool] = ..., cluster: _Optional[str] = ..., node_id: _Optional[str] = ..., nodes: _Optional[_Iterable[_Union[ClusterNode, _Mapping]]] = ..., collections: _Optional[_Iterable[_Union[ClusterCollection, _Mapping]]] = ...) -> None: ...
 
 class KeyScope(_message.Message):
     __slots__ = ("collections",)
@@ -266,7 +360,7 @@ class DeleteCollectionResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dropped: _Optional[bool] = ...) -> None: ...
 
 class CollectionStats(_message.Message):
-    __slots__ = ("name", "vector_count", "memtable_rows", "unindexed_rows", "segment_count", "segment_rows", "deleted_rows", "memory_bytes", "disk_bytes", "wal_bytes", "oldest_unflushed_age_seconds", "flushes", "compactions", "background_error", "flush_seconds", "compaction_seconds", "wal_syncs", "migration_state", "migration_segments_done", "migration_segments_total", "tier_ultra_hot_segments", "tier_ultra_hot_bytes", "tier_hot_segments", "tier_hot_bytes", "tier_warm_segments", "tier_warm_bytes", "tier_cold_segments", "tier_cold_bytes", "cache_bytes")
+    __slots__ = ("name", "vector_count", "memtable_rows", "unindexed_rows", "segment_count", "segment_rows", "deleted_rows", "memory_bytes", "disk_bytes", "wal_bytes", "oldest_unflushed_age_seconds", "flushes", "compactions", "background_error", "flush_seconds", "compaction_seconds", "wal_syncs", "migration_state", "migration_segments_done", "migration_segments_total", "tier_ultra_hot_segments", "tier_ultra_hot_bytes", "tier_hot_segments", "tier_hot_bytes", "tier_warm_segments", "tier_warm_bytes", "tier_cold_segments", "tier_cold_bytes", "cache_bytes", "replication_lag")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     MEMTABLE_ROWS_FIELD_NUMBER: _ClassVar[int]
@@ -296,6 +390,7 @@ class CollectionStats(_message.Message):
     TIER_COLD_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     TIER_COLD_BYTES_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_LAG_FIELD_NUMBER: _ClassVar[int]
     name: str
     vector_count: int
     memtable_rows: int
@@ -325,7 +420,8 @@ class CollectionStats(_message.Message):
     tier_cold_segments: int
     tier_cold_bytes: int
     cache_bytes: int
-    def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ..., migration_state: _Optional[str] = ..., migration_segments_done: _Optional[int] = ..., migration_segments_total: _Optional[int] = ..., tier_ultra_hot_segments: _Optional[int] = ..., tier_ultra_hot_bytes: _Optional[int] = ..., tier_hot_segments: _Optional[int] = ..., tier_hot_bytes: _Optional[int] = ..., tier_warm_segments: _Optional[int] = ..., tier_warm_bytes: _Optional[int] = ..., tier_cold_segments: _Optional[int] = ..., tier_cold_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ...) -> None: ...
+    replication_lag: int
+    def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ..., migration_state: _Optional[str] = ..., migration_segments_done: _Optional[int] = ..., migration_segments_total: _Optional[int] = ..., tier_ultra_hot_segments: _Optional[int] = ..., tier_ultra_hot_bytes: _Optional[int] = ..., tier_hot_segments: _Optional[int] = ..., tier_hot_bytes: _Optional[int] = ..., tier_warm_segments: _Optional[int] = ..., tier_warm_bytes: _Optional[int] = ..., tier_cold_segments: _Optional[int] = ..., tier_cold_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., replication_lag: _Optional[int] = ...) -> None: ...
 
 class MaintenanceEvent(_message.Message):
     __slots__ = ("kind", "started_at", "started_at_us", "seconds", "segments_in", "segments_out", "rows", "bytes", "error")
@@ -432,12 +528,14 @@ class StreamUpsertResponse(_message.Message):
     def __init__(self, batches: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class VectorRef(_message.Message):
-    __slots__ = ("collection", "id")
+    __slots__ = ("collection", "id", "consistency")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     collection: str
     id: str
-    def __init__(self, collection: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+    consistency: str
+    def __init__(self, collection: _Optional[str] = ..., id: _Optional[str] = ..., consistency: _Optional[str] = ...) -> None: ...
 
 class VectorRecord(_message.Message):
     __slots__ = ("id", "vector", "metadata")
@@ -488,7 +586,7 @@ class DeleteVectorsResponse(_message.Message):
     def __init__(self, deleted: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact", "rerank", "nprobe", "vector_f32")
+    __slots__ = ("collection", "vector", "k", "filter", "include_vectors", "include_metadata", "ef", "exact", "rerank", "nprobe", "vector_f32", "consistency")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -500,6 +598,7 @@ class SearchRequest(_message.Message):
     RERANK_FIELD_NUMBER: _ClassVar[int]
     NPROBE_FIELD_NUMBER: _ClassVar[int]
     VECTOR_F32_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     collection: str
     vector: _containers.RepeatedScalarFieldContainer[float]
     k: int
@@ -511,7 +610,8 @@ class SearchRequest(_message.Message):
     rerank: int
     nprobe: int
     vector_f32: bytes
-    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., include_metadata: _Optional[bool] = ..., ef: _Optional[int] = ..., exact: _Optional[bool] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., vector_f32: _Optional[bytes] = ...) -> None: ...
+    consistency: str
+    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., include_metadata: _Optional[bool] = ..., ef: _Optional[int] = ..., exact: _Optional[bool] = ..., rerank: _Optional[int] = ..., nprobe: _Optional[int] = ..., vector_f32: _Optional[bytes] = ..., consistency: _Optional[str] = ...) -> None: ...
 
 class SearchHit(_message.Message):
     __slots__ = ("id", "score", "metadata", "vector")
@@ -548,12 +648,14 @@ class SearchBatchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ...) -> None: ...
 
 class CountRequest(_message.Message):
-    __slots__ = ("collection", "filter")
+    __slots__ = ("collection", "filter", "consistency")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     collection: str
     filter: _struct_pb2.Struct
-    def __init__(self, collection: _Optional[str] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    consistency: str
+    def __init__(self, collection: _Optional[str] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., consistency: _Optional[str] = ...) -> None: ...
 
 class CountResponse(_message.Message):
     __slots__ = ("count",)
@@ -562,18 +664,20 @@ class CountResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class ScrollRequest(_message.Message):
-    __slots__ = ("collection", "limit", "cursor", "filter", "include_vectors")
+    __slots__ = ("collection", "limit", "cursor", "filter", "include_vectors", "consistency")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     collection: str
     limit: int
     cursor: str
     filter: _struct_pb2.Struct
     include_vectors: bool
-    def __init__(self, collection: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+    consistency: str
+    def __init__(self, collection: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., consistency: _Optional[str] = ...) -> None: ...
 
 class ScrollResponse(_message.Message):
     __slots__ = ("vectors", "next_cursor")

@@ -119,6 +119,11 @@ class ProximaDBStub:
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.KeyRef.SerializeToString,
                 response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.DeleteKeyResponse.FromString,
                 _registered_method=True)
+        self.GetCluster = channel.unary_unary(
+                '/proximadb.v1.ProximaDB/GetCluster',
+                request_serializer=proximadb_dot_v1_dot_proximadb__pb2.GetClusterRequest.SerializeToString,
+                response_deserializer=proximadb_dot_v1_dot_proximadb__pb2.ClusterInfo.FromString,
+                _registered_method=True)
         self.Insert = channel.unary_unary(
                 '/proximadb.v1.ProximaDB/Insert',
                 request_serializer=proximadb_dot_v1_dot_proximadb__pb2.InsertRequest.SerializeToString,
@@ -294,6 +299,13 @@ class ProximaDBServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCluster(self, request, context):
+        """Cluster mode's nodes, shards, logs and this node's replicas (REST GET /api/v1/cluster).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Insert(self, request, context):
         """Insert one record; ALREADY_EXISTS if the id is live. A UUID is generated without an id.
         """
@@ -458,6 +470,11 @@ def add_ProximaDBServicer_to_server(servicer, server):
                     servicer.DeleteKey,
                     request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.KeyRef.FromString,
                     response_serializer=proximadb_dot_v1_dot_proximadb__pb2.DeleteKeyResponse.SerializeToString,
+            ),
+            'GetCluster': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCluster,
+                    request_deserializer=proximadb_dot_v1_dot_proximadb__pb2.GetClusterRequest.FromString,
+                    response_serializer=proximadb_dot_v1_dot_proximadb__pb2.ClusterInfo.SerializeToString,
             ),
             'Insert': grpc.unary_unary_rpc_method_handler(
                     servicer.Insert,
@@ -979,6 +996,33 @@ class ProximaDB:
             '/proximadb.v1.ProximaDB/DeleteKey',
             proximadb_dot_v1_dot_proximadb__pb2.KeyRef.SerializeToString,
             proximadb_dot_v1_dot_proximadb__pb2.DeleteKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCluster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proximadb.v1.ProximaDB/GetCluster',
+            proximadb_dot_v1_dot_proximadb__pb2.GetClusterRequest.SerializeToString,
+            proximadb_dot_v1_dot_proximadb__pb2.ClusterInfo.FromString,
             options,
             channel_credentials,
             insecure,
