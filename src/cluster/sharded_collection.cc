@@ -52,6 +52,16 @@ absl::Status ShardedCollection::Sync(size_t i) {
   return reads_ == ReadConsistency::kStrong ? shards_[i]->Barrier() : shards_[i]->apply_error();
 }
 
+template <typename Fn>
+auto ShardedCollection::InParallel(Fn fn) const {
+  std::vector<decltype(fn(size_t{0}))> done(shards_.size());
+  std::vector<std::thread> others;
+  for (size_t i = 1; i < shards_.size(); ++i) others.emplace_back([&, i] { done[i] = fn(i); });
+  done[0] = fn(0);
+  for (std::thread& t : others) t.join();
+  return done;
+}
+
 absl::Status ShardedCollection::SyncAll() {
   if (reads_ != ReadConsistency::kStrong) {
     for (const auto& shard : shards_) {
@@ -60,14 +70,7 @@ absl::Status ShardedCollection::SyncAll() {
     return absl::OkStatus();
   }
   // In parallel: each barrier is a round trip to its log and a wait for its apply thread.
-  std::vector<absl::Status> done(shards_.size());
-  std::vector<std::thread> others;
-  for (size_t i = 1; i < shards_.size(); ++i) {
-    others.emplace_back([&, i] { done[i] = shards_[i]->Barrier(); });
-  }
-  done[0] = shards_[0]->Barrier();
-  for (std::thread& t : others) t.join();
-  for (const absl::Status& s : done) {
+  for (const absl::Status& s : InParallel([&](size_t i) { return shards_[i]->Barrier(); })) {
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -195,10 +198,15 @@ absl::StatusOr<ScrollPage> ShardedCollection::Scroll(std::string_view after, uin
 }
 
 absl::StatusOr<SearchResponse> ShardedCollection::Search(const SearchRequest& request) {
-  if (absl::Status s = SyncAll(); !s.ok()) return s;
+  // Each shard on a thread of its own: its barrier (strong reads), then its search.
+  std::vector<absl::StatusOr<SearchResponse>> parts =
+      InParallel([&](size_t i) -> absl::StatusOr<SearchResponse> {
+        if (absl::Status s = Sync(i); !s.ok()) return s;
+        return shards_[i]->collection().Search(request);
+      });
   SearchResponse out;
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    absl::StatusOr<SearchResponse> part = shards_[i]->collection().Search(request);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    absl::StatusOr<SearchResponse>& part = parts[i];
     if (!part.ok()) return part.status();
     if (i == 0 || PlanRank(part->plan) > PlanRank(out.plan)) out.plan = part->plan;
     for (SearchHit& h : part->hits) out.hits.push_back(std::move(h));

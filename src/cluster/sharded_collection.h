@@ -11,8 +11,8 @@
 //   shard they read, so they see every write acknowledged before they started, from any node.
 //   Eventual reads read the local replicas as they are. One set of replicas can be behind
 //   two ShardedCollections, one for each consistency (WithReads).
-// - Searches ask every shard for k hits and keep the best k; counts add up; scrolls merge in id
-//   order.
+// - Searches ask every shard for k hits at once (a thread each) and keep the best k; counts
+//   add up; scrolls merge in id order.
 // - Maintenance (flush, compact, migrate, tiering) runs on every local shard.
 #pragma once
 
@@ -78,6 +78,9 @@ class ShardedCollection final : public Collection {
   absl::Status SyncAll();
   // The ids grouped by shard, each group in the order given.
   std::vector<std::vector<std::string>> ByShard(const std::vector<std::string>& ids) const;
+  // fn(i) for every shard i at once, shard 0 on the calling thread; the results in order.
+  template <typename Fn>
+  auto InParallel(Fn fn) const;
   // Runs `op` on every local shard collection; the first failure (the rest still ran).
   template <typename Op>
   absl::Status OnEveryShard(Op op);
