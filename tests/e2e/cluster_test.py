@@ -280,6 +280,9 @@ class ClusterTest(unittest.TestCase):
         conn.close()
         for shard in range(3):
             self.assertIn(f'proximadb_shard_lag{{collection="docs",shard="{shard}"}}', metrics)
+            # What the alert rule ProximaDBShardApplyStopped watches (deploy/prometheus).
+            self.assertIn(f'proximadb_shard_apply_stopped{{collection="docs",shard="{shard}"}} 0',
+                          metrics)
         self.assertIn("proximadb_cluster_nodes 3\n", metrics)
         self.assertIn('proximadb_shard_log_entries{collection="two",shard="1"}', metrics)
 
