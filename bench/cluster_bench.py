@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Cluster mode on loopback (docs/cluster.md#measured), with the CPU shared by everything: REST
-ingest and search throughput of a single node against clusters of 1 and 3 nodes (logs with 1
-and 3 replicas on 3 NATS servers); the time writes stop after kill -9 of the NATS server leading
-a shard's log; and how fast a node that was down catches up. Real etcd and nats-server (as
+ingest and search throughput of a single node against clusters of 1 and 3 nodes, each shard
+with 1 or 3 copies (its log's replicas on 3 NATS servers, and the nodes holding it), and the
+memory each node holds; the time writes stop after kill -9 of the NATS server leading a shard's
+log; and how fast a node that was down catches up. Real etcd and nats-server (as
 installed by scripts/install-test-servers.sh), started and stopped here.
 
     bench/cluster_bench.py --server build/bin/proximadb-server [--vectors 20000]
@@ -91,9 +92,19 @@ def single_node(root, data, queries):
                  or None)
         node = type("N", (), {"port": port})
         create(node)
-        return ingest([node], data), search(node, queries)
+        ingested = ingest([node], data)
+        return ingested, search(node, queries), rss_mb(p)
     finally:
         p.stop()
+
+
+def rss_mb(process):
+    """The resident memory of a running server, in MiB."""
+    with open(f"/proc/{process.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def cluster(infra, root, name, size, rf, data, queries):
@@ -104,8 +115,10 @@ def cluster(infra, root, name, size, rf, data, queries):
         n.start()
     try:
         create(nodes[0])
-        return (ingest(nodes, data), search(nodes[-1], queries),
-                search(nodes[-1], queries, "eventual"), nodes)
+        ingested = ingest(nodes, data)
+        memory = [rss_mb(n.process) for n in nodes]
+        return (ingested, search(nodes[-1], queries), search(nodes[-1], queries, "eventual"),
+                memory, nodes)
     except BaseException:
         for n in nodes:
             n.process.stop(signal.SIGKILL)
@@ -175,13 +188,16 @@ def main():
     infra.start()
     rows = []
     try:
-        ing, (qps, p50, p99) = single_node(root, data, queries)
-        rows.append(("single node (no cluster)", ing, qps, p50, p99))
-        for name, size, rf in [("c1", 1, 1), ("c3", 3, 3)]:
-            ing, strong, eventual, nodes = cluster(infra, root, name, size, rf, data, queries)
-            rows.append((f"cluster: {size} node(s), logs with {rf} replica(s)", ing, *strong))
-            rows.append(("  the same, eventual reads", None, *eventual))
-            if size == 3:
+        ing, (qps, p50, p99), rss = single_node(root, data, queries)
+        rows.append(("single node (no cluster)", ing, qps, p50, p99, f"{rss:.0f}"))
+        for name, size, rf in [("c1", 1, 1), ("c3r1", 3, 1), ("c3", 3, 3)]:
+            ing, strong, eventual, memory, nodes = cluster(infra, root, name, size, rf, data,
+                                                           queries)
+            rss = "/".join(f"{m:.0f}" for m in memory)
+            rows.append((f"cluster: {size} node(s), {rf} cop{'y' if rf == 1 else 'ies'}", ing,
+                         *strong, rss))
+            rows.append(("  the same, eventual reads", None, *eventual, ""))
+            if size == 3 and rf == 3:
                 gap = failover(infra, nodes, rng)
                 rate = catch_up(nodes, rng, args.vectors // 2)
             for n in nodes:
@@ -191,10 +207,12 @@ def main():
         shutil.rmtree(root, ignore_errors=True)
     print(f"{args.vectors} x {DIM}-d vectors, REST, 2 ingest clients, 1 search client (k 10), "
           "3 shards, everything on this machine's cores")
-    print(f"{'setup':44} {'ingest vec/s':>12} {'search QPS':>10} {'p50 ms':>7} {'p99 ms':>7}")
-    for name, ing, qps, p50, p99 in rows:
+    print("(search from the last node; RSS: each node's resident MiB after the ingest)")
+    print(f"{'setup':36} {'ingest vec/s':>12} {'search QPS':>10} {'p50 ms':>7} {'p99 ms':>7}"
+          f"  RSS MiB")
+    for name, ing, qps, p50, p99, rss in rows:
         ing = "-" if ing is None else f"{ing:.0f}"
-        print(f"{name:44} {ing:>12} {qps:10.0f} {p50:7.2f} {p99:7.2f}")
+        print(f"{name:36} {ing:>12} {qps:10.0f} {p50:7.2f} {p99:7.2f}  {rss}")
     print(f"longest write after kill -9 of a log's leader: {gap:.1f} s")
     print(f"a node that was down catches up at {rate:.0f} vectors/s")
 

@@ -25,24 +25,29 @@ std::string NewUid() {
   return absl::StrFormat("%016x", rng());
 }
 
-std::string ShardName(const std::string& uid, uint32_t shard) { return Cat("s-", uid, "-", shard); }
 
-// The uid of a local collection that holds a shard replica: "s-" then the uid (16 lower-case
-// hex digits), '-' and the shard's number; "" for any other name.
-std::string UidOfShard(std::string_view local_name) {
+// The uid and shard of a local collection that holds a shard replica: its name is "s-", the
+// uid (16 lower-case hex digits), '-' and the shard's number; nullopt for any other name.
+std::optional<std::pair<std::string, uint32_t>> ShardOfLocal(std::string_view local_name) {
   constexpr size_t kUid = 16;
   auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
-  auto digit = [](char c) { return c >= '0' && c <= '9'; };
   if (local_name.size() < 2 + kUid + 2 || !local_name.starts_with("s-") ||
       local_name[2 + kUid] != '-') {
-    return "";
+    return std::nullopt;
   }
   const std::string_view uid = local_name.substr(2, kUid), shard = local_name.substr(3 + kUid);
+  uint32_t index = 0;
   if (!std::all_of(uid.begin(), uid.end(), hex) ||
-      !std::all_of(shard.begin(), shard.end(), digit)) {
-    return "";
+      !std::all_of(shard.begin(), shard.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      !absl::SimpleAtoi(absl::string_view(shard.data(), shard.size()), &index)) {
+    return std::nullopt;
   }
-  return std::string(uid);
+  return std::make_pair(std::string(uid), index);
+}
+
+std::string UidOfShard(std::string_view local_name) {
+  auto parsed = ShardOfLocal(local_name);
+  return parsed ? parsed->first : "";
 }
 
 absl::Status NotInCluster(std::string_view what) {
@@ -51,6 +56,8 @@ absl::Status NotInCluster(std::string_view what) {
 }
 
 }  // namespace
+
+std::string ShardName(std::string_view uid, uint32_t shard) { return Cat("s-", uid, "-", shard); }
 
 std::string ShardStream(std::string_view uid, uint32_t shard) {
   return Cat("proximadb-", uid, "-", shard);
@@ -116,7 +123,9 @@ std::string ClusterDatabase::EntryValue(const Entry& e) {
   const json value = {{"config", ConfigToJson(e.config)}, {"created_at_us", e.config.created_at_us},
                       {"uid", e.uid}, {"shards", e.shards},
                       {"replication_factor", e.replication_factor}};
-  return value.dump();
+  json out = value;
+  if (!e.placement.empty()) out["placement"] = e.placement;
+  return out.dump();
 }
 
 absl::StatusOr<ClusterDatabase::Entry> ClusterDatabase::ParseEntry(std::string_view name,
@@ -136,6 +145,18 @@ absl::StatusOr<ClusterDatabase::Entry> ClusterDatabase::ParseEntry(std::string_v
   e.mod_revision = kv.mod_revision;
   if (e.uid.empty() || e.shards == 0 || e.replication_factor == 0) {
     return absl::DataLossError(Cat(where, " lacks its uid, shards or replication factor"));
+  }
+  if (const auto p = j.find("placement"); p != j.end()) {
+    if (!p->is_array() || p->size() != e.shards) {
+      return absl::DataLossError(Cat(where, " has a placement that is not one list per shard"));
+    }
+    for (const json& nodes : *p) {
+      if (!nodes.is_array() || !std::all_of(nodes.begin(), nodes.end(),
+                                            [](const json& n) { return n.is_string(); })) {
+        return absl::DataLossError(Cat(where, " has a placement that is not lists of node ids"));
+      }
+      e.placement.push_back(nodes.get<std::vector<std::string>>());
+    }
   }
   e.config.shards = e.shards;
   e.config.replication_factor = static_cast<uint32_t>(e.replication_factor);
@@ -162,33 +183,72 @@ absl::StatusOr<std::vector<ClusterDatabase::Entry>> ClusterDatabase::ReadCatalog
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::OpenReplicas(
-    const Entry& entry) {
-  std::vector<std::shared_ptr<ShardReplica>> replicas;
-  for (uint32_t i = 0; i < entry.shards; ++i) {
-    const std::string stream = ShardStream(entry.uid, i);
-    if (absl::Status s = log_->EnsureStream(stream, entry.replication_factor); !s.ok()) return s;
-    CollectionConfig config = entry.config;
-    config.name = ShardName(entry.uid, i);
-    config.shards = config.replication_factor = 0;  // a local collection: one shard, one copy
-    absl::StatusOr<std::shared_ptr<Collection>> local = local_->GetCollection(config.name);
-    if (absl::IsNotFound(local.status())) {
-      if (absl::Status s = local_->CreateCollection(config).status(); !s.ok()) return s;
-      local = local_->GetCollection(config.name);
+bool ClusterDatabase::Entry::Holds(std::string_view node, uint32_t shard) const {
+  if (placement.empty()) return true;
+  const std::vector<std::string>& nodes = placement[shard];
+  return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
+}
+
+absl::StatusOr<std::shared_ptr<ShardReplica>> ClusterDatabase::OpenReplica(const Entry& entry,
+                                                                          uint32_t i) {
+  const std::string stream = ShardStream(entry.uid, i);
+  CollectionConfig config = entry.config;
+  config.name = ShardName(entry.uid, i);
+  {
+    absl::MutexLock l(&mu_);
+    if (auto it = retired_.find(config.name); it != retired_.end()) {
+      if (!it->second.expired()) {  // moved off and back while a request still used it
+        return absl::UnavailableError(Cat("shard replica ", config.name, " is still closing"));
+      }
+      retired_.erase(it);
     }
-    if (!local.ok()) return local.status();
-    // Before it reads the log: from now on the log is not trimmed past what it has flushed.
-    if (absl::Status s = PublishFlushed(entry.uid, i, **local); !s.ok()) return s;
-    absl::StatusOr<std::unique_ptr<ShardReplica>> replica = ShardReplica::Start(
-        log_.get(), *std::move(local), {.stream = stream, .node_id = options_.node_id});
-    if (!replica.ok()) return replica.status();
-    replicas.push_back(*std::move(replica));
   }
+  config.shards = config.replication_factor = 0;  // a local collection: one shard, one copy
+  absl::StatusOr<std::shared_ptr<Collection>> local = local_->GetCollection(config.name);
+  if (absl::IsNotFound(local.status())) {
+    if (absl::Status s = local_->CreateCollection(config).status(); !s.ok()) return s;
+    local = local_->GetCollection(config.name);
+  }
+  if (!local.ok()) return local.status();
+  // Before it reads the log: from now on the log is not trimmed past what it has flushed.
+  if (absl::Status s = PublishFlushed(entry.uid, i, **local); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<ShardReplica>> replica = ShardReplica::Start(
+      log_.get(), *std::move(local), {.stream = stream, .node_id = options_.node_id});
+  if (!replica.ok()) return replica.status();
+  return std::shared_ptr<ShardReplica>(*std::move(replica));
+}
+
+absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::OpenReplicas(
+    const Entry& entry, const Replicas* reuse) {
   auto open = std::make_shared<Replicas>(entry.uid, entry.shards);
   open->entry = entry;
-  open->collection = std::make_shared<ShardedCollection>(
-      entry.config.name, std::move(replicas), ReadConsistency::kStrong,
-      static_cast<uint32_t>(entry.replication_factor));
+  open->local.resize(entry.shards);
+  std::vector<std::shared_ptr<Shard>> shards;
+  for (uint32_t i = 0; i < entry.shards; ++i) {
+    // Every node makes sure of every log: the node that creates the collection may hold none.
+    const std::string stream = ShardStream(entry.uid, i);
+    if (absl::Status s = log_->EnsureStream(stream, entry.replication_factor); !s.ok()) return s;
+    if (!entry.Holds(options_.node_id, i)) {
+      if (!options_.remote_shards) {
+        return absl::FailedPreconditionError(
+            Cat("collection '", entry.config.name, "' is placed on other nodes, and this node "
+                "was started without a way to reach them"));
+      }
+      shards.push_back(options_.remote_shards(
+          {.collection = entry.config.name, .uid = entry.uid, .shard = i},
+          [this, uid = entry.uid, i] { return Holders(uid, i); }));
+      continue;
+    }
+    if (reuse != nullptr && reuse->local[i] != nullptr) {
+      open->local[i] = reuse->local[i];
+    } else {
+      absl::StatusOr<std::shared_ptr<ShardReplica>> replica = OpenReplica(entry, i);
+      if (!replica.ok()) return replica.status();
+      open->local[i] = *std::move(replica);
+    }
+    shards.push_back(open->local[i]);
+  }
+  open->collection = std::make_shared<ShardedCollection>(std::move(shards), entry.config);
   open->eventual = open->collection->WithReads(ReadConsistency::kEventual);
   // Replicas opened again keep their settings; those changed while this node was away are
   // applied now, or at a later refresh if a replica refuses them for now.
@@ -233,6 +293,11 @@ absl::Status ClusterDatabase::Refresh() {
 }
 
 absl::Status ClusterDatabase::RefreshLocked() {
+  {
+    absl::MutexLock l(&mu_);
+    refresh_started_us_ = absl::ToUnixMicros(absl::Now());
+  }
+  if (absl::Status s = ReadNodes(); !s.ok()) return s;
   absl::StatusOr<std::vector<Entry>> catalog = ReadCatalog();
   if (!catalog.ok()) return catalog.status();
   std::set<std::string> uids;
@@ -247,6 +312,8 @@ absl::Status ClusterDatabase::RefreshLocked() {
     }
     if (open == nullptr) {
       first.Update(OpenReplicas(e).status());
+    } else if (open->entry.placement != e.placement) {
+      first.Update(Reopen(std::move(open), e));  // placed anew by another node
     } else if (open->entry.mod_revision != e.mod_revision) {
       first.Update(ApplySettings(*open, e));  // changed on another node
     }
@@ -258,9 +325,30 @@ absl::Status ClusterDatabase::RefreshLocked() {
       if (!uids.count(open->entry.uid)) gone.insert(open->entry.uid);
     }
   }
+  std::set<std::string> unplaced;  // replicas of shards placed on other nodes since
   for (const CollectionConfig& c : local_->ListCollections()) {
-    const std::string uid = UidOfShard(c.name);
-    if (!uid.empty() && !uids.count(uid)) gone.insert(uid);
+    const auto shard = ShardOfLocal(c.name);
+    if (!shard) continue;
+    if (!uids.count(shard->first)) {
+      gone.insert(shard->first);
+      continue;
+    }
+    absl::MutexLock l(&mu_);
+    if (auto it = retired_.find(c.name); it != retired_.end()) {
+      if (!it->second.expired()) continue;  // a request still uses it
+      retired_.erase(it);
+    }
+    for (const auto& [name, open] : open_) {
+      if (open->uid == shard->first && shard->second < open->shards &&
+          !open->entry.Holds(options_.node_id, shard->second) &&
+          open->local[shard->second] == nullptr) {
+        unplaced.insert(c.name);
+      }
+    }
+  }
+  for (const std::string& name : unplaced) {
+    Log(LogLevel::kInfo, Cat("cluster: dropping replica ", name, ", now placed on other nodes"));
+    first.Update(local_->DropCollection(name));
   }
   for (const std::string& uid : gone) {
     // Not in the catalog: no longer served. Its files go only once its log is gone too (the
@@ -283,6 +371,9 @@ void ClusterDatabase::RefreshLoop() {
     mu_.Unlock();
     if (absl::Status s = Refresh(); !s.ok()) {
       Log(LogLevel::kWarning, Cat("cluster: catalog refresh failed: ", s.ToString()));
+    }
+    if (absl::Status s = Replace(); !s.ok()) {
+      Log(LogLevel::kWarning, Cat("cluster: placing shards failed: ", s.ToString()));
     }
     if (options_.trim_logs && pass % std::max(options_.trim_every_refreshes, 1) == 0) {
       if (absl::Status s = TrimLogs(); !s.ok()) {
@@ -312,13 +403,17 @@ absl::StatusOr<CollectionConfig> ClusterDatabase::CreateCollection(const Collect
   e.config.shards = e.shards;
   e.config.replication_factor = static_cast<uint32_t>(e.replication_factor);
   absl::MutexLock l(&change_mu_);
+  if (options_.remote_shards) {
+    if (absl::Status s = ReadNodes(); !s.ok()) return s;
+    e.placement = Place(e.shards, e.replication_factor);
+  }
   absl::StatusOr<bool> created = etcd_.CreateIfAbsent(CatalogKey(c.name), EntryValue(e));
   if (!created.ok()) return created.status();
   if (!*created) {
     return absl::AlreadyExistsError(Cat("collection '", c.name, "' already exists"));
   }
   if (absl::Status s = OpenReplicas(e).status(); !s.ok()) {
-    // This node cannot hold it (a setting it cannot serve, more replicas than NATS servers):
+    // This node cannot open it (a setting it cannot serve, more replicas than NATS servers):
     // the collection is not created.
     absl::StatusOr<std::optional<Entry>> written = ReadEntry(c.name);
     if (written.ok() && written->has_value() && (*written)->uid == e.uid) {
@@ -412,7 +507,8 @@ absl::Status ClusterDatabase::DropCollection(std::string_view name) {
 absl::Status ClusterDatabase::ApplySettings(Replicas& open, const Entry& e) {
   std::vector<std::pair<std::string, CollectionUpdate>> changes;
   for (uint32_t i = 0; i < open.shards; ++i) {
-    Collection& replica = open.collection->shard(i).collection();
+    if (open.local[i] == nullptr) continue;  // held elsewhere
+    Collection& replica = open.local[i]->collection();
     const CollectionConfig now = replica.config();
     std::optional<CollectionUpdate> u = UpdateBetween(now, e.config);
     if (!u) continue;
@@ -435,7 +531,11 @@ absl::Status ClusterDatabase::ApplySettings(Replicas& open, const Entry& e) {
     if (absl::Status s = local_->UpdateCollection(shard, u).status(); !s.ok()) return s;
   }
   absl::MutexLock l(&mu_);
+  // The placement stays the one the replicas were opened for: a change of it is the refresh's
+  // to follow (Reopen), which it does when it finds the catalog's differs.
+  std::vector<std::vector<std::string>> placement = std::move(open.entry.placement);
   open.entry = e;
+  open.entry.placement = std::move(placement);
   return absl::OkStatus();
 }
 
@@ -516,6 +616,12 @@ absl::StatusOr<ClusterView> ClusterDatabase::View() {
     auto mine = open.find(e.uid);
     for (uint32_t i = 0; i < e.shards; ++i) {
       ClusterView::Shard shard{.index = i, .stream = ShardStream(e.uid, i)};
+      if (e.placement.empty()) {
+        for (const NodeInfo& n : view.nodes) shard.nodes.push_back(n.id);
+      } else {
+        shard.nodes = e.placement[i];
+      }
+      shard.placed_here = e.Holds(options_.node_id, i);
       absl::StatusOr<StreamState> state = log_->State(shard.stream);
       if (absl::IsNotFound(state.status())) {  // being created, or dropped: no positions yet
         c.shards.push_back(std::move(shard));
@@ -523,11 +629,12 @@ absl::StatusOr<ClusterView> ClusterDatabase::View() {
       }
       if (!state.ok()) return state.status();
       shard.log = *std::move(state);
-      if (mine == open.end()) {  // at its next refresh, or the collection's first request
+      if (mine == open.end() || mine->second->local[i] == nullptr) {
+        // At its next refresh or the collection's first request, or held elsewhere.
         c.shards.push_back(std::move(shard));
         continue;
       }
-      ShardReplica& replica = mine->second->collection->shard(i);
+      ShardReplica& replica = *mine->second->local[i];
       shard.opened = true;
       shard.applied = replica.applied();
       if (absl::Status s = replica.apply_error(); !s.ok()) shard.apply_error = s.ToString();

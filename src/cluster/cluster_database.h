@@ -1,7 +1,15 @@
 // ClusterDatabase: the engine's Database interface over a cluster (docs/cluster.md). The
 // catalog lives in etcd; each collection is split into shards, each shard's log is a JetStream
 // stream, and this node keeps a replica of every shard in its local database (collections
-// named s-<uid>-<shard>, hidden from users). Any node answers any request.
+// named s-<uid>-<shard>, hidden from users) of the shards placed on it. Any node answers any
+// request, forwarding what concerns a shard it holds no replica of to a node that holds one.
+//
+// - Placement (docs/cluster.md#placement): a new collection's shards are each placed on
+//   replication_factor of the live nodes (fewer if fewer are live), spread evenly, and the
+//   placement is part of the collection's catalog entry. At each refresh, the live node with
+//   the lowest id adds nodes to a shard placed on fewer than replication_factor, and replaces
+//   a node gone longer than replace_after_seconds; a new replica applies the log from its
+//   start. Without a remote_shards factory every node holds every shard.
 //
 // - CreateCollection writes the definition in etcd only if the name is free (one transaction),
 //   then creates the shards' logs and this node's replicas. Other nodes open their replicas
@@ -27,12 +35,16 @@
 #include "absl/synchronization/mutex.h"
 #include "cluster/etcd_client.h"
 #include "cluster/membership.h"
+#include "cluster/shard.h"
 #include "cluster/shard_log.h"
+#include "cluster/shard_replica.h"
 #include "cluster/sharded_collection.h"
 #include "proximadb/database.h"
 
 namespace proximadb::cluster {
 
+// The local collection holding this node's replica of shard `shard` of the collection `uid`.
+std::string ShardName(std::string_view uid, uint32_t shard);
 // The JetStream stream holding the log of shard `shard` of the collection whose uid is `uid`.
 std::string ShardStream(std::string_view uid, uint32_t shard);
 
@@ -44,7 +56,11 @@ struct ClusterOptions {
   std::vector<std::string> etcd_endpoints;
   std::vector<std::string> nats_urls;
   uint32_t default_shards = 4;
-  int replication_factor = 3;   // copies of each shard's log (JetStream replicas)
+  int replication_factor = 3;   // copies of each shard: its log's and its replicas'
+  // Reaches the shards this node holds no replica of; null: every node holds every shard.
+  RemoteShardFactory remote_shards;
+  // A node gone (its lease expired) this long has its replicas placed on other nodes.
+  int replace_after_seconds = 60;
   int64_t lease_ttl_seconds = 10;
   int catalog_refresh_ms = 1000;
   // Trims each shard's log through the lowest position every replica has flushed, every
@@ -65,6 +81,8 @@ struct ClusterView {
     bool opened = false;       // this node has opened its replica
     uint64_t applied = 0;      // this node's replica's position
     std::string apply_error;   // empty while it applies (or before it is opened)
+    std::vector<std::string> nodes;  // the nodes holding a replica (placement)
+    bool placed_here = false;        // this node is one of them
     // The entries this node's replica has still to apply.
     uint64_t lag() const { return log.last_seq > applied ? log.last_seq - applied : 0; }
   };
@@ -105,6 +123,14 @@ class ClusterDatabase final : public Database {
   absl::StatusOr<ClusterView> View();
   // Brings this node's replicas in line with the catalog now (the refresh thread's pass).
   absl::Status Refresh();
+  // The replica this node holds of shard `shard` of the collection `name` whose uid is `uid`,
+  // to serve a request another node forwarded: kNotFound if the collection is not that one,
+  // kFailedPrecondition (error code SHARD_NOT_HERE) if this node holds no replica of it.
+  absl::StatusOr<std::shared_ptr<Shard>> LocalShard(std::string_view name, std::string_view uid,
+                                                    uint32_t shard);
+  // Places the shards of collections placed on too few nodes, or on nodes gone longer than
+  // replace_after_seconds (the refresh thread's, on the live node with the lowest id).
+  absl::Status Replace();
   // Publishes in etcd the position each of this node's replicas has flushed, and trims each
   // shard's log through the lowest one published (the refresh thread's, with trim_logs).
   absl::Status TrimLogs();
@@ -115,7 +141,11 @@ class ClusterDatabase final : public Database {
     std::string uid;
     uint32_t shards = 0;
     int replication_factor = 0;
+    // The nodes holding a replica of each shard; empty: every node (no remote_shards factory,
+    // or a catalog written before placement).
+    std::vector<std::vector<std::string>> placement;
     int64_t mod_revision = 0;
+    bool Holds(std::string_view node, uint32_t shard) const;
   };
   struct Replicas {  // this node's replicas of one collection
     Replicas(std::string u, uint32_t n) : uid(std::move(u)), shards(n) {}
@@ -124,6 +154,7 @@ class ClusterDatabase final : public Database {
     Entry entry;  // written under change_mu_ and mu_; mod_revision 0: to be brought in line
     std::shared_ptr<ShardedCollection> collection;  // strong reads
     std::shared_ptr<ShardedCollection> eventual;    // the same replicas, eventual reads
+    std::vector<std::shared_ptr<ShardReplica>> local;  // by shard; null where not held here
   };
   ClusterDatabase(std::unique_ptr<Database> local, EtcdClient etcd, ClusterOptions options);
   std::string CatalogKey(std::string_view name) const;
@@ -135,9 +166,37 @@ class ClusterDatabase final : public Database {
   absl::StatusOr<std::optional<Entry>> ReadEntry(std::string_view name);
   // This node's replicas of the collection `name`, opened now if another node created it.
   absl::StatusOr<std::shared_ptr<Replicas>> Find(std::string_view name);
-  // Creates what is missing of this node's replicas of `entry` and starts them.
-  absl::StatusOr<std::shared_ptr<Replicas>> OpenReplicas(const Entry& entry)
+  // Creates what is missing of this node's replicas of `entry` and starts them, keeping those
+  // of `reuse` (the same collection, opened before a change of its placement).
+  absl::StatusOr<std::shared_ptr<Replicas>> OpenReplicas(const Entry& entry,
+                                                         const Replicas* reuse = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // This node's replica of shard `shard` of `entry`, created if missing, started.
+  absl::StatusOr<std::shared_ptr<ShardReplica>> OpenReplica(const Entry& entry, uint32_t shard)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // Follows a change of `open`'s placement: opens the replicas placed here since, and stops
+  // those placed here no longer (the refresh drops their files once nothing uses them).
+  absl::Status Reopen(std::shared_ptr<Replicas> open, const Entry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // The placement of a new collection of `shards` shards with `copies` replicas each, on the
+  // live nodes.
+  std::vector<std::vector<std::string>> Place(uint32_t shards, int copies);
+  // The gRPC addresses of the live nodes holding shard `shard` of the collection `uid`, but
+  // this one; if there are none, again after a refresh (RefreshIfOlder).
+  std::vector<std::string> Holders(const std::string& uid, uint32_t shard);
+  // Reads the live nodes into live_.
+  absl::Status ReadNodes();
+  // Replaces in `entry` the nodes of shard `shard` gone longer than replace_after_seconds, and
+  // adds nodes while it has fewer than its replication factor, from the live nodes of `load`
+  // (their replicas, counted on) the least loaded first; whether it changed anything.
+  bool PlaceShard(Entry& entry, uint32_t shard, std::map<std::string, size_t>& load,
+                  int64_t now_ms);
+  // Writes `after`, the placement of `before` changed, on `before`'s revision; the progress
+  // keys of the nodes it adds to a shard are set to 0 first, those of the nodes it removes are
+  // deleted after.
+  absl::Status WritePlacement(const Entry& before, const Entry& after);
+  // Whether a new replica of the shard can start from its log (not trimmed yet).
+  bool CanStartReplica(const Entry& entry, uint32_t shard);
   // Stops serving this node's replicas of the collection whose uid is `uid`, and with
   // `delete_files` drops their local collections.
   absl::Status DropReplicas(const std::string& uid, bool delete_files)
@@ -149,6 +208,10 @@ class ClusterDatabase final : public Database {
   absl::Status ApplySettings(Replicas& open, const Entry& entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
   absl::Status RefreshLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // Refreshes unless a refresh started at `since_us` (Unix µs) or after: a request that found
+  // this node's view stale at since_us waits for one that is not (the requests that found it
+  // stale before a refresh started share that one).
+  absl::Status RefreshIfOlder(int64_t since_us) ABSL_LOCKS_EXCLUDED(change_mu_);
   // Where the replicas of shard `shard` of the collection `uid` publish their flushed
   // positions, one key per node.
   std::string ProgressPrefix(std::string_view uid, uint32_t shard) const;
@@ -158,10 +221,10 @@ class ClusterDatabase final : public Database {
   // Publishes the position `replica` (this node's of that shard) has flushed, if it changed.
   absl::Status PublishFlushed(std::string_view uid, uint32_t shard, Collection& replica)
       ABSL_LOCKS_EXCLUDED(published_mu_);
-  // Trims the shard's log through the lowest position published, once every node of
-  // `members` has published one.
+  // Trims the shard's log through the lowest position `members` published, once every one of
+  // them has published one, unless the collection's entry changed since it was `read`.
   absl::Status TrimShard(const Replicas& open, uint32_t shard,
-                         const std::vector<std::string>& members);
+                         const std::vector<std::string>& members, const Entry& read);
   void RefreshLoop();
 
   std::unique_ptr<Database> local_;
@@ -172,6 +235,14 @@ class ClusterDatabase final : public Database {
   absl::Mutex change_mu_;  // serializes opening and dropping replicas (network calls inside)
   mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(change_mu_);
   std::map<std::string, std::shared_ptr<Replicas>, std::less<>> open_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, NodeInfo, std::less<>> live_ ABSL_GUARDED_BY(mu_);  // by id
+  // When this node first saw each node of a placement gone, by id.
+  std::map<std::string, int64_t, std::less<>> gone_since_ms_ ABSL_GUARDED_BY(mu_);
+  int64_t refresh_started_us_ ABSL_GUARDED_BY(mu_) = 0;  // the last refresh's start
+  // The replicas of shards moved off this node, by local name, until nothing uses them.
+  std::map<std::string, std::weak_ptr<ShardReplica>, std::less<>> retired_
+      ABSL_GUARDED_BY(mu_);
+
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex published_mu_;
   // What this process last published, by progress key.

@@ -37,11 +37,7 @@ class ClusterDatabaseTest : public EtcdAndNatsSuite {
   // Node n on its own directory; `cluster` and `replication_factor` as the test's unless given.
   void OpenNode(int n, std::string cluster = "", int replication_factor = 3) {
     nodes_[n].reset();
-    DatabaseOptions o;
-    o.data_dir = Cat(dir_.path(), "/node", n);
-    o.catalog_path = Cat(dir_.path(), "/node", n, ".db");
-    o.background_maintenance = false;
-    auto local = Database::Open(o);
+    auto local = OpenNodeDatabase(dir_.path(), n);
     ASSERT_TRUE(local.ok()) << local.status();
     auto db = ClusterDatabase::Open(
         *std::move(local), {.cluster_name = cluster.empty() ? cluster_ : cluster,
@@ -59,23 +55,10 @@ class ClusterDatabaseTest : public EtcdAndNatsSuite {
     c.metric = DistanceMetric::kL2;
     return c;
   }
-  void Write(int node, const std::string& collection, int first, int n) {
-    auto c = nodes_[node]->GetCollection(collection);
-    ASSERT_TRUE(c.ok()) << c.status();
-    std::vector<Record> batch;
-    for (int i = first; i < first + n; ++i) {
-      batch.push_back({Cat("id-", i), {float(i), 1, 2, 3}, Cat(R"({"i":)", i, "}")});
-    }
-    ASSERT_TRUE((*c)->Write(std::move(batch), WriteMode::kUpsert).ok());
+  void Write(int node, const std::string& name, int first, int n) {
+    ASSERT_NO_FATAL_FAILURE(WriteNumbered(*nodes_[node], name, first, n));
   }
-  uint64_t Count(int node, const std::string& collection) {
-    auto c = nodes_[node]->GetCollection(collection);
-    EXPECT_TRUE(c.ok()) << c.status();
-    if (!c.ok()) return 0;
-    absl::StatusOr<uint64_t> n = (*c)->Count("");
-    EXPECT_TRUE(n.ok()) << n.status();
-    return n.value_or(0);
-  }
+  uint64_t Count(int node, const std::string& name) { return CountAll(*nodes_[node], name); }
 
   std::string cluster_;
   ScopedTempDir dir_;

@@ -1,7 +1,9 @@
 // ClusterDatabase's trimming of the shards' logs (docs/cluster.md#trimming-the-logs): each
 // replica publishes in etcd the position its segments cover, and a log is trimmed through the
-// lowest position published for it, once every member of the cluster has published one.
+// lowest position published for it, once every node that may hold a replica of it has published
+// one.
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -48,28 +50,39 @@ absl::Status ClusterDatabase::TrimLogs() {
     absl::MutexLock l(&mu_);
     for (const auto& [name, o] : open_) open.push_back(o);
   }
-  // Every node that ever joined (and was not removed) may hold a replica of every shard.
+  // Every node that ever joined (and was not removed) may hold a replica of a shard of a
+  // collection without placement; the catalog, read now, says who holds the others' shards.
   absl::StatusOr<std::vector<KeyValue>> members = etcd_.GetPrefix(MembersPrefix());
   if (!members.ok()) return members.status();
   std::vector<std::string> nodes;
   for (const KeyValue& kv : *members) nodes.push_back(kv.key.substr(MembersPrefix().size()));
+  absl::StatusOr<std::vector<Entry>> catalog = ReadCatalog();
+  if (!catalog.ok()) return catalog.status();
+  std::map<std::string, Entry> entries;  // by uid
+  for (Entry& e : *catalog) entries[e.uid] = std::move(e);
   absl::Status first;
   for (const auto& o : open) {
+    auto entry = entries.find(o->uid);
+    if (entry == entries.end()) continue;  // dropped meanwhile
     for (uint32_t i = 0; i < o->shards; ++i) {
       {
         absl::MutexLock l(&mu_);
         if (stop_) return first;
       }
-      first.Update(TrimShard(*o, i, nodes));
+      // The nodes holding a shard trim its log.
+      if (o->local[i] == nullptr) continue;
+      const Entry& e = entry->second;
+      first.Update(TrimShard(*o, i, e.placement.empty() ? nodes : e.placement[i], e));
     }
   }
   return first;
 }
 
 absl::Status ClusterDatabase::TrimShard(const Replicas& open, uint32_t shard,
-                                        const std::vector<std::string>& members) {
+                                        const std::vector<std::string>& members,
+                                        const Entry& read) {
   const std::string prefix = ProgressPrefix(open.uid, shard);
-  if (absl::Status s = PublishFlushed(open.uid, shard, open.collection->shard(shard).collection());
+  if (absl::Status s = PublishFlushed(open.uid, shard, open.local[shard]->collection());
       !s.ok()) {
     return s;
   }
@@ -82,8 +95,11 @@ absl::Status ClusterDatabase::TrimShard(const Replicas& open, uint32_t shard,
     if (!absl::SimpleAtoi(kv.value, &position)) {
       return absl::DataLossError(Cat("etcd key ", kv.key, " is not a log position"));
     }
+    const std::string node = kv.key.substr(prefix.size());
+    // A node that held the shard before it was placed elsewhere no longer holds the log back.
+    if (std::find(members.begin(), members.end(), node) == members.end()) continue;
     lowest = std::min(lowest, position);
-    published.insert(kv.key.substr(prefix.size()));
+    published.insert(node);
   }
   for (const std::string& node : members) {  // a member may hold a replica: wait for its word
     if (!published.contains(node)) return absl::OkStatus();
@@ -93,6 +109,11 @@ absl::Status ClusterDatabase::TrimShard(const Replicas& open, uint32_t shard,
   if (!state.ok()) return state.status();
   const uint64_t before = std::min(lowest + 1, state->last_seq);  // the last entry stays
   if (before <= state->first_seq) return absl::OkStatus();
+  // Not if the shard was placed anew since the catalog was read: a node it was placed on may
+  // not be counted yet (the placing node publishes 0 for it before the placement names it).
+  absl::StatusOr<std::optional<Entry>> now = ReadEntry(read.config.name);
+  if (!now.ok()) return now.status();
+  if (!now->has_value() || (*now)->mod_revision != read.mod_revision) return absl::OkStatus();
   return log_->TrimBefore(stream, before);
 }
 

@@ -52,7 +52,7 @@ absl::StatusOr<std::unique_ptr<ShardReplica>> ShardReplica::Start(
   {
     absl::MutexLock l(&replica->mu_);
     replica->applied_ = applied;
-    replica->known_end_ = state->last_seq;
+    replica->known_end_ = replica->start_end_ = state->last_seq;
   }
   replica->applier_ = std::thread([r = replica.get()] { r->ApplyLoop(); });
   return replica;
@@ -64,6 +64,11 @@ ShardReplica::~ShardReplica() {
     stop_ = true;
   }
   applier_.join();
+}
+
+bool ShardReplica::caught_up() const {
+  absl::MutexLock l(&mu_);
+  return applied_ >= start_end_;
 }
 
 uint64_t ShardReplica::applied() const {
@@ -239,6 +244,55 @@ absl::Status ShardReplica::Barrier() {
   if (!mark.ok()) return mark.status();
   Saw(*mark);
   return WaitApplied(*mark);
+}
+
+absl::Status ShardReplica::Sync(ReadConsistency reads) {
+  return reads == ReadConsistency::kStrong ? Barrier() : apply_error();
+}
+
+absl::StatusOr<Record> ShardReplica::Get(std::string_view id, ReadConsistency reads) {
+  if (absl::Status s = Sync(reads); !s.ok()) return s;
+  return collection_->Get(id);
+}
+
+absl::StatusOr<std::vector<Record>> ShardReplica::GetMany(const std::vector<std::string>& ids,
+                                                          ReadConsistency reads) {
+  if (absl::Status s = Sync(reads); !s.ok()) return s;
+  return collection_->GetMany(ids);
+}
+
+absl::StatusOr<uint64_t> ShardReplica::Count(std::string_view filter, ReadConsistency reads) {
+  if (absl::Status s = Sync(reads); !s.ok()) return s;
+  return collection_->Count(filter);
+}
+
+absl::StatusOr<ScrollPage> ShardReplica::Scroll(std::string_view after, uint32_t limit,
+                                                std::string_view filter, bool include_vectors,
+                                                ReadConsistency reads) {
+  if (absl::Status s = Sync(reads); !s.ok()) return s;
+  return collection_->Scroll(after, limit, filter, include_vectors);
+}
+
+absl::StatusOr<SearchResponse> ShardReplica::Search(const SearchRequest& request,
+                                                    ReadConsistency reads) {
+  if (absl::Status s = Sync(reads); !s.ok()) return s;
+  return collection_->Search(request);
+}
+
+absl::StatusOr<CollectionStats> ShardReplica::Stats() {
+  CollectionStats stats = collection_->Stats();
+  stats.replication_lag = lag();
+  return stats;
+}
+
+absl::Status ShardReplica::Maintain(ShardMaintenance what) {
+  switch (what) {
+    case ShardMaintenance::kFlush: return collection_->Flush();
+    case ShardMaintenance::kCompact: return collection_->Compact();
+    case ShardMaintenance::kMigrate: return collection_->Migrate();
+    case ShardMaintenance::kTiering: return collection_->ApplyTiering();
+  }
+  return absl::InvalidArgumentError("unknown maintenance");
 }
 
 }  // namespace proximadb::cluster

@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "cluster/shard.h"
 #include "cluster/shard_log.h"
 #include "proximadb/collection.h"
 
@@ -39,7 +40,7 @@ struct ShardReplicaOptions {
   int apply_timeout_ms = 30000;  // how long a write or barrier waits for the apply
 };
 
-class ShardReplica {
+class ShardReplica final : public Shard {
  public:
   // Starts applying `log` from the collection's last_seq + 1. `log` must outlive the replica.
   static absl::StatusOr<std::unique_ptr<ShardReplica>> Start(
@@ -48,15 +49,31 @@ class ShardReplica {
   ShardReplica(const ShardReplica&) = delete;
   ShardReplica& operator=(const ShardReplica&) = delete;
 
-  absl::Status Write(const std::vector<Record>& records, WriteMode mode);
-  // Returns how many of the ids were live.
-  absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids);
+  absl::Status Write(const std::vector<Record>& records, WriteMode mode) override;
+  absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids) override;
   // Collection::PatchMetadata and ReplaceMetadata through the log (kNotFound if the id is not
   // live), and DeleteWhere: the ids the filter matches at the log position it is appended
   // after; returns how many.
-  absl::Status Patch(std::string_view id, std::string_view patch);
-  absl::Status Replace(std::string_view id, std::string_view metadata);
-  absl::StatusOr<uint64_t> DeleteWhere(std::string_view filter);
+  absl::Status Patch(std::string_view id, std::string_view patch) override;
+  absl::Status Replace(std::string_view id, std::string_view metadata) override;
+  absl::StatusOr<uint64_t> DeleteWhere(std::string_view filter) override;
+  // Reads of the collection, after a barrier when `reads` is strong. An eventual read still
+  // refuses a replica that stopped applying its log: its state is no longer the log's.
+  absl::StatusOr<Record> Get(std::string_view id, ReadConsistency reads) override;
+  absl::StatusOr<std::vector<Record>> GetMany(const std::vector<std::string>& ids,
+                                              ReadConsistency reads) override;
+  absl::StatusOr<uint64_t> Count(std::string_view filter, ReadConsistency reads) override;
+  absl::StatusOr<ScrollPage> Scroll(std::string_view after, uint32_t limit,
+                                    std::string_view filter, bool include_vectors,
+                                    ReadConsistency reads) override;
+  absl::StatusOr<SearchResponse> Search(const SearchRequest& request,
+                                        ReadConsistency reads) override;
+  // The collection's, with lag() as replication_lag.
+  absl::StatusOr<CollectionStats> Stats() override;
+  absl::Status Maintain(ShardMaintenance what) override;
+  Collection* local() override { return collection_.get(); }
+  // Passes a barrier if `reads` is strong; otherwise apply_error().
+  absl::Status Sync(ReadConsistency reads);
   // Returns once this replica has applied every write acknowledged (by any replica) before
   // the call.
   absl::Status Barrier();
@@ -72,6 +89,9 @@ class ShardReplica {
   // reader, writes and barriers last saw it (a replica cut off from the log sees no new end).
   uint64_t lag() const;
   absl::Status apply_error() const;
+  // Whether it has applied the log as far as it reached when the replica started: a new
+  // replica is not asked by other nodes before (it would make them wait).
+  bool caught_up() const;
   Collection& collection() { return *collection_; }
 
  private:
@@ -90,6 +110,7 @@ class ShardReplica {
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t known_end_ ABSL_GUARDED_BY(mu_) = 0;  // the log's last position, as last seen
+  uint64_t start_end_ ABSL_GUARDED_BY(mu_) = 0;  // ... as seen at the start
   absl::Status apply_error_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t wanted_ ABSL_GUARDED_BY(mu_) = 0;  // the highest position a caller waits for

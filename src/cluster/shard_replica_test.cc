@@ -156,7 +156,7 @@ TEST_F(ShardReplicaTest, ALagIsWhatTheReplicaKnowsItHasNotApplied) {
   EXPECT_EQ((*replica)->applied(), 0u);
   EXPECT_EQ((*replica)->lag(), 5u);
   // Not read by eventual reads either: its state is not the log's.
-  ShardedCollection eventual("c", {std::shared_ptr<ShardReplica>(*std::move(replica))},
+  ShardedCollection eventual({std::shared_ptr<ShardReplica>(*std::move(replica))}, c,
                              ReadConsistency::kEventual);
   EXPECT_EQ(eventual.Count("").status().code(), absl::StatusCode::kDataLoss);
   // A caught-up replica that receives an entry it cannot apply lags by it from then on.

@@ -30,26 +30,16 @@ absl::Status NotYet(std::string_view what) {
 
 }  // namespace
 
-ShardedCollection::ShardedCollection(std::string name,
-                                     std::vector<std::shared_ptr<ShardReplica>> shards,
-                                     ReadConsistency reads, uint32_t replication_factor)
-    : name_(std::move(name)),
-      shards_(std::move(shards)),
-      reads_(reads),
-      replication_factor_(replication_factor) {}
+ShardedCollection::ShardedCollection(std::vector<std::shared_ptr<Shard>> shards,
+                                     CollectionConfig config, ReadConsistency reads)
+    : shards_(std::move(shards)), config_(std::move(config)), reads_(reads) {}
 
 std::shared_ptr<ShardedCollection> ShardedCollection::WithReads(ReadConsistency reads) const {
-  return std::make_shared<ShardedCollection>(name_, shards_, reads, replication_factor_);
+  return std::make_shared<ShardedCollection>(shards_, config_, reads);
 }
 
 uint32_t ShardedCollection::ShardOf(std::string_view id, size_t shards) {
   return static_cast<uint32_t>(crc32c::Value(id) % shards);
-}
-
-absl::Status ShardedCollection::Sync(size_t i) {
-  // An eventual read still refuses a replica that stopped applying its log: its state is no
-  // longer the log's.
-  return reads_ == ReadConsistency::kStrong ? shards_[i]->Barrier() : shards_[i]->apply_error();
 }
 
 template <typename Fn>
@@ -62,20 +52,6 @@ auto ShardedCollection::InParallel(Fn fn) const {
   return done;
 }
 
-absl::Status ShardedCollection::SyncAll() {
-  if (reads_ != ReadConsistency::kStrong) {
-    for (const auto& shard : shards_) {
-      if (absl::Status s = shard->apply_error(); !s.ok()) return s;
-    }
-    return absl::OkStatus();
-  }
-  // In parallel: each barrier is a round trip to its log and a wait for its apply thread.
-  for (const absl::Status& s : InParallel([&](size_t i) { return shards_[i]->Barrier(); })) {
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
 std::vector<std::vector<std::string>> ShardedCollection::ByShard(
     const std::vector<std::string>& ids) const {
   std::vector<std::vector<std::string>> out(shards_.size());
@@ -83,19 +59,23 @@ std::vector<std::vector<std::string>> ShardedCollection::ByShard(
   return out;
 }
 
-template <typename Op>
-absl::Status ShardedCollection::OnEveryShard(Op op) {
+absl::Status ShardedCollection::OnEveryShard(ShardMaintenance what) {
   absl::Status first;
-  for (const auto& shard : shards_) first.Update(op(shard->collection()));
+  for (const auto& shard : shards_) first.Update(shard->Maintain(what));
   return first;
 }
 
 CollectionConfig ShardedCollection::config() const {
-  CollectionConfig c = shards_[0]->collection().config();
-  c.name = name_;
-  c.shards = static_cast<uint32_t>(shards_.size());
-  c.replication_factor = replication_factor_;
-  return c;
+  for (const auto& shard : shards_) {
+    if (const Collection* local = shard->local(); local != nullptr) {
+      CollectionConfig c = local->config();
+      c.name = config_.name;
+      c.shards = config_.shards;
+      c.replication_factor = config_.replication_factor;
+      return c;
+    }
+  }
+  return config_;
 }
 
 absl::Status ShardedCollection::Write(std::vector<Record> records, WriteMode mode) {
@@ -109,9 +89,7 @@ absl::Status ShardedCollection::Write(std::vector<Record> records, WriteMode mod
 }
 
 absl::StatusOr<Record> ShardedCollection::Get(std::string_view id) {
-  const size_t i = ShardOf(id, shards_.size());
-  if (absl::Status s = Sync(i); !s.ok()) return s;
-  return shards_[i]->collection().Get(id);
+  return shards_[ShardOf(id, shards_.size())]->Get(id, reads_);
 }
 
 absl::StatusOr<std::vector<Record>> ShardedCollection::GetMany(
@@ -120,8 +98,7 @@ absl::StatusOr<std::vector<Record>> ShardedCollection::GetMany(
   absl::flat_hash_map<std::string, Record> found;
   for (size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].empty()) continue;
-    if (absl::Status s = Sync(i); !s.ok()) return s;
-    absl::StatusOr<std::vector<Record>> got = shards_[i]->collection().GetMany(parts[i]);
+    absl::StatusOr<std::vector<Record>> got = shards_[i]->GetMany(parts[i], reads_);
     if (!got.ok()) return got.status();
     for (Record& r : *got) found.emplace(r.id, std::move(r));
   }
@@ -163,10 +140,9 @@ absl::StatusOr<uint64_t> ShardedCollection::DeleteWhere(std::string_view filter)
 }
 
 absl::StatusOr<uint64_t> ShardedCollection::Count(std::string_view filter) {
-  if (absl::Status s = SyncAll(); !s.ok()) return s;
   uint64_t total = 0;
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    absl::StatusOr<uint64_t> n = shards_[i]->collection().Count(filter);
+  for (absl::StatusOr<uint64_t>& n :
+       InParallel([&](size_t i) { return shards_[i]->Count(filter, reads_); })) {
     if (!n.ok()) return n.status();
     total += *n;
   }
@@ -177,12 +153,11 @@ absl::StatusOr<ScrollPage> ShardedCollection::Scroll(std::string_view after, uin
                                                      std::string_view filter,
                                                      bool include_vectors) {
   // Each shard's first `limit` ids after `after` hold the first `limit` of all of them.
-  if (absl::Status s = SyncAll(); !s.ok()) return s;
   std::vector<Record> merged;
   bool more = false;
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    absl::StatusOr<ScrollPage> page =
-        shards_[i]->collection().Scroll(after, limit, filter, include_vectors);
+  for (absl::StatusOr<ScrollPage>& page : InParallel([&](size_t i) {
+         return shards_[i]->Scroll(after, limit, filter, include_vectors, reads_);
+       })) {
     if (!page.ok()) return page.status();
     more = more || !page->next_after.empty();
     for (Record& r : page->records) merged.push_back(std::move(r));
@@ -200,10 +175,7 @@ absl::StatusOr<ScrollPage> ShardedCollection::Scroll(std::string_view after, uin
 absl::StatusOr<SearchResponse> ShardedCollection::Search(const SearchRequest& request) {
   // Each shard on a thread of its own: its barrier (strong reads), then its search.
   std::vector<absl::StatusOr<SearchResponse>> parts =
-      InParallel([&](size_t i) -> absl::StatusOr<SearchResponse> {
-        if (absl::Status s = Sync(i); !s.ok()) return s;
-        return shards_[i]->collection().Search(request);
-      });
+      InParallel([&](size_t i) { return shards_[i]->Search(request, reads_); });
   SearchResponse out;
   for (size_t i = 0; i < parts.size(); ++i) {
     absl::StatusOr<SearchResponse>& part = parts[i];
@@ -211,7 +183,7 @@ absl::StatusOr<SearchResponse> ShardedCollection::Search(const SearchRequest& re
     if (i == 0 || PlanRank(part->plan) > PlanRank(out.plan)) out.plan = part->plan;
     for (SearchHit& h : part->hits) out.hits.push_back(std::move(h));
   }
-  const bool lower_is_better = config().metric == DistanceMetric::kL2;
+  const bool lower_is_better = config_.metric == DistanceMetric::kL2;
   std::stable_sort(out.hits.begin(), out.hits.end(), [&](const SearchHit& a, const SearchHit& b) {
     return lower_is_better ? a.score < b.score : a.score > b.score;
   });
@@ -245,26 +217,27 @@ absl::Status ShardedCollection::ApplyReplicated(std::string_view, uint64_t) {
   return NotYet("applying a replicated batch (it belongs to one shard's replica)");
 }
 
-absl::Status ShardedCollection::Flush() {
-  return OnEveryShard([](Collection& c) { return c.Flush(); });
-}
+absl::Status ShardedCollection::Flush() { return OnEveryShard(ShardMaintenance::kFlush); }
 
-absl::Status ShardedCollection::Compact() {
-  return OnEveryShard([](Collection& c) { return c.Compact(); });
-}
+absl::Status ShardedCollection::Compact() { return OnEveryShard(ShardMaintenance::kCompact); }
 
-absl::Status ShardedCollection::Migrate() {
-  return OnEveryShard([](Collection& c) { return c.Migrate(); });
-}
+absl::Status ShardedCollection::Migrate() { return OnEveryShard(ShardMaintenance::kMigrate); }
 
 absl::Status ShardedCollection::ApplyTiering() {
-  return OnEveryShard([](Collection& c) { return c.ApplyTiering(); });
+  return OnEveryShard(ShardMaintenance::kTiering);
 }
 
 CollectionStats ShardedCollection::Stats() {
   CollectionStats t;
-  for (const auto& shard : shards_) {
-    const CollectionStats s = shard->collection().Stats();
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    absl::StatusOr<CollectionStats> got = shards_[i]->Stats();
+    if (!got.ok()) {
+      if (t.background_error.empty()) {
+        t.background_error = Cat("shard ", i, ": ", got.status().ToString());
+      }
+      continue;
+    }
+    const CollectionStats& s = *got;
     for (auto field : {&CollectionStats::vector_count, &CollectionStats::memtable_rows,
                        &CollectionStats::unindexed_rows, &CollectionStats::segment_count,
                        &CollectionStats::segment_rows, &CollectionStats::deleted_rows,
@@ -281,7 +254,7 @@ CollectionStats ShardedCollection::Stats() {
                        &CollectionStats::tier_cold_bytes, &CollectionStats::cache_bytes}) {
       t.*field += s.*field;
     }
-    t.replication_lag += shard->lag();
+    t.replication_lag += s.replication_lag;
     t.flush_seconds += s.flush_seconds;
     t.compaction_seconds += s.compaction_seconds;
     t.oldest_unflushed_age_seconds =
@@ -298,7 +271,9 @@ CollectionStats ShardedCollection::Stats() {
 std::vector<MaintenanceEvent> ShardedCollection::History() {
   std::vector<MaintenanceEvent> all;
   for (const auto& shard : shards_) {
-    for (MaintenanceEvent& e : shard->collection().History()) all.push_back(std::move(e));
+    if (Collection* local = shard->local(); local != nullptr) {
+      for (MaintenanceEvent& e : local->History()) all.push_back(std::move(e));
+    }
   }
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
     return a.started_at_us > b.started_at_us;

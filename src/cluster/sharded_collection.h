@@ -1,6 +1,7 @@
-// ShardedCollection: one collection split into shards, each a ShardReplica on this node, behind
-// the engine's Collection interface (docs/cluster.md#shards). An id belongs to shard
-// CRC32C(id) mod shards, the same on every node and every version.
+// ShardedCollection: one collection split into shards behind the engine's Collection interface
+// (docs/cluster.md#shards): each shard is this node's replica of it, or the nodes that hold one
+// (cluster/shard.h). An id belongs to shard CRC32C(id) mod shards, the same on every node and
+// every version.
 //
 // - Writes split their records by shard; each shard's part is one batch through that shard's
 //   log, the parts running one after another. A batch is all-or-nothing per shard, not across
@@ -9,37 +10,38 @@
 //   in turn, each an atomic batch of the ids it matches there.
 // - Reads (get, count, scroll, search) with strong consistency first pass a barrier on each
 //   shard they read, so they see every write acknowledged before they started, from any node.
-//   Eventual reads read the local replicas as they are. One set of replicas can be behind
-//   two ShardedCollections, one for each consistency (WithReads).
-// - Searches ask every shard for k hits at once (a thread each) and keep the best k; counts
-//   add up; scrolls merge in id order.
-// - Maintenance (flush, compact, migrate, tiering) runs on every local shard.
+//   Eventual reads read a replica as it is. One set of shards can be behind two
+//   ShardedCollections, one for each consistency (WithReads).
+// - Searches, counts and scrolls ask every shard at once (a thread each); searches keep the
+//   best k, counts add up, scrolls merge in id order.
+// - Maintenance (flush, compact, migrate, tiering) runs on one replica of every shard: this
+//   node's where it holds one.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "cluster/shard_replica.h"
+#include "cluster/shard.h"
 #include "proximadb/collection.h"
 
 namespace proximadb::cluster {
 
 class ShardedCollection final : public Collection {
  public:
-  // `shards[i]` is this node's replica of shard i; every shard has the collection's config.
-  // `replication_factor` is the copies of each shard's log, as config() shows it.
-  ShardedCollection(std::string name, std::vector<std::shared_ptr<ShardReplica>> shards,
-                    ReadConsistency reads = ReadConsistency::kStrong,
-                    uint32_t replication_factor = 1);
-  // The same replicas, read with `reads`.
+  // `shards[i]` is shard i; `config` the collection's as the catalog holds it (name, shards and
+  // replication factor included), shown while this node holds no replica.
+  ShardedCollection(std::vector<std::shared_ptr<Shard>> shards, CollectionConfig config,
+                    ReadConsistency reads = ReadConsistency::kStrong);
+  // The same shards, read with `reads`.
   std::shared_ptr<ShardedCollection> WithReads(ReadConsistency reads) const;
 
   static uint32_t ShardOf(std::string_view id, size_t shards);
   size_t shard_count() const { return shards_.size(); }
-  ShardReplica& shard(size_t i) { return *shards_[i]; }
+  Shard& shard(size_t i) { return *shards_[i]; }
 
-  // Shard 0's config, with the collection's name, shards and replication factor.
+  // The config of this node's first replica (settings changed since creation show there), with
+  // the collection's name, shards and replication factor; the catalog's if it holds none.
   CollectionConfig config() const override;
   absl::Status Write(std::vector<Record> records, WriteMode mode) override;
   absl::StatusOr<Record> Get(std::string_view id) override;
@@ -66,29 +68,24 @@ class ShardedCollection final : public Collection {
   absl::Status Migrate() override;
   absl::Status ApplyTiering() override;
   // The shards' figures added up (last_seq and flushed_seq: sums of their log positions;
-  // replication_lag: of their lags).
+  // replication_lag: of their lags). A shard that cannot be reached is named in
+  // background_error.
   CollectionStats Stats() override;
-  // Every shard's events, newest first.
+  // The events of this node's replicas, newest first.
   std::vector<MaintenanceEvent> History() override;
 
  private:
-  // Strong reads: a barrier on shard `i`, or on every shard at once. Eventual reads: only the
-  // replicas' apply errors (a stopped replica is not read).
-  absl::Status Sync(size_t i);
-  absl::Status SyncAll();
   // The ids grouped by shard, each group in the order given.
   std::vector<std::vector<std::string>> ByShard(const std::vector<std::string>& ids) const;
   // fn(i) for every shard i at once, shard 0 on the calling thread; the results in order.
   template <typename Fn>
   auto InParallel(Fn fn) const;
-  // Runs `op` on every local shard collection; the first failure (the rest still ran).
-  template <typename Op>
-  absl::Status OnEveryShard(Op op);
+  // Runs `what` on one replica of every shard; the first failure (the rest still ran).
+  absl::Status OnEveryShard(ShardMaintenance what);
 
-  const std::string name_;
-  const std::vector<std::shared_ptr<ShardReplica>> shards_;
+  const std::vector<std::shared_ptr<Shard>> shards_;
+  const CollectionConfig config_;
   const ReadConsistency reads_;
-  const uint32_t replication_factor_;
 };
 
 }  // namespace proximadb::cluster

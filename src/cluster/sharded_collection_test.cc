@@ -8,6 +8,7 @@
 #include <cmath>
 #include <set>
 
+#include "cluster/shard_replica.h"
 #include "cluster/test_fixtures.h"
 #include "common/scoped_temp_dir.h"
 #include "common/strings.h"
@@ -51,7 +52,7 @@ class ShardedCollectionTest : public NatsSuite {
     o.background_maintenance = false;
     auto db = Database::Open(o);
     ASSERT_TRUE(db.ok()) << db.status();
-    std::vector<std::shared_ptr<ShardReplica>> replicas;
+    std::vector<std::shared_ptr<Shard>> replicas;
     for (int s = 0; s < kShards; ++s) {
       CollectionConfig c;
       c.name = Cat("c-", s);
@@ -63,7 +64,13 @@ class ShardedCollectionTest : public NatsSuite {
       ASSERT_TRUE(replica.ok()) << replica.status();
       replicas.push_back(*std::move(replica));
     }
-    sharded_.push_back(std::make_unique<ShardedCollection>("c", std::move(replicas)));
+    CollectionConfig config;
+    config.name = "c";
+    config.dimension = 4;
+    config.metric = DistanceMetric::kL2;
+    config.shards = kShards;
+    config.replication_factor = 3;
+    sharded_.push_back(std::make_unique<ShardedCollection>(std::move(replicas), config));
     dbs_.push_back(*std::move(db));
   }
   void WriteRecords(ShardedCollection& c, int first, int n) {
@@ -94,7 +101,7 @@ TEST_F(ShardedCollectionTest, WritesSpreadOverShardsAndEveryNodeReadsThemAll) {
   EXPECT_EQ(*count, 200u);
   uint64_t per_shard_total = 0;
   for (int s = 0; s < kShards; ++s) {
-    const uint64_t n = *other.shard(s).collection().Count("");
+    const uint64_t n = *other.shard(s).local()->Count("");
     EXPECT_GT(n, 20u) << "shard " << s;  // CRC32C spreads 200 ids over 4 shards
     per_shard_total += n;
   }

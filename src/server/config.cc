@@ -92,6 +92,7 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"cluster.default_shards", &c.default_shards, 1, 256},
       {"cluster.replication_factor", &c.replication_factor, 1, 5},
       {"cluster.lease_ttl_seconds", &c.lease_ttl_seconds, 2, 3600},
+      {"cluster.replace_after_seconds", &c.replace_after_seconds, 1, 86400 * 30},
       {"cluster.trim_logs", &c.trim_logs},
       {"monitoring.metrics_enabled", &c.metrics_enabled},
       {"monitoring.health_check_interval_ms", &c.health_check_interval_ms, 1, 3600000},
@@ -222,6 +223,14 @@ absl::Status Validate(const ServerConfig& c) {
   }
   if (c.cluster_enabled && c.nats_urls.empty()) {
     return Bad("cluster.nats_urls", "is needed when cluster.enabled is true");
+  }
+  // Peers forward requests to advertise_grpc (by default bind_address:grpc_port), and a
+  // wildcard address names no node.
+  const bool wildcard = c.bind_address == "0.0.0.0" || c.bind_address == "::";
+  if (c.cluster_enabled && wildcard && c.advertise_grpc.empty()) {
+    return Bad("cluster.advertise_grpc",
+               Cat("is needed when server.bind_address is ", c.bind_address,
+                   ": the address other nodes reach this one's gRPC port at"));
   }
   return absl::OkStatus();
 }

@@ -88,6 +88,7 @@ struct ServerConfig {
   int64_t default_shards = 4;
   int64_t replication_factor = 3;           // copies of each shard's log
   int64_t lease_ttl_seconds = 10;           // a node silent this long is out of the cluster
+  int64_t replace_after_seconds = 60;       // ... and this long more has its replicas re-placed
   bool trim_logs = false;  // trim each shard's log below what every replica has flushed
 
   // [monitoring]

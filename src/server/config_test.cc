@@ -76,6 +76,10 @@ TEST_F(ConfigTest, ErrorsNameTheKeyAndTheSource) {
            Case{"", {"PROXIMADB_API__REST_PROT=1"}, "PROXIMADB_API__REST_PROT: unknown key"},
            Case{"", {"PROXIMADB_API__REST_PORT=abc"}, "PROXIMADB_API__REST_PORT: expects an integer"},
            Case{"", {"PROXIMADB_MONITORING__METRICS_ENABLED=maybe"}, "expects true or false"},
+           Case{"[server]\nbind_address = \"0.0.0.0\"\n[cluster]\nenabled = true\n"
+                "etcd_endpoints = [\"http://e:2379\"]\nnats_urls = [\"nats://n:4222\"]\n",
+                {}, "cluster.advertise_grpc: is needed when server.bind_address is 0.0.0.0"},
+           Case{"[cluster]\nreplace_after_seconds = 0\n", {}, "replace_after_seconds"},
        }) {
     ConfigSources s;
     if (!c.file.empty()) s.file = Write(c.file);

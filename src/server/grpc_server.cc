@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "server/grpc_convert.h"
 #include "server/grpc_metrics.h"
+#include "server/grpc_shards.h"
 #include "server/request_id.h"
 #include "proximadb/v1/proximadb.grpc.pb.h"
 
@@ -33,6 +34,8 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
     builder.AddListeningPort(address, Credentials(tls), &bound);
     builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<size_t>(max_message_bytes, INT32_MAX)));
     builder.RegisterService(this);
+    shards_ = NewShardsService(&svc_);  // between the nodes of a cluster
+    builder.RegisterService(shards_.get());
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counted;
     counted.push_back(NewMetricsInterceptors(&svc_.metrics()));
     builder.experimental().SetInterceptorCreators(std::move(counted));
@@ -462,16 +465,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
  private:
   // The key of the call's metadata: "authorization" ("Bearer <key>", or the whole value if not
   // Bearer) or "api-key"; "" without either.
-  static std::string KeyOf(const grpc::CallbackServerContext* ctx) {
-    const auto& metadata = ctx->client_metadata();
-    if (auto it = metadata.find("authorization"); it != metadata.end()) {
-      return std::string(BearerKey(std::string_view(it->second.data(), it->second.size())));
-    }
-    if (auto it = metadata.find("api-key"); it != metadata.end()) {
-      return std::string(it->second.data(), it->second.size());
-    }
-    return "";
-  }
+  static std::string KeyOf(const grpc::CallbackServerContext* ctx) { return GrpcKeyOf(*ctx); }
 
   // Whether the call's key allows `access` on `collection` ("" for none): its holder (nullopt
   // while authentication is off), UNAUTHENTICATED or PERMISSION_DENIED.
@@ -604,6 +598,7 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   }
 
   server::Service& svc_;  // (plain `Service` names the generated base class here)
+  std::unique_ptr<grpc::Service> shards_;  // outlives server_
   std::unique_ptr<grpc::Server> server_;
 };
 

@@ -30,6 +30,7 @@
 #include "server/http_server.h"
 #include "server/json_log.h"
 #include "server/rest_api.h"
+#include "server/shard_forwarding.h"
 #include "server/version.h"
 
 extern char** environ;
@@ -135,7 +136,25 @@ cluster::ClusterOptions ClusterOptionsFor(const ServerConfig& config) {
   o.default_shards = static_cast<uint32_t>(config.default_shards);
   o.replication_factor = static_cast<int>(config.replication_factor);
   o.lease_ttl_seconds = config.lease_ttl_seconds;
+  o.replace_after_seconds = static_cast<int>(config.replace_after_seconds);
   o.trim_logs = config.trim_logs;
+  return o;
+}
+
+// How this node reaches its peers for the shards it holds no replica of: with the admin key
+// under authentication, and over TLS under [tls], checking peers against the client CA if one
+// is set (every node then presents its own certificate), or else against this node's own
+// certificate chain (the nodes share one).
+ForwardingOptions ForwardingOptionsFor(const ServerConfig& config,
+                                       const std::optional<GrpcServer::TlsPem>& pem) {
+  ForwardingOptions o;
+  if (config.auth_enabled) o.key = config.admin_key;
+  if (pem) {
+    o.tls = ForwardingOptions::Tls{
+        .roots = pem->client_ca.empty() ? pem->cert_chain : pem->client_ca,
+        .cert_chain = pem->client_ca.empty() ? "" : pem->cert_chain,
+        .private_key = pem->client_ca.empty() ? "" : pem->private_key};
+  }
   return o;
 }
 
@@ -260,8 +279,10 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   std::unique_ptr<Database> database = *std::move(db);
   if (config.cluster_enabled) {
     RestApi::ServeReadsOnWorkers();
+    cluster::ClusterOptions options = ClusterOptionsFor(config);
+    options.remote_shards = NewShardForwarding(ForwardingOptionsFor(config, *pem));
     absl::StatusOr<std::unique_ptr<cluster::ClusterDatabase>> joined =
-        cluster::ClusterDatabase::Open(std::move(database), ClusterOptionsFor(config));
+        cluster::ClusterDatabase::Open(std::move(database), std::move(options));
     if (!joined.ok()) {
       spdlog::critical("cannot join cluster {}: {}", config.cluster_name,
                        joined.status().ToString());

@@ -20,6 +20,7 @@ json ShardJson(const cluster::ClusterView::Shard& s) {
                    {"entries", s.log.entries},
                    {"bytes", s.log.bytes},
                    {"followers", replicas}}},
+          {"nodes", s.nodes},
           {"opened", s.opened},
           {"applied_position", s.applied},
           {"lag", s.lag()},

@@ -149,7 +149,7 @@ class Infra:
 class Node:
     """A proximadb-server in cluster mode."""
 
-    def __init__(self, infra, root, cluster, index, ttl=10):
+    def __init__(self, infra, root, cluster, index, ttl=10, replace_after=60):
         self.index = index
         self.data_dir = os.path.join(root, f"node{index}")
         self.port = free_port()
@@ -161,7 +161,8 @@ class Node:
                    PROXIMADB_CLUSTER__ETCD_ENDPOINTS=f"http://127.0.0.1:{infra.etcd_port}",
                    PROXIMADB_CLUSTER__NATS_URLS=infra.nats_urls(),
                    PROXIMADB_CLUSTER__DEFAULT_SHARDS="3",
-                   PROXIMADB_CLUSTER__LEASE_TTL_SECONDS=str(ttl))
+                   PROXIMADB_CLUSTER__LEASE_TTL_SECONDS=str(ttl),
+                   PROXIMADB_CLUSTER__REPLACE_AFTER_SECONDS=str(replace_after))
         self.process = Process(
             [SERVER, "--data-dir", self.data_dir, "--rest-port", str(self.port),
              "--grpc-port", str(self.grpc_port)], os.path.join(root, f"node{index}.log"), env)
@@ -199,7 +200,8 @@ class ClusterTest(unittest.TestCase):
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(dir=self.root)
-        self.nodes = [Node(self.infra, self.dir, self.id().split(".")[-1], i, ttl=self.ttl())
+        self.nodes = [Node(self.infra, self.dir, self.id().split(".")[-1], i, ttl=self.ttl(),
+                           replace_after=self.replace_after())
                       for i in range(3)]
         for n in self.nodes:
             n.start()
@@ -210,6 +212,9 @@ class ClusterTest(unittest.TestCase):
 
     def ttl(self):
         return 10
+
+    def replace_after(self):
+        return 60
 
     def tearDown(self):
         for n in self.nodes:
@@ -531,6 +536,119 @@ class PartitionTest(ClusterTest):
             mine = [n for n in view["nodes"] if n["id"] == "node2"]
             return mine[0] if mine else None
         self.assertEqual(wait_for("node2 to join again", back, 30)["generation"], 2)
+
+    # The other cases run in ClusterTest; this class adds only the one above.
+    test_a_write_on_one_node_is_read_and_searched_on_the_others = None
+    test_kill9_of_a_node_during_writes_loses_no_acknowledged_write = None
+    test_kill9_of_a_nats_server_during_writes = None
+    test_restarting_everything_brings_all_data_back = None
+    test_a_history_across_a_kill9_has_no_lost_write_or_stale_read = None
+
+
+class PlacementTest(ClusterTest):
+    """Shards placed on a subset of the nodes (3 shards, replication factor 1, 3 nodes): each
+    node holds one shard, yet any node answers any request, forwarding what concerns another
+    node's shard to it. A node gone past replace_after_seconds has its shards placed on the
+    others, which rebuild them from their logs: nothing acknowledged is lost."""
+
+    def ttl(self):
+        return 3
+
+    def replace_after(self):
+        return 2
+
+    def placement(self, node, name):
+        status, view = node.call("GET", "/api/v1/cluster")
+        self.assertEqual(status, 200, view)
+        (c,) = [c for c in view["collections"] if c["name"] == name]
+        return c["shards"]
+
+    def read_everywhere(self, nodes, n):
+        """Every node answers counts, gets, searches and stats over the n records left."""
+        for node in nodes:
+            self.assertEqual(node.call("POST", "/api/v1/collections/placed/count", {}),
+                             (200, {"count": n}))
+            self.assertEqual(node.call("POST", "/api/v1/collections/placed/count",
+                                       {"consistency": "eventual"}), (200, {"count": n}))
+            status, got = node.call("GET", "/api/v1/collections/placed/vectors/id-42")
+            self.assertEqual((status, got["vector"]), (200, [42.0, 1.0, 2.0, 3.0]), got)
+            status, found = node.call("POST", "/api/v1/collections/placed/search",
+                                      {"vector": [42.2, 1, 2, 3], "k": 3})
+            self.assertEqual(status, 200, found)
+            self.assertEqual([r["id"] for r in found["results"]], ["id-42", "id-43", "id-41"])
+            status, stats = node.call("GET", "/api/v1/collections/placed/stats")
+            self.assertEqual((status, stats["vector_count"]), (200, n), stats)
+
+    def test_shards_placed_on_one_node_each_are_served_by_all_and_moved_off_a_dead_node(self):
+        a, b, c = self.nodes
+        status, body = a.call("POST", "/api/v1/collections",
+                              {"name": "placed", "dimension": 4, "distance_metric": "l2",
+                               "shards": 3, "replication_factor": 1})
+        self.assertEqual(status, 201, body)
+        shards = self.placement(b, "placed")
+        self.assertEqual(sorted(s["nodes"][0] for s in shards), ["node0", "node1", "node2"])
+        self.assertEqual([len(s["nodes"]) for s in shards], [1, 1, 1])
+        # Each node opens its own shard's replica (at its next catalog refresh) and no other.
+        for node in self.nodes:
+            def opened(node=node):
+                mine = [s["nodes"] == [f"node{node.index}"]
+                        for s in self.placement(node, "placed")]
+                seen = [s["opened"] for s in self.placement(node, "placed")]
+                return True if seen == mine else None
+            wait_for(f"node{node.index} to open its replica", opened, 30)
+
+        status, body = b.call("POST", "/api/v1/collections/placed/vectors/batch",
+                              {"vectors": records(range(300)), "upsert": True})
+        self.assertEqual(status, 200, body)
+        self.read_everywhere(self.nodes, 300)
+        # Writes of every kind through a node that holds none of the records' shards.
+        status, body = c.call("POST", "/api/v1/collections/placed/vectors/delete",
+                              {"filter": {"i": {"$lt": 10}}})
+        self.assertEqual((status, body), (200, {"deleted": 10}))
+        status, body = a.call("PATCH", "/api/v1/collections/placed/vectors/id-77",
+                              {"metadata": {"tag": "x"}})
+        self.assertEqual(status, 200, body)
+        status, got = c.call("GET", "/api/v1/collections/placed/vectors/id-77")
+        self.assertEqual(got["metadata"], {"i": 77, "tag": "x"})
+        status, body = b.call("POST", "/api/v1/collections/placed/vectors",
+                              records([42])[0])
+        self.assertEqual((status, body["error"]["code"]), (409, "ALREADY_EXISTS"), body)
+        ids, cursor = [], None
+        while True:  # a scroll merges the shards of three nodes
+            query = "limit=50" + (f"&cursor={cursor}" if cursor else "")
+            status, page = c.call("GET", f"/api/v1/collections/placed/vectors?{query}")
+            self.assertEqual(status, 200, page)
+            ids += [v["id"] for v in page["vectors"]]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        self.assertEqual(ids, sorted(f"id-{i}" for i in range(10, 300)))
+
+        # node2 dies: its shard moves to a live node, which applies the shard's log.
+        c.process.stop(signal.SIGKILL)
+        moved = [s["shard"] for s in shards if s["nodes"] == ["node2"]]
+
+        def replaced():
+            now = self.placement(a, "placed")
+            return now if all(now[i]["nodes"] != ["node2"] for i in moved) else None
+        now = wait_for("node2's shard to be placed on another node", replaced, 60)
+        self.assertTrue(all(now[i]["nodes"][0] in ("node0", "node1") for i in moved), now)
+        for node in (a, b):  # once each has seen the new placement (its next refresh)
+            wait_for(f"node{node.index} to serve the moved shard", lambda node=node: True if node.call(
+                "POST", "/api/v1/collections/placed/count", {})[0] == 200 else None, 30)
+        self.read_everywhere([a, b], 290)
+        for i in range(10, 300):
+            status, got = b.call("GET", f"/api/v1/collections/placed/vectors/id-{i}")
+            self.assertEqual((status, got["metadata"]["i"]), (200, i), got)
+        # node2 comes back: it holds no shard of the collection any more, drops its old
+        # replica, and answers through the others.
+        c.start()
+        self.read_everywhere(self.nodes, 290)
+
+        def dropped():
+            ours = [s for s in self.placement(c, "placed") if s["opened"]]
+            return True if not ours else None
+        wait_for("node2 to hold no replica", dropped, 30)
 
     # The other cases run in ClusterTest; this class adds only the one above.
     test_a_write_on_one_node_is_read_and_searched_on_the_others = None

@@ -1,0 +1,263 @@
+// Placement (docs/cluster.md#placement): three nodes (each a database on disk) sharing a real
+// etcd and a real 3-node NATS JetStream cluster, whose shards are placed on some of them. The
+// nodes reach each other's shards in process here (DirectShard), through the same
+// ClusterDatabase::LocalShard a forwarded gRPC call is served by; tests/e2e/cluster_test.py
+// covers the gRPC path between server processes.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "absl/time/clock.h"
+#include "cluster/cluster_database.h"
+#include "cluster/test_fixtures.h"
+#include "common/errors.h"
+#include "common/scoped_temp_dir.h"
+#include "common/strings.h"
+
+namespace proximadb::cluster {
+namespace {
+
+constexpr int kNodes = 3;
+
+// A shard held by other nodes of the test, reached by calling their LocalShard directly. The
+// "gRPC addresses" of the test's nodes are "node0".."node2".
+class DirectShard final : public Shard {
+ public:
+  DirectShard(ShardAddress address, ShardHolders holders,
+              std::vector<std::unique_ptr<ClusterDatabase>>* nodes)
+      : address_(std::move(address)), holders_(std::move(holders)), nodes_(nodes) {}
+
+  absl::Status Write(const std::vector<Record>& r, WriteMode m) override {
+    return Run([&](Shard& s) { return s.Write(r, m); });
+  }
+  absl::StatusOr<uint64_t> Delete(const std::vector<std::string>& ids) override {
+    return Run([&](Shard& s) { return s.Delete(ids); });
+  }
+  absl::Status Patch(std::string_view id, std::string_view p) override {
+    return Run([&](Shard& s) { return s.Patch(id, p); });
+  }
+  absl::Status Replace(std::string_view id, std::string_view m) override {
+    return Run([&](Shard& s) { return s.Replace(id, m); });
+  }
+  absl::StatusOr<uint64_t> DeleteWhere(std::string_view f) override {
+    return Run([&](Shard& s) { return s.DeleteWhere(f); });
+  }
+  absl::StatusOr<Record> Get(std::string_view id, ReadConsistency c) override {
+    return Run([&](Shard& s) { return s.Get(id, c); });
+  }
+  absl::StatusOr<std::vector<Record>> GetMany(const std::vector<std::string>& ids,
+                                              ReadConsistency c) override {
+    return Run([&](Shard& s) { return s.GetMany(ids, c); });
+  }
+  absl::StatusOr<uint64_t> Count(std::string_view f, ReadConsistency c) override {
+    return Run([&](Shard& s) { return s.Count(f, c); });
+  }
+  absl::StatusOr<ScrollPage> Scroll(std::string_view a, uint32_t l, std::string_view f, bool v,
+                                    ReadConsistency c) override {
+    return Run([&](Shard& s) { return s.Scroll(a, l, f, v, c); });
+  }
+  absl::StatusOr<SearchResponse> Search(const SearchRequest& r, ReadConsistency c) override {
+    return Run([&](Shard& s) { return s.Search(r, c); });
+  }
+  absl::StatusOr<CollectionStats> Stats() override {
+    return Run([&](Shard& s) { return s.Stats(); });
+  }
+  absl::Status Maintain(ShardMaintenance what) override {
+    return Run([&](Shard& s) { return s.Maintain(what); });
+  }
+
+ private:
+  // fn on the first holder that has the shard, as the gRPC forwarder does.
+  template <typename Fn>
+  auto Run(Fn fn) -> decltype(fn(std::declval<Shard&>())) {
+    absl::Status last = absl::UnavailableError("no live node holds a replica");
+    for (const std::string& address : holders_()) {
+      ClusterDatabase* node = (*nodes_)[address.back() - '0'].get();
+      if (node == nullptr) continue;
+      absl::StatusOr<std::shared_ptr<Shard>> shard =
+          node->LocalShard(address_.collection, address_.uid, address_.shard);
+      if (ErrorCodeOf(shard.status()) == kShardNotHere) {
+        last = shard.status();
+        continue;
+      }
+      if (!shard.ok()) return shard.status();
+      return fn(**shard);
+    }
+    return last;
+  }
+
+  const ShardAddress address_;
+  const ShardHolders holders_;
+  std::vector<std::unique_ptr<ClusterDatabase>>* const nodes_;
+};
+
+class PlacementTest : public EtcdAndNatsSuite {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(EtcdAndNatsSuite::SetUp());
+    cluster_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    nodes_.resize(kNodes);
+  }
+  void TearDown() override {
+    for (auto& node : nodes_) {
+      if (node == nullptr) continue;
+      for (const CollectionConfig& c : node->ListCollections()) (void)node->DropCollection(c.name);
+      break;
+    }
+    for (auto& node : nodes_) node.reset();
+  }
+  void OpenNode(int n) {
+    nodes_[n].reset();
+    auto local = OpenNodeDatabase(dir_.path(), n);
+    ASSERT_TRUE(local.ok()) << local.status();
+    auto db = ClusterDatabase::Open(
+        *std::move(local),
+        {.cluster_name = cluster_, .node_id = Cat("node", n), .advertise_grpc = Cat("node", n),
+         .etcd_endpoints = {etcd_->endpoint()}, .nats_urls = nats_->urls(),
+         .default_shards = 3, .replication_factor = 1,
+         .remote_shards = [this](ShardAddress a, ShardHolders h) -> std::shared_ptr<Shard> {
+           return std::make_shared<DirectShard>(std::move(a), std::move(h), &nodes_);
+         },
+         .replace_after_seconds = 1, .lease_ttl_seconds = 2,
+         .catalog_refresh_ms = 3600 * 1000});  // refreshed by the test
+    ASSERT_TRUE(db.ok()) << db.status();
+    nodes_[n] = *std::move(db);
+  }
+  CollectionConfig Config(const std::string& name, uint32_t shards, uint32_t copies) {
+    CollectionConfig c;
+    c.name = name;
+    c.dimension = 4;
+    c.metric = DistanceMetric::kL2;
+    c.shards = shards;
+    c.replication_factor = copies;
+    return c;
+  }
+  // The catalog's placement of `name`, as node n sees it.
+  std::vector<std::vector<std::string>> Placement(int n, const std::string& name) {
+    std::vector<std::vector<std::string>> out;
+    absl::StatusOr<ClusterView> view = nodes_[n]->View();
+    EXPECT_TRUE(view.ok()) << view.status();
+    if (!view.ok()) return out;
+    for (const ClusterView::Collection& c : view->collections) {
+      if (c.name != name) continue;
+      for (const ClusterView::Shard& s : c.shards) out.push_back(s.nodes);
+    }
+    return out;
+  }
+  void Refresh() {
+    for (auto& node : nodes_) {
+      if (node != nullptr) ASSERT_TRUE(node->Refresh().ok());
+    }
+  }
+  void Write(int node, const std::string& name, int first, int n) {
+    ASSERT_NO_FATAL_FAILURE(WriteNumbered(*nodes_[node], name, first, n));
+  }
+  uint64_t Count(int node, const std::string& name) { return CountAll(*nodes_[node], name); }
+  // Runs node n's placement pass (and every node's refresh) until `done` holds, up to 30 s.
+  template <typename Done>
+  bool PlaceUntil(int n, Done done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      EXPECT_TRUE(nodes_[n]->Replace().ok());
+      Refresh();
+      if (done()) return true;
+      absl::SleepFor(absl::Milliseconds(100));  // the gone node's time passing
+    }
+    return false;
+  }
+
+  std::string cluster_;
+  ScopedTempDir dir_;
+  std::vector<std::unique_ptr<ClusterDatabase>> nodes_;
+};
+
+TEST_F(PlacementTest, ShardsAreSpreadAndEveryNodeServesThemAll) {
+  for (int n = 0; n < kNodes; ++n) ASSERT_NO_FATAL_FAILURE(OpenNode(n));
+  ASSERT_TRUE(nodes_[1]->CreateCollection(Config("docs", 6, 2)).ok());
+  const auto placement = Placement(0, "docs");
+  ASSERT_EQ(placement.size(), 6u);
+  std::map<std::string, int> load;
+  for (const auto& nodes : placement) {
+    ASSERT_EQ(nodes.size(), 2u);
+    EXPECT_NE(nodes[0], nodes[1]);
+    for (const std::string& n : nodes) ++load[n];
+  }
+  EXPECT_EQ(load, (std::map<std::string, int>{{"node0", 4}, {"node1", 4}, {"node2", 4}}));
+
+  Write(0, "docs", 0, 100);
+  Write(2, "docs", 100, 50);
+  for (int n = 0; n < kNodes; ++n) {
+    EXPECT_EQ(Count(n, "docs"), 150u) << "node " << n;
+    auto c = nodes_[n]->GetCollection("docs");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ((*c)->Get("id-120")->metadata, R"({"i":120})");
+    EXPECT_EQ((*c)->Stats().vector_count, 150u);
+    SearchRequest q;
+    std::vector<float> v = {42.2f, 1, 2, 3};
+    q.vector = v;
+    q.k = 2;
+    auto found = (*c)->Search(q);
+    ASSERT_TRUE(found.ok()) << found.status();
+    ASSERT_EQ(found->hits.size(), 2u);
+    EXPECT_EQ(found->hits[0].id, "id-42");
+    EXPECT_EQ(found->hits[1].id, "id-43");
+  }
+  // A node answers a forwarded request only for a shard it holds, of that very collection.
+  absl::StatusOr<std::shared_ptr<Shard>> here = nodes_[0]->LocalShard("docs", "0000", 0);
+  EXPECT_EQ(here.status().code(), absl::StatusCode::kNotFound) << here.status();
+  for (uint32_t shard = 0; shard < 6; ++shard) {
+    const bool holds = placement[shard][0] == "node0" || placement[shard][1] == "node0";
+    auto view = nodes_[0]->View();
+    ASSERT_TRUE(view.ok());
+    EXPECT_EQ(view->collections[0].shards[shard].opened, holds) << shard;
+  }
+}
+
+TEST_F(PlacementTest, ANodeThatJoinsGetsTheReplicasOfShardsPlacedOnTooFewNodes) {
+  ASSERT_NO_FATAL_FAILURE(OpenNode(0));
+  ASSERT_NO_FATAL_FAILURE(OpenNode(1));
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs", 2, 3)).ok());
+  for (const auto& nodes : Placement(0, "docs")) EXPECT_EQ(nodes.size(), 2u);
+  Write(1, "docs", 0, 80);
+  ASSERT_NO_FATAL_FAILURE(OpenNode(2));
+  ASSERT_TRUE(PlaceUntil(0, [&] {
+    for (const auto& nodes : Placement(0, "docs")) {
+      if (nodes.size() != 3) return false;
+    }
+    return true;
+  }));
+  // The new replicas applied the logs from their start: node2 answers from its own.
+  EXPECT_EQ(Count(2, "docs"), 80u);
+  auto view = nodes_[2]->View();
+  ASSERT_TRUE(view.ok());
+  for (const ClusterView::Shard& s : view->collections[0].shards) {
+    EXPECT_TRUE(s.opened);
+    EXPECT_EQ(s.applied, s.log.last_seq);
+  }
+}
+
+TEST_F(PlacementTest, AGoneNodeIsReplacedOnlyAfterItsTimeAndLosesNothing) {
+  for (int n = 0; n < kNodes; ++n) ASSERT_NO_FATAL_FAILURE(OpenNode(n));
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs", 3, 1)).ok());
+  Write(1, "docs", 0, 90);
+  const auto before = Placement(0, "docs");
+  nodes_[2].reset();  // leaves: its lease is revoked, its replicas are not reachable
+  // Only the live node with the lowest id places: node1's pass changes nothing.
+  ASSERT_TRUE(nodes_[1]->Replace().ok());
+  EXPECT_EQ(Placement(0, "docs"), before);
+  ASSERT_TRUE(PlaceUntil(0, [&] {
+    for (const auto& nodes : Placement(0, "docs")) {
+      if (nodes[0] == "node2") return false;
+    }
+    return true;
+  }));
+  const auto after = Placement(0, "docs");
+  for (size_t i = 0; i < after.size(); ++i) {
+    if (before[i][0] != "node2") EXPECT_EQ(after[i], before[i]) << i;  // the others stay
+  }
+  EXPECT_EQ(Count(0, "docs"), 90u);
+  EXPECT_EQ(Count(1, "docs"), 90u);
+}
+
+}  // namespace
+}  // namespace proximadb::cluster
