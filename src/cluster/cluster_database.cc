@@ -248,7 +248,9 @@ absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::Open
     }
     shards.push_back(open->local[i]);
   }
-  open->collection = std::make_shared<ShardedCollection>(std::move(shards), entry.config);
+  open->collection = std::make_shared<ShardedCollection>(
+      std::move(shards), entry.config, ReadConsistency::kStrong, options_.max_id_bytes,
+      options_.max_metadata_bytes);
   open->eventual = open->collection->WithReads(ReadConsistency::kEventual);
   // Replicas opened again keep their settings; those changed while this node was away are
   // applied now, or at a later refresh if a replica refuses them for now.

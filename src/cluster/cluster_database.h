@@ -61,6 +61,10 @@ struct ClusterOptions {
   RemoteShardFactory remote_shards;
   // A node gone (its lease expired) this long has its replicas placed on other nodes.
   int replace_after_seconds = 60;
+  // The record limits writes are checked against before they are split by shard (the local
+  // database's, DatabaseOptions).
+  size_t max_id_bytes = kMaxIdBytes;
+  size_t max_metadata_bytes = kMaxMetadataBytes;
   int64_t lease_ttl_seconds = 10;
   int catalog_refresh_ms = 1000;
   // Trims each shard's log through the lowest position every replica has flushed, every

@@ -7,6 +7,7 @@
 
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "cluster/cluster_database.h"
 #include "cluster/test_fixtures.h"
@@ -146,7 +147,9 @@ class PlacementTest : public EtcdAndNatsSuite {
   }
   void Refresh() {
     for (auto& node : nodes_) {
-      if (node != nullptr) ASSERT_TRUE(node->Refresh().ok());
+      if (node != nullptr) {
+        ASSERT_TRUE(node->Refresh().ok());
+      }
     }
   }
   void Write(int node, const std::string& name, int first, int n) {
@@ -202,6 +205,22 @@ TEST_F(PlacementTest, ShardsAreSpreadAndEveryNodeServesThemAll) {
     EXPECT_EQ(found->hits[0].id, "id-42");
     EXPECT_EQ(found->hits[1].id, "id-43");
   }
+  // Errors name the collection as users know it, not the replicas' local collections, and a
+  // bad batch is refused whole, naming the record.
+  auto docs = nodes_[2]->GetCollection("docs");
+  ASSERT_TRUE(docs.ok());
+  absl::Status exists = (*docs)->Write({{"id-7", {7, 1, 2, 3}, "{}"}}, WriteMode::kInsert);
+  EXPECT_EQ(exists.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(exists.message(), "id 'id-7' already exists in collection 'docs'");
+  absl::Status missing = (*docs)->PatchMetadata("nope", R"({"a":1})");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(absl::StrContains(missing.message(), "'s-")) << missing;
+  std::vector<Record> bad = {{"id-500", {1, 1, 2, 3}, "{}"}, {"id-501", {1, 2}, "{}"}};
+  absl::Status refused = (*docs)->Write(bad, WriteMode::kUpsert);
+  EXPECT_EQ(ErrorCodeOf(refused), kDimensionMismatch);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "vectors[1]: vector of id 'id-501' has "
+                                                   "dimension 2, collection 'docs' has")) << refused;
+  EXPECT_EQ(Count(0, "docs"), 150u);
   // A node answers a forwarded request only for a shard it holds, of that very collection.
   absl::StatusOr<std::shared_ptr<Shard>> here = nodes_[0]->LocalShard("docs", "0000", 0);
   EXPECT_EQ(here.status().code(), absl::StatusCode::kNotFound) << here.status();
@@ -253,7 +272,9 @@ TEST_F(PlacementTest, AGoneNodeIsReplacedOnlyAfterItsTimeAndLosesNothing) {
   }));
   const auto after = Placement(0, "docs");
   for (size_t i = 0; i < after.size(); ++i) {
-    if (before[i][0] != "node2") EXPECT_EQ(after[i], before[i]) << i;  // the others stay
+    if (before[i][0] != "node2") {
+      EXPECT_EQ(after[i], before[i]) << i;  // the others stay
+    }
   }
   EXPECT_EQ(Count(0, "docs"), 90u);
   EXPECT_EQ(Count(1, "docs"), 90u);

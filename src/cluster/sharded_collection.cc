@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "common/crc32c.h"
 #include "common/strings.h"
 
@@ -23,6 +24,40 @@ size_t PlanRank(std::string_view plan) {
   return 0;
 }
 
+// `s` with the local collection a shard's replica lives in ('s-<uid>-<shard>', as the engine
+// names it in its errors) called by the collection's name, `name`, as users know it.
+absl::Status Renamed(const absl::Status& s, std::string_view name) {
+  constexpr size_t kUid = 16;
+  std::string message(s.message());
+  bool renamed = false;
+  for (size_t at = message.find("'s-"); at != std::string::npos;
+       at = message.find("'s-", at + 1)) {
+    const size_t end = message.find('\'', at + 1);
+    if (end == std::string::npos) break;
+    const std::string_view quoted = std::string_view(message).substr(at + 1, end - at - 1);
+    const bool shard = quoted.size() > 2 + kUid + 1 && quoted[2 + kUid] == '-' &&
+                       std::all_of(quoted.begin() + 2, quoted.begin() + 2 + kUid,
+                                   [](char c) { return absl::ascii_isxdigit(c); }) &&
+                       std::all_of(quoted.begin() + 3 + kUid, quoted.end(),
+                                   [](char c) { return absl::ascii_isdigit(c); });
+    if (!shard) continue;
+    message.replace(at + 1, quoted.size(), name);
+    renamed = true;
+  }
+  if (!renamed) return s;
+  absl::Status out(s.code(), message);
+  s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
+template <typename T>
+absl::StatusOr<T> Renamed(absl::StatusOr<T> r, std::string_view name) {
+  if (r.ok()) return r;
+  return Renamed(r.status(), name);
+}
+
 absl::Status NotYet(std::string_view what) {
   return absl::UnimplementedError(
       Cat(what, " is not available on a sharded collection yet (docs/cluster.md)"));
@@ -31,11 +66,17 @@ absl::Status NotYet(std::string_view what) {
 }  // namespace
 
 ShardedCollection::ShardedCollection(std::vector<std::shared_ptr<Shard>> shards,
-                                     CollectionConfig config, ReadConsistency reads)
-    : shards_(std::move(shards)), config_(std::move(config)), reads_(reads) {}
+                                     CollectionConfig config, ReadConsistency reads,
+                                     size_t max_id_bytes, size_t max_metadata_bytes)
+    : shards_(std::move(shards)),
+      config_(std::move(config)),
+      reads_(reads),
+      rules_{.collection = config_.name, .dimension = config_.dimension,
+             .max_id_bytes = max_id_bytes, .max_metadata_bytes = max_metadata_bytes} {}
 
 std::shared_ptr<ShardedCollection> ShardedCollection::WithReads(ReadConsistency reads) const {
-  return std::make_shared<ShardedCollection>(shards_, config_, reads);
+  return std::make_shared<ShardedCollection>(shards_, config_, reads, rules_.max_id_bytes,
+                                             rules_.max_metadata_bytes);
 }
 
 uint32_t ShardedCollection::ShardOf(std::string_view id, size_t shards) {
@@ -62,7 +103,7 @@ std::vector<std::vector<std::string>> ShardedCollection::ByShard(
 absl::Status ShardedCollection::OnEveryShard(ShardMaintenance what) {
   absl::Status first;
   for (const auto& shard : shards_) first.Update(shard->Maintain(what));
-  return first;
+  return Renamed(first, config_.name);
 }
 
 CollectionConfig ShardedCollection::config() const {
@@ -79,17 +120,22 @@ CollectionConfig ShardedCollection::config() const {
 }
 
 absl::Status ShardedCollection::Write(std::vector<Record> records, WriteMode mode) {
+  // The whole batch before any part of it: a bad record changes nothing, and is named by its
+  // place in the batch.
+  if (absl::Status s = CheckRecords(records, mode, rules_); !s.ok()) return s;
   std::vector<std::vector<Record>> parts(shards_.size());
   for (Record& r : records) parts[ShardOf(r.id, shards_.size())].push_back(std::move(r));
   for (size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].empty()) continue;
-    if (absl::Status s = shards_[i]->Write(parts[i], mode); !s.ok()) return s;
+    if (absl::Status s = shards_[i]->Write(parts[i], mode); !s.ok()) {
+      return Renamed(s, config_.name);
+    }
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<Record> ShardedCollection::Get(std::string_view id) {
-  return shards_[ShardOf(id, shards_.size())]->Get(id, reads_);
+  return Renamed(shards_[ShardOf(id, shards_.size())]->Get(id, reads_), config_.name);
 }
 
 absl::StatusOr<std::vector<Record>> ShardedCollection::GetMany(
@@ -99,7 +145,7 @@ absl::StatusOr<std::vector<Record>> ShardedCollection::GetMany(
   for (size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].empty()) continue;
     absl::StatusOr<std::vector<Record>> got = shards_[i]->GetMany(parts[i], reads_);
-    if (!got.ok()) return got.status();
+    if (!got.ok()) return Renamed(got.status(), config_.name);
     for (Record& r : *got) found.emplace(r.id, std::move(r));
   }
   std::vector<Record> out;  // in the order asked, as Collection::GetMany promises
@@ -115,25 +161,25 @@ absl::StatusOr<uint64_t> ShardedCollection::Delete(const std::vector<std::string
   for (size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].empty()) continue;
     absl::StatusOr<uint64_t> n = shards_[i]->Delete(parts[i]);
-    if (!n.ok()) return n.status();
+    if (!n.ok()) return Renamed(n.status(), config_.name);
     deleted += *n;
   }
   return deleted;
 }
 
 absl::Status ShardedCollection::PatchMetadata(std::string_view id, std::string_view patch) {
-  return shards_[ShardOf(id, shards_.size())]->Patch(id, patch);
+  return Renamed(shards_[ShardOf(id, shards_.size())]->Patch(id, patch), config_.name);
 }
 
 absl::Status ShardedCollection::ReplaceMetadata(std::string_view id, std::string_view metadata) {
-  return shards_[ShardOf(id, shards_.size())]->Replace(id, metadata);
+  return Renamed(shards_[ShardOf(id, shards_.size())]->Replace(id, metadata), config_.name);
 }
 
 absl::StatusOr<uint64_t> ShardedCollection::DeleteWhere(std::string_view filter) {
   uint64_t deleted = 0;
   for (const auto& shard : shards_) {  // a bad filter stops at the first, before any append
     absl::StatusOr<uint64_t> n = shard->DeleteWhere(filter);
-    if (!n.ok()) return n.status();
+    if (!n.ok()) return Renamed(n.status(), config_.name);
     deleted += *n;
   }
   return deleted;
@@ -143,7 +189,7 @@ absl::StatusOr<uint64_t> ShardedCollection::Count(std::string_view filter) {
   uint64_t total = 0;
   for (absl::StatusOr<uint64_t>& n :
        InParallel([&](size_t i) { return shards_[i]->Count(filter, reads_); })) {
-    if (!n.ok()) return n.status();
+    if (!n.ok()) return Renamed(n.status(), config_.name);
     total += *n;
   }
   return total;
@@ -158,7 +204,7 @@ absl::StatusOr<ScrollPage> ShardedCollection::Scroll(std::string_view after, uin
   for (absl::StatusOr<ScrollPage>& page : InParallel([&](size_t i) {
          return shards_[i]->Scroll(after, limit, filter, include_vectors, reads_);
        })) {
-    if (!page.ok()) return page.status();
+    if (!page.ok()) return Renamed(page.status(), config_.name);
     more = more || !page->next_after.empty();
     for (Record& r : page->records) merged.push_back(std::move(r));
   }
@@ -179,7 +225,7 @@ absl::StatusOr<SearchResponse> ShardedCollection::Search(const SearchRequest& re
   SearchResponse out;
   for (size_t i = 0; i < parts.size(); ++i) {
     absl::StatusOr<SearchResponse>& part = parts[i];
-    if (!part.ok()) return part.status();
+    if (!part.ok()) return Renamed(part.status(), config_.name);
     if (i == 0 || PlanRank(part->plan) > PlanRank(out.plan)) out.plan = part->plan;
     for (SearchHit& h : part->hits) out.hits.push_back(std::move(h));
   }

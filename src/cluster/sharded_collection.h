@@ -3,9 +3,10 @@
 // (cluster/shard.h). An id belongs to shard CRC32C(id) mod shards, the same on every node and
 // every version.
 //
-// - Writes split their records by shard; each shard's part is one batch through that shard's
-//   log, the parts running one after another. A batch is all-or-nothing per shard, not across
-//   shards: an insert refused on one shard (an id exists) leaves the parts already written.
+// - Writes are checked whole first (record_checks.h: bad input changes nothing), then split by
+//   shard; each shard's part is one batch through that shard's log, the parts running one
+//   after another. A batch is all-or-nothing per shard, not across shards: an insert refused on
+//   one shard (an id exists) leaves the parts already written.
 //   A metadata patch or replace goes to the id's shard; a delete by filter runs on each shard
 //   in turn, each an atomic batch of the ids it matches there.
 // - Reads (get, count, scroll, search) with strong consistency first pass a barrier on each
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "cluster/shard.h"
+#include "engine/record_checks.h"
 #include "proximadb/collection.h"
 
 namespace proximadb::cluster {
@@ -30,9 +32,12 @@ namespace proximadb::cluster {
 class ShardedCollection final : public Collection {
  public:
   // `shards[i]` is shard i; `config` the collection's as the catalog holds it (name, shards and
-  // replication factor included), shown while this node holds no replica.
+  // replication factor included), shown while this node holds no replica; writes are checked
+  // against the config's dimension and the given record limits.
   ShardedCollection(std::vector<std::shared_ptr<Shard>> shards, CollectionConfig config,
-                    ReadConsistency reads = ReadConsistency::kStrong);
+                    ReadConsistency reads = ReadConsistency::kStrong,
+                    size_t max_id_bytes = kMaxIdBytes,
+                    size_t max_metadata_bytes = kMaxMetadataBytes);
   // The same shards, read with `reads`.
   std::shared_ptr<ShardedCollection> WithReads(ReadConsistency reads) const;
 
@@ -86,6 +91,7 @@ class ShardedCollection final : public Collection {
   const std::vector<std::shared_ptr<Shard>> shards_;
   const CollectionConfig config_;
   const ReadConsistency reads_;
+  const RecordRules rules_;
 };
 
 }  // namespace proximadb::cluster

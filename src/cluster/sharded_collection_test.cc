@@ -8,6 +8,7 @@
 #include <cmath>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "cluster/shard_replica.h"
 #include "cluster/test_fixtures.h"
 #include "common/scoped_temp_dir.h"
@@ -171,14 +172,24 @@ TEST_F(ShardedCollectionTest, DeletesAcrossShardsAndRefusesBadInputBeforeTheLog)
   EXPECT_EQ(sharded_[2]->Get("id-4").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(*sharded_[0]->Count(""), 50u);  // its barriers: node 0 has applied the delete
   EXPECT_EQ(sharded_[0]->Stats().vector_count, 50u);
-  // Bad input is refused by the shard it goes to, before its log.
-  std::vector<Record> bad = {Rec(1)};
-  bad[0].vector = {1, 2};
-  EXPECT_EQ(sharded_[0]->Write(std::move(bad), WriteMode::kUpsert).code(),
-            absl::StatusCode::kInvalidArgument);
+  // Bad input is refused before any log, the whole batch: a batch over every shard with one
+  // bad record writes nothing, and names the record by its place in the batch.
+  std::vector<Record> bad;
+  for (int i = 200; i < 240; ++i) bad.push_back(Rec(i));
+  bad[37].vector = {1, 2};
+  absl::Status refused = sharded_[0]->Write(bad, WriteMode::kUpsert);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "vectors[37]: vector of id 'id-237' has "
+                                                   "dimension 2, collection 'c' has dimension 4"))
+      << refused;
+  bad[37] = Rec(237);
+  bad[39].id = bad[2].id;  // an id twice in an insert
+  refused = sharded_[1]->Write(bad, WriteMode::kInsert);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "appears more than once")) << refused;
   ASSERT_TRUE(sharded_[0]->Flush().ok());
   EXPECT_EQ(sharded_[0]->Stats().memtable_rows, 0u);
   EXPECT_EQ(*sharded_[0]->Count(""), 50u);
+  EXPECT_EQ(*sharded_[2]->Count(""), 50u);
 }
 
 // Metadata patches and replacements go through the id's shard's log; a delete by filter

@@ -43,6 +43,7 @@
 #include "absl/time/clock.h"
 #include "engine/cold_cache.h"
 #include "engine/memory_budget.h"
+#include "engine/record_checks.h"
 #include "engine/search.h"
 #include "env/env.h"
 #include "proximadb/collection.h"
@@ -244,9 +245,8 @@ class CollectionImpl final : public Collection,
   void AsyncSyncLoop();
 
   // write_path.cc
-  absl::Status ValidateRecord(Record& r) const;
-  // Write's checks of a whole batch (each record's, and no id twice in an insert).
-  absl::Status ValidateWrite(std::vector<Record>& records, WriteMode mode) const;
+  // What record_checks.h checks a record to write against, from this collection's settings.
+  RecordRules Rules() const;
   // Resolves `w` against the state as of last_seq_, without logging or applying it.
   absl::StatusOr<PreparedBatch> Prepare(Writer* w) ABSL_LOCKS_EXCLUDED(mu_);
   // `w` (kPatch or kReplace) for `metadata` of `id`, checked; a replacement's canonical text

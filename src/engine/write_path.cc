@@ -1,15 +1,14 @@
 // CollectionImpl's write path: validation, group commit into the WAL (one fsync per group
 // under sync durability), and the apply of committed batches to the memtable (invariants 1, 2
 // and 4 of collection_impl.h).
-#include <cmath>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/macros.h"
 #include "engine/collection_impl.h"
+#include "engine/record_checks.h"
 #include "filter/metadata.h"
 
 namespace proximadb {
@@ -92,63 +91,22 @@ class CollectionImpl::Overlay {
 // ---------------------------------------------------------------------------------------------
 // Validation: every rule once, with one message.
 
-absl::Status CollectionImpl::CheckMetadataSize(std::string_view id, size_t bytes) const {
-  if (bytes <= options_.limits.max_metadata_bytes) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("field 'metadata' of id ", Quote(id), " has ",
-                                                 bytes, " bytes, the limit is ",
-                                                 options_.limits.max_metadata_bytes));
+RecordRules CollectionImpl::Rules() const {
+  return {.collection = options_.config.name, .dimension = dim_,
+          .max_id_bytes = options_.limits.max_id_bytes,
+          .max_metadata_bytes = options_.limits.max_metadata_bytes};
 }
 
-absl::Status CollectionImpl::ValidateRecord(Record& r) const {
-  if (r.id.empty() || r.id.size() > options_.limits.max_id_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "field 'id' must have 1 to ", options_.limits.max_id_bytes, " bytes, has ", r.id.size()));
-  }
-  if (r.vector.size() != dim_) {
-    return WithErrorCode(
-        absl::InvalidArgumentError(absl::StrCat(
-            "vector of id ", Quote(r.id), " has dimension ", r.vector.size(), ", collection ",
-            Quote(options_.config.name), " has dimension ", dim_)),
-        kDimensionMismatch);
-  }
-  for (size_t i = 0; i < r.vector.size(); ++i) {
-    if (!std::isfinite(r.vector[i])) {
-      return absl::InvalidArgumentError(absl::StrCat("vector of id ", Quote(r.id),
-                                                      " has a non-finite value at index ", i));
-    }
-  }
-  PROXIMADB_ASSIGN_OR_RETURN(
-      r.metadata, CanonicalMetadata(r.metadata, absl::StrCat("metadata of id ", Quote(r.id))));
-  return CheckMetadataSize(r.id, r.metadata.size());
+absl::Status CollectionImpl::CheckMetadataSize(std::string_view id, size_t bytes) const {
+  return proximadb::CheckMetadataSize(id, bytes, options_.limits.max_metadata_bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The operations: each validates its input, then commits one writer.
 
-absl::Status CollectionImpl::ValidateWrite(std::vector<Record>& records, WriteMode mode) const {
-  absl::flat_hash_set<std::string_view> seen;
-  for (size_t i = 0; i < records.size(); ++i) {
-    Record& r = records[i];
-    if (absl::Status s = ValidateRecord(r); !s.ok()) {
-      if (records.size() == 1) return s;
-      // Which record, by its place in the batch (the id itself may be what is wrong).
-      absl::Status named(s.code(), absl::StrCat("vectors[", i, "]: ", s.message()));
-      if (const std::string code = ErrorCodeOf(s); !code.empty()) {
-        return WithErrorCode(named, code);
-      }
-      return named;
-    }
-    if (mode == WriteMode::kInsert && !seen.insert(r.id).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("id ", Quote(r.id), " appears more than once in the batch"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CollectionImpl::Write(std::vector<Record> records, WriteMode mode) {
   if (records.empty()) return absl::OkStatus();
-  PROXIMADB_RETURN_IF_ERROR(ValidateWrite(records, mode));
+  PROXIMADB_RETURN_IF_ERROR(CheckRecords(records, mode, Rules()));
   Writer w(Writer::Kind::kWrite);
   w.records = &records;
   w.mode = mode;
@@ -224,7 +182,7 @@ absl::StatusOr<PreparedBatch> CollectionImpl::Prepare(Writer* w) {
 
 absl::StatusOr<PreparedBatch> CollectionImpl::PrepareWrite(std::vector<Record> records,
                                                            WriteMode mode) {
-  PROXIMADB_RETURN_IF_ERROR(ValidateWrite(records, mode));
+  PROXIMADB_RETURN_IF_ERROR(CheckRecords(records, mode, Rules()));
   // A write the memory budget would refuse is refused before it reaches the log.
   if (options_.budget != nullptr) PROXIMADB_RETURN_IF_ERROR(options_.budget->Admit());
   Writer w(Writer::Kind::kWrite);

@@ -137,6 +137,8 @@ cluster::ClusterOptions ClusterOptionsFor(const ServerConfig& config) {
   o.replication_factor = static_cast<int>(config.replication_factor);
   o.lease_ttl_seconds = config.lease_ttl_seconds;
   o.replace_after_seconds = static_cast<int>(config.replace_after_seconds);
+  o.max_id_bytes = static_cast<size_t>(config.max_id_bytes);
+  o.max_metadata_bytes = static_cast<size_t>(config.max_metadata_bytes);
   o.trim_logs = config.trim_logs;
   return o;
 }

@@ -613,6 +613,8 @@ class PlacementTest(ClusterTest):
         status, body = b.call("POST", "/api/v1/collections/placed/vectors",
                               records([42])[0])
         self.assertEqual((status, body["error"]["code"]), (409, "ALREADY_EXISTS"), body)
+        self.assertEqual(body["error"]["message"],
+                         "id 'id-42' already exists in collection 'placed'")
         ids, cursor = [], None
         while True:  # a scroll merges the shards of three nodes
             query = "limit=50" + (f"&cursor={cursor}" if cursor else "")

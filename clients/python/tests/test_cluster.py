@@ -6,10 +6,12 @@ strong and eventual reads, the replication lag in stats, and the cluster's view.
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
 
+import grpc
 import numpy as np
 import pytest
 
@@ -17,6 +19,7 @@ from proximadb import ProximaDBClient
 from proximadb.errors import InvalidArgumentError
 
 from conftest import Server, free_port, http_get
+from test_tls import make_cert, openssl
 
 
 def wait_until(what, condition, seconds=60.0):
@@ -57,8 +60,9 @@ class Infra:
         wait_until("etcd", lambda: json.loads(http_get(f"{client}/health")[1])["health"] == "true")
         wait_until("JetStream", lambda: http_get(f"http://127.0.0.1:{monitor}/healthz")[0] == 200)
 
-    def node(self, node_id: str) -> Server:
-        return Server(PROXIMADB_CLUSTER__ENABLED="true",
+    def node(self, node_id: str, ready_tls: "ssl.SSLContext | None" = None,
+             **settings: str) -> Server:
+        return Server(ready_tls=ready_tls, **settings, PROXIMADB_CLUSTER__ENABLED="true",
                       PROXIMADB_CLUSTER__NAME=os.path.basename(self.dir),
                       PROXIMADB_CLUSTER__NODE_ID=node_id,
                       PROXIMADB_CLUSTER__ETCD_ENDPOINTS=f"http://127.0.0.1:{self.etcd_port}",
@@ -177,3 +181,65 @@ def test_a_settings_change_is_cluster_wide(pair, name):
     with pytest.raises(InvalidArgumentError, match="ef_search"):
         b.update_collection(name, ef_search=0)
     assert a.get_collection(name).ef_search == 90
+
+
+ADMIN_KEY = "cluster-admin-key-" + os.urandom(8).hex()
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    """Two nodes with [tls] (one certificate for 127.0.0.1, its file holding the chain up to
+    its CA) and [auth] (one admin key), so that they forward to each other over TLS with the
+    key; and the CA's file."""
+    d = str(tmp_path_factory.mktemp("cluster-tls"))
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-keyout", os.path.join(d, "ca.key"), "-out", os.path.join(d, "ca.pem"),
+            "-days", "2", "-subj", "/CN=ca")
+    make_cert(d, "server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+    chain = os.path.join(d, "chain.pem")
+    with open(chain, "w") as out:
+        for part in ("server.pem", "ca.pem"):
+            with open(os.path.join(d, part)) as f:
+                out.write(f.read())
+    context = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+    settings = dict(PROXIMADB_TLS__ENABLED="true", PROXIMADB_TLS__CERT_FILE=chain,
+                    PROXIMADB_TLS__KEY_FILE=os.path.join(d, "server.key"),
+                    PROXIMADB_AUTH__ENABLED="true", PROXIMADB_AUTH__ADMIN_KEY=ADMIN_KEY)
+    infra = Infra()
+    servers = []
+    try:
+        servers = [infra.node(n, ready_tls=context, **settings) for n in ("a", "b")]
+        yield servers, os.path.join(d, "ca.pem")
+    finally:
+        for s in servers:
+            s.stop()
+        infra.stop()
+
+
+def test_a_secured_cluster_forwards_over_tls_with_its_key(secured, name):
+    (a, b), ca = secured
+    with ProximaDBClient(f"grpcs://127.0.0.1:{a.grpc_port}", api_key=ADMIN_KEY,
+                         ca_file=ca) as ca_client, \
+            ProximaDBClient(b.rest_url, api_key=ADMIN_KEY, ca_file=ca) as cb:
+        # Two shards, one copy each: one on each node, and each node forwards to the other.
+        ca_client.create_collection(name, 4, "l2", shards=2, replication_factor=1)
+        view = cb.cluster()
+        (placed,) = [c for c in view["collections"] if c["name"] == name]
+        assert sorted(s["nodes"][0] for s in placed["shards"]) == ["a", "b"]
+        ca_client.batch_insert(name, np.array([[i, 1, 2, 3] for i in range(30)], np.float32),
+                               ids=[f"id-{i}" for i in range(30)])
+        for c in (ca_client, cb):
+            assert c.count(name) == 30
+            assert c.count(name, consistency="eventual") == 30
+            assert [h.id for h in c.search(name, [7.2, 1, 2, 3], k=2)] == ["id-7", "id-8"]
+            assert all(c.get(name, f"id-{i}").id == f"id-{i}" for i in range(30))
+    # The service between nodes wants the admin key, like every other call.
+    credentials = grpc.ssl_channel_credentials(open(ca, "rb").read())
+    with grpc.secure_channel(f"127.0.0.1:{b.grpc_port}", credentials) as channel:
+        call = channel.unary_unary("/proximadb.v1.ProximaDBShards/Call",
+                                   request_serializer=lambda m: m,
+                                   response_deserializer=lambda m: m)
+        with pytest.raises(grpc.RpcError) as refused:
+            call(b"", timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        call(b"", timeout=10, metadata=[("api-key", ADMIN_KEY)])  # an empty call: answered
