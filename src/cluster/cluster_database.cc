@@ -57,6 +57,10 @@ absl::Status NotInCluster(std::string_view what) {
 
 }  // namespace
 
+int LogReplicas(int replication_factor) {
+  return replication_factor % 2 == 0 ? replication_factor + 1 : replication_factor;
+}
+
 std::string ShardName(std::string_view uid, uint32_t shard) { return Cat("s-", uid, "-", shard); }
 
 std::string ShardStream(std::string_view uid, uint32_t shard) {
@@ -227,7 +231,10 @@ absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::Open
   for (uint32_t i = 0; i < entry.shards; ++i) {
     // Every node makes sure of every log: the node that creates the collection may hold none.
     const std::string stream = ShardStream(entry.uid, i);
-    if (absl::Status s = log_->EnsureStream(stream, entry.replication_factor); !s.ok()) return s;
+    if (absl::Status s = log_->EnsureStream(stream, LogReplicas(entry.replication_factor));
+        !s.ok()) {
+      return s;
+    }
     if (!entry.Holds(options_.node_id, i)) {
       if (!options_.remote_shards) {
         return absl::FailedPreconditionError(

@@ -43,6 +43,10 @@
 
 namespace proximadb::cluster {
 
+// The replicas of the log of a shard with `replication_factor` copies: the next odd number.
+// A Raft group of an even size survives no more failures than one of one fewer (2 replicas
+// stop at the loss of either), so a log of 2 copies has 3 replicas, one of 4 has 5.
+int LogReplicas(int replication_factor);
 // The local collection holding this node's replica of shard `shard` of the collection `uid`.
 std::string ShardName(std::string_view uid, uint32_t shard);
 // The JetStream stream holding the log of shard `shard` of the collection whose uid is `uid`.
@@ -56,7 +60,8 @@ struct ClusterOptions {
   std::vector<std::string> etcd_endpoints;
   std::vector<std::string> nats_urls;
   uint32_t default_shards = 4;
-  int replication_factor = 3;   // copies of each shard: its log's and its replicas'
+  // Copies of each shard: the nodes holding a replica, and its log's replicas (LogReplicas).
+  int replication_factor = 3;
   // Reaches the shards this node holds no replica of; null: every node holds every shard.
   RemoteShardFactory remote_shards;
   // A node gone (its lease expired) this long has its replicas placed on other nodes.

@@ -221,6 +221,15 @@ TEST_F(PlacementTest, ShardsAreSpreadAndEveryNodeServesThemAll) {
   EXPECT_TRUE(absl::StrContains(refused.message(), "vectors[1]: vector of id 'id-501' has "
                                                    "dimension 2, collection 'docs' has")) << refused;
   EXPECT_EQ(Count(0, "docs"), 150u);
+  // 2 copies: a log of 3 replicas (a leader and 2 followers), which survives a NATS server.
+  EXPECT_EQ(LogReplicas(1), 1);
+  EXPECT_EQ(LogReplicas(2), 3);
+  EXPECT_EQ(LogReplicas(4), 5);
+  absl::StatusOr<ClusterView> view = nodes_[0]->View();
+  ASSERT_TRUE(view.ok()) << view.status();
+  for (const ClusterView::Shard& s : view->collections[0].shards) {
+    EXPECT_EQ(s.log.replicas.size(), 2u);
+  }
   // A node answers a forwarded request only for a shard it holds, of that very collection.
   absl::StatusOr<std::shared_ptr<Shard>> here = nodes_[0]->LocalShard("docs", "0000", 0);
   EXPECT_EQ(here.status().code(), absl::StatusCode::kNotFound) << here.status();

@@ -400,6 +400,10 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(self.count(n), 50)
         self.assertEqual(self.missing(b, range(50)), [])
 
+    def history_collection(self):
+        """The collection the history test writes and reads: every node holds every shard."""
+        return "docs"
+
     def test_a_history_across_a_kill9_has_no_lost_write_or_stale_read(self):
         """Three writers (each owning 4 keys, writing versions 1, 2, 3... of them) and three
         readers (strong gets of random keys on random nodes) run while node2 is killed with
@@ -409,9 +413,10 @@ class ClusterTest(unittest.TestCase):
         history, stop = History(), threading.Event()
         writers, keys = 3, 4
         acked = [0]
+        collection = self.history_collection()
 
         def path(key):
-            return f"/api/v1/collections/docs/vectors/{key}"
+            return f"/api/v1/collections/{collection}/vectors/{key}"
 
         def writer(w):
             version, turn, n = {}, w, 0
@@ -652,12 +657,21 @@ class PlacementTest(ClusterTest):
             return True if not ours else None
         wait_for("node2 to hold no replica", dropped, 30)
 
-    # The other cases run in ClusterTest; this class adds only the one above.
+    def history_collection(self):
+        """The history test, again, on 3 shards with 2 copies each: a node that holds no copy of
+        a key's shard forwards its writes and reads, and the kill -9 of node2 moves its shards
+        to the other nodes (after 2 s) while the history runs."""
+        status, body = self.nodes[0].call("POST", "/api/v1/collections",
+                                          {"name": "pairs", "dimension": 4, "shards": 3,
+                                           "replication_factor": 2})
+        self.assertEqual(status, 201, body)
+        return "pairs"
+
+    # The other cases run in ClusterTest; this class adds the one above and the history.
     test_a_write_on_one_node_is_read_and_searched_on_the_others = None
     test_kill9_of_a_node_during_writes_loses_no_acknowledged_write = None
     test_kill9_of_a_nats_server_during_writes = None
     test_restarting_everything_brings_all_data_back = None
-    test_a_history_across_a_kill9_has_no_lost_write_or_stale_read = None
 
 
 class ConfigTest(unittest.TestCase):

@@ -36,7 +36,7 @@ class Collection:
     id_index: str = "hashmap"
     # {"ultra_hot": bool, "warm_after_hours": float | None, "cold_after_hours": float | None}
     tiering: Dict[str, Any] = field(default_factory=dict)
-    # Cluster mode: shards and copies of each shard's log (a single node: 1 and 1).
+    # Cluster mode: shards and copies of each shard (a single node: 1 and 1).
     shards: int = 1
     replication_factor: int = 1
 
