@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Cluster mode on loopback (docs/cluster.md#measured), with the CPU shared by everything: REST
 ingest and search throughput of a single node against clusters of 1 and 3 nodes, each shard
-with 1 or 3 copies (its log's replicas on 3 NATS servers, and the nodes holding it), and the
-memory each node holds; the time writes stop after kill -9 of the NATS server leading a shard's
+with 1 or 3 copies (its log's replicas on 3 NATS servers, and the nodes holding it), strong
+searches from 4 clients at once, and the memory each node holds; the time writes stop after kill -9 of the NATS server leading a shard's
 log; and how fast a node that was down catches up. Real etcd and nats-server (as
 installed by scripts/install-test-servers.sh), started and stopped here.
 
@@ -27,6 +27,7 @@ from cluster_test import Infra, Node, Process, call  # noqa: E402
 from harness import free_port, wait_for  # noqa: E402
 
 DIM = 128
+CONCURRENT = 4  # clients of the concurrent strong searches (they share barriers)
 
 
 def vectors(rng, n):
@@ -59,19 +60,29 @@ def ingest(nodes, data, batch=200, clients=2):
     return len(data) / (time.perf_counter() - start)
 
 
-def search(node, queries, consistency="strong"):
-    """(QPS, p50 ms, p99 ms) of one client's searches, one at a time."""
+def search(node, queries, consistency="strong", clients=1):
+    """(QPS, p50 ms, p99 ms) of `clients` clients' searches, each one at a time, the queries
+    dealt out among them."""
     latencies = []
-    for q in queries:
-        t = time.perf_counter()
-        status, answer = call(node.port, "POST", "/api/v1/collections/bench/search",
-                              {"vector": q, "k": 10, "include_metadata": False,
-                               "consistency": consistency})
-        latencies.append(time.perf_counter() - t)
-        if status != 200:
-            raise RuntimeError(f"search failed: {answer}")
+
+    def client(c):
+        for q in queries[c::clients]:
+            t = time.perf_counter()
+            status, answer = call(node.port, "POST", "/api/v1/collections/bench/search",
+                                  {"vector": q, "k": 10, "include_metadata": False,
+                                   "consistency": consistency})
+            latencies.append(time.perf_counter() - t)
+            if status != 200:
+                raise RuntimeError(f"search failed: {answer}")
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
     latencies.sort()
-    return (len(queries) / sum(latencies), 1000 * latencies[len(latencies) // 2],
+    return (len(latencies) / wall, 1000 * latencies[len(latencies) // 2],
             1000 * latencies[int(len(latencies) * 0.99)])
 
 
@@ -118,7 +129,7 @@ def cluster(infra, root, name, size, rf, data, queries):
         ingested = ingest(nodes, data)
         memory = [rss_mb(n.process) for n in nodes]
         return (ingested, search(nodes[-1], queries), search(nodes[-1], queries, "eventual"),
-                memory, nodes)
+                search(nodes[-1], queries, "strong", CONCURRENT), memory, nodes)
     except BaseException:
         for n in nodes:
             n.process.stop(signal.SIGKILL)
@@ -191,12 +202,13 @@ def main():
         ing, (qps, p50, p99), rss = single_node(root, data, queries)
         rows.append(("single node (no cluster)", ing, qps, p50, p99, f"{rss:.0f}"))
         for name, size, rf in [("c1", 1, 1), ("c3r1", 3, 1), ("c3", 3, 3)]:
-            ing, strong, eventual, memory, nodes = cluster(infra, root, name, size, rf, data,
-                                                           queries)
+            ing, strong, eventual, concurrent, memory, nodes = cluster(infra, root, name, size,
+                                                                       rf, data, queries)
             rss = "/".join(f"{m:.0f}" for m in memory)
             rows.append((f"cluster: {size} node(s), {rf} cop{'y' if rf == 1 else 'ies'}", ing,
                          *strong, rss))
             rows.append(("  the same, eventual reads", None, *eventual, ""))
+            rows.append((f"  the same, strong, {CONCURRENT} clients", None, *concurrent, ""))
             if size == 3 and rf == 3:
                 gap = failover(infra, nodes, rng)
                 rate = catch_up(nodes, rng, args.vectors // 2)

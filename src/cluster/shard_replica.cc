@@ -240,6 +240,31 @@ absl::StatusOr<uint64_t> ShardReplica::DeleteWhere(std::string_view filter) {
 }
 
 absl::Status ShardReplica::Barrier() {
+  // Concurrent callers share a barrier. A caller joins the round that has not appended its
+  // mark yet, so the mark it passes is appended after it arrived; the first of the round to
+  // find no mark in flight appends it for all of them.
+  std::shared_ptr<BarrierRound> mine;
+  {
+    absl::MutexLock l(&barrier_mu_);
+    if (next_round_ == nullptr) next_round_ = std::make_shared<BarrierRound>();
+    mine = next_round_;
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(barrier_mu_) {
+      return mine->done || (!marking_ && next_round_ == mine);
+    };
+    barrier_mu_.Await(absl::Condition(&ready));
+    if (mine->done) return mine->status;
+    marking_ = true;
+    next_round_ = nullptr;  // who comes now joins the next round
+  }
+  absl::Status status = MarkAndWait();
+  absl::MutexLock l(&barrier_mu_);
+  mine->done = true;
+  mine->status = status;
+  marking_ = false;
+  return status;
+}
+
+absl::Status ShardReplica::MarkAndWait() {
   absl::StatusOr<uint64_t> mark = log_->Mark(options_.stream);
   if (!mark.ok()) return mark.status();
   Saw(*mark);

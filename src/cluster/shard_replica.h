@@ -75,7 +75,7 @@ class ShardReplica final : public Shard {
   // Passes a barrier if `reads` is strong; otherwise apply_error().
   absl::Status Sync(ReadConsistency reads);
   // Returns once this replica has applied every write acknowledged (by any replica) before
-  // the call.
+  // the call. Concurrent calls share one empty entry appended after all of them began.
   absl::Status Barrier();
   // Notes that the log reaches at least `seq`.
   void Saw(uint64_t seq);
@@ -115,6 +115,18 @@ class ShardReplica final : public Shard {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t wanted_ ABSL_GUARDED_BY(mu_) = 0;  // the highest position a caller waits for
   std::thread applier_;
+
+  // Barriers shared by concurrent callers (Barrier()).
+  struct BarrierRound {
+    bool done = false;
+    absl::Status status;
+  };
+  // Appends an empty entry and waits until this replica has applied it.
+  absl::Status MarkAndWait();
+  absl::Mutex barrier_mu_;
+  // The round callers join: its entry is not appended yet.
+  std::shared_ptr<BarrierRound> next_round_ ABSL_GUARDED_BY(barrier_mu_);
+  bool marking_ ABSL_GUARDED_BY(barrier_mu_) = false;  // a round's entry is under way
 };
 
 }  // namespace proximadb::cluster

@@ -130,6 +130,48 @@ TEST_F(ShardReplicaTest, AWriteOnOneReplicaIsReadOnTheOthersAfterABarrier) {
   ExpectReplicasEqual(0);
 }
 
+// Concurrent strong reads share barriers, and each still sees every write acknowledged before
+// it began: a writer on node 0 upserts versions of one id while 32 readers on node 1, released
+// together, note the version acknowledged before their barrier and then read at least it.
+TEST_F(ShardReplicaTest, ConcurrentBarriersShareEntriesAndOrderEveryRead) {
+  constexpr int kReaders = 32;
+  ASSERT_TRUE(nodes_[0]->replica->Write({Rec("v", 0, "0")}, WriteMode::kUpsert).ok());
+  std::atomic<int> acked{0}, writes{0};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int v = 1; !stop; ++v) {
+      if (nodes_[0]->replica->Write({Rec("v", float(v), Cat(v))}, WriteMode::kUpsert).ok()) {
+        acked = v;
+        ++writes;
+      }
+    }
+  });
+  const uint64_t before = log_->State(stream_)->last_seq;
+  std::atomic<int> go{0}, stale{0}, failed{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&] {
+      ++go;
+      while (go < kReaders) std::this_thread::yield();  // released together
+      const int floor = acked;
+      if (!nodes_[1]->replica->Barrier().ok()) {
+        ++failed;
+        return;
+      }
+      absl::StatusOr<Record> got = nodes_[1]->coll->Get("v");
+      if (!got.ok() || got->vector[0] < float(floor)) ++stale;
+    });
+  }
+  for (std::thread& t : readers) t.join();
+  stop = true;
+  writer.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(stale, 0);
+  // Fewer entries than the writes and barriers made one each: the barriers shared theirs.
+  const uint64_t appended = log_->State(stream_)->last_seq - before;
+  EXPECT_LT(appended, static_cast<uint64_t>(writes + kReaders));
+}
+
 // A replica's lag is the log's end as it last saw it, less what it applied: 0 once caught up,
 // and what it could not apply while its apply thread is stopped.
 TEST_F(ShardReplicaTest, ALagIsWhatTheReplicaKnowsItHasNotApplied) {
