@@ -34,6 +34,17 @@ def vectors(rng, n):
     return [[rng.random() for _ in range(DIM)] for _ in range(n)]
 
 
+def run_clients(client, clients):
+    """Runs client(0) .. client(clients - 1) on threads of their own; the seconds they took."""
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
 def ingest(nodes, data, batch=200, clients=2):
     """Upserts `data` in batches through `clients` threads, each on its own node in turn;
     returns vectors per second."""
@@ -49,15 +60,10 @@ def ingest(nodes, data, batch=200, clients=2):
                                   body)
             if status != 200:
                 errors.append(answer)
-    start = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    seconds = run_clients(client, clients)
     if errors:
         raise RuntimeError(f"ingest failed: {errors[:2]}")
-    return len(data) / (time.perf_counter() - start)
+    return len(data) / seconds
 
 
 def search(node, queries, consistency="strong", clients=1):
@@ -74,13 +80,7 @@ def search(node, queries, consistency="strong", clients=1):
             latencies.append(time.perf_counter() - t)
             if status != 200:
                 raise RuntimeError(f"search failed: {answer}")
-    start = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - start
+    wall = run_clients(client, clients)
     latencies.sort()
     return (len(latencies) / wall, 1000 * latencies[len(latencies) // 2],
             1000 * latencies[int(len(latencies) * 0.99)])

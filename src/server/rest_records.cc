@@ -1,6 +1,9 @@
 // REST handlers of records: insert, batch write (rows or columns), get, put, patch, delete
 // (one, by ids or by filter) and scroll.
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "common/strings.h"
@@ -9,6 +12,20 @@
 
 namespace proximadb::server {
 namespace {
+
+// A 400 naming the first query parameter of `request` that is not one of `known`; nullopt if
+// there is none. `consistency` on a write says that it applies to reads.
+std::optional<HttpResponse> UnknownParam(const HttpRequest& request,
+                                         std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : request.query) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    if (key == "consistency") {
+      return BadRequest("query parameter 'consistency' applies to reads, not to writes");
+    }
+    return BadRequest(Cat("unknown query parameter '", key, "'"));
+  }
+  return std::nullopt;
+}
 
 // The query parameter `consistency` of a GET (strong when absent).
 absl::StatusOr<ReadConsistency> ConsistencyParam(const HttpRequest& request) {
@@ -172,6 +189,7 @@ HttpResponse DeleteRecords(const RestCall& call) {
 }
 
 HttpResponse GetRecord(const RestCall& call) {
+  if (auto bad = UnknownParam(call.request, {"consistency"})) return *bad;
   absl::StatusOr<ReadConsistency> consistency = ConsistencyParam(call.request);
   if (!consistency.ok()) return FromStatus(consistency.status());
   auto r = call.service.Get(call.name, call.id, *consistency);
@@ -218,17 +236,16 @@ HttpResponse PatchRecord(const RestCall& call) {
 }
 
 HttpResponse DeleteRecord(const RestCall& call) {
+  if (auto bad = UnknownParam(call.request, {})) return *bad;
   if (auto s = call.service.DeleteOne(call.name, call.id); !s.ok()) return FromStatus(s);
   return Json(200, {{"id", call.id}, {"deleted", true}});
 }
 
 HttpResponse ScrollRecords(const RestCall& call) {
   const auto& query = call.request.query;
-  for (const auto& [key, value] : query) {
-    if (key != "limit" && key != "cursor" && key != "filter" && key != "include_vectors" &&
-        key != "consistency") {
-      return BadRequest(Cat("unknown query parameter '", key, "'"));
-    }
+  if (auto bad = UnknownParam(call.request, {"limit", "cursor", "filter", "include_vectors",
+                                             "consistency"})) {
+    return *bad;
   }
   auto param = [&](const char* key) {
     auto it = query.find(key);

@@ -372,6 +372,18 @@ class RestApiTest(unittest.TestCase):
                          "INVALID_ARGUMENT", "'cursor'")
         self.assertError(self.req("GET", "/api/v1/collections/scroll/vectors?colour=red"), 400,
                          "INVALID_ARGUMENT", "'colour'")
+        # A record's GET takes only `consistency`; its DELETE, a write, takes none, and changes
+        # nothing when given one.
+        self.assertError(self.req("GET", "/api/v1/collections/scroll/vectors/k001?colour=red"),
+                         400, "INVALID_ARGUMENT", "unknown query parameter 'colour'")
+        self.assertEqual(self.req("GET", "/api/v1/collections/scroll/vectors/k001"
+                                         "?consistency=eventual")[0], 200)
+        self.assertError(self.req("DELETE", "/api/v1/collections/scroll/vectors/k001"
+                                            "?consistency=strong"),
+                         400, "INVALID_ARGUMENT", "applies to reads, not to writes")
+        self.assertError(self.req("DELETE", "/api/v1/collections/scroll/vectors/k001?x=1"),
+                         400, "INVALID_ARGUMENT", "unknown query parameter 'x'")
+        self.assertEqual(self.req("GET", "/api/v1/collections/scroll/vectors/k001")[0], 200)
 
     def test_plus_in_query_is_space_in_path_is_literal(self):
         # Form encoding: a '+' in the query string is a space (what urlencode and HTML forms
