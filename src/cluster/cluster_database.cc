@@ -231,10 +231,11 @@ absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::Open
   for (uint32_t i = 0; i < entry.shards; ++i) {
     // Every node makes sure of every log: the node that creates the collection may hold none.
     const std::string stream = ShardStream(entry.uid, i);
-    if (absl::Status s = log_->EnsureStream(stream, LogReplicas(entry.replication_factor));
-        !s.ok()) {
-      return s;
+    absl::Status ensured = log_->EnsureStream(stream, LogReplicas(entry.replication_factor));
+    if (absl::IsAlreadyExists(ensured)) {  // made before logs had an odd count: as it is
+      ensured = log_->EnsureStream(stream, entry.replication_factor);
     }
+    if (!ensured.ok()) return ensured;
     if (!entry.Holds(options_.node_id, i)) {
       if (!options_.remote_shards) {
         return absl::FailedPreconditionError(
@@ -309,10 +310,10 @@ absl::Status ClusterDatabase::RefreshLocked() {
   if (absl::Status s = ReadNodes(); !s.ok()) return s;
   absl::StatusOr<std::vector<Entry>> catalog = ReadCatalog();
   if (!catalog.ok()) return catalog.status();
-  std::set<std::string> uids;
+  std::map<std::string, const Entry*> uids;  // the catalog's entries, by uid
   absl::Status first;
   for (const Entry& e : *catalog) {
-    uids.insert(e.uid);
+    uids[e.uid] = &e;
     std::shared_ptr<Replicas> open;
     {
       absl::MutexLock l(&mu_);
@@ -347,10 +348,12 @@ absl::Status ClusterDatabase::RefreshLocked() {
       if (!it->second.expired()) continue;  // a request still uses it
       retired_.erase(it);
     }
+    // Not placed here by the catalog just read (not this node's view, which a failed reopen
+    // may leave behind it), and not open here.
+    const Entry& e = *uids[shard->first];
+    if (shard->second >= e.shards || e.Holds(options_.node_id, shard->second)) continue;
     for (const auto& [name, open] : open_) {
-      if (open->uid == shard->first && shard->second < open->shards &&
-          !open->entry.Holds(options_.node_id, shard->second) &&
-          open->local[shard->second] == nullptr) {
+      if (open->uid == shard->first && open->local[shard->second] == nullptr) {
         unplaced.insert(c.name);
       }
     }

@@ -134,7 +134,8 @@ class ClusterDatabase final : public Database {
   absl::Status Refresh();
   // The replica this node holds of shard `shard` of the collection `name` whose uid is `uid`,
   // to serve a request another node forwarded: kNotFound if the collection is not that one,
-  // kFailedPrecondition (error code SHARD_NOT_HERE) if this node holds no replica of it.
+  // kUnavailable with error code SHARD_NOT_HERE if this node holds no replica of it, or one
+  // that stopped, or a new one still catching up with the log.
   absl::StatusOr<std::shared_ptr<Shard>> LocalShard(std::string_view name, std::string_view uid,
                                                     uint32_t shard);
   // Places the shards of collections placed on too few nodes, or on nodes gone longer than

@@ -212,6 +212,12 @@ TEST_F(PlacementTest, ShardsAreSpreadAndEveryNodeServesThemAll) {
   absl::Status exists = (*docs)->Write({{"id-7", {7, 1, 2, 3}, "{}"}}, WriteMode::kInsert);
   EXPECT_EQ(exists.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(exists.message(), "id 'id-7' already exists in collection 'docs'");
+  // An id that looks like a replica's name stays as it is.
+  const std::string lookalike = "s-0123456789abcdef-0";
+  ASSERT_TRUE((*docs)->Write({{lookalike, {1, 1, 2, 3}, "{}"}}, WriteMode::kInsert).ok());
+  EXPECT_EQ((*docs)->Write({{lookalike, {1, 1, 2, 3}, "{}"}}, WriteMode::kInsert).message(),
+            "id 's-0123456789abcdef-0' already exists in collection 'docs'");
+  ASSERT_TRUE((*docs)->Delete({lookalike}).ok());
   absl::Status missing = (*docs)->PatchMetadata("nope", R"({"a":1})");
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(absl::StrContains(missing.message(), "'s-")) << missing;

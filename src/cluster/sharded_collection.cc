@@ -24,8 +24,8 @@ size_t PlanRank(std::string_view plan) {
   return 0;
 }
 
-// `s` with the local collection a shard's replica lives in ('s-<uid>-<shard>', as the engine
-// names it in its errors) called by the collection's name, `name`, as users know it.
+// `s` with the local collection a shard's replica lives in ("collection 's-<uid>-<shard>'", as
+// the engine names it in its errors) called by the collection's name, `name`, as users know it.
 absl::Status Renamed(const absl::Status& s, std::string_view name) {
   constexpr size_t kUid = 16;
   std::string message(s.message());
@@ -35,7 +35,11 @@ absl::Status Renamed(const absl::Status& s, std::string_view name) {
     const size_t end = message.find('\'', at + 1);
     if (end == std::string::npos) break;
     const std::string_view quoted = std::string_view(message).substr(at + 1, end - at - 1);
-    const bool shard = quoted.size() > 2 + kUid + 1 && quoted[2 + kUid] == '-' &&
+    constexpr std::string_view kCollection = "collection ";  // not an id that looks like one
+    const bool named = at >= kCollection.size() &&
+                       std::string_view(message).substr(at - kCollection.size(),
+                                                        kCollection.size()) == kCollection;
+    const bool shard = named && quoted.size() > 2 + kUid + 1 && quoted[2 + kUid] == '-' &&
                        std::all_of(quoted.begin() + 2, quoted.begin() + 2 + kUid,
                                    [](char c) { return absl::ascii_isxdigit(c); }) &&
                        std::all_of(quoted.begin() + 3 + kUid, quoted.end(),

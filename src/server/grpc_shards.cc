@@ -1,5 +1,7 @@
 #include "server/grpc_shards.h"
 
+#include <chrono>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -149,7 +151,13 @@ class ShardsService final : public v1::ProximaDBShards::CallbackService {
           grpc::Status(static_cast<grpc::StatusCode>(e.grpc_code), std::string(s.message())));
       return reactor;
     }
-    boost::asio::post(pool_, [this, call, reply, reactor] {
+    boost::asio::post(pool_, [this, ctx, call, reply, reactor] {
+      // Not once the sender gave up (a write it answered "may have been applied" must not be
+      // applied later, over what the client wrote since).
+      if (ctx->IsCancelled() || ctx->deadline() < std::chrono::system_clock::now()) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "waited too long"));
+        return;
+      }
       ToReply(Serve(service_, *call, reply), reply);
       reactor->Finish(grpc::Status::OK);
     });

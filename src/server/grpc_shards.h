@@ -16,8 +16,8 @@ namespace proximadb::server {
 // Bearer) or "api-key"; "" without either.
 std::string GrpcKeyOf(const grpc::ServerContextBase& ctx);
 
-// Serves forwarded shard requests once `service` is in cluster mode (FAILED_PRECONDITION in the
-// reply before). A call needs an admin key while authentication is on.
+// Serves forwarded shard requests once `service` is in cluster mode (UNAVAILABLE with error code
+// SHARD_NOT_HERE in the reply before). A call needs an admin key while authentication is on.
 std::unique_ptr<grpc::Service> NewShardsService(Service* service);
 
 }  // namespace proximadb::server

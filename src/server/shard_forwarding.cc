@@ -36,6 +36,11 @@ class Channels {
     if (peer.channel == nullptr) {
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(-1);  // a page of records with their vectors, say
+      // A holder that restarts is connected to again within seconds, not after gRPC's
+      // default backoff of up to 2 minutes.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
       peer.channel = grpc::CreateCustomChannel(address, Credentials(), args);
       peer.stub = v1::ProximaDBShards::NewStub(peer.channel);
     }
