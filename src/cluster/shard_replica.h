@@ -72,8 +72,6 @@ class ShardReplica final : public Shard {
   absl::StatusOr<CollectionStats> Stats() override;
   absl::Status Maintain(ShardMaintenance what) override;
   Collection* local() override { return collection_.get(); }
-  // Passes a barrier if `reads` is strong; otherwise apply_error().
-  absl::Status Sync(ReadConsistency reads);
   // Returns once this replica has applied every write acknowledged (by any replica) before
   // the call. Concurrent calls share one empty entry appended after all of them began.
   absl::Status Barrier();
@@ -95,6 +93,8 @@ class ShardReplica final : public Shard {
   Collection& collection() { return *collection_; }
 
  private:
+  // Passes a barrier if `reads` is strong; otherwise apply_error() (the reads' first step).
+  absl::Status Sync(ReadConsistency reads);
   ShardReplica(ShardLog* log, std::shared_ptr<Collection> collection,
                ShardReplicaOptions options);
   // Appends what `prepare` resolves, again after catching up while another append came first.

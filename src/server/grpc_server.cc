@@ -463,15 +463,11 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
   }
 
  private:
-  // The key of the call's metadata: "authorization" ("Bearer <key>", or the whole value if not
-  // Bearer) or "api-key"; "" without either.
-  static std::string KeyOf(const grpc::CallbackServerContext* ctx) { return GrpcKeyOf(*ctx); }
-
   // Whether the call's key allows `access` on `collection` ("" for none): its holder (nullopt
   // while authentication is off), UNAUTHENTICATED or PERMISSION_DENIED.
   absl::StatusOr<std::optional<Principal>> Caller(grpc::CallbackServerContext* ctx, Access access,
                                                   std::string_view collection) {
-    return svc_.Authorize(KeyOf(ctx), access, collection);
+    return svc_.Authorize(GrpcKeyOf(*ctx), access, collection);  // the key: grpc_shards.h
   }
   absl::Status Check(grpc::CallbackServerContext* ctx, Access access,
                      std::string_view collection) {
