@@ -2,9 +2,11 @@
 """Cluster mode on loopback (docs/cluster.md#measured), with the CPU shared by everything: REST
 ingest and search throughput of a single node against clusters of 1 and 3 nodes, each shard
 with 1 or 3 copies (its log's replicas on 3 NATS servers, and the nodes holding it), strong
-searches from 4 clients at once, and the memory each node holds; the time writes stop after kill -9 of the NATS server leading a shard's
-log; and how fast a node that was down catches up. Real etcd and nats-server (as
-installed by scripts/install-test-servers.sh), started and stopped here.
+searches from 4 clients at once, and the memory each node holds; the time writes stop after
+kill -9 of the NATS server leading a shard's log; how fast a node that was down catches up;
+and how soon a node that joins serves a shard, copied from a holder or applying the log. Real
+etcd and nats-server (as installed by scripts/install-test-servers.sh), started and stopped
+here.
 
     bench/cluster_bench.py --server build/bin/proximadb-server [--vectors 20000]
 """
@@ -185,6 +187,46 @@ def catch_up(nodes, rng, n):
     return n / (time.perf_counter() - start)
 
 
+def join(infra, root, name, trim, data):
+    """Seconds from the start of a third node until it serves, from a replica of its own that
+    has applied the whole log, a 1-shard collection that 2 nodes hold `data` of (placed on too
+    few nodes: the third gets a replica once it joins). With `trim`, the log was flushed and
+    trimmed first, so the replica is copied from a holder; else it applies the whole log."""
+    nodes = [Node(infra, os.path.join(root, name), name, i, ttl=3, replace_after=2,
+                  trim_logs=trim) for i in range(3)]
+    for n in nodes:
+        os.makedirs(os.path.dirname(n.data_dir), exist_ok=True)
+    try:
+        for n in nodes[:2]:
+            n.start()
+        status, body = call(nodes[0].port, "POST", "/api/v1/collections",
+                            {"name": "bench", "dimension": DIM, "distance_metric": "l2",
+                             "shards": 1, "replication_factor": 3})
+        if status != 201:
+            raise RuntimeError(f"create failed: {body}")
+        ingest(nodes[:2], data)
+
+        def shard(node):
+            view = call(node.port, "GET", "/api/v1/cluster")[1]
+            return view["collections"][0]["shards"][0]
+        if trim:
+            for n in nodes[:2]:
+                call(n.port, "POST", "/api/v1/collections/bench/flush", {})
+            wait_for("the log to be trimmed",
+                     lambda: shard(nodes[0])["log"]["first_position"] > 1 or None, 120)
+        nodes[2].start()
+        start = time.perf_counter()
+
+        def served():
+            s = shard(nodes[2])
+            return s["opened"] and s["lag"] == 0 and s["applied_position"] > 0 or None
+        wait_for("the third node's replica", served, 600)
+        return time.perf_counter() - start
+    finally:
+        for n in nodes:
+            n.process.stop(signal.SIGKILL)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
@@ -214,6 +256,8 @@ def main():
                 rate = catch_up(nodes, rng, args.vectors // 2)
             for n in nodes:
                 n.process.stop()
+        joins = [(join(infra, root, "copy", True, data), join(infra, root, "log", False, data))
+                 for _ in range(2)]
     finally:
         infra.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -227,6 +271,10 @@ def main():
         print(f"{name:36} {ing:>12} {qps:10.0f} {p50:7.2f} {p99:7.2f}  {rss}")
     print(f"longest write after kill -9 of a log's leader: {gap:.1f} s")
     print(f"a node that was down catches up at {rate:.0f} vectors/s")
+    print("a node that joins serves a 1-shard collection from its own replica after "
+          "(seconds, from its start):")
+    print("  copied from a holder (log trimmed): " + ", ".join(f"{c:.1f}" for c, _ in joins))
+    print("  applying the whole log:             " + ", ".join(f"{r:.1f}" for _, r in joins))
 
 
 if __name__ == "__main__":

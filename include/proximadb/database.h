@@ -79,6 +79,12 @@ CollectionConfig ApplyCollectionUpdate(CollectionConfig config, const Collection
 std::optional<CollectionUpdate> UpdateBetween(const CollectionConfig& from,
                                               const CollectionConfig& to);
 
+// A collection's state exported for a copy (Database::ExportCollection).
+struct CollectionExport {
+  std::string backup_id;               // the one backup `store` holds
+  std::shared_ptr<ObjectStore> store;  // read-only
+};
+
 class Database {
  public:
   static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
@@ -124,6 +130,25 @@ class Database {
   virtual absl::StatusOr<CollectionConfig> RestoreToTime(std::string_view source,
                                                          int64_t time_us,
                                                          std::string_view target) = 0;
+
+  // Copies of a collection from one database to another (a cluster's replica made from a
+  // peer's, docs/cluster.md#copying-a-replica). ExportCollection flushes the collection, then
+  // answers a read-only object store holding one backup of what it durably holds, served from
+  // its own files (which stay while the store lives). RestoreFrom creates collection `target`
+  // from backup `backup_id` of `store` as RestoreBackup does, with the last sequence number
+  // the backup covers. kUnimplemented where a database cannot.
+  virtual absl::StatusOr<CollectionExport> ExportCollection(std::string_view name) {
+    (void)name;
+    return absl::UnimplementedError("this database cannot export collections");
+  }
+  virtual absl::StatusOr<CollectionConfig> RestoreFrom(ObjectStore& store,
+                                                       std::string_view backup_id,
+                                                       std::string_view target) {
+    (void)store;
+    (void)backup_id;
+    (void)target;
+    return absl::UnimplementedError("this database cannot restore collections from a store");
+  }
 };
 
 }  // namespace proximadb

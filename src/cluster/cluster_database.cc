@@ -115,6 +115,12 @@ ClusterDatabase::~ClusterDatabase() {
     stop_ = true;
   }
   if (refresher_.joinable()) refresher_.join();
+  std::map<std::string, Copy, std::less<>> copies;  // they stop at their next read
+  {
+    absl::MutexLock l(&mu_);
+    copies.swap(copies_);
+  }
+  for (auto& [name, copy] : copies) copy.thread.join();
   absl::MutexLock l(&mu_);
   open_.clear();  // stops the apply threads before the local database closes
 }
@@ -242,14 +248,18 @@ absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::Open
             Cat("collection '", entry.config.name, "' is placed on other nodes, and this node "
                 "was started without a way to reach them"));
       }
-      shards.push_back(options_.remote_shards(
-          {.collection = entry.config.name, .uid = entry.uid, .shard = i},
-          [this, uid = entry.uid, i] { return Holders(uid, i); }));
+      shards.push_back(RemoteShard(entry, i));
       continue;
     }
     if (reuse != nullptr && reuse->local[i] != nullptr) {
       open->local[i] = reuse->local[i];
     } else {
+      absl::StatusOr<bool> copying = CopyIfTrimmed(entry, i);
+      if (!copying.ok()) return copying.status();
+      if (*copying) {  // the other holders serve it meanwhile
+        shards.push_back(RemoteShard(entry, i));
+        continue;
+      }
       absl::StatusOr<std::shared_ptr<ShardReplica>> replica = OpenReplica(entry, i);
       if (!replica.ok()) return replica.status();
       open->local[i] = *std::move(replica);
@@ -322,8 +332,9 @@ absl::Status ClusterDatabase::RefreshLocked() {
     }
     if (open == nullptr) {
       first.Update(OpenReplicas(e).status());
-    } else if (open->entry.placement != e.placement) {
-      first.Update(Reopen(std::move(open), e));  // placed anew by another node
+    } else if (open->entry.placement != e.placement || CopyEnded(*open)) {
+      // Placed anew by another node, or a replica copied (or to be copied again).
+      first.Update(Reopen(std::move(open), e));
     } else if (open->entry.mod_revision != e.mod_revision) {
       first.Update(ApplySettings(*open, e));  // changed on another node
     }
@@ -643,6 +654,7 @@ absl::StatusOr<ClusterView> ClusterDatabase::View() {
       shard.log = *std::move(state);
       if (mine == open.end() || mine->second->local[i] == nullptr) {
         // At its next refresh or the collection's first request, or held elsewhere.
+        shard.copying = shard.placed_here && Copying(ShardName(e.uid, i));
         c.shards.push_back(std::move(shard));
         continue;
       }

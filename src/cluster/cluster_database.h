@@ -64,6 +64,10 @@ struct ClusterOptions {
   int replication_factor = 3;
   // Reaches the shards this node holds no replica of; null: every node holds every shard.
   RemoteShardFactory remote_shards;
+  // Exports of the replicas of other nodes, to copy a replica from when a shard placed here
+  // has a trimmed log; null: a new replica applies its log from the start, and a shard whose
+  // log was trimmed is not placed on another node.
+  PeerExports peer_exports;
   // A node gone (its lease expired) this long has its replicas placed on other nodes.
   int replace_after_seconds = 60;
   // The record limits writes are checked against before they are split by shard (the local
@@ -92,6 +96,7 @@ struct ClusterView {
     std::string apply_error;   // empty while it applies (or before it is opened)
     std::vector<std::string> nodes;  // the nodes holding a replica (placement)
     bool placed_here = false;        // this node is one of them
+    bool copying = false;  // this node copies its replica from another node's (not opened)
     // The entries this node's replica has still to apply.
     uint64_t lag() const { return log.last_seq > applied ? log.last_seq - applied : 0; }
   };
@@ -138,6 +143,10 @@ class ClusterDatabase final : public Database {
   // that stopped, or a new one still catching up with the log.
   absl::StatusOr<std::shared_ptr<Shard>> LocalShard(std::string_view name, std::string_view uid,
                                                     uint32_t shard);
+  // An export of this node's replica of the shard (as LocalShard finds it) for another node to
+  // copy (Database::ExportCollection).
+  absl::StatusOr<CollectionExport> ExportShard(std::string_view name, std::string_view uid,
+                                               uint32_t shard);
   // Places the shards of collections placed on too few nodes, or on nodes gone longer than
   // replace_after_seconds (the refresh thread's, on the live node with the lowest id).
   absl::Status Replace();
@@ -205,8 +214,26 @@ class ClusterDatabase final : public Database {
   // keys of the nodes it adds to a shard are set to 0 first, those of the nodes it removes are
   // deleted after.
   absl::Status WritePlacement(const Entry& before, const Entry& after);
-  // Whether a new replica of the shard can start from its log (not trimmed yet).
-  bool CanStartReplica(const Entry& entry, uint32_t shard);
+  // Whether a new replica of the shard can start: from its log, if it was not trimmed yet, or
+  // from a copy of a replica of one of the live nodes among `holders`.
+  bool CanStartReplica(const Entry& entry, uint32_t shard,
+                       const std::vector<std::string>& holders);
+  // Copying replicas from other nodes (replica_copy.cc). Whether this node's replica of
+  // shard `shard` of `entry` is to be copied from another node's, because the log no longer
+  // holds the entries after its own (or it has none): then the copy is started, unless it is
+  // under way or failed a moment ago.
+  absl::StatusOr<bool> CopyIfTrimmed(const Entry& entry, uint32_t shard)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  // Copies the replica of one of the shard's live holders into the local database.
+  absl::Status CopyShard(const Entry& entry, uint32_t shard);
+  // Whether a copy for one of `open`'s shards ended, so that the replica can open (or the
+  // copy start again).
+  bool CopyEnded(const Replicas& open);
+  // Whether a copy of the local replica `name` is under way.
+  bool Copying(std::string_view name);
+  // The Shard that forwards to the holders of shard `shard` of `entry`.
+  std::shared_ptr<Shard> RemoteShard(const Entry& entry, uint32_t shard);
+  bool stopping() const;
   // Stops serving this node's replicas of the collection whose uid is `uid`, and with
   // `delete_files` drops their local collections.
   absl::Status DropReplicas(const std::string& uid, bool delete_files)
@@ -252,6 +279,14 @@ class ClusterDatabase final : public Database {
   // The replicas of shards moved off this node, by local name, until nothing uses them.
   std::map<std::string, std::weak_ptr<ShardReplica>, std::less<>> retired_
       ABSL_GUARDED_BY(mu_);
+
+  struct Copy {  // of a replica from another node's, by local name
+    std::thread thread;
+    bool done = false;
+    absl::Status status;
+    int64_t retry_at_ms = 0;  // after a failure
+  };
+  std::map<std::string, Copy, std::less<>> copies_ ABSL_GUARDED_BY(mu_);
 
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex published_mu_;

@@ -83,7 +83,8 @@ absl::Status ClusterDatabase::RefreshIfOlder(int64_t since_us) {
 
 absl::Status ClusterDatabase::Reopen(std::shared_ptr<Replicas> open, const Entry& entry) {
   for (uint32_t i = 0; i < entry.shards; ++i) {
-    const bool before = open->local[i] != nullptr, now = entry.Holds(options_.node_id, i);
+    const bool before = open->entry.Holds(options_.node_id, i),
+               now = entry.Holds(options_.node_id, i);
     if (before == now) continue;
     Log(LogLevel::kInfo, Cat("cluster: collection '", entry.config.name, "' shard ", i,
                              now ? " is now placed on this node" : " moved off this node"));
@@ -216,6 +217,7 @@ bool ClusterDatabase::PlaceShard(Entry& entry, uint32_t shard,
     }
     return best;
   };
+  const std::vector<std::string> holders = nodes;  // before any change: the copy sources
   bool changed = false;
   for (std::string& node : nodes) {
     if (load.count(node)) continue;
@@ -226,7 +228,7 @@ bool ClusterDatabase::PlaceShard(Entry& entry, uint32_t shard,
     }
     if (now_ms - since < int64_t{options_.replace_after_seconds} * 1000) continue;
     const std::string with = candidate();
-    if (with.empty() || !CanStartReplica(entry, shard)) break;
+    if (with.empty() || !CanStartReplica(entry, shard, holders)) break;
     Log(LogLevel::kInfo, Cat("cluster: collection '", entry.config.name, "' shard ", shard,
                              ": node ", node, " gone for ", (now_ms - since) / 1000,
                              " s, placed on node ", with, " instead"));
@@ -236,7 +238,7 @@ bool ClusterDatabase::PlaceShard(Entry& entry, uint32_t shard,
   }
   while (nodes.size() < static_cast<size_t>(entry.replication_factor)) {
     const std::string with = candidate();
-    if (with.empty() || !CanStartReplica(entry, shard)) break;
+    if (with.empty() || !CanStartReplica(entry, shard, holders)) break;
     Log(LogLevel::kInfo, Cat("cluster: collection '", entry.config.name, "' shard ", shard,
                              " placed on too few nodes, added node ", with));
     nodes.push_back(with);
@@ -246,15 +248,25 @@ bool ClusterDatabase::PlaceShard(Entry& entry, uint32_t shard,
   return changed;
 }
 
-bool ClusterDatabase::CanStartReplica(const Entry& entry, uint32_t shard) {
-  // A new replica applies the log from its first entry: a trimmed log cannot make one yet.
+bool ClusterDatabase::CanStartReplica(const Entry& entry, uint32_t shard,
+                                      const std::vector<std::string>& holders) {
   absl::StatusOr<StreamState> state = log_->State(ShardStream(entry.uid, shard));
-  if (state.ok() && state->first_seq <= 1) return true;
+  if (!state.ok()) {
+    Log(LogLevel::kWarning, Cat("cluster: collection '", entry.config.name, "' shard ", shard,
+                                " is not placed on another node: ", state.status().ToString()));
+    return false;
+  }
+  if (state->first_seq <= 1) return true;  // a new replica applies the log from its start
+  // A trimmed log: a new replica is copied from a live holder's first (CopyIfTrimmed).
+  if (options_.peer_exports) {
+    absl::MutexLock l(&mu_);
+    for (const std::string& node : holders) {
+      if (live_.contains(node)) return true;
+    }
+  }
   Log(LogLevel::kWarning,
       Cat("cluster: collection '", entry.config.name, "' shard ", shard, " is not placed on "
-          "another node: ", state.ok() ? "its log was trimmed, and a new replica cannot start "
-                                         "from a peer's segments yet"
-                                       : state.status().ToString()));
+          "another node: its log was trimmed, and no live node holds a replica to copy"));
   return false;
 }
 

@@ -5,9 +5,11 @@
 // covers the gRPC path between server processes.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "cluster/cluster_database.h"
 #include "cluster/test_fixtures.h"
@@ -100,6 +102,7 @@ class PlacementTest : public EtcdAndNatsSuite {
     nodes_.resize(kNodes);
   }
   void TearDown() override {
+    if (!exports_released_.HasBeenNotified()) exports_released_.Notify();
     for (auto& node : nodes_) {
       if (node == nullptr) continue;
       for (const CollectionConfig& c : node->ListCollections()) (void)node->DropCollection(c.name);
@@ -118,6 +121,13 @@ class PlacementTest : public EtcdAndNatsSuite {
          .default_shards = 3, .replication_factor = 1,
          .remote_shards = [this](ShardAddress a, ShardHolders h) -> std::shared_ptr<Shard> {
            return std::make_shared<DirectShard>(std::move(a), std::move(h), &nodes_);
+         },
+         .peer_exports = [this](const ShardAddress& a, const std::string& holder)
+             -> absl::StatusOr<CollectionExport> {
+           if (hold_exports_) exports_released_.WaitForNotification();
+           ClusterDatabase* node = nodes_[holder.back() - '0'].get();
+           if (node == nullptr) return absl::UnavailableError(Cat(holder, " is down"));
+           return node->ExportShard(a.collection, a.uid, a.shard);
          },
          .replace_after_seconds = 1, .lease_ttl_seconds = 2,
          .catalog_refresh_ms = 3600 * 1000});  // refreshed by the test
@@ -169,7 +179,34 @@ class PlacementTest : public EtcdAndNatsSuite {
     return false;
   }
 
+  // Flushes every replica of `name` on the open nodes, then trims the logs through them.
+  void FlushAndTrim(const std::string& name) {
+    for (int round = 0; round < 2; ++round) {  // the first publishes, the second trims
+      for (auto& node : nodes_) {
+        if (node == nullptr) continue;
+        auto c = node->GetCollection(name);
+        ASSERT_TRUE(c.ok()) << c.status();
+        ASSERT_TRUE((*c)->Flush().ok());
+        ASSERT_TRUE(node->TrimLogs().ok());
+      }
+    }
+  }
+  // The shards' views of `name` on node n.
+  std::vector<ClusterView::Shard> Shards(int n, const std::string& name) {
+    absl::StatusOr<ClusterView> view = nodes_[n]->View();
+    EXPECT_TRUE(view.ok()) << view.status();
+    if (!view.ok()) return {};
+    for (const ClusterView::Collection& c : view->collections) {
+      if (c.name == name) return c.shards;
+    }
+    return {};
+  }
+
   std::string cluster_;
+  // With hold_exports_, exports wait for exports_released_: a test holds copies back until it
+  // has seen them under way.
+  std::atomic<bool> hold_exports_{false};
+  absl::Notification exports_released_;
   ScopedTempDir dir_;
   std::vector<std::unique_ptr<ClusterDatabase>> nodes_;
 };
@@ -293,6 +330,71 @@ TEST_F(PlacementTest, AGoneNodeIsReplacedOnlyAfterItsTimeAndLosesNothing) {
   }
   EXPECT_EQ(Count(0, "docs"), 90u);
   EXPECT_EQ(Count(1, "docs"), 90u);
+}
+
+TEST_F(PlacementTest, ANewReplicaOfATrimmedLogIsCopiedFromAHolder) {
+  ASSERT_NO_FATAL_FAILURE(OpenNode(0));
+  ASSERT_NO_FATAL_FAILURE(OpenNode(1));
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs", 2, 3)).ok());
+  for (int i = 0; i < 80; i += 10) Write(1, "docs", i, 10);  // log entries to trim
+  ASSERT_NO_FATAL_FAILURE(FlushAndTrim("docs"));
+  for (const ClusterView::Shard& s : Shards(0, "docs")) {
+    ASSERT_GT(s.log.first_seq, 1u) << "shard " << s.index << " was not trimmed";
+  }
+  Write(0, "docs", 80, 20);  // in the logs: applied after the copy
+  hold_exports_ = true;
+  ASSERT_NO_FATAL_FAILURE(OpenNode(2));
+  // Placed on both shards, it copies them, and says so, until the holders' exports go on.
+  ASSERT_TRUE(PlaceUntil(0, [&] {
+    for (const ClusterView::Shard& s : Shards(2, "docs")) {
+      if (!s.copying || s.opened) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(Count(2, "docs"), 100u);  // forwarded to the holders meanwhile
+  exports_released_.Notify();
+  ASSERT_TRUE(PlaceUntil(0, [&] {
+    for (const ClusterView::Shard& s : Shards(2, "docs")) {
+      if (!s.opened || s.copying || s.applied != s.log.last_seq) return false;
+    }
+    return true;
+  }));
+  // node2 answers from its own replicas, and with the holders it was copied from gone, what
+  // the logs no longer hold is still there.
+  EXPECT_EQ(Count(2, "docs"), 100u);
+  nodes_[0].reset();
+  nodes_[1].reset();
+  EXPECT_EQ(Count(2, "docs"), 100u);
+  auto c = nodes_[2]->GetCollection("docs");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->Get("id-3")->metadata, R"({"i":3})");
+  EXPECT_EQ((*c)->Get("id-90")->metadata, R"({"i":90})");
+  Write(2, "docs", 100, 5);
+  EXPECT_EQ(Count(2, "docs"), 105u);
+}
+
+TEST_F(PlacementTest, ATrimmedShardIsNotMovedOffItsOnlyHolder) {
+  ASSERT_NO_FATAL_FAILURE(OpenNode(0));
+  ASSERT_NO_FATAL_FAILURE(OpenNode(1));
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs", 1, 1)).ok());
+  for (int i = 0; i < 30; i += 10) Write(0, "docs", i, 10);
+  ASSERT_NO_FATAL_FAILURE(FlushAndTrim("docs"));
+  ASSERT_GT(Shards(0, "docs")[0].log.first_seq, 1u);
+  const auto before = Placement(0, "docs");
+  ASSERT_EQ(before[0].size(), 1u);
+  const int holder = before[0][0].back() - '0', other = 1 - holder;
+  nodes_[holder].reset();  // gone, with the only copy of what the log no longer holds
+  // Past replace_after_seconds (1), the shard stays where it is: a new replica would have
+  // nothing to start from.
+  const absl::Time until = absl::Now() + absl::Seconds(3);
+  while (absl::Now() < until) {
+    ASSERT_TRUE(nodes_[other]->Replace().ok());
+    ASSERT_TRUE(nodes_[other]->Refresh().ok());  // sees the holder gone
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(Placement(other, "docs"), before);
+  ASSERT_NO_FATAL_FAILURE(OpenNode(holder));
+  EXPECT_EQ(Count(other, "docs"), 30u);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proximadb/collection.h"
+#include "proximadb/database.h"
 
 namespace proximadb::cluster {
 
@@ -68,5 +69,12 @@ using ShardHolders = std::function<std::vector<std::string>()>;
 // on to the next one when a holder cannot be reached or holds the shard no longer.
 using RemoteShardFactory =
     std::function<std::shared_ptr<Shard>(ShardAddress address, ShardHolders holders)>;
+
+// Asks the node at gRPC address `holder` to export its replica of the shard
+// (Database::ExportCollection): a new replica is copied from it when the shard's log no longer
+// holds every entry (docs/cluster.md#copying-a-replica). Reading the store reads the holder's
+// files; dropping it ends the export there.
+using PeerExports = std::function<absl::StatusOr<CollectionExport>(const ShardAddress& address,
+                                                                   const std::string& holder)>;
 
 }  // namespace proximadb::cluster

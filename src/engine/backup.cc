@@ -26,7 +26,6 @@ using json = nlohmann::json;
 constexpr int kBackupFormat = 1;
 constexpr uint64_t kDownloadChunk = 64 << 20;  // a restore holds this much of a segment at once
 
-std::string SegmentKey(const std::string& sha256) { return Cat("segments/", sha256, ".pxs"); }
 std::string BackupDir(std::string_view id) { return Cat("backups/", id, "/"); }
 
 std::string NewBackupId(const std::string& collection, absl::Time now) {
@@ -56,7 +55,7 @@ absl::Status CheckId(std::string_view id) {
 
 absl::StatusOr<BackupDoc> ReadDoc(ObjectStore& store, std::string_view id) {
   PROXIMADB_RETURN_IF_ERROR(CheckId(id));
-  absl::StatusOr<std::string> text = store.Get(Cat(BackupDir(id), "backup.json"));
+  absl::StatusOr<std::string> text = store.Get(BackupDocKey(id));
   if (absl::IsNotFound(text.status())) {
     return absl::NotFoundError(Cat("backup '", id, "' does not exist"));
   }
@@ -92,7 +91,7 @@ absl::StatusOr<BackupDoc> ReadDoc(ObjectStore& store, std::string_view id) {
 // Downloads one segment object into `path` in chunks, checking its SHA-256; durable on OK.
 absl::Status DownloadSegment(ObjectStore& store, const std::string& sha256, Env* env,
                              const std::string& path) {
-  const std::string key = SegmentKey(sha256);
+  const std::string key = BackupSegmentKey(sha256);
   PROXIMADB_ASSIGN_OR_RETURN(ObjectInfo info, store.Head(key));
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env->NewWritableFile(path));
   Sha256 digest;
@@ -111,39 +110,20 @@ absl::Status DownloadSegment(ObjectStore& store, const std::string& sha256, Env*
 
 }  // namespace
 
-absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConfig& config,
-                                        const DurableSnapshot& snapshot) {
-  const absl::Time now = absl::Now();
-  BackupInfo info{.backup_id = NewBackupId(config.name, now),
-                  .collection = config.name,
-                  .created_at_us = absl::ToUnixMicros(now),
-                  .vector_count = snapshot.live_rows,
-                  .dimension = config.dimension};
+BackupFiles DescribeBackup(BackupInfo& info, const CollectionConfig& config,
+                           const DurableSnapshot& snapshot,
+                           const std::vector<SegmentDigest>& digests) {
   json segments = json::array();
-  for (const std::shared_ptr<Segment>& segment : snapshot.segments) {
-    std::string fetched;  // a cold segment's whole file, which is not on local disk
-    if (segment->cold_stub()) {
-      PROXIMADB_ASSIGN_OR_RETURN(
-          fetched, store.Get(ColdSegmentKey(snapshot.collection_uid, segment->number())));
-    }
-    const std::string_view bytes = segment->cold_stub() ? fetched : segment->file_bytes();
-    const std::string sha256 = Sha256Hex(bytes);
-    const std::string key = SegmentKey(sha256);
-    absl::StatusOr<ObjectInfo> stored = store.Head(key);
-    if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
-    if (!stored.ok() || stored->size != bytes.size()) {
-      PROXIMADB_RETURN_IF_ERROR(store.Put(key, bytes));
-      info.uploaded_bytes += bytes.size();
-    }
-    info.bytes += bytes.size();
-    segments.push_back({{"number", segment->number()}, {"sha256", sha256},
-                        {"bytes", bytes.size()}});
+  info.bytes = 0;
+  for (size_t i = 0; i < digests.size(); ++i) {
+    info.bytes += digests[i].bytes;
+    segments.push_back({{"number", snapshot.segments[i]->number()},
+                        {"sha256", digests[i].sha256},
+                        {"bytes", digests[i].bytes}});
   }
-  info.segments = static_cast<uint32_t>(snapshot.segments.size());
-  const std::string dir = BackupDir(info.backup_id);
+  info.segments = static_cast<uint32_t>(digests.size());
   Manifest manifest = snapshot.manifest;  // restored segments are local, whatever their tier
   for (ManifestSegment& s : manifest.segments) s.cold_bytes = 0;
-  PROXIMADB_RETURN_IF_ERROR(store.Put(dir + "MANIFEST", EncodeManifest(manifest)));
   const json doc = {{"format", kBackupFormat},
                     {"backup_id", info.backup_id},
                     {"created_at_us", info.created_at_us},
@@ -154,7 +134,46 @@ absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConf
                     {"uploaded_bytes", info.uploaded_bytes},
                     {"vector_count", info.vector_count},
                     {"segments", segments}};
-  PROXIMADB_RETURN_IF_ERROR(store.Put(dir + "backup.json", doc.dump(2)));
+  return {.doc = doc.dump(2), .manifest = EncodeManifest(manifest)};
+}
+
+std::string BackupDocKey(std::string_view backup_id) {
+  return Cat(BackupDir(backup_id), "backup.json");
+}
+std::string BackupManifestKey(std::string_view backup_id) {
+  return Cat(BackupDir(backup_id), "MANIFEST");
+}
+std::string BackupSegmentKey(std::string_view sha256) { return Cat("segments/", sha256, ".pxs"); }
+
+absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConfig& config,
+                                        const DurableSnapshot& snapshot) {
+  const absl::Time now = absl::Now();
+  BackupInfo info{.backup_id = NewBackupId(config.name, now),
+                  .collection = config.name,
+                  .created_at_us = absl::ToUnixMicros(now),
+                  .vector_count = snapshot.live_rows,
+                  .dimension = config.dimension};
+  std::vector<SegmentDigest> digests;
+  for (const std::shared_ptr<Segment>& segment : snapshot.segments) {
+    std::string fetched;  // a cold segment's whole file, which is not on local disk
+    if (segment->cold_stub()) {
+      PROXIMADB_ASSIGN_OR_RETURN(
+          fetched, store.Get(ColdSegmentKey(snapshot.collection_uid, segment->number())));
+    }
+    const std::string_view bytes = segment->cold_stub() ? fetched : segment->file_bytes();
+    const std::string sha256 = Sha256Hex(bytes);
+    const std::string key = BackupSegmentKey(sha256);
+    absl::StatusOr<ObjectInfo> stored = store.Head(key);
+    if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
+    if (!stored.ok() || stored->size != bytes.size()) {
+      PROXIMADB_RETURN_IF_ERROR(store.Put(key, bytes));
+      info.uploaded_bytes += bytes.size();
+    }
+    digests.push_back({.sha256 = sha256, .bytes = bytes.size()});
+  }
+  const BackupFiles files = DescribeBackup(info, config, snapshot, digests);
+  PROXIMADB_RETURN_IF_ERROR(store.Put(BackupManifestKey(info.backup_id), files.manifest));
+  PROXIMADB_RETURN_IF_ERROR(store.Put(BackupDocKey(info.backup_id), files.doc));
   return info;
 }
 
@@ -216,7 +235,7 @@ absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_
                                                          s.message()))
                                : s;
   };
-  absl::StatusOr<std::string> manifest_bytes = store.Get(Cat(BackupDir(backup_id), "MANIFEST"));
+  absl::StatusOr<std::string> manifest_bytes = store.Get(BackupManifestKey(backup_id));
   if (!manifest_bytes.ok()) return damaged(manifest_bytes.status());
   PROXIMADB_ASSIGN_OR_RETURN(Manifest manifest,
                              DecodeManifest(*manifest_bytes, Cat("backup ", backup_id)));
@@ -245,7 +264,7 @@ absl::StatusOr<CollectionConfig> DownloadBackup(ObjectStore& store, std::string_
 
 absl::Status DeleteBackup(ObjectStore& store, std::string_view backup_id) {
   PROXIMADB_RETURN_IF_ERROR(CheckId(backup_id));
-  const std::string doc_key = Cat(BackupDir(backup_id), "backup.json");
+  const std::string doc_key = BackupDocKey(backup_id);
   if (absl::Status s = store.Head(doc_key).status(); !s.ok()) {  // damaged ones may go too
     return absl::IsNotFound(s) ? absl::NotFoundError(Cat("backup '", backup_id,
                                                          "' does not exist"))
@@ -253,7 +272,7 @@ absl::Status DeleteBackup(ObjectStore& store, std::string_view backup_id) {
   }
   // backup.json first: once it is gone the backup is, whatever happens to the rest.
   PROXIMADB_RETURN_IF_ERROR(store.Delete(doc_key));
-  PROXIMADB_RETURN_IF_ERROR(store.Delete(Cat(BackupDir(backup_id), "MANIFEST")));
+  PROXIMADB_RETURN_IF_ERROR(store.Delete(BackupManifestKey(backup_id)));
   return CollectGarbage(store);
 }
 
@@ -273,7 +292,7 @@ absl::Status CollectGarbage(ObjectStore& store) {
   std::set<std::string> referenced, with_doc;
   for (const BackupDoc& doc : *docs) {
     with_doc.insert(doc.info.backup_id);
-    for (const auto& [number, sha256] : doc.segments) referenced.insert(SegmentKey(sha256));
+    for (const auto& [number, sha256] : doc.segments) referenced.insert(BackupSegmentKey(sha256));
   }
   for (const ObjectInfo& o : listed) {
     constexpr std::string_view kManifest = "/MANIFEST";

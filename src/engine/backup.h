@@ -26,6 +26,25 @@
 
 namespace proximadb {
 
+// A segment of a snapshot as a backup stores it.
+struct SegmentDigest {
+  std::string sha256;  // of the segment file's bytes, in hex
+  uint64_t bytes = 0;
+};
+// A backup's own objects: its backup.json and MANIFEST.
+struct BackupFiles {
+  std::string doc, manifest;
+};
+// The objects of backup `info` (backup_id, created_at_us, vector_count and uploaded_bytes
+// set; bytes and segments are set here) of `snapshot`, whose segments are `digests` in order.
+BackupFiles DescribeBackup(BackupInfo& info, const CollectionConfig& config,
+                           const DurableSnapshot& snapshot,
+                           const std::vector<SegmentDigest>& digests);
+// The keys of a backup's objects.
+std::string BackupDocKey(std::string_view backup_id);
+std::string BackupManifestKey(std::string_view backup_id);
+std::string BackupSegmentKey(std::string_view sha256);
+
 // Uploads `snapshot` (of the collection `config` defines) as a new backup; segments already in
 // the store are not sent again.
 absl::StatusOr<BackupInfo> UploadBackup(ObjectStore& store, const CollectionConfig& config,

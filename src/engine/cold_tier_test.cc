@@ -374,6 +374,25 @@ TEST_F(ColdTierTest, BackupsOfColdSegmentsRestoreWholeAndDropsDeleteTheObjects) 
   EXPECT_EQ(Objects(), 0);
 }
 
+TEST_F(ColdTierTest, AnExportOfColdSegmentsCopiesThemWhole) {
+  // A cluster's replica copied from another node's (docs/cluster.md#copying-a-replica).
+  auto db = Open();
+  auto c = Fill(*db, TieringPolicy{.cold_after_hours = 0.0});
+  ASSERT_TRUE(c->ApplyTiering().ok());
+  c.reset();
+  db.reset();
+  db = Open();  // nothing cached: the export reads the cold objects
+  c = *db->GetCollection("t");
+  absl::StatusOr<CollectionExport> exported = db->ExportCollection("t");
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  ASSERT_TRUE(db->RestoreFrom(*exported->store, exported->backup_id, "copy").ok());
+  auto copy = *db->GetCollection("copy");
+  EXPECT_EQ(copy->Stats().tier_cold_segments, 0u) << "a copy is local";
+  EXPECT_EQ(copy->Stats().last_seq, c->Stats().last_seq);
+  ExpectContents(*copy);
+  EXPECT_EQ(*Searches(*copy), *Searches(*c));
+}
+
 TEST_F(ColdTierTest, ColdSegmentsStayColdAcrossARestartUntilSearched) {
   auto db = Open();
   auto c = Fill(*db, TieringPolicy{.cold_after_hours = 0.0});

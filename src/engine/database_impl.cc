@@ -19,6 +19,7 @@
 #include "engine/backup.h"
 #include "engine/collection_impl.h"
 #include "engine/placement.h"
+#include "engine/snapshot_export.h"
 #include "env/env.h"
 #include "proximadb/database.h"
 
@@ -328,24 +329,37 @@ class DatabaseImpl final : public Database {
   }
 
   absl::StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) override {
-    absl::MutexLock l(&mu_);
-    auto it = collections_.find(std::string(name));
-    if (it == collections_.end()) return CollectionNotFound(name);
-    return std::static_pointer_cast<Collection>(it->second);
+    PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(name));
+    return std::static_pointer_cast<Collection>(c);
   }
 
   absl::StatusOr<BackupInfo> BackupCollection(std::string_view name) override {
     PROXIMADB_ASSIGN_OR_RETURN(ObjectStore * store, Store());
-    std::shared_ptr<CollectionImpl> c;
-    {
-      absl::MutexLock l(&mu_);
-      auto it = collections_.find(std::string(name));
-      if (it == collections_.end()) return CollectionNotFound(name);
-      c = it->second;
-    }
+    PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(name));
     absl::MutexLock b(&backups_mu_);
     PROXIMADB_ASSIGN_OR_RETURN(DurableSnapshot snapshot, c->SnapshotForBackup());
     return UploadBackup(*store, c->config(), snapshot);
+  }
+
+  absl::StatusOr<CollectionExport> ExportCollection(std::string_view name) override {
+    PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<CollectionImpl> c, Find(name));
+    PROXIMADB_ASSIGN_OR_RETURN(DurableSnapshot snapshot, c->SnapshotForBackup());
+    std::string id;
+    {
+      absl::MutexLock l(&mu_);
+      id = absl::StrFormat("export-%08x", static_cast<uint32_t>(rng_()));
+    }
+    PROXIMADB_ASSIGN_OR_RETURN(
+        std::unique_ptr<ObjectStore> store,
+        NewSnapshotStore(c->config(), std::move(snapshot), options_.object_store.get(), id));
+    return CollectionExport{.backup_id = id, .store = std::move(store)};
+  }
+
+  absl::StatusOr<CollectionConfig> RestoreFrom(ObjectStore& store, std::string_view backup_id,
+                                               std::string_view target) override {
+    PROXIMADB_RETURN_IF_ERROR(ValidateName(target));
+    absl::MutexLock b(&backups_mu_);
+    return RestoreLocked(store, backup_id, target, nullptr);
   }
 
   absl::StatusOr<std::vector<BackupInfo>> ListBackups() override {
@@ -365,6 +379,12 @@ class DatabaseImpl final : public Database {
                                                  std::string_view target) override;
 
  private:
+  absl::StatusOr<std::shared_ptr<CollectionImpl>> Find(std::string_view name) {
+    absl::MutexLock l(&mu_);
+    auto it = collections_.find(std::string(name));
+    if (it == collections_.end()) return CollectionNotFound(name);
+    return it->second;
+  }
   std::string CollectionsDir() const { return JoinPath(options_.data_dir, "collections"); }
 
   // A collection directory's name: unique per creation (and restore).

@@ -38,6 +38,7 @@ void ToProto(const cluster::ClusterView& view, v1::ClusterInfo* out) {
         follower->set_lag(r.lag);
       }
       shard->set_opened(s.opened);
+      shard->set_copying(s.copying);
       for (const std::string& node : s.nodes) shard->add_nodes(node);
       shard->set_applied_position(s.applied);
       shard->set_lag(s.lag());

@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "proximadb/v1/shards.grpc.pb.h"
 #include "server/shard_codec.h"
+#include "server/shard_exports.h"
 
 namespace proximadb::server {
 
@@ -158,7 +159,9 @@ class ShardsService final : public v1::ProximaDBShards::CallbackService {
         reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "waited too long"));
         return;
       }
-      ToReply(Serve(service_, *call, reply), reply);
+      ToReply(IsExportCall(call->op()) ? exports_.Serve(service_.cluster(), *call, reply)
+                                       : Serve(service_, *call, reply),
+              reply);
       reactor->Finish(grpc::Status::OK);
     });
     return reactor;
@@ -166,6 +169,7 @@ class ShardsService final : public v1::ProximaDBShards::CallbackService {
 
  private:
   server::Service& service_;  // (plain `Service` names the generated base class here)
+  ShardExports exports_;  // of this node's replicas, being copied by other nodes
   boost::asio::thread_pool pool_{kServingThreads};
 };
 

@@ -143,10 +143,10 @@ cluster::ClusterOptions ClusterOptionsFor(const ServerConfig& config) {
   return o;
 }
 
-// How this node reaches its peers for the shards it holds no replica of: with the admin key
-// under authentication, and over TLS under [tls], checking peers against the client CA if one
-// is set (every node then presents its own certificate), or else against this node's own
-// certificate chain (the nodes share one).
+// How this node reaches its peers for the shards it holds no replica of, and for copies of
+// their replicas: with the admin key under authentication, and over TLS under [tls], checking
+// peers against the client CA if one is set (every node then presents its own certificate),
+// or else against this node's own certificate chain (the nodes share one).
 ForwardingOptions ForwardingOptionsFor(const ServerConfig& config,
                                        const std::optional<GrpcServer::TlsPem>& pem) {
   ForwardingOptions o;
@@ -282,7 +282,10 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   if (config.cluster_enabled) {
     RestApi::ServeReadsOnWorkers();
     cluster::ClusterOptions options = ClusterOptionsFor(config);
-    options.remote_shards = NewShardForwarding(ForwardingOptionsFor(config, *pem));
+    std::shared_ptr<ShardChannels> channels =
+        NewShardChannels(ForwardingOptionsFor(config, *pem));
+    options.remote_shards = NewShardForwarding(channels);
+    options.peer_exports = NewPeerExports(channels);
     absl::StatusOr<std::unique_ptr<cluster::ClusterDatabase>> joined =
         cluster::ClusterDatabase::Open(std::move(database), std::move(options));
     if (!joined.ok()) {

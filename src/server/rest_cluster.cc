@@ -22,6 +22,7 @@ json ShardJson(const cluster::ClusterView::Shard& s) {
                    {"followers", replicas}}},
           {"nodes", s.nodes},
           {"opened", s.opened},
+          {"copying", s.copying},
           {"applied_position", s.applied},
           {"lag", s.lag()},
           {"apply_error", s.apply_error}};

@@ -1,6 +1,7 @@
 // The messages of proto/proximadb/v1/shards.proto (a request for one shard, forwarded between
 // the nodes of a cluster) to and from the engine's types, for both ends: grpc_shards.cc, which
-// serves them, and shard_forwarding.cc, which sends them. Only those two include this header.
+// serves them, and shard_forwarding.cc and shard_exports.cc, which send them. Only those
+// include this header.
 #pragma once
 
 #include <string>

@@ -1,15 +1,11 @@
 #include "server/shard_forwarding.h"
 
 #include <atomic>
-#include <chrono>
-#include <map>
 
-#include <grpcpp/grpcpp.h>
-
-#include "absl/synchronization/mutex.h"
 #include "common/errors.h"
 #include "common/strings.h"
 #include "proximadb/v1/shards.grpc.pb.h"
+#include "server/shard_channels.h"
 #include "server/shard_codec.h"
 
 namespace proximadb::server {
@@ -19,54 +15,10 @@ namespace {
 namespace v1 = ::proximadb::v1;
 using cluster::ShardMaintenance;
 
-constexpr int kConnectMs = 2000;  // how long a holder is given to accept a connection
-
-// One channel per peer address, for every forwarded shard of this node.
-class Channels {
- public:
-  explicit Channels(ForwardingOptions options) : options_(std::move(options)) {}
-
-  struct Peer {
-    std::shared_ptr<grpc::Channel> channel;
-    std::unique_ptr<v1::ProximaDBShards::Stub> stub;
-  };
-  Peer& Of(const std::string& address) {
-    absl::MutexLock l(&mu_);
-    Peer& peer = peers_[address];
-    if (peer.channel == nullptr) {
-      grpc::ChannelArguments args;
-      args.SetMaxReceiveMessageSize(-1);  // a page of records with their vectors, say
-      // A holder that restarts is connected to again within seconds, not after gRPC's
-      // default backoff of up to 2 minutes.
-      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
-      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-      peer.channel = grpc::CreateCustomChannel(address, Credentials(), args);
-      peer.stub = v1::ProximaDBShards::NewStub(peer.channel);
-    }
-    return peer;
-  }
-  const ForwardingOptions& options() const { return options_; }
-
- private:
-  std::shared_ptr<grpc::ChannelCredentials> Credentials() const {
-    if (!options_.tls) return grpc::InsecureChannelCredentials();
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options_.tls->roots;
-    ssl.pem_cert_chain = options_.tls->cert_chain;
-    ssl.pem_private_key = options_.tls->private_key;
-    return grpc::SslCredentials(ssl);
-  }
-
-  const ForwardingOptions options_;
-  absl::Mutex mu_;
-  std::map<std::string, Peer> peers_ ABSL_GUARDED_BY(mu_);  // by address
-};
-
 class ForwardedShard final : public cluster::Shard {
  public:
   ForwardedShard(cluster::ShardAddress address, cluster::ShardHolders holders,
-                 std::shared_ptr<Channels> channels)
+                 std::shared_ptr<ShardChannels> channels)
       : address_(std::move(address)), holders_(std::move(holders)),
         channels_(std::move(channels)) {}
 
@@ -178,24 +130,15 @@ class ForwardedShard final : public cluster::Shard {
     const size_t start = next_.fetch_add(1, std::memory_order_relaxed);
     for (size_t i = 0; i < holders.size(); ++i) {
       const std::string& address = holders[(start + i) % holders.size()];
-      Channels::Peer& peer = channels_->Of(address);
-      const auto now = std::chrono::system_clock::now();
-      if (!peer.channel->WaitForConnected(now + std::chrono::milliseconds(kConnectMs))) {
-        last = absl::UnavailableError(Cat("node ", address, " cannot be connected to"));
-        continue;
-      }
-      grpc::ClientContext ctx;
-      ctx.set_deadline(now + std::chrono::milliseconds(channels_->options().timeout_ms));
-      if (!channels_->options().key.empty()) ctx.AddMetadata("api-key", channels_->options().key);
-      v1::ShardReply reply;
-      const grpc::Status s = peer.stub->Call(&ctx, call, &reply);
-      if (!s.ok()) {
-        last = absl::UnavailableError(Cat("node ", address, ": ", s.error_message()));
-        if (s.error_code() == grpc::StatusCode::UNAVAILABLE && !IsWrite(call.op())) continue;
+      bool sent = false;
+      absl::StatusOr<v1::ShardReply> reply = channels_->Call(address, call, &sent);
+      if (!reply.ok()) {
+        last = absl::UnavailableError(reply.status().message());
+        if (!sent || (absl::IsUnavailable(reply.status()) && !IsWrite(call.op()))) continue;
         return absl::UnavailableError(
             Cat(last.message(), IsWrite(call.op()) ? " (the write may have been applied)" : ""));
       }
-      absl::Status answered = StatusOf(reply);
+      absl::Status answered = StatusOf(*reply);
       if (ErrorCodeOf(answered) == cluster::kShardNotHere) {  // nothing was done there
         last = absl::UnavailableError(answered.message());
         continue;
@@ -210,14 +153,17 @@ class ForwardedShard final : public cluster::Shard {
 
   const cluster::ShardAddress address_;
   const cluster::ShardHolders holders_;
-  const std::shared_ptr<Channels> channels_;
+  const std::shared_ptr<ShardChannels> channels_;
   std::atomic<size_t> next_{0};
 };
 
 }  // namespace
 
-cluster::RemoteShardFactory NewShardForwarding(ForwardingOptions options) {
-  auto channels = std::make_shared<Channels>(std::move(options));
+std::shared_ptr<ShardChannels> NewShardChannels(ForwardingOptions options) {
+  return std::make_shared<ShardChannels>(std::move(options));
+}
+
+cluster::RemoteShardFactory NewShardForwarding(std::shared_ptr<ShardChannels> channels) {
   return [channels](cluster::ShardAddress address, cluster::ShardHolders holders) {
     return std::make_shared<ForwardedShard>(std::move(address), std::move(holders), channels);
   };

@@ -1,8 +1,10 @@
 // The forwarding side of placement (docs/cluster.md#placement): the Shards of a cluster's
 // collections that this node holds no replica of, reached over gRPC (shards.proto) at the
-// nodes that hold one.
+// nodes that hold one; and the copies of other nodes' replicas
+// (docs/cluster.md#copying-a-replica).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -22,7 +24,13 @@ struct ForwardingOptions {
   int timeout_ms = 65000;  // above a write's and a barrier's wait for its apply (30 s)
 };
 
-// Makes a forwarder per shard; they share one channel per node address.
-cluster::RemoteShardFactory NewShardForwarding(ForwardingOptions options);
+class ShardChannels;  // shard_channels.h: one gRPC channel per node address
+
+std::shared_ptr<ShardChannels> NewShardChannels(ForwardingOptions options);
+// Makes a forwarder per shard, through `channels`.
+cluster::RemoteShardFactory NewShardForwarding(std::shared_ptr<ShardChannels> channels);
+// Opens exports on the node at a holder's address, and reads them through `channels`
+// (shard_exports.cc).
+cluster::PeerExports NewPeerExports(std::shared_ptr<ShardChannels> channels);
 
 }  // namespace proximadb::server

@@ -220,7 +220,7 @@ class ShardLog(_message.Message):
     def __init__(self, stream: _Optional[str] = ..., leader: _Optional[str] = ..., first_position: _Optional[int] = ..., last_position: _Optional[int] = ..., entries: _Optional[int] = ..., bytes: _Optional[int] = ..., followers: _Optional[_Iterable[_Union[LogFollower, _Mapping]]] = ...) -> None: ...
 
 class ClusterShard(_message.Message):
-    __slots__ = ("shard", "log", "applied_position", "lag", "apply_error", "opened", "nodes")
+    __slots__ = ("shard", "log", "applied_position", "lag", "apply_error", "opened", "nodes", "copying")
     SHARD_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
     APPLIED_POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -228,6 +228,7 @@ class ClusterShard(_message.Message):
     APPLY_ERROR_FIELD_NUMBER: _ClassVar[int]
     OPENED_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
+    COPYING_FIELD_NUMBER: _ClassVar[int]
     shard: int
     log: ShardLog
     applied_position: int
@@ -235,7 +236,8 @@ class ClusterShard(_message.Message):
     apply_error: str
     opened: bool
     nodes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, shard: _Optional[int] = ..., log: _Optional[_Union[ShardLog, _Mapping]] = ..., applied_position: _Optional[int] = ..., lag: _Optional[int] = ..., apply_error: _Optional[str] = ..., opened: _Optional[bool] = ..., nodes: _Optional[_Iterable[str]] = ...) -> None: ...
+    copying: bool
+    def __init__(self, shard: _Optional[int] = ..., log: _Optional[_Union[ShardLog, _Mapping]] = ..., applied_position: _Optional[int] = ..., lag: _Optional[int] = ..., apply_error: _Optional[str] = ..., opened: _Optional[bool] = ..., nodes: _Optional[_Iterable[str]] = ..., copying: _Optional[bool] = ...) -> None: ...
 
 class ClusterCollection(_message.Message):
     __slots__ = ("name", "replication_factor", "shards")
