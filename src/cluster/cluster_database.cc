@@ -381,8 +381,10 @@ absl::Status ClusterDatabase::RefreshLocked() {
     first.Update(DropReplicas(uid, absl::IsNotFound(log)));
     if (absl::IsNotFound(log)) {  // what a drop may have left behind
       first.Update(etcd_.DeletePrefix(ProgressPrefix(uid)).status());
+      first.Update(etcd_.DeletePrefix(ReadyPrefix(uid)).status());
     }
   }
+  first.Update(PublishReady());
   return first;
 }
 
@@ -524,6 +526,7 @@ absl::Status ClusterDatabase::DropCollection(std::string_view name) {
     if (!absl::IsNotFound(s)) first.Update(s);
   }
   first.Update(etcd_.DeletePrefix(ProgressPrefix((*e)->uid)).status());
+  first.Update(etcd_.DeletePrefix(ReadyPrefix((*e)->uid)).status());
   return first;
 }
 

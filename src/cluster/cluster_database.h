@@ -27,6 +27,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -70,6 +71,9 @@ struct ClusterOptions {
   PeerExports peer_exports;
   // A node gone (its lease expired) this long has its replicas placed on other nodes.
   int replace_after_seconds = 60;
+  // Moves replicas, one at a time, from the live node holding the most to the one holding
+  // the fewest while they differ by 2 or more (docs/cluster.md#rebalancing).
+  bool rebalance = false;
   // The record limits writes are checked against before they are split by shard (the local
   // database's, DatabaseOptions).
   size_t max_id_bytes = kMaxIdBytes;
@@ -150,6 +154,9 @@ class ClusterDatabase final : public Database {
   // Places the shards of collections placed on too few nodes, or on nodes gone longer than
   // replace_after_seconds (the refresh thread's, on the live node with the lowest id).
   absl::Status Replace();
+  // Publishes in etcd that each of this node's replicas has caught up with its log, once per
+  // replica (at the end of each refresh; a move of a replica to this node ends after it).
+  absl::Status PublishReady();
   // Publishes in etcd the position each of this node's replicas has flushed, and trims each
   // shard's log through the lowest one published (the refresh thread's, with trim_logs).
   absl::Status TrimLogs();
@@ -201,8 +208,8 @@ class ClusterDatabase final : public Database {
   // live nodes.
   std::vector<std::vector<std::string>> Place(uint32_t shards, int copies);
   // The gRPC addresses of the live nodes holding shard `shard` of the collection `uid`, but
-  // this one; if there are none, again after a refresh (RefreshIfOlder).
-  std::vector<std::string> Holders(const std::string& uid, uint32_t shard);
+  // this one; if there are none, or with `refresh`, after a refresh (RefreshIfOlder).
+  std::vector<std::string> Holders(const std::string& uid, uint32_t shard, bool refresh = false);
   // Reads the live nodes into live_.
   absl::Status ReadNodes();
   // Replaces in `entry` the nodes of shard `shard` gone longer than replace_after_seconds, and
@@ -231,6 +238,18 @@ class ClusterDatabase final : public Database {
   bool CopyEnded(const Replicas& open);
   // Whether a copy of the local replica `name` is under way.
   bool Copying(std::string_view name);
+  // Rebalancing (rebalancing.cc). One step: ends a move under way (a shard placed on more
+  // than its replication factor of nodes) once its new holders are ready, else starts one
+  // from the most loaded of the live nodes of `load` (their replicas) to the least loaded.
+  absl::Status Rebalance(const std::vector<Entry>& catalog,
+                         const std::map<std::string, size_t>& load);
+  // Removes the most loaded holder from shard `shard` of `e` if every other holder is live and
+  // ready; whether it did.
+  absl::StatusOr<bool> EndMove(const Entry& e, uint32_t shard,
+                               const std::map<std::string, size_t>& load);
+  // Where nodes publish that their replicas of the collection `uid` caught up with the log.
+  std::string ReadyPrefix(std::string_view uid) const;
+  std::string ReadyKey(std::string_view uid, uint32_t shard, std::string_view node) const;
   // The Shard that forwards to the holders of shard `shard` of `entry`.
   std::shared_ptr<Shard> RemoteShard(const Entry& entry, uint32_t shard);
   bool stopping() const;
@@ -287,6 +306,9 @@ class ClusterDatabase final : public Database {
     int64_t retry_at_ms = 0;  // after a failure
   };
   std::map<std::string, Copy, std::less<>> copies_ ABSL_GUARDED_BY(mu_);
+
+  // The ready keys this process published (PublishReady).
+  std::set<std::string, std::less<>> ready_published_ ABSL_GUARDED_BY(mu_);
 
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex published_mu_;

@@ -48,7 +48,8 @@ std::vector<std::vector<std::string>> ClusterDatabase::Place(uint32_t shards, in
   return placement;
 }
 
-std::vector<std::string> ClusterDatabase::Holders(const std::string& uid, uint32_t shard) {
+std::vector<std::string> ClusterDatabase::Holders(const std::string& uid, uint32_t shard,
+                                                  bool refresh) {
   auto live_holders = [&] {
     absl::MutexLock l(&mu_);
     std::vector<std::string> out;
@@ -63,7 +64,7 @@ std::vector<std::string> ClusterDatabase::Holders(const std::string& uid, uint32
   };
   const int64_t asked = absl::ToUnixMicros(absl::Now());
   std::vector<std::string> out = live_holders();
-  if (!out.empty()) return out;
+  if (!out.empty() && !refresh) return out;
   // None live as far as this node knows: a holder joined, or the placement changed, since its
   // last refresh.
   if (absl::Status s = RefreshIfOlder(asked); !s.ok()) {
@@ -91,6 +92,7 @@ absl::Status ClusterDatabase::Reopen(std::shared_ptr<Replicas> open, const Entry
     if (!now) {  // its files go once the last request using it is done (RefreshLocked)
       absl::MutexLock l(&mu_);
       retired_[ShardName(entry.uid, i)] = open->local[i];
+      ready_published_.erase(ReadyKey(entry.uid, i, options_.node_id));
     }
   }
   // The replicas still placed here go on applying.
@@ -166,6 +168,7 @@ absl::Status ClusterDatabase::Replace() {
     gone_since_ms_ = std::move(gone);
   }
   absl::Status first;
+  bool placed_any = false;
   for (const Entry& e : *catalog) {
     if (e.placement.empty()) continue;
     Entry placed = e;
@@ -174,19 +177,25 @@ absl::Status ClusterDatabase::Replace() {
       if (PlaceShard(placed, i, load, now)) changed = true;
     }
     if (changed) first.Update(WritePlacement(e, placed));
+    placed_any |= changed;
   }
+  // Moves only once every shard has its copies.
+  if (!placed_any && first.ok() && options_.rebalance) first = Rebalance(*catalog, load);
   return first;
 }
 
 absl::Status ClusterDatabase::WritePlacement(const Entry& before, const Entry& after) {
   // A node placed on a shard has published nothing for it yet: 0 now holds its log back from
   // being trimmed before the new replica has read it (a key left from an earlier placement
-  // might say more).
+  // might say more), and it is not ready (a key left behind would say it is).
   for (uint32_t i = 0; i < after.shards; ++i) {
     for (const std::string& node : after.placement[i]) {
       if (before.Holds(node, i)) continue;
       if (absl::Status s = etcd_.Put(Cat(ProgressPrefix(after.uid, i), node), "0").status();
           !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = etcd_.Delete(ReadyKey(after.uid, i, node)).status(); !s.ok()) {
         return s;
       }
     }
@@ -200,6 +209,7 @@ absl::Status ClusterDatabase::WritePlacement(const Entry& before, const Entry& a
     for (const std::string& node : before.placement[i]) {
       if (after.Holds(node, i)) continue;
       first.Update(etcd_.Delete(Cat(ProgressPrefix(after.uid, i), node)).status());
+      first.Update(etcd_.Delete(ReadyKey(after.uid, i, node)).status());
     }
   }
   return first;

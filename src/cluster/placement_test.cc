@@ -74,7 +74,7 @@ class DirectShard final : public Shard {
   template <typename Fn>
   auto Run(Fn fn) -> decltype(fn(std::declval<Shard&>())) {
     absl::Status last = absl::UnavailableError("no live node holds a replica");
-    for (const std::string& address : holders_()) {
+    for (const std::string& address : holders_(false)) {
       ClusterDatabase* node = (*nodes_)[address.back() - '0'].get();
       if (node == nullptr) continue;
       absl::StatusOr<std::shared_ptr<Shard>> shard =
@@ -110,7 +110,7 @@ class PlacementTest : public EtcdAndNatsSuite {
     }
     for (auto& node : nodes_) node.reset();
   }
-  void OpenNode(int n) {
+  void OpenNode(int n, bool rebalance = false) {
     nodes_[n].reset();
     auto local = OpenNodeDatabase(dir_.path(), n);
     ASSERT_TRUE(local.ok()) << local.status();
@@ -129,7 +129,7 @@ class PlacementTest : public EtcdAndNatsSuite {
            if (node == nullptr) return absl::UnavailableError(Cat(holder, " is down"));
            return node->ExportShard(a.collection, a.uid, a.shard);
          },
-         .replace_after_seconds = 1, .lease_ttl_seconds = 2,
+         .replace_after_seconds = 1, .rebalance = rebalance, .lease_ttl_seconds = 2,
          .catalog_refresh_ms = 3600 * 1000});  // refreshed by the test
     ASSERT_TRUE(db.ok()) << db.status();
     nodes_[n] = *std::move(db);
@@ -395,6 +395,59 @@ TEST_F(PlacementTest, ATrimmedShardIsNotMovedOffItsOnlyHolder) {
   EXPECT_EQ(Placement(other, "docs"), before);
   ASSERT_NO_FATAL_FAILURE(OpenNode(holder));
   EXPECT_EQ(Count(other, "docs"), 30u);
+}
+
+TEST_F(PlacementTest, ReplicasMoveToANodeThatJoinsUntilTheLoadIsEven) {
+  ASSERT_NO_FATAL_FAILURE(OpenNode(0));  // rebalance off, the default
+  ASSERT_NO_FATAL_FAILURE(OpenNode(1));
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs", 4, 1)).ok());
+  for (int i = 0; i < 100; i += 10) Write(1, "docs", i, 10);
+  ASSERT_NO_FATAL_FAILURE(OpenNode(2));
+  auto loads = [&] {
+    std::map<std::string, int> load = {{"node0", 0}, {"node1", 0}, {"node2", 0}};
+    for (const auto& nodes : Placement(0, "docs")) {
+      for (const std::string& n : nodes) ++load[n];
+    }
+    return load;
+  };
+  // Not while the placing node (node0, the lowest id) has rebalancing off.
+  const auto before = Placement(0, "docs");
+  for (int pass = 0; pass < 5; ++pass) {
+    ASSERT_TRUE(nodes_[0]->Replace().ok());
+    Refresh();
+  }
+  EXPECT_EQ(Placement(0, "docs"), before);
+  EXPECT_EQ(loads()["node2"], 0);
+
+  ASSERT_NO_FATAL_FAILURE(OpenNode(0, /*rebalance=*/true));
+  // Moves one at a time: a shard has one node more while its new replica gets ready.
+  size_t most_nodes = 1;
+  ASSERT_TRUE(PlaceUntil(0, [&] {
+    for (const auto& nodes : Placement(0, "docs")) most_nodes = std::max(most_nodes, nodes.size());
+    const auto load = loads();
+    if (load.at("node0") + load.at("node1") + load.at("node2") != 4) return false;
+    for (const ClusterView::Shard& s : Shards(2, "docs")) {
+      if (s.placed_here && (!s.opened || s.applied != s.log.last_seq)) return false;
+    }
+    return load.at("node2") >= 1 && std::abs(load.at("node0") - load.at("node1")) <= 1;
+  }));
+  EXPECT_EQ(most_nodes, 2u);
+  const auto after = loads();
+  for (const auto& [node, n] : after) EXPECT_GE(n, 1) << node;
+  // The nodes moved off dropped their replicas, and nothing was lost.
+  for (int n = 0; n < kNodes; ++n) {
+    for (const ClusterView::Shard& s : Shards(n, "docs")) {
+      EXPECT_EQ(s.opened, s.placed_here) << "node" << n << " shard " << s.index;
+    }
+    EXPECT_EQ(Count(n, "docs"), 100u) << "node" << n;
+  }
+  // Even: nothing moves any more.
+  const auto even = Placement(0, "docs");
+  for (int pass = 0; pass < 3; ++pass) {
+    ASSERT_TRUE(nodes_[0]->Replace().ok());
+    Refresh();
+  }
+  EXPECT_EQ(Placement(0, "docs"), even);
 }
 
 }  // namespace

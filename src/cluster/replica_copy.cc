@@ -64,7 +64,7 @@ bool ClusterDatabase::stopping() const {
 std::shared_ptr<Shard> ClusterDatabase::RemoteShard(const Entry& entry, uint32_t shard) {
   return options_.remote_shards(
       {.collection = entry.config.name, .uid = entry.uid, .shard = shard},
-      [this, uid = entry.uid, shard] { return Holders(uid, shard); });
+      [this, uid = entry.uid, shard](bool refresh) { return Holders(uid, shard, refresh); });
 }
 
 absl::StatusOr<CollectionExport> ClusterDatabase::ExportShard(std::string_view name,
@@ -111,8 +111,12 @@ absl::StatusOr<bool> ClusterDatabase::CopyIfTrimmed(const Entry& entry, uint32_t
   Log(LogLevel::kInfo, Cat("cluster: collection '", entry.config.name, "' shard ", shard,
                            ": its log starts at ", state->first_seq,
                            ", copying a replica from another node"));
+  // Not ready until copied (a key left behind would say it is).
+  const std::string ready = ReadyKey(entry.uid, shard, options_.node_id);
+  if (absl::Status s = etcd_.Delete(ready).status(); !s.ok()) return s;
   absl::MutexLock l(&mu_);
   if (stop_) return absl::CancelledError("the node is stopping");  // no thread is joined now
+  ready_published_.erase(ready);
   Copy& copy = copies_[name];
   copy.thread = std::thread([this, entry, shard, name] {
     const absl::Status s = CopyShard(entry, shard);

@@ -63,8 +63,10 @@ struct ShardAddress {
   std::string uid;  // the collection's: a collection dropped and created again has another
   uint32_t shard = 0;
 };
-// The gRPC addresses of the live nodes holding a replica of the shard, in the order to try them.
-using ShardHolders = std::function<std::vector<std::string>()>;
+// The gRPC addresses of the live nodes holding a replica of the shard, in the order to try them;
+// with `refresh`, once this node has read the catalog again (every holder it knew answered that
+// it holds the shard no longer: the shard moved since this node's last refresh).
+using ShardHolders = std::function<std::vector<std::string>(bool refresh)>;
 // Makes the Shard of a shard this node holds no replica of. It asks the holders in turn, going
 // on to the next one when a holder cannot be reached or holds the shard no longer.
 using RemoteShardFactory =

@@ -94,6 +94,7 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"cluster.lease_ttl_seconds", &c.lease_ttl_seconds, 2, 3600},
       {"cluster.replace_after_seconds", &c.replace_after_seconds, 1, 86400 * 30},
       {"cluster.trim_logs", &c.trim_logs},
+      {"cluster.rebalance", &c.rebalance},
       {"monitoring.metrics_enabled", &c.metrics_enabled},
       {"monitoring.health_check_interval_ms", &c.health_check_interval_ms, 1, 3600000},
   };

@@ -140,6 +140,7 @@ cluster::ClusterOptions ClusterOptionsFor(const ServerConfig& config) {
   o.max_id_bytes = static_cast<size_t>(config.max_id_bytes);
   o.max_metadata_bytes = static_cast<size_t>(config.max_metadata_bytes);
   o.trim_logs = config.trim_logs;
+  o.rebalance = config.rebalance;
   return o;
 }
 

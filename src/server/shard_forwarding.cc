@@ -120,35 +120,52 @@ class ForwardedShard final : public cluster::Shard {
   // The reply of the first holder that answers for the shard, starting from a different one
   // each call; UNAVAILABLE naming the last failure if none does. A call is sent only once
   // connected: one that never reached a holder goes to the next. A read that failed on the
-  // way goes to the next one too; a write does not, since it may have been appended.
+  // way goes to the next one too; a write does not, since it may have been appended. If every
+  // holder answers that it holds the shard no longer, they are asked again once this node has
+  // read where the shard went.
   absl::StatusOr<v1::ShardReply> Send(v1::ShardCall call) {
     call.set_collection(address_.collection);
     call.set_uid(address_.uid);
     call.set_shard(address_.shard);
-    const std::vector<std::string> holders = holders_();
     absl::Status last = absl::UnavailableError("no live node holds a replica");
+    for (bool refresh : {false, true}) {
+      bool moved = false;
+      absl::StatusOr<v1::ShardReply> reply = SendOnce(call, holders_(refresh), &last, &moved);
+      if (reply.ok() || !absl::IsUnavailable(reply.status()) || !moved) return reply;
+    }
+    return absl::UnavailableError(Cat("shard ", address_.shard, " of collection '",
+                                      address_.collection, "' cannot be reached: ",
+                                      last.message()));
+  }
+  // Send's pass over `holders`; `*moved`: every holder answered SHARD_NOT_HERE.
+  absl::StatusOr<v1::ShardReply> SendOnce(const v1::ShardCall& call,
+                                          const std::vector<std::string>& holders,
+                                          absl::Status* last, bool* moved) {
+    size_t not_here = 0;
     const size_t start = next_.fetch_add(1, std::memory_order_relaxed);
     for (size_t i = 0; i < holders.size(); ++i) {
       const std::string& address = holders[(start + i) % holders.size()];
       bool sent = false;
       absl::StatusOr<v1::ShardReply> reply = channels_->Call(address, call, &sent);
       if (!reply.ok()) {
-        last = absl::UnavailableError(reply.status().message());
+        *last = absl::UnavailableError(reply.status().message());
         if (!sent || (absl::IsUnavailable(reply.status()) && !IsWrite(call.op()))) continue;
-        return absl::UnavailableError(
-            Cat(last.message(), IsWrite(call.op()) ? " (the write may have been applied)" : ""));
+        return absl::UnavailableError(Cat(
+            last->message(), IsWrite(call.op()) ? " (the write may have been applied)" : ""));
       }
       absl::Status answered = StatusOf(*reply);
       if (ErrorCodeOf(answered) == cluster::kShardNotHere) {  // nothing was done there
-        last = absl::UnavailableError(answered.message());
+        *last = absl::UnavailableError(answered.message());
+        ++not_here;
         continue;
       }
       if (!answered.ok()) return answered;
       return reply;
     }
+    *moved = !holders.empty() && not_here == holders.size();
     return absl::UnavailableError(Cat("shard ", address_.shard, " of collection '",
                                       address_.collection, "' cannot be reached: ",
-                                      last.message()));
+                                      last->message()));
   }
 
   const cluster::ShardAddress address_;
