@@ -296,7 +296,8 @@ class ClusterDatabase final : public Database {
   std::map<std::string, int64_t, std::less<>> gone_since_ms_ ABSL_GUARDED_BY(mu_);
   int64_t refresh_started_us_ ABSL_GUARDED_BY(mu_) = 0;  // the last refresh's start
   // The replicas of shards moved off this node, by local name, until nothing uses them.
-  std::map<std::string, std::weak_ptr<ShardReplica>, std::less<>> retired_
+  // (ShardReplica::lifetime(): until its apply thread has ended, not only its last use.)
+  std::map<std::string, std::weak_ptr<const void>, std::less<>> retired_
       ABSL_GUARDED_BY(mu_);
 
   struct Copy {  // of a replica from another node's, by local name

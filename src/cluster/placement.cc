@@ -91,7 +91,8 @@ absl::Status ClusterDatabase::Reopen(std::shared_ptr<Replicas> open, const Entry
                              now ? " is now placed on this node" : " moved off this node"));
     if (!now) {  // its files go once the last request using it is done (RefreshLocked)
       absl::MutexLock l(&mu_);
-      retired_[ShardName(entry.uid, i)] = open->local[i];
+      retired_[ShardName(entry.uid, i)] =
+          open->local[i] != nullptr ? open->local[i]->lifetime() : std::weak_ptr<const void>();
       ready_published_.erase(ReadyKey(entry.uid, i, options_.node_id));
     }
   }

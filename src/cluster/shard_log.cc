@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/logging.h"
 #include "common/strings.h"
 
 namespace proximadb::cluster {
@@ -204,8 +205,21 @@ absl::StatusOr<uint64_t> ShardLog::Publish(std::string_view stream, std::string_
   jsPubAck* ack = nullptr;
   jsErrCode jerr = kNoJsError;
   const natsStatus s = WithRetries(options_.retry_deadline_ms, &jerr, [&](jsErrCode* e) {
-    return js_Publish(&ack, handles_->js, subject.c_str(), payload.data(),
-                      static_cast<int>(payload.size()), &opts, e);
+    natsStatus published = js_Publish(&ack, handles_->js, subject.c_str(), payload.data(),
+                                      static_cast<int>(payload.size()), &opts, e);
+    if (published == NATS_OK && ack->Sequence == 0) {
+      // A retry that reached the leader while the first send of that id was still being
+      // stored is answered "duplicate" with position 0 by servers without
+      // nats-io/nats-server#5827 (August 2024; Debian 12's 2.9.10 predates it): not a
+      // position. Asked again, the server answers the first send's position once it is
+      // stored, or stores this one if the first was not.
+      jsPubAck_Destroy(ack);
+      ack = nullptr;
+      published = NATS_TIMEOUT;
+      Log(LogLevel::kInfo, Cat("append to ", stream, " (id ", msg_id, ") answered duplicate "
+                               "at position 0: asking again"));
+    }
+    return published;
   });
   if (s != NATS_OK) return NatsError(s, jerr, Cat("append to ", stream));
   const uint64_t seq = ack->Sequence;

@@ -91,6 +91,9 @@ class ShardReplica final : public Shard {
   // replica is not asked by other nodes before (it would make them wait).
   bool caught_up() const;
   Collection& collection() { return *collection_; }
+  // Expires once the replica is destroyed and its apply thread has ended (a weak_ptr to the
+  // replica itself expires before: when its destructor starts).
+  std::weak_ptr<const void> lifetime() const { return lifetime_; }
 
  private:
   // Passes a barrier if `reads` is strong; otherwise apply_error() (the reads' first step).
@@ -104,6 +107,8 @@ class ShardReplica final : public Shard {
   // Stops applying for good: writes and barriers fail with `cause` from now on.
   void Stop(const absl::Status& cause);
 
+  // The first member: destroyed last, after the destructor has joined the apply thread.
+  const std::shared_ptr<const int> lifetime_ = std::make_shared<const int>(0);
   ShardLog* const log_;
   const std::shared_ptr<Collection> collection_;
   const ShardReplicaOptions options_;

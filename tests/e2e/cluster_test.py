@@ -574,7 +574,7 @@ class PlacementTest(ClusterTest):
         return 2
 
     def rebalance(self):
-        # Not in the history, which found two stale reads in one of about 25 runs with it
+        # Not in the history of make test, while moves are not checked under faults
         # (docs/cluster.md#rebalancing); make soak runs that history with it too
         # (PROXIMADB_SOAK_REBALANCE=1).
         return "history" not in self.id() or os.environ.get("PROXIMADB_SOAK_REBALANCE") == "1"
