@@ -8,7 +8,7 @@ and how soon a node that joins serves a shard, copied from a holder or applying 
 etcd and nats-server (as installed by scripts/install-test-servers.sh), started and stopped
 here.
 
-    bench/cluster_bench.py --server build/bin/proximadb-server [--vectors 20000]
+    bench/cluster_bench.py --server build/bin/proximadb-server [--vectors 20000] [--joins-only]
 """
 
 import argparse
@@ -211,7 +211,7 @@ def join(infra, root, name, trim, data):
             return view["collections"][0]["shards"][0]
         if trim:
             for n in nodes[:2]:
-                call(n.port, "POST", "/api/v1/collections/bench/flush", {})
+                call(n.port, "POST", "/api/v1/collections/bench/flush", {}, timeout=1800)
             wait_for("the log to be trimmed",
                      lambda: shard(nodes[0])["log"]["first_position"] > 1 or None, 120)
         nodes[2].start()
@@ -227,11 +227,52 @@ def join(infra, root, name, trim, data):
             n.process.stop(signal.SIGKILL)
 
 
+def throughput(infra, root, data, queries, rng):
+    """The table's rows, the failover gap and the catch-up rate."""
+    rows = []
+    ing, (qps, p50, p99), rss = single_node(root, data, queries)
+    rows.append(("single node (no cluster)", ing, qps, p50, p99, f"{rss:.0f}"))
+    for name, size, rf in [("c1", 1, 1), ("c3r1", 3, 1), ("c3", 3, 3)]:
+        ing, strong, eventual, concurrent, memory, nodes = cluster(infra, root, name, size, rf,
+                                                                   data, queries)
+        rss = "/".join(f"{m:.0f}" for m in memory)
+        rows.append((f"cluster: {size} node(s), {rf} cop{'y' if rf == 1 else 'ies'}", ing,
+                     *strong, rss))
+        rows.append(("  the same, eventual reads", None, *eventual, ""))
+        rows.append((f"  the same, strong, {CONCURRENT} clients", None, *concurrent, ""))
+        if size == 3 and rf == 3:
+            gap = failover(infra, nodes, rng)
+            rate = catch_up(nodes, rng, len(data) // 2)
+        for n in nodes:
+            n.process.stop()
+    return rows, gap, rate
+
+
+def report(n, rows, gap, rate, joins):
+    print(f"{n} x {DIM}-d vectors, REST, 2 ingest clients, 1 search client (k 10), "
+          "3 shards, everything on this machine's cores")
+    if rows:
+        print("(search from the last node; RSS: each node's resident MiB after the ingest)")
+        print(f"{'setup':36} {'ingest vec/s':>12} {'search QPS':>10} {'p50 ms':>7} "
+              f"{'p99 ms':>7}  RSS MiB")
+        for name, ing, qps, p50, p99, rss in rows:
+            ing = "-" if ing is None else f"{ing:.0f}"
+            print(f"{name:36} {ing:>12} {qps:10.0f} {p50:7.2f} {p99:7.2f}  {rss}")
+        print(f"longest write after kill -9 of a log's leader: {gap:.1f} s")
+        print(f"a node that was down catches up at {rate:.0f} vectors/s")
+    print("a node that joins serves a 1-shard collection from its own replica after "
+          "(seconds, from its start):")
+    print("  copied from a holder (log trimmed): " + ", ".join(f"{c:.1f}" for c, _ in joins))
+    print("  applying the whole log:             " + ", ".join(f"{r:.1f}" for _, r in joins))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     parser.add_argument("--vectors", type=int, default=20000)
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--joins-only", action="store_true",
+                        help="only how soon a node that joins serves a shard")
     args = parser.parse_args()
     cluster_test.SERVER = os.path.abspath(args.server)
     rng = random.Random(7)
@@ -239,42 +280,16 @@ def main():
     root = tempfile.mkdtemp(prefix="proximadb-cluster-bench-")
     infra = Infra(root)
     infra.start()
-    rows = []
+    rows, gap, rate = [], 0.0, 0.0
     try:
-        ing, (qps, p50, p99), rss = single_node(root, data, queries)
-        rows.append(("single node (no cluster)", ing, qps, p50, p99, f"{rss:.0f}"))
-        for name, size, rf in [("c1", 1, 1), ("c3r1", 3, 1), ("c3", 3, 3)]:
-            ing, strong, eventual, concurrent, memory, nodes = cluster(infra, root, name, size,
-                                                                       rf, data, queries)
-            rss = "/".join(f"{m:.0f}" for m in memory)
-            rows.append((f"cluster: {size} node(s), {rf} cop{'y' if rf == 1 else 'ies'}", ing,
-                         *strong, rss))
-            rows.append(("  the same, eventual reads", None, *eventual, ""))
-            rows.append((f"  the same, strong, {CONCURRENT} clients", None, *concurrent, ""))
-            if size == 3 and rf == 3:
-                gap = failover(infra, nodes, rng)
-                rate = catch_up(nodes, rng, args.vectors // 2)
-            for n in nodes:
-                n.process.stop()
-        joins = [(join(infra, root, "copy", True, data), join(infra, root, "log", False, data))
-                 for _ in range(2)]
+        if not args.joins_only:
+            rows, gap, rate = throughput(infra, root, data, queries, rng)
+        joins = [(join(infra, root, f"copy{k}", True, data),
+                  join(infra, root, f"log{k}", False, data)) for k in range(2)]
     finally:
         infra.stop()
         shutil.rmtree(root, ignore_errors=True)
-    print(f"{args.vectors} x {DIM}-d vectors, REST, 2 ingest clients, 1 search client (k 10), "
-          "3 shards, everything on this machine's cores")
-    print("(search from the last node; RSS: each node's resident MiB after the ingest)")
-    print(f"{'setup':36} {'ingest vec/s':>12} {'search QPS':>10} {'p50 ms':>7} {'p99 ms':>7}"
-          f"  RSS MiB")
-    for name, ing, qps, p50, p99, rss in rows:
-        ing = "-" if ing is None else f"{ing:.0f}"
-        print(f"{name:36} {ing:>12} {qps:10.0f} {p50:7.2f} {p99:7.2f}  {rss}")
-    print(f"longest write after kill -9 of a log's leader: {gap:.1f} s")
-    print(f"a node that was down catches up at {rate:.0f} vectors/s")
-    print("a node that joins serves a 1-shard collection from its own replica after "
-          "(seconds, from its start):")
-    print("  copied from a holder (log trimmed): " + ", ".join(f"{c:.1f}" for c, _ in joins))
-    print("  applying the whole log:             " + ", ".join(f"{r:.1f}" for _, r in joins))
+    report(args.vectors, rows, gap, rate, joins)
 
 
 if __name__ == "__main__":
