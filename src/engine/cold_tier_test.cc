@@ -106,6 +106,18 @@ class ColdTierTest : public ::testing::Test {
     return c;
   }
 
+  // Collection "t" (Fill) with both segments cold, in a database opened again: nothing of
+  // them is cached.
+  void FillColdAndReopen(std::unique_ptr<Database>& db, std::shared_ptr<Collection>& c) {
+    db = Open();
+    c = Fill(*db, TieringPolicy{.cold_after_hours = 0.0});
+    ASSERT_TRUE(c->ApplyTiering().ok());
+    c.reset();
+    db.reset();
+    db = Open();
+    c = *db->GetCollection("t");
+  }
+
   // The top 10 ids of 20 queries, or the first error.
   absl::StatusOr<Hits> Searches(Collection& c) {
     Hits out;
@@ -354,13 +366,9 @@ TEST_F(ColdTierTest, PowerLossAtEveryStepOfATierChangeLosesNothing) {
 }
 
 TEST_F(ColdTierTest, BackupsOfColdSegmentsRestoreWholeAndDropsDeleteTheObjects) {
-  auto db = Open();
-  auto c = Fill(*db, TieringPolicy{.cold_after_hours = 0.0});
-  ASSERT_TRUE(c->ApplyTiering().ok());
-  c.reset();
-  db.reset();
-  db = Open();  // nothing cached: the backup reads the cold objects
-  c = *db->GetCollection("t");
+  std::unique_ptr<Database> db;
+  std::shared_ptr<Collection> c;
+  ASSERT_NO_FATAL_FAILURE(FillColdAndReopen(db, c));  // the backup reads the cold objects
   absl::StatusOr<BackupInfo> backup = db->BackupCollection("t");
   ASSERT_TRUE(backup.ok()) << backup.status();
   ASSERT_TRUE(db->RestoreBackup(backup->backup_id, "copy").ok());
@@ -376,13 +384,9 @@ TEST_F(ColdTierTest, BackupsOfColdSegmentsRestoreWholeAndDropsDeleteTheObjects) 
 
 TEST_F(ColdTierTest, AnExportOfColdSegmentsCopiesThemWhole) {
   // A cluster's replica copied from another node's (docs/cluster.md#copying-a-replica).
-  auto db = Open();
-  auto c = Fill(*db, TieringPolicy{.cold_after_hours = 0.0});
-  ASSERT_TRUE(c->ApplyTiering().ok());
-  c.reset();
-  db.reset();
-  db = Open();  // nothing cached: the export reads the cold objects
-  c = *db->GetCollection("t");
+  std::unique_ptr<Database> db;
+  std::shared_ptr<Collection> c;
+  ASSERT_NO_FATAL_FAILURE(FillColdAndReopen(db, c));  // the export reads the cold objects
   absl::StatusOr<CollectionExport> exported = db->ExportCollection("t");
   ASSERT_TRUE(exported.ok()) << exported.status();
   ASSERT_TRUE(db->RestoreFrom(*exported->store, exported->backup_id, "copy").ok());

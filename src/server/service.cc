@@ -2,6 +2,8 @@
 
 #include "absl/time/time.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <initializer_list>
 #include <optional>
@@ -373,8 +375,14 @@ absl::StatusOr<Service::Page> Service::Scroll(std::string_view name, std::string
         Cat("'limit' must be an integer from 1 to ", config_.max_batch_size, ", got ", limit));
   }
   std::string after;
+  // Unpadded URL-safe base64 only: absl's decoder also skips whitespace, which no cursor holds.
+  const bool base64 =
+      cursor.size() % 4 != 1 && std::all_of(cursor.begin(), cursor.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '-' || c == '_';
+      });
   if (!cursor.empty() &&
-      !absl::WebSafeBase64Unescape(absl::string_view(cursor.data(), cursor.size()), &after)) {
+      (!base64 ||
+       !absl::WebSafeBase64Unescape(absl::string_view(cursor.data(), cursor.size()), &after))) {
     return absl::InvalidArgumentError("'cursor' is not a cursor this server returned");
   }
   auto page = Observed(
