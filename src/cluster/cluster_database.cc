@@ -251,20 +251,10 @@ absl::StatusOr<std::shared_ptr<ClusterDatabase::Replicas>> ClusterDatabase::Open
       shards.push_back(RemoteShard(entry, i));
       continue;
     }
-    if (reuse != nullptr && reuse->local[i] != nullptr) {
-      open->local[i] = reuse->local[i];
-    } else {
-      absl::StatusOr<bool> copying = CopyIfTrimmed(entry, i);
-      if (!copying.ok()) return copying.status();
-      if (*copying) {  // the other holders serve it meanwhile
-        shards.push_back(RemoteShard(entry, i));
-        continue;
-      }
-      absl::StatusOr<std::shared_ptr<ShardReplica>> replica = OpenReplica(entry, i);
-      if (!replica.ok()) return replica.status();
-      open->local[i] = *std::move(replica);
-    }
-    shards.push_back(open->local[i]);
+    absl::StatusOr<std::shared_ptr<Shard>> shard =
+        OpenPlaced(entry, i, reuse != nullptr ? reuse->local[i] : nullptr, &open->local[i]);
+    if (!shard.ok()) return shard.status();
+    shards.push_back(*std::move(shard));
   }
   open->collection = std::make_shared<ShardedCollection>(
       std::move(shards), entry.config, ReadConsistency::kStrong, options_.max_id_bytes,
@@ -332,8 +322,9 @@ absl::Status ClusterDatabase::RefreshLocked() {
     }
     if (open == nullptr) {
       first.Update(OpenReplicas(e).status());
-    } else if (open->entry.placement != e.placement || CopyEnded(*open)) {
-      // Placed anew by another node, or a replica copied (or to be copied again).
+    } else if (open->entry.placement != e.placement || ToReopen(*open)) {
+      // Placed anew by another node, or a replica copied (or to be copied again), stopped or
+      // closed since.
       first.Update(Reopen(std::move(open), e));
     } else if (open->entry.mod_revision != e.mod_revision) {
       first.Update(ApplySettings(*open, e));  // changed on another node

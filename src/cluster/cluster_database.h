@@ -9,7 +9,11 @@
 //   placement is part of the collection's catalog entry. At each refresh, the live node with
 //   the lowest id adds nodes to a shard placed on fewer than replication_factor, and replaces
 //   a node gone longer than replace_after_seconds; a new replica applies the log from its
-//   start. Without a remote_shards factory every node holds every shard.
+//   start (its node's own requests go to the other holders until it has caught up:
+//   CatchingUpShard). Without a remote_shards factory every node holds every shard.
+// - A replica that stops applying its log on an error that reopening may cure is opened again
+//   (replica_restart.cc), copied from another holder if the log no longer holds what follows
+//   its position (replica_copy.cc).
 //
 // - CreateCollection writes the definition in etcd only if the name is free (one transaction),
 //   then creates the shards' logs and this node's replicas. Other nodes open their replicas
@@ -154,8 +158,9 @@ class ClusterDatabase final : public Database {
   // Places the shards of collections placed on too few nodes, or on nodes gone longer than
   // replace_after_seconds (the refresh thread's, on the live node with the lowest id).
   absl::Status Replace();
-  // Publishes in etcd that each of this node's replicas has caught up with its log, once per
-  // replica (at the end of each refresh; a move of a replica to this node ends after it).
+  // Publishes in etcd which of this node's replicas have caught up with their log and apply
+  // it, and withdraws what it published of the others of the collections it has open (at the
+  // end of each refresh; a move of a replica to this node ends after it is published).
   absl::Status PublishReady();
   // Publishes in etcd the position each of this node's replicas has flushed, and trims each
   // shard's log through the lowest one published (the refresh thread's, with trim_logs).
@@ -233,9 +238,22 @@ class ClusterDatabase final : public Database {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
   // Copies the replica of one of the shard's live holders into the local database.
   absl::Status CopyShard(const Entry& entry, uint32_t shard);
-  // Whether a copy for one of `open`'s shards ended, so that the replica can open (or the
-  // copy start again).
-  bool CopyEnded(const Replicas& open);
+  // Whether one of `open`'s shards placed here has a replica to open: its copy ended (or may
+  // start again), its replica stopped and may restart, or the replica it had was still
+  // closing when it was opened last.
+  bool ToReopen(const Replicas& open);
+  // Whether `replica` stopped on an error that opening it again may cure (a gap in its log,
+  // which a copy fills, or a batch it could not apply), a moment ago or longer.
+  static bool Restartable(const ShardReplica& replica);
+  // Whether the local replica `name` was retired and a request still uses it.
+  bool Retiring(std::string_view name);
+  // The Shard of shard `shard` of `entry`, placed on this node: `kept` (this node's replica
+  // opened before, null if none), or a new replica, or the other holders while this node's
+  // is copied or still closing. Sets `*opened` to this node's replica, if it has one.
+  absl::StatusOr<std::shared_ptr<Shard>> OpenPlaced(const Entry& entry, uint32_t shard,
+                                                    std::shared_ptr<ShardReplica> kept,
+                                                    std::shared_ptr<ShardReplica>* opened)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
   // Whether a copy of the local replica `name` is under way.
   bool Copying(std::string_view name);
   // Rebalancing (rebalancing.cc). One step: ends a move under way (a shard placed on more
@@ -307,9 +325,6 @@ class ClusterDatabase final : public Database {
     int64_t retry_at_ms = 0;  // after a failure
   };
   std::map<std::string, Copy, std::less<>> copies_ ABSL_GUARDED_BY(mu_);
-
-  // The ready keys this process published (PublishReady).
-  std::set<std::string, std::less<>> ready_published_ ABSL_GUARDED_BY(mu_);
 
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex published_mu_;

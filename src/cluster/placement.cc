@@ -93,7 +93,6 @@ absl::Status ClusterDatabase::Reopen(std::shared_ptr<Replicas> open, const Entry
       absl::MutexLock l(&mu_);
       retired_[ShardName(entry.uid, i)] =
           open->local[i] != nullptr ? open->local[i]->lifetime() : std::weak_ptr<const void>();
-      ready_published_.erase(ReadyKey(entry.uid, i, options_.node_id));
     }
   }
   // The replicas still placed here go on applying.

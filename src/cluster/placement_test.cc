@@ -16,6 +16,7 @@
 #include "common/errors.h"
 #include "common/scoped_temp_dir.h"
 #include "common/strings.h"
+#include "env/fault_injection_env.h"
 
 namespace proximadb::cluster {
 namespace {
@@ -86,7 +87,7 @@ class DirectShard final : public Shard {
       if (!shard.ok()) return shard.status();
       return fn(**shard);
     }
-    return last;
+    return WithErrorCode(absl::UnavailableError(last.message()), kShardNotReached);
   }
 
   const ShardAddress address_;
@@ -110,9 +111,9 @@ class PlacementTest : public EtcdAndNatsSuite {
     }
     for (auto& node : nodes_) node.reset();
   }
-  void OpenNode(int n, bool rebalance = false) {
+  void OpenNode(int n, bool rebalance = false, Env* env = nullptr) {
     nodes_[n].reset();
-    auto local = OpenNodeDatabase(dir_.path(), n);
+    auto local = OpenNodeDatabase(dir_.path(), n, env);
     ASSERT_TRUE(local.ok()) << local.status();
     auto db = ClusterDatabase::Open(
         *std::move(local),
@@ -202,12 +203,43 @@ class PlacementTest : public EtcdAndNatsSuite {
     return {};
   }
 
+  // Whether node n has published that its replica of shard 0 of the test's collection is
+  // ready; with `withdraw`, deletes that key (as a placement removing node n would).
+  bool Ready(int n, bool withdraw = false) {
+    auto etcd = EtcdClient::Create({.endpoints = {etcd_->endpoint()}});
+    EXPECT_TRUE(etcd.ok()) << etcd.status();
+    if (!etcd.ok()) return false;
+    auto keys = etcd->GetPrefix(Cat("/proximadb/", cluster_, "/ready/"));
+    EXPECT_TRUE(keys.ok()) << keys.status();
+    if (!keys.ok()) return false;
+    for (const KeyValue& kv : *keys) {
+      if (!kv.key.ends_with(Cat("/0/node", n))) continue;
+      if (withdraw) {
+        EXPECT_TRUE(etcd->Delete(kv.key).ok());
+      }
+      return true;
+    }
+    return false;
+  }
+  // Waits up to 30 s until `done` holds, looking every 50 ms.
+  template <typename Done>
+  static bool WaitFor(Done done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (!done()) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return true;
+  }
+
   std::string cluster_;
   // With hold_exports_, exports wait for exports_released_: a test holds copies back until it
   // has seen them under way.
   std::atomic<bool> hold_exports_{false};
   absl::Notification exports_released_;
   ScopedTempDir dir_;
+  // The files of a node whose disk a test fails (OpenNode's `env`): outlives the nodes.
+  FaultInjectionEnv env_;
   std::vector<std::unique_ptr<ClusterDatabase>> nodes_;
 };
 
@@ -448,6 +480,84 @@ TEST_F(PlacementTest, ReplicasMoveToANodeThatJoinsUntilTheLoadIsEven) {
     Refresh();
   }
   EXPECT_EQ(Placement(0, "docs"), even);
+}
+
+// A node whose new replica cannot apply its log yet (its disk refuses the WAL's appends) has
+// the other holder serve its requests for the shard meanwhile, reads and writes alike, and does
+// not say the replica is ready. Once the replica caught up, the node says so (again if the key
+// was deleted behind its back) and serves the shard from it.
+TEST_F(PlacementTest, ANewReplicaIsServedByTheOtherHoldersUntilItCatchesUp) {
+  ASSERT_NO_FATAL_FAILURE(OpenNode(0));
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs", 1, 2)).ok());
+  ASSERT_EQ(Placement(0, "docs")[0].size(), 1u);  // the only live node
+  Write(0, "docs", 0, 20);
+  env_.FailAfter(FaultInjectionEnv::Op::kAppend, "wal-", 0, 1 << 30,
+                 absl::StatusCode::kResourceExhausted);
+  ASSERT_NO_FATAL_FAILURE(OpenNode(1, /*rebalance=*/false, &env_));
+  ASSERT_TRUE(PlaceUntil(0, [&] { return Shards(1, "docs")[0].opened; }));
+  EXPECT_EQ(Shards(1, "docs")[0].applied, 0u);
+  EXPECT_FALSE(Ready(1));
+  EXPECT_EQ(Count(1, "docs"), 20u);  // its own replica would wait 30 s, then fail
+  Write(1, "docs", 20, 5);
+  EXPECT_EQ(Count(0, "docs"), 25u);
+  auto eventual = nodes_[1]->GetCollectionForReads("docs", ReadConsistency::kEventual);
+  ASSERT_TRUE(eventual.ok()) << eventual.status();
+  EXPECT_EQ((*eventual)->Count("").value_or(0), 25u);
+
+  env_.ClearFaults();
+  ASSERT_TRUE(PlaceUntil(0, [&] {
+    const ClusterView::Shard s = Shards(1, "docs")[0];
+    return s.applied == s.log.last_seq;
+  }));
+  ASSERT_TRUE(nodes_[1]->Refresh().ok());
+  EXPECT_TRUE(Ready(1));
+  ASSERT_TRUE(Ready(1, /*withdraw=*/true));  // a move off node1 and back it did not see
+  ASSERT_TRUE(nodes_[1]->Refresh().ok());
+  EXPECT_TRUE(Ready(1));
+  nodes_[0].reset();  // node1 serves from its own replica
+  EXPECT_EQ(Count(1, "docs"), 25u);
+}
+
+// A replica that stops applying its log because the log no longer holds its next entries (they
+// were trimmed while its disk refused them) is opened again, a moment later, from a copy of the
+// other holder's, and goes on applying the log.
+TEST_F(PlacementTest, AReplicaThatStopsOnAGapInItsLogIsCopiedAgain) {
+  ASSERT_NO_FATAL_FAILURE(OpenNode(0));
+  ASSERT_NO_FATAL_FAILURE(OpenNode(1, /*rebalance=*/false, &env_));
+  ASSERT_TRUE(nodes_[0]->CreateCollection(Config("docs", 1, 2)).ok());
+  Write(0, "docs", 0, 10);
+  EXPECT_EQ(Count(1, "docs"), 10u);
+  ASSERT_TRUE(WaitFor([&] {  // its own replica applied them
+    const ClusterView::Shard s = Shards(1, "docs")[0];
+    return s.applied == s.log.last_seq;
+  }));
+  ASSERT_TRUE(nodes_[1]->Refresh().ok());
+  EXPECT_TRUE(Ready(1));
+  env_.FailAfter(FaultInjectionEnv::Op::kAppend, "wal-", 0, 1 << 30,
+                 absl::StatusCode::kResourceExhausted);
+  Write(0, "docs", 10, 5);
+  Write(0, "docs", 15, 5);  // the trim keeps the last entry: node1 misses the one before
+  auto log = ShardLog::Connect({.urls = nats_->urls()});
+  ASSERT_TRUE(log.ok()) << log.status();
+  const std::string stream = Shards(0, "docs")[0].stream;
+  auto state = (*log)->State(stream);
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_TRUE((*log)->TrimBefore(stream, state->last_seq).ok());
+  env_.ClearFaults();
+  ASSERT_TRUE(WaitFor([&] { return !Shards(1, "docs")[0].apply_error.empty(); }));
+  EXPECT_TRUE(absl::StrContains(Shards(1, "docs")[0].apply_error, "stopped applying its log"));
+  ASSERT_TRUE(nodes_[1]->Refresh().ok());
+  EXPECT_FALSE(Ready(1));  // withdrawn
+  ASSERT_TRUE(PlaceUntil(0, [&] {
+    const ClusterView::Shard s = Shards(1, "docs")[0];
+    return s.opened && s.apply_error.empty() && s.applied == s.log.last_seq;
+  }));
+  ASSERT_TRUE(nodes_[1]->Refresh().ok());
+  EXPECT_TRUE(Ready(1));
+  nodes_[0].reset();
+  EXPECT_EQ(Count(1, "docs"), 20u);
+  Write(1, "docs", 20, 5);
+  EXPECT_EQ(Count(1, "docs"), 25u);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // log, or copied from a holder) and publishes that it is ready; only then is the old node
 // removed. So a shard never has fewer ready replicas than its replication factor.
 #include <algorithm>
+#include <set>
 
 #include "cluster/cluster_database.h"
 #include "common/logging.h"
@@ -21,22 +22,34 @@ std::string ClusterDatabase::ReadyKey(std::string_view uid, uint32_t shard,
 }
 
 absl::Status ClusterDatabase::PublishReady() {
+  // Read back every time: what this node published may have been deleted since (a placement
+  // that removed this node from a shard and added it back between two of its refreshes).
+  absl::StatusOr<std::vector<KeyValue>> published =
+      etcd_.GetPrefix(Cat("/proximadb/", options_.cluster_name, "/ready/"));
+  if (!published.ok()) return published.status();
+  std::set<std::string, std::less<>> have;
+  for (KeyValue& kv : *published) have.insert(std::move(kv.key));
   std::vector<std::pair<std::string, uint64_t>> ready;  // key, applied position
+  std::vector<std::string> withdrawn;
   {
     absl::MutexLock l(&mu_);
     for (const auto& [name, open] : open_) {
       for (uint32_t i = 0; i < open->shards; ++i) {
         const std::shared_ptr<ShardReplica>& replica = open->local[i];
-        if (replica == nullptr || !replica->caught_up() || !replica->apply_error().ok()) continue;
         std::string key = ReadyKey(open->uid, i, options_.node_id);
-        if (!ready_published_.contains(key)) ready.emplace_back(std::move(key), replica->applied());
+        if (replica != nullptr && replica->caught_up() && replica->apply_error().ok()) {
+          if (!have.contains(key)) ready.emplace_back(std::move(key), replica->applied());
+        } else if (have.contains(key)) {  // stopped, copied, or catching up again
+          withdrawn.push_back(std::move(key));
+        }
       }
     }
   }
-  for (auto& [key, applied] : ready) {
+  for (const std::string& key : withdrawn) {
+    if (absl::Status s = etcd_.Delete(key).status(); !s.ok()) return s;
+  }
+  for (const auto& [key, applied] : ready) {
     if (absl::Status s = etcd_.Put(key, Cat(applied)).status(); !s.ok()) return s;
-    absl::MutexLock l(&mu_);
-    ready_published_.insert(std::move(key));
   }
   return absl::OkStatus();
 }

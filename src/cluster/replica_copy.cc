@@ -116,7 +116,6 @@ absl::StatusOr<bool> ClusterDatabase::CopyIfTrimmed(const Entry& entry, uint32_t
   if (absl::Status s = etcd_.Delete(ready).status(); !s.ok()) return s;
   absl::MutexLock l(&mu_);
   if (stop_) return absl::CancelledError("the node is stopping");  // no thread is joined now
-  ready_published_.erase(ready);
   Copy& copy = copies_[name];
   copy.thread = std::thread([this, entry, shard, name] {
     const absl::Status s = CopyShard(entry, shard);
@@ -168,18 +167,6 @@ bool ClusterDatabase::Copying(std::string_view name) {
   absl::MutexLock l(&mu_);
   auto it = copies_.find(name);
   return it != copies_.end() && !it->second.done;
-}
-
-bool ClusterDatabase::CopyEnded(const Replicas& open) {
-  absl::MutexLock l(&mu_);
-  for (uint32_t i = 0; i < open.shards; ++i) {
-    // (A copy that ended for a shard no longer placed here waits until it is again.)
-    if (open.local[i] != nullptr || !open.entry.Holds(options_.node_id, i)) continue;
-    auto it = copies_.find(ShardName(open.uid, i));
-    if (it == copies_.end() || !it->second.done) continue;
-    if (it->second.status.ok() || NowMs() >= it->second.retry_at_ms) return true;
-  }
-  return false;
 }
 
 }  // namespace proximadb::cluster

@@ -24,6 +24,10 @@ namespace proximadb::cluster {
 // The error code of a request for a shard sent to a node that holds no replica of it (any
 // more): the sender goes on to another node that holds one.
 inline constexpr char kShardNotHere[] = "SHARD_NOT_HERE";
+// The error code of a call for a shard held elsewhere that no holder took (none could be
+// reached, or each answered SHARD_NOT_HERE): nothing was done, so the call may be made another
+// way. The API answers it as UNAVAILABLE.
+inline constexpr char kShardNotReached[] = "SHARD_NOT_REACHED";
 
 enum class ShardMaintenance { kFlush, kCompact, kMigrate, kTiering };
 

@@ -91,6 +91,11 @@ absl::Status ShardReplica::apply_error() const {
   return apply_error_;
 }
 
+absl::Time ShardReplica::stopped_at() const {
+  absl::MutexLock l(&mu_);
+  return stopped_at_;
+}
+
 void ShardReplica::ApplyLoop() {
   std::unique_ptr<LogReader> reader;
   int idle_polls = 0;
@@ -153,21 +158,28 @@ void ShardReplica::Stop(const absl::Status& cause) {
   absl::MutexLock l(&mu_);
   apply_error_ = absl::Status(cause.code(), Cat("shard replica of ", options_.stream,
                                                 " stopped applying its log: ", cause.message()));
+  stopped_at_ = absl::Now();
 }
 
 absl::Status ShardReplica::WaitApplied(uint64_t seq) {
+  return WaitApplied(seq, absl::Now() + absl::Milliseconds(options_.apply_timeout_ms));
+}
+
+absl::Status ShardReplica::WaitApplied(uint64_t seq, absl::Time deadline) {
+  const absl::Time start = absl::Now();
   absl::MutexLock l(&mu_);
   wanted_ = std::max(wanted_, seq);
   auto done = [&] { return applied_ >= seq || !apply_error_.ok() || stop_; };
-  mu_.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(options_.apply_timeout_ms));
+  mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
   if (!apply_error_.ok()) return apply_error_;
   if (applied_ >= seq) return absl::OkStatus();
   if (stop_) {
     return absl::UnavailableError(Cat("shard replica of ", options_.stream, " is closing"));
   }
-  return absl::DeadlineExceededError(Cat("shard ", options_.stream, ": position ", seq,
-                                         " is stored but this replica has applied only ",
-                                         applied_, " after ", options_.apply_timeout_ms, " ms"));
+  return absl::DeadlineExceededError(
+      Cat("shard ", options_.stream, ": position ", seq, " is stored but this replica has "
+          "applied only ", applied_, " after ", absl::ToInt64Milliseconds(absl::Now() - start),
+          " ms"));
 }
 
 template <typename Prepare>
@@ -243,6 +255,9 @@ absl::Status ShardReplica::Barrier() {
   // Concurrent callers share a barrier. A caller joins the round that has not appended its
   // mark yet, so the mark it passes is appended after it arrived; the first of the round to
   // find no mark in flight appends it for all of them.
+  // A caller waits apply_timeout_ms at most, the rounds before its own included (the caller
+  // that appends a mark may wait longer for the log to take it).
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(options_.apply_timeout_ms);
   std::shared_ptr<BarrierRound> mine;
   {
     absl::MutexLock l(&barrier_mu_);
@@ -251,12 +266,17 @@ absl::Status ShardReplica::Barrier() {
     auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(barrier_mu_) {
       return mine->done || (!marking_ && next_round_ == mine);
     };
-    barrier_mu_.Await(absl::Condition(&ready));
+    if (!barrier_mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) {
+      // (Leaving the round is safe: whoever of it comes next appends its mark.)
+      return absl::DeadlineExceededError(
+          Cat("shard ", options_.stream, ": a strong read waited ", options_.apply_timeout_ms,
+              " ms for this replica to apply the log"));
+    }
     if (mine->done) return mine->status;
     marking_ = true;
     next_round_ = nullptr;  // who comes now joins the next round
   }
-  absl::Status status = MarkAndWait();
+  absl::Status status = MarkAndWait(deadline);
   absl::MutexLock l(&barrier_mu_);
   mine->done = true;
   mine->status = status;
@@ -264,11 +284,11 @@ absl::Status ShardReplica::Barrier() {
   return status;
 }
 
-absl::Status ShardReplica::MarkAndWait() {
+absl::Status ShardReplica::MarkAndWait(absl::Time deadline) {
   absl::StatusOr<uint64_t> mark = log_->Mark(options_.stream);
   if (!mark.ok()) return mark.status();
   Saw(*mark);
-  return WaitApplied(*mark);
+  return WaitApplied(*mark, deadline);
 }
 
 absl::Status ShardReplica::Sync(ReadConsistency reads) {

@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "cluster/shard.h"
 #include "cluster/shard_log.h"
 #include "proximadb/collection.h"
@@ -74,6 +75,7 @@ class ShardReplica final : public Shard {
   Collection* local() override { return collection_.get(); }
   // Returns once this replica has applied every write acknowledged (by any replica) before
   // the call. Concurrent calls share one empty entry appended after all of them began.
+  // kDeadlineExceeded after apply_timeout_ms, the wait for other calls' entries included.
   absl::Status Barrier();
   // Notes that the log reaches at least `seq`.
   void Saw(uint64_t seq);
@@ -87,6 +89,8 @@ class ShardReplica final : public Shard {
   // reader, writes and barriers last saw it (a replica cut off from the log sees no new end).
   uint64_t lag() const;
   absl::Status apply_error() const;
+  // When the apply thread stopped for good (absl::InfiniteFuture() while it runs).
+  absl::Time stopped_at() const;
   // Whether it has applied the log as far as it reached when the replica started: a new
   // replica is not asked by other nodes before (it would make them wait).
   bool caught_up() const;
@@ -117,6 +121,7 @@ class ShardReplica final : public Shard {
   uint64_t known_end_ ABSL_GUARDED_BY(mu_) = 0;  // the log's last position, as last seen
   uint64_t start_end_ ABSL_GUARDED_BY(mu_) = 0;  // ... as seen at the start
   absl::Status apply_error_ ABSL_GUARDED_BY(mu_);
+  absl::Time stopped_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t wanted_ ABSL_GUARDED_BY(mu_) = 0;  // the highest position a caller waits for
   std::thread applier_;
@@ -126,8 +131,9 @@ class ShardReplica final : public Shard {
     bool done = false;
     absl::Status status;
   };
-  // Appends an empty entry and waits until this replica has applied it.
-  absl::Status MarkAndWait();
+  // Appends an empty entry and waits until this replica has applied it, until `deadline`.
+  absl::Status MarkAndWait(absl::Time deadline);
+  absl::Status WaitApplied(uint64_t seq, absl::Time deadline);
   absl::Mutex barrier_mu_;
   // The round callers join: its entry is not appended yet.
   std::shared_ptr<BarrierRound> next_round_ ABSL_GUARDED_BY(barrier_mu_);

@@ -11,6 +11,7 @@
 #include "cluster/test_fixtures.h"
 #include "common/scoped_temp_dir.h"
 #include "common/strings.h"
+#include "env/fault_injection_env.h"
 #include "proximadb/database.h"
 
 namespace proximadb::cluster {
@@ -23,7 +24,7 @@ struct Node {
     options.catalog_path = dir + "/" + id + ".db";
     options.background_maintenance = false;
   }
-  void Open(ShardLog* log, const std::string& stream) {
+  void Open(ShardLog* log, const std::string& stream, int apply_timeout_ms = 60000) {
     replica.reset();
     coll.reset();
     db.reset();
@@ -38,7 +39,7 @@ struct Node {
     }
     coll = *db->GetCollection("c");
     auto started = ShardReplica::Start(
-        log, coll, {.stream = stream, .node_id = id, .apply_timeout_ms = 60000});
+        log, coll, {.stream = stream, .node_id = id, .apply_timeout_ms = apply_timeout_ms});
     ASSERT_TRUE(started.ok()) << started.status();
     replica = *std::move(started);
   }
@@ -318,6 +319,43 @@ TEST_F(ShardReplicaTest, WritesGoOnWhenTheLogsLeaderIsKilled) {
   // Bring the cluster back whole for the tests after this one.
   absl::Status restarted = nats_->Restart(killed);
   ASSERT_TRUE(restarted.ok()) << restarted;
+}
+
+// Strong reads on a replica that cannot apply its log (its disk refuses the WAL's appends) give
+// up after apply_timeout_ms each: the round of barrier before theirs counts in that time.
+TEST_F(ShardReplicaTest, ABarrierWaitsNoLongerThanItsTimeoutBehindAnother) {
+  FaultInjectionEnv env;
+  Node stuck(dir_.path(), "stuck");
+  stuck.options.env = &env;
+  ASSERT_NO_FATAL_FAILURE(stuck.Open(log_.get(), stream_, /*apply_timeout_ms=*/2000));
+  env.FailAfter(FaultInjectionEnv::Op::kAppend, "wal-", 0, 1 << 30,
+                absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(nodes_[0]->replica->Write({Rec("a", 1, "n0")}, WriteMode::kUpsert).ok());
+  absl::StatusOr<StreamState> before = log_->State(stream_);
+  ASSERT_TRUE(before.ok()) << before.status();
+  std::thread first([&] { EXPECT_TRUE(absl::IsDeadlineExceeded(stuck.replica->Barrier())); });
+  // Once the first barrier's entry is in the log, the next calls wait for its round.
+  for (absl::StatusOr<StreamState> now = before; now.ok() && now->last_seq == before->last_seq;) {
+    now = log_->State(stream_);
+  }
+  std::vector<std::thread> next;
+  for (int i = 0; i < 4; ++i) {
+    next.emplace_back([&] {
+      const absl::Time start = absl::Now();
+      absl::Status s = stuck.replica->Barrier();
+      const absl::Duration waited = absl::Now() - start;
+      EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+      // Not the rest of the first round's 2 s and then 2 s of its own.
+      EXPECT_GE(waited, absl::Milliseconds(1900));
+      EXPECT_LT(waited, absl::Milliseconds(3200));
+    });
+  }
+  first.join();
+  for (std::thread& t : next) t.join();
+  env.ClearFaults();
+  ASSERT_TRUE(stuck.replica->Barrier().ok());  // it applies the log again
+  EXPECT_TRUE(stuck.coll->Get("a").ok());
+  stuck.Close();
 }
 
 }  // namespace

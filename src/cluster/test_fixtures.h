@@ -43,10 +43,12 @@ class ServersSuite : public ::testing::Test {
   static inline std::unique_ptr<NatsTestCluster> nats_;
 };
 
-// Node n's own database under `dir` (no background maintenance: tests flush when they mean to).
-inline absl::StatusOr<std::unique_ptr<Database>> OpenNodeDatabase(const std::string& dir,
-                                                                   int n) {
+// Node n's own database under `dir` (no background maintenance: tests flush when they mean to),
+// its collections' files in `env` if not null.
+inline absl::StatusOr<std::unique_ptr<Database>> OpenNodeDatabase(const std::string& dir, int n,
+                                                                   Env* env = nullptr) {
   DatabaseOptions o;
+  o.env = env;
   o.data_dir = Cat(dir, "/node", n);
   o.catalog_path = Cat(dir, "/node", n, ".db");
   o.background_maintenance = false;

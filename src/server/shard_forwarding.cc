@@ -133,9 +133,7 @@ class ForwardedShard final : public cluster::Shard {
       absl::StatusOr<v1::ShardReply> reply = SendOnce(call, holders_(refresh), &last, &moved);
       if (reply.ok() || !absl::IsUnavailable(reply.status()) || !moved) return reply;
     }
-    return absl::UnavailableError(Cat("shard ", address_.shard, " of collection '",
-                                      address_.collection, "' cannot be reached: ",
-                                      last.message()));
+    return NotReached(last);
   }
   // Send's pass over `holders`; `*moved`: every holder answered SHARD_NOT_HERE.
   absl::StatusOr<v1::ShardReply> SendOnce(const v1::ShardCall& call,
@@ -163,9 +161,14 @@ class ForwardedShard final : public cluster::Shard {
       return reply;
     }
     *moved = !holders.empty() && not_here == holders.size();
-    return absl::UnavailableError(Cat("shard ", address_.shard, " of collection '",
-                                      address_.collection, "' cannot be reached: ",
-                                      last->message()));
+    return NotReached(*last);
+  }
+  // No holder took the call (none was reached, or each answered SHARD_NOT_HERE).
+  absl::Status NotReached(const absl::Status& last) const {
+    return WithErrorCode(absl::UnavailableError(Cat("shard ", address_.shard, " of collection '",
+                                                    address_.collection, "' cannot be reached: ",
+                                                    last.message())),
+                         cluster::kShardNotReached);
   }
 
   const cluster::ShardAddress address_;
