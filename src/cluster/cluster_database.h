@@ -77,7 +77,7 @@ struct ClusterOptions {
   int replace_after_seconds = 60;
   // Moves replicas, one at a time, from the live node holding the most to the one holding
   // the fewest while they differ by 2 or more (docs/cluster.md#rebalancing).
-  bool rebalance = false;
+  bool rebalance = true;
   // The record limits writes are checked against before they are split by shard (the local
   // database's, DatabaseOptions).
   size_t max_id_bytes = kMaxIdBytes;
@@ -215,9 +215,12 @@ class ClusterDatabase final : public Database {
   // The gRPC addresses of the live nodes holding shard `shard` of the collection `uid`, but
   // this one; if there are none, or with `refresh`, after a refresh (RefreshIfOlder).
   std::vector<std::string> Holders(const std::string& uid, uint32_t shard, bool refresh = false);
+  // The gRPC addresses of the live nodes holding the shard, but this one, as this node knows.
+  std::vector<std::string> LiveHolders(const std::string& uid, uint32_t shard);
   // Reads the live nodes into live_.
   absl::Status ReadNodes();
-  // Replaces in `entry` the nodes of shard `shard` gone longer than replace_after_seconds, and
+  // Replaces in `entry` the nodes of shard `shard` gone longer than replace_after_seconds (or
+  // removes them while the shard is on more nodes than its replication factor: a move), and
   // adds nodes while it has fewer than its replication factor, from the live nodes of `load`
   // (their replicas, counted on) the least loaded first; whether it changed anything.
   bool PlaceShard(Entry& entry, uint32_t shard, std::map<std::string, size_t>& load,
@@ -227,7 +230,7 @@ class ClusterDatabase final : public Database {
   // deleted after.
   absl::Status WritePlacement(const Entry& before, const Entry& after);
   // Whether a new replica of the shard can start: from its log, if it was not trimmed yet, or
-  // from a copy of a replica of one of the live nodes among `holders`.
+  // from a copy of a replica of one of the live nodes among `holders` that published it ready.
   bool CanStartReplica(const Entry& entry, uint32_t shard,
                        const std::vector<std::string>& holders);
   // Copying replicas from other nodes (replica_copy.cc). Whether this node's replica of
@@ -243,8 +246,9 @@ class ClusterDatabase final : public Database {
   // closing when it was opened last.
   bool ToReopen(const Replicas& open);
   // Whether `replica` stopped on an error that opening it again may cure (a gap in its log,
-  // which a copy fills, or a batch it could not apply), a moment ago or longer.
-  static bool Restartable(const ShardReplica& replica);
+  // which a copy fills, or a batch it could not apply), a moment ago or longer, and other
+  // holders can serve the shard meanwhile.
+  bool Restartable(ShardReplica& replica) const;
   // Whether the local replica `name` was retired and a request still uses it.
   bool Retiring(std::string_view name);
   // The Shard of shard `shard` of `entry`, placed on this node: `kept` (this node's replica
@@ -268,8 +272,9 @@ class ClusterDatabase final : public Database {
   // Where nodes publish that their replicas of the collection `uid` caught up with the log.
   std::string ReadyPrefix(std::string_view uid) const;
   std::string ReadyKey(std::string_view uid, uint32_t shard, std::string_view node) const;
-  // The Shard that forwards to the holders of shard `shard` of `entry`.
-  std::shared_ptr<Shard> RemoteShard(const Entry& entry, uint32_t shard);
+  // The Shard that forwards to the holders of shard `shard` of `entry`; without `refresh`, to
+  // those this node knows only (no catalog refresh when none is live or all moved).
+  std::shared_ptr<Shard> RemoteShard(const Entry& entry, uint32_t shard, bool refresh = true);
   bool stopping() const;
   // Stops serving this node's replicas of the collection whose uid is `uid`, and with
   // `delete_files` drops their local collections.

@@ -48,29 +48,30 @@ std::vector<std::vector<std::string>> ClusterDatabase::Place(uint32_t shards, in
   return placement;
 }
 
+std::vector<std::string> ClusterDatabase::LiveHolders(const std::string& uid, uint32_t shard) {
+  absl::MutexLock l(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, open] : open_) {
+    if (open->uid != uid || shard >= open->entry.placement.size()) continue;
+    for (const std::string& node : open->entry.placement[shard]) {
+      auto it = live_.find(node);
+      if (node != options_.node_id && it != live_.end()) out.push_back(it->second.grpc);
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> ClusterDatabase::Holders(const std::string& uid, uint32_t shard,
                                                   bool refresh) {
-  auto live_holders = [&] {
-    absl::MutexLock l(&mu_);
-    std::vector<std::string> out;
-    for (const auto& [name, open] : open_) {
-      if (open->uid != uid || shard >= open->entry.placement.size()) continue;
-      for (const std::string& node : open->entry.placement[shard]) {
-        auto it = live_.find(node);
-        if (node != options_.node_id && it != live_.end()) out.push_back(it->second.grpc);
-      }
-    }
-    return out;
-  };
   const int64_t asked = absl::ToUnixMicros(absl::Now());
-  std::vector<std::string> out = live_holders();
+  std::vector<std::string> out = LiveHolders(uid, shard);
   if (!out.empty() && !refresh) return out;
   // None live as far as this node knows: a holder joined, or the placement changed, since its
   // last refresh.
   if (absl::Status s = RefreshIfOlder(asked); !s.ok()) {
     Log(LogLevel::kWarning, Cat("cluster: catalog refresh failed: ", s.ToString()));
   }
-  return live_holders();
+  return LiveHolders(uid, shard);
 }
 
 absl::Status ClusterDatabase::RefreshIfOlder(int64_t since_us) {
@@ -89,10 +90,11 @@ absl::Status ClusterDatabase::Reopen(std::shared_ptr<Replicas> open, const Entry
     if (before == now) continue;
     Log(LogLevel::kInfo, Cat("cluster: collection '", entry.config.name, "' shard ", i,
                              now ? " is now placed on this node" : " moved off this node"));
-    if (!now) {  // its files go once the last request using it is done (RefreshLocked)
+    // Its files go once the last request using it is done (RefreshLocked). (Without a replica
+    // here, one retired before may still be in use: its entry stays.)
+    if (!now && open->local[i] != nullptr) {
       absl::MutexLock l(&mu_);
-      retired_[ShardName(entry.uid, i)] =
-          open->local[i] != nullptr ? open->local[i]->lifetime() : std::weak_ptr<const void>();
+      retired_[ShardName(entry.uid, i)] = open->local[i]->lifetime();
     }
   }
   // The replicas still placed here go on applying.
@@ -228,21 +230,40 @@ bool ClusterDatabase::PlaceShard(Entry& entry, uint32_t shard,
     return best;
   };
   const std::vector<std::string> holders = nodes;  // before any change: the copy sources
-  bool changed = false;
-  for (std::string& node : nodes) {
+  // The holders gone past replace_after_seconds, and for how long (s).
+  std::vector<std::pair<std::string, int64_t>> overdue;
+  for (const std::string& node : nodes) {
     if (load.count(node)) continue;
     int64_t since = now_ms;
     {
       absl::MutexLock l(&mu_);
       if (auto it = gone_since_ms_.find(node); it != gone_since_ms_.end()) since = it->second;
     }
-    if (now_ms - since < int64_t{options_.replace_after_seconds} * 1000) continue;
+    if (now_ms - since >= int64_t{options_.replace_after_seconds} * 1000) {
+      overdue.emplace_back(node, (now_ms - since) / 1000);
+    }
+  }
+  bool changed = false;
+  for (const auto& [node, seconds] : overdue) {
+    const auto at = std::find(nodes.begin(), nodes.end(), node);
+    const std::string gone =
+        Cat("collection '", entry.config.name, "' shard ", shard, ": node ", node, " gone for ",
+            seconds, " s, ");
+    std::vector<std::string> others = nodes;
+    others.erase(others.begin() + (at - nodes.begin()));
+    if (nodes.size() > static_cast<size_t>(entry.replication_factor) &&
+        CanStartReplica(entry, shard, others)) {
+      // A move under way (rebalancing.cc), which would wait for it: the others are enough,
+      // and hold what a new replica needs.
+      Log(LogLevel::kInfo, Cat("cluster: ", gone, "removed"));
+      nodes.erase(at);
+      changed = true;
+      continue;
+    }
     const std::string with = candidate();
     if (with.empty() || !CanStartReplica(entry, shard, holders)) break;
-    Log(LogLevel::kInfo, Cat("cluster: collection '", entry.config.name, "' shard ", shard,
-                             ": node ", node, " gone for ", (now_ms - since) / 1000,
-                             " s, placed on node ", with, " instead"));
-    node = with;
+    Log(LogLevel::kInfo, Cat("cluster: ", gone, "placed on node ", with, " instead"));
+    *at = with;
     ++load[with];
     changed = true;
   }
@@ -267,16 +288,24 @@ bool ClusterDatabase::CanStartReplica(const Entry& entry, uint32_t shard,
     return false;
   }
   if (state->first_seq <= 1) return true;  // a new replica applies the log from its start
-  // A trimmed log: a new replica is copied from a live holder's first (CopyIfTrimmed).
+  // A trimmed log: a new replica is copied from a live holder's first (CopyIfTrimmed), one
+  // whose replica is ready (not itself new, or copying).
   if (options_.peer_exports) {
+    const std::string prefix = Cat(ReadyPrefix(entry.uid), shard, "/");
+    absl::StatusOr<std::vector<KeyValue>> ready = etcd_.GetPrefix(prefix);
+    if (!ready.ok()) return false;
     absl::MutexLock l(&mu_);
-    for (const std::string& node : holders) {
-      if (live_.contains(node)) return true;
+    for (const KeyValue& kv : *ready) {
+      const std::string node = kv.key.substr(prefix.size());
+      if (live_.contains(node) &&
+          std::find(holders.begin(), holders.end(), node) != holders.end()) {
+        return true;
+      }
     }
   }
   Log(LogLevel::kWarning,
       Cat("cluster: collection '", entry.config.name, "' shard ", shard, " is not placed on "
-          "another node: its log was trimmed, and no live node holds a replica to copy"));
+          "another node: its log was trimmed, and no live node holds a ready replica to copy"));
   return false;
 }
 

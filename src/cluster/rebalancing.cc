@@ -2,9 +2,10 @@
 // the live node holding the most replicas to the one holding the fewest, one at a time. A move
 // adds the new node to the shard's placement first; the new node builds its replica (from the
 // log, or copied from a holder) and publishes that it is ready; only then is the old node
-// removed. So a shard never has fewer ready replicas than its replication factor.
+// removed. So a move never leaves a shard with fewer ready replicas on live nodes than it had
+// (a holder gone during a move is removed by placement.cc's PlaceShard).
 #include <algorithm>
-#include <set>
+#include <map>
 
 #include "cluster/cluster_database.h"
 #include "common/logging.h"
@@ -23,30 +24,26 @@ std::string ClusterDatabase::ReadyKey(std::string_view uid, uint32_t shard,
 
 absl::Status ClusterDatabase::PublishReady() {
   // Read back every time: what this node published may have been deleted since (a placement
-  // that removed this node from a shard and added it back between two of its refreshes).
+  // that removed this node from a shard and added it back between two of its refreshes), and
+  // a replica it published may have stopped, or not been opened again after a restart.
   absl::StatusOr<std::vector<KeyValue>> published =
       etcd_.GetPrefix(Cat("/proximadb/", options_.cluster_name, "/ready/"));
   if (!published.ok()) return published.status();
-  std::set<std::string, std::less<>> have;
-  for (KeyValue& kv : *published) have.insert(std::move(kv.key));
-  std::vector<std::pair<std::string, uint64_t>> ready;  // key, applied position
-  std::vector<std::string> withdrawn;
+  std::map<std::string, uint64_t, std::less<>> ready;  // key, applied position
   {
     absl::MutexLock l(&mu_);
     for (const auto& [name, open] : open_) {
       for (uint32_t i = 0; i < open->shards; ++i) {
         const std::shared_ptr<ShardReplica>& replica = open->local[i];
-        std::string key = ReadyKey(open->uid, i, options_.node_id);
-        if (replica != nullptr && replica->caught_up() && replica->apply_error().ok()) {
-          if (!have.contains(key)) ready.emplace_back(std::move(key), replica->applied());
-        } else if (have.contains(key)) {  // stopped, copied, or catching up again
-          withdrawn.push_back(std::move(key));
-        }
+        if (replica == nullptr || !replica->caught_up() || !replica->apply_error().ok()) continue;
+        ready[ReadyKey(open->uid, i, options_.node_id)] = replica->applied();
       }
     }
   }
-  for (const std::string& key : withdrawn) {
-    if (absl::Status s = etcd_.Delete(key).status(); !s.ok()) return s;
+  const std::string mine = Cat("/", options_.node_id);  // the end of this node's keys
+  for (const KeyValue& kv : *published) {
+    if (ready.erase(kv.key) > 0 || !kv.key.ends_with(mine)) continue;  // as it should be
+    if (absl::Status s = etcd_.Delete(kv.key).status(); !s.ok()) return s;
   }
   for (const auto& [key, applied] : ready) {
     if (absl::Status s = etcd_.Put(key, Cat(applied)).status(); !s.ok()) return s;

@@ -61,10 +61,16 @@ bool ClusterDatabase::stopping() const {
   return stop_;
 }
 
-std::shared_ptr<Shard> ClusterDatabase::RemoteShard(const Entry& entry, uint32_t shard) {
+std::shared_ptr<Shard> ClusterDatabase::RemoteShard(const Entry& entry, uint32_t shard,
+                                                    bool refresh) {
+  ShardHolders holders = [this, uid = entry.uid, shard](bool again) {
+    return Holders(uid, shard, again);
+  };
+  if (!refresh) {
+    holders = [this, uid = entry.uid, shard](bool) { return LiveHolders(uid, shard); };
+  }
   return options_.remote_shards(
-      {.collection = entry.config.name, .uid = entry.uid, .shard = shard},
-      [this, uid = entry.uid, shard](bool refresh) { return Holders(uid, shard, refresh); });
+      {.collection = entry.config.name, .uid = entry.uid, .shard = shard}, std::move(holders));
 }
 
 absl::StatusOr<CollectionExport> ClusterDatabase::ExportShard(std::string_view name,

@@ -252,13 +252,21 @@ absl::StatusOr<uint64_t> ShardReplica::DeleteWhere(std::string_view filter) {
 }
 
 absl::Status ShardReplica::Barrier() {
+  absl::Status passed = PassBarrier();
+  // Nothing was written: a read (or a refusal) that timed out may be tried again.
+  if (absl::IsDeadlineExceeded(passed)) return absl::UnavailableError(passed.message());
+  return passed;
+}
+
+absl::Status ShardReplica::PassBarrier() {
   // Concurrent callers share a barrier. A caller joins the round that has not appended its
   // mark yet, so the mark it passes is appended after it arrived; the first of the round to
   // find no mark in flight appends it for all of them.
-  // A caller waits apply_timeout_ms at most, the rounds before its own included (the caller
+  // Each caller waits apply_timeout_ms at most, the rounds before its own included (the one
   // that appends a mark may wait longer for the log to take it).
   const absl::Time deadline = absl::Now() + absl::Milliseconds(options_.apply_timeout_ms);
   std::shared_ptr<BarrierRound> mine;
+  BarrierRound joined;  // the round this caller joined, once another caller ended it
   {
     absl::MutexLock l(&barrier_mu_);
     if (next_round_ == nullptr) next_round_ = std::make_shared<BarrierRound>();
@@ -269,26 +277,36 @@ absl::Status ShardReplica::Barrier() {
     if (!barrier_mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) {
       // (Leaving the round is safe: whoever of it comes next appends its mark.)
       return absl::DeadlineExceededError(
-          Cat("shard ", options_.stream, ": a strong read waited ", options_.apply_timeout_ms,
+          Cat("shard ", options_.stream, ": waited ", options_.apply_timeout_ms,
               " ms for this replica to apply the log"));
     }
-    if (mine->done) return mine->status;
-    marking_ = true;
-    next_round_ = nullptr;  // who comes now joins the next round
+    if (mine->done) {
+      joined = *mine;
+    } else {
+      marking_ = true;
+      next_round_ = nullptr;  // who comes now joins the next round
+    }
   }
-  absl::Status status = MarkAndWait(deadline);
+  if (joined.done) {
+    // The caller that appended the mark gave up at its own deadline: this one waits until its
+    // own.
+    if (absl::IsDeadlineExceeded(joined.status) && joined.mark > 0) {
+      return WaitApplied(joined.mark, deadline);
+    }
+    return joined.status;
+  }
+  absl::StatusOr<uint64_t> mark = log_->Mark(options_.stream);
+  absl::Status status = mark.status();
+  if (mark.ok()) {
+    Saw(*mark);
+    status = WaitApplied(*mark, deadline);
+  }
   absl::MutexLock l(&barrier_mu_);
   mine->done = true;
   mine->status = status;
+  mine->mark = mark.value_or(0);
   marking_ = false;
   return status;
-}
-
-absl::Status ShardReplica::MarkAndWait(absl::Time deadline) {
-  absl::StatusOr<uint64_t> mark = log_->Mark(options_.stream);
-  if (!mark.ok()) return mark.status();
-  Saw(*mark);
-  return WaitApplied(*mark, deadline);
 }
 
 absl::Status ShardReplica::Sync(ReadConsistency reads) {

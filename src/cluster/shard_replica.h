@@ -75,7 +75,7 @@ class ShardReplica final : public Shard {
   Collection* local() override { return collection_.get(); }
   // Returns once this replica has applied every write acknowledged (by any replica) before
   // the call. Concurrent calls share one empty entry appended after all of them began.
-  // kDeadlineExceeded after apply_timeout_ms, the wait for other calls' entries included.
+  // kUnavailable after apply_timeout_ms, the wait for other calls' entries included.
   absl::Status Barrier();
   // Notes that the log reaches at least `seq`.
   void Saw(uint64_t seq);
@@ -130,10 +130,11 @@ class ShardReplica final : public Shard {
   struct BarrierRound {
     bool done = false;
     absl::Status status;
+    uint64_t mark = 0;  // the round's entry, once appended
   };
-  // Appends an empty entry and waits until this replica has applied it, until `deadline`.
-  absl::Status MarkAndWait(absl::Time deadline);
   absl::Status WaitApplied(uint64_t seq, absl::Time deadline);
+  // Barrier's work; kDeadlineExceeded when it times out.
+  absl::Status PassBarrier();
   absl::Mutex barrier_mu_;
   // The round callers join: its entry is not appended yet.
   std::shared_ptr<BarrierRound> next_round_ ABSL_GUARDED_BY(barrier_mu_);

@@ -90,7 +90,7 @@ struct ServerConfig {
   int64_t lease_ttl_seconds = 10;           // a node silent this long is out of the cluster
   int64_t replace_after_seconds = 60;       // ... and this long more has its replicas re-placed
   bool trim_logs = false;  // trim each shard's log below what every replica has flushed
-  bool rebalance = false;  // move replicas from the most loaded live node to the least
+  bool rebalance = true;   // move replicas from the most loaded live node to the least
 
   // [monitoring]
   bool metrics_enabled = true;

@@ -26,7 +26,7 @@ TEST_F(ConfigTest, DefaultsWithoutAnySource) {
   EXPECT_EQ(c->grpc_port, 5678);
   EXPECT_EQ(c->bind_address, "127.0.0.1");
   EXPECT_EQ(c->data_directory, "./data");
-  EXPECT_FALSE(c->rebalance);
+  EXPECT_TRUE(c->rebalance);
   EXPECT_FALSE(c->trim_logs);
 }
 
@@ -44,7 +44,7 @@ max_wal_age_hours = 1.5
 flush_priority = 70
 )");
   s.environ = {"PROXIMADB_API__REST_PORT=9100", "PROXIMADB_SIMD=avx2", "HOME=/root",
-               "PROXIMADB_FLUSH__MAX_WAL_SIZE_MB=64", "PROXIMADB_CLUSTER__REBALANCE=true"};
+               "PROXIMADB_FLUSH__MAX_WAL_SIZE_MB=64", "PROXIMADB_CLUSTER__REBALANCE=false"};
   s.flags = {{"api.rest_port", "9200"}};
   auto c = LoadConfig(s);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -55,7 +55,7 @@ flush_priority = 70
   EXPECT_EQ(c->DefaultFlushPolicy().max_wal_age_hours, 1.5);
   EXPECT_EQ(c->DefaultFlushPolicy().max_wal_size_mb, 64);  // environment
   EXPECT_EQ(c->DefaultFlushPolicy().flush_priority, 70);
-  EXPECT_TRUE(c->rebalance);  // environment
+  EXPECT_FALSE(c->rebalance);  // environment
   s.flags.clear();
   EXPECT_EQ(LoadConfig(s)->rest_port, 9100);  // environment over file
 }

@@ -41,7 +41,7 @@ bool Body::Parse(const std::string& text, const std::vector<std::string_view>& a
     bool too_deep = false;
     const nlohmann::json wide = nlohmann::json::parse(
         text, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-          too_deep |= depth > kMaxBodyDepth;
+          too_deep |= static_cast<size_t>(depth) > kMaxBodyDepth;
           return !too_deep;
         }, false);
     if (!too_deep && !wide.is_discarded() && AllFinite(wide)) {

@@ -129,13 +129,19 @@ class Infra:
         self.wait_nats()
 
     def wait_nats(self):
-        """Until every running NATS server follows one meta leader."""
+        """Until every running NATS server follows one meta leader, which sees every other one
+        current (a server just restarted is not yet a peer streams can be placed on)."""
         def agreed():
-            leaders = {http_json(f"http://127.0.0.1:{m}/jsz").get("meta_cluster", {})
-                       .get("leader", "") for (_, _, m), n in zip(self.nats_ports, self.nats)
-                       if n.running()}
-            return True if len(leaders) == 1 and "" not in leaders else None
-        wait_for("a NATS meta leader", agreed)
+            metas = {http_json(f"http://127.0.0.1:{m}/varz")["server_name"]:
+                     http_json(f"http://127.0.0.1:{m}/jsz").get("meta_cluster", {})
+                     for (_, _, m), n in zip(self.nats_ports, self.nats) if n.running()}
+            leaders = {meta.get("leader", "") for meta in metas.values()}
+            if len(leaders) != 1 or "" in leaders or leaders.isdisjoint(metas):
+                return None
+            followers = metas[leaders.pop()].get("replicas", [])
+            current = [r for r in followers if r.get("current") and not r.get("offline")]
+            return True if len(current) == len(metas) - 1 else None
+        wait_for("a NATS meta leader with every server current", agreed)
 
     def nats_urls(self):
         return ",".join(f"nats://127.0.0.1:{c}" for c, _, _ in self.nats_ports)
@@ -346,26 +352,36 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(self.missing(c, acked), [])
         self.assertEqual(self.count(c), len(acked))
 
+    def fault_kinds(self):
+        """The kinds of fault a random history draws from (fault_schedule)."""
+        return ["kill", "leader", "stop"]
+
+    def first_faults(self):
+        """The faults of the history test of make test: kill -9 of node2 and its restart."""
+        return [lambda: self.nodes[2].process.stop(signal.SIGKILL), lambda: self.nodes[2].start()]
+
     def fault_schedule(self):
-        """The faults of the history test, in order: kill -9 of node2 and its restart, then
-        kill -9 of a log's leader. With PROXIMADB_HISTORY_FAULTS=n (make soak), n faults drawn
-        at random (seed PROXIMADB_HISTORY_SEED, printed): kill -9 of a node and its restart,
-        kill -9 of a log's leader and its restart, or SIGSTOP of a node past its lease and
-        SIGCONT."""
+        """The faults of the history test, in order: first_faults(), then kill -9 of a log's
+        leader. With PROXIMADB_HISTORY_FAULTS=n (make soak), n faults drawn at random from
+        fault_kinds() (seed PROXIMADB_HISTORY_SEED, printed): kill -9 of a node and its
+        restart, kill -9 of a log's leader and its restart, SIGSTOP of a node past its lease
+        and SIGCONT, or (placed shards) kill -9 of a node kept down until its shards are
+        placed on the others, and its restart."""
         n = int(os.environ.get("PROXIMADB_HISTORY_FAULTS", "0"))
         if n == 0:
-            return [lambda: self.nodes[2].process.stop(signal.SIGKILL),
-                    lambda: self.nodes[2].start(), self.kill_a_log_leader]
+            return self.first_faults() + [self.kill_a_log_leader]
         seed = int(os.environ.get("PROXIMADB_HISTORY_SEED", str(int(time.time()))))
         rng, schedule, kinds = random.Random(seed), [], []
         for _ in range(n):
             node = self.nodes[rng.randrange(3)]
-            kind = rng.choice(["kill", "leader", "stop"])
+            kind = rng.choice(self.fault_kinds())
             kinds.append(kind if kind == "leader" else f"{kind} node{node.index}")
             if kind == "kill":
                 schedule += [lambda node=node: node.process.stop(signal.SIGKILL), node.start]
             elif kind == "leader":
                 schedule += [self.kill_a_log_leader, self.restart_nats]
+            elif kind == "away":
+                schedule.append(lambda node=node: self.away(node))
             else:
                 def pause(node=node):
                     node.process.proc.send_signal(signal.SIGSTOP)
@@ -423,7 +439,7 @@ class ClusterTest(unittest.TestCase):
         history, stop = History(), threading.Event()
         writers, keys = 3, 4
         acked = [0]
-        collection = self.history_collection()
+        collection = self.history_name = self.history_collection()
 
         def path(key):
             return f"/api/v1/collections/{collection}/vectors/{key}"
@@ -573,11 +589,32 @@ class PlacementTest(ClusterTest):
     def replace_after(self):
         return 2
 
+    def fault_kinds(self):
+        return super().fault_kinds() + ["away"]
+
+    def first_faults(self):
+        """kill -9 of node2, kept down until its shards are placed on the others, and its
+        restart (with rebalancing on, shards then move back to it)."""
+        return [lambda: self.away(self.nodes[2])]
+
+    def away(self, node):
+        """kill -9 of `node`; once another node's view places none of the history collection's
+        shards on it (past its lease and replace_after_seconds), it is started again."""
+        node.process.stop(signal.SIGKILL)
+        other = self.nodes[(node.index + 1) % 3]
+
+        def replaced():
+            status, view = other.call("GET", "/api/v1/cluster")
+            if status != 200:
+                return None
+            (c,) = [c for c in view["collections"] if c["name"] == self.history_name]
+            gone = all(f"node{node.index}" not in s["nodes"] for s in c["shards"])
+            return True if gone else None
+        wait_for(f"node{node.index}'s shards placed on the others", replaced, 60)
+        node.start()
+
     def rebalance(self):
-        # Not in the history of make test, while moves are not checked under faults
-        # (docs/cluster.md#rebalancing); make soak runs that history with it too
-        # (PROXIMADB_SOAK_REBALANCE=1).
-        return "history" not in self.id() or os.environ.get("PROXIMADB_SOAK_REBALANCE") == "1"
+        return True
 
     def placement(self, node, name):
         status, view = node.call("GET", "/api/v1/cluster")

@@ -68,7 +68,9 @@ class Infra:
                       PROXIMADB_CLUSTER__ETCD_ENDPOINTS=f"http://127.0.0.1:{self.etcd_port}",
                       PROXIMADB_CLUSTER__NATS_URLS=f"nats://127.0.0.1:{self.nats_port}",
                       PROXIMADB_CLUSTER__DEFAULT_SHARDS="2",
-                      PROXIMADB_CLUSTER__REPLICATION_FACTOR="1")
+                      PROXIMADB_CLUSTER__REPLICATION_FACTOR="1",
+                      # The tests place collections and read placement: nothing moves.
+                      PROXIMADB_CLUSTER__REBALANCE="false")
 
     def stop(self) -> None:
         for p in (self.nats, self.etcd):
