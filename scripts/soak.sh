@@ -11,7 +11,7 @@
 #      $SOAK_CLUSTER_FAULTS (40) random faults: kill -9 of nodes and of log leaders, SIGSTOP
 #      past a lease; on every shard on every node, then on shards with 2 copies of 3 nodes
 #      (forwarded requests; a node also kept down until its shards are placed on the others,
-#      then rebalancing moves shards back to it).
+#      then rebalancing moves shards back to it); then both again with the logs trimmed.
 # Steps can be picked: scripts/soak.sh crash power mixed fuzz cluster
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +36,12 @@ for step in "${steps[@]}"; do
       FUZZ_SECONDS="${SOAK_FUZZ_SECONDS:-1800}" "$root/scripts/fuzz.sh" ;;
     cluster)
       PROXIMADB_HISTORY_FAULTS="${SOAK_CLUSTER_FAULTS:-40}" python3 \
+        "$root/tests/e2e/cluster_test.py" --server "$build/bin/proximadb-server" \
+        ClusterTest.test_a_history_across_a_kill9_has_no_lost_write_or_stale_read \
+        PlacementTest.test_a_history_across_a_kill9_has_no_lost_write_or_stale_read
+      # The same with the logs trimmed, and flushes every 50 KB of WAL so that trims happen.
+      PROXIMADB_HISTORY_TRIM=1 PROXIMADB_FLUSH__MAX_WAL_SIZE_MB=0.05 \
+        PROXIMADB_HISTORY_FAULTS="${SOAK_CLUSTER_FAULTS:-40}" python3 \
         "$root/tests/e2e/cluster_test.py" --server "$build/bin/proximadb-server" \
         ClusterTest.test_a_history_across_a_kill9_has_no_lost_write_or_stale_read \
         PlacementTest.test_a_history_across_a_kill9_has_no_lost_write_or_stale_read ;;
