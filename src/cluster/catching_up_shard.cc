@@ -16,9 +16,14 @@ const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
 
 template <typename Call>
 auto CatchingUpShard::Route(Call call) -> decltype(call(std::declval<Shard&>())) {
-  if (!caught_up_()) {
-    auto answer = call(*others_);
-    if (ErrorCodeOf(StatusOf(answer)) != kShardNotReached) return answer;
+  // Caught up is for good: once seen, no look at the replica's state (its lock) per call.
+  if (!caught_up_seen_.load(std::memory_order_relaxed)) {
+    if (caught_up_()) {
+      caught_up_seen_.store(true, std::memory_order_relaxed);
+    } else {
+      auto answer = call(*others_);
+      if (ErrorCodeOf(StatusOf(answer)) != kShardNotReached) return answer;
+    }
   }
   return call(*replica_);
 }

@@ -8,6 +8,7 @@
 // Maintenance, and local(), are the replica's own. Thread-safety: as Shard.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -52,6 +53,7 @@ class CatchingUpShard final : public Shard {
   const std::shared_ptr<Shard> replica_;
   const std::function<bool()> caught_up_;
   const std::shared_ptr<Shard> others_;
+  std::atomic<bool> caught_up_seen_{false};
 };
 
 }  // namespace proximadb::cluster

@@ -63,12 +63,9 @@ bool ClusterDatabase::stopping() const {
 
 std::shared_ptr<Shard> ClusterDatabase::RemoteShard(const Entry& entry, uint32_t shard,
                                                     bool refresh) {
-  ShardHolders holders = [this, uid = entry.uid, shard](bool again) {
-    return Holders(uid, shard, again);
+  ShardHolders holders = [this, uid = entry.uid, shard, refresh](bool again) {
+    return refresh ? Holders(uid, shard, again) : LiveHolders(uid, shard);
   };
-  if (!refresh) {
-    holders = [this, uid = entry.uid, shard](bool) { return LiveHolders(uid, shard); };
-  }
   return options_.remote_shards(
       {.collection = entry.config.name, .uid = entry.uid, .shard = shard}, std::move(holders));
 }
