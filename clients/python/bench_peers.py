@@ -5,15 +5,20 @@ Fashion-MNIST (60,000 x 784, L2) into a collection through the client (one segme
 m 16, ef_construction 200), and into a pgvector table on a PostgreSQL server that you started
 (`--pg DSN`; `../shared/BUILD-NOTES.md` says how to build pgvector outside the repository), with
 an HNSW index of the same m and ef_construction (loaded once; a later run reuses the table).
+Each system also has its compact form: a second ProximaDB collection with sq8 codes (the graph
+walked on the codes, the candidates re-ranked on float32), and a second pgvector HNSW index on
+the rows as `halfvec` (half precision, pgvector's smallest form that keeps L2 order closely).
 Then one client searches one query at a time, k 10, in interleaved rounds: ProximaDB through
-the sync client over REST and over gRPC at each `--ef`, pgvector through psycopg 3 with the
-pgvector package's binary vector type at each `--pg-ef` (`SET hnsw.ef_search`). Each line:
-recall@10 against the exact answers (NumPy), and the median over rounds of QPS, p50 and p99.
+the sync client over REST and over gRPC at each `--ef` (sq8 over REST at each `--sq8-ef`),
+pgvector through psycopg 3 with the pgvector package's binary types at each `--pg-ef` and
+`--pg-half-ef` (`SET hnsw.ef_search`). Each line: recall@10 against the exact answers (NumPy),
+and the median over rounds of QPS, p50 and p99.
 
     build/python-venv/bin/pip install 'psycopg[binary]' pgvector   # once
     build/python-venv/bin/python clients/python/bench_peers.py \
         --pg "host=127.0.0.1 port=54329 dbname=bench user=postgres" \
-        [--queries 1000] [--rounds 3] [--ef 24,32,64] [--pg-ef 40,64,100]
+        [--queries 1000] [--rounds 3] [--ef 24,32,64] [--sq8-ef 24,32] [--pg-ef 16,24,40] \
+        [--pg-half-ef 16,24,40]
 """
 
 import argparse
@@ -21,7 +26,8 @@ import os
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List, Tuple
+import urllib.request
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -45,16 +51,20 @@ def exact_top10(data: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+HALF = "embedding::halfvec({dim})"
+
+
 def load_pgvector(dsn: str, data: np.ndarray):
-    """The table `fashion` (id, embedding vector(784)) with its HNSW index, built unless a
-    complete one is there; returns the connection, autocommit."""
+    """The table `fashion` (id, embedding vector(784)) with its HNSW indexes, on the vectors and
+    on them as halfvec, built unless complete ones are there; returns the connection,
+    autocommit."""
     import psycopg
     from pgvector.psycopg import register_vector
 
     conn = psycopg.connect(dsn, autocommit=True)
     conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     register_vector(conn)
-    done = conn.execute("SELECT to_regclass('fashion_hnsw') IS NOT NULL").fetchone()[0]
+    done = conn.execute("SELECT to_regclass('fashion_hnsw_half') IS NOT NULL").fetchone()[0]
     if done and conn.execute("SELECT count(*) FROM fashion").fetchone()[0] == len(data):
         return conn
     conn.execute("DROP TABLE IF EXISTS fashion")
@@ -65,70 +75,118 @@ def load_pgvector(dsn: str, data: np.ndarray):
             copy.set_types(["int4", "vector"])
             for i, v in enumerate(data):
                 copy.write_row((i, v))
-    loaded = time.perf_counter() - t
-    t = time.perf_counter()
-    conn.execute(f"CREATE INDEX fashion_hnsw ON fashion USING hnsw (embedding vector_l2_ops) "
-                 f"WITH (m = {M}, ef_construction = {EF_CONSTRUCTION})")
-    print(f"pgvector: COPY {len(data)} rows {loaded:.1f} s, HNSW build "
-          f"{time.perf_counter() - t:.1f} s")
+    print(f"pgvector: COPY {len(data)} rows {time.perf_counter() - t:.1f} s")
+    with_ = f"WITH (m = {M}, ef_construction = {EF_CONSTRUCTION})"
+    half = HALF.format(dim=data.shape[1])
+    for name, column in (("fashion_hnsw", "embedding vector_l2_ops"),
+                         ("fashion_hnsw_half", f"({half}) halfvec_l2_ops")):
+        t = time.perf_counter()
+        conn.execute(f"CREATE INDEX {name} ON fashion USING hnsw ({column}) {with_}")
+        print(f"pgvector: {name} build {time.perf_counter() - t:.1f} s")
     conn.execute("VACUUM ANALYZE fashion")
     return conn
 
 
 def load_proximadb(server: Server, data: np.ndarray) -> None:
     with ProximaDBClient(server.url("rest")) as c:
-        # One segment: the WAL limit raised so that no flush happens during the load.
-        c.create_collection("fashion", data.shape[1], "l2", m=M, ef_construction=EF_CONSTRUCTION,
-                            max_wal_size_mb=4096)
-        t = time.perf_counter()
-        c.batch_insert("fashion", data, ids=[str(i) for i in range(len(data))],
-                       batch_size=1000)
-        loaded = time.perf_counter() - t
-        t = time.perf_counter()
-        c.flush("fashion")
-        print(f"proximadb: insert {len(data)} rows {loaded:.1f} s, flush (graph finished and "
-              f"stored) {time.perf_counter() - t:.1f} s")
+        for name, quantization in (("fashion", "none"), ("fashion_sq8", "sq8")):
+            # One segment: the WAL limit raised so that no flush happens during the load.
+            c.create_collection(name, data.shape[1], "l2", m=M, ef_construction=EF_CONSTRUCTION,
+                                max_wal_size_mb=4096, quantization=quantization)
+            t = time.perf_counter()
+            c.batch_insert(name, data, ids=[str(i) for i in range(len(data))], batch_size=1000)
+            loaded = time.perf_counter() - t
+            t = time.perf_counter()
+            c.flush(name)
+            print(f"proximadb {name}: insert {len(data)} rows {loaded:.1f} s, flush (graph "
+                  f"finished, codes made, stored) {time.perf_counter() - t:.1f} s")
 
 
 Search = Callable[[np.ndarray], List[int]]
 
 
 class System:
-    """One configuration searched: `prepare` runs before each timed pass (untimed)."""
+    """One configuration searched: `prepare` runs before each timed pass (untimed); `spent`,
+    for ProximaDB, the server's (engine seconds, request seconds, searches) so far."""
 
-    def __init__(self, search: Search, prepare: Callable[[], None] = lambda: None) -> None:
-        self.search, self.prepare = search, prepare
+    def __init__(self, search: Search, prepare: Callable[[], None] = lambda: None,
+                 spent: Optional[Callable[[], Tuple[float, float, int]]] = None) -> None:
+        self.search, self.prepare, self.spent = search, prepare, spent
 
 
-def timed(search: Search, queries: np.ndarray) -> Tuple[float, float, float, List[List[int]]]:
-    """QPS, p50 and p99 microseconds, and the answers of one pass over the queries."""
+def server_spent(server: Server, collection: str) -> Tuple[float, float, int]:
+    """From /metrics: seconds the engine spent in `collection`'s searches, seconds the REST
+    server spent on search requests (parse to answer, all collections), and the engine's
+    count of searches."""
+    with urllib.request.urlopen(f"{server.url('rest')}/metrics") as r:
+        text = r.read().decode()
+    engine = ("proximadb_collection_operation_duration_seconds_{}"
+              f'{{collection="{collection}",operation="search",outcome="ok"}}')
+    request = ("proximadb_http_request_duration_seconds_{}"
+               '{method="POST",route="/api/v1/collections/{name}/search",status="200"}')
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    def get(series: str, which: str) -> float:
+        return values.get(series.replace("{}", which, 1), 0.0)
+    return get(engine, "sum"), get(request, "sum"), int(get(engine, "count"))
+
+
+def timed(system: System, queries: np.ndarray) -> Tuple[float, ...]:
+    """QPS, p50 and p99 microseconds, the engine's and the REST server's microseconds per
+    search (0 where not known), and the answers of one pass over the queries."""
     lat, answers = [], []
+    before = system.spent() if system.spent else None
     for q in queries:
         t = time.perf_counter()
-        answers.append(search(q))
+        answers.append(system.search(q))
         lat.append(time.perf_counter() - t)
+    engine_us = server_us = 0.0
+    if before is not None:
+        after = system.spent()
+        n = max(1, after[2] - before[2])
+        engine_us, server_us = ((after[0] - before[0]) / n * 1e6,
+                                (after[1] - before[1]) / n * 1e6)
     lat.sort()
     return (len(lat) / sum(lat), lat[len(lat) // 2] * 1e6,
-            lat[min(len(lat) - 1, len(lat) * 99 // 100)] * 1e6, answers)
+            lat[min(len(lat) - 1, len(lat) * 99 // 100)] * 1e6, engine_us, server_us, answers)
 
 
 def recall(answers: List[List[int]], truth: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(t.tolist())) / 10 for a, t in zip(answers, truth)]))
 
 
-def systems(server: Server, pg, efs: List[int], pg_efs: List[int]) -> Dict[str, System]:
+def proximadb_systems(server: Server, efs: Dict[str, List[int]], suffix: str = "",
+                      busy_poll_us: int = 0, protocols=("rest", "grpc")) -> Dict[str, System]:
     out: Dict[str, System] = {}
-    for proto in ("rest", "grpc"):
-        client = ProximaDBClient(server.url(proto))
-        for ef in efs:
-            out[f"proximadb {proto} ef {ef}"] = System(
-                lambda q, c=client, ef=ef: [int(h.id) for h in c.search(
-                    "fashion", q, k=10, ef=ef, include_metadata=False)])
-    for ef in pg_efs:
-        out[f"pgvector ef_search {ef}"] = System(
-            lambda q: [r[0] for r in pg.execute(
-                "SELECT id FROM fashion ORDER BY embedding <-> %s LIMIT 10", (q,)).fetchall()],
-            lambda ef=ef: pg.execute(f"SET hnsw.ef_search = {ef}"))
+    for proto, collection, key in [(p, "fashion", "ef") for p in protocols] + [
+            ("rest", "fashion_sq8", "sq8_ef")]:
+        poll = busy_poll_us if proto == "rest" else 0
+        client = ProximaDBClient(server.url(proto), busy_poll_us=poll)
+        label = "proximadb sq8" if collection == "fashion_sq8" else "proximadb"
+        spent = None
+        if proto == "rest":  # the server's own time is measured for REST searches
+            spent = lambda server=server, name=collection: server_spent(server, name)
+        for ef in efs[key]:
+            out[f"{label} {proto} ef {ef}{suffix}"] = System(
+                lambda q, c=client, ef=ef, name=collection: [int(h.id) for h in c.search(
+                    name, q, k=10, ef=ef, include_metadata=False)], spent=spent)
+    return out
+
+
+def pgvector_systems(pg, efs: Dict[str, List[int]], dim: int) -> Dict[str, System]:
+    out: Dict[str, System] = {}
+    half = HALF.format(dim=dim)
+    for label, key, sql in (
+            ("pgvector", "pg_ef", "SELECT id FROM fashion ORDER BY embedding <-> %s LIMIT 10"),
+            ("pgvector halfvec", "pg_half_ef",
+             f"SELECT id FROM fashion ORDER BY {half} <-> %s::halfvec({dim}) LIMIT 10")):
+        for ef in efs[key]:
+            out[f"{label} ef_search {ef}"] = System(
+                lambda q, sql=sql: [r[0] for r in pg.execute(sql, (q,)).fetchall()],
+                lambda ef=ef: pg.execute(f"SET hnsw.ef_search = {ef}"))
     return out
 
 
@@ -138,17 +196,30 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ef", default="24,32,64")
-    ap.add_argument("--pg-ef", default="40,64,100")
+    ap.add_argument("--sq8-ef", default="24,32")
+    ap.add_argument("--pg-ef", default="16,24,40")
+    ap.add_argument("--pg-half-ef", default="16,24,40")
+    ap.add_argument("--server-busy-poll-us", type=int, default=200,
+                    help="a second ProximaDB server with [server] busy_poll_us (0: none)")
+    ap.add_argument("--client-busy-poll-us", type=int, default=1000,
+                    help="the REST client's busy_poll_us against that server")
     args = ap.parse_args()
     train, test = fashion_pixels()
     queries = test[:args.queries]
     truth = exact_top10(train, queries)
     pg = load_pgvector(args.pg, train)
-    server = Server()
+    efs = {key: [int(e) for e in getattr(args, key).split(",") if e]
+           for key in ("ef", "sq8_ef", "pg_ef", "pg_half_ef")}
+    servers = [Server()]
     try:
-        load_proximadb(server, train)
-        runs = systems(server, pg, [int(e) for e in args.ef.split(",")],
-                       [int(e) for e in args.pg_ef.split(",")])
+        load_proximadb(servers[0], train)
+        runs = proximadb_systems(servers[0], efs)
+        if args.server_busy_poll_us > 0:
+            servers.append(Server(PROXIMADB_SERVER__BUSY_POLL_US=str(args.server_busy_poll_us)))
+            load_proximadb(servers[1], train)
+            runs.update(proximadb_systems(servers[1], efs, " polling", args.client_busy_poll_us,
+                                          protocols=("rest",)))
+        runs.update(pgvector_systems(pg, efs, train.shape[1]))
         results: Dict[str, list] = {name: [] for name in runs}
         for system in runs.values():  # warm-up: connections, caches, pages
             system.prepare()
@@ -157,17 +228,19 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, system in runs.items():
                 system.prepare()
-                results[name].append(timed(system.search, queries))
+                results[name].append(timed(system, queries))
         print(f"\nFashion-MNIST 60,000 x 784, {len(queries)} queries, one client, one query a "
-              f"request, medians of {args.rounds} interleaved rounds")
-        print(f"{'system':<28} {'recall@10':>9} {'QPS':>7} {'p50 us':>7} {'p99 us':>7}")
+              f"request, medians of {args.rounds} interleaved rounds; 'polling': server "
+              f"busy_poll_us {args.server_busy_poll_us}, client {args.client_busy_poll_us}")
+        print(f"{'system':<36} {'recall@10':>9} {'QPS':>7} {'p50 us':>7} {'p99 us':>7} "
+              f"{'engine us':>9} {'server us':>9}")
         for name, rs in results.items():
-            print(f"{name:<28} {recall(rs[0][3], truth):>9.4f} "
-                  f"{statistics.median(r[0] for r in rs):>7.0f} "
-                  f"{statistics.median(r[1] for r in rs):>7.0f} "
-                  f"{statistics.median(r[2] for r in rs):>7.0f}")
+            cells = [statistics.median(r[i] for r in rs) for i in range(5)]
+            print(f"{name:<36} {recall(rs[0][5], truth):>9.4f} {cells[0]:>7.0f} {cells[1]:>7.0f} "
+                  f"{cells[2]:>7.0f} {cells[3]:>9.0f} {cells[4]:>9.0f}")
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -121,6 +121,19 @@ int LoopbackListener(int* port) {
   return fd;
 }
 
+int BindLoopbackPort(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 std::string TestServersDir() {
   if (const char* dir = std::getenv("PROXIMADB_TEST_SERVERS_DIR")) return dir;
   return PROXIMADB_TEST_SERVERS_DIR;

@@ -45,6 +45,10 @@ int LoopbackListener(int* port);
 // A loopback TCP port that was free a moment ago (bound to port 0, then closed).
 int FreeLoopbackPort();
 
+// A socket bound to 127.0.0.1:`port` without listening (-1 when the port is taken): holds the
+// port of a server a test stopped, so connecting is refused and nobody else binds it.
+int BindLoopbackPort(int port);
+
 // The directory scripts/install-test-servers.sh fills (<build>/test-servers), or
 // $PROXIMADB_TEST_SERVERS_DIR.
 std::string TestServersDir();

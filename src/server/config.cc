@@ -44,6 +44,7 @@ std::vector<Key> Keys(ServerConfig& c) {
       {"server.log_format", &c.log_format},
       {"server.io_threads", &c.io_threads, 0, 1024},
       {"server.worker_threads", &c.worker_threads, 0, 1024},
+      {"server.busy_poll_us", &c.busy_poll_us, 0, 10000},
       {"storage.data_directory", &c.data_directory},
       {"storage.wal_directory", &c.wal_directory},
       {"storage.hot_directories", &c.hot_directories},

@@ -31,6 +31,7 @@ struct ServerConfig {
   std::string log_format = "text";          // text, or json: one JSON object per line
   int64_t io_threads = 0;      // REST threads that read, search and answer; 0: one per core
   int64_t worker_threads = 0;  // REST threads for writes and maintenance; 0: 2 per core, >= 4
+  int64_t busy_poll_us = 0;    // how long an I/O thread polls before sleeping; 0: never
 
   // [storage]
   std::string data_directory = "./data";

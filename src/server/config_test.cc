@@ -28,6 +28,7 @@ TEST_F(ConfigTest, DefaultsWithoutAnySource) {
   EXPECT_EQ(c->data_directory, "./data");
   EXPECT_TRUE(c->rebalance);
   EXPECT_FALSE(c->trim_logs);
+  EXPECT_EQ(c->busy_poll_us, 0);  // I/O threads sleep as soon as they are idle
 }
 
 TEST_F(ConfigTest, FlagsOverrideEnvironmentOverrideFileOverrideDefaults) {
@@ -72,6 +73,8 @@ TEST_F(ConfigTest, ErrorsNameTheKeyAndTheSource) {
            Case{"[api]\nrest_port = \"x\"\n", {}, "[api] rest_port: expects an integer"},
            Case{"[api]\nrest_port = 70000\n", {}, "[api] rest_port: must be between 1 and 65535"},
            Case{"[flush]\nflush_priority = 0\n", {}, "flush_priority: must be between 1 and 100"},
+           Case{"[server]\nbusy_poll_us = 20000\n", {},
+                "busy_poll_us: must be between 0 and 10000"},
            Case{"[server]\nlog_level = \"loud\"\n", {}, "server.log_level: must be one of"},
            Case{"[server]\nlog_format = \"xml\"\n", {}, "server.log_format: must be text or json"},
            Case{"[storage]\ndurability = \"maybe\"\n", {}, "storage.durability"},

@@ -19,6 +19,7 @@
 #include "common/macros.h"
 #include "common/strings.h"
 #include "server/auth.h"
+#include "server/io_loop.h"
 
 namespace proximadb::server {
 
@@ -121,7 +122,8 @@ const std::string& TlsRequired() {
 // (async_wait), then reads what the socket holds without blocking, feeds Beast's parser, and
 // writes the answer at once; only a send the socket cannot take whole, or a drained socket,
 // goes back to the reactor. Deadlines are a time per connection that a sweep on each thread
-// checks, not a timer armed per operation.
+// checks, not a timer armed per operation. With [server] busy_poll_us a thread polls its
+// sockets for that long after its last event before sleeping (io_loop.h).
 class HttpServer::Impl {
  public:
   Impl(RestApi* api, const HttpServerOptions& options)
@@ -129,6 +131,7 @@ class HttpServer::Impl {
         tls_(options.tls),
         body_limit_(options.body_limit),
         timeout_(std::chrono::milliseconds(options.request_timeout_ms)),
+        busy_poll_(std::chrono::microseconds(options.busy_poll_us)),
         max_pending_(options.max_pending),
         workers_(static_cast<size_t>(std::max(1, options.worker_threads))),
         slow_workers_(static_cast<size_t>(std::max(1, options.slow_threads))) {
@@ -156,7 +159,7 @@ class HttpServer::Impl {
     for (auto& loop : loops_) {
       Sweep(loop.get());
       work_.push_back(asio::make_work_guard(loop->ioc));
-      pool_.emplace_back([loop = loop.get()] { loop->ioc.run(); });
+      pool_.emplace_back([this, loop = loop.get()] { RunIoLoop(loop->ioc, busy_poll_); });
     }
     return absl::OkStatus();
   }
@@ -184,7 +187,6 @@ class HttpServer::Impl {
   using Clock = std::chrono::steady_clock;
   class Session;
 
-  // An I/O thread's event loop and the connections it serves.
   struct Loop {
     asio::io_context ioc{1};
     asio::steady_timer sweep{ioc};
@@ -489,6 +491,7 @@ class HttpServer::Impl {
   std::optional<asio::ssl::context> ssl_;  // TLS only, when set (before the sessions using it)
   const size_t body_limit_;
   const std::chrono::milliseconds timeout_;
+  const std::chrono::microseconds busy_poll_;
   const size_t max_pending_;
   std::vector<std::unique_ptr<Loop>> loops_;
   // After loops_: its queued work holds connections, destroyed before their loops.

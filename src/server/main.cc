@@ -116,6 +116,7 @@ HttpServerOptions HttpOptionsFor(const ServerConfig& config) {
   o.worker_threads =
       config.worker_threads > 0 ? static_cast<int>(config.worker_threads) : std::max(4, 2 * cores);
   o.max_pending = static_cast<size_t>(config.max_pending_requests);
+  o.busy_poll_us = static_cast<int>(config.busy_poll_us);
   o.request_timeout_ms = static_cast<int>(config.request_timeout_ms);
   if (config.tls_enabled) o.tls = config.tls;
   return o;

@@ -151,23 +151,34 @@ TEST_P(ObjectStoreTest, AStoppedStoreIsUnavailableAndRetriesCarryOverARestart) {
   // The restart waits for the patient writer's first failed attempt (its log line), so the
   // retry is what carries the write over the outage.
   std::mutex mu;
-  std::condition_variable failed_once;
+  std::condition_variable changed;
   bool failed = false;
+  bool returned = false;  // a writer that never fails must not leave the test waiting
   SetLogSink([&](LogLevel, std::string_view message) {
     if (message.find("put of k:") == std::string_view::npos) return;
     std::lock_guard<std::mutex> lock(mu);
     failed = true;
-    failed_once.notify_all();
+    changed.notify_all();
   });
   absl::Status put;
-  std::thread writer([&] { put = patient->Put("k", "value"); });
+  std::thread writer([&] {
+    absl::Status s = patient->Put("k", "value");
+    std::lock_guard<std::mutex> lock(mu);
+    put = std::move(s);
+    returned = true;
+    changed.notify_all();
+  });
+  bool failed_first;
   {
     std::unique_lock<std::mutex> lock(mu);
-    failed_once.wait(lock, [&] { return failed; });
+    changed.wait(lock, [&] { return failed || returned; });
+    failed_first = failed;
   }
-  ASSERT_TRUE(server().Restart().ok());
+  const absl::Status restarted = server().Restart();
   writer.join();
   SetLogSink(nullptr);
+  ASSERT_TRUE(failed_first) << "the put ended without a failed attempt: " << put;
+  ASSERT_TRUE(restarted.ok()) << restarted;
   ASSERT_TRUE(put.ok()) << put;
   auto got = patient->Get("k");
   ASSERT_TRUE(got.ok()) << got.status();

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/child_process.h"
@@ -23,7 +24,9 @@ absl::StatusOr<std::unique_ptr<S3TestServer>> S3TestServer::Start(Kind kind,
   return server;
 }
 
-S3TestServer::~S3TestServer() = default;  // the process stops with process_
+S3TestServer::~S3TestServer() {  // the process stops with process_
+  if (held_port_fd_ >= 0) ::close(held_port_fd_);
+}
 
 ObjectStoreOptions S3TestServer::Options(const std::string& prefix) const {
   ObjectStoreOptions options;
@@ -37,10 +40,14 @@ ObjectStoreOptions S3TestServer::Options(const std::string& prefix) const {
 
 std::string S3TestServer::endpoint() const { return Cat("http://127.0.0.1:", port_); }
 
-void S3TestServer::Kill() { process_.Kill(); }
+void S3TestServer::Kill() {
+  process_.Kill();
+  if (held_port_fd_ < 0) held_port_fd_ = BindLoopbackPort(port_);
+}
 
 absl::Status S3TestServer::Restart() {
   Kill();
+  if (held_port_fd_ >= 0) ::close(std::exchange(held_port_fd_, -1));
   if (absl::Status s = Launch(); !s.ok()) return s;
   return WaitReady();
 }

@@ -26,6 +26,8 @@ class S3TestServer {
   static absl::StatusOr<std::unique_ptr<S3TestServer>> Start(Kind kind,
                                                              const std::string& bucket);
   ~S3TestServer();
+  S3TestServer(const S3TestServer&) = delete;
+  S3TestServer& operator=(const S3TestServer&) = delete;
 
   // Options that reach this server's bucket with the right credentials.
   ObjectStoreOptions Options(const std::string& prefix = "") const;
@@ -34,7 +36,9 @@ class S3TestServer {
   const char* name() const { return kind_ == Kind::kMoto ? "moto" : "s3proxy"; }
 
   // Stops the process (SIGKILL) and starts it again on the same port; s3proxy keeps its
-  // files, moto starts empty. For tests of an unreachable store.
+  // files, moto starts empty. For tests of an unreachable store. While the server is down its
+  // port stays bound (not listening), so connections are refused and no other test's server
+  // can take the port in between.
   void Kill();
   absl::Status Restart();
 
@@ -47,6 +51,7 @@ class S3TestServer {
   const std::string bucket_;
   ScopedTempDir dir_;
   int port_ = 0;
+  int held_port_fd_ = -1;  // binds port_ between Kill and Restart
   ChildProcess process_;
 };
 

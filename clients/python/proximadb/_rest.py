@@ -278,7 +278,7 @@ class _BlockingConnection:
     response parsed by httptools (llhttp). A search costs about a quarter of the Python time
     http.client took (which parses headers with the email package)."""
 
-    def __init__(self, endpoint: _Endpoint, timeout: float):
+    def __init__(self, endpoint: _Endpoint, timeout: float, busy_poll: float = 0.0):
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
         # The request goes out in one send, but Nagle's algorithm would still hold a second
         # segment of a large body until the first is acknowledged.
@@ -288,6 +288,8 @@ class _BlockingConnection:
         self.sock = sock
         self.received = False  # any byte of the current response
         self._response = _Response()
+        self._timeout = timeout
+        self._busy_poll = busy_poll  # seconds
 
     def stale(self) -> bool:
         """Whether the server has closed this idle connection (its idle timeout): readable
@@ -303,16 +305,37 @@ class _BlockingConnection:
         self.received = False
         self.sock.sendall(request)
         try:
+            if self._busy_poll > 0:
+                self._poll(response)
             while not response.complete:
-                data = self.sock.recv(1 << 18)
-                if not data:
-                    raise ConnectionResetError("the server closed the connection")
-                self.received = True
-                response.parser.feed_data(data)
+                self._feed(self.sock.recv(1 << 18))
         except BaseException as e:
             _mark_sent(e)
             raise
         return (*response.result(), response.keep_alive)
+
+    def _poll(self, response: _Response) -> None:
+        """Reads the response as it arrives within the busy-poll window, without sleeping."""
+        sock = self.sock
+        deadline = time.perf_counter() + self._busy_poll
+        sock.settimeout(0.0)
+        try:
+            while not response.complete:
+                try:
+                    data = sock.recv(1 << 18)
+                except (BlockingIOError, ssl.SSLWantReadError):
+                    if time.perf_counter() >= deadline:
+                        return
+                    continue
+                self._feed(data)
+        finally:
+            sock.settimeout(self._timeout)
+
+    def _feed(self, data: bytes) -> None:
+        if not data:
+            raise ConnectionResetError("the server closed the connection")
+        self.received = True
+        self._response.parser.feed_data(data)
 
     def close(self) -> None:
         self.sock.close()
@@ -322,9 +345,11 @@ class _Connections:
     """Kept-alive HTTP/1.1 connections to one server, one per calling thread, so that a client
     can be shared by threads. Proxy settings (HTTP(S)_PROXY) are not used."""
 
-    def __init__(self, base_url: str, timeout: float, headers: Dict[str, str], tls: Tls):
+    def __init__(self, base_url: str, timeout: float, headers: Dict[str, str], tls: Tls,
+                 busy_poll: float = 0.0):
         self._endpoint = _Endpoint(base_url, headers, tls)
         self._timeout = timeout
+        self._busy_poll = busy_poll
         self._local = threading.local()
         self._lock = threading.Lock()
         # Every thread's connection, for close(); one whose thread has ended goes with it.
@@ -348,7 +373,7 @@ class _Connections:
                     raise
                 # The server closed it (its idle timeout) as the request went out, before
                 # answering anything: once more on a new connection.
-        conn = _BlockingConnection(self._endpoint, self._timeout)
+        conn = _BlockingConnection(self._endpoint, self._timeout, self._busy_poll)
         with self._lock:
             self._open.add(conn)
         return self._exchange(conn, request)
@@ -373,12 +398,13 @@ class _Connections:
 
 
 class RestTransport:
-    """Blocking REST transport over kept-alive connections, one per thread."""
+    """Blocking REST transport over kept-alive connections, one per thread; with `busy_poll`
+    (seconds) each waits that long for a response without sleeping before it blocks."""
 
     def __init__(self, base_url: str, api_key: Optional[str], timeout: float, retries: int,
-                 tls: Tls = Tls()):
+                 tls: Tls = Tls(), busy_poll: float = 0.0):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._connections = _Connections(base_url, timeout, headers, tls)
+        self._connections = _Connections(base_url, timeout, headers, tls, busy_poll)
         self._retries = retries
 
     def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:

@@ -64,6 +64,10 @@ def test_rest_and_grpc_over_tls_and_plaintext_refused(certs, name):
         for url in (f"https://127.0.0.1:{s.rest_port}", f"grpcs://127.0.0.1:{s.grpc_port}"):
             with ProximaDBClient(url, ca_file=certs("ca.pem")) as c:
                 round_trip(c, name)
+        # A busy-polling client reads TLS records without blocking too.
+        with ProximaDBClient(f"https://127.0.0.1:{s.rest_port}", ca_file=certs("ca.pem"),
+                             busy_poll_us=2000) as c:
+            round_trip(c, name)
         # Plain HTTP on the TLS port: a readable refusal, then the connection ends.
         with socket.create_connection(("127.0.0.1", s.rest_port), timeout=10) as sock:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
