@@ -1,4 +1,4 @@
-"""Served search from one Python client: ProximaDB against pgvector, in one run.
+"""Served search from one Python client: ProximaDB against pgvector and Qdrant, in one run.
 
 Starts build/bin/proximadb-server on free ports (as the tests do) and loads Debian's
 Fashion-MNIST (60,000 x 784, L2) into a collection through the client (one segment, its graph
@@ -11,14 +11,17 @@ the rows as `halfvec` (half precision, pgvector's smallest form that keeps L2 or
 Then one client searches one query at a time, k 10, in interleaved rounds: ProximaDB through
 the sync client over REST and over gRPC at each `--ef` (sq8 over REST at each `--sq8-ef`),
 pgvector through psycopg 3 with the pgvector package's binary types at each `--pg-ef` and
-`--pg-half-ef` (`SET hnsw.ef_search`). Each line: recall@10 against the exact answers (NumPy),
-and the median over rounds of QPS, p50 and p99.
+`--pg-half-ef` (`SET hnsw.ef_search`). With `--qdrant BINARY`, Qdrant too (bench_qdrant.py):
+a float32 collection and one with int8 scalar codes, re-scored, at each `--qdrant-ef`
+(`hnsw_ef`), through qdrant-client over REST and over gRPC. Each line: recall@10 against the
+exact answers (NumPy), and the median over rounds of QPS, p50 and p99; for ProximaDB over REST,
+also the engine's and the REST server's own microseconds per search (from /metrics).
 
-    build/python-venv/bin/pip install 'psycopg[binary]' pgvector   # once
+    build/python-venv/bin/pip install 'psycopg[binary]' pgvector qdrant-client   # once
     build/python-venv/bin/python clients/python/bench_peers.py \
         --pg "host=127.0.0.1 port=54329 dbname=bench user=postgres" \
         [--queries 1000] [--rounds 3] [--ef 24,32,64] [--sq8-ef 24,32] [--pg-ef 16,24,40] \
-        [--pg-half-ef 16,24,40]
+        [--pg-half-ef 16,24,40] [--qdrant path/to/qdrant --qdrant-ef 16,24,32,64]
 """
 
 import argparse
@@ -33,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"))
 from bench import fashion_pixels  # noqa: E402
+from bench_qdrant import Qdrant, load_qdrant, qdrant_search  # noqa: E402
 from conftest import Server  # noqa: E402
 
 from proximadb import ProximaDBClient  # noqa: E402
@@ -190,6 +194,16 @@ def pgvector_systems(pg, efs: Dict[str, List[int]], dim: int) -> Dict[str, Syste
     return out
 
 
+def qdrant_systems(server: Qdrant, efs: List[int]) -> Dict[str, System]:
+    out: Dict[str, System] = {}
+    for grpc in (False, True):
+        for collection, label in (("fashion", "qdrant"), ("fashion_int8", "qdrant int8")):
+            for ef in efs:
+                out[f"{label} {'grpc' if grpc else 'rest'} hnsw_ef {ef}"] = System(
+                    qdrant_search(server, collection, ef, grpc))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pg", required=True, help="libpq DSN of a server with pgvector")
@@ -203,6 +217,8 @@ def main() -> None:
                     help="a second ProximaDB server with [server] busy_poll_us (0: none)")
     ap.add_argument("--client-busy-poll-us", type=int, default=1000,
                     help="the REST client's busy_poll_us against that server")
+    ap.add_argument("--qdrant", help="a Qdrant server binary, to start and compare with")
+    ap.add_argument("--qdrant-ef", default="16,24,32,64")
     args = ap.parse_args()
     train, test = fashion_pixels()
     queries = test[:args.queries]
@@ -210,7 +226,7 @@ def main() -> None:
     pg = load_pgvector(args.pg, train)
     efs = {key: [int(e) for e in getattr(args, key).split(",") if e]
            for key in ("ef", "sq8_ef", "pg_ef", "pg_half_ef")}
-    servers = [Server()]
+    servers: list = [Server()]
     try:
         load_proximadb(servers[0], train)
         runs = proximadb_systems(servers[0], efs)
@@ -220,6 +236,10 @@ def main() -> None:
             runs.update(proximadb_systems(servers[1], efs, " polling", args.client_busy_poll_us,
                                           protocols=("rest",)))
         runs.update(pgvector_systems(pg, efs, train.shape[1]))
+        if args.qdrant:
+            servers.append(Qdrant(args.qdrant))
+            load_qdrant(servers[-1], train, M, EF_CONSTRUCTION)
+            runs.update(qdrant_systems(servers[-1], [int(e) for e in args.qdrant_ef.split(",")]))
         results: Dict[str, list] = {name: [] for name in runs}
         for system in runs.values():  # warm-up: connections, caches, pages
             system.prepare()

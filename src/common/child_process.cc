@@ -108,19 +108,6 @@ std::string ChildProcess::LogTail() const {
   return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
 }
 
-int LoopbackListener(int* port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::listen(fd, 64);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
-
 int BindLoopbackPort(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -131,6 +118,16 @@ int BindLoopbackPort(int port) {
     ::close(fd);
     return -1;
   }
+  return fd;
+}
+
+int LoopbackListener(int* port) {
+  const int fd = BindLoopbackPort(0);
+  ::listen(fd, 64);
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
   return fd;
 }
 

@@ -104,7 +104,9 @@ HttpResponse ServeDashboard(bool enabled, const std::string& dir, const HttpRequ
     r.headers.emplace_back("Location", "/dashboard/");
     return r;
   }
-  std::string_view relative = std::string_view(request.path).substr(kPrefix.size() + 1);
+  const std::string decoded = PercentDecode(
+      std::string_view(request.path).substr(kPrefix.size() + 1), false);
+  std::string_view relative = decoded;
   if (relative.empty()) relative = "index.html";
   if (!SafeRelative(relative)) {
     return ErrorResponse(404, "NOT_FOUND", Cat("no dashboard file ", request.path));

@@ -30,38 +30,13 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// %XX escapes; in a query string (`plus_is_space`, form encoding) also '+' for a space. Cursors
-// are web-safe base64, which has no '+'.
-std::string PercentDecode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
-      i += 2;
-    } else if (s[i] == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 // A request's header (method, path, query, key), without its body.
 HttpRequest FromHeader(const http::request_header<>& req) {
   HttpRequest out;
   out.method = std::string(req.method_string());
   const std::string_view target(req.target().data(), req.target().size());
   const size_t q = target.find('?');
-  out.path = PercentDecode(target.substr(0, q), false);
+  out.path = std::string(target.substr(0, q));  // decoded segment by segment when routed
   if (q != std::string_view::npos) {
     for (std::string_view pair : Split(target.substr(q + 1), '&')) {
       if (pair.empty()) continue;

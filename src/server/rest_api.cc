@@ -64,6 +64,13 @@ const Route kRoutes[] = {
     {"DELETE", "/api/v1/collections/{name}/vectors/{id}", DeleteRecord, kWorker, Access::kWrite},
 };
 
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 // A path's segments, without allocating for the few that routes have.
 using PathSegments = absl::InlinedVector<std::string_view, 8>;
 PathSegments Segments(std::string_view path) {
@@ -87,8 +94,11 @@ const std::vector<PathSegments>& Patterns() {
   return *patterns;
 }
 
+// `path` as sent: split first, then each segment decoded, so that "%2F" stays inside its segment.
 Match MatchPath(std::string_view path) {
-  const PathSegments segments = Segments(path);
+  const PathSegments raw = Segments(path);
+  absl::InlinedVector<std::string, 8> segments;
+  for (std::string_view segment : raw) segments.push_back(PercentDecode(segment, false));
   Match best;
   int best_literals = -1;
   for (size_t r = 0; r < std::size(kRoutes); ++r) {
@@ -135,6 +145,22 @@ const Route* RouteFor(const Match& m, std::string_view method) {
 }
 
 }  // namespace
+
+std::string PercentDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else if (s[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
 
 RestApi::RestApi(Service* service)
     : service_(service), metrics_(&service->metrics()) {}

@@ -23,7 +23,9 @@ namespace proximadb::server {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
-  std::string path;    // without the query string, percent-decoded
+  // Without the query string, as sent: routing splits it at '/' first and then decodes each
+  // segment, so an id holding "%2F" is one segment (an id with a '/').
+  std::string path;
   std::map<std::string, std::string> query;
   std::string body;
   // The key of `Authorization: Bearer <key>` (or the whole header if not Bearer) or of
@@ -33,6 +35,10 @@ struct HttpRequest {
   // server makes one. Answered in `X-Request-Id` and in the request's log line.
   std::string request_id;
 };
+
+// %XX escapes decoded; in a query string (`plus_is_space`, form encoding) also '+' for a space.
+// A '%' not followed by two hex digits stays as it is. (Cursors are web-safe base64: no '+'.)
+std::string PercentDecode(std::string_view s, bool plus_is_space);
 
 struct HttpResponse {
   int status = 200;

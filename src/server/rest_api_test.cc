@@ -85,6 +85,10 @@ TEST(RestApiTest, UnknownPathsAre404WrongMethodsAre405) {
   EXPECT_EQ(allow(get_batch), "POST");
   // Without a database every API route is unavailable, and /ready says so.
   EXPECT_EQ(api.Handle(Req("GET", "/api/v1/collections/c/vectors/x")).status, 503);
+  // The path is split before it is decoded: "%2F" is a '/' inside the id, a route's (503).
+  EXPECT_EQ(api.Handle(Req("GET", "/api/v1/collections/c/vectors/a%2Fb")).status, 503);
+  EXPECT_EQ(api.Handle(Req("GET", "/api/v1/collections/c%2Fd/vectors/a")).status, 503);
+  EXPECT_EQ(api.Handle(Req("GET", "/api/v1/collections/c/vectors/a/b")).status, 404);
   EXPECT_EQ(api.Handle(Req("GET", "/ready")).status, 503);
 }
 

@@ -95,6 +95,24 @@ def test_records(client, name):
         client.insert("no_such_collection", "a", [1, 2, 3])
 
 
+def test_ids_with_slashes_and_escapes_are_one_id(client, name):
+    """Over REST the id travels in the path, percent-encoded: a '/' in it stays in the id."""
+    client.create_collection(name, dimension=2, distance_metric="l2")
+    ids = ["a/b", "a", "../x", "50%", "%2F", "q?x=1#f", "sp ace", "ü/é"]
+    for i, id_ in enumerate(ids):
+        client.insert(name, id_, [i, 0])
+    for i, id_ in enumerate(ids):
+        assert client.get(name, id_).vector == [i, 0], id_
+        client.upsert(name, id_, [i, 1])
+        assert client.update_metadata(name, id_, {"id": id_})
+        assert client.get(name, id_).metadata == {"id": id_}
+    assert client.delete(name, "a/b")
+    with pytest.raises(VectorNotFoundError):
+        client.get(name, "a/b")
+    assert client.get(name, "a").vector == [1, 1]  # untouched by the delete of "a/b"
+    assert client.count(name) == len(ids) - 1
+
+
 def test_batch_insert_numpy_dicts_and_progress(client, name, capsys):
     client.create_collection(name, dimension=4, distance_metric="l2")
     rng = np.random.default_rng(1)
