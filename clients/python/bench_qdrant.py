@@ -41,7 +41,11 @@ class Qdrant:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("qdrant did not start; see " + self.log.name)
+                log = self.log.name
+                self.proc.kill()
+                self.proc.wait()
+                self.log.close()
+                raise RuntimeError("qdrant did not start; see " + log)
             time.sleep(0.1)
 
     def client(self, grpc: bool):
@@ -58,8 +62,8 @@ class Qdrant:
 
 def load_qdrant(server: Qdrant, data: np.ndarray, m: int, ef_construction: int) -> None:
     """Collections `fashion` (float32) and `fashion_int8` (scalar int8 codes kept in RAM,
-    candidates re-scored on the float32 vectors), each in one segment, waited for until every
-    vector is in the HNSW index."""
+    candidates re-scored on the float32 vectors), each asked for one segment (Qdrant 1.18.3
+    kept two here), waited for until every vector is in the HNSW index."""
     from qdrant_client import models
     client = server.client(grpc=False)
     for name, quantization in (("fashion", None), ("fashion_int8", models.ScalarQuantization(

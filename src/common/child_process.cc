@@ -110,6 +110,12 @@ std::string ChildProcess::LogTail() const {
 
 int BindLoopbackPort(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (port != 0) {
+    // The stopped server's connections may linger in TIME_WAIT; SO_REUSEADDR binds past them
+    // and still keeps out anyone asking for a free port (port 0 without it).
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

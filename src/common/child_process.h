@@ -46,7 +46,7 @@ int LoopbackListener(int* port);
 int FreeLoopbackPort();
 
 // A socket bound to 127.0.0.1:`port` without listening (-1 when the port is taken): holds the
-// port of a server a test stopped, so connecting is refused and nobody else binds it.
+// port of a server a test stopped, so connecting is refused and no free-port pick takes it.
 int BindLoopbackPort(int port);
 
 // The directory scripts/install-test-servers.sh fills (<build>/test-servers), or

@@ -106,7 +106,11 @@ class HttpServer::Impl {
         tls_(options.tls),
         body_limit_(options.body_limit),
         timeout_(std::chrono::milliseconds(options.request_timeout_ms)),
-        busy_poll_(std::chrono::microseconds(options.busy_poll_us)),
+        // At most a tenth of the sweep's period: a sweep ends a window too, so an idle thread
+        // polls at most a tenth of the time.
+        busy_poll_(std::min<std::chrono::microseconds>(
+            std::chrono::microseconds(options.busy_poll_us),
+            std::chrono::duration_cast<std::chrono::microseconds>(SweepPeriod(timeout_) / 10))),
         max_pending_(options.max_pending),
         workers_(static_cast<size_t>(std::max(1, options.worker_threads))),
         slow_workers_(static_cast<size_t>(std::max(1, options.slow_threads))) {
@@ -441,10 +445,13 @@ class HttpServer::Impl {
 
   // Every quarter of the timeout (within 10 ms to 1 s), closes the loop's connections whose
   // deadline has passed and forgets those already gone.
+  static Clock::duration SweepPeriod(std::chrono::milliseconds timeout) {
+    return std::clamp<Clock::duration>(timeout / 4, std::chrono::milliseconds(10),
+                                       std::chrono::seconds(1));
+  }
+
   void Sweep(Loop* loop) {
-    const auto every = std::clamp<Clock::duration>(timeout_ / 4, std::chrono::milliseconds(10),
-                                                   std::chrono::seconds(1));
-    loop->sweep.expires_after(every);
+    loop->sweep.expires_after(SweepPeriod(timeout_));
     loop->sweep.async_wait([this, loop](beast::error_code ec) {
       if (ec) return;
       const auto now = Clock::now();

@@ -27,7 +27,9 @@ struct HttpServerOptions {
   int request_timeout_ms = 30000;
   // After handling anything, an I/O thread keeps polling its sockets for this long before it
   // sleeps in epoll: a request arriving meanwhile is served without a wake-up (tens of
-  // microseconds on a VM) at the cost of a busy core. 0: it sleeps at once.
+  // microseconds on a VM) at the cost of a busy core. 0: it sleeps at once. At most a tenth of
+  // the deadline sweep's period (a quarter of request_timeout_ms, 10 ms to 1 s), since a
+  // sweep opens a window too.
   int busy_poll_us = 0;
   // With a cert_file: TLS only (a plaintext request gets a 400 saying so, then the connection
   // is closed); with a client_ca_file too, only clients presenting a certificate it signed.

@@ -96,9 +96,13 @@ const std::vector<PathSegments>& Patterns() {
 
 // `path` as sent: split first, then each segment decoded, so that "%2F" stays inside its segment.
 Match MatchPath(std::string_view path) {
-  const PathSegments raw = Segments(path);
-  absl::InlinedVector<std::string, 8> segments;
-  for (std::string_view segment : raw) segments.push_back(PercentDecode(segment, false));
+  PathSegments segments = Segments(path);
+  absl::InlinedVector<std::string, 2> decoded;  // reserved: views into it stay valid
+  decoded.reserve(segments.size());
+  for (std::string_view& segment : segments) {
+    if (segment.find('%') == std::string_view::npos) continue;
+    segment = decoded.emplace_back(PercentDecode(segment, false));
+  }
   Match best;
   int best_literals = -1;
   for (size_t r = 0; r < std::size(kRoutes); ++r) {

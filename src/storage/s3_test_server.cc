@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 #include <utility>
@@ -43,6 +44,9 @@ std::string S3TestServer::endpoint() const { return Cat("http://127.0.0.1:", por
 void S3TestServer::Kill() {
   process_.Kill();
   if (held_port_fd_ < 0) held_port_fd_ = BindLoopbackPort(port_);
+  if (held_port_fd_ < 0) {
+    std::fprintf(stderr, "S3TestServer: port %d is taken by another process\n", port_);
+  }
 }
 
 absl::Status S3TestServer::Restart() {

@@ -317,13 +317,14 @@ class _BlockingConnection:
     def _poll(self, response: _Response) -> None:
         """Reads the response as it arrives within the busy-poll window, without sleeping."""
         sock = self.sock
-        deadline = time.perf_counter() + self._busy_poll
+        deadline = time.perf_counter() + min(self._busy_poll, self._timeout)
         sock.settimeout(0.0)
         try:
             while not response.complete:
                 try:
-                    data = sock.recv(1 << 18)
-                except (BlockingIOError, ssl.SSLWantReadError):
+                    # 64 KiB: a larger buffer is allocated by mmap, and freed, at every try
+                    data = sock.recv(1 << 16)
+                except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                     if time.perf_counter() >= deadline:
                         return
                     continue

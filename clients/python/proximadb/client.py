@@ -10,6 +10,7 @@ JSON-shaped results.
 from __future__ import annotations
 
 import datetime
+import numbers
 import os
 import uuid
 from typing import Any, Dict, Generator, Iterator, List, Optional, Sequence, Tuple
@@ -169,7 +170,7 @@ def _transport(url: Optional[str], api_key: Optional[str], protocol: str, grpc_p
     """(protocol, transport) of a client's settings (API key and CA file from the
     environment when not given)."""
     protocol, address, secure = _endpoint(url, protocol, grpc_port)
-    if (isinstance(busy_poll_us, bool) or not isinstance(busy_poll_us, int)
+    if (isinstance(busy_poll_us, bool) or not isinstance(busy_poll_us, numbers.Integral)
             or not 0 <= busy_poll_us <= 1_000_000):
         raise ValueError(f"busy_poll_us: a whole number of microseconds from 0 to 1000000, "
                          f"not {busy_poll_us!r}")
@@ -186,7 +187,8 @@ def _transport(url: Optional[str], api_key: Optional[str], protocol: str, grpc_p
         return protocol, grpc_type(address, api_key, timeout, retries, tls if secure else None)
     if asynchronous:
         return protocol, AsyncRestTransport(address, api_key, timeout, retries, tls)
-    return protocol, RestTransport(address, api_key, timeout, retries, tls, busy_poll_us / 1e6)
+    return protocol, RestTransport(address, api_key, timeout, retries, tls,
+                                   int(busy_poll_us) / 1e6)
 
 
 class _Operations:
