@@ -20,6 +20,7 @@
 #include "common/strings.h"
 #include "server/auth.h"
 #include "server/io_loop.h"
+#include "server/request_id.h"
 
 namespace proximadb::server {
 
@@ -67,6 +68,7 @@ HttpResponse MalformedRequest(std::string_view why) {
   bad.status = 400;
   bad.body = Cat(R"({"error":{"code":"INVALID_ARGUMENT","message":"malformed HTTP request: )",
                  why, R"(","details":{}}})");
+  bad.headers.emplace_back("X-Request-Id", RequestId(""));  // a new one: none could be read
   return bad;
 }
 
@@ -411,7 +413,7 @@ class HttpServer::Impl {
     // acq_rel: the count is a limit, not a guard of data; any order that keeps it exact works.
     if (pending_.fetch_add(1, std::memory_order_acq_rel) >= max_pending_) {
       pending_.fetch_sub(1, std::memory_order_acq_rel);
-      HttpResponse overloaded = api_->Overloaded(max_pending_);
+      HttpResponse overloaded = api_->Overloaded(request, max_pending_);
       overloaded.head = request.method == "HEAD";
       return overloaded;
     }
@@ -435,8 +437,9 @@ class HttpServer::Impl {
   // The answer to a request whose body is over the limit (Beast knows from its header): 413,
   // or 401 if it has no valid key, which comes first.
   HttpResponse TooLarge(const http::request_header<>& header) {
-    std::optional<HttpResponse> refused = api_->Refuse(FromHeader(header));
-    HttpResponse r = refused ? *std::move(refused) : api_->PayloadTooLarge(body_limit_);
+    const HttpRequest request = FromHeader(header);
+    std::optional<HttpResponse> refused = api_->Refuse(request);
+    HttpResponse r = refused ? *std::move(refused) : api_->PayloadTooLarge(request, body_limit_);
     r.head = header.method() == http::verb::head;
     return r;
   }

@@ -170,13 +170,15 @@ RestApi::RestApi(Service* service)
     : service_(service), metrics_(&service->metrics()) {}
 RestApi::~RestApi() = default;
 
-HttpResponse RestApi::PayloadTooLarge(size_t limit) const {
-  return ErrorResponse(413, "PAYLOAD_TOO_LARGE",
-                       Cat("request body exceeds the limit of ", limit, " bytes"),
-                       {{"limit_bytes", limit}});
+HttpResponse RestApi::PayloadTooLarge(const HttpRequest& header, size_t limit) {
+  HttpResponse r = ErrorResponse(413, "PAYLOAD_TOO_LARGE",
+                                 Cat("request body exceeds the limit of ", limit, " bytes"),
+                                 {{"limit_bytes", limit}});
+  Finish(header, RouteLabel(header), 0, &r);
+  return r;
 }
 
-HttpResponse RestApi::Overloaded(size_t limit) {
+HttpResponse RestApi::Overloaded(const HttpRequest& request, size_t limit) {
   metrics_->Rejected();
   HttpResponse r = ErrorResponse(
       429, "RESOURCE_EXHAUSTED",
@@ -184,7 +186,13 @@ HttpResponse RestApi::Overloaded(size_t limit) {
           " requests are already waiting to be served ([api] max_pending_requests); retry later"),
       {{"max_pending_requests", limit}});
   r.headers.emplace_back("Retry-After", "1");
+  Finish(request, RouteLabel(request), 0, &r);
   return r;
+}
+
+std::string_view RestApi::RouteLabel(const HttpRequest& request) {
+  const Route* route = RouteFor(MatchPath(request.path), request.method);
+  return route == nullptr ? "unknown" : route->pattern;
 }
 
 namespace {

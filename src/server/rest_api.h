@@ -70,11 +70,12 @@ class RestApi {
   // Role and scope are checked by Handle, once the body is in.
   std::optional<HttpResponse> Refuse(const HttpRequest& header);
 
-  // The response for a body over the configured limit (the server stops reading it).
-  HttpResponse PayloadTooLarge(size_t limit) const;
+  // The response for a body over the configured limit (the server stops reading it), with the
+  // request's id, logged and counted as Handle's answers are.
+  HttpResponse PayloadTooLarge(const HttpRequest& header, size_t limit);
   // The response when `limit` requests already wait for a worker thread (429, counted in
-  // /metrics as proximadb_http_rejected_total).
-  HttpResponse Overloaded(size_t limit);
+  // /metrics as proximadb_http_rejected_total too), with the request's id.
+  HttpResponse Overloaded(const HttpRequest& request, size_t limit);
 
   // Which threads serve `request` (the route table says).
   static Served ServedBy(const HttpRequest& request);
@@ -83,6 +84,8 @@ class RestApi {
   static void ServeReadsOnWorkers();
 
  private:
+  // The pattern of the route `request` goes to, or "unknown": the metrics' label.
+  static std::string_view RouteLabel(const HttpRequest& request);
   // Counts the answer, gives it the request id and logs it (at debug; 5xx at warning).
   void Finish(const HttpRequest& request, std::string_view route, double seconds,
               HttpResponse* response);

@@ -971,11 +971,13 @@ class OverloadTest(unittest.TestCase):
                 n += 1
                 conn.request("POST", "/api/v1/collections/big/vectors",
                              body=json.dumps({"id": "extra%d" % n, "vector": vec(rng, 32)}),
-                             headers={"Content-Type": "application/json"})
+                             headers={"Content-Type": "application/json",
+                                      "X-Request-Id": "extra-%d" % n})
                 resp = conn.getresponse()
                 body = json.loads(resp.read())
                 if resp.status == 429:
                     refused = (body, resp.getheader("Retry-After"))
+                    self.assertEqual(resp.getheader("X-Request-Id"), "extra-%d" % n)
                     searched.append(server.request("POST", "/api/v1/collections/big/search",
                                                    {"vector": vec(rng, 32), "k": 3})[0])
                 else:

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import socket
 
 import grpc
 import pytest
@@ -18,7 +19,8 @@ from conftest import Server
 
 @pytest.fixture(scope="module")
 def logged():
-    s = Server(log_level="debug", PROXIMADB_SERVER__LOG_FORMAT="json")
+    s = Server(log_level="debug", PROXIMADB_SERVER__LOG_FORMAT="json",
+               PROXIMADB_API__MAX_BODY_MB="1")
     yield s
     s.stop()
 
@@ -33,6 +35,16 @@ def rest(server, method, path, headers=None, body=None):
         return r.status, r.getheader("X-Request-Id")
     finally:
         conn.close()
+
+
+def raw(server, request: bytes) -> bytes:
+    """The answer's bytes to `request`, read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
 
 
 def log_lines(server):
@@ -51,8 +63,15 @@ def test_rest_answers_carry_a_request_id_and_log_it(logged):
     # An id that is not one (a space, too long) is replaced.
     assert rest(logged, "GET", "/health", {"X-Request-Id": "bad id"})[1] != "bad id"
     assert len(rest(logged, "GET", "/health", {"X-Request-Id": "x" * 129})[1]) == 16
-    # A request refused before its body (405 here) has one too.
+    # A request refused before its body (405 here) has one too, and so do a body over the
+    # limit (answered from its header) and bytes that are no HTTP request.
     assert rest(logged, "PUT", "/health")[1]
+    too_large = raw(logged, b"POST /api/v1/collections/c/vectors/batch HTTP/1.1\r\nHost: x\r\n"
+                            b"X-Request-Id: big-7\r\nContent-Length: 2000000\r\n\r\n")
+    assert too_large.startswith(b"HTTP/1.1 413") and b"\r\nX-Request-Id: big-7\r\n" in too_large
+    malformed = raw(logged, b"NOT HTTP AT ALL\r\n\r\n")
+    assert malformed.startswith(b"HTTP/1.1 400")
+    assert re.search(rb"\r\nX-Request-Id: [0-9a-f]{16}\r\n", malformed), malformed
 
     lines = log_lines(logged)
     for line in lines:
