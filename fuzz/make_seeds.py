@@ -52,6 +52,13 @@ REST = {  # the route byte (rest_fuzz.cc's kTargets) and a body
     14: {"name": "reader", "role": "read", "collections": ["docs", "logs_*"]},
 }
 
+REST_PATHS = [  # (rest_fuzz.cc's kMethods index, a path as sent)
+    (0, "/api/v1/collections/c%2Fd/vectors/a%2Fb%20c"),
+    (4, "/api/v1/collections/c/vectors/%62atch"),
+    (0, "/dashboard/%2e%2e%2fetc/passwd"),
+    (1, "/api/v1/collections/%ZZ/search/"),
+]
+
 
 def write(target: str, name: str, data: bytes) -> None:
     path = os.path.join(HERE, "corpus", target, name)
@@ -103,6 +110,8 @@ def main() -> None:
     for route, body in REST.items():
         text = body if isinstance(body, str) else json.dumps(body)
         write("rest_fuzz", f"route-{route}", bytes([route]) + text.encode())
+    for i, (method, path) in enumerate(REST_PATHS):  # 0xF0: a method byte, then a raw path
+        write("rest_fuzz", f"path-{i}", bytes([0xF0, method]) + path.encode())
     with open(os.path.join(HERE, "..", "config", "proximadb.toml"), "rb") as f:
         write("config_fuzz", "proximadb.toml", f.read())
     write("config_fuzz", "with-environment",
