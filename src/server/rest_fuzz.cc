@@ -54,22 +54,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 2) return 0;
     request.method = kMethods[data[1] % std::size(kMethods)];
     request.path.assign(reinterpret_cast<const char*>(data + 2), size - 2);
-    const HttpResponse response = api->Handle(request);
-    if (response.status >= 500 && response.status != 503) std::abort();
-    return 0;
-  }
-  const Target& target = kTargets[data[0] % std::size(kTargets)];
-  request.method = target.method;
-  request.path = target.path;
-  const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
-  if (request.method == "GET") {
-    for (std::string_view pair : proximadb::Split(rest, '&')) {
-      const size_t eq = pair.find('=');
-      request.query[std::string(pair.substr(0, eq))] =
-          eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
-    }
   } else {
-    request.body = std::string(rest);
+    const Target& target = kTargets[data[0] % std::size(kTargets)];
+    request.method = target.method;
+    request.path = target.path;
+    const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
+    if (request.method == "GET") {
+      for (std::string_view pair : proximadb::Split(rest, '&')) {
+        const size_t eq = pair.find('=');
+        request.query[std::string(pair.substr(0, eq))] =
+            eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+      }
+    } else {
+      request.body = std::string(rest);
+    }
   }
   const HttpResponse response = api->Handle(request);
   if (response.status >= 500 && response.status != 503) std::abort();
