@@ -29,7 +29,6 @@ import os
 import statistics
 import sys
 import time
-import urllib.request
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -37,7 +36,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"))
 from bench import fashion_pixels  # noqa: E402
 from bench_qdrant import Qdrant, load_qdrant, qdrant_search  # noqa: E402
-from conftest import Server  # noqa: E402
+from conftest import Server, samples, value  # noqa: E402
 
 from proximadb import ProximaDBClient  # noqa: E402
 
@@ -122,20 +121,12 @@ def server_spent(server: Server, collection: str) -> Tuple[float, float, int]:
     """From /metrics: seconds the engine spent in `collection`'s searches, seconds the REST
     server spent on search requests (parse to answer, all collections), and the engine's
     count of searches."""
-    with urllib.request.urlopen(f"{server.url('rest')}/metrics") as r:
-        text = r.read().decode()
-    engine = ("proximadb_collection_operation_duration_seconds_{}"
-              f'{{collection="{collection}",operation="search",outcome="ok"}}')
-    request = ("proximadb_http_request_duration_seconds_{}"
-               '{method="POST",route="/api/v1/collections/{name}/search",status="200"}')
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            values[name] = float(value)
-    def get(series: str, which: str) -> float:
-        return values.get(series.replace("{}", which, 1), 0.0)
-    return get(engine, "sum"), get(request, "sum"), int(get(engine, "count"))
+    m = samples(server)
+    engine = {"collection": collection, "operation": "search", "outcome": "ok"}
+    request = {"method": "POST", "route": "/api/v1/collections/{name}/search", "status": "200"}
+    return (value(m, "proximadb_collection_operation_duration_seconds_sum", **engine),
+            value(m, "proximadb_http_request_duration_seconds_sum", **request),
+            int(value(m, "proximadb_collection_operation_duration_seconds_count", **engine)))
 
 
 def timed(system: System, queries: np.ndarray) -> Tuple[float, ...]:

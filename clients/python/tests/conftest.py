@@ -46,6 +46,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def samples(server: "Server") -> "dict[tuple, float]":
+    """/metrics as {(sample name, sorted label items): value}, parsed by prometheus_client."""
+    from prometheus_client.parser import text_string_to_metric_families
+    status, body = http_get(server.rest_url + "/metrics")
+    assert status == 200
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(metrics: "dict[tuple, float]", name: str, **labels: str) -> float:
+    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
 class Server:
     def __init__(self, ready_tls: "ssl.SSLContext | None" = None,
                  data_dir: "str | None" = None, log_level: str = "warn",

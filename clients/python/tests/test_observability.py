@@ -2,25 +2,9 @@
 /metrics' per-collection operations and gRPC calls, counted once whichever API served them."""
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Server, http_get
+from conftest import Server, samples, value
 from proximadb import CollectionNotFoundError, DimensionMismatchError, ProximaDBClient
-
-
-def samples(server: Server) -> "dict[tuple, float]":
-    """/metrics as {(sample name, sorted label items): value}."""
-    status, body = http_get(server.rest_url + "/metrics")
-    assert status == 200
-    out = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
-
-
-def value(metrics: "dict[tuple, float]", name: str, **labels: str) -> float:
-    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def test_history_lists_flushes_and_compactions(client, name):
