@@ -9,7 +9,8 @@ standard library's http.client with ready JSON bodies, the leanest HTTP Python h
 generated gRPC stub with ready messages). The client's share of the time
 is 1 - raw time / client time. Last, the per-request cost of one search at a time (each awaited
 before the next) through the sync and the async client, REST and gRPC, in alternating rounds:
-the median over rounds of microseconds per request.
+the median over rounds of microseconds per request, with the server and the client where the
+scheduler puts them, then pinned on one core and on two.
 
     build/python-venv/bin/python clients/python/bench.py [--n 50000] [--queries 2000]
                                                           [--data fashion-pca128|fashion|random]
@@ -93,10 +94,31 @@ class RawHttp:
         return self.request("POST", path, orjson.dumps(json) if json is not None else content)
 
 
+def pin(pid: int, cpus: "set[int]") -> None:
+    """Every thread of process `pid` (0: this one) on `cpus`."""
+    for tid in os.listdir(f"/proc/{pid or os.getpid()}/task"):
+        os.sched_setaffinity(int(tid), cpus)
+
+
+def placements() -> "list[tuple[str, set[int], set[int]]]":
+    """(name, the server's CPUs, the client's CPUs): as the scheduler likes, then on one core
+    together and on two cores apart. On this 2-core VM a wake-up on the other core costs tens
+    of microseconds (an interprocessor interrupt and an exit from idle), and from run to run
+    the scheduler keeps one client and the server on one core or not; pinned, both clients
+    are compared in the same place."""
+    cpus = sorted(os.sched_getaffinity(0))
+    rows = [("unpinned", set(cpus), set(cpus))]
+    if len(cpus) >= 2:
+        rows += [("one core", {cpus[0]}, {cpus[0]}), ("two cores", {cpus[0]}, {cpus[1]})]
+    return rows
+
+
 def sync_vs_async(server: Server, queries: np.ndarray, chunk: int = 50) -> None:
-    """Per-request cost of sequential searches, sync against async client, per protocol: the
-    two alternate in rounds of `chunk` searches, so that drift in the machine weighs on both."""
+    """Per-request cost of sequential searches, sync against async client, per protocol and
+    placement (placements()): the two clients alternate in rounds of `chunk` searches, so that
+    drift in the machine weighs on both."""
     chunk = min(chunk, len(queries))
+
     async def run() -> "dict[str, list[float]]":
         us: "dict[str, list[float]]" = {}
         for proto, coll in (("rest", "py_rest"), ("grpc", "py_grpc")):
@@ -119,12 +141,21 @@ def sync_vs_async(server: Server, queries: np.ndarray, chunk: int = 50) -> None:
                             (time.perf_counter() - t) / chunk * 1e6)
         return us
 
-    us = asyncio.run(run())
-    print(f"\none search at a time, k=10, median of {len(us['sync rest'])} rounds of {chunk}:")
-    print(f"{'protocol':<10} {'sync us':>9} {'async us':>9} {'async/sync':>11}")
-    for proto in ("rest", "grpc"):
-        s, a = statistics.median(us["sync " + proto]), statistics.median(us["async " + proto])
-        print(f"{proto:<10} {s:>9.0f} {a:>9.0f} {a / s:>10.2f}x")
+    print(f"\none search at a time, k=10, median of {len(queries) // chunk} rounds of {chunk}:")
+    print(f"{'protocol':<10} {'placement':<10} {'sync us':>9} {'async us':>9} {'async/sync':>11}")
+    everywhere = os.sched_getaffinity(0)
+    try:
+        for place, server_cpus, client_cpus in placements():
+            pin(server.proc.pid, server_cpus)
+            pin(0, client_cpus)
+            us = asyncio.run(run())
+            for proto in ("rest", "grpc"):
+                s = statistics.median(us["sync " + proto])
+                a = statistics.median(us["async " + proto])
+                print(f"{proto:<10} {place:<10} {s:>9.0f} {a:>9.0f} {a / s:>10.2f}x")
+    finally:
+        pin(server.proc.pid, everywhere)
+        pin(0, everywhere)
 
 
 def main() -> None:

@@ -320,6 +320,13 @@ def _retryable(e: ProximaDBError, op: str, params: Dict[str, Any]) -> bool:
     return getattr(e, "answered", False) or resendable(op, params)
 
 
+def _check_open(closed: bool) -> None:
+    """A closed client's calls fail alike over both protocols (grpcio's own errors differ
+    between its sync and async channels)."""
+    if closed:
+        raise RuntimeError("the client is closed")
+
+
 def _options(max_message_bytes: int) -> List[Any]:
     return [("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes)]
@@ -338,8 +345,10 @@ class GrpcTransport:
         self._metadata = [("authorization", f"Bearer {api_key}")] if api_key else None
         self._timeout = timeout
         self._retries = retries
+        self._closed = False
 
     def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        _check_open(self._closed)
         method, request = _request(op, params)
         for attempt in range(self._retries + 1):
             try:
@@ -357,6 +366,7 @@ class GrpcTransport:
     def stream_write(self, collection: str, batches: Iterable[List[Dict[str, Any]]],
                      upsert: bool) -> Dict[str, Any]:
         """Streams the batches (StreamUpsert); not retried (a stream is not idempotent)."""
+        _check_open(self._closed)
         requests = (_batch(collection, b, upsert) for b in batches)
         try:
             resp = self._stub.StreamUpsert(requests, metadata=self._metadata)
@@ -365,6 +375,7 @@ class GrpcTransport:
         return {"batches": resp.batches, "count": resp.count}
 
     def close(self) -> None:
+        self._closed = True
         self._channel.close()
 
 
@@ -382,8 +393,10 @@ class AsyncGrpcTransport:
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else None
         self._timeout = timeout
         self._retries = retries
+        self._closed = False
 
     async def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        _check_open(self._closed)
         method, request = _request(op, params)
         for attempt in range(self._retries + 1):
             try:
@@ -400,6 +413,8 @@ class AsyncGrpcTransport:
 
     async def stream_write(self, collection: str, batches: Iterable[List[Dict[str, Any]]],
                            upsert: bool) -> Dict[str, Any]:
+        _check_open(self._closed)
+
         async def requests() -> AsyncIterator[pb.BatchWriteRequest]:
             for b in batches:
                 yield _batch(collection, b, upsert)
@@ -411,4 +426,5 @@ class AsyncGrpcTransport:
         return {"batches": resp.batches, "count": resp.count}
 
     async def close(self) -> None:
+        self._closed = True
         await self._channel.close()

@@ -52,6 +52,28 @@ async def test_concurrent_calls_share_one_client(aclient, name):
     assert counts == [300] * 150
 
 
+async def test_a_closed_client_says_so(server, protocol, name):
+    # Over both protocols, sync and async, calls and streamed batches alike; nothing is sent.
+    with ProximaDBClient(server.url(protocol)) as c:
+        c.create_collection(name, dimension=2)
+    closed = ProximaDBClient(server.url(protocol))
+    closed.count(name)
+    closed.close()
+    aclosed = AsyncProximaDBClient(server.url(protocol))
+    await aclosed.count(name)
+    await aclosed.close()
+    with pytest.raises(RuntimeError, match="the client is closed"):
+        closed.count(name)
+    with pytest.raises(RuntimeError, match="the client is closed"):
+        closed.batch_insert(name, [[1.0, 2.0]], ids=["a"])
+    with pytest.raises(RuntimeError, match="the client is closed"):
+        await aclosed.count(name)
+    with pytest.raises(RuntimeError, match="the client is closed"):
+        await aclosed.batch_insert(name, [[1.0, 2.0]], ids=["b"])
+    with ProximaDBClient(server.url(protocol)) as c:
+        assert c.count(name) == 0
+
+
 async def test_unreachable_and_stopped_server_are_unavailable(protocol):
     async with AsyncProximaDBClient(f"{'grpc' if protocol == 'grpc' else 'http'}://127.0.0.1:1",
                                     retries=1, timeout=2) as c:
@@ -99,8 +121,9 @@ def test_rest_client_outlives_its_event_loop(server, name):
 
 class FakeServer:
     """A loopback HTTP/1.1 server answering the requests it gets, in order, with `replies`:
-    raw response bytes (the connection closed after one with "Connection: close"), CLOSE (the
-    connection closed without an answer) or HANG (no answer)."""
+    raw response bytes (the connection closed after one with "Connection: close"), a pair
+    (seconds, bytes) for bytes sent after that delay, CLOSE (the connection closed without an
+    answer) or HANG (no answer)."""
 
     CLOSE, HANG = "close", "hang"
 
@@ -130,6 +153,9 @@ class FakeServer:
                     await asyncio.sleep(60)
                 if reply == FakeServer.CLOSE:
                     break
+                if isinstance(reply, tuple):
+                    await asyncio.sleep(reply[0])
+                    reply = reply[1]
                 writer.write(reply)
                 if b"Connection: close" in reply:
                     break
@@ -177,6 +203,22 @@ async def test_rest_transport_errors():
             assert e.value.code == "UNAVAILABLE" and "cannot reach the server" in str(e.value)
             assert time.perf_counter() - t < 2
         assert c._t._connections._idle == []
+
+
+async def test_rest_timeouts_count_from_each_request_on_a_reused_connection():
+    # A connection's timer, started by its first request, moves on to a later request's
+    # deadline: the second answer comes after the first request's deadline but within its own,
+    # and a request that gets no answer fails at its own deadline, not earlier.
+    fake = FakeServer(ok(), (0.8, ok()), FakeServer.HANG)
+    async with fake as url, AsyncProximaDBClient(url, retries=0, timeout=1.0) as c:
+        assert await c.list_collections() == []
+        await asyncio.sleep(0.6)
+        assert await c.list_collections() == []  # answered 1.4 s after the first request
+        t = time.perf_counter()
+        with pytest.raises(UnavailableError, match="timeout"):
+            await c.list_collections()
+        assert 1.0 <= time.perf_counter() - t < 5
+    assert fake.connections == 1
 
 
 async def test_rest_transport_drops_a_connection_whose_call_was_cancelled():

@@ -133,3 +133,15 @@ def test_documents_without_ids_get_their_own_and_existing_metrics_are_used(serve
         store.delete([])  # nothing to delete: nothing happens
         assert client.count(name) == 3
         client.delete_collection(name)
+
+
+def test_a_store_closes_the_client_it_made_and_only_that(server, client, name):
+    with ProximaDBVectorStore.from_texts(TEXTS[:2], BagOfWords(), url=server.rest_url,
+                                         collection_name=name) as own:
+        assert len(own.similarity_search("cat", k=2)) == 2
+    with pytest.raises(RuntimeError, match="the client is closed"):
+        own.similarity_search("cat", k=1)
+    with ProximaDBVectorStore(BagOfWords(), collection_name=name, client=client) as given:
+        assert len(given.similarity_search("cat", k=2)) == 2
+    assert client.count(name) == 2  # still open
+    client.delete_collection(name)

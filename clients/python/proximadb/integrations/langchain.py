@@ -55,6 +55,7 @@ class ProximaDBVectorStore(VectorStore):
                  collection_settings: Optional[Dict[str, Any]] = None) -> None:
         self._embedding = embedding
         self.collection_name = collection_name
+        self._owns_client = client is None
         self.client = client or ProximaDBClient(url, api_key=api_key)
         self.text_key = text_key
         self.distance_metric = distance_metric
@@ -64,6 +65,17 @@ class ProximaDBVectorStore(VectorStore):
     @property
     def embeddings(self) -> Embeddings:
         return self._embedding
+
+    def close(self) -> None:
+        """Closes the client this store made from ``url`` (a client given is the caller's)."""
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> "ProximaDBVectorStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     # Writes --------------------------------------------------------------------------------
 
