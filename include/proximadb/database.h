@@ -90,6 +90,12 @@ class Database {
   static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
   virtual ~Database() = default;
 
+  // Gives up the compactions and migrations under way, and those asked for later (they fail as
+  // UNAVAILABLE; the background ones run again after the next open), so that a shutdown need
+  // not wait for them. Closing the database does this too; a server calls it first, before it
+  // waits for the requests in flight (one may be a compaction).
+  virtual void BeginShutdown() = 0;
+
   // Validates and stores a new collection; returns it with created_at_us set.
   // kAlreadyExists if the name is taken, kInvalidArgument naming the bad setting.
   virtual absl::StatusOr<CollectionConfig> CreateCollection(const CollectionConfig& config) = 0;

@@ -123,6 +123,7 @@ class ClusterDatabase final : public Database {
   static absl::StatusOr<std::unique_ptr<ClusterDatabase>> Open(std::unique_ptr<Database> local,
                                                                ClusterOptions options);
   ~ClusterDatabase() override;
+  void BeginShutdown() override { local_->BeginShutdown(); }  // the replicas' rewrites
 
   absl::StatusOr<CollectionConfig> CreateCollection(const CollectionConfig& config) override;
   std::vector<CollectionConfig> ListCollections() override;

@@ -49,10 +49,26 @@ void CollectionImpl::UpdateSettings(const CollectionConfig& config) {
 }
 
 void CollectionImpl::MarkDropped() {
-  absl::MutexLock rewrite(&rewrite_mu_);  // waits for a running compaction or migration
+  CancelRewrites(/*dropped=*/true);
+  absl::MutexLock rewrite(&rewrite_mu_);  // waits for a compaction or migration to give up
   absl::MutexLock bg(&bg_mu_);            // and flush
   absl::MutexLock l(&mu_);
   dropped_ = true;
+}
+
+void CollectionImpl::CancelRewrites(bool dropped) {
+  if (dropped) rewrites_dropped_.store(true, std::memory_order_relaxed);
+  cancel_rewrites_.store(true, std::memory_order_release);  // the reason is seen with it
+}
+
+absl::Status CollectionImpl::RewritesGivenUp() const {
+  if (RewritesCancelled() && rewrites_dropped_.load(std::memory_order_relaxed)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("collection '", options_.config.name, "' was dropped"));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "collection '", options_.config.name,
+      "' is closing: its compaction or migration was given up"));
 }
 
 absl::Status CollectionImpl::StopWrites(std::string_view what, const absl::Status& cause) {

@@ -212,8 +212,17 @@ class CollectionImpl final : public Collection,
   void RecordRead() {
     if (options_.activity) options_.activity->Record(NowMicros());
   }
-  // Stops writes (the collection was dropped); reads of pinned views stay valid.
+  // Stops writes (the collection was dropped); reads of pinned views stay valid. A compaction
+  // or migration under way is given up first (CancelRewrites), not waited for to the end.
   void MarkDropped();
+  // Gives up the compaction or migration under way and any that starts later: their segment
+  // builds stop before their next graph insert or stage and remove their output, and they fail
+  // with RewritesGivenUp(). A drop's reason outlasts a close's.
+  void CancelRewrites(bool dropped);
+  bool RewritesCancelled() const { return cancel_rewrites_.load(std::memory_order_acquire); }
+  // What a rewrite given up returns: UNAVAILABLE (the database is closing; the background
+  // picks it again after the next open), or for a drop the drop's error.
+  absl::Status RewritesGivenUp() const;
   // cold_tier.cc: after a drop, deletes the collection's cold objects and cached files; the
   // first failure (the rest still ran).
   absl::Status DropColdTier() ABSL_LOCKS_EXCLUDED(tiering_mu_, fetch_mu_, mu_);
@@ -353,10 +362,11 @@ class CollectionImpl final : public Collection,
   absl::Status SaveWalDirs(const std::vector<std::pair<uint64_t, std::string>>& wal);
   std::vector<std::string> SegmentDirs() const;
   // Builds segment `number` in the hot directory with the most free space, trying the next
-  // when a directory is full (kResourceExhausted).
+  // when a directory is full (kResourceExhausted); kCancelled once `*cancel` is true.
   absl::StatusOr<std::shared_ptr<Segment>> BuildPlaced(const SegmentStrategy& strategy,
                                                        uint64_t number,
-                                                       std::vector<SegmentRow>& rows);
+                                                       std::vector<SegmentRow>& rows,
+                                                       const std::atomic<bool>* cancel);
   // `dirs` (created if missing) with the most free space first; those that fail are logged
   // and left out.
   std::vector<std::pair<uint64_t, std::string>> ByFreeSpace(const std::vector<std::string>& dirs);
@@ -485,6 +495,8 @@ class CollectionImpl final : public Collection,
 
   // One compaction or migration at a time; they hold bg_mu_ only to swap their outputs in.
   absl::Mutex rewrite_mu_ ABSL_ACQUIRED_BEFORE(bg_mu_);
+  std::atomic<bool> cancel_rewrites_{false};  // CancelRewrites; stored after the reason
+  std::atomic<bool> rewrites_dropped_{false};  // the reason: a drop (else a close)
   // Flushes, the manifest switches of all kinds, and whatever needs the segment list to hold
   // still across them (tier changes, backups' snapshots, a drop).
   absl::Mutex bg_mu_ ABSL_ACQUIRED_BEFORE(mu_);

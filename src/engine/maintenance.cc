@@ -90,7 +90,7 @@ absl::StatusOr<bool> CollectionImpl::WriteFrozen(MaintenanceEvent* event) {
   // memtable serializes this with a turn of the background indexer still inside it.
   if (TakesLayerGraph(dead, rows)) f.mem->FinishGraph(options_.build_threads);
   PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
-                             BuildPlaced(*strategy(), seg_number, segment_rows));
+                             BuildPlaced(*strategy(), seg_number, segment_rows, nullptr));
   // (The strategy may have reordered segment_rows and dropped its deleted rows: segment row i
   // is segment_rows[i].)
 
@@ -254,10 +254,12 @@ absl::StatusOr<size_t> CollectionImpl::RewriteSegments(const std::vector<Segment
         if (s->VisibleAt(r, snapshot)) rows[g].push_back({s.get(), r});
       }
     }
-    absl::StatusOr<std::shared_ptr<Segment>> out = BuildPlaced(strategy, numbers[g], rows[g]);
+    absl::StatusOr<std::shared_ptr<Segment>> out =
+        BuildPlaced(strategy, numbers[g], rows[g], &cancel_rewrites_);
     if (!out.ok()) {
       remove_outputs([](size_t) { return true; });
-      return out.status();
+      const bool given_up = absl::IsCancelled(out.status()) && RewritesCancelled();
+      return given_up ? RewritesGivenUp() : out.status();
     }
     outs[g] = *std::move(out);
     built_one();
@@ -397,6 +399,7 @@ absl::Status CollectionImpl::Compact() { return PickAndCompact(/*forced=*/true);
 absl::Status CollectionImpl::MaybeCompact() { return PickAndCompact(/*forced=*/false); }
 
 absl::Status CollectionImpl::PickAndCompact(bool forced) {
+  if (RewritesCancelled()) return RewritesGivenUp();
   absl::MutexLock rewrite(&rewrite_mu_);
   absl::Status s;
   // A compaction given up for a tier change is picked afresh, a few times.

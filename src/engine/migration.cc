@@ -46,6 +46,7 @@ bool CollectionImpl::MigrationInProgress() const {
 }
 
 absl::Status CollectionImpl::Migrate() {
+  if (RewritesCancelled()) return RewritesGivenUp();
   absl::MutexLock rewrite(&rewrite_mu_);
   {
     // Most maintenance passes find nothing to migrate: they return without waiting on a flush.

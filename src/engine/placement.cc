@@ -127,7 +127,8 @@ bool CollectionImpl::InWarmDir(const Segment& segment) const {
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> CollectionImpl::BuildPlaced(
-    const SegmentStrategy& strategy, uint64_t number, std::vector<SegmentRow>& rows) {
+    const SegmentStrategy& strategy, uint64_t number, std::vector<SegmentRow>& rows,
+    const std::atomic<bool>* cancel) {
   const std::vector<std::pair<uint64_t, std::string>> candidates =
       options_.hot_dirs.empty() ? std::vector<std::pair<uint64_t, std::string>>{{0, options_.dir}}
                                 : ByFreeSpace(options_.hot_dirs);
@@ -136,7 +137,7 @@ absl::StatusOr<std::shared_ptr<Segment>> CollectionImpl::BuildPlaced(
   // Most free space first; a directory whose write fails with ENOSPC or EDQUOT (a quota, or
   // another writer filling the disk since statvfs) passes the segment to the next.
   for (const auto& [free, dir] : candidates) {
-    absl::StatusOr<std::shared_ptr<Segment>> seg = strategy.BuildSegment(dir, number, rows);
+    absl::StatusOr<std::shared_ptr<Segment>> seg = strategy.BuildSegment(dir, number, rows, cancel);
     if (!absl::IsResourceExhausted(seg.status())) return seg;
     // BuildSegment removed its partial file: make that durable, or a power loss could bring
     // back a torn copy of a segment that will live in another directory.

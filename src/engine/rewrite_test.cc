@@ -4,12 +4,14 @@
 // covered are in the new manifest, since the WAL that held them is gone). A tier change that
 // moves an input meanwhile makes the compaction give its output up and start again. A flush
 // that built its segment with the layout a change just replaced is migrated by the same pass.
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "engine/collection_impl.h"
 #include "env/mem_env.h"
 #include "gtest/gtest.h"
 #include "proximadb/database.h"
@@ -184,6 +186,67 @@ TEST_F(RewriteTest, ATierChangeDuringACompactionMakesItStartAgain) {
   EXPECT_EQ(SegmentFiles("/hot") + SegmentFiles("/warm"), 1);
   EXPECT_EQ(*c->Count(), 300u);
   for (const char* id : {"r0", "r150", "r299"}) EXPECT_TRUE(c->Get(id).ok()) << id;
+}
+
+TEST_F(RewriteTest, ADropGivesUpACompactionUnderWay) {
+  std::unique_ptr<Database> db = Open();
+  std::shared_ptr<Collection> c = Fill(*db);
+  const auto& impl = static_cast<const CollectionImpl&>(*c);
+
+  env_.Arm();
+  absl::Status compacted;
+  std::thread compaction([&] { compacted = c->Compact(); });
+  env_.AwaitHeld();  // the compaction is writing its output
+  absl::Status dropped;
+  std::thread drop([&] { dropped = db->DropCollection("c"); });
+  // Until the drop has asked (bounded: without the request the test fails, not hangs).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!impl.RewritesCancelled() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::yield();
+  }
+  EXPECT_TRUE(impl.RewritesCancelled()) << "the drop did not ask the compaction to stop";
+  env_.Release();
+  compaction.join();
+  drop.join();
+  EXPECT_TRUE(dropped.ok()) << dropped;
+  // Given up: it did not finish its output and swap it in before the drop could go on.
+  EXPECT_EQ(compacted.code(), absl::StatusCode::kFailedPrecondition) << compacted;
+  EXPECT_NE(compacted.message().find("was dropped"), std::string::npos) << compacted;
+  EXPECT_EQ(c->Stats().compactions, 0u);
+  EXPECT_EQ(db->GetCollection("c").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RewriteTest, AShutdownGivesUpACompactionWhichRunsAgainAfterTheReopen) {
+  std::unique_ptr<Database> db = Open();
+  std::shared_ptr<Collection> c = Fill(*db);
+
+  env_.Arm();
+  absl::Status compacted;
+  std::thread compaction([&] { compacted = c->Compact(); });
+  env_.AwaitHeld();
+  db->BeginShutdown();  // as the server on SIGTERM, before it waits for requests in flight
+  env_.Release();
+  compaction.join();
+  EXPECT_EQ(compacted.code(), absl::StatusCode::kUnavailable) << compacted;
+  EXPECT_NE(compacted.message().find("is closing"), std::string::npos) << compacted;
+  EXPECT_EQ(c->Compact().code(), absl::StatusCode::kUnavailable);  // later ones too, at once
+  EXPECT_EQ(c->Stats().compactions, 0u);
+  EXPECT_EQ(*c->Count(), 300u);  // reads go on
+  ASSERT_FALSE(c->History().empty());
+  EXPECT_EQ(c->History()[0].kind, "compaction");
+  EXPECT_NE(c->History()[0].error.find("is closing"), std::string::npos);
+  EXPECT_EQ(SegmentFiles("/hot"), 3);  // the inputs; the output was removed
+  c.reset();
+  db.reset();
+
+  db = Open();
+  c = *db->GetCollection("c");
+  EXPECT_EQ(c->Stats().segment_count, 3u);
+  EXPECT_EQ(*c->Count(), 300u);
+  ASSERT_TRUE(c->Compact().ok());
+  EXPECT_EQ(c->Stats().segment_count, 1u);
+  EXPECT_EQ(SegmentFiles("/hot"), 1);
+  EXPECT_EQ(*c->Count(), 300u);
 }
 
 TEST_F(RewriteTest, AMigrationWaitsForAFlushBuildingWithThePreviousLayout) {

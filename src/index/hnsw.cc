@@ -666,11 +666,16 @@ size_t Hnsw::MemoryBytes() const {
   return bytes;
 }
 
-void BuildHnsw(Hnsw& graph, uint32_t rows, int threads,
-               absl::FunctionRef<bool(uint32_t)> include) {
+bool BuildHnsw(Hnsw& graph, uint32_t rows, int threads,
+               absl::FunctionRef<bool(uint32_t)> include, const std::atomic<bool>* stop) {
   std::atomic<uint32_t> next{0};
+  std::atomic<bool> stopped{false};
   auto work = [&] {
     for (uint32_t r; (r = next.fetch_add(1, std::memory_order_relaxed)) < rows;) {
+      if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
+        stopped.store(true, std::memory_order_relaxed);
+        return;
+      }
       if (include(r)) graph.Insert(r);
     }
   };
@@ -680,7 +685,9 @@ void BuildHnsw(Hnsw& graph, uint32_t rows, int threads,
   for (int t = 1; t < threads; ++t) helpers.emplace_back(work);
   work();
   for (std::thread& t : helpers) t.join();
+  if (stopped.load(std::memory_order_relaxed)) return false;
   graph.LinkUnreachable();
+  return true;
 }
 
 }  // namespace proximadb::index

@@ -217,8 +217,10 @@ class Hnsw {
 
 // Builds `graph` over rows [0, rows): inserts the rows `include` accepts from up to `threads`
 // threads (one per thousand rows at most), then links the rows no search could reach
-// (Hnsw::LinkUnreachable).
-void BuildHnsw(Hnsw& graph, uint32_t rows, int threads,
-               absl::FunctionRef<bool(uint32_t)> include = [](uint32_t) { return true; });
+// (Hnsw::LinkUnreachable). Returns false, the graph unfinished, if `*stop` turned true first
+// (checked before each insert): a build given up.
+bool BuildHnsw(Hnsw& graph, uint32_t rows, int threads,
+               absl::FunctionRef<bool(uint32_t)> include = [](uint32_t) { return true; },
+               const std::atomic<bool>* stop = nullptr);
 
 }  // namespace proximadb::index

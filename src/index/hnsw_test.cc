@@ -1,6 +1,7 @@
 #include "index/hnsw.h"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 #include <set>
 #include <thread>
@@ -301,6 +302,26 @@ TEST(HnswTest, DeletedRowsNeverComeBackAndStillRoute) {
   }
   std::printf("deleted: recall %.4f\n", total / 50);
   EXPECT_GE(total / 50, 0.995);
+}
+
+TEST(HnswTest, ABuildStopsWhenAskedTo) {
+  Dataset d = MakeClustered(3000, 1, 16, 20, 9);
+  Hnsw full(d.base.data(), d.dim, DistanceMetric::kL2, 3000, HnswParams{});
+  std::atomic<bool> stop{false};
+  EXPECT_TRUE(BuildHnsw(full, 3000, 2, [](uint32_t) { return true; }, &stop));
+  EXPECT_EQ(full.size(), 3000u);
+  // Asked to stop by the rows' own check at row 500, on one thread: rows 0-500 go in.
+  Hnsw given_up(d.base.data(), d.dim, DistanceMetric::kL2, 3000, HnswParams{});
+  auto include = [&](uint32_t r) {
+    if (r == 500) stop.store(true);
+    return true;
+  };
+  EXPECT_FALSE(BuildHnsw(given_up, 3000, 1, include, &stop));
+  EXPECT_EQ(given_up.size(), 501u);
+  // Asked before it starts: no thread inserts anything.
+  Hnsw none(d.base.data(), d.dim, DistanceMetric::kL2, 3000, HnswParams{});
+  EXPECT_FALSE(BuildHnsw(none, 3000, 2, [](uint32_t) { return true; }, &stop));
+  EXPECT_EQ(none.size(), 0u);
 }
 
 TEST(HnswTest, EmptyAndTinyGraphs) {

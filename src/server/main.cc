@@ -309,6 +309,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("{} received: stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  database->BeginShutdown();  // a compaction, even one a request runs, is not waited for
   grpc.SetServing(false);
   http.Stop(static_cast<int>(config.request_timeout_ms));
   grpc.Stop(static_cast<int>(config.request_timeout_ms));

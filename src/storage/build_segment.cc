@@ -27,9 +27,16 @@ const index::Hnsw* ReusableGraph(const std::vector<SegmentRow>& rows) {
   return TakesLayerGraph(dead, rows.size()) ? graph : nullptr;
 }
 
+bool Cancelled(const SegmentOptions& options) {
+  return options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed);
+}
+
+absl::Status CancelledError() { return absl::CancelledError("the segment build was given up"); }
+
 // The serialized graph over `rows`: the layer's own if it has a finished one (a memtable's,
 // indexed in the background), else built (vectors copied contiguous, as index::Hnsw wants).
-std::string BuildGraph(const SegmentOptions& options, const std::vector<SegmentRow>& rows) {
+absl::StatusOr<std::string> BuildGraph(const SegmentOptions& options,
+                                       const std::vector<SegmentRow>& rows) {
   const uint32_t n = static_cast<uint32_t>(rows.size());
   if (const index::Hnsw* graph = ReusableGraph(rows)) return graph->Serialize(n);
   std::vector<float> vectors(static_cast<size_t>(n) * options.dim);
@@ -38,8 +45,11 @@ std::string BuildGraph(const SegmentOptions& options, const std::vector<SegmentR
                 rows[i].layer->vector(rows[i].row), options.dim * sizeof(float));
   }
   index::Hnsw graph(vectors.data(), options.dim, options.metric, n, *options.graph);
-  index::BuildHnsw(graph, n, options.build_threads,
-                   [&](uint32_t i) { return !rows[i].deleted; });
+  if (!index::BuildHnsw(
+          graph, n, options.build_threads, [&](uint32_t i) { return !rows[i].deleted; },
+          options.cancel)) {
+    return CancelledError();
+  }
   return graph.Serialize();
 }
 
@@ -128,9 +138,11 @@ absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& opti
                                                       uint64_t number,
                                                       std::vector<SegmentRow>& rows) {
   if (rows.empty()) return nullptr;
+  if (Cancelled(options)) return CancelledError();
   std::string partitions;
   if (options.partitions) partitions = GroupByPartition(options, rows);
   if (rows.empty()) return nullptr;
+  if (Cancelled(options)) return CancelledError();
   const std::string path = JoinPath(options.dir, SegmentFileName(number));
   PROXIMADB_ASSIGN_OR_RETURN(std::unique_ptr<SegmentBuilder> builder,
                              SegmentBuilder::Create(options.env, path, options.dim,
@@ -141,12 +153,18 @@ absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(const SegmentOptions& opti
     s = builder->Add(r.layer->id(r.row), reinterpret_cast<const char*>(r.layer->vector(r.row)),
                      r.layer->metadata(r.row), r.deleted);
   }
-  if (s.ok() && options.graph) builder->SetGraph(BuildGraph(options, rows));
+  if (s.ok() && Cancelled(options)) s = CancelledError();
+  if (s.ok() && options.graph) {
+    absl::StatusOr<std::string> graph = BuildGraph(options, rows);
+    if (graph.ok()) builder->SetGraph(*std::move(graph));
+    s = graph.status();
+  }
   builder->SetPartitions(std::move(partitions));
   if (s.ok() && options.field_columns) builder->SetFields(FieldColumns(rows));
   if (s.ok() && options.quantization != Quantization::kNone) {
     s = BuildCodes(options, rows, builder.get());
   }
+  if (s.ok() && Cancelled(options)) s = CancelledError();
   if (s.ok()) s = builder->Finish();
   if (s.ok()) s = options.env->SyncDir(options.dir);  // its name durable before a manifest names it
   if (s.ok()) {

@@ -2,6 +2,7 @@
 // BuildTable serves both its flush and its compaction).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -43,6 +44,10 @@ struct SegmentOptions {
   // stored in the segment so that its filters need not parse the metadata.
   bool field_columns = false;
   int build_threads = 1;  // the graph build's and the encoding's
+  // When set and true, the build is given up (kCancelled, no file left): checked before each
+  // stage and each graph insert. A compaction's, so that a drop or a shutdown need not wait
+  // for it.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Whether a segment of `rows` rows, `dead` of them deleted, takes its layer's finished graph
@@ -52,7 +57,8 @@ inline bool TakesLayerGraph(size_t dead, size_t rows) { return dead * 10 <= rows
 
 // Writes `rows` as segment `number` (docs/segment_format.md) with its graph over the live ones,
 // fsyncs the file, makes its directory entry durable (a manifest may name it next) and opens
-// it. nullptr when `rows` is empty. On failure the file is removed: no manifest names it yet.
+// it. nullptr when `rows` is empty. On failure the file is removed: no manifest names it yet
+// (kCancelled: given up for `options.cancel`).
 // The rows are written in order, except with partitions: then the rows marked deleted are
 // dropped and the others reordered (stably) by partition; row i of the segment is rows[i] as the
 // call leaves it (nullptr if none is left).

@@ -73,9 +73,11 @@ class LayoutStrategy final : public SegmentStrategy {
   }
 
   absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(
-      const std::string& dir, uint64_t number, std::vector<SegmentRow>& rows) const override {
+      const std::string& dir, uint64_t number, std::vector<SegmentRow>& rows,
+      const std::atomic<bool>* cancel) const override {
     SegmentOptions options = segment_options_;
     options.dir = dir;
+    options.cancel = cancel;
     return proximadb::BuildSegment(options, number, rows);
   }
 

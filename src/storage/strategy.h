@@ -8,6 +8,7 @@
 // Thread-safe (const).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -43,9 +44,11 @@ class SegmentStrategy {
 
   // Writes `rows` as segment `number` in directory `dir` (durable and opened; nullptr for no
   // rows), possibly reordering `rows` and dropping those marked deleted: row i of the segment
-  // is rows[i] afterwards. See storage/build_segment.h.
+  // is rows[i] afterwards; given up (kCancelled) once `*cancel` is true, if given. See
+  // storage/build_segment.h.
   virtual absl::StatusOr<std::shared_ptr<Segment>> BuildSegment(
-      const std::string& dir, uint64_t number, std::vector<SegmentRow>& rows) const = 0;
+      const std::string& dir, uint64_t number, std::vector<SegmentRow>& rows,
+      const std::atomic<bool>* cancel) const = 0;
   // Opens segment `number` in `dir`, which BuildSegment wrote; kNotFound if the file is
   // missing, kDataLoss naming it if it is damaged.
   virtual absl::StatusOr<std::shared_ptr<Segment>> OpenSegment(const std::string& dir,
