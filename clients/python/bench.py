@@ -26,6 +26,7 @@ import statistics
 import struct
 import sys
 import time
+from typing import Optional
 
 import http.client
 
@@ -97,17 +98,20 @@ class RawHttp:
 def pin(pid: int, cpus: "set[int]") -> None:
     """Every thread of process `pid` (0: this one) on `cpus`."""
     for tid in os.listdir(f"/proc/{pid or os.getpid()}/task"):
-        os.sched_setaffinity(int(tid), cpus)
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+        except ProcessLookupError:  # a thread that has just ended (a graph build's helper)
+            pass
 
 
-def placements() -> "list[tuple[str, set[int], set[int]]]":
-    """(name, the server's CPUs, the client's CPUs): as the scheduler likes, then on one core
-    together and on two cores apart. On this 2-core VM a wake-up on the other core costs tens
+def placements() -> "list[tuple[str, Optional[set[int]], Optional[set[int]]]]":
+    """(name, the server's CPUs, the client's CPUs): as the scheduler likes (None: as they
+    are), then on one core together and on two cores apart. On this 2-core VM a wake-up on the other core costs tens
     of microseconds (an interprocessor interrupt and an exit from idle), and from run to run
     the scheduler keeps one client and the server on one core or not; pinned, both clients
     are compared in the same place."""
     cpus = sorted(os.sched_getaffinity(0))
-    rows = [("unpinned", set(cpus), set(cpus))]
+    rows: "list[tuple[str, Optional[set[int]], Optional[set[int]]]]" = [("unpinned", None, None)]
     if len(cpus) >= 2:
         rows += [("one core", {cpus[0]}, {cpus[0]}), ("two cores", {cpus[0]}, {cpus[1]})]
     return rows
@@ -143,19 +147,20 @@ def sync_vs_async(server: Server, queries: np.ndarray, chunk: int = 50) -> None:
 
     print(f"\none search at a time, k=10, median of {len(queries) // chunk} rounds of {chunk}:")
     print(f"{'protocol':<10} {'placement':<10} {'sync us':>9} {'async us':>9} {'async/sync':>11}")
-    everywhere = os.sched_getaffinity(0)
+    own, server_own = os.sched_getaffinity(0), os.sched_getaffinity(server.proc.pid)
     try:
         for place, server_cpus, client_cpus in placements():
-            pin(server.proc.pid, server_cpus)
-            pin(0, client_cpus)
+            if server_cpus is not None and client_cpus is not None:
+                pin(server.proc.pid, server_cpus)
+                pin(0, client_cpus)
             us = asyncio.run(run())
             for proto in ("rest", "grpc"):
                 s = statistics.median(us["sync " + proto])
                 a = statistics.median(us["async " + proto])
                 print(f"{proto:<10} {place:<10} {s:>9.0f} {a:>9.0f} {a / s:>10.2f}x")
     finally:
-        pin(server.proc.pid, everywhere)
-        pin(0, everywhere)
+        pin(server.proc.pid, server_own)
+        pin(0, own)
 
 
 def main() -> None:

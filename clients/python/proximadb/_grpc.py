@@ -348,9 +348,9 @@ class GrpcTransport:
         self._closed = False
 
     def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
-        _check_open(self._closed)
         method, request = _request(op, params)
         for attempt in range(self._retries + 1):
+            _check_open(self._closed)  # closed during a backoff too
             try:
                 stub = self._health if op == "health" else self._stub
                 resp = getattr(stub, method)(request, timeout=self._timeout,
@@ -396,9 +396,9 @@ class AsyncGrpcTransport:
         self._closed = False
 
     async def call(self, op: str, params: Dict[str, Any]) -> Dict[str, Any]:
-        _check_open(self._closed)
         method, request = _request(op, params)
         for attempt in range(self._retries + 1):
+            _check_open(self._closed)  # closed during a backoff too
             try:
                 stub = self._health if op == "health" else self._stub
                 resp = await getattr(stub, method)(request, timeout=self._timeout,

@@ -379,6 +379,9 @@ class _Connections:
                 # answering anything: once more on a new connection.
         conn = _BlockingConnection(self._endpoint, self._timeout, self._busy_poll)
         with self._lock:
+            if self._closed:  # close() ran meanwhile and has not seen this one
+                conn.close()
+                raise RuntimeError("the client is closed")
             self._open.add(conn)
         return self._exchange(conn, request)
 
@@ -446,7 +449,8 @@ class _Exchange(asyncio.Protocol):
         # run when an answer comes, and where it finds a later request waiting it moves on to
         # that request's deadline.
         self._timer: Optional[asyncio.TimerHandle] = None
-        self._deadline = 0.0
+        self._timer_at = 0.0  # when it fires
+        self._deadline = 0.0  # the current request's
         self.received = False  # any byte of the current response
         self.keep_alive = False  # after a complete response: the server keeps the connection
         self.closed = False
@@ -459,26 +463,32 @@ class _Exchange(asyncio.Protocol):
         self.received, self.keep_alive = False, False
         self._deadline = deadline
         if self._timer is None:
-            self._timer = loop.call_at(deadline, self._expire)
+            self._arm(loop)
         assert self._transport is not None
         self._transport.write(request)
         return waiter
 
     def close(self) -> None:
         self.closed = True
+        self._disarm()
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer_at = self._deadline
+        self._timer = loop.call_at(self._deadline, self._expire)
+
+    def _disarm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._transport is not None:
-            self._transport.abort()
 
     def _expire(self) -> None:
         self._timer = None
         if self._waiter is None:  # idle: the next request starts a timer
             return
-        loop = asyncio.get_running_loop()
-        if loop.time() < self._deadline:  # set for an earlier request
-            self._timer = loop.call_at(self._deadline, self._expire)
+        if self._deadline > self._timer_at:  # set for an earlier request
+            self._arm(asyncio.get_running_loop())
         else:
             self._fail(TimeoutError("no response before the client's timeout"))
 
@@ -499,6 +509,7 @@ class _Exchange(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.closed = True
+        self._disarm()
         self._fail(exc or ConnectionResetError("the server closed the connection"))
 
     def data_received(self, data: bytes) -> None:

@@ -209,15 +209,16 @@ async def test_rest_timeouts_count_from_each_request_on_a_reused_connection():
     # A connection's timer, started by its first request, moves on to a later request's
     # deadline: the second answer comes after the first request's deadline but within its own,
     # and a request that gets no answer fails at its own deadline, not earlier.
-    fake = FakeServer(ok(), (0.8, ok()), FakeServer.HANG)
-    async with fake as url, AsyncProximaDBClient(url, retries=0, timeout=1.0) as c:
+    fake = FakeServer(ok(), (1.2, ok()), FakeServer.HANG)
+    async with fake as url, AsyncProximaDBClient(url, retries=0, timeout=2.0) as c:
         assert await c.list_collections() == []
-        await asyncio.sleep(0.6)
-        assert await c.list_collections() == []  # answered 1.4 s after the first request
+        await asyncio.sleep(1.2)
+        # Answered 2.4 s after the first request was sent, 0.8 s before its own deadline.
+        assert await c.list_collections() == []
         t = time.perf_counter()
         with pytest.raises(UnavailableError, match="timeout"):
             await c.list_collections()
-        assert 1.0 <= time.perf_counter() - t < 5
+        assert 2.0 <= time.perf_counter() - t < 6
     assert fake.connections == 1
 
 

@@ -56,7 +56,7 @@ class ProximaDBVectorStore(VectorStore):
         self._embedding = embedding
         self.collection_name = collection_name
         self._owns_client = client is None
-        self.client = client or ProximaDBClient(url, api_key=api_key)
+        self.client = client if client is not None else ProximaDBClient(url, api_key=api_key)
         self.text_key = text_key
         self.distance_metric = distance_metric
         self.collection_settings = dict(collection_settings or {})
@@ -209,5 +209,9 @@ class ProximaDBVectorStore(VectorStore):
         """A store on ``collection_name`` (with ``client``, or ``url`` and ``api_key``, and
         the other arguments of the constructor) holding ``texts``."""
         store = cls(embedding, **kwargs)
-        store.add_texts(texts, metadatas, ids=ids)
+        try:
+            store.add_texts(texts, metadatas, ids=ids)
+        except BaseException:
+            store.close()  # the client made here, if any
+            raise
         return store
