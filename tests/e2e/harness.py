@@ -49,10 +49,12 @@ def head_then_get(port, path):
     return header, length, rest
 
 
-def main(module):
-    """Runs the unittest cases of `module` with its SERVER set from --server."""
+def main(module, *shared):
+    """Runs the unittest cases of `module` with its SERVER, and that of the `shared` modules it
+    uses, set from --server."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     args, rest = parser.parse_known_args()
-    module.SERVER = os.path.abspath(args.server)
+    for m in (module, *shared):
+        m.SERVER = os.path.abspath(args.server)
     unittest.main(module=module, argv=[sys.argv[0]] + rest, verbosity=2)
