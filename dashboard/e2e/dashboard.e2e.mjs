@@ -179,6 +179,13 @@ async function workflow(browser) {
     assert.deepEqual(await page.locator('[data-testid="legend"] li').allTextContents(),
       ['"x"', '"y"']);
     await shot(page, "map");
+    // The same vectors by UMAP (3 of them: 2 neighbours each), still coloured by the field.
+    await page.locator("select[name=projection]").selectOption("umap");
+    await page.locator('[data-testid="map"][data-projection="umap"][data-points="3"]').waitFor();
+    assert.equal(await page.getByTestId("map-status").textContent(), "");
+    assert.deepEqual(await page.locator('[data-testid="legend"] li').allTextContents(),
+      ['"x"', '"y"']);
+    await shot(page, "map-umap");
 
     // The collection page: stats, then a flush and a drop, each confirmed.
     await page.goto(`${server.base}/dashboard/#/collections/shapes`);

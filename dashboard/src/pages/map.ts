@@ -1,8 +1,9 @@
-// A 2-D map of a sample of a collection's vectors: their first two principal components,
-// coloured by a metadata field the user picks.
+// A 2-D map of a sample of a collection's vectors: their first two principal components, or
+// their UMAP, coloured by a metadata field the user picks.
 import { call } from "../api";
 import { h } from "../dom";
 import { project2d } from "../pca";
+import { startUmap, UmapRun } from "../umap";
 
 interface Row {
   id: string;
@@ -55,21 +56,80 @@ function draw(canvas: HTMLCanvasElement, legend: HTMLElement, rows: Row[], xy: [
   }));
 }
 
+const PROJECTIONS: Record<string, string> = {
+  pca: "on their first two principal components",
+  umap: "by UMAP (up to 15 neighbours, 200 epochs, a fixed seed)",
+};
+
+// Runs `umap` a few epochs per task, drawing as it goes, until done or the page is left.
+function settle(umap: UmapRun, show: (xy: [number, number][], status: string) => void,
+  current: () => boolean): Promise<[number, number][] | null> {
+  return new Promise((resolve) => {
+    const tick = () => {
+      if (!current()) return resolve(null);
+      const done = umap.advance(10);
+      const xy = umap.embedding();
+      show(xy, done < umap.epochs ? `epoch ${done} of ${umap.epochs}` : "");
+      if (done < umap.epochs) setTimeout(tick, 0);
+      else resolve(xy);
+    };
+    tick();
+  });
+}
+
 export async function mapPage(root: HTMLElement, name: string,
   alive: () => boolean): Promise<void> {
   const path = `/api/v1/collections/${encodeURIComponent(name)}`;
   const rows = (await sample(path, 2000)).filter((r) => Array.isArray(r.vector));
   if (!alive()) return;
-  const xy = project2d(rows.map((r) => r.vector));
+  const layouts: Record<string, [number, number][]> = { pca: project2d(rows.map((r) => r.vector)) };
   const fields = [...new Set(rows.flatMap((r) => Object.keys(r.metadata ?? {})))].sort();
   const select = h("select", { name: "colour" }, h("option", { value: "" }, "(one colour)"),
     ...fields.map((f) => h("option", { value: f }, f)));
+  const projection = h("select", { name: "projection" },
+    h("option", { value: "pca" }, "PCA"), h("option", { value: "umap" }, "UMAP"));
   const canvas = h("canvas", { width: "640", height: "480", "data-testid": "map" });
   const legend = h("ul", { "data-testid": "legend" });
-  select.addEventListener("change", () => draw(canvas, legend, rows, xy, select.value));
+  const how = h("span", {}, PROJECTIONS.pca);
+  const status = h("span", { "data-testid": "map-status" });
+  let shown = layouts.pca;
+  const show = (xy: [number, number][], text: string) => {
+    shown = xy;
+    status.textContent = text;
+    draw(canvas, legend, rows, xy, select.value);
+  };
+  const place = async () => {
+    const chosen = projection.value;
+    const current = () => alive() && projection.value === chosen;
+    how.textContent = PROJECTIONS[chosen];
+    delete canvas.dataset.projection; // set again once this layout is final
+    if (!layouts[chosen]) {
+      status.textContent = "finding neighbours";
+      const umap = await painted(() => startUmap(rows.map((r) => r.vector)));
+      if (!umap) {
+        status.textContent = "UMAP needs at least 3 vectors";
+        return;
+      }
+      const xy = await settle(umap, show, current);
+      if (!xy) return;
+      layouts[chosen] = xy;
+    }
+    if (!current()) return;
+    show(layouts[chosen], "");
+    canvas.dataset.projection = chosen;
+  };
+  select.addEventListener("change", () => draw(canvas, legend, rows, shown, select.value));
+  projection.addEventListener("change", () => void place());
   root.append(h("h1", {}, `Map of ${name}`),
-    h("p", {}, `${rows.length} vectors (the first by id, up to 2,000) on their first two ` +
-      "principal components. Colour by ", select),
+    h("p", {}, `${rows.length} vectors (the first by id, up to 2,000) `, how, ". ", projection,
+      " Colour by ", select, " ", status),
     canvas, legend);
-  draw(canvas, legend, rows, xy, "");
+  show(layouts.pca, "");
+  canvas.dataset.projection = "pca";
+}
+
+// `work()` once the page has been painted (startUmap blocks for seconds: the status it shows
+// meanwhile must be on the screen first).
+function painted<T>(work: () => T): Promise<T> {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(work()))));
 }

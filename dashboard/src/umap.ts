@@ -1,0 +1,41 @@
+// UMAP of a sample of vectors for the 2-D map (umap-js): seeded, so that a collection's map
+// comes out the same each time, and run a few epochs at a time, so that the page stays
+// responsive and can draw the layout as it settles.
+import { UMAP } from "umap-js";
+
+// mulberry32: a small seeded generator of numbers in [0, 1), as umap-js's `random` wants.
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface UmapRun {
+  epochs: number; // in all
+  // Runs up to `n` more epochs; returns how many have run so far.
+  advance(n: number): number;
+  embedding(): [number, number][];
+}
+
+// Starts a UMAP of `vectors` (their nearest neighbours are found here, which is the slow part:
+// about 4 s for 2,000 of 784 dimensions); null for fewer than 3, which have no neighbours to
+// speak of.
+export function startUmap(vectors: number[][], seed = 1, epochs = 200): UmapRun | null {
+  if (vectors.length < 3) return null;
+  const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, vectors.length - 1),
+    nEpochs: epochs, random: seeded(seed) });
+  const total = umap.initializeFit(vectors);
+  let done = 0;
+  return {
+    epochs: total,
+    advance(n: number): number {
+      for (let i = 0; i < n && done < total; i++, done++) umap.step();
+      return done;
+    },
+    embedding: () => umap.getEmbedding().map(([x, y]) => [x, y] as [number, number]),
+  };
+}
