@@ -67,7 +67,7 @@ SUITES = {
     "crash": "CrashTest",
     "engine": "CollectionTest|IndexedCollectionTest|DatabaseTest|FaultTest",
     "recall": "WordnetRecallTest",
-    "REST": "rest_e2e",
+    "REST": "rest_e2e|rest_transport_e2e",
 }
 
 

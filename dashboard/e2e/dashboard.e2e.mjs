@@ -87,6 +87,70 @@ async function shot(page, name) {
   await page.screenshot({ path: join(args.screenshots, `${name}.png`), fullPage: true });
 }
 
+// The search playground on `shapes`: by vector, with filters made by the builder, by a
+// record's id.
+async function searchSteps(page) {
+  await page.locator('[data-testid="collections"] a', { hasText: "search" }).click();
+  const search = page.getByTestId("search");
+  await search.locator("textarea[name=vector]").fill("[1, 0, 0]");
+  await search.locator("button[data-action=search]").click();
+  assert.deepEqual(await cellTexts(page, "hits", 2), ["a", "c", "b"]);
+  assert.match(await page.getByTestId("plan").textContent(), /^3 hits, plan \w+/);
+  // The filter through the builder: its rows write the filter box.
+  await search.locator("button[data-action=add-condition]").click();
+  await search.locator("input[name=field]").fill("kind");
+  await search.locator("input[name=value]").fill("y");
+  assert.equal(await search.locator("textarea[name=filter]").inputValue(), '{"kind":"y"}');
+  await search.locator("button[data-action=search]").click();
+  await page.getByTestId("plan").waitFor();
+  assert.deepEqual(await cellTexts(page, "hits", 2), ["c", "b"]);
+  // A second condition, the first negated, matched "none": kind is y and not x.
+  await search.locator("button[data-action=add-condition]").click();
+  await search.locator("input[name=field]").nth(1).fill("kind");
+  await search.locator("input[name=value]").nth(1).fill("x");
+  await search.locator("select[name=match]").selectOption("any");
+  assert.equal(await search.locator("textarea[name=filter]").inputValue(),
+    '{"$or":[{"kind":"y"},{"kind":"x"}]}');
+  await search.locator("input[name=negate]").first().check();
+  await search.locator("select[name=match]").selectOption("none");
+  assert.equal(await search.locator("textarea[name=filter]").inputValue(),
+    '{"$not":{"$or":[{"$not":{"kind":"y"}},{"kind":"x"}]}}');
+  await search.locator("button[data-action=search]").click();
+  await page.getByTestId("plan").waitFor();
+  assert.deepEqual(await cellTexts(page, "hits", 2), ["c", "b"]);
+  await search.locator("textarea[name=filter]").fill("");
+  await search.locator("input[name=id]").fill("b");
+  await search.locator("button[data-action=search]").click();
+  await page.getByTestId("plan").waitFor();
+  assert.equal((await cellTexts(page, "hits", 2))[0], "b");
+  await shot(page, "search");
+}
+
+// The map of `shapes` (3 vectors): every vector drawn and coloured by a field, by PCA and by
+// UMAP.
+async function mapSteps(page, base) {
+  // The map: every vector drawn, coloured by a field.
+  await page.goto(`${base}/dashboard/#/map/shapes`);
+  await page.locator('[data-testid="map"][data-points="3"]').waitFor();
+  await page.locator("select[name=colour]").selectOption("kind");
+  await page.locator('[data-testid="legend"] li').nth(1).waitFor();
+  assert.deepEqual(await page.locator('[data-testid="legend"] li').allTextContents(),
+    ['"x"', '"y"']);
+  await shot(page, "map");
+  // The same vectors by UMAP (the point count is cleared until it draws), still coloured by
+  // the field; back to PCA, and to UMAP again (kept from the first time).
+  const projection = page.locator("select[name=projection]");
+  for (const [chosen, shown] of [["umap", "map-umap"], ["pca", ""], ["umap", ""]]) {
+    await projection.selectOption(chosen);
+    await page.locator(`[data-testid="map"][data-projection="${chosen}"][data-points="3"]`)
+      .waitFor();
+    assert.equal(await page.getByTestId("map-status").textContent(), "");
+    assert.deepEqual(await page.locator('[data-testid="legend"] li').allTextContents(),
+      ['"x"', '"y"']);
+    if (shown) await shot(page, shown);
+  }
+}
+
 async function workflow(browser) {
   const server = await startServer();
   const page = await browser.newPage();
@@ -113,41 +177,7 @@ async function workflow(browser) {
     assert.deepEqual(await cellTexts(page, "collections", 2), ["3"]);
     await shot(page, "overview");
 
-    // The search playground: by vector, with a filter, by a record's id.
-    await page.locator('[data-testid="collections"] a', { hasText: "search" }).click();
-    const search = page.getByTestId("search");
-    await search.locator("textarea[name=vector]").fill("[1, 0, 0]");
-    await search.locator("button[data-action=search]").click();
-    assert.deepEqual(await cellTexts(page, "hits", 2), ["a", "c", "b"]);
-    assert.match(await page.getByTestId("plan").textContent(), /^3 hits, plan \w+/);
-    // The filter through the builder: its rows write the filter box.
-    await search.locator("button[data-action=add-condition]").click();
-    await search.locator("input[name=field]").fill("kind");
-    await search.locator("input[name=value]").fill("y");
-    assert.equal(await search.locator("textarea[name=filter]").inputValue(), '{"kind":"y"}');
-    await search.locator("button[data-action=search]").click();
-    await page.getByTestId("plan").waitFor();
-    assert.deepEqual(await cellTexts(page, "hits", 2), ["c", "b"]);
-    // A second condition, the first negated, matched "none": kind is y and not x.
-    await search.locator("button[data-action=add-condition]").click();
-    await search.locator("input[name=field]").nth(1).fill("kind");
-    await search.locator("input[name=value]").nth(1).fill("x");
-    await search.locator("select[name=match]").selectOption("any");
-    assert.equal(await search.locator("textarea[name=filter]").inputValue(),
-      '{"$or":[{"kind":"y"},{"kind":"x"}]}');
-    await search.locator("input[name=negate]").first().check();
-    await search.locator("select[name=match]").selectOption("none");
-    assert.equal(await search.locator("textarea[name=filter]").inputValue(),
-      '{"$not":{"$or":[{"$not":{"kind":"y"}},{"kind":"x"}]}}');
-    await search.locator("button[data-action=search]").click();
-    await page.getByTestId("plan").waitFor();
-    assert.deepEqual(await cellTexts(page, "hits", 2), ["c", "b"]);
-    await search.locator("textarea[name=filter]").fill("");
-    await search.locator("input[name=id]").fill("b");
-    await search.locator("button[data-action=search]").click();
-    await page.getByTestId("plan").waitFor();
-    assert.equal((await cellTexts(page, "hits", 2))[0], "b");
-    await shot(page, "search");
+    await searchSteps(page);
 
     // The data browser: pages of 2 in id order, a filter, a record opened.
     await page.goto(`${server.base}/dashboard/#/browse/shapes`);
@@ -171,21 +201,7 @@ async function workflow(browser) {
     assert.deepEqual(opened.metadata, { kind: "y" });
     await shot(page, "browse");
 
-    // The map: every vector drawn, coloured by a field.
-    await page.goto(`${server.base}/dashboard/#/map/shapes`);
-    await page.locator('[data-testid="map"][data-points="3"]').waitFor();
-    await page.locator("select[name=colour]").selectOption("kind");
-    await page.locator('[data-testid="legend"] li').nth(1).waitFor();
-    assert.deepEqual(await page.locator('[data-testid="legend"] li').allTextContents(),
-      ['"x"', '"y"']);
-    await shot(page, "map");
-    // The same vectors by UMAP (3 of them: 2 neighbours each), still coloured by the field.
-    await page.locator("select[name=projection]").selectOption("umap");
-    await page.locator('[data-testid="map"][data-projection="umap"][data-points="3"]').waitFor();
-    assert.equal(await page.getByTestId("map-status").textContent(), "");
-    assert.deepEqual(await page.locator('[data-testid="legend"] li').allTextContents(),
-      ['"x"', '"y"']);
-    await shot(page, "map-umap");
+    await mapSteps(page, server.base);
 
     // The collection page: stats, then a flush and a drop, each confirmed.
     await page.goto(`${server.base}/dashboard/#/collections/shapes`);

@@ -8,8 +8,8 @@ function clusters(): number[][] {
     Array.from({ length: 16 }, (_, j) => (i < 30 ? 0 : j % 2 === 0 ? 10 : -10) + random()));
 }
 
-function run(vectors: number[][]): [number, number][] {
-  const umap = startUmap(vectors)!;
+function run(vectors: number[][], seed = 1): [number, number][] {
+  const umap = startUmap(vectors, seed)!;
   while (umap.advance(25) < umap.epochs);
   return umap.embedding();
 }
@@ -28,6 +28,7 @@ describe("startUmap", () => {
   it("is the same for the same seed, and runs its epochs in steps", () => {
     const vectors = clusters();
     expect(run(vectors)).toEqual(run(vectors));
+    expect(run(vectors, 2)).not.toEqual(run(vectors)); // the seed is what makes it so
     const umap = startUmap(vectors)!;
     expect(umap.epochs).toBe(200);
     expect(umap.advance(10)).toBe(10);

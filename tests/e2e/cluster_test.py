@@ -639,7 +639,8 @@ class ConfigTest(unittest.TestCase):
         try:
             env = dict(os.environ, PROXIMADB_CLUSTER__ENABLED="true",
                        PROXIMADB_CLUSTER__NATS_URLS="nats://127.0.0.1:1")
-            out = subprocess.run([cluster_nodes.SERVER, "--data-dir", d, "--rest-port", str(free_port()),
+            out = subprocess.run([cluster_nodes.SERVER, "--data-dir", d,
+                                  "--rest-port", str(free_port()),
                                   "--grpc-port", str(free_port())], env=env,
                                  capture_output=True, timeout=30)
             self.assertNotEqual(out.returncode, 0)

@@ -33,7 +33,8 @@ class Server:
         self.conn = None
 
     def start(self, wait=True):
-        self.log = open(os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log"), "ab")
+        self.log = open(os.path.join(self.data_dir, "..",
+                                     os.path.basename(self.data_dir) + ".log"), "ab")
         self.proc = subprocess.Popen(
             [SERVER, "--data-dir", self.data_dir, "--rest-port", str(self.port),
              "--grpc-port", str(free_port())] + self.args,
@@ -112,6 +113,43 @@ def f32(values):
 
 
 
+def documented_operations():
+    """(METHOD, path template) of every operation docs/openapi.yaml lists."""
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                       "openapi.yaml")
+    documented, path, in_paths = set(), None, False
+    with open(doc) as f:
+        lines = f.readlines()
+    for line in lines:
+        if line.rstrip() == "paths:":
+            in_paths = True
+        elif in_paths and line[:1] not in (" ", ""):
+            in_paths = False
+        elif in_paths and line.startswith("  /") and line.rstrip().endswith(":"):
+            path = line.strip()[:-1]
+        elif in_paths and path and line[:4] == "    " and line[4:5] != " ":
+            method = line.strip().split(":")[0]
+            if method in ("get", "post", "put", "patch", "delete"):
+                documented.add((method.upper(), path))
+    return documented
+
+
+def served_routes(server):
+    """(METHOD, route) of every answer `server` has counted in /metrics, but 405s and paths
+    that matched no route; HEAD counts as GET (RFC 9110: GET without the body)."""
+    served = set()
+    for line in server.request("GET", "/metrics")[1].splitlines():
+        if line.startswith("proximadb_http_requests_total{"):
+            labels = dict(kv.split("=", 1) for kv in
+                          line[line.index("{") + 1:line.rindex("}")].split(","))
+            labels = {k: v.strip('"') for k, v in labels.items()}
+            if labels["status"] != "405" and labels["route"] not in (
+                    "unknown", "/api/v1/collections/{name}/..."):
+                method = "GET" if labels["method"] == "HEAD" else labels["method"]
+                served.add((method, labels["route"]))
+    return served
+
+
 class RestCase(unittest.TestCase):
     """One server for the class (batches of at most 500 rows, bodies of at most 1 MB), and
     requests and checks against it."""
@@ -122,7 +160,13 @@ class RestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.cleanup()
+        # Every route the server answered during the class's tests is in docs/openapi.yaml.
+        try:
+            undocumented = served_routes(cls.server) - documented_operations()
+        finally:
+            cls.server.cleanup()
+        if undocumented:
+            raise AssertionError("served but not documented: %s" % sorted(undocumented))
 
     def req(self, method, path, body=None, raw=None):
         return self.server.request(method, path, body, raw)

@@ -61,7 +61,8 @@ const PROJECTIONS: Record<string, string> = {
   umap: "by UMAP (up to 15 neighbours, 200 epochs, a fixed seed)",
 };
 
-// Runs `umap` a few epochs per task, drawing as it goes, until done or the page is left.
+// Runs `umap` a few epochs per task, drawing as it goes, until done (its final layout) or no
+// longer `current` (null; it can be resumed later where it stopped).
 function settle(umap: UmapRun, show: (xy: [number, number][], status: string) => void,
   current: () => boolean): Promise<[number, number][] | null> {
   return new Promise((resolve) => {
@@ -77,46 +78,70 @@ function settle(umap: UmapRun, show: (xy: [number, number][], status: string) =>
   });
 }
 
+// `work()` once the page has been painted (startUmap blocks for a second or two: the status
+// shown meanwhile must be on the screen first); null if no longer `current` by then.
+function painted<T>(work: () => T, current: () => boolean): Promise<T | null> {
+  return new Promise((resolve, reject) => requestAnimationFrame(() => setTimeout(() => {
+    try {
+      resolve(current() ? work() : null);
+    } catch (e) {
+      reject(e);
+    }
+  })));
+}
+
 export async function mapPage(root: HTMLElement, name: string,
   alive: () => boolean): Promise<void> {
   const path = `/api/v1/collections/${encodeURIComponent(name)}`;
   const rows = (await sample(path, 2000)).filter((r) => Array.isArray(r.vector));
   if (!alive()) return;
-  const layouts: Record<string, [number, number][]> = { pca: project2d(rows.map((r) => r.vector)) };
+  const pca = project2d(rows.map((r) => r.vector));
+  let umap: UmapRun | null = null; // started on first choice, resumed after a switch away
+  let umapLayout: [number, number][] | null = null; // once it has settled
   const fields = [...new Set(rows.flatMap((r) => Object.keys(r.metadata ?? {})))].sort();
   const select = h("select", { name: "colour" }, h("option", { value: "" }, "(one colour)"),
     ...fields.map((f) => h("option", { value: f }, f)));
-  const projection = h("select", { name: "projection" },
-    h("option", { value: "pca" }, "PCA"), h("option", { value: "umap" }, "UMAP"));
+  // UMAP needs neighbours: offered from 3 vectors on.
+  const projection = h("select", { name: "projection" }, h("option", { value: "pca" }, "PCA"),
+    rows.length >= 3 && h("option", { value: "umap" }, "UMAP"));
   const canvas = h("canvas", { width: "640", height: "480", "data-testid": "map" });
   const legend = h("ul", { "data-testid": "legend" });
   const how = h("span", {}, PROJECTIONS.pca);
   const status = h("span", { "data-testid": "map-status" });
-  let shown = layouts.pca;
+  let shown = pca;
   const show = (xy: [number, number][], text: string) => {
     shown = xy;
     status.textContent = text;
     draw(canvas, legend, rows, xy, select.value);
   };
+  const final = (chosen: string, xy: [number, number][]) => {
+    show(xy, "");
+    canvas.dataset.projection = chosen;
+  };
+  let generation = 0; // of place(): an earlier one that is still running stops
   const place = async () => {
+    const mine = ++generation;
+    const current = () => alive() && generation === mine;
     const chosen = projection.value;
-    const current = () => alive() && projection.value === chosen;
     how.textContent = PROJECTIONS[chosen];
-    delete canvas.dataset.projection; // set again once this layout is final
-    if (!layouts[chosen]) {
-      status.textContent = "finding neighbours";
-      const umap = await painted(() => startUmap(rows.map((r) => r.vector)));
+    if (chosen === "pca") return final(chosen, pca);
+    if (umapLayout) return final(chosen, umapLayout);
+    delete canvas.dataset.projection; // and the point count: set again when drawn
+    delete canvas.dataset.points;
+    try {
       if (!umap) {
-        status.textContent = "UMAP needs at least 3 vectors";
-        return;
+        status.textContent = "finding neighbours";
+        const started = await painted(() => startUmap(rows.map((r) => r.vector)), current);
+        if (!started) return;
+        umap = started;
       }
       const xy = await settle(umap, show, current);
       if (!xy) return;
-      layouts[chosen] = xy;
+      umapLayout = xy;
+      final(chosen, xy);
+    } catch (e) {
+      if (current()) status.textContent = `UMAP failed: ${e instanceof Error ? e.message : e}`;
     }
-    if (!current()) return;
-    show(layouts[chosen], "");
-    canvas.dataset.projection = chosen;
   };
   select.addEventListener("change", () => draw(canvas, legend, rows, shown, select.value));
   projection.addEventListener("change", () => void place());
@@ -124,12 +149,5 @@ export async function mapPage(root: HTMLElement, name: string,
     h("p", {}, `${rows.length} vectors (the first by id, up to 2,000) `, how, ". ", projection,
       " Colour by ", select, " ", status),
     canvas, legend);
-  show(layouts.pca, "");
-  canvas.dataset.projection = "pca";
-}
-
-// `work()` once the page has been painted (startUmap blocks for seconds: the status it shows
-// meanwhile must be on the screen first).
-function painted<T>(work: () => T): Promise<T> {
-  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(work()))));
+  final("pca", pca);
 }
