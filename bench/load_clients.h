@@ -23,9 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// A free loopback TCP port.
-int FreePort();
-
 // A keep-alive HTTP/1.1 client for the load (one connection, one request at a time).
 class HttpClient {
  public:

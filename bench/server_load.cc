@@ -48,6 +48,7 @@
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
+#include "common/child_process.h"
 #include "index/dataset.h"
 #include "index/hnsw.h"
 #include "load_clients.h"
@@ -60,7 +61,7 @@ namespace v1 = ::proximadb::v1;
 using proximadb::bench::AppendFloats;
 using proximadb::bench::Clock;
 using proximadb::bench::CpuSeconds;
-using proximadb::bench::FreePort;
+using proximadb::FreeLoopbackPort;
 using proximadb::bench::HttpClient;
 using proximadb::bench::LoadResult;
 using proximadb::bench::RunEventLoad;
@@ -449,8 +450,8 @@ Served StartServer(const Options& o, const char* argv0) {
   const std::string server = std::filesystem::path(argv0).parent_path() / "proximadb-server";
   s.dir = (std::filesystem::temp_directory_path() /
            ("proximadb-load-" + std::to_string(getpid()))).string();
-  s.rest_port = FreePort();
-  s.grpc_port = FreePort();
+  s.rest_port = FreeLoopbackPort();
+  s.grpc_port = FreeLoopbackPort();
   s.pid = fork();
   if (s.pid == 0) {
     const std::string rp = std::to_string(s.rest_port), gp = std::to_string(s.grpc_port);

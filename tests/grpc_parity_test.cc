@@ -19,6 +19,7 @@
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
+#include "common/child_process.h"
 #include "common/scoped_temp_dir.h"
 #include "gtest/gtest.h"
 #include "proximadb/v1/proximadb.grpc.pb.h"
@@ -28,18 +29,6 @@ namespace {
 
 namespace v1 = ::proximadb::v1;
 using json = nlohmann::json;
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // One HTTP/1.1 request with Connection: close; (status, body).
 std::pair<int, std::string> Http(int port, const std::string& method, const std::string& path,
@@ -75,8 +64,8 @@ class ParityTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new ScopedTempDir();
-    rest_ = FreePort();
-    grpc_ = FreePort();
+    rest_ = FreeLoopbackPort();
+    grpc_ = FreeLoopbackPort();
     pid_ = fork();
     if (pid_ == 0) {
       const std::string rest = std::to_string(rest_), grpc = std::to_string(grpc_);
@@ -578,7 +567,7 @@ std::pair<grpc::StatusCode, std::string> HealthCheck(int port, const std::string
 
 TEST(GrpcHealthTest, NotServingUntilRecoveryEndsThenServing) {
   ScopedTempDir dir;
-  const int rest = FreePort(), grpc_port = FreePort();
+  const int rest = FreeLoopbackPort(), grpc_port = FreeLoopbackPort();
   const pid_t pid = fork();
   if (pid == 0) {
     setenv("PROXIMADB_TEST_DELAY_OPEN_MS", "1500", 1);
