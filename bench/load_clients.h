@@ -86,7 +86,7 @@ LoadResult RunLoad(int threads, double seconds, Fn&& make_client) {
   return Summarize(std::move(all), elapsed, errors.load());
 }
 
-
+// A closed-loop REST load like wrk's: `connections` keep-alive connections driven by one thread
 // with epoll, each sending a request, waiting for the whole response, then sending the next.
 // One thread serving every connection costs far less CPU per call than a thread per connection
 // (fewer wake-ups), which matters when the load client shares the machine's cores with the

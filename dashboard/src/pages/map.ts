@@ -62,28 +62,32 @@ const PROJECTIONS: Record<string, string> = {
 };
 
 // Runs `umap` a few epochs per task, drawing as it goes, until done (its final layout) or no
-// longer `current` (null; it can be resumed later where it stopped).
+// longer `current` (null; it can be resumed later where it stopped); rejects if a step throws.
 function settle(umap: UmapRun, show: (xy: [number, number][], status: string) => void,
   current: () => boolean): Promise<[number, number][] | null> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const tick = () => {
-      if (!current()) return resolve(null);
-      const done = umap.advance(10);
-      const xy = umap.embedding();
-      show(xy, done < umap.epochs ? `epoch ${done} of ${umap.epochs}` : "");
-      if (done < umap.epochs) setTimeout(tick, 0);
-      else resolve(xy);
+      try {
+        if (!current()) return resolve(null);
+        const done = umap.advance(10);
+        const xy = umap.embedding();
+        show(xy, done < umap.epochs ? `epoch ${done} of ${umap.epochs}` : "");
+        if (done < umap.epochs) setTimeout(tick, 0);
+        else resolve(xy);
+      } catch (e) {
+        reject(e);
+      }
     };
     tick();
   });
 }
 
 // `work()` once the page has been painted (startUmap blocks for a second or two: the status
-// shown meanwhile must be on the screen first); null if no longer `current` by then.
-function painted<T>(work: () => T, current: () => boolean): Promise<T | null> {
+// shown meanwhile must be on the screen first); undefined if no longer `current` by then.
+function painted<T>(work: () => T, current: () => boolean): Promise<T | undefined> {
   return new Promise((resolve, reject) => requestAnimationFrame(() => setTimeout(() => {
     try {
-      resolve(current() ? work() : null);
+      resolve(current() ? work() : undefined);
     } catch (e) {
       reject(e);
     }
@@ -132,7 +136,8 @@ export async function mapPage(root: HTMLElement, name: string,
       if (!umap) {
         status.textContent = "finding neighbours";
         const started = await painted(() => startUmap(rows.map((r) => r.vector)), current);
-        if (!started) return;
+        if (started === undefined) return; // stale: the current choice runs its own
+        if (started === null) throw new Error("it needs at least 3 vectors");
         umap = started;
       }
       const xy = await settle(umap, show, current);
