@@ -68,7 +68,7 @@ absl::Status CollectionImpl::RewritesGivenUp() const {
   }
   return absl::UnavailableError(absl::StrCat(
       "collection '", options_.config.name,
-      "' is closing: its compaction or migration was given up"));
+      "' is closing: compactions and migrations are given up until it is opened again"));
 }
 
 absl::Status CollectionImpl::StopWrites(std::string_view what, const absl::Status& cause) {
