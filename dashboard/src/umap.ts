@@ -1,6 +1,7 @@
 // UMAP of a sample of vectors for the 2-D map (umap-js): seeded, so that the same sample
 // comes out the same each time (in one browser engine), and run a few epochs at a time, so
-// that the page stays responsive and can draw the layout as it settles.
+// that the layout can be drawn as it settles. The map runs it in a Web Worker
+// (umap.worker.ts, umap_job.ts), so that the page stays responsive meanwhile.
 import { UMAP } from "umap-js";
 
 // mulberry32: a small seeded generator of numbers in [0, 1), as umap-js's `random` wants.
@@ -38,4 +39,28 @@ export function startUmap(vectors: number[][], seed = 1, epochs = 200): UmapRun 
     },
     embedding: () => umap.getEmbedding().map(([x, y]) => [x, y] as [number, number]),
   };
+}
+
+// What the worker posts: the layout after `done` of `epochs` epochs, or why it failed.
+export interface UmapProgress {
+  done: number;
+  epochs: number;
+  xy: [number, number][];
+}
+export type UmapMessage = UmapProgress | { error: string };
+
+// The worker's whole job: a UMAP of `vectors` to the end, posting the layout every `every`
+// epochs (the last post has done === epochs), or an error.
+export function runUmap(vectors: number[][], post: (m: UmapMessage) => void, every = 10,
+  seed = 1): void {
+  try {
+    const run = startUmap(vectors, seed);
+    if (!run) return post({ error: "it needs at least 3 vectors" });
+    for (let done = 0; done < run.epochs;) {
+      done = run.advance(every);
+      post({ done, epochs: run.epochs, xy: run.embedding() });
+    }
+  } catch (e) {
+    post({ error: e instanceof Error ? e.message : String(e) });
+  }
 }

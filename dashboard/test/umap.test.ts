@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { seeded, startUmap } from "../src/umap";
+import { runUmap, seeded, startUmap, UmapMessage, UmapProgress } from "../src/umap";
 
 // Two clusters of 30 points in 16 dimensions, far apart.
 function clusters(): number[][] {
@@ -38,5 +38,29 @@ describe("startUmap", () => {
   it("needs three vectors", () => {
     expect(startUmap([[1, 2], [3, 4]])).toBeNull();
     expect(startUmap([[1, 2], [3, 4], [5, 7]])).not.toBeNull();
+  });
+});
+
+describe("runUmap (the worker's job)", () => {
+  it("posts the layout every few epochs, the last one whole", () => {
+    const vectors = clusters();
+    const posts: UmapMessage[] = [];
+    runUmap(vectors, (m) => posts.push(m), 30);
+    const layouts = posts as UmapProgress[];
+    expect(layouts.map((p) => p.done)).toEqual([30, 60, 90, 120, 150, 180, 200]);
+    expect(layouts.every((p) => p.epochs === 200 && p.xy.length === 60)).toBe(true);
+    expect(layouts[6].xy).toEqual(run(vectors)); // the same seed as startUmap's default
+  });
+  it("posts an error instead of throwing", () => {
+    const posts: UmapMessage[] = [];
+    runUmap([[1, 2], [3, 4]], (m) => posts.push(m));
+    expect(posts).toEqual([{ error: "it needs at least 3 vectors" }]);
+    posts.length = 0;
+    runUmap(clusters(), (m) => {
+      posts.push(m);
+      if (posts.length === 1) throw new Error("no room");
+    });
+    expect(posts.length).toBe(2);
+    expect(posts[1]).toEqual({ error: "no room" });
   });
 });

@@ -3,7 +3,8 @@
 import { call } from "../api";
 import { h } from "../dom";
 import { project2d } from "../pca";
-import { startUmap, UmapRun } from "../umap";
+import type { UmapProgress } from "../umap";
+import { UmapJob } from "../umap_job";
 
 interface Row {
   id: string;
@@ -61,47 +62,13 @@ const PROJECTIONS: Record<string, string> = {
   umap: "by UMAP (up to 15 neighbours, 200 epochs, a fixed seed)",
 };
 
-// Runs `umap` a few epochs per task, drawing as it goes, until done (its final layout) or no
-// longer `current` (null; it can be resumed later where it stopped); rejects if a step throws.
-function settle(umap: UmapRun, show: (xy: [number, number][], status: string) => void,
-  current: () => boolean): Promise<[number, number][] | null> {
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      try {
-        if (!current()) return resolve(null);
-        const done = umap.advance(10);
-        const xy = umap.embedding();
-        show(xy, done < umap.epochs ? `epoch ${done} of ${umap.epochs}` : "");
-        if (done < umap.epochs) setTimeout(tick, 0);
-        else resolve(xy);
-      } catch (e) {
-        reject(e);
-      }
-    };
-    tick();
-  });
-}
-
-// `work()` once the page has been painted (startUmap blocks for a second or two: the status
-// shown meanwhile must be on the screen first); undefined if no longer `current` by then.
-function painted<T>(work: () => T, current: () => boolean): Promise<T | undefined> {
-  return new Promise((resolve, reject) => requestAnimationFrame(() => setTimeout(() => {
-    try {
-      resolve(current() ? work() : undefined);
-    } catch (e) {
-      reject(e);
-    }
-  })));
-}
-
 export async function mapPage(root: HTMLElement, name: string,
   alive: () => boolean): Promise<void> {
   const path = `/api/v1/collections/${encodeURIComponent(name)}`;
   const rows = (await sample(path, 2000)).filter((r) => Array.isArray(r.vector));
   if (!alive()) return;
   const pca = project2d(rows.map((r) => r.vector));
-  let umap: UmapRun | null = null; // started on first choice, resumed after a switch away
-  let umapLayout: [number, number][] | null = null; // once it has settled
+  let umap: UmapJob | null = null; // started on first choice, runs on after a switch away
   const fields = [...new Set(rows.flatMap((r) => Object.keys(r.metadata ?? {})))].sort();
   const select = h("select", { name: "colour" }, h("option", { value: "" }, "(one colour)"),
     ...fields.map((f) => h("option", { value: f }, f)));
@@ -122,30 +89,27 @@ export async function mapPage(root: HTMLElement, name: string,
     show(xy, "");
     canvas.dataset.projection = chosen;
   };
-  let generation = 0; // of place(): an earlier one that is still running stops
+  let generation = 0; // of place(): only the latest one draws
   const place = async () => {
     const mine = ++generation;
     const current = () => alive() && generation === mine;
     const chosen = projection.value;
     how.textContent = PROJECTIONS[chosen];
     if (chosen === "pca") return final(chosen, pca);
-    if (umapLayout) return final(chosen, umapLayout);
     delete canvas.dataset.projection; // and the point count: set again when drawn
     delete canvas.dataset.points;
+    status.textContent = "finding neighbours";
+    umap ??= new UmapJob(rows.map((r) => r.vector), alive);
+    const unfollow = umap.follow((p: UmapProgress) => {
+      if (current()) show(p.xy, p.done < p.epochs ? `epoch ${p.done} of ${p.epochs}` : "");
+    });
     try {
-      if (!umap) {
-        status.textContent = "finding neighbours";
-        const started = await painted(() => startUmap(rows.map((r) => r.vector)), current);
-        if (started === undefined) return; // stale: the current choice runs its own
-        if (started === null) throw new Error("it needs at least 3 vectors");
-        umap = started;
-      }
-      const xy = await settle(umap, show, current);
-      if (!xy) return;
-      umapLayout = xy;
-      final(chosen, xy);
+      const xy = await umap.done;
+      if (current()) final(chosen, xy);
     } catch (e) {
       if (current()) status.textContent = `UMAP failed: ${e instanceof Error ? e.message : e}`;
+    } finally {
+      unfollow();
     }
   };
   select.addEventListener("change", () => draw(canvas, legend, rows, shown, select.value));
