@@ -166,13 +166,16 @@ async function mapSteps(page, base) {
 
 // A UMAP of 2,000 vectors in 10 clusters runs in a worker: the page's own thread is never
 // busy for 200 ms meanwhile (15-25 ms here; finding the neighbours on it blocked it for about
-// 0.5 s), and every vector is drawn.
+// 0.5 s), a switch to PCA and back finds it going on, and every vector is drawn.
 async function umapOffThePage(page, base) {
   await api(base, "POST", "/api/v1/collections", { name: "grid", dimension: 64 });
   const vectors = Array.from({ length: 2000 }, (_, i) =>
     Array.from({ length: 64 }, (_, j) => (i % 10) * 4 + Math.sin(i * 64 + j)));
   await api(base, "POST", "/api/v1/collections/grid/vectors/batch",
     { ids: vectors.map((_, i) => `v${i}`), vectors });
+  // Each worker the page starts, and when it ends.
+  const ended = [];
+  page.on("worker", (w) => ended.push(new Promise((done) => w.once("close", done))));
   await page.goto(`${base}/dashboard/#/map/grid`);
   await page.locator('[data-testid="map"][data-projection="pca"][data-points="2000"]').waitFor();
   // The longest gap between the ticks of a 10 ms timer: how long the page's thread was busy.
@@ -185,14 +188,37 @@ async function umapOffThePage(page, base) {
       last = now;
     }, 10);
   });
-  await page.locator("select[name=projection]").selectOption("umap");
+  // UMAP chosen, left for PCA once its first layouts are drawn, and chosen again: the same run
+  // goes on meanwhile, and its end is drawn.
+  const projection = page.locator("select[name=projection]");
+  await projection.selectOption("umap");
+  await page.getByTestId("map-status").filter({ hasText: /^epoch / }).waitFor();
+  const epochsFrom = Date.now();
+  await projection.selectOption("pca");
+  await page.locator('[data-testid="map"][data-projection="pca"][data-points="2000"]').waitFor();
+  await projection.selectOption("umap");
   await page.locator('[data-testid="map"][data-projection="umap"][data-points="2000"]')
     .waitFor();
+  const epochs = Date.now() - epochsFrom; // what a run has left after its first layout
+  assert.equal(await page.getByTestId("map-status").textContent(), "");
   const longest = await page.evaluate(() => {
     clearInterval(window.ticking);
     return window.longestGap;
   });
   assert.ok(longest < 200, `the page was blocked for ${longest} ms`);
+  assert.equal(ended.length, 1); // one run, the same after the switch, ended when done
+  await ended[0];
+  // A run is stopped when the page is left: its worker ends in well under the time the run
+  // had left (measured above on the same run, so that a slow machine slows both).
+  await page.reload();
+  await page.locator('[data-testid="map"][data-projection="pca"][data-points="2000"]').waitFor();
+  await projection.selectOption("umap");
+  await page.getByTestId("map-status").filter({ hasText: /^epoch / }).waitFor();
+  const leaving = Date.now();
+  await page.goto(`${base}/dashboard/#/`);
+  const left = await Promise.race([ended[1].then(() => true),
+    new Promise((r) => setTimeout(r, epochs / 2, false))]);
+  assert.ok(left, `the UMAP worker went on for ${epochs / 2} ms after the page was left`);
   await api(base, "DELETE", "/api/v1/collections/grid");
 }
 

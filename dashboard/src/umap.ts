@@ -50,15 +50,18 @@ export interface UmapProgress {
 export type UmapMessage = UmapProgress | { error: string };
 
 // The worker's whole job: a UMAP of `vectors` to the end, posting the layout every `every`
-// epochs (the last post has done === epochs), or an error.
-export function runUmap(vectors: number[][], post: (m: UmapMessage) => void, every = 10,
-  seed = 1): void {
+// epochs (the last post has done === epochs), or an error. It yields to the worker's event
+// loop after each post: a terminate() takes effect there (in the neighbour search, which runs
+// in one go, only when it ends, or when Chromium forces it after 2 s).
+export async function runUmap(vectors: number[][], post: (m: UmapMessage) => void, every = 10,
+  seed = 1): Promise<void> {
   try {
     const run = startUmap(vectors, seed);
     if (!run) return post({ error: "it needs at least 3 vectors" });
     for (let done = 0; done < run.epochs;) {
       done = run.advance(every);
       post({ done, epochs: run.epochs, xy: run.embedding() });
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
   } catch (e) {
     post({ error: e instanceof Error ? e.message : String(e) });

@@ -2,7 +2,15 @@
 // the first message, then it posts the layouts as umap.ts's runUmap makes them, and ends.
 import { runUmap, UmapMessage } from "./umap";
 
-onmessage = (e: MessageEvent<{ vectors: number[][] }>) => {
-  runUmap(e.data.vectors, (m: UmapMessage) => postMessage(m));
-  close();
+// The worker's global scope, typed here: the project's lib is the DOM's, where these are a
+// window's.
+const scope = self as unknown as {
+  onmessage: (e: MessageEvent<{ vectors: number[][] }>) => Promise<void>;
+  postMessage(m: UmapMessage): void;
+  close(): void;
+};
+
+scope.onmessage = async (e) => {
+  await runUmap(e.data.vectors, (m) => scope.postMessage(m));
+  scope.close();
 };

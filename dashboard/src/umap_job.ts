@@ -4,27 +4,40 @@
 import type { UmapMessage, UmapProgress } from "./umap";
 
 export class UmapJob {
-  // The final layout; rejects with the worker's error.
+  // The final layout; rejects with the worker's error, or a follower's.
   readonly done: Promise<[number, number][]>;
   private readonly worker: Worker;
   private latest: UmapProgress | null = null;
   private readonly followers = new Set<(p: UmapProgress) => void>();
+  private readonly watch: ReturnType<typeof setInterval>;
 
-  // `alive`: whether the page still wants it; the worker is stopped at its next layout if not.
+  // `alive`: whether the page still wants it; checked every quarter of a second (the
+  // neighbour search posts nothing for seconds), and the worker stopped once it does not.
   constructor(vectors: number[][], alive: () => boolean) {
     this.worker = new Worker(new URL("./umap.worker.ts", import.meta.url), { type: "module" });
+    this.watch = setInterval(() => alive() || this.stop(), 250);
     this.done = new Promise((resolve, reject) => {
+      const fail = (e: unknown) => {
+        this.stop();
+        reject(e instanceof Error ? e : new Error(String(e)));
+      };
       this.worker.onmessage = (e: MessageEvent<UmapMessage>) => {
         const m = e.data;
-        if (!alive()) return this.worker.terminate();
-        if ("error" in m) return reject(new Error(m.error));
+        if (!alive()) return this.stop();
+        if ("error" in m) return fail(m.error);
         this.latest = m;
-        this.followers.forEach((f) => f(m));
-        if (m.done >= m.epochs) resolve(m.xy);
+        try {
+          this.followers.forEach((f) => f(m));
+        } catch (err) {
+          return fail(err);
+        }
+        if (m.done < m.epochs) return;
+        this.stop();
+        resolve(m.xy);
       };
       this.worker.onerror = (e) => {
         e.preventDefault();
-        reject(new Error(e.message || "the worker did not start"));
+        fail(e.message || "the worker did not start");
       };
     });
     this.worker.postMessage({ vectors });
@@ -36,5 +49,10 @@ export class UmapJob {
     if (this.latest) fn(this.latest);
     this.followers.add(fn);
     return () => this.followers.delete(fn);
+  }
+
+  private stop(): void {
+    clearInterval(this.watch);
+    this.worker.terminate();
   }
 }

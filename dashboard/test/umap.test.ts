@@ -42,21 +42,21 @@ describe("startUmap", () => {
 });
 
 describe("runUmap (the worker's job)", () => {
-  it("posts the layout every few epochs, the last one whole", () => {
+  it("posts the layout every few epochs, the last one whole", async () => {
     const vectors = clusters();
     const posts: UmapMessage[] = [];
-    runUmap(vectors, (m) => posts.push(m), 30);
+    await runUmap(vectors, (m) => posts.push(m), 30);
     const layouts = posts as UmapProgress[];
     expect(layouts.map((p) => p.done)).toEqual([30, 60, 90, 120, 150, 180, 200]);
     expect(layouts.every((p) => p.epochs === 200 && p.xy.length === 60)).toBe(true);
     expect(layouts[6].xy).toEqual(run(vectors)); // the same seed as startUmap's default
   });
-  it("posts an error instead of throwing", () => {
+  it("posts an error instead of throwing", async () => {
     const posts: UmapMessage[] = [];
-    runUmap([[1, 2], [3, 4]], (m) => posts.push(m));
+    await runUmap([[1, 2], [3, 4]], (m) => posts.push(m));
     expect(posts).toEqual([{ error: "it needs at least 3 vectors" }]);
     posts.length = 0;
-    runUmap(clusters(), (m) => {
+    await runUmap(clusters(), (m) => {
       posts.push(m);
       if (posts.length === 1) throw new Error("no room");
     });
