@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <future>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -270,6 +271,21 @@ TEST_F(ParityTest, SameDataGivesSameResultsThroughBothApis) {
       ASSERT_LT(i, 1000) << "the indexer did not catch up: " << stats.dump();
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+  }
+  // Both lists give each collection's size.
+  {
+    grpc::ClientContext ctx;
+    v1::ListCollectionsResponse listed;
+    ASSERT_TRUE(stub_->ListCollections(&ctx, v1::ListCollectionsRequest(), &listed).ok());
+    std::map<std::string, uint64_t> by_grpc, by_rest;
+    for (const v1::Collection& c : listed.collections()) by_grpc[c.name()] = c.vector_count();
+    const json rest = Rest("GET", "/api/v1/collections").second;
+    for (const json& c : rest["collections"]) {
+      by_rest[c["name"].get<std::string>()] = c["vector_count"].get<uint64_t>();
+    }
+    EXPECT_EQ(by_grpc["via_grpc"], 300u);
+    EXPECT_EQ(by_grpc["via_rest"], 300u);
+    EXPECT_EQ(by_grpc, by_rest);
   }
   const json filter = {{"tag", "a"}, {"n", {{"$lt", 200}}}};
   for (const char* name : {"via_grpc", "via_rest"}) {

@@ -66,7 +66,7 @@ export interface Collection {
   storage_strategy: string;
   quantization: string;
   ef_search: number;
-  vector_count?: number;
+  vector_count?: number; // not in a cluster's list
   [setting: string]: unknown;
 }
 

@@ -43,7 +43,7 @@ std::vector<Field> CollectionFields(const CollectionConfig& c) {
 
 std::vector<Field> CollectionFields(const CollectionInfo& info) {
   std::vector<Field> fields = CollectionFields(info.config);
-  fields.push_back({"vector_count", info.vector_count});
+  if (info.vector_count) fields.push_back({"vector_count", *info.vector_count});
   return fields;
 }
 

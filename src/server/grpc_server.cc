@@ -112,11 +112,9 @@ class GrpcServer::Impl final : public v1::ProximaDB::CallbackService {
                                             v1::ListCollectionsResponse* resp) override {
     auto caller = Caller(ctx, Access::kRead, "");
     if (!caller.ok()) return Done(ctx, caller.status());
-    auto list = svc_.ListCollections();
+    auto list = svc_.ListCollections(*caller ? &**caller : nullptr);
     if (list.ok()) {
-      for (const CollectionConfig& c : *list) {
-        if (!*caller || (*caller)->Covers(c.name)) ToProto(c, resp->add_collections());
-      }
+      for (const CollectionInfo& c : *list) ToProto(c, resp->add_collections());
     }
     return Done(ctx, list.status());
   }

@@ -36,12 +36,10 @@ HttpResponse StatsResponse(const std::string& name, const absl::StatusOr<Collect
 }  // namespace
 
 HttpResponse ListCollections(const RestCall& call) {
-  auto list = call.service.ListCollections();
+  auto list = call.service.ListCollections(call.caller);
   if (!list.ok()) return FromStatus(list.status());
   json out = json::array();
-  for (const CollectionConfig& c : *list) {
-    if (call.caller == nullptr || call.caller->Covers(c.name)) out.push_back(CollectionJson(c));
-  }
+  for (const CollectionInfo& c : *list) out.push_back(CollectionJson(c));
   return Json(200, {{"collections", out}});
 }
 

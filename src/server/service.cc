@@ -162,10 +162,23 @@ absl::StatusOr<CollectionInfo> Service::CreateCollection(const CollectionConfig&
   return CollectionInfo{*created, 0};
 }
 
-absl::StatusOr<std::vector<CollectionConfig>> Service::ListCollections() {
+absl::StatusOr<std::vector<CollectionInfo>> Service::ListCollections(const Principal* caller) {
   Database* db = database();
   if (db == nullptr) return Unavailable();
-  return db->ListCollections();
+  std::vector<CollectionInfo> out;
+  for (CollectionConfig& config : db->ListCollections()) {
+    if (caller != nullptr && !caller->Covers(config.name)) continue;
+    if (cluster() != nullptr) {
+      out.push_back({std::move(config), std::nullopt});
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<Collection>> c = db->GetCollection(config.name);
+    absl::StatusOr<uint64_t> count = c.ok() ? (*c)->Count() : c.status();
+    if (absl::IsNotFound(count.status())) continue;  // dropped since it was listed
+    if (!count.ok()) return count.status();
+    out.push_back({std::move(config), *count});
+  }
+  return out;
 }
 
 absl::StatusOr<CollectionInfo> Service::DescribeCollection(std::string_view name) {

@@ -57,7 +57,7 @@ absl::StatusOr<ReadConsistency> ParseConsistency(std::string_view name,
 
 struct CollectionInfo {
   CollectionConfig config;
-  uint64_t vector_count = 0;
+  std::optional<uint64_t> vector_count;  // unknown in a cluster's list
 };
 
 class RequestMetrics;
@@ -111,7 +111,10 @@ class Service {
   static std::string NewId();
 
   absl::StatusOr<CollectionInfo> CreateCollection(const CollectionConfig& config);
-  absl::StatusOr<std::vector<CollectionConfig>> ListCollections();
+  // The collections `caller`'s key covers (every one for nullptr). On a single node each has
+  // its vector_count, and one dropped meanwhile is left out. In cluster mode none has: a count
+  // there is a fan-out to every shard, which DescribeCollection makes for one collection.
+  absl::StatusOr<std::vector<CollectionInfo>> ListCollections(const Principal* caller);
   absl::StatusOr<CollectionInfo> DescribeCollection(std::string_view name);
   absl::StatusOr<CollectionInfo> UpdateCollection(std::string_view name,
                                                   const CollectionUpdate& update);

@@ -56,9 +56,12 @@ def _dict(s: struct_pb2.Struct) -> Dict[str, Any]:
 
 def _flat(msg: Any) -> Dict[str, Any]:
     """A message's fields as REST shows them: a Tiering as a dict with None for unset hours,
-    the stats' tier_<tier>_<what> fields nested under "tiers"."""
+    the stats' tier_<tier>_<what> fields nested under "tiers", an optional field left unset
+    left out (a cluster's list has no vector_count)."""
     out: Dict[str, Any] = {}
     for f in msg.DESCRIPTOR.fields:
+        if f.containing_oneof is not None and not msg.HasField(f.name):
+            continue
         value = getattr(msg, f.name)
         if f.name == "tiering":
             value = {"ultra_hot": value.ultra_hot,

@@ -476,7 +476,8 @@ class ProximaDBClient(_Operations):
                                               indexing_algorithm, **settings), self._t)
 
     def list_collections(self) -> List[Collection]:
-        """All collections (vector_count is not filled in; use get_collection)."""
+        """All collections the client's key covers, each with its vector_count on a single
+        node; in cluster mode vector_count is None (get_collection counts one)."""
         return _drive(self._list_collections(), self._t)
 
     def get_collection(self, name: str) -> Collection:

@@ -27,7 +27,7 @@ class Collection:
     flush_priority: int
     storage_strategy: str
     created_at_us: int = 0
-    vector_count: int = 0
+    vector_count: Optional[int] = None  # None in a cluster's list_collections()
     quantization: str = "none"
     pq_m: int = 0
     rerank: int = 0

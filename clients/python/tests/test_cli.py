@@ -82,19 +82,22 @@ def expected(recs):
 
 
 @pytest.mark.parametrize("protocol", ["rest", "grpc"])
-def test_collections_create_list_describe_patch_drop(server, name, protocol):
+def test_collections_create_list_describe_patch_drop(server, name, protocol, tmp_path):
     url = server.url(protocol)
     run(url, "collections", "create", name, "--dimension", str(DIM), "--metric", "l2",
         "--set", "quantization=sq8", "--set", 'tiering={"ultra_hot": true}')
+    write_jsonl(str(tmp_path / "five.jsonl"), records(5))
+    run(url, "import", name, str(tmp_path / "five.jsonl"))
     listed = json.loads(run(url, "collections", "list", "-o", "json").output)
     mine = [c for c in listed if c["name"] == name]
     assert mine and mine[0]["dimension"] == DIM and mine[0]["quantization"] == "sq8"
+    assert mine[0]["vector_count"] == 5
     assert name in run(url, "collections", "list").output
     run(url, "collections", "patch", name, "--ef-search", "123")
     described = json.loads(run(url, "collections", "describe", name, "-o", "json").output)
     assert described["collection"]["ef_search"] == 123
     assert described["collection"]["tiering"]["ultra_hot"] is True
-    assert described["stats"]["vector_count"] == 0
+    assert described["stats"]["vector_count"] == 5
     # Without --yes the drop asks; "n" keeps the collection.
     refused = run(url, "collections", "drop", name, input="n\n", ok=False)
     assert refused.exit_code == 1

@@ -21,7 +21,9 @@ def test_collections(client, name):
     assert isinstance(c, Collection)
     assert (c.name, c.dimension, c.distance_metric, c.m, c.ef_search, c.flush_priority,
             c.max_vector_count) == (name, 8, "l2", 8, 32, 90, 5000)
-    assert name in [x.name for x in client.list_collections()]
+    client.batch_insert(name, np.ones((3, 8), dtype=np.float32), ids=["a", "b", "c"])
+    # The list gives each collection's size.
+    assert [x.vector_count for x in client.list_collections() if x.name == name] == [3]
     assert client.get_collection(name).max_wal_size_mb == 64.0
     updated = client.update_collection(name, ef_search=100, flush_priority=10)
     assert (updated.ef_search, updated.flush_priority, updated.m) == (100, 10, 8)
@@ -35,7 +37,7 @@ def test_collections(client, name):
     with pytest.raises(InvalidArgumentError, match="dimension"):
         client.create_collection(name + "y", dimension=0)
     stats = client.collection_stats(name)
-    assert stats.name == name and stats.vector_count == 0
+    assert stats.name == name and stats.vector_count == 3
     assert client.delete_collection(name) is True
     with pytest.raises(CollectionNotFoundError) as e:
         client.get_collection(name)

@@ -60,13 +60,16 @@ export async function overviewPage(root: HTMLElement, _arg: string,
   if (!alive()) return;
   root.append(h("h1", {}, "Overview"), facts, h("h2", {}, "Requests, live"), liveCharts());
   const list = await call<{ collections: Collection[] }>("GET", "/api/v1/collections");
-  const described = await Promise.all(list.collections.map((c) =>
-    call<Collection>("GET", `/api/v1/collections/${encodeURIComponent(c.name)}`).catch(() => c)));
+  // A single node's list has their sizes; a cluster's does not (each is a fan-out to the
+  // collection's shards), so those are asked for one by one there.
+  const collections = await Promise.all(list.collections.map((c) => c.vector_count !== undefined
+    ? c : call<Collection>("GET", `/api/v1/collections/${encodeURIComponent(c.name)}`)
+      .catch(() => c)));
   if (!alive()) return;
   root.append(
-    h("h2", {}, `Collections (${described.length})`),
+    h("h2", {}, `Collections (${collections.length})`),
     table(["name", "vectors", "dimension", "metric", "index", "quantization", ""],
-      described.map((c) => [
+      collections.map((c) => [
         h("a", { href: `#/collections/${encodeURIComponent(c.name)}` }, c.name),
         c.vector_count ?? "", c.dimension, c.distance_metric, c.indexing_algorithm,
         c.quantization,

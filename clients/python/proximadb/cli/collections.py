@@ -47,7 +47,9 @@ def collections() -> None:
 def list_(session: Session, output: str) -> None:
     """The collections, with their sizes."""
     client = session.client()
-    found = [client.get_collection(c.name) for c in client.list_collections()]
+    # A cluster's list has no counts: each is a fan-out to the collection's shards.
+    found = [c if c.vector_count is not None else client.get_collection(c.name)
+             for c in client.list_collections()]
     if output == "json":
         print_json(found)
         return
