@@ -14,8 +14,10 @@ import time
 import grpc
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from proximadb import ProximaDBClient
+from proximadb.cli import cli
 from proximadb.errors import InvalidArgumentError
 
 from conftest import Server, free_port, http_get
@@ -138,6 +140,20 @@ def test_strong_and_eventual_reads_on_another_node(pair, name):
                  lambda: list(b.scroll(name, consistency="linear"))):
         with pytest.raises(InvalidArgumentError, match="consistency"):
             read()
+
+
+def test_the_list_leaves_counts_to_descriptions(nodes, pair, protocol, name):
+    a, b = pair
+    a.create_collection(name, 4, "l2", shards=3)
+    a.batch_insert(name, np.ones((25, 4), dtype=np.float32), ids=[f"id-{i}" for i in range(25)])
+    # A cluster's list has no counts (each would be a fan-out to every shard); a description
+    # has, and the CLI's list asks for it.
+    assert [c.vector_count for c in b.list_collections() if c.name == name] == [None]
+    assert b.get_collection(name).vector_count == 25
+    shown = CliRunner().invoke(cli, ["collections", "list", "-o", "json"],
+                               env={"PROXIMADB_URL": nodes[1].url(protocol)})
+    assert shown.exit_code == 0, shown.output
+    assert [c["vector_count"] for c in json.loads(shown.output) if c["name"] == name] == [25]
 
 
 def test_the_cluster_view(pair, name):
