@@ -175,7 +175,8 @@ async function umapOffThePage(page, base) {
     { ids: vectors.map((_, i) => `v${i}`), vectors });
   // Each worker the page starts, and when it ends.
   const ended = [];
-  page.on("worker", (w) => ended.push(new Promise((done) => w.once("close", done))));
+  const started = (w) => ended.push(new Promise((done) => w.once("close", done)));
+  page.on("worker", started);
   await page.goto(`${base}/dashboard/#/map/grid`);
   await page.locator('[data-testid="map"][data-projection="pca"][data-points="2000"]').waitFor();
   // The longest gap between the ticks of a 10 ms timer: how long the page's thread was busy.
@@ -212,13 +213,15 @@ async function umapOffThePage(page, base) {
   // had left (measured above on the same run, so that a slow machine slows both).
   await page.reload();
   await page.locator('[data-testid="map"][data-projection="pca"][data-points="2000"]').waitFor();
+  const second = page.waitForEvent("worker");
   await projection.selectOption("umap");
+  await second;
   await page.getByTestId("map-status").filter({ hasText: /^epoch / }).waitFor();
-  const leaving = Date.now();
   await page.goto(`${base}/dashboard/#/`);
   const left = await Promise.race([ended[1].then(() => true),
     new Promise((r) => setTimeout(r, epochs / 2, false))]);
   assert.ok(left, `the UMAP worker went on for ${epochs / 2} ms after the page was left`);
+  page.off("worker", started);
   await api(base, "DELETE", "/api/v1/collections/grid");
 }
 

@@ -90,11 +90,6 @@ void ToProto(const CollectionInfo& info, v1::Collection* out) {
   ToProto(info.config.tiering, out->mutable_tiering());
 }
 
-void ToProto(const CollectionConfig& config, v1::Collection* out) {
-  SetFields(CollectionFields(config), out);
-  ToProto(config.tiering, out->mutable_tiering());
-}
-
 void ToProto(const BackupInfo& backup, v1::Backup* out) { SetFields(BackupFields(backup), out); }
 
 void ToProto(const MaintenanceEvent& event, v1::MaintenanceEvent* out) {

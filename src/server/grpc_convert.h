@@ -22,7 +22,6 @@ void JsonToStruct(const std::string& json, google::protobuf::Struct* out);
 void ToProto(const TieringPolicy& t, v1::Tiering* out);
 TieringPolicy FromProto(const v1::Tiering& in);
 void ToProto(const CollectionInfo& info, v1::Collection* out);
-void ToProto(const CollectionConfig& config, v1::Collection* out);
 void ToProto(const BackupInfo& backup, v1::Backup* out);
 void ToProto(const MaintenanceEvent& event, v1::MaintenanceEvent* out);
 void ToProto(const KeyInfo& key, v1::ApiKey* out);

@@ -255,12 +255,6 @@ bool Body::Consistency(ReadConsistency* out) {
   return true;
 }
 
-json CollectionJson(const CollectionConfig& config) {
-  json out = FieldsJson(CollectionFields(config));
-  out["tiering"] = TieringJson(config.tiering);
-  return out;
-}
-
 json CollectionJson(const CollectionInfo& info) {
   json out = FieldsJson(CollectionFields(info));
   out["tiering"] = TieringJson(info.config.tiering);

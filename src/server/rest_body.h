@@ -85,7 +85,6 @@ HttpResponse Json(int status, const json& body);
 // A JSON object of the fields (server/fields.h).
 json FieldsJson(const std::vector<Field>& fields);
 // A collection as REST shows it: its fields and its "tiering" object.
-json CollectionJson(const CollectionConfig& config);
 json CollectionJson(const CollectionInfo& info);
 // The body's "tiering" object, when given, into `out` (a missing key: false or null); false
 // with b's error naming the field otherwise.

@@ -54,13 +54,14 @@ def _dict(s: struct_pb2.Struct) -> Dict[str, Any]:
     return {k: _value(v) for k, v in fields.items()}
 
 
-def _flat(msg: Any) -> Dict[str, Any]:
+def _flat(msg: Any, presence: bool = False) -> Dict[str, Any]:
     """A message's fields as REST shows them: a Tiering as a dict with None for unset hours,
-    the stats' tier_<tier>_<what> fields nested under "tiers", an optional field left unset
-    left out (a cluster's list has no vector_count)."""
+    the stats' tier_<tier>_<what> fields nested under "tiers"; with `presence`, an optional
+    field left unset left out (a cluster's list has no vector_count; elsewhere an older
+    server's unset field is its 0)."""
     out: Dict[str, Any] = {}
     for f in msg.DESCRIPTOR.fields:
-        if f.containing_oneof is not None and not msg.HasField(f.name):
+        if presence and f.containing_oneof is not None and not msg.HasField(f.name):
             continue
         value = getattr(msg, f.name)
         if f.name == "tiering":
@@ -258,7 +259,7 @@ def _result(op: str, p: Dict[str, Any], resp: Any) -> Dict[str, Any]:
               "delete_backup", "restore_backup", "restore_time"):
         return _flat(resp)
     if op == "list_collections":
-        return {"collections": [_flat(c) for c in resp.collections]}
+        return {"collections": [_flat(c, presence=True) for c in resp.collections]}
     if op == "list_backups":
         return {"backups": [_flat(b) for b in resp.backups]}
     if op == "collection_history":

@@ -99,17 +99,18 @@ export async function mapPage(root: HTMLElement, name: string,
     delete canvas.dataset.projection; // and the point count: set again when drawn
     delete canvas.dataset.points;
     status.textContent = "finding neighbours";
-    let job = umap;
     let unfollow: () => void = () => {};
     try {
-      job = umap ??= new UmapJob(rows.map((r) => r.vector), alive);
+      const job = (umap ??= new UmapJob(rows.map((r) => r.vector), alive));
       unfollow = job.follow((p: UmapProgress) => {
         if (current()) show(p.xy, p.done < p.epochs ? `epoch ${p.done} of ${p.epochs}` : "");
       });
-      const xy = await job.done;
+      const xy = await job.done.catch((e) => {
+        if (umap === job) umap = null; // a failed run: the next choice starts afresh
+        throw e;
+      });
       if (current()) final(chosen, xy);
     } catch (e) {
-      if (umap === job) umap = null; // the next choice starts afresh
       if (current()) status.textContent = `UMAP failed: ${e instanceof Error ? e.message : e}`;
     } finally {
       unfollow();

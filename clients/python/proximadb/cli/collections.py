@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import click
 from rich.text import Text
 
-from ..errors import ProximaDBError
+from ..errors import CollectionNotFoundError, ProximaDBError
 from . import Session, parse_filter
 from ._output import (OUTPUT, confirm, err, fields_of, out, plain, print_json, print_result,
                       print_rows)
@@ -47,9 +47,14 @@ def collections() -> None:
 def list_(session: Session, output: str) -> None:
     """The collections, with their sizes."""
     client = session.client()
-    # A cluster's list has no counts: each is a fan-out to the collection's shards.
-    found = [c if c.vector_count is not None else client.get_collection(c.name)
-             for c in client.list_collections()]
+    found = []
+    for c in client.list_collections():
+        if c.vector_count is None:  # a cluster's list: a count is a fan-out to every shard
+            try:
+                c = client.get_collection(c.name)
+            except CollectionNotFoundError:
+                continue  # dropped since it was listed
+        found.append(c)
     if output == "json":
         print_json(found)
         return
