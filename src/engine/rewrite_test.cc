@@ -97,6 +97,15 @@ class RewriteTest : public ::testing::Test {
     return c;
   }
 
+  // A compaction of `c` on a thread of its own, held as it creates its output file (its
+  // snapshot taken); its status goes to `compacted` once it ends.
+  std::thread HeldCompaction(Collection& c, absl::Status* compacted) {
+    env_.Arm();
+    std::thread compaction([&c, compacted] { *compacted = c.Compact(); });
+    env_.AwaitHeld();
+    return compaction;
+  }
+
   // Segment files under `base`, whether a manifest names them or not.
   int SegmentFiles(const std::string& base) {
     int n = 0;
@@ -123,10 +132,8 @@ TEST_F(RewriteTest, FlushesWritesAndDeletionsGoOnWhileACompactionBuilds) {
   std::unique_ptr<Database> db = Open();
   std::shared_ptr<Collection> c = Fill(*db);
 
-  env_.Arm();
   absl::Status compacted;
-  std::thread compaction([&] { compacted = c->Compact(); });
-  env_.AwaitHeld();  // the compaction is writing its output: its snapshot is taken
+  std::thread compaction = HeldCompaction(*c, &compacted);
   // Deletions of rows the compaction is moving, then a flush that covers them: with the
   // flush the WAL files holding the deletions go.
   EXPECT_EQ(*c->Delete({"r5", "r150", "r299"}), 3u);
@@ -167,10 +174,8 @@ TEST_F(RewriteTest, ATierChangeDuringACompactionMakesItStartAgain) {
   std::shared_ptr<Collection> c = Fill(*db);
   ASSERT_EQ(SegmentFiles("/hot"), 3);
 
-  env_.Arm();
   absl::Status compacted;
-  std::thread compaction([&] { compacted = c->Compact(); });
-  env_.AwaitHeld();
+  std::thread compaction = HeldCompaction(*c, &compacted);
   // The three inputs move to the warm tier meanwhile (the tier change is not held up either).
   CollectionUpdate u;
   u.tiering = TieringPolicy{.warm_after_hours = 0.0};
@@ -193,10 +198,8 @@ TEST_F(RewriteTest, ADropGivesUpACompactionUnderWay) {
   std::shared_ptr<Collection> c = Fill(*db);
   const auto& impl = static_cast<const CollectionImpl&>(*c);
 
-  env_.Arm();
   absl::Status compacted;
-  std::thread compaction([&] { compacted = c->Compact(); });
-  env_.AwaitHeld();  // the compaction is writing its output
+  std::thread compaction = HeldCompaction(*c, &compacted);
   absl::Status dropped;
   std::thread drop([&] { dropped = db->DropCollection("c"); });
   // Until the drop has asked (bounded: without the request the test fails, not hangs).
@@ -220,10 +223,8 @@ TEST_F(RewriteTest, AShutdownGivesUpACompactionWhichRunsAgainAfterTheReopen) {
   std::unique_ptr<Database> db = Open();
   std::shared_ptr<Collection> c = Fill(*db);
 
-  env_.Arm();
   absl::Status compacted;
-  std::thread compaction([&] { compacted = c->Compact(); });
-  env_.AwaitHeld();
+  std::thread compaction = HeldCompaction(*c, &compacted);
   db->BeginShutdown();  // as the server on SIGTERM, before it waits for requests in flight
   env_.Release();
   compaction.join();
