@@ -23,6 +23,10 @@ uint32_t Centroids::Nearest(const float* x) const {
   return simd::Active().nearest(x, transposed.data(), norms.data(), dim, count);
 }
 
+void Centroids::NearestRows(const float* xs, uint32_t n, uint32_t* out) const {
+  simd::Active().nearest_rows(xs, n, transposed.data(), norms.data(), dim, count, out);
+}
+
 void Centroids::Distances(const float* x, float* out) const {
   simd::Active().centroid_distances(x, transposed.data(), norms.data(), dim, count, out);
 }
@@ -37,14 +41,15 @@ void KMeans(const std::vector<float>& points, uint32_t n, uint32_t dim, uint32_t
                 dim * sizeof(float));
   }
   std::vector<double> sums(size_t{k} * dim);
-  std::vector<uint32_t> counts(k);
+  std::vector<uint32_t> counts(k), nearest(n);
   for (int iter = 0; iter < iterations; ++iter) {
     const Centroids near(centroids, dim, k);
     std::fill(sums.begin(), sums.end(), 0.0);
     std::fill(counts.begin(), counts.end(), 0u);
+    near.NearestRows(points.data(), n, nearest.data());
     for (uint32_t i = 0; i < n; ++i) {
       const float* x = points.data() + size_t{i} * dim;
-      const uint32_t c = near.Nearest(x);
+      const uint32_t c = nearest[i];
       ++counts[c];
       for (uint32_t d = 0; d < dim; ++d) sums[size_t{c} * dim + d] += x[d];
     }

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "simd/dispatch.h"
 
@@ -241,6 +242,56 @@ void CentroidDistances(const float* x, const float* transposed, const float* nor
   for (; c < count; ++c) out[c] = CentroidDistance(x, transposed, norms, dim, count, c);
 }
 
+// Nearest for kRows rows at once, `scaled` holding -2 x of each (row-major): the same sums as
+// CentroidDistances16, each load of the centroids feeding every row.
+template <size_t kRows>
+void NearestOfRows(const float* scaled, const float* const* x, const float* transposed,
+                   const float* norms, size_t dim, size_t count, uint32_t* out) {
+  float best_d[kRows] = {};
+  size_t c = 0;
+  for (; c + 16 <= count; c += 16) {
+    __m512 acc[kRows];
+    for (size_t r = 0; r < kRows; ++r) acc[r] = _mm512_loadu_ps(norms + c);
+    for (size_t i = 0; i < dim; ++i) {
+      const __m512 column = _mm512_loadu_ps(transposed + i * count + c);
+      for (size_t r = 0; r < kRows; ++r) {
+        acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(scaled[r * dim + i]), column, acc[r]);
+      }
+    }
+    for (size_t r = 0; r < kRows; ++r) {
+      const float low = _mm512_reduce_min_ps(acc[r]);
+      if (c == 0 || low < best_d[r]) {
+        const __mmask16 at = _mm512_cmp_ps_mask(acc[r], _mm512_set1_ps(low), _CMP_EQ_OQ);
+        best_d[r] = low;
+        out[r] = static_cast<uint32_t>(c + __builtin_ctz(at));
+      }
+    }
+  }
+  for (; c < count; ++c) {
+    for (size_t r = 0; r < kRows; ++r) {
+      const float d = CentroidDistance(x[r], transposed, norms, dim, count, c);
+      if (c == 0 || d < best_d[r]) best_d[r] = d, out[r] = static_cast<uint32_t>(c);
+    }
+  }
+}
+
+void NearestRows(const float* xs, size_t n, const float* transposed, const float* norms,
+                 size_t dim, size_t count, uint32_t* out) {
+  constexpr size_t kRows = 16;  // 16 accumulators and the column: half the registers
+  // malloc, not a std::vector: no inline library code is compiled with this file's flags.
+  float* scaled = n >= kRows ? static_cast<float*>(std::malloc(kRows * dim * sizeof(float)))
+                             : nullptr;
+  size_t i = 0;
+  for (; scaled != nullptr && i + kRows <= n; i += kRows) {
+    const float* x[kRows];
+    for (size_t r = 0; r < kRows; ++r) x[r] = xs + (i + r) * dim;
+    for (size_t j = 0; j < kRows * dim; ++j) scaled[j] = -2 * xs[i * dim + j];
+    NearestOfRows<kRows>(scaled, x, transposed, norms, dim, count, out + i);
+  }
+  std::free(scaled);
+  for (; i < n; ++i) out[i] = Nearest(xs + i * dim, transposed, norms, dim, count);
+}
+
 }  // namespace
 
 // AVX-512 VPOPCNTDQ (Ice Lake and later): eight words' popcounts per instruction. Not implied by
@@ -260,6 +311,6 @@ __attribute__((target("avx512vpopcntdq"))) uint32_t HammingVpopcntdq(const uint6
 
 const Kernels kAvx512Kernels = {Level::kAvx512, &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
                                 &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest,
-                                &CentroidDistances, &FastScan};
+                                &CentroidDistances, &FastScan, &NearestRows};
 
 }  // namespace proximadb::simd

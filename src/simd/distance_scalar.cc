@@ -85,6 +85,11 @@ void CentroidDistances(const float* x, const float* transposed, const float* nor
   for (size_t c = 0; c < count; ++c) out[c] = CentroidDistance(x, transposed, norms, dim, count, c);
 }
 
+void NearestRows(const float* xs, size_t n, const float* transposed, const float* norms,
+                 size_t dim, size_t count, uint32_t* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = Nearest(xs + i * dim, transposed, norms, dim, count);
+}
+
 void FastScan(const uint8_t* blocks, size_t nblocks, const uint8_t* lut, size_t width,
               uint16_t* out) {
   for (size_t b = 0; b < nblocks; ++b, out += kFastScanRows) {
@@ -106,6 +111,6 @@ void FastScan(const uint8_t* blocks, size_t nblocks, const uint8_t* lut, size_t 
 
 const Kernels kScalarKernels = {Level::kScalar, &L2Sqr,    &Dot,     &CosineDistance, &L2SqrI8,
                                 &DotI8,         &DotF32U8, &Hamming, &Lookup,         &Nearest,
-                                &CentroidDistances, &FastScan};
+                                &CentroidDistances, &FastScan, &NearestRows};
 
 }  // namespace proximadb::simd

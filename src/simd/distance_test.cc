@@ -97,6 +97,17 @@ TEST(SimdTest, QuantizedKernelsMatchScalar) {
         EXPECT_EQ(k->nearest(x.data(), t.data(), norms.data(), dim, count),
                   ref.nearest(x.data(), t.data(), norms.data(), dim, count))
             << count << " " << dim << " " << LevelName(k->level);
+        // Rows in groups of a kernel's width and the rest: each the answer nearest gives.
+        for (size_t n : {size_t{1}, size_t{8}, size_t{16}, size_t{37}}) {
+          std::vector<float> xs(n * dim);
+          for (float& v : xs) v = f(rng);
+          std::vector<uint32_t> rows(n);
+          k->nearest_rows(xs.data(), n, t.data(), norms.data(), dim, count, rows.data());
+          for (size_t i = 0; i < n; ++i) {
+            EXPECT_EQ(rows[i], k->nearest(xs.data() + i * dim, t.data(), norms.data(), dim, count))
+                << n << " " << i << " " << count << " " << dim << " " << LevelName(k->level);
+          }
+        }
         std::vector<float> got(count), want(count);
         k->centroid_distances(x.data(), t.data(), norms.data(), dim, count, got.data());
         ref.centroid_distances(x.data(), t.data(), norms.data(), dim, count, want.data());
