@@ -106,12 +106,17 @@ class Quantizer {
   uint32_t dsub() const { return options_.dim / options_.pq_m; }
   // pq, pq4: fills nearest_ from centroids_.
   void IndexCentroids();
+  // sq8: fills inverse_scale_ from scale_.
+  void InvertScales();
+  // sq8: the squared norm of the vector `code` decodes to.
+  float DecodedNorm2(const uint8_t* code) const;
 
   Options options_;
   size_t code_size_ = 0;
   // sq8: per-dimension min and scale; binary: per-dimension threshold (in min_);
   // pq, pq4: m x centroids() x dsub centroids.
   std::vector<float> min_, scale_, centroids_;
+  std::vector<float> inverse_scale_;  // sq8: 1 / scale_ (0 where the scale is 0)
   std::vector<Centroids> nearest_;  // pq: per sub-space, for Encode and Prepare
 };
 
