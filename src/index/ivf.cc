@@ -17,7 +17,8 @@ namespace {
 constexpr int kIterations = 10;
 constexpr uint32_t kTrainingRowsPerPartition = 64;
 
-// The vector as it is clustered: unit length for cosine.
+}  // namespace
+
 const float* Clustered(const float* v, uint32_t dim, DistanceMetric metric,
                        std::vector<float>* scratch) {
   if (metric != DistanceMetric::kCosine) return v;
@@ -30,8 +31,6 @@ const float* Clustered(const float* v, uint32_t dim, DistanceMetric metric,
   }
   return scratch->data();
 }
-
-}  // namespace
 
 uint32_t DefaultPartitions(uint32_t rows) {
   return std::clamp<uint32_t>(static_cast<uint32_t>(std::sqrt(double(rows))), 1, 65536);
@@ -179,39 +178,46 @@ class PartitionScorer {
 
 }  // namespace
 
+bool IvfScansExactly(const SearchParams& p, const AllowedRows* allowed, bool filtered) {
+  return p.exact || p.mode == PlanMode::kExact ||
+         (filtered && allowed->count() <= 4 * std::max(p.ef, p.k));
+}
+
+uint32_t ProbeNearest(const SearchSpace& space, const float* query, uint32_t partitions,
+                      absl::FunctionRef<const float*(uint32_t)> centroid, uint32_t nprobe,
+                      uint32_t enough, absl::FunctionRef<uint32_t(uint32_t)> score) {
+  // Partitions nearest first.
+  std::vector<std::pair<float, uint32_t>> order(partitions);
+  for (uint32_t q = 0; q < partitions; ++q) {
+    order[q] = {space.distance(query, centroid(q), space.dim), q};
+  }
+  // Only the nprobe nearest are ordered up front; the rest only if a filter asks for more.
+  const size_t sorted = std::min<size_t>(nprobe, order.size());
+  std::partial_sort(order.begin(), order.begin() + sorted, order.end());
+  uint32_t seen = 0;
+  for (uint32_t probed = 0; probed < order.size(); ++probed) {
+    if (probed >= nprobe && seen >= enough) break;
+    if (probed == sorted) std::sort(order.begin() + sorted, order.end());
+    seen += score(order[probed].second);
+  }
+  return seen;
+}
+
 PlannedResult IvfSearch(const SearchSpace& space, const IvfView& ivf, const SearchParams& p,
                         const AllowedRows* allowed, bool filtered) {
   PlannedResult r;
-  if (p.exact || p.mode == PlanMode::kExact ||
-      (filtered && allowed->count() <= 4 * std::max(p.ef, p.k))) {
+  if (IvfScansExactly(p, allowed, filtered)) {
     r.plan = Plan::kExact;
     r.hits = ExactOver(space, p.query, p.k, allowed, &r.stats);
     return r;
   }
   r.plan = Plan::kIvf;
-  // Partitions nearest first.
-  std::vector<std::pair<float, uint32_t>> order(ivf.partitions());
-  for (uint32_t q = 0; q < ivf.partitions(); ++q) {
-    order[q] = {space.distance(p.query, ivf.centroid(q), space.dim), q};
-  }
-  // Only the nprobe nearest are ordered up front; the rest only if a filter asks for more.
-  const size_t sorted = std::min<size_t>(p.nprobe, order.size());
-  std::partial_sort(order.begin(), order.begin() + sorted, order.end());
-
   const bool coded = space.quantizer != nullptr;
   PartitionScorer scorer(space, ivf, p.query);
   BoundedTopK<Hit> candidates(coded ? RerankCandidates(p) : p.k);
-  // A filter thins the partitions out: probing goes on until max(ef, k) allowed rows were seen.
-  const uint32_t enough = std::max(p.ef, p.k);
-  uint32_t probed = 0, seen = 0;
-  for (; probed < order.size(); ++probed) {
-    if (probed >= p.nprobe && seen >= enough) break;
-    if (probed == sorted) std::sort(order.begin() + sorted, order.end());
-    const uint32_t q = order[probed].second;
-    const uint32_t allowed_rows = scorer.Score(q, allowed, &candidates);
-    seen += allowed_rows;
-    r.stats.distances += allowed_rows;
-  }
+  r.stats.distances += ProbeNearest(
+      space, p.query, ivf.partitions(), [&](uint32_t q) { return ivf.centroid(q); }, p.nprobe,
+      std::max(p.ef, p.k), [&](uint32_t q) { return scorer.Score(q, allowed, &candidates); });
   r.hits = coded ? Rerank(space, p.query, candidates.Take(), p.k, &r.stats) : candidates.Take();
   return r;
 }

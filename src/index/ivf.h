@@ -19,6 +19,10 @@
 
 namespace proximadb::index {
 
+// The vector as it is clustered: `v` itself, or its unit vector in `scratch` for cosine.
+const float* Clustered(const float* v, uint32_t dim, DistanceMetric metric,
+                       std::vector<float>* scratch);
+
 // Partitions for a segment of `rows` rows when the collection does not say: about sqrt(rows),
 // so that a partition holds about as many rows as there are partitions.
 uint32_t DefaultPartitions(uint32_t rows);
@@ -70,6 +74,17 @@ class IvfView {
   const float* centroids_ = nullptr;
   const uint32_t* offsets_ = nullptr;
 };
+
+// Whether an IVF search scans instead: the request asks for it, or a filter selects at most
+// 4 * max(ef, k) rows.
+bool IvfScansExactly(const SearchParams& params, const AllowedRows* allowed, bool filtered);
+
+// Probes partitions in order of their centroid's distance to the query, at least `nprobe` of
+// them and more until `enough` allowed rows were seen (a filter thins them out): `score(p)`
+// scores partition p's allowed rows and returns how many it had. Returns the rows seen.
+uint32_t ProbeNearest(const SearchSpace& space, const float* query, uint32_t partitions,
+                      absl::FunctionRef<const float*(uint32_t)> centroid, uint32_t nprobe,
+                      uint32_t enough, absl::FunctionRef<uint32_t(uint32_t)> score);
 
 // The k nearest allowed rows of `space` (rows grouped by `ivf`'s partitions): the partitions in
 // order of their centroid's distance to the query, at least `nprobe` of them and more until

@@ -1,0 +1,277 @@
+#include "index/ivf_lists.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "common/macros.h"
+#include "index/ivf.h"
+
+namespace proximadb::index {
+namespace {
+
+// Rows per block of a list: a block holds their row numbers, then their codes.
+constexpr uint32_t kBlockRows = 64;
+// Block pointers per page of a list's directory (4 KiB).
+constexpr uint32_t kBlocksPerPage = 512;
+constexpr uint32_t kTrainingRowsPerPartition = 32;
+// Calibration: this many points of the training sample serve as queries, each against its
+// exact kCalibrationK nearest among the others.
+constexpr uint32_t kCalibrationQueries = 128;
+constexpr uint32_t kCalibrationK = 10;
+// Codes fetched ahead of their scoring.
+constexpr uint32_t kPrefetchRows = 4;
+
+}  // namespace
+
+void IvfLists::Prefetch(const uint8_t* code) const {
+  for (size_t line = 0; line < code_size_; line += 64) __builtin_prefetch(code + line);
+}
+
+// A list's rows in blocks that never move: block b holds entries [b, b + 1) * kBlockRows. Its
+// directory has two levels, pages of block pointers allocated as the list grows, so that it
+// never moves either; readers reach block b only below the published size, which is stored
+// after the block and its pointers.
+struct IvfLists::List {
+  std::unique_ptr<uint8_t**[]> pages;  // enough for max_rows rows, null until needed
+  std::atomic<uint32_t> size{0};       // entries published to readers
+
+  const uint8_t* block(uint32_t b) const { return pages[b / kBlocksPerPage][b % kBlocksPerPage]; }
+  uint32_t first_row(uint32_t b) const {
+    uint32_t row;
+    std::memcpy(&row, block(b), sizeof(row));
+    return row;
+  }
+};
+
+std::unique_ptr<IvfLists> IvfLists::Train(const Options& options, uint32_t rows,
+                                          absl::FunctionRef<const float*(uint32_t)> vector) {
+  PROXIMADB_CHECK(rows > 0);
+  auto quantizer = Quantizer::Train(
+      Quantizer::Options{.kind = Quantization::kSq8, .dim = options.dim, .metric = options.metric},
+      rows, vector);
+  PROXIMADB_CHECK(quantizer.ok());  // sq8 trains on any rows
+  std::unique_ptr<IvfLists> lists(new IvfLists(options, *std::move(quantizer)));
+  const uint32_t k = std::clamp<uint32_t>(options.partitions, 1, rows);
+  // An even spread of the rows, kTrainingRowsPerPartition per partition at most.
+  const uint32_t n =
+      static_cast<uint32_t>(std::min<uint64_t>(rows, uint64_t{k} * kTrainingRowsPerPartition));
+  const uint32_t dim = options.dim;
+  std::vector<float> points(size_t{n} * dim), scratch;
+  for (uint32_t i = 0; i < n; ++i) {
+    const float* v = Clustered(vector(static_cast<uint32_t>(uint64_t{i} * rows / n)), dim,
+                               options.metric, &scratch);
+    std::memcpy(points.data() + size_t{i} * dim, v, dim * sizeof(float));
+  }
+  lists->partitions_ = k;
+  lists->centroids_.resize(size_t{k} * dim);
+  std::mt19937_64 rng(42);
+  KMeans(points, n, dim, k, options.iterations, rng, lists->centroids_.data());
+  lists->nearest_ = Centroids(lists->centroids_.data(), dim, k);
+  lists->Calibrate(points, n);
+  lists->lists_ = std::make_unique<List[]>(k);
+  const size_t pages = options.max_rows / kBlockRows / kBlocksPerPage + 1;
+  for (uint32_t p = 0; p < k; ++p) lists->lists_[p].pages = std::make_unique<uint8_t**[]>(pages);
+  lists->memory_bytes_ = lists->centroids_.size() * sizeof(float) * 3 +  // with nearest_
+                         size_t{k} * pages * sizeof(uint8_t**);
+  return lists;
+}
+
+void IvfLists::Calibrate(const std::vector<float>& points, uint32_t n) {
+  const uint32_t dim = options_.dim;
+  const Distance distance = DistanceFor(options_.metric);
+  std::vector<uint32_t> assignment(n), sizes(partitions_);
+  nearest_.NearestRows(points.data(), n, assignment.data());
+  for (uint32_t a : assignment) ++sizes[a];
+  std::vector<std::pair<float, uint32_t>> order(partitions_);
+  std::vector<uint64_t> probed_through(partitions_);  // rows probed once p is
+  const uint32_t queries = std::min(kCalibrationQueries, n);
+  for (uint32_t i = 0; i < queries; ++i) {
+    const uint32_t query = static_cast<uint32_t>(uint64_t{i} * n / queries);
+    const float* q = &points[size_t{query} * dim];
+    for (uint32_t p = 0; p < partitions_; ++p) {
+      order[p] = {distance(q, &centroids_[size_t{p} * dim], dim), p};
+    }
+    std::sort(order.begin(), order.end());  // the order a search probes them in
+    uint64_t probed = 0;
+    for (const auto& [d, p] : order) probed_through[p] = probed += sizes[p];
+    BoundedTopK<Hit> nearest(kCalibrationK);
+    for (uint32_t j = 0; j < n; ++j) {
+      if (j != query) nearest.Push({distance(q, &points[size_t{j} * dim], dim), j});
+    }
+    for (const Hit& h : nearest.Take()) {
+      required_.push_back(static_cast<float>(probed_through[assignment[h.row]]) / n);
+    }
+  }
+  std::sort(required_.begin(), required_.end());
+}
+
+double IvfLists::ProbedFraction(uint32_t ef) const {
+  if (required_.empty()) return 1.0;
+  // About the recall a graph search gives at ef: 0.94 at 16, 0.984 at 64, 0.992 at 128.
+  const double recall = 1.0 - 1.0 / std::max(ef, 1u);
+  const size_t i = static_cast<size_t>(std::ceil(recall * required_.size()));
+  return required_[std::clamp<size_t>(i, 1, required_.size()) - 1];
+}
+
+IvfLists::IvfLists(const Options& options, std::unique_ptr<Quantizer> quantizer)
+    : options_(options), quantizer_(std::move(quantizer)), code_size_(quantizer_->code_size()) {}
+
+IvfLists::~IvfLists() {
+  if (lists_ == nullptr) return;
+  for (uint32_t p = 0; p < partitions_; ++p) {
+    const List& list = lists_[p];
+    const uint32_t blocks = (list.size.load(std::memory_order_relaxed) + kBlockRows - 1) /
+                            kBlockRows;
+    for (uint32_t b = 0; b < blocks; ++b) std::free(const_cast<uint8_t*>(list.block(b)));
+    for (uint32_t page = 0; page * kBlocksPerPage < blocks; ++page) std::free(list.pages[page]);
+  }
+}
+
+void IvfLists::File(uint32_t first, uint32_t n, const float* vectors, int threads) {
+  PROXIMADB_CHECK(first >= next_row_ && uint64_t{first} + n <= options_.max_rows);
+  next_row_ = first + n;  // the lists stay ascending, which ScoreList relies on
+  std::vector<uint32_t> partition(n);
+  std::vector<uint8_t> codes(size_t{n} * code_size_);
+  // At least a few hundred rows per thread, or the threads cost more than they bring.
+  const uint32_t workers =
+      static_cast<uint32_t>(std::clamp<int64_t>(n / 256, 1, std::max(threads, 1)));
+  std::vector<std::thread> helpers;
+  for (uint32_t w = 1; w < workers; ++w) {
+    helpers.emplace_back([&, w] {
+      Assign(vectors, uint64_t{n} * w / workers, uint64_t{n} * (w + 1) / workers,
+             partition.data(), codes.data());
+    });
+  }
+  Assign(vectors, 0, n / workers, partition.data(), codes.data());
+  for (std::thread& t : helpers) t.join();
+  for (uint32_t i = 0; i < n; ++i) Append(first + i, partition[i], &codes[size_t{i} * code_size_]);
+}
+
+void IvfLists::Assign(const float* vectors, uint32_t begin, uint32_t end, uint32_t* partition,
+                      uint8_t* codes) const {
+  const uint32_t dim = options_.dim;
+  const float* rows = vectors + size_t{begin} * dim;
+  std::vector<float> unit;  // cosine: the unit vectors, as the centroids were trained on
+  if (options_.metric == DistanceMetric::kCosine) {
+    unit.resize(size_t{end - begin} * dim);
+    std::vector<float> scratch;
+    for (uint32_t r = begin; r < end; ++r) {
+      const float* u = Clustered(vectors + size_t{r} * dim, dim, options_.metric, &scratch);
+      std::memcpy(&unit[size_t{r - begin} * dim], u, dim * sizeof(float));
+    }
+    rows = unit.data();
+  }
+  nearest_.NearestRows(rows, end - begin, partition + begin);
+  for (uint32_t r = begin; r < end; ++r) {
+    quantizer_->Encode(vectors + size_t{r} * dim, codes + size_t{r} * code_size_);
+  }
+}
+
+void IvfLists::Append(uint32_t row, uint32_t p, const uint8_t* code) {
+  List& list = lists_[p];
+  const uint32_t n = list.size.load(std::memory_order_relaxed);
+  const uint32_t b = n / kBlockRows, i = n % kBlockRows;
+  if (i == 0) {
+    uint8_t**& page = list.pages[b / kBlocksPerPage];
+    if (page == nullptr) {
+      page = static_cast<uint8_t**>(std::calloc(kBlocksPerPage, sizeof(uint8_t*)));
+      PROXIMADB_CHECK(page != nullptr);
+      memory_bytes_.fetch_add(kBlocksPerPage * sizeof(uint8_t*), std::memory_order_relaxed);
+    }
+    const size_t bytes = (kBlockRows * (sizeof(uint32_t) + code_size_) + 63) / 64 * 64;
+    page[b % kBlocksPerPage] = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
+    PROXIMADB_CHECK(page[b % kBlocksPerPage] != nullptr);
+    memory_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  uint8_t* block = list.pages[b / kBlocksPerPage][b % kBlocksPerPage];
+  std::memcpy(block + i * sizeof(uint32_t), &row, sizeof(uint32_t));
+  std::memcpy(block + kBlockRows * sizeof(uint32_t) + i * code_size_, code, code_size_);
+  list.size.store(n + 1, std::memory_order_release);
+}
+
+uint32_t IvfLists::ScoreList(uint32_t p, uint32_t base, uint32_t rows,
+                             const Quantizer::Query& query, const AllowedRows* allowed,
+                             bool filtered, BoundedTopK<Hit>* top) const {
+  const List& list = lists_[p];
+  const uint32_t size = list.size.load(std::memory_order_acquire);
+  const uint32_t blocks = (size + kBlockRows - 1) / kBlockRows;
+  // Rows are ascending: start at the last block beginning at or below base (after a graph
+  // took the lower rows, most of a list is below base).
+  uint32_t first = 0;
+  for (uint32_t hi = blocks; first + 1 < hi;) {
+    const uint32_t mid = (first + hi) / 2;
+    if (list.first_row(mid) <= base) {
+      first = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  uint32_t seen = 0;
+  for (uint32_t b = first; b < blocks; ++b) {
+    const uint8_t* block = list.block(b);
+    const uint8_t* codes = block + kBlockRows * sizeof(uint32_t);
+    const uint32_t in_block = std::min(kBlockRows, size - b * kBlockRows);
+    for (uint32_t i = 0; i < in_block; ++i) {
+      uint32_t row;
+      std::memcpy(&row, block + i * sizeof(uint32_t), sizeof(uint32_t));
+      // Rows are ascending: below base, skip; past the space, the list is done.
+      if (row < base) continue;
+      const uint32_t local = row - base;
+      if (local >= rows) return seen;
+      if (filtered && !allowed->Contains(local)) continue;
+      ++seen;
+      // The codes stream from memory (megabytes a search): fetch a few rows ahead.
+      if (i + kPrefetchRows < in_block) Prefetch(codes + (i + kPrefetchRows) * code_size_);
+      const Hit hit{query.Distance(codes + i * code_size_), local};
+      // Unfiltered, `allowed` only hides deleted rows and rows newer than the reader: asked
+      // only of rows good enough to keep, since the answer is a cache miss where the code
+      // is read in sequence.
+      if (top->Accepts(hit) && (filtered || allowed == nullptr || allowed->Contains(local))) {
+        top->Push(hit);
+      }
+    }
+  }
+  return seen;
+}
+
+PlannedResult IvfLists::Search(const SearchSpace& space, uint32_t base, const SearchParams& p,
+                               const AllowedRows* allowed, bool filtered) const {
+  PlannedResult r;
+  r.plan = Plan::kExact;
+  // A few rows (what the graph has not reached once it caught up, nearly) are scanned: as
+  // cheap as the partitions' centroids, and exact.
+  if (IvfScansExactly(p, allowed, filtered) || space.rows <= 4 * std::max(p.ef, p.k)) {
+    r.hits = ExactOver(space, p.query, p.k, allowed, &r.stats);
+    return r;
+  }
+  const Quantizer::Query query = quantizer_->Prepare(p.query);
+  BoundedTopK<Hit> candidates(RerankCandidates(p));
+  // The partitions nearest the query are probed until they held that fraction of the rows the
+  // search may return (a filter's rows are spread over the partitions, so a selective one
+  // probes further, as its nearest allowed rows are): a dense region's large partitions stop
+  // the probe sooner, which keeps the slowest searches near the typical one.
+  const double fraction = ProbedFraction(std::max(p.ef, p.k));  // as a graph widens to k
+  const uint32_t pool = filtered ? allowed->count() : space.rows;
+  const auto budget = static_cast<uint32_t>(std::ceil(fraction * pool));
+  r.stats.distances += ProbeNearest(
+      space, p.query, partitions_,
+      [&](uint32_t q) { return centroids_.data() + size_t{q} * options_.dim; }, 1,
+      std::max({p.ef, p.k, budget}), [&](uint32_t q) {
+        return ScoreList(q, base, space.rows, query, allowed, filtered, &candidates);
+      });
+  r.hits = Rerank(space, p.query, candidates.Take(), p.k, &r.stats);
+  if (r.hits.size() < p.k) {
+    // Dead rows (deleted, overwritten, newer than the reader) filled the partitions probed:
+    // a scan returns k rows whenever k are there.
+    r.hits = ExactOver(space, p.query, p.k, allowed, &r.stats);
+    return r;
+  }
+  r.plan = Plan::kIvf;
+  return r;
+}
+
+}  // namespace proximadb::index
