@@ -204,9 +204,10 @@ class CollectionImpl final : public Collection,
                             const std::vector<std::shared_ptr<CollectionImpl>>& all);
   // Compacts if the strategy's policy calls for it.
   absl::Status MaybeCompact();
-  // For the background indexer: inserts up to `max_rows` rows of the active memtable into its
-  // graph, on build_threads threads while no read ran in the last second, else on one fewer
-  // (at least one); returns how many (0 when it is caught up).
+  // For the background indexer: files the active memtable's new rows into its IVF lists
+  // (Memtable::FileRows), then inserts up to `max_rows` rows into its graph, on build_threads
+  // threads while no read ran in the last second, else on one fewer (at least one); returns
+  // how many rows it filed and inserted (0 when it is caught up).
   uint32_t IndexMemtable(uint32_t max_rows) ABSL_LOCKS_EXCLUDED(mu_);
   // Notes a search or scanning read for the indexer (SearchActivity).
   void RecordRead() {

@@ -88,7 +88,13 @@ absl::StatusOr<bool> CollectionImpl::WriteFrozen(MaintenanceEvent* event) {
   }
   // The memtable's graph, finished, becomes the segment's (BuildSegment takes it). The
   // memtable serializes this with a turn of the background indexer still inside it.
-  if (TakesLayerGraph(dead, rows)) f.mem->FinishGraph(options_.build_threads);
+  // The rows the indexer had not filed into the IVF lists before the freeze are filed first,
+  // if it had trained them (no training here: a flush may be what frees memory), so that
+  // searches during the graph's completion take them from the lists.
+  if (TakesLayerGraph(dead, rows)) {
+    f.mem->FileRows(options_.build_threads, UINT32_MAX, /*train=*/false);
+    f.mem->FinishGraph(options_.build_threads);
+  }
   PROXIMADB_ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg,
                              BuildPlaced(*strategy(), seg_number, segment_rows, nullptr));
   // (The strategy may have reordered segment_rows and dropped its deleted rows: segment row i

@@ -17,6 +17,7 @@
 #include "filter/field_index.h"
 #include "index/hnsw.h"
 #include "index/ivf.h"
+#include "index/ivf_lists.h"
 #include "index/planner.h"
 
 namespace proximadb {
@@ -36,6 +37,9 @@ struct LayerPart {
   // The IVF partitions the part's rows are grouped by (a viper segment), searched instead of a
   // graph.
   const index::IvfView* ivf = nullptr;
+  // IVF lists holding the part's rows among others (a memtable's rows its graph has not
+  // reached), searched instead of a scan; rows numbered as in the layer.
+  const index::IvfLists* lists = nullptr;
 };
 
 class Layer {

@@ -16,11 +16,20 @@
 // take theirs from one reservation of address space (common/reserved_array.h), committed chunk
 // by chunk, and the graph's own arrays grow in place the same way. Rows past max_rows (a
 // memtable whose flushes are held up) are only scanned.
+// IVF lists: a graph insert costs hundreds of microseconds a row at high dimension, so a bulk
+// load outruns the graph by tens of thousands of rows, which a search would scan. Once
+// kFilingStart rows wait for the graph, FileRows trains IVF lists (index/ivf_lists.h) on the
+// rows there are and from then on files every row into them, microseconds a row, ahead of the
+// graph. A search takes the rows the graph has not reached from the lists, and while the graph
+// holds few rows (a graph search costs about as much on a few rows as on many), all of them;
+// it scans only the rows appended since the last filing.
 // Fields: a FieldIndex over the rows' metadata, extended by each filtered search.
 //
 // Thread-safety: one writer at a time (the collection's commit leader) calls Append and
-// MarkDeleted; IndexRows and FinishGraph take turns (indexer_mu_); any number of readers may
-// concurrently read rows below num_rows() (acquire), search the graph, and call Find, which
+// MarkDeleted; IndexRows, FileRows and FinishGraph take turns (indexer_mu_); any number of
+// readers may
+// concurrently read rows below num_rows() (acquire), search the graph and the lists, and call
+// Find, which
 // takes a shared lock on the id index.
 #pragma once
 
@@ -38,6 +47,7 @@
 #include "common/reserved_array.h"
 #include "filter/field_index.h"
 #include "index/hnsw.h"
+#include "index/ivf_lists.h"
 #include "proximadb/types.h"
 #include "storage/id_index.h"
 #include "storage/layer.h"
@@ -79,7 +89,8 @@ class Memtable final : public Layer {
   }
   // Rows can be newer than a reader's snapshot.
   bool AllVisible() const override { return false; }
-  // The indexed rows through the graph, the rest scanned.
+  // The indexed rows through the graph, the rows above it from the IVF lists as far as they
+  // hold them, the rest scanned.
   void ForEachPart(uint32_t rows, absl::FunctionRef<void(const LayerPart&)> fn) const override;
 
   // Indexer side: inserts up to `max_rows` of the rows not yet indexed (within one chunk) into
@@ -87,6 +98,15 @@ class Memtable final : public Layer {
   // together once all are in, and a reader's search keeps to published rows); returns how many
   // it inserted (0 without GraphOptions, when all are indexed, or past the graph's max_rows).
   uint32_t IndexRows(uint32_t max_rows, int threads = 1);
+  // Indexer side: once kFilingStart rows wait for the graph, trains the IVF lists (unless
+  // `train` is false); then files up to `max_rows` of the rows appended since into them, on
+  // `threads` threads (rows past the graph's capacity are not). Returns how many it filed.
+  // Takes turns with IndexRows.
+  uint32_t FileRows(int threads = 1, uint32_t max_rows = UINT32_MAX, bool train = true);
+  // Rows [0, filed_rows()) are in the IVF lists (0 until they are trained).
+  uint32_t filed_rows() const { return filed_rows_.load(std::memory_order_acquire); }
+  static constexpr uint32_t kFilingStart = 8192;
+
   // Rows the indexer has yet to reach (rows past the graph's capacity are only ever scanned
   // and not counted).
   uint32_t unindexed_rows() const {
@@ -145,6 +165,9 @@ class Memtable final : public Layer {
   static int ChunkOf(uint32_t row);
   Chunk* NewChunk(int k);
   uint32_t IndexRowsLocked(uint32_t max_rows, int threads);
+  // With the lists trained: whether a search should take the graph's `indexed` rows from the
+  // graph (and only the rows above from the lists) rather than all of them from the lists.
+  bool GraphFirst(uint32_t indexed) const;
   const char* CopyToArena(std::string_view bytes);
 
   const uint32_t dim_;
@@ -165,7 +188,10 @@ class Memtable final : public Layer {
   std::unique_ptr<index::Hnsw> graph_;  // over graph_vectors_, destroyed before them
   std::atomic<uint32_t> indexed_rows_{0};
   std::atomic<bool> graph_complete_{false};
-  std::mutex indexer_mu_;  // one IndexRows or FinishGraph at a time
+  // Written once, before filed_rows_ first leaves 0.
+  std::unique_ptr<index::IvfLists> lists_;
+  std::atomic<uint32_t> filed_rows_{0};
+  std::mutex indexer_mu_;  // one IndexRows, FileRows or FinishGraph at a time
   mutable FieldIndex fields_;
 
   // std::shared_mutex (pthreads) rather than absl::Mutex: ThreadSanitizer sees through it

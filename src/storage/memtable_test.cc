@@ -165,6 +165,47 @@ TEST(MemtableTest, RowsPastTheGraphAreScanned) {
   EXPECT_EQ(graphs, 1u);
 }
 
+// The writer appends while the indexer files rows into the IVF lists and a reader searches the
+// lists' part of every view: the lists are published before the rows they hold, and a search
+// returns only rows of its part. Also run under TSan (storage_tsan_test).
+TEST(MemtableTest, FilingAndReadersRunTogether) {
+  constexpr uint32_t kDim = 8, kRows = Memtable::kFilingStart + 4000;
+  Memtable m(kDim, IdIndexKind::kHashMap,
+             Memtable::GraphOptions{DistanceMetric::kL2, index::HnswParams{.m = 8}});
+  std::atomic<bool> written{false}, filed{false}, searched{false};
+  std::thread writer([&] {
+    for (uint32_t i = 0; i < kRows; ++i) {
+      const float v[kDim] = {float(i % 97), float(i % 89), float(i % 83), float(i / 97),
+                             float(i % 7),  float(i % 5),  float(i % 3),  1.0f};
+      m.Append(std::to_string(i), reinterpret_cast<const char*>(v), "", i + 1);
+    }
+    written = true;
+  });
+  std::thread indexer([&] {
+    // Until every row is filed and a search has met the lists.
+    while (!written || m.filed_rows() < m.num_rows() || !searched) m.FileRows();
+    filed = true;
+  });
+  const index::Distance l2 = index::DistanceFor(DistanceMetric::kL2);
+  uint64_t searches = 0;
+  while (!filed) {
+    m.ForEachPart(m.num_rows(), [&](const LayerPart& p) {
+      if (p.lists == nullptr) return;
+      const index::SearchSpace space{p.vectors, p.rows, kDim, l2};
+      const index::SearchParams params{.query = p.vectors, .k = 3};
+      ++searches;
+      for (const index::Hit& h : p.lists->Search(space, p.base, params, nullptr, false).hits) {
+        ASSERT_LT(h.row, p.rows);
+      }
+      searched = true;
+    });
+  }
+  writer.join();
+  indexer.join();
+  EXPECT_EQ(m.filed_rows(), kRows);
+  EXPECT_GT(searches, 0u) << "the lists were never searched";
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, IndexerTest, ::testing::Values(1, 2));
 
 }  // namespace

@@ -124,8 +124,10 @@ class LayoutStrategy final : public SegmentStrategy {
                                      part.codes};
       const index::AllowedRows* allowed = every_row ? nullptr : &visible;
       const index::PlannedResult r =
-          part.ivf != nullptr ? index::IvfSearch(space, *part.ivf, params, allowed, filtered)
-                              : index::PlannedSearch(space, params, allowed, filtered);
+          part.ivf != nullptr     ? index::IvfSearch(space, *part.ivf, params, allowed, filtered)
+          : part.lists != nullptr ? part.lists->Search(space, part.base, params, allowed,
+                                                       filtered)
+                                  : index::PlannedSearch(space, params, allowed, filtered);
       plan = index::MostInvolved(plan, r.plan);
       for (const index::Hit& h : r.hits) offer(h.distance, part.base + h.row);
     });
