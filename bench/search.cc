@@ -1,8 +1,9 @@
 // bench/search: search through the public Collection API on Fashion-MNIST (60,000 x 784, L2),
 // each record carrying {"label": row % 1000}:
 //   1. ingest; searches right after it while the background indexer fills the memtable's
-//      graphs (p50/p99 per round of 100), the indexer's time and rows/s, then
-//      queries against the memtable alone, through its graphs and by exact scan;
+//      graph (rounds of 100 at --ef, 64 by default: recall@10, p50, p99; the rows the graph
+//      has not reached come from the memtable's IVF lists), the indexer's time and rows/s,
+//      then queries against the memtable alone, through its graph and by exact scan;
 //   2. flush (which builds the segment's HNSW graph), reopen (which maps and checks it), then
 //      an ef sweep through the segment's graph against the exact scan;
 //   3. filtered queries at 50%, 10%, 1% and 0.1% selectivity (label ranges): the plan chosen,
@@ -10,7 +11,12 @@
 //      which includes building the field index.
 // Recall@10 is against the exact answers; QPS is single-threaded.
 //
+// With --rows N above 60,000, the images after the first 60,000 are the first ones mirrored left
+// to right (new pictures of the same items; at most 120,000 rows). --data wordnet takes the
+// wordnet-minilm sentence embeddings instead (116,659 x 384, cosine, held-out queries).
+//
 //   proximadb-search-bench [--queries N] [--dir DIR] [--build-threads N] [--fresh on|off]
+//                          [--rows N] [--ef N] [--data fashion|wordnet]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -90,9 +96,9 @@ void PrintRow(const Run& r, const std::string& filter, const std::string& ef, do
               r.p99_us);
 }
 
-// Right after a load: rounds of 100 searches at ef 64 while the background indexer works (the
-// rows it has not reached are scanned), until it has caught up; with `search` false it only
-// waits for the indexer.
+// Right after a load: rounds of 100 searches at `ef` while the background indexer works (the
+// rows it has not reached come from the IVF lists or a scan), until it has caught up; with
+// `search` false it only waits for the indexer.
 struct Round {
   double at_s;
   uint64_t unindexed;
@@ -100,7 +106,7 @@ struct Round {
 };
 
 std::vector<Round> WhileIndexing(Collection& c, const index::Dataset& d, uint32_t nq,
-                                 bool search) {
+                                 bool search, uint32_t ef) {
   std::vector<Round> rounds;
   const auto start = Clock::now();
   for (bool done = false; !done;) {
@@ -111,19 +117,34 @@ std::vector<Round> WhileIndexing(Collection& c, const index::Dataset& d, uint32_
       continue;
     }
     rounds.push_back({Seconds(Clock::now() - start), unindexed,
-                      Query(c, d, std::min(nq, 100u), false, 64)});
+                      Query(c, d, std::min(nq, 100u), false, ef)});
   }
   return rounds;
 }
 
 void PrintRounds(const std::vector<Round>& rounds, const Run& exact) {
   if (rounds.empty()) return;
-  std::printf("right after the load, rounds of 100 searches at ef 64 while the indexer works:\n"
+  std::printf("right after the load, rounds of 100 searches while the indexer works:\n"
               "%8s %10s %10s %9s %9s\n", "at_s", "unindexed", "recall@10", "p50_us", "p99_us");
   for (const Round& r : rounds) {
     std::printf("%8.2f %10llu %10.4f %9.0f %9.0f\n", r.at_s,
                 static_cast<unsigned long long>(r.unindexed), Recall(r.run, exact), r.run.p50_us,
                 r.run.p99_us);
+  }
+}
+
+// Extends the base rows to `rows` with the first images mirrored left to right (28 x 28).
+void AddMirrored(index::Dataset* d, uint32_t rows) {
+  constexpr uint32_t kSide = 28;
+  const uint32_t n = d->base_rows();
+  if (d->dim != kSide * kSide) std::abort();
+  std::vector<float> row(d->dim);
+  for (uint32_t r = n; r < std::min(rows, 2 * n); ++r) {
+    const float* image = d->base.data() + size_t{r - n} * d->dim;
+    for (uint32_t y = 0; y < kSide; ++y) {
+      for (uint32_t x = 0; x < kSide; ++x) row[y * kSide + x] = image[y * kSide + kSide - 1 - x];
+    }
+    d->base.insert(d->base.end(), row.begin(), row.end());
   }
 }
 
@@ -133,19 +154,28 @@ int main(int argc, char** argv) {
   uint32_t nq = 1000;
   int build_threads = 0;  // every core
   bool fresh_searches = true;  // search while the indexer works (off: wait for it idle)
+  uint32_t rows = 0;           // above the 60,000 images: mirrored ones added
+  uint32_t fresh_ef = 64;      // of the searches right after the load
   std::string dir = "build/bench-search-data";
+  bool wordnet = false;  // the WordNet sentence embeddings (cosine) instead of Fashion-MNIST
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--queries")) nq = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--build-threads")) build_threads = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--fresh")) fresh_searches = std::strcmp(argv[i + 1], "off") != 0;
+    if (!std::strcmp(argv[i], "--rows")) rows = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--ef")) fresh_ef = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--data")) wordnet = !std::strcmp(argv[i + 1], "wordnet");
   }
-  auto loaded = index::LoadFashionMnist();
+  auto loaded = wordnet ? index::LoadWordnetMinilm(index::FindWordnetMinilm())
+                        : index::LoadFashionMnist();
   if (!loaded.ok()) {
     std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
     return 1;
   }
-  const index::Dataset d = *std::move(loaded);
+  index::Dataset mirrored = *std::move(loaded);
+  if (!wordnet) AddMirrored(&mirrored, rows);
+  const index::Dataset& d = mirrored;
   nq = std::min(nq, d.query_rows());
   std::filesystem::remove_all(dir);
   DatabaseOptions o;
@@ -154,11 +184,11 @@ int main(int argc, char** argv) {
   o.background_maintenance = false;
   auto db = *Database::Open(o);
   CollectionConfig c;
-  c.name = "fashion";
+  c.name = "bench";
   c.dimension = d.dim;
-  c.metric = DistanceMetric::kL2;
+  c.metric = wordnet ? DistanceMetric::kCosine : DistanceMetric::kL2;
   if (!db->CreateCollection(c).ok()) return 1;
-  auto coll = *db->GetCollection("fashion");
+  auto coll = *db->GetCollection("bench");
 
   auto t0 = Clock::now();
   for (uint32_t b = 0; b < d.base_rows(); b += 1000) {
@@ -172,13 +202,13 @@ int main(int argc, char** argv) {
     if (!coll->Write(std::move(batch), WriteMode::kInsert).ok()) return 1;
   }
   const double ingest_s = Seconds(Clock::now() - t0);
-  const std::vector<Round> fresh = WhileIndexing(*coll, d, nq, fresh_searches);
+  const std::vector<Round> fresh = WhileIndexing(*coll, d, nq, fresh_searches, fresh_ef);
   const double indexed_s = Seconds(Clock::now() - t0);
-  std::printf("Fashion-MNIST %u x %u in one collection: ingest %.1f s (%.0f vectors/s, sync); "
+  std::printf("%s %u x %u in one collection: ingest %.1f s (%.0f vectors/s, sync); "
               "background indexer done after %.1f s (%.0f rows/s, build_threads %d, "
               "0 = every core)\n",
-              d.base_rows(), d.dim, ingest_s, d.base_rows() / ingest_s, indexed_s,
-              d.base_rows() / indexed_s, o.build_threads);
+              wordnet ? "wordnet-minilm" : "Fashion-MNIST", d.base_rows(), d.dim, ingest_s,
+              d.base_rows() / ingest_s, indexed_s, d.base_rows() / indexed_s, o.build_threads);
   PrintHeader();
   const Run mem_exact = Query(*coll, d, nq, true, 0);
   PrintRow(mem_exact, "", "-", 1.0);
@@ -195,7 +225,7 @@ int main(int argc, char** argv) {
   t0 = Clock::now();
   db = *Database::Open(o);
   const double reopen_s = Seconds(Clock::now() - t0);
-  coll = *db->GetCollection("fashion");
+  coll = *db->GetCollection("bench");
   std::printf("flush with graph build %.1f s, reopen %.2f s; one segment:\n", flush_s, reopen_s);
 
   const Run exact = Query(*coll, d, nq, true, 0);
