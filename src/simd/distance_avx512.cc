@@ -7,7 +7,6 @@
 #include <immintrin.h>
 
 #include <cmath>
-#include <cstdlib>
 
 #include "simd/dispatch.h"
 
@@ -242,12 +241,12 @@ void CentroidDistances(const float* x, const float* transposed, const float* nor
   for (; c < count; ++c) out[c] = CentroidDistance(x, transposed, norms, dim, count, c);
 }
 
-// Nearest for kRows rows at once, `scaled` holding -2 x of each (row-major): the same sums as
-// CentroidDistances16, each load of the centroids feeding every row.
+// Nearest's whole groups of 16 centroids for kRows rows at once, `scaled` holding -2 x of
+// each (row-major): the same sums as CentroidDistances16, each load of the centroids feeding
+// every row. Returns the centroids covered.
 template <size_t kRows>
-void NearestOfRows(const float* scaled, const float* const* x, const float* transposed,
-                   const float* norms, size_t dim, size_t count, uint32_t* out) {
-  float best_d[kRows] = {};
+size_t NearestTiles(const float* scaled, const float* transposed, const float* norms,
+                    size_t dim, size_t count, uint32_t* out, float* best_d) {
   size_t c = 0;
   for (; c + 16 <= count; c += 16) {
     __m512 acc[kRows];
@@ -267,29 +266,18 @@ void NearestOfRows(const float* scaled, const float* const* x, const float* tran
       }
     }
   }
-  for (; c < count; ++c) {
-    for (size_t r = 0; r < kRows; ++r) {
-      const float d = CentroidDistance(x[r], transposed, norms, dim, count, c);
-      if (c == 0 || d < best_d[r]) best_d[r] = d, out[r] = static_cast<uint32_t>(c);
-    }
-  }
+  return c;
 }
 
 void NearestRows(const float* xs, size_t n, const float* transposed, const float* norms,
                  size_t dim, size_t count, uint32_t* out) {
   constexpr size_t kRows = 16;  // 16 accumulators and the column: half the registers
-  // malloc, not a std::vector: no inline library code is compiled with this file's flags.
-  float* scaled = n >= kRows ? static_cast<float*>(std::malloc(kRows * dim * sizeof(float)))
-                             : nullptr;
-  size_t i = 0;
-  for (; scaled != nullptr && i + kRows <= n; i += kRows) {
-    const float* x[kRows];
-    for (size_t r = 0; r < kRows; ++r) x[r] = xs + (i + r) * dim;
-    for (size_t j = 0; j < kRows * dim; ++j) scaled[j] = -2 * xs[i * dim + j];
-    NearestOfRows<kRows>(scaled, x, transposed, norms, dim, count, out + i);
-  }
-  std::free(scaled);
-  for (; i < n; ++i) out[i] = Nearest(xs + i * dim, transposed, norms, dim, count);
+  NearestRowsFrame<kRows>(
+      xs, n, transposed, norms, dim, count, out,
+      [&](const float* scaled, uint32_t* rows_out, float* best_d) {
+        return NearestTiles<kRows>(scaled, transposed, norms, dim, count, rows_out, best_d);
+      },
+      [&](const float* x) { return Nearest(x, transposed, norms, dim, count); });
 }
 
 }  // namespace
