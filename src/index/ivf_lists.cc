@@ -75,8 +75,11 @@ std::unique_ptr<IvfLists> IvfLists::Train(const Options& options, uint32_t rows,
   lists->lists_ = std::make_unique<List[]>(k);
   const size_t pages = options.max_rows / kBlockRows / kBlocksPerPage + 1;
   for (uint32_t p = 0; p < k; ++p) lists->lists_[p].pages = std::make_unique<uint8_t**[]>(pages);
-  lists->memory_bytes_ = lists->centroids_.size() * sizeof(float) * 3 +  // with nearest_
-                         size_t{k} * pages * sizeof(uint8_t**);
+  // The centroids twice (row-major and nearest_'s transposed, with norms), the sq8 ranges
+  // (3 floats a dimension), the calibration, and the directories' top levels.
+  lists->memory_bytes_ =
+      (2 * lists->centroids_.size() + k + 3 * dim + lists->required_.size()) * sizeof(float) +
+      size_t{k} * pages * sizeof(uint8_t**);
   return lists;
 }
 

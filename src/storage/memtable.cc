@@ -102,12 +102,12 @@ uint32_t Memtable::FileRows(int threads, uint32_t max_rows, bool train) {
   std::lock_guard<std::mutex> l(indexer_mu_);
   if (!graph_) return 0;
   const uint32_t from = filed_rows_.load(std::memory_order_relaxed);
-  const auto to = static_cast<uint32_t>(
-      std::min<uint64_t>({num_rows(), graph_rows_, uint64_t{from} + max_rows}));
+  const uint32_t available = std::min(num_rows(), graph_rows_);
+  const auto to = static_cast<uint32_t>(std::min<uint64_t>(available, uint64_t{from} + max_rows));
   if (lists_ == nullptr) {
     // Until the graph falls behind, nothing: it keeps up with a trickle of writes.
-    if (!train || to < indexed_rows() + kFilingStart) return 0;
-      // About as many partitions as rows in each at the flush (half the graph's capacity), at
+    if (!train || available < indexed_rows() + kFilingStart) return 0;
+    // About as many partitions as rows in each at the flush (half the graph's capacity), at
     // most 256 (centroids trained on the first rows of a large memtable describe it less well
     // the more of them there are), and a multiple of 16, the AVX-512 kernel's width (the
     // kernels take the rest one at a time).
@@ -116,7 +116,7 @@ uint32_t Memtable::FileRows(int threads, uint32_t max_rows, bool train) {
     lists_ = index::IvfLists::Train(
         index::IvfLists::Options{.dim = dim_, .metric = graph_options_->metric,
                                  .partitions = partitions, .max_rows = graph_rows_},
-        to, [&](uint32_t row) { return vector(row); });
+        available, [&](uint32_t row) { return vector(row); });
     memory_bytes_.fetch_add(lists_->MemoryBytes(), std::memory_order_relaxed);
   }
   const size_t before = lists_->MemoryBytes();

@@ -182,8 +182,9 @@ TEST(MemtableTest, FilingAndReadersRunTogether) {
     written = true;
   });
   std::thread indexer([&] {
-    // Until every row is filed and a search has met the lists.
-    while (!written || m.filed_rows() < m.num_rows() || !searched) m.FileRows();
+    // A few hundred rows at a time, for searches to run between (and during) the steps, until
+    // every row is filed and a search has met the lists.
+    while (!written || m.filed_rows() < m.num_rows() || !searched) m.FileRows(1, 256);
     filed = true;
   });
   const index::Distance l2 = index::DistanceFor(DistanceMetric::kL2);
