@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/macros.h"
+#include "index/distance.h"
 #include "index/ivf.h"
 
 namespace proximadb::index {
@@ -25,11 +26,12 @@ constexpr uint32_t kCalibrationK = 10;
 // Codes fetched ahead of their scoring.
 constexpr uint32_t kPrefetchRows = 4;
 
-}  // namespace
-
-void IvfLists::Prefetch(const uint8_t* code) const {
-  for (size_t line = 0; line < code_size_; line += 64) __builtin_prefetch(code + line);
+// Asks the CPU to fetch the `bytes` of a code ahead of its use.
+void Prefetch(const uint8_t* code, size_t bytes) {
+  for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch(code + line);
 }
+
+}  // namespace
 
 // A list's rows in blocks that never move: block b holds entries [b, b + 1) * kBlockRows. Its
 // directory has two levels, pages of block pointers allocated as the list grows, so that it
@@ -228,7 +230,9 @@ uint32_t IvfLists::ScoreList(uint32_t p, uint32_t base, uint32_t rows,
       if (filtered && !allowed->Contains(local)) continue;
       ++seen;
       // The codes stream from memory (megabytes a search): fetch a few rows ahead.
-      if (i + kPrefetchRows < in_block) Prefetch(codes + (i + kPrefetchRows) * code_size_);
+      if (i + kPrefetchRows < in_block) {
+        Prefetch(codes + (i + kPrefetchRows) * code_size_, code_size_);
+      }
       const Hit hit{query.Distance(codes + i * code_size_), local};
       // Unfiltered, `allowed` only hides deleted rows and rows newer than the reader: asked
       // only of rows good enough to keep, since the answer is a cache miss where the code

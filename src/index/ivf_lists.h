@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
-#include "index/distance.h"
 #include "index/kmeans.h"
 #include "index/planner.h"
 #include "index/quantizer.h"
@@ -83,8 +82,6 @@ class IvfLists {
   // and `codes` (indexed like the rows). Thread-safe.
   void Assign(const float* vectors, uint32_t begin, uint32_t end, uint32_t* partition,
               uint8_t* codes) const;
-  // Asks the CPU to fetch a code ahead of its use.
-  void Prefetch(const uint8_t* code) const;
   // Appends `row` with its code to partition p's list, publishing it.
   void Append(uint32_t row, uint32_t p, const uint8_t* code);
   // Scores partition p's allowed rows in [base, base + rows) on their codes into `top`
