@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "simd/distance.h"
 
@@ -19,6 +20,18 @@ uint8_t Nibble(const uint8_t* code, uint32_t j) {
 
 uint32_t FastScanWidth(uint32_t pq_m) { return (pq_m + 3) / 4 * 4; }
 
+void PackFastScanBlock(const uint8_t* codes, size_t code_size, uint32_t pq_m, uint32_t rows,
+                       uint8_t* block) {
+  std::memset(block, 0, size_t{FastScanWidth(pq_m)} * kRun);
+  for (uint32_t slot = 0; slot < rows; ++slot) {
+    const uint8_t* code = codes + slot * code_size;
+    for (uint32_t j = 0; j < pq_m; ++j) {
+      const uint8_t c = Nibble(code, j);
+      block[j * kRun + slot % kRun] |= static_cast<uint8_t>(slot < kRun ? c : c << 4);
+    }
+  }
+}
+
 FastScanCodes::FastScanCodes(const Quantizer& quantizer, const uint8_t* codes,
                              const std::vector<uint32_t>& bounds)
     : width_(FastScanWidth(quantizer.pq_m())) {
@@ -26,17 +39,14 @@ FastScanCodes::FastScanCodes(const Quantizer& quantizer, const uint8_t* codes,
   for (size_t r = 0; r + 1 < bounds.size(); ++r) {
     first_block_.push_back(first_block_.back() + (bounds[r + 1] - bounds[r] + kRows - 1) / kRows);
   }
-  blocks_.assign(size_t{first_block_.back()} * width_ * kRun, 0);
-  const uint32_t m = quantizer.pq_m();
+  blocks_.resize(size_t{first_block_.back()} * width_ * kRun);
+  const size_t code_size = quantizer.code_size();
   for (size_t r = 0; r + 1 < bounds.size(); ++r) {
-    for (uint32_t row = bounds[r]; row < bounds[r + 1]; ++row) {
-      const uint32_t i = row - bounds[r], slot = i % kRows;
-      uint8_t* runs = blocks_.data() + (size_t{first_block_[r]} + i / kRows) * width_ * kRun;
-      const uint8_t* code = codes + size_t{row} * quantizer.code_size();
-      for (uint32_t j = 0; j < m; ++j) {
-        const uint8_t c = Nibble(code, j);
-        runs[j * kRun + slot % kRun] |= static_cast<uint8_t>(slot < kRun ? c : c << 4);
-      }
+    for (uint32_t b = 0; b < num_blocks(static_cast<uint32_t>(r)); ++b) {
+      const uint32_t row = bounds[r] + b * kRows;
+      PackFastScanBlock(codes + size_t{row} * code_size, code_size, quantizer.pq_m(),
+                        std::min(kRows, bounds[r + 1] - row),
+                        blocks_.data() + (size_t{first_block_[r]} + b) * width_ * kRun);
     }
   }
 }

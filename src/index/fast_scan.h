@@ -19,6 +19,12 @@ namespace proximadb::index {
 // table entries are zero).
 uint32_t FastScanWidth(uint32_t pq_m);
 
+// Packs `rows` (at most 32) row-major pq4 codes of `pq_m` sub-quantizers, code_size bytes
+// apart from `codes`, into one fast-scan block of FastScanWidth(pq_m) * 16 bytes at `block`
+// (overwritten; the slots past `rows` and the padding sub-quantizers are zero).
+void PackFastScanBlock(const uint8_t* codes, size_t code_size, uint32_t pq_m, uint32_t rows,
+                       uint8_t* block);
+
 // Row ranges of pq4 codes packed in blocks of 32 rows, each range starting a new block.
 class FastScanCodes {
  public:

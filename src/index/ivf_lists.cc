@@ -4,31 +4,58 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <thread>
 
 #include "common/macros.h"
 #include "index/distance.h"
+#include "index/fast_scan.h"
 #include "index/ivf.h"
+#include "simd/distance.h"
 
 namespace proximadb::index {
 namespace {
 
-// Rows per block of a list: a block holds their row numbers, then their codes.
-constexpr uint32_t kBlockRows = 64;
+// Rows per block of a list: a fast-scan block. A block holds their row numbers, then their
+// codes packed for fast-scan (once the block is full), then the same codes row by row (for the
+// rows of a block still filling, which readers score one at a time: the packed layout puts two
+// rows' codes in a byte, which a writer cannot fill in while readers read it).
+constexpr uint32_t kBlockRows = simd::kFastScanRows;
+constexpr size_t kPackedOffset = kBlockRows * sizeof(uint32_t);
 // Block pointers per page of a list's directory (4 KiB).
 constexpr uint32_t kBlocksPerPage = 512;
 constexpr uint32_t kTrainingRowsPerPartition = 32;
+constexpr uint32_t kCodebookRows = 2560;
 // Calibration: this many points of the training sample serve as queries, each against its
 // exact kCalibrationK nearest among the others.
 constexpr uint32_t kCalibrationQueries = 128;
 constexpr uint32_t kCalibrationK = 10;
-// Codes fetched ahead of their scoring.
-constexpr uint32_t kPrefetchRows = 4;
+// Calibration also ranks the codes among every kSparseStride-th sample point.
+constexpr uint32_t kSparseStride = 4;
+// The value in `sorted` (ascending, not empty) at the recall a graph search gives at ef: 0.94
+// at 16, 0.984 at 64, 0.992 at 128 (the rank 1 - 1 / ef of the way up).
+float Quantile(const std::vector<float>& sorted, uint32_t ef) {
+  const double recall = 1.0 - 1.0 / std::max(ef, 1u);
+  const size_t i = static_cast<size_t>(std::ceil(recall * sorted.size()));
+  return sorted[std::clamp<size_t>(i, 1, sorted.size()) - 1];
+}
 
-// Asks the CPU to fetch the `bytes` of a code ahead of its use.
-void Prefetch(const uint8_t* code, size_t bytes) {
-  for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch(code + line);
+// A query's exact nearest kCalibrationK among every stride-th sample point (`exact` holds the
+// distances to all), each with the rank its code distance (`by_code`) takes among theirs,
+// counting itself and the ties.
+std::vector<std::pair<Hit, uint32_t>> NeighbourRanks(const std::vector<float>& exact,
+                                                     const std::vector<float>& by_code,
+                                                     uint32_t stride) {
+  BoundedTopK<Hit> nearest(kCalibrationK);
+  for (uint32_t j = 0; j < exact.size(); j += stride) nearest.Push({exact[j], j});
+  std::vector<std::pair<Hit, uint32_t>> ranks;
+  for (const Hit& h : nearest.Take()) {
+    uint32_t rank = 0;
+    for (uint32_t j = 0; j < by_code.size(); j += stride) rank += by_code[j] <= by_code[h.row];
+    ranks.push_back({h, rank});
+  }
+  return ranks;
 }
 
 }  // namespace
@@ -52,10 +79,14 @@ struct IvfLists::List {
 std::unique_ptr<IvfLists> IvfLists::Train(const Options& options, uint32_t rows,
                                           absl::FunctionRef<const float*(uint32_t)> vector) {
   PROXIMADB_CHECK(rows > 0);
+  // The codebooks' 16 centroids a sub-space need few rows: an even spread of kCodebookRows.
+  const uint32_t codebook_rows = std::min(rows, kCodebookRows);
   auto quantizer = Quantizer::Train(
-      Quantizer::Options{.kind = Quantization::kSq8, .dim = options.dim, .metric = options.metric},
-      rows, vector);
-  PROXIMADB_CHECK(quantizer.ok());  // sq8 trains on any rows
+      Quantizer::Options{.kind = Quantization::kPq4, .dim = options.dim, .metric = options.metric},
+      codebook_rows, [&](uint32_t i) {
+        return vector(static_cast<uint32_t>(uint64_t{i} * rows / codebook_rows));
+      });
+  PROXIMADB_CHECK(quantizer.ok());  // the default pq_m divides any dimension
   std::unique_ptr<IvfLists> lists(new IvfLists(options, *std::move(quantizer)));
   const uint32_t k = std::clamp<uint32_t>(options.partitions, 1, rows);
   // An even spread of the rows, kTrainingRowsPerPartition per partition at most.
@@ -77,11 +108,12 @@ std::unique_ptr<IvfLists> IvfLists::Train(const Options& options, uint32_t rows,
   lists->lists_ = std::make_unique<List[]>(k);
   const size_t pages = options.max_rows / kBlockRows / kBlocksPerPage + 1;
   for (uint32_t p = 0; p < k; ++p) lists->lists_[p].pages = std::make_unique<uint8_t**[]>(pages);
-  // The centroids twice (row-major and nearest_'s transposed, with norms), the sq8 ranges
-  // (3 floats a dimension), the calibration, and the directories' top levels.
-  lists->memory_bytes_ =
-      (2 * lists->centroids_.size() + k + 3 * dim + lists->required_.size()) * sizeof(float) +
-      size_t{k} * pages * sizeof(uint8_t**);
+  // The centroids twice (row-major and nearest_'s transposed, with norms), the pq4 codebooks
+  // (16 centroids a sub-space, twice too), the calibration, and the directories' top levels.
+  const size_t codebooks = 2 * 16 * size_t{dim} + 16 * size_t{lists->quantizer_->pq_m()};
+  lists->memory_bytes_ = (2 * lists->centroids_.size() + k + codebooks +
+                          3 * lists->required_.size()) * sizeof(float) +
+                         size_t{k} * pages * sizeof(uint8_t**);
   return lists;
 }
 
@@ -91,8 +123,15 @@ void IvfLists::Calibrate(const std::vector<float>& points, uint32_t n) {
   std::vector<uint32_t> assignment(n), sizes(partitions_);
   nearest_.NearestRows(points.data(), n, assignment.data());
   for (uint32_t a : assignment) ++sizes[a];
+  std::vector<uint8_t> codes(size_t{n} * code_size_);
+  for (uint32_t j = 0; j < n; ++j) {
+    quantizer_->Encode(&points[size_t{j} * dim], &codes[size_t{j} * code_size_]);
+  }
+  const FastScanCodes packed(*quantizer_, codes.data(), {0, n});  // scored as a search does
+  std::vector<uint16_t> sums;
   std::vector<std::pair<float, uint32_t>> order(partitions_);
   std::vector<uint64_t> probed_through(partitions_);  // rows probed once p is
+  std::vector<float> exact(n), by_code(n);
   const uint32_t queries = std::min(kCalibrationQueries, n);
   for (uint32_t i = 0; i < queries; ++i) {
     const uint32_t query = static_cast<uint32_t>(uint64_t{i} * n / queries);
@@ -103,27 +142,54 @@ void IvfLists::Calibrate(const std::vector<float>& points, uint32_t n) {
     std::sort(order.begin(), order.end());  // the order a search probes them in
     uint64_t probed = 0;
     for (const auto& [d, p] : order) probed_through[p] = probed += sizes[p];
-    BoundedTopK<Hit> nearest(kCalibrationK);
+    FastScanRange(packed, 0, FastScanTable(quantizer_->Prepare(q), quantizer_->pq_m()), &sums);
     for (uint32_t j = 0; j < n; ++j) {
-      if (j != query) nearest.Push({distance(q, &points[size_t{j} * dim], dim), j});
+      exact[j] = distance(q, &points[size_t{j} * dim], dim);
+      by_code[j] = sums[j];  // ranks as the code distance does
     }
-    for (const Hit& h : nearest.Take()) {
+    exact[query] = by_code[query] = std::numeric_limits<float>::infinity();  // not its own
+    for (const auto& [h, rank] : NeighbourRanks(exact, by_code, 1)) {
       required_.push_back(static_cast<float>(probed_through[assignment[h.row]]) / n);
+      code_ranks_.push_back(static_cast<float>(rank));
+    }
+    if (n / kSparseStride >= 4 * kCalibrationK) {
+      for (const auto& [h, rank] : NeighbourRanks(exact, by_code, kSparseStride)) {
+        sparse_code_ranks_.push_back(static_cast<float>(rank));
+      }
     }
   }
-  std::sort(required_.begin(), required_.end());
+  sample_rows_ = n;
+  for (auto* v : {&required_, &code_ranks_, &sparse_code_ranks_}) std::sort(v->begin(), v->end());
+}
+
+uint32_t IvfLists::RerankedCandidates(const SearchParams& p, uint32_t pool) const {
+  if (p.rerank != 0 || code_ranks_.empty()) return RerankCandidates(p);
+  // How the rank grows with the rows: measured between every kSparseStride-th sample point and
+  // all of them. Near 0 where the codes rank near neighbours about as they are (Fashion-MNIST),
+  // near 1 where the rows ahead of a neighbour grow with the rows (noise); 1 unmeasured.
+  const double rank = Quantile(code_ranks_, std::max(p.ef, p.k));
+  double growth = 1;
+  if (!sparse_code_ranks_.empty()) {
+    const double sparse = Quantile(sparse_code_ranks_, std::max(p.ef, p.k));
+    growth = std::clamp(std::log(rank / sparse) / std::log(double{kSparseStride}), 0.0, 1.0);
+  }
+  const double wanted = rank * std::pow(double{pool} / sample_rows_, growth) * p.k /
+                        kCalibrationK;
+  return std::max(RerankCandidates(p),
+                  static_cast<uint32_t>(std::min<double>(std::ceil(wanted), pool)));
 }
 
 double IvfLists::ProbedFraction(uint32_t ef) const {
-  if (required_.empty()) return 1.0;
-  // About the recall a graph search gives at ef: 0.94 at 16, 0.984 at 64, 0.992 at 128.
-  const double recall = 1.0 - 1.0 / std::max(ef, 1u);
-  const size_t i = static_cast<size_t>(std::ceil(recall * required_.size()));
-  return required_[std::clamp<size_t>(i, 1, required_.size()) - 1];
+  return required_.empty() ? 1.0 : Quantile(required_, ef);
 }
 
 IvfLists::IvfLists(const Options& options, std::unique_ptr<Quantizer> quantizer)
-    : options_(options), quantizer_(std::move(quantizer)), code_size_(quantizer_->code_size()) {}
+    : options_(options),
+      quantizer_(std::move(quantizer)),
+      code_size_(quantizer_->code_size()),
+      packed_bytes_(size_t{FastScanWidth(quantizer_->pq_m())} * simd::kFastScanRun),
+      block_bytes_((kBlockRows * (sizeof(uint32_t) + code_size_) + packed_bytes_ + 63) / 64 *
+                   64) {}
 
 IvfLists::~IvfLists() {
   if (lists_ == nullptr) return;
@@ -187,20 +253,24 @@ void IvfLists::Append(uint32_t row, uint32_t p, const uint8_t* code) {
       PROXIMADB_CHECK(page != nullptr);
       memory_bytes_.fetch_add(kBlocksPerPage * sizeof(uint8_t*), std::memory_order_relaxed);
     }
-    const size_t bytes = (kBlockRows * (sizeof(uint32_t) + code_size_) + 63) / 64 * 64;
-    page[b % kBlocksPerPage] = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
+    page[b % kBlocksPerPage] = static_cast<uint8_t*>(std::aligned_alloc(64, block_bytes_));
     PROXIMADB_CHECK(page[b % kBlocksPerPage] != nullptr);
-    memory_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    memory_bytes_.fetch_add(block_bytes_, std::memory_order_relaxed);
   }
   uint8_t* block = list.pages[b / kBlocksPerPage][b % kBlocksPerPage];
   std::memcpy(block + i * sizeof(uint32_t), &row, sizeof(uint32_t));
-  std::memcpy(block + kBlockRows * sizeof(uint32_t) + i * code_size_, code, code_size_);
+  uint8_t* staged = block + kPackedOffset + packed_bytes_;
+  std::memcpy(staged + i * code_size_, code, code_size_);
+  // A full block is packed before it is published whole: readers read it packed only then.
+  if (i + 1 == kBlockRows) {
+    PackFastScanBlock(staged, code_size_, quantizer_->pq_m(), kBlockRows, block + kPackedOffset);
+  }
   list.size.store(n + 1, std::memory_order_release);
 }
 
-uint32_t IvfLists::ScoreList(uint32_t p, uint32_t base, uint32_t rows,
-                             const Quantizer::Query& query, const AllowedRows* allowed,
-                             bool filtered, BoundedTopK<Hit>* top) const {
+uint32_t IvfLists::ScoreList(uint32_t p, uint32_t base, uint32_t rows, const Scoring& scoring,
+                             const AllowedRows* allowed, bool filtered,
+                             BoundedTopK<Hit>* top) const {
   const List& list = lists_[p];
   const uint32_t size = list.size.load(std::memory_order_acquire);
   const uint32_t blocks = (size + kBlockRows - 1) / kBlockRows;
@@ -216,10 +286,22 @@ uint32_t IvfLists::ScoreList(uint32_t p, uint32_t base, uint32_t rows,
     }
   }
   uint32_t seen = 0;
+  uint16_t sums[kBlockRows];
   for (uint32_t b = first; b < blocks; ++b) {
     const uint8_t* block = list.block(b);
-    const uint8_t* codes = block + kBlockRows * sizeof(uint32_t);
     const uint32_t in_block = std::min(kBlockRows, size - b * kBlockRows);
+    const bool packed = in_block == kBlockRows;
+    // The blocks lie apart in memory: fetch the next one's first lines while this one is
+    // scored (the hardware prefetcher follows within a block).
+    if (b + 1 < blocks) {
+      for (size_t line = 0; line < 4 * 64; line += 64) {
+        __builtin_prefetch(list.block(b + 1) + kPackedOffset + line);
+      }
+    }
+    if (packed) {
+      simd::Active().fast_scan(block + kPackedOffset, 1, scoring.table.lut(),
+                               packed_bytes_ / simd::kFastScanRun, sums);
+    }
     for (uint32_t i = 0; i < in_block; ++i) {
       uint32_t row;
       std::memcpy(&row, block + i * sizeof(uint32_t), sizeof(uint32_t));
@@ -229,14 +311,12 @@ uint32_t IvfLists::ScoreList(uint32_t p, uint32_t base, uint32_t rows,
       if (local >= rows) return seen;
       if (filtered && !allowed->Contains(local)) continue;
       ++seen;
-      // The codes stream from memory (megabytes a search): fetch a few rows ahead.
-      if (i + kPrefetchRows < in_block) {
-        Prefetch(codes + (i + kPrefetchRows) * code_size_, code_size_);
-      }
-      const Hit hit{query.Distance(codes + i * code_size_), local};
+      const float d = packed ? scoring.table.Distance(sums[i])
+                             : scoring.query.Distance(block + kPackedOffset + packed_bytes_ +
+                                                      i * code_size_);
+      const Hit hit{d, local};
       // Unfiltered, `allowed` only hides deleted rows and rows newer than the reader: asked
-      // only of rows good enough to keep, since the answer is a cache miss where the code
-      // is read in sequence.
+      // only of rows good enough to keep, since the answer is a cache miss.
       if (top->Accepts(hit) && (filtered || allowed == nullptr || allowed->Contains(local))) {
         top->Push(hit);
       }
@@ -256,7 +336,7 @@ PlannedResult IvfLists::Search(const SearchSpace& space, uint32_t base, const Se
     return r;
   }
   const Quantizer::Query query = quantizer_->Prepare(p.query);
-  BoundedTopK<Hit> candidates(RerankCandidates(p));
+  const Scoring scoring{query, FastScanTable(query, quantizer_->pq_m())};
   // The partitions nearest the query are probed until they held that fraction of the rows the
   // search may return (a filter's rows are spread over the partitions, so a selective one
   // probes further, as its nearest allowed rows are): a dense region's large partitions stop
@@ -264,11 +344,12 @@ PlannedResult IvfLists::Search(const SearchSpace& space, uint32_t base, const Se
   const double fraction = ProbedFraction(std::max(p.ef, p.k));  // as a graph widens to k
   const uint32_t pool = filtered ? allowed->count() : space.rows;
   const auto budget = static_cast<uint32_t>(std::ceil(fraction * pool));
+  BoundedTopK<Hit> candidates(RerankedCandidates(p, pool));
   r.stats.distances += ProbeNearest(
       space, p.query, partitions_,
       [&](uint32_t q) { return centroids_.data() + size_t{q} * options_.dim; }, 1,
       std::max({p.ef, p.k, budget}), [&](uint32_t q) {
-        return ScoreList(q, base, space.rows, query, allowed, filtered, &candidates);
+        return ScoreList(q, base, space.rows, scoring, allowed, filtered, &candidates);
       });
   r.hits = Rerank(space, p.query, candidates.Take(), p.k, &r.stats);
   if (r.hits.size() < p.k) {

@@ -1,14 +1,15 @@
 // IvfLists: IVF partitions that grow row by row, for a memtable's rows that its graph has not
 // reached yet (storage/memtable.h). A graph insert costs hundreds of microseconds a row at
 // high dimension, so during a bulk load the graph falls far behind and those rows would be
-// scanned; filing a row costs its distances to the centroids and its sq8 code, a few
+// scanned; filing a row costs its distances to the centroids and its pq4 code, a few
 // microseconds.
 //
-// The centroids (k-means) and the sq8 ranges are trained once, on the rows there are; every
-// row filed after that goes to its nearest centroid's list with its sq8 code, which a search
-// scans (asymmetric distances) before re-ranking its best candidates on the float32 vectors.
-// Rows are filed in ascending order, so each list is ascending too. Codes of rows outside the
-// trained ranges are clamped; the re-ranking on float32 keeps their distances exact.
+// The centroids (k-means) and a pq4 codebook are trained once, on the rows there are; every
+// row filed after that goes to its nearest centroid's list with its pq4 code. A search scans
+// the codes 32 rows at a time (fast-scan, index/fast_scan.h) before re-ranking its best
+// candidates on the float32 vectors. Rows are filed in ascending order, so each list is
+// ascending too. Rows unlike the training sample get coarser codes; the re-ranking on float32
+// keeps their distances exact.
 //
 // Thread-safety: one writer (File) and any number of concurrent readers (Search), which see
 // the rows filed before they started (each list publishes its size with release semantics,
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "index/fast_scan.h"
 #include "index/kmeans.h"
 #include "index/planner.h"
 #include "index/quantizer.h"
@@ -38,7 +40,7 @@ class IvfLists {
     int iterations = 5;         // k-means rounds
   };
 
-  // Trains the centroids and the sq8 ranges on `rows` vectors (`vector(i)`, sampled down to 32
+  // Trains the centroids and the pq4 codebook on `rows` vectors (`vector(i)`, sampled down to 32
   // per partition for k-means); the lists start empty. `rows` must be at least 1.
   static std::unique_ptr<IvfLists> Train(const Options& options, uint32_t rows,
                                          absl::FunctionRef<const float*(uint32_t)> vector);
@@ -61,9 +63,16 @@ class IvfLists {
   // stand in for a graph, whose knob is ef; and how much of the rows a given recall takes
   // depends on the data: 5% on Fashion-MNIST, far more on data without clusters.
   double ProbedFraction(uint32_t ef) const;
+  // The candidates a search at params.ef re-ranks on float32 when params.rerank leaves it to
+  // the lists: RerankCandidates(params), or more where the codes rank the true neighbours
+  // worse. Measured like ProbedFraction: the rank of a true neighbour's code among the
+  // sample's at recall 1 - 1 / ef, grown to the `pool` rows the search may return as it grew
+  // from a quarter of the sample to all of it, for k neighbours. Fashion-MNIST and the WordNet
+  // embeddings need no more than 2k; Gaussian noise about 4% of the rows.
+  uint32_t RerankedCandidates(const SearchParams& params, uint32_t pool) const;
 
   // The k nearest allowed rows among the filed rows [base, base + space.rows), numbered from
-  // base (space.vectors are row base's), scored on the codes, keeping RerankCandidates(params)
+  // base (space.vectors are row base's), scored on the codes, keeping RerankedCandidates(params)
   // candidates to re-rank on float32. The partitions nearest the query go first, until they
   // held ProbedFraction(max(ef, k)) of the rows the search may return (all of them, or a
   // filter's) and at least max(ef, k) of those. Exact (a scan of the space) as
@@ -75,8 +84,13 @@ class IvfLists {
 
  private:
   struct List;
+  // A query's distances to codes: row by row, and 32 rows at a time.
+  struct Scoring {
+    const Quantizer::Query& query;
+    FastScanTable table;
+  };
   IvfLists(const Options& options, std::unique_ptr<Quantizer> quantizer);
-  // Fills required_ from the training sample (n points, clustered, row-major).
+  // Fills the calibration from the training sample (n points, clustered, row-major).
   void Calibrate(const std::vector<float>& points, uint32_t n);
   // The nearest partitions and the codes of rows [begin, end) of `vectors` into `partition`
   // and `codes` (indexed like the rows). Thread-safe.
@@ -87,7 +101,7 @@ class IvfLists {
   // Scores partition p's allowed rows in [base, base + rows) on their codes into `top`
   // (numbered from base); returns how many there were (unfiltered: all rows, for the
   // visibility of rows is checked only of those good enough to keep).
-  uint32_t ScoreList(uint32_t p, uint32_t base, uint32_t rows, const Quantizer::Query& query,
+  uint32_t ScoreList(uint32_t p, uint32_t base, uint32_t rows, const Scoring& scoring,
                      const AllowedRows* allowed, bool filtered, BoundedTopK<Hit>* top) const;
 
   const Options options_;
@@ -96,10 +110,15 @@ class IvfLists {
   Centroids nearest_;             // the same, for filing
   std::unique_ptr<Quantizer> quantizer_;
   size_t code_size_ = 0;
+  size_t packed_bytes_ = 0;  // a block's codes packed for fast-scan
+  size_t block_bytes_ = 0;   // a block: row numbers, packed codes, codes row by row
   std::unique_ptr<List[]> lists_;
-  // Calibration: for each sample query's true neighbours, the fraction of the rows probed by
-  // the time its partition is, ascending.
-  std::vector<float> required_;
+  // Calibration, for each sample query's true neighbours, ascending: the fraction of the rows
+  // probed by the time its partition is (required_), and the rank of its code among the
+  // sample's codes (code_ranks_; sparse_code_ranks_ among every fourth sample point, against
+  // its nearest there), of sample_rows_ points.
+  std::vector<float> required_, code_ranks_, sparse_code_ranks_;
+  uint32_t sample_rows_ = 0;
   std::atomic<size_t> memory_bytes_{0};
   uint32_t next_row_ = 0;  // writer: the lowest row File may take
 };

@@ -310,11 +310,14 @@ float Quantizer::Query::Distance(const uint8_t* code) const {
       return offset_ + kernels_->lookup(data_.data(), code, pq_m_);
     case Quantization::kPq4: {
       // One row at a time (graph traversals); IVF scans use the fast-scan kernel instead.
+      // A byte at a time: its two sub-quantizers' entries.
       float s = offset_;
-      for (uint32_t j = 0; j < pq_m_; ++j) {
-        const uint8_t c = j % 2 == 0 ? code[j / 2] & 15 : code[j / 2] >> 4;
-        s += data_[size_t{j} * 16 + c];
+      const float* t = data_.data();
+      for (uint32_t j = 0; j + 1 < pq_m_; j += 2, t += 32) {
+        const uint8_t c = code[j / 2];
+        s += t[c & 15] + t[16 + (c >> 4)];
       }
+      if (pq_m_ % 2 == 1) s += t[code[pq_m_ / 2] & 15];
       return s;
     }
     case Quantization::kBinary:

@@ -165,6 +165,26 @@ TEST_P(QuantizedSearchTest, FastScanSumsMatchTheFloatTable) {
   EXPECT_GE(overlap / (20 * kK), 0.9);
 }
 
+// An odd number of sub-quantizers leaves the last code byte half used: the row-by-row distance
+// (a byte, so two sub-quantizers, at a time) reads its low nibble only, as fast-scan does.
+TEST_P(QuantizedSearchTest, OddSubQuantizerCountsScoreAlike) {
+  const std::unique_ptr<Quantizer> q = Train(Quantization::kPq4, 49);
+  ASSERT_EQ(q->code_size(), 25u);
+  std::vector<uint8_t> codes = EncodeAll(*q);
+  for (size_t row = 0; row < kBase; ++row) codes[row * 25 + 24] |= 0xf0;  // must be ignored
+  const FastScanCodes packed(*q, codes.data(), {0, 64});
+  std::vector<uint16_t> sums;
+  for (uint32_t i = 0; i < 5; ++i) {
+    const Quantizer::Query query = q->Prepare(Query(i));
+    const FastScanTable table(query, q->pq_m());
+    FastScanRange(packed, 0, table, &sums);
+    for (uint32_t row = 0; row < 64; ++row) {
+      EXPECT_NEAR(table.Distance(sums[row]), query.Distance(codes.data() + row * 25),
+                  (q->pq_m() / 2.0f + 1) * table.resolution());
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Metrics, QuantizedSearchTest,
                          ::testing::Values(DistanceMetric::kL2, DistanceMetric::kCosine),
                          [](const auto& info) { return DistanceMetricName(info.param); });

@@ -40,7 +40,7 @@ TEST(MemtableTest, RowsAheadOfTheGraphAreSearchedThroughIvfLists) {
   };
   append(Memtable::kFilingStart - 1);
   EXPECT_EQ(m->FileRows(), 0u) << "too few rows wait for the graph";
-  append(12000);
+  append(30000);
   EXPECT_EQ(m->FileRows(), m->num_rows());
   {  // Before the graph: every row from the lists.
     const uint32_t row = 1234;
