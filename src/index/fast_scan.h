@@ -3,7 +3,8 @@
 // table scaled to bytes, 16 entries per sub-quantizer fitting one SIMD register lane, with byte
 // shuffles (pshufb), and summed in 16 bits. The rows' codes are interleaved in blocks of 32 for
 // that (simd/distance.h gives the block layout), which an IVF partition is packed into when its
-// segment is opened. docs/quantization.md has the measurements.
+// segment is opened, and a memtable's IVF lists (index/ivf_lists.h) as each block fills.
+// docs/quantization.md has the measurements.
 //
 // Thread-safety: FastScanCodes is immutable once packed; FastScanTable is per query.
 #pragma once

@@ -33,6 +33,24 @@ constexpr uint32_t kCalibrationQueries = 128;
 constexpr uint32_t kCalibrationK = 10;
 // Calibration also ranks the codes among every kSparseStride-th sample point.
 constexpr uint32_t kSparseStride = 4;
+// The dimension the codes are trained on: `dim`, or dim + 1 where that splits into far more
+// sub-quantizers (a prime dimension splits into one: a single code of 16 centroids for the
+// whole vector, which ranks nothing).
+uint32_t CodeDimension(uint32_t dim) {
+  const auto subspaces = [](uint32_t d) { return DefaultPqM(d, Quantization::kPq4); };
+  return dim % 2 == 1 && 4 * subspaces(dim) < dim ? dim + 1 : dim;
+}
+
+// `v` (dim floats), or a copy in `scratch` padded with zeros to code_dim: distances and norms
+// are those of `v`.
+const float* Padded(const float* v, uint32_t dim, uint32_t code_dim,
+                    std::vector<float>* scratch) {
+  if (code_dim == dim) return v;
+  scratch->assign(code_dim, 0.0f);
+  std::memcpy(scratch->data(), v, dim * sizeof(float));
+  return scratch->data();
+}
+
 // The value in `sorted` (ascending, not empty) at the recall a graph search gives at ef: 0.94
 // at 16, 0.984 at 64, 0.992 at 128 (the rank 1 - 1 / ef of the way up).
 float Quantile(const std::vector<float>& sorted, uint32_t ef) {
@@ -46,9 +64,11 @@ float Quantile(const std::vector<float>& sorted, uint32_t ef) {
 // counting itself and the ties.
 std::vector<std::pair<Hit, uint32_t>> NeighbourRanks(const std::vector<float>& exact,
                                                      const std::vector<float>& by_code,
-                                                     uint32_t stride) {
+                                                     uint32_t query, uint32_t stride) {
   BoundedTopK<Hit> nearest(kCalibrationK);
-  for (uint32_t j = 0; j < exact.size(); j += stride) nearest.Push({exact[j], j});
+  for (uint32_t j = 0; j < exact.size(); j += stride) {
+    if (j != query) nearest.Push({exact[j], j});
+  }
   std::vector<std::pair<Hit, uint32_t>> ranks;
   for (const Hit& h : nearest.Take()) {
     uint32_t rank = 0;
@@ -81,10 +101,13 @@ std::unique_ptr<IvfLists> IvfLists::Train(const Options& options, uint32_t rows,
   PROXIMADB_CHECK(rows > 0);
   // The codebooks' 16 centroids a sub-space need few rows: an even spread of kCodebookRows.
   const uint32_t codebook_rows = std::min(rows, kCodebookRows);
+  const uint32_t code_dim = CodeDimension(options.dim);
+  std::vector<float> padded;
   auto quantizer = Quantizer::Train(
-      Quantizer::Options{.kind = Quantization::kPq4, .dim = options.dim, .metric = options.metric},
+      Quantizer::Options{.kind = Quantization::kPq4, .dim = code_dim, .metric = options.metric},
       codebook_rows, [&](uint32_t i) {
-        return vector(static_cast<uint32_t>(uint64_t{i} * rows / codebook_rows));
+        return Padded(vector(static_cast<uint32_t>(uint64_t{i} * rows / codebook_rows)),
+                      options.dim, code_dim, &padded);
       });
   PROXIMADB_CHECK(quantizer.ok());  // the default pq_m divides any dimension
   std::unique_ptr<IvfLists> lists(new IvfLists(options, *std::move(quantizer)));
@@ -112,7 +135,8 @@ std::unique_ptr<IvfLists> IvfLists::Train(const Options& options, uint32_t rows,
   // (16 centroids a sub-space, twice too), the calibration, and the directories' top levels.
   const size_t codebooks = 2 * 16 * size_t{dim} + 16 * size_t{lists->quantizer_->pq_m()};
   lists->memory_bytes_ = (2 * lists->centroids_.size() + k + codebooks +
-                          3 * lists->required_.size()) * sizeof(float) +
+                          lists->required_.size() + lists->code_ranks_.size() +
+                          lists->sparse_code_ranks_.size()) * sizeof(float) +
                          size_t{k} * pages * sizeof(uint8_t**);
   return lists;
 }
@@ -124,8 +148,10 @@ void IvfLists::Calibrate(const std::vector<float>& points, uint32_t n) {
   nearest_.NearestRows(points.data(), n, assignment.data());
   for (uint32_t a : assignment) ++sizes[a];
   std::vector<uint8_t> codes(size_t{n} * code_size_);
+  std::vector<float> padded;
   for (uint32_t j = 0; j < n; ++j) {
-    quantizer_->Encode(&points[size_t{j} * dim], &codes[size_t{j} * code_size_]);
+    quantizer_->Encode(Padded(&points[size_t{j} * dim], dim, code_dim_, &padded),
+                       &codes[size_t{j} * code_size_]);
   }
   const FastScanCodes packed(*quantizer_, codes.data(), {0, n});  // scored as a search does
   std::vector<uint16_t> sums;
@@ -142,18 +168,19 @@ void IvfLists::Calibrate(const std::vector<float>& points, uint32_t n) {
     std::sort(order.begin(), order.end());  // the order a search probes them in
     uint64_t probed = 0;
     for (const auto& [d, p] : order) probed_through[p] = probed += sizes[p];
-    FastScanRange(packed, 0, FastScanTable(quantizer_->Prepare(q), quantizer_->pq_m()), &sums);
+    const Quantizer::Query coded = quantizer_->Prepare(Padded(q, dim, code_dim_, &padded));
+    FastScanRange(packed, 0, FastScanTable(coded, quantizer_->pq_m()), &sums);
     for (uint32_t j = 0; j < n; ++j) {
       exact[j] = distance(q, &points[size_t{j} * dim], dim);
       by_code[j] = sums[j];  // ranks as the code distance does
     }
     exact[query] = by_code[query] = std::numeric_limits<float>::infinity();  // not its own
-    for (const auto& [h, rank] : NeighbourRanks(exact, by_code, 1)) {
+    for (const auto& [h, rank] : NeighbourRanks(exact, by_code, query, 1)) {
       required_.push_back(static_cast<float>(probed_through[assignment[h.row]]) / n);
       code_ranks_.push_back(static_cast<float>(rank));
     }
     if (n / kSparseStride >= 4 * kCalibrationK) {
-      for (const auto& [h, rank] : NeighbourRanks(exact, by_code, kSparseStride)) {
+      for (const auto& [h, rank] : NeighbourRanks(exact, by_code, query, kSparseStride)) {
         sparse_code_ranks_.push_back(static_cast<float>(rank));
       }
     }
@@ -186,6 +213,7 @@ double IvfLists::ProbedFraction(uint32_t ef) const {
 IvfLists::IvfLists(const Options& options, std::unique_ptr<Quantizer> quantizer)
     : options_(options),
       quantizer_(std::move(quantizer)),
+      code_dim_(quantizer_->dim()),
       code_size_(quantizer_->code_size()),
       packed_bytes_(size_t{FastScanWidth(quantizer_->pq_m())} * simd::kFastScanRun),
       block_bytes_((kBlockRows * (sizeof(uint32_t) + code_size_) + packed_bytes_ + 63) / 64 *
@@ -226,7 +254,8 @@ void IvfLists::Assign(const float* vectors, uint32_t begin, uint32_t end, uint32
                       uint8_t* codes) const {
   const uint32_t dim = options_.dim;
   const float* rows = vectors + size_t{begin} * dim;
-  std::vector<float> unit;  // cosine: the unit vectors, as the centroids were trained on
+  std::vector<float> padded;  // to the codes' dimension
+  std::vector<float> unit;    // cosine: the unit vectors, as the centroids were trained on
   if (options_.metric == DistanceMetric::kCosine) {
     unit.resize(size_t{end - begin} * dim);
     std::vector<float> scratch;
@@ -238,7 +267,8 @@ void IvfLists::Assign(const float* vectors, uint32_t begin, uint32_t end, uint32
   }
   nearest_.NearestRows(rows, end - begin, partition + begin);
   for (uint32_t r = begin; r < end; ++r) {
-    quantizer_->Encode(vectors + size_t{r} * dim, codes + size_t{r} * code_size_);
+    quantizer_->Encode(Padded(vectors + size_t{r} * dim, dim, code_dim_, &padded),
+                       codes + size_t{r} * code_size_);
   }
 }
 
@@ -291,11 +321,11 @@ uint32_t IvfLists::ScoreList(uint32_t p, uint32_t base, uint32_t rows, const Sco
     const uint8_t* block = list.block(b);
     const uint32_t in_block = std::min(kBlockRows, size - b * kBlockRows);
     const bool packed = in_block == kBlockRows;
-    // The blocks lie apart in memory: fetch the next one's first lines while this one is
-    // scored (the hardware prefetcher follows within a block).
+    // The blocks lie apart in memory: fetch the next one's row numbers and first codes while
+    // this one is scored (the hardware prefetcher follows within a block).
     if (b + 1 < blocks) {
-      for (size_t line = 0; line < 4 * 64; line += 64) {
-        __builtin_prefetch(list.block(b + 1) + kPackedOffset + line);
+      for (size_t line = 0; line < kPackedOffset + 128; line += 64) {
+        __builtin_prefetch(list.block(b + 1) + line);
       }
     }
     if (packed) {
@@ -335,7 +365,9 @@ PlannedResult IvfLists::Search(const SearchSpace& space, uint32_t base, const Se
     r.hits = ExactOver(space, p.query, p.k, allowed, &r.stats);
     return r;
   }
-  const Quantizer::Query query = quantizer_->Prepare(p.query);
+  std::vector<float> scratch;
+  const Quantizer::Query query =
+      quantizer_->Prepare(Padded(p.query, options_.dim, code_dim_, &scratch));
   const Scoring scoring{query, FastScanTable(query, quantizer_->pq_m())};
   // The partitions nearest the query are probed until they held that fraction of the rows the
   // search may return (a filter's rows are spread over the partitions, so a selective one

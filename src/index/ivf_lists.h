@@ -40,8 +40,10 @@ class IvfLists {
     int iterations = 5;         // k-means rounds
   };
 
-  // Trains the centroids and the pq4 codebook on `rows` vectors (`vector(i)`, sampled down to 32
-  // per partition for k-means); the lists start empty. `rows` must be at least 1.
+  // Trains the centroids and the pq4 codebook on `rows` vectors (`vector(i)`, sampled down to
+  // 32 per partition for k-means and to 2,560 for the codebook); the lists start empty. `rows`
+  // must be at least 1. An odd dimension with few divisors (a prime one) is coded padded with
+  // a zero, so that the codes have a sub-quantizer for about every two dimensions.
   static std::unique_ptr<IvfLists> Train(const Options& options, uint32_t rows,
                                          absl::FunctionRef<const float*(uint32_t)> vector);
   ~IvfLists();
@@ -68,11 +70,11 @@ class IvfLists {
   // worse. Measured like ProbedFraction: the rank of a true neighbour's code among the
   // sample's at recall 1 - 1 / ef, grown to the `pool` rows the search may return as it grew
   // from a quarter of the sample to all of it, for k neighbours. Fashion-MNIST and the WordNet
-  // embeddings need no more than 2k; Gaussian noise about 4% of the rows.
+  // embeddings stay at max(ef, 2k); Gaussian noise of 20,000 rows asks 215-252 at ef 64.
   uint32_t RerankedCandidates(const SearchParams& params, uint32_t pool) const;
 
   // The k nearest allowed rows among the filed rows [base, base + space.rows), numbered from
-  // base (space.vectors are row base's), scored on the codes, keeping RerankedCandidates(params)
+  // base (space.vectors are row base's), scored on the codes, keeping RerankedCandidates(params, pool)
   // candidates to re-rank on float32. The partitions nearest the query go first, until they
   // held ProbedFraction(max(ef, k)) of the rows the search may return (all of them, or a
   // filter's) and at least max(ef, k) of those. Exact (a scan of the space) as
@@ -109,6 +111,7 @@ class IvfLists {
   std::vector<float> centroids_;  // partitions x dim, row-major
   Centroids nearest_;             // the same, for filing
   std::unique_ptr<Quantizer> quantizer_;
+  uint32_t code_dim_ = 0;  // the quantizer's: options_.dim, or one more (CodeDimension)
   size_t code_size_ = 0;
   size_t packed_bytes_ = 0;  // a block's codes packed for fast-scan
   size_t block_bytes_ = 0;   // a block: row numbers, packed codes, codes row by row

@@ -123,6 +123,40 @@ TEST_P(IvfListsTest, ProbesAsManyRowsAsEfAsksFor) {
   }
 }
 
+// A prime dimension has no divisor near half of it: unpadded, its pq4 codes would be one
+// sub-quantizer of 16 centroids for the whole vector, and the calibration would re-rank 8,000
+// candidates of 10,000 rows. Padded with a zero to 98 dimensions, 49 sub-quantizers rank
+// Fashion-MNIST cut to 97 of its pixels as well as the full images.
+TEST_P(IvfListsTest, PrimeDimensionsAreCodedPadded) {
+  constexpr uint32_t kDim = 97;
+  std::vector<float> base(size_t{kBase} * kDim), queries(size_t{kQueries} * kDim);
+  for (uint32_t d = 0; d < kDim; ++d) {  // every eighth pixel
+    for (uint32_t r = 0; r < kBase; ++r) base[size_t{r} * kDim + d] = Row(r)[8 * d + 3];
+    for (uint32_t q = 0; q < kQueries; ++q) queries[size_t{q} * kDim + d] = Query(q)[8 * d + 3];
+  }
+  auto lists = IvfLists::Train(
+      IvfLists::Options{.dim = kDim, .metric = metric_, .partitions = 64, .max_rows = kBase},
+      kTrained, [&](uint32_t r) { return base.data() + size_t{r} * kDim; });
+  lists->File(0, kBase, base.data());
+  EXPECT_LE(lists->RerankedCandidates(SearchParams{.k = kK, .ef = 64}, kBase), 128u);
+  const SearchSpace space{base.data(), kBase, kDim, DistanceFor(metric_)};
+  double found = 0;
+  for (uint32_t q = 0; q < kQueries; ++q) {
+    const float* query = queries.data() + size_t{q} * kDim;
+    SearchStats stats;
+    std::set<uint32_t> exact;
+    for (const Hit& h : ExactOver(space, query, kK, nullptr, &stats)) exact.insert(h.row);
+    const PlannedResult r =
+        lists->Search(space, 0, SearchParams{.query = query, .k = kK, .ef = 64}, nullptr, false);
+    EXPECT_EQ(r.plan, Plan::kIvf);
+    for (const Hit& h : r.hits) {
+      EXPECT_FLOAT_EQ(h.distance, space.distance(query, base.data() + size_t{h.row} * kDim, kDim));
+      found += exact.count(h.row);
+    }
+  }
+  EXPECT_GE(found / (kQueries * kK), 0.95);
+}
+
 // Unfiltered, the rows a search may not return (deleted ones, or newer than the reader) are
 // skipped but still fill the budget: when they leave fewer than k, the search scans instead.
 TEST_P(IvfListsTest, ScansWhenDeadRowsLeaveFewerThanK) {

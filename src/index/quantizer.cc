@@ -309,8 +309,8 @@ float Quantizer::Query::Distance(const uint8_t* code) const {
     case Quantization::kPq:
       return offset_ + kernels_->lookup(data_.data(), code, pq_m_);
     case Quantization::kPq4: {
-      // One row at a time (graph traversals); IVF scans use the fast-scan kernel instead.
-      // A byte at a time: its two sub-quantizers' entries.
+      // One row at a time (graph traversals, the block an IVF list is filling; IVF scans use
+      // the fast-scan kernel instead), a byte, so two sub-quantizers, at a time.
       float s = offset_;
       const float* t = data_.data();
       for (uint32_t j = 0; j + 1 < pq_m_; j += 2, t += 32) {
