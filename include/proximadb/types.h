@@ -198,6 +198,9 @@ struct CollectionStats {
   // Memtable rows not yet in its HNSW graphs (scanned exactly); rows a freeze caught before
   // the indexer stay counted until their flush.
   uint64_t unindexed_rows = 0;
+  // Of those, the rows a memtable's IVF lists hold (filed there after a bulk load, searched
+  // through them); the rest are scanned.
+  uint64_t ivf_rows = 0;
   uint64_t segment_count = 0;
   uint64_t segment_rows = 0;
   uint64_t deleted_rows = 0;    // dead rows still held by segments (until compaction)

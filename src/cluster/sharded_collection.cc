@@ -289,7 +289,8 @@ CollectionStats ShardedCollection::Stats() {
     }
     const CollectionStats& s = *got;
     for (auto field : {&CollectionStats::vector_count, &CollectionStats::memtable_rows,
-                       &CollectionStats::unindexed_rows, &CollectionStats::segment_count,
+                       &CollectionStats::unindexed_rows, &CollectionStats::ivf_rows,
+                       &CollectionStats::segment_count,
                        &CollectionStats::segment_rows, &CollectionStats::deleted_rows,
                        &CollectionStats::memory_bytes, &CollectionStats::disk_bytes,
                        &CollectionStats::wal_bytes, &CollectionStats::last_seq,

@@ -158,6 +158,7 @@ CollectionStats CollectionImpl::Stats() {
   for (const auto& m : mems) {
     st.memtable_rows += m->num_rows();
     st.unindexed_rows += m->unindexed_rows();
+    st.ivf_rows += m->ivf_rows();
     st.memory_bytes += m->MemoryBytes() + m->fields().MemoryBytes();
   }
   st.segment_count = segments.size();

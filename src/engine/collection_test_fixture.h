@@ -47,6 +47,8 @@ class CollectionTest : public ::testing::Test {
     db_ = *std::move(db);
     if (auto c = db_->GetCollection("docs"); c.ok()) coll_ = *c;
   }
+
+ public:  // the static helpers, for the tests' own helper classes too
   static Record R(std::string id, std::vector<float> v, std::string meta = "{}") {
     return Record{std::move(id), std::move(v), std::move(meta)};
   }
@@ -99,6 +101,7 @@ class CollectionTest : public ::testing::Test {
     });
   }
 
+ protected:
   bool background_indexing_ = false;
   ScopedTempDir tmp_;
   MemEnv env_;

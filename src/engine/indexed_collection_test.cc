@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/collection_impl.h"
 #include "engine/collection_test_fixture.h"
 #include "gtest/gtest.h"
 #include "proximadb/database.h"
@@ -75,54 +76,98 @@ TEST_F(IndexedCollectionTest, MemtableRowsAreSearchedThroughItsGraphsOnceIndexed
   EXPECT_GE(found / 300, 0.99);
 }
 
-// Right after a load the rows the graph has not reached come from the memtable's IVF lists
-// (once enough wait) or a scan, while the indexer works beside the searches: whichever serves
-// them, searches find the nearest live rows and never a deleted one, before and after the
-// indexer has caught up.
-TEST_F(IndexedCollectionTest, SearchesRightAfterALoadFindTheNearestRows) {
-  constexpr uint32_t kDim = 16;
-  auto m = CreateL2("fresh", kDim);
-  std::mt19937 rng(17);
-  std::normal_distribution<float> normal;
-  // Clustered, as embeddings are: 40 centres, the rows scattered around them.
-  std::vector<std::vector<float>> centres(40, std::vector<float>(kDim));
-  for (auto& c : centres) {
-    for (float& x : c) x = 10 * normal(rng);
+// A bulk load of 20,000 clustered rows (40 centres, the rows scattered around them, as
+// embeddings are) in batches of 2,000, every 37th row deleted after.
+class ClusteredLoad {
+ public:
+  static constexpr uint32_t kDim = 16, kRows = 20000;
+
+  explicit ClusteredLoad(Collection& c) : c_(c), centres_(40, std::vector<float>(kDim)) {
+    for (auto& centre : centres_) {
+      for (float& x : centre) x = 10 * normal_(rng_);
+    }
+    for (uint32_t i = 0; i < kRows; ++i) {
+      all_.push_back(CollectionTest::R("v" + std::to_string(i), Near(i)));
+    }
+    for (size_t b = 0; b < all_.size(); b += 2000) {
+      std::vector<Record> batch(all_.begin() + b, all_.begin() + b + 2000);
+      EXPECT_TRUE(c.Write(std::move(batch), WriteMode::kInsert).ok());
+    }
+    std::vector<std::string> dead;
+    for (uint32_t i = 0; i < kRows; i += 37) dead.push_back("v" + std::to_string(i));
+    EXPECT_EQ(*c.Delete(dead), dead.size());
   }
-  auto near_a_centre = [&](int i) {
-    std::vector<float> v = centres[i % centres.size()];
-    for (float& x : v) x += normal(rng);
-    return v;
-  };
-  std::vector<Record> all;
-  for (int i = 0; i < 20000; ++i) all.push_back(R("v" + std::to_string(i), near_a_centre(i)));
-  for (size_t b = 0; b < all.size(); b += 2000) {
-    std::vector<Record> batch(all.begin() + b, all.begin() + b + 2000);
-    ASSERT_TRUE(m->Write(std::move(batch), WriteMode::kInsert).ok());
-  }
-  std::vector<std::string> dead;
-  for (int i = 0; i < 20000; i += 37) dead.push_back("v" + std::to_string(i));
-  ASSERT_EQ(*m->Delete(dead), dead.size());
-  auto check = [&] {
+
+  // 40 searches near the centres find the nearest live rows (recall@10 at least 0.95) and
+  // never a deleted one; `plan` gets each search's.
+  void Check(const std::function<void(const std::string&)>& plan = nullptr) {
     double found = 0;
-    for (int q = 0; q < 40; ++q) {
-      const std::vector<float> qv = near_a_centre(q);
+    for (uint32_t q = 0; q < 40; ++q) {
+      const std::vector<float> qv = Near(q);
       SearchRequest req;
       req.vector = qv;
       req.k = 10;
-      auto r = m->Search(req);
+      auto r = c_.Search(req);
       ASSERT_TRUE(r.ok()) << r.status();
       ASSERT_EQ(r->hits.size(), 10u);
       for (const SearchHit& h : r->hits) {
         EXPECT_NE(std::stoi(h.id.substr(1)) % 37, 0) << h.id << " was deleted";
       }
-      found += Found(r->hits, BruteForce(all, [](int i) { return i % 37 != 0; }, qv, 10));
+      found += CollectionTest::Found(
+          r->hits, CollectionTest::BruteForce(all_, [](int i) { return i % 37 != 0; }, qv, 10));
+      if (plan) plan(r->plan);
     }
     EXPECT_GE(found / 400, 0.95);
-  };
-  check();
+  }
+
+ private:
+  std::vector<float> Near(uint32_t i) {
+    std::vector<float> v = centres_[i % centres_.size()];
+    for (float& x : v) x += normal_(rng_);
+    return v;
+  }
+
+  Collection& c_;
+  std::mt19937 rng_{17};
+  std::normal_distribution<float> normal_;
+  std::vector<std::vector<float>> centres_;
+  std::vector<Record> all_;
+};
+
+// Right after a load the rows the graph has not reached come from the memtable's IVF lists
+// (once enough wait) or a scan, while the indexer works beside the searches: whichever serves
+// them, searches find the nearest live rows and never a deleted one, before and after the
+// indexer has caught up.
+TEST_F(IndexedCollectionTest, SearchesRightAfterALoadFindTheNearestRows) {
+  auto m = CreateL2("fresh", ClusteredLoad::kDim);
+  ClusteredLoad load(*m);
+  load.Check();
   AwaitIndexed(*m);
-  check();
+  load.Check();
+}
+
+// The indexer's turn (without the background thread, so that each step can be seen) files a
+// load's rows into IVF lists before it inserts any into the graph: the stats count them, and
+// searches go through the lists until the graph holds every row.
+TEST_F(CollectionTest, TheIndexerFilesALoadIntoIvfListsBeforeItsGraph) {
+  auto m = CreateL2("lists", ClusteredLoad::kDim);
+  ClusteredLoad load(*m);
+  auto& impl = static_cast<CollectionImpl&>(*m);
+  EXPECT_EQ(m->Stats().unindexed_rows, ClusteredLoad::kRows);
+  EXPECT_EQ(m->Stats().ivf_rows, 0u);
+  load.Check([](const std::string& plan) { EXPECT_EQ(plan, "exact"); });
+
+  EXPECT_GT(impl.IndexMemtable(1024), ClusteredLoad::kRows);
+  const CollectionStats st = m->Stats();
+  EXPECT_GE(st.ivf_rows, ClusteredLoad::kRows - 1024);
+  EXPECT_EQ(st.ivf_rows, st.unindexed_rows);
+  load.Check([](const std::string& plan) { EXPECT_EQ(plan, "ivf"); });
+
+  while (impl.IndexMemtable(1024) > 0) {
+  }
+  EXPECT_EQ(m->Stats().unindexed_rows, 0u);
+  EXPECT_EQ(m->Stats().ivf_rows, 0u);
+  load.Check([](const std::string& plan) { EXPECT_EQ(plan, "graph"); });
 }
 
 TEST_F(IndexedCollectionTest, FlatCollectionsHaveNothingToIndex) {

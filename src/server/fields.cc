@@ -83,6 +83,8 @@ const std::vector<StatsField> kStatsFields = {
     {PROXIMADB_STATS_FIELD(memtable_rows), "memtable_rows", "Rows not yet flushed."},
     {PROXIMADB_STATS_FIELD(unindexed_rows), "unindexed_rows",
      "Memtable rows not yet in its graphs."},
+    {PROXIMADB_STATS_FIELD(ivf_rows), "ivf_rows",
+     "Memtable rows not yet in its graphs that its IVF lists hold (the rest are scanned)."},
     {PROXIMADB_STATS_FIELD(segment_count), "segments", "Segments."},
     {PROXIMADB_STATS_FIELD(segment_rows)},
     {PROXIMADB_STATS_FIELD(deleted_rows)},

@@ -112,6 +112,11 @@ class Memtable final : public Layer {
   uint32_t unindexed_rows() const {
     return graph_ ? std::min(num_rows(), graph_rows_) - indexed_rows() : 0;
   }
+  // Rows the indexer has yet to reach that the IVF lists hold.
+  uint32_t ivf_rows() const {
+    const uint32_t filed = filed_rows(), indexed = indexed_rows();
+    return filed > indexed ? filed - indexed : 0;
+  }
   // Rows [0, indexed_rows()) are in the graph; without GraphOptions every row counts as
   // indexed (there is nothing to wait for).
   uint32_t indexed_rows() const {

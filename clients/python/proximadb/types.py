@@ -49,6 +49,7 @@ class CollectionStats:
     vector_count: int = 0
     memtable_rows: int = 0
     unindexed_rows: int = 0
+    ivf_rows: int = 0
     segment_count: int = 0
     segment_rows: int = 0
     deleted_rows: int = 0

@@ -364,7 +364,7 @@ class DeleteCollectionResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dropped: _Optional[bool] = ...) -> None: ...
 
 class CollectionStats(_message.Message):
-    __slots__ = ("name", "vector_count", "memtable_rows", "unindexed_rows", "segment_count", "segment_rows", "deleted_rows", "memory_bytes", "disk_bytes", "wal_bytes", "oldest_unflushed_age_seconds", "flushes", "compactions", "background_error", "flush_seconds", "compaction_seconds", "wal_syncs", "migration_state", "migration_segments_done", "migration_segments_total", "tier_ultra_hot_segments", "tier_ultra_hot_bytes", "tier_hot_segments", "tier_hot_bytes", "tier_warm_segments", "tier_warm_bytes", "tier_cold_segments", "tier_cold_bytes", "cache_bytes", "replication_lag")
+    __slots__ = ("name", "vector_count", "memtable_rows", "unindexed_rows", "segment_count", "segment_rows", "deleted_rows", "memory_bytes", "disk_bytes", "wal_bytes", "oldest_unflushed_age_seconds", "flushes", "compactions", "background_error", "flush_seconds", "compaction_seconds", "wal_syncs", "migration_state", "migration_segments_done", "migration_segments_total", "tier_ultra_hot_segments", "tier_ultra_hot_bytes", "tier_hot_segments", "tier_hot_bytes", "tier_warm_segments", "tier_warm_bytes", "tier_cold_segments", "tier_cold_bytes", "cache_bytes", "replication_lag", "ivf_rows")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VECTOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     MEMTABLE_ROWS_FIELD_NUMBER: _ClassVar[int]
@@ -395,6 +395,7 @@ class CollectionStats(_message.Message):
     TIER_COLD_BYTES_FIELD_NUMBER: _ClassVar[int]
     CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
     REPLICATION_LAG_FIELD_NUMBER: _ClassVar[int]
+    IVF_ROWS_FIELD_NUMBER: _ClassVar[int]
     name: str
     vector_count: int
     memtable_rows: int
@@ -425,7 +426,8 @@ class CollectionStats(_message.Message):
     tier_cold_bytes: int
     cache_bytes: int
     replication_lag: int
-    def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ..., migration_state: _Optional[str] = ..., migration_segments_done: _Optional[int] = ..., migration_segments_total: _Optional[int] = ..., tier_ultra_hot_segments: _Optional[int] = ..., tier_ultra_hot_bytes: _Optional[int] = ..., tier_hot_segments: _Optional[int] = ..., tier_hot_bytes: _Optional[int] = ..., tier_warm_segments: _Optional[int] = ..., tier_warm_bytes: _Optional[int] = ..., tier_cold_segments: _Optional[int] = ..., tier_cold_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., replication_lag: _Optional[int] = ...) -> None: ...
+    ivf_rows: int
+    def __init__(self, name: _Optional[str] = ..., vector_count: _Optional[int] = ..., memtable_rows: _Optional[int] = ..., unindexed_rows: _Optional[int] = ..., segment_count: _Optional[int] = ..., segment_rows: _Optional[int] = ..., deleted_rows: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., wal_bytes: _Optional[int] = ..., oldest_unflushed_age_seconds: _Optional[float] = ..., flushes: _Optional[int] = ..., compactions: _Optional[int] = ..., background_error: _Optional[str] = ..., flush_seconds: _Optional[float] = ..., compaction_seconds: _Optional[float] = ..., wal_syncs: _Optional[int] = ..., migration_state: _Optional[str] = ..., migration_segments_done: _Optional[int] = ..., migration_segments_total: _Optional[int] = ..., tier_ultra_hot_segments: _Optional[int] = ..., tier_ultra_hot_bytes: _Optional[int] = ..., tier_hot_segments: _Optional[int] = ..., tier_hot_bytes: _Optional[int] = ..., tier_warm_segments: _Optional[int] = ..., tier_warm_bytes: _Optional[int] = ..., tier_cold_segments: _Optional[int] = ..., tier_cold_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., replication_lag: _Optional[int] = ..., ivf_rows: _Optional[int] = ...) -> None: ...
 
 class MaintenanceEvent(_message.Message):
     __slots__ = ("kind", "started_at", "started_at_us", "seconds", "segments_in", "segments_out", "rows", "bytes", "error")
