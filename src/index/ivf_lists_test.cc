@@ -15,6 +15,28 @@ namespace {
 
 constexpr uint32_t kK = 10;
 
+// Recall@10 at ef 64 of `lists` over all of `space` for the first n of `queries` (row-major),
+// checking that each search probed the lists and that every hit has its exact distance.
+double RecallAtEf64(const IvfLists& lists, const SearchSpace& space,
+                    const std::vector<float>& queries, uint32_t n) {
+  double found = 0;
+  for (uint32_t q = 0; q < n; ++q) {
+    const float* query = queries.data() + size_t{q} * space.dim;
+    SearchStats stats;
+    std::set<uint32_t> exact;
+    for (const Hit& h : ExactOver(space, query, kK, nullptr, &stats)) exact.insert(h.row);
+    const PlannedResult r =
+        lists.Search(space, 0, SearchParams{.query = query, .k = kK, .ef = 64}, nullptr, false);
+    EXPECT_EQ(r.plan, Plan::kIvf);
+    for (const Hit& h : r.hits) {
+      const float* row = space.vectors + size_t{h.row} * space.dim;
+      EXPECT_FLOAT_EQ(h.distance, space.distance(query, row, space.dim));
+      found += exact.count(h.row);
+    }
+  }
+  return found / (n * kK);
+}
+
 // Fashion-MNIST cut to 10,000 rows and 100 queries; lists trained on the first 4,000 rows, as
 // a memtable trains them on the rows it has, and every row filed.
 class IvfListsTest : public ::testing::TestWithParam<DistanceMetric> {
@@ -140,21 +162,7 @@ TEST_P(IvfListsTest, PrimeDimensionsAreCodedPadded) {
   lists->File(0, kBase, base.data());
   EXPECT_LE(lists->RerankedCandidates(SearchParams{.k = kK, .ef = 64}, kBase), 128u);
   const SearchSpace space{base.data(), kBase, kDim, DistanceFor(metric_)};
-  double found = 0;
-  for (uint32_t q = 0; q < kQueries; ++q) {
-    const float* query = queries.data() + size_t{q} * kDim;
-    SearchStats stats;
-    std::set<uint32_t> exact;
-    for (const Hit& h : ExactOver(space, query, kK, nullptr, &stats)) exact.insert(h.row);
-    const PlannedResult r =
-        lists->Search(space, 0, SearchParams{.query = query, .k = kK, .ef = 64}, nullptr, false);
-    EXPECT_EQ(r.plan, Plan::kIvf);
-    for (const Hit& h : r.hits) {
-      EXPECT_FLOAT_EQ(h.distance, space.distance(query, base.data() + size_t{h.row} * kDim, kDim));
-      found += exact.count(h.row);
-    }
-  }
-  EXPECT_GE(found / (kQueries * kK), 0.95);
+  EXPECT_GE(RecallAtEf64(*lists, space, queries, kQueries), 0.95);
 }
 
 // Unfiltered, the rows a search may not return (deleted ones, or newer than the reader) are
@@ -214,18 +222,7 @@ TEST(IvfListsCalibrationTest, KeepsTheRecallOnDataWithoutClusters) {
       [&](uint32_t r) { return base.data() + size_t{r} * kDim; });
   lists->File(0, kRows, base.data(), 2);
   const SearchSpace space{base.data(), kRows, kDim, DistanceFor(DistanceMetric::kL2)};
-  double found = 0;
-  for (uint32_t q = 0; q < kQueries; ++q) {
-    const float* query = queries.data() + size_t{q} * kDim;
-    SearchStats stats;
-    std::set<uint32_t> exact;
-    for (const Hit& h : ExactOver(space, query, kK, nullptr, &stats)) exact.insert(h.row);
-    const SearchParams params{.query = query, .k = kK, .ef = 64};
-    for (const Hit& h : lists->Search(space, 0, params, nullptr, false).hits) {
-      found += exact.count(h.row);
-    }
-  }
-  EXPECT_GE(found / (kQueries * kK), 0.95);
+  EXPECT_GE(RecallAtEf64(*lists, space, queries, kQueries), 0.95);
   EXPECT_GT(lists->ProbedFraction(64), 0.3);
   EXPECT_GT(lists->RerankedCandidates(SearchParams{.k = kK, .ef = 64}, kRows), 128u);
 }
