@@ -125,7 +125,7 @@ std::unique_ptr<IvfLists> IvfLists::Train(const Options& options, uint32_t rows,
   lists->partitions_ = k;
   lists->centroids_.resize(size_t{k} * dim);
   std::mt19937_64 rng(42);
-  KMeans(points, n, dim, k, options.iterations, rng, lists->centroids_.data());
+  KMeans(points, n, dim, k, options.iterations, rng, lists->centroids_.data(), options.threads);
   lists->nearest_ = Centroids(lists->centroids_.data(), dim, k);
   lists->Calibrate(points, n);
   lists->lists_ = std::make_unique<List[]>(k);
@@ -145,7 +145,7 @@ void IvfLists::Calibrate(const std::vector<float>& points, uint32_t n) {
   const uint32_t dim = options_.dim;
   const Distance distance = DistanceFor(options_.metric);
   std::vector<uint32_t> assignment(n), sizes(partitions_);
-  nearest_.NearestRows(points.data(), n, assignment.data());
+  nearest_.NearestRows(points.data(), n, assignment.data(), options_.threads);
   for (uint32_t a : assignment) ++sizes[a];
   std::vector<uint8_t> codes(size_t{n} * code_size_);
   std::vector<float> padded;

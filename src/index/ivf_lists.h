@@ -38,6 +38,7 @@ class IvfLists {
     uint32_t partitions = 256;  // capped at the training rows
     uint32_t max_rows = 0;      // rows numbered below this can be filed
     int iterations = 5;         // k-means rounds
+    int threads = 1;            // for training
   };
 
   // Trains the centroids and the pq4 codebook on `rows` vectors (`vector(i)`, sampled down to

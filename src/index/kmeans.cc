@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <thread>
 
 #include "simd/distance.h"
 
@@ -23,8 +24,20 @@ uint32_t Centroids::Nearest(const float* x) const {
   return simd::Active().nearest(x, transposed.data(), norms.data(), dim, count);
 }
 
-void Centroids::NearestRows(const float* xs, uint32_t n, uint32_t* out) const {
-  simd::Active().nearest_rows(xs, n, transposed.data(), norms.data(), dim, count, out);
+void Centroids::NearestRows(const float* xs, uint32_t n, uint32_t* out, int threads) const {
+  const auto rows = [&](uint64_t begin, uint64_t end) {
+    simd::Active().nearest_rows(xs + begin * dim, end - begin, transposed.data(), norms.data(),
+                                dim, count, out + begin);
+  };
+  // At least a few hundred rows per thread, or the threads cost more than they bring.
+  const uint32_t workers =
+      static_cast<uint32_t>(std::clamp<int64_t>(n / 256, 1, std::max(threads, 1)));
+  std::vector<std::thread> helpers;
+  for (uint32_t w = 1; w < workers; ++w) {
+    helpers.emplace_back(rows, uint64_t{n} * w / workers, uint64_t{n} * (w + 1) / workers);
+  }
+  rows(0, n / workers);
+  for (std::thread& t : helpers) t.join();
 }
 
 void Centroids::Distances(const float* x, float* out) const {
@@ -32,7 +45,7 @@ void Centroids::Distances(const float* x, float* out) const {
 }
 
 void KMeans(const std::vector<float>& points, uint32_t n, uint32_t dim, uint32_t k,
-            int iterations, std::mt19937_64& rng, float* centroids) {
+            int iterations, std::mt19937_64& rng, float* centroids, int threads) {
   std::vector<uint32_t> order(n);
   std::iota(order.begin(), order.end(), 0u);
   std::shuffle(order.begin(), order.end(), rng);
@@ -46,7 +59,7 @@ void KMeans(const std::vector<float>& points, uint32_t n, uint32_t dim, uint32_t
     const Centroids near(centroids, dim, k);
     std::fill(sums.begin(), sums.end(), 0.0);
     std::fill(counts.begin(), counts.end(), 0u);
-    near.NearestRows(points.data(), n, nearest.data());
+    near.NearestRows(points.data(), n, nearest.data(), threads);
     for (uint32_t i = 0; i < n; ++i) {
       const float* x = points.data() + size_t{i} * dim;
       const uint32_t c = nearest[i];

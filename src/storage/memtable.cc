@@ -115,7 +115,8 @@ uint32_t Memtable::FileRows(int threads, uint32_t max_rows, bool train) {
     const uint32_t partitions = std::clamp<uint32_t>(sqrt_rows, 64, 256) / 16 * 16;
     lists_ = index::IvfLists::Train(
         index::IvfLists::Options{.dim = dim_, .metric = graph_options_->metric,
-                                 .partitions = partitions, .max_rows = graph_rows_},
+                                 .partitions = partitions, .max_rows = graph_rows_,
+                                 .threads = threads},
         available, [&](uint32_t row) { return vector(row); });
     memory_bytes_.fetch_add(lists_->MemoryBytes(), std::memory_order_relaxed);
   }
