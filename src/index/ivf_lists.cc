@@ -6,9 +6,9 @@
 #include <cstring>
 #include <limits>
 #include <random>
-#include <thread>
 
 #include "common/macros.h"
+#include "common/parallel.h"
 #include "index/distance.h"
 #include "index/fast_scan.h"
 #include "index/ivf.h"
@@ -235,18 +235,9 @@ void IvfLists::File(uint32_t first, uint32_t n, const float* vectors, int thread
   next_row_ = first + n;  // the lists stay ascending, which ScoreList relies on
   std::vector<uint32_t> partition(n);
   std::vector<uint8_t> codes(size_t{n} * code_size_);
-  // At least a few hundred rows per thread, or the threads cost more than they bring.
-  const uint32_t workers =
-      static_cast<uint32_t>(std::clamp<int64_t>(n / 256, 1, std::max(threads, 1)));
-  std::vector<std::thread> helpers;
-  for (uint32_t w = 1; w < workers; ++w) {
-    helpers.emplace_back([&, w] {
-      Assign(vectors, uint64_t{n} * w / workers, uint64_t{n} * (w + 1) / workers,
-             partition.data(), codes.data());
-    });
-  }
-  Assign(vectors, 0, n / workers, partition.data(), codes.data());
-  for (std::thread& t : helpers) t.join();
+  ForRowRanges(n, threads, [&](uint32_t begin, uint32_t end) {
+    Assign(vectors, begin, end, partition.data(), codes.data());
+  });
   for (uint32_t i = 0; i < n; ++i) Append(first + i, partition[i], &codes[size_t{i} * code_size_]);
 }
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
-#include <thread>
 
+#include "common/parallel.h"
 #include "simd/distance.h"
 
 namespace proximadb::index {
@@ -25,19 +25,10 @@ uint32_t Centroids::Nearest(const float* x) const {
 }
 
 void Centroids::NearestRows(const float* xs, uint32_t n, uint32_t* out, int threads) const {
-  const auto rows = [&](uint64_t begin, uint64_t end) {
-    simd::Active().nearest_rows(xs + begin * dim, end - begin, transposed.data(), norms.data(),
-                                dim, count, out + begin);
-  };
-  // At least a few hundred rows per thread, or the threads cost more than they bring.
-  const uint32_t workers =
-      static_cast<uint32_t>(std::clamp<int64_t>(n / 256, 1, std::max(threads, 1)));
-  std::vector<std::thread> helpers;
-  for (uint32_t w = 1; w < workers; ++w) {
-    helpers.emplace_back(rows, uint64_t{n} * w / workers, uint64_t{n} * (w + 1) / workers);
-  }
-  rows(0, n / workers);
-  for (std::thread& t : helpers) t.join();
+  ForRowRanges(n, threads, [&](uint32_t begin, uint32_t end) {
+    simd::Active().nearest_rows(xs + size_t{begin} * dim, end - begin, transposed.data(),
+                                norms.data(), dim, count, out + begin);
+  });
 }
 
 void Centroids::Distances(const float* x, float* out) const {
