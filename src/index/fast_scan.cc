@@ -81,6 +81,12 @@ FastScanTable::FastScanTable(const Quantizer::Query& query, uint32_t pq_m)
   inverse_scale_ = 1 / scale;
 }
 
+int32_t FastScanTable::SumLimit(float distance) const {
+  const double units = (double{distance} - bias_) / inverse_scale_;
+  if (!(units >= 0)) return -1;  // NaN too: no distance is at most NaN
+  return static_cast<int32_t>(std::min(std::floor(units) + 1, 65535.0));
+}
+
 void FastScanRange(const FastScanCodes& codes, uint32_t r, const FastScanTable& table,
                    std::vector<uint16_t>* sums) {
   sums->resize(size_t{codes.num_blocks(r)} * kRows);

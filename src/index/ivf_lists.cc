@@ -78,6 +78,13 @@ std::vector<std::pair<Hit, uint32_t>> NeighbourRanks(const std::vector<float>& e
   return ranks;
 }
 
+// Row number i of a block.
+uint32_t RowAt(const uint8_t* block, uint32_t i) {
+  uint32_t row;
+  std::memcpy(&row, block + i * sizeof(uint32_t), sizeof(row));
+  return row;
+}
+
 }  // namespace
 
 // A list's rows in blocks that never move: block b holds entries [b, b + 1) * kBlockRows. Its
@@ -89,11 +96,7 @@ struct IvfLists::List {
   std::atomic<uint32_t> size{0};       // entries published to readers
 
   const uint8_t* block(uint32_t b) const { return pages[b / kBlocksPerPage][b % kBlocksPerPage]; }
-  uint32_t first_row(uint32_t b) const {
-    uint32_t row;
-    std::memcpy(&row, block(b), sizeof(row));
-    return row;
-  }
+  uint32_t first_row(uint32_t b) const { return RowAt(block(b), 0); }
 };
 
 std::unique_ptr<IvfLists> IvfLists::Train(const Options& options, uint32_t rows,
@@ -200,7 +203,7 @@ uint32_t IvfLists::RerankedCandidates(const SearchParams& p, uint32_t pool) cons
     const double sparse = Quantile(sparse_code_ranks_, std::max(p.ef, p.k));
     growth = std::clamp(std::log(rank / sparse) / std::log(double{kSparseStride}), 0.0, 1.0);
   }
-  const double wanted = rank * std::pow(double{pool} / sample_rows_, growth) * p.k /
+  const double wanted = rank * std::pow(static_cast<double>(pool) / sample_rows_, growth) * p.k /
                         kCalibrationK;
   return std::max(RerankCandidates(p),
                   static_cast<uint32_t>(std::min<double>(std::ceil(wanted), pool)));
@@ -289,6 +292,20 @@ void IvfLists::Append(uint32_t row, uint32_t p, const uint8_t* code) {
   list.size.store(n + 1, std::memory_order_release);
 }
 
+void IvfLists::KeepBest(const uint8_t* block, uint32_t base, const uint16_t* sums,
+                        const Scoring& scoring, const AllowedRows* allowed,
+                        BoundedTopK<Hit>* top) {
+  const Hit* worst = top->worst();
+  const int32_t limit = worst == nullptr ? std::numeric_limits<uint16_t>::max()
+                                         : scoring.table.SumLimit(worst->distance);
+  for (uint32_t i = 0; i < kBlockRows; ++i) {
+    if (sums[i] > limit) continue;
+    const uint32_t local = RowAt(block, i) - base;
+    const Hit hit{scoring.table.Distance(sums[i]), local};
+    if (top->Accepts(hit) && (allowed == nullptr || allowed->Contains(local))) top->Push(hit);
+  }
+}
+
 uint32_t IvfLists::ScoreList(uint32_t p, uint32_t base, uint32_t rows, const Scoring& scoring,
                              const AllowedRows* allowed, bool filtered,
                              BoundedTopK<Hit>* top) const {
@@ -322,10 +339,14 @@ uint32_t IvfLists::ScoreList(uint32_t p, uint32_t base, uint32_t rows, const Sco
     if (packed) {
       simd::Active().fast_scan(block + kPackedOffset, 1, scoring.table.lut(),
                                packed_bytes_ / simd::kFastScanRun, sums);
+      if (!filtered && RowAt(block, 0) >= base && RowAt(block, kBlockRows - 1) - base < rows) {
+        seen += kBlockRows;
+        KeepBest(block, base, sums, scoring, allowed, top);
+        continue;
+      }
     }
     for (uint32_t i = 0; i < in_block; ++i) {
-      uint32_t row;
-      std::memcpy(&row, block + i * sizeof(uint32_t), sizeof(uint32_t));
+      const uint32_t row = RowAt(block, i);
       // Rows are ascending: below base, skip; past the space, the list is done.
       if (row < base) continue;
       const uint32_t local = row - base;

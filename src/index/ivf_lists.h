@@ -74,14 +74,13 @@ class IvfLists {
   // embeddings stay at max(ef, 2k); Gaussian noise of 20,000 rows asks 215-252 at ef 64.
   uint32_t RerankedCandidates(const SearchParams& params, uint32_t pool) const;
 
-  // The k nearest allowed rows among the filed rows [base, base + space.rows), numbered from
-  // base (space.vectors are row base's), scored on the codes, keeping RerankedCandidates(params, pool)
-  // candidates to re-rank on float32. The partitions nearest the query go first, until they
-  // held ProbedFraction(max(ef, k)) of the rows the search may return (all of them, or a
-  // filter's) and at least max(ef, k) of those. Exact (a scan of the space) as
-  // IvfScansExactly says, for a space of at most 4 * max(ef, k) rows, and when the partitions
-  // probed held fewer than k allowed rows (dead rows thin them out). params.nprobe is not
-  // read. Plan kIvf or kExact.
+  // The k nearest allowed rows among the filed rows [base, base + space.rows), numbered from base
+  // (space.vectors are row base's), scored on the codes, keeping RerankedCandidates(params, pool)
+  // candidates to re-rank on float32. The partitions nearest the query go first, until they held
+  // ProbedFraction(max(ef, k)) of the rows the search may return (all of them, or a filter's) and
+  // at least max(ef, k) of those. Exact (a scan of the space) as IvfScansExactly says, for a space
+  // of at most 4 * max(ef, k) rows, and when the partitions probed held fewer than k allowed rows
+  // (dead rows thin them out). params.nprobe is not read. Plan kIvf or kExact.
   PlannedResult Search(const SearchSpace& space, uint32_t base, const SearchParams& params,
                        const AllowedRows* allowed, bool filtered) const;
 
@@ -101,6 +100,12 @@ class IvfLists {
               uint8_t* codes) const;
   // Appends `row` with its code to partition p's list, publishing it.
   void Append(uint32_t row, uint32_t p, const uint8_t* code);
+  // ScoreList's path for a full block whose rows are all in the space, unfiltered: only the
+  // rows whose fast-scan sums could beat the worst candidate kept (FastScanTable::SumLimit)
+  // are looked at.
+  static void KeepBest(const uint8_t* block, uint32_t base, const uint16_t* sums,
+                       const Scoring& scoring, const AllowedRows* allowed,
+                       BoundedTopK<Hit>* top);
   // Scores partition p's allowed rows in [base, base + rows) on their codes into `top`
   // (numbered from base); returns how many there were (unfiltered: all rows, for the
   // visibility of rows is checked only of those good enough to keep).

@@ -165,22 +165,55 @@ TEST_P(QuantizedSearchTest, FastScanSumsMatchTheFloatTable) {
   EXPECT_GE(overlap / (20 * kK), 0.9);
 }
 
-// An odd number of sub-quantizers leaves the last code byte half used: the row-by-row distance
-// (a byte, so two sub-quantizers, at a time) reads its low nibble only, as fast-scan does.
-TEST_P(QuantizedSearchTest, OddSubQuantizerCountsScoreAlike) {
-  const std::unique_ptr<Quantizer> q = Train(Quantization::kPq4, 49);
-  ASSERT_EQ(q->code_size(), 25u);
-  std::vector<uint8_t> codes = EncodeAll(*q);
-  for (size_t row = 0; row < kBase; ++row) codes[row * 25 + 24] |= 0xf0;  // must be ignored
-  const FastScanCodes packed(*q, codes.data(), {0, 64});
-  std::vector<uint16_t> sums;
+// SumLimit bounds the sums a search keeps as candidates: every larger sum stands for a
+// distance above the one asked, a sum whose distance equals it is kept (ties go by row), and
+// no more than a unit of the sums beyond it is kept.
+TEST_P(QuantizedSearchTest, FastScanSumLimitBoundsTheSumsKept) {
+  const std::unique_ptr<Quantizer> q = Train(Quantization::kPq4);
   for (uint32_t i = 0; i < 5; ++i) {
     const Quantizer::Query query = q->Prepare(Query(i));
     const FastScanTable table(query, q->pq_m());
-    FastScanRange(packed, 0, table, &sums);
-    for (uint32_t row = 0; row < 64; ++row) {
-      EXPECT_NEAR(table.Distance(sums[row]), query.Distance(codes.data() + row * 25),
-                  (q->pq_m() / 2.0f + 1) * table.resolution());
+    const float lo = table.Distance(0), hi = table.Distance(65535);
+    EXPECT_EQ(table.SumLimit(lo - table.resolution()), -1);
+    EXPECT_EQ(table.SumLimit(hi + table.resolution()), 65535);
+    for (int32_t sum = 0; sum <= 65535; sum += 97) {
+      const float d = table.Distance(static_cast<uint16_t>(sum));
+      for (const float asked : {d, d + 0.3f * table.resolution(), d + 0.7f * table.resolution()}) {
+        const int32_t limit = table.SumLimit(asked);
+        ASSERT_GE(limit, sum) << asked;
+        if (limit < 65535) {
+          ASSERT_GT(table.Distance(static_cast<uint16_t>(limit + 1)), asked);
+        }
+        ASSERT_LE(table.Distance(static_cast<uint16_t>(limit - 1)),
+                  asked + 1e-6f * std::abs(asked));
+      }
+    }
+  }
+}
+
+// The row-by-row distance reads two bytes (four sub-quantizers) at a time, then the rest one
+// by one: sub-quantizer counts of every remainder give the fast-scan sums' distances, and an
+// odd count leaves the last byte half used, where only the low nibble counts.
+TEST_P(QuantizedSearchTest, EverySubQuantizerCountScoresAlike) {
+  for (const uint32_t pq_m : {7u, 49u, 98u, 392u}) {
+    const std::unique_ptr<Quantizer> q = Train(Quantization::kPq4, pq_m);
+    const size_t code_size = (pq_m + 1) / 2;
+    ASSERT_EQ(q->code_size(), code_size);
+    std::vector<uint8_t> codes = EncodeAll(*q);
+    if (pq_m % 2 == 1) {
+      for (size_t row = 0; row < kBase; ++row) codes[(row + 1) * code_size - 1] |= 0xf0;
+    }
+    const FastScanCodes packed(*q, codes.data(), {0, 64});
+    std::vector<uint16_t> sums;
+    for (uint32_t i = 0; i < 5; ++i) {
+      const Quantizer::Query query = q->Prepare(Query(i));
+      const FastScanTable table(query, q->pq_m());
+      FastScanRange(packed, 0, table, &sums);
+      for (uint32_t row = 0; row < 64; ++row) {
+        ASSERT_NEAR(table.Distance(sums[row]), query.Distance(codes.data() + row * code_size),
+                    (pq_m / 2.0f + 1) * table.resolution())
+            << pq_m << " sub-quantizers, row " << row;
+      }
     }
   }
 }

@@ -38,6 +38,8 @@ class BoundedTopK {
   }
 
   size_t size() const { return heap_.size(); }
+  // The largest value kept once k are (what a value has to beat to be kept), or null.
+  const T* worst() const { return k_ > 0 && heap_.size() == k_ ? &heap_.front() : nullptr; }
 
   // The values kept, smallest first; leaves the heap empty.
   std::vector<T> Take() {
