@@ -84,7 +84,11 @@ FastScanTable::FastScanTable(const Quantizer::Query& query, uint32_t pq_m)
 int32_t FastScanTable::SumLimit(float distance) const {
   const double units = (double{distance} - bias_) / inverse_scale_;
   if (!(units >= 0)) return -1;  // NaN too: no distance is at most NaN
-  return static_cast<int32_t>(std::min(std::floor(units) + 1, 65535.0));
+  const auto limit = static_cast<int32_t>(std::min(std::floor(units) + 1, 65535.0));
+  // Distance rounds to the float precision of the distances: far from the codes, where that is
+  // coarser than a unit, a larger sum may still come out at `distance`, and none is ruled out.
+  if (limit < 65535 && Distance(static_cast<uint16_t>(limit + 1)) <= distance) return 65535;
+  return limit;
 }
 
 void FastScanRange(const FastScanCodes& codes, uint32_t r, const FastScanTable& table,

@@ -60,8 +60,8 @@ class FastScanTable {
   float Distance(uint16_t sum) const { return bias_ + sum * inverse_scale_; }
   // The distance one unit of a sum stands for (each entry is off by at most half of it).
   float resolution() const { return inverse_scale_; }
-  // The largest sum whose distance may be at most `distance`: every larger sum's is above it
-  // (by more than a unit, which covers the rounding of Distance); -1 where every sum's is.
+  // The largest sum whose distance may be at most `distance`: every larger sum's is above it;
+  // -1 where every sum's is.
   int32_t SumLimit(float distance) const;
 
  private:

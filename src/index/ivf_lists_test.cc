@@ -201,6 +201,34 @@ TEST_P(IvfListsTest, FiltersExactly) {
             1.0);
 }
 
+// Unfiltered, a full block whose rows all lie in the space has only the rows whose fast-scan
+// sums could beat the worst candidate kept looked at; a filter allowing every row takes the
+// row-by-row path. Both keep the same candidates: with k as many as are re-ranked, every
+// candidate is a hit, and the answers are identical (with the space starting inside a block,
+// the first block of a list takes the row-by-row path in both).
+TEST_P(IvfListsTest, SkippingRowsBeyondTheWorstCandidateKeepsTheSameCandidates) {
+  for (const uint32_t base : {0u, 3001u}) {
+    const uint32_t rows = kBase - base;
+    const std::vector<uint64_t> all((rows + 63) / 64, ~uint64_t{0});
+    const BitmapRows every_row(all.data(), rows, rows);
+    const SearchSpace space = Space(base, rows);
+    for (uint32_t q = 0; q < kQueries; ++q) {
+      const SearchParams params{.query = Query(q), .k = 16, .ef = 64, .rerank = 16};
+      const PlannedResult fast = lists_->Search(space, base, params, nullptr, false);
+      const PlannedResult slow = lists_->Search(space, base, params, &every_row, true);
+      ASSERT_EQ(fast.plan, Plan::kIvf);
+      ASSERT_EQ(slow.plan, Plan::kIvf);
+      ASSERT_EQ(fast.hits.size(), 16u);
+      ASSERT_EQ(slow.hits.size(), 16u);
+      for (size_t i = 0; i < 16; ++i) {
+        ASSERT_EQ(fast.hits[i].row, slow.hits[i].row) << "query " << q << ", hit " << i;
+        ASSERT_EQ(fast.hits[i].distance, slow.hits[i].distance);
+      }
+      EXPECT_EQ(fast.stats.distances, slow.stats.distances);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Metrics, IvfListsTest,
                          ::testing::Values(DistanceMetric::kL2, DistanceMetric::kCosine,
                                            DistanceMetric::kDot));
