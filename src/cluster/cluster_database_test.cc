@@ -4,17 +4,100 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
 #include <tuple>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "cluster/test_fixtures.h"
 #include "common/scoped_temp_dir.h"
 #include "common/strings.h"
+#include "nlohmann/json.hpp"
 
 namespace proximadb::cluster {
 namespace {
 
 constexpr int kNodes = 3;
+
+namespace http = boost::beast::http;
+using boost::asio::ip::tcp;
+
+// Between a node and etcd on loopback: passes each request on (one a connection, as the
+// client makes them) and its answer back, except the answer to the one transaction on a key
+// it is told of: etcd applies it, and the connection closes unanswered, as when a network or
+// an overloaded machine drops the answer.
+class AnswerLosingRelay {
+ public:
+  explicit AnswerLosingRelay(int etcd_port)
+      : etcd_(boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(etcd_port)),
+        acceptor_(io_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)),
+        thread_([this] { Serve(); }) {}
+  ~AnswerLosingRelay() {
+    stop_ = true;
+    tcp::socket wake(io_);
+    boost::system::error_code ec;
+    wake.connect(acceptor_.local_endpoint(), ec);  // the accept returns, and sees stop_
+    thread_.join();
+  }
+  std::string endpoint() const {
+    return Cat("http://127.0.0.1:", acceptor_.local_endpoint().port());
+  }
+  void LoseTheAnswerToATransactionOn(const std::string& key) {
+    absl::MutexLock l(&mu_);
+    lose_key_ = key;
+  }
+  bool lost() const { return lost_; }
+
+ private:
+  void Serve() {
+    while (true) {
+      tcp::socket client(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(client, ec);
+      if (stop_ || ec) return;
+      Relay(client);
+    }
+  }
+  void Relay(tcp::socket& client) {
+    boost::system::error_code ec;
+    boost::beast::flat_buffer in, out;
+    http::request<http::string_body> request;
+    http::response<http::string_body> response;
+    tcp::socket server(io_);
+    http::read(client, in, request, ec);
+    if (!ec) server.connect(etcd_, ec);
+    if (!ec) http::write(server, request, ec);
+    if (!ec) http::read(server, out, response, ec);
+    if (ec || Lose(request)) return;
+    http::write(client, response, ec);
+  }
+  bool Lose(const http::request<http::string_body>& request) {
+    if (request.target() != "/v3/kv/txn") return false;
+    const nlohmann::json body = nlohmann::json::parse(request.body(), nullptr, false);
+    std::string key;
+    if (body.is_discarded() ||
+        !absl::Base64Unescape(body["compare"][0].value("key", ""), &key)) {
+      return false;
+    }
+    absl::MutexLock l(&mu_);
+    if (key != lose_key_) return false;
+    lose_key_.clear();
+    lost_ = true;
+    return true;
+  }
+
+  boost::asio::io_context io_;
+  const tcp::endpoint etcd_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> stop_{false}, lost_{false};
+  absl::Mutex mu_;
+  std::string lose_key_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;  // last: starts once the rest is in place
+};
 
 class ClusterDatabaseTest : public EtcdAndNatsSuite {
  protected:
@@ -35,7 +118,8 @@ class ClusterDatabaseTest : public EtcdAndNatsSuite {
     nodes_.clear();
   }
   // Node n on its own directory; `cluster` and `replication_factor` as the test's unless given.
-  void OpenNode(int n, std::string cluster = "", int replication_factor = 3) {
+  void OpenNode(int n, std::string cluster = "", int replication_factor = 3,
+                std::string etcd_endpoint = "") {
     nodes_[n].reset();
     auto local = OpenNodeDatabase(dir_.path(), n);
     ASSERT_TRUE(local.ok()) << local.status();
@@ -43,7 +127,9 @@ class ClusterDatabaseTest : public EtcdAndNatsSuite {
         *std::move(local), {.cluster_name = cluster.empty() ? cluster_ : cluster,
                             .node_id = Cat("node", n),
                             .advertise_rest = Cat("127.0.0.1:", 8000 + n),
-                            .etcd_endpoints = {etcd_->endpoint()}, .nats_urls = nats_->urls(),
+                            .etcd_endpoints = {etcd_endpoint.empty() ? etcd_->endpoint()
+                                                                     : etcd_endpoint},
+                            .nats_urls = nats_->urls(),
                             .default_shards = 3, .replication_factor = replication_factor});
     ASSERT_TRUE(db.ok()) << db.status();
     nodes_[n] = *std::move(db);
@@ -290,6 +376,24 @@ TEST_F(ClusterDatabaseTest, ACreateThatCannotBeServedLeavesNothing) {
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(nodes_[0]->DescribeCollection("wide").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(nodes_[0]->CreateCollection(Config("wide")).ok());
+}
+
+// A create whose transaction etcd applied but whose answer was lost finds its own definition
+// in the catalog (its uid) and goes on: the caller learns the collection was created, rather
+// than a 503 for a collection that exists.
+TEST_F(ClusterDatabaseTest, ACreateWhoseAnswerWasLostFindsItsOwnDefinition) {
+  const std::string endpoint = etcd_->endpoint();
+  AnswerLosingRelay relay(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+  ASSERT_NO_FATAL_FAILURE(OpenNode(1, "", 3, relay.endpoint()));
+  relay.LoseTheAnswerToATransactionOn(Cat("/proximadb/", cluster_, "/collections/lost"));
+  absl::StatusOr<CollectionConfig> created = nodes_[1]->CreateCollection(Config("lost"));
+  EXPECT_TRUE(relay.lost());
+  ASSERT_TRUE(created.ok()) << created.status();
+  Write(1, "lost", 0, 20);
+  EXPECT_EQ(Count(0, "lost"), 20u);
+  EXPECT_EQ(nodes_[2]->CreateCollection(Config("lost")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  nodes_[1].reset();  // before the relay it talks to etcd through
 }
 
 TEST_F(ClusterDatabaseTest, ANodeThatWasDownCatchesUpOnReopening) {

@@ -156,23 +156,25 @@ absl::Status EtcdError(const json& parsed, std::string_view path, long status) {
 
 }  // namespace
 
-absl::StatusOr<json> EtcdClient::Call(std::string_view path, const json& body) {
+absl::StatusOr<json> EtcdClient::Call(std::string_view path, const json& body, bool read) {
   const std::string payload = body.dump();
   std::unique_ptr<curl_slist, CurlDeleter> headers(
       curl_slist_append(nullptr, "Content-Type: application/json"));
   const size_t n = options_.endpoints.size();
   const size_t first = current_.load(std::memory_order_relaxed);
   std::string failures;
-  for (size_t i = 0; i < n; ++i) {
+  // A read goes round the endpoints twice (a single one is tried twice).
+  for (size_t i = 0; i < (read ? 2 * n : n); ++i) {
     const size_t e = (first + i) % n;
     const std::string url = Cat(options_.endpoints[e], path);
     Exchange x = Post(url, payload, headers.get(), options_);
     if (x.rc != CURLE_OK) {
-      // The next request starts at the next endpoint; this one moves on only if it was never
-      // sent, so that trying another endpoint cannot apply it twice.
+      // The next request starts at the next endpoint; this one moves on if it was never sent,
+      // or is a read: a write that may have reached etcd is not sent again, which could apply
+      // it twice.
       current_.store((e + 1) % n, std::memory_order_relaxed);
       AppendCat(&failures, failures.empty() ? "" : "; ", url, ": ", curl_easy_strerror(x.rc));
-      if (!x.sent) continue;
+      if (!x.sent || read) continue;
       return absl::UnavailableError(Cat("etcd: ", failures));
     }
     current_.store(e, std::memory_order_relaxed);
@@ -199,7 +201,7 @@ absl::StatusOr<int64_t> EtcdClient::Put(std::string_view key, std::string_view v
 
 absl::StatusOr<std::optional<KeyValue>> EtcdClient::Get(std::string_view key) {
   if (absl::Status s = CheckKey(key); !s.ok()) return s;
-  absl::StatusOr<json> answer = Call("/v3/kv/range", {{"key", B64(key)}});
+  absl::StatusOr<json> answer = Call("/v3/kv/range", {{"key", B64(key)}}, /*read=*/true);
   if (!answer.ok()) return answer.status();
   const json kvs = answer->value("kvs", json::array());
   if (kvs.empty()) return std::nullopt;
@@ -209,7 +211,8 @@ absl::StatusOr<std::optional<KeyValue>> EtcdClient::Get(std::string_view key) {
 absl::StatusOr<std::vector<KeyValue>> EtcdClient::GetPrefix(std::string_view prefix) {
   if (absl::Status s = CheckKey(prefix); !s.ok()) return s;
   absl::StatusOr<json> answer = Call(
-      "/v3/kv/range", {{"key", B64(prefix)}, {"range_end", B64(PrefixEnd(std::string(prefix)))}});
+      "/v3/kv/range", {{"key", B64(prefix)}, {"range_end", B64(PrefixEnd(std::string(prefix)))}},
+      /*read=*/true);
   if (!answer.ok()) return answer.status();
   std::vector<KeyValue> out;
   for (const json& kv : answer->value("kvs", json::array())) out.push_back(ToKeyValue(kv));

@@ -73,8 +73,11 @@ class EtcdClient {
 
  private:
   explicit EtcdClient(EtcdOptions options) : options_(std::move(options)) {}
-  // POSTs `body` to `path` ("/v3/kv/put"); the answer's JSON, or the error it carries.
-  absl::StatusOr<nlohmann::json> Call(std::string_view path, const nlohmann::json& body);
+  // POSTs `body` to `path` ("/v3/kv/put"); the answer's JSON, or the error it carries. A
+  // request that got no answer is tried on the next endpoint if it was never sent, or if it is
+  // a `read` (twice round the endpoints): a write that may have been applied is not repeated.
+  absl::StatusOr<nlohmann::json> Call(std::string_view path, const nlohmann::json& body,
+                                      bool read = false);
   absl::StatusOr<bool> Txn(const nlohmann::json& compare, const nlohmann::json& success);
 
   EtcdOptions options_;

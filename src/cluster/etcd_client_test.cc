@@ -1,7 +1,11 @@
 // EtcdClient against a real etcd (Debian's) on a loopback port.
 #include "cluster/etcd_client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -113,6 +117,54 @@ TEST_F(EtcdClientTest, MovesToTheNextEndpointWhenOneCannotBeReached) {
   absl::Status s = nowhere.Put("/failover/y", "1").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(s.message().find(dead2), std::string::npos) << s;
+}
+
+// A loopback port that takes connections (the kernel completes them into its listen queue)
+// and never answers: an etcd that stalls.
+class StalledEndpoint {
+ public:
+  StalledEndpoint() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), len), 0);
+    EXPECT_EQ(listen(fd_, 16), 0);
+    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    endpoint_ = Cat("http://127.0.0.1:", ntohs(a.sin_port));
+  }
+  ~StalledEndpoint() { close(fd_); }
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  int fd_;
+  std::string endpoint_;
+};
+
+TEST_F(EtcdClientTest, ReadsButNotWritesGoOnToTheNextEndpointWhenOneStalls) {
+  ASSERT_TRUE(Client().Put("/stall/x", "1").ok());
+  StalledEndpoint stalled;
+  const EtcdOptions options{.endpoints = {stalled.endpoint(), etcd_->endpoint()},
+                            .request_timeout_ms = 300};
+  // A write sent to an endpoint that did not answer may have been applied: not sent again.
+  absl::Status put = EtcdClient::Create(options)->Put("/stall/y", "1").status();
+  EXPECT_EQ(put.code(), absl::StatusCode::kUnavailable) << put;
+  EXPECT_NE(put.message().find(stalled.endpoint()), std::string::npos) << put;
+  EXPECT_FALSE(Client().Get("/stall/y")->has_value());
+  // A read is: each client starts at the stalled endpoint.
+  absl::StatusOr<std::optional<KeyValue>> got = EtcdClient::Create(options)->Get("/stall/x");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ((*got)->value, "1");
+  absl::StatusOr<std::vector<KeyValue>> listed =
+      EtcdClient::Create(options)->GetPrefix("/stall/");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->size(), 1u);
+  // A read of a single stalled endpoint is tried twice, then fails.
+  absl::Status alone = EtcdClient::Create({.endpoints = {stalled.endpoint()},
+                                           .request_timeout_ms = 300})
+                           ->Get("/stall/x")
+                           .status();
+  EXPECT_EQ(alone.code(), absl::StatusCode::kUnavailable) << alone;
 }
 
 TEST_F(EtcdClientTest, RefusesBadInputNamingIt) {

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 from harness import free_port, wait_for
 
@@ -172,6 +173,27 @@ class Node:
 
     def call(self, method, path, body=None):
         return call(self.port, method, path, body)
+
+    def create(self, body):
+        """(status, body) of a collection's create, sent as a careful client sends it: a 5xx
+        (etcd or the logs too slow under load) is sent again with backoff for up to a minute,
+        and a 409 after one is the create having gone through if the collection there is the
+        one asked for."""
+        deadline = time.monotonic() + 60
+        delay, retried = 0.1, False
+        while True:
+            status, answer = self.call("POST", "/api/v1/collections", body)
+            if status == 409 and retried:
+                got, there = self.call("GET", f"/api/v1/collections/{body['name']}")
+                asked = {k: v for k, v in body.items()
+                         if k in ("dimension", "shards", "replication_factor")}
+                if got == 200 and all(there.get(k) == v for k, v in asked.items()):
+                    return 201, there
+            if status < 500 or time.monotonic() > deadline:
+                return status, answer
+            retried = True
+            time.sleep(delay)  # a retry's backoff
+            delay = min(2 * delay, 2.0)
 
 
 def records(ids):

@@ -47,9 +47,8 @@ class ClusterTest(unittest.TestCase):
                       for i in range(3)]
         for n in self.nodes:
             n.start()
-        status, body = self.nodes[0].call("POST", "/api/v1/collections",
-                                          {"name": "docs", "dimension": 4,
-                                           "distance_metric": "l2"})
+        status, body = self.nodes[0].create({"name": "docs", "dimension": 4,
+                                             "distance_metric": "l2"})
         self.assertEqual(status, 201, body)
 
     def ttl(self):
@@ -121,9 +120,8 @@ class ClusterTest(unittest.TestCase):
         status, body = b.call("GET", "/api/v1/collections/docs/vectors/id-42?consistency=maybe")
         self.assertEqual((status, body["error"]["code"]), (400, "INVALID_ARGUMENT"))
         # Per-collection shards and log copies.
-        status, body = a.call("POST", "/api/v1/collections", {"name": "two", "dimension": 4,
-                                                              "shards": 2,
-                                                              "replication_factor": 1})
+        status, body = a.create({"name": "two", "dimension": 4, "shards": 2,
+                                 "replication_factor": 1})
         self.assertEqual(status, 201, body)
         self.assertEqual((body["shards"], body["replication_factor"]), (2, 1), body)
         status, body = c.call("GET", "/api/v1/collections/two")
@@ -490,9 +488,8 @@ class PlacementTest(ClusterTest):
 
     def test_shards_placed_on_one_node_each_are_served_by_all_and_moved_off_a_dead_node(self):
         a, b, c = self.nodes
-        status, body = a.call("POST", "/api/v1/collections",
-                              {"name": "placed", "dimension": 4, "distance_metric": "l2",
-                               "shards": 3, "replication_factor": 1})
+        status, body = a.create({"name": "placed", "dimension": 4, "distance_metric": "l2",
+                                 "shards": 3, "replication_factor": 1})
         self.assertEqual(status, 201, body)
         shards = self.placement(b, "placed")
         self.assertEqual(sorted(s["nodes"][0] for s in shards), ["node0", "node1", "node2"])
@@ -575,9 +572,8 @@ class PlacementTest(ClusterTest):
         """The history test, again, on 3 shards with 2 copies each: a node that holds no copy of
         a key's shard forwards its writes and reads, and the kill -9 of node2 moves its shards
         to the other nodes (after 2 s) while the history runs."""
-        status, body = self.nodes[0].call("POST", "/api/v1/collections",
-                                          {"name": "pairs", "dimension": 4, "shards": 3,
-                                           "replication_factor": 2})
+        status, body = self.nodes[0].create({"name": "pairs", "dimension": 4, "shards": 3,
+                                             "replication_factor": 2})
         self.assertEqual(status, 201, body)
         return "pairs"
 
@@ -597,9 +593,8 @@ class CopyTest(PlacementTest):
 
     def test_a_new_replica_of_a_trimmed_log_is_copied_from_a_holder(self):
         a = self.nodes[0]
-        status, body = a.call("POST", "/api/v1/collections",
-                              {"name": "copied", "dimension": 4, "distance_metric": "l2",
-                               "shards": 1, "replication_factor": 2})
+        status, body = a.create({"name": "copied", "dimension": 4, "distance_metric": "l2",
+                                 "shards": 1, "replication_factor": 2})
         self.assertEqual(status, 201, body)
         (shard,) = self.placement(a, "copied")
         holders = [self.nodes[int(n[-1])] for n in shard["nodes"]]
