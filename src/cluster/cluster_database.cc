@@ -424,7 +424,7 @@ absl::StatusOr<CollectionConfig> ClusterDatabase::CreateCollection(const Collect
     e.placement = Place(e.shards, e.replication_factor);
   }
   absl::StatusOr<bool> created = etcd_.CreateIfAbsent(CatalogKey(c.name), EntryValue(e));
-  if (absl::IsUnavailable(created.status())) {
+  if (absl::IsUnavailable(created.status()) || absl::IsDeadlineExceeded(created.status())) {
     // No answer, but etcd may have applied it: this create's uid in the catalog says it did.
     absl::StatusOr<std::optional<Entry>> written = ReadEntry(c.name);
     if (written.ok() && written->has_value() && (*written)->uid == e.uid) created = true;

@@ -15,8 +15,9 @@
 //   (replica_restart.cc), copied from another holder if the log no longer holds what follows
 //   its position (replica_copy.cc).
 //
-// - CreateCollection writes the definition in etcd only if the name is free (one transaction),
-//   then creates the shards' logs and this node's replicas. Other nodes open their replicas
+// - CreateCollection writes the definition in etcd only if the name is free (one transaction;
+//   if its answer is lost, the definition read back with this create's uid says it was
+//   written), then creates the shards' logs and this node's replicas. Other nodes open their replicas
 //   when they first need the collection, or at their next catalog refresh.
 // - DropCollection removes the definition (a transaction on its revision), this node's replicas
 //   and the logs; other nodes drop their replicas at their next refresh.

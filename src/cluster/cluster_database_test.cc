@@ -5,11 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
+#include <tuple>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <thread>
-#include <tuple>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -35,17 +36,17 @@ class AnswerLosingRelay {
   explicit AnswerLosingRelay(int etcd_port)
       : etcd_(boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(etcd_port)),
         acceptor_(io_, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0)),
+        port_(acceptor_.local_endpoint().port()),
         thread_([this] { Serve(); }) {}
   ~AnswerLosingRelay() {
     stop_ = true;
     tcp::socket wake(io_);
     boost::system::error_code ec;
-    wake.connect(acceptor_.local_endpoint(), ec);  // the accept returns, and sees stop_
+    wake.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
+    // The accept returns, and sees stop_.
     thread_.join();
   }
-  std::string endpoint() const {
-    return Cat("http://127.0.0.1:", acceptor_.local_endpoint().port());
-  }
+  std::string endpoint() const { return Cat("http://127.0.0.1:", port_); }
   void LoseTheAnswerToATransactionOn(const std::string& key) {
     absl::MutexLock l(&mu_);
     lose_key_ = key;
@@ -78,9 +79,11 @@ class AnswerLosingRelay {
   bool Lose(const http::request<http::string_body>& request) {
     if (request.target() != "/v3/kv/txn") return false;
     const nlohmann::json body = nlohmann::json::parse(request.body(), nullptr, false);
+    if (!body.is_object()) return false;
+    const nlohmann::json compare = body.value("compare", nlohmann::json::array());
     std::string key;
-    if (body.is_discarded() ||
-        !absl::Base64Unescape(body["compare"][0].value("key", ""), &key)) {
+    if (compare.empty() || !compare[0].is_object() ||
+        !absl::Base64Unescape(compare[0].value("key", ""), &key)) {
       return false;
     }
     absl::MutexLock l(&mu_);
@@ -93,6 +96,7 @@ class AnswerLosingRelay {
   boost::asio::io_context io_;
   const tcp::endpoint etcd_;
   tcp::acceptor acceptor_;
+  const uint16_t port_;
   std::atomic<bool> stop_{false}, lost_{false};
   absl::Mutex mu_;
   std::string lose_key_ ABSL_GUARDED_BY(mu_);

@@ -186,7 +186,7 @@ absl::StatusOr<json> EtcdClient::Call(std::string_view path, const json& body, b
     if (x.status != 200 || parsed.contains("error")) return EtcdError(parsed, path, x.status);
     return parsed;
   }
-  return absl::UnavailableError(Cat("etcd: no endpoint could be reached (", failures, ")"));
+  return absl::UnavailableError(Cat("etcd: no endpoint answered (", failures, ")"));
 }
 
 absl::StatusOr<int64_t> EtcdClient::Put(std::string_view key, std::string_view value,

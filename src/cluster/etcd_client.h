@@ -3,9 +3,10 @@
 // client; the gateway is documented and stable, and the traffic is low-rate metadata.
 //
 // Endpoints are tried in turn: a request goes to the endpoint that answered last, and moves to
-// the next one only when it could not connect (so the request was not sent, and trying again
-// elsewhere cannot apply it twice). Any other transport failure is kUnavailable: a write may
-// or may not have happened, as with any etcd client.
+// the next one when it could not connect (so the request was not sent, and trying again
+// elsewhere cannot apply it twice); a read also when it got no answer, twice round the
+// endpoints (so a read may take 2 x endpoints x request_timeout_ms). Any other transport
+// failure is kUnavailable: a write may or may not have happened, as with any etcd client.
 //
 // Errors: etcd's own (its gRPC code, e.g. a lease that does not exist is kNotFound) keep their
 // code, with etcd's message. Thread-safety: safe from many threads (a handle per request).

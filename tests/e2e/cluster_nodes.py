@@ -176,7 +176,7 @@ class Node:
 
     def create(self, body):
         """(status, body) of a collection's create, sent as a careful client sends it: a 5xx
-        (etcd or the logs too slow under load) is sent again with backoff for up to a minute,
+        (etcd or the logs too slow under load) is sent again with back-off for up to a minute,
         and a 409 after one is the create having gone through if the collection there is the
         one asked for."""
         deadline = time.monotonic() + 60
@@ -186,13 +186,14 @@ class Node:
             if status == 409 and retried:
                 got, there = self.call("GET", f"/api/v1/collections/{body['name']}")
                 asked = {k: v for k, v in body.items()
-                         if k in ("dimension", "shards", "replication_factor")}
+                         if k in ("dimension", "distance_metric", "shards",
+                                  "replication_factor")}
                 if got == 200 and all(there.get(k) == v for k, v in asked.items()):
                     return 201, there
             if status < 500 or time.monotonic() > deadline:
                 return status, answer
             retried = True
-            time.sleep(delay)  # a retry's backoff
+            time.sleep(delay)  # a retry's back-off
             delay = min(2 * delay, 2.0)
 
 
