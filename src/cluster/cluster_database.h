@@ -17,8 +17,8 @@
 //
 // - CreateCollection writes the definition in etcd only if the name is free (one transaction;
 //   if its answer is lost, the definition read back with this create's uid says it was
-//   written), then creates the shards' logs and this node's replicas. Other nodes open their replicas
-//   when they first need the collection, or at their next catalog refresh.
+//   written), then creates the shards' logs and this node's replicas. Other nodes open their
+//   replicas when they first need the collection, or at their next catalog refresh.
 // - DropCollection removes the definition (a transaction on its revision), this node's replicas
 //   and the logs; other nodes drop their replicas at their next refresh.
 // - A node whose local replicas are not in the catalog (a crash between the steps above, or a

@@ -149,7 +149,8 @@ bool Memtable::GraphFirst(uint32_t indexed) const {
   // the break-even raised p99 by 15-20% for a while (the two searches' slow cases add up, and
   // the indexer slows the graph's), so the graph takes its rows once they would cost the lists
   // about one and a half times Fashion-MNIST's break-even. That is before the break-even at
-  // 384 dimensions, where in bench/search.cc runs with 4,500 and 9,000 p99 did not differ.
+  // 384 dimensions, where in bench/search.cc runs with 4,500 and 9,000 p99 did not differ at
+  // 20 ns a code; at 12 ns the switch comes early there (docs/index.md).
   constexpr double kGraphSearchCodes = 9000;
   return lists_->ProbedFraction(64) * indexed >= kGraphSearchCodes;
 }

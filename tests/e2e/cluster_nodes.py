@@ -175,10 +175,10 @@ class Node:
         return call(self.port, method, path, body)
 
     def create(self, body):
-        """(status, body) of a collection's create, sent as a careful client sends it: a 5xx
+        """(status, body) of a collection's create, sent as a careful client sends it: a 503
         (etcd or the logs too slow under load) is sent again with back-off for up to a minute,
         and a 409 after one is the create having gone through if the collection there is the
-        one asked for."""
+        one asked for. Other answers, a 500 (a bug) among them, are returned at once."""
         deadline = time.monotonic() + 60
         delay, retried = 0.1, False
         while True:
@@ -190,7 +190,7 @@ class Node:
                                   "replication_factor")}
                 if got == 200 and all(there.get(k) == v for k, v in asked.items()):
                     return 201, there
-            if status < 500 or time.monotonic() > deadline:
+            if status != 503 or time.monotonic() > deadline:
                 return status, answer
             retried = True
             time.sleep(delay)  # a retry's back-off

@@ -60,10 +60,12 @@ def test_a_call_polls_for_its_window_and_then_sleeps(server, name):
         spin_cpu, spin_wall = cost(spinning)
         brief_cpu, brief_wall = cost(brief)
         # The call outlasts the brief window many times over, so that client slept for most of
-        # it and spent only its own work (a few milliseconds), while the other one polled all
-        # along: compared with each other, not with the machine's speed.
+        # it and spent only its own work (encoding the queries, decoding the hits: tens of
+        # milliseconds), while the other one polled all along, on whatever share of a core the
+        # server's threads and other tests leave it (under make test's load, 44% in one run):
+        # beyond the same own work, it spent a fifth of its wall time at least.
         assert brief_wall > 0.02, "the call was too quick to tell polling from sleeping"
-        assert spin_cpu > 3 * brief_cpu, (spin_cpu, spin_wall, brief_cpu, brief_wall)
+        assert spin_cpu > brief_cpu + 0.2 * spin_wall, (spin_cpu, spin_wall, brief_cpu, brief_wall)
         assert brief_cpu < 0.5 * brief_wall, (brief_cpu, brief_wall)
 
 
